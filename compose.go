@@ -1,0 +1,265 @@
+package softmax
+
+import "math"
+
+// The compositions of kernels behind the public functions. Each takes the
+// kernel set explicitly so that tests and benchmarks can run every set; the
+// public functions pass the active one. Arguments are already checked.
+
+// rowKind classifies a row by its max m before any exp is taken.
+type rowKind int
+
+const (
+	rowFinite rowKind = iota // the usual case
+	rowNaN                   // a NaN or +Inf: every output NaN
+	rowMasked                // every entry −Inf: the "safe softmax" row
+)
+
+// classify finds the row's max and what kind of row it is. A max of −Inf
+// means every entry is −Inf or NaN; a sum of exp(x − 0) tells which.
+func classify[F Float](k *kernels[F], x []F) (F, rowKind) {
+	m := k.max(x)
+	switch {
+	case m != m || math.IsInf(float64(m), 1):
+		return m, rowNaN
+	case math.IsInf(float64(m), -1):
+		if rest, _ := k.expSum(nil, x, 0); rest != rest {
+			return m, rowNaN
+		}
+		return m, rowMasked
+	}
+	return m, rowFinite
+}
+
+// logOf returns log(ones + rest) accurately when rest is tiny: the split
+// sum of expSum keeps the exact ones apart for this.
+func logOf(rest, ones float64) float64 {
+	if ones == 1 {
+		return math.Log1p(rest)
+	}
+	return math.Log(ones + rest)
+}
+
+func fill[F Float](dst []F, v float64) {
+	for i := range dst {
+		dst[i] = F(v)
+	}
+}
+
+var nan = math.NaN()
+
+func softmaxRow[F Float](k *kernels[F], dst, x []F) {
+	if len(x) == 0 {
+		return
+	}
+	m, kind := classify(k, x)
+	switch kind {
+	case rowNaN:
+		fill(dst, nan)
+		return
+	case rowMasked:
+		fill(dst, 0)
+		return
+	}
+	if k.expDiv != nil {
+		rest, ones := k.expSum(nil, x, m)
+		if rest != rest {
+			fill(dst, nan)
+			return
+		}
+		k.expDiv(dst, x, m, ones+rest)
+		return
+	}
+	rest, ones := k.expSum(dst, x, m)
+	if rest != rest {
+		fill(dst, nan)
+		return
+	}
+	k.div(dst, dst, ones+rest)
+}
+
+// logSumExpRow returns the row's max m and l = log Σ exp(x − m), so that
+// LogSumExp = m + l; kind tells the special rows apart.
+func logSumExpRow[F Float](k *kernels[F], x []F) (F, float64, rowKind) {
+	m, kind := classify(k, x)
+	if kind != rowFinite {
+		return m, 0, kind
+	}
+	rest, ones := k.expSum(nil, x, m)
+	if rest != rest {
+		return m, nan, rowNaN
+	}
+	return m, logOf(rest, ones), rowFinite
+}
+
+func logSumExp[F Float](k *kernels[F], x []F) F {
+	if len(x) == 0 {
+		return F(math.Inf(-1))
+	}
+	m, l, kind := logSumExpRow(k, x)
+	switch kind {
+	case rowNaN:
+		return F(nan)
+	case rowMasked:
+		return F(math.Inf(-1))
+	}
+	return F(float64(m) + l)
+}
+
+func logSoftmaxRow[F Float](k *kernels[F], dst, x []F) {
+	if len(x) == 0 {
+		return
+	}
+	m, l, kind := logSumExpRow(k, x)
+	switch kind {
+	case rowNaN:
+		fill(dst, nan)
+	case rowMasked:
+		fill(dst, math.Inf(-1))
+	default:
+		k.sub(dst, x, m, l)
+	}
+}
+
+func softmaxBackwardRow[F Float](k *kernels[F], dx, p, dy []F) {
+	k.mulSub(dx, p, dy, k.dot(p, dy))
+}
+
+func logSoftmaxBackwardRow[F Float](k *kernels[F], dx, logp, dy []F) {
+	k.expMulSub(dx, logp, dy, k.sum(dy))
+}
+
+// expAt is exp(x − m) for one element, as the generic kernels compute it.
+func expAt[F Float](x, m F) float64 {
+	if is32[F]() {
+		return exp32(float32(x), float32(m))
+	}
+	return exp64(float64(x), float64(m))
+}
+
+// crossEntropyRow returns the loss −log softmax(x)[label] of one row and,
+// when len(g) == len(x), stores the row's gradient (softmax(x) − onehot)/scale.
+func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64) float64 {
+	xl := x[label] // read before g, which may be x, is written
+	m, kind := classify(k, x)
+	switch kind {
+	case rowNaN:
+		fill(g, nan)
+		return nan
+	case rowMasked:
+		// Every probability is 0: the label's is too.
+		fill(g, 0)
+		if len(g) != 0 {
+			g[label] = F(-1 / scale)
+		}
+		return math.Inf(1)
+	}
+	var rest, ones float64
+	if len(g) != 0 && k.expDiv == nil {
+		rest, ones = k.expSum(g, x, m)
+	} else {
+		rest, ones = k.expSum(nil, x, m)
+	}
+	if rest != rest {
+		fill(g, nan)
+		return nan
+	}
+	s := ones + rest
+	loss := (float64(m) - float64(xl)) + logOf(rest, ones)
+	if len(g) == 0 {
+		return loss
+	}
+	if k.expDiv != nil {
+		k.expDiv(g, x, m, s*scale)
+	} else {
+		k.div(g, g, s*scale)
+	}
+	// p − 1 at the label, without the cancellation of computing p first:
+	// (e − s)/s with s = ones + rest and e − ones exact.
+	e := expAt(xl, m)
+	g[label] = F(((e - ones) - rest) / s / scale)
+	return loss
+}
+
+func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L, cols, kept int) F {
+	if kept == 0 {
+		fill(grad, 0)
+		return 0
+	}
+	var loss, c float64
+	scale := float64(kept)
+	for r, l := range labels {
+		var g []F
+		if len(grad) != 0 {
+			g = grad[r*cols : (r+1)*cols]
+		}
+		if l < 0 {
+			fill(g, 0)
+			continue
+		}
+		loss, c = neumaier(loss, c, crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(l), scale))
+	}
+	return F((loss + c) / scale)
+}
+
+// softCrossEntropyRow returns −Σ y·log softmax(x) for one row and stores
+// the gradient (p·Σy − y)/scale. exp uses the kernels; the loss and the
+// update are scalar passes, since no benchmark shape is dominated by them.
+// The loss is read before g is written, so g may be x.
+func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) float64 {
+	sy := k.sum(y)
+	m, kind := classify(k, x)
+	switch kind {
+	case rowNaN:
+		fill(g, nan)
+		return nan
+	case rowMasked:
+		loss := 0.0
+		for j := range y {
+			if y[j] != 0 {
+				loss = math.Inf(1) * float64(y[j])
+			}
+			g[j] = F(-float64(y[j]) / scale)
+		}
+		return loss
+	}
+	rest, ones := k.expSum(nil, x, m)
+	if rest != rest || sy != sy {
+		fill(g, nan)
+		return nan
+	}
+	l := logOf(rest, ones)
+	// loss = Σ y·(l − d) with d = x − m <= 0: no cancellation when y >= 0.
+	var loss, c float64
+	for j := range y {
+		if yj := float64(y[j]); yj != 0 {
+			loss, c = neumaier(loss, c, yj*(l-diff(x[j], m)))
+		}
+	}
+	// g = (e·Σy/s − y)/scale, with p = e/s rounded once: div by s/Σy first.
+	s := (ones + rest) / sy
+	if k.expDiv != nil {
+		k.expDiv(g, x, m, s)
+	} else {
+		k.expSum(g, x, m)
+		k.div(g, g, s)
+	}
+	for j := range y {
+		g[j] = F((float64(g[j]) - float64(y[j])) / scale)
+	}
+	return loss + c
+}
+
+// diff is x − m without rounding for float32, and with it for float64 (the
+// caller's accuracy there is bounded by the loss's own rounding).
+func diff[F Float](x, m F) float64 { return float64(x) - float64(m) }
+
+func softCrossEntropy[F Float](k *kernels[F], grad, logits, targets []F, cols int) float64 {
+	rows := len(logits) / cols
+	var loss, c float64
+	for r := range rows {
+		i, j := r*cols, (r+1)*cols
+		loss, c = neumaier(loss, c, softCrossEntropyRow(k, grad[i:j], logits[i:j], targets[i:j], float64(rows)))
+	}
+	return (loss + c) / float64(rows)
+}

@@ -1,0 +1,51 @@
+package softmax
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// sets32 holds every float32 kernel set this CPU can run, best first; the
+// generic set is always last. Tests and benchmarks range over it, so one
+// `go test` checks every set the machine supports.
+var sets32 = append(archSets32(), &generic32)
+
+// active32 is the set the public functions use: the best one, or the one
+// named by SOFTMAX_IMPL. It is chosen once, at init, and never changes.
+var active32 = chooseSet(os.Getenv("SOFTMAX_IMPL"))
+
+// knownSets are every set name any build of the package may offer.
+var knownSets = []string{"avx512", "avx2", "neon", "generic"}
+
+func chooseSet(name string) *kernels[float32] {
+	if name == "" {
+		return sets32[0]
+	}
+	for _, k := range sets32 {
+		if k.name == name {
+			return k
+		}
+	}
+	known := false
+	for _, n := range knownSets {
+		known = known || n == name
+	}
+	why := "this CPU (or this build) cannot run it"
+	if !known {
+		why = "no such kernel set; known sets: " + strings.Join(knownSets, ", ")
+	}
+	panic(fmt.Sprintf("softmax: SOFTMAX_IMPL=%q: %s; available here: %s", name, why, strings.Join(setNames(), ", ")))
+}
+
+func setNames() []string {
+	names := make([]string, len(sets32))
+	for i, k := range sets32 {
+		names[i] = k.name
+	}
+	return names
+}
+
+// Impl reports the kernel set in use for float32: "avx512", "avx2", "neon"
+// or "generic". float64 always runs on the generic kernels.
+func Impl() string { return active32.name }

@@ -1,0 +1,68 @@
+package softmax
+
+// kernels is one kernel set: the building blocks that the public functions
+// compose (softmax.go). Every set implements the same contract; the generic
+// set (softmax_generic.go) is the reference every other set is tested
+// against. The public functions validate arguments and handle the special
+// rows (all −Inf, +Inf, NaN max) before any kernel runs, so kernels see
+// equal lengths and a finite m. Every kernel accepts length 0.
+//
+// Accuracy is owned end to end by the tests (every output >= 2^-126 within
+// 4 ULP of a float64 reference); the per-kernel notes say what the
+// composition relies on.
+type kernels[F Float] struct {
+	name string
+
+	// max returns the largest element of x (−Inf when len(x) == 0). A NaN element may
+	// be skipped or returned: callers detect NaN through expSum's result.
+	max func(x []F) F
+
+	// expSum computes e[i] = exp(x[i] − m) for m >= every non-NaN x[i],
+	// compensating the rounding of x[i] − m (an error-free difference), and
+	// returns the sum of all e[i] split in two, as float64:
+	//   ones = the number of e[i] that are exactly 1 (x[i] == m, or so close
+	//          that exp rounds to 1),
+	//   rest = the sum of every other e[i], accumulated so that its relative
+	//          error stays near float32's (or float64's) unit roundoff even
+	//          when there are millions of terms.
+	// The split keeps log(ones + rest) accurate when rest is tiny (a
+	// confident distribution): log1p(rest) instead of log(1 + rest).
+	// e[i] is exactly 0 when x[i] − m is below the exp cutoff (for float32,
+	// ln 2^-126 ≈ −87.3365), including x[i] = −Inf or x[i] − m overflowing
+	// to −Inf; a NaN x[i] makes e[i] NaN and rest NaN.
+	// When len(dst) == len(x) the e[i] are stored to dst (dst may be x);
+	// when len(dst) == 0 nothing is stored.
+	expSum func(dst, x []F, m F) (rest, ones float64)
+
+	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
+	// Softmax then uses expSum without a store plus expDiv (two exp passes,
+	// one rounding) instead of expSum with a store plus div (one exp pass,
+	// two roundings). The generic float32 set uses it to stay within 1 ULP;
+	// SIMD sets leave it nil because the second exp pass costs more than
+	// the extra rounding is worth against the 4 ULP bar.
+	expDiv func(dst, x []F, m F, s float64)
+
+	// div stores dst[i] = x[i] / s (dst may be x), within 0.5 ULP of the
+	// quotient plus the rounding of s's reciprocal in float64: multiplying
+	// by 1/s computed in float64 is fine for float32.
+	div func(dst, x []F, s float64)
+
+	// sub stores dst[i] = (x[i] − m) − l evaluated so that x[i] − m loses
+	// nothing to rounding (dst may be x): for float32, in float64 arithmetic
+	// and rounded once. x[i] = −Inf gives −Inf.
+	sub func(dst, x []F, m F, l float64)
+
+	// sum returns Σ x[i] and dot returns Σ a[i]·b[i], both accumulated with
+	// at least float64 precision (products of float32 values are exact in
+	// float64). len 0 gives 0.
+	sum func(x []F) float64
+	dot func(a, b []F) float64
+
+	// mulSub stores dx[i] = p[i]·(dy[i] − s), evaluated with float64
+	// intermediates for float32 and rounded once (dx may be p or dy).
+	mulSub func(dx, p, dy []F, s float64)
+
+	// expMulSub stores dx[i] = dy[i] − exp(logp[i])·s with float64
+	// intermediates for float32 (dx may be logp or dy). exp(−Inf) is 0.
+	expMulSub func(dx, logp, dy []F, s float64)
+}

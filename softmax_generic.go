@@ -1,0 +1,201 @@
+package softmax
+
+import "math"
+
+// The pure-Go kernels: the fallback on every CPU and the oracle the SIMD sets
+// are tested against. float32 work is done in float64 and rounded once;
+// float64 work uses error-free transforms and compensated sums.
+
+// expCutoff32 is ln(2^-126): below it exp(d) is not a normal float32, and the
+// float32 kernels return exactly 0 (every set alike, so which outputs are 0
+// does not depend on the set).
+const expCutoff32 = -87.33654475055310898657
+
+var generic32 = kernels[float32]{
+	name:      "generic",
+	max:       maxGeneric[float32],
+	expSum:    expSum32,
+	expDiv:    expDiv32,
+	div:       div32,
+	sub:       sub32,
+	sum:       sumGeneric[float32],
+	dot:       dotGeneric[float32],
+	mulSub:    mulSub32,
+	expMulSub: expMulSub32,
+}
+
+var generic64 = kernels[float64]{
+	name:      "generic",
+	max:       maxGeneric[float64],
+	expSum:    expSum64,
+	div:       div64,
+	sub:       sub64,
+	sum:       sumGeneric[float64],
+	dot:       dotGeneric[float64],
+	mulSub:    mulSub64,
+	expMulSub: expMulSub64,
+}
+
+func maxGeneric[F Float](x []F) F {
+	m := F(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// exp32 is exp(x − m) in float64 with the float32 cutoff applied; x − m of
+// two float32 values is exact in float64 unless the magnitudes are far
+// apart, where the relative error is 2^-53.
+func exp32(x, m float32) float64 {
+	d := float64(x) - float64(m)
+	if d < expCutoff32 {
+		return 0
+	}
+	return math.Exp(d)
+}
+
+func expSum32(dst, x []float32, m float32) (rest, ones float64) {
+	for i, v := range x {
+		e := exp32(v, m)
+		if float32(e) == 1 {
+			ones++
+		} else {
+			rest += e
+		}
+		if len(dst) != 0 {
+			dst[i] = float32(e)
+		}
+	}
+	return rest, ones
+}
+
+func expDiv32(dst, x []float32, m float32, s float64) {
+	for i, v := range x {
+		dst[i] = float32(exp32(v, m) / s)
+	}
+}
+
+func div32(dst, x []float32, s float64) {
+	for i, v := range x {
+		dst[i] = float32(float64(v) / s)
+	}
+}
+
+func sub32(dst, x []float32, m float32, l float64) {
+	fm := float64(m)
+	for i, v := range x {
+		dst[i] = float32((float64(v) - fm) - l)
+	}
+}
+
+// sumGeneric and dotGeneric sum in float64 with Neumaier compensation; for
+// float64 products the rounding error of each product (from FMA) joins the
+// compensation too.
+func sumGeneric[F Float](x []F) float64 {
+	var s, c float64
+	for _, v := range x {
+		s, c = neumaier(s, c, float64(v))
+	}
+	return s + c
+}
+
+func dotGeneric[F Float](a, b []F) float64 {
+	var s, c float64
+	for i := range a {
+		p := float64(a[i]) * float64(b[i])
+		c += math.FMA(float64(a[i]), float64(b[i]), -p)
+		s, c = neumaier(s, c, p)
+	}
+	return s + c
+}
+
+// neumaier adds v to the compensated sum (s, c).
+func neumaier(s, c, v float64) (float64, float64) {
+	t := s + v
+	if math.Abs(s) >= math.Abs(v) {
+		c += (s - t) + v
+	} else {
+		c += (v - t) + s
+	}
+	return t, c
+}
+
+func mulSub32(dx, p, dy []float32, s float64) {
+	for i := range dx {
+		dx[i] = float32(float64(p[i]) * (float64(dy[i]) - s))
+	}
+}
+
+func expMulSub32(dx, logp, dy []float32, s float64) {
+	for i := range dx {
+		dx[i] = float32(float64(dy[i]) - math.Exp(float64(logp[i]))*s)
+	}
+}
+
+// twoDiff returns hi = fl(a − b) and lo with hi + lo = a − b exactly
+// (Knuth's TwoSum). lo is NaN when hi is infinite; callers check hi first.
+func twoDiff(a, b float64) (hi, lo float64) {
+	hi = a - b
+	bb := hi - a
+	lo = (a - (hi - bb)) - (b + bb)
+	return hi, lo
+}
+
+// exp64 is exp(x − m) with the rounding of x − m folded back in:
+// exp(hi + lo) = exp(hi)·(1 + lo) to within lo², far below an ULP.
+func exp64(x, m float64) float64 {
+	hi, lo := twoDiff(x, m)
+	e := math.Exp(hi)
+	if e != 0 && lo != 0 && !math.IsInf(e, 0) {
+		e += e * lo
+	}
+	return e
+}
+
+func expSum64(dst, x []float64, m float64) (rest, ones float64) {
+	var c float64
+	for i, v := range x {
+		e := exp64(v, m)
+		if e == 1 {
+			ones++
+		} else {
+			rest, c = neumaier(rest, c, e)
+		}
+		if len(dst) != 0 {
+			dst[i] = e
+		}
+	}
+	return rest + c, ones
+}
+
+func div64(dst, x []float64, s float64) {
+	for i, v := range x {
+		dst[i] = v / s
+	}
+}
+
+func sub64(dst, x []float64, m float64, l float64) {
+	for i, v := range x {
+		hi, lo := twoDiff(v, m)
+		if math.IsInf(hi, 0) || lo != lo {
+			dst[i] = hi - l
+			continue
+		}
+		dst[i] = (hi - l) + lo
+	}
+}
+
+func mulSub64(dx, p, dy []float64, s float64) {
+	for i := range dx {
+		dx[i] = p[i] * (dy[i] - s)
+	}
+}
+
+func expMulSub64(dx, logp, dy []float64, s float64) {
+	for i := range dx {
+		dx[i] = math.FMA(-math.Exp(logp[i]), s, dy[i])
+	}
+}
