@@ -1,0 +1,7 @@
+package main
+
+import (
+	_ "github.com/mmcloughlin/avo/build"
+)
+
+func main() {}

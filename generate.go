@@ -1,0 +1,4 @@
+package softmax
+
+// Regenerate the assembly kernels: go generate ./...
+//go:generate go -C asm run ./amd64 -out ../softmax_amd64.s -stubs ../softmax_amd64.go -pkg softmax
