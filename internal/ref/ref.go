@@ -1,0 +1,248 @@
+package ref
+
+import "math"
+
+// Prec picks the reference's arithmetic: Fast (float64 exp and log with the
+// rounding of every difference carried along) for judging float32 results,
+// Precise (double-double throughout) for judging float64 results.
+type Prec bool
+
+const (
+	Fast    Prec = false
+	Precise Prec = true
+)
+
+func (p Prec) exp(a DD) DD {
+	if p == Precise {
+		return Exp(a)
+	}
+	return ExpFast(a)
+}
+
+func (p Prec) log(a DD) DD {
+	if p == Precise {
+		return Log(a)
+	}
+	return LogFast(a)
+}
+
+// row is the analysis every softmax-like reference starts with.
+type row struct {
+	m      float64 // the max
+	nan    bool    // a NaN or +Inf entry: every output NaN
+	masked bool    // every entry −Inf
+	s      DD      // Σ exp(x − m)
+	l      DD      // log s
+}
+
+func analyse(x []float64, p Prec) row {
+	r := row{m: math.Inf(-1)}
+	for _, v := range x {
+		if v != v || math.IsInf(v, 1) {
+			r.nan = true
+		}
+		r.m = math.Max(r.m, v)
+	}
+	if r.nan {
+		return r
+	}
+	if math.IsInf(r.m, -1) {
+		r.masked = true
+		return r
+	}
+	for _, v := range x {
+		r.s = Add(r.s, p.exp(Sub(D(v), D(r.m))))
+	}
+	r.l = p.log(r.s)
+	return r
+}
+
+func fill(n int, v float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// Softmax returns exp(x − m)/Σ exp(x − m).
+func Softmax(x []float64, p Prec) []float64 {
+	r := analyse(x, p)
+	switch {
+	case r.nan:
+		return fill(len(x), math.NaN())
+	case r.masked:
+		return fill(len(x), 0)
+	}
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = Div(p.exp(Sub(D(v), D(r.m))), r.s).Float()
+	}
+	return out
+}
+
+// LogSoftmax returns x − m − log Σ exp(x − m).
+func LogSoftmax(x []float64, p Prec) []float64 {
+	r := analyse(x, p)
+	switch {
+	case r.nan:
+		return fill(len(x), math.NaN())
+	case r.masked:
+		return fill(len(x), math.Inf(-1))
+	}
+	out := make([]float64, len(x))
+	for i, v := range x {
+		if math.IsInf(v, -1) {
+			out[i] = v
+			continue
+		}
+		out[i] = Sub(Sub(D(v), D(r.m)), r.l).Float()
+	}
+	return out
+}
+
+// LogSumExp returns m + log Σ exp(x − m).
+func LogSumExp(x []float64, p Prec) float64 {
+	r := analyse(x, p)
+	switch {
+	case len(x) == 0 || r.masked:
+		return math.Inf(-1)
+	case r.nan:
+		return math.NaN()
+	}
+	return Add(D(r.m), r.l).Float()
+}
+
+// SoftmaxBackward returns p ⊙ (dy − ⟨p, dy⟩).
+func SoftmaxBackward(pr, dy []float64) []float64 {
+	var s DD
+	for i := range pr {
+		s = Add(s, Mul(D(pr[i]), D(dy[i])))
+	}
+	out := make([]float64, len(pr))
+	for i := range pr {
+		out[i] = Mul(D(pr[i]), Sub(D(dy[i]), s)).Float()
+	}
+	return out
+}
+
+// LogSoftmaxBackward returns dy − exp(logp)·Σ dy.
+func LogSoftmaxBackward(logp, dy []float64, p Prec) []float64 {
+	var s DD
+	for _, v := range dy {
+		s = Add(s, D(v))
+	}
+	out := make([]float64, len(dy))
+	for i := range dy {
+		out[i] = Sub(D(dy[i]), Mul(p.exp(D(logp[i])), s)).Float()
+	}
+	return out
+}
+
+// Jacobian returns the n×n matrix p_i(δ_ij − p_j), row-major.
+func Jacobian(pr []float64) []float64 {
+	n := len(pr)
+	out := make([]float64, n*n)
+	for i := range pr {
+		for j := range pr {
+			d := D(-pr[j])
+			if i == j {
+				d = Sub(D(1), D(pr[j]))
+			}
+			out[i*n+j] = Mul(D(pr[i]), d).Float()
+		}
+	}
+	return out
+}
+
+// CrossEntropy returns the mean over kept rows (label >= 0) of
+// −log softmax(row)[label] and the gradient (softmax − onehot)/kept, zero on
+// ignored rows.
+func CrossEntropy(logits []float64, labels []int, cols int, p Prec) (float64, []float64) {
+	grad := make([]float64, len(logits))
+	kept := 0
+	for _, l := range labels {
+		if l >= 0 {
+			kept++
+		}
+	}
+	if kept == 0 {
+		return 0, grad
+	}
+	var loss DD
+	for r, label := range labels {
+		if label < 0 {
+			continue
+		}
+		x := logits[r*cols : (r+1)*cols]
+		g := grad[r*cols : (r+1)*cols]
+		rw := analyse(x, p)
+		switch {
+		case rw.nan:
+			loss = D(math.NaN())
+			copy(g, fill(cols, math.NaN()))
+			continue
+		case rw.masked:
+			loss = Add(loss, D(math.Inf(1)))
+			g[label] = -1 / float64(kept)
+			continue
+		}
+		if math.IsInf(x[label], -1) {
+			loss = Add(loss, D(math.Inf(1)))
+		} else {
+			loss = Add(loss, Add(Sub(D(rw.m), D(x[label])), rw.l))
+		}
+		for j, v := range x {
+			pj := Div(p.exp(Sub(D(v), D(rw.m))), rw.s)
+			if j == label {
+				pj = Sub(pj, D(1))
+			}
+			g[j] = Div(pj, D(float64(kept))).Float()
+		}
+	}
+	return Div(loss, D(float64(kept))).Float(), grad
+}
+
+// SoftCrossEntropy returns the mean over rows of −Σ y·log softmax(row) and the
+// gradient (softmax·Σy − y)/rows; 0·log 0 counts as 0.
+func SoftCrossEntropy(logits, targets []float64, cols int, p Prec) (float64, []float64) {
+	rows := len(logits) / cols
+	grad := make([]float64, len(logits))
+	if rows == 0 {
+		return 0, grad
+	}
+	n := D(float64(rows))
+	var loss DD
+	for r := range rows {
+		x := logits[r*cols : (r+1)*cols]
+		y := targets[r*cols : (r+1)*cols]
+		g := grad[r*cols : (r+1)*cols]
+		var sy DD
+		for _, v := range y {
+			sy = Add(sy, D(v))
+		}
+		rw := analyse(x, p)
+		if rw.nan || sy.Hi != sy.Hi {
+			loss = D(math.NaN())
+			copy(g, fill(cols, math.NaN()))
+			continue
+		}
+		for j := range x {
+			var pj DD
+			if !rw.masked {
+				pj = Div(p.exp(Sub(D(x[j]), D(rw.m))), rw.s)
+			}
+			g[j] = Div(Sub(Mul(pj, sy), D(y[j])), n).Float()
+			if y[j] == 0 {
+				continue
+			}
+			if rw.masked || math.IsInf(x[j], -1) {
+				loss = Add(loss, D(math.Inf(1)))
+				continue
+			}
+			lp := Sub(Sub(D(x[j]), D(rw.m)), rw.l)
+			loss = Sub(loss, Mul(D(y[j]), lp))
+		}
+	}
+	return Div(loss, n).Float(), grad
+}

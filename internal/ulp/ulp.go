@@ -1,0 +1,48 @@
+// Package ulp measures the distance between a computed result and a
+// reference in units in the last place of the result's type.
+package ulp
+
+import "math"
+
+// Smallest normal values: below them the package promises no accuracy.
+const (
+	MinNormal32 = 0x1p-126
+	MinNormal64 = 0x1p-1022
+)
+
+// Err32 returns |got − want| in units of the float32 ULP at want, the
+// exactly known value (so a correctly rounded got scores at most 0.5).
+// Where want is below the float32 normal range, any got of about that size
+// scores 0: outputs there carry no accuracy promise. NaN matches NaN and an
+// infinity matches itself; every other mismatch in kind is +Inf.
+func Err32(got float32, want float64) float64 {
+	return err(float64(got), want, 24, MinNormal32)
+}
+
+// Err64 is Err32 for float64 results.
+func Err64(got, want float64) float64 {
+	return err(got, want, 53, MinNormal64)
+}
+
+func err(got, want float64, prec int, tiny float64) float64 {
+	switch {
+	case want != want || got != got:
+		if want != want && got != got {
+			return 0
+		}
+		return math.Inf(1)
+	case math.IsInf(want, 0) || math.IsInf(got, 0):
+		if got == want {
+			return 0
+		}
+		return math.Inf(1)
+	case math.Abs(want) < tiny:
+		if math.Abs(got) <= 2*tiny {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	_, e := math.Frexp(want) // want = f·2^e, 0.5 <= |f| < 1
+	u := math.Ldexp(1, e-prec)
+	return math.Abs(got-want) / u
+}
