@@ -122,6 +122,10 @@ func logSoftmaxRow[F Float](k *kernels[F], dst, x []F) {
 }
 
 func softmaxBackwardRow[F Float](k *kernels[F], dx, p, dy []F) {
+	if k.softmaxBackward != nil {
+		k.softmaxBackward(dx, p, dy)
+		return
+	}
 	k.mulSub(dx, p, dy, k.dot(p, dy))
 }
 
@@ -236,14 +240,17 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 			loss, c = neumaier(loss, c, yj*(l-diff(x[j], m)))
 		}
 	}
-	// g = (e·Σy/s − y)/scale, with p = e/s rounded once: div by s/Σy first.
-	s := (ones + rest) / sy
+	// g = (p·Σy − y)/scale with p = e/s. The generic set evaluates it in
+	// one rounding (exp again per element); the others from the stored e.
+	s := ones + rest
 	if k.expDiv != nil {
-		k.expDiv(g, x, m, s)
-	} else {
-		k.expSum(g, x, m)
-		k.div(g, g, s)
+		for j := range y {
+			g[j] = F((expAt(x[j], m)*sy/s - float64(y[j])) / scale)
+		}
+		return loss + c
 	}
+	k.expSum(g, x, m)
+	k.div(g, g, s/sy)
 	for j := range y {
 		g[j] = F((float64(g[j]) - float64(y[j])) / scale)
 	}

@@ -62,6 +62,11 @@ type kernels[F Float] struct {
 	// intermediates for float32 and rounded once (dx may be p or dy).
 	mulSub func(dx, p, dy []F, s float64)
 
+	// softmaxBackward, when not nil, replaces dot + mulSub in
+	// SoftmaxBackward: the float64 set uses it to carry ⟨p, dy⟩ in
+	// double-double, which dy − ⟨p, dy⟩ needs when it cancels.
+	softmaxBackward func(dx, p, dy []F)
+
 	// expMulSub stores dx[i] = dy[i] − exp(logp[i])·s with float64
 	// intermediates for float32 (dx may be logp or dy). exp(−Inf) is 0.
 	expMulSub func(dx, logp, dy []F, s float64)

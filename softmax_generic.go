@@ -34,6 +34,8 @@ var generic64 = kernels[float64]{
 	dot:       dotGeneric[float64],
 	mulSub:    mulSub64,
 	expMulSub: expMulSub64,
+
+	softmaxBackward: softmaxBackward64,
 }
 
 func maxGeneric[F Float](x []F) F {
@@ -103,13 +105,18 @@ func sumGeneric[F Float](x []F) float64 {
 }
 
 func dotGeneric[F Float](a, b []F) float64 {
-	var s, c float64
+	s, c := dotDD(a, b)
+	return s + c
+}
+
+// dotDD returns Σ a[i]·b[i] as an unevaluated sum s + c.
+func dotDD[F Float](a, b []F) (s, c float64) {
 	for i := range a {
 		p := float64(a[i]) * float64(b[i])
 		c += math.FMA(float64(a[i]), float64(b[i]), -p)
 		s, c = neumaier(s, c, p)
 	}
-	return s + c
+	return s, c
 }
 
 // neumaier adds v to the compensated sum (s, c).
@@ -191,6 +198,14 @@ func sub64(dst, x []float64, m float64, l float64) {
 func mulSub64(dx, p, dy []float64, s float64) {
 	for i := range dx {
 		dx[i] = p[i] * (dy[i] - s)
+	}
+}
+
+func softmaxBackward64(dx, p, dy []float64) {
+	s, c := dotDD(p, dy)
+	for i := range dx {
+		hi, lo := twoDiff(dy[i], s)
+		dx[i] = p[i] * (hi + (lo - c))
 	}
 }
 

@@ -1,0 +1,283 @@
+package softmax
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/gen"
+	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
+)
+
+// Accuracy of every function on every set, against the references in
+// internal/ref, over lengths 0..300 and powers of two ±1 up to 2^20, logit
+// spreads σ ∈ {0.1, 1, 4, 30} around random means in ±50, and placements
+// that cycle through guard pages on either side and start offsets 0..15.
+
+var spreads = []float64{0.1, 1, 4, 30}
+
+// lengths are every n in 0..300, then 2^k−1, 2^k, 2^k+1 up to 2^20 (2^14
+// with -short, which the emulated CI runs use).
+func lengths() []int {
+	var ns []int
+	for n := range 301 {
+		ns = append(ns, n)
+	}
+	top := 20
+	if testing.Short() {
+		top = 14
+	}
+	for k := 9; k <= top; k++ {
+		ns = append(ns, 1<<k-1, 1<<k, 1<<k+1)
+	}
+	return ns
+}
+
+// accCase is one input row of the accuracy sweep.
+type accCase struct {
+	n     int
+	sigma float64
+	mean  float64
+	place placement
+	x     []float64 // the logits, already rounded to float32 values
+	seed  uint64
+}
+
+func (c accCase) String() string {
+	return fmt.Sprintf("n=%d σ=%g mean=%.1f %v", c.n, c.sigma, c.mean, c.place)
+}
+
+func accCases(maxN int) []accCase {
+	rng := newRand(1)
+	var cs []accCase
+	for i, n := range lengths() {
+		if n > maxN {
+			continue
+		}
+		c := accCase{n: n, sigma: spreads[i%len(spreads)], mean: rng.Float64()*100 - 50, place: placementFor(i), seed: uint64(i)}
+		c.x = gen.Logits(rng, n, c.sigma, c.mean)
+		for j := range c.x {
+			c.x[j] = float64(float32(c.x[j]))
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// distribution returns a random probability vector (float32 values).
+func distribution(rng *rand.Rand, n int) []float64 {
+	p := ref.Softmax(gen.Logits(rng, n, 2, 0), ref.Fast)
+	for i := range p {
+		p[i] = float64(float32(p[i]))
+	}
+	return p
+}
+
+func rounded32(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(float32(x))
+	}
+	return out
+}
+
+func TestAccuracyForward32(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, c := range accCases(1 << 20) {
+			x, freeX := vec32(c.x, c.place)
+			dst, freeD := alloc[float32](c.n, placementFor(int(c.seed)+1))
+			what := func(f string) string { return f + " " + c.String() }
+
+			softmaxRow(k, dst, x)
+			check32(t, k, what("Softmax"), dst, ref.Softmax(c.x, ref.Fast))
+
+			logSoftmaxRow(k, dst, x)
+			check32(t, k, what("LogSoftmax"), dst, ref.LogSoftmax(c.x, ref.Fast))
+
+			got := logSumExp(k, x)
+			check32(t, k, what("LogSumExp"), []float32{got}, []float64{ref.LogSumExp(c.x, ref.Fast)})
+			freeX()
+			freeD()
+		}
+	})
+}
+
+func TestAccuracyBackward32(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, c := range accCases(1 << 16) {
+			rng := newRand(c.seed)
+			pv := distribution(rng, c.n)
+			dyv := rounded32(gen.Logits(rng, c.n, 1, 0))
+			p, free1 := vec32(pv, c.place)
+			dy, free2 := vec32(dyv, placementFor(int(c.seed)+1))
+			dx, free3 := alloc[float32](c.n, placementFor(int(c.seed)+2))
+
+			softmaxBackwardRow(k, dx, p, dy)
+			check32(t, k, "SoftmaxBackward "+c.String(), dx, ref.SoftmaxBackward(pv, dyv))
+
+			// dx = dy − exp(logp)·Σdy cancels where the two terms are
+			// close; the float32 exp's own error then shows relative to
+			// the term, so the bar is 4 ULP of the output plus 4 of it.
+			logp := rounded32(ref.LogSoftmax(c.x, ref.Fast))
+			lp, free4 := vec32(logp, c.place)
+			logSoftmaxBackwardRow(k, dx, lp, dy)
+			want := ref.LogSoftmaxBackward(logp, dyv, ref.Fast)
+			terms := make([]float64, c.n)
+			sdy := 0.0
+			for _, v := range dyv {
+				sdy += v
+			}
+			for i := range terms {
+				terms[i] = math.Exp(logp[i]) * sdy
+			}
+			checkTerms32(t, k, "LogSoftmaxBackward "+c.String(), dx, want, terms)
+			free1()
+			free2()
+			free3()
+			free4()
+		}
+	})
+}
+
+// checkTerms32 is check32 for outputs that are differences: the error may
+// be tol ULPs of the output plus tol ULPs of the larger term.
+func checkTerms32(t *testing.T, k *kernels[float32], what string, got []float32, want, terms []float64) {
+	t.Helper()
+	tol := tolFor(k)
+	maxE := 0.0
+	for i := range want {
+		e := ulp.Err32(got[i], want[i])
+		if e > tol && !math.IsInf(e, 0) {
+			// Rescale: error in ULPs of the output plus ULPs of the term.
+			u := ulpOf32(want[i]) + ulpOf32(terms[i])
+			e = math.Abs(float64(got[i])-want[i]) / u
+		}
+		if e > tol || e != e {
+			t.Fatalf("%s [set %s]: element %d = %g, want %g, term %g (%.2f ULP > %g)", what, k.name, i, got[i], want[i], terms[i], e, tol)
+		}
+		maxE = math.Max(maxE, e)
+	}
+	record(k.name+"/"+what[:indexSpace(what)], maxE)
+}
+
+func indexSpace(s string) int {
+	for i, r := range s {
+		if r == ' ' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func ulpOf32(v float64) float64 {
+	if v == 0 || math.Abs(v) < ulp.MinNormal32 {
+		return 0x1p-149
+	}
+	_, e := math.Frexp(v)
+	return math.Ldexp(1, e-24)
+}
+
+func TestAccuracyCrossEntropy32(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, c := range accCases(1 << 16) {
+			if c.n == 0 {
+				continue
+			}
+			rng := newRand(c.seed)
+			const rows = 3
+			logits := append(append(rounded32(gen.Logits(rng, c.n, c.sigma, c.mean)), c.x...), rounded32(gen.Logits(rng, c.n, c.sigma, -c.mean))...)
+			labels := []int{rng.IntN(c.n), rng.IntN(c.n), rng.IntN(c.n)}
+			if c.seed%4 == 1 {
+				labels[1] = -1
+			}
+			if c.seed%8 == 3 { // the label at the max: the loss is tiny, the grad p − 1 cancels
+				labels[1] = argmax(c.x)
+			}
+			x, free1 := vec32(logits, c.place)
+			g, free2 := alloc[float32](len(logits), placementFor(int(c.seed)+1))
+			wantLoss, wantGrad := ref.CrossEntropy(logits, labels, c.n, ref.Fast)
+			kept := checkLabels("test", labels, rows, c.n)
+
+			loss := crossEntropy(k, g, x, labels, c.n, kept)
+			check32(t, k, "CrossEntropyGrad/loss "+c.String(), []float32{loss}, []float64{wantLoss})
+			check32(t, k, "CrossEntropyGrad "+c.String(), g, wantGrad)
+			loss = crossEntropy(k, nil, x, labels, c.n, kept)
+			check32(t, k, "CrossEntropy "+c.String(), []float32{loss}, []float64{wantLoss})
+
+			// Soft targets: smoothed one-hot rows.
+			y := make([]float64, len(logits))
+			for r, l := range labels {
+				for j := range c.n {
+					y[r*c.n+j] = float64(float32(0.1 / float64(c.n)))
+				}
+				if l >= 0 {
+					y[r*c.n+l] += 0.9
+				}
+			}
+			y = rounded32(y)
+			yt, free3 := vec32(y, placementFor(int(c.seed)+2))
+			wantLoss, wantGrad = ref.SoftCrossEntropy(logits, y, c.n, ref.Fast)
+			soft := softCrossEntropy(k, g, x, yt, c.n)
+			check32(t, k, "SoftCrossEntropyGrad/loss "+c.String(), []float32{float32(soft)}, []float64{wantLoss})
+			terms := make([]float64, len(y))
+			for i := range terms {
+				terms[i] = math.Abs(y[i]) / rows
+			}
+			checkTerms32(t, k, "SoftCrossEntropyGrad "+c.String(), g, wantGrad, terms)
+			free1()
+			free2()
+			free3()
+		}
+	})
+}
+
+func argmax(x []float64) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestAccuracy64 runs the same sweep for float64 against the double-double
+// reference, on shorter rows (the reference is slow).
+func TestAccuracy64(t *testing.T) {
+	for _, c := range accCases(4097) {
+		rng := newRand(c.seed)
+		x, free1 := vec64(c.x, c.place)
+		dst, free2 := alloc[float64](c.n, placementFor(int(c.seed)+1))
+		// Give the float64 logits bits below float32's.
+		for i := range x {
+			x[i] += c.x[i] * 0x1p-30 * rng.Float64()
+		}
+		xs := append([]float64(nil), x...)
+
+		softmaxRow(&generic64, dst, x)
+		check64(t, "Softmax "+c.String(), dst, ref.Softmax(xs, ref.Precise))
+		logSoftmaxRow(&generic64, dst, x)
+		check64(t, "LogSoftmax "+c.String(), dst, ref.LogSoftmax(xs, ref.Precise))
+		check64(t, "LogSumExp "+c.String(), []float64{logSumExp(&generic64, x)}, []float64{ref.LogSumExp(xs, ref.Precise)})
+
+		p := ref.Softmax(gen.Logits(rng, c.n, 2, 0), ref.Precise)
+		dy := gen.Logits(rng, c.n, 1, 0)
+		softmaxBackwardRow(&generic64, dst, p, dy)
+		check64(t, "SoftmaxBackward "+c.String(), dst, ref.SoftmaxBackward(p, dy))
+
+		if c.n > 0 {
+			labels := []int{rng.IntN(c.n)}
+			if c.seed%3 == 0 {
+				labels[0] = argmax(xs)
+			}
+			loss := crossEntropy(&generic64, dst, x, labels, c.n, 1)
+			wantLoss, wantGrad := ref.CrossEntropy(xs, labels, c.n, ref.Precise)
+			check64(t, "CrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
+			check64(t, "CrossEntropyGrad "+c.String(), dst, wantGrad)
+		}
+		free1()
+		free2()
+	}
+}
