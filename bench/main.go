@@ -1,0 +1,446 @@
+// Command bench is the softmax benchmark report: it measures every kernel
+// set this CPU supports and every peer (other ways to compute softmax in Go,
+// and with -tags peers oneDNN and XNNPACK through cgo), single-threaded,
+// over a fixed list of shapes, checks each result against a float64
+// reference, prints a table, and saves it with a chart under results/.
+//
+//	go -C bench run .                   # the full report (under 2 minutes)
+//	go -C bench run -tags peers .       # with the C peers
+//	go -C bench run . -quick            # seconds; for CI
+//	go -C bench run . -compare results/a.json results/b.json
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gosimd/softmax"
+)
+
+// shape is rows×cols: SoftmaxRows over rows rows of cols values.
+type shape struct {
+	Rows int `json:"rows"`
+	Cols int `json:"cols"`
+}
+
+func (s shape) String() string { return fmt.Sprintf("%d×%d", s.Rows, s.Cols) }
+
+// Elems is the number of values in the matrix.
+func (s shape) Elems() int { return s.Rows * s.Cols }
+
+var (
+	// defaultShapes are the standard shapes: classifier heads, vocabularies
+	// of common LLMs (32000, 128256), and single rows of 1M and 16M values
+	// that do not fit in cache.
+	defaultShapes = []shape{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}, {1, 1 << 20}, {1, 1 << 24}}
+	// quickShapes keep every code path (short rows, long rows, tails) but
+	// run in milliseconds.
+	quickShapes = []shape{{256, 10}, {8, 1000}, {2, 4099}, {1, 65536}}
+)
+
+// parseShapes reads "8192x10,512×1000" (x, X, × or * between rows and cols).
+func parseShapes(s string) ([]shape, error) {
+	var out []shape
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var r, c string
+		ok := false
+		for _, sep := range []string{"×", "x", "X", "*"} {
+			if r, c, ok = strings.Cut(f, sep); ok {
+				break
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("shape %q: want ROWSxCOLS, e.g. 512x1000", f)
+		}
+		rows, err1 := strconv.Atoi(strings.TrimSpace(r))
+		cols, err2 := strconv.Atoi(strings.TrimSpace(c))
+		if err1 != nil || err2 != nil || rows <= 0 || cols <= 0 {
+			return nil, fmt.Errorf("shape %q: rows and cols must be positive integers", f)
+		}
+		if rows*cols > 1<<28 {
+			return nil, fmt.Errorf("shape %q: more than 2^28 elements", f)
+		}
+		out = append(out, shape{rows, cols})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no shapes given")
+	}
+	return out, nil
+}
+
+// Result is one implementation on one shape.
+type Result struct {
+	Shape     shape     `json:"shape"`
+	Impl      string    `json:"impl"`
+	Kind      string    `json:"kind"`             // "set" or "peer"
+	Detail    string    `json:"detail,omitempty"` // what actually ran, if the implementation says
+	NsPerElem []float64 `json:"ns_per_elem"`      // one per round
+	Accuracy  accuracy  `json:"accuracy"`
+	Err       string    `json:"err,omitempty"`
+}
+
+// Best is the fastest round's ns/element (+Inf when nothing was timed).
+func (r Result) Best() float64 {
+	if len(r.NsPerElem) == 0 {
+		return math.Inf(1)
+	}
+	return slices.Min(r.NsPerElem)
+}
+
+// Gelems is the best round's throughput in 10^9 elements per second.
+func (r Result) Gelems() float64 {
+	if b := r.Best(); b > 0 && !math.IsInf(b, 1) {
+		return 1 / b
+	}
+	return 0
+}
+
+// Spread is (slowest − fastest)/fastest over the rounds.
+func (r Result) Spread() float64 {
+	if len(r.NsPerElem) < 2 {
+		return 0
+	}
+	return slices.Max(r.NsPerElem)/slices.Min(r.NsPerElem) - 1
+}
+
+// OK reports whether the result has timings.
+func (r Result) OK() bool { return r.Err == "" && len(r.NsPerElem) > 0 }
+
+// MaxULPString is the max ULP error, or how many outputs were not finite.
+func (r Result) MaxULPString() string {
+	if r.Accuracy.NonFinite > 0 {
+		return fmt.Sprintf("%d NaN/Inf", r.Accuracy.NonFinite)
+	}
+	return fmtULP(r.Accuracy.MaxULP)
+}
+
+func fmtULP(u float64) string {
+	switch {
+	case u == math.Trunc(u) && u < 1e6:
+		return fmt.Sprintf("%.0f", u)
+	case u < 10:
+		return fmt.Sprintf("%.2f", u)
+	}
+	return fmt.Sprintf("%.3g", u)
+}
+
+// Run is one report: what was measured where. It is what -json writes and
+// -compare reads.
+type Run struct {
+	Schema      int               `json:"schema"`
+	Command     string            `json:"command"`
+	Date        string            `json:"date"`
+	GoVersion   string            `json:"go_version"`
+	CPU         CPUInfo           `json:"cpu"`
+	DefaultImpl string            `json:"default_impl"` // softmax.Impl() with no SOFTMAX_IMPL
+	Sets        []string          `json:"sets"`         // kernel sets this CPU runs
+	Unsupported map[string]string `json:"unsupported"`  // set → why not
+	Rounds      int               `json:"rounds"`
+	MinTimeMS   float64           `json:"min_time_ms"`
+	WallSeconds float64           `json:"wall_seconds"`
+	Results     []Result          `json:"results"`
+}
+
+type options struct {
+	shapes  []shape
+	impls   []string // empty: all
+	rounds  int
+	minTime time.Duration
+	out     string // directory for <slug>.md/.svg/.json; "" for none
+	json    string // extra JSON copy
+	quick   bool
+}
+
+func main() {
+	maybeChild()
+	if err := mainErr(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "small shapes and short rounds: finishes in seconds (for CI); writes to a temporary directory unless -out is given")
+	shapesFlag := fs.String("shapes", "", "comma-separated ROWSxCOLS list (default the standard shapes)")
+	implsFlag := fs.String("impls", "", "comma-separated kernel sets and peers to run (default all); known: "+strings.Join(allNames(), ", "))
+	rounds := fs.Int("rounds", 5, "timed rounds per shape and implementation; the best is reported")
+	minTime := fs.Duration("mintime", 40*time.Millisecond, "minimum duration of one round")
+	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
+	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
+	compare := fs.Bool("compare", false, "print saved runs (JSON files given as arguments) side by side instead of measuring")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go -C bench run [-tags peers] . [flags]\n       go -C bench run . -compare a.json b.json ...\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *compare {
+		if fs.NArg() == 0 {
+			return errors.New("-compare needs JSON files saved by earlier runs (results/*.json)")
+		}
+		var runs []Run
+		for _, f := range fs.Args() {
+			r, err := loadRun(f)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r)
+		}
+		fmt.Print(renderCompare(runs, fs.Args()))
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags go after the package: go -C bench run . -quick)", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	o := options{rounds: *rounds, minTime: *minTime, out: *out, json: *jsonFile, quick: *quick, shapes: defaultShapes}
+	if *quick {
+		o.shapes = quickShapes
+		if !set["rounds"] {
+			o.rounds = 2
+		}
+		if !set["mintime"] {
+			o.minTime = 2 * time.Millisecond
+		}
+		if !set["out"] {
+			dir, err := os.MkdirTemp("", "softmax-bench-")
+			if err != nil {
+				return err
+			}
+			o.out = dir
+		}
+	}
+	if *shapesFlag != "" {
+		s, err := parseShapes(*shapesFlag)
+		if err != nil {
+			return err
+		}
+		o.shapes = s
+	}
+	if o.rounds < 1 {
+		return errors.New("-rounds must be at least 1")
+	}
+	if *implsFlag != "" {
+		for _, n := range strings.Split(*implsFlag, ",") {
+			n = strings.TrimSpace(n)
+			if !slices.Contains(allNames(), n) {
+				return fmt.Errorf("-impls: unknown implementation %q; known: %s", n, strings.Join(allNames(), ", "))
+			}
+			o.impls = append(o.impls, n)
+		}
+	}
+	run, err := measureAll(o, commandLine(args))
+	if err != nil {
+		return err
+	}
+	fmt.Print(renderReport(run))
+	return writeOutputs(run, o)
+}
+
+// allNames lists every implementation the flags accept: the kernel sets
+// (supported here or not) and the peers compiled in.
+func allNames() []string {
+	names := slices.Clone(knownSets)
+	for _, p := range allPeers() {
+		names = append(names, p.name)
+	}
+	return names
+}
+
+// commandLine reconstructs the command a user types to get this run.
+func commandLine(args []string) string {
+	var b strings.Builder
+	if v := os.Getenv("SOFTMAX_IMPL"); v != "" {
+		fmt.Fprintf(&b, "SOFTMAX_IMPL=%s ", v)
+	}
+	b.WriteString("go -C bench run")
+	if peersTag {
+		b.WriteString(" -tags peers")
+	}
+	b.WriteString(" .")
+	for _, a := range args {
+		b.WriteString(" " + shellQuote(a))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:×") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// measureAll asks a child per kernel set whether it runs here, then runs a
+// child per supported set and per peer, and gathers their results.
+func measureAll(o options, command string) (Run, error) {
+	start := time.Now()
+	run := Run{
+		Schema:      1,
+		Command:     command,
+		Date:        start.UTC().Format(time.RFC3339),
+		GoVersion:   runtime.Version(),
+		CPU:         detectCPU(),
+		DefaultImpl: softmax.Impl(),
+		Unsupported: map[string]string{},
+		Rounds:      o.rounds,
+		MinTimeMS:   float64(o.minTime) / float64(time.Millisecond),
+	}
+	if os.Getenv("SOFTMAX_IMPL") != "" {
+		// The parent was forced too; the default is what a child without
+		// SOFTMAX_IMPL picks.
+		if r, err := startChild(childSpec{Probe: true}, nil, true); err == nil {
+			run.DefaultImpl = r.Impl
+		}
+	}
+	wanted := func(name string) bool { return len(o.impls) == 0 || slices.Contains(o.impls, name) }
+
+	var jobs []implementation
+	for _, name := range knownSets {
+		if !wanted(name) && name != "generic" {
+			continue
+		}
+		r, err := startChild(childSpec{Probe: true}, []string{"SOFTMAX_IMPL=" + name}, true)
+		switch {
+		case err != nil:
+			run.Unsupported[name] = err.Error()
+		case r.Impl != name:
+			run.Unsupported[name] = fmt.Sprintf("asked for %s, got %s", name, r.Impl)
+		default:
+			run.Sets = append(run.Sets, name)
+			if wanted(name) {
+				jobs = append(jobs, setImpl(name))
+			}
+		}
+	}
+	for _, p := range allPeers() {
+		if wanted(p.name) {
+			jobs = append(jobs, p)
+		}
+	}
+	for _, l := range headerLines(run) {
+		fmt.Println(l)
+	}
+	fmt.Println()
+	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each (progress: elapsed, implementation, shape)\n",
+		len(jobs), len(o.shapes), o.rounds, o.minTime)
+	for _, im := range jobs {
+		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start}
+		reply, err := startChild(spec, im.env, false)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s failed: %v\n", time.Since(start).Seconds(), im.name, err)
+			// Keep what the child finished, mark the rest.
+			done := map[shape]bool{}
+			for _, r := range reply.Results {
+				done[r.Shape] = true
+				run.Results = append(run.Results, r)
+			}
+			for _, sh := range o.shapes {
+				if !done[sh] {
+					run.Results = append(run.Results, Result{Shape: sh, Impl: im.name, Kind: im.kind, Err: err.Error()})
+				}
+			}
+			continue
+		}
+		run.Results = append(run.Results, reply.Results...)
+	}
+	run.WallSeconds = time.Since(start).Seconds()
+	fmt.Fprintf(os.Stderr, "done in %.1fs\n", run.WallSeconds)
+	return run, nil
+}
+
+func headerLines(run Run) []string {
+	lines := run.CPU.Lines()
+	lines = append(lines,
+		fmt.Sprintf("Go:       %s %s/%s", run.GoVersion, run.CPU.GOOS, run.CPU.GOARCH),
+		fmt.Sprintf("softmax:  Impl() = %s; kernel sets here: %s", run.DefaultImpl, strings.Join(run.Sets, ", ")))
+	var un []string
+	for _, n := range knownSets {
+		if _, ok := run.Unsupported[n]; ok {
+			un = append(un, n)
+		}
+	}
+	if len(un) > 0 {
+		lines = append(lines, fmt.Sprintf("          not on this CPU/build: %s", strings.Join(un, ", ")))
+	}
+	peers := []string{}
+	for _, p := range allPeers() {
+		peers = append(peers, p.name)
+	}
+	lines = append(lines, fmt.Sprintf("peers:    %s%s", strings.Join(peers, ", "), peersNote))
+	return lines
+}
+
+func writeOutputs(run Run, o options) error {
+	var written []string
+	if o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return err
+		}
+		base := filepath.Join(o.out, run.CPU.Slug())
+		if err := os.WriteFile(base+".md", []byte(renderMarkdown(run, run.CPU.Slug()+".svg")), 0o644); err != nil {
+			return err
+		}
+		if err := drawChart(run, base+".svg"); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		if err := saveRun(run, base+".json"); err != nil {
+			return err
+		}
+		written = append(written, base+".md", base+".svg", base+".json")
+	}
+	if o.json != "" {
+		if err := saveRun(run, o.json); err != nil {
+			return err
+		}
+		written = append(written, o.json)
+	}
+	if len(written) > 0 {
+		fmt.Printf("\nwrote %s\n", strings.Join(written, ", "))
+	}
+	return nil
+}
+
+func saveRun(run Run, file string) error {
+	b, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
+}
+
+func loadRun(file string) (Run, error) {
+	var r Run
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", file, err)
+	}
+	if r.Schema != 1 {
+		return r, fmt.Errorf("%s: not a saved bench run (schema %d)", file, r.Schema)
+	}
+	return r, nil
+}

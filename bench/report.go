@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// table renders as a Markdown table whose columns are padded, so the same
+// text reads well in a terminal and renders on GitHub.
+type table struct {
+	header []string
+	right  []bool // right-align column i
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) String() string {
+	w := make([]int, len(t.header))
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			w[i] = max(w[i], utf8.RuneCountInString(c), 3)
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		b.WriteString("|")
+		for i := range t.header {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			pad := strings.Repeat(" ", w[i]-utf8.RuneCountInString(c))
+			if i < len(t.right) && t.right[i] {
+				b.WriteString(" " + pad + c + " |")
+			} else {
+				b.WriteString(" " + c + pad + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(t.header)
+	b.WriteString("|")
+	for i := range t.header {
+		if i < len(t.right) && t.right[i] {
+			b.WriteString(" " + strings.Repeat("-", w[i]-1) + ": |")
+		} else {
+			b.WriteString(" " + strings.Repeat("-", w[i]) + " |")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range t.rows {
+		line(r)
+	}
+	return b.String()
+}
+
+// shapesOf lists the shapes of a run in the order they were measured.
+func shapesOf(results []Result) []shape {
+	var s []shape
+	for _, r := range results {
+		if !slices.Contains(s, r.Shape) {
+			s = append(s, r.Shape)
+		}
+	}
+	return s
+}
+
+// implsOf lists the implementations of a run: kernel sets first (best
+// first), then peers, each in the order measured.
+func implsOf(results []Result) []string {
+	var sets, peers []string
+	for _, r := range results {
+		if r.Kind == kindSet && !slices.Contains(sets, r.Impl) {
+			sets = append(sets, r.Impl)
+		}
+		if r.Kind != kindSet && !slices.Contains(peers, r.Impl) {
+			peers = append(peers, r.Impl)
+		}
+	}
+	slices.SortStableFunc(sets, func(a, b string) int { return slices.Index(knownSets, a) - slices.Index(knownSets, b) })
+	return append(sets, peers...)
+}
+
+func find(results []Result, sh shape, impl string) (Result, bool) {
+	for _, r := range results {
+		if r.Shape == sh && r.Impl == impl {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// bestOf is the fastest result of the given kind on a shape.
+func bestOf(results []Result, sh shape, kind string) (Result, bool) {
+	var best Result
+	found := false
+	for _, r := range results {
+		if r.Shape == sh && r.Kind == kind && r.OK() && (!found || r.Gelems() > best.Gelems()) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// summaryTable is the headline: per shape, the fastest kernel set against
+// the fastest peer.
+func summaryTable(run Run) *table {
+	t := &table{
+		header: []string{"shape", "fastest set", "Gelem/s", "max ULP", "fastest peer", "Gelem/s", "max ULP", "set ÷ peer"},
+		right:  []bool{false, false, true, true, false, true, true, true},
+	}
+	for _, sh := range shapesOf(run.Results) {
+		s, okS := bestOf(run.Results, sh, kindSet)
+		p, okP := bestOf(run.Results, sh, kindPeer)
+		row := []string{sh.String(), "—", "—", "—", "—", "—", "—", "—"}
+		if okS {
+			row[1], row[2], row[3] = s.Impl, fmt.Sprintf("%.3f", s.Gelems()), s.MaxULPString()
+		}
+		if okP {
+			row[4], row[5], row[6] = p.Impl, fmt.Sprintf("%.3f", p.Gelems()), p.MaxULPString()
+		}
+		if okS && okP {
+			row[7] = ratio(s.Gelems(), p.Gelems())
+		}
+		t.add(row...)
+	}
+	return t
+}
+
+// fullTable has every shape × implementation.
+func fullTable(run Run) *table {
+	t := &table{
+		header: []string{"shape", "implementation", "Gelem/s", "ns/elem", "spread", "max ULP", "mean ULP", "vs generic", "vs best peer"},
+		right:  []bool{false, false, true, true, true, true, true, true, true},
+	}
+	impls := implsOf(run.Results)
+	for _, sh := range shapesOf(run.Results) {
+		gen, okG := find(run.Results, sh, "generic")
+		peer, okP := bestOf(run.Results, sh, kindPeer)
+		for _, name := range impls {
+			r, ok := find(run.Results, sh, name)
+			if !ok {
+				continue
+			}
+			label := name
+			if r.Kind == kindPeer {
+				label = name + " (peer)"
+			}
+			if !r.OK() {
+				msg := r.Err
+				if len(msg) > 60 {
+					msg = msg[:57] + "..."
+				}
+				t.add(sh.String(), label, "error: "+msg)
+				continue
+			}
+			vsG, vsP := "—", "—"
+			if okG && gen.OK() {
+				vsG = ratio(r.Gelems(), gen.Gelems())
+			}
+			if okP {
+				vsP = ratio(r.Gelems(), peer.Gelems())
+			}
+			t.add(sh.String(), label,
+				fmt.Sprintf("%.3f", r.Gelems()),
+				fmt.Sprintf("%.3f", r.Best()),
+				fmt.Sprintf("±%.0f%%", 100*r.Spread()),
+				r.MaxULPString(),
+				fmt.Sprintf("%.3f", r.Accuracy.MeanULP),
+				vsG, vsP)
+		}
+	}
+	return t
+}
+
+// details lists what each implementation reported about itself (the
+// kernel set a child ran, the ISA a C library picked).
+func details(run Run) []string {
+	var out []string
+	for _, name := range implsOf(run.Results) {
+		var ds []string
+		for _, r := range run.Results {
+			if r.Impl == name && r.Detail != "" && !slices.Contains(ds, r.Detail) {
+				ds = append(ds, r.Detail)
+			}
+		}
+		if len(ds) > 0 {
+			out = append(out, fmt.Sprintf("%s: %s", name, strings.Join(ds, "; ")))
+		}
+	}
+	return out
+}
+
+const legendText = `Gelem/s: 10^9 elements per second of float32 SoftmaxRows, single-threaded,
+best of the rounds; ns/elem is its inverse. spread: (slowest − fastest)/fastest
+over the rounds. ULP: |got − ref| / ulp(ref) against a float64 reference
+rounded to float32, over outputs ≥ 2^-126. vs generic: speed-up over the
+pure-Go kernel set; vs best peer: throughput ÷ the fastest peer's on that
+shape. Logits: each row normal with σ = 4 around a random offset in [−50, 50],
+fixed seed.`
+
+func renderReport(run Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Summary (Gelem/s, higher is better):\n\n%s\n", summaryTable(run))
+	fmt.Fprintf(&b, "All results:\n\n%s\n", fullTable(run))
+	for _, d := range details(run) {
+		fmt.Fprintf(&b, "  %s\n", d)
+	}
+	fmt.Fprintf(&b, "\n%s\n", legendText)
+	return b.String()
+}
+
+func renderMarkdown(run Run, chart string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# softmax benchmark: %s\n\n", run.CPU.Name())
+	fmt.Fprintf(&b, "```\n%s\n```\n\n", run.Command)
+	b.WriteString("```\n")
+	for _, l := range headerLines(run) {
+		b.WriteString(l + "\n")
+	}
+	fmt.Fprintf(&b, "date:     %s; %d rounds of ≥ %gms per shape; wall time %.0fs\n```\n\n",
+		run.Date, run.Rounds, run.MinTimeMS, run.WallSeconds)
+	fmt.Fprintf(&b, "![Gelem/s vs row length](%s)\n\n", chart)
+	fmt.Fprintf(&b, "## Summary\n\n%s\n", summaryTable(run))
+	fmt.Fprintf(&b, "## All results\n\n%s\n", fullTable(run))
+	if d := details(run); len(d) > 0 {
+		b.WriteString("What ran:\n\n")
+		for _, l := range d {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%s\n", strings.ReplaceAll(legendText, "\n", " "))
+	return b.String()
+}
+
+// renderCompare puts saved runs side by side: one column per run, one row
+// per shape × implementation, Gelem/s in each cell. The "softmax" row of
+// each shape is the set the package picks by default on that machine.
+func renderCompare(runs []Run, files []string) string {
+	var b strings.Builder
+	t := &table{header: []string{"shape", "implementation"}, right: []bool{false, false}}
+	for i, r := range runs {
+		fmt.Fprintf(&b, "[%d] %s — %s/%s, default set %s, %s, %s (%s)\n", i+1, r.CPU.Name(), r.CPU.GOOS, r.CPU.GOARCH,
+			r.DefaultImpl, r.GoVersion, r.Date, files[i])
+		name := r.CPU.Name()
+		if utf8.RuneCountInString(name) > 24 {
+			name = string([]rune(name)[:23]) + "…"
+		}
+		t.header = append(t.header, fmt.Sprintf("[%d] %s", i+1, name))
+		t.right = append(t.right, true)
+	}
+	var all []Result
+	for _, r := range runs {
+		all = append(all, r.Results...)
+	}
+	for _, sh := range shapesOf(all) {
+		row := []string{sh.String(), "softmax (default)"}
+		for _, r := range runs {
+			c := "—"
+			if res, ok := find(r.Results, sh, r.DefaultImpl); ok && res.OK() {
+				c = fmt.Sprintf("%.3f %s", res.Gelems(), r.DefaultImpl)
+			}
+			row = append(row, c)
+		}
+		t.add(row...)
+		for _, name := range implsOf(all) {
+			row := []string{sh.String(), name}
+			any := false
+			for _, r := range runs {
+				c := "—"
+				if res, ok := find(r.Results, sh, name); ok {
+					any = true
+					c = "error"
+					if res.OK() {
+						c = fmt.Sprintf("%.3f", res.Gelems())
+					}
+				}
+				row = append(row, c)
+			}
+			if any {
+				t.add(row...)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\nGelem/s (higher is better), single-threaded float32 SoftmaxRows:\n\n%s", t)
+	return b.String()
+}
