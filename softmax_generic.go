@@ -122,6 +122,9 @@ func dotDD[F Float](a, b []F) (s, c float64) {
 // neumaier adds v to the compensated sum (s, c).
 func neumaier(s, c, v float64) (float64, float64) {
 	t := s + v
+	if math.IsInf(t, 0) || t != t {
+		return t, c
+	}
 	if math.Abs(s) >= math.Abs(v) {
 		c += (s - t) + v
 	} else {

@@ -41,3 +41,29 @@ func Slice[T any](n int, atEnd bool) (s []T, free func()) {
 	s = unsafe.Slice((*T)(unsafe.Pointer(&mem[off])), n)
 	return s, func() { unix.Munmap(mem) }
 }
+
+// Pages returns n elements of T starting at a page boundary, and a function
+// that makes the pages holding s[i:j] inaccessible (i and j must be page
+// aligned in bytes). Free releases the mapping.
+func Pages[T any](n int) (s []T, protect func(i, j int), free func()) {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	page := unix.Getpagesize()
+	data := (n*size + page - 1) / page * page
+	mem, err := unix.Mmap(-1, 0, data, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		panic(err)
+	}
+	protect = func(i, j int) {
+		if i*size%page != 0 || j*size%page != 0 {
+			panic("guard.Pages: protect range not page aligned")
+		}
+		if err := unix.Mprotect(mem[i*size:j*size], unix.PROT_NONE); err != nil {
+			panic(err)
+		}
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n), protect, func() { unix.Munmap(mem) }
+}
+
+// PageSize is the size of a memory page in bytes.
+func PageSize() int { return unix.Getpagesize() }

@@ -9,3 +9,11 @@ const Supported = false
 func Slice[T any](n int, atEnd bool) (s []T, free func()) {
 	return make([]T, n), func() {}
 }
+
+// Pages returns an ordinary slice; protect does nothing here.
+func Pages[T any](n int) (s []T, protect func(i, j int), free func()) {
+	return make([]T, n), func(i, j int) {}, func() {}
+}
+
+// PageSize is a typical page size where the platform has no guard pages.
+func PageSize() int { return 4096 }

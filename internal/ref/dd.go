@@ -121,6 +121,21 @@ func Log(a DD) DD {
 	if a.Hi <= 0 || a.Hi != a.Hi || math.IsInf(a.Hi, 1) {
 		return D(math.Log(a.Hi))
 	}
+	if u := Sub(a, D(1)); math.Abs(u.Hi) < 1.0/64 {
+		// Near 1 Newton's absolute error would swamp a tiny log: sum the
+		// series of log(1+u) = u − u²/2 + u³/3 − … instead (|u|^19 < 2^-114).
+		var y DD
+		pow := u
+		for i := 1; i < 20; i++ {
+			term := Div(pow, D(float64(i)))
+			if i%2 == 0 {
+				term = DD{-term.Hi, -term.Lo}
+			}
+			y = Add(y, term)
+			pow = Mul(pow, u)
+		}
+		return y
+	}
 	y := D(math.Log(a.Hi))
 	for range 2 {
 		y = Add(y, Sub(Mul(a, Exp(DD{-y.Hi, -y.Lo})), D(1)))

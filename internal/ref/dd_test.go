@@ -70,6 +70,14 @@ func TestLogInvertsExp(t *testing.T) {
 			t.Fatalf("Log(Exp(%v)) = %v, off by %g", x, y, d)
 		}
 	}
+	// Tiny logs keep their relative accuracy.
+	for _, u := range []float64{3.5e-36, -1e-20, 1e-10, 0.01} {
+		got := Log(Add(D(1), D(u)))
+		want := math.Log1p(u)
+		if math.Abs(got.Float()-want) > 2e-16*math.Abs(want) {
+			t.Fatalf("Log(1+%g) = %v, want %g", u, got, want)
+		}
+	}
 	if got := Log(D(1)); got.Hi != 0 || got.Lo != 0 {
 		t.Fatalf("Log(1) = %v, want 0", got)
 	}

@@ -1,6 +1,9 @@
 package ref
 
-import "math"
+import (
+	"math"
+	"sort"
+)
 
 // Prec picks the reference's arithmetic: Fast (float64 exp and log with the
 // rounding of every difference carried along) for judging float32 results,
@@ -12,11 +15,29 @@ const (
 	Precise Prec = true
 )
 
+// cutoff32 is ln 2^-126: float32 results flush exp(x − max) terms below
+// it to 0 (DESIGN.md), so the Fast reference, which judges float32, does too.
+const cutoff32 = -87.33654475055310898657
+
 func (p Prec) exp(a DD) DD {
 	if p == Precise {
 		return Exp(a)
 	}
+	if a.Hi < cutoff32 {
+		return D(0)
+	}
 	return ExpFast(a)
+}
+
+// sum adds terms smallest first, so that a sum like 1 + (many tiny terms)
+// keeps the tiny part to double-double accuracy.
+func sum(terms []DD) DD {
+	sort.Slice(terms, func(i, j int) bool { return math.Abs(terms[i].Hi) < math.Abs(terms[j].Hi) })
+	var s DD
+	for _, t := range terms {
+		s = Add(s, t)
+	}
+	return s
 }
 
 func (p Prec) log(a DD) DD {
@@ -50,9 +71,11 @@ func analyse(x []float64, p Prec) row {
 		r.masked = true
 		return r
 	}
-	for _, v := range x {
-		r.s = Add(r.s, p.exp(Sub(D(v), D(r.m))))
+	terms := make([]DD, len(x))
+	for i, v := range x {
+		terms[i] = p.exp(Sub(D(v), D(r.m)))
 	}
+	r.s = sum(terms)
 	r.l = p.log(r.s)
 	return r
 }
@@ -115,10 +138,11 @@ func LogSumExp(x []float64, p Prec) float64 {
 
 // SoftmaxBackward returns p ⊙ (dy − ⟨p, dy⟩).
 func SoftmaxBackward(pr, dy []float64) []float64 {
-	var s DD
+	terms := make([]DD, len(pr))
 	for i := range pr {
-		s = Add(s, Mul(D(pr[i]), D(dy[i])))
+		terms[i] = Mul(D(pr[i]), D(dy[i]))
 	}
+	s := sum(terms)
 	out := make([]float64, len(pr))
 	for i := range pr {
 		out[i] = Mul(D(pr[i]), Sub(D(dy[i]), s)).Float()

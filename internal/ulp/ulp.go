@@ -16,6 +16,9 @@ const (
 // scores 0: outputs there carry no accuracy promise. NaN matches NaN and an
 // infinity matches itself; every other mismatch in kind is +Inf.
 func Err32(got float32, want float64) float64 {
+	if w := float32(want); math.IsInf(float64(w), 0) && !math.IsInf(want, 0) {
+		want = float64(w) // beyond float32's range: the rounded value is an infinity
+	}
 	return err(float64(got), want, 24, MinNormal32)
 }
 

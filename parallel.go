@@ -1,0 +1,187 @@
+package softmax
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// minChunk is the fewest elements worth a goroutine of their own: below
+// it, starting and joining the goroutine costs more than it saves.
+const minChunk = 1 << 14
+
+// SoftmaxRowsParallel is SoftmaxRows spread over up to workers goroutines
+// (workers <= 0: GOMAXPROCS): whole rows when there are enough of them, and
+// chunks of one row when there are fewer rows than workers. The results
+// agree with SoftmaxRows within the accuracy bar (the sums are added in a
+// different order). Small inputs run on the calling goroutine. It panics
+// as SoftmaxRows does.
+func SoftmaxRowsParallel[F Float](dst, x []F, cols, workers int) {
+	checkSame("SoftmaxRowsParallel", "dst", "x", len(dst), len(x))
+	checkRows("SoftmaxRowsParallel", len(x), cols)
+	if is32[F]() {
+		softmaxRowsParallel(active32, as32(dst), as32(x), cols, workers)
+	} else {
+		softmaxRowsParallel(&generic64, as64(dst), as64(x), cols, workers)
+	}
+}
+
+// CrossEntropyGradParallel is CrossEntropyGrad spread over up to workers
+// goroutines (workers <= 0: GOMAXPROCS), by rows or, with fewer rows than
+// workers, by chunks of a row. It panics as CrossEntropyGrad does.
+func CrossEntropyGradParallel[F Float, L Label](grad, logits []F, labels []L, cols, workers int) F {
+	checkSame("CrossEntropyGradParallel", "grad", "logits", len(grad), len(logits))
+	rows := checkRows("CrossEntropyGradParallel", len(logits), cols)
+	kept := checkLabels("CrossEntropyGradParallel", labels, rows, cols)
+	if is32[F]() {
+		return F(crossEntropyParallel(active32, as32(grad), as32(logits), labels, cols, kept, workers))
+	}
+	return F(crossEntropyParallel(&generic64, as64(grad), as64(logits), labels, cols, kept, workers))
+}
+
+func workersFor(workers, n int) int {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(workers, n/minChunk))
+}
+
+// parallelFor splits [0, n) into up to w contiguous ranges and runs f on
+// each in its own goroutine, returning when all are done.
+func parallelFor(w, n int, f func(part, lo, hi int)) {
+	w = min(w, n)
+	var wg sync.WaitGroup
+	for p := range w {
+		lo, hi := p*n/w, (p+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(p, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) {
+	rows := len(x) / cols
+	w := workersFor(workers, len(x))
+	switch {
+	case w <= 1:
+		for r := range rows {
+			softmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+		}
+	case rows >= w:
+		parallelFor(w, rows, func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				softmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+			}
+		})
+	default:
+		for r := range rows {
+			d, xr := dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols]
+			if _, _, ok := chunkedSoftmax(k, d, xr, w, 1); !ok {
+				softmaxRow(k, d, xr)
+			}
+		}
+	}
+}
+
+// chunkedSoftmax stores softmax(x)/scale in dst using up to w goroutines on
+// chunks of the row, and returns the row's max and split sum. It returns
+// ok = false, having written nothing, for the special rows (a NaN, ±Inf max)
+// that the serial path handles; a NaN found while summing fills dst with NaN.
+func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64) (m F, s [2]float64, ok bool) {
+	w = max(1, min(w, len(x)/minChunk))
+	chunk := func(p int) (int, int) { return p * len(x) / w, (p + 1) * len(x) / w }
+	maxes := make([]F, w)
+	parallelFor(w, w, func(p, _, _ int) {
+		lo, hi := chunk(p)
+		maxes[p] = k.max(x[lo:hi])
+	})
+	m = maxes[0]
+	for _, v := range maxes {
+		m = max(m, v)
+	}
+	if math.IsInf(float64(m), 0) || m != m {
+		return m, s, false
+	}
+	sums := make([][2]float64, w)
+	store := k.expDiv == nil
+	parallelFor(w, w, func(p, _, _ int) {
+		lo, hi := chunk(p)
+		var d []F
+		if store {
+			d = dst[lo:hi]
+		}
+		sums[p][0], sums[p][1] = k.expSum(d, x[lo:hi], m)
+	})
+	for _, v := range sums {
+		s[0] += v[0]
+		s[1] += v[1]
+	}
+	if s[0] != s[0] {
+		fill(dst, nan)
+		return m, s, true
+	}
+	total := (s[0] + s[1]) * scale
+	parallelFor(w, w, func(p, _, _ int) {
+		lo, hi := chunk(p)
+		if store {
+			k.div(dst[lo:hi], dst[lo:hi], total)
+		} else {
+			k.expDiv(dst[lo:hi], x[lo:hi], m, total)
+		}
+	})
+	return m, s, true
+}
+
+func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, labels []L, cols, kept, workers int) float64 {
+	rows := len(labels)
+	w := workersFor(workers, len(logits))
+	if kept == 0 || w <= 1 {
+		return float64(crossEntropy(k, grad, logits, labels, cols, kept))
+	}
+	scale := float64(kept)
+	if rows >= w {
+		losses := make([][2]float64, w)
+		parallelFor(w, rows, func(p, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				g := grad[r*cols : (r+1)*cols]
+				if labels[r] < 0 {
+					fill(g, 0)
+					continue
+				}
+				l := crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(labels[r]), scale)
+				losses[p][0], losses[p][1] = neumaier(losses[p][0], losses[p][1], l)
+			}
+		})
+		var loss, c float64
+		for _, v := range losses {
+			loss, c = neumaier(loss, c, v[0]+v[1])
+		}
+		return (loss + c) / scale
+	}
+	var loss, c float64
+	for r, label := range labels {
+		g, x := grad[r*cols:(r+1)*cols], logits[r*cols:(r+1)*cols]
+		if label < 0 {
+			fill(g, 0)
+			continue
+		}
+		xl := x[label]
+		m, s, ok := chunkedSoftmax(k, g, x, w, scale)
+		var l float64
+		switch {
+		case !ok:
+			l = crossEntropyRow(k, g, x, int(label), scale)
+		case s[0] != s[0]:
+			l = nan
+		default:
+			l = (float64(m) - float64(xl)) + logOf(s[0], s[1])
+			e := expAt(xl, m)
+			g[label] = F(((e - s[1]) - s[0]) / (s[0] + s[1]) / scale)
+		}
+		loss, c = neumaier(loss, c, l)
+	}
+	return (loss + c) / scale
+}

@@ -1,0 +1,258 @@
+package softmax
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/gen"
+	"github.com/gosimd/softmax/internal/guard"
+	"github.com/gosimd/softmax/internal/ref"
+)
+
+// The rules of DESIGN.md "Semantics every path shares", on every set.
+
+var (
+	inf  = math.Inf(1)
+	ninf = math.Inf(-1)
+)
+
+// specialRows are rows built around the special values, over lengths that
+// cross every vector width and tail.
+func specialRows() [][]float64 {
+	rng := newRand(7)
+	var rows [][]float64
+	for _, n := range []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129, 300} {
+		base := rounded32(gen.Logits(rng, n, 3, 0))
+		at := func(i int, v float64) []float64 {
+			r := append([]float64(nil), base...)
+			r[i] = v
+			return r
+		}
+		all := func(v float64) []float64 {
+			r := make([]float64, n)
+			for i := range r {
+				r[i] = v
+			}
+			return r
+		}
+		rows = append(rows,
+			all(ninf), all(0), all(-3e38), all(3e38), all(1e-40),
+			at(0, math.NaN()), at(n-1, math.NaN()), at(n/2, math.NaN()),
+			at(0, inf), at(n-1, inf), at(n/2, inf),
+			at(n-1, ninf), at(n/2, ninf),
+		)
+		nanMasked := all(ninf)
+		nanMasked[n-1] = math.NaN()
+		infMasked := all(ninf)
+		infMasked[n/2] = inf
+		rows = append(rows, nanMasked, infMasked)
+		for _, vals := range [][]float64{gen.Finite(), gen.Specials(), {ninf}} {
+			r := append([]float64(nil), base...)
+			gen.Sprinkle(rng, r, rounded32(vals), 3)
+			rows = append(rows, r)
+		}
+		// The exp cutoff: one element at 0, the rest just around −87.34.
+		cut := all(0)
+		for i := 1; i < n; i++ {
+			cut[i] = float64(float32(-87.3365 + float64(i%7-3)*0.002))
+		}
+		rows = append(rows, cut)
+	}
+	return rows
+}
+
+func TestSpecialRows32(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, row := range specialRows() {
+			n := len(row)
+			x, free := vec32(row, placementFor(n))
+			dst := make([]float32, n)
+			softmaxRow(k, dst, x)
+			want := ref.Softmax(row, ref.Fast)
+			check32(t, k, "Softmax special", dst, want)
+			exact(t, k, "Softmax", row, dst, want)
+			logSoftmaxRow(k, dst, x)
+			want = ref.LogSoftmax(row, ref.Fast)
+			check32(t, k, "LogSoftmax special", dst, want)
+			exact(t, k, "LogSoftmax", row, dst, want)
+			lse := logSumExp(k, x)
+			check32(t, k, "LogSumExp special", []float32{lse}, []float64{ref.LogSumExp(row, ref.Fast)})
+
+			label := []int{n - 1}
+			g := make([]float32, n)
+			wantLoss, wantGrad := ref.CrossEntropy(row, label, n, ref.Fast)
+			loss := crossEntropy(k, g, x, label, n, 1)
+			check32(t, k, "CrossEntropyGrad special", g, wantGrad)
+			check32(t, k, "CrossEntropyGrad/loss special", []float32{loss}, []float64{wantLoss})
+			free()
+		}
+	})
+}
+
+// exact asserts the outputs that must match bit for bit in kind: a −Inf
+// input in a finite row gives exactly 0 (Softmax) or −Inf (LogSoftmax), and
+// NaN outputs are NaN exactly where the reference's are.
+func exact(t *testing.T, k *kernels[float32], fn string, row []float64, got []float32, want []float64) {
+	t.Helper()
+	for i := range row {
+		g := float64(got[i])
+		switch {
+		case (want[i] != want[i]) != (g != g):
+			t.Fatalf("%s [set %s]: element %d = %g, want %g (row %v)", fn, k.name, i, g, want[i], row)
+		case want[i] == 0 && math.IsInf(row[i], -1) && g != 0:
+			t.Fatalf("%s [set %s]: masked element %d = %g, want exactly 0", fn, k.name, i, g)
+		case math.IsInf(want[i], -1) && !math.IsInf(g, -1):
+			t.Fatalf("%s [set %s]: element %d = %g, want -Inf", fn, k.name, i, g)
+		}
+	}
+}
+
+func TestSpecialRows64(t *testing.T) {
+	for _, row := range specialRows() {
+		n := len(row)
+		dst := make([]float64, n)
+		softmaxRow(&generic64, dst, row)
+		check64(t, "Softmax special", dst, ref.Softmax(row, ref.Precise))
+		logSoftmaxRow(&generic64, dst, row)
+		check64(t, "LogSoftmax special", dst, ref.LogSoftmax(row, ref.Precise))
+		check64(t, "LogSumExp special", []float64{logSumExp(&generic64, row)}, []float64{ref.LogSumExp(row, ref.Precise)})
+	}
+}
+
+func TestMaskedRowsPublic(t *testing.T) {
+	x := []float32{float32(ninf), float32(ninf), float32(ninf)}
+	dst := make([]float32, 3)
+	Softmax(dst, x)
+	for i, v := range dst {
+		if v != 0 {
+			t.Fatalf("Softmax of an all −Inf row: dst[%d] = %g, want 0", i, v)
+		}
+	}
+	LogSoftmax(dst, x)
+	for i, v := range dst {
+		if !math.IsInf(float64(v), -1) {
+			t.Fatalf("LogSoftmax of an all −Inf row: dst[%d] = %g, want −Inf", i, v)
+		}
+	}
+	if v := LogSumExp(x); !math.IsInf(float64(v), -1) {
+		t.Fatalf("LogSumExp of an all −Inf row = %g, want −Inf", v)
+	}
+	if v := LogSumExp[float64](nil); !math.IsInf(v, -1) {
+		t.Fatalf("LogSumExp(nil) = %g, want −Inf", v)
+	}
+}
+
+func TestIgnoredRowsNeverRead(t *testing.T) {
+	// Row 1 sits in pages nothing may touch: reading it faults.
+	cols := guard.PageSize() / 4
+	logits, protect, free := guard.Pages[float32](3 * cols)
+	defer free()
+	rng := newRand(3)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64())
+	}
+	protect(cols, 2*cols)
+	grad := make([]float32, 3*cols)
+	for i := range grad {
+		grad[i] = 42
+	}
+	labels := []int32{5, -1, 7}
+	loss := CrossEntropyGrad(grad, logits, labels, cols)
+	if loss != loss || loss <= 0 {
+		t.Fatalf("loss = %g", loss)
+	}
+	for i, g := range grad[cols : 2*cols] {
+		if g != 0 {
+			t.Fatalf("ignored row: grad[%d] = %g, want 0", cols+i, g)
+		}
+	}
+	if l2 := CrossEntropy(logits, labels, cols); l2 != loss {
+		t.Fatalf("CrossEntropy = %g, CrossEntropyGrad = %g", l2, loss)
+	}
+}
+
+func TestIgnoredRowsNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	logits := []float64{1, 2, 3, float64(nan), float64(nan), float64(nan), 0, 0, 5}
+	labels := []int{2, -3, 0}
+	want, wantGrad := ref.CrossEntropy(logits, labels, 3, ref.Fast)
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		x, _ := vec32(logits, placement{})
+		g := make([]float32, 9)
+		loss := crossEntropy(k, g, x, labels, 3, checkLabels("test", labels, 3, 3))
+		check32(t, k, "CrossEntropyGrad ignored", []float32{loss}, []float64{want})
+		check32(t, k, "CrossEntropyGrad ignored", g, wantGrad)
+	})
+	// All rows ignored: loss 0 and a zero gradient.
+	g := []float64{9, 9, 9}
+	if l := CrossEntropyGrad(g, []float64{1, 2, 3}, []int8{-1}, 3); l != 0 || g[0] != 0 || g[1] != 0 || g[2] != 0 {
+		t.Fatalf("all ignored: loss %g grad %v, want 0 and zeros", l, g)
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	Softmax[float32](nil, nil)
+	LogSoftmax[float64](nil, []float64{})
+	SoftmaxRows[float32](nil, nil, 4)
+	LogSoftmaxRows[float32](nil, nil, 4)
+	SoftmaxBackward[float32](nil, nil, nil)
+	LogSoftmaxBackward[float64](nil, nil, nil)
+	SoftmaxBackwardRows[float32](nil, nil, nil, 2)
+	LogSoftmaxBackwardRows[float32](nil, nil, nil, 2)
+	Jacobian[float32](nil, nil)
+	SoftmaxRowsParallel[float32](nil, nil, 3, 4)
+	if l := CrossEntropy[float32, int]([]float32{}, nil, 5); l != 0 {
+		t.Fatalf("CrossEntropy with no rows = %g, want 0", l)
+	}
+	if l := CrossEntropyGrad[float64, int](nil, nil, nil, 5); l != 0 {
+		t.Fatalf("CrossEntropyGrad with no rows = %g, want 0", l)
+	}
+	if l := CrossEntropyGradParallel[float32, int](nil, nil, nil, 5, 0); l != 0 {
+		t.Fatalf("CrossEntropyGradParallel with no rows = %g, want 0", l)
+	}
+	if l := SoftCrossEntropyGrad[float32](nil, nil, nil, 5); l != 0 {
+		t.Fatalf("SoftCrossEntropyGrad with no rows = %g, want 0", l)
+	}
+}
+
+// TestInPlace checks that dst == x gives bit for bit what a separate dst does.
+func TestInPlace(t *testing.T) {
+	rng := newRand(11)
+	for _, n := range []int{1, 5, 16, 17, 100, 1000, 4099} {
+		x := rounded32(gen.Logits(rng, n, 4, 10))
+		dy := rounded32(gen.Logits(rng, n, 1, 0))
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			type op struct {
+				name string
+				f    func(dst, a, b []float32)
+			}
+			ops := []op{
+				{"Softmax", func(d, a, _ []float32) { softmaxRow(k, d, a) }},
+				{"LogSoftmax", func(d, a, _ []float32) { logSoftmaxRow(k, d, a) }},
+				{"SoftmaxBackward/p", func(d, a, b []float32) { softmaxBackwardRow(k, d, a, b) }},
+				{"LogSoftmaxBackward/logp", func(d, a, b []float32) { logSoftmaxBackwardRow(k, d, a, b) }},
+				{"CrossEntropyGrad", func(d, a, _ []float32) { crossEntropy(k, d, a, []int{n / 2}, n, 1) }},
+				{"SoftCrossEntropyGrad", func(d, a, b []float32) { softCrossEntropy(k, d, a, b, n) }},
+			}
+			for _, o := range ops {
+				a, b := f32(x), f32(dy)
+				sep := make([]float32, n)
+				o.f(sep, a, b)
+				o.f(a, a, b)
+				for i := range sep {
+					if math.Float32bits(sep[i]) != math.Float32bits(a[i]) {
+						t.Fatalf("%s n=%d in place: element %d = %g, separate dst gives %g", o.name, n, i, a[i], sep[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func f32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
