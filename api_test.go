@@ -1,0 +1,289 @@
+package softmax
+
+import (
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/gen"
+	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
+)
+
+// The public functions: rows, named element types, Jacobian, the parallel
+// variants, allocations and concurrent use.
+
+type myFloat float32
+
+type batch struct {
+	rows, cols int
+	x, dy      []float64 // float32-exact values
+	labels     []int
+}
+
+func newBatch(rows, cols int, seed uint64) batch {
+	rng := newRand(seed)
+	b := batch{rows: rows, cols: cols}
+	b.x = rounded32(gen.Logits(rng, rows*cols, 4, 20))
+	b.dy = rounded32(gen.Logits(rng, rows*cols, 1, 0))
+	for r := range rows {
+		l := rng.IntN(cols)
+		if r%5 == 4 {
+			l = -1
+		}
+		b.labels = append(b.labels, l)
+	}
+	return b
+}
+
+func (b batch) eachRow(f func(r int, x []float64) []float64) []float64 {
+	var out []float64
+	for r := range b.rows {
+		out = append(out, f(r, b.x[r*b.cols:(r+1)*b.cols])...)
+	}
+	return out
+}
+
+func checkAll32[F ~float32](t *testing.T, what string, got []F, want []float64) {
+	t.Helper()
+	tol := float64(tolFor(active32))
+	for i := range want {
+		if e := ulp.Err32(float32(got[i]), want[i]); e > tol || e != e {
+			t.Fatalf("%s: element %d = %g, want %g (%.2f ULP)", what, i, got[i], want[i], e)
+		}
+	}
+}
+
+func TestRowsPublic(t *testing.T) {
+	for _, shape := range [][2]int{{1, 1}, {3, 1}, {7, 10}, {4, 33}, {2, 1000}} {
+		b := newBatch(shape[0], shape[1], uint64(shape[0]*shape[1]))
+		x := f32(b.x)
+		dst := make([]float32, len(x))
+
+		SoftmaxRows(dst, x, b.cols)
+		checkAll32(t, "SoftmaxRows", dst, b.eachRow(func(_ int, r []float64) []float64 { return ref.Softmax(r, ref.Fast) }))
+		// A named element type takes the same path.
+		named := make([]myFloat, len(x))
+		xn := make([]myFloat, len(x))
+		for i, v := range x {
+			xn[i] = myFloat(v)
+		}
+		SoftmaxRows(named, xn, b.cols)
+		checkAll32(t, "SoftmaxRows[myFloat]", named, b.eachRow(func(_ int, r []float64) []float64 { return ref.Softmax(r, ref.Fast) }))
+
+		LogSoftmaxRows(dst, x, b.cols)
+		logp := b.eachRow(func(_ int, r []float64) []float64 { return ref.LogSoftmax(r, ref.Fast) })
+		checkAll32(t, "LogSoftmaxRows", dst, logp)
+
+		p := rounded32(b.eachRow(func(_ int, r []float64) []float64 { return ref.Softmax(r, ref.Fast) }))
+		SoftmaxBackwardRows(dst, f32(p), f32(b.dy), b.cols)
+		var want []float64
+		for r := range b.rows {
+			i, j := r*b.cols, (r+1)*b.cols
+			want = append(want, ref.SoftmaxBackward(p[i:j], b.dy[i:j])...)
+		}
+		checkAll32(t, "SoftmaxBackwardRows", dst, want)
+
+		// float64 rows against the double-double reference.
+		d64 := make([]float64, len(x))
+		SoftmaxRows(d64, b.x, b.cols)
+		want = b.eachRow(func(_ int, r []float64) []float64 { return ref.Softmax(r, ref.Precise) })
+		check64(t, "SoftmaxRows[float64]", d64, want)
+		LogSoftmaxRows(d64, b.x, b.cols)
+		check64(t, "LogSoftmaxRows[float64]", d64, b.eachRow(func(_ int, r []float64) []float64 { return ref.LogSoftmax(r, ref.Precise) }))
+		lp := b.eachRow(func(_ int, r []float64) []float64 { return ref.LogSoftmax(r, ref.Precise) })
+		LogSoftmaxBackwardRows(d64, lp, b.dy, b.cols)
+		want = nil
+		for r := range b.rows {
+			i, j := r*b.cols, (r+1)*b.cols
+			want = append(want, ref.LogSoftmaxBackward(lp[i:j], b.dy[i:j], ref.Precise)...)
+		}
+		for i := range want {
+			// exp(logp)·Σdy can cancel against dy; allow 4 ULP of each term.
+			sdy := 0.0
+			r := i / b.cols
+			for _, v := range b.dy[r*b.cols : (r+1)*b.cols] {
+				sdy += v
+			}
+			term := math.Abs(math.Exp(lp[i]) * sdy)
+			if d := math.Abs(d64[i] - want[i]); d > 4*(ulpOf64(want[i])+ulpOf64(term)) {
+				t.Fatalf("LogSoftmaxBackwardRows[float64]: element %d = %g, want %g", i, d64[i], want[i])
+			}
+		}
+
+		loss := CrossEntropyGrad(dst, x, b.labels, b.cols)
+		wantLoss, wantGrad := ref.CrossEntropy(b.x, b.labels, b.cols, ref.Fast)
+		checkAll32(t, "CrossEntropyGrad", dst, wantGrad)
+		checkAll32(t, "CrossEntropyGrad/loss", []float32{loss}, []float64{wantLoss})
+		checkAll32(t, "CrossEntropy", []float32{CrossEntropy(x, b.labels, b.cols)}, []float64{wantLoss})
+		loss64 := CrossEntropyGrad(d64, b.x, b.labels, b.cols)
+		wantLoss, wantGrad = ref.CrossEntropy(b.x, b.labels, b.cols, ref.Precise)
+		check64(t, "CrossEntropyGrad[float64]", d64, wantGrad)
+		check64(t, "CrossEntropyGrad[float64]/loss", []float64{loss64}, []float64{wantLoss})
+
+		y := rounded32(b.eachRow(func(r int, _ []float64) []float64 {
+			return ref.Softmax(gen.Logits(newRand(uint64(r)), b.cols, 1, 0), ref.Fast)
+		}))
+		soft := SoftCrossEntropyGrad(dst, x, f32(y), b.cols)
+		wantLoss, _ = ref.SoftCrossEntropy(b.x, y, b.cols, ref.Fast)
+		checkAll32(t, "SoftCrossEntropyGrad/loss", []float32{soft}, []float64{wantLoss})
+	}
+}
+
+func ulpOf64(v float64) float64 {
+	if v == 0 {
+		return 0x1p-1074
+	}
+	_, e := math.Frexp(v)
+	return math.Ldexp(1, e-53)
+}
+
+func TestLogSumExpPublic(t *testing.T) {
+	x := []float32{1000, 1000}
+	if got, want := LogSumExp(x), 1000+math.Ln2; math.Abs(float64(got)-want) > 1e-4 {
+		t.Fatalf("LogSumExp(1000, 1000) = %g, want %g", got, want)
+	}
+	if got := LogSumExp([]float64{-1000, -1000}); math.Abs(got-(-1000+math.Ln2)) > 1e-12 {
+		t.Fatalf("LogSumExp(-1000, -1000) = %g", got)
+	}
+	// A confident row: the result differs from the max by a tiny amount,
+	// kept to full relative accuracy.
+	got := LogSumExp([]float64{0, -40}) - 0
+	if want := math.Log1p(math.Exp(-40)); math.Abs(got-want) > 4*ulpOf64(want) {
+		t.Fatalf("LogSumExp(0, -40) = %g, want %g", got, want)
+	}
+}
+
+func TestJacobian(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, 17, 64} {
+		p := ref.Softmax(gen.Logits(newRand(uint64(n)), n, 1, 0), ref.Precise)
+		want := ref.Jacobian(p)
+		got := make([]float64, n*n)
+		Jacobian(got, p)
+		check64(t, "Jacobian[float64]", got, want)
+		p32 := rounded32(p)
+		got32 := make([]float32, n*n)
+		Jacobian(got32, f32(p32))
+		checkAll32(t, "Jacobian", got32, ref.Jacobian(p32))
+		// Each row of the Jacobian sums to 0: softmax always sums to 1.
+		for i := range n {
+			s := 0.0
+			for j := range n {
+				s += got[i*n+j]
+			}
+			if math.Abs(s) > 1e-15 {
+				t.Fatalf("Jacobian n=%d row %d sums to %g", n, i, s)
+			}
+		}
+	}
+}
+
+func TestParallel(t *testing.T) {
+	for _, shape := range [][2]int{{1, 3}, {1, 1 << 17}, {3, 70000}, {64, 1000}, {1000, 10}, {2, 1 << 16}} {
+		b := newBatch(shape[0], shape[1], 5)
+		x := f32(b.x)
+		want := make([]float32, len(x))
+		SoftmaxRows(want, x, b.cols)
+		for _, workers := range []int{0, 1, 2, 3, 8} {
+			got := make([]float32, len(x))
+			SoftmaxRowsParallel(got, x, b.cols, workers)
+			checkAll32(t, "SoftmaxRowsParallel", got, widen(want))
+
+			g1, g2 := make([]float32, len(x)), make([]float32, len(x))
+			l1 := CrossEntropyGrad(g1, x, b.labels, b.cols)
+			l2 := CrossEntropyGradParallel(g2, x, b.labels, b.cols, workers)
+			checkAll32(t, "CrossEntropyGradParallel", g2, widen(g1))
+			checkAll32(t, "CrossEntropyGradParallel/loss", []float32{l2}, []float64{float64(l1)})
+		}
+	}
+	// Special rows take the serial path inside the parallel one.
+	x := make([]float32, 1<<16)
+	x[100] = float32(math.NaN())
+	SoftmaxRowsParallel(x, x, len(x), 4)
+	for i, v := range x {
+		if v == v {
+			t.Fatalf("SoftmaxRowsParallel of a row with NaN: element %d = %g", i, v)
+		}
+	}
+	for i := range x {
+		x[i] = float32(math.Inf(-1))
+	}
+	g := make([]float32, len(x))
+	if l := CrossEntropyGradParallel(g, x, []int{3}, len(x), 4); !math.IsInf(float64(l), 1) || g[3] != -1 || g[4] != 0 {
+		t.Fatalf("masked row: loss %g, grad[3] %g, grad[4] %g", l, g[3], g[4])
+	}
+	SoftmaxRowsParallel(x, x, len(x), 4)
+	for i, v := range x {
+		if v != 0 {
+			t.Fatalf("SoftmaxRowsParallel of an all −Inf row: element %d = %g", i, v)
+		}
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	b := newBatch(4, 300, 9)
+	x, dy := f32(b.x), f32(b.dy)
+	d := make([]float32, len(x))
+	x64, d64 := b.x, make([]float64, len(x))
+	jac := make([]float32, 300*300)
+	fns := map[string]func(){
+		"Softmax":                func() { Softmax(d, x) },
+		"LogSoftmax":             func() { LogSoftmax(d, x) },
+		"LogSumExp":              func() { LogSumExp(x) },
+		"SoftmaxBackward":        func() { SoftmaxBackward(d, x, dy) },
+		"LogSoftmaxBackward":     func() { LogSoftmaxBackward(d, x, dy) },
+		"Jacobian":               func() { Jacobian(jac, x[:300]) },
+		"SoftmaxRows":            func() { SoftmaxRows(d, x, 300) },
+		"LogSoftmaxRows":         func() { LogSoftmaxRows(d, x, 300) },
+		"SoftmaxBackwardRows":    func() { SoftmaxBackwardRows(d, x, dy, 300) },
+		"LogSoftmaxBackwardRows": func() { LogSoftmaxBackwardRows(d, x, dy, 300) },
+		"CrossEntropy":           func() { CrossEntropy(x, b.labels, 300) },
+		"CrossEntropyGrad":       func() { CrossEntropyGrad(d, x, b.labels, 300) },
+		"SoftCrossEntropyGrad":   func() { SoftCrossEntropyGrad(d, x, dy, 300) },
+		"SoftmaxRows[float64]":   func() { SoftmaxRows(d64, x64, 300) },
+		"CrossEntropyGrad[f64]":  func() { CrossEntropyGrad(d64, x64, b.labels, 300) },
+		"LogSumExp[float64]":     func() { LogSumExp(x64) },
+	}
+	for name, f := range fns {
+		if a := testing.AllocsPerRun(20, f); a != 0 {
+			t.Errorf("%s: %g allocations per call, want 0", name, a)
+		}
+	}
+}
+
+// TestConcurrent calls the functions from many goroutines at once; with
+// -race it also proves there is no shared mutable state.
+func TestConcurrent(t *testing.T) {
+	b := newBatch(8, 1000, 13)
+	x := f32(b.x)
+	want := make([]float32, len(x))
+	SoftmaxRows(want, x, b.cols)
+	wantLoss := CrossEntropy(x, b.labels, b.cols)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := make([]float32, len(x))
+			for range 20 {
+				SoftmaxRows(got, x, b.cols)
+				for i := range got {
+					if got[i] != want[i] {
+						errs <- "SoftmaxRows differs under concurrency"
+						return
+					}
+				}
+				if CrossEntropy(x, b.labels, b.cols) != wantLoss {
+					errs <- "CrossEntropy differs under concurrency"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
