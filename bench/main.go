@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -109,12 +110,20 @@ func (r Result) Gelems() float64 {
 	return 0
 }
 
-// Spread is (slowest − fastest)/fastest over the rounds.
+// Spread is how much slower the median round was than the best one,
+// (median − best)/best: near 0 on a quiet machine. The median rather than
+// the slowest round, so that one preempted round on a shared machine does
+// not hide how repeatable the rest were.
 func (r Result) Spread() float64 {
 	if len(r.NsPerElem) < 2 {
 		return 0
 	}
-	return slices.Max(r.NsPerElem)/slices.Min(r.NsPerElem) - 1
+	s := slices.Sorted(slices.Values(r.NsPerElem))
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return med/s[0] - 1
 }
 
 // OK reports whether the result has timings.
@@ -155,6 +164,9 @@ type Run struct {
 	Results     []Result          `json:"results"`
 }
 
+// stdout receives the report (tests catch it); progress goes to stderr.
+var stdout io.Writer = os.Stdout
+
 type options struct {
 	shapes  []shape
 	impls   []string // empty: all
@@ -178,8 +190,8 @@ func mainErr(args []string) error {
 	quick := fs.Bool("quick", false, "small shapes and short rounds: finishes in seconds (for CI); writes to a temporary directory unless -out is given")
 	shapesFlag := fs.String("shapes", "", "comma-separated ROWSxCOLS list (default the standard shapes)")
 	implsFlag := fs.String("impls", "", "comma-separated kernel sets and peers to run (default all); known: "+strings.Join(allNames(), ", "))
-	rounds := fs.Int("rounds", 5, "timed rounds per shape and implementation; the best is reported")
-	minTime := fs.Duration("mintime", 40*time.Millisecond, "minimum duration of one round")
+	rounds := fs.Int("rounds", 7, "timed rounds per shape and implementation; the best is reported")
+	minTime := fs.Duration("mintime", 50*time.Millisecond, "minimum duration of one round")
 	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
 	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
 	compare := fs.Bool("compare", false, "print saved runs (JSON files given as arguments) side by side instead of measuring")
@@ -205,7 +217,7 @@ func mainErr(args []string) error {
 			}
 			runs = append(runs, r)
 		}
-		fmt.Print(renderCompare(runs, fs.Args()))
+		fmt.Fprint(stdout, renderCompare(runs, fs.Args()))
 		return nil
 	}
 	if fs.NArg() > 0 {
@@ -254,7 +266,7 @@ func mainErr(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(renderReport(run))
+	fmt.Fprint(stdout, renderReport(run))
 	return writeOutputs(run, o)
 }
 
@@ -340,9 +352,9 @@ func measureAll(o options, command string) (Run, error) {
 		}
 	}
 	for _, l := range headerLines(run) {
-		fmt.Println(l)
+		fmt.Fprintln(stdout, l)
 	}
-	fmt.Println()
+	fmt.Fprintln(stdout)
 	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each (progress: elapsed, implementation, shape)\n",
 		len(jobs), len(o.shapes), o.rounds, o.minTime)
 	for _, im := range jobs {
@@ -417,7 +429,7 @@ func writeOutputs(run Run, o options) error {
 		written = append(written, o.json)
 	}
 	if len(written) > 0 {
-		fmt.Printf("\nwrote %s\n", strings.Join(written, ", "))
+		fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(written, ", "))
 	}
 	return nil
 }

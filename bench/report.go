@@ -174,7 +174,7 @@ func fullTable(run Run) *table {
 			t.add(sh.String(), label,
 				fmt.Sprintf("%.3f", r.Gelems()),
 				fmt.Sprintf("%.3f", r.Best()),
-				fmt.Sprintf("±%.0f%%", 100*r.Spread()),
+				fmt.Sprintf("+%.0f%%", 100*r.Spread()),
 				r.MaxULPString(),
 				fmt.Sprintf("%.3f", r.Accuracy.MeanULP),
 				vsG, vsP)
@@ -202,8 +202,8 @@ func details(run Run) []string {
 }
 
 const legendText = `Gelem/s: 10^9 elements per second of float32 SoftmaxRows, single-threaded,
-best of the rounds; ns/elem is its inverse. spread: (slowest − fastest)/fastest
-over the rounds. ULP: |got − ref| / ulp(ref) against a float64 reference
+best of the rounds; ns/elem is its inverse. spread: how much slower the median
+round was than the best, (median − best)/best. ULP: |got − ref| / ulp(ref) against a float64 reference
 rounded to float32, over outputs ≥ 2^-126. vs generic: speed-up over the
 pure-Go kernel set; vs best peer: throughput ÷ the fastest peer's on that
 shape. Logits: each row normal with σ = 4 around a random offset in [−50, 50],
@@ -255,7 +255,7 @@ func renderCompare(runs []Run, files []string) string {
 			r.DefaultImpl, r.GoVersion, r.Date, files[i])
 		name := r.CPU.Name()
 		if utf8.RuneCountInString(name) > 24 {
-			name = string([]rune(name)[:23]) + "…"
+			name = strings.TrimSpace(string([]rune(name)[:23])) + "…"
 		}
 		t.header = append(t.header, fmt.Sprintf("[%d] %s", i+1, name))
 		t.right = append(t.right, true)
