@@ -1,0 +1,156 @@
+package softmax
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/ref"
+)
+
+// Fuzz targets: the bytes are raw float32 bit patterns (so NaN, ±Inf,
+// subnormals and ±3e38 all occur), and every set is compared with the
+// reference. Run one with: go test -fuzz=FuzzSoftmax -fuzztime=30s
+
+func decode(data []byte) []float64 {
+	x := make([]float64, len(data)/4)
+	for i := range x {
+		x[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])))
+	}
+	return x
+}
+
+func encode(v ...float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+// seeds are rows every target starts from: special values, tails of every
+// vector width, the exp cutoff, huge spreads.
+func seeds(f *testing.F, add func(data []byte)) {
+	ninf, pinf, nan := float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())
+	add(encode(1, 2, 3))
+	add(encode(0))
+	add(encode(ninf, ninf, ninf))
+	add(encode(ninf, 1, ninf, 2))
+	add(encode(nan, ninf))
+	add(encode(1, pinf, 3, 4, 5, 6, 7, 8, 9))
+	add(encode(3e38, -3e38, 0, 1e-40))
+	add(encode(0, -87.33, -87.34, -87.3365, -103.9, 88.7))
+	row := make([]float32, 67)
+	for i := range row {
+		row[i] = float32(i%13) * 7.5
+	}
+	add(encode(row...))
+	add(encode(row[:33]...))
+}
+
+func FuzzSoftmax(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		xs := decode(data)
+		want := ref.Softmax(xs, ref.Fast)
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			x := f32(xs)
+			dst := make([]float32, len(x))
+			softmaxRow(k, dst, x)
+			check32(t, k, "Softmax", dst, want)
+			exact(t, k, "Softmax", xs, dst, want)
+		})
+	})
+}
+
+func FuzzLogSoftmax(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		xs := decode(data)
+		want := ref.LogSoftmax(xs, ref.Fast)
+		wantLSE := ref.LogSumExp(xs, ref.Fast)
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			x := f32(xs)
+			dst := make([]float32, len(x))
+			logSoftmaxRow(k, dst, x)
+			check32(t, k, "LogSoftmax", dst, want)
+			exact(t, k, "LogSoftmax", xs, dst, want)
+			check32(t, k, "LogSumExp", []float32{logSumExp(k, x)}, []float64{wantLSE})
+		})
+	})
+}
+
+func FuzzCrossEntropyGrad(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b, uint8(0), uint8(1)) })
+	f.Fuzz(func(t *testing.T, data []byte, label uint8, rows uint8) {
+		xs := decode(data)
+		r := int(rows%4) + 1
+		if len(xs) < r {
+			return
+		}
+		cols := len(xs) / r
+		xs = xs[:r*cols]
+		labels := make([]int, r)
+		for i := range labels {
+			labels[i] = (int(label) + 7*i) % (cols + 1)
+			if labels[i] == cols {
+				labels[i] = -1 // an ignored row
+			}
+		}
+		wantLoss, wantGrad := ref.CrossEntropy(xs, labels, cols, ref.Fast)
+		kept := checkLabels("fuzz", labels, r, cols)
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			x := f32(xs)
+			g := make([]float32, len(x))
+			loss := crossEntropy(k, g, x, labels, cols, kept)
+			check32(t, k, "CrossEntropyGrad", g, wantGrad)
+			check32(t, k, "CrossEntropyGrad/loss", []float32{loss}, []float64{wantLoss})
+		})
+	})
+}
+
+func FuzzSoftmaxBackward(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b, b) })
+	f.Fuzz(func(t *testing.T, logits, grads []byte) {
+		p := rounded32(ref.Softmax(decode(logits), ref.Fast))
+		dy := decode(grads)
+		if len(dy) < len(p) {
+			return
+		}
+		dy = dy[:len(p)]
+		for i, v := range dy {
+			if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
+				dy[i] = math.Mod(float64(i), 7) - 3 // keep ⟨p, dy⟩ finite
+			}
+		}
+		for _, v := range p {
+			if v != v {
+				return // NaN probabilities are not a distribution
+			}
+		}
+		want := ref.SoftmaxBackward(p, dy)
+		terms := backwardTerms(p, dy)
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			dx := make([]float32, len(p))
+			softmaxBackwardRow(k, dx, f32(p), f32(dy))
+			checkTerms32(t, k, "SoftmaxBackward", dx, want, terms)
+		})
+	})
+}
+
+// backwardTerms is the slack SoftmaxBackward gets where dy − ⟨p, dy⟩
+// cancels: ⟨p, dy⟩ is formed in float64, whose rounding (2^-53 of
+// Σ|p·dy|) can exceed a float32 ULP of a cancelled output. checkTerms32
+// allows ULPs of the term; scaled by 2^-29, a float32 ULP of the term is
+// the float64 rounding of p_i·Σ|p·dy|.
+func backwardTerms(p, dy []float64) []float64 {
+	s := 0.0
+	for i := range p {
+		s += math.Abs(p[i] * dy[i])
+	}
+	terms := make([]float64, len(p))
+	for i := range p {
+		terms[i] = p[i] * s * 0x1p-29 * float64(len(p))
+	}
+	return terms
+}
