@@ -1,0 +1,99 @@
+package softmax
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/gen"
+)
+
+// Kernel-level benchmarks, benchstat-friendly: impl=<set>/n=<len>, with
+// SetBytes so the output shows throughput. For a comparison across commits:
+//   go test -run '^$' -bench . -count 10 > new.txt && benchstat old.txt new.txt
+
+var benchLens = []int{10, 100, 1000, 4096, 32000, 128256, 1 << 20}
+
+func benchSets(b *testing.B, f func(b *testing.B, k *kernels[float32], x, y, dst []float32)) {
+	for _, k := range sets32 {
+		for _, n := range benchLens {
+			b.Run(fmt.Sprintf("impl=%s/n=%d", k.name, n), func(b *testing.B) {
+				rng := newRand(uint64(n))
+				x := f32(gen.Logits(rng, n, 4, 0))
+				y := f32(distribution(rng, n))
+				dst := make([]float32, n)
+				b.SetBytes(int64(4 * n))
+				b.ResetTimer()
+				f(b, k, x, y, dst)
+			})
+		}
+	}
+}
+
+func BenchmarkSoftmax(b *testing.B) {
+	benchSets(b, func(b *testing.B, k *kernels[float32], x, _, dst []float32) {
+		for b.Loop() {
+			softmaxRow(k, dst, x)
+		}
+	})
+}
+
+func BenchmarkLogSoftmax(b *testing.B) {
+	benchSets(b, func(b *testing.B, k *kernels[float32], x, _, dst []float32) {
+		for b.Loop() {
+			logSoftmaxRow(k, dst, x)
+		}
+	})
+}
+
+func BenchmarkLogSumExp(b *testing.B) {
+	benchSets(b, func(b *testing.B, k *kernels[float32], x, _, _ []float32) {
+		for b.Loop() {
+			logSumExp(k, x)
+		}
+	})
+}
+
+func BenchmarkSoftmaxBackward(b *testing.B) {
+	benchSets(b, func(b *testing.B, k *kernels[float32], x, p, dst []float32) {
+		for b.Loop() {
+			softmaxBackwardRow(k, dst, p, x)
+		}
+	})
+}
+
+func BenchmarkCrossEntropyGrad(b *testing.B) {
+	benchSets(b, func(b *testing.B, k *kernels[float32], x, _, dst []float32) {
+		labels := []int{len(x) / 3}
+		for b.Loop() {
+			crossEntropy(k, dst, x, labels, len(x), 1)
+		}
+	})
+}
+
+// BenchmarkSoftmaxRows measures the public batch function on the report's
+// shapes (rows×cols), on the active set.
+func BenchmarkSoftmaxRows(b *testing.B) {
+	for _, s := range [][2]int{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}} {
+		b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", Impl(), s[0], s[1]), func(b *testing.B) {
+			x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
+			dst := make([]float32, len(x))
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				SoftmaxRows(dst, x, s[1])
+			}
+		})
+	}
+}
+
+func BenchmarkSoftmax64(b *testing.B) {
+	for _, n := range []int{1000, 32000} {
+		b.Run(fmt.Sprintf("impl=generic/n=%d", n), func(b *testing.B) {
+			x := gen.Logits(newRand(1), n, 4, 0)
+			dst := make([]float64, n)
+			b.SetBytes(int64(8 * n))
+			for b.Loop() {
+				softmaxRow(&generic64, dst, x)
+			}
+		})
+	}
+}
