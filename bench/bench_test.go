@@ -1,12 +1,14 @@
 package main
 
 import (
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The smoke test re-executes the test binary as the report's children, so
@@ -239,5 +241,68 @@ func TestQuick(t *testing.T) {
 	}
 	if out := renderCompare([]Run{run, run}, []string{js, js}); !strings.Contains(out, "[2] ") {
 		t.Errorf("compare of a saved run:\n%s", out)
+	}
+}
+
+// Peers that fail on purpose, registered only in the test binary and only
+// when the test asks (the children inherit the variable).
+const faultyEnv = "SOFTMAX_BENCH_TEST_FAULTY"
+
+func init() {
+	if os.Getenv(faultyEnv) == "" {
+		return
+	}
+	faulty := func(name string, bad int, fail func()) implementation {
+		return implementation{name: name, kind: kindPeer, prepare: func(x []float32, cols int) (func(), []float32, func(), error) {
+			run, out, release, err := prepareRows(plainSoftmax)(x, cols)
+			if cols == bad {
+				fail()
+			}
+			return run, out, release, err
+		}}
+	}
+	goPeers = append(goPeers,
+		faulty("crasher", 20, func() { panic("crasher: deliberate crash") }),
+		faulty("hanger", 20, func() { time.Sleep(time.Minute) }))
+}
+
+// TestFaultyChild checks that a child that crashes or hangs costs only its
+// own unfinished shapes: the results it sent survive, the rest are marked
+// as errors, and the report is still written.
+func TestFaultyChild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	t.Setenv(faultyEnv, "1")
+	goPeers = goPeers[:len(goPeers):len(goPeers)]
+	defer func(p []implementation) { goPeers = p }(goPeers)
+	goPeers = append(goPeers, implementation{name: "crasher", kind: kindPeer}, implementation{name: "hanger", kind: kindPeer})
+
+	dir := t.TempDir()
+	stdout = io.Discard
+	defer func() { stdout = os.Stdout }()
+	js := filepath.Join(dir, "run.json")
+	err := mainErr([]string{"-impls", "crasher,hanger", "-shapes", "2x10,2x20,2x30", "-rounds", "1",
+		"-mintime", "1ms", "-timeout", "1500ms", "-out", dir, "-json", js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := loadRun(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"crasher", "hanger"} {
+		for _, c := range []struct {
+			cols int
+			ok   bool
+		}{{10, true}, {20, false}, {30, false}} {
+			r, found := find(run.Results, shape{2, c.cols}, name)
+			if !found || r.OK() != c.ok {
+				t.Errorf("%s on 2×%d: found %v, %+v; want ok=%v", name, c.cols, found, r, c.ok)
+			}
+		}
+	}
+	if r, _ := find(run.Results, shape{2, 20}, "hanger"); !strings.Contains(r.Err, "-timeout") {
+		t.Errorf("hanger's error %q does not name the timeout", r.Err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,17 +22,21 @@ import (
 // settings (OMP_NUM_THREADS, DNNL_MAX_CPU_ISA) when they initialise, so a
 // fresh process per implementation is the only way to run them all in one
 // report. The child is this same binary; the environment variable below
-// carries its job, and it answers with one marked JSON line on stdout.
-// Progress goes straight to the shared stderr.
+// carries its job, and it answers with marked JSON lines on stdout: one per
+// shape as soon as it is measured (so a crash loses only the shape it
+// happened on) and a last one for the whole job. Progress and any panic go
+// straight to the shared stderr.
 const (
 	childEnv     = "SOFTMAX_BENCH_CHILD"
-	resultMarker = "SOFTMAX_BENCH_RESULT "
+	resultMarker = "SOFTMAX_BENCH_RESULT " // one Result
+	replyMarker  = "SOFTMAX_BENCH_REPLY "  // the childReply, without results
 )
 
 // childSpec is a child's job.
 type childSpec struct {
 	Impl    string        `json:"impl"`
 	Probe   bool          `json:"probe"` // only report Impl() and exit
+	Timeout time.Duration `json:"timeout"`
 	Shapes  []shape       `json:"shapes"`
 	Rounds  int           `json:"rounds"`
 	MinTime time.Duration `json:"min_time"`
@@ -40,9 +45,9 @@ type childSpec struct {
 
 // childReply is a child's answer.
 type childReply struct {
-	Impl    string   `json:"impl"`    // softmax.Impl() in the child
-	Results []Result `json:"results"` // one per shape
-	Err     string   `json:"err"`     // a failure of the whole child
+	Impl    string   `json:"impl"` // softmax.Impl() in the child
+	Results []Result `json:"-"`    // one per shape, sent one by one
+	Err     string   `json:"err"`  // a failure of the whole child
 }
 
 // maybeChild runs the child's job and exits when this process is a child.
@@ -59,7 +64,7 @@ func maybeChild() {
 		reply = runChild(s)
 	}
 	b, _ := json.Marshal(reply)
-	fmt.Printf("\n%s%s\n", resultMarker, b)
+	fmt.Printf("\n%s%s\n", replyMarker, b)
 	os.Exit(0)
 }
 
@@ -89,7 +94,8 @@ func runChild(s childSpec) childReply {
 	for _, sh := range s.Shapes {
 		t := time.Now()
 		r := measure(im, sh, s.Rounds, s.MinTime)
-		reply.Results = append(reply.Results, r)
+		b, _ := json.Marshal(r)
+		fmt.Printf("\n%s%s\n", resultMarker, b)
 		status := fmt.Sprintf("%6.3f Gelem/s  max %s ULP", r.Gelems(), r.MaxULPString())
 		if r.Err != "" {
 			status = "error: " + r.Err
@@ -161,7 +167,13 @@ func startChild(spec childSpec, env []string, quiet bool) (childReply, error) {
 		return childReply{}, err
 	}
 	b, _ := json.Marshal(spec)
-	cmd := exec.Command(exe)
+	ctx := context.Background()
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(childEnviron(env...), childEnv+"="+string(b))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
@@ -174,10 +186,21 @@ func startChild(spec childSpec, env []string, quiet bool) (childReply, error) {
 	found := false
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(nil, 64<<20)
+	var results []Result
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), resultMarker); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), replyMarker); ok {
 			found = json.Unmarshal([]byte(rest), &reply) == nil
 		}
+		if rest, ok := strings.CutPrefix(sc.Text(), resultMarker); ok {
+			var r Result
+			if json.Unmarshal([]byte(rest), &r) == nil {
+				results = append(results, r)
+			}
+		}
+	}
+	reply.Results = results
+	if ctx.Err() != nil {
+		return reply, fmt.Errorf("killed after %v (-timeout)", spec.Timeout)
 	}
 	if !found {
 		msg := firstLine(stderr.String())

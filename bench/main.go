@@ -172,8 +172,9 @@ type options struct {
 	impls   []string // empty: all
 	rounds  int
 	minTime time.Duration
-	out     string // directory for <slug>.md/.svg/.json; "" for none
-	json    string // extra JSON copy
+	timeout time.Duration // per child
+	out     string        // directory for <slug>.md/.svg/.json; "" for none
+	json    string        // extra JSON copy
 	quick   bool
 }
 
@@ -193,6 +194,7 @@ func mainErr(args []string) error {
 	rounds := fs.Int("rounds", 7, "timed rounds per shape and implementation; the best is reported")
 	minTime := fs.Duration("mintime", 50*time.Millisecond, "minimum duration of one round")
 	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up on an implementation whose child runs longer than this")
 	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
 	compare := fs.Bool("compare", false, "print saved runs (JSON files given as arguments) side by side instead of measuring")
 	fs.Usage = func() {
@@ -226,7 +228,7 @@ func mainErr(args []string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	o := options{rounds: *rounds, minTime: *minTime, out: *out, json: *jsonFile, quick: *quick, shapes: defaultShapes}
+	o := options{timeout: *timeout, rounds: *rounds, minTime: *minTime, out: *out, json: *jsonFile, quick: *quick, shapes: defaultShapes}
 	if *quick {
 		o.shapes = quickShapes
 		if !set["rounds"] {
@@ -322,7 +324,7 @@ func measureAll(o options, command string) (Run, error) {
 	if os.Getenv("SOFTMAX_IMPL") != "" {
 		// The parent was forced too; the default is what a child without
 		// SOFTMAX_IMPL picks.
-		if r, err := startChild(childSpec{Probe: true}, nil, true); err == nil {
+		if r, err := startChild(childSpec{Probe: true, Timeout: time.Minute}, nil, true); err == nil {
 			run.DefaultImpl = r.Impl
 		}
 	}
@@ -333,7 +335,7 @@ func measureAll(o options, command string) (Run, error) {
 		if !wanted(name) && name != "generic" {
 			continue
 		}
-		r, err := startChild(childSpec{Probe: true}, []string{"SOFTMAX_IMPL=" + name}, true)
+		r, err := startChild(childSpec{Probe: true, Timeout: time.Minute}, []string{"SOFTMAX_IMPL=" + name}, true)
 		switch {
 		case err != nil:
 			run.Unsupported[name] = err.Error()
@@ -358,7 +360,7 @@ func measureAll(o options, command string) (Run, error) {
 	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each (progress: elapsed, implementation, shape)\n",
 		len(jobs), len(o.shapes), o.rounds, o.minTime)
 	for _, im := range jobs {
-		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start}
+		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start, Timeout: o.timeout}
 		reply, err := startChild(spec, im.env, false)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s failed: %v\n", time.Since(start).Seconds(), im.name, err)
