@@ -281,3 +281,30 @@ func TestAccuracy64(t *testing.T) {
 		free2()
 	}
 }
+
+// TestLongRow checks the longest rows DESIGN.md promises: 2^24 logits of
+// spread 30, where a float32 running sum would be off by thousands of ULPs.
+// The probabilities must sum to 1 within 4 ULP too.
+func TestLongRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 2^24 row takes seconds; run without -short")
+	}
+	const n = 1 << 24
+	xs := rounded32(gen.Logits(newRand(24), n, 30, 10))
+	want := ref.Softmax(xs, ref.Fast)
+	wantLSE := ref.LogSumExp(xs, ref.Fast)
+	x := f32(xs)
+	dst := make([]float32, n)
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		softmaxRow(k, dst, x)
+		check32(t, k, "Softmax n=2^24", dst, want)
+		sum := 0.0
+		for _, v := range dst {
+			sum += float64(v)
+		}
+		if e := ulp.Err32(float32(sum), 1); math.Abs(sum-1) > 4*0x1p-24 {
+			t.Fatalf("Σ softmax over 2^24 elements = %.10f (%.1f ULP from 1)", sum, e)
+		}
+		check32(t, k, "LogSumExp n=2^24", []float32{logSumExp(k, x)}, []float64{wantLSE})
+	})
+}
