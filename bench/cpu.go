@@ -56,7 +56,7 @@ func detectCPU() CPUInfo {
 		GOARCH:         runtime.GOARCH,
 		NumCPU:         runtime.NumCPU(),
 	}
-	if info.Vendor == "" {
+	if info.Vendor == "" && c.VendorID != cpuid.VendorUnknown {
 		info.Vendor = c.VendorID.String()
 	}
 	for _, f := range relevantFeatures[runtime.GOARCH] {
