@@ -1,0 +1,603 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// The kernel descriptions: one function per kernel of the `neon` set (the
+// contract is kernels[float32] in the root package's kernels.go). Every
+// kernel walks its slices in blocks of 16 float32 (four vectors, several
+// accumulators), then blocks of 4, then one element at a time in lane 0, so
+// it never reads or writes outside the slices.
+
+// loop emits the element loop over the count in cnt (destroyed): blocks of
+// widths[0] elements while they last, then each smaller width in turn; the
+// last width must be 1. pre, if not nil, runs once before each width's
+// loop; body emits one block.
+func (e *emitter) loop(pfx string, cnt gpr, widths []int, pre, body func(w int)) {
+	prev := 0
+	for i, w := range widths {
+		next := fmt.Sprintf("%s_done", pfx)
+		if i+1 < len(widths) {
+			next = fmt.Sprintf("%s_w%d", pfx, widths[i+1])
+		}
+		if i > 0 {
+			e.label(fmt.Sprintf("%s_w%d", pfx, w))
+		}
+		if pre != nil {
+			pre(w)
+		}
+		// cnt holds remaining − prev; make it remaining − w.
+		if i == 0 {
+			e.subsImm(cnt, cnt, w)
+		} else {
+			e.addsImm(cnt, cnt, prev-w)
+		}
+		e.blt(next)
+		e.label(fmt.Sprintf("%s_loop%d", pfx, w))
+		body(w)
+		e.subsImm(cnt, cnt, w)
+		e.bge(fmt.Sprintf("%s_loop%d", pfx, w))
+		prev = w
+	}
+	if widths[len(widths)-1] != 1 {
+		panic("loop: the last width must be 1")
+	}
+	e.label(fmt.Sprintf("%s_done", pfx))
+}
+
+// vectors is how many vectors of 4 lanes a block of w elements occupies.
+func vectors(w int) int { return (w + 3) / 4 }
+
+// seq returns n consecutive registers starting at first.
+func seq(first vreg, n int) []vreg {
+	r := make([]vreg, n)
+	for i := range r {
+		r[i] = first + vreg(i)
+	}
+	return r
+}
+
+func f32(x float64) uint32 { return math.Float32bits(float32(x)) }
+func f64(x float64) uint64 { return math.Float64bits(x) }
+
+// Constants of exp for float32 lanes.
+var (
+	// expCutoff32 is the largest float32 <= ln 2^-126: a rounded difference
+	// below it means the exact one is below ln 2^-126 too, so e is 0 there
+	// exactly where the generic kernels make it 0 (or below 2^-126 anyway).
+	expCutoff32 = func() float32 {
+		const c = -87.33654475055310898657
+		f := float32(c)
+		if float64(f) > c {
+			f = math.Nextafter32(f, float32(math.Inf(-1)))
+		}
+		return f
+	}()
+
+	// magic32 = 1.5·2^23 + 127: added to d·log2 e it rounds to an integer n
+	// and leaves n + 127, the biased exponent of 2^n, in the low bits.
+	magic32 = uint32(0x4b40007f)
+
+	// ln2 in two parts: ln2Hi32 has 16 significant bits so n·ln2Hi32 is exact.
+	ln2Hi32 = float32(0.693145751953125) // 0x3f317200
+	ln2Lo32 = float32(math.Ln2 - 0.693145751953125)
+
+	// expPoly32 are c1..c5 of p(t) = 1 + c1·t + … + c5·t^5, the minimax fit
+	// of exp on [−ln2/2, ln2/2] for relative error (Lawson's iteration on
+	// 3000 Chebyshev points; poly_test.go checks the bound, 1.6·2^-24 with
+	// the coefficients rounded to float32). c0 = 1 exactly, so e = 1
+	// exactly when x = m.
+	expPoly32 = [5]float32{
+		0x1.fffff6p-01,
+		0x1.fffdc6p-02,
+		0x1.555a6ap-03,
+		0x1.573a54p-05,
+		0x1.0fa834p-07,
+	}
+)
+
+// Constants of exp for float64 lanes (expMulSub).
+var (
+	// magic64 = 1.5·2^52 + 1022: the low bits hold n + 1022, the biased
+	// exponent of 2^(n−1); the polynomial computes 2·exp(t), so that n up to
+	// 1024 (exp just below the float64 overflow) still scales exactly.
+	magic64 = uint64(0x4338000000000000 + 1022)
+
+	ln2Hi64 = 6.93147180369123816490e-01 // 32 significant bits
+	ln2Lo64 = 1.90821492927058770002e-10
+
+	// Below expLow64 the kernel's e is 0 (math.Exp's is below 2^-1021):
+	// exp(d)·s cannot change a float32 dy then, as long as |s| < 2^900; the
+	// s of LogSoftmaxBackward, a sum of float32 values, is below 2^160.
+	// Above expOverflow64 math.Exp is +Inf, and so is e.
+	expLow64      = -708.0
+	expOverflow64 = 7.09782712893383973096e+02
+)
+
+// expPoly64 returns 2/k! for k = 0..10: 2·exp(t) by its Taylor series,
+// relative error below 2^-42 on [−ln2/2, ln2/2].
+func expPoly64() [11]float64 {
+	var c [11]float64
+	f := 2.0
+	for k := range c {
+		if k > 0 {
+			f /= float64(k)
+		}
+		c[k] = f
+	}
+	return c
+}
+
+// maxKernel: the largest element (NaN if any is NaN), −Inf for none.
+func maxKernel(e *emitter) {
+	e.text("maxNEON(x []float32) float32", 28)
+	const src, cnt gpr = 1, 2
+	x := seq(0, 4)
+	acc := seq(4, 4)
+	e.movdArg("x_base+0(FP)", src)
+	e.movdArg("x_len+8(FP)", cnt)
+	e.splat32(acc[0], f32(math.Inf(-1)))
+	for _, a := range acc[1:] {
+		e.vmov(a, acc[0])
+	}
+	e.loop("max", cnt, []int{16, 4, 1}, nil, func(w int) {
+		if w == 1 {
+			e.fmovsLoadP(x[0], src)
+			e.vdupLane0(s4, x[0], x[0])
+		} else {
+			e.vld1p(s4, src, x[:vectors(w)]...)
+		}
+		for i := range vectors(w) {
+			e.fmax(s4, acc[i], acc[i], x[i])
+		}
+	})
+	e.fmax(s4, acc[0], acc[0], acc[1])
+	e.fmax(s4, acc[2], acc[2], acc[3])
+	e.fmax(s4, acc[0], acc[0], acc[2])
+	e.fmaxv(acc[0], acc[0])
+	e.fmovsRet(acc[0], "ret+24(FP)")
+	e.ret()
+}
+
+// expSumKernel: e = exp(x − m), stored when len(dst) != 0, and the sum of
+// the e split into (rest, ones). See the contract in kernels.go.
+func expSumKernel(e *emitter) {
+	e.text("expSumNEON(dst, x []float32, m float32) (rest, ones float64)", 72)
+	const dst, src, cnt, dlen, tmp gpr = 0, 1, 2, 3, 4
+	var (
+		x = seq(0, 4)  // x, then the below-cutoff mask, then the e == 1 mask
+		z = seq(4, 4)  // z = magic + d·log2 e, then 2^n, then e
+		s = seq(8, 4)  // d = fl(x − m), then the reduced argument t
+		b = seq(12, 4) // TwoDiff temporaries, lo, polynomial
+		p = seq(16, 4) // TwoDiff temporaries, n, polynomial
+
+		m, cut, magic, one vreg = 20, 21, 22, 23
+		c                       = seq(24, 4) // c1..c4 (c5 is in k)
+		k                  vreg = 28         // {log2 e, ln2 hi, ln2 lo, c5}
+		count              vreg = 29         // number of e == 1 per lane, int32
+		sum0, sum1         vreg = 30, 31     // float64 sums of the other e
+	)
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("dst_len+8(FP)", dlen)
+	e.movdArg("x_base+24(FP)", src)
+	e.movdArg("x_len+32(FP)", cnt)
+	e.fmovsArg("m+48(FP)", m)
+	e.vdupLane0(s4, m, m)
+	e.splat32(cut, math.Float32bits(expCutoff32))
+	e.splat32(magic, magic32)
+	e.splat32(one, f32(1))
+	for i := range c {
+		e.splat32(c[i], math.Float32bits(expPoly32[i]))
+	}
+	e.pack32(k, [4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[4])})
+	e.veor(count, count, count)
+	e.veor(sum0, sum0, sum0)
+	e.veor(sum1, sum1, sum1)
+
+	lane0 := x[1] // in the one-element loop: all ones in lane 0, zeros elsewhere
+	variant := func(pfx string, store bool) {
+		e.loop(pfx, cnt, []int{16, 4, 1}, func(w int) {
+			if w == 1 {
+				e.veor(lane0, lane0, lane0)
+				e.movImm(tmp, -1)
+				e.vinsS(lane0, 0, tmp)
+			}
+		}, func(w int) {
+			nv := vectors(w)
+			if w == 1 {
+				e.fmovsLoadP(x[0], src)
+			} else {
+				e.vld1p(s4, src, x[:nv]...)
+			}
+			each := func(f func(i int)) {
+				for i := range nv {
+					f(i)
+				}
+			}
+			// TwoDiff: s + b = x − m exactly (Knuth), s = fl(x − m).
+			each(func(i int) { e.fsub(s4, s[i], x[i], m) })
+			each(func(i int) { e.fsub(s4, b[i], s[i], x[i]) })
+			each(func(i int) { e.fsub(s4, p[i], s[i], b[i]) })
+			each(func(i int) { e.fsub(s4, p[i], x[i], p[i]) })
+			each(func(i int) { e.fadd(s4, b[i], m, b[i]) })
+			each(func(i int) { e.fsub(s4, b[i], p[i], b[i]) })
+			// Below the cutoff (also d = −Inf, where lo is NaN): e = 0. The
+			// compare is false for NaN, so a NaN x keeps its NaN e.
+			each(func(i int) { e.fcmgt(s4, x[i], cut, s[i]) })
+			// n = round(d·log2 e) by the magic bias; t = d − n·ln2 + lo.
+			each(func(i int) { e.vmov(z[i], magic) })
+			each(func(i int) { e.fmlaElem(s4, z[i], s[i], k, 0) })
+			each(func(i int) { e.fsub(s4, p[i], z[i], magic) })
+			each(func(i int) { e.fmlsElem(s4, s[i], p[i], k, 1) })
+			each(func(i int) { e.fmlsElem(s4, s[i], p[i], k, 2) })
+			each(func(i int) { e.fadd(s4, s[i], s[i], b[i]) })
+			// q = c1 + t·(c2 + t·(c3 + t·(c4 + t·c5))), Horner with FMA.
+			each(func(i int) { e.vmov(p[i], c[3]) })
+			each(func(i int) { e.fmlaElem(s4, p[i], s[i], k, 3) })
+			each(func(i int) { e.vmov(b[i], c[2]) })
+			each(func(i int) { e.vfmla(s4, b[i], p[i], s[i]) })
+			each(func(i int) { e.vmov(p[i], c[1]) })
+			each(func(i int) { e.vfmla(s4, p[i], b[i], s[i]) })
+			each(func(i int) { e.vmov(b[i], c[0]) })
+			each(func(i int) { e.vfmla(s4, b[i], p[i], s[i]) })
+			// e = 2^n·(1 + t·q) = 2^n + (t·2^n)·q, 2^n from the exponent bits.
+			each(func(i int) { e.vshl(s4, z[i], z[i], 23) })
+			each(func(i int) { e.fmul(s4, p[i], s[i], z[i]) })
+			each(func(i int) { e.vfmla(s4, z[i], p[i], b[i]) })
+			each(func(i int) { e.bic(z[i], z[i], x[i]) })
+			if w == 1 {
+				e.vand(z[0], z[0], lane0)
+			}
+			if store {
+				if w == 1 {
+					e.fmovsStoreP(z[0], dst)
+				} else {
+					e.vst1p(s4, dst, z[:nv]...)
+				}
+			}
+			// Count the e == 1 apart; sum the others.
+			each(func(i int) { e.fcmeq(s4, x[i], z[i], one) })
+			each(func(i int) { e.vsub(s4, count, count, x[i]) })
+			each(func(i int) { e.bic(z[i], z[i], x[i]) })
+			switch w {
+			case 16:
+				// Pairs in float32 (one rounding), then float64.
+				e.fadd(s4, z[0], z[0], z[1])
+				e.fadd(s4, z[2], z[2], z[3])
+				e.fcvtl(b[0], z[0])
+				e.fcvtl2(b[1], z[0])
+				e.fcvtl(b[2], z[2])
+				e.fcvtl2(b[3], z[2])
+				e.fadd(d2, sum0, sum0, b[0])
+				e.fadd(d2, sum1, sum1, b[1])
+				e.fadd(d2, sum0, sum0, b[2])
+				e.fadd(d2, sum1, sum1, b[3])
+			case 4:
+				e.fcvtl(b[0], z[0])
+				e.fcvtl2(b[1], z[0])
+				e.fadd(d2, sum0, sum0, b[0])
+				e.fadd(d2, sum1, sum1, b[1])
+			case 1:
+				e.fcvtl(b[0], z[0])
+				e.fadd(d2, sum0, sum0, b[0])
+			}
+		})
+	}
+	e.cbz(dlen, "nostore")
+	variant("store", true)
+	e.b("reduce")
+	e.label("nostore")
+	variant("nostore", false)
+	e.label("reduce")
+	e.fadd(d2, sum0, sum0, sum1)
+	e.faddpD(sum0, sum0)
+	e.fmovdRet(sum0, "rest+56(FP)")
+	e.vaddv(count, count)
+	e.vumovS(tmp, count, 0)
+	e.scvtfd(x[0], tmp)
+	e.fmovdRet(x[0], "ones+64(FP)")
+	e.ret()
+}
+
+// sumKernel: Σ x in float64 (every element widened, four accumulators).
+func sumKernel(e *emitter) {
+	e.text("sumNEON(x []float32) float64", 32)
+	const src, cnt gpr = 1, 2
+	x := seq(0, 4)
+	wide := seq(8, 8)
+	acc := seq(16, 4)
+	e.movdArg("x_base+0(FP)", src)
+	e.movdArg("x_len+8(FP)", cnt)
+	for _, a := range acc {
+		e.veor(a, a, a)
+	}
+	e.loop("sum", cnt, []int{16, 4, 1}, nil, func(w int) {
+		if w == 1 {
+			e.fmovsLoadP(x[0], src) // lanes 1..3 are 0
+			e.fcvtl(wide[0], x[0])
+			e.fadd(d2, acc[0], acc[0], wide[0])
+			return
+		}
+		nv := vectors(w)
+		e.vld1p(s4, src, x[:nv]...)
+		for i := range nv {
+			e.fcvtl(wide[2*i], x[i])
+			e.fcvtl2(wide[2*i+1], x[i])
+		}
+		for j := range 2 * nv {
+			e.fadd(d2, acc[j%4], acc[j%4], wide[j])
+		}
+	})
+	e.reduce64(acc, "ret+24(FP)", false)
+	e.ret()
+}
+
+// reduce64 adds the float64 lanes of the four accumulators and stores the
+// total to the result res. With infNaN, an infinite total becomes NaN: a
+// float64 sum of products of float32 values cannot overflow, so an infinite
+// total means an infinite product, where the generic dot (whose error term
+// FMA(a, b, −p) is Inf − Inf) gives NaN; total + (total − total) is NaN for
+// ±Inf and the total itself otherwise.
+func (e *emitter) reduce64(acc []vreg, res string, infNaN bool) {
+	e.fadd(d2, acc[0], acc[0], acc[1])
+	e.fadd(d2, acc[2], acc[2], acc[3])
+	e.fadd(d2, acc[0], acc[0], acc[2])
+	e.faddpD(acc[0], acc[0])
+	if infNaN {
+		e.fsubd(acc[1], acc[0], acc[0])
+		e.faddd(acc[0], acc[0], acc[1])
+	}
+	e.fmovdRet(acc[0], res)
+}
+
+// dotKernel: Σ a·b in float64; products of float32 values are exact there.
+func dotKernel(e *emitter) {
+	e.text("dotNEON(a, b []float32) float64", 56)
+	const pa, cnt, pb gpr = 1, 2, 3
+	x := seq(0, 4)
+	y := seq(4, 4)
+	xw := seq(8, 8)
+	acc := seq(16, 4)
+	yw := seq(20, 8)
+	e.movdArg("a_base+0(FP)", pa)
+	e.movdArg("a_len+8(FP)", cnt)
+	e.movdArg("b_base+24(FP)", pb)
+	for _, a := range acc {
+		e.veor(a, a, a)
+	}
+	e.loop("dot", cnt, []int{16, 4, 1}, nil, func(w int) {
+		if w == 1 {
+			e.fmovsLoadP(x[0], pa)
+			e.fmovsLoadP(y[0], pb)
+			e.fcvtl(xw[0], x[0])
+			e.fcvtl(yw[0], y[0])
+			e.vfmla(d2, acc[0], xw[0], yw[0])
+			return
+		}
+		nv := vectors(w)
+		e.vld1p(s4, pa, x[:nv]...)
+		e.vld1p(s4, pb, y[:nv]...)
+		for i := range nv {
+			e.fcvtl(xw[2*i], x[i])
+			e.fcvtl2(xw[2*i+1], x[i])
+			e.fcvtl(yw[2*i], y[i])
+			e.fcvtl2(yw[2*i+1], y[i])
+		}
+		for j := range 2 * nv {
+			e.vfmla(d2, acc[j%4], xw[j], yw[j])
+		}
+	})
+	e.reduce64(acc, "ret+48(FP)", true)
+	e.ret()
+}
+
+// mapKernel emits an elementwise kernel dst[i] = f(src[i]...) over float32
+// slices whose body widens each vector to two float64 halves, computes, and
+// narrows once. srcs are the pointer registers of the inputs, in[j] the
+// registers a block of input j is loaded into (consecutive, 4 or more),
+// out the registers narrowed results go to; compute(w) emits the work for
+// a block already loaded.
+func (e *emitter) mapKernel(pfx string, dst, cnt gpr, srcs []gpr, in [][]vreg, out []vreg, widths []int, compute func(nv int)) {
+	e.loop(pfx, cnt, widths, nil, func(w int) {
+		nv := vectors(w)
+		for j, r := range srcs {
+			if w == 1 {
+				e.fmovsLoadP(in[j][0], r)
+			} else {
+				e.vld1p(s4, r, in[j][:nv]...)
+			}
+		}
+		compute(nv)
+		if w == 1 {
+			e.fmovsStoreP(out[0], dst)
+		} else {
+			e.vst1p(s4, dst, out[:nv]...)
+		}
+	})
+}
+
+// divKernel: dst = x·(1/s), the reciprocal and the product in float64.
+func divKernel(e *emitter) {
+	e.text("divNEON(dst, x []float32, s float64)", 56)
+	const dst, src, cnt gpr = 0, 1, 2
+	x, out, lo, hi := seq(0, 4), seq(4, 4), seq(8, 4), seq(12, 4)
+	const r, one vreg = 30, 31
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("x_base+24(FP)", src)
+	e.movdArg("x_len+32(FP)", cnt)
+	e.fmovdArg("s+48(FP)", r)
+	e.fmovdConst(one, 1)
+	e.fdivd(r, one, r)
+	e.vdupLane0(d2, r, r)
+	e.mapKernel("div", dst, cnt, []gpr{src}, [][]vreg{x}, out, []int{16, 4, 1}, func(nv int) {
+		for i := range nv {
+			e.fcvtl(lo[i], x[i])
+			e.fcvtl2(hi[i], x[i])
+		}
+		for i := range nv {
+			e.fmul(d2, lo[i], lo[i], r)
+			e.fmul(d2, hi[i], hi[i], r)
+		}
+		for i := range nv {
+			e.fcvtn(out[i], lo[i])
+			e.fcvtn2(out[i], hi[i])
+		}
+	})
+	e.ret()
+}
+
+// subKernel: dst = (x − m) − l in float64 (x − m is exact there).
+func subKernel(e *emitter) {
+	e.text("subNEON(dst, x []float32, m float32, l float64)", 64)
+	const dst, src, cnt gpr = 0, 1, 2
+	x, out, lo, hi := seq(0, 4), seq(4, 4), seq(8, 4), seq(12, 4)
+	const m, l vreg = 30, 31
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("x_base+24(FP)", src)
+	e.movdArg("x_len+32(FP)", cnt)
+	e.fmovsArg("m+48(FP)", m)
+	e.fcvtsd(m, m)
+	e.vdupLane0(d2, m, m)
+	e.fmovdArg("l+56(FP)", l)
+	e.vdupLane0(d2, l, l)
+	e.mapKernel("sub", dst, cnt, []gpr{src}, [][]vreg{x}, out, []int{16, 4, 1}, func(nv int) {
+		for i := range nv {
+			e.fcvtl(lo[i], x[i])
+			e.fcvtl2(hi[i], x[i])
+		}
+		for i := range nv {
+			e.fsub(d2, lo[i], lo[i], m)
+			e.fsub(d2, hi[i], hi[i], m)
+		}
+		for i := range nv {
+			e.fsub(d2, lo[i], lo[i], l)
+			e.fsub(d2, hi[i], hi[i], l)
+		}
+		for i := range nv {
+			e.fcvtn(out[i], lo[i])
+			e.fcvtn2(out[i], hi[i])
+		}
+	})
+	e.ret()
+}
+
+// mulSubKernel: dx = p·(dy − s) in float64.
+func mulSubKernel(e *emitter) {
+	e.text("mulSubNEON(dx, p, dy []float32, s float64)", 80)
+	const dst, pp, cnt, py gpr = 0, 1, 2, 3
+	p, y, out := seq(0, 4), seq(4, 4), seq(8, 4)
+	plo, phi, ylo, yhi := seq(12, 4), seq(16, 4), seq(20, 4), seq(24, 4)
+	const s vreg = 31
+	e.movdArg("dx_base+0(FP)", dst)
+	e.movdArg("dx_len+8(FP)", cnt)
+	e.movdArg("p_base+24(FP)", pp)
+	e.movdArg("dy_base+48(FP)", py)
+	e.fmovdArg("s+72(FP)", s)
+	e.vdupLane0(d2, s, s)
+	e.mapKernel("mulsub", dst, cnt, []gpr{pp, py}, [][]vreg{p, y}, out, []int{16, 4, 1}, func(nv int) {
+		for i := range nv {
+			e.fcvtl(plo[i], p[i])
+			e.fcvtl2(phi[i], p[i])
+			e.fcvtl(ylo[i], y[i])
+			e.fcvtl2(yhi[i], y[i])
+		}
+		for i := range nv {
+			e.fsub(d2, ylo[i], ylo[i], s)
+			e.fsub(d2, yhi[i], yhi[i], s)
+		}
+		for i := range nv {
+			e.fmul(d2, plo[i], plo[i], ylo[i])
+			e.fmul(d2, phi[i], phi[i], yhi[i])
+		}
+		for i := range nv {
+			e.fcvtn(out[i], plo[i])
+			e.fcvtn2(out[i], phi[i])
+		}
+	})
+	e.ret()
+}
+
+// expMulSubKernel: dx = dy − exp(logp)·s with exp evaluated in float64
+// (about 2^-42 relative), so that dy − e·s may cancel many bits and still
+// round right, and with the generic kernel's ±Inf, NaN and 0.
+func expMulSubKernel(e *emitter) {
+	e.text("expMulSubNEON(dx, logp, dy []float32, s float64)", 80)
+	const dst, pl, cnt, py gpr = 0, 1, 2, 3
+	const x, y, out vreg = 0, 1, 2
+	var (
+		t  = seq(3, 2)  // d, then the reduced argument t
+		lt = seq(5, 2)  // d < expLow64, then dy in float64 and dx
+		gt = seq(7, 2)  // d > expOverflow64
+		z  = seq(9, 2)  // magic + d·log2 e, then 2^(n−1)
+		p  = seq(11, 2) // n, then the polynomial
+		q  = seq(13, 2) // the polynomial, then e
+
+		magic, low, ovf, inf, s vreg = 15, 16, 17, 18, 19
+		k1, k2                  vreg = 20, 21 // {log2 e, ln2 hi}, {ln2 lo, c10}
+		c                            = seq(22, 10)
+	)
+	poly := expPoly64()
+	e.movdArg("dx_base+0(FP)", dst)
+	e.movdArg("dx_len+8(FP)", cnt)
+	e.movdArg("logp_base+24(FP)", pl)
+	e.movdArg("dy_base+48(FP)", py)
+	e.fmovdArg("s+72(FP)", s)
+	e.vdupLane0(d2, s, s)
+	e.splat64(magic, magic64)
+	e.splat64(low, f64(expLow64))
+	e.splat64(ovf, f64(expOverflow64))
+	e.splat64(inf, f64(math.Inf(1)))
+	e.pack64(k1, [2]uint64{f64(math.Log2E), f64(ln2Hi64)})
+	e.pack64(k2, [2]uint64{f64(ln2Lo64), f64(poly[10])})
+	for i := range c {
+		e.splat64(c[i], f64(poly[i]))
+	}
+	e.mapKernel("expmulsub", dst, cnt, []gpr{pl, py}, [][]vreg{{x}, {y}}, []vreg{out}, []int{4, 1}, func(int) {
+		e.fcvtl(t[0], x)
+		e.fcvtl2(t[1], x)
+		for h := range 2 {
+			e.fcmgt(d2, lt[h], low, t[h])
+			e.fcmgt(d2, gt[h], t[h], ovf)
+		}
+		for h := range 2 {
+			e.vmov(z[h], magic)
+			e.fmlaElem(d2, z[h], t[h], k1, 0)
+		}
+		for h := range 2 {
+			e.fsub(d2, p[h], z[h], magic)
+		}
+		for h := range 2 {
+			e.fmlsElem(d2, t[h], p[h], k1, 1)
+			e.fmlsElem(d2, t[h], p[h], k2, 0)
+		}
+		for h := range 2 {
+			e.vmov(p[h], c[9])
+			e.fmlaElem(d2, p[h], t[h], k2, 1)
+		}
+		cur, next := p, q
+		for j := 8; j >= 0; j-- {
+			for h := range 2 {
+				e.vmov(next[h], c[j])
+				e.vfmla(d2, next[h], cur[h], t[h])
+			}
+			cur, next = next, cur
+		}
+		// cur is q: 2·exp(t); e = 2·exp(t)·2^(n−1), then the limits.
+		for h := range 2 {
+			e.vshl(d2, z[h], z[h], 52)
+			e.fmul(d2, q[h], q[h], z[h])
+			e.bic(q[h], q[h], lt[h])
+			e.vbit(q[h], inf, gt[h])
+		}
+		e.fcvtl(lt[0], y)
+		e.fcvtl2(lt[1], y)
+		for h := range 2 {
+			e.vfmls(d2, lt[h], q[h], s)
+		}
+		e.fcvtn(out, lt[0])
+		e.fcvtn2(out, lt[1])
+	})
+	e.ret()
+}

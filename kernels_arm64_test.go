@@ -1,0 +1,332 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/guard"
+	"github.com/gosimd/softmax/internal/ulp"
+)
+
+// Kernel-level tests of the neon set against the generic kernels: every
+// length 0..300 and some long ones, start offsets 0..3 (misaligned), data
+// against guard pages, special values, in place. The package-level tests
+// check the composed functions against the references; these pin down each
+// kernel on its own, so a failure names the kernel.
+
+func neonLengths() []int {
+	n := make([]int, 0, 320)
+	for i := 0; i <= 300; i++ {
+		n = append(n, i)
+	}
+	return append(n, 1023, 1024, 1025, 4097, 65536+13)
+}
+
+// neonInput fills n float32 values: kind 0 normal·spread, 1 with special
+// values sprinkled in, 2 many equal to the max, 3 near the exp cutoff.
+func neonInput(r *rand.Rand, n, kind int, spread float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * spread)
+	}
+	switch kind {
+	case 1:
+		specials := []float32{float32(math.Inf(-1)), 0, -0, 3e38, -3e38, 1e-40, -1e-40, float32(math.NaN()), float32(math.Inf(1))}
+		for i := range x {
+			if r.IntN(7) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			}
+		}
+	case 2:
+		for i := range x {
+			if r.IntN(3) == 0 {
+				x[i] = 5
+			}
+		}
+	case 3:
+		for i := range x {
+			x[i] = float32(-87.3365 + r.Float64()*0.001 - 0.0005)
+		}
+		if n > 0 {
+			x[r.IntN(n)] = 0
+		}
+	}
+	return x
+}
+
+// placed copies x into a slice at offset off (in float32s) from a 16-byte
+// boundary, or against a guard page at the end or start (off < 0).
+func placed(x []float32, off int) ([]float32, func()) {
+	if off < 0 && guard.Supported {
+		s, free := guard.Slice[float32](len(x), off == -1)
+		copy(s, x)
+		return s, free
+	}
+	if off < 0 {
+		off = 0
+	}
+	buf := make([]float32, len(x)+off+4)
+	s := buf[off : off+len(x) : off+len(x)]
+	copy(s, x)
+	return s, func() {}
+}
+
+var neonOffsets = []int{0, 1, 2, 3, -1, -2}
+
+func neonSet(t *testing.T) *kernels[float32] {
+	for _, k := range sets32 {
+		if k.name == "neon" {
+			return k
+		}
+	}
+	t.Skip("the neon set is not available here")
+	return nil
+}
+
+func same32(a, b float32) bool { return a == b || (a != a && b != b) }
+
+// ulpVs returns the ULP distance of got from want (a float64), as
+// ulp.Err32, and whether it is within tol.
+func ulpVs(got float32, want float64, tol float64) (float64, bool) {
+	e := ulp.Err32(got, want)
+	return e, e <= tol
+}
+
+func TestNEONMax(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, n := range neonLengths() {
+		for kind := range 4 {
+			x := neonInput(r, n, kind, 10)
+			for _, off := range neonOffsets {
+				xs, free := placed(x, off)
+				got, want := k.max(xs), generic32.max(xs)
+				hasNaN := false
+				for _, v := range xs {
+					hasNaN = hasNaN || v != v
+				}
+				if !(got == want || (hasNaN && got != got)) {
+					t.Fatalf("n=%d kind=%d off=%d: max = %v, generic %v", n, kind, off, got, want)
+				}
+				free()
+			}
+		}
+	}
+}
+
+func TestNEONExpSum(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(2, 2))
+	worstE, worstS := 0.0, 0.0
+	for _, n := range neonLengths() {
+		for kind := range 4 {
+			for _, spread := range []float64{1, 30, 1e4} {
+				x := neonInput(r, n, kind, spread)
+				for i, v := range x {
+					if math.IsInf(float64(v), 1) {
+						x[i] = float32(math.NaN()) // m >= every x: the contract
+					}
+				}
+				m := generic32.max(x)
+				if m != m || math.IsInf(float64(m), 0) {
+					m = 0 // as classify does for the all −Inf/NaN rows
+					for _, v := range x {
+						if v == v && v > m {
+							m = v
+						}
+					}
+				}
+				wantDst := make([]float32, n)
+				wrest, wones := generic32.expSum(wantDst, x, m)
+				for oi, off := range neonOffsets {
+					xs, free := placed(x, off)
+					dst, freeDst := placed(make([]float32, n), neonOffsets[(oi+1)%len(neonOffsets)])
+					inPlace := oi == 2
+					if inPlace {
+						dst = xs
+					}
+					rest, ones := k.expSum(dst, xs, m)
+					for i := range dst {
+						d := float64(x[i]) - float64(m)
+						want := 0.0
+						if d >= expCutoff32 {
+							want = math.Exp(d)
+						}
+						if x[i] != x[i] {
+							want = math.NaN()
+						}
+						e, ok := ulpVs(dst[i], want, 2.5)
+						if !ok || (wantDst[i] == 0 && math.Abs(float64(dst[i])) >= 0x1p-126) {
+							t.Fatalf("n=%d kind=%d spread=%g off=%d: e[%d] = exp(%v − %v) = %v, want %v (%.2f ULP)", n, kind, spread, off, i, x[i], m, dst[i], want, e)
+						}
+						worstE = math.Max(worstE, e)
+					}
+					if (rest != rest) != (wrest != wrest) {
+						t.Fatalf("n=%d kind=%d off=%d: rest = %v, generic %v", n, kind, off, rest, wrest)
+					}
+					if rest == rest {
+						tot, wtot := rest+ones, wrest+wones
+						rel := math.Abs(tot-wtot) / wtot * 0x1p24
+						if wtot == 0 {
+							rel = math.Abs(tot) * 0x1p126
+						}
+						if rel > 1 {
+							t.Fatalf("n=%d kind=%d spread=%g off=%d: sum %v+%v, generic %v+%v (%.2f × 2^-24)", n, kind, spread, off, rest, ones, wrest, wones, rel)
+						}
+						worstS = math.Max(worstS, rel)
+						if math.Abs(ones-wones) > 0.1*wones+1 {
+							t.Fatalf("n=%d kind=%d: ones %v, generic %v", n, kind, ones, wones)
+						}
+					}
+					// Without a store: the same sums, nothing written.
+					if !inPlace {
+						r2, o2 := k.expSum(nil, xs, m)
+						if !(r2 == rest || (r2 != r2 && rest != rest)) || o2 != ones {
+							t.Fatalf("n=%d: expSum(nil) = %v, %v; with dst %v, %v", n, r2, o2, rest, ones)
+						}
+					}
+					free()
+					freeDst()
+				}
+			}
+		}
+	}
+	t.Logf("neon expSum: worst e %.3f ULP, worst sum %.3f × 2^-24 relative", worstE, worstS)
+}
+
+// elementwise checks one elementwise kernel against its generic twin.
+func elementwise(t *testing.T, name string, inputs int, tol float64, run func(k *kernels[float32], dst []float32, in [][]float32)) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(3, uint64(len(name))))
+	worstU := 0.0
+	for _, n := range neonLengths() {
+		for kind := range 3 {
+			in := make([][]float32, inputs)
+			for j := range in {
+				in[j] = neonInput(r, n, kind*(1-j%2), 3) // specials in the first input
+			}
+			want := make([]float32, n)
+			run(&generic32, want, in)
+			for oi, off := range neonOffsets {
+				ins := make([][]float32, inputs)
+				frees := make([]func(), 0, inputs+1)
+				for j := range in {
+					s, free := placed(in[j], neonOffsets[(oi+j)%len(neonOffsets)])
+					ins[j], frees = s, append(frees, free)
+				}
+				dst, free := placed(make([]float32, n), neonOffsets[(oi+inputs)%len(neonOffsets)])
+				frees = append(frees, free)
+				if oi >= 4 { // in place, over each input in turn
+					dst = ins[(oi-4)%inputs]
+				}
+				run(k, dst, ins)
+				for i := range dst {
+					e, ok := ulpVs(dst[i], float64(want[i]), tol)
+					if !ok && !same32(dst[i], want[i]) {
+						t.Fatalf("%s n=%d kind=%d off=%d: [%d] = %v, generic %v (%.2f ULP); inputs %v", name, n, kind, off, i, dst[i], want[i], e, func() []float32 {
+							v := make([]float32, inputs)
+							for j := range in {
+								v[j] = in[j][i]
+							}
+							return v
+						}())
+					}
+					if !math.IsInf(e, 0) {
+						worstU = math.Max(worstU, e)
+					}
+				}
+				for _, f := range frees {
+					f()
+				}
+			}
+		}
+	}
+	t.Logf("neon %s: worst %.3f ULP from generic", name, worstU)
+}
+
+func TestNEONDiv(t *testing.T) {
+	for _, s := range []float64{1, 3, 0.7, 12345.678, 1e-30} {
+		elementwise(t, "div", 1, 1, func(k *kernels[float32], dst []float32, in [][]float32) { k.div(dst, in[0], s) })
+	}
+}
+
+func TestNEONSub(t *testing.T) {
+	for _, ml := range [][2]float64{{0, 0}, {3, 1e-20}, {-2.5, 0.75}, {1e4, 3.25}} {
+		elementwise(t, "sub", 1, 1, func(k *kernels[float32], dst []float32, in [][]float32) {
+			k.sub(dst, in[0], float32(ml[0]), ml[1])
+		})
+	}
+}
+
+func TestNEONMulSub(t *testing.T) {
+	for _, s := range []float64{0, 0.3, -7.5} {
+		elementwise(t, "mulSub", 2, 1, func(k *kernels[float32], dst []float32, in [][]float32) { k.mulSub(dst, in[0], in[1], s) })
+	}
+}
+
+func TestNEONExpMulSub(t *testing.T) {
+	for _, s := range []float64{0, 1, -2.25, 1e30, 1e-30} {
+		elementwise(t, "expMulSub", 2, 1, func(k *kernels[float32], dst []float32, in [][]float32) {
+			k.expMulSub(dst, in[0], in[1], s)
+		})
+	}
+	// exp over its whole float64 range: big logp, logp near the limits.
+	k := neonSet(t)
+	var lp, dy []float32
+	for _, v := range []float64{-1000, -745, -708.5, -708, -707.9, -700, -88, -87.5, -20, -1, 0, 1, 20, 88, 89, 100, 700, 709, 709.78, 709.79, 710, 1e30, 3e38, math.Inf(1), math.Inf(-1), math.NaN()} {
+		for _, y := range []float64{0, 1, -1e-40, 1e38} {
+			lp = append(lp, float32(v))
+			dy = append(dy, float32(y))
+		}
+	}
+	for _, s := range []float64{0, 1, -1, 1e-300, 1e45, -1e45, 1e-45} {
+		got, want := make([]float32, len(lp)), make([]float32, len(lp))
+		k.expMulSub(got, lp, dy, s)
+		generic32.expMulSub(want, lp, dy, s)
+		for i := range got {
+			if e := ulp.Err32(got[i], float64(want[i])); e > 1 {
+				t.Errorf("expMulSub(logp=%v, dy=%v, s=%v) = %v, generic %v", lp[i], dy[i], s, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestNEONSumDot(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range neonLengths() {
+		for kind := range 2 {
+			a, b := neonInput(r, n, kind, 100), neonInput(r, n, 0, 1)
+			var absA, absAB float64
+			for i := range a {
+				absA += math.Abs(float64(a[i]))
+				absAB += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			for oi, off := range neonOffsets {
+				as, fa := placed(a, off)
+				bs, fb := placed(b, neonOffsets[(oi+1)%len(neonOffsets)])
+				for _, c := range []struct {
+					what      string
+					got, want float64
+					scale     float64
+				}{
+					{"sum", k.sum(as), generic32.sum(as), absA},
+					{"dot", k.dot(as, bs), generic32.dot(as, bs), absAB},
+				} {
+					bad := math.Abs(c.got-c.want) > 0x1p-45*c.scale
+					if c.want != c.want || math.IsInf(c.want, 0) {
+						bad = !(c.got == c.want || (c.got != c.got && c.want != c.want))
+					}
+					if bad {
+						t.Fatalf("%s n=%d kind=%d off=%d: %v, generic %v", c.what, n, kind, off, c.got, c.want)
+					}
+				}
+				fa()
+				fb()
+			}
+		}
+	}
+}
