@@ -107,6 +107,12 @@ func runChild(s childSpec) childReply {
 	return reply
 }
 
+// shapeBudget bounds the timed rounds of one implementation on one shape
+// once 3 rounds are done, so that slow implementations on the 16M-element
+// shape (the pure-Go ones take most of a second per call) keep the default
+// report under two minutes.
+const shapeBudget = 2 * time.Second
+
 // measure times one implementation on one shape: one untimed call whose
 // output is checked against the reference, then rounds, each running the
 // implementation back to back for at least minTime; each round gives one
@@ -129,7 +135,11 @@ func measure(im implementation, sh shape, rounds int, minTime time.Duration) Res
 	ref = nil
 	runtime.GC()
 	n := float64(len(x))
-	for range rounds {
+	start := time.Now()
+	for i := range rounds {
+		if i >= 3 && time.Since(start) > shapeBudget {
+			break // a slow implementation on a huge shape: 3 rounds will do
+		}
 		calls := 0
 		t0 := time.Now()
 		var el time.Duration

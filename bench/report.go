@@ -228,7 +228,7 @@ func renderMarkdown(run Run, chart string) string {
 	for _, l := range headerLines(run) {
 		b.WriteString(l + "\n")
 	}
-	fmt.Fprintf(&b, "date:     %s; %d rounds of ≥ %gms per shape; wall time %.0fs\n```\n\n",
+	fmt.Fprintf(&b, "date:     %s; best of %d rounds of ≥ %gms (≥ 3 when slow); wall time %.0fs\n```\n\n",
 		run.Date, run.Rounds, run.MinTimeMS, run.WallSeconds)
 	fmt.Fprintf(&b, "![Gelem/s vs row length](%s)\n\n", chart)
 	fmt.Fprintf(&b, "## Summary\n\n%s\n", summaryTable(run))
