@@ -117,7 +117,7 @@ var (
 )
 
 // expPoly64 returns 2/k! for k = 0..10: 2·exp(t) by its Taylor series,
-// relative error below 2^-42 on [−ln2/2, ln2/2].
+// relative error below 2^-41 on [−ln2/2, ln2/2].
 func expPoly64() [11]float64 {
 	var c [11]float64
 	f := 2.0
@@ -520,7 +520,7 @@ func mulSubKernel(e *emitter) {
 }
 
 // expMulSubKernel: dx = dy − exp(logp)·s with exp evaluated in float64
-// (about 2^-42 relative), so that dy − e·s may cancel many bits and still
+// (about 2^-41 relative), so that dy − e·s may cancel many bits and still
 // round right, and with the generic kernel's ±Inf, NaN and 0.
 func expMulSubKernel(e *emitter) {
 	e.text("expMulSubNEON(dx, logp, dy []float32, s float64)", 80)

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"math"
+	"testing"
+)
+
+// The exp polynomials' approximation error on the reduced range, evaluated
+// in float64 (the kernels add their rounding on top: about 1 ULP more).
+func TestExpPolynomials(t *testing.T) {
+	const steps = 100000
+	worst32, worst64 := 0.0, 0.0
+	c64 := expPoly64()
+	for i := 0; i <= steps; i++ {
+		x := -math.Ln2/2 + math.Ln2*float64(i)/steps
+		q := 0.0
+		for k := len(expPoly32) - 1; k >= 0; k-- {
+			q = q*x + float64(expPoly32[k])
+		}
+		worst32 = math.Max(worst32, math.Abs((1+x*q)/math.Exp(x)-1))
+		p := 0.0
+		for k := len(c64) - 1; k >= 0; k-- {
+			p = p*x + c64[k]
+		}
+		worst64 = math.Max(worst64, math.Abs(p/(2*math.Exp(x))-1))
+	}
+	t.Logf("float32 polynomial: %.3f·2^-24 relative; float64: 2^%.1f", worst32/0x1p-24, math.Log2(worst64))
+	if worst32 > 1.6*0x1p-24 {
+		t.Errorf("float32 exp polynomial error %g > 1.6·2^-24", worst32)
+	}
+	if worst64 > 0x1p-41 {
+		t.Errorf("float64 exp polynomial error %g > 2^-41", worst64)
+	}
+	// The constants the kernels rely on.
+	if float64(expCutoff32) > -87.33654475055310898657 || float64(math.Nextafter32(expCutoff32, 0)) <= -87.33654475055310898657 {
+		t.Errorf("expCutoff32 = %v is not the largest float32 <= ln 2^-126", expCutoff32)
+	}
+	if math.Float32bits(ln2Hi32)&0x1ff != 0 {
+		t.Errorf("ln2Hi32 has more than 15 significant bits")
+	}
+	if math.Float64bits(ln2Hi64)&(1<<21-1) != 0 {
+		t.Errorf("ln2Hi64 has more than 32 significant bits")
+	}
+}
