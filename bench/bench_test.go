@@ -147,13 +147,13 @@ func TestCompareTable(t *testing.T) {
 	for _, want := range []string{
 		"[1] CPU Alpha 1 — linux/amd64, default set avx512",
 		"(b.json)",
-		"| shape | implementation    | [1] CPU Alpha 1 | [2] CPU Beta 2 with a very… |",
-		"| 8×10  | softmax (default) |    4.000 avx512 |                  2.000 avx2 |",
-		"| 8×10  | avx512            |           4.000 |                           — |",
-		"| 8×10  | generic           |           0.500 |                       0.250 |",
-		"| 8×10  | vek               |           1.000 |                       error |",
-		"| 1×100 | softmax (default) |               — |                  5.000 avx2 |",
-		"| 1×100 | avx2              |               — |                       5.000 |",
+		"| shape | implementation    | [1] CPU Alpha 1 | [2] CPU Beta 2 with a very… | [2] ÷ [1] |",
+		"| 8×10  | softmax (default) |    4.000 avx512 |                  2.000 avx2 |     0.50× |",
+		"| 8×10  | avx512            |           4.000 |                           — |         — |",
+		"| 8×10  | generic           |           0.500 |                       0.250 |     0.50× |",
+		"| 8×10  | vek               |           1.000 |                       error |         — |",
+		"| 1×100 | softmax (default) |               — |                  5.000 avx2 |         — |",
+		"| 1×100 | avx2              |               — |                       5.000 |         — |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("compare table lacks %q:\n%s", want, out)

@@ -260,33 +260,51 @@ func renderCompare(runs []Run, files []string) string {
 		t.header = append(t.header, fmt.Sprintf("[%d] %s", i+1, name))
 		t.right = append(t.right, true)
 	}
+	// Two runs (before/after, or two machines) also get their ratio.
+	pair := len(runs) == 2
+	if pair {
+		t.header = append(t.header, "[2] ÷ [1]")
+		t.right = append(t.right, true)
+	}
 	var all []Result
 	for _, r := range runs {
 		all = append(all, r.Results...)
 	}
 	for _, sh := range shapesOf(all) {
 		row := []string{sh.String(), "softmax (default)"}
+		var g []float64
 		for _, r := range runs {
 			c := "—"
-			if res, ok := find(r.Results, sh, r.DefaultImpl); ok && res.OK() {
+			res, ok := find(r.Results, sh, r.DefaultImpl)
+			if ok && res.OK() {
 				c = fmt.Sprintf("%.3f %s", res.Gelems(), r.DefaultImpl)
 			}
+			g = append(g, res.Gelems())
 			row = append(row, c)
+		}
+		if pair {
+			row = append(row, ratio(g[1], g[0]))
 		}
 		t.add(row...)
 		for _, name := range implsOf(all) {
 			row := []string{sh.String(), name}
 			any := false
+			g = g[:0]
 			for _, r := range runs {
 				c := "—"
-				if res, ok := find(r.Results, sh, name); ok {
+				res, ok := find(r.Results, sh, name)
+				if ok {
 					any = true
 					c = "error"
 					if res.OK() {
 						c = fmt.Sprintf("%.3f", res.Gelems())
 					}
 				}
+				g = append(g, res.Gelems())
 				row = append(row, c)
+			}
+			if pair {
+				row = append(row, ratio(g[1], g[0]))
 			}
 			if any {
 				t.add(row...)
