@@ -190,7 +190,7 @@ func details(run Run) []string {
 	for _, name := range implsOf(run.Results) {
 		var ds []string
 		for _, r := range run.Results {
-			if r.Impl == name && r.Detail != "" && !slices.Contains(ds, r.Detail) {
+			if r.Impl == name && r.Detail != "" && r.Detail != name && !slices.Contains(ds, r.Detail) {
 				ds = append(ds, r.Detail)
 			}
 		}
