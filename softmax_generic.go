@@ -56,7 +56,37 @@ func exp32(x, m float32) float64 {
 	if d < expCutoff32 {
 		return 0
 	}
-	return math.Exp(d)
+	return expNeg(d)
+}
+
+// expNeg is exp(d) for d in [expCutoff32, 0] to about 2^-46 relative: far
+// below a float32 ULP, so float32 results stay rounded once, and several
+// times faster than math.Exp, whose full float64 accuracy float32 never
+// sees. d = k·ln2 + r with |r| <= ln2/2 (Cody–Waite, ln2 in two parts
+// whose first has trailing zeros so k·ln2Hi is exact), then a degree-11
+// Taylor polynomial for e^r (error r^12/12! < 2^-47) and 2^k in the
+// exponent bits. Other d (NaN, > 0) go to math.Exp.
+func expNeg(d float64) float64 {
+	if !(d <= 0 && d >= expCutoff32) {
+		return math.Exp(d)
+	}
+	const (
+		log2e = 1.4426950408889634
+		ln2Hi = 6.93147180369123816490e-01 // 0x3fe62e42fee00000
+		ln2Lo = 1.90821492927058770002e-10
+		round = 0x1.8p52 // adding it rounds to an integer
+	)
+	k := (d*log2e + round) - round
+	r := (d - k*ln2Hi) - k*ln2Lo
+	// Estrin's scheme: a short dependency chain, so that consecutive
+	// elements overlap in the CPU instead of waiting on one long Horner.
+	r2 := r * r
+	r4 := r2 * r2
+	q0 := (1 + r) + r2*(1.0/2+r*(1.0/6))
+	q1 := (1.0/24 + r*(1.0/120)) + r2*(1.0/720+r*(1.0/5040))
+	q2 := (1.0/40320 + r*(1.0/362880)) + r2*(1.0/3628800+r*(1.0/39916800))
+	p := q0 + r4*(q1+r4*q2)
+	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
 }
 
 func expSum32(dst, x []float32, m float32) (rest, ones float64) {
@@ -74,15 +104,19 @@ func expSum32(dst, x []float32, m float32) (rest, ones float64) {
 	return rest, ones
 }
 
+// expDiv32 and div32 multiply by 1/s: its float64 rounding is 2^-29 of a
+// float32 ULP, so the result is still rounded once where it matters.
 func expDiv32(dst, x []float32, m float32, s float64) {
+	r := 1 / s
 	for i, v := range x {
-		dst[i] = float32(exp32(v, m) / s)
+		dst[i] = float32(exp32(v, m) * r)
 	}
 }
 
 func div32(dst, x []float32, s float64) {
+	r := 1 / s
 	for i, v := range x {
-		dst[i] = float32(float64(v) / s)
+		dst[i] = float32(float64(v) * r)
 	}
 }
 
