@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +19,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -154,6 +156,7 @@ type Run struct {
 	Command     string            `json:"command"`
 	Date        string            `json:"date"`
 	GoVersion   string            `json:"go_version"`
+	Commit      string            `json:"commit,omitempty"` // of the package measured, "+dirty" with local changes
 	CPU         CPUInfo           `json:"cpu"`
 	DefaultImpl string            `json:"default_impl"` // softmax.Impl() with no SOFTMAX_IMPL
 	Sets        []string          `json:"sets"`         // kernel sets this CPU runs
@@ -315,6 +318,7 @@ func measureAll(o options, command string) (Run, error) {
 		Command:     command,
 		Date:        start.UTC().Format(time.RFC3339),
 		GoVersion:   runtime.Version(),
+		Commit:      gitCommit(),
 		CPU:         detectCPU(),
 		DefaultImpl: softmax.Impl(),
 		Unsupported: map[string]string{},
@@ -388,6 +392,7 @@ func headerLines(run Run) []string {
 	lines := run.CPU.Lines()
 	lines = append(lines,
 		fmt.Sprintf("Go:       %s %s/%s", run.GoVersion, run.CPU.GOOS, run.CPU.GOARCH),
+		fmt.Sprintf("commit:   %s", cmp.Or(run.Commit, "unknown")),
 		fmt.Sprintf("softmax:  Impl() = %s; kernel sets here: %s", run.DefaultImpl, strings.Join(run.Sets, ", ")))
 	var un []string
 	for _, n := range knownSets {
@@ -404,6 +409,22 @@ func headerLines(run Run) []string {
 	}
 	lines = append(lines, fmt.Sprintf("peers:    %s%s", strings.Join(peers, ", "), peersNote))
 	return lines
+}
+
+// gitCommit names the commit of the source being measured (bench/ sits in
+// the package's repository and builds it through a replace), with
+// "+dirty" when tracked files outside bench/results differ from it.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)bench/results").Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		c += "+dirty"
+	}
+	return c
 }
 
 func writeOutputs(run Run, o options) error {
