@@ -1,7 +1,593 @@
+// Command amd64 generates the AVX2 and AVX-512 float32 kernels of package
+// softmax (softmax_amd64.s) and their Go declarations (softmax_amd64.go).
+//
+// Run through go generate at the repository root. Both kernel sets come from
+// the same code below, parameterised by the vector width: the avx2 set uses
+// YMM registers, VEX masked moves for tails and vector masks for selects; the
+// avx512 set uses ZMM registers and opmask registers for tails and selects,
+// and only AVX-512F instructions.
 package main
 
 import (
-	_ "github.com/mmcloughlin/avo/build"
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
 )
 
-func main() {}
+// arch describes one kernel set.
+type arch struct {
+	suffix string // function name suffix: AVX2 or AVX512
+	z      bool   // AVX-512: ZMM registers and opmasks
+	lanes  int    // float32 lanes per vector
+}
+
+var (
+	avx2   = &arch{suffix: "AVX2", lanes: 8}
+	avx512 = &arch{suffix: "AVX512", z: true, lanes: 16}
+)
+
+// zero clears v (VPXORD for ZMM: VXORPS on ZMM would need AVX512DQ).
+func (a *arch) zero(v VecVirtual) {
+	if a.z {
+		VPXORD(v, v, v)
+	} else {
+		VPXOR(v, v, v)
+	}
+}
+
+func (a *arch) vec() VecVirtual {
+	if a.z {
+		return ZMM()
+	}
+	return YMM()
+}
+
+// bytes is the size of one vector of float32s.
+func (a *arch) bytes() int { return 4 * a.lanes }
+
+// half returns the register of v that holds half as many bits (the
+// low half: Y of Z, X of Y).
+func (a *arch) half(v Register) Register {
+	if a.z {
+		return v.(VecVirtual).AsY()
+	}
+	return v.(VecVirtual).AsX()
+}
+
+// tail is a partial vector: the lanes below the remaining count are active.
+// For AVX2 it is a vector mask (all ones in active lanes); for AVX-512 an
+// opmask. The zero value means a full vector.
+type tail struct {
+	v VecVirtual
+	k OpmaskVirtual
+}
+
+func (t tail) full() bool { return t.v == nil && t.k == nil }
+
+// constants ----------------------------------------------------------------
+
+var consts = map[string]Mem{}
+
+// c32 returns a 64-byte read-only table holding v in every float32 lane: a
+// full-vector memory operand for YMM and ZMM code, and a broadcast source.
+func c32(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(v))
+	}
+	consts[name] = m
+	return m
+}
+
+func f32(name string, v float32) Mem { return c32(name, math.Float32bits(v)) }
+
+// c64 is c32 for float64 lanes.
+func c64(name string, v float64) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(8*i, U64(math.Float64bits(v)))
+	}
+	consts[name] = m
+	return m
+}
+
+// bcast loads a constant table into a vector register.
+func (a *arch) bcast(m Mem) VecVirtual {
+	v := a.vec()
+	VMOVUPS(m, v)
+	return v
+}
+
+// tailMaskTables emits the tables that partial vectors take masks from.
+func tailMaskTables() {
+	// Eight all-ones dwords, then eight zero dwords: the 32 bytes at
+	// dword 8−r have ones in exactly the first r lanes (r = 0..8).
+	GLOBL("tailmask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+	consts["tailmask"] = NewDataAddr(NewStaticSymbol("tailmask"), 0)
+	// (1<<r)−1 for r = 0..16, as 16-bit opmasks.
+	GLOBL("tailk", RODATA|NOPTR)
+	for r := 0; r <= 16; r++ {
+		DATA(2*r, U16(uint16(1<<r-1)))
+	}
+	consts["tailk"] = NewDataAddr(NewStaticSymbol("tailk"), 0)
+}
+
+// mask builds the tail for r remaining elements, 0 < r < lanes·(bits/32)
+// where bits is the width of the register the mask applies to (lanesOf
+// float32 lanes). r is clobbered.
+func (a *arch) mask(r GPVirtual, lanesOf int) tail {
+	base := GP64()
+	if a.z {
+		LEAQ(consts["tailk"], base)
+		k := K()
+		KMOVW(Mem{Base: base, Index: r, Scale: 2}, k)
+		return tail{k: k}
+	}
+	LEAQ(consts["tailmask"], base)
+	NEGQ(r)
+	ADDQ(U8(8), r)
+	var v VecVirtual
+	if lanesOf == 4 {
+		v = XMM()
+		VMOVDQU(Mem{Base: base, Index: r, Scale: 4}, v)
+	} else {
+		v = YMM()
+		VMOVDQU(Mem{Base: base, Index: r, Scale: 4}, v)
+	}
+	return tail{v: v}
+}
+
+// memory moves ---------------------------------------------------------------
+
+// load reads a vector of float32s (all lanes, or the tail's active lanes with
+// the others zero, never touching memory outside them).
+func (a *arch) load(m Mem, t tail) VecVirtual {
+	x := a.vec()
+	switch {
+	case t.full():
+		VMOVUPS(m, x)
+	case a.z:
+		VMOVUPS_Z(m, t.k, x)
+	default:
+		VMASKMOVPS(m, t.v, x)
+	}
+	return x
+}
+
+// store writes a vector of float32s (all lanes or the tail's active lanes).
+func (a *arch) store(x Register, m Mem, t tail) {
+	switch {
+	case t.full():
+		VMOVUPS(x, m)
+	case a.z:
+		VMOVUPS(x, t.k, m)
+	default:
+		VMASKMOVPS(x, t.v, m)
+	}
+}
+
+// reductions -----------------------------------------------------------------
+
+// hsum64 adds the float64 lanes of v into the low lane of the returned XMM.
+func (a *arch) hsum64(v VecVirtual) VecVirtual {
+	y := v
+	if a.z {
+		h := YMM()
+		VEXTRACTF64X4(U8(1), v, h)
+		VADDPD(h, v.AsY(), h)
+		y = h
+	}
+	x := XMM()
+	VEXTRACTF128(U8(1), y, x)
+	VADDPD(x, y.AsX(), x)
+	s := XMM()
+	VPERMILPD(U8(1), x, s)
+	VADDSD(s, x, x)
+	return x
+}
+
+// addAll adds vs pairwise into vs[0] using op.
+func addAll(op func(...Op), vs []VecVirtual) {
+	for len(vs) > 1 {
+		h := (len(vs) + 1) / 2
+		for i := 0; i+h < len(vs); i++ {
+			op(vs[i+h], vs[i], vs[i])
+		}
+		vs = vs[:h]
+	}
+}
+
+// loop framework -------------------------------------------------------------
+
+// streams describes a pass over equal-length float32 slices: the pointers
+// advance together.
+type streams struct {
+	ptrs []GPVirtual
+	n    GPVirtual
+}
+
+func (s streams) advance(bytes int) {
+	for _, p := range s.ptrs {
+		ADDQ(U32(bytes), p)
+	}
+}
+
+func (s streams) mem(i, off int) Mem { return Mem{Base: s.ptrs[i], Disp: off} }
+
+// elementwise emits the loop of an elementwise pass: unroll units of width
+// elements each per iteration, then single units, then one partial unit.
+// body(u, t) processes unit u (its byte offset is u·4·width) with tail t.
+// after, when not nil, runs after each full iteration (block folds).
+func elementwise(a *arch, s streams, name string, width, unroll int, maskLanes int, body func(off int, t tail)) {
+	step := width * unroll
+	Label(name + "_loop")
+	CMPQ(s.n, U32(step))
+	JB(LabelRef(name + "_single"))
+	for u := 0; u < unroll; u++ {
+		body(4*width*u, tail{})
+	}
+	s.advance(4 * step)
+	SUBQ(U32(step), s.n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_single")
+	CMPQ(s.n, U32(width))
+	JB(LabelRef(name + "_tail"))
+	body(0, tail{})
+	s.advance(4 * width)
+	SUBQ(U32(width), s.n)
+	JMP(LabelRef(name + "_single"))
+
+	Label(name + "_tail")
+	TESTQ(s.n, s.n)
+	JZ(LabelRef(name + "_done"))
+	body(0, a.mask(s.n, maskLanes))
+	Label(name + "_done")
+}
+
+func slicePtr(name string) GPVirtual { return Load(Param(name).Base(), GP64()).(GPVirtual) }
+
+// kernels --------------------------------------------------------------------
+
+func (a *arch) fn(name, sig string, doc ...string) {
+	TEXT(name+a.suffix, NOSPLIT, sig)
+	Doc(doc...)
+}
+
+// max: the largest element, −Inf for an empty slice.
+func (a *arch) max() {
+	a.fn("max", "func(x []float32) float32",
+		"max"+a.suffix+" returns the largest element of x (−Inf when empty).")
+	x := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	neg := f32("neginf32", float32(math.Inf(-1)))
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = a.bcast(neg)
+	}
+	s := streams{ptrs: []GPVirtual{x}, n: n}
+	body := func(off int, u int, t tail) {
+		m := s.mem(0, off)
+		switch {
+		case t.full():
+			VMAXPS(m, acc[u], acc[u])
+		case a.z:
+			VMAXPS(m, acc[u], t.k, acc[u]) // masked-off lanes keep acc
+		default:
+			v := a.load(m, t)
+			ninf := a.bcast(neg)
+			VBLENDVPS(t.v, v, ninf, v) // inactive lanes: −Inf
+			VMAXPS(v, acc[u], acc[u])
+		}
+	}
+	elementwise(a, s, "max", a.lanes, 4, a.lanes, func(off int, t tail) {
+		u := off / a.bytes()
+		if !t.full() {
+			u = 1
+		}
+		body(off, u, t)
+	})
+	addAll(VMAXPS, acc)
+	v := acc[0]
+	if a.z {
+		h := YMM()
+		VEXTRACTF64X4(U8(1), v, h)
+		VMAXPS(h, v.AsY(), h)
+		v = h
+	}
+	xm := XMM()
+	VEXTRACTF128(U8(1), v, xm)
+	VMAXPS(xm, v.AsX(), xm)
+	t := XMM()
+	VPERMILPS(U8(0x0e), xm, t)
+	VMAXPS(t, xm, xm)
+	VPERMILPS(U8(0x01), xm, t)
+	VMAXPS(t, xm, xm)
+	VZEROUPPER()
+	Store(xm, ReturnIndex(0))
+	RET()
+}
+
+// div: dst = x·(rhi + rlo), where rhi + rlo is 1/s in double-float32: the
+// product is x·rhi + fl(x·rlo) rounded once by the FMA.
+func (a *arch) div() {
+	a.fn("div", "func(dst, x []float32, rhi, rlo float32)",
+		"div"+a.suffix+" stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	hi, lo := a.vec(), a.vec()
+	VBROADCASTSS(Load(Param("rhi"), XMM()), hi)
+	VBROADCASTSS(Load(Param("rlo"), XMM()), lo)
+	s := streams{ptrs: []GPVirtual{d, x}, n: n}
+	elementwise(a, s, "div", a.lanes, 4, a.lanes, func(off int, t tail) {
+		v := a.load(s.mem(1, off), t)
+		p := a.vec()
+		VMULPS(lo, v, p)
+		VFMADD231PS(hi, v, p)
+		a.store(p, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// float64 lanes --------------------------------------------------------------
+
+// widen loads a unit of float32s (one vector's worth) as two float64 vectors.
+func (a *arch) widen(m Mem, t tail) (lo, hi VecVirtual) {
+	lo, hi = a.vec(), a.vec()
+	hb := a.bytes() / 2
+	switch {
+	case t.full():
+		VCVTPS2PD(m, lo)
+		VCVTPS2PD(m.Offset(hb), hi)
+	case a.z:
+		kh := K()
+		KSHIFTRW(U8(8), t.k, kh)
+		VCVTPS2PD_Z(m, t.k, lo)
+		VCVTPS2PD_Z(m.Offset(hb), kh, hi)
+	default:
+		v := a.load(m, t)
+		VCVTPS2PD(v.AsX(), lo)
+		h := XMM()
+		VEXTRACTF128(U8(1), v, h)
+		VCVTPS2PD(h, hi)
+	}
+	return lo, hi
+}
+
+// narrow rounds two float64 vectors to float32 and stores them as one unit.
+func (a *arch) narrow(lo, hi VecVirtual, m Mem, t tail) {
+	o := a.vec()
+	h := a.vec()
+	if a.z {
+		VCVTPD2PS(lo, o.AsY())
+		VCVTPD2PS(hi, h.AsY())
+		VINSERTF64X4(U8(1), h.AsY(), o, o)
+	} else {
+		VCVTPD2PSY(lo, o.AsX())
+		VCVTPD2PSY(hi, h.AsX())
+		VINSERTF128(U8(1), h.AsX(), o, o)
+	}
+	a.store(o, m, t)
+}
+
+func (a *arch) bcast64(name string) VecVirtual {
+	v := a.vec()
+	VBROADCASTSD(Load(Param(name), XMM()), v)
+	return v
+}
+
+// sub: dst = float32((float64(x) − float64(m)) − l), as generic computes it.
+func (a *arch) sub() {
+	a.fn("sub", "func(dst, x []float32, m float32, l float64)",
+		"sub"+a.suffix+" stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	m := a.vec()
+	mx := Load(Param("m"), XMM())
+	VCVTSS2SD(mx, mx, mx)
+	VBROADCASTSD(mx, m)
+	l := a.bcast64("l")
+	s := streams{ptrs: []GPVirtual{d, x}, n: n}
+	elementwise(a, s, "sub", a.lanes, 2, a.lanes, func(off int, t tail) {
+		lo, hi := a.widen(s.mem(1, off), t)
+		VSUBPD(m, lo, lo)
+		VSUBPD(m, hi, hi)
+		VSUBPD(l, lo, lo)
+		VSUBPD(l, hi, hi)
+		a.narrow(lo, hi, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// mulSub: dx = float32(float64(p)·(float64(dy) − s)).
+func (a *arch) mulSub() {
+	a.fn("mulSub", "func(dx, p, dy []float32, s float64)",
+		"mulSub"+a.suffix+" stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.")
+	d := slicePtr("dx")
+	p := slicePtr("p")
+	y := slicePtr("dy")
+	n := Load(Param("dx").Len(), GP64()).(GPVirtual)
+	sv := a.bcast64("s")
+	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
+	elementwise(a, s, "mulsub", a.lanes, 2, a.lanes, func(off int, t tail) {
+		plo, phi := a.widen(s.mem(1, off), t)
+		ylo, yhi := a.widen(s.mem(2, off), t)
+		VSUBPD(sv, ylo, ylo)
+		VSUBPD(sv, yhi, yhi)
+		VMULPD(plo, ylo, ylo)
+		VMULPD(phi, yhi, yhi)
+		a.narrow(ylo, yhi, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// exp64 computes exp(x) in float64 lanes to about float64 accuracy: exp(x)
+// is 0 below ln 2^-1021 and +Inf above ln(MaxFloat64); NaN stays NaN.
+func (a *arch) exp64(x VecVirtual) VecVirtual {
+	// n = round(x·log2e) via the magic bias 1.5·2^52 + 1022: the low bits of
+	// v then hold n + 1022, so v<<52 is 2^(n−1), and the polynomial returns
+	// 2·exp(r), which keeps n = 1024 in range.
+	magic := c64("magic64", 0x1.8p52+1022)
+	v := a.vec()
+	VMOVUPD(magic, v)
+	VFMADD231PD(c64("log2e64", math.Log2E), x, v)
+	n := a.vec()
+	VSUBPD(magic, v, n)
+	r := a.vec()
+	VMOVAPD(x, r)
+	VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
+	VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
+	// 2·exp(r) = Σ 2·r^k/k!, k = 0..11, |r| <= ln2/2: truncation error < 2^-47.
+	p := a.vec()
+	fact := 1.0
+	coef := make([]float64, 12)
+	for k := range coef {
+		if k > 0 {
+			fact *= float64(k)
+		}
+		coef[k] = 2 / fact
+	}
+	VMOVUPD(c64(fmt.Sprintf("exp64c%d", 11), coef[11]), p)
+	for k := 10; k >= 0; k-- {
+		VFMADD213PD(c64(fmt.Sprintf("exp64c%d", k), coef[k]), r, p)
+	}
+	VPSLLQ(U8(52), v, v)
+	VMULPD(v, p, p)
+	if a.z {
+		klo, khi := K(), K()
+		VCMPPD(U8(0x05), c64("exp64lo", -707.703310327652), x, klo) // !(x < lo): keep, NaN too
+		VMOVAPD_Z(p, klo, p)
+		VCMPPD(U8(0x1e), c64("exp64hi", 709.782712893384), x, khi) // x > hi (ordered)
+		VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
+	} else {
+		lo := a.vec()
+		VCMPPD(U8(0x11), c64("exp64lo", -707.703310327652), x, lo) // x < lo (ordered)
+		VANDNPD(p, lo, p)
+		hi := a.vec()
+		VCMPPD(U8(0x1e), c64("exp64hi", 709.782712893384), x, hi)
+		inf := a.vec()
+		VMOVUPD(c64("inf64", math.Inf(1)), inf)
+		VBLENDVPD(hi, inf, p, p)
+	}
+	return p
+}
+
+// expMulSub: dx = float32(float64(dy) − exp(float64(logp))·s).
+func (a *arch) expMulSub() {
+	a.fn("expMulSub", "func(dx, logp, dy []float32, s float64)",
+		"expMulSub"+a.suffix+" stores dx[i] = dy[i] − exp(logp[i])·s computed in float64 and rounded once.")
+	d := slicePtr("dx")
+	p := slicePtr("logp")
+	y := slicePtr("dy")
+	n := Load(Param("dx").Len(), GP64()).(GPVirtual)
+	sv := a.bcast64("s")
+	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
+	elementwise(a, s, "expmulsub", a.lanes, 1, a.lanes, func(off int, t tail) {
+		plo, phi := a.widen(s.mem(1, off), t)
+		ylo, yhi := a.widen(s.mem(2, off), t)
+		elo := a.exp64(plo)
+		VFNMADD231PD(sv, elo, ylo)
+		ehi := a.exp64(phi)
+		VFNMADD231PD(sv, ehi, yhi)
+		a.narrow(ylo, yhi, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// sum and dot accumulate float64 lanes.
+func (a *arch) sumDot(dot bool) {
+	if dot {
+		a.fn("dot", "func(a, b []float32) float64",
+			"dot"+a.suffix+" returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).")
+	} else {
+		a.fn("sum", "func(x []float32) float64",
+			"sum"+a.suffix+" returns Σ x[i] accumulated in float64.")
+	}
+	var s streams
+	if dot {
+		s = streams{ptrs: []GPVirtual{slicePtr("a"), slicePtr("b")}, n: Load(Param("a").Len(), GP64()).(GPVirtual)}
+	} else {
+		s = streams{ptrs: []GPVirtual{slicePtr("x")}, n: Load(Param("x").Len(), GP64()).(GPVirtual)}
+	}
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = a.vec()
+		a.zero(acc[i])
+	}
+	w := a.lanes / 2 // float32s per float64 vector
+	one := func(i, off int, t tail) VecVirtual {
+		v := a.vec()
+		m := s.mem(i, off)
+		switch {
+		case t.full():
+			VCVTPS2PD(m, v)
+		case a.z:
+			VCVTPS2PD_Z(m, t.k, v)
+		default:
+			x := XMM()
+			VMASKMOVPS(m, t.v, x)
+			VCVTPS2PD(x, v)
+		}
+		return v
+	}
+	name := "sum"
+	if dot {
+		name = "dot"
+	}
+	elementwise(a, s, name, w, 4, w, func(off int, t tail) {
+		u := off / (4 * w)
+		if !t.full() {
+			u = 1
+		}
+		v := one(0, off, t)
+		if dot {
+			VFMADD231PD(one(1, off, t), v, acc[u])
+		} else {
+			VADDPD(v, acc[u], acc[u])
+		}
+	})
+	addAll(VADDPD, acc)
+	r := a.hsum64(acc[0])
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+func main() {
+	ConstraintExpr("!purego")
+	tailMaskTables()
+	for _, a := range []*arch{avx2, avx512} {
+		a.max()
+		a.expSum(true)
+		a.expSum(false)
+		a.div()
+		a.sub()
+		a.sumDot(false)
+		a.sumDot(true)
+		a.mulSub()
+		a.expMulSub()
+	}
+	Generate()
+}
