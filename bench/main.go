@@ -345,7 +345,11 @@ func measureAll(o options, command string) (Run, error) {
 			run.Unsupported[name] = err.Error()
 		case r.Impl != name:
 			run.Unsupported[name] = fmt.Sprintf("asked for %s, got %s", name, r.Impl)
-		default:
+		}
+		switch why, no := run.Unsupported[name]; {
+		case no && slices.Contains(o.impls, name):
+			fmt.Fprintf(os.Stderr, "skipping %s: %s\n", name, why)
+		case !no:
 			run.Sets = append(run.Sets, name)
 			if wanted(name) {
 				jobs = append(jobs, setImpl(name))
@@ -356,6 +360,9 @@ func measureAll(o options, command string) (Run, error) {
 		if wanted(p.name) {
 			jobs = append(jobs, p)
 		}
+	}
+	if len(jobs) == 0 {
+		return run, errors.New("nothing to measure: none of -impls runs here")
 	}
 	for _, l := range headerLines(run) {
 		fmt.Fprintln(stdout, l)
