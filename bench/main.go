@@ -195,7 +195,7 @@ func mainErr(args []string) error {
 	shapesFlag := fs.String("shapes", "", "comma-separated ROWSxCOLS list (default the standard shapes)")
 	implsFlag := fs.String("impls", "", "comma-separated kernel sets and peers to run (default all); known: "+strings.Join(allNames(), ", "))
 	rounds := fs.Int("rounds", 7, "timed rounds per shape and implementation; the best is reported")
-	minTime := fs.Duration("mintime", 50*time.Millisecond, "minimum duration of one round")
+	minTime := fs.Duration("mintime", 100*time.Millisecond, "minimum duration of one round")
 	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up on an implementation whose child runs longer than this")
 	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
