@@ -1556,14 +1556,14 @@ DATA exp64lo<>+48(SB)/8, $0xc0861da0612a41a3
 DATA exp64lo<>+56(SB)/8, $0xc0861da0612a41a3
 GLOBL exp64lo<>(SB), RODATA|NOPTR, $64
 
-DATA exp64hi<>+0(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+8(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+16(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+24(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+32(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+40(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+48(SB)/8, $0x40862e42fefa39ef
-DATA exp64hi<>+56(SB)/8, $0x40862e42fefa39ef
+DATA exp64hi<>+0(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+8(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+16(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+24(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+32(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+40(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+48(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+56(SB)/8, $0x40862b7d369a5aa8
 GLOBL exp64hi<>(SB), RODATA|NOPTR, $64
 
 DATA inf64<>+0(SB)/8, $0x7ff0000000000000

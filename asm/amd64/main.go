@@ -443,7 +443,9 @@ func (a *arch) mulSub() {
 }
 
 // exp64 computes exp(x) in float64 lanes to about float64 accuracy: exp(x)
-// is 0 below ln 2^-1021 and +Inf above ln(MaxFloat64); NaN stays NaN.
+// is 0 below ln 2^-1021 and +Inf above 709.436139303104, where Go's
+// math.Exp on amd64 (which the generic kernels use) returns +Inf too, so
+// which outputs are NaN (∞·0) matches generic; NaN stays NaN.
 func (a *arch) exp64(x VecVirtual) VecVirtual {
 	// n = round(x·log2e) via the magic bias 1.5·2^52 + 1022: the low bits of
 	// v then hold n + 1022, so v<<52 is 2^(n−1), and the polynomial returns
@@ -478,20 +480,22 @@ func (a *arch) exp64(x VecVirtual) VecVirtual {
 		klo, khi := K(), K()
 		VCMPPD(U8(0x05), c64("exp64lo", -707.703310327652), x, klo) // !(x < lo): keep, NaN too
 		VMOVAPD_Z(p, klo, p)
-		VCMPPD(U8(0x1e), c64("exp64hi", 709.782712893384), x, khi) // x > hi (ordered)
+		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
 		VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
 	} else {
 		lo := a.vec()
 		VCMPPD(U8(0x11), c64("exp64lo", -707.703310327652), x, lo) // x < lo (ordered)
 		VANDNPD(p, lo, p)
 		hi := a.vec()
-		VCMPPD(U8(0x1e), c64("exp64hi", 709.782712893384), x, hi)
+		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
 		inf := a.vec()
 		VMOVUPD(c64("inf64", math.Inf(1)), inf)
 		VBLENDVPD(hi, inf, p, p)
 	}
 	return p
 }
+
+const expHi64 = 709.436139303104
 
 // expMulSub: dx = float32(float64(dy) − exp(float64(logp))·s).
 func (a *arch) expMulSub() {

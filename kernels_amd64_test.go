@@ -1,0 +1,619 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/guard"
+	"github.com/klauspost/cpuid/v2"
+)
+
+// Kernel-level tests of the amd64 sets against the generic kernels and a
+// float64 reference: every length 0..300 and larger ones, every start
+// offset 0..15, data against guard pages on both sides, in place, special
+// values. They run each set the CPU supports (the avx512 set only on an
+// AVX-512 machine).
+
+// amdSets are the amd64 SIMD sets this CPU runs.
+func amdSets() []*kernels[float32] { return archSets32() }
+
+func forAMDSets(t *testing.T, f func(t *testing.T, k *kernels[float32])) {
+	sets := amdSets()
+	if len(sets) == 0 {
+		t.Skip("no AVX2/AVX-512 on this CPU")
+	}
+	for _, k := range sets {
+		t.Run("impl="+k.name, func(t *testing.T) { f(t, k) })
+	}
+}
+
+// kworst records the worst ULP error per set and kernel.
+var kworst = struct {
+	sync.Mutex
+	m map[string]float64
+}{m: map[string]float64{}}
+
+func krecord(k *kernels[float32], kernel string, e float64) {
+	key := k.name + "." + kernel
+	kworst.Lock()
+	if e > kworst.m[key] {
+		kworst.m[key] = e
+	}
+	kworst.Unlock()
+}
+
+// kernelLens: every length 0..300, powers of two ±1 up to 2^16.
+func kernelLens(short bool) []int {
+	var ns []int
+	for n := 0; n <= 300; n++ {
+		ns = append(ns, n)
+	}
+	top := 16
+	if short {
+		top = 12
+	}
+	for e := 9; e <= top; e++ {
+		ns = append(ns, 1<<e-1, 1<<e, 1<<e+1)
+	}
+	return ns
+}
+
+// ulp32 is the float32 ULP at |v| (normal range).
+func ulp32(v float64) float64 {
+	_, e := math.Frexp(v)
+	return math.Ldexp(1, e-24)
+}
+
+// errULP is |got − want| in float32 ULPs of want; both NaN or equal
+// infinities score 0; a mismatch in kind scores +Inf.
+func errULP(got float32, want float64) float64 {
+	g := float64(got)
+	if w := float32(want); math.IsInf(float64(w), 0) {
+		want = float64(w) // beyond float32's range
+	}
+	switch {
+	case g != g || want != want:
+		if g != g && want != want {
+			return 0
+		}
+		return math.Inf(1)
+	case math.IsInf(g, 0) || math.IsInf(want, 0):
+		if g == want {
+			return 0
+		}
+		return math.Inf(1)
+	case want == 0:
+		if g == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	case math.Abs(want) < 0x1p-126:
+		if math.Abs(g) < 0x1p-125 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return math.Abs(g-want) / ulp32(want)
+}
+
+// place copies v into a buffer at element offset off (0..15) whose end
+// touches a guard page, or whose start does (front), so any access outside
+// the slice faults.
+func place(t *testing.T, v []float32, off int, front bool) []float32 {
+	if !guard.Supported {
+		s := make([]float32, len(v)+off)[off:]
+		copy(s, v)
+		return s
+	}
+	var s []float32
+	var free func()
+	if front {
+		s, free = guard.Slice[float32](len(v)+off, false)
+		s = s[off:]
+	} else {
+		s, free = guard.Slice[float32](len(v)+off, true)
+		s = s[:len(v)]
+	}
+	t.Cleanup(free)
+	copy(s, v)
+	return s
+}
+
+func logits32(rng *rand.Rand, n int, sigma, mean float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(mean + sigma*rng.NormFloat64())
+	}
+	return x
+}
+
+var kspreads = []struct{ sigma, mean float64 }{{0.1, 0}, {1, 50}, {4, -50}, {30, 0}, {30, 50}, {1e-3, 1}}
+
+func TestKernelMax(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, n := range kernelLens(testing.Short()) {
+			for off := 0; off < 16; off += 1 + 4*(n/64) {
+				x := logits32(rng, n, 10, -20)
+				if n > 0 && rng.IntN(2) == 0 {
+					x[rng.IntN(n)] = 1e30 // max anywhere, also in tails
+				}
+				for _, front := range []bool{false, true} {
+					g := k.max(place(t, x, off, front))
+					if w := maxGeneric(x); g != w {
+						t.Fatalf("n=%d off=%d: max %v, want %v", n, off, g, w)
+					}
+				}
+			}
+		}
+		for _, c := range [][]float32{
+			{float32(math.Inf(-1))}, {float32(math.Inf(-1)), -3e38}, {-1e-45}, {0, float32(math.Copysign(0, -1))},
+		} {
+			if g, w := k.max(c), maxGeneric(c); g != w {
+				t.Errorf("max(%v) = %v, want %v", c, g, w)
+			}
+		}
+		// All −Inf, every tail length: −Inf, not the 0 a masked load gives.
+		for n := 1; n < 40; n++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(math.Inf(-1))
+			}
+			if g := k.max(x); !math.IsInf(float64(g), -1) {
+				t.Fatalf("max of %d × −Inf = %v", n, g)
+			}
+		}
+		// A NaN may be skipped or returned, nothing else.
+		x := []float32{1, float32(math.NaN()), 3, 2}
+		if g := k.max(x); g == g && g != 3 {
+			t.Errorf("max with NaN = %v", g)
+		}
+	})
+}
+
+// expRef is the exact exp(x − m) with the float32 cutoff, in float64.
+func expRef(x, m float32) float64 {
+	d := float64(x) - float64(m)
+	if d < expCutoff32 {
+		return 0
+	}
+	return math.Exp(d)
+}
+
+// checkExpSum runs expSum with and without a store and checks every e[i],
+// the split sum and which outputs are 0 / NaN against generic.
+func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off int, what string) {
+	t.Helper()
+	n := len(x)
+	xs := place(t, x, off, off%2 == 1)
+	dst := place(t, make([]float32, n), (off+3)%16, off%2 == 0)
+	rest, ones := k.expSum(dst, xs, m)
+	rest2, ones2 := k.expSum(nil, xs, m)
+	if !same64(rest, rest2) || ones != ones2 {
+		t.Fatalf("%s: store and no-store differ: (%v,%v) vs (%v,%v)", what, rest, ones, rest2, ones2)
+	}
+	gd := make([]float32, n)
+	grest, gones := generic32.expSum(gd, x, m)
+	var want, wantRest float64
+	nan := false
+	worst := 0.0
+	for i := range x {
+		e := expRef(x[i], m)
+		if x[i] != x[i] {
+			e, nan = math.NaN(), true
+		}
+		want += e
+		if dst[i] != 1 {
+			wantRest += e
+		}
+		if (dst[i] == 0) != (gd[i] == 0) || (dst[i] != dst[i]) != (gd[i] != gd[i]) {
+			t.Fatalf("%s: e[%d] = %v, generic %v (x=%v m=%v)", what, i, dst[i], gd[i], x[i], m)
+		}
+		if err := errULP(dst[i], e); err > worst {
+			worst = err
+			if err > 2.5 {
+				t.Fatalf("%s: e[%d] = %v, want %v: %.2f ULP (x=%v m=%v)", what, i, dst[i], e, err, x[i], m)
+			}
+		}
+	}
+	krecord(k, "expSum e[i]", worst)
+	if nan {
+		if rest == rest {
+			t.Fatalf("%s: rest = %v with a NaN input", what, rest)
+		}
+		return
+	}
+	if math.Abs(ones-gones) > 2 {
+		t.Fatalf("%s: ones = %v, generic %v", what, ones, gones)
+	}
+	// The total against the exact sum: the e[i] carry ~1.5 ULP each, the
+	// blockwise sum a few units of 2^-24 more.
+	s := ones + rest
+	if want == 0 {
+		if s != 0 {
+			t.Fatalf("%s: sum %v, want 0", what, s)
+		}
+		return
+	}
+	rel := math.Abs(s-want) / want
+	krecord(k, "expSum sum (2^-24 units)", rel/0x1p-24)
+	if rel > 0x1p-22 {
+		t.Fatalf("%s: sum %v, want %v (rel %.3g); generic %v", what, s, want, rel, grest+gones)
+	}
+	// rest alone stays accurate when it is tiny next to ones.
+	if grest > 0 {
+		wr := wantRest
+		if r := math.Abs(rest-wr) / wr; r > 0x1p-22 {
+			t.Fatalf("%s: rest %v, want %v (rel %.3g)", what, rest, wr, r)
+		}
+	}
+}
+
+func same64(a, b float64) bool { return a == b || (a != a && b != b) }
+
+func TestKernelExpSum(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, n := range kernelLens(testing.Short()) {
+			for _, sp := range kspreads {
+				x := logits32(rng, n, sp.sigma, sp.mean)
+				off := rng.IntN(16)
+				checkExpSum(t, k, x, maxGeneric(x), off, fmt.Sprintf("n=%d σ=%v μ=%v off=%d", n, sp.sigma, sp.mean, off))
+			}
+		}
+	})
+}
+
+func TestKernelExpSumSpecial(t *testing.T) {
+	ninf := float32(math.Inf(-1))
+	nan := float32(math.NaN())
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		// Values around the cutoff for many m: x = m + c ± a few ULPs, where
+		// x − m is often inexact in float32.
+		for _, m := range []float32{0, 1, -1, 0.1, 3.3, 43.7, 50, 87.33, 100, -100, 1e4, -1e4, 1e-3, 0x1p-126} {
+			var x []float32
+			c := float32(float64(m) + expCutoff32)
+			for d := -40; d <= 40; d++ {
+				v := c
+				for range max(d, -d) {
+					if d > 0 {
+						v = math.Nextafter32(v, float32(math.Inf(1)))
+					} else {
+						v = math.Nextafter32(v, ninf)
+					}
+				}
+				if v <= m {
+					x = append(x, v)
+				}
+			}
+			x = append(x, m)
+			for n := 1; n <= len(x); n += 1 + n/8 {
+				checkExpSum(t, k, x[:n], m, n%16, fmt.Sprintf("cutoff m=%v n=%d", m, n))
+			}
+		}
+		// −Inf, overflowing x − m, NaN, huge kspreads, subnormals.
+		cases := [][]float32{
+			{ninf, ninf, 0},
+			{-3e38, 3e38},
+			{3e38, -3e38, 0, -1, 3e38},
+			{1e-40, -1e-40, 0, 0x1p-126},
+			{-87.33, -87.34, 0, -103.9, -88},
+			{ninf, nan, 0},
+		}
+		for _, c := range cases {
+			for n := 1; n < 40; n++ {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = c[rng.IntN(len(c))]
+				}
+				m := maxGeneric(x)
+				if math.IsInf(float64(m), 0) || m != m {
+					m = 0
+				}
+				hasNaN := false
+				for _, v := range x {
+					hasNaN = hasNaN || v != v
+				}
+				if !hasNaN && math.IsInf(float64(maxGeneric(x)), -1) {
+					m = 0
+				}
+				checkExpSum(t, k, x, m, n%16, fmt.Sprintf("special %v n=%d", c, n))
+			}
+		}
+		// NaN in every position of every tail.
+		for n := 1; n <= 70; n++ {
+			for p := 0; p < n; p++ {
+				x := logits32(rng, n, 1, 0)
+				x[p] = nan
+				r, _ := k.expSum(nil, x, 10)
+				d := make([]float32, n)
+				r2, _ := k.expSum(d, x, 10)
+				if r == r || r2 == r2 || d[p] == d[p] {
+					t.Fatalf("n=%d NaN at %d: rest %v %v, e %v", n, p, r, r2, d[p])
+				}
+			}
+		}
+		// A confident row: rest ≪ ones keeps its relative accuracy.
+		for _, n := range []int{7, 100, 4097} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = -20 - float32(i%13)
+			}
+			x[n/2] = 0
+			checkExpSum(t, k, x, 0, 0, fmt.Sprintf("confident n=%d", n))
+		}
+		// In place.
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 127, 128, 129, 1000} {
+			x := logits32(rng, n, 3, 0)
+			m := maxGeneric(x)
+			want := make([]float32, n)
+			k.expSum(want, x, m)
+			k.expSum(x, x, m)
+			for i := range x {
+				if x[i] != want[i] {
+					t.Fatalf("in place n=%d: e[%d] %v vs %v", n, i, x[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+// TestKernelExpSumLong checks the sum of long rows (the float32 block sums).
+func TestKernelExpSumLong(t *testing.T) {
+	lens := []int{1 << 20, 1<<20 + 13}
+	if !testing.Short() {
+		lens = append(lens, 1<<24)
+	}
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, n := range lens {
+			for _, sp := range []struct{ sigma, mean float64 }{{0.01, 0}, {1, 0}, {4, 10}} {
+				x := logits32(rng, n, sp.sigma, sp.mean)
+				m := maxGeneric(x)
+				rest, ones := k.expSum(nil, x, m)
+				// The exact sum, compensated.
+				var s, c float64
+				for _, v := range x {
+					s, c = neumaier(s, c, expRef(v, m))
+				}
+				want := s + c
+				rel := math.Abs(ones+rest-want) / want
+				krecord(k, "expSum sum (2^-24 units)", rel/0x1p-24)
+				if rel > 0x1p-23 {
+					t.Errorf("n=%d σ=%v: sum %v, want %v (rel %.3g = %.2f·2^-24)", n, sp.sigma, ones+rest, want, rel, rel/0x1p-24)
+				}
+			}
+		}
+	})
+}
+
+func TestKernelDiv(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, n := range kernelLens(testing.Short()) {
+			x := logits32(rng, n, 1, 0)
+			for _, s := range []float64{1, 3, 1.0000001, 12345.678, 1e-20, 1e20, 1e-40, 1e40, math.Inf(1)} {
+				off := rng.IntN(16)
+				xs := place(t, x, off, off%2 == 0)
+				d := place(t, make([]float32, n), (off+5)%16, off%2 == 1)
+				k.div(d, xs, s)
+				worst := 0.0
+				for i := range x {
+					want := float64(x[i]) / s
+					e := errULP(d[i], want)
+					if math.Abs(want) < 0x1p-126 {
+						// generic's rounding there: agree on zero-ness.
+						g := float32(float64(x[i]) * (1 / s))
+						if (g == 0) != (d[i] == 0) {
+							e = math.Inf(1)
+						}
+					}
+					if e > worst {
+						worst = e
+					}
+					if e > 1 {
+						t.Fatalf("n=%d s=%v: %v/s = %v, want %v (%.2f ULP)", n, s, x[i], d[i], want, e)
+					}
+				}
+				krecord(k, "div", worst)
+			}
+		}
+		// In place.
+		x := logits32(rng, 100, 1, 0)
+		want := make([]float32, 100)
+		k.div(want, x, 7)
+		k.div(x, x, 7)
+		for i := range x {
+			if x[i] != want[i] {
+				t.Fatalf("in place: %v vs %v", x[i], want[i])
+			}
+		}
+	})
+}
+
+// sub, mulSub: float64 arithmetic rounded once, as generic: bit for bit.
+func TestKernelSubMulSub(t *testing.T) {
+	ninf := float32(math.Inf(-1))
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, n := range kernelLens(testing.Short()) {
+			x := logits32(rng, n, 10, 0)
+			y := logits32(rng, n, 1, 0)
+			if n > 3 {
+				x[1], x[n-1] = ninf, float32(math.NaN())
+				y[2] = float32(math.Inf(1))
+			}
+			off := rng.IntN(16)
+			xs := place(t, x, off, off%2 == 0)
+			ys := place(t, y, (off+7)%16, off%2 == 1)
+			got := place(t, make([]float32, n), (off+1)%16, off%2 == 1)
+			want := make([]float32, n)
+			m, l := float32(3.25), 1.0/3
+			k.sub(got, xs, m, l)
+			generic32.sub(want, x, m, l)
+			sameBits(t, fmt.Sprintf("sub n=%d", n), got, want)
+			s := rng.NormFloat64()
+			k.mulSub(got, xs, ys, s)
+			generic32.mulSub(want, x, y, s)
+			sameBits(t, fmt.Sprintf("mulSub n=%d", n), got, want)
+			// in place, both ways
+			cp := append([]float32(nil), x...)
+			k.mulSub(cp, cp, y, s)
+			sameBits(t, "mulSub in place p", cp, want)
+			cp = append([]float32(nil), y...)
+			k.mulSub(cp, x, cp, s)
+			sameBits(t, "mulSub in place dy", cp, want)
+			cp = append([]float32(nil), x...)
+			k.sub(cp, cp, m, l)
+			generic32.sub(want, x, m, l)
+			sameBits(t, "sub in place", cp, want)
+		}
+	})
+}
+
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		g, w := got[i], want[i]
+		if g != w && !(g != g && w != w) {
+			t.Fatalf("%s: [%d] = %v, want %v", what, i, g, w)
+		}
+	}
+}
+
+func TestKernelExpMulSub(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(13, 14))
+		for _, n := range kernelLens(testing.Short()) {
+			lp := logits32(rng, n, 5, -5)
+			dy := logits32(rng, n, 1, 0)
+			specials := []float32{float32(math.Inf(-1)), float32(math.NaN()), float32(math.Inf(1)), 0, -800, -707, -708, 88, 100, 709.7, 709.9, -1e-30}
+			for i := range lp {
+				if rng.IntN(10) == 0 {
+					lp[i] = specials[rng.IntN(len(specials))]
+				}
+			}
+			s := 1 + rng.Float64()
+			if n%7 == 0 {
+				s = 0
+			}
+			off := rng.IntN(16)
+			got := place(t, make([]float32, n), off, off%2 == 0)
+			k.expMulSub(got, place(t, lp, (off+2)%16, true), place(t, dy, (off+9)%16, false), s)
+			worst := 0.0
+			for i := range lp {
+				want := float64(dy[i]) - math.Exp(float64(lp[i]))*s
+				e := errULP(got[i], want)
+				if e > worst {
+					worst = e
+				}
+				if e > 1 {
+					t.Fatalf("n=%d: dy=%v logp=%v s=%v: %v, want %v (%.2f ULP)", n, dy[i], lp[i], s, got[i], want, e)
+				}
+			}
+			krecord(k, "expMulSub", worst)
+		}
+	})
+}
+
+func TestKernelSumDot(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(15, 16))
+		for _, n := range kernelLens(testing.Short()) {
+			a := logits32(rng, n, 1, 0.5)
+			b := logits32(rng, n, 1, -0.5)
+			off := rng.IntN(16)
+			as, bs := place(t, a, off, off%2 == 0), place(t, b, (off+3)%16, off%2 == 1)
+			var abs, absd float64
+			for i := range a {
+				abs += math.Abs(float64(a[i]))
+				absd += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			if g, w := k.sum(as), sumGeneric(a); math.Abs(g-w) > 0x1p-50*abs {
+				t.Fatalf("sum n=%d: %v, want %v", n, g, w)
+			}
+			if g, w := k.dot(as, bs), dotGeneric(a, b); math.Abs(g-w) > 0x1p-50*absd {
+				t.Fatalf("dot n=%d: %v, want %v", n, g, w)
+			}
+		}
+		nan := float32(math.NaN())
+		if g := k.sum([]float32{1, 2, nan}); g == g {
+			t.Errorf("sum with NaN = %v", g)
+		}
+		if g := k.dot([]float32{1, 2, 3}, []float32{0, float32(math.Inf(1)), 1}); g != math.Inf(1) {
+			t.Errorf("dot with +Inf = %v", g)
+		}
+	})
+}
+
+// TestRequiresLines checks that each set's CPU feature list is exactly what
+// its generated functions list in their "// Requires:" lines.
+func TestRequiresLines(t *testing.T) {
+	src, err := os.ReadFile("softmax_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`// func [a-zA-Z]+(AVX2|AVX512)\(.*\n// Requires: (.*)\n`)
+	need := map[string]map[string]bool{"AVX2": {}, "AVX512": {}}
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		for _, f := range strings.Split(m[2], ", ") {
+			need[m[1]][f] = true
+		}
+	}
+	for set, feats := range map[string][]cpuid.FeatureID{"AVX2": avx2Features, "AVX512": avx512Features} {
+		var have, want []string
+		for _, f := range feats {
+			have = append(have, f.String())
+		}
+		for f := range need[set] {
+			want = append(want, f)
+		}
+		sort.Strings(have)
+		sort.Strings(want)
+		if strings.Join(have, ",") != strings.Join(want, ",") {
+			t.Errorf("%s set checks %v, generated code requires %v", set, have, want)
+		}
+	}
+}
+
+// TestDispatchAMD64 checks that the sets offered match the CPU, best first.
+func TestDispatchAMD64(t *testing.T) {
+	var want []string
+	if cpuid.CPU.Supports(avx512Features...) {
+		want = append(want, "avx512")
+	}
+	if cpuid.CPU.Supports(avx2Features...) {
+		want = append(want, "avx2")
+	}
+	want = append(want, "generic")
+	if got := setNames(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("sets %v, want %v", got, want)
+	}
+	if os.Getenv("SOFTMAX_IMPL") == "" && Impl() != want[0] {
+		t.Errorf("Impl() = %s, want %s", Impl(), want[0])
+	}
+	t.Logf("CPU %s: sets %v", cpuid.CPU.BrandName, setNames())
+}
+
+func TestKernelWorstULP(t *testing.T) {
+	kworst.Lock()
+	defer kworst.Unlock()
+	var keys []string
+	for k := range kworst.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%-36s %.3f", k, kworst.m[k])
+	}
+}
