@@ -35,8 +35,8 @@ const (
 // childSpec is a child's job.
 type childSpec struct {
 	Impl    string        `json:"impl"`
-	Probe   bool          `json:"probe"` // only report Impl() and exit
-	Timeout time.Duration `json:"timeout"`
+	Probe   bool          `json:"probe"`   // only report Impl() and exit
+	Timeout time.Duration `json:"timeout"` // the parent kills the child after this
 	Shapes  []shape       `json:"shapes"`
 	Rounds  int           `json:"rounds"`
 	MinTime time.Duration `json:"min_time"`
