@@ -58,11 +58,11 @@ TEXT ·expSumNEON(SB), NOSPLIT, $0-72
 	VMOVQ	$0xc2aeac50c2aeac50, $0xc2aeac50c2aeac50, V21
 	VMOVQ	$0x4b40007f4b40007f, $0x4b40007f4b40007f, V22
 	VMOVQ	$0x3f8000003f800000, $0x3f8000003f800000, V23
-	VMOVQ	$0x3f7ffffb3f7ffffb, $0x3f7ffffb3f7ffffb, V24
-	VMOVQ	$0x3efffee33efffee3, $0x3efffee33efffee3, V25
-	VMOVQ	$0x3e2aad353e2aad35, $0x3e2aad353e2aad35, V26
-	VMOVQ	$0x3d2b9d2a3d2b9d2a, $0x3d2b9d2a3d2b9d2a, V27
-	VMOVQ	$0x3f3172003fb8aa3b, $0x3c07d41a35bfbe8e, V28
+	VMOVQ	$0x3f7ffff83f7ffff8, $0x3f7ffff83f7ffff8, V24
+	VMOVQ	$0x3efffee03efffee0, $0x3efffee03efffee0, V25
+	VMOVQ	$0x3e2aae6f3e2aae6f, $0x3e2aae6f3e2aae6f, V26
+	VMOVQ	$0x3d2b9e4b3d2b9e4b, $0x3d2b9e4b3d2b9e4b, V27
+	VMOVQ	$0x3f3172003fb8aa3b, $0x3c076dcc35bfbe8e, V28
 	VEOR	V29.B16, V29.B16, V29.B16
 	VEOR	V30.B16, V30.B16, V30.B16
 	VEOR	V31.B16, V31.B16, V31.B16
@@ -115,10 +115,10 @@ store_loop16:
 	WORD	$0x4fbc5229	// fmls v9.4s, v17.4s, v28.s[1]
 	WORD	$0x4fbc524a	// fmls v10.4s, v18.4s, v28.s[1]
 	WORD	$0x4fbc526b	// fmls v11.4s, v19.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
-	WORD	$0x4f9c5a29	// fmls v9.4s, v17.4s, v28.s[2]
-	WORD	$0x4f9c5a4a	// fmls v10.4s, v18.4s, v28.s[2]
-	WORD	$0x4f9c5a6b	// fmls v11.4s, v19.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a2d	// fmls v13.4s, v17.4s, v28.s[2]
+	WORD	$0x4f9c5a4e	// fmls v14.4s, v18.4s, v28.s[2]
+	WORD	$0x4f9c5a6f	// fmls v15.4s, v19.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	WORD	$0x4e2dd529	// fadd v9.4s, v9.4s, v13.4s
 	WORD	$0x4e2ed54a	// fadd v10.4s, v10.4s, v14.4s
@@ -212,7 +212,7 @@ store_loop4:
 	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	VMOV	V27.B16, V16.B16
 	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
@@ -255,7 +255,7 @@ store_loop1:
 	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	VMOV	V27.B16, V16.B16
 	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
@@ -329,10 +329,10 @@ nostore_loop16:
 	WORD	$0x4fbc5229	// fmls v9.4s, v17.4s, v28.s[1]
 	WORD	$0x4fbc524a	// fmls v10.4s, v18.4s, v28.s[1]
 	WORD	$0x4fbc526b	// fmls v11.4s, v19.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
-	WORD	$0x4f9c5a29	// fmls v9.4s, v17.4s, v28.s[2]
-	WORD	$0x4f9c5a4a	// fmls v10.4s, v18.4s, v28.s[2]
-	WORD	$0x4f9c5a6b	// fmls v11.4s, v19.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a2d	// fmls v13.4s, v17.4s, v28.s[2]
+	WORD	$0x4f9c5a4e	// fmls v14.4s, v18.4s, v28.s[2]
+	WORD	$0x4f9c5a6f	// fmls v15.4s, v19.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	WORD	$0x4e2dd529	// fadd v9.4s, v9.4s, v13.4s
 	WORD	$0x4e2ed54a	// fadd v10.4s, v10.4s, v14.4s
@@ -425,7 +425,7 @@ nostore_loop4:
 	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	VMOV	V27.B16, V16.B16
 	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
@@ -467,7 +467,7 @@ nostore_loop1:
 	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a08	// fmls v8.4s, v16.4s, v28.s[2]
+	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	VMOV	V27.B16, V16.B16
 	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
