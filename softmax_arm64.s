@@ -58,12 +58,12 @@ TEXT ·expSumNEON(SB), NOSPLIT, $0-72
 	VMOVQ	$0xc2aeac50c2aeac50, $0xc2aeac50c2aeac50, V21
 	VMOVQ	$0x4b40007f4b40007f, $0x4b40007f4b40007f, V22
 	VMOVQ	$0x3f8000003f800000, $0x3f8000003f800000, V23
-	VMOVQ	$0x3f7ffff83f7ffff8, $0x3f7ffff83f7ffff8, V24
-	VMOVQ	$0x3efffee03efffee0, $0x3efffee03efffee0, V25
-	VMOVQ	$0x3e2aae6f3e2aae6f, $0x3e2aae6f3e2aae6f, V26
-	VMOVQ	$0x3d2b9e4b3d2b9e4b, $0x3d2b9e4b3d2b9e4b, V27
-	VMOVQ	$0x3f3172003fb8aa3b, $0x3c076dcc35bfbe8e, V28
-	VEOR	V29.B16, V29.B16, V29.B16
+	VMOVQ	$0x3f8000003f800000, $0x3f8000003f800000, V24
+	VMOVQ	$0x3efffffc3efffffc, $0x3efffffc3efffffc, V25
+	VMOVQ	$0x3e2aaa1b3e2aaa1b, $0x3e2aaa1b3e2aaa1b, V26
+	VMOVQ	$0x3d2aaca33d2aaca3, $0x3d2aaca33d2aaca3, V27
+	VMOVQ	$0x3c092f973c092f97, $0x3c092f973c092f97, V28
+	VMOVQ	$0x3f3172003fb8aa3b, $0x3ab5166235bfbe8e, V29
 	VEOR	V30.B16, V30.B16, V30.B16
 	VEOR	V31.B16, V31.B16, V31.B16
 	CBZ	R3, nostore
@@ -103,70 +103,78 @@ store_loop16:
 	VMOV	V22.B16, V5.B16
 	VMOV	V22.B16, V6.B16
 	VMOV	V22.B16, V7.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
-	WORD	$0x4f9c1125	// fmla v5.4s, v9.4s, v28.s[0]
-	WORD	$0x4f9c1146	// fmla v6.4s, v10.4s, v28.s[0]
-	WORD	$0x4f9c1167	// fmla v7.4s, v11.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
+	WORD	$0x4f9d1125	// fmla v5.4s, v9.4s, v29.s[0]
+	WORD	$0x4f9d1146	// fmla v6.4s, v10.4s, v29.s[0]
+	WORD	$0x4f9d1167	// fmla v7.4s, v11.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4eb6d4b1	// fsub v17.4s, v5.4s, v22.4s
 	WORD	$0x4eb6d4d2	// fsub v18.4s, v6.4s, v22.4s
 	WORD	$0x4eb6d4f3	// fsub v19.4s, v7.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4fbc5229	// fmls v9.4s, v17.4s, v28.s[1]
-	WORD	$0x4fbc524a	// fmls v10.4s, v18.4s, v28.s[1]
-	WORD	$0x4fbc526b	// fmls v11.4s, v19.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
-	WORD	$0x4f9c5a2d	// fmls v13.4s, v17.4s, v28.s[2]
-	WORD	$0x4f9c5a4e	// fmls v14.4s, v18.4s, v28.s[2]
-	WORD	$0x4f9c5a6f	// fmls v15.4s, v19.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4fbd5229	// fmls v9.4s, v17.4s, v29.s[1]
+	WORD	$0x4fbd524a	// fmls v10.4s, v18.4s, v29.s[1]
+	WORD	$0x4fbd526b	// fmls v11.4s, v19.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
+	WORD	$0x4f9d5a2d	// fmls v13.4s, v17.4s, v29.s[2]
+	WORD	$0x4f9d5a4e	// fmls v14.4s, v18.4s, v29.s[2]
+	WORD	$0x4f9d5a6f	// fmls v15.4s, v19.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	WORD	$0x4e2dd529	// fadd v9.4s, v9.4s, v13.4s
 	WORD	$0x4e2ed54a	// fadd v10.4s, v10.4s, v14.4s
 	WORD	$0x4e2fd56b	// fadd v11.4s, v11.4s, v15.4s
-	VMOV	V27.B16, V16.B16
-	VMOV	V27.B16, V17.B16
-	VMOV	V27.B16, V18.B16
-	VMOV	V27.B16, V19.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	WORD	$0x4fbc1931	// fmla v17.4s, v9.4s, v28.s[3]
-	WORD	$0x4fbc1952	// fmla v18.4s, v10.4s, v28.s[3]
-	WORD	$0x4fbc1973	// fmla v19.4s, v11.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
-	VMOV	V26.B16, V13.B16
-	VMOV	V26.B16, V14.B16
-	VMOV	V26.B16, V15.B16
+	VMOV	V28.B16, V16.B16
+	VMOV	V28.B16, V17.B16
+	VMOV	V28.B16, V18.B16
+	VMOV	V28.B16, V19.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	WORD	$0x4fbd1931	// fmla v17.4s, v9.4s, v29.s[3]
+	WORD	$0x4fbd1952	// fmla v18.4s, v10.4s, v29.s[3]
+	WORD	$0x4fbd1973	// fmla v19.4s, v11.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
+	VMOV	V27.B16, V13.B16
+	VMOV	V27.B16, V14.B16
+	VMOV	V27.B16, V15.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
-	VMOV	V25.B16, V16.B16
-	VMOV	V25.B16, V17.B16
-	VMOV	V25.B16, V18.B16
-	VMOV	V25.B16, V19.B16
+	VMOV	V26.B16, V16.B16
+	VMOV	V26.B16, V17.B16
+	VMOV	V26.B16, V18.B16
+	VMOV	V26.B16, V19.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VFMLA	V9.S4, V13.S4, V17.S4
 	VFMLA	V10.S4, V14.S4, V18.S4
 	VFMLA	V11.S4, V15.S4, V19.S4
-	VMOV	V24.B16, V12.B16
-	VMOV	V24.B16, V13.B16
-	VMOV	V24.B16, V14.B16
-	VMOV	V24.B16, V15.B16
+	VMOV	V25.B16, V12.B16
+	VMOV	V25.B16, V13.B16
+	VMOV	V25.B16, V14.B16
+	VMOV	V25.B16, V15.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
+	VMOV	V24.B16, V16.B16
+	VMOV	V24.B16, V17.B16
+	VMOV	V24.B16, V18.B16
+	VMOV	V24.B16, V19.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
+	VFMLA	V9.S4, V13.S4, V17.S4
+	VFMLA	V10.S4, V14.S4, V18.S4
+	VFMLA	V11.S4, V15.S4, V19.S4
 	VSHL	$23, V4.S4, V4.S4
 	VSHL	$23, V5.S4, V5.S4
 	VSHL	$23, V6.S4, V6.S4
 	VSHL	$23, V7.S4, V7.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	WORD	$0x6e25dd31	// fmul v17.4s, v9.4s, v5.4s
-	WORD	$0x6e26dd52	// fmul v18.4s, v10.4s, v6.4s
-	WORD	$0x6e27dd73	// fmul v19.4s, v11.4s, v7.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
-	VFMLA	V13.S4, V17.S4, V5.S4
-	VFMLA	V14.S4, V18.S4, V6.S4
-	VFMLA	V15.S4, V19.S4, V7.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	WORD	$0x6e25dd2d	// fmul v13.4s, v9.4s, v5.4s
+	WORD	$0x6e26dd4e	// fmul v14.4s, v10.4s, v6.4s
+	WORD	$0x6e27dd6f	// fmul v15.4s, v11.4s, v7.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
+	VFMLA	V17.S4, V13.S4, V5.S4
+	VFMLA	V18.S4, V14.S4, V6.S4
+	VFMLA	V19.S4, V15.S4, V7.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x4e611ca5	// bic v5.16b, v5.16b, v1.16b
 	WORD	$0x4e621cc6	// bic v6.16b, v6.16b, v2.16b
@@ -176,24 +184,30 @@ store_loop16:
 	WORD	$0x4e37e4a1	// fcmeq v1.4s, v5.4s, v23.4s
 	WORD	$0x4e37e4c2	// fcmeq v2.4s, v6.4s, v23.4s
 	WORD	$0x4e37e4e3	// fcmeq v3.4s, v7.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
-	VSUB	V1.S4, V29.S4, V29.S4
-	VSUB	V2.S4, V29.S4, V29.S4
-	VSUB	V3.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
+	VSUB	V1.S4, V30.S4, V30.S4
+	VSUB	V2.S4, V30.S4, V30.S4
+	VSUB	V3.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x4e611ca5	// bic v5.16b, v5.16b, v1.16b
 	WORD	$0x4e621cc6	// bic v6.16b, v6.16b, v2.16b
 	WORD	$0x4e631ce7	// bic v7.16b, v7.16b, v3.16b
-	WORD	$0x4e25d484	// fadd v4.4s, v4.4s, v5.4s
-	WORD	$0x4e27d4c6	// fadd v6.4s, v6.4s, v7.4s
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e61788d	// fcvtl2 v13.2d, v4.4s
+	WORD	$0x0e6178ad	// fcvtl v13.2d, v5.2s
 	WORD	$0x0e6178ce	// fcvtl v14.2d, v6.2s
-	WORD	$0x4e6178cf	// fcvtl2 v15.2d, v6.4s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
-	WORD	$0x4e6dd7ff	// fadd v31.2d, v31.2d, v13.2d
-	WORD	$0x4e6ed7de	// fadd v30.2d, v30.2d, v14.2d
-	WORD	$0x4e6fd7ff	// fadd v31.2d, v31.2d, v15.2d
+	WORD	$0x0e6178ef	// fcvtl v15.2d, v7.2s
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e6178b1	// fcvtl2 v17.2d, v5.4s
+	WORD	$0x4e6178d2	// fcvtl2 v18.2d, v6.4s
+	WORD	$0x4e6178f3	// fcvtl2 v19.2d, v7.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
+	WORD	$0x4e71d5ad	// fadd v13.2d, v13.2d, v17.2d
+	WORD	$0x4e72d5ce	// fadd v14.2d, v14.2d, v18.2d
+	WORD	$0x4e73d5ef	// fadd v15.2d, v15.2d, v19.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x4e6fd5ce	// fadd v14.2d, v14.2d, v15.2d
+	WORD	$0x4e6ed58c	// fadd v12.2d, v12.2d, v14.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$16, R2, R2
 	BGE	store_loop16
 store_w4:
@@ -209,31 +223,33 @@ store_loop4:
 	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
-	VMOV	V27.B16, V16.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
+	VMOV	V28.B16, V16.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V25.B16, V16.B16
+	VMOV	V26.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
-	VMOV	V24.B16, V12.B16
+	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
+	VMOV	V24.B16, V16.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	VST1.P	[V4.S4], 16(R0)
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e61788d	// fcvtl2 v13.2d, v4.4s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
-	WORD	$0x4e6dd7ff	// fadd v31.2d, v31.2d, v13.2d
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$4, R2, R2
 	BGE	store_loop4
 store_w1:
@@ -252,30 +268,32 @@ store_loop1:
 	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
-	VMOV	V27.B16, V16.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
+	VMOV	V28.B16, V16.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V25.B16, V16.B16
+	VMOV	V26.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
-	VMOV	V24.B16, V12.B16
+	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
+	VMOV	V24.B16, V16.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	VAND	V1.B16, V4.B16, V4.B16
 	FMOVS.P	F4, 4(R0)
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$1, R2, R2
 	BGE	store_loop1
 store_done:
@@ -317,70 +335,78 @@ nostore_loop16:
 	VMOV	V22.B16, V5.B16
 	VMOV	V22.B16, V6.B16
 	VMOV	V22.B16, V7.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
-	WORD	$0x4f9c1125	// fmla v5.4s, v9.4s, v28.s[0]
-	WORD	$0x4f9c1146	// fmla v6.4s, v10.4s, v28.s[0]
-	WORD	$0x4f9c1167	// fmla v7.4s, v11.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
+	WORD	$0x4f9d1125	// fmla v5.4s, v9.4s, v29.s[0]
+	WORD	$0x4f9d1146	// fmla v6.4s, v10.4s, v29.s[0]
+	WORD	$0x4f9d1167	// fmla v7.4s, v11.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
 	WORD	$0x4eb6d4b1	// fsub v17.4s, v5.4s, v22.4s
 	WORD	$0x4eb6d4d2	// fsub v18.4s, v6.4s, v22.4s
 	WORD	$0x4eb6d4f3	// fsub v19.4s, v7.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4fbc5229	// fmls v9.4s, v17.4s, v28.s[1]
-	WORD	$0x4fbc524a	// fmls v10.4s, v18.4s, v28.s[1]
-	WORD	$0x4fbc526b	// fmls v11.4s, v19.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
-	WORD	$0x4f9c5a2d	// fmls v13.4s, v17.4s, v28.s[2]
-	WORD	$0x4f9c5a4e	// fmls v14.4s, v18.4s, v28.s[2]
-	WORD	$0x4f9c5a6f	// fmls v15.4s, v19.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4fbd5229	// fmls v9.4s, v17.4s, v29.s[1]
+	WORD	$0x4fbd524a	// fmls v10.4s, v18.4s, v29.s[1]
+	WORD	$0x4fbd526b	// fmls v11.4s, v19.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
+	WORD	$0x4f9d5a2d	// fmls v13.4s, v17.4s, v29.s[2]
+	WORD	$0x4f9d5a4e	// fmls v14.4s, v18.4s, v29.s[2]
+	WORD	$0x4f9d5a6f	// fmls v15.4s, v19.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
 	WORD	$0x4e2dd529	// fadd v9.4s, v9.4s, v13.4s
 	WORD	$0x4e2ed54a	// fadd v10.4s, v10.4s, v14.4s
 	WORD	$0x4e2fd56b	// fadd v11.4s, v11.4s, v15.4s
-	VMOV	V27.B16, V16.B16
-	VMOV	V27.B16, V17.B16
-	VMOV	V27.B16, V18.B16
-	VMOV	V27.B16, V19.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	WORD	$0x4fbc1931	// fmla v17.4s, v9.4s, v28.s[3]
-	WORD	$0x4fbc1952	// fmla v18.4s, v10.4s, v28.s[3]
-	WORD	$0x4fbc1973	// fmla v19.4s, v11.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
-	VMOV	V26.B16, V13.B16
-	VMOV	V26.B16, V14.B16
-	VMOV	V26.B16, V15.B16
+	VMOV	V28.B16, V16.B16
+	VMOV	V28.B16, V17.B16
+	VMOV	V28.B16, V18.B16
+	VMOV	V28.B16, V19.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	WORD	$0x4fbd1931	// fmla v17.4s, v9.4s, v29.s[3]
+	WORD	$0x4fbd1952	// fmla v18.4s, v10.4s, v29.s[3]
+	WORD	$0x4fbd1973	// fmla v19.4s, v11.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
+	VMOV	V27.B16, V13.B16
+	VMOV	V27.B16, V14.B16
+	VMOV	V27.B16, V15.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
-	VMOV	V25.B16, V16.B16
-	VMOV	V25.B16, V17.B16
-	VMOV	V25.B16, V18.B16
-	VMOV	V25.B16, V19.B16
+	VMOV	V26.B16, V16.B16
+	VMOV	V26.B16, V17.B16
+	VMOV	V26.B16, V18.B16
+	VMOV	V26.B16, V19.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VFMLA	V9.S4, V13.S4, V17.S4
 	VFMLA	V10.S4, V14.S4, V18.S4
 	VFMLA	V11.S4, V15.S4, V19.S4
-	VMOV	V24.B16, V12.B16
-	VMOV	V24.B16, V13.B16
-	VMOV	V24.B16, V14.B16
-	VMOV	V24.B16, V15.B16
+	VMOV	V25.B16, V12.B16
+	VMOV	V25.B16, V13.B16
+	VMOV	V25.B16, V14.B16
+	VMOV	V25.B16, V15.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
+	VMOV	V24.B16, V16.B16
+	VMOV	V24.B16, V17.B16
+	VMOV	V24.B16, V18.B16
+	VMOV	V24.B16, V19.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
+	VFMLA	V9.S4, V13.S4, V17.S4
+	VFMLA	V10.S4, V14.S4, V18.S4
+	VFMLA	V11.S4, V15.S4, V19.S4
 	VSHL	$23, V4.S4, V4.S4
 	VSHL	$23, V5.S4, V5.S4
 	VSHL	$23, V6.S4, V6.S4
 	VSHL	$23, V7.S4, V7.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	WORD	$0x6e25dd31	// fmul v17.4s, v9.4s, v5.4s
-	WORD	$0x6e26dd52	// fmul v18.4s, v10.4s, v6.4s
-	WORD	$0x6e27dd73	// fmul v19.4s, v11.4s, v7.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
-	VFMLA	V13.S4, V17.S4, V5.S4
-	VFMLA	V14.S4, V18.S4, V6.S4
-	VFMLA	V15.S4, V19.S4, V7.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	WORD	$0x6e25dd2d	// fmul v13.4s, v9.4s, v5.4s
+	WORD	$0x6e26dd4e	// fmul v14.4s, v10.4s, v6.4s
+	WORD	$0x6e27dd6f	// fmul v15.4s, v11.4s, v7.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
+	VFMLA	V17.S4, V13.S4, V5.S4
+	VFMLA	V18.S4, V14.S4, V6.S4
+	VFMLA	V19.S4, V15.S4, V7.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x4e611ca5	// bic v5.16b, v5.16b, v1.16b
 	WORD	$0x4e621cc6	// bic v6.16b, v6.16b, v2.16b
@@ -389,24 +415,30 @@ nostore_loop16:
 	WORD	$0x4e37e4a1	// fcmeq v1.4s, v5.4s, v23.4s
 	WORD	$0x4e37e4c2	// fcmeq v2.4s, v6.4s, v23.4s
 	WORD	$0x4e37e4e3	// fcmeq v3.4s, v7.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
-	VSUB	V1.S4, V29.S4, V29.S4
-	VSUB	V2.S4, V29.S4, V29.S4
-	VSUB	V3.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
+	VSUB	V1.S4, V30.S4, V30.S4
+	VSUB	V2.S4, V30.S4, V30.S4
+	VSUB	V3.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x4e611ca5	// bic v5.16b, v5.16b, v1.16b
 	WORD	$0x4e621cc6	// bic v6.16b, v6.16b, v2.16b
 	WORD	$0x4e631ce7	// bic v7.16b, v7.16b, v3.16b
-	WORD	$0x4e25d484	// fadd v4.4s, v4.4s, v5.4s
-	WORD	$0x4e27d4c6	// fadd v6.4s, v6.4s, v7.4s
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e61788d	// fcvtl2 v13.2d, v4.4s
+	WORD	$0x0e6178ad	// fcvtl v13.2d, v5.2s
 	WORD	$0x0e6178ce	// fcvtl v14.2d, v6.2s
-	WORD	$0x4e6178cf	// fcvtl2 v15.2d, v6.4s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
-	WORD	$0x4e6dd7ff	// fadd v31.2d, v31.2d, v13.2d
-	WORD	$0x4e6ed7de	// fadd v30.2d, v30.2d, v14.2d
-	WORD	$0x4e6fd7ff	// fadd v31.2d, v31.2d, v15.2d
+	WORD	$0x0e6178ef	// fcvtl v15.2d, v7.2s
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e6178b1	// fcvtl2 v17.2d, v5.4s
+	WORD	$0x4e6178d2	// fcvtl2 v18.2d, v6.4s
+	WORD	$0x4e6178f3	// fcvtl2 v19.2d, v7.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
+	WORD	$0x4e71d5ad	// fadd v13.2d, v13.2d, v17.2d
+	WORD	$0x4e72d5ce	// fadd v14.2d, v14.2d, v18.2d
+	WORD	$0x4e73d5ef	// fadd v15.2d, v15.2d, v19.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x4e6fd5ce	// fadd v14.2d, v14.2d, v15.2d
+	WORD	$0x4e6ed58c	// fadd v12.2d, v12.2d, v14.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$16, R2, R2
 	BGE	nostore_loop16
 nostore_w4:
@@ -422,30 +454,32 @@ nostore_loop4:
 	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
-	VMOV	V27.B16, V16.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
+	VMOV	V28.B16, V16.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V25.B16, V16.B16
+	VMOV	V26.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
-	VMOV	V24.B16, V12.B16
+	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
+	VMOV	V24.B16, V16.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e61788d	// fcvtl2 v13.2d, v4.4s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
-	WORD	$0x4e6dd7ff	// fadd v31.2d, v31.2d, v13.2d
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$4, R2, R2
 	BGE	nostore_loop4
 nostore_w1:
@@ -464,38 +498,39 @@ nostore_loop1:
 	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
-	WORD	$0x4f9c1104	// fmla v4.4s, v8.4s, v28.s[0]
+	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
-	WORD	$0x4fbc5208	// fmls v8.4s, v16.4s, v28.s[1]
-	WORD	$0x4f9c5a0c	// fmls v12.4s, v16.4s, v28.s[2]
+	WORD	$0x4fbd5208	// fmls v8.4s, v16.4s, v29.s[1]
+	WORD	$0x4f9d5a0c	// fmls v12.4s, v16.4s, v29.s[2]
 	WORD	$0x4e2cd508	// fadd v8.4s, v8.4s, v12.4s
-	VMOV	V27.B16, V16.B16
-	WORD	$0x4fbc1910	// fmla v16.4s, v8.4s, v28.s[3]
-	VMOV	V26.B16, V12.B16
+	VMOV	V28.B16, V16.B16
+	WORD	$0x4fbd1910	// fmla v16.4s, v8.4s, v29.s[3]
+	VMOV	V27.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V25.B16, V16.B16
+	VMOV	V26.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
-	VMOV	V24.B16, V12.B16
+	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
+	VMOV	V24.B16, V16.B16
+	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
-	WORD	$0x6e24dd10	// fmul v16.4s, v8.4s, v4.4s
-	VFMLA	V12.S4, V16.S4, V4.S4
+	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
+	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	VAND	V1.B16, V4.B16, V4.B16
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
-	VSUB	V0.S4, V29.S4, V29.S4
+	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
-	WORD	$0x4e6cd7de	// fadd v30.2d, v30.2d, v12.2d
+	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$1, R2, R2
 	BGE	nostore_loop1
 nostore_done:
 reduce:
-	WORD	$0x4e7fd7de	// fadd v30.2d, v30.2d, v31.2d
-	WORD	$0x7e70dbde	// faddp d30, v30.2d
-	FMOVD	F30, rest+56(FP)
-	VADDV	V29.S4, V29
-	VMOV	V29.S[0], R4
+	WORD	$0x7e70dbff	// faddp d31, v31.2d
+	FMOVD	F31, rest+56(FP)
+	VADDV	V30.S4, V30
+	VMOV	V30.S[0], R4
 	SCVTFD	R4, F0
 	FMOVD	F0, ones+64(FP)
 	RET

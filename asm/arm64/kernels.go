@@ -84,18 +84,26 @@ var (
 	ln2Hi32 = float32(0.693145751953125) // 0x3f317200
 	ln2Lo32 = float32(math.Ln2 - 0.693145751953125)
 
-	// expPoly32 are c1..c5 of p(t) = 1 + c1·t + … + c5·t^5 on
+	// expPoly32 are c1..c6 of p(t) = 1 + c1·t + … + c6·t^6 on
 	// [−ln2/2, ln2/2], fitted to minimise the largest error in float32 ULPs
 	// of exp(t) (which are half as large below 1 as above it): Lawson's
 	// iteration on 3000 Chebyshev points, then the best float32 neighbours.
-	// poly_test.go checks the bound, 1.14 ULP before the kernel's own
+	// poly_test.go checks the bound, 0.13 ULP before the kernel's own
 	// rounding. c0 = 1 exactly, so e = 1 exactly when x = m.
-	expPoly32 = [5]float32{
-		0x1.fffffp-01,
-		0x1.fffdcp-02,
-		0x1.555cdep-03,
-		0x1.573c96p-05,
-		0x1.0edb98p-07,
+	//
+	// Degree 6, not 5: Softmax divides a stored, rounded e by a sum of such
+	// e, so one e's error and the opposite error of the others add up. With
+	// degree 5 (1.13 ULP at best, 2.1 with the kernel's roundings) inputs
+	// whose logits sit where the polynomial errs most in each direction
+	// reach 5.3 ULP (kernels_arm64_test.go, TestNEONSoftmaxAdversarial);
+	// degree 6 costs two instructions per vector and bounds it below 4.
+	expPoly32 = [6]float32{
+		0x1p+00,
+		0x1.fffff8p-02,
+		0x1.555436p-03,
+		0x1.555946p-05,
+		0x1.125f2ep-07,
+		0x1.6a2cc4p-10,
 	}
 )
 
@@ -175,10 +183,10 @@ func expSumKernel(e *emitter) {
 		p = seq(16, 4) // TwoDiff temporaries, n, polynomial
 
 		m, cut, magic, one vreg = 20, 21, 22, 23
-		c                       = seq(24, 4) // c1..c4 (c5 is in k)
-		k                  vreg = 28         // {log2 e, ln2 hi, ln2 lo, c5}
-		count              vreg = 29         // number of e == 1 per lane, int32
-		sum0, sum1         vreg = 30, 31     // float64 sums of the other e
+		c                       = seq(24, 5) // c1..c5 (c6 is in k)
+		k                  vreg = 29         // {log2 e, ln2 hi, ln2 lo, c6}
+		count              vreg = 30         // number of e == 1 per lane, int32
+		sum                vreg = 31         // float64 sum of the other e
 	)
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("dst_len+8(FP)", dlen)
@@ -192,10 +200,9 @@ func expSumKernel(e *emitter) {
 	for i := range c {
 		e.splat32(c[i], math.Float32bits(expPoly32[i]))
 	}
-	e.pack32(k, [4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[4])})
+	e.pack32(k, [4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[5])})
 	e.veor(count, count, count)
-	e.veor(sum0, sum0, sum0)
-	e.veor(sum1, sum1, sum1)
+	e.veor(sum, sum, sum)
 
 	lane0 := x[1] // in the one-element loop: all ones in lane 0, zeros elsewhere
 	variant := func(pfx string, store bool) {
@@ -236,19 +243,19 @@ func expSumKernel(e *emitter) {
 			each(func(i int) { e.fmlsElem(s4, s[i], p[i], k, 1) })
 			each(func(i int) { e.fmlsElem(s4, b[i], p[i], k, 2) })
 			each(func(i int) { e.fadd(s4, s[i], s[i], b[i]) })
-			// q = c1 + t·(c2 + t·(c3 + t·(c4 + t·c5))), Horner with FMA.
-			each(func(i int) { e.vmov(p[i], c[3]) })
+			// q = c1 + t·(c2 + … + t·c6), Horner with FMA, in p or b.
+			each(func(i int) { e.vmov(p[i], c[4]) })
 			each(func(i int) { e.fmlaElem(s4, p[i], s[i], k, 3) })
-			each(func(i int) { e.vmov(b[i], c[2]) })
-			each(func(i int) { e.vfmla(s4, b[i], p[i], s[i]) })
-			each(func(i int) { e.vmov(p[i], c[1]) })
-			each(func(i int) { e.vfmla(s4, p[i], b[i], s[i]) })
-			each(func(i int) { e.vmov(b[i], c[0]) })
-			each(func(i int) { e.vfmla(s4, b[i], p[i], s[i]) })
+			cur, next := p, b
+			for j := 3; j >= 0; j-- {
+				each(func(i int) { e.vmov(next[i], c[j]) })
+				each(func(i int) { e.vfmla(s4, next[i], cur[i], s[i]) })
+				cur, next = next, cur
+			}
 			// e = 2^n·(1 + t·q) = 2^n + (t·2^n)·q, 2^n from the exponent bits.
 			each(func(i int) { e.vshl(s4, z[i], z[i], 23) })
-			each(func(i int) { e.fmul(s4, p[i], s[i], z[i]) })
-			each(func(i int) { e.vfmla(s4, z[i], p[i], b[i]) })
+			each(func(i int) { e.fmul(s4, next[i], s[i], z[i]) })
+			each(func(i int) { e.vfmla(s4, z[i], next[i], cur[i]) })
 			each(func(i int) { e.bic(z[i], z[i], x[i]) })
 			if w == 1 {
 				e.vand(z[0], z[0], lane0)
@@ -264,28 +271,21 @@ func expSumKernel(e *emitter) {
 			each(func(i int) { e.fcmeq(s4, x[i], z[i], one) })
 			each(func(i int) { e.vsub(s4, count, count, x[i]) })
 			each(func(i int) { e.bic(z[i], z[i], x[i]) })
-			switch w {
-			case 16:
-				// Pairs in float32 (one rounding), then float64.
-				e.fadd(s4, z[0], z[0], z[1])
-				e.fadd(s4, z[2], z[2], z[3])
-				e.fcvtl(b[0], z[0])
-				e.fcvtl2(b[1], z[0])
-				e.fcvtl(b[2], z[2])
-				e.fcvtl2(b[3], z[2])
-				e.fadd(d2, sum0, sum0, b[0])
-				e.fadd(d2, sum1, sum1, b[1])
-				e.fadd(d2, sum0, sum0, b[2])
-				e.fadd(d2, sum1, sum1, b[3])
-			case 4:
-				e.fcvtl(b[0], z[0])
-				e.fcvtl2(b[1], z[0])
-				e.fadd(d2, sum0, sum0, b[0])
-				e.fadd(d2, sum1, sum1, b[1])
-			case 1:
-				e.fcvtl(b[0], z[0])
-				e.fadd(d2, sum0, sum0, b[0])
+			// Widen every e to float64 and add them up in a tree, so the
+			// only float32 rounding is e's own.
+			each(func(i int) { e.fcvtl(b[i], z[i]) })
+			if w == 1 {
+				e.fadd(d2, sum, sum, b[0])
+				return
 			}
+			each(func(i int) { e.fcvtl2(p[i], z[i]) })
+			each(func(i int) { e.fadd(d2, b[i], b[i], p[i]) })
+			for span := 1; span < nv; span *= 2 {
+				for i := 0; i+span < nv; i += 2 * span {
+					e.fadd(d2, b[i], b[i], b[i+span])
+				}
+			}
+			e.fadd(d2, sum, sum, b[0])
 		})
 	}
 	e.cbz(dlen, "nostore")
@@ -294,9 +294,8 @@ func expSumKernel(e *emitter) {
 	e.label("nostore")
 	variant("nostore", false)
 	e.label("reduce")
-	e.fadd(d2, sum0, sum0, sum1)
-	e.faddpD(sum0, sum0)
-	e.fmovdRet(sum0, "rest+56(FP)")
+	e.faddpD(sum, sum)
+	e.fmovdRet(sum, "rest+56(FP)")
 	e.vaddv(count, count)
 	e.vumovS(tmp, count, 0)
 	e.scvtfd(x[0], tmp)

@@ -30,8 +30,8 @@ func TestExpPolynomials(t *testing.T) {
 		worst64 = math.Max(worst64, math.Abs(p/(2*math.Exp(x))-1))
 	}
 	t.Logf("float32 polynomial: %.3f ULP; float64: 2^%.1f relative", worst32, math.Log2(worst64))
-	if worst32 > 1.14 {
-		t.Errorf("float32 exp polynomial error %.3f ULP > 1.14", worst32)
+	if worst32 > 0.13 {
+		t.Errorf("float32 exp polynomial error %.3f ULP > 0.13", worst32)
 	}
 	if worst64 > 0x1p-41 {
 		t.Errorf("float64 exp polynomial error %g > 2^-41", worst64)
