@@ -250,9 +250,9 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		return loss + c
 	}
 	k.expSum(g, x, m)
-	k.div(g, g, s/sy)
+	a := sy / s
 	for j := range y {
-		g[j] = F((float64(g[j]) - float64(y[j])) / scale)
+		g[j] = F((float64(g[j])*a - float64(y[j])) / scale)
 	}
 	return loss + c
 }
