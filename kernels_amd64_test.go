@@ -617,3 +617,55 @@ func TestKernelWorstULP(t *testing.T) {
 		t.Logf("%-36s %.3f", k, kworst.m[k])
 	}
 }
+
+// BenchmarkKernel times each kernel of each amd64 set (and generic) alone,
+// in elements per second: impl=<set>/kernel=<name>/n=<len>.
+func BenchmarkKernel(b *testing.B) {
+	sets := append(amdSets(), &generic32)
+	for _, k := range sets {
+		for _, n := range []int{1000, 4096, 32000} {
+			rng := rand.New(rand.NewPCG(1, uint64(n)))
+			x := logits32(rng, n, 4, 0)
+			y := logits32(rng, n, 1, 0)
+			dst := make([]float32, n)
+			m := maxGeneric(x)
+			run := func(name string, f func()) {
+				b.Run(fmt.Sprintf("impl=%s/kernel=%s/n=%d", k.name, name, n), func(b *testing.B) {
+					b.SetBytes(int64(4 * n))
+					for b.Loop() {
+						f()
+					}
+				})
+			}
+			run("max", func() { k.max(x) })
+			run("expSum", func() { k.expSum(nil, x, m) })
+			run("expSumStore", func() { k.expSum(dst, x, m) })
+			run("div", func() { k.div(dst, x, 3) })
+			run("sub", func() { k.sub(dst, x, m, 2) })
+			run("sum", func() { k.sum(x) })
+			run("dot", func() { k.dot(x, y) })
+			run("mulSub", func() { k.mulSub(dst, x, y, 0.5) })
+			run("expMulSub", func() { k.expMulSub(dst, y, x, 0.5) })
+		}
+	}
+}
+
+// TestAVX2OnlyVEX checks that no AVX2 kernel uses X16–X31/Y16–Y31, which
+// need EVEX (AVX-512) encodings: avo's register allocator takes them when
+// 16 run out, and its Requires lines do not say so.
+func TestAVX2OnlyVEX(t *testing.T) {
+	src, err := os.ReadFile("softmax_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := regexp.MustCompile(`\b[XYZ](1[6-9]|2[0-9]|3[01])\b|\bZ[0-9]+\b|\bK[1-7]\b`)
+	fn := ""
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "TEXT ") {
+			fn = line
+		}
+		if strings.Contains(fn, "AVX2(SB)") && high.MatchString(line) {
+			t.Errorf("line %d of softmax_amd64.s, in %s: %s", i+1, fn, strings.TrimSpace(line))
+		}
+	}
+}

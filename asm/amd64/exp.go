@@ -19,7 +19,9 @@ import (
 //     scales by n with VSCALEFPS.
 //   - t = hi − n·ln2hi − n·ln2lo + lo (Cody–Waite, two-part ln 2), so the
 //     rounding error of x − m joins the reduced argument.
-//   - exp(t) ≈ 1 + t·(c1 + t·(c2 + t·(c3 + t·(c4 + t·c5)))), a degree-5
+//   - exp(t) ≈ 1 + c1·t + c2·t² + c3·t³ + c4·t⁴ + c5·t⁵ (evaluated as
+//     1 + t·W(t) with W by Estrin's scheme, a shorter dependency chain than
+//     Horner's), a degree-5
 //     relative minimax polynomial on [−ln2/2, ln2/2] (error 9.2e-8) with the
 //     constant term exactly 1, so exp(0) = 1 exactly.
 //   - e = 0 where x < t, the smallest float32 with x − m >= ln 2^-126 for
@@ -52,16 +54,18 @@ const (
 // expConsts are the constants of the exp loop, in registers where there is
 // room.
 type expConsts struct {
-	nm, t, magic, one   Register
+	nm                  Register
+	t                   Op
+	magic, one          Op
 	log2e, ln2hi, ln2lo Op
 	c                   [5]Op
 	onei                Register // AVX-512: int32 1s for the ones count
 }
 
-func (a *arch) expConsts(nm, t Register) *expConsts {
+func (a *arch) expConsts(nm Register, t Op) *expConsts {
 	k := &expConsts{nm: nm, t: t}
-	k.magic = a.bcast(f32("magic32", magic32))
-	k.one = a.bcast(f32("one32", 1))
+	k.magic = f32("magic32", magic32)
+	k.one = f32("one32", 1)
 	k.log2e = f32("log2e32", math.Log2E)
 	k.ln2hi = f32("ln2hi32", ln2hi32)
 	k.ln2lo = f32("ln2lo32", ln2lo32)
@@ -71,6 +75,8 @@ func (a *arch) expConsts(nm, t Register) *expConsts {
 	}
 	if a.z {
 		// 32 registers: keep everything in them.
+		k.magic = a.bcast(k.magic.(Mem))
+		k.one = a.bcast(k.one.(Mem))
 		k.log2e = a.bcast(k.log2e.(Mem))
 		k.ln2hi = a.bcast(k.ln2hi.(Mem))
 		k.ln2lo = a.bcast(k.ln2lo.(Mem))
@@ -86,70 +92,112 @@ func (a *arch) expConsts(nm, t Register) *expConsts {
 type expAcc struct {
 	acc   []VecVirtual // float32 partial sums of the e != 1
 	cnt   VecVirtual   // int32 count of the e == 1 (AVX2 subtracts the −1 masks)
-	sum64 VecVirtual   // float64 lanes: folded blocks
+	sum64 Op           // float64 lanes: folded blocks (AVX2: on the stack)
 }
 
-// expBody computes e = exp(x − m) for one vector, stores it when store is
-// set, and adds it to acc (or counts it when it is exactly 1).
-func (a *arch) expBody(k *expConsts, src Mem, dst *Mem, acc VecVirtual, cnt VecVirtual, t tail) {
-	x := a.load(src, t)
-	h := a.vec()
-	VADDPS(k.nm, x, h) // hi = x − m
-	lo := a.vec()
-	hb := a.vec()
-	VMINPS(k.nm, x, lo) // a: the larger magnitude
-	VMAXPS(k.nm, x, hb) // b
-	VSUBPS(lo, h, lo)   // z = hi − a
-	VSUBPS(lo, hb, hb)  // lo = b − z
-	v := a.vec()
-	VMOVAPS(k.magic, v)
-	VFMADD231PS(k.log2e, h, v) // v = hi·log2e + magic
-	n := a.vec()
-	VSUBPS(k.magic, v, n)       // n
-	VFNMADD231PS(k.ln2hi, n, h) // hi − n·ln2hi
-	VFNMADD231PS(k.ln2lo, n, h) // − n·ln2lo
-	VADDPS(hb, h, h)            // + lo: the reduced argument
-	p := a.vec()
-	VMOVUPS(k.c[4], p)
-	for i := 3; i >= 0; i-- {
-		VFMADD213PS(k.c[i], h, p)
+// expJob is one vector of an expSum iteration; expBodies interleaves the
+// instructions of several jobs so that the out-of-order core sees
+// independent work next to each other.
+type expJob struct {
+	src  Mem
+	dst  *Mem
+	acc  VecVirtual
+	t    tail
+	x, h VecVirtual
+	a, b VecVirtual
+	v, n VecVirtual
+	p    VecVirtual
+	keep OpmaskVirtual
+}
+
+// expBodies computes e = exp(x − m) for each job's vector, stores it when
+// the job has a dst, and adds it to the job's acc (or counts it in cnt
+// when it is exactly 1).
+func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
+	steps := []func(j *expJob){
+		func(j *expJob) { j.x = a.load(j.src, j.t) },
+		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m
+		func(j *expJob) { j.a = a.vec(); VMINPS(k.nm, j.x, j.a) }, // a: the larger magnitude
+		func(j *expJob) { j.b = a.vec(); VMAXPS(k.nm, j.x, j.b) }, // b
+		func(j *expJob) {
+			if a.z {
+				// keep = !(x < t): true for NaN; and only active lanes.
+				j.keep = K()
+				if j.t.full() {
+					VCMPPS(U8(0x15), k.t, j.x, j.keep)
+				} else {
+					VCMPPS(U8(0x15), k.t, j.x, j.t.k, j.keep)
+				}
+			} else {
+				VCMPPS(U8(0x11), k.t, j.x, j.x) // x < t (ordered): e = 0
+			}
+		},
+		func(j *expJob) { VSUBPS(j.a, j.h, j.a) },                    // z = hi − a
+		func(j *expJob) { j.v = a.vec(); VMOVUPS(k.magic, j.v) },     //
+		func(j *expJob) { VFMADD231PS(k.log2e, j.h, j.v) },           // v = hi·log2e + magic
+		func(j *expJob) { VSUBPS(j.a, j.b, j.b) },                    // lo = b − z
+		func(j *expJob) { j.n = a.vec(); VSUBPS(k.magic, j.v, j.n) }, // n
+		func(j *expJob) { VFNMADD231PS(k.ln2hi, j.n, j.h) },          // hi − n·ln2hi
+		func(j *expJob) { VFNMADD231PS(k.ln2lo, j.n, j.b) },          // lo − n·ln2lo
+		func(j *expJob) { VADDPS(j.b, j.h, j.h) },                    // r, the reduced argument
+		// p = 1 + r·((c1 + c2·r) + r²·((c3 + c4·r) + r²·c5)): Estrin's
+		// scheme inside, Horner's last step outside, which keeps the
+		// rounding error of the constant term out (1.95 ULP worst instead
+		// of 2.25 for 1 + c1·r + r²·(...)).
+		func(j *expJob) { j.a = a.vec(); VMULPS(j.h, j.h, j.a) }, // r²
+		func(j *expJob) { j.p = a.vec(); VMOVUPS(k.c[3], j.p) },
+		func(j *expJob) { VFMADD213PS(k.c[2], j.h, j.p) }, // c3 + c4·r
+		func(j *expJob) { VFMADD231PS(k.c[4], j.a, j.p) }, // + c5·r²
+		func(j *expJob) { j.b = a.vec(); VMOVUPS(k.c[1], j.b) },
+		func(j *expJob) { VFMADD213PS(k.c[0], j.h, j.b) }, // c1 + c2·r
+		func(j *expJob) { VFMADD213PS(j.b, j.a, j.p) },    // W
+		func(j *expJob) { VFMADD213PS(k.one, j.h, j.p) },  // exp(r) = 1 + r·W
 	}
-	VFMADD213PS(k.one, h, p)
 	if a.z {
-		// keep = !(x < t): true for NaN; and only active lanes.
-		keep := K()
-		if t.full() {
-			VCMPPS(U8(0x15), k.t, x, keep)
-		} else {
-			VCMPPS(U8(0x15), k.t, x, t.k, keep)
+		steps = append(steps,
+			func(j *expJob) { VSCALEFPS_Z(j.n, j.p, j.keep, j.p) },
+			func(j *expJob) {
+				if j.dst != nil {
+					a.store(j.p, *j.dst, j.t)
+				}
+			},
+			func(j *expJob) {
+				notOne := K()
+				VCMPPS(U8(0x04), k.one, j.p, notOne) // e != 1 or NaN
+				VADDPS(j.p, j.acc, notOne, j.acc)
+			},
+			func(j *expJob) {
+				isOne := K()
+				VCMPPS(U8(0x00), k.one, j.p, isOne)
+				VPADDD(k.onei, cnt, isOne, cnt)
+			},
+		)
+	} else {
+		steps = append(steps,
+			func(j *expJob) { VPSLLD(U8(23), j.v, j.v) }, // 2^n
+			func(j *expJob) { VMULPS(j.v, j.p, j.p) },
+			func(j *expJob) {
+				VANDNPS(j.p, j.x, j.p)
+				if !j.t.full() {
+					VANDPS(j.t.v, j.p, j.p)
+				}
+			},
+			func(j *expJob) {
+				if j.dst != nil {
+					a.store(j.p, *j.dst, j.t)
+				}
+			},
+			func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1
+			func(j *expJob) { VANDNPS(j.p, j.x, j.p) },
+			func(j *expJob) { VADDPS(j.p, j.acc, j.acc) },
+			func(j *expJob) { VPSUBD(j.x, cnt, cnt) },
+		)
+	}
+	for _, s := range steps {
+		for _, j := range jobs {
+			s(j)
 		}
-		e := a.vec()
-		VSCALEFPS_Z(n, p, keep, e)
-		if dst != nil {
-			a.store(e, *dst, t)
-		}
-		notOne := K()
-		VCMPPS(U8(0x04), k.one, e, notOne) // e != 1 or NaN
-		VADDPS(e, acc, notOne, acc)
-		isOne := K()
-		VCMPPS(U8(0x00), k.one, e, isOne)
-		VPADDD(k.onei, cnt, isOne, cnt)
-		return
 	}
-	VCMPPS(U8(0x11), k.t, x, x) // x < t (ordered): e = 0
-	VPSLLD(U8(23), v, v)        // 2^n
-	VMULPS(v, p, p)
-	VANDNPS(p, x, p)
-	if !t.full() {
-		VANDPS(t.v, p, p)
-	}
-	if dst != nil {
-		a.store(p, *dst, t)
-	}
-	VCMPPS(U8(0x00), k.one, p, x) // e == 1
-	VANDNPS(p, x, p)
-	VADDPS(p, acc, acc)
-	VPSUBD(x, cnt, cnt)
 }
 
 // fold adds the float32 accumulators into the float64 ones and clears them.
@@ -165,8 +213,13 @@ func (a *arch) fold(s *expAcc) {
 		VEXTRACTF128(U8(1), s.acc[0], h.AsX())
 		VCVTPS2PD(h.AsX(), hi)
 	}
-	VADDPD(lo, s.sum64, s.sum64)
-	VADDPD(hi, s.sum64, s.sum64)
+	VADDPD(lo, hi, lo)
+	if m, ok := s.sum64.(Mem); ok {
+		VADDPD(m, lo, lo)
+		VMOVUPD(lo, m)
+	} else {
+		VADDPD(lo, s.sum64, s.sum64)
+	}
 	for _, v := range s.acc {
 		a.zero(v)
 	}
@@ -195,27 +248,51 @@ func (a *arch) expSum(store bool) {
 	ptrs = append(ptrs, x)
 	xi := len(ptrs) - 1
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	// AVX2 has 16 registers: two interleaved vectors take 12, the
+	// accumulators and −m the rest, so t and the float64 sums live on the
+	// stack.
 	nm, tv := a.vec(), a.vec()
 	VBROADCASTSS(Load(Param("nm"), XMM()), nm)
 	VBROADCASTSS(Load(Param("t"), XMM()), tv)
-	k := a.expConsts(nm, tv)
-	s := &expAcc{acc: make([]VecVirtual, 4), cnt: a.vec(), sum64: a.vec()}
+	var t Op = tv
+	var sum64 Op
+	if a.z {
+		sum64 = a.vec()
+		a.zero(sum64.(VecVirtual))
+	} else {
+		tm := AllocLocal(32)
+		VMOVUPS(tv, tm)
+		t = tm
+		sm := AllocLocal(32)
+		z := a.vec()
+		a.zero(z)
+		VMOVUPD(z, sm)
+		sum64 = sm
+	}
+	k := a.expConsts(nm, t)
+	nacc := 2 // AVX2: 16 registers hold two interleaved vectors and two sums
+	if a.z {
+		nacc = 4
+	}
+	s := &expAcc{acc: make([]VecVirtual, nacc), cnt: a.vec(), sum64: sum64}
 	for i := range s.acc {
 		s.acc[i] = a.vec()
 		a.zero(s.acc[i])
 	}
 	a.zero(s.cnt)
-	a.zero(s.sum64)
 	st := streams{ptrs: ptrs, n: n}
-	body := func(off int, acc VecVirtual, t tail) {
-		var dm *Mem
+	job := func(off int, acc VecVirtual, t tail) *expJob {
+		j := &expJob{src: st.mem(xi, off), acc: acc, t: t}
 		if store {
 			m := st.mem(0, off)
-			dm = &m
+			j.dst = &m
 		}
-		a.expBody(k, st.mem(xi, off), dm, acc, s.cnt, t)
+		return j
 	}
-	const unroll, blocks = 4, 4
+	// Four vectors per iteration, as two interleaved pairs; each lane of
+	// an accumulator takes at most 4 additions between folds.
+	const unroll = 4
+	blocks := 4 / (unroll / len(s.acc))
 	w := a.lanes
 	step := w * unroll
 	it := GP64()
@@ -225,15 +302,18 @@ func (a *arch) expSum(store bool) {
 	SHRQ(U8(shift(step)), it)
 	JZ(LabelRef("single"))
 	lim := GP64()
-	MOVQ(U32(blocks), lim)
+	MOVQ(U32(uint32(blocks)), lim)
 	CMPQ(it, lim)
 	CMOVQHI(lim, it)
 	MOVQ(it, lim)
 	SHLQ(U8(shift(step)), lim)
 	SUBQ(lim, n)
 	Label("iter")
-	for u := 0; u < unroll; u++ {
-		body(4*w*u, s.acc[u], tail{})
+	for u := 0; u < unroll; u += 2 {
+		a.expBodies(k, []*expJob{
+			job(4*w*u, s.acc[u%len(s.acc)], tail{}),
+			job(4*w*(u+1), s.acc[(u+1)%len(s.acc)], tail{}),
+		}, s.cnt)
 	}
 	st.advance(4 * step)
 	DECQ(it)
@@ -244,7 +324,7 @@ func (a *arch) expSum(store bool) {
 	Label("single")
 	CMPQ(n, U32(w))
 	JB(LabelRef("tail"))
-	body(0, s.acc[0], tail{})
+	a.expBodies(k, []*expJob{job(0, s.acc[0], tail{})}, s.cnt)
 	st.advance(4 * w)
 	SUBQ(U32(w), n)
 	JMP(LabelRef("single"))
@@ -252,10 +332,17 @@ func (a *arch) expSum(store bool) {
 	Label("tail")
 	TESTQ(n, n)
 	JZ(LabelRef("done"))
-	body(0, s.acc[1], a.mask(n, w))
+	a.expBodies(k, []*expJob{job(0, s.acc[1], a.mask(n, w))}, s.cnt)
 	Label("done")
 	a.fold(s)
-	rest := a.hsum64(s.sum64)
+	var sv VecVirtual
+	if m, ok := s.sum64.(Mem); ok {
+		sv = a.vec()
+		VMOVUPD(m, sv)
+	} else {
+		sv = s.sum64.(VecVirtual)
+	}
+	rest := a.hsum64(sv)
 	Store(rest, ReturnIndex(0))
 	// Count: sum the int32 lanes.
 	c := s.cnt
@@ -268,11 +355,11 @@ func (a *arch) expSum(store bool) {
 	cx := XMM()
 	VEXTRACTI128(U8(1), c, cx)
 	VPADDD(cx, c.AsX(), cx)
-	t := XMM()
-	VPSHUFD(U8(0x0e), cx, t)
-	VPADDD(t, cx, cx)
-	VPSHUFD(U8(0x01), cx, t)
-	VPADDD(t, cx, cx)
+	sh := XMM()
+	VPSHUFD(U8(0x0e), cx, sh)
+	VPADDD(sh, cx, cx)
+	VPSHUFD(U8(0x01), cx, sh)
+	VPADDD(sh, cx, cx)
 	r := GP32()
 	VMOVD(cx, r)
 	ones := GP64()
