@@ -115,15 +115,13 @@ DATA neginf32<>+60(SB)/4, $0xff800000
 GLOBL neginf32<>(SB), RODATA|NOPTR, $64
 
 // func expSumAVX2(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, CMOV, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
 TEXT ·expSumAVX2(SB), NOSPLIT, $64-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        nm+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        t+52(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS nm+48(FP), Y0
+	VBROADCASTSS t+52(FP), Y1
 	VMOVUPS      Y1, (SP)
 	VPXOR        Y1, Y1, Y1
 	VMOVUPD      Y1, 32(SP)
@@ -364,7 +362,6 @@ done:
 	VADDPD       X2, X0, X2
 	VPERMILPD    $0x01, X2, X0
 	VADDSD       X0, X2, X2
-	MOVSD        X2, rest+56(FP)
 	VEXTRACTI128 $0x01, Y1, X0
 	VPADDD       X0, X1, X0
 	VPSHUFD      $0x0e, X0, X1
@@ -373,8 +370,9 @@ done:
 	VPADDD       X1, X0, X0
 	VMOVD        X0, AX
 	MOVLQSX      AX, AX
-	MOVQ         AX, ones+64(FP)
 	VZEROUPPER
+	MOVSD        X2, rest+56(FP)
+	MOVQ         AX, ones+64(FP)
 	RET
 
 DATA magic32<>+0(SB)/4, $0x4b40007f
@@ -558,14 +556,12 @@ DATA expc5<>+60(SB)/4, $0x3c07d3ff
 GLOBL expc5<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX2(x []float32, nm float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, CMOV, FMA3, SSE, SSE2
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
 TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $64-48
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        nm+24(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        t+28(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS nm+24(FP), Y0
+	VBROADCASTSS t+28(FP), Y1
 	VMOVUPS      Y1, (SP)
 	VPXOR        Y1, Y1, Y1
 	VMOVUPD      Y1, 32(SP)
@@ -798,7 +794,6 @@ done:
 	VADDPD       X2, X0, X2
 	VPERMILPD    $0x01, X2, X0
 	VADDSD       X0, X2, X2
-	MOVSD        X2, rest+32(FP)
 	VEXTRACTI128 $0x01, Y1, X0
 	VPADDD       X0, X1, X0
 	VPSHUFD      $0x0e, X0, X1
@@ -807,20 +802,19 @@ done:
 	VPADDD       X1, X0, X0
 	VMOVD        X0, AX
 	MOVLQSX      AX, AX
-	MOVQ         AX, ones+40(FP)
 	VZEROUPPER
+	MOVSD        X2, rest+32(FP)
+	MOVQ         AX, ones+40(FP)
 	RET
 
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·divAVX2(SB), NOSPLIT, $0-56
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        rhi+48(FP), X0
-	VBROADCASTSS X0, Y0
-	MOVSS        rlo+52(FP), X1
-	VBROADCASTSS X1, Y1
+	VBROADCASTSS rhi+48(FP), Y0
+	VBROADCASTSS rlo+52(FP), Y1
 
 div_loop:
 	CMPQ        DX, $0x00000020
@@ -875,16 +869,15 @@ div_done:
 	RET
 
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
-// Requires: AVX, AVX2, SSE, SSE2
+// Requires: AVX, AVX2
 TEXT ·subAVX2(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        m+48(FP), X0
+	VMOVSS       m+48(FP), X0
 	VCVTSS2SD    X0, X0, X0
 	VBROADCASTSD X0, Y0
-	MOVSD        l+56(FP), X1
-	VBROADCASTSD X1, Y1
+	VBROADCASTSD l+56(FP), Y1
 
 sub_loop:
 	CMPQ        DX, $0x00000010
@@ -1081,14 +1074,13 @@ dot_done:
 	RET
 
 // func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX
 TEXT ·mulSubAVX2(SB), NOSPLIT, $0-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         p_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
-	MOVSD        s+72(FP), X0
-	VBROADCASTSD X0, Y0
+	VBROADCASTSD s+72(FP), Y0
 
 mulsub_loop:
 	CMPQ        BX, $0x00000010
@@ -1173,14 +1165,13 @@ mulsub_done:
 	RET
 
 // func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
-// Requires: AVX, AVX2, FMA3, SSE2
+// Requires: AVX, AVX2, FMA3
 TEXT ·expMulSubAVX2(SB), NOSPLIT, $0-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         logp_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
-	MOVSD        s+72(FP), X0
-	VBROADCASTSD X0, Y0
+	VBROADCASTSD s+72(FP), Y0
 
 expmulsub_loop:
 	CMPQ         BX, $0x00000008
@@ -1639,15 +1630,13 @@ max_done:
 	RET
 
 // func expSumAVX512(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, AVX512F, CMOV, SSE, SSE2
+// Requires: AVX, AVX2, AVX512F, CMOV, SSE2
 TEXT ·expSumAVX512(SB), NOSPLIT, $0-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        nm+48(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        t+52(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS nm+48(FP), Z0
+	VBROADCASTSS t+52(FP), Z1
 	VPXORD       Z2, Z2, Z2
 	VMOVUPS      magic32<>+0(SB), Z3
 	VMOVUPS      one32<>+0(SB), Z4
@@ -1891,19 +1880,19 @@ done:
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	MOVSD         X1, rest+56(FP)
 	VEXTRACTI64X4 $0x01, Z14, Y0
 	VPADDD        Y0, Y14, Y0
-	VEXTRACTI128  $0x01, Y0, X1
-	VPADDD        X1, X0, X1
-	VPSHUFD       $0x0e, X1, X0
-	VPADDD        X0, X1, X1
-	VPSHUFD       $0x01, X1, X0
-	VPADDD        X0, X1, X1
-	VMOVD         X1, AX
+	VEXTRACTI128  $0x01, Y0, X2
+	VPADDD        X2, X0, X2
+	VPSHUFD       $0x0e, X2, X0
+	VPADDD        X0, X2, X2
+	VPSHUFD       $0x01, X2, X0
+	VPADDD        X0, X2, X2
+	VMOVD         X2, AX
 	MOVLQSX       AX, AX
-	MOVQ          AX, ones+64(FP)
 	VZEROUPPER
+	MOVSD         X1, rest+56(FP)
+	MOVQ          AX, ones+64(FP)
 	RET
 
 DATA onei32<>+0(SB)/4, $0x00000001
@@ -1925,14 +1914,12 @@ DATA onei32<>+60(SB)/4, $0x00000001
 GLOBL onei32<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX512(x []float32, nm float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, AVX512F, CMOV, SSE, SSE2
+// Requires: AVX, AVX2, AVX512F, CMOV, SSE2
 TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-48
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
-	MOVSS        nm+24(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        t+28(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS nm+24(FP), Z0
+	VBROADCASTSS t+28(FP), Z1
 	VPXORD       Z2, Z2, Z2
 	VMOVUPS      magic32<>+0(SB), Z3
 	VMOVUPS      one32<>+0(SB), Z4
@@ -2168,31 +2155,29 @@ done:
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	MOVSD         X1, rest+32(FP)
 	VEXTRACTI64X4 $0x01, Z14, Y0
 	VPADDD        Y0, Y14, Y0
-	VEXTRACTI128  $0x01, Y0, X1
-	VPADDD        X1, X0, X1
-	VPSHUFD       $0x0e, X1, X0
-	VPADDD        X0, X1, X1
-	VPSHUFD       $0x01, X1, X0
-	VPADDD        X0, X1, X1
-	VMOVD         X1, AX
+	VEXTRACTI128  $0x01, Y0, X2
+	VPADDD        X2, X0, X2
+	VPSHUFD       $0x0e, X2, X0
+	VPADDD        X0, X2, X2
+	VPSHUFD       $0x01, X2, X0
+	VPADDD        X0, X2, X2
+	VMOVD         X2, AX
 	MOVLQSX       AX, AX
-	MOVQ          AX, ones+40(FP)
 	VZEROUPPER
+	MOVSD         X1, rest+32(FP)
+	MOVQ          AX, ones+40(FP)
 	RET
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)
-// Requires: AVX, AVX512F, SSE
+// Requires: AVX, AVX512F
 TEXT ·divAVX512(SB), NOSPLIT, $0-56
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        rhi+48(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        rlo+52(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS rhi+48(FP), Z0
+	VBROADCASTSS rlo+52(FP), Z1
 
 div_loop:
 	CMPQ        DX, $0x00000040
@@ -2245,16 +2230,15 @@ div_done:
 	RET
 
 // func subAVX512(dst []float32, x []float32, m float32, l float64)
-// Requires: AVX, AVX512F, SSE, SSE2
+// Requires: AVX, AVX512F
 TEXT ·subAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	MOVSS        m+48(FP), X0
+	VMOVSS       m+48(FP), X0
 	VCVTSS2SD    X0, X0, X0
 	VBROADCASTSD X0, Z0
-	MOVSD        l+56(FP), X1
-	VBROADCASTSD X1, Z1
+	VBROADCASTSD l+56(FP), Z1
 
 sub_loop:
 	CMPQ         DX, $0x00000020
@@ -2445,14 +2429,13 @@ dot_done:
 	RET
 
 // func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64)
-// Requires: AVX, AVX512F, SSE2
+// Requires: AVX, AVX512F
 TEXT ·mulSubAVX512(SB), NOSPLIT, $0-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         p_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
-	MOVSD        s+72(FP), X0
-	VBROADCASTSD X0, Z0
+	VBROADCASTSD s+72(FP), Z0
 
 mulsub_loop:
 	CMPQ         BX, $0x00000020
@@ -2533,14 +2516,13 @@ mulsub_done:
 	RET
 
 // func expMulSubAVX512(dx []float32, logp []float32, dy []float32, s float64)
-// Requires: AVX, AVX512F, SSE2
+// Requires: AVX, AVX512F
 TEXT ·expMulSubAVX512(SB), NOSPLIT, $0-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         logp_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
-	MOVSD        s+72(FP), X0
-	VBROADCASTSD X0, Z0
+	VBROADCASTSD s+72(FP), Z0
 
 expmulsub_loop:
 	CMPQ         BX, $0x00000010

@@ -252,8 +252,8 @@ func (a *arch) expSum(store bool) {
 	// accumulators and −m the rest, so t and the float64 sums live on the
 	// stack.
 	nm, tv := a.vec(), a.vec()
-	VBROADCASTSS(Load(Param("nm"), XMM()), nm)
-	VBROADCASTSS(Load(Param("t"), XMM()), tv)
+	VBROADCASTSS(paramAddr("nm"), nm)
+	VBROADCASTSS(paramAddr("t"), tv)
 	var t Op = tv
 	var sum64 Op
 	if a.z {
@@ -343,7 +343,6 @@ func (a *arch) expSum(store bool) {
 		sv = s.sum64.(VecVirtual)
 	}
 	rest := a.hsum64(sv)
-	Store(rest, ReturnIndex(0))
 	// Count: sum the int32 lanes.
 	c := s.cnt
 	if a.z {
@@ -364,8 +363,9 @@ func (a *arch) expSum(store bool) {
 	VMOVD(cx, r)
 	ones := GP64()
 	MOVLQSX(r, ones)
+	VZEROUPPER() // before the SSE store of rest
+	Store(rest, ReturnIndex(0))
 	Store(ones, ReturnIndex(1))
-	VZEROUPPER()
 	RET()
 }
 
