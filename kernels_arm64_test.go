@@ -5,6 +5,7 @@ package softmax
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"testing"
 
@@ -386,4 +387,48 @@ func TestNEONSoftmaxAdversarial(t *testing.T) {
 		}
 	}
 	t.Logf("neon Softmax on adversarial rows: worst %.3f ULP", worstU)
+}
+
+// TestNEONPicked asserts the dispatch: on arm64 the neon set is the one the
+// public functions use, unless SOFTMAX_IMPL asks for another.
+func TestNEONPicked(t *testing.T) {
+	if os.Getenv("SOFTMAX_IMPL") != "" {
+		t.Skip("SOFTMAX_IMPL is set")
+	}
+	if Impl() != "neon" || sets32[0].name != "neon" {
+		t.Fatalf("Impl() = %q, sets %v; want neon first", Impl(), setNames())
+	}
+}
+
+// TestNEONLongRow checks a row of 2^24 logits against float64 arithmetic:
+// the float32 sum error must not grow with n.
+func TestNEONLongRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long row: skipped in -short")
+	}
+	k := neonSet(t)
+	const n = 1 << 24
+	r := rand.New(rand.NewPCG(6, 6))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 2)
+	}
+	m := k.max(x)
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v) - float64(m))
+	}
+	p := make([]float32, n)
+	softmaxRow(k, p, x)
+	worstU, total := 0.0, 0.0
+	for i := 0; i < n; i++ {
+		total += float64(p[i])
+		if i%16 == 0 {
+			worstU = math.Max(worstU, ulp.Err32(p[i], math.Exp(float64(x[i])-float64(m))/s))
+		}
+	}
+	if worstU > tolSIMD32 || math.Abs(total-1) > 4*0x1p-24 {
+		t.Fatalf("n=2^24: worst %.2f ULP, Σp − 1 = %g", worstU, total-1)
+	}
+	t.Logf("n=2^24: worst %.3f ULP (every 16th element), Σp − 1 = %.3g", worstU, total-1)
 }
