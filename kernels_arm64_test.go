@@ -359,7 +359,7 @@ func TestNEONSoftmaxAdversarial(t *testing.T) {
 	t.Logf("exp relative error from %.3f to %.3f × 2^-24", pts[0].err, pts[n-1].err)
 	low, high := pts[:256], pts[n-256:]
 	r := rand.New(rand.NewPCG(5, 5))
-	worstU := 0.0
+	worstU, worstLog := 0.0, 0.0
 	for it := range 3000 {
 		m := 2 + r.IntN(60)
 		one, rest := high, low
@@ -378,15 +378,23 @@ func TestNEONSoftmaxAdversarial(t *testing.T) {
 		got := make([]float32, m)
 		softmaxRow(k, got, v)
 		want := ref.Softmax(widen(v), ref.Fast)
+		gotLog := make([]float32, m)
+		logSoftmaxRow(k, gotLog, v)
+		wantLog := ref.LogSoftmax(widen(v), ref.Fast)
 		for i := range got {
 			u := ulp.Err32(got[i], want[i])
 			if u > tolSIMD32 {
 				t.Fatalf("Softmax(%v)[%d] = %v, want %v (%.2f ULP)", v, i, got[i], want[i], u)
 			}
 			worstU = math.Max(worstU, u)
+			u = ulp.Err32(gotLog[i], wantLog[i])
+			if u > tolSIMD32 {
+				t.Fatalf("LogSoftmax(%v)[%d] = %v, want %v (%.2f ULP)", v, i, gotLog[i], wantLog[i], u)
+			}
+			worstLog = math.Max(worstLog, u)
 		}
 	}
-	t.Logf("neon Softmax on adversarial rows: worst %.3f ULP", worstU)
+	t.Logf("neon on adversarial rows: Softmax worst %.3f ULP, LogSoftmax %.3f", worstU, worstLog)
 }
 
 // TestNEONPicked asserts the dispatch: on arm64 the neon set is the one the
