@@ -75,16 +75,30 @@ func expThreshold(m float32) float32 {
 	return t
 }
 
-type expSumFunc func(dst, x []float32, nm, t float32) (float64, int)
-type expSumNoStoreFunc func(x []float32, nm, t float32) (float64, int)
+// splitMax splits m = mh + ml for the kernels' exact x − m: mh is m rounded
+// to a multiple of 2^-16 when |m| < 128, so that for every x with
+// x − m >= −87.34 (|x| < 256, whose lowest bit is at or below 2^-16)
+// Fast2Sum(−mh, x) is exact; larger |m| need no split (x − m is exact by
+// Sterbenz's lemma, or Fast2Sum's ordering holds). ml = m − mh is exact.
+func splitMax(m float32) (mh, ml float32) {
+	if !(math.Abs(float64(m)) < 128) {
+		return m, 0
+	}
+	mh = float32(math.Round(float64(m)*0x1p16) * 0x1p-16)
+	return mh, float32(float64(m) - float64(mh))
+}
+
+type expSumFunc func(dst, x []float32, nm, nml, t float32) (float64, int)
+type expSumNoStoreFunc func(x []float32, nm, nml, t float32) (float64, int)
 
 func expSumAsm(withStore expSumFunc, noStore expSumNoStoreFunc, dst, x []float32, m float32) (rest, ones float64) {
 	t := expThreshold(m)
+	mh, ml := splitMax(m)
 	if len(dst) == 0 {
-		r, n := noStore(x, -m, t)
+		r, n := noStore(x, -mh, -ml, t)
 		return r, float64(n)
 	}
-	r, n := withStore(dst[:len(x)], x, -m, t)
+	r, n := withStore(dst[:len(x)], x, -mh, -ml, t)
 	return r, float64(n)
 }
 

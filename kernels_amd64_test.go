@@ -5,6 +5,7 @@ package softmax
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -751,5 +752,54 @@ func TestVZEROUPPER(t *testing.T) {
 	}
 	if rets < 18 {
 		t.Errorf("found %d RETs, want one per kernel", rets)
+	}
+}
+
+// TestSplitMaxExact checks the error-free x − m of the exp kernels in Go:
+// hi = fl(x − mh), z = fl(hi + mh), lo = fl(x − z) gives hi + lo − ml = x − m
+// exactly for every x with x − m above the exp cutoff, for m of every size.
+func TestSplitMaxExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for i := 0; i < 200000; i++ {
+		var m float32
+		switch i % 4 {
+		case 0:
+			m = float32(rng.NormFloat64() * 10)
+		case 1:
+			m = float32(rng.NormFloat64() * 200)
+		case 2:
+			m = float32(math.Ldexp(rng.Float64(), rng.IntN(40)-30))
+		default:
+			m = -float32(math.Ldexp(rng.Float64(), rng.IntN(40)-30))
+		}
+		mh, ml := splitMax(m)
+		if float64(mh)+float64(ml) != float64(m) {
+			t.Fatalf("splitMax(%v) = %v + %v", m, mh, ml)
+		}
+		var x float32
+		switch rng.IntN(3) {
+		case 0:
+			x = m - float32(rng.Float64()*87.3)
+		case 1:
+			x = float32(math.Ldexp(rng.NormFloat64(), rng.IntN(60)-50))
+		default:
+			x = math.Float32frombits(math.Float32bits(m) - uint32(rng.IntN(1000)))
+		}
+		if x > m || float64(x)-float64(m) < expCutoff32 {
+			continue
+		}
+		hi := x - mh
+		z := hi + mh
+		lo := x - z
+		exact := func(vs ...float32) *big.Float {
+			s := new(big.Float).SetPrec(1000)
+			for _, v := range vs {
+				s.Add(s, new(big.Float).SetFloat64(float64(v)))
+			}
+			return s
+		}
+		if got, want := exact(hi, lo, -ml), exact(x, -m); got.Cmp(want) != 0 {
+			t.Fatalf("m=%v x=%v: hi+lo−ml = %v, want %v", m, x, got, want)
+		}
 	}
 }

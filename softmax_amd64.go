@@ -7,13 +7,13 @@ package softmax
 // maxAVX2 returns the largest element of x (−Inf when empty).
 func maxAVX2(x []float32) float32
 
-// expSumAVX2 stores e[i] = exp(x[i] + nm) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// expSumAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
-func expSumAVX2(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
+func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
-// expSumNoStoreAVX2 computes e[i] = exp(x[i] + nm), with e[i] = 0 where x[i] < t,
+// expSumNoStoreAVX2 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
-func expSumNoStoreAVX2(x []float32, nm float32, t float32) (rest float64, ones int)
+func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
@@ -36,13 +36,13 @@ func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
 // maxAVX512 returns the largest element of x (−Inf when empty).
 func maxAVX512(x []float32) float32
 
-// expSumAVX512 stores e[i] = exp(x[i] + nm) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// expSumAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
-func expSumAVX512(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
+func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
-// expSumNoStoreAVX512 computes e[i] = exp(x[i] + nm), with e[i] = 0 where x[i] < t,
+// expSumNoStoreAVX512 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
-func expSumNoStoreAVX512(x []float32, nm float32, t float32) (rest float64, ones int)
+func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

@@ -114,17 +114,19 @@ DATA neginf32<>+56(SB)/4, $0xff800000
 DATA neginf32<>+60(SB)/4, $0xff800000
 GLOBL neginf32<>(SB), RODATA|NOPTR, $64
 
-// func expSumAVX2(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
+// func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumAVX2(SB), NOSPLIT, $64-72
+TEXT ·expSumAVX2(SB), NOSPLIT, $96-80
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
 	VBROADCASTSS nm+48(FP), Y0
-	VBROADCASTSS t+52(FP), Y1
+	VBROADCASTSS t+56(FP), Y1
+	VBROADCASTSS nml+52(FP), Y2
 	VMOVUPS      Y1, (SP)
+	VMOVUPS      Y2, 32(SP)
 	VPXOR        Y1, Y1, Y1
-	VMOVUPD      Y1, 32(SP)
+	VMOVUPD      Y1, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
 	VPXOR        Y1, Y1, Y1
@@ -145,116 +147,104 @@ iter:
 	VMOVUPS      32(CX), Y5
 	VADDPS       Y0, Y4, Y6
 	VADDPS       Y0, Y5, Y7
-	VMINPS       Y0, Y4, Y8
-	VMINPS       Y0, Y5, Y9
-	VMAXPS       Y0, Y4, Y10
-	VMAXPS       Y0, Y5, Y11
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
 	VCMPPS       $0x11, (SP), Y4, Y4
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y8, Y6, Y8
-	VSUBPS       Y9, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y12
-	VMOVUPS      magic32<>+0(SB), Y13
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y12
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y13
-	VSUBPS       Y8, Y10, Y10
-	VSUBPS       Y9, Y11, Y11
-	VSUBPS       magic32<>+0(SB), Y12, Y8
-	VSUBPS       magic32<>+0(SB), Y13, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y10
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y11
-	VADDPS       Y10, Y6, Y6
-	VADDPS       Y11, Y7, Y7
-	VMULPS       Y6, Y6, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      expc4<>+0(SB), Y10
-	VMOVUPS      expc4<>+0(SB), Y11
-	VFMADD213PS  expc3<>+0(SB), Y6, Y10
-	VFMADD213PS  expc3<>+0(SB), Y7, Y11
-	VFMADD231PS  expc5<>+0(SB), Y8, Y10
-	VFMADD231PS  expc5<>+0(SB), Y9, Y11
-	VMOVUPS      expc2<>+0(SB), Y14
-	VMOVUPS      expc2<>+0(SB), Y15
-	VFMADD213PS  expc1<>+0(SB), Y6, Y14
-	VFMADD213PS  expc1<>+0(SB), Y7, Y15
-	VFMADD213PS  Y14, Y8, Y10
-	VFMADD213PS  Y15, Y9, Y11
-	VFMADD213PS  one32<>+0(SB), Y6, Y10
-	VFMADD213PS  one32<>+0(SB), Y7, Y11
-	VPSLLD       $0x17, Y12, Y12
-	VPSLLD       $0x17, Y13, Y13
-	VMULPS       Y12, Y10, Y10
-	VMULPS       Y13, Y11, Y11
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VMOVUPS      Y10, (AX)
-	VMOVUPS      Y11, 32(AX)
-	VCMPPS       $0x00, one32<>+0(SB), Y10, Y4
-	VCMPPS       $0x00, one32<>+0(SB), Y11, Y5
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VADDPS       Y10, Y2, Y2
-	VADDPS       Y11, Y3, Y3
+	VADDPS       32(SP), Y8, Y8
+	VADDPS       32(SP), Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      expc5<>+0(SB), Y8
+	VMOVUPS      expc5<>+0(SB), Y9
+	VFMADD213PS  expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VMOVUPS      Y8, (AX)
+	VMOVUPS      Y9, 32(AX)
+	VCMPPS       $0x00, one32<>+0(SB), Y8, Y4
+	VCMPPS       $0x00, one32<>+0(SB), Y9, Y5
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
 	VPSUBD       Y4, Y1, Y1
 	VPSUBD       Y5, Y1, Y1
 	VMOVUPS      64(CX), Y4
 	VMOVUPS      96(CX), Y5
 	VADDPS       Y0, Y4, Y6
 	VADDPS       Y0, Y5, Y7
-	VMINPS       Y0, Y4, Y8
-	VMINPS       Y0, Y5, Y9
-	VMAXPS       Y0, Y4, Y10
-	VMAXPS       Y0, Y5, Y11
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
 	VCMPPS       $0x11, (SP), Y4, Y4
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y8, Y6, Y8
-	VSUBPS       Y9, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y12
-	VMOVUPS      magic32<>+0(SB), Y13
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y12
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y13
-	VSUBPS       Y8, Y10, Y10
-	VSUBPS       Y9, Y11, Y11
-	VSUBPS       magic32<>+0(SB), Y12, Y8
-	VSUBPS       magic32<>+0(SB), Y13, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y10
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y11
-	VADDPS       Y10, Y6, Y6
-	VADDPS       Y11, Y7, Y7
-	VMULPS       Y6, Y6, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      expc4<>+0(SB), Y10
-	VMOVUPS      expc4<>+0(SB), Y11
-	VFMADD213PS  expc3<>+0(SB), Y6, Y10
-	VFMADD213PS  expc3<>+0(SB), Y7, Y11
-	VFMADD231PS  expc5<>+0(SB), Y8, Y10
-	VFMADD231PS  expc5<>+0(SB), Y9, Y11
-	VMOVUPS      expc2<>+0(SB), Y14
-	VMOVUPS      expc2<>+0(SB), Y15
-	VFMADD213PS  expc1<>+0(SB), Y6, Y14
-	VFMADD213PS  expc1<>+0(SB), Y7, Y15
-	VFMADD213PS  Y14, Y8, Y10
-	VFMADD213PS  Y15, Y9, Y11
-	VFMADD213PS  one32<>+0(SB), Y6, Y10
-	VFMADD213PS  one32<>+0(SB), Y7, Y11
-	VPSLLD       $0x17, Y12, Y12
-	VPSLLD       $0x17, Y13, Y13
-	VMULPS       Y12, Y10, Y10
-	VMULPS       Y13, Y11, Y11
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VMOVUPS      Y10, 64(AX)
-	VMOVUPS      Y11, 96(AX)
-	VCMPPS       $0x00, one32<>+0(SB), Y10, Y4
-	VCMPPS       $0x00, one32<>+0(SB), Y11, Y5
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VADDPS       Y10, Y2, Y2
-	VADDPS       Y11, Y3, Y3
+	VADDPS       32(SP), Y8, Y8
+	VADDPS       32(SP), Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      expc5<>+0(SB), Y8
+	VMOVUPS      expc5<>+0(SB), Y9
+	VFMADD213PS  expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VMOVUPS      Y8, 64(AX)
+	VMOVUPS      Y9, 96(AX)
+	VCMPPS       $0x00, one32<>+0(SB), Y8, Y4
+	VCMPPS       $0x00, one32<>+0(SB), Y9, Y5
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
 	VPSUBD       Y4, Y1, Y1
 	VPSUBD       Y5, Y1, Y1
 	ADDQ         $0x00000080, AX
@@ -266,8 +256,8 @@ iter:
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
 	VADDPD       Y3, Y2, Y3
-	VADDPD       32(SP), Y3, Y3
-	VMOVUPD      Y3, 32(SP)
+	VADDPD       64(SP), Y3, Y3
+	VMOVUPD      Y3, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
 	JMP          blocks
@@ -277,32 +267,29 @@ single:
 	JB           tail
 	VMOVUPS      (CX), Y4
 	VADDPS       Y0, Y4, Y5
-	VMINPS       Y0, Y4, Y6
-	VMAXPS       Y0, Y4, Y7
+	VSUBPS       Y0, Y5, Y6
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
+	VSUBPS       Y6, Y4, Y6
+	VSUBPS       magic32<>+0(SB), Y7, Y8
 	VCMPPS       $0x11, (SP), Y4, Y4
-	VSUBPS       Y6, Y5, Y6
-	VMOVUPS      magic32<>+0(SB), Y8
-	VFMADD231PS  log2e32<>+0(SB), Y5, Y8
-	VSUBPS       Y6, Y7, Y7
-	VSUBPS       magic32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y7
-	VADDPS       Y7, Y5, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      expc4<>+0(SB), Y7
-	VFMADD213PS  expc3<>+0(SB), Y5, Y7
-	VFMADD231PS  expc5<>+0(SB), Y6, Y7
-	VMOVUPS      expc2<>+0(SB), Y9
-	VFMADD213PS  expc1<>+0(SB), Y5, Y9
-	VFMADD213PS  Y9, Y6, Y7
-	VFMADD213PS  one32<>+0(SB), Y5, Y7
-	VPSLLD       $0x17, Y8, Y8
-	VMULPS       Y8, Y7, Y7
-	VANDNPS      Y7, Y4, Y7
-	VMOVUPS      Y7, (AX)
-	VCMPPS       $0x00, one32<>+0(SB), Y7, Y4
-	VANDNPS      Y7, Y4, Y7
-	VADDPS       Y7, Y2, Y2
+	VADDPS       32(SP), Y6, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      expc5<>+0(SB), Y6
+	VFMADD213PS  expc4<>+0(SB), Y5, Y6
+	VFMADD213PS  expc3<>+0(SB), Y5, Y6
+	VFMADD213PS  expc2<>+0(SB), Y5, Y6
+	VFMADD213PS  expc1<>+0(SB), Y5, Y6
+	VFMADD213PS  one32<>+0(SB), Y5, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y6, Y6
+	VANDNPS      Y6, Y4, Y6
+	VMOVUPS      Y6, (AX)
+	VCMPPS       $0x00, one32<>+0(SB), Y6, Y4
+	VANDNPS      Y6, Y4, Y6
+	VADDPS       Y6, Y2, Y2
 	VPSUBD       Y4, Y1, Y1
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
@@ -318,33 +305,30 @@ tail:
 	VMOVDQU      (BX)(DX*4), Y4
 	VMASKMOVPS   (CX), Y4, Y5
 	VADDPS       Y0, Y5, Y6
-	VMINPS       Y0, Y5, Y7
-	VMAXPS       Y0, Y5, Y0
+	VSUBPS       Y0, Y6, Y0
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
+	VSUBPS       Y0, Y5, Y0
+	VSUBPS       magic32<>+0(SB), Y7, Y8
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y7, Y6, Y7
-	VMOVUPS      magic32<>+0(SB), Y8
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y8
-	VSUBPS       Y7, Y0, Y0
-	VSUBPS       magic32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y0
+	VADDPS       32(SP), Y0, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
 	VADDPS       Y0, Y6, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      expc4<>+0(SB), Y7
-	VFMADD213PS  expc3<>+0(SB), Y6, Y7
-	VFMADD231PS  expc5<>+0(SB), Y0, Y7
-	VMOVUPS      expc2<>+0(SB), Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y9
-	VFMADD213PS  Y9, Y0, Y7
-	VFMADD213PS  one32<>+0(SB), Y6, Y7
-	VPSLLD       $0x17, Y8, Y8
-	VMULPS       Y8, Y7, Y7
-	VANDNPS      Y7, Y5, Y7
-	VANDPS       Y4, Y7, Y7
-	VMASKMOVPS   Y7, Y4, (AX)
-	VCMPPS       $0x00, one32<>+0(SB), Y7, Y5
-	VANDNPS      Y7, Y5, Y7
-	VADDPS       Y7, Y3, Y3
+	VMOVUPS      expc5<>+0(SB), Y0
+	VFMADD213PS  expc4<>+0(SB), Y6, Y0
+	VFMADD213PS  expc3<>+0(SB), Y6, Y0
+	VFMADD213PS  expc2<>+0(SB), Y6, Y0
+	VFMADD213PS  expc1<>+0(SB), Y6, Y0
+	VFMADD213PS  one32<>+0(SB), Y6, Y0
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VANDNPS      Y0, Y5, Y0
+	VANDPS       Y4, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (AX)
+	VCMPPS       $0x00, one32<>+0(SB), Y0, Y5
+	VANDNPS      Y0, Y5, Y0
+	VADDPS       Y0, Y3, Y3
 	VPSUBD       Y5, Y1, Y1
 
 done:
@@ -353,11 +337,11 @@ done:
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
 	VADDPD       Y0, Y2, Y0
-	VADDPD       32(SP), Y0, Y0
-	VMOVUPD      Y0, 32(SP)
+	VADDPD       64(SP), Y0, Y0
+	VMOVUPD      Y0, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VMOVUPD      32(SP), Y0
+	VMOVUPD      64(SP), Y0
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPD       X2, X0, X2
 	VPERMILPD    $0x01, X2, X0
@@ -371,8 +355,8 @@ done:
 	VMOVD        X0, AX
 	MOVLQSX      AX, AX
 	VZEROUPPER
-	MOVSD        X2, rest+56(FP)
-	MOVQ         AX, ones+64(FP)
+	MOVSD        X2, rest+64(FP)
+	MOVQ         AX, ones+72(FP)
 	RET
 
 DATA magic32<>+0(SB)/4, $0x4b40007f
@@ -555,16 +539,18 @@ DATA expc5<>+56(SB)/4, $0x3c07d3ff
 DATA expc5<>+60(SB)/4, $0x3c07d3ff
 GLOBL expc5<>(SB), RODATA|NOPTR, $64
 
-// func expSumNoStoreAVX2(x []float32, nm float32, t float32) (rest float64, ones int)
+// func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $64-48
+TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $96-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS nm+24(FP), Y0
-	VBROADCASTSS t+28(FP), Y1
+	VBROADCASTSS t+32(FP), Y1
+	VBROADCASTSS nml+28(FP), Y2
 	VMOVUPS      Y1, (SP)
+	VMOVUPS      Y2, 32(SP)
 	VPXOR        Y1, Y1, Y1
-	VMOVUPD      Y1, 32(SP)
+	VMOVUPD      Y1, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
 	VPXOR        Y1, Y1, Y1
@@ -585,112 +571,100 @@ iter:
 	VMOVUPS      32(AX), Y5
 	VADDPS       Y0, Y4, Y6
 	VADDPS       Y0, Y5, Y7
-	VMINPS       Y0, Y4, Y8
-	VMINPS       Y0, Y5, Y9
-	VMAXPS       Y0, Y4, Y10
-	VMAXPS       Y0, Y5, Y11
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
 	VCMPPS       $0x11, (SP), Y4, Y4
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y8, Y6, Y8
-	VSUBPS       Y9, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y12
-	VMOVUPS      magic32<>+0(SB), Y13
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y12
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y13
-	VSUBPS       Y8, Y10, Y10
-	VSUBPS       Y9, Y11, Y11
-	VSUBPS       magic32<>+0(SB), Y12, Y8
-	VSUBPS       magic32<>+0(SB), Y13, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y10
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y11
-	VADDPS       Y10, Y6, Y6
-	VADDPS       Y11, Y7, Y7
-	VMULPS       Y6, Y6, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      expc4<>+0(SB), Y10
-	VMOVUPS      expc4<>+0(SB), Y11
-	VFMADD213PS  expc3<>+0(SB), Y6, Y10
-	VFMADD213PS  expc3<>+0(SB), Y7, Y11
-	VFMADD231PS  expc5<>+0(SB), Y8, Y10
-	VFMADD231PS  expc5<>+0(SB), Y9, Y11
-	VMOVUPS      expc2<>+0(SB), Y14
-	VMOVUPS      expc2<>+0(SB), Y15
-	VFMADD213PS  expc1<>+0(SB), Y6, Y14
-	VFMADD213PS  expc1<>+0(SB), Y7, Y15
-	VFMADD213PS  Y14, Y8, Y10
-	VFMADD213PS  Y15, Y9, Y11
-	VFMADD213PS  one32<>+0(SB), Y6, Y10
-	VFMADD213PS  one32<>+0(SB), Y7, Y11
-	VPSLLD       $0x17, Y12, Y12
-	VPSLLD       $0x17, Y13, Y13
-	VMULPS       Y12, Y10, Y10
-	VMULPS       Y13, Y11, Y11
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VCMPPS       $0x00, one32<>+0(SB), Y10, Y4
-	VCMPPS       $0x00, one32<>+0(SB), Y11, Y5
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VADDPS       Y10, Y2, Y2
-	VADDPS       Y11, Y3, Y3
+	VADDPS       32(SP), Y8, Y8
+	VADDPS       32(SP), Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      expc5<>+0(SB), Y8
+	VMOVUPS      expc5<>+0(SB), Y9
+	VFMADD213PS  expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VCMPPS       $0x00, one32<>+0(SB), Y8, Y4
+	VCMPPS       $0x00, one32<>+0(SB), Y9, Y5
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
 	VPSUBD       Y4, Y1, Y1
 	VPSUBD       Y5, Y1, Y1
 	VMOVUPS      64(AX), Y4
 	VMOVUPS      96(AX), Y5
 	VADDPS       Y0, Y4, Y6
 	VADDPS       Y0, Y5, Y7
-	VMINPS       Y0, Y4, Y8
-	VMINPS       Y0, Y5, Y9
-	VMAXPS       Y0, Y4, Y10
-	VMAXPS       Y0, Y5, Y11
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
 	VCMPPS       $0x11, (SP), Y4, Y4
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y8, Y6, Y8
-	VSUBPS       Y9, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y12
-	VMOVUPS      magic32<>+0(SB), Y13
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y12
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y13
-	VSUBPS       Y8, Y10, Y10
-	VSUBPS       Y9, Y11, Y11
-	VSUBPS       magic32<>+0(SB), Y12, Y8
-	VSUBPS       magic32<>+0(SB), Y13, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y10
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y11
-	VADDPS       Y10, Y6, Y6
-	VADDPS       Y11, Y7, Y7
-	VMULPS       Y6, Y6, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      expc4<>+0(SB), Y10
-	VMOVUPS      expc4<>+0(SB), Y11
-	VFMADD213PS  expc3<>+0(SB), Y6, Y10
-	VFMADD213PS  expc3<>+0(SB), Y7, Y11
-	VFMADD231PS  expc5<>+0(SB), Y8, Y10
-	VFMADD231PS  expc5<>+0(SB), Y9, Y11
-	VMOVUPS      expc2<>+0(SB), Y14
-	VMOVUPS      expc2<>+0(SB), Y15
-	VFMADD213PS  expc1<>+0(SB), Y6, Y14
-	VFMADD213PS  expc1<>+0(SB), Y7, Y15
-	VFMADD213PS  Y14, Y8, Y10
-	VFMADD213PS  Y15, Y9, Y11
-	VFMADD213PS  one32<>+0(SB), Y6, Y10
-	VFMADD213PS  one32<>+0(SB), Y7, Y11
-	VPSLLD       $0x17, Y12, Y12
-	VPSLLD       $0x17, Y13, Y13
-	VMULPS       Y12, Y10, Y10
-	VMULPS       Y13, Y11, Y11
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VCMPPS       $0x00, one32<>+0(SB), Y10, Y4
-	VCMPPS       $0x00, one32<>+0(SB), Y11, Y5
-	VANDNPS      Y10, Y4, Y10
-	VANDNPS      Y11, Y5, Y11
-	VADDPS       Y10, Y2, Y2
-	VADDPS       Y11, Y3, Y3
+	VADDPS       32(SP), Y8, Y8
+	VADDPS       32(SP), Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      expc5<>+0(SB), Y8
+	VMOVUPS      expc5<>+0(SB), Y9
+	VFMADD213PS  expc4<>+0(SB), Y6, Y8
+	VFMADD213PS  expc4<>+0(SB), Y7, Y9
+	VFMADD213PS  expc3<>+0(SB), Y6, Y8
+	VFMADD213PS  expc3<>+0(SB), Y7, Y9
+	VFMADD213PS  expc2<>+0(SB), Y6, Y8
+	VFMADD213PS  expc2<>+0(SB), Y7, Y9
+	VFMADD213PS  expc1<>+0(SB), Y6, Y8
+	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VCMPPS       $0x00, one32<>+0(SB), Y8, Y4
+	VCMPPS       $0x00, one32<>+0(SB), Y9, Y5
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
 	VPSUBD       Y4, Y1, Y1
 	VPSUBD       Y5, Y1, Y1
 	ADDQ         $0x00000080, AX
@@ -701,8 +675,8 @@ iter:
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
 	VADDPD       Y3, Y2, Y3
-	VADDPD       32(SP), Y3, Y3
-	VMOVUPD      Y3, 32(SP)
+	VADDPD       64(SP), Y3, Y3
+	VMOVUPD      Y3, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
 	JMP          blocks
@@ -712,31 +686,28 @@ single:
 	JB           tail
 	VMOVUPS      (AX), Y4
 	VADDPS       Y0, Y4, Y5
-	VMINPS       Y0, Y4, Y6
-	VMAXPS       Y0, Y4, Y7
+	VSUBPS       Y0, Y5, Y6
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
+	VSUBPS       Y6, Y4, Y6
+	VSUBPS       magic32<>+0(SB), Y7, Y8
 	VCMPPS       $0x11, (SP), Y4, Y4
-	VSUBPS       Y6, Y5, Y6
-	VMOVUPS      magic32<>+0(SB), Y8
-	VFMADD231PS  log2e32<>+0(SB), Y5, Y8
-	VSUBPS       Y6, Y7, Y7
-	VSUBPS       magic32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y7
-	VADDPS       Y7, Y5, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      expc4<>+0(SB), Y7
-	VFMADD213PS  expc3<>+0(SB), Y5, Y7
-	VFMADD231PS  expc5<>+0(SB), Y6, Y7
-	VMOVUPS      expc2<>+0(SB), Y9
-	VFMADD213PS  expc1<>+0(SB), Y5, Y9
-	VFMADD213PS  Y9, Y6, Y7
-	VFMADD213PS  one32<>+0(SB), Y5, Y7
-	VPSLLD       $0x17, Y8, Y8
-	VMULPS       Y8, Y7, Y7
-	VANDNPS      Y7, Y4, Y7
-	VCMPPS       $0x00, one32<>+0(SB), Y7, Y4
-	VANDNPS      Y7, Y4, Y7
-	VADDPS       Y7, Y2, Y2
+	VADDPS       32(SP), Y6, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      expc5<>+0(SB), Y6
+	VFMADD213PS  expc4<>+0(SB), Y5, Y6
+	VFMADD213PS  expc3<>+0(SB), Y5, Y6
+	VFMADD213PS  expc2<>+0(SB), Y5, Y6
+	VFMADD213PS  expc1<>+0(SB), Y5, Y6
+	VFMADD213PS  one32<>+0(SB), Y5, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y6, Y6
+	VANDNPS      Y6, Y4, Y6
+	VCMPPS       $0x00, one32<>+0(SB), Y6, Y4
+	VANDNPS      Y6, Y4, Y6
+	VADDPS       Y6, Y2, Y2
 	VPSUBD       Y4, Y1, Y1
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
@@ -751,32 +722,29 @@ tail:
 	VMOVDQU      (DX)(CX*4), Y4
 	VMASKMOVPS   (AX), Y4, Y5
 	VADDPS       Y0, Y5, Y6
-	VMINPS       Y0, Y5, Y7
-	VMAXPS       Y0, Y5, Y0
+	VSUBPS       Y0, Y6, Y0
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
+	VSUBPS       Y0, Y5, Y0
+	VSUBPS       magic32<>+0(SB), Y7, Y8
 	VCMPPS       $0x11, (SP), Y5, Y5
-	VSUBPS       Y7, Y6, Y7
-	VMOVUPS      magic32<>+0(SB), Y8
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y8
-	VSUBPS       Y7, Y0, Y0
-	VSUBPS       magic32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y0
+	VADDPS       32(SP), Y0, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
 	VADDPS       Y0, Y6, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      expc4<>+0(SB), Y7
-	VFMADD213PS  expc3<>+0(SB), Y6, Y7
-	VFMADD231PS  expc5<>+0(SB), Y0, Y7
-	VMOVUPS      expc2<>+0(SB), Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y9
-	VFMADD213PS  Y9, Y0, Y7
-	VFMADD213PS  one32<>+0(SB), Y6, Y7
-	VPSLLD       $0x17, Y8, Y8
-	VMULPS       Y8, Y7, Y7
-	VANDNPS      Y7, Y5, Y7
-	VANDPS       Y4, Y7, Y7
-	VCMPPS       $0x00, one32<>+0(SB), Y7, Y5
-	VANDNPS      Y7, Y5, Y7
-	VADDPS       Y7, Y3, Y3
+	VMOVUPS      expc5<>+0(SB), Y0
+	VFMADD213PS  expc4<>+0(SB), Y6, Y0
+	VFMADD213PS  expc3<>+0(SB), Y6, Y0
+	VFMADD213PS  expc2<>+0(SB), Y6, Y0
+	VFMADD213PS  expc1<>+0(SB), Y6, Y0
+	VFMADD213PS  one32<>+0(SB), Y6, Y0
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VANDNPS      Y0, Y5, Y0
+	VANDPS       Y4, Y0, Y0
+	VCMPPS       $0x00, one32<>+0(SB), Y0, Y5
+	VANDNPS      Y0, Y5, Y0
+	VADDPS       Y0, Y3, Y3
 	VPSUBD       Y5, Y1, Y1
 
 done:
@@ -785,11 +753,11 @@ done:
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
 	VADDPD       Y0, Y2, Y0
-	VADDPD       32(SP), Y0, Y0
-	VMOVUPD      Y0, 32(SP)
+	VADDPD       64(SP), Y0, Y0
+	VMOVUPD      Y0, 64(SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VMOVUPD      32(SP), Y0
+	VMOVUPD      64(SP), Y0
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPD       X2, X0, X2
 	VPERMILPD    $0x01, X2, X0
@@ -803,8 +771,8 @@ done:
 	VMOVD        X0, AX
 	MOVLQSX      AX, AX
 	VZEROUPPER
-	MOVSD        X2, rest+32(FP)
-	MOVQ         AX, ones+40(FP)
+	MOVSD        X2, rest+40(FP)
+	MOVQ         AX, ones+48(FP)
 	RET
 
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
@@ -1629,31 +1597,32 @@ max_done:
 	MOVSS         X0, ret+24(FP)
 	RET
 
-// func expSumAVX512(dst []float32, x []float32, nm float32, t float32) (rest float64, ones int)
+// func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, AVX512F, CMOV, SSE2
-TEXT ·expSumAVX512(SB), NOSPLIT, $0-72
+TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
 	VBROADCASTSS nm+48(FP), Z0
-	VBROADCASTSS t+52(FP), Z1
-	VPXORD       Z2, Z2, Z2
-	VMOVUPS      magic32<>+0(SB), Z3
-	VMOVUPS      one32<>+0(SB), Z4
-	VMOVUPS      log2e32<>+0(SB), Z5
-	VMOVUPS      ln2hi32<>+0(SB), Z6
-	VMOVUPS      ln2lo32<>+0(SB), Z7
-	VMOVUPS      expc1<>+0(SB), Z8
-	VMOVUPS      expc2<>+0(SB), Z9
-	VMOVUPS      expc3<>+0(SB), Z10
-	VMOVUPS      expc4<>+0(SB), Z11
-	VMOVUPS      expc5<>+0(SB), Z12
-	VMOVUPS      onei32<>+0(SB), Z13
-	VPXORD       Z15, Z15, Z15
+	VBROADCASTSS t+56(FP), Z1
+	VBROADCASTSS nml+52(FP), Z2
+	VPXORD       Z3, Z3, Z3
+	VMOVUPS      magic32<>+0(SB), Z4
+	VMOVUPS      one32<>+0(SB), Z5
+	VMOVUPS      log2e32<>+0(SB), Z6
+	VMOVUPS      ln2hi32<>+0(SB), Z7
+	VMOVUPS      ln2lo32<>+0(SB), Z8
+	VMOVUPS      expc1<>+0(SB), Z9
+	VMOVUPS      expc2<>+0(SB), Z10
+	VMOVUPS      expc3<>+0(SB), Z11
+	VMOVUPS      expc4<>+0(SB), Z12
+	VMOVUPS      expc5<>+0(SB), Z13
+	VMOVUPS      onei32<>+0(SB), Z14
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
-	VPXORD       Z14, Z14, Z14
+	VPXORD       Z19, Z19, Z19
+	VPXORD       Z15, Z15, Z15
 
 blocks:
 	MOVQ    DX, BX
@@ -1667,162 +1636,147 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS       (CX), Z19
-	VMOVUPS       64(CX), Z20
-	VADDPS        Z0, Z19, Z21
+	VMOVUPS       (CX), Z20
+	VMOVUPS       64(CX), Z21
 	VADDPS        Z0, Z20, Z22
-	VMINPS        Z0, Z19, Z23
-	VMINPS        Z0, Z20, Z24
-	VMAXPS        Z0, Z19, Z25
-	VMAXPS        Z0, Z20, Z26
-	VCMPPS        $0x15, Z1, Z19, K1
-	VCMPPS        $0x15, Z1, Z20, K2
-	VSUBPS        Z23, Z21, Z23
-	VSUBPS        Z24, Z22, Z24
-	VMOVUPS       Z3, Z19
-	VMOVUPS       Z3, Z20
-	VFMADD231PS   Z5, Z21, Z19
-	VFMADD231PS   Z5, Z22, Z20
-	VSUBPS        Z23, Z25, Z25
-	VSUBPS        Z24, Z26, Z26
-	VSUBPS        Z3, Z19, Z19
-	VSUBPS        Z3, Z20, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z6, Z20, Z22
-	VFNMADD231PS  Z7, Z19, Z25
-	VFNMADD231PS  Z7, Z20, Z26
-	VADDPS        Z25, Z21, Z21
-	VADDPS        Z26, Z22, Z22
-	VMULPS        Z21, Z21, Z23
-	VMULPS        Z22, Z22, Z24
-	VMOVUPS       Z11, Z25
-	VMOVUPS       Z11, Z26
-	VFMADD213PS   Z10, Z21, Z25
-	VFMADD213PS   Z10, Z22, Z26
-	VFMADD231PS   Z12, Z23, Z25
-	VFMADD231PS   Z12, Z24, Z26
-	VMOVUPS       Z9, Z27
-	VMOVUPS       Z9, Z28
-	VFMADD213PS   Z8, Z21, Z27
-	VFMADD213PS   Z8, Z22, Z28
-	VFMADD213PS   Z27, Z23, Z25
-	VFMADD213PS   Z28, Z24, Z26
-	VFMADD213PS   Z4, Z21, Z25
-	VFMADD213PS   Z4, Z22, Z26
-	VSCALEFPS.Z   Z19, Z25, K1, Z25
-	VSCALEFPS.Z   Z20, Z26, K2, Z26
-	VMOVUPS       Z25, (AX)
-	VMOVUPS       Z26, 64(AX)
-	VCMPPS        $0x04, Z4, Z25, K1
-	VADDPS        Z25, Z15, K1, Z15
-	VCMPPS        $0x04, Z4, Z26, K1
-	VADDPS        Z26, Z16, K1, Z16
-	VCMPPS        $0x00, Z4, Z25, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VCMPPS        $0x00, Z4, Z26, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VMOVUPS       128(CX), Z19
-	VMOVUPS       192(CX), Z20
-	VADDPS        Z0, Z19, Z21
-	VADDPS        Z0, Z20, Z22
-	VMINPS        Z0, Z19, Z23
-	VMINPS        Z0, Z20, Z24
-	VMAXPS        Z0, Z19, Z25
-	VMAXPS        Z0, Z20, Z26
-	VCMPPS        $0x15, Z1, Z19, K1
-	VCMPPS        $0x15, Z1, Z20, K2
-	VSUBPS        Z23, Z21, Z23
-	VSUBPS        Z24, Z22, Z24
-	VMOVUPS       Z3, Z19
-	VMOVUPS       Z3, Z20
-	VFMADD231PS   Z5, Z21, Z19
-	VFMADD231PS   Z5, Z22, Z20
-	VSUBPS        Z23, Z25, Z25
-	VSUBPS        Z24, Z26, Z26
-	VSUBPS        Z3, Z19, Z19
-	VSUBPS        Z3, Z20, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z6, Z20, Z22
-	VFNMADD231PS  Z7, Z19, Z25
-	VFNMADD231PS  Z7, Z20, Z26
-	VADDPS        Z25, Z21, Z21
-	VADDPS        Z26, Z22, Z22
-	VMULPS        Z21, Z21, Z23
-	VMULPS        Z22, Z22, Z24
-	VMOVUPS       Z11, Z25
-	VMOVUPS       Z11, Z26
-	VFMADD213PS   Z10, Z21, Z25
-	VFMADD213PS   Z10, Z22, Z26
-	VFMADD231PS   Z12, Z23, Z25
-	VFMADD231PS   Z12, Z24, Z26
-	VMOVUPS       Z9, Z27
-	VMOVUPS       Z9, Z28
-	VFMADD213PS   Z8, Z21, Z27
-	VFMADD213PS   Z8, Z22, Z28
-	VFMADD213PS   Z27, Z23, Z25
-	VFMADD213PS   Z28, Z24, Z26
-	VFMADD213PS   Z4, Z21, Z25
-	VFMADD213PS   Z4, Z22, Z26
-	VSCALEFPS.Z   Z19, Z25, K1, Z25
-	VSCALEFPS.Z   Z20, Z26, K2, Z26
-	VMOVUPS       Z25, 128(AX)
-	VMOVUPS       Z26, 192(AX)
-	VCMPPS        $0x04, Z4, Z25, K1
+	VADDPS        Z0, Z21, Z23
+	VCMPPS        $0x15, Z1, Z20, K1
+	VCMPPS        $0x15, Z1, Z21, K2
+	VSUBPS        Z0, Z22, Z24
+	VSUBPS        Z0, Z23, Z25
+	VMOVUPS       Z4, Z26
+	VMOVUPS       Z4, Z27
+	VFMADD231PS   Z6, Z22, Z26
+	VFMADD231PS   Z6, Z23, Z27
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z25, Z21, Z25
+	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z4, Z27, Z21
+	VADDPS        Z2, Z24, Z24
+	VADDPS        Z2, Z25, Z25
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z7, Z21, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z8, Z21, Z25
+	VADDPS        Z24, Z22, Z22
+	VADDPS        Z25, Z23, Z23
+	VMOVUPS       Z13, Z24
+	VMOVUPS       Z13, Z25
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z12, Z23, Z25
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z11, Z23, Z25
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z10, Z23, Z25
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z9, Z23, Z25
+	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z5, Z23, Z25
+	VSCALEFPS.Z   Z20, Z24, K1, Z24
+	VSCALEFPS.Z   Z21, Z25, K2, Z25
+	VMOVUPS       Z24, (AX)
+	VMOVUPS       Z25, 64(AX)
+	VCMPPS        $0x04, Z5, Z24, K1
+	VADDPS        Z24, Z16, K1, Z16
+	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z17, K1, Z17
-	VCMPPS        $0x04, Z4, Z26, K1
-	VADDPS        Z26, Z18, K1, Z18
-	VCMPPS        $0x00, Z4, Z25, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VCMPPS        $0x00, Z4, Z26, K1
-	VPADDD        Z13, Z14, K1, Z14
+	VCMPPS        $0x00, Z5, Z24, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x00, Z5, Z25, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VMOVUPS       128(CX), Z20
+	VMOVUPS       192(CX), Z21
+	VADDPS        Z0, Z20, Z22
+	VADDPS        Z0, Z21, Z23
+	VCMPPS        $0x15, Z1, Z20, K1
+	VCMPPS        $0x15, Z1, Z21, K2
+	VSUBPS        Z0, Z22, Z24
+	VSUBPS        Z0, Z23, Z25
+	VMOVUPS       Z4, Z26
+	VMOVUPS       Z4, Z27
+	VFMADD231PS   Z6, Z22, Z26
+	VFMADD231PS   Z6, Z23, Z27
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z25, Z21, Z25
+	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z4, Z27, Z21
+	VADDPS        Z2, Z24, Z24
+	VADDPS        Z2, Z25, Z25
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z7, Z21, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z8, Z21, Z25
+	VADDPS        Z24, Z22, Z22
+	VADDPS        Z25, Z23, Z23
+	VMOVUPS       Z13, Z24
+	VMOVUPS       Z13, Z25
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z12, Z23, Z25
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z11, Z23, Z25
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z10, Z23, Z25
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z9, Z23, Z25
+	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z5, Z23, Z25
+	VSCALEFPS.Z   Z20, Z24, K1, Z24
+	VSCALEFPS.Z   Z21, Z25, K2, Z25
+	VMOVUPS       Z24, 128(AX)
+	VMOVUPS       Z25, 192(AX)
+	VCMPPS        $0x04, Z5, Z24, K1
+	VADDPS        Z24, Z18, K1, Z18
+	VCMPPS        $0x04, Z5, Z25, K1
+	VADDPS        Z25, Z19, K1, Z19
+	VCMPPS        $0x00, Z5, Z24, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x00, Z5, Z25, K1
+	VPADDD        Z14, Z15, K1, Z15
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          BX
 	JNZ           iter
-	VADDPS        Z17, Z15, Z15
 	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z19
-	VEXTRACTF64X4 $0x01, Z15, Y20
-	VCVTPS2PD     Y20, Z20
-	VADDPD        Z19, Z20, Z19
-	VADDPD        Z19, Z2, Z2
-	VPXORD        Z15, Z15, Z15
+	VADDPS        Z19, Z17, Z17
+	VADDPS        Z17, Z16, Z16
+	VCVTPS2PD     Y16, Z20
+	VEXTRACTF64X4 $0x01, Z16, Y21
+	VCVTPS2PD     Y21, Z21
+	VADDPD        Z20, Z21, Z20
+	VADDPD        Z20, Z3, Z3
 	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
+	VPXORD        Z19, Z19, Z19
 	JMP           blocks
 
 single:
 	CMPQ         DX, $0x00000010
 	JB           tail
-	VMOVUPS      (CX), Z19
-	VADDPS       Z0, Z19, Z20
-	VMINPS       Z0, Z19, Z21
-	VMAXPS       Z0, Z19, Z22
-	VCMPPS       $0x15, Z1, Z19, K1
-	VSUBPS       Z21, Z20, Z21
-	VMOVUPS      Z3, Z19
-	VFMADD231PS  Z5, Z20, Z19
-	VSUBPS       Z21, Z22, Z22
-	VSUBPS       Z3, Z19, Z19
-	VFNMADD231PS Z6, Z19, Z20
-	VFNMADD231PS Z7, Z19, Z22
-	VADDPS       Z22, Z20, Z20
-	VMULPS       Z20, Z20, Z21
-	VMOVUPS      Z11, Z22
-	VFMADD213PS  Z10, Z20, Z22
-	VFMADD231PS  Z12, Z21, Z22
-	VMOVUPS      Z9, Z23
-	VFMADD213PS  Z8, Z20, Z23
-	VFMADD213PS  Z23, Z21, Z22
-	VFMADD213PS  Z4, Z20, Z22
-	VSCALEFPS.Z  Z19, Z22, K1, Z22
+	VMOVUPS      (CX), Z20
+	VADDPS       Z0, Z20, Z21
+	VCMPPS       $0x15, Z1, Z20, K1
+	VSUBPS       Z0, Z21, Z22
+	VMOVUPS      Z4, Z23
+	VFMADD231PS  Z6, Z21, Z23
+	VSUBPS       Z22, Z20, Z22
+	VSUBPS       Z4, Z23, Z20
+	VADDPS       Z2, Z22, Z22
+	VFNMADD231PS Z7, Z20, Z21
+	VFNMADD231PS Z8, Z20, Z22
+	VADDPS       Z22, Z21, Z21
+	VMOVUPS      Z13, Z22
+	VFMADD213PS  Z12, Z21, Z22
+	VFMADD213PS  Z11, Z21, Z22
+	VFMADD213PS  Z10, Z21, Z22
+	VFMADD213PS  Z9, Z21, Z22
+	VFMADD213PS  Z5, Z21, Z22
+	VSCALEFPS.Z  Z20, Z22, K1, Z22
 	VMOVUPS      Z22, (AX)
-	VCMPPS       $0x04, Z4, Z22, K1
-	VADDPS       Z22, Z15, K1, Z15
-	VCMPPS       $0x00, Z4, Z22, K1
-	VPADDD       Z13, Z14, K1, Z14
+	VCMPPS       $0x04, Z5, Z22, K1
+	VADDPS       Z22, Z16, K1, Z16
+	VCMPPS       $0x00, Z5, Z22, K1
+	VPADDD       Z14, Z15, K1, Z15
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
@@ -1833,55 +1787,52 @@ tail:
 	JZ           done
 	LEAQ         tailk<>+0(SB), BX
 	KMOVW        (BX)(DX*2), K1
-	VMOVUPS.Z    (CX), K1, Z19
-	VADDPS       Z0, Z19, Z20
-	VMINPS       Z0, Z19, Z21
-	VMAXPS       Z0, Z19, Z0
-	VCMPPS       $0x15, Z1, Z19, K1, K2
-	VSUBPS       Z21, Z20, Z21
-	VMOVUPS      Z3, Z1
-	VFMADD231PS  Z5, Z20, Z1
-	VSUBPS       Z21, Z0, Z0
-	VSUBPS       Z3, Z1, Z1
-	VFNMADD231PS Z6, Z1, Z20
-	VFNMADD231PS Z7, Z1, Z0
-	VADDPS       Z0, Z20, Z20
-	VMULPS       Z20, Z20, Z0
-	VMOVUPS      Z11, Z3
-	VFMADD213PS  Z10, Z20, Z3
-	VFMADD231PS  Z12, Z0, Z3
-	VMOVUPS      Z9, Z5
-	VFMADD213PS  Z8, Z20, Z5
-	VFMADD213PS  Z5, Z0, Z3
-	VFMADD213PS  Z4, Z20, Z3
-	VSCALEFPS.Z  Z1, Z3, K2, Z3
-	VMOVUPS      Z3, K1, (AX)
-	VCMPPS       $0x04, Z4, Z3, K1
-	VADDPS       Z3, Z16, K1, Z16
-	VCMPPS       $0x00, Z4, Z3, K1
-	VPADDD       Z13, Z14, K1, Z14
+	VMOVUPS.Z    (CX), K1, Z20
+	VADDPS       Z0, Z20, Z21
+	VCMPPS       $0x15, Z1, Z20, K1, K2
+	VSUBPS       Z0, Z21, Z0
+	VMOVUPS      Z4, Z1
+	VFMADD231PS  Z6, Z21, Z1
+	VSUBPS       Z0, Z20, Z0
+	VSUBPS       Z4, Z1, Z1
+	VADDPS       Z2, Z0, Z0
+	VFNMADD231PS Z7, Z1, Z21
+	VFNMADD231PS Z8, Z1, Z0
+	VADDPS       Z0, Z21, Z21
+	VMOVUPS      Z13, Z0
+	VFMADD213PS  Z12, Z21, Z0
+	VFMADD213PS  Z11, Z21, Z0
+	VFMADD213PS  Z10, Z21, Z0
+	VFMADD213PS  Z9, Z21, Z0
+	VFMADD213PS  Z5, Z21, Z0
+	VSCALEFPS.Z  Z1, Z0, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
+	VCMPPS       $0x04, Z5, Z0, K1
+	VADDPS       Z0, Z17, K1, Z17
+	VCMPPS       $0x00, Z5, Z0, K1
+	VPADDD       Z14, Z15, K1, Z15
 
 done:
-	VADDPS        Z17, Z15, Z15
 	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z0
-	VEXTRACTF64X4 $0x01, Z15, Y1
+	VADDPS        Z19, Z17, Z17
+	VADDPS        Z17, Z16, Z16
+	VCVTPS2PD     Y16, Z0
+	VEXTRACTF64X4 $0x01, Z16, Y1
 	VCVTPS2PD     Y1, Z1
 	VADDPD        Z0, Z1, Z0
-	VADDPD        Z0, Z2, Z2
-	VPXORD        Z15, Z15, Z15
+	VADDPD        Z0, Z3, Z3
 	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y0
+	VPXORD        Z19, Z19, Z19
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z14, Y0
-	VPADDD        Y0, Y14, Y0
+	VEXTRACTI64X4 $0x01, Z15, Y0
+	VPADDD        Y0, Y15, Y0
 	VEXTRACTI128  $0x01, Y0, X2
 	VPADDD        X2, X0, X2
 	VPSHUFD       $0x0e, X2, X0
@@ -1891,8 +1842,8 @@ done:
 	VMOVD         X2, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
-	MOVSD         X1, rest+56(FP)
-	MOVQ          AX, ones+64(FP)
+	MOVSD         X1, rest+64(FP)
+	MOVQ          AX, ones+72(FP)
 	RET
 
 DATA onei32<>+0(SB)/4, $0x00000001
@@ -1913,30 +1864,31 @@ DATA onei32<>+56(SB)/4, $0x00000001
 DATA onei32<>+60(SB)/4, $0x00000001
 GLOBL onei32<>(SB), RODATA|NOPTR, $64
 
-// func expSumNoStoreAVX512(x []float32, nm float32, t float32) (rest float64, ones int)
+// func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, AVX512F, CMOV, SSE2
-TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-48
+TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS nm+24(FP), Z0
-	VBROADCASTSS t+28(FP), Z1
-	VPXORD       Z2, Z2, Z2
-	VMOVUPS      magic32<>+0(SB), Z3
-	VMOVUPS      one32<>+0(SB), Z4
-	VMOVUPS      log2e32<>+0(SB), Z5
-	VMOVUPS      ln2hi32<>+0(SB), Z6
-	VMOVUPS      ln2lo32<>+0(SB), Z7
-	VMOVUPS      expc1<>+0(SB), Z8
-	VMOVUPS      expc2<>+0(SB), Z9
-	VMOVUPS      expc3<>+0(SB), Z10
-	VMOVUPS      expc4<>+0(SB), Z11
-	VMOVUPS      expc5<>+0(SB), Z12
-	VMOVUPS      onei32<>+0(SB), Z13
-	VPXORD       Z15, Z15, Z15
+	VBROADCASTSS t+32(FP), Z1
+	VBROADCASTSS nml+28(FP), Z2
+	VPXORD       Z3, Z3, Z3
+	VMOVUPS      magic32<>+0(SB), Z4
+	VMOVUPS      one32<>+0(SB), Z5
+	VMOVUPS      log2e32<>+0(SB), Z6
+	VMOVUPS      ln2hi32<>+0(SB), Z7
+	VMOVUPS      ln2lo32<>+0(SB), Z8
+	VMOVUPS      expc1<>+0(SB), Z9
+	VMOVUPS      expc2<>+0(SB), Z10
+	VMOVUPS      expc3<>+0(SB), Z11
+	VMOVUPS      expc4<>+0(SB), Z12
+	VMOVUPS      expc5<>+0(SB), Z13
+	VMOVUPS      onei32<>+0(SB), Z14
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
-	VPXORD       Z14, Z14, Z14
+	VPXORD       Z19, Z19, Z19
+	VPXORD       Z15, Z15, Z15
 
 blocks:
 	MOVQ    CX, DX
@@ -1950,156 +1902,141 @@ blocks:
 	SUBQ    BX, CX
 
 iter:
-	VMOVUPS       (AX), Z19
-	VMOVUPS       64(AX), Z20
-	VADDPS        Z0, Z19, Z21
+	VMOVUPS       (AX), Z20
+	VMOVUPS       64(AX), Z21
 	VADDPS        Z0, Z20, Z22
-	VMINPS        Z0, Z19, Z23
-	VMINPS        Z0, Z20, Z24
-	VMAXPS        Z0, Z19, Z25
-	VMAXPS        Z0, Z20, Z26
-	VCMPPS        $0x15, Z1, Z19, K1
-	VCMPPS        $0x15, Z1, Z20, K2
-	VSUBPS        Z23, Z21, Z23
-	VSUBPS        Z24, Z22, Z24
-	VMOVUPS       Z3, Z19
-	VMOVUPS       Z3, Z20
-	VFMADD231PS   Z5, Z21, Z19
-	VFMADD231PS   Z5, Z22, Z20
-	VSUBPS        Z23, Z25, Z25
-	VSUBPS        Z24, Z26, Z26
-	VSUBPS        Z3, Z19, Z19
-	VSUBPS        Z3, Z20, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z6, Z20, Z22
-	VFNMADD231PS  Z7, Z19, Z25
-	VFNMADD231PS  Z7, Z20, Z26
-	VADDPS        Z25, Z21, Z21
-	VADDPS        Z26, Z22, Z22
-	VMULPS        Z21, Z21, Z23
-	VMULPS        Z22, Z22, Z24
-	VMOVUPS       Z11, Z25
-	VMOVUPS       Z11, Z26
-	VFMADD213PS   Z10, Z21, Z25
-	VFMADD213PS   Z10, Z22, Z26
-	VFMADD231PS   Z12, Z23, Z25
-	VFMADD231PS   Z12, Z24, Z26
-	VMOVUPS       Z9, Z27
-	VMOVUPS       Z9, Z28
-	VFMADD213PS   Z8, Z21, Z27
-	VFMADD213PS   Z8, Z22, Z28
-	VFMADD213PS   Z27, Z23, Z25
-	VFMADD213PS   Z28, Z24, Z26
-	VFMADD213PS   Z4, Z21, Z25
-	VFMADD213PS   Z4, Z22, Z26
-	VSCALEFPS.Z   Z19, Z25, K1, Z25
-	VSCALEFPS.Z   Z20, Z26, K2, Z26
-	VCMPPS        $0x04, Z4, Z25, K1
-	VADDPS        Z25, Z15, K1, Z15
-	VCMPPS        $0x04, Z4, Z26, K1
-	VADDPS        Z26, Z16, K1, Z16
-	VCMPPS        $0x00, Z4, Z25, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VCMPPS        $0x00, Z4, Z26, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VMOVUPS       128(AX), Z19
-	VMOVUPS       192(AX), Z20
-	VADDPS        Z0, Z19, Z21
-	VADDPS        Z0, Z20, Z22
-	VMINPS        Z0, Z19, Z23
-	VMINPS        Z0, Z20, Z24
-	VMAXPS        Z0, Z19, Z25
-	VMAXPS        Z0, Z20, Z26
-	VCMPPS        $0x15, Z1, Z19, K1
-	VCMPPS        $0x15, Z1, Z20, K2
-	VSUBPS        Z23, Z21, Z23
-	VSUBPS        Z24, Z22, Z24
-	VMOVUPS       Z3, Z19
-	VMOVUPS       Z3, Z20
-	VFMADD231PS   Z5, Z21, Z19
-	VFMADD231PS   Z5, Z22, Z20
-	VSUBPS        Z23, Z25, Z25
-	VSUBPS        Z24, Z26, Z26
-	VSUBPS        Z3, Z19, Z19
-	VSUBPS        Z3, Z20, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z6, Z20, Z22
-	VFNMADD231PS  Z7, Z19, Z25
-	VFNMADD231PS  Z7, Z20, Z26
-	VADDPS        Z25, Z21, Z21
-	VADDPS        Z26, Z22, Z22
-	VMULPS        Z21, Z21, Z23
-	VMULPS        Z22, Z22, Z24
-	VMOVUPS       Z11, Z25
-	VMOVUPS       Z11, Z26
-	VFMADD213PS   Z10, Z21, Z25
-	VFMADD213PS   Z10, Z22, Z26
-	VFMADD231PS   Z12, Z23, Z25
-	VFMADD231PS   Z12, Z24, Z26
-	VMOVUPS       Z9, Z27
-	VMOVUPS       Z9, Z28
-	VFMADD213PS   Z8, Z21, Z27
-	VFMADD213PS   Z8, Z22, Z28
-	VFMADD213PS   Z27, Z23, Z25
-	VFMADD213PS   Z28, Z24, Z26
-	VFMADD213PS   Z4, Z21, Z25
-	VFMADD213PS   Z4, Z22, Z26
-	VSCALEFPS.Z   Z19, Z25, K1, Z25
-	VSCALEFPS.Z   Z20, Z26, K2, Z26
-	VCMPPS        $0x04, Z4, Z25, K1
+	VADDPS        Z0, Z21, Z23
+	VCMPPS        $0x15, Z1, Z20, K1
+	VCMPPS        $0x15, Z1, Z21, K2
+	VSUBPS        Z0, Z22, Z24
+	VSUBPS        Z0, Z23, Z25
+	VMOVUPS       Z4, Z26
+	VMOVUPS       Z4, Z27
+	VFMADD231PS   Z6, Z22, Z26
+	VFMADD231PS   Z6, Z23, Z27
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z25, Z21, Z25
+	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z4, Z27, Z21
+	VADDPS        Z2, Z24, Z24
+	VADDPS        Z2, Z25, Z25
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z7, Z21, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z8, Z21, Z25
+	VADDPS        Z24, Z22, Z22
+	VADDPS        Z25, Z23, Z23
+	VMOVUPS       Z13, Z24
+	VMOVUPS       Z13, Z25
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z12, Z23, Z25
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z11, Z23, Z25
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z10, Z23, Z25
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z9, Z23, Z25
+	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z5, Z23, Z25
+	VSCALEFPS.Z   Z20, Z24, K1, Z24
+	VSCALEFPS.Z   Z21, Z25, K2, Z25
+	VCMPPS        $0x04, Z5, Z24, K1
+	VADDPS        Z24, Z16, K1, Z16
+	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z17, K1, Z17
-	VCMPPS        $0x04, Z4, Z26, K1
-	VADDPS        Z26, Z18, K1, Z18
-	VCMPPS        $0x00, Z4, Z25, K1
-	VPADDD        Z13, Z14, K1, Z14
-	VCMPPS        $0x00, Z4, Z26, K1
-	VPADDD        Z13, Z14, K1, Z14
+	VCMPPS        $0x00, Z5, Z24, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x00, Z5, Z25, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VMOVUPS       128(AX), Z20
+	VMOVUPS       192(AX), Z21
+	VADDPS        Z0, Z20, Z22
+	VADDPS        Z0, Z21, Z23
+	VCMPPS        $0x15, Z1, Z20, K1
+	VCMPPS        $0x15, Z1, Z21, K2
+	VSUBPS        Z0, Z22, Z24
+	VSUBPS        Z0, Z23, Z25
+	VMOVUPS       Z4, Z26
+	VMOVUPS       Z4, Z27
+	VFMADD231PS   Z6, Z22, Z26
+	VFMADD231PS   Z6, Z23, Z27
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z25, Z21, Z25
+	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z4, Z27, Z21
+	VADDPS        Z2, Z24, Z24
+	VADDPS        Z2, Z25, Z25
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z7, Z21, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z8, Z21, Z25
+	VADDPS        Z24, Z22, Z22
+	VADDPS        Z25, Z23, Z23
+	VMOVUPS       Z13, Z24
+	VMOVUPS       Z13, Z25
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z12, Z23, Z25
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z11, Z23, Z25
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z10, Z23, Z25
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z9, Z23, Z25
+	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z5, Z23, Z25
+	VSCALEFPS.Z   Z20, Z24, K1, Z24
+	VSCALEFPS.Z   Z21, Z25, K2, Z25
+	VCMPPS        $0x04, Z5, Z24, K1
+	VADDPS        Z24, Z18, K1, Z18
+	VCMPPS        $0x04, Z5, Z25, K1
+	VADDPS        Z25, Z19, K1, Z19
+	VCMPPS        $0x00, Z5, Z24, K1
+	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x00, Z5, Z25, K1
+	VPADDD        Z14, Z15, K1, Z15
 	ADDQ          $0x00000100, AX
 	DECQ          DX
 	JNZ           iter
-	VADDPS        Z17, Z15, Z15
 	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z19
-	VEXTRACTF64X4 $0x01, Z15, Y20
-	VCVTPS2PD     Y20, Z20
-	VADDPD        Z19, Z20, Z19
-	VADDPD        Z19, Z2, Z2
-	VPXORD        Z15, Z15, Z15
+	VADDPS        Z19, Z17, Z17
+	VADDPS        Z17, Z16, Z16
+	VCVTPS2PD     Y16, Z20
+	VEXTRACTF64X4 $0x01, Z16, Y21
+	VCVTPS2PD     Y21, Z21
+	VADDPD        Z20, Z21, Z20
+	VADDPD        Z20, Z3, Z3
 	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
+	VPXORD        Z19, Z19, Z19
 	JMP           blocks
 
 single:
 	CMPQ         CX, $0x00000010
 	JB           tail
-	VMOVUPS      (AX), Z19
-	VADDPS       Z0, Z19, Z20
-	VMINPS       Z0, Z19, Z21
-	VMAXPS       Z0, Z19, Z22
-	VCMPPS       $0x15, Z1, Z19, K1
-	VSUBPS       Z21, Z20, Z21
-	VMOVUPS      Z3, Z19
-	VFMADD231PS  Z5, Z20, Z19
-	VSUBPS       Z21, Z22, Z22
-	VSUBPS       Z3, Z19, Z19
-	VFNMADD231PS Z6, Z19, Z20
-	VFNMADD231PS Z7, Z19, Z22
-	VADDPS       Z22, Z20, Z20
-	VMULPS       Z20, Z20, Z21
-	VMOVUPS      Z11, Z22
-	VFMADD213PS  Z10, Z20, Z22
-	VFMADD231PS  Z12, Z21, Z22
-	VMOVUPS      Z9, Z23
-	VFMADD213PS  Z8, Z20, Z23
-	VFMADD213PS  Z23, Z21, Z22
-	VFMADD213PS  Z4, Z20, Z22
-	VSCALEFPS.Z  Z19, Z22, K1, Z22
-	VCMPPS       $0x04, Z4, Z22, K1
-	VADDPS       Z22, Z15, K1, Z15
-	VCMPPS       $0x00, Z4, Z22, K1
-	VPADDD       Z13, Z14, K1, Z14
+	VMOVUPS      (AX), Z20
+	VADDPS       Z0, Z20, Z21
+	VCMPPS       $0x15, Z1, Z20, K1
+	VSUBPS       Z0, Z21, Z22
+	VMOVUPS      Z4, Z23
+	VFMADD231PS  Z6, Z21, Z23
+	VSUBPS       Z22, Z20, Z22
+	VSUBPS       Z4, Z23, Z20
+	VADDPS       Z2, Z22, Z22
+	VFNMADD231PS Z7, Z20, Z21
+	VFNMADD231PS Z8, Z20, Z22
+	VADDPS       Z22, Z21, Z21
+	VMOVUPS      Z13, Z22
+	VFMADD213PS  Z12, Z21, Z22
+	VFMADD213PS  Z11, Z21, Z22
+	VFMADD213PS  Z10, Z21, Z22
+	VFMADD213PS  Z9, Z21, Z22
+	VFMADD213PS  Z5, Z21, Z22
+	VSCALEFPS.Z  Z20, Z22, K1, Z22
+	VCMPPS       $0x04, Z5, Z22, K1
+	VADDPS       Z22, Z16, K1, Z16
+	VCMPPS       $0x00, Z5, Z22, K1
+	VPADDD       Z14, Z15, K1, Z15
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          single
@@ -2109,54 +2046,51 @@ tail:
 	JZ           done
 	LEAQ         tailk<>+0(SB), DX
 	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z19
-	VADDPS       Z0, Z19, Z20
-	VMINPS       Z0, Z19, Z21
-	VMAXPS       Z0, Z19, Z0
-	VCMPPS       $0x15, Z1, Z19, K1, K1
-	VSUBPS       Z21, Z20, Z21
-	VMOVUPS      Z3, Z1
-	VFMADD231PS  Z5, Z20, Z1
-	VSUBPS       Z21, Z0, Z0
-	VSUBPS       Z3, Z1, Z1
-	VFNMADD231PS Z6, Z1, Z20
-	VFNMADD231PS Z7, Z1, Z0
-	VADDPS       Z0, Z20, Z20
-	VMULPS       Z20, Z20, Z0
-	VMOVUPS      Z11, Z3
-	VFMADD213PS  Z10, Z20, Z3
-	VFMADD231PS  Z12, Z0, Z3
-	VMOVUPS      Z9, Z5
-	VFMADD213PS  Z8, Z20, Z5
-	VFMADD213PS  Z5, Z0, Z3
-	VFMADD213PS  Z4, Z20, Z3
-	VSCALEFPS.Z  Z1, Z3, K1, Z3
-	VCMPPS       $0x04, Z4, Z3, K1
-	VADDPS       Z3, Z16, K1, Z16
-	VCMPPS       $0x00, Z4, Z3, K1
-	VPADDD       Z13, Z14, K1, Z14
+	VMOVUPS.Z    (AX), K1, Z20
+	VADDPS       Z0, Z20, Z21
+	VCMPPS       $0x15, Z1, Z20, K1, K1
+	VSUBPS       Z0, Z21, Z0
+	VMOVUPS      Z4, Z1
+	VFMADD231PS  Z6, Z21, Z1
+	VSUBPS       Z0, Z20, Z0
+	VSUBPS       Z4, Z1, Z1
+	VADDPS       Z2, Z0, Z0
+	VFNMADD231PS Z7, Z1, Z21
+	VFNMADD231PS Z8, Z1, Z0
+	VADDPS       Z0, Z21, Z21
+	VMOVUPS      Z13, Z0
+	VFMADD213PS  Z12, Z21, Z0
+	VFMADD213PS  Z11, Z21, Z0
+	VFMADD213PS  Z10, Z21, Z0
+	VFMADD213PS  Z9, Z21, Z0
+	VFMADD213PS  Z5, Z21, Z0
+	VSCALEFPS.Z  Z1, Z0, K1, Z0
+	VCMPPS       $0x04, Z5, Z0, K1
+	VADDPS       Z0, Z17, K1, Z17
+	VCMPPS       $0x00, Z5, Z0, K1
+	VPADDD       Z14, Z15, K1, Z15
 
 done:
-	VADDPS        Z17, Z15, Z15
 	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z0
-	VEXTRACTF64X4 $0x01, Z15, Y1
+	VADDPS        Z19, Z17, Z17
+	VADDPS        Z17, Z16, Z16
+	VCVTPS2PD     Y16, Z0
+	VEXTRACTF64X4 $0x01, Z16, Y1
 	VCVTPS2PD     Y1, Z1
 	VADDPD        Z0, Z1, Z0
-	VADDPD        Z0, Z2, Z2
-	VPXORD        Z15, Z15, Z15
+	VADDPD        Z0, Z3, Z3
 	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y0
+	VPXORD        Z19, Z19, Z19
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z14, Y0
-	VPADDD        Y0, Y14, Y0
+	VEXTRACTI64X4 $0x01, Z15, Y0
+	VPADDD        Y0, Y15, Y0
 	VEXTRACTI128  $0x01, Y0, X2
 	VPADDD        X2, X0, X2
 	VPSHUFD       $0x0e, X2, X0
@@ -2166,8 +2100,8 @@ done:
 	VMOVD         X2, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
-	MOVSD         X1, rest+32(FP)
-	MOVQ          AX, ones+40(FP)
+	MOVSD         X1, rest+40(FP)
+	MOVQ          AX, ones+48(FP)
 	RET
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

@@ -11,9 +11,13 @@ import (
 // The float32 exp of expSum.
 //
 // For d = x − m <= 0:
-//   - hi = fl(x − m) and its rounding error lo, by Fast2Sum with the operands
-//     ordered by magnitude: a = min(x, −m), b = max(x, −m) has |a| >= |b|
-//     whenever x <= m, so z = hi − a is exact and lo = b − z.
+//   - x − m exactly, as hi + lo: the caller splits m = m' + m_lo with m' a
+//     multiple of 2^-16 when |m| < 128 (else m' = m, m_lo = 0). Then
+//     hi = fl(x − m'), z = hi + m', lo = (x − z) − m_lo: Fast2Sum(−m', x)
+//     is exact for every x that matters (x >= m − 87.34, so |x| < 256 and
+//     x is a multiple of 2^-16's fractions: the lowest bit of m' is at or
+//     above the lowest bit of x), or x − m is exact by Sterbenz's lemma
+//     (|m| >= 128). Three additions instead of TwoSum's six.
 //   - n = round(hi·log2e) by the magic bias 1.5·2^23 + 127: the low bits of
 //     v = hi·log2e + magic hold n + 127, so v<<23 is 2^n (AVX2); AVX-512
 //     scales by n with VSCALEFPS.
@@ -55,15 +59,15 @@ const (
 // room.
 type expConsts struct {
 	nm                  Register
-	t                   Op
+	t, nml              Op
 	magic, one          Op
 	log2e, ln2hi, ln2lo Op
 	c                   [5]Op
 	onei                Register // AVX-512: int32 1s for the ones count
 }
 
-func (a *arch) expConsts(nm Register, t Op) *expConsts {
-	k := &expConsts{nm: nm, t: t}
+func (a *arch) expConsts(nm Register, nml, t Op) *expConsts {
+	k := &expConsts{nm: nm, nml: nml, t: t}
 	k.magic = f32("magic32", magic32)
 	k.one = f32("one32", 1)
 	k.log2e = f32("log2e32", math.Log2E)
@@ -116,9 +120,7 @@ type expJob struct {
 func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 	steps := []func(j *expJob){
 		func(j *expJob) { j.x = a.load(j.src, j.t) },
-		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m
-		func(j *expJob) { j.a = a.vec(); VMINPS(k.nm, j.x, j.a) }, // a: the larger magnitude
-		func(j *expJob) { j.b = a.vec(); VMAXPS(k.nm, j.x, j.b) }, // b
+		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m'
 		func(j *expJob) {
 			if a.z {
 				// keep = !(x < t): true for NaN; and only active lanes.
@@ -128,30 +130,28 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 				} else {
 					VCMPPS(U8(0x15), k.t, j.x, j.t.k, j.keep)
 				}
-			} else {
+			}
+		},
+		func(j *expJob) { j.a = a.vec(); VSUBPS(k.nm, j.h, j.a) },    // z = hi + m'
+		func(j *expJob) { j.v = a.vec(); VMOVUPS(k.magic, j.v) },     //
+		func(j *expJob) { VFMADD231PS(k.log2e, j.h, j.v) },           // v = hi·log2e + magic
+		func(j *expJob) { VSUBPS(j.a, j.x, j.a) },                    // lo = x − z
+		func(j *expJob) { j.n = a.vec(); VSUBPS(k.magic, j.v, j.n) }, // n
+		func(j *expJob) {
+			if !a.z {
 				VCMPPS(U8(0x11), k.t, j.x, j.x) // x < t (ordered): e = 0
 			}
 		},
-		func(j *expJob) { VSUBPS(j.a, j.h, j.a) },                    // z = hi − a
-		func(j *expJob) { j.v = a.vec(); VMOVUPS(k.magic, j.v) },     //
-		func(j *expJob) { VFMADD231PS(k.log2e, j.h, j.v) },           // v = hi·log2e + magic
-		func(j *expJob) { VSUBPS(j.a, j.b, j.b) },                    // lo = b − z
-		func(j *expJob) { j.n = a.vec(); VSUBPS(k.magic, j.v, j.n) }, // n
-		func(j *expJob) { VFNMADD231PS(k.ln2hi, j.n, j.h) },          // hi − n·ln2hi
-		func(j *expJob) { VFNMADD231PS(k.ln2lo, j.n, j.b) },          // lo − n·ln2lo
-		func(j *expJob) { VADDPS(j.b, j.h, j.h) },                    // r, the reduced argument
-		// p = 1 + r·((c1 + c2·r) + r²·((c3 + c4·r) + r²·c5)): Estrin's
-		// scheme inside, Horner's last step outside, which keeps the
-		// rounding error of the constant term out (1.95 ULP worst instead
-		// of 2.25 for 1 + c1·r + r²·(...)).
-		func(j *expJob) { j.a = a.vec(); VMULPS(j.h, j.h, j.a) }, // r²
-		func(j *expJob) { j.p = a.vec(); VMOVUPS(k.c[3], j.p) },
-		func(j *expJob) { VFMADD213PS(k.c[2], j.h, j.p) }, // c3 + c4·r
-		func(j *expJob) { VFMADD231PS(k.c[4], j.a, j.p) }, // + c5·r²
-		func(j *expJob) { j.b = a.vec(); VMOVUPS(k.c[1], j.b) },
-		func(j *expJob) { VFMADD213PS(k.c[0], j.h, j.b) }, // c1 + c2·r
-		func(j *expJob) { VFMADD213PS(j.b, j.a, j.p) },    // W
-		func(j *expJob) { VFMADD213PS(k.one, j.h, j.p) },  // exp(r) = 1 + r·W
+		func(j *expJob) { VADDPS(k.nml, j.a, j.a) },         // lo − m_lo
+		func(j *expJob) { VFNMADD231PS(k.ln2hi, j.n, j.h) }, // hi − n·ln2hi
+		func(j *expJob) { VFNMADD231PS(k.ln2lo, j.n, j.a) }, // lo − n·ln2lo
+		func(j *expJob) { VADDPS(j.a, j.h, j.h) },           // r, the reduced argument
+		func(j *expJob) { j.p = a.vec(); VMOVUPS(k.c[4], j.p) },
+		func(j *expJob) { VFMADD213PS(k.c[3], j.h, j.p) },
+		func(j *expJob) { VFMADD213PS(k.c[2], j.h, j.p) },
+		func(j *expJob) { VFMADD213PS(k.c[1], j.h, j.p) },
+		func(j *expJob) { VFMADD213PS(k.c[0], j.h, j.p) },
+		func(j *expJob) { VFMADD213PS(k.one, j.h, j.p) }, // exp(r), Horner
 	}
 	if a.z {
 		steps = append(steps,
@@ -228,12 +228,12 @@ func (a *arch) fold(s *expAcc) {
 // expSum: the exp-and-sum pass, with or without storing e.
 func (a *arch) expSum(store bool) {
 	name := "expSum"
-	sig := "func(dst, x []float32, nm, t float32) (rest float64, ones int)"
-	doc := "stores e[i] = exp(x[i] + nm) to dst (len(dst) >= len(x))"
+	sig := "func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)"
+	doc := "stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x))"
 	if !store {
 		name = "expSumNoStore"
-		sig = "func(x []float32, nm, t float32) (rest float64, ones int)"
-		doc = "computes e[i] = exp(x[i] + nm)"
+		sig = "func(x []float32, nm, nml, t float32) (rest float64, ones int)"
+		doc = "computes e[i] = exp(x[i] + nm + nml)"
 	}
 	a.fn(name, sig,
 		name+a.suffix+" "+doc+", with e[i] = 0 where x[i] < t,",
@@ -251,10 +251,11 @@ func (a *arch) expSum(store bool) {
 	// AVX2 has 16 registers: two interleaved vectors take 12, the
 	// accumulators and −m the rest, so t and the float64 sums live on the
 	// stack.
-	nm, tv := a.vec(), a.vec()
+	nm, tv, nmlv := a.vec(), a.vec(), a.vec()
 	VBROADCASTSS(paramAddr("nm"), nm)
 	VBROADCASTSS(paramAddr("t"), tv)
-	var t Op = tv
+	VBROADCASTSS(paramAddr("nml"), nmlv)
+	var t, nml Op = tv, nmlv
 	var sum64 Op
 	if a.z {
 		sum64 = a.vec()
@@ -263,13 +264,16 @@ func (a *arch) expSum(store bool) {
 		tm := AllocLocal(32)
 		VMOVUPS(tv, tm)
 		t = tm
+		lm := AllocLocal(32)
+		VMOVUPS(nmlv, lm)
+		nml = lm
 		sm := AllocLocal(32)
 		z := a.vec()
 		a.zero(z)
 		VMOVUPD(z, sm)
 		sum64 = sm
 	}
-	k := a.expConsts(nm, t)
+	k := a.expConsts(nm, nml, t)
 	nacc := 2 // AVX2: 16 registers hold two interleaved vectors and two sums
 	if a.z {
 		nacc = 4
