@@ -4,11 +4,72 @@
 
 #include "textflag.h"
 
+DATA	·maxInit<>+0(SB)/8, $0xff800000ff800000
+DATA	·maxInit<>+8(SB)/8, $0xff800000ff800000
+GLOBL	·maxInit<>(SB), RODATA|NOPTR, $16
+
+DATA	·expSumConsts<>+0(SB)/8, $0xc2aeac50c2aeac50
+DATA	·expSumConsts<>+8(SB)/8, $0xc2aeac50c2aeac50
+DATA	·expSumConsts<>+16(SB)/8, $0x4b40007f4b40007f
+DATA	·expSumConsts<>+24(SB)/8, $0x4b40007f4b40007f
+DATA	·expSumConsts<>+32(SB)/8, $0x3f8000003f800000
+DATA	·expSumConsts<>+40(SB)/8, $0x3f8000003f800000
+DATA	·expSumConsts<>+48(SB)/8, $0x3f8000003f800000
+DATA	·expSumConsts<>+56(SB)/8, $0x3f8000003f800000
+DATA	·expSumConsts<>+64(SB)/8, $0x3efffffc3efffffc
+DATA	·expSumConsts<>+72(SB)/8, $0x3efffffc3efffffc
+DATA	·expSumConsts<>+80(SB)/8, $0x3e2aaa1b3e2aaa1b
+DATA	·expSumConsts<>+88(SB)/8, $0x3e2aaa1b3e2aaa1b
+DATA	·expSumConsts<>+96(SB)/8, $0x3d2aaca33d2aaca3
+DATA	·expSumConsts<>+104(SB)/8, $0x3d2aaca33d2aaca3
+DATA	·expSumConsts<>+112(SB)/8, $0x3c092f973c092f97
+DATA	·expSumConsts<>+120(SB)/8, $0x3c092f973c092f97
+DATA	·expSumConsts<>+128(SB)/8, $0x3f3172003fb8aa3b
+DATA	·expSumConsts<>+136(SB)/8, $0x3ab5166235bfbe8e
+GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $144
+
+DATA	·expMulSubLimits<>+0(SB)/8, $0x43380000000003fe
+DATA	·expMulSubLimits<>+8(SB)/8, $0x43380000000003fe
+DATA	·expMulSubLimits<>+16(SB)/8, $0xc086200000000000
+DATA	·expMulSubLimits<>+24(SB)/8, $0xc086200000000000
+DATA	·expMulSubLimits<>+32(SB)/8, $0x40862e42fefa39ef
+DATA	·expMulSubLimits<>+40(SB)/8, $0x40862e42fefa39ef
+DATA	·expMulSubLimits<>+48(SB)/8, $0x7ff0000000000000
+DATA	·expMulSubLimits<>+56(SB)/8, $0x7ff0000000000000
+GLOBL	·expMulSubLimits<>(SB), RODATA|NOPTR, $64
+
+DATA	·expMulSubPoly<>+0(SB)/8, $0x3ff71547652b82fe
+DATA	·expMulSubPoly<>+8(SB)/8, $0x3fe62e42fee00000
+DATA	·expMulSubPoly<>+16(SB)/8, $0x3dea39ef35793c76
+DATA	·expMulSubPoly<>+24(SB)/8, $0x3ea27e4fb7789f5d
+DATA	·expMulSubPoly<>+32(SB)/8, $0x4000000000000000
+DATA	·expMulSubPoly<>+40(SB)/8, $0x4000000000000000
+DATA	·expMulSubPoly<>+48(SB)/8, $0x4000000000000000
+DATA	·expMulSubPoly<>+56(SB)/8, $0x4000000000000000
+DATA	·expMulSubPoly<>+64(SB)/8, $0x3ff0000000000000
+DATA	·expMulSubPoly<>+72(SB)/8, $0x3ff0000000000000
+DATA	·expMulSubPoly<>+80(SB)/8, $0x3fd5555555555555
+DATA	·expMulSubPoly<>+88(SB)/8, $0x3fd5555555555555
+DATA	·expMulSubPoly<>+96(SB)/8, $0x3fb5555555555555
+DATA	·expMulSubPoly<>+104(SB)/8, $0x3fb5555555555555
+DATA	·expMulSubPoly<>+112(SB)/8, $0x3f91111111111111
+DATA	·expMulSubPoly<>+120(SB)/8, $0x3f91111111111111
+DATA	·expMulSubPoly<>+128(SB)/8, $0x3f66c16c16c16c17
+DATA	·expMulSubPoly<>+136(SB)/8, $0x3f66c16c16c16c17
+DATA	·expMulSubPoly<>+144(SB)/8, $0x3f3a01a01a01a01a
+DATA	·expMulSubPoly<>+152(SB)/8, $0x3f3a01a01a01a01a
+DATA	·expMulSubPoly<>+160(SB)/8, $0x3f0a01a01a01a01a
+DATA	·expMulSubPoly<>+168(SB)/8, $0x3f0a01a01a01a01a
+DATA	·expMulSubPoly<>+176(SB)/8, $0x3ed71de3a556c734
+DATA	·expMulSubPoly<>+184(SB)/8, $0x3ed71de3a556c734
+GLOBL	·expMulSubPoly<>(SB), RODATA|NOPTR, $192
+
 // func maxNEON(x []float32) float32
 TEXT ·maxNEON(SB), NOSPLIT, $0-28
 	MOVD	x_base+0(FP), R1
 	MOVD	x_len+8(FP), R2
-	VMOVQ	$0xff800000ff800000, $0xff800000ff800000, V4
+	MOVD	$·maxInit<>(SB), R3
+	VLD1.P	16(R3), [V4.S4]
 	VMOV	V4.B16, V5.B16
 	VMOV	V4.B16, V6.B16
 	VMOV	V4.B16, V7.B16
@@ -55,15 +116,10 @@ TEXT ·expSumNEON(SB), NOSPLIT, $0-72
 	MOVD	x_len+32(FP), R2
 	FMOVS	m+48(FP), F20
 	VDUP	V20.S[0], V20.S4
-	VMOVQ	$0xc2aeac50c2aeac50, $0xc2aeac50c2aeac50, V21
-	VMOVQ	$0x4b40007f4b40007f, $0x4b40007f4b40007f, V22
-	VMOVQ	$0x3f8000003f800000, $0x3f8000003f800000, V23
-	VMOVQ	$0x3f8000003f800000, $0x3f8000003f800000, V24
-	VMOVQ	$0x3efffffc3efffffc, $0x3efffffc3efffffc, V25
-	VMOVQ	$0x3e2aaa1b3e2aaa1b, $0x3e2aaa1b3e2aaa1b, V26
-	VMOVQ	$0x3d2aaca33d2aaca3, $0x3d2aaca33d2aaca3, V27
-	VMOVQ	$0x3c092f973c092f97, $0x3c092f973c092f97, V28
-	VMOVQ	$0x3f3172003fb8aa3b, $0x3ab5166235bfbe8e, V29
+	MOVD	$·expSumConsts<>(SB), R4
+	VLD1.P	64(R4), [V21.S4, V22.S4, V23.S4, V24.S4]
+	VLD1.P	64(R4), [V25.S4, V26.S4, V27.S4, V28.S4]
+	VLD1.P	16(R4), [V29.S4]
 	VEOR	V30.B16, V30.B16, V30.B16
 	VEOR	V31.B16, V31.B16, V31.B16
 	CBZ	R3, nostore
@@ -928,22 +984,12 @@ TEXT ·expMulSubNEON(SB), NOSPLIT, $0-80
 	MOVD	dy_base+48(FP), R3
 	FMOVD	s+72(FP), F19
 	VDUP	V19.D[0], V19.D2
-	VMOVQ	$0x43380000000003fe, $0x43380000000003fe, V15
-	VMOVQ	$0xc086200000000000, $0xc086200000000000, V16
-	VMOVQ	$0x40862e42fefa39ef, $0x40862e42fefa39ef, V17
-	VMOVQ	$0x7ff0000000000000, $0x7ff0000000000000, V18
-	VMOVQ	$0x3ff71547652b82fe, $0x3fe62e42fee00000, V20
-	VMOVQ	$0x3dea39ef35793c76, $0x3ea27e4fb7789f5d, V21
-	VMOVQ	$0x4000000000000000, $0x4000000000000000, V22
-	VMOVQ	$0x4000000000000000, $0x4000000000000000, V23
-	VMOVQ	$0x3ff0000000000000, $0x3ff0000000000000, V24
-	VMOVQ	$0x3fd5555555555555, $0x3fd5555555555555, V25
-	VMOVQ	$0x3fb5555555555555, $0x3fb5555555555555, V26
-	VMOVQ	$0x3f91111111111111, $0x3f91111111111111, V27
-	VMOVQ	$0x3f66c16c16c16c17, $0x3f66c16c16c16c17, V28
-	VMOVQ	$0x3f3a01a01a01a01a, $0x3f3a01a01a01a01a, V29
-	VMOVQ	$0x3f0a01a01a01a01a, $0x3f0a01a01a01a01a, V30
-	VMOVQ	$0x3ed71de3a556c734, $0x3ed71de3a556c734, V31
+	MOVD	$·expMulSubLimits<>(SB), R4
+	VLD1.P	64(R4), [V15.S4, V16.S4, V17.S4, V18.S4]
+	MOVD	$·expMulSubPoly<>(SB), R4
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P	64(R4), [V28.S4, V29.S4, V30.S4, V31.S4]
 	SUBS	$4, R2, R2
 	BLT	expmulsub_w1
 expmulsub_loop4:

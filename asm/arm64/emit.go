@@ -13,7 +13,8 @@ import (
 // GNU spelling in a comment. Methods take operands in the Arm order,
 // destination first, whatever the text they write.
 type emitter struct {
-	buf bytes.Buffer
+	buf  bytes.Buffer // the functions
+	data bytes.Buffer // their constant tables (DATA, GLOBL)
 }
 
 // gpr is a general-purpose register R0..R17 (R18 and up are reserved or
@@ -118,11 +119,6 @@ func (e *emitter) fmovsStoreP(v vreg, base gpr) { e.op("FMOVS.P", v.f(), fmt.Spr
 
 // Vector instructions Go knows.
 
-// vmovq sets v to the 128-bit constant hi:lo (from the literal pool).
-func (e *emitter) vmovq(v vreg, lo, hi uint64) {
-	e.op("VMOVQ", fmt.Sprintf("$0x%016x", lo), fmt.Sprintf("$0x%016x", hi), fmt.Sprintf("V%d", v.u()))
-}
-
 // vmov copies n to d.
 func (e *emitter) vmov(d, n vreg) { e.op("VMOV", n.b16(), d.b16()) }
 
@@ -194,18 +190,37 @@ func (e *emitter) fmlsElem(a arr, d, n, m vreg, idx int) {
 	e.word(fmlsElem(a, d, n, m, idx))
 }
 
-// splat32 sets every float32 lane of v to c; splat64 every float64 lane.
-func (e *emitter) splat32(v vreg, c uint32) {
+// vec128 is a 128-bit constant: the low and the high 64 bits.
+type vec128 [2]uint64
+
+// splat32 is c in every float32 lane; splat64 in every float64 lane.
+func splat32(c uint32) vec128 {
 	w := uint64(c) | uint64(c)<<32
-	e.vmovq(v, w, w)
+	return vec128{w, w}
 }
 
-func (e *emitter) splat64(v vreg, c uint64) { e.vmovq(v, c, c) }
+func splat64(c uint64) vec128 { return vec128{c, c} }
 
-// pack32 sets the four float32 lanes of v to c[0..3] (lane 0 first).
-func (e *emitter) pack32(v vreg, c [4]uint32) {
-	e.vmovq(v, uint64(c[0])|uint64(c[1])<<32, uint64(c[2])|uint64(c[3])<<32)
+// pack32 is c[0..3] in the four float32 lanes, lane 0 first.
+func pack32(c [4]uint32) vec128 {
+	return vec128{uint64(c[0]) | uint64(c[1])<<32, uint64(c[2]) | uint64(c[3])<<32}
 }
 
-// pack64 sets the two float64 lanes of v to c[0], c[1].
-func (e *emitter) pack64(v vreg, c [2]uint64) { e.vmovq(v, c[0], c[1]) }
+// pack64 is c[0], c[1] in the two float64 lanes.
+func pack64(c [2]uint64) vec128 { return vec128(c) }
+
+// constants loads vals into the registers first, first+1, … from a
+// read-only table of the file (one load per four registers), using ptr.
+func (e *emitter) constants(table string, ptr gpr, first vreg, vals ...vec128) {
+	sym := "·" + table + "<>"
+	for i, v := range vals {
+		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 16*i, v[0])
+		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 16*i+8, v[1])
+	}
+	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $%d\n\n", sym, 16*len(vals))
+	e.op("MOVD", "$"+sym+"(SB)", ptr.String())
+	for i := 0; i < len(vals); i += 4 {
+		n := min(4, len(vals)-i)
+		e.vld1p(s4, ptr, seq(first+vreg(i), n)...)
+	}
+}

@@ -147,7 +147,7 @@ func maxKernel(e *emitter) {
 	acc := seq(4, 4)
 	e.movdArg("x_base+0(FP)", src)
 	e.movdArg("x_len+8(FP)", cnt)
-	e.splat32(acc[0], f32(math.Inf(-1)))
+	e.constants("maxInit", 3, acc[0], splat32(f32(math.Inf(-1))))
 	for _, a := range acc[1:] {
 		e.vmov(a, acc[0])
 	}
@@ -194,13 +194,13 @@ func expSumKernel(e *emitter) {
 	e.movdArg("x_len+32(FP)", cnt)
 	e.fmovsArg("m+48(FP)", m)
 	e.vdupLane0(s4, m, m)
-	e.splat32(cut, math.Float32bits(expCutoff32))
-	e.splat32(magic, magic32)
-	e.splat32(one, f32(1))
+	// cut, magic, one, c1..c5, k: V21..V29.
+	consts := []vec128{splat32(math.Float32bits(expCutoff32)), splat32(magic32), splat32(f32(1))}
 	for i := range c {
-		e.splat32(c[i], math.Float32bits(expPoly32[i]))
+		consts = append(consts, splat32(math.Float32bits(expPoly32[i])))
 	}
-	e.pack32(k, [4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[5])})
+	consts = append(consts, pack32([4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[5])}))
+	e.constants("expSumConsts", tmp, cut, consts...)
 	e.veor(count, count, count)
 	e.veor(sum, sum, sum)
 
@@ -526,7 +526,7 @@ func mulSubKernel(e *emitter) {
 // round right, and with the generic kernel's ±Inf, NaN and 0.
 func expMulSubKernel(e *emitter) {
 	e.text("expMulSubNEON(dx, logp, dy []float32, s float64)", 80)
-	const dst, pl, cnt, py gpr = 0, 1, 2, 3
+	const dst, pl, cnt, py, tmp gpr = 0, 1, 2, 3, 4
 	const x, y, out vreg = 0, 1, 2
 	var (
 		t  = seq(3, 2)  // d, then the reduced argument t
@@ -547,15 +547,13 @@ func expMulSubKernel(e *emitter) {
 	e.movdArg("dy_base+48(FP)", py)
 	e.fmovdArg("s+72(FP)", s)
 	e.vdupLane0(d2, s, s)
-	e.splat64(magic, magic64)
-	e.splat64(low, f64(expLow64))
-	e.splat64(ovf, f64(expOverflow64))
-	e.splat64(inf, f64(math.Inf(1)))
-	e.pack64(k1, [2]uint64{f64(math.Log2E), f64(ln2Hi64)})
-	e.pack64(k2, [2]uint64{f64(ln2Lo64), f64(poly[10])})
+	// magic, low, ovf, inf: V15..V18; k1, k2, c0..c9: V20..V31.
+	e.constants("expMulSubLimits", tmp, magic, splat64(magic64), splat64(f64(expLow64)), splat64(f64(expOverflow64)), splat64(f64(math.Inf(1))))
+	consts := []vec128{pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}), pack64([2]uint64{f64(ln2Lo64), f64(poly[10])})}
 	for i := range c {
-		e.splat64(c[i], f64(poly[i]))
+		consts = append(consts, splat64(f64(poly[i])))
 	}
+	e.constants("expMulSubPoly", tmp, k1, consts...)
 	e.mapKernel("expmulsub", dst, cnt, []gpr{pl, py}, [][]vreg{{x}, {y}}, []vreg{out}, []int{4, 1}, func(int) {
 		e.fcvtl(t[0], x)
 		e.fcvtl2(t[1], x)
