@@ -42,8 +42,8 @@ DATA tailk<>+32(SB)/2, $0xffff
 GLOBL tailk<>(SB), RODATA|NOPTR, $34
 
 // func maxAVX2(x []float32) float32
-// Requires: AVX, SSE
-TEXT ·maxAVX2(SB), NOSPLIT, $0-28
+// Requires: AVX, AVX2, SSE
+TEXT ·maxAVX2(SB), NOSPLIT, $32-28
 	MOVQ    x_base+0(FP), AX
 	MOVQ    x_len+8(FP), CX
 	VMOVUPS neginf32<>+0(SB), Y0
@@ -71,16 +71,29 @@ max_single:
 	JMP    max_single
 
 max_tail:
-	TESTQ      CX, CX
-	JZ         max_done
-	LEAQ       tailmask<>+0(SB), DX
-	NEGQ       CX
-	ADDQ       $0x08, CX
-	VMOVDQU    (DX)(CX*4), Y4
-	VMASKMOVPS (AX), Y4, Y5
-	VMOVUPS    neginf32<>+0(SB), Y6
-	VBLENDVPS  Y4, Y5, Y6, Y5
-	VMAXPS     Y5, Y1, Y1
+	TESTQ   CX, CX
+	JZ      max_done
+	LEAQ    tailmask<>+0(SB), DX
+	MOVQ    $0x00000008, BX
+	SUBQ    CX, BX
+	VMOVDQU (DX)(BX*4), Y4
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
+	XORQ    DX, DX
+
+copy_1:
+	CMPQ DX, CX
+	JAE  copied_2
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_1
+
+copied_2:
+	VMOVUPS   (SP), Y5
+	VMOVUPS   neginf32<>+0(SB), Y6
+	VBLENDVPS Y4, Y5, Y6, Y5
+	VMAXPS    Y5, Y1, Y1
 
 max_done:
 	VMAXPS       Y2, Y0, Y0
@@ -116,7 +129,7 @@ GLOBL neginf32<>(SB), RODATA|NOPTR, $64
 
 // func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumAVX2(SB), NOSPLIT, $96-80
+TEXT ·expSumAVX2(SB), NOSPLIT, $128-80
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -297,13 +310,26 @@ single:
 	JMP          single
 
 tail:
-	TESTQ        DX, DX
-	JZ           done
-	LEAQ         tailmask<>+0(SB), BX
-	NEGQ         DX
-	ADDQ         $0x08, DX
-	VMOVDQU      (BX)(DX*4), Y4
-	VMASKMOVPS   (CX), Y4, Y5
+	TESTQ   DX, DX
+	JZ      done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y4
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 96(SP)
+	XORQ    BX, BX
+
+copy_3:
+	CMPQ BX, DX
+	JAE  copied_4
+	MOVL (CX)(BX*4), SI
+	MOVL SI, 96(SP)(BX*4)
+	INCQ BX
+	JMP  copy_3
+
+copied_4:
+	VMOVUPS      96(SP), Y5
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
 	VMOVUPS      magic32<>+0(SB), Y7
@@ -325,11 +351,22 @@ tail:
 	VMULPS       Y7, Y0, Y0
 	VANDNPS      Y0, Y5, Y0
 	VANDPS       Y4, Y0, Y0
-	VMASKMOVPS   Y0, Y4, (AX)
-	VCMPPS       $0x00, one32<>+0(SB), Y0, Y5
-	VANDNPS      Y0, Y5, Y0
-	VADDPS       Y0, Y3, Y3
-	VPSUBD       Y5, Y1, Y1
+	VMOVUPS      Y0, 96(SP)
+	XORQ         CX, CX
+
+copy_5:
+	CMPQ CX, DX
+	JAE  copied_6
+	MOVL 96(SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_5
+
+copied_6:
+	VCMPPS  $0x00, one32<>+0(SB), Y0, Y5
+	VANDNPS Y0, Y5, Y0
+	VADDPS  Y0, Y3, Y3
+	VPSUBD  Y5, Y1, Y1
 
 done:
 	VADDPS       Y3, Y2, Y2
@@ -541,7 +578,7 @@ GLOBL expc5<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $96-56
+TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $128-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS nm+24(FP), Y0
@@ -714,13 +751,26 @@ single:
 	JMP          single
 
 tail:
-	TESTQ        CX, CX
-	JZ           done
-	LEAQ         tailmask<>+0(SB), DX
-	NEGQ         CX
-	ADDQ         $0x08, CX
-	VMOVDQU      (DX)(CX*4), Y4
-	VMASKMOVPS   (AX), Y4, Y5
+	TESTQ   CX, CX
+	JZ      done
+	LEAQ    tailmask<>+0(SB), DX
+	MOVQ    $0x00000008, BX
+	SUBQ    CX, BX
+	VMOVDQU (DX)(BX*4), Y4
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 96(SP)
+	XORQ    DX, DX
+
+copy_7:
+	CMPQ DX, CX
+	JAE  copied_8
+	MOVL (AX)(DX*4), BX
+	MOVL BX, 96(SP)(DX*4)
+	INCQ DX
+	JMP  copy_7
+
+copied_8:
+	VMOVUPS      96(SP), Y5
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
 	VMOVUPS      magic32<>+0(SB), Y7
@@ -776,8 +826,8 @@ done:
 	RET
 
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
-// Requires: AVX, FMA3
-TEXT ·divAVX2(SB), NOSPLIT, $0-56
+// Requires: AVX, AVX2, FMA3
+TEXT ·divAVX2(SB), NOSPLIT, $32-56
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -821,24 +871,47 @@ div_single:
 	JMP         div_single
 
 div_tail:
-	TESTQ       DX, DX
-	JZ          div_done
-	LEAQ        tailmask<>+0(SB), BX
-	NEGQ        DX
-	ADDQ        $0x08, DX
-	VMOVDQU     (BX)(DX*4), Y2
-	VMASKMOVPS  (CX), Y2, Y3
-	VMULPS      Y1, Y3, Y1
-	VFMADD231PS Y0, Y3, Y1
-	VMASKMOVPS  Y1, Y2, (AX)
+	TESTQ   DX, DX
+	JZ      div_done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y2
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    BX, BX
 
+copy_9:
+	CMPQ BX, DX
+	JAE  copied_10
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_9
+
+copied_10:
+	VMOVUPS     (SP), Y2
+	VMULPS      Y1, Y2, Y1
+	VFMADD231PS Y0, Y2, Y1
+	VMOVUPS     Y1, (SP)
+	XORQ        CX, CX
+
+copy_11:
+	CMPQ CX, DX
+	JAE  copied_12
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_11
+
+copied_12:
 div_done:
 	VZEROUPPER
 	RET
 
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX2
-TEXT ·subAVX2(SB), NOSPLIT, $0-64
+TEXT ·subAVX2(SB), NOSPLIT, $32-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -894,32 +967,55 @@ sub_single:
 	JMP         sub_single
 
 sub_tail:
-	TESTQ        DX, DX
-	JZ           sub_done
-	LEAQ         tailmask<>+0(SB), BX
-	NEGQ         DX
-	ADDQ         $0x08, DX
-	VMOVDQU      (BX)(DX*4), Y2
-	VMASKMOVPS   (CX), Y2, Y4
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VSUBPD       Y0, Y3, Y3
-	VSUBPD       Y0, Y4, Y4
-	VSUBPD       Y1, Y3, Y3
-	VSUBPD       Y1, Y4, Y4
-	VCVTPD2PSY   Y3, X7
-	VCVTPD2PSY   Y4, X0
-	VINSERTF128  $0x01, X0, Y7, Y7
-	VMASKMOVPS   Y7, Y2, (AX)
+	TESTQ   DX, DX
+	JZ      sub_done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y2
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    BX, BX
 
+copy_13:
+	CMPQ BX, DX
+	JAE  copied_14
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_13
+
+copied_14:
+	VMOVUPS      (SP), Y3
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VSUBPD       Y0, Y2, Y2
+	VSUBPD       Y0, Y3, Y3
+	VSUBPD       Y1, Y2, Y2
+	VSUBPD       Y1, Y3, Y3
+	VCVTPD2PSY   Y2, X7
+	VCVTPD2PSY   Y3, X0
+	VINSERTF128  $0x01, X0, Y7, Y7
+	VMOVUPS      Y7, (SP)
+	XORQ         CX, CX
+
+copy_15:
+	CMPQ CX, DX
+	JAE  copied_16
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_15
+
+copied_16:
 sub_done:
 	VZEROUPPER
 	RET
 
 // func sumAVX2(x []float32) float64
 // Requires: AVX, AVX2, SSE2
-TEXT ·sumAVX2(SB), NOSPLIT, $0-32
+TEXT ·sumAVX2(SB), NOSPLIT, $32-32
 	MOVQ  x_base+0(FP), AX
 	MOVQ  x_len+8(FP), CX
 	VPXOR Y0, Y0, Y0
@@ -952,15 +1048,28 @@ sum_single:
 	JMP       sum_single
 
 sum_tail:
-	TESTQ      CX, CX
-	JZ         sum_done
-	LEAQ       tailmask<>+0(SB), DX
-	NEGQ       CX
-	ADDQ       $0x08, CX
-	VMOVDQU    (DX)(CX*4), X4
-	VMASKMOVPS (AX), X4, X4
-	VCVTPS2PD  X4, Y4
-	VADDPD     Y4, Y1, Y1
+	TESTQ   CX, CX
+	JZ      sum_done
+	LEAQ    tailmask<>+0(SB), DX
+	MOVQ    $0x00000008, BX
+	SUBQ    CX, BX
+	VMOVDQU (DX)(BX*4), X4
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
+	XORQ    DX, DX
+
+copy_17:
+	CMPQ DX, CX
+	JAE  copied_18
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_17
+
+copied_18:
+	VMOVUPS   (SP), X4
+	VCVTPS2PD X4, Y4
+	VADDPD    Y4, Y1, Y1
 
 sum_done:
 	VADDPD       Y2, Y0, Y0
@@ -976,7 +1085,7 @@ sum_done:
 
 // func dotAVX2(a []float32, b []float32) float64
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dotAVX2(SB), NOSPLIT, $0-56
+TEXT ·dotAVX2(SB), NOSPLIT, $32-56
 	MOVQ  a_base+0(FP), AX
 	MOVQ  b_base+24(FP), CX
 	MOVQ  a_len+8(FP), DX
@@ -1017,17 +1126,43 @@ dot_single:
 	JMP         dot_single
 
 dot_tail:
-	TESTQ       DX, DX
-	JZ          dot_done
-	LEAQ        tailmask<>+0(SB), BX
-	NEGQ        DX
-	ADDQ        $0x08, DX
-	VMOVDQU     (BX)(DX*4), X4
-	VMASKMOVPS  (AX), X4, X5
+	TESTQ   DX, DX
+	JZ      dot_done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), X4
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
+	XORQ    BX, BX
+
+copy_19:
+	CMPQ BX, DX
+	JAE  copied_20
+	MOVL (AX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_19
+
+copied_20:
+	VMOVUPS   (SP), X4
+	VCVTPS2PD X4, Y4
+	VPXOR     Y5, Y5, Y5
+	VMOVDQU   Y5, (SP)
+	XORQ      AX, AX
+
+copy_21:
+	CMPQ AX, DX
+	JAE  copied_22
+	MOVL (CX)(AX*4), BX
+	MOVL BX, (SP)(AX*4)
+	INCQ AX
+	JMP  copy_21
+
+copied_22:
+	VMOVUPS     (SP), X5
 	VCVTPS2PD   X5, Y5
-	VMASKMOVPS  (CX), X4, X4
-	VCVTPS2PD   X4, Y4
-	VFMADD231PD Y4, Y5, Y1
+	VFMADD231PD Y5, Y4, Y1
 
 dot_done:
 	VADDPD       Y2, Y0, Y0
@@ -1042,8 +1177,8 @@ dot_done:
 	RET
 
 // func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
-// Requires: AVX
-TEXT ·mulSubAVX2(SB), NOSPLIT, $0-80
+// Requires: AVX, AVX2
+TEXT ·mulSubAVX2(SB), NOSPLIT, $32-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         p_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
@@ -1105,36 +1240,72 @@ mulsub_single:
 	JMP         mulsub_single
 
 mulsub_tail:
-	TESTQ        BX, BX
-	JZ           mulsub_done
-	LEAQ         tailmask<>+0(SB), SI
-	NEGQ         BX
-	ADDQ         $0x08, BX
-	VMOVDQU      (SI)(BX*4), Y1
-	VMASKMOVPS   (CX), Y1, Y3
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VMASKMOVPS   (DX), Y1, Y5
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VSUBPD       Y0, Y4, Y4
-	VSUBPD       Y0, Y5, Y5
-	VMULPD       Y2, Y4, Y4
-	VMULPD       Y3, Y5, Y5
-	VCVTPD2PSY   Y4, X8
-	VCVTPD2PSY   Y5, X0
-	VINSERTF128  $0x01, X0, Y8, Y8
-	VMASKMOVPS   Y8, Y1, (AX)
+	TESTQ   BX, BX
+	JZ      mulsub_done
+	LEAQ    tailmask<>+0(SB), SI
+	MOVQ    $0x00000008, DI
+	SUBQ    BX, DI
+	VMOVDQU (SI)(DI*4), Y1
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    SI, SI
 
+copy_23:
+	CMPQ SI, BX
+	JAE  copied_24
+	MOVL (CX)(SI*4), DI
+	MOVL DI, (SP)(SI*4)
+	INCQ SI
+	JMP  copy_23
+
+copied_24:
+	VMOVUPS      (SP), Y2
+	VCVTPS2PD    X2, Y1
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VPXOR        Y3, Y3, Y3
+	VMOVDQU      Y3, (SP)
+	XORQ         CX, CX
+
+copy_25:
+	CMPQ CX, BX
+	JAE  copied_26
+	MOVL (DX)(CX*4), SI
+	MOVL SI, (SP)(CX*4)
+	INCQ CX
+	JMP  copy_25
+
+copied_26:
+	VMOVUPS      (SP), Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VSUBPD       Y0, Y3, Y3
+	VSUBPD       Y0, Y4, Y4
+	VMULPD       Y1, Y3, Y3
+	VMULPD       Y2, Y4, Y4
+	VCVTPD2PSY   Y3, X8
+	VCVTPD2PSY   Y4, X0
+	VINSERTF128  $0x01, X0, Y8, Y8
+	VMOVUPS      Y8, (SP)
+	XORQ         CX, CX
+
+copy_27:
+	CMPQ CX, BX
+	JAE  copied_28
+	MOVL (SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_27
+
+copied_28:
 mulsub_done:
 	VZEROUPPER
 	RET
 
 // func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
 // Requires: AVX, AVX2, FMA3
-TEXT ·expMulSubAVX2(SB), NOSPLIT, $0-80
+TEXT ·expMulSubAVX2(SB), NOSPLIT, $32-80
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         logp_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
@@ -1280,50 +1451,50 @@ expmulsub_single:
 	JMP          expmulsub_single
 
 expmulsub_tail:
-	TESTQ        BX, BX
-	JZ           expmulsub_done
-	LEAQ         tailmask<>+0(SB), SI
-	NEGQ         BX
-	ADDQ         $0x08, BX
-	VMOVDQU      (SI)(BX*4), Y1
-	VMASKMOVPS   (CX), Y1, Y3
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VMASKMOVPS   (DX), Y1, Y5
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VMOVUPD      magic64<>+0(SB), Y6
-	VFMADD231PD  log2e64<>+0(SB), Y2, Y6
-	VSUBPD       magic64<>+0(SB), Y6, Y7
-	VMOVAPD      Y2, Y8
-	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
-	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
-	VMOVUPD      exp64c11<>+0(SB), Y7
-	VFMADD213PD  exp64c10<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c9<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c8<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
-	VPSLLQ       $0x34, Y6, Y6
-	VMULPD       Y6, Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y6
-	VANDNPD      Y7, Y6, Y7
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y2
-	VMOVUPD      inf64<>+0(SB), Y6
-	VBLENDVPD    Y2, Y6, Y7, Y7
-	VFNMADD231PD Y0, Y7, Y4
-	VMOVUPD      magic64<>+0(SB), Y2
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y2
-	VSUBPD       magic64<>+0(SB), Y2, Y6
-	VMOVAPD      Y3, Y7
+	TESTQ   BX, BX
+	JZ      expmulsub_done
+	LEAQ    tailmask<>+0(SB), SI
+	MOVQ    $0x00000008, DI
+	SUBQ    BX, DI
+	VMOVDQU (SI)(DI*4), Y1
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    SI, SI
+
+copy_29:
+	CMPQ SI, BX
+	JAE  copied_30
+	MOVL (CX)(SI*4), DI
+	MOVL DI, (SP)(SI*4)
+	INCQ SI
+	JMP  copy_29
+
+copied_30:
+	VMOVUPS      (SP), Y2
+	VCVTPS2PD    X2, Y1
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VPXOR        Y3, Y3, Y3
+	VMOVDQU      Y3, (SP)
+	XORQ         CX, CX
+
+copy_31:
+	CMPQ CX, BX
+	JAE  copied_32
+	MOVL (DX)(CX*4), SI
+	MOVL SI, (SP)(CX*4)
+	INCQ CX
+	JMP  copy_31
+
+copied_32:
+	VMOVUPS      (SP), Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y1, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y6
+	VMOVAPD      Y1, Y7
 	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y7
 	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y7
 	VMOVUPD      exp64c11<>+0(SB), Y6
@@ -1338,19 +1509,55 @@ expmulsub_tail:
 	VFMADD213PD  exp64c2<>+0(SB), Y7, Y6
 	VFMADD213PD  exp64c1<>+0(SB), Y7, Y6
 	VFMADD213PD  exp64c0<>+0(SB), Y7, Y6
-	VPSLLQ       $0x34, Y2, Y2
-	VMULPD       Y2, Y6, Y6
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
-	VANDNPD      Y6, Y2, Y6
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y2
-	VMOVUPD      inf64<>+0(SB), Y3
-	VBLENDVPD    Y2, Y3, Y6, Y6
-	VFNMADD231PD Y0, Y6, Y5
-	VCVTPD2PSY   Y4, X10
-	VCVTPD2PSY   Y5, X0
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y6, Y6
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y1, Y5
+	VANDNPD      Y6, Y5, Y6
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y1, Y1
+	VMOVUPD      inf64<>+0(SB), Y5
+	VBLENDVPD    Y1, Y5, Y6, Y6
+	VFNMADD231PD Y0, Y6, Y3
+	VMOVUPD      magic64<>+0(SB), Y1
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
+	VSUBPD       magic64<>+0(SB), Y1, Y5
+	VMOVAPD      Y2, Y6
+	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y6
+	VMOVUPD      exp64c11<>+0(SB), Y5
+	VFMADD213PD  exp64c10<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c9<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c8<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c7<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c6<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c5<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c4<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c3<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c2<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c1<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c0<>+0(SB), Y6, Y5
+	VPSLLQ       $0x34, Y1, Y1
+	VMULPD       Y1, Y5, Y5
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y1
+	VANDNPD      Y5, Y1, Y5
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y1
+	VMOVUPD      inf64<>+0(SB), Y2
+	VBLENDVPD    Y1, Y2, Y5, Y5
+	VFNMADD231PD Y0, Y5, Y4
+	VCVTPD2PSY   Y3, X10
+	VCVTPD2PSY   Y4, X0
 	VINSERTF128  $0x01, X0, Y10, Y10
-	VMASKMOVPS   Y10, Y1, (AX)
+	VMOVUPS      Y10, (SP)
+	XORQ         CX, CX
 
+copy_33:
+	CMPQ CX, BX
+	JAE  copied_34
+	MOVL (SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_33
+
+copied_34:
 expmulsub_done:
 	VZEROUPPER
 	RET

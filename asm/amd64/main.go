@@ -58,11 +58,12 @@ func (a *arch) half(v Register) Register {
 }
 
 // tail is a partial vector: the lanes below the remaining count are active.
-// For AVX2 it is a vector mask (all ones in active lanes); for AVX-512 an
-// opmask. The zero value means a full vector.
+// For AVX2 it is a vector mask (all ones in active lanes) and the count;
+// for AVX-512 an opmask. The zero value means a full vector.
 type tail struct {
 	v VecVirtual
 	k OpmaskVirtual
+	n GPVirtual // AVX2: the number of active lanes
 }
 
 func (t tail) full() bool { return t.v == nil && t.k == nil }
@@ -140,17 +141,74 @@ func (a *arch) mask(r GPVirtual, lanesOf int) tail {
 		return tail{k: k}
 	}
 	LEAQ(consts["tailmask"], base)
-	NEGQ(r)
-	ADDQ(U8(8), r)
+	i := GP64()
+	MOVQ(U32(8), i)
+	SUBQ(r, i)
 	var v VecVirtual
 	if lanesOf == 4 {
 		v = XMM()
-		VMOVDQU(Mem{Base: base, Index: r, Scale: 4}, v)
+		VMOVDQU(Mem{Base: base, Index: i, Scale: 4}, v)
 	} else {
 		v = YMM()
-		VMOVDQU(Mem{Base: base, Index: r, Scale: 4}, v)
+		VMOVDQU(Mem{Base: base, Index: i, Scale: 4}, v)
 	}
-	return tail{v: v}
+	return tail{v: v, n: r}
+}
+
+// AVX2 tails go through a stack buffer, copied element by element with
+// general-purpose moves: VMASKMOVPS would do (masked lanes never fault on
+// hardware), but emulators such as qemu's TCG read and write the whole
+// vector, and the test suite runs under qemu against guard pages.
+var (
+	tailBuf *Mem
+	seq     int
+)
+
+func label(s string) string {
+	seq++
+	return fmt.Sprintf("%s_%d", s, seq)
+}
+
+func buffer() Mem {
+	if tailBuf == nil {
+		m := AllocLocal(32)
+		tailBuf = &m
+	}
+	return *tailBuf
+}
+
+// copyDwords copies n 4-byte elements from src to dst.
+func copyDwords(src, dst Mem, n GPVirtual) {
+	i := GP64()
+	XORQ(i, i)
+	loop, done := label("copy"), label("copied")
+	Label(loop)
+	CMPQ(i, n)
+	JAE(LabelRef(done))
+	v := GP32()
+	s, d := src, dst
+	s.Index, s.Scale = i, 4
+	d.Index, d.Scale = i, 4
+	MOVL(s, v)
+	MOVL(v, d)
+	INCQ(i)
+	JMP(LabelRef(loop))
+	Label(done)
+}
+
+// loadTail reads t.n float32s from m into a register of bytes bytes (16 or
+// 32), the other lanes zero.
+func loadTail(m Mem, t tail, x VecVirtual, bytes int) {
+	b := buffer()
+	z := YMM()
+	VPXOR(z, z, z)
+	VMOVDQU(z, b)
+	copyDwords(m, b, t.n)
+	if bytes == 16 {
+		VMOVUPS(b, x.AsX())
+	} else {
+		VMOVUPS(b, x)
+	}
 }
 
 // memory moves ---------------------------------------------------------------
@@ -165,7 +223,7 @@ func (a *arch) load(m Mem, t tail) VecVirtual {
 	case a.z:
 		VMOVUPS_Z(m, t.k, x)
 	default:
-		VMASKMOVPS(m, t.v, x)
+		loadTail(m, t, x, 32)
 	}
 	return x
 }
@@ -178,7 +236,9 @@ func (a *arch) store(x Register, m Mem, t tail) {
 	case a.z:
 		VMOVUPS(x, t.k, m)
 	default:
-		VMASKMOVPS(x, t.v, m)
+		b := buffer()
+		VMOVUPS(x, b)
+		copyDwords(b, m, t.n)
 	}
 }
 
@@ -278,6 +338,7 @@ func slicePtr(name string) GPVirtual { return Load(Param(name).Base(), GP64()).(
 // kernels --------------------------------------------------------------------
 
 func (a *arch) fn(name, sig string, doc ...string) {
+	tailBuf = nil
 	TEXT(name+a.suffix, NOSPLIT, sig)
 	Doc(doc...)
 }
@@ -564,7 +625,7 @@ func (a *arch) sumDot(dot bool) {
 			VCVTPS2PD_Z(m, t.k, v)
 		default:
 			x := XMM()
-			VMASKMOVPS(m, t.v, x)
+			loadTail(m, t, x, 16)
 			VCVTPS2PD(x, v)
 		}
 		return v
