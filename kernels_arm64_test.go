@@ -285,7 +285,20 @@ func TestNEONExpMulSub(t *testing.T) {
 			dy = append(dy, float32(y))
 		}
 	}
-	for _, s := range []float64{0, 1, -1, 1e-300, 1e45, -1e45, 1e-45} {
+	// Where math.Exp turns 0 or +Inf, float32 by float32: with s = ±Inf only
+	// whether e is 0, finite or infinite shows, and it must match.
+	for _, edge := range []float32{-744.7277, 709.7827, -708} {
+		f := edge
+		for range 64 {
+			f = math.Nextafter32(f, float32(math.Inf(-1)))
+		}
+		for range 128 {
+			lp = append(lp, f)
+			dy = append(dy, 0)
+			f = math.Nextafter32(f, float32(math.Inf(1)))
+		}
+	}
+	for _, s := range []float64{0, 1, -1, 1e-300, 1e45, -1e45, 1e-45, math.Inf(1), math.Inf(-1)} {
 		got, want := make([]float32, len(lp)), make([]float32, len(lp))
 		k.expMulSub(got, lp, dy, s)
 		generic32.expMulSub(want, lp, dy, s)
@@ -439,4 +452,79 @@ func TestNEONLongRow(t *testing.T) {
 		t.Fatalf("n=2^24: worst %.2f ULP, Σp − 1 = %g", worstU, total-1)
 	}
 	t.Logf("n=2^24: worst %.3f ULP (every 16th element), Σp − 1 = %.3g", worstU, total-1)
+}
+
+// TestNEONWildInputs runs the composed functions on rows mixing random bit
+// patterns (NaN, ±Inf, subnormals, ±3e38) with ordinary logits and checks
+// that neon and generic agree: the same NaN, ±Inf and zero outputs, and the
+// others within the accuracy bars of both.
+func TestNEONWildInputs(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	wild := func(n int) []float32 {
+		x := make([]float32, n)
+		mode := r.IntN(4)
+		for i := range x {
+			switch {
+			case mode == 0 || r.IntN(8) == 0:
+				x[i] = math.Float32frombits(r.Uint32())
+			case mode == 1:
+				x[i] = float32(math.Inf(-1))
+				if r.IntN(4) == 0 {
+					x[i] = float32(r.NormFloat64() * 100)
+				}
+			default:
+				x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(8))))
+			}
+		}
+		return x
+	}
+	agree := func(what string, x []float32, got, want []float32, tol float64) {
+		t.Helper()
+		for i := range got {
+			g, w := got[i], want[i]
+			switch {
+			case same32(g, w):
+			case w != w || g != g || math.IsInf(float64(w), 0) || math.IsInf(float64(g), 0):
+				t.Fatalf("%s(%v)[%d] = %v, generic %v", what, x, i, g, w)
+			case math.Abs(float64(w)) < 0x1p-126 && math.Abs(float64(g)) < 0x1p-125:
+			case ulp.Err32(g, float64(w)) > tol:
+				t.Fatalf("%s(%v)[%d] = %v, generic %v (%.2f ULP)", what, x, i, g, w, ulp.Err32(g, float64(w)))
+			}
+		}
+	}
+	for range 20000 {
+		n := 1 + r.IntN(40)
+		x := wild(n)
+		got, want := make([]float32, n), make([]float32, n)
+		softmaxRow(k, got, x)
+		softmaxRow(&generic32, want, x)
+		agree("Softmax", x, got, want, tolSIMD32+tolGeneric32)
+		logSoftmaxRow(k, got, x)
+		logSoftmaxRow(&generic32, want, x)
+		agree("LogSoftmax", x, got, want, tolSIMD32+tolGeneric32)
+		agree("LogSumExp", x, []float32{logSumExp(k, x)}, []float32{logSumExp(&generic32, x)}, tolSIMD32+tolGeneric32)
+		label := r.IntN(n)
+		lg := float32(crossEntropyRow(k, got, x, label, 3))
+		lw := float32(crossEntropyRow(&generic32, want, x, label, 3))
+		agree("CrossEntropyGrad", x, got, want, tolSIMD32+tolGeneric32)
+		agree("CrossEntropy", x, []float32{lg}, []float32{lw}, tolSIMD32+tolGeneric32)
+		// Backward: the same special outputs; values may differ by the
+		// cancellation in dy − s, so only their kind is compared.
+		dy := wild(n)
+		softmaxBackwardRow(k, got, x, dy)
+		softmaxBackwardRow(&generic32, want, x, dy)
+		for i := range got {
+			if (got[i] != got[i]) != (want[i] != want[i]) || (math.IsInf(float64(got[i]), 0) || math.IsInf(float64(want[i]), 0)) && got[i] != want[i] {
+				t.Fatalf("SoftmaxBackward(%v, %v)[%d] = %v, generic %v", x, dy, i, got[i], want[i])
+			}
+		}
+		logSoftmaxBackwardRow(k, got, x, dy)
+		logSoftmaxBackwardRow(&generic32, want, x, dy)
+		for i := range got {
+			if (got[i] != got[i]) != (want[i] != want[i]) || (math.IsInf(float64(got[i]), 0) || math.IsInf(float64(want[i]), 0)) && got[i] != want[i] {
+				t.Fatalf("LogSoftmaxBackward(%v, %v)[%d] = %v, generic %v", x, dy, i, got[i], want[i])
+			}
+		}
+	}
 }

@@ -30,8 +30,8 @@ GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $144
 
 DATA	·expMulSubLimits<>+0(SB)/8, $0x43380000000003fe
 DATA	·expMulSubLimits<>+8(SB)/8, $0x43380000000003fe
-DATA	·expMulSubLimits<>+16(SB)/8, $0xc086200000000000
-DATA	·expMulSubLimits<>+24(SB)/8, $0xc086200000000000
+DATA	·expMulSubLimits<>+16(SB)/8, $0xc08745d260000000
+DATA	·expMulSubLimits<>+24(SB)/8, $0xc08745d260000000
 DATA	·expMulSubLimits<>+32(SB)/8, $0x40862e42fefa39ef
 DATA	·expMulSubLimits<>+40(SB)/8, $0x40862e42fefa39ef
 DATA	·expMulSubLimits<>+48(SB)/8, $0x7ff0000000000000
@@ -42,8 +42,8 @@ DATA	·expMulSubPoly<>+0(SB)/8, $0x3ff71547652b82fe
 DATA	·expMulSubPoly<>+8(SB)/8, $0x3fe62e42fee00000
 DATA	·expMulSubPoly<>+16(SB)/8, $0x3dea39ef35793c76
 DATA	·expMulSubPoly<>+24(SB)/8, $0x3ea27e4fb7789f5d
-DATA	·expMulSubPoly<>+32(SB)/8, $0x4000000000000000
-DATA	·expMulSubPoly<>+40(SB)/8, $0x4000000000000000
+DATA	·expMulSubPoly<>+32(SB)/8, $0xc086200000000000
+DATA	·expMulSubPoly<>+40(SB)/8, $0xc086200000000000
 DATA	·expMulSubPoly<>+48(SB)/8, $0x4000000000000000
 DATA	·expMulSubPoly<>+56(SB)/8, $0x4000000000000000
 DATA	·expMulSubPoly<>+64(SB)/8, $0x3ff0000000000000
@@ -999,8 +999,10 @@ expmulsub_loop4:
 	WORD	$0x4e617804	// fcvtl2 v4.2d, v0.4s
 	WORD	$0x6ee3e605	// fcmgt v5.2d, v16.2d, v3.2d
 	WORD	$0x6ef1e467	// fcmgt v7.2d, v3.2d, v17.2d
+	WORD	$0x4e76f463	// fmax v3.2d, v3.2d, v22.2d
 	WORD	$0x6ee4e606	// fcmgt v6.2d, v16.2d, v4.2d
 	WORD	$0x6ef1e488	// fcmgt v8.2d, v4.2d, v17.2d
+	WORD	$0x4e76f484	// fmax v4.2d, v4.2d, v22.2d
 	VMOV	V15.B16, V9.B16
 	WORD	$0x4fd41069	// fmla v9.2d, v3.2d, v20.d[0]
 	VMOV	V15.B16, V10.B16
@@ -1047,9 +1049,9 @@ expmulsub_loop4:
 	VFMLA	V3.D2, V13.D2, V11.D2
 	VMOV	V23.B16, V12.B16
 	VFMLA	V4.D2, V14.D2, V12.D2
-	VMOV	V22.B16, V13.B16
+	VMOV	V23.B16, V13.B16
 	VFMLA	V3.D2, V11.D2, V13.D2
-	VMOV	V22.B16, V14.B16
+	VMOV	V23.B16, V14.B16
 	VFMLA	V4.D2, V12.D2, V14.D2
 	VSHL	$52, V9.D2, V9.D2
 	WORD	$0x6e69ddad	// fmul v13.2d, v13.2d, v9.2d
@@ -1078,8 +1080,10 @@ expmulsub_loop1:
 	WORD	$0x4e617804	// fcvtl2 v4.2d, v0.4s
 	WORD	$0x6ee3e605	// fcmgt v5.2d, v16.2d, v3.2d
 	WORD	$0x6ef1e467	// fcmgt v7.2d, v3.2d, v17.2d
+	WORD	$0x4e76f463	// fmax v3.2d, v3.2d, v22.2d
 	WORD	$0x6ee4e606	// fcmgt v6.2d, v16.2d, v4.2d
 	WORD	$0x6ef1e488	// fcmgt v8.2d, v4.2d, v17.2d
+	WORD	$0x4e76f484	// fmax v4.2d, v4.2d, v22.2d
 	VMOV	V15.B16, V9.B16
 	WORD	$0x4fd41069	// fmla v9.2d, v3.2d, v20.d[0]
 	VMOV	V15.B16, V10.B16
@@ -1126,9 +1130,9 @@ expmulsub_loop1:
 	VFMLA	V3.D2, V13.D2, V11.D2
 	VMOV	V23.B16, V12.B16
 	VFMLA	V4.D2, V14.D2, V12.D2
-	VMOV	V22.B16, V13.B16
+	VMOV	V23.B16, V13.B16
 	VFMLA	V3.D2, V11.D2, V13.D2
-	VMOV	V22.B16, V14.B16
+	VMOV	V23.B16, V14.B16
 	VFMLA	V4.D2, V12.D2, V14.D2
 	VSHL	$52, V9.D2, V9.D2
 	WORD	$0x6e69ddad	// fmul v13.2d, v13.2d, v9.2d

@@ -117,11 +117,16 @@ var (
 	ln2Hi64 = 6.93147180369123816490e-01 // 32 significant bits
 	ln2Lo64 = 1.90821492927058770002e-10
 
-	// Below expLow64 the kernel's e is 0 (math.Exp's is below 2^-1021):
-	// exp(d)·s cannot change a float32 dy then, as long as |s| < 2^900; the
-	// s of LogSoftmaxBackward, a sum of float32 values, is below 2^160.
+	// exp is 0 below expZero64, exactly where math.Exp on arm64 returns 0
+	// for a float32 argument (its first nonzero result, 2^-1074, is at
+	// −744.72772…; kernels_arm64_test.go checks the boundary against
+	// math.Exp). Between it and expClamp64 the kernel computes exp(−708)
+	// instead of a subnormal: e·s then cannot change a float32 dy (|s| is a
+	// sum of float32 values, below 2^160) except through s = ±Inf, where
+	// only e != 0 matters: it makes dx infinite, as in the generic kernel.
 	// Above expOverflow64 math.Exp is +Inf, and so is e.
-	expLow64      = -708.0
+	expZero64     = float64(math.Float32frombits(0xc43a2e93))
+	expClamp64    = -708.0
 	expOverflow64 = 7.09782712893383973096e+02
 )
 
@@ -530,16 +535,19 @@ func expMulSubKernel(e *emitter) {
 	const x, y, out vreg = 0, 1, 2
 	var (
 		t  = seq(3, 2)  // d, then the reduced argument t
-		lt = seq(5, 2)  // d < expLow64, then dy in float64 and dx
+		lt = seq(5, 2)  // d < expZero64, then dy in float64 and dx
 		gt = seq(7, 2)  // d > expOverflow64
 		z  = seq(9, 2)  // magic + d·log2 e, then 2^(n−1)
 		p  = seq(11, 2) // n, then the polynomial
 		q  = seq(13, 2) // the polynomial, then e
 
-		magic, low, ovf, inf, s vreg = 15, 16, 17, 18, 19
-		k1, k2                  vreg = 20, 21 // {log2 e, ln2 hi}, {ln2 lo, c10}
-		c                            = seq(22, 10)
+		magic, zero, ovf, inf, s vreg = 15, 16, 17, 18, 19
+		k1, k2                   vreg = 20, 21 // {log2 e, ln2 hi}, {ln2 lo, c10}
+		clamp                    vreg = 22
 	)
+	// c(j) holds the coefficient of t^j, 2/j!, j = 0..9: c0 = c1 = 2
+	// share V23, c2..c9 are V24..V31.
+	c := func(j int) vreg { return 22 + vreg(max(j, 1)) }
 	poly := expPoly64()
 	e.movdArg("dx_base+0(FP)", dst)
 	e.movdArg("dx_len+8(FP)", cnt)
@@ -547,19 +555,23 @@ func expMulSubKernel(e *emitter) {
 	e.movdArg("dy_base+48(FP)", py)
 	e.fmovdArg("s+72(FP)", s)
 	e.vdupLane0(d2, s, s)
-	// magic, low, ovf, inf: V15..V18; k1, k2, c0..c9: V20..V31.
-	e.constants("expMulSubLimits", tmp, magic, splat64(magic64), splat64(f64(expLow64)), splat64(f64(expOverflow64)), splat64(f64(math.Inf(1))))
-	consts := []vec128{pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}), pack64([2]uint64{f64(ln2Lo64), f64(poly[10])})}
-	for i := range c {
-		consts = append(consts, splat64(f64(poly[i])))
+	// magic, zero, ovf, inf: V15..V18; k1, k2, clamp, c1..c9: V20..V31.
+	e.constants("expMulSubLimits", tmp, magic, splat64(magic64), splat64(f64(expZero64)), splat64(f64(expOverflow64)), splat64(f64(math.Inf(1))))
+	consts := []vec128{pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}), pack64([2]uint64{f64(ln2Lo64), f64(poly[10])}), splat64(f64(expClamp64))}
+	for j := 1; j <= 9; j++ {
+		consts = append(consts, splat64(f64(poly[j])))
+	}
+	if poly[0] != poly[1] {
+		panic("c0 and c1 no longer share a register")
 	}
 	e.constants("expMulSubPoly", tmp, k1, consts...)
 	e.mapKernel("expmulsub", dst, cnt, []gpr{pl, py}, [][]vreg{{x}, {y}}, []vreg{out}, []int{4, 1}, func(int) {
 		e.fcvtl(t[0], x)
 		e.fcvtl2(t[1], x)
 		for h := range 2 {
-			e.fcmgt(d2, lt[h], low, t[h])
+			e.fcmgt(d2, lt[h], zero, t[h])
 			e.fcmgt(d2, gt[h], t[h], ovf)
+			e.fmax(d2, t[h], t[h], clamp) // NaN stays NaN
 		}
 		for h := range 2 {
 			e.vmov(z[h], magic)
@@ -573,13 +585,13 @@ func expMulSubKernel(e *emitter) {
 			e.fmlsElem(d2, t[h], p[h], k2, 0)
 		}
 		for h := range 2 {
-			e.vmov(p[h], c[9])
+			e.vmov(p[h], c(9))
 			e.fmlaElem(d2, p[h], t[h], k2, 1)
 		}
 		cur, next := p, q
 		for j := 8; j >= 0; j-- {
 			for h := range 2 {
-				e.vmov(next[h], c[j])
+				e.vmov(next[h], c(j))
 				e.vfmla(d2, next[h], cur[h], t[h])
 			}
 			cur, next = next, cur
