@@ -23,12 +23,10 @@ var (
 )
 
 var avx2Set = kernels[float32]{
-	name: "avx2",
-	max:  maxAVX2,
-	expSum: func(dst, x []float32, m float32) (float64, float64) {
-		return expSumAsm(expSumAVX2, expSumNoStoreAVX2, dst, x, m)
-	},
-	div:       func(dst, x []float32, s float64) { divAsm(divAVX2, dst, x, s) },
+	name:      "avx2",
+	max:       maxAVX2,
+	expSum:    expSumAVX2Go,
+	div:       divAVX2Go,
 	sub:       func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
 	sum:       sumAVX2,
 	dot:       func(a, b []float32) float64 { return dotAVX2(a, b[:len(a)]) },
@@ -37,12 +35,10 @@ var avx2Set = kernels[float32]{
 }
 
 var avx512Set = kernels[float32]{
-	name: "avx512",
-	max:  maxAVX512,
-	expSum: func(dst, x []float32, m float32) (float64, float64) {
-		return expSumAsm(expSumAVX512, expSumNoStoreAVX512, dst, x, m)
-	},
-	div:       func(dst, x []float32, s float64) { divAsm(divAVX512, dst, x, s) },
+	name:      "avx512",
+	max:       maxAVX512,
+	expSum:    expSumAVX512Go,
+	div:       divAVX512Go,
 	sub:       func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
 	sum:       sumAVX512,
 	dot:       func(a, b []float32) float64 { return dotAVX512(a, b[:len(a)]) },
@@ -69,8 +65,15 @@ func archSets32() []*kernels[float32] {
 func expThreshold(m float32) float32 {
 	s := float64(m) + expCutoff32
 	t := float32(s)
-	if float64(t) < s {
-		t = math.Nextafter32(t, float32(math.Inf(1)))
+	if float64(t) < s { // round up: the next float32 towards +Inf
+		switch b := math.Float32bits(t); {
+		case t > 0:
+			t = math.Float32frombits(b + 1)
+		case t < 0:
+			t = math.Float32frombits(b - 1)
+		default:
+			t = math.SmallestNonzeroFloat32
+		}
 	}
 	return t
 }
@@ -81,38 +84,63 @@ func expThreshold(m float32) float32 {
 // Fast2Sum(−mh, x) is exact; larger |m| need no split (x − m is exact by
 // Sterbenz's lemma, or Fast2Sum's ordering holds). ml = m − mh is exact.
 func splitMax(m float32) (mh, ml float32) {
-	if !(math.Abs(float64(m)) < 128) {
+	const round = 0x1.8p36 // adding it rounds a float64 below 2^35 to a multiple of 2^-16
+	if !(m < 128 && m > -128) {
 		return m, 0
 	}
-	mh = float32(math.Round(float64(m)*0x1p16) * 0x1p-16)
-	return mh, float32(float64(m) - float64(mh))
+	h := (float64(m) + round) - round
+	return float32(h), float32(float64(m) - h)
 }
 
-type expSumFunc func(dst, x []float32, nm, nml, t float32) (float64, int)
-type expSumNoStoreFunc func(x []float32, nm, nml, t float32) (float64, int)
-
-func expSumAsm(withStore expSumFunc, noStore expSumNoStoreFunc, dst, x []float32, m float32) (rest, ones float64) {
+func expSumAVX2Go(dst, x []float32, m float32) (rest, ones float64) {
 	t := expThreshold(m)
 	mh, ml := splitMax(m)
+	var n int
 	if len(dst) == 0 {
-		r, n := noStore(x, -mh, -ml, t)
-		return r, float64(n)
+		rest, n = expSumNoStoreAVX2(x, -mh, -ml, t)
+	} else {
+		rest, n = expSumAVX2(dst[:len(x)], x, -mh, -ml, t)
 	}
-	r, n := withStore(dst[:len(x)], x, -mh, -ml, t)
-	return r, float64(n)
+	return rest, float64(n)
 }
 
-// divAsm multiplies by 1/s held as a double-float32 pair rhi + rlo; the
-// kernel's FMA rounds x·rhi + fl(x·rlo) once, within 0.5 ULP plus 2^-40 or
-// so of x/s. When 1/s is outside the range where rlo stays a normal float32
-// the generic kernel does the work (never the case for softmax sums).
-func divAsm(f func(dst, x []float32, rhi, rlo float32), dst, x []float32, s float64) {
+func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
+	t := expThreshold(m)
+	mh, ml := splitMax(m)
+	var n int
+	if len(dst) == 0 {
+		rest, n = expSumNoStoreAVX512(x, -mh, -ml, t)
+	} else {
+		rest, n = expSumAVX512(dst[:len(x)], x, -mh, -ml, t)
+	}
+	return rest, float64(n)
+}
+
+// recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is
+// outside the range where lo stays a normal float32 (then the generic
+// kernel does the work; never the case for softmax sums). The kernels'
+// FMA rounds x·hi + fl(x·lo) once: within 0.5 ULP plus about 2^-40 of x/s.
+func recip(s float64) (hi, lo float32, ok bool) {
 	r := 1 / s
-	if !(math.Abs(r) >= 0x1p-100 && math.Abs(r) <= 0x1p100) {
-		div32(dst, x, s)
+	if !(r >= 0x1p-100 && r <= 0x1p100 || r <= -0x1p-100 && r >= -0x1p100) {
+		return 0, 0, false
+	}
+	hi = float32(r)
+	return hi, float32(r - float64(hi)), true
+}
+
+func divAVX2Go(dst, x []float32, s float64) {
+	if hi, lo, ok := recip(s); ok {
+		divAVX2(dst[:len(x)], x, hi, lo)
 		return
 	}
-	hi := float32(r)
-	lo := float32(r - float64(hi))
-	f(dst[:len(x)], x, hi, lo)
+	div32(dst, x, s)
+}
+
+func divAVX512Go(dst, x []float32, s float64) {
+	if hi, lo, ok := recip(s); ok {
+		divAVX512(dst[:len(x)], x, hi, lo)
+		return
+	}
+	div32(dst, x, s)
 }
