@@ -85,21 +85,31 @@ max_loop16:
 	BGE	max_loop16
 max_w4:
 	ADDS	$12, R2, R2
-	BLT	max_w1
+	BLT	max_tail
 max_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x4e20f484	// fmax v4.4s, v4.4s, v0.4s
 	SUBS	$4, R2, R2
 	BGE	max_loop4
-max_w1:
-	ADDS	$3, R2, R2
-	BLT	max_done
-max_loop1:
-	FMOVS.P	4(R1), F0
-	VDUP	V0.S[0], V0.S4
+max_tail:
+	ADDS	$4, R2, R2
+	BEQ	max_done
+	VMOV	V5.B16, V0.B16
+	CMP	$2, R2
+	BLT	max_load1
+	BEQ	max_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	max_loaded
+max_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	max_loaded
+max_load1:
+	VLD1.P	4(R1), V0.S[0]
+max_loaded:
 	WORD	$0x4e20f484	// fmax v4.4s, v4.4s, v0.4s
-	SUBS	$1, R2, R2
-	BGE	max_loop1
 max_done:
 	WORD	$0x4e25f484	// fmax v4.4s, v4.4s, v5.4s
 	WORD	$0x4e27f4c6	// fmax v6.4s, v6.4s, v7.4s
@@ -268,7 +278,7 @@ store_loop16:
 	BGE	store_loop16
 store_w4:
 	ADDS	$12, R2, R2
-	BLT	store_w1
+	BLT	store_tail
 store_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
@@ -308,14 +318,25 @@ store_loop4:
 	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$4, R2, R2
 	BGE	store_loop4
-store_w1:
-	VEOR	V1.B16, V1.B16, V1.B16
-	MOVD	$-1, R4
-	VMOV	R4, V1.S[0]
-	ADDS	$3, R2, R2
-	BLT	store_done
-store_loop1:
-	FMOVS.P	4(R1), F0
+store_tail:
+	ADDS	$4, R2, R2
+	BEQ	store_done
+	MOVW	$0xff800000, R4
+	VDUP	R4, V0.S4
+	CMP	$2, R2
+	BLT	store_load1
+	BEQ	store_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	store_loaded
+store_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	store_loaded
+store_load1:
+	VLD1.P	4(R1), V0.S[0]
+store_loaded:
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
 	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
 	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
@@ -343,15 +364,27 @@ store_loop1:
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
 	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
-	VAND	V1.B16, V4.B16, V4.B16
-	FMOVS.P	F4, 4(R0)
+	CMP	$2, R2
+	BLT	store_store1
+	BEQ	store_store2
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	VST1.P	V4.S[2], 4(R0)
+	B	store_storeed
+store_store2:
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	B	store_storeed
+store_store1:
+	VST1.P	V4.S[0], 4(R0)
+store_storeed:
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
 	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
 	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
-	SUBS	$1, R2, R2
-	BGE	store_loop1
 store_done:
 	B	reduce
 nostore:
@@ -499,7 +532,7 @@ nostore_loop16:
 	BGE	nostore_loop16
 nostore_w4:
 	ADDS	$12, R2, R2
-	BLT	nostore_w1
+	BLT	nostore_tail
 nostore_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
@@ -538,14 +571,25 @@ nostore_loop4:
 	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
 	SUBS	$4, R2, R2
 	BGE	nostore_loop4
-nostore_w1:
-	VEOR	V1.B16, V1.B16, V1.B16
-	MOVD	$-1, R4
-	VMOV	R4, V1.S[0]
-	ADDS	$3, R2, R2
-	BLT	nostore_done
-nostore_loop1:
-	FMOVS.P	4(R1), F0
+nostore_tail:
+	ADDS	$4, R2, R2
+	BEQ	nostore_done
+	MOVW	$0xff800000, R4
+	VDUP	R4, V0.S4
+	CMP	$2, R2
+	BLT	nostore_load1
+	BEQ	nostore_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	nostore_loaded
+nostore_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	nostore_loaded
+nostore_load1:
+	VLD1.P	4(R1), V0.S[0]
+nostore_loaded:
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
 	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
 	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
@@ -573,14 +617,13 @@ nostore_loop1:
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
 	VFMLA	V16.S4, V12.S4, V4.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
-	VAND	V1.B16, V4.B16, V4.B16
 	WORD	$0x4e37e480	// fcmeq v0.4s, v4.4s, v23.4s
 	VSUB	V0.S4, V30.S4, V30.S4
 	WORD	$0x4e601c84	// bic v4.16b, v4.16b, v0.16b
 	WORD	$0x0e61788c	// fcvtl v12.2d, v4.2s
+	WORD	$0x4e617890	// fcvtl2 v16.2d, v4.4s
+	WORD	$0x4e70d58c	// fadd v12.2d, v12.2d, v16.2d
 	WORD	$0x4e6cd7ff	// fadd v31.2d, v31.2d, v12.2d
-	SUBS	$1, R2, R2
-	BGE	nostore_loop1
 nostore_done:
 reduce:
 	WORD	$0x7e70dbff	// faddp d31, v31.2d
@@ -633,7 +676,7 @@ div_loop16:
 	BGE	div_loop16
 div_w4:
 	ADDS	$12, R2, R2
-	BLT	div_w1
+	BLT	div_tail
 div_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
@@ -645,20 +688,43 @@ div_loop4:
 	VST1.P	[V4.S4], 16(R0)
 	SUBS	$4, R2, R2
 	BGE	div_loop4
-div_w1:
-	ADDS	$3, R2, R2
-	BLT	div_done
-div_loop1:
-	FMOVS.P	4(R1), F0
+div_tail:
+	ADDS	$4, R2, R2
+	BEQ	div_done
+	CMP	$2, R2
+	BLT	div_load1
+	BEQ	div_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	div_loaded
+div_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	div_loaded
+div_load1:
+	VLD1.P	4(R1), V0.S[0]
+div_loaded:
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
 	WORD	$0x4e61780c	// fcvtl2 v12.2d, v0.4s
 	WORD	$0x6e7edd08	// fmul v8.2d, v8.2d, v30.2d
 	WORD	$0x6e7edd8c	// fmul v12.2d, v12.2d, v30.2d
 	WORD	$0x0e616904	// fcvtn v4.2s, v8.2d
 	WORD	$0x4e616984	// fcvtn2 v4.4s, v12.2d
-	FMOVS.P	F4, 4(R0)
-	SUBS	$1, R2, R2
-	BGE	div_loop1
+	CMP	$2, R2
+	BLT	div_store1
+	BEQ	div_store2
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	VST1.P	V4.S[2], 4(R0)
+	B	div_storeed
+div_store2:
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	B	div_storeed
+div_store1:
+	VST1.P	V4.S[0], 4(R0)
+div_storeed:
 div_done:
 	RET
 
@@ -713,7 +779,7 @@ sub_loop16:
 	BGE	sub_loop16
 sub_w4:
 	ADDS	$12, R2, R2
-	BLT	sub_w1
+	BLT	sub_tail
 sub_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
@@ -727,11 +793,23 @@ sub_loop4:
 	VST1.P	[V4.S4], 16(R0)
 	SUBS	$4, R2, R2
 	BGE	sub_loop4
-sub_w1:
-	ADDS	$3, R2, R2
-	BLT	sub_done
-sub_loop1:
-	FMOVS.P	4(R1), F0
+sub_tail:
+	ADDS	$4, R2, R2
+	BEQ	sub_done
+	CMP	$2, R2
+	BLT	sub_load1
+	BEQ	sub_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	sub_loaded
+sub_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	sub_loaded
+sub_load1:
+	VLD1.P	4(R1), V0.S[0]
+sub_loaded:
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
 	WORD	$0x4e61780c	// fcvtl2 v12.2d, v0.4s
 	WORD	$0x4efed508	// fsub v8.2d, v8.2d, v30.2d
@@ -740,9 +818,20 @@ sub_loop1:
 	WORD	$0x4effd58c	// fsub v12.2d, v12.2d, v31.2d
 	WORD	$0x0e616904	// fcvtn v4.2s, v8.2d
 	WORD	$0x4e616984	// fcvtn2 v4.4s, v12.2d
-	FMOVS.P	F4, 4(R0)
-	SUBS	$1, R2, R2
-	BGE	sub_loop1
+	CMP	$2, R2
+	BLT	sub_store1
+	BEQ	sub_store2
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	VST1.P	V4.S[2], 4(R0)
+	B	sub_storeed
+sub_store2:
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	B	sub_storeed
+sub_store1:
+	VST1.P	V4.S[0], 4(R0)
+sub_storeed:
 sub_done:
 	RET
 
@@ -778,7 +867,7 @@ sum_loop16:
 	BGE	sum_loop16
 sum_w4:
 	ADDS	$12, R2, R2
-	BLT	sum_w1
+	BLT	sum_tail
 sum_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
@@ -787,15 +876,28 @@ sum_loop4:
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 	SUBS	$4, R2, R2
 	BGE	sum_loop4
-sum_w1:
-	ADDS	$3, R2, R2
-	BLT	sum_done
-sum_loop1:
-	FMOVS.P	4(R1), F0
+sum_tail:
+	ADDS	$4, R2, R2
+	BEQ	sum_done
+	VEOR	V0.B16, V0.B16, V0.B16
+	CMP	$2, R2
+	BLT	sum_load1
+	BEQ	sum_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	sum_loaded
+sum_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	sum_loaded
+sum_load1:
+	VLD1.P	4(R1), V0.S[0]
+sum_loaded:
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
+	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
-	SUBS	$1, R2, R2
-	BGE	sum_loop1
+	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 sum_done:
 	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
 	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
@@ -846,7 +948,7 @@ dot_loop16:
 	BGE	dot_loop16
 dot_w4:
 	ADDS	$12, R2, R2
-	BLT	dot_w1
+	BLT	dot_tail
 dot_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	VLD1.P	16(R3), [V4.S4]
@@ -858,17 +960,37 @@ dot_loop4:
 	VFMLA	V21.D2, V9.D2, V17.D2
 	SUBS	$4, R2, R2
 	BGE	dot_loop4
-dot_w1:
-	ADDS	$3, R2, R2
-	BLT	dot_done
-dot_loop1:
-	FMOVS.P	4(R1), F0
-	FMOVS.P	4(R3), F4
+dot_tail:
+	ADDS	$4, R2, R2
+	BEQ	dot_done
+	VEOR	V0.B16, V0.B16, V0.B16
+	VEOR	V4.B16, V4.B16, V4.B16
+	CMP	$2, R2
+	BLT	dot_load1
+	BEQ	dot_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V4.S[2]
+	B	dot_loaded
+dot_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	B	dot_loaded
+dot_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+dot_loaded:
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
+	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
 	WORD	$0x0e617894	// fcvtl v20.2d, v4.2s
+	WORD	$0x4e617895	// fcvtl2 v21.2d, v4.4s
 	VFMLA	V20.D2, V8.D2, V16.D2
-	SUBS	$1, R2, R2
-	BGE	dot_loop1
+	VFMLA	V21.D2, V9.D2, V17.D2
 dot_done:
 	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
 	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
@@ -937,7 +1059,7 @@ mulsub_loop16:
 	BGE	mulsub_loop16
 mulsub_w4:
 	ADDS	$12, R2, R2
-	BLT	mulsub_w1
+	BLT	mulsub_tail
 mulsub_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	VLD1.P	16(R3), [V4.S4]
@@ -954,12 +1076,29 @@ mulsub_loop4:
 	VST1.P	[V8.S4], 16(R0)
 	SUBS	$4, R2, R2
 	BGE	mulsub_loop4
-mulsub_w1:
-	ADDS	$3, R2, R2
-	BLT	mulsub_done
-mulsub_loop1:
-	FMOVS.P	4(R1), F0
-	FMOVS.P	4(R3), F4
+mulsub_tail:
+	ADDS	$4, R2, R2
+	BEQ	mulsub_done
+	CMP	$2, R2
+	BLT	mulsub_load1
+	BEQ	mulsub_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V4.S[2]
+	B	mulsub_loaded
+mulsub_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	B	mulsub_loaded
+mulsub_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+mulsub_loaded:
 	WORD	$0x0e61780c	// fcvtl v12.2d, v0.2s
 	WORD	$0x4e617810	// fcvtl2 v16.2d, v0.4s
 	WORD	$0x0e617894	// fcvtl v20.2d, v4.2s
@@ -970,9 +1109,20 @@ mulsub_loop1:
 	WORD	$0x6e78de10	// fmul v16.2d, v16.2d, v24.2d
 	WORD	$0x0e616988	// fcvtn v8.2s, v12.2d
 	WORD	$0x4e616a08	// fcvtn2 v8.4s, v16.2d
-	FMOVS.P	F8, 4(R0)
-	SUBS	$1, R2, R2
-	BGE	mulsub_loop1
+	CMP	$2, R2
+	BLT	mulsub_store1
+	BEQ	mulsub_store2
+	VST1.P	V8.S[0], 4(R0)
+	VST1.P	V8.S[1], 4(R0)
+	VST1.P	V8.S[2], 4(R0)
+	B	mulsub_storeed
+mulsub_store2:
+	VST1.P	V8.S[0], 4(R0)
+	VST1.P	V8.S[1], 4(R0)
+	B	mulsub_storeed
+mulsub_store1:
+	VST1.P	V8.S[0], 4(R0)
+mulsub_storeed:
 mulsub_done:
 	RET
 
@@ -991,7 +1141,7 @@ TEXT ·expMulSubNEON(SB), NOSPLIT, $0-80
 	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
 	VLD1.P	64(R4), [V28.S4, V29.S4, V30.S4, V31.S4]
 	SUBS	$4, R2, R2
-	BLT	expmulsub_w1
+	BLT	expmulsub_tail
 expmulsub_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	VLD1.P	16(R3), [V1.S4]
@@ -1070,12 +1220,29 @@ expmulsub_loop4:
 	VST1.P	[V2.S4], 16(R0)
 	SUBS	$4, R2, R2
 	BGE	expmulsub_loop4
-expmulsub_w1:
-	ADDS	$3, R2, R2
-	BLT	expmulsub_done
-expmulsub_loop1:
-	FMOVS.P	4(R1), F0
-	FMOVS.P	4(R3), F1
+expmulsub_tail:
+	ADDS	$4, R2, R2
+	BEQ	expmulsub_done
+	CMP	$2, R2
+	BLT	expmulsub_load1
+	BEQ	expmulsub_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V1.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V1.S[2]
+	B	expmulsub_loaded
+expmulsub_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V1.S[1]
+	B	expmulsub_loaded
+expmulsub_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+expmulsub_loaded:
 	WORD	$0x0e617803	// fcvtl v3.2d, v0.2s
 	WORD	$0x4e617804	// fcvtl2 v4.2d, v0.4s
 	WORD	$0x6ee3e605	// fcmgt v5.2d, v16.2d, v3.2d
@@ -1148,8 +1315,19 @@ expmulsub_loop1:
 	VFMLS	V19.D2, V14.D2, V6.D2
 	WORD	$0x0e6168a2	// fcvtn v2.2s, v5.2d
 	WORD	$0x4e6168c2	// fcvtn2 v2.4s, v6.2d
-	FMOVS.P	F2, 4(R0)
-	SUBS	$1, R2, R2
-	BGE	expmulsub_loop1
+	CMP	$2, R2
+	BLT	expmulsub_store1
+	BEQ	expmulsub_store2
+	VST1.P	V2.S[0], 4(R0)
+	VST1.P	V2.S[1], 4(R0)
+	VST1.P	V2.S[2], 4(R0)
+	B	expmulsub_storeed
+expmulsub_store2:
+	VST1.P	V2.S[0], 4(R0)
+	VST1.P	V2.S[1], 4(R0)
+	B	expmulsub_storeed
+expmulsub_store1:
+	VST1.P	V2.S[0], 4(R0)
+expmulsub_storeed:
 expmulsub_done:
 	RET

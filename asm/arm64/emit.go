@@ -79,13 +79,12 @@ func (e *emitter) subsImm(d gpr, n gpr, imm int) {
 func (e *emitter) addsImm(d gpr, n gpr, imm int) {
 	e.op("ADDS", fmt.Sprintf("$%d", imm), n.String(), d.String())
 }
-func (e *emitter) movImm(d gpr, imm int64) { e.op("MOVD", fmt.Sprintf("$%d", imm), d.String()) }
-func (e *emitter) b(l string)              { e.op("B", l) }
-func (e *emitter) blt(l string)            { e.op("BLT", l) }
-func (e *emitter) bge(l string)            { e.op("BGE", l) }
-func (e *emitter) beq(l string)            { e.op("BEQ", l) }
-func (e *emitter) bne(l string)            { e.op("BNE", l) }
-func (e *emitter) cbz(r gpr, l string)     { e.op("CBZ", r.String(), l) }
+func (e *emitter) cmpImm(r gpr, imm int) { e.op("CMP", fmt.Sprintf("$%d", imm), r.String()) }
+func (e *emitter) b(l string)            { e.op("B", l) }
+func (e *emitter) blt(l string)          { e.op("BLT", l) }
+func (e *emitter) bge(l string)          { e.op("BGE", l) }
+func (e *emitter) beq(l string)          { e.op("BEQ", l) }
+func (e *emitter) cbz(r gpr, l string)   { e.op("CBZ", r.String(), l) }
 
 // Loads and stores.
 
@@ -112,10 +111,21 @@ func (e *emitter) vst1p(a arr, base gpr, vs ...vreg) {
 	e.op("VST1.P", regList(a, vs), fmt.Sprintf("%d(%s)", 16*len(vs), base))
 }
 
-// fmovsLoadP loads one float32 into lane 0 of v, zeroing the other lanes,
-// and advances base; fmovsStoreP stores lane 0.
-func (e *emitter) fmovsLoadP(v vreg, base gpr)  { e.op("FMOVS.P", fmt.Sprintf("4(%s)", base), v.f()) }
-func (e *emitter) fmovsStoreP(v vreg, base gpr) { e.op("FMOVS.P", v.f(), fmt.Sprintf("4(%s)", base)) }
+// vld1LaneP loads one float32 into lane idx of v, keeping the other lanes,
+// and advances base; vst1LaneP stores lane idx.
+func (e *emitter) vld1LaneP(v vreg, idx int, base gpr) {
+	e.op("VLD1.P", fmt.Sprintf("4(%s)", base), fmt.Sprintf("V%d.S[%d]", v.u(), idx))
+}
+
+func (e *emitter) vst1LaneP(v vreg, idx int, base gpr) {
+	e.op("VST1.P", fmt.Sprintf("V%d.S[%d]", v.u(), idx), fmt.Sprintf("4(%s)", base))
+}
+
+// dup32 sets every 32-bit lane of v to bits, through r.
+func (e *emitter) dup32(v vreg, bits uint32, r gpr) {
+	e.op("MOVW", fmt.Sprintf("$0x%08x", bits), r.String())
+	e.op("VDUP", r.String(), v.arr(s4))
+}
 
 // Vector instructions Go knows.
 
@@ -127,18 +137,12 @@ func (e *emitter) vdupLane0(a arr, d, n vreg) {
 	e.op("VDUP", fmt.Sprintf("V%d.%s[0]", n.u(), strings.ToUpper(a.elem())), d.arr(a))
 }
 
-// vinsS sets lane idx of d (float32 lanes) to the low 32 bits of r.
-func (e *emitter) vinsS(d vreg, idx int, r gpr) {
-	e.op("VMOV", r.String(), fmt.Sprintf("V%d.S[%d]", d.u(), idx))
-}
-
 // vumovS sets r to lane idx of n (float32 lanes), zero-extended.
 func (e *emitter) vumovS(r gpr, n vreg, idx int) {
 	e.op("VMOV", fmt.Sprintf("V%d.S[%d]", n.u(), idx), r.String())
 }
 
 func (e *emitter) veor(d, n, m vreg) { e.op("VEOR", m.b16(), n.b16(), d.b16()) }
-func (e *emitter) vand(d, n, m vreg) { e.op("VAND", m.b16(), n.b16(), d.b16()) }
 
 // vbit: d = (d AND NOT m) OR (n AND m), inserting n's bits where m is set.
 func (e *emitter) vbit(d, n, m vreg) { e.op("VBIT", m.b16(), n.b16(), d.b16()) }

@@ -11,22 +11,35 @@ import (
 // accumulators), then blocks of 4, then one element at a time in lane 0, so
 // it never reads or writes outside the slices.
 
-// loop emits the element loop over the count in cnt (destroyed): blocks of
-// widths[0] elements while they last, then each smaller width in turn; the
-// last width must be 1. pre, if not nil, runs once before each width's
-// loop; body emits one block.
-func (e *emitter) loop(pfx string, cnt gpr, widths []int, pre, body func(w int)) {
+// stream is one slice a kernel walks: the register holding its pointer
+// and the consecutive registers a block of it occupies (four for a block of
+// 16 float32).
+type stream struct {
+	ptr  gpr
+	regs []vreg
+}
+
+// walk emits the element loop over the count in cnt (destroyed): blocks of
+// widths[0] elements while they last, then each smaller width (multiples
+// of 4), then the last 1 to 3 elements as one partial vector, loaded and
+// stored lane by lane, so nothing outside the slices is touched. For each
+// block the inputs are loaded, compute(nv) works on nv vectors, the
+// outputs are stored and after(nv) runs. For the partial vector nv is 1
+// and fill, if not nil, first sets the inputs' registers to values whose
+// unused lanes change nothing.
+func (e *emitter) walk(pfx string, cnt gpr, widths []int, ins, outs []stream, fill func(), compute, after func(nv int)) {
+	label := func(s string) string { return pfx + "_" + s }
 	prev := 0
 	for i, w := range widths {
-		next := fmt.Sprintf("%s_done", pfx)
+		if w%4 != 0 {
+			panic("walk: widths are multiples of 4")
+		}
+		next := label("tail")
 		if i+1 < len(widths) {
-			next = fmt.Sprintf("%s_w%d", pfx, widths[i+1])
+			next = label(fmt.Sprintf("w%d", widths[i+1]))
 		}
 		if i > 0 {
-			e.label(fmt.Sprintf("%s_w%d", pfx, w))
-		}
-		if pre != nil {
-			pre(w)
+			e.label(label(fmt.Sprintf("w%d", w)))
 		}
 		// cnt holds remaining − prev; make it remaining − w.
 		if i == 0 {
@@ -35,16 +48,63 @@ func (e *emitter) loop(pfx string, cnt gpr, widths []int, pre, body func(w int))
 			e.addsImm(cnt, cnt, prev-w)
 		}
 		e.blt(next)
-		e.label(fmt.Sprintf("%s_loop%d", pfx, w))
-		body(w)
+		e.label(label(fmt.Sprintf("loop%d", w)))
+		nv := w / 4
+		for _, in := range ins {
+			e.vld1p(s4, in.ptr, in.regs[:nv]...)
+		}
+		compute(nv)
+		for _, out := range outs {
+			e.vst1p(s4, out.ptr, out.regs[:nv]...)
+		}
+		if after != nil {
+			after(nv)
+		}
 		e.subsImm(cnt, cnt, w)
-		e.bge(fmt.Sprintf("%s_loop%d", pfx, w))
+		e.bge(label(fmt.Sprintf("loop%d", w)))
 		prev = w
 	}
-	if widths[len(widths)-1] != 1 {
-		panic("loop: the last width must be 1")
+	// The last 0..3 elements.
+	e.label(label("tail"))
+	e.addsImm(cnt, cnt, prev)
+	e.beq(label("done"))
+	if fill != nil {
+		fill()
 	}
-	e.label(fmt.Sprintf("%s_done", pfx))
+	lanes := func(what string, f func(lane int)) {
+		e.cmpImm(cnt, 2)
+		e.blt(label(what + "1"))
+		e.beq(label(what + "2"))
+		for n := 3; n >= 1; n-- {
+			if n < 3 {
+				e.label(label(fmt.Sprintf("%s%d", what, n)))
+			}
+			for lane := range n {
+				f(lane)
+			}
+			if n > 1 {
+				e.b(label(what + "ed"))
+			}
+		}
+		e.label(label(what + "ed"))
+	}
+	lanes("load", func(lane int) {
+		for _, in := range ins {
+			e.vld1LaneP(in.regs[0], lane, in.ptr)
+		}
+	})
+	compute(1)
+	if len(outs) > 0 {
+		lanes("store", func(lane int) {
+			for _, out := range outs {
+				e.vst1LaneP(out.regs[0], lane, out.ptr)
+			}
+		})
+	}
+	if after != nil {
+		after(1)
+	}
+	e.label(label("done"))
 }
 
 // vectors is how many vectors of 4 lanes a block of w elements occupies.
@@ -156,17 +216,13 @@ func maxKernel(e *emitter) {
 	for _, a := range acc[1:] {
 		e.vmov(a, acc[0])
 	}
-	e.loop("max", cnt, []int{16, 4, 1}, nil, func(w int) {
-		if w == 1 {
-			e.fmovsLoadP(x[0], src)
-			e.vdupLane0(s4, x[0], x[0])
-		} else {
-			e.vld1p(s4, src, x[:vectors(w)]...)
-		}
-		for i := range vectors(w) {
+	e.walk("max", cnt, []int{16, 4}, []stream{{src, x}}, nil, func() {
+		e.vmov(x[0], acc[1]) // acc[1] is −Inf or an element: either is neutral
+	}, func(nv int) {
+		for i := range nv {
 			e.fmax(s4, acc[i], acc[i], x[i])
 		}
-	})
+	}, nil)
 	e.fmax(s4, acc[0], acc[0], acc[1])
 	e.fmax(s4, acc[2], acc[2], acc[3])
 	e.fmax(s4, acc[0], acc[0], acc[2])
@@ -209,26 +265,21 @@ func expSumKernel(e *emitter) {
 	e.veor(count, count, count)
 	e.veor(sum, sum, sum)
 
-	lane0 := x[1] // in the one-element loop: all ones in lane 0, zeros elsewhere
 	variant := func(pfx string, store bool) {
-		e.loop(pfx, cnt, []int{16, 4, 1}, func(w int) {
-			if w == 1 {
-				e.veor(lane0, lane0, lane0)
-				e.movImm(tmp, -1)
-				e.vinsS(lane0, 0, tmp)
+		var outs []stream
+		if store {
+			outs = []stream{{dst, z}}
+		}
+		var nv int
+		each := func(f func(i int)) {
+			for i := range nv {
+				f(i)
 			}
-		}, func(w int) {
-			nv := vectors(w)
-			if w == 1 {
-				e.fmovsLoadP(x[0], src)
-			} else {
-				e.vld1p(s4, src, x[:nv]...)
-			}
-			each := func(f func(i int)) {
-				for i := range nv {
-					f(i)
-				}
-			}
+		}
+		// In the partial vector the unused lanes hold −Inf: their e is 0.
+		fill := func() { e.dup32(x[0], f32(math.Inf(-1)), tmp) }
+		e.walk(pfx, cnt, []int{16, 4}, []stream{{src, x}}, outs, fill, func(n int) {
+			nv = n
 			// TwoDiff: s + b = x − m exactly (Knuth), s = fl(x − m).
 			each(func(i int) { e.fsub(s4, s[i], x[i], m) })
 			each(func(i int) { e.fsub(s4, b[i], s[i], x[i]) })
@@ -262,16 +313,8 @@ func expSumKernel(e *emitter) {
 			each(func(i int) { e.fmul(s4, next[i], s[i], z[i]) })
 			each(func(i int) { e.vfmla(s4, z[i], next[i], cur[i]) })
 			each(func(i int) { e.bic(z[i], z[i], x[i]) })
-			if w == 1 {
-				e.vand(z[0], z[0], lane0)
-			}
-			if store {
-				if w == 1 {
-					e.fmovsStoreP(z[0], dst)
-				} else {
-					e.vst1p(s4, dst, z[:nv]...)
-				}
-			}
+		}, func(n int) {
+			nv = n
 			// Count the e == 1 apart; sum the others.
 			each(func(i int) { e.fcmeq(s4, x[i], z[i], one) })
 			each(func(i int) { e.vsub(s4, count, count, x[i]) })
@@ -279,10 +322,6 @@ func expSumKernel(e *emitter) {
 			// Widen every e to float64 and add them up in a tree, so the
 			// only float32 rounding is e's own.
 			each(func(i int) { e.fcvtl(b[i], z[i]) })
-			if w == 1 {
-				e.fadd(d2, sum, sum, b[0])
-				return
-			}
 			each(func(i int) { e.fcvtl2(p[i], z[i]) })
 			each(func(i int) { e.fadd(d2, b[i], b[i], p[i]) })
 			for span := 1; span < nv; span *= 2 {
@@ -320,15 +359,9 @@ func sumKernel(e *emitter) {
 	for _, a := range acc {
 		e.veor(a, a, a)
 	}
-	e.loop("sum", cnt, []int{16, 4, 1}, nil, func(w int) {
-		if w == 1 {
-			e.fmovsLoadP(x[0], src) // lanes 1..3 are 0
-			e.fcvtl(wide[0], x[0])
-			e.fadd(d2, acc[0], acc[0], wide[0])
-			return
-		}
-		nv := vectors(w)
-		e.vld1p(s4, src, x[:nv]...)
+	e.walk("sum", cnt, []int{16, 4}, []stream{{src, x}}, nil, func() {
+		e.veor(x[0], x[0], x[0])
+	}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(wide[2*i], x[i])
 			e.fcvtl2(wide[2*i+1], x[i])
@@ -336,7 +369,7 @@ func sumKernel(e *emitter) {
 		for j := range 2 * nv {
 			e.fadd(d2, acc[j%4], acc[j%4], wide[j])
 		}
-	})
+	}, nil)
 	e.reduce64(acc, "ret+24(FP)", false)
 	e.ret()
 }
@@ -374,18 +407,10 @@ func dotKernel(e *emitter) {
 	for _, a := range acc {
 		e.veor(a, a, a)
 	}
-	e.loop("dot", cnt, []int{16, 4, 1}, nil, func(w int) {
-		if w == 1 {
-			e.fmovsLoadP(x[0], pa)
-			e.fmovsLoadP(y[0], pb)
-			e.fcvtl(xw[0], x[0])
-			e.fcvtl(yw[0], y[0])
-			e.vfmla(d2, acc[0], xw[0], yw[0])
-			return
-		}
-		nv := vectors(w)
-		e.vld1p(s4, pa, x[:nv]...)
-		e.vld1p(s4, pb, y[:nv]...)
+	e.walk("dot", cnt, []int{16, 4}, []stream{{pa, x}, {pb, y}}, nil, func() {
+		e.veor(x[0], x[0], x[0])
+		e.veor(y[0], y[0], y[0])
+	}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(xw[2*i], x[i])
 			e.fcvtl2(xw[2*i+1], x[i])
@@ -395,34 +420,16 @@ func dotKernel(e *emitter) {
 		for j := range 2 * nv {
 			e.vfmla(d2, acc[j%4], xw[j], yw[j])
 		}
-	})
+	}, nil)
 	e.reduce64(acc, "ret+48(FP)", true)
 	e.ret()
 }
 
-// mapKernel emits an elementwise kernel dst[i] = f(src[i]...) over float32
-// slices whose body widens each vector to two float64 halves, computes, and
-// narrows once. srcs are the pointer registers of the inputs, in[j] the
-// registers a block of input j is loaded into (consecutive, 4 or more),
-// out the registers narrowed results go to; compute(w) emits the work for
-// a block already loaded.
-func (e *emitter) mapKernel(pfx string, dst, cnt gpr, srcs []gpr, in [][]vreg, out []vreg, widths []int, compute func(nv int)) {
-	e.loop(pfx, cnt, widths, nil, func(w int) {
-		nv := vectors(w)
-		for j, r := range srcs {
-			if w == 1 {
-				e.fmovsLoadP(in[j][0], r)
-			} else {
-				e.vld1p(s4, r, in[j][:nv]...)
-			}
-		}
-		compute(nv)
-		if w == 1 {
-			e.fmovsStoreP(out[0], dst)
-		} else {
-			e.vst1p(s4, dst, out[:nv]...)
-		}
-	})
+// mapKernel emits an elementwise kernel dst[i] = f(src[i]...): the
+// inputs are the streams in, the result is stored from out; compute(nv)
+// emits the work for nv loaded vectors.
+func (e *emitter) mapKernel(pfx string, cnt gpr, widths []int, in []stream, out stream, compute func(nv int)) {
+	e.walk(pfx, cnt, widths, in, []stream{out}, nil, compute, nil)
 }
 
 // divKernel: dst = x·(1/s), the reciprocal and the product in float64.
@@ -438,7 +445,7 @@ func divKernel(e *emitter) {
 	e.fmovdConst(one, 1)
 	e.fdivd(r, one, r)
 	e.vdupLane0(d2, r, r)
-	e.mapKernel("div", dst, cnt, []gpr{src}, [][]vreg{x}, out, []int{16, 4, 1}, func(nv int) {
+	e.mapKernel("div", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(lo[i], x[i])
 			e.fcvtl2(hi[i], x[i])
@@ -469,7 +476,7 @@ func subKernel(e *emitter) {
 	e.vdupLane0(d2, m, m)
 	e.fmovdArg("l+56(FP)", l)
 	e.vdupLane0(d2, l, l)
-	e.mapKernel("sub", dst, cnt, []gpr{src}, [][]vreg{x}, out, []int{16, 4, 1}, func(nv int) {
+	e.mapKernel("sub", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(lo[i], x[i])
 			e.fcvtl2(hi[i], x[i])
@@ -503,7 +510,7 @@ func mulSubKernel(e *emitter) {
 	e.movdArg("dy_base+48(FP)", py)
 	e.fmovdArg("s+72(FP)", s)
 	e.vdupLane0(d2, s, s)
-	e.mapKernel("mulsub", dst, cnt, []gpr{pp, py}, [][]vreg{p, y}, out, []int{16, 4, 1}, func(nv int) {
+	e.mapKernel("mulsub", cnt, []int{16, 4}, []stream{{pp, p}, {py, y}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(plo[i], p[i])
 			e.fcvtl2(phi[i], p[i])
@@ -565,7 +572,7 @@ func expMulSubKernel(e *emitter) {
 		panic("c0 and c1 no longer share a register")
 	}
 	e.constants("expMulSubPoly", tmp, k1, consts...)
-	e.mapKernel("expmulsub", dst, cnt, []gpr{pl, py}, [][]vreg{{x}, {y}}, []vreg{out}, []int{4, 1}, func(int) {
+	e.mapKernel("expmulsub", cnt, []int{4}, []stream{{pl, []vreg{x}}, {py, []vreg{y}}}, stream{dst, []vreg{out}}, func(int) {
 		e.fcvtl(t[0], x)
 		e.fcvtl2(t[1], x)
 		for h := range 2 {
