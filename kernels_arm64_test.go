@@ -200,6 +200,48 @@ func TestNEONExpSum(t *testing.T) {
 	t.Logf("neon expSum: worst e %.3f ULP, worst sum %.3f × 2^-24 relative", worstE, worstS)
 }
 
+// TestNEONExpSumFineBits targets the exact x − m: maxima and logits with
+// every mantissa bit set, of every size, where fl(x − m) is far from x − m.
+func TestNEONExpSumFineBits(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(8, 8))
+	worstE := 0.0
+	for it := range 4000 {
+		m := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(16)-6)))
+		n := 1 + r.IntN(40)
+		x := make([]float32, n)
+		for i := range x {
+			d := -r.Float64() * 87.3
+			if i%3 == 0 {
+				d = -r.Float64() * math.Pow(2, -float64(r.IntN(20)))
+			}
+			x[i] = float32(float64(m) + d)
+			x[i] = math.Float32frombits(math.Float32bits(x[i]) ^ uint32(r.IntN(64)))
+			if x[i] > m {
+				x[i] = m
+			}
+		}
+		if it%2 == 0 {
+			x[0] = m
+		}
+		e := make([]float32, n)
+		k.expSum(e, x, m)
+		for i := range x {
+			d := float64(x[i]) - float64(m) // exact: both are near each other or m is small
+			want := 0.0
+			if d >= expCutoff32 {
+				want = math.Exp(d)
+			}
+			u := ulp.Err32(e[i], want)
+			if u > 1.5 {
+				t.Fatalf("exp(%v − %v) = %v, want %v (%.2f ULP)", x[i], m, e[i], want, u)
+			}
+			worstE = math.Max(worstE, u)
+		}
+	}
+	t.Logf("neon exp with fine bits: worst %.3f ULP", worstE)
+}
+
 // elementwise checks one elementwise kernel against its generic twin.
 func elementwise(t *testing.T, name string, inputs int, tol float64, run func(k *kernels[float32], dst []float32, in [][]float32)) {
 	k := neonSet(t)

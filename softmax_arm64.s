@@ -8,25 +8,33 @@ DATA	·maxInit<>+0(SB)/8, $0xff800000ff800000
 DATA	·maxInit<>+8(SB)/8, $0xff800000ff800000
 GLOBL	·maxInit<>(SB), RODATA|NOPTR, $16
 
-DATA	·expSumConsts<>+0(SB)/8, $0xc2aeac50c2aeac50
-DATA	·expSumConsts<>+8(SB)/8, $0xc2aeac50c2aeac50
+DATA	·splitMax<>+0(SB)/8, $0x4300000043000000
+DATA	·splitMax<>+8(SB)/8, $0x4300000043000000
+DATA	·splitMax<>+16(SB)/8, $0x4780000047800000
+DATA	·splitMax<>+24(SB)/8, $0x4780000047800000
+DATA	·splitMax<>+32(SB)/8, $0x3780000037800000
+DATA	·splitMax<>+40(SB)/8, $0x3780000037800000
+GLOBL	·splitMax<>(SB), RODATA|NOPTR, $48
+
+DATA	·expSumConsts<>+0(SB)/8, $0xc2aeac54c2aeac54
+DATA	·expSumConsts<>+8(SB)/8, $0xc2aeac54c2aeac54
 DATA	·expSumConsts<>+16(SB)/8, $0x4b40007f4b40007f
 DATA	·expSumConsts<>+24(SB)/8, $0x4b40007f4b40007f
 DATA	·expSumConsts<>+32(SB)/8, $0x3f8000003f800000
 DATA	·expSumConsts<>+40(SB)/8, $0x3f8000003f800000
-DATA	·expSumConsts<>+48(SB)/8, $0x3f8000003f800000
-DATA	·expSumConsts<>+56(SB)/8, $0x3f8000003f800000
-DATA	·expSumConsts<>+64(SB)/8, $0x3efffffc3efffffc
-DATA	·expSumConsts<>+72(SB)/8, $0x3efffffc3efffffc
-DATA	·expSumConsts<>+80(SB)/8, $0x3e2aaa1b3e2aaa1b
-DATA	·expSumConsts<>+88(SB)/8, $0x3e2aaa1b3e2aaa1b
-DATA	·expSumConsts<>+96(SB)/8, $0x3d2aaca33d2aaca3
-DATA	·expSumConsts<>+104(SB)/8, $0x3d2aaca33d2aaca3
-DATA	·expSumConsts<>+112(SB)/8, $0x3c092f973c092f97
-DATA	·expSumConsts<>+120(SB)/8, $0x3c092f973c092f97
-DATA	·expSumConsts<>+128(SB)/8, $0x3f3172003fb8aa3b
-DATA	·expSumConsts<>+136(SB)/8, $0x3ab5166235bfbe8e
-GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $144
+GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $48
+
+DATA	·expSumPoly<>+0(SB)/8, $0x3efffffc3efffffc
+DATA	·expSumPoly<>+8(SB)/8, $0x3efffffc3efffffc
+DATA	·expSumPoly<>+16(SB)/8, $0x3e2aaa1b3e2aaa1b
+DATA	·expSumPoly<>+24(SB)/8, $0x3e2aaa1b3e2aaa1b
+DATA	·expSumPoly<>+32(SB)/8, $0x3d2aaca33d2aaca3
+DATA	·expSumPoly<>+40(SB)/8, $0x3d2aaca33d2aaca3
+DATA	·expSumPoly<>+48(SB)/8, $0x3c092f973c092f97
+DATA	·expSumPoly<>+56(SB)/8, $0x3c092f973c092f97
+DATA	·expSumPoly<>+64(SB)/8, $0x3f3172003fb8aa3b
+DATA	·expSumPoly<>+72(SB)/8, $0x3ab5166235bfbe8e
+GLOBL	·expSumPoly<>(SB), RODATA|NOPTR, $80
 
 DATA	·expMulSubLimits<>+0(SB)/8, $0x43380000000003fe
 DATA	·expMulSubLimits<>+8(SB)/8, $0x43380000000003fe
@@ -125,9 +133,24 @@ TEXT ·expSumNEON(SB), NOSPLIT, $0-72
 	MOVD	x_base+24(FP), R1
 	MOVD	x_len+32(FP), R2
 	FMOVS	m+48(FP), F20
-	VDUP	V20.S[0], V20.S4
+	MOVD	$·splitMax<>(SB), R4
+	VLD1.P	48(R4), [V1.S4, V2.S4, V3.S4]
+	FABSS	F20, F4
+	FCMPS	F1, F4
+	BGE	big
+	FMULS	F2, F20, F5
+	FRINTZS	F5, F5
+	FMULS	F3, F5, F5
+	B	split
+big:
+	FMOVS	F20, F5
+split:
+	FSUBS	F5, F20, F6
+	VDUP	V5.S[0], V20.S4
+	VDUP	V6.S[0], V24.S4
 	MOVD	$·expSumConsts<>(SB), R4
-	VLD1.P	64(R4), [V21.S4, V22.S4, V23.S4, V24.S4]
+	VLD1.P	48(R4), [V21.S4, V22.S4, V23.S4]
+	MOVD	$·expSumPoly<>(SB), R4
 	VLD1.P	64(R4), [V25.S4, V26.S4, V27.S4, V28.S4]
 	VLD1.P	16(R4), [V29.S4]
 	VEOR	V30.B16, V30.B16, V30.B16
@@ -141,26 +164,18 @@ store_loop16:
 	WORD	$0x4eb4d429	// fsub v9.4s, v1.4s, v20.4s
 	WORD	$0x4eb4d44a	// fsub v10.4s, v2.4s, v20.4s
 	WORD	$0x4eb4d46b	// fsub v11.4s, v3.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4ea1d52d	// fsub v13.4s, v9.4s, v1.4s
-	WORD	$0x4ea2d54e	// fsub v14.4s, v10.4s, v2.4s
-	WORD	$0x4ea3d56f	// fsub v15.4s, v11.4s, v3.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eadd531	// fsub v17.4s, v9.4s, v13.4s
-	WORD	$0x4eaed552	// fsub v18.4s, v10.4s, v14.4s
-	WORD	$0x4eafd573	// fsub v19.4s, v11.4s, v15.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4eb1d431	// fsub v17.4s, v1.4s, v17.4s
-	WORD	$0x4eb2d452	// fsub v18.4s, v2.4s, v18.4s
-	WORD	$0x4eb3d473	// fsub v19.4s, v3.4s, v19.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4e2dd68d	// fadd v13.4s, v20.4s, v13.4s
-	WORD	$0x4e2ed68e	// fadd v14.4s, v20.4s, v14.4s
-	WORD	$0x4e2fd68f	// fadd v15.4s, v20.4s, v15.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
-	WORD	$0x4eadd62d	// fsub v13.4s, v17.4s, v13.4s
-	WORD	$0x4eaed64e	// fsub v14.4s, v18.4s, v14.4s
-	WORD	$0x4eafd66f	// fsub v15.4s, v19.4s, v15.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4e34d531	// fadd v17.4s, v9.4s, v20.4s
+	WORD	$0x4e34d552	// fadd v18.4s, v10.4s, v20.4s
+	WORD	$0x4e34d573	// fadd v19.4s, v11.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb1d42d	// fsub v13.4s, v1.4s, v17.4s
+	WORD	$0x4eb2d44e	// fsub v14.4s, v2.4s, v18.4s
+	WORD	$0x4eb3d46f	// fsub v15.4s, v3.4s, v19.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
+	WORD	$0x4eb8d5ad	// fsub v13.4s, v13.4s, v24.4s
+	WORD	$0x4eb8d5ce	// fsub v14.4s, v14.4s, v24.4s
+	WORD	$0x4eb8d5ef	// fsub v15.4s, v15.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	WORD	$0x6ea9e6a1	// fcmgt v1.4s, v21.4s, v9.4s
 	WORD	$0x6eaae6a2	// fcmgt v2.4s, v21.4s, v10.4s
@@ -221,10 +236,10 @@ store_loop16:
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
-	VMOV	V24.B16, V16.B16
-	VMOV	V24.B16, V17.B16
-	VMOV	V24.B16, V18.B16
-	VMOV	V24.B16, V19.B16
+	VMOV	V23.B16, V16.B16
+	VMOV	V23.B16, V17.B16
+	VMOV	V23.B16, V18.B16
+	VMOV	V23.B16, V19.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VFMLA	V9.S4, V13.S4, V17.S4
 	VFMLA	V10.S4, V14.S4, V18.S4
@@ -282,11 +297,9 @@ store_w4:
 store_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
@@ -302,7 +315,7 @@ store_loop4:
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V24.B16, V16.B16
+	VMOV	V23.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
@@ -338,11 +351,9 @@ store_load1:
 	VLD1.P	4(R1), V0.S[0]
 store_loaded:
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
@@ -358,7 +369,7 @@ store_loaded:
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V24.B16, V16.B16
+	VMOV	V23.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
@@ -396,26 +407,18 @@ nostore_loop16:
 	WORD	$0x4eb4d429	// fsub v9.4s, v1.4s, v20.4s
 	WORD	$0x4eb4d44a	// fsub v10.4s, v2.4s, v20.4s
 	WORD	$0x4eb4d46b	// fsub v11.4s, v3.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4ea1d52d	// fsub v13.4s, v9.4s, v1.4s
-	WORD	$0x4ea2d54e	// fsub v14.4s, v10.4s, v2.4s
-	WORD	$0x4ea3d56f	// fsub v15.4s, v11.4s, v3.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eadd531	// fsub v17.4s, v9.4s, v13.4s
-	WORD	$0x4eaed552	// fsub v18.4s, v10.4s, v14.4s
-	WORD	$0x4eafd573	// fsub v19.4s, v11.4s, v15.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4eb1d431	// fsub v17.4s, v1.4s, v17.4s
-	WORD	$0x4eb2d452	// fsub v18.4s, v2.4s, v18.4s
-	WORD	$0x4eb3d473	// fsub v19.4s, v3.4s, v19.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4e2dd68d	// fadd v13.4s, v20.4s, v13.4s
-	WORD	$0x4e2ed68e	// fadd v14.4s, v20.4s, v14.4s
-	WORD	$0x4e2fd68f	// fadd v15.4s, v20.4s, v15.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
-	WORD	$0x4eadd62d	// fsub v13.4s, v17.4s, v13.4s
-	WORD	$0x4eaed64e	// fsub v14.4s, v18.4s, v14.4s
-	WORD	$0x4eafd66f	// fsub v15.4s, v19.4s, v15.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4e34d531	// fadd v17.4s, v9.4s, v20.4s
+	WORD	$0x4e34d552	// fadd v18.4s, v10.4s, v20.4s
+	WORD	$0x4e34d573	// fadd v19.4s, v11.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb1d42d	// fsub v13.4s, v1.4s, v17.4s
+	WORD	$0x4eb2d44e	// fsub v14.4s, v2.4s, v18.4s
+	WORD	$0x4eb3d46f	// fsub v15.4s, v3.4s, v19.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
+	WORD	$0x4eb8d5ad	// fsub v13.4s, v13.4s, v24.4s
+	WORD	$0x4eb8d5ce	// fsub v14.4s, v14.4s, v24.4s
+	WORD	$0x4eb8d5ef	// fsub v15.4s, v15.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	WORD	$0x6ea9e6a1	// fcmgt v1.4s, v21.4s, v9.4s
 	WORD	$0x6eaae6a2	// fcmgt v2.4s, v21.4s, v10.4s
@@ -476,10 +479,10 @@ nostore_loop16:
 	VFMLA	V9.S4, V17.S4, V13.S4
 	VFMLA	V10.S4, V18.S4, V14.S4
 	VFMLA	V11.S4, V19.S4, V15.S4
-	VMOV	V24.B16, V16.B16
-	VMOV	V24.B16, V17.B16
-	VMOV	V24.B16, V18.B16
-	VMOV	V24.B16, V19.B16
+	VMOV	V23.B16, V16.B16
+	VMOV	V23.B16, V17.B16
+	VMOV	V23.B16, V18.B16
+	VMOV	V23.B16, V19.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VFMLA	V9.S4, V13.S4, V17.S4
 	VFMLA	V10.S4, V14.S4, V18.S4
@@ -536,11 +539,9 @@ nostore_w4:
 nostore_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
@@ -556,7 +557,7 @@ nostore_loop4:
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V24.B16, V16.B16
+	VMOV	V23.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s
@@ -591,11 +592,9 @@ nostore_load1:
 	VLD1.P	4(R1), V0.S[0]
 nostore_loaded:
 	WORD	$0x4eb4d408	// fsub v8.4s, v0.4s, v20.4s
-	WORD	$0x4ea0d50c	// fsub v12.4s, v8.4s, v0.4s
-	WORD	$0x4eacd510	// fsub v16.4s, v8.4s, v12.4s
-	WORD	$0x4eb0d410	// fsub v16.4s, v0.4s, v16.4s
-	WORD	$0x4e2cd68c	// fadd v12.4s, v20.4s, v12.4s
-	WORD	$0x4eacd60c	// fsub v12.4s, v16.4s, v12.4s
+	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
+	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
+	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
 	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
@@ -611,7 +610,7 @@ nostore_loaded:
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VMOV	V25.B16, V12.B16
 	VFMLA	V8.S4, V16.S4, V12.S4
-	VMOV	V24.B16, V16.B16
+	VMOV	V23.B16, V16.B16
 	VFMLA	V8.S4, V12.S4, V16.S4
 	VSHL	$23, V4.S4, V4.S4
 	WORD	$0x6e24dd0c	// fmul v12.4s, v8.4s, v4.4s

@@ -165,7 +165,16 @@ func (e *emitter) vaddv(d, n vreg) { e.op("VADDV", n.arr(s4), fmt.Sprintf("V%d",
 // scvtfd converts the signed integer in r to float64 in d.
 func (e *emitter) scvtfd(d vreg, r gpr) { e.op("SCVTFD", r.String(), d.f()) }
 
-// Scalar float instructions Go knows.
+// Scalar float instructions Go knows (float32: S, float64: D).
+
+func (e *emitter) fabss(d, n vreg)    { e.op("FABSS", n.f(), d.f()) }
+func (e *emitter) fmovs(d, n vreg)    { e.op("FMOVS", n.f(), d.f()) }
+func (e *emitter) fmuls(d, n, m vreg) { e.op("FMULS", m.f(), n.f(), d.f()) }
+func (e *emitter) fsubs(d, n, m vreg) { e.op("FSUBS", m.f(), n.f(), d.f()) }
+func (e *emitter) frintzs(d, n vreg)  { e.op("FRINTZS", n.f(), d.f()) }
+
+// fcmps compares n with m (flags as for n − m).
+func (e *emitter) fcmps(n, m vreg) { e.op("FCMPS", m.f(), n.f()) }
 
 func (e *emitter) fcvtsd(d, n vreg)   { e.op("FCVTSD", n.f(), d.f()) }
 func (e *emitter) fdivd(d, n, m vreg) { e.op("FDIVD", m.f(), n.f(), d.f()) }

@@ -124,17 +124,21 @@ func f64(x float64) uint64 { return math.Float64bits(x) }
 
 // Constants of exp for float32 lanes.
 var (
-	// expCutoff32 is the largest float32 <= ln 2^-126: a rounded difference
-	// below it means the exact one is below ln 2^-126 too, so e is 0 there
-	// exactly where the generic kernels make it 0 (or below 2^-126 anyway).
+	// expCutoff32 is the largest float32 <= ln 2^-126 − 2^-15: the kernel
+	// compares fl(x − mh) with it, which is within 2^-16 + 2^-18 of x − m
+	// (see expSumKernel), so e is 0 only where x − m < ln 2^-126, where the
+	// generic kernels make it 0 too (just above, e is below 2^-126 anyway).
 	expCutoff32 = func() float32 {
-		const c = -87.33654475055310898657
+		const c = -87.33654475055310898657 - 0x1p-15
 		f := float32(c)
 		if float64(f) > c {
 			f = math.Nextafter32(f, float32(math.Inf(-1)))
 		}
 		return f
 	}()
+
+	// splitMax32 are the constants of the split of m: 128, 2^16, 2^-16.
+	splitMax32 = [3]float32{128, 0x1p16, 0x1p-16}
 
 	// magic32 = 1.5·2^23 + 127: added to d·log2 e it rounds to an integer n
 	// and leaves n + 127, the biased exponent of 2^n, in the low bits.
@@ -243,25 +247,55 @@ func expSumKernel(e *emitter) {
 		b = seq(12, 4) // TwoDiff temporaries, lo, polynomial
 		p = seq(16, 4) // TwoDiff temporaries, n, polynomial
 
-		m, cut, magic, one vreg = 20, 21, 22, 23
-		c                       = seq(24, 5) // c1..c5 (c6 is in k)
-		k                  vreg = 29         // {log2 e, ln2 hi, ln2 lo, c6}
-		count              vreg = 30         // number of e == 1 per lane, int32
-		sum                vreg = 31         // float64 sum of the other e
+		mh, cut, magic, one, ml vreg = 20, 21, 22, 23, 24
+		k                       vreg = 29 // {log2 e, ln2 hi, ln2 lo, c6}
+		count                   vreg = 30 // number of e == 1 per lane, int32
+		sum                     vreg = 31 // float64 sum of the other e
 	)
+	// c(j) holds c_j of the polynomial: c1 = 1 is one, c2..c5 V25..V28.
+	if expPoly32[0] != 1 {
+		panic("c1 no longer shares the register of 1")
+	}
+	c := func(j int) vreg {
+		if j == 1 {
+			return one
+		}
+		return 23 + vreg(j)
+	}
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("dst_len+8(FP)", dlen)
 	e.movdArg("x_base+24(FP)", src)
 	e.movdArg("x_len+32(FP)", cnt)
-	e.fmovsArg("m+48(FP)", m)
-	e.vdupLane0(s4, m, m)
-	// cut, magic, one, c1..c5, k: V21..V29.
+	// Split m = mh + ml with mh a multiple of 2^-16 (for |m| >= 128, m is
+	// one already: mh = m, ml = 0), so that x − m is exactly s + lo − ml
+	// with s = fl(x − mh), lo = x − fl(s + mh) (Fast2Sum: mh is a multiple
+	// of the ULP of every x with x − m above the cutoff, |x| < 256). Three
+	// instructions instead of TwoDiff's six; split_test.go proves the
+	// identity with exact arithmetic.
+	e.fmovsArg("m+48(FP)", mh)
+	e.constants("splitMax", tmp, 1, splat32(math.Float32bits(splitMax32[0])), splat32(math.Float32bits(splitMax32[1])), splat32(math.Float32bits(splitMax32[2])))
+	e.fabss(4, mh)
+	e.fcmps(4, 1)
+	e.bge("big")
+	e.fmuls(5, mh, 2)
+	e.frintzs(5, 5)
+	e.fmuls(5, 5, 3)
+	e.b("split")
+	e.label("big")
+	e.fmovs(5, mh)
+	e.label("split")
+	e.fsubs(6, mh, 5)
+	e.vdupLane0(s4, mh, 5)
+	e.vdupLane0(s4, ml, 6)
+	// cut, magic, one, ml (filled above), c2..c5, k: V21..V29.
 	consts := []vec128{splat32(math.Float32bits(expCutoff32)), splat32(magic32), splat32(f32(1))}
-	for i := range c {
-		consts = append(consts, splat32(math.Float32bits(expPoly32[i])))
-	}
-	consts = append(consts, pack32([4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[5])}))
 	e.constants("expSumConsts", tmp, cut, consts...)
+	var poly []vec128
+	for j := 2; j <= 5; j++ {
+		poly = append(poly, splat32(math.Float32bits(expPoly32[j-1])))
+	}
+	poly = append(poly, pack32([4]uint32{f32(math.Log2E), math.Float32bits(ln2Hi32), math.Float32bits(ln2Lo32), math.Float32bits(expPoly32[5])}))
+	e.constants("expSumPoly", tmp, c(2), poly...)
 	e.veor(count, count, count)
 	e.veor(sum, sum, sum)
 
@@ -280,14 +314,13 @@ func expSumKernel(e *emitter) {
 		fill := func() { e.dup32(x[0], f32(math.Inf(-1)), tmp) }
 		e.walk(pfx, cnt, []int{16, 4}, []stream{{src, x}}, outs, fill, func(n int) {
 			nv = n
-			// TwoDiff: s + b = x − m exactly (Knuth), s = fl(x − m).
-			each(func(i int) { e.fsub(s4, s[i], x[i], m) })
-			each(func(i int) { e.fsub(s4, b[i], s[i], x[i]) })
-			each(func(i int) { e.fsub(s4, p[i], s[i], b[i]) })
-			each(func(i int) { e.fsub(s4, p[i], x[i], p[i]) })
-			each(func(i int) { e.fadd(s4, b[i], m, b[i]) })
-			each(func(i int) { e.fsub(s4, b[i], p[i], b[i]) })
-			// Below the cutoff (also d = −Inf, where lo is NaN): e = 0. The
+			// Fast2Sum: s + lo = x − mh exactly; b = lo − ml, so that
+			// x − m = s + b up to b's rounding (below 2^-40).
+			each(func(i int) { e.fsub(s4, s[i], x[i], mh) })
+			each(func(i int) { e.fadd(s4, p[i], s[i], mh) })
+			each(func(i int) { e.fsub(s4, b[i], x[i], p[i]) })
+			each(func(i int) { e.fsub(s4, b[i], b[i], ml) })
+			// Below the cutoff (also x = −Inf, where b is NaN): e = 0. The
 			// compare is false for NaN, so a NaN x keeps its NaN e.
 			each(func(i int) { e.fcmgt(s4, x[i], cut, s[i]) })
 			// n = round(d·log2 e) by the magic bias; t = (d − n·ln2 hi) +
@@ -300,11 +333,11 @@ func expSumKernel(e *emitter) {
 			each(func(i int) { e.fmlsElem(s4, b[i], p[i], k, 2) })
 			each(func(i int) { e.fadd(s4, s[i], s[i], b[i]) })
 			// q = c1 + t·(c2 + … + t·c6), Horner with FMA, in p or b.
-			each(func(i int) { e.vmov(p[i], c[4]) })
+			each(func(i int) { e.vmov(p[i], c(5)) })
 			each(func(i int) { e.fmlaElem(s4, p[i], s[i], k, 3) })
 			cur, next := p, b
 			for j := 3; j >= 0; j-- {
-				each(func(i int) { e.vmov(next[i], c[j]) })
+				each(func(i int) { e.vmov(next[i], c(j+1)) })
 				each(func(i int) { e.vfmla(s4, next[i], cur[i], s[i]) })
 				cur, next = next, cur
 			}
