@@ -503,22 +503,32 @@ func TestKernelExpMulSub(t *testing.T) {
 		for _, n := range kernelLens(testing.Short()) {
 			lp := logits32(rng, n, 5, -5)
 			dy := logits32(rng, n, 1, 0)
-			specials := []float32{float32(math.Inf(-1)), float32(math.NaN()), float32(math.Inf(1)), 0, -800, -707, -708, 88, 100, 709.7, 709.9, -1e-30}
+			specials := []float32{float32(math.Inf(-1)), float32(math.NaN()), float32(math.Inf(1)), 0, -800, -707, -708, -720, -745, -745.2, -746, 88, 100, 709.4, 709.7, 709.9, -1e-30}
 			for i := range lp {
 				if rng.IntN(10) == 0 {
 					lp[i] = specials[rng.IntN(len(specials))]
 				}
 			}
 			s := 1 + rng.Float64()
-			if n%7 == 0 {
+			switch n % 7 {
+			case 0:
 				s = 0
+			case 1:
+				s = math.Inf(1) // an overflowing Σdy: e·∞ is ±∞ unless e is 0
+			case 2:
+				s = math.Inf(-1)
 			}
 			off := rng.IntN(16)
 			got := place(t, make([]float32, n), off, off%2 == 0)
 			k.expMulSub(got, place(t, lp, (off+2)%16, true), place(t, dy, (off+9)%16, false), s)
 			worst := 0.0
+			gen := make([]float32, n)
+			generic32.expMulSub(gen, lp, dy, s)
 			for i := range lp {
 				want := float64(dy[i]) - math.Exp(float64(lp[i]))*s
+				if g, w := got[i], gen[i]; (g != g) != (w != w) || (math.IsInf(float64(g), 0) || math.IsInf(float64(w), 0)) && g != w || (g == 0) != (w == 0) {
+					t.Fatalf("n=%d: dy=%v logp=%v s=%v: %v, generic %v", n, dy[i], lp[i], s, g, w)
+				}
 				e := errULP(got[i], want)
 				if e > worst {
 					worst = e

@@ -516,22 +516,30 @@ func (a *arch) mulSub() {
 	RET()
 }
 
-// exp64 computes exp(x) in float64 lanes to about float64 accuracy: exp(x)
-// is 0 below ln 2^-1021 and +Inf above 709.436139303104, where Go's
-// math.Exp on amd64 (which the generic kernels use) returns +Inf too, so
-// which outputs are NaN (∞·0) matches generic; NaN stays NaN.
+// exp64 computes exp(x) in float64 lanes to about float64 accuracy where
+// exp(x) >= 2^-1021. Which results are 0 or +Inf follows Go's math.Exp on
+// amd64, which the generic kernels use, so that which outputs are NaN
+// (∞·0) or ±Inf (e·∞) matches generic: 0 below −745.1332191019412 (where
+// exp underflows to 0), +Inf above 709.436139303104 (where the amd64
+// math.Exp overflows). Between −745.13 and ln 2^-1021 the result is tiny
+// but not the subnormal exp(x): x is clamped to ln 2^-1021, a value whose
+// product with any sum of float32s vanishes next to a float32 anyway.
+// NaN stays NaN.
 func (a *arch) exp64(x VecVirtual) VecVirtual {
 	// n = round(x·log2e) via the magic bias 1.5·2^52 + 1022: the low bits of
 	// v then hold n + 1022, so v<<52 is 2^(n−1), and the polynomial returns
 	// 2·exp(r), which keeps n = 1024 in range.
 	magic := c64("magic64", 0x1.8p52+1022)
+	xc := a.vec()
+	VMOVUPD(c64("exp64min", -707.703310327652), xc)
+	VMAXPD(x, xc, xc) // max(min, x), and NaN when x is NaN
 	v := a.vec()
 	VMOVUPD(magic, v)
-	VFMADD231PD(c64("log2e64", math.Log2E), x, v)
+	VFMADD231PD(c64("log2e64", math.Log2E), xc, v)
 	n := a.vec()
 	VSUBPD(magic, v, n)
 	r := a.vec()
-	VMOVAPD(x, r)
+	VMOVAPD(xc, r)
 	VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
 	VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
 	// 2·exp(r) = Σ 2·r^k/k!, k = 0..11, |r| <= ln2/2: truncation error < 2^-47.
@@ -552,13 +560,13 @@ func (a *arch) exp64(x VecVirtual) VecVirtual {
 	VMULPD(v, p, p)
 	if a.z {
 		klo, khi := K(), K()
-		VCMPPD(U8(0x05), c64("exp64lo", -707.703310327652), x, klo) // !(x < lo): keep, NaN too
+		VCMPPD(U8(0x05), c64("exp64lo", expLo64), x, klo) // !(x < lo): keep, NaN too
 		VMOVAPD_Z(p, klo, p)
 		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
 		VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
 	} else {
 		lo := a.vec()
-		VCMPPD(U8(0x11), c64("exp64lo", -707.703310327652), x, lo) // x < lo (ordered)
+		VCMPPD(U8(0x11), c64("exp64lo", expLo64), x, lo) // x < lo (ordered)
 		VANDNPD(p, lo, p)
 		hi := a.vec()
 		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
@@ -569,7 +577,10 @@ func (a *arch) exp64(x VecVirtual) VecVirtual {
 	return p
 }
 
-const expHi64 = 709.436139303104
+const (
+	expLo64 = -745.1332191019412
+	expHi64 = 709.436139303104
+)
 
 // expMulSub: dx = float32(float64(dy) − exp(float64(logp))·s).
 func (a *arch) expMulSub() {
