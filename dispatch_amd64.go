@@ -29,7 +29,7 @@ var avx2Set = kernels[float32]{
 	div:       divAVX2Go,
 	sub:       func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
 	sum:       sumAVX2,
-	dot:       func(a, b []float32) float64 { return dotAVX2(a, b[:len(a)]) },
+	dot:       func(a, b []float32) float64 { return dotInf(dotAVX2(a, b[:len(a)])) },
 	mulSub:    func(dx, p, dy []float32, s float64) { mulSubAVX2(dx, p[:len(dx)], dy[:len(dx)], s) },
 	expMulSub: func(dx, lp, dy []float32, s float64) { expMulSubAVX2(dx, lp[:len(dx)], dy[:len(dx)], s) },
 }
@@ -41,7 +41,7 @@ var avx512Set = kernels[float32]{
 	div:       divAVX512Go,
 	sub:       func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
 	sum:       sumAVX512,
-	dot:       func(a, b []float32) float64 { return dotAVX512(a, b[:len(a)]) },
+	dot:       func(a, b []float32) float64 { return dotInf(dotAVX512(a, b[:len(a)])) },
 	mulSub:    func(dx, p, dy []float32, s float64) { mulSubAVX512(dx, p[:len(dx)], dy[:len(dx)], s) },
 	expMulSub: func(dx, lp, dy []float32, s float64) { expMulSubAVX512(dx, lp[:len(dx)], dy[:len(dx)], s) },
 }
@@ -56,6 +56,17 @@ func archSets32() []*kernels[float32] {
 		sets = append(sets, &avx2Set)
 	}
 	return sets
+}
+
+// dotInf gives the generic dot's result for infinite products: its error
+// term FMA(a, b, −a·b) is ∞ − ∞ there, so the dot is NaN. A float64 sum of
+// float32 products cannot overflow, so an infinite result here means an
+// infinite product.
+func dotInf(r float64) float64 {
+	if math.IsInf(r, 0) {
+		return math.NaN()
+	}
+	return r
 }
 
 // expThreshold returns the smallest float32 t such that every float32 x >= t

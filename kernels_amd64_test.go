@@ -562,12 +562,26 @@ func TestKernelSumDot(t *testing.T) {
 				t.Fatalf("dot n=%d: %v, want %v", n, g, w)
 			}
 		}
-		nan := float32(math.NaN())
-		if g := k.sum([]float32{1, 2, nan}); g == g {
-			t.Errorf("sum with NaN = %v", g)
-		}
-		if g := k.dot([]float32{1, 2, 3}, []float32{0, float32(math.Inf(1)), 1}); g != math.Inf(1) {
-			t.Errorf("dot with +Inf = %v", g)
+		// NaN, ±Inf and overflow: the same kind of result as generic.
+		nan, inf := float32(math.NaN()), float32(math.Inf(1))
+		vals := []float32{1, -2, 0, nan, inf, -inf, 3e38, -3e38}
+		for i := 0; i < 2000; i++ {
+			n := 1 + rng.IntN(40)
+			a, b := make([]float32, n), make([]float32, n)
+			for j := range a {
+				a[j], b[j] = vals[rng.IntN(len(vals))], vals[rng.IntN(len(vals))]
+			}
+			for _, c := range []struct {
+				what      string
+				got, want float64
+			}{
+				{"sum", k.sum(a), sumGeneric(a)},
+				{"dot", k.dot(a, b), dotGeneric(a, b)},
+			} {
+				if (c.got != c.got) != (c.want != c.want) || (math.IsInf(c.got, 0) || math.IsInf(c.want, 0)) && c.got != c.want {
+					t.Fatalf("%s(%v, %v) = %v, generic %v", c.what, a, b, c.got, c.want)
+				}
+			}
 		}
 	})
 }
