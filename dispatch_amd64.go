@@ -131,13 +131,23 @@ func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
 // outside the range where lo stays a normal float32 (then the generic
 // kernel does the work; never the case for softmax sums). The kernels'
 // FMA rounds x·hi + fl(x·lo) once: within 0.5 ULP plus about 2^-40 of x/s.
+// hi is 1/s rounded towards zero, so lo has hi's sign and is not 0 (when
+// 1/s is a float32, lo is hi·2^-60, far below any rounding): an infinite x
+// then gives ∞ + ∞ of one sign, ±Inf as in generic, never ∞ − ∞ or ∞·0.
 func recip(s float64) (hi, lo float32, ok bool) {
 	r := 1 / s
 	if !(r >= 0x1p-100 && r <= 0x1p100 || r <= -0x1p-100 && r >= -0x1p100) {
 		return 0, 0, false
 	}
 	hi = float32(r)
-	return hi, float32(r - float64(hi)), true
+	if math.Abs(float64(hi)) > math.Abs(r) {
+		hi = math.Float32frombits(math.Float32bits(hi) - 1) // towards zero
+	}
+	lo = float32(r - float64(hi))
+	if lo == 0 {
+		lo = hi * 0x1p-60
+	}
+	return hi, lo, true
 }
 
 func divAVX2Go(dst, x []float32, s float64) {

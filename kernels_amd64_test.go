@@ -434,9 +434,26 @@ func TestKernelDiv(t *testing.T) {
 				krecord(k, "div", worst)
 			}
 		}
+		// Special x and s: the same kind of result (NaN, ±Inf, 0) as generic.
+		vals := []float32{1, -2, 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, 1e-40}
+		xs := make([]float32, 64)
+		for i := range xs {
+			xs[i] = vals[i%len(vals)]
+		}
+		got, want := make([]float32, len(xs)), make([]float32, len(xs))
+		for _, s := range []float64{1, 2, 0.5, 3, -3, 1.0 / 3, 0.75, 1e-30, 1e30, 0, math.Inf(1), math.Inf(-1), math.NaN(), 1e-300, 1e300} {
+			k.div(got, xs, s)
+			div32(want, xs, s)
+			for i := range xs {
+				g, w := got[i], want[i]
+				if (g != g) != (w != w) || (math.IsInf(float64(g), 0) || math.IsInf(float64(w), 0)) && g != w || (g == 0) != (w == 0) {
+					t.Fatalf("div x=%v s=%v: %v, generic %v", xs[i], s, g, w)
+				}
+			}
+		}
 		// In place.
 		x := logits32(rng, 100, 1, 0)
-		want := make([]float32, 100)
+		want = make([]float32, 100)
 		k.div(want, x, 7)
 		k.div(x, x, 7)
 		for i := range x {
