@@ -308,3 +308,22 @@ func TestLongRow(t *testing.T) {
 		check32(t, k, "LogSumExp n=2^24", []float32{logSumExp(k, x)}, []float64{wantLSE})
 	})
 }
+
+// TestLogSumExpCancellation: rows shifted so that max + log Σ nearly
+// cancels (the result is tiny against both terms), where the error of the
+// sum is magnified.
+func TestLogSumExpCancellation(t *testing.T) {
+	rng := newRand(17)
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for i := range 400 {
+			n := 2 + i%97
+			xs := gen.Logits(rng, n, spreads[i%4], 0)
+			shift := ref.LogSumExp(xs, ref.Fast) - (rng.Float64()-0.5)*math.Ldexp(1, -i%20)
+			for j := range xs {
+				xs[j] = float64(float32(xs[j] - shift))
+			}
+			got := logSumExp(k, f32(xs))
+			check32(t, k, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float32{got}, []float64{ref.LogSumExp(xs, ref.Fast)})
+		}
+	})
+}

@@ -103,6 +103,14 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 	case rowMasked:
 		return F(math.Inf(-1))
 	}
+	if r := float64(m) + l; math.Abs(r) < l/2 && k.expDiv == nil {
+		// m + l cancels (m < 0, l ≈ −m) and magnifies the error of l,
+		// which a SIMD set sums from float32 exps; the generic kernels
+		// sum float64 exps. Rare, and only LogSumExp itself cancels.
+		if g, ok := any(&generic32).(*kernels[F]); ok {
+			_, l, _ = logSumExpRow(g, x)
+		}
+	}
 	return F(float64(m) + l)
 }
 

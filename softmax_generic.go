@@ -146,7 +146,9 @@ func dotGeneric[F Float](a, b []F) float64 {
 // dotDD returns Σ a[i]·b[i] as an unevaluated sum s + c.
 func dotDD[F Float](a, b []F) (s, c float64) {
 	for i := range a {
-		p := float64(a[i]) * float64(b[i])
+		// float64(…) rounds here: no FMA fusion (arm64) inside the
+		// error-free product.
+		p := float64(float64(a[i]) * float64(b[i]))
 		c += math.FMA(float64(a[i]), float64(b[i]), -p)
 		s, c = neumaier(s, c, p)
 	}

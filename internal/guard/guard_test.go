@@ -3,42 +3,59 @@
 package guard
 
 import (
-	"os"
-	"os/exec"
-	"strings"
+	"runtime/debug"
 	"testing"
 	"unsafe"
 )
 
 var sink float32
 
-// TestGuardFaults proves the guard pages are there: a child process that
-// reads one element past the end, or one before the start, must die of a
-// memory fault, and one that reads the first and last elements must not.
+// faults reports whether reading p faults, turning the fault into a panic
+// (debug.SetPanicOnFault) so that the test needs no child process and runs
+// under qemu-user too.
+func faults(p unsafe.Pointer) (faulted bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		// A fault under SetPanicOnFault panics with an error that
+		// carries the faulting address.
+		_, faulted = recover().(interface{ Addr() uintptr })
+	}()
+	sink = *(*float32)(p)
+	return false
+}
+
+// TestGuardFaults proves the guard pages are there: reading one element
+// past the end, or one before the start, faults; the first and last
+// elements do not.
 func TestGuardFaults(t *testing.T) {
-	if mode := os.Getenv("GUARD_CHILD"); mode != "" {
-		s, _ := Slice[float32](5, mode != "before")
-		p := unsafe.Pointer(&s[0])
-		switch mode {
-		case "after":
-			p = unsafe.Add(p, 5*4)
-		case "before":
-			p = unsafe.Add(p, -4)
-		case "inside":
-			sink = s[0] + s[4]
-			return
-		}
-		sink = *(*float32)(p)
-		return
+	after, free1 := Slice[float32](5, true)
+	defer free1()
+	before, free2 := Slice[float32](5, false)
+	defer free2()
+	cases := []struct {
+		name  string
+		p     unsafe.Pointer
+		fault bool
+	}{
+		{"past the end", unsafe.Add(unsafe.Pointer(&after[4]), 4), true},
+		{"before the start", unsafe.Add(unsafe.Pointer(&before[0]), -4), true},
+		{"last element", unsafe.Pointer(&after[4]), false},
+		{"first element", unsafe.Pointer(&before[0]), false},
 	}
-	for _, mode := range []string{"after", "before", "inside"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestGuardFaults$")
-		cmd.Env = append(os.Environ(), "GUARD_CHILD="+mode)
-		out, err := cmd.CombinedOutput()
-		faulted := err != nil && strings.Contains(string(out), "fault")
-		if faulted != (mode != "inside") {
-			t.Fatalf("mode %s: faulted=%v, err=%v, output:\n%s", mode, faulted, err, out)
+	for _, c := range cases {
+		if got := faults(c.p); got != c.fault {
+			t.Errorf("%s: faulted = %v, want %v", c.name, got, c.fault)
 		}
+	}
+}
+
+func TestPagesProtect(t *testing.T) {
+	n := PageSize() / 4
+	s, protect, free := Pages[float32](3 * n)
+	defer free()
+	protect(n, 2*n)
+	if !faults(unsafe.Pointer(&s[n])) || faults(unsafe.Pointer(&s[n-1])) || faults(unsafe.Pointer(&s[2*n])) {
+		t.Fatal("protect(n, 2n) does not guard exactly the middle page")
 	}
 }
 

@@ -54,7 +54,9 @@ func Sub(a, b DD) DD { return Add(a, DD{-b.Hi, -b.Lo}) }
 
 // Mul returns a·b.
 func Mul(a, b DD) DD {
-	p := a.Hi * b.Hi
+	// The conversion stops the compiler from fusing the product into a
+	// later add (arm64 does), which would break the error-free transform.
+	p := float64(a.Hi * b.Hi)
 	if math.IsInf(p, 0) || p != p || p == 0 {
 		return DD{p, 0}
 	}
