@@ -18,7 +18,11 @@ const (
 // classify finds the row's max and what kind of row it is. A max of −Inf
 // means every entry is −Inf or NaN; a sum of exp(x − 0) tells which.
 func classify[F Float](k *kernels[F], x []F) (F, rowKind) {
-	m := k.max(x)
+	return classifyMax(k, x, k.max(x))
+}
+
+// classifyMax is classify for a row whose max m is already known.
+func classifyMax[F Float](k *kernels[F], x []F, m F) (F, rowKind) {
 	switch {
 	case m != m || math.IsInf(float64(m), 1):
 		return m, rowNaN
@@ -52,6 +56,10 @@ func softmaxRow[F Float](k *kernels[F], dst, x []F) {
 	if len(x) == 0 {
 		return
 	}
+	if k.expSumTotal != nil && k.maxMin != nil {
+		softmaxRowTotal(k, dst, x)
+		return
+	}
 	m, kind := classify(k, x)
 	switch kind {
 	case rowNaN:
@@ -76,6 +84,28 @@ func softmaxRow[F Float](k *kernels[F], dst, x []F) {
 		return
 	}
 	k.div(dst, dst, ones+rest)
+}
+
+// softmaxRowTotal is softmaxRow on a set with maxMin and expSumTotal: the
+// same outputs with the total sum only, and without the cutoff when the
+// row's spread cannot reach it.
+func softmaxRowTotal[F Float](k *kernels[F], dst, x []F) {
+	m, lo := k.maxMin(x)
+	m, kind := classifyMax(k, x, m)
+	switch kind {
+	case rowNaN:
+		fill(dst, nan)
+		return
+	case rowMasked:
+		fill(dst, 0)
+		return
+	}
+	s := k.expSumTotal(dst, x, m, lo)
+	if s != s {
+		fill(dst, nan)
+		return
+	}
+	k.div(dst, dst, s)
 }
 
 // logSumExpRow returns the row's max m and l = log Σ exp(x − m), so that

@@ -23,27 +23,31 @@ var (
 )
 
 var avx2Set = kernels[float32]{
-	name:      "avx2",
-	max:       maxAVX2,
-	expSum:    expSumAVX2Go,
-	div:       divAVX2Go,
-	sub:       func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
-	sum:       sumAVX2,
-	dot:       func(a, b []float32) float64 { return dotInf(dotAVX2(a, b[:len(a)])) },
-	mulSub:    func(dx, p, dy []float32, s float64) { mulSubAVX2(dx, p[:len(dx)], dy[:len(dx)], s) },
-	expMulSub: func(dx, lp, dy []float32, s float64) { expMulSubAVX2(dx, lp[:len(dx)], dy[:len(dx)], s) },
+	name:        "avx2",
+	max:         maxAVX2,
+	expSum:      expSumAVX2Go,
+	expSumTotal: expSumTotalAVX2Go,
+	maxMin:      maxMinAVX2,
+	div:         divAVX2Go,
+	sub:         func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
+	sum:         sumAVX2,
+	dot:         func(a, b []float32) float64 { return dotInf(dotAVX2(a, b[:len(a)])) },
+	mulSub:      func(dx, p, dy []float32, s float64) { mulSubAVX2(dx, p[:len(dx)], dy[:len(dx)], s) },
+	expMulSub:   func(dx, lp, dy []float32, s float64) { expMulSubAVX2(dx, lp[:len(dx)], dy[:len(dx)], s) },
 }
 
 var avx512Set = kernels[float32]{
-	name:      "avx512",
-	max:       maxAVX512,
-	expSum:    expSumAVX512Go,
-	div:       divAVX512Go,
-	sub:       func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
-	sum:       sumAVX512,
-	dot:       func(a, b []float32) float64 { return dotInf(dotAVX512(a, b[:len(a)])) },
-	mulSub:    func(dx, p, dy []float32, s float64) { mulSubAVX512(dx, p[:len(dx)], dy[:len(dx)], s) },
-	expMulSub: func(dx, lp, dy []float32, s float64) { expMulSubAVX512(dx, lp[:len(dx)], dy[:len(dx)], s) },
+	name:        "avx512",
+	max:         maxAVX512,
+	expSum:      expSumAVX512Go,
+	expSumTotal: expSumTotalAVX512Go,
+	maxMin:      maxMinAVX512,
+	div:         divAVX512Go,
+	sub:         func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
+	sum:         sumAVX512,
+	dot:         func(a, b []float32) float64 { return dotInf(dotAVX512(a, b[:len(a)])) },
+	mulSub:      func(dx, p, dy []float32, s float64) { mulSubAVX512(dx, p[:len(dx)], dy[:len(dx)], s) },
+	expMulSub:   func(dx, lp, dy []float32, s float64) { expMulSubAVX512(dx, lp[:len(dx)], dy[:len(dx)], s) },
 }
 
 // archSets32 lists the amd64 SIMD sets this CPU supports, best first.
@@ -125,6 +129,27 @@ func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
 		rest, n = expSumAVX512(dst[:len(x)], x, -mh, -ml, t)
 	}
 	return rest, float64(n)
+}
+
+// expSumTotalAVX2Go and expSumTotalAVX512Go skip the cutoff compare when
+// the row's smallest element lo is at or above the threshold t: then no
+// e[i] is forced to 0 (a NaN makes the total NaN either way).
+func expSumTotalAVX2Go(dst, x []float32, m, lo float32) float64 {
+	t := expThreshold(m)
+	mh, ml := splitMax(m)
+	if lo >= t {
+		return expSumTotalNoCutAVX2(dst[:len(x)], x, -mh, -ml)
+	}
+	return expSumTotalAVX2(dst[:len(x)], x, -mh, -ml, t)
+}
+
+func expSumTotalAVX512Go(dst, x []float32, m, lo float32) float64 {
+	t := expThreshold(m)
+	mh, ml := splitMax(m)
+	if lo >= t {
+		return expSumTotalNoCutAVX512(dst[:len(x)], x, -mh, -ml)
+	}
+	return expSumTotalAVX512(dst[:len(x)], x, -mh, -ml, t)
 }
 
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is

@@ -34,6 +34,23 @@ type kernels[F Float] struct {
 	// when len(dst) == 0 nothing is stored.
 	expSum func(dst, x []F, m F) (rest, ones float64)
 
+	// expSumTotal, when not nil, replaces expSum with a store in Softmax:
+	// it stores e[i] = exp(x[i] − m) to dst (len(dst) == len(x), dst may be
+	// x) with the same accuracy, cutoff and NaN rules as expSum, and returns
+	// only the total ones + rest: Softmax divides by the total and needs no
+	// split, so the kernel does not keep one. lo is a lower bound on x (as
+	// maxMin returns it, or −Inf when unknown): when lo − m is at or above
+	// the cutoff no e[i] can be forced to 0, and the kernel may skip the
+	// cutoff. When x holds a NaN, lo may be anything: the total is NaN
+	// then whatever the other e[i] are. Sets without it leave it nil.
+	expSumTotal func(dst, x []F, m, lo F) float64
+
+	// maxMin, when not nil, returns max(x) as max does and the smallest
+	// element of x (+Inf when len(x) == 0) in one pass; with a NaN in x
+	// the smallest may be wrong (see expSumTotal). Softmax uses it with
+	// expSumTotal; sets without it leave it nil.
+	maxMin func(x []F) (max, min F)
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

@@ -148,11 +148,16 @@ func TestKernelMax(t *testing.T) {
 				if n > 0 && rng.IntN(2) == 0 {
 					x[rng.IntN(n)] = 1e30 // max anywhere, also in tails
 				}
+				if n > 0 && rng.IntN(2) == 0 {
+					x[rng.IntN(n)] = -1e30 // min anywhere, also in tails
+				}
 				for _, front := range []bool{false, true} {
-					g := k.max(place(t, x, off, front))
+					xs := place(t, x, off, front)
+					g := k.max(xs)
 					if w := maxGeneric(x); g != w {
 						t.Fatalf("n=%d off=%d: max %v, want %v", n, off, g, w)
 					}
+					checkMaxMin(t, k, xs, fmt.Sprintf("n=%d off=%d", n, off))
 				}
 			}
 		}
@@ -162,6 +167,7 @@ func TestKernelMax(t *testing.T) {
 			if g, w := k.max(c), maxGeneric(c); g != w {
 				t.Errorf("max(%v) = %v, want %v", c, g, w)
 			}
+			checkMaxMin(t, k, c, fmt.Sprint(c))
 		}
 		// All −Inf, every tail length: −Inf, not the 0 a masked load gives.
 		for n := 1; n < 40; n++ {
@@ -172,13 +178,36 @@ func TestKernelMax(t *testing.T) {
 			if g := k.max(x); !math.IsInf(float64(g), -1) {
 				t.Fatalf("max of %d × −Inf = %v", n, g)
 			}
+			checkMaxMin(t, k, x, fmt.Sprintf("%d × −Inf", n))
+			for i := range x {
+				x[i] = float32(math.Inf(1))
+			}
+			checkMaxMin(t, k, x, fmt.Sprintf("%d × +Inf", n))
 		}
+		checkMaxMin(t, k, nil, "empty")
 		// A NaN may be skipped or returned, nothing else.
 		x := []float32{1, float32(math.NaN()), 3, 2}
 		if g := k.max(x); g == g && g != 3 {
 			t.Errorf("max with NaN = %v", g)
 		}
 	})
+}
+
+// checkMaxMin checks maxMin (when the set has it) against the generic max
+// and min, for x without NaN.
+func checkMaxMin(t *testing.T, k *kernels[float32], x []float32, what string) {
+	t.Helper()
+	if k.maxMin == nil {
+		return
+	}
+	wmin := float32(math.Inf(1))
+	for _, v := range x {
+		wmin = min(wmin, v)
+	}
+	gmax, gmin := k.maxMin(x)
+	if wmax := maxGeneric(x); gmax != wmax || gmin != wmin {
+		t.Fatalf("%s: maxMin = %v, %v, want %v, %v", what, gmax, gmin, wmax, wmin)
+	}
 }
 
 // expRef is the exact exp(x − m) with the float32 cutoff, in float64.
@@ -231,9 +260,15 @@ func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off 
 		}
 	}
 	krecord(k, "expSum e[i]", worst)
+	totals := checkExpSumTotal(t, k, xs, x, m, gd, off, what)
 	if nan {
 		if rest == rest {
 			t.Fatalf("%s: rest = %v with a NaN input", what, rest)
+		}
+		for _, s := range totals {
+			if s == s {
+				t.Fatalf("%s: total = %v with a NaN input", what, s)
+			}
 		}
 		return
 	}
@@ -255,6 +290,16 @@ func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off 
 	if rel > 0x1p-22 {
 		t.Fatalf("%s: sum %v, want %v (rel %.3g); generic %v", what, s, want, rel, grest+gones)
 	}
+	for _, s := range totals {
+		rel := math.Abs(s-want) / want
+		if want == 0 {
+			rel = s
+		}
+		krecord(k, "expSumTotal sum (2^-24 units)", rel/0x1p-24)
+		if rel > 0x1p-22 {
+			t.Fatalf("%s: total %v, want %v (rel %.3g)", what, s, want, rel)
+		}
+	}
 	// rest alone stays accurate when it is tiny next to ones.
 	if wantRest > 0 {
 		wr := wantRest
@@ -262,6 +307,52 @@ func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off 
 			t.Fatalf("%s: rest %v, want %v (rel %.3g)", what, rest, wr, r)
 		}
 	}
+}
+
+// checkExpSumTotal runs expSumTotal (when the set has it) on xs with the
+// lower bound unknown (−Inf: the cutoff path) and with the row's min from
+// maxMin (the no-cutoff path where the spread allows), into a guarded dst,
+// and checks every e[i] against the exact exp (its own polynomial: within
+// 1.5 ULP), which e are 0 or NaN against generic's gd, and that both paths
+// store the same bits. It returns the totals.
+func checkExpSumTotal(t *testing.T, k *kernels[float32], xs, x []float32, m float32, gd []float32, off int, what string) []float64 {
+	t.Helper()
+	if k.expSumTotal == nil {
+		return nil
+	}
+	n := len(x)
+	_, lo := k.maxMin(xs)
+	var totals []float64
+	var first []float32
+	worst := 0.0
+	for _, l := range []float32{float32(math.Inf(-1)), lo} {
+		dst := place(t, make([]float32, n), (off+11)%16, off%2 == 1)
+		for i := range dst {
+			dst[i] = 12345 // every element must be written
+		}
+		totals = append(totals, k.expSumTotal(dst, xs, m, l))
+		for i := range dst {
+			if (dst[i] == 0) != (gd[i] == 0) || (dst[i] != dst[i]) != (gd[i] != gd[i]) {
+				t.Fatalf("%s: expSumTotal(lo=%v) e[%d] = %v, generic %v (x=%v m=%v)", what, l, i, dst[i], gd[i], x[i], m)
+			}
+			e := expRef(x[i], m)
+			if x[i] != x[i] {
+				e = math.NaN()
+			}
+			if err := errULP(dst[i], e); err > worst {
+				worst = err
+				if err > 1.5 {
+					t.Fatalf("%s: expSumTotal(lo=%v) e[%d] = %v, want %v: %.2f ULP (x=%v m=%v)", what, l, i, dst[i], e, err, x[i], m)
+				}
+			}
+			if first != nil && math.Float32bits(dst[i]) != math.Float32bits(first[i]) && !(dst[i] != dst[i] && first[i] != first[i]) {
+				t.Fatalf("%s: expSumTotal e[%d] = %v with lo=%v, %v with lo=−Inf", what, i, dst[i], l, first[i])
+			}
+		}
+		first = dst
+	}
+	krecord(k, "expSumTotal e[i]", worst)
+	return totals
 }
 
 func same64(a, b float64) bool { return a == b || (a != a && b != b) }
@@ -687,6 +778,12 @@ func BenchmarkKernel(b *testing.B) {
 			run("max", func() { k.max(x) })
 			run("expSum", func() { k.expSum(nil, x, m) })
 			run("expSumStore", func() { k.expSum(dst, x, m) })
+			if k.expSumTotal != nil {
+				_, lo := k.maxMin(x)
+				run("maxMin", func() { k.maxMin(x) })
+				run("expSumTotal", func() { k.expSumTotal(dst, x, m, float32(math.Inf(-1))) })
+				run("expSumTotalNoCut", func() { k.expSumTotal(dst, x, m, lo) })
+			}
 			run("div", func() { k.div(dst, x, 3) })
 			run("sub", func() { k.sub(dst, x, m, 2) })
 			run("sum", func() { k.sum(x) })

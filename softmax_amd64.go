@@ -7,6 +7,9 @@ package softmax
 // maxAVX2 returns the largest element of x (−Inf when empty).
 func maxAVX2(x []float32) float32
 
+// maxMinAVX2 returns the largest and the smallest element of x (−Inf and +Inf when empty).
+func maxMinAVX2(x []float32) (max float32, min float32)
+
 // expSumAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
@@ -14,6 +17,14 @@ func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) 
 // expSumNoStoreAVX2 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
+
+// expSumTotalAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// and returns the sum of all e[i].
+func expSumTotalAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+
+// expSumTotalNoCutAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)) for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),
+// and returns the sum of all e[i].
+func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
 
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
@@ -36,6 +47,9 @@ func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
 // maxAVX512 returns the largest element of x (−Inf when empty).
 func maxAVX512(x []float32) float32
 
+// maxMinAVX512 returns the largest and the smallest element of x (−Inf and +Inf when empty).
+func maxMinAVX512(x []float32) (max float32, min float32)
+
 // expSumAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
@@ -43,6 +57,14 @@ func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32
 // expSumNoStoreAVX512 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
+
+// expSumTotalAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// and returns the sum of all e[i].
+func expSumTotalAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+
+// expSumTotalNoCutAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)) for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),
+// and returns the sum of all e[i].
+func expSumTotalNoCutAVX512(dst []float32, x []float32, nm float32, nml float32) float64
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

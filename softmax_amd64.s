@@ -127,6 +127,119 @@ DATA neginf32<>+56(SB)/4, $0xff800000
 DATA neginf32<>+60(SB)/4, $0xff800000
 GLOBL neginf32<>(SB), RODATA|NOPTR, $64
 
+// func maxMinAVX2(x []float32) (max float32, min float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·maxMinAVX2(SB), NOSPLIT, $32-32
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS neginf32<>+0(SB), Y0
+	VMOVUPS posinf32<>+0(SB), Y1
+	VMOVUPS neginf32<>+0(SB), Y2
+	VMOVUPS posinf32<>+0(SB), Y3
+	VMOVUPS neginf32<>+0(SB), Y4
+	VMOVUPS posinf32<>+0(SB), Y5
+	VMOVUPS neginf32<>+0(SB), Y6
+	VMOVUPS posinf32<>+0(SB), Y7
+
+maxmin_loop:
+	CMPQ    CX, $0x00000020
+	JB      maxmin_single
+	VMOVUPS (AX), Y8
+	VMAXPS  Y8, Y0, Y0
+	VMINPS  Y8, Y1, Y1
+	VMOVUPS 32(AX), Y8
+	VMAXPS  Y8, Y2, Y2
+	VMINPS  Y8, Y3, Y3
+	VMOVUPS 64(AX), Y8
+	VMAXPS  Y8, Y4, Y4
+	VMINPS  Y8, Y5, Y5
+	VMOVUPS 96(AX), Y8
+	VMAXPS  Y8, Y6, Y6
+	VMINPS  Y8, Y7, Y7
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     maxmin_loop
+
+maxmin_single:
+	CMPQ    CX, $0x00000008
+	JB      maxmin_tail
+	VMOVUPS (AX), Y8
+	VMAXPS  Y8, Y0, Y0
+	VMINPS  Y8, Y1, Y1
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     maxmin_single
+
+maxmin_tail:
+	TESTQ   CX, CX
+	JZ      maxmin_done
+	LEAQ    tailmask<>+0(SB), DX
+	MOVQ    $0x00000008, BX
+	SUBQ    CX, BX
+	VMOVDQU (DX)(BX*4), Y8
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
+	XORQ    DX, DX
+
+copy_3:
+	CMPQ DX, CX
+	JAE  copied_4
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_3
+
+copied_4:
+	VMOVUPS   (SP), Y9
+	VMOVUPS   neginf32<>+0(SB), Y10
+	VBLENDVPS Y8, Y9, Y10, Y10
+	VMAXPS    Y10, Y2, Y2
+	VMOVUPS   posinf32<>+0(SB), Y10
+	VBLENDVPS Y8, Y9, Y10, Y9
+	VMINPS    Y9, Y3, Y3
+
+maxmin_done:
+	VMAXPS       Y4, Y0, Y0
+	VMAXPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y5, Y1, Y1
+	VMINPS       Y7, Y3, Y3
+	VMINPS       Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y0, X2
+	VMAXPS       X2, X0, X2
+	VPERMILPS    $0x0e, X2, X0
+	VMAXPS       X0, X2, X2
+	VPERMILPS    $0x01, X2, X0
+	VMAXPS       X0, X2, X2
+	VEXTRACTF128 $0x01, Y1, X0
+	VMINPS       X0, X1, X0
+	VPERMILPS    $0x0e, X0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0x01, X0, X1
+	VMINPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X2, max+24(FP)
+	MOVSS        X0, min+28(FP)
+	RET
+
+DATA posinf32<>+0(SB)/4, $0x7f800000
+DATA posinf32<>+4(SB)/4, $0x7f800000
+DATA posinf32<>+8(SB)/4, $0x7f800000
+DATA posinf32<>+12(SB)/4, $0x7f800000
+DATA posinf32<>+16(SB)/4, $0x7f800000
+DATA posinf32<>+20(SB)/4, $0x7f800000
+DATA posinf32<>+24(SB)/4, $0x7f800000
+DATA posinf32<>+28(SB)/4, $0x7f800000
+DATA posinf32<>+32(SB)/4, $0x7f800000
+DATA posinf32<>+36(SB)/4, $0x7f800000
+DATA posinf32<>+40(SB)/4, $0x7f800000
+DATA posinf32<>+44(SB)/4, $0x7f800000
+DATA posinf32<>+48(SB)/4, $0x7f800000
+DATA posinf32<>+52(SB)/4, $0x7f800000
+DATA posinf32<>+56(SB)/4, $0x7f800000
+DATA posinf32<>+60(SB)/4, $0x7f800000
+GLOBL posinf32<>(SB), RODATA|NOPTR, $64
+
 // func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
 TEXT ·expSumAVX2(SB), NOSPLIT, $128-80
@@ -134,15 +247,15 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $128-80
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
 	VBROADCASTSS nm+48(FP), Y0
-	VBROADCASTSS t+56(FP), Y1
-	VBROADCASTSS nml+52(FP), Y2
-	VMOVUPS      Y1, (SP)
-	VMOVUPS      Y2, 32(SP)
+	VBROADCASTSS nml+52(FP), Y1
+	VBROADCASTSS t+56(FP), Y2
+	VMOVUPS      Y2, (SP)
+	VMOVUPS      Y1, 32(SP)
 	VPXOR        Y1, Y1, Y1
 	VMOVUPD      Y1, 64(SP)
+	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VPXOR        Y1, Y1, Y1
 
 blocks:
 	MOVQ    DX, BX
@@ -320,15 +433,15 @@ tail:
 	VMOVDQU Y5, 96(SP)
 	XORQ    BX, BX
 
-copy_3:
+copy_5:
 	CMPQ BX, DX
-	JAE  copied_4
+	JAE  copied_6
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 96(SP)(BX*4)
 	INCQ BX
-	JMP  copy_3
+	JMP  copy_5
 
-copied_4:
+copied_6:
 	VMOVUPS      96(SP), Y5
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
@@ -354,15 +467,15 @@ copied_4:
 	VMOVUPS      Y0, 96(SP)
 	XORQ         CX, CX
 
-copy_5:
+copy_7:
 	CMPQ CX, DX
-	JAE  copied_6
+	JAE  copied_8
 	MOVL 96(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_5
+	JMP  copy_7
 
-copied_6:
+copied_8:
 	VCMPPS  $0x00, one32<>+0(SB), Y0, Y5
 	VANDNPS Y0, Y5, Y0
 	VADDPS  Y0, Y3, Y3
@@ -582,15 +695,15 @@ TEXT ·expSumNoStoreAVX2(SB), NOSPLIT, $128-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS nm+24(FP), Y0
-	VBROADCASTSS t+32(FP), Y1
-	VBROADCASTSS nml+28(FP), Y2
-	VMOVUPS      Y1, (SP)
-	VMOVUPS      Y2, 32(SP)
+	VBROADCASTSS nml+28(FP), Y1
+	VBROADCASTSS t+32(FP), Y2
+	VMOVUPS      Y2, (SP)
+	VMOVUPS      Y1, 32(SP)
 	VPXOR        Y1, Y1, Y1
 	VMOVUPD      Y1, 64(SP)
+	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VPXOR        Y1, Y1, Y1
 
 blocks:
 	MOVQ    CX, DX
@@ -761,15 +874,15 @@ tail:
 	VMOVDQU Y5, 96(SP)
 	XORQ    DX, DX
 
-copy_7:
+copy_9:
 	CMPQ DX, CX
-	JAE  copied_8
+	JAE  copied_10
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 96(SP)(DX*4)
 	INCQ DX
-	JMP  copy_7
+	JMP  copy_9
 
-copied_8:
+copied_10:
 	VMOVUPS      96(SP), Y5
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
@@ -823,6 +936,592 @@ done:
 	VZEROUPPER
 	MOVSD        X2, rest+40(FP)
 	MOVQ         AX, ones+48(FP)
+	RET
+
+// func expSumTotalAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·expSumTotalAVX2(SB), NOSPLIT, $96-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS nm+48(FP), Y0
+	VBROADCASTSS nml+52(FP), Y1
+	VBROADCASTSS t+56(FP), Y2
+	VMOVUPS      Y2, (SP)
+	VPXOR        Y2, Y2, Y2
+	VMOVUPD      Y2, 32(SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x05, BX
+	JZ      single
+	MOVQ    $0x00000001, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x05, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VADDPS       Y0, Y4, Y6
+	VADDPS       Y0, Y5, Y7
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
+	VCMPPS       $0x11, (SP), Y4, Y4
+	VCMPPS       $0x11, (SP), Y5, Y5
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VMOVUPS      Y8, (AX)
+	VMOVUPS      Y9, 32(AX)
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VADDPS       Y0, Y4, Y6
+	VADDPS       Y0, Y5, Y7
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y12
+	VSUBPS       magic32<>+0(SB), Y11, Y13
+	VCMPPS       $0x11, (SP), Y4, Y4
+	VCMPPS       $0x11, (SP), Y5, Y5
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
+	VFMADD213PS  one32<>+0(SB), Y6, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VANDNPS      Y8, Y4, Y8
+	VANDNPS      Y9, Y5, Y9
+	VMOVUPS      Y8, 64(AX)
+	VMOVUPS      Y9, 96(AX)
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          iter
+	VADDPS       Y3, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y2, Y3
+	VADDPD       32(SP), Y3, Y3
+	VMOVUPD      Y3, 32(SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	JMP          blocks
+
+single:
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y4
+	VADDPS       Y0, Y4, Y5
+	VSUBPS       Y0, Y5, Y6
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
+	VSUBPS       Y6, Y4, Y6
+	VSUBPS       magic32<>+0(SB), Y7, Y8
+	VCMPPS       $0x11, (SP), Y4, Y4
+	VADDPS       Y1, Y6, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      exp6c6<>+0(SB), Y6
+	VFMADD213PS  exp6c5<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c4<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c3<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c2<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c1<>+0(SB), Y5, Y6
+	VFMADD213PS  one32<>+0(SB), Y5, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y6, Y6
+	VANDNPS      Y6, Y4, Y6
+	VMOVUPS      Y6, (AX)
+	VADDPS       Y6, Y2, Y2
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          single
+
+tail:
+	TESTQ   DX, DX
+	JZ      done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y4
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 64(SP)
+	XORQ    BX, BX
+
+copy_11:
+	CMPQ BX, DX
+	JAE  copied_12
+	MOVL (CX)(BX*4), SI
+	MOVL SI, 64(SP)(BX*4)
+	INCQ BX
+	JMP  copy_11
+
+copied_12:
+	VMOVUPS      64(SP), Y5
+	VADDPS       Y0, Y5, Y6
+	VSUBPS       Y0, Y6, Y0
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
+	VSUBPS       Y0, Y5, Y0
+	VSUBPS       magic32<>+0(SB), Y7, Y8
+	VCMPPS       $0x11, (SP), Y5, Y5
+	VADDPS       Y1, Y0, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
+	VADDPS       Y0, Y6, Y6
+	VMOVUPS      exp6c6<>+0(SB), Y0
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
+	VFMADD213PS  one32<>+0(SB), Y6, Y0
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VANDNPS      Y0, Y5, Y0
+	VANDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, 64(SP)
+	XORQ         CX, CX
+
+copy_13:
+	CMPQ CX, DX
+	JAE  copied_14
+	MOVL 64(SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_13
+
+copied_14:
+	VADDPS Y0, Y3, Y3
+
+done:
+	VADDPS       Y3, Y2, Y2
+	VCVTPS2PD    X2, Y0
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y1, Y0
+	VADDPD       32(SP), Y0, Y0
+	VMOVUPD      Y0, 32(SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VMOVUPD      32(SP), Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+64(FP)
+	RET
+
+DATA exp6c1<>+0(SB)/4, $0x3f800000
+DATA exp6c1<>+4(SB)/4, $0x3f800000
+DATA exp6c1<>+8(SB)/4, $0x3f800000
+DATA exp6c1<>+12(SB)/4, $0x3f800000
+DATA exp6c1<>+16(SB)/4, $0x3f800000
+DATA exp6c1<>+20(SB)/4, $0x3f800000
+DATA exp6c1<>+24(SB)/4, $0x3f800000
+DATA exp6c1<>+28(SB)/4, $0x3f800000
+DATA exp6c1<>+32(SB)/4, $0x3f800000
+DATA exp6c1<>+36(SB)/4, $0x3f800000
+DATA exp6c1<>+40(SB)/4, $0x3f800000
+DATA exp6c1<>+44(SB)/4, $0x3f800000
+DATA exp6c1<>+48(SB)/4, $0x3f800000
+DATA exp6c1<>+52(SB)/4, $0x3f800000
+DATA exp6c1<>+56(SB)/4, $0x3f800000
+DATA exp6c1<>+60(SB)/4, $0x3f800000
+GLOBL exp6c1<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c2<>+0(SB)/4, $0x3effffff
+DATA exp6c2<>+4(SB)/4, $0x3effffff
+DATA exp6c2<>+8(SB)/4, $0x3effffff
+DATA exp6c2<>+12(SB)/4, $0x3effffff
+DATA exp6c2<>+16(SB)/4, $0x3effffff
+DATA exp6c2<>+20(SB)/4, $0x3effffff
+DATA exp6c2<>+24(SB)/4, $0x3effffff
+DATA exp6c2<>+28(SB)/4, $0x3effffff
+DATA exp6c2<>+32(SB)/4, $0x3effffff
+DATA exp6c2<>+36(SB)/4, $0x3effffff
+DATA exp6c2<>+40(SB)/4, $0x3effffff
+DATA exp6c2<>+44(SB)/4, $0x3effffff
+DATA exp6c2<>+48(SB)/4, $0x3effffff
+DATA exp6c2<>+52(SB)/4, $0x3effffff
+DATA exp6c2<>+56(SB)/4, $0x3effffff
+DATA exp6c2<>+60(SB)/4, $0x3effffff
+GLOBL exp6c2<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c3<>+0(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+4(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+8(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+12(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+16(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+20(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+24(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+28(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+32(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+36(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+40(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+44(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+48(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+52(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+56(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+60(SB)/4, $0x3e2aaa4a
+GLOBL exp6c3<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c4<>+0(SB)/4, $0x3d2aab20
+DATA exp6c4<>+4(SB)/4, $0x3d2aab20
+DATA exp6c4<>+8(SB)/4, $0x3d2aab20
+DATA exp6c4<>+12(SB)/4, $0x3d2aab20
+DATA exp6c4<>+16(SB)/4, $0x3d2aab20
+DATA exp6c4<>+20(SB)/4, $0x3d2aab20
+DATA exp6c4<>+24(SB)/4, $0x3d2aab20
+DATA exp6c4<>+28(SB)/4, $0x3d2aab20
+DATA exp6c4<>+32(SB)/4, $0x3d2aab20
+DATA exp6c4<>+36(SB)/4, $0x3d2aab20
+DATA exp6c4<>+40(SB)/4, $0x3d2aab20
+DATA exp6c4<>+44(SB)/4, $0x3d2aab20
+DATA exp6c4<>+48(SB)/4, $0x3d2aab20
+DATA exp6c4<>+52(SB)/4, $0x3d2aab20
+DATA exp6c4<>+56(SB)/4, $0x3d2aab20
+DATA exp6c4<>+60(SB)/4, $0x3d2aab20
+GLOBL exp6c4<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c5<>+0(SB)/4, $0x3c091efd
+DATA exp6c5<>+4(SB)/4, $0x3c091efd
+DATA exp6c5<>+8(SB)/4, $0x3c091efd
+DATA exp6c5<>+12(SB)/4, $0x3c091efd
+DATA exp6c5<>+16(SB)/4, $0x3c091efd
+DATA exp6c5<>+20(SB)/4, $0x3c091efd
+DATA exp6c5<>+24(SB)/4, $0x3c091efd
+DATA exp6c5<>+28(SB)/4, $0x3c091efd
+DATA exp6c5<>+32(SB)/4, $0x3c091efd
+DATA exp6c5<>+36(SB)/4, $0x3c091efd
+DATA exp6c5<>+40(SB)/4, $0x3c091efd
+DATA exp6c5<>+44(SB)/4, $0x3c091efd
+DATA exp6c5<>+48(SB)/4, $0x3c091efd
+DATA exp6c5<>+52(SB)/4, $0x3c091efd
+DATA exp6c5<>+56(SB)/4, $0x3c091efd
+DATA exp6c5<>+60(SB)/4, $0x3c091efd
+GLOBL exp6c5<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c6<>+0(SB)/4, $0x3ab63abb
+DATA exp6c6<>+4(SB)/4, $0x3ab63abb
+DATA exp6c6<>+8(SB)/4, $0x3ab63abb
+DATA exp6c6<>+12(SB)/4, $0x3ab63abb
+DATA exp6c6<>+16(SB)/4, $0x3ab63abb
+DATA exp6c6<>+20(SB)/4, $0x3ab63abb
+DATA exp6c6<>+24(SB)/4, $0x3ab63abb
+DATA exp6c6<>+28(SB)/4, $0x3ab63abb
+DATA exp6c6<>+32(SB)/4, $0x3ab63abb
+DATA exp6c6<>+36(SB)/4, $0x3ab63abb
+DATA exp6c6<>+40(SB)/4, $0x3ab63abb
+DATA exp6c6<>+44(SB)/4, $0x3ab63abb
+DATA exp6c6<>+48(SB)/4, $0x3ab63abb
+DATA exp6c6<>+52(SB)/4, $0x3ab63abb
+DATA exp6c6<>+56(SB)/4, $0x3ab63abb
+DATA exp6c6<>+60(SB)/4, $0x3ab63abb
+GLOBL exp6c6<>(SB), RODATA|NOPTR, $64
+
+// func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $64-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS nm+48(FP), Y0
+	VBROADCASTSS nml+52(FP), Y1
+	VPXOR        Y2, Y2, Y2
+	VMOVUPD      Y2, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x05, BX
+	JZ      single
+	MOVQ    $0x00000001, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x05, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VADDPS       Y0, Y4, Y6
+	VADDPS       Y0, Y5, Y7
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y4
+	VSUBPS       magic32<>+0(SB), Y11, Y5
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      exp6c6<>+0(SB), Y4
+	VMOVUPS      exp6c6<>+0(SB), Y5
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y5
+	VFMADD213PS  one32<>+0(SB), Y6, Y4
+	VFMADD213PS  one32<>+0(SB), Y7, Y5
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y4, Y4
+	VMULPS       Y11, Y5, Y5
+	VMOVUPS      Y4, (AX)
+	VMOVUPS      Y5, 32(AX)
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VADDPS       Y0, Y4, Y6
+	VADDPS       Y0, Y5, Y7
+	VSUBPS       Y0, Y6, Y8
+	VSUBPS       Y0, Y7, Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VMOVUPS      magic32<>+0(SB), Y11
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
+	VSUBPS       Y8, Y4, Y8
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       magic32<>+0(SB), Y10, Y4
+	VSUBPS       magic32<>+0(SB), Y11, Y5
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y9
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VMOVUPS      exp6c6<>+0(SB), Y4
+	VMOVUPS      exp6c6<>+0(SB), Y5
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y5
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y4
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y5
+	VFMADD213PS  one32<>+0(SB), Y6, Y4
+	VFMADD213PS  one32<>+0(SB), Y7, Y5
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y4, Y4
+	VMULPS       Y11, Y5, Y5
+	VMOVUPS      Y4, 64(AX)
+	VMOVUPS      Y5, 96(AX)
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          iter
+	VADDPS       Y3, Y2, Y2
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y3, Y2, Y3
+	VADDPD       (SP), Y3, Y3
+	VMOVUPD      Y3, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	JMP          blocks
+
+single:
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y4
+	VADDPS       Y0, Y4, Y5
+	VSUBPS       Y0, Y5, Y6
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
+	VSUBPS       Y6, Y4, Y6
+	VSUBPS       magic32<>+0(SB), Y7, Y4
+	VADDPS       Y1, Y6, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVUPS      exp6c6<>+0(SB), Y4
+	VFMADD213PS  exp6c5<>+0(SB), Y5, Y4
+	VFMADD213PS  exp6c4<>+0(SB), Y5, Y4
+	VFMADD213PS  exp6c3<>+0(SB), Y5, Y4
+	VFMADD213PS  exp6c2<>+0(SB), Y5, Y4
+	VFMADD213PS  exp6c1<>+0(SB), Y5, Y4
+	VFMADD213PS  one32<>+0(SB), Y5, Y4
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VADDPS       Y4, Y2, Y2
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          single
+
+tail:
+	TESTQ   DX, DX
+	JZ      done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y4
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 32(SP)
+	XORQ    BX, BX
+
+copy_15:
+	CMPQ BX, DX
+	JAE  copied_16
+	MOVL (CX)(BX*4), SI
+	MOVL SI, 32(SP)(BX*4)
+	INCQ BX
+	JMP  copy_15
+
+copied_16:
+	VMOVUPS      32(SP), Y5
+	VADDPS       Y0, Y5, Y6
+	VSUBPS       Y0, Y6, Y0
+	VMOVUPS      magic32<>+0(SB), Y7
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
+	VSUBPS       Y0, Y5, Y0
+	VSUBPS       magic32<>+0(SB), Y7, Y5
+	VADDPS       Y1, Y0, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y0
+	VADDPS       Y0, Y6, Y6
+	VMOVUPS      exp6c6<>+0(SB), Y0
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
+	VFMADD213PS  one32<>+0(SB), Y6, Y0
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VANDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, 32(SP)
+	XORQ         CX, CX
+
+copy_17:
+	CMPQ CX, DX
+	JAE  copied_18
+	MOVL 32(SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_17
+
+copied_18:
+	VADDPS Y0, Y3, Y3
+
+done:
+	VADDPS       Y3, Y2, Y2
+	VCVTPS2PD    X2, Y0
+	VEXTRACTF128 $0x01, Y2, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y1, Y0
+	VADDPD       (SP), Y0, Y0
+	VMOVUPD      Y0, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VMOVUPD      (SP), Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+56(FP)
 	RET
 
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
@@ -881,30 +1580,30 @@ div_tail:
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_9:
+copy_19:
 	CMPQ BX, DX
-	JAE  copied_10
+	JAE  copied_20
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_9
+	JMP  copy_19
 
-copied_10:
+copied_20:
 	VMOVUPS     (SP), Y2
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_11:
+copy_21:
 	CMPQ CX, DX
-	JAE  copied_12
+	JAE  copied_22
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_11
+	JMP  copy_21
 
-copied_12:
+copied_22:
 div_done:
 	VZEROUPPER
 	RET
@@ -977,15 +1676,15 @@ sub_tail:
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_13:
+copy_23:
 	CMPQ BX, DX
-	JAE  copied_14
+	JAE  copied_24
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_13
+	JMP  copy_23
 
-copied_14:
+copied_24:
 	VMOVUPS      (SP), Y3
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
@@ -1000,15 +1699,15 @@ copied_14:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_15:
+copy_25:
 	CMPQ CX, DX
-	JAE  copied_16
+	JAE  copied_26
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_15
+	JMP  copy_25
 
-copied_16:
+copied_26:
 sub_done:
 	VZEROUPPER
 	RET
@@ -1058,15 +1757,15 @@ sum_tail:
 	VMOVDQU Y4, (SP)
 	XORQ    DX, DX
 
-copy_17:
+copy_27:
 	CMPQ DX, CX
-	JAE  copied_18
+	JAE  copied_28
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_17
+	JMP  copy_27
 
-copied_18:
+copied_28:
 	VMOVUPS   (SP), X4
 	VCVTPS2PD X4, Y4
 	VADDPD    Y4, Y1, Y1
@@ -1136,30 +1835,30 @@ dot_tail:
 	VMOVDQU Y4, (SP)
 	XORQ    BX, BX
 
-copy_19:
+copy_29:
 	CMPQ BX, DX
-	JAE  copied_20
+	JAE  copied_30
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_19
+	JMP  copy_29
 
-copied_20:
+copied_30:
 	VMOVUPS   (SP), X4
 	VCVTPS2PD X4, Y4
 	VPXOR     Y5, Y5, Y5
 	VMOVDQU   Y5, (SP)
 	XORQ      AX, AX
 
-copy_21:
+copy_31:
 	CMPQ AX, DX
-	JAE  copied_22
+	JAE  copied_32
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_21
+	JMP  copy_31
 
-copied_22:
+copied_32:
 	VMOVUPS     (SP), X5
 	VCVTPS2PD   X5, Y5
 	VFMADD231PD Y5, Y4, Y1
@@ -1250,15 +1949,15 @@ mulsub_tail:
 	VMOVDQU Y1, (SP)
 	XORQ    SI, SI
 
-copy_23:
+copy_33:
 	CMPQ SI, BX
-	JAE  copied_24
+	JAE  copied_34
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_23
+	JMP  copy_33
 
-copied_24:
+copied_34:
 	VMOVUPS      (SP), Y2
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
@@ -1267,15 +1966,15 @@ copied_24:
 	VMOVDQU      Y3, (SP)
 	XORQ         CX, CX
 
-copy_25:
+copy_35:
 	CMPQ CX, BX
-	JAE  copied_26
+	JAE  copied_36
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_25
+	JMP  copy_35
 
-copied_26:
+copied_36:
 	VMOVUPS      (SP), Y4
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
@@ -1290,15 +1989,15 @@ copied_26:
 	VMOVUPS      Y8, (SP)
 	XORQ         CX, CX
 
-copy_27:
+copy_37:
 	CMPQ CX, BX
-	JAE  copied_28
+	JAE  copied_38
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_27
+	JMP  copy_37
 
-copied_28:
+copied_38:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -1469,15 +2168,15 @@ expmulsub_tail:
 	VMOVDQU Y1, (SP)
 	XORQ    SI, SI
 
-copy_29:
+copy_39:
 	CMPQ SI, BX
-	JAE  copied_30
+	JAE  copied_40
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_29
+	JMP  copy_39
 
-copied_30:
+copied_40:
 	VMOVUPS      (SP), Y2
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
@@ -1486,15 +2185,15 @@ copied_30:
 	VMOVDQU      Y3, (SP)
 	XORQ         CX, CX
 
-copy_31:
+copy_41:
 	CMPQ CX, BX
-	JAE  copied_32
+	JAE  copied_42
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_31
+	JMP  copy_41
 
-copied_32:
+copied_42:
 	VMOVUPS      (SP), Y4
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
@@ -1561,15 +2260,15 @@ copied_32:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_33:
+copy_43:
 	CMPQ CX, BX
-	JAE  copied_34
+	JAE  copied_44
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_33
+	JMP  copy_43
 
-copied_34:
+copied_44:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -1826,6 +2525,86 @@ max_done:
 	MOVSS         X0, ret+24(FP)
 	RET
 
+// func maxMinAVX512(x []float32) (max float32, min float32)
+// Requires: AVX, AVX512F, SSE
+TEXT ·maxMinAVX512(SB), NOSPLIT, $0-32
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	VMOVUPS neginf32<>+0(SB), Z0
+	VMOVUPS posinf32<>+0(SB), Z1
+	VMOVUPS neginf32<>+0(SB), Z2
+	VMOVUPS posinf32<>+0(SB), Z3
+	VMOVUPS neginf32<>+0(SB), Z4
+	VMOVUPS posinf32<>+0(SB), Z5
+	VMOVUPS neginf32<>+0(SB), Z6
+	VMOVUPS posinf32<>+0(SB), Z7
+
+maxmin_loop:
+	CMPQ    CX, $0x00000040
+	JB      maxmin_single
+	VMOVUPS (AX), Z8
+	VMAXPS  Z8, Z0, Z0
+	VMINPS  Z8, Z1, Z1
+	VMOVUPS 64(AX), Z8
+	VMAXPS  Z8, Z2, Z2
+	VMINPS  Z8, Z3, Z3
+	VMOVUPS 128(AX), Z8
+	VMAXPS  Z8, Z4, Z4
+	VMINPS  Z8, Z5, Z5
+	VMOVUPS 192(AX), Z8
+	VMAXPS  Z8, Z6, Z6
+	VMINPS  Z8, Z7, Z7
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     maxmin_loop
+
+maxmin_single:
+	CMPQ    CX, $0x00000010
+	JB      maxmin_tail
+	VMOVUPS (AX), Z8
+	VMAXPS  Z8, Z0, Z0
+	VMINPS  Z8, Z1, Z1
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     maxmin_single
+
+maxmin_tail:
+	TESTQ     CX, CX
+	JZ        maxmin_done
+	LEAQ      tailk<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z8
+	VMAXPS    Z8, Z2, K1, Z2
+	VMINPS    Z8, Z3, K1, Z3
+
+maxmin_done:
+	VMAXPS        Z4, Z0, Z0
+	VMAXPS        Z6, Z2, Z2
+	VMAXPS        Z2, Z0, Z0
+	VMINPS        Z5, Z1, Z1
+	VMINPS        Z7, Z3, Z3
+	VMINPS        Z3, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VMAXPS        Y2, Y0, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VMAXPS        X0, X2, X0
+	VPERMILPS     $0x0e, X0, X2
+	VMAXPS        X2, X0, X0
+	VPERMILPS     $0x01, X0, X2
+	VMAXPS        X2, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VMINPS        Y2, Y1, Y2
+	VEXTRACTF128  $0x01, Y2, X1
+	VMINPS        X1, X2, X1
+	VPERMILPS     $0x0e, X1, X2
+	VMINPS        X2, X1, X1
+	VPERMILPS     $0x01, X1, X2
+	VMINPS        X2, X1, X1
+	VZEROUPPER
+	MOVSS         X0, max+24(FP)
+	MOVSS         X1, min+28(FP)
+	RET
+
 // func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, AVX512F, CMOV, SSE2
 TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
@@ -1833,8 +2612,8 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
 	VBROADCASTSS nm+48(FP), Z0
-	VBROADCASTSS t+56(FP), Z1
-	VBROADCASTSS nml+52(FP), Z2
+	VBROADCASTSS nml+52(FP), Z1
+	VBROADCASTSS t+56(FP), Z2
 	VPXORD       Z3, Z3, Z3
 	VMOVUPS      magic32<>+0(SB), Z4
 	VMOVUPS      one32<>+0(SB), Z5
@@ -1847,11 +2626,11 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
 	VMOVUPS      expc4<>+0(SB), Z12
 	VMOVUPS      expc5<>+0(SB), Z13
 	VMOVUPS      onei32<>+0(SB), Z14
+	VPXORD       Z15, Z15, Z15
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
 	VPXORD       Z19, Z19, Z19
-	VPXORD       Z15, Z15, Z15
 
 blocks:
 	MOVQ    DX, BX
@@ -1869,8 +2648,8 @@ iter:
 	VMOVUPS       64(CX), Z21
 	VADDPS        Z0, Z20, Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z1, Z20, K1
-	VCMPPS        $0x15, Z1, Z21, K2
+	VCMPPS        $0x15, Z2, Z20, K1
+	VCMPPS        $0x15, Z2, Z21, K2
 	VSUBPS        Z0, Z22, Z24
 	VSUBPS        Z0, Z23, Z25
 	VMOVUPS       Z4, Z26
@@ -1881,8 +2660,8 @@ iter:
 	VSUBPS        Z25, Z21, Z25
 	VSUBPS        Z4, Z26, Z20
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z2, Z24, Z24
-	VADDPS        Z2, Z25, Z25
+	VADDPS        Z1, Z24, Z24
+	VADDPS        Z1, Z25, Z25
 	VFNMADD231PS  Z7, Z20, Z22
 	VFNMADD231PS  Z7, Z21, Z23
 	VFNMADD231PS  Z8, Z20, Z24
@@ -1917,8 +2696,8 @@ iter:
 	VMOVUPS       192(CX), Z21
 	VADDPS        Z0, Z20, Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z1, Z20, K1
-	VCMPPS        $0x15, Z1, Z21, K2
+	VCMPPS        $0x15, Z2, Z20, K1
+	VCMPPS        $0x15, Z2, Z21, K2
 	VSUBPS        Z0, Z22, Z24
 	VSUBPS        Z0, Z23, Z25
 	VMOVUPS       Z4, Z26
@@ -1929,8 +2708,8 @@ iter:
 	VSUBPS        Z25, Z21, Z25
 	VSUBPS        Z4, Z26, Z20
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z2, Z24, Z24
-	VADDPS        Z2, Z25, Z25
+	VADDPS        Z1, Z24, Z24
+	VADDPS        Z1, Z25, Z25
 	VFNMADD231PS  Z7, Z20, Z22
 	VFNMADD231PS  Z7, Z21, Z23
 	VFNMADD231PS  Z8, Z20, Z24
@@ -1984,13 +2763,13 @@ single:
 	JB           tail
 	VMOVUPS      (CX), Z20
 	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z1, Z20, K1
+	VCMPPS       $0x15, Z2, Z20, K1
 	VSUBPS       Z0, Z21, Z22
 	VMOVUPS      Z4, Z23
 	VFMADD231PS  Z6, Z21, Z23
 	VSUBPS       Z22, Z20, Z22
 	VSUBPS       Z4, Z23, Z20
-	VADDPS       Z2, Z22, Z22
+	VADDPS       Z1, Z22, Z22
 	VFNMADD231PS Z7, Z20, Z21
 	VFNMADD231PS Z8, Z20, Z22
 	VADDPS       Z22, Z21, Z21
@@ -2018,15 +2797,15 @@ tail:
 	KMOVW        (BX)(DX*2), K1
 	VMOVUPS.Z    (CX), K1, Z20
 	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z1, Z20, K1, K2
+	VCMPPS       $0x15, Z2, Z20, K1, K2
 	VSUBPS       Z0, Z21, Z0
-	VMOVUPS      Z4, Z1
-	VFMADD231PS  Z6, Z21, Z1
+	VMOVUPS      Z4, Z2
+	VFMADD231PS  Z6, Z21, Z2
 	VSUBPS       Z0, Z20, Z0
-	VSUBPS       Z4, Z1, Z1
-	VADDPS       Z2, Z0, Z0
-	VFNMADD231PS Z7, Z1, Z21
-	VFNMADD231PS Z8, Z1, Z0
+	VSUBPS       Z4, Z2, Z2
+	VADDPS       Z1, Z0, Z0
+	VFNMADD231PS Z7, Z2, Z21
+	VFNMADD231PS Z8, Z2, Z0
 	VADDPS       Z0, Z21, Z21
 	VMOVUPS      Z13, Z0
 	VFMADD213PS  Z12, Z21, Z0
@@ -2034,7 +2813,7 @@ tail:
 	VFMADD213PS  Z10, Z21, Z0
 	VFMADD213PS  Z9, Z21, Z0
 	VFMADD213PS  Z5, Z21, Z0
-	VSCALEFPS.Z  Z1, Z0, K2, Z0
+	VSCALEFPS.Z  Z2, Z0, K2, Z0
 	VMOVUPS      Z0, K1, (AX)
 	VCMPPS       $0x04, Z5, Z0, K1
 	VADDPS       Z0, Z17, K1, Z17
@@ -2099,8 +2878,8 @@ TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS nm+24(FP), Z0
-	VBROADCASTSS t+32(FP), Z1
-	VBROADCASTSS nml+28(FP), Z2
+	VBROADCASTSS nml+28(FP), Z1
+	VBROADCASTSS t+32(FP), Z2
 	VPXORD       Z3, Z3, Z3
 	VMOVUPS      magic32<>+0(SB), Z4
 	VMOVUPS      one32<>+0(SB), Z5
@@ -2113,11 +2892,11 @@ TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-56
 	VMOVUPS      expc4<>+0(SB), Z12
 	VMOVUPS      expc5<>+0(SB), Z13
 	VMOVUPS      onei32<>+0(SB), Z14
+	VPXORD       Z15, Z15, Z15
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
 	VPXORD       Z19, Z19, Z19
-	VPXORD       Z15, Z15, Z15
 
 blocks:
 	MOVQ    CX, DX
@@ -2135,8 +2914,8 @@ iter:
 	VMOVUPS       64(AX), Z21
 	VADDPS        Z0, Z20, Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z1, Z20, K1
-	VCMPPS        $0x15, Z1, Z21, K2
+	VCMPPS        $0x15, Z2, Z20, K1
+	VCMPPS        $0x15, Z2, Z21, K2
 	VSUBPS        Z0, Z22, Z24
 	VSUBPS        Z0, Z23, Z25
 	VMOVUPS       Z4, Z26
@@ -2147,8 +2926,8 @@ iter:
 	VSUBPS        Z25, Z21, Z25
 	VSUBPS        Z4, Z26, Z20
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z2, Z24, Z24
-	VADDPS        Z2, Z25, Z25
+	VADDPS        Z1, Z24, Z24
+	VADDPS        Z1, Z25, Z25
 	VFNMADD231PS  Z7, Z20, Z22
 	VFNMADD231PS  Z7, Z21, Z23
 	VFNMADD231PS  Z8, Z20, Z24
@@ -2181,8 +2960,8 @@ iter:
 	VMOVUPS       192(AX), Z21
 	VADDPS        Z0, Z20, Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z1, Z20, K1
-	VCMPPS        $0x15, Z1, Z21, K2
+	VCMPPS        $0x15, Z2, Z20, K1
+	VCMPPS        $0x15, Z2, Z21, K2
 	VSUBPS        Z0, Z22, Z24
 	VSUBPS        Z0, Z23, Z25
 	VMOVUPS       Z4, Z26
@@ -2193,8 +2972,8 @@ iter:
 	VSUBPS        Z25, Z21, Z25
 	VSUBPS        Z4, Z26, Z20
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z2, Z24, Z24
-	VADDPS        Z2, Z25, Z25
+	VADDPS        Z1, Z24, Z24
+	VADDPS        Z1, Z25, Z25
 	VFNMADD231PS  Z7, Z20, Z22
 	VFNMADD231PS  Z7, Z21, Z23
 	VFNMADD231PS  Z8, Z20, Z24
@@ -2245,13 +3024,13 @@ single:
 	JB           tail
 	VMOVUPS      (AX), Z20
 	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z1, Z20, K1
+	VCMPPS       $0x15, Z2, Z20, K1
 	VSUBPS       Z0, Z21, Z22
 	VMOVUPS      Z4, Z23
 	VFMADD231PS  Z6, Z21, Z23
 	VSUBPS       Z22, Z20, Z22
 	VSUBPS       Z4, Z23, Z20
-	VADDPS       Z2, Z22, Z22
+	VADDPS       Z1, Z22, Z22
 	VFNMADD231PS Z7, Z20, Z21
 	VFNMADD231PS Z8, Z20, Z22
 	VADDPS       Z22, Z21, Z21
@@ -2277,15 +3056,15 @@ tail:
 	KMOVW        (DX)(CX*2), K1
 	VMOVUPS.Z    (AX), K1, Z20
 	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z1, Z20, K1, K1
+	VCMPPS       $0x15, Z2, Z20, K1, K1
 	VSUBPS       Z0, Z21, Z0
-	VMOVUPS      Z4, Z1
-	VFMADD231PS  Z6, Z21, Z1
+	VMOVUPS      Z4, Z2
+	VFMADD231PS  Z6, Z21, Z2
 	VSUBPS       Z0, Z20, Z0
-	VSUBPS       Z4, Z1, Z1
-	VADDPS       Z2, Z0, Z0
-	VFNMADD231PS Z7, Z1, Z21
-	VFNMADD231PS Z8, Z1, Z0
+	VSUBPS       Z4, Z2, Z2
+	VADDPS       Z1, Z0, Z0
+	VFNMADD231PS Z7, Z2, Z21
+	VFNMADD231PS Z8, Z2, Z0
 	VADDPS       Z0, Z21, Z21
 	VMOVUPS      Z13, Z0
 	VFMADD213PS  Z12, Z21, Z0
@@ -2293,7 +3072,7 @@ tail:
 	VFMADD213PS  Z10, Z21, Z0
 	VFMADD213PS  Z9, Z21, Z0
 	VFMADD213PS  Z5, Z21, Z0
-	VSCALEFPS.Z  Z1, Z0, K1, Z0
+	VSCALEFPS.Z  Z2, Z0, K1, Z0
 	VCMPPS       $0x04, Z5, Z0, K1
 	VADDPS       Z0, Z17, K1, Z17
 	VCMPPS       $0x00, Z5, Z0, K1
@@ -2331,6 +3110,449 @@ done:
 	VZEROUPPER
 	MOVSD         X1, rest+40(FP)
 	MOVQ          AX, ones+48(FP)
+	RET
+
+// func expSumTotalAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// Requires: AVX, AVX512F, CMOV, SSE2
+TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS nm+48(FP), Z0
+	VBROADCASTSS nml+52(FP), Z1
+	VBROADCASTSS t+56(FP), Z2
+	VPXORD       Z3, Z3, Z3
+	VMOVUPS      magic32<>+0(SB), Z4
+	VMOVUPS      one32<>+0(SB), Z5
+	VMOVUPS      log2e32<>+0(SB), Z6
+	VMOVUPS      ln2hi32<>+0(SB), Z7
+	VMOVUPS      ln2lo32<>+0(SB), Z8
+	VMOVUPS      exp6c1<>+0(SB), Z9
+	VMOVUPS      exp6c2<>+0(SB), Z10
+	VMOVUPS      exp6c3<>+0(SB), Z11
+	VMOVUPS      exp6c4<>+0(SB), Z12
+	VMOVUPS      exp6c5<>+0(SB), Z13
+	VMOVUPS      exp6c6<>+0(SB), Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z16, Z16, Z16
+	VPXORD       Z17, Z17, Z17
+	VPXORD       Z18, Z18, Z18
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x06, BX
+	JZ      single
+	MOVQ    $0x00000002, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x06, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS       (CX), Z19
+	VMOVUPS       64(CX), Z20
+	VADDPS        Z0, Z19, Z21
+	VADDPS        Z0, Z20, Z22
+	VCMPPS        $0x15, Z2, Z19, K1
+	VCMPPS        $0x15, Z2, Z20, K2
+	VSUBPS        Z0, Z21, Z23
+	VSUBPS        Z0, Z22, Z24
+	VMOVUPS       Z4, Z25
+	VMOVUPS       Z4, Z26
+	VFMADD231PS   Z6, Z21, Z25
+	VFMADD231PS   Z6, Z22, Z26
+	VSUBPS        Z23, Z19, Z23
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z4, Z25, Z19
+	VSUBPS        Z4, Z26, Z20
+	VADDPS        Z1, Z23, Z23
+	VADDPS        Z1, Z24, Z24
+	VFNMADD231PS  Z7, Z19, Z21
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z8, Z19, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VADDPS        Z23, Z21, Z21
+	VADDPS        Z24, Z22, Z22
+	VMOVUPS       Z14, Z23
+	VMOVUPS       Z14, Z24
+	VFMADD213PS   Z13, Z21, Z23
+	VFMADD213PS   Z13, Z22, Z24
+	VFMADD213PS   Z12, Z21, Z23
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z11, Z21, Z23
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z10, Z21, Z23
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z9, Z21, Z23
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z5, Z21, Z23
+	VFMADD213PS   Z5, Z22, Z24
+	VSCALEFPS.Z   Z19, Z23, K1, Z23
+	VSCALEFPS.Z   Z20, Z24, K2, Z24
+	VMOVUPS       Z23, (AX)
+	VMOVUPS       Z24, 64(AX)
+	VADDPS        Z23, Z15, Z15
+	VADDPS        Z24, Z16, Z16
+	VMOVUPS       128(CX), Z19
+	VMOVUPS       192(CX), Z20
+	VADDPS        Z0, Z19, Z21
+	VADDPS        Z0, Z20, Z22
+	VCMPPS        $0x15, Z2, Z19, K1
+	VCMPPS        $0x15, Z2, Z20, K2
+	VSUBPS        Z0, Z21, Z23
+	VSUBPS        Z0, Z22, Z24
+	VMOVUPS       Z4, Z25
+	VMOVUPS       Z4, Z26
+	VFMADD231PS   Z6, Z21, Z25
+	VFMADD231PS   Z6, Z22, Z26
+	VSUBPS        Z23, Z19, Z23
+	VSUBPS        Z24, Z20, Z24
+	VSUBPS        Z4, Z25, Z19
+	VSUBPS        Z4, Z26, Z20
+	VADDPS        Z1, Z23, Z23
+	VADDPS        Z1, Z24, Z24
+	VFNMADD231PS  Z7, Z19, Z21
+	VFNMADD231PS  Z7, Z20, Z22
+	VFNMADD231PS  Z8, Z19, Z23
+	VFNMADD231PS  Z8, Z20, Z24
+	VADDPS        Z23, Z21, Z21
+	VADDPS        Z24, Z22, Z22
+	VMOVUPS       Z14, Z23
+	VMOVUPS       Z14, Z24
+	VFMADD213PS   Z13, Z21, Z23
+	VFMADD213PS   Z13, Z22, Z24
+	VFMADD213PS   Z12, Z21, Z23
+	VFMADD213PS   Z12, Z22, Z24
+	VFMADD213PS   Z11, Z21, Z23
+	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z10, Z21, Z23
+	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z9, Z21, Z23
+	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z5, Z21, Z23
+	VFMADD213PS   Z5, Z22, Z24
+	VSCALEFPS.Z   Z19, Z23, K1, Z23
+	VSCALEFPS.Z   Z20, Z24, K2, Z24
+	VMOVUPS       Z23, 128(AX)
+	VMOVUPS       Z24, 192(AX)
+	VADDPS        Z23, Z17, Z17
+	VADDPS        Z24, Z18, Z18
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+	VADDPS        Z17, Z15, Z15
+	VADDPS        Z18, Z16, Z16
+	VADDPS        Z16, Z15, Z15
+	VCVTPS2PD     Y15, Z19
+	VEXTRACTF64X4 $0x01, Z15, Y20
+	VCVTPS2PD     Y20, Z20
+	VADDPD        Z19, Z20, Z19
+	VADDPD        Z19, Z3, Z3
+	VPXORD        Z15, Z15, Z15
+	VPXORD        Z16, Z16, Z16
+	VPXORD        Z17, Z17, Z17
+	VPXORD        Z18, Z18, Z18
+	JMP           blocks
+
+single:
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z19
+	VADDPS       Z0, Z19, Z20
+	VCMPPS       $0x15, Z2, Z19, K1
+	VSUBPS       Z0, Z20, Z21
+	VMOVUPS      Z4, Z22
+	VFMADD231PS  Z6, Z20, Z22
+	VSUBPS       Z21, Z19, Z21
+	VSUBPS       Z4, Z22, Z19
+	VADDPS       Z1, Z21, Z21
+	VFNMADD231PS Z7, Z19, Z20
+	VFNMADD231PS Z8, Z19, Z21
+	VADDPS       Z21, Z20, Z20
+	VMOVUPS      Z14, Z21
+	VFMADD213PS  Z13, Z20, Z21
+	VFMADD213PS  Z12, Z20, Z21
+	VFMADD213PS  Z11, Z20, Z21
+	VFMADD213PS  Z10, Z20, Z21
+	VFMADD213PS  Z9, Z20, Z21
+	VFMADD213PS  Z5, Z20, Z21
+	VSCALEFPS.Z  Z19, Z21, K1, Z21
+	VMOVUPS      Z21, (AX)
+	VADDPS       Z21, Z15, Z15
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	JMP          single
+
+tail:
+	TESTQ        DX, DX
+	JZ           done
+	LEAQ         tailk<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z19
+	VADDPS       Z0, Z19, Z20
+	VCMPPS       $0x15, Z2, Z19, K1, K2
+	VSUBPS       Z0, Z20, Z0
+	VMOVUPS      Z4, Z2
+	VFMADD231PS  Z6, Z20, Z2
+	VSUBPS       Z0, Z19, Z0
+	VSUBPS       Z4, Z2, Z2
+	VADDPS       Z1, Z0, Z0
+	VFNMADD231PS Z7, Z2, Z20
+	VFNMADD231PS Z8, Z2, Z0
+	VADDPS       Z0, Z20, Z20
+	VMOVUPS      Z14, Z0
+	VFMADD213PS  Z13, Z20, Z0
+	VFMADD213PS  Z12, Z20, Z0
+	VFMADD213PS  Z11, Z20, Z0
+	VFMADD213PS  Z10, Z20, Z0
+	VFMADD213PS  Z9, Z20, Z0
+	VFMADD213PS  Z5, Z20, Z0
+	VSCALEFPS.Z  Z2, Z0, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
+	VADDPS       Z0, Z16, Z16
+
+done:
+	VADDPS        Z17, Z15, Z15
+	VADDPS        Z18, Z16, Z16
+	VADDPS        Z16, Z15, Z15
+	VCVTPS2PD     Y15, Z0
+	VEXTRACTF64X4 $0x01, Z15, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z1, Z0
+	VADDPD        Z0, Z3, Z3
+	VPXORD        Z15, Z15, Z15
+	VPXORD        Z16, Z16, Z16
+	VPXORD        Z17, Z17, Z17
+	VPXORD        Z18, Z18, Z18
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VZEROUPPER
+	MOVSD         X1, ret+64(FP)
+	RET
+
+// func expSumTotalNoCutAVX512(dst []float32, x []float32, nm float32, nml float32) float64
+// Requires: AVX, AVX512F, CMOV, SSE2
+TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS nm+48(FP), Z0
+	VBROADCASTSS nml+52(FP), Z1
+	VPXORD       Z2, Z2, Z2
+	VMOVUPS      magic32<>+0(SB), Z3
+	VMOVUPS      one32<>+0(SB), Z4
+	VMOVUPS      log2e32<>+0(SB), Z5
+	VMOVUPS      ln2hi32<>+0(SB), Z6
+	VMOVUPS      ln2lo32<>+0(SB), Z7
+	VMOVUPS      exp6c1<>+0(SB), Z8
+	VMOVUPS      exp6c2<>+0(SB), Z9
+	VMOVUPS      exp6c3<>+0(SB), Z10
+	VMOVUPS      exp6c4<>+0(SB), Z11
+	VMOVUPS      exp6c5<>+0(SB), Z12
+	VMOVUPS      exp6c6<>+0(SB), Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z16, Z16, Z16
+	VPXORD       Z17, Z17, Z17
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x06, BX
+	JZ      single
+	MOVQ    $0x00000002, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x06, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS       (CX), Z18
+	VMOVUPS       64(CX), Z19
+	VADDPS        Z0, Z18, Z20
+	VADDPS        Z0, Z19, Z21
+	VSUBPS        Z0, Z20, Z22
+	VSUBPS        Z0, Z21, Z23
+	VMOVUPS       Z3, Z24
+	VMOVUPS       Z3, Z25
+	VFMADD231PS   Z5, Z20, Z24
+	VFMADD231PS   Z5, Z21, Z25
+	VSUBPS        Z22, Z18, Z22
+	VSUBPS        Z23, Z19, Z23
+	VSUBPS        Z3, Z24, Z18
+	VSUBPS        Z3, Z25, Z19
+	VADDPS        Z1, Z22, Z22
+	VADDPS        Z1, Z23, Z23
+	VFNMADD231PS  Z6, Z18, Z20
+	VFNMADD231PS  Z6, Z19, Z21
+	VFNMADD231PS  Z7, Z18, Z22
+	VFNMADD231PS  Z7, Z19, Z23
+	VADDPS        Z22, Z20, Z20
+	VADDPS        Z23, Z21, Z21
+	VMOVUPS       Z13, Z22
+	VMOVUPS       Z13, Z23
+	VFMADD213PS   Z12, Z20, Z22
+	VFMADD213PS   Z12, Z21, Z23
+	VFMADD213PS   Z11, Z20, Z22
+	VFMADD213PS   Z11, Z21, Z23
+	VFMADD213PS   Z10, Z20, Z22
+	VFMADD213PS   Z10, Z21, Z23
+	VFMADD213PS   Z9, Z20, Z22
+	VFMADD213PS   Z9, Z21, Z23
+	VFMADD213PS   Z8, Z20, Z22
+	VFMADD213PS   Z8, Z21, Z23
+	VFMADD213PS   Z4, Z20, Z22
+	VFMADD213PS   Z4, Z21, Z23
+	VSCALEFPS     Z18, Z22, Z22
+	VSCALEFPS     Z19, Z23, Z23
+	VMOVUPS       Z22, (AX)
+	VMOVUPS       Z23, 64(AX)
+	VADDPS        Z22, Z14, Z14
+	VADDPS        Z23, Z15, Z15
+	VMOVUPS       128(CX), Z18
+	VMOVUPS       192(CX), Z19
+	VADDPS        Z0, Z18, Z20
+	VADDPS        Z0, Z19, Z21
+	VSUBPS        Z0, Z20, Z22
+	VSUBPS        Z0, Z21, Z23
+	VMOVUPS       Z3, Z24
+	VMOVUPS       Z3, Z25
+	VFMADD231PS   Z5, Z20, Z24
+	VFMADD231PS   Z5, Z21, Z25
+	VSUBPS        Z22, Z18, Z22
+	VSUBPS        Z23, Z19, Z23
+	VSUBPS        Z3, Z24, Z18
+	VSUBPS        Z3, Z25, Z19
+	VADDPS        Z1, Z22, Z22
+	VADDPS        Z1, Z23, Z23
+	VFNMADD231PS  Z6, Z18, Z20
+	VFNMADD231PS  Z6, Z19, Z21
+	VFNMADD231PS  Z7, Z18, Z22
+	VFNMADD231PS  Z7, Z19, Z23
+	VADDPS        Z22, Z20, Z20
+	VADDPS        Z23, Z21, Z21
+	VMOVUPS       Z13, Z22
+	VMOVUPS       Z13, Z23
+	VFMADD213PS   Z12, Z20, Z22
+	VFMADD213PS   Z12, Z21, Z23
+	VFMADD213PS   Z11, Z20, Z22
+	VFMADD213PS   Z11, Z21, Z23
+	VFMADD213PS   Z10, Z20, Z22
+	VFMADD213PS   Z10, Z21, Z23
+	VFMADD213PS   Z9, Z20, Z22
+	VFMADD213PS   Z9, Z21, Z23
+	VFMADD213PS   Z8, Z20, Z22
+	VFMADD213PS   Z8, Z21, Z23
+	VFMADD213PS   Z4, Z20, Z22
+	VFMADD213PS   Z4, Z21, Z23
+	VSCALEFPS     Z18, Z22, Z22
+	VSCALEFPS     Z19, Z23, Z23
+	VMOVUPS       Z22, 128(AX)
+	VMOVUPS       Z23, 192(AX)
+	VADDPS        Z22, Z16, Z16
+	VADDPS        Z23, Z17, Z17
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+	VADDPS        Z16, Z14, Z14
+	VADDPS        Z17, Z15, Z15
+	VADDPS        Z15, Z14, Z14
+	VCVTPS2PD     Y14, Z18
+	VEXTRACTF64X4 $0x01, Z14, Y19
+	VCVTPS2PD     Y19, Z19
+	VADDPD        Z18, Z19, Z18
+	VADDPD        Z18, Z2, Z2
+	VPXORD        Z14, Z14, Z14
+	VPXORD        Z15, Z15, Z15
+	VPXORD        Z16, Z16, Z16
+	VPXORD        Z17, Z17, Z17
+	JMP           blocks
+
+single:
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z18
+	VADDPS       Z0, Z18, Z19
+	VSUBPS       Z0, Z19, Z20
+	VMOVUPS      Z3, Z21
+	VFMADD231PS  Z5, Z19, Z21
+	VSUBPS       Z20, Z18, Z20
+	VSUBPS       Z3, Z21, Z18
+	VADDPS       Z1, Z20, Z20
+	VFNMADD231PS Z6, Z18, Z19
+	VFNMADD231PS Z7, Z18, Z20
+	VADDPS       Z20, Z19, Z19
+	VMOVUPS      Z13, Z20
+	VFMADD213PS  Z12, Z19, Z20
+	VFMADD213PS  Z11, Z19, Z20
+	VFMADD213PS  Z10, Z19, Z20
+	VFMADD213PS  Z9, Z19, Z20
+	VFMADD213PS  Z8, Z19, Z20
+	VFMADD213PS  Z4, Z19, Z20
+	VSCALEFPS    Z18, Z20, Z20
+	VMOVUPS      Z20, (AX)
+	VADDPS       Z20, Z14, Z14
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	JMP          single
+
+tail:
+	TESTQ        DX, DX
+	JZ           done
+	LEAQ         tailk<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z18
+	VADDPS       Z0, Z18, Z19
+	VSUBPS       Z0, Z19, Z0
+	VMOVUPS      Z3, Z20
+	VFMADD231PS  Z5, Z19, Z20
+	VSUBPS       Z0, Z18, Z0
+	VSUBPS       Z3, Z20, Z3
+	VADDPS       Z1, Z0, Z0
+	VFNMADD231PS Z6, Z3, Z19
+	VFNMADD231PS Z7, Z3, Z0
+	VADDPS       Z0, Z19, Z19
+	VMOVUPS      Z13, Z0
+	VFMADD213PS  Z12, Z19, Z0
+	VFMADD213PS  Z11, Z19, Z0
+	VFMADD213PS  Z10, Z19, Z0
+	VFMADD213PS  Z9, Z19, Z0
+	VFMADD213PS  Z8, Z19, Z0
+	VFMADD213PS  Z4, Z19, Z0
+	VSCALEFPS.Z  Z3, Z0, K1, Z0
+	VMOVUPS      Z0, K1, (AX)
+	VADDPS       Z0, Z15, Z15
+
+done:
+	VADDPS        Z16, Z14, Z14
+	VADDPS        Z17, Z15, Z15
+	VADDPS        Z15, Z14, Z14
+	VCVTPS2PD     Y14, Z0
+	VEXTRACTF64X4 $0x01, Z14, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z1, Z0
+	VADDPD        Z0, Z2, Z2
+	VPXORD        Z14, Z14, Z14
+	VPXORD        Z15, Z15, Z15
+	VPXORD        Z16, Z16, Z16
+	VPXORD        Z17, Z17, Z17
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VZEROUPPER
+	MOVSD         X1, ret+56(FP)
 	RET
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

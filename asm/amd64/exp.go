@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -48,6 +49,23 @@ var expPoly = [...]float32{
 	0x1.0fa7fep-7,
 }
 
+// expPoly6 is the degree-6 polynomial of the total (Softmax) variants:
+// c1..c6 of 1 + t·(c1 + t·(c2 + ...)), relative minimax on
+// [−ln2/2 − 1e-4, ln2/2 + 1e-4] with each coefficient rounded to float32
+// before the next ones were refitted (Remez exchange), error 6.6e-9 (0.1
+// ULP; 0.75 ULP worst with float32 Horner evaluation against 1.95 for
+// degree 5). Softmax's total sum keeps no exact ones apart (see expSum),
+// so its e spend the error budget on a better exp instead: one FMA more
+// per vector for the three instructions of the split.
+var expPoly6 = [...]float32{
+	0x1p+00,
+	0x1.fffffep-02,
+	0x1.555494p-03,
+	0x1.55564p-05,
+	0x1.123dfap-07,
+	0x1.6c7576p-10,
+}
+
 const (
 	ln2hi32 = 0x1.63p-1         // 0.693359375: 9 significant bits, n·ln2hi exact
 	ln2lo32 = -0x1.bd0106p-13   // ln 2 − ln2hi
@@ -62,20 +80,25 @@ type expConsts struct {
 	t, nml              Op
 	magic, one          Op
 	log2e, ln2hi, ln2lo Op
-	c                   [5]Op
+	c                   []Op     // c1, c2, ...: the polynomial's coefficients
 	onei                Register // AVX-512: int32 1s for the ones count
 }
 
-func (a *arch) expConsts(nm Register, nml, t Op) *expConsts {
+func (a *arch) expConsts(nm Register, nml, t Op, count bool) *expConsts {
 	k := &expConsts{nm: nm, nml: nml, t: t}
 	k.magic = f32("magic32", magic32)
 	k.one = f32("one32", 1)
 	k.log2e = f32("log2e32", math.Log2E)
 	k.ln2hi = f32("ln2hi32", ln2hi32)
 	k.ln2lo = f32("ln2lo32", ln2lo32)
-	names := []string{"expc1", "expc2", "expc3", "expc4", "expc5"}
-	for i := range k.c {
-		k.c[i] = f32(names[i], expPoly[i])
+	if count {
+		for i, c := range expPoly {
+			k.c = append(k.c, f32(fmt.Sprintf("expc%d", i+1), c))
+		}
+	} else {
+		for i, c := range expPoly6 {
+			k.c = append(k.c, f32(fmt.Sprintf("exp6c%d", i+1), c))
+		}
 	}
 	if a.z {
 		// 32 registers: keep everything in them.
@@ -87,7 +110,9 @@ func (a *arch) expConsts(nm Register, nml, t Op) *expConsts {
 		for i := range k.c {
 			k.c[i] = a.bcast(k.c[i].(Mem))
 		}
-		k.onei = a.bcast(c32("onei32", 1))
+		if count {
+			k.onei = a.bcast(c32("onei32", 1))
+		}
 	}
 	return k
 }
@@ -116,13 +141,16 @@ type expJob struct {
 
 // expBodies computes e = exp(x − m) for each job's vector, stores it when
 // the job has a dst, and adds it to the job's acc (or counts it in cnt
-// when it is exactly 1).
+// when it is exactly 1). With cnt nil (the total variants) every e goes to
+// acc. With k.t nil (the no-cutoff variants) no e is forced to 0: the
+// caller has checked that every x >= t.
 func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
+	cut := k.t != nil
 	steps := []func(j *expJob){
 		func(j *expJob) { j.x = a.load(j.src, j.t) },
 		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m'
 		func(j *expJob) {
-			if a.z {
+			if a.z && cut {
 				// keep = !(x < t): true for NaN; and only active lanes.
 				j.keep = K()
 				if j.t.full() {
@@ -138,7 +166,7 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 		func(j *expJob) { VSUBPS(j.a, j.x, j.a) },                    // lo = x − z
 		func(j *expJob) { j.n = a.vec(); VSUBPS(k.magic, j.v, j.n) }, // n
 		func(j *expJob) {
-			if !a.z {
+			if !a.z && cut {
 				VCMPPS(U8(0x11), k.t, j.x, j.x) // x < t (ordered): e = 0
 			}
 		},
@@ -146,40 +174,59 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 		func(j *expJob) { VFNMADD231PS(k.ln2hi, j.n, j.h) }, // hi − n·ln2hi
 		func(j *expJob) { VFNMADD231PS(k.ln2lo, j.n, j.a) }, // lo − n·ln2lo
 		func(j *expJob) { VADDPS(j.a, j.h, j.h) },           // r, the reduced argument
-		func(j *expJob) { j.p = a.vec(); VMOVUPS(k.c[4], j.p) },
-		func(j *expJob) { VFMADD213PS(k.c[3], j.h, j.p) },
-		func(j *expJob) { VFMADD213PS(k.c[2], j.h, j.p) },
-		func(j *expJob) { VFMADD213PS(k.c[1], j.h, j.p) },
-		func(j *expJob) { VFMADD213PS(k.c[0], j.h, j.p) },
-		func(j *expJob) { VFMADD213PS(k.one, j.h, j.p) }, // exp(r), Horner
+		func(j *expJob) { j.p = a.vec(); VMOVUPS(k.c[len(k.c)-1], j.p) },
 	}
+	for i := len(k.c) - 2; i >= 0; i-- {
+		c := k.c[i]
+		steps = append(steps, func(j *expJob) { VFMADD213PS(c, j.h, j.p) })
+	}
+	steps = append(steps,
+		func(j *expJob) { VFMADD213PS(k.one, j.h, j.p) }, // exp(r), Horner
+	)
 	if a.z {
 		steps = append(steps,
-			func(j *expJob) { VSCALEFPS_Z(j.n, j.p, j.keep, j.p) },
+			func(j *expJob) {
+				switch {
+				case cut:
+					VSCALEFPS_Z(j.n, j.p, j.keep, j.p)
+				case !j.t.full():
+					VSCALEFPS_Z(j.n, j.p, j.t.k, j.p) // inactive lanes: 0
+				default:
+					VSCALEFPS(j.n, j.p, j.p)
+				}
+			},
 			func(j *expJob) {
 				if j.dst != nil {
 					a.store(j.p, *j.dst, j.t)
 				}
 			},
-			func(j *expJob) {
-				notOne := K()
-				VCMPPS(U8(0x04), k.one, j.p, notOne) // e != 1 or NaN
-				VADDPS(j.p, j.acc, notOne, j.acc)
-			},
-			func(j *expJob) {
-				isOne := K()
-				VCMPPS(U8(0x00), k.one, j.p, isOne)
-				VPADDD(k.onei, cnt, isOne, cnt)
-			},
 		)
+		if cnt == nil {
+			steps = append(steps, func(j *expJob) { VADDPS(j.p, j.acc, j.acc) })
+		} else {
+			steps = append(steps,
+				func(j *expJob) {
+					notOne := K()
+					VCMPPS(U8(0x04), k.one, j.p, notOne) // e != 1 or NaN
+					VADDPS(j.p, j.acc, notOne, j.acc)
+				},
+				func(j *expJob) {
+					isOne := K()
+					VCMPPS(U8(0x00), k.one, j.p, isOne)
+					VPADDD(k.onei, cnt, isOne, cnt)
+				},
+			)
+		}
 	} else {
 		steps = append(steps,
 			func(j *expJob) { VPSLLD(U8(23), j.v, j.v) }, // 2^n
 			func(j *expJob) { VMULPS(j.v, j.p, j.p) },
 			func(j *expJob) {
-				VANDNPS(j.p, j.x, j.p)
+				if cut {
+					VANDNPS(j.p, j.x, j.p)
+				}
 				if !j.t.full() {
-					VANDPS(j.t.v, j.p, j.p)
+					VANDPS(j.t.v, j.p, j.p) // inactive lanes: 0
 				}
 			},
 			func(j *expJob) {
@@ -187,11 +234,17 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 					a.store(j.p, *j.dst, j.t)
 				}
 			},
-			func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1
-			func(j *expJob) { VANDNPS(j.p, j.x, j.p) },
-			func(j *expJob) { VADDPS(j.p, j.acc, j.acc) },
-			func(j *expJob) { VPSUBD(j.x, cnt, cnt) },
 		)
+		if cnt == nil {
+			steps = append(steps, func(j *expJob) { VADDPS(j.p, j.acc, j.acc) })
+		} else {
+			steps = append(steps,
+				func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1
+				func(j *expJob) { VANDNPS(j.p, j.x, j.p) },
+				func(j *expJob) { VADDPS(j.p, j.acc, j.acc) },
+				func(j *expJob) { VPSUBD(j.x, cnt, cnt) },
+			)
+		}
 	}
 	for _, s := range steps {
 		for _, j := range jobs {
@@ -225,22 +278,41 @@ func (a *arch) fold(s *expAcc) {
 	}
 }
 
-// expSum: the exp-and-sum pass, with or without storing e.
-func (a *arch) expSum(store bool) {
+// expVariant selects what an expSum kernel does besides computing e.
+type expVariant struct {
+	store bool // store e to dst
+	total bool // return ones + rest only (no split: Softmax's sum)
+	nocut bool // no cutoff compare: the caller checked every x >= t
+}
+
+// expSum: the exp-and-sum pass: with or without storing e, the split sum
+// or the total, with or without the cutoff.
+func (a *arch) expSum(vr expVariant) {
 	name := "expSum"
 	sig := "func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)"
 	doc := "stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x))"
-	if !store {
+	ret := "and returns the sum of the e[i] that are not 1 and the count of those that are."
+	cutdoc := ", with e[i] = 0 where x[i] < t,"
+	switch {
+	case vr.total && vr.nocut:
+		name = "expSumTotalNoCut"
+		sig = "func(dst, x []float32, nm, nml float32) float64"
+		cutdoc = " for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),"
+	case vr.total:
+		name = "expSumTotal"
+		sig = "func(dst, x []float32, nm, nml, t float32) float64"
+	case !vr.store:
 		name = "expSumNoStore"
 		sig = "func(x []float32, nm, nml, t float32) (rest float64, ones int)"
 		doc = "computes e[i] = exp(x[i] + nm + nml)"
 	}
-	a.fn(name, sig,
-		name+a.suffix+" "+doc+", with e[i] = 0 where x[i] < t,",
-		"and returns the sum of the e[i] that are not 1 and the count of those that are.")
+	if vr.total {
+		ret = "and returns the sum of all e[i]."
+	}
+	a.fn(name, sig, name+a.suffix+" "+doc+cutdoc, ret)
 	var d GPVirtual
 	ptrs := []GPVirtual{}
-	if store {
+	if vr.store {
 		d = slicePtr("dst")
 		ptrs = append(ptrs, d)
 	}
@@ -249,45 +321,58 @@ func (a *arch) expSum(store bool) {
 	xi := len(ptrs) - 1
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
 	// AVX2 has 16 registers: two interleaved vectors take 12, the
-	// accumulators and −m the rest, so t and the float64 sums live on the
-	// stack.
-	nm, tv, nmlv := a.vec(), a.vec(), a.vec()
+	// accumulators, the count and −m the rest, so t, −m_lo and the float64
+	// sums live on the stack (the total variants, without a count, keep
+	// −m_lo in a register).
+	nm, nmlv := a.vec(), a.vec()
 	VBROADCASTSS(paramAddr("nm"), nm)
-	VBROADCASTSS(paramAddr("t"), tv)
 	VBROADCASTSS(paramAddr("nml"), nmlv)
-	var t, nml Op = tv, nmlv
+	var t, nml Op = nil, nmlv
+	var tv VecVirtual
+	if !vr.nocut {
+		tv = a.vec()
+		VBROADCASTSS(paramAddr("t"), tv)
+		t = tv
+	}
 	var sum64 Op
 	if a.z {
 		sum64 = a.vec()
 		a.zero(sum64.(VecVirtual))
 	} else {
-		tm := AllocLocal(32)
-		VMOVUPS(tv, tm)
-		t = tm
-		lm := AllocLocal(32)
-		VMOVUPS(nmlv, lm)
-		nml = lm
+		if tv != nil {
+			tm := AllocLocal(32)
+			VMOVUPS(tv, tm)
+			t = tm
+		}
+		if !vr.total {
+			lm := AllocLocal(32)
+			VMOVUPS(nmlv, lm)
+			nml = lm
+		}
 		sm := AllocLocal(32)
 		z := a.vec()
 		a.zero(z)
 		VMOVUPD(z, sm)
 		sum64 = sm
 	}
-	k := a.expConsts(nm, nml, t)
+	k := a.expConsts(nm, nml, t, !vr.total)
 	nacc := 2 // AVX2: 16 registers hold two interleaved vectors and two sums
 	if a.z {
 		nacc = 4
 	}
-	s := &expAcc{acc: make([]VecVirtual, nacc), cnt: a.vec(), sum64: sum64}
+	s := &expAcc{acc: make([]VecVirtual, nacc), sum64: sum64}
+	if !vr.total {
+		s.cnt = a.vec()
+		a.zero(s.cnt)
+	}
 	for i := range s.acc {
 		s.acc[i] = a.vec()
 		a.zero(s.acc[i])
 	}
-	a.zero(s.cnt)
 	st := streams{ptrs: ptrs, n: n}
 	job := func(off int, acc VecVirtual, t tail) *expJob {
 		j := &expJob{src: st.mem(xi, off), acc: acc, t: t}
-		if store {
+		if vr.store {
 			m := st.mem(0, off)
 			j.dst = &m
 		}
@@ -297,6 +382,11 @@ func (a *arch) expSum(store bool) {
 	// an accumulator takes at most 4 additions between folds.
 	const unroll = 4
 	blocks := 4 / (unroll / len(s.acc))
+	if vr.total {
+		// The e == 1 terms join the float32 sums too: fold twice as often
+		// so that each lane adds at most 2 terms between folds.
+		blocks /= 2
+	}
 	w := a.lanes
 	step := w * unroll
 	it := GP64()
@@ -347,6 +437,12 @@ func (a *arch) expSum(store bool) {
 		sv = s.sum64.(VecVirtual)
 	}
 	rest := a.hsum64(sv)
+	if vr.total {
+		VZEROUPPER() // before the SSE store of the sum
+		Store(rest, ReturnIndex(0))
+		RET()
+		return
+	}
 	// Count: sum the int32 lanes.
 	c := s.cnt
 	if a.z {

@@ -397,6 +397,75 @@ func (a *arch) max() {
 	RET()
 }
 
+// reduceLanes reduces the lanes of v with op (VMAXPS or VMINPS) into the
+// low lane of the returned XMM.
+func (a *arch) reduceLanes(op func(...Op), v VecVirtual) VecVirtual {
+	if a.z {
+		h := YMM()
+		VEXTRACTF64X4(U8(1), v, h)
+		op(h, v.AsY(), h)
+		v = h
+	}
+	xm := XMM()
+	VEXTRACTF128(U8(1), v, xm)
+	op(xm, v.AsX(), xm)
+	t := XMM()
+	VPERMILPS(U8(0x0e), xm, t)
+	op(t, xm, xm)
+	VPERMILPS(U8(0x01), xm, t)
+	op(t, xm, xm)
+	return xm
+}
+
+// maxMin: the largest and the smallest element in one pass (−Inf and +Inf
+// for an empty slice). A NaN may be skipped or returned by either, and
+// with a NaN the min of the other elements is not guaranteed: the caller
+// sees the NaN through the exp sum.
+func (a *arch) maxMin() {
+	a.fn("maxMin", "func(x []float32) (max, min float32)",
+		"maxMin"+a.suffix+" returns the largest and the smallest element of x (−Inf and +Inf when empty).")
+	x := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	neg := f32("neginf32", float32(math.Inf(-1)))
+	pos := f32("posinf32", float32(math.Inf(1)))
+	const unroll = 4
+	hi, lo := make([]VecVirtual, unroll), make([]VecVirtual, unroll)
+	for i := range hi {
+		hi[i] = a.bcast(neg)
+		lo[i] = a.bcast(pos)
+	}
+	s := streams{ptrs: []GPVirtual{x}, n: n}
+	elementwise(a, s, "maxmin", a.lanes, unroll, a.lanes, func(off int, t tail) {
+		u := off / a.bytes()
+		m := s.mem(0, off)
+		switch {
+		case t.full():
+			v := a.load(m, t)
+			VMAXPS(v, hi[u], hi[u])
+			VMINPS(v, lo[u], lo[u])
+		case a.z:
+			v := a.load(m, t)
+			VMAXPS(v, hi[1], t.k, hi[1]) // masked-off lanes keep the accumulators
+			VMINPS(v, lo[1], t.k, lo[1])
+		default:
+			v := a.load(m, t)
+			w := a.vec()
+			VBLENDVPS(t.v, v, a.bcast(neg), w) // inactive lanes: −Inf
+			VMAXPS(w, hi[1], hi[1])
+			VBLENDVPS(t.v, v, a.bcast(pos), v) // inactive lanes: +Inf
+			VMINPS(v, lo[1], lo[1])
+		}
+	})
+	addAll(VMAXPS, hi)
+	addAll(VMINPS, lo)
+	mx := a.reduceLanes(VMAXPS, hi[0])
+	mn := a.reduceLanes(VMINPS, lo[0])
+	VZEROUPPER()
+	Store(mx, ReturnIndex(0))
+	Store(mn, ReturnIndex(1))
+	RET()
+}
+
 // div: dst = x·(rhi + rlo), where rhi + rlo is 1/s in double-float32: the
 // product is x·rhi + fl(x·rlo) rounded once by the FMA.
 func (a *arch) div() {
@@ -669,8 +738,11 @@ func main() {
 	tailMaskTables()
 	for _, a := range []*arch{avx2, avx512} {
 		a.max()
-		a.expSum(true)
-		a.expSum(false)
+		a.maxMin()
+		a.expSum(expVariant{store: true})
+		a.expSum(expVariant{})
+		a.expSum(expVariant{store: true, total: true})
+		a.expSum(expVariant{store: true, total: true, nocut: true})
 		a.div()
 		a.sub()
 		a.sumDot(false)
