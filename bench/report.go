@@ -202,21 +202,24 @@ func details(run Run) []string {
 }
 
 const legendText = `Gelem/s: 10^9 elements per second of float32 SoftmaxRows, single-threaded,
-best of the rounds; ns/elem is its inverse. spread: how much slower the median
-round was than the best, (median − best)/best. ULP: |got − ref| / ulp(ref) against a float64 reference
-rounded to float32, over outputs ≥ 2^-126. vs generic: speed-up over the
-pure-Go kernel set; vs best peer: throughput ÷ the fastest peer's on that
-shape. Logits: each row normal with σ = 4 around a random offset in [−50, 50],
-fixed seed.`
+best of the rounds; ns/elem is its inverse. spread: how much slower the
+median round was than the best, (median − best)/best. ULP: |got − ref| /
+ulp(ref) against a float64 reference rounded to float32, over outputs
+≥ 2^-126. vs generic: speed-up over the pure-Go kernel set; vs best peer:
+throughput ÷ the fastest peer's on that shape. Logits: each row normal with
+σ = 4 around a random offset in [−50, 50], fixed seed.`
 
 func renderReport(run Run) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Summary (Gelem/s, higher is better):\n\n%s\n", summaryTable(run))
 	fmt.Fprintf(&b, "All results:\n\n%s\n", fullTable(run))
-	for _, d := range details(run) {
-		fmt.Fprintf(&b, "  %s\n", d)
+	if d := details(run); len(d) > 0 {
+		for _, l := range d {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\n%s\n", legendText)
+	fmt.Fprintf(&b, "%s\n", legendText)
 	return b.String()
 }
 
