@@ -86,6 +86,21 @@ func softmaxRow[F Float](k *kernels[F], dst, x []F) {
 	k.div(dst, dst, ones+rest)
 }
 
+// softmaxRows is SoftmaxRows: the set's whole-row kernel where it has one
+// and takes the rows, softmaxRow for the others.
+func softmaxRows[F Float](k *kernels[F], dst, x []F, cols int) {
+	rows := len(x) / cols
+	for r := 0; r < rows; r++ {
+		if k.softmaxRows != nil {
+			r += k.softmaxRows(dst[r*cols:], x[r*cols:], cols)
+			if r == rows {
+				return
+			}
+		}
+		softmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+	}
+}
+
 // softmaxRowTotal is softmaxRow on a set with maxMin and expSumTotal: the
 // same outputs with the total sum only, and without the cutoff when the
 // row's spread cannot reach it.

@@ -28,6 +28,7 @@ var avx2Set = kernels[float32]{
 	expSum:      expSumAVX2Go,
 	expSumTotal: expSumTotalAVX2Go,
 	maxMin:      maxMinAVX2,
+	softmaxRows: softmaxRowsAVX2Go,
 	div:         divAVX2Go,
 	sub:         func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
 	sum:         sumAVX2,
@@ -42,6 +43,7 @@ var avx512Set = kernels[float32]{
 	expSum:      expSumAVX512Go,
 	expSumTotal: expSumTotalAVX512Go,
 	maxMin:      maxMinAVX512,
+	softmaxRows: softmaxRowsAVX512Go,
 	div:         divAVX512Go,
 	sub:         func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
 	sum:         sumAVX512,
@@ -150,6 +152,27 @@ func expSumTotalAVX512Go(dst, x []float32, m, lo float32) float64 {
 		return expSumTotalNoCutAVX512(dst[:len(x)], x, -mh, -ml)
 	}
 	return expSumTotalAVX512(dst[:len(x)], x, -mh, -ml, t)
+}
+
+// smallCols is the widest row the softmaxSmall kernels take.
+const smallCols = 16
+
+// softmaxRowsAVX2Go passes the AVX2 kernel only the rows whose 16-element
+// window from the row's start lies inside the slices (it reads and writes
+// whole windows); the last few rows of a batch go the general way.
+func softmaxRowsAVX2Go(dst, x []float32, cols int) int {
+	if cols > smallCols || len(x) < smallCols {
+		return 0
+	}
+	rows := min(len(x)/cols, (len(x)-smallCols)/cols+1)
+	return softmaxSmallAVX2(dst[:len(x)], x, cols, rows)
+}
+
+func softmaxRowsAVX512Go(dst, x []float32, cols int) int {
+	if cols > smallCols {
+		return 0
+	}
+	return softmaxSmallAVX512(dst[:len(x)], x, cols, len(x)/cols)
 }
 
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is

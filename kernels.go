@@ -51,6 +51,17 @@ type kernels[F Float] struct {
 	// expSumTotal; sets without it leave it nil.
 	maxMin func(x []F) (max, min F)
 
+	// softmaxRows, when not nil, applies Softmax to the leading rows of the
+	// row-major x (cols columns each; len(dst) == len(x), dst may be x)
+	// and returns how many rows it stored, possibly 0: it stops before the
+	// first row it leaves to the general composition (a special row, a
+	// spread that reaches the exp cutoff, more columns than it takes, a
+	// row too near the end of the slices) and writes nothing of that row.
+	// The rows it does agree with Softmax's within the accuracy bar.
+	// SoftmaxRows calls it again after each row it does itself; sets
+	// without it leave it nil.
+	softmaxRows func(dst, x []F, cols int) int
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

@@ -946,3 +946,118 @@ func TestSplitMaxExact(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelSoftmaxRows checks the whole-row kernel of small rows through
+// softmaxRows (the composition SoftmaxRows uses): every cols 1..16 (and
+// wider ones it must decline), batches whose rows mix regular rows with
+// every kind it must leave to softmaxRow (NaN, ±Inf, all −Inf, a spread
+// reaching the cutoff, |max| >= 128), against guard pages, in place.
+// Regular rows are judged against the exact softmax; every output's
+// kind (0, NaN) must match generic's.
+func TestKernelSoftmaxRows(t *testing.T) {
+	ninf, pinf, nan := float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		if k.softmaxRows == nil {
+			t.Skip("no whole-row kernel")
+		}
+		rng := rand.New(rand.NewPCG(19, 20))
+		worst := 0.0
+		for cols := 1; cols <= 20; cols++ {
+			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+				for trial := 0; trial < 6; trial++ {
+					x := make([]float32, rows*cols)
+					for r := 0; r < rows; r++ {
+						row := x[r*cols : (r+1)*cols]
+						sp := kspreads[rng.IntN(len(kspreads))]
+						copy(row, logits32(rng, cols, sp.sigma, sp.mean))
+						j := rng.IntN(cols)
+						switch rng.IntN(14) {
+						case 0:
+							row[j] = nan
+						case 1:
+							row[j] = pinf
+						case 2:
+							row[j] = ninf
+						case 3:
+							for i := range row {
+								row[i] = ninf
+							}
+						case 4:
+							row[j] = maxGeneric(row) - 87.3365 // at the cutoff
+						case 5:
+							row[j] = maxGeneric(row) - 87.34 // below it
+						case 6:
+							row[j] = 127.99
+						case 7:
+							row[j] = -128 - float32(rng.Float64()*1e3)
+						case 8:
+							row[j] = 128
+						}
+					}
+					off := rng.IntN(16)
+					xs := place(t, x, off, trial%2 == 0)
+					got := place(t, make([]float32, len(x)), (off+5)%16, trial%2 == 1)
+					softmaxRows(k, got, xs, cols)
+					gen := make([]float32, len(x))
+					for r := 0; r < rows; r++ {
+						softmaxRow(&generic32, gen[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+					}
+					for r := 0; r < rows; r++ {
+						row := x[r*cols : (r+1)*cols]
+						m := maxGeneric(row)
+						var s float64
+						for _, v := range row {
+							s += expRef(v, m)
+						}
+						for i, v := range row {
+							g, w := got[r*cols+i], gen[r*cols+i]
+							what := fmt.Sprintf("cols=%d rows=%d row %d %v: [%d]", cols, rows, r, row, i)
+							if (g == 0) != (w == 0) || (g != g) != (w != w) {
+								t.Fatalf("%s = %v, generic %v", what, g, w)
+							}
+							if w != w || s == 0 || math.IsInf(float64(m), 0) {
+								continue
+							}
+							e := errULP(g, expRef(v, m)/s)
+							worst = max(worst, e)
+							if e > 4 {
+								t.Fatalf("%s = %v, want %v (%.2f ULP)", what, g, expRef(v, m)/s, e)
+							}
+						}
+					}
+					// In place: the same bits.
+					in := place(t, x, (off+9)%16, trial%2 == 1)
+					softmaxRows(k, in, in, cols)
+					sameBits(t, fmt.Sprintf("in place cols=%d rows=%d", cols, rows), in, got)
+					// The kernel alone writes only the rows it reports.
+					d := make([]float32, len(x))
+					for i := range d {
+						d[i] = 12345
+					}
+					n := k.softmaxRows(d, x, cols)
+					if n < 0 || n > rows || cols > 16 && n != 0 {
+						t.Fatalf("cols=%d rows=%d: softmaxRows did %d rows", cols, rows, n)
+					}
+					sameBits(t, "rows done", d[:n*cols], got[:n*cols])
+					for i := n * cols; i < len(d); i++ {
+						if d[i] != 12345 {
+							t.Fatalf("cols=%d rows=%d: did %d rows but wrote element %d", cols, rows, n, i)
+						}
+					}
+				}
+			}
+		}
+		krecord(k, "softmaxRows", worst)
+		t.Logf("worst %.3f ULP", worst)
+		// Regular rows: the kernel takes all of them (AVX2: but the last
+		// rows, whose 16-element windows would pass the slice's end).
+		for cols := 1; cols <= 16; cols++ {
+			x := logits32(rng, 40*cols, 2, 0)
+			d := make([]float32, len(x))
+			n := k.softmaxRows(d, x, cols)
+			if n < 40-16/cols-1 {
+				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
+			}
+		}
+	})
+}

@@ -113,9 +113,11 @@ func Jacobian[F Float](dst, p []F) {
 // if cols <= 0, len(x) is not a multiple of cols, or len(dst) != len(x).
 func SoftmaxRows[F Float](dst, x []F, cols int) {
 	checkSame("SoftmaxRows", "dst", "x", len(dst), len(x))
-	rows := checkRows("SoftmaxRows", len(x), cols)
-	for r := range rows {
-		Softmax(dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+	checkRows("SoftmaxRows", len(x), cols)
+	if is32[F]() {
+		softmaxRows(active32, as32(dst), as32(x), cols)
+	} else {
+		softmaxRows(&generic64, as64(dst), as64(x), cols)
 	}
 }
 

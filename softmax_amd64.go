@@ -26,6 +26,10 @@ func expSumTotalAVX2(dst []float32, x []float32, nm float32, nml float32, t floa
 // and returns the sum of all e[i].
 func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
 
+// softmaxSmallAVX2 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
+// until rows rows are done or a row is not regular, and returns how many it stored.
+func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
+
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
 
@@ -65,6 +69,10 @@ func expSumTotalAVX512(dst []float32, x []float32, nm float32, nml float32, t fl
 // expSumTotalNoCutAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)) for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),
 // and returns the sum of all e[i].
 func expSumTotalNoCutAVX512(dst []float32, x []float32, nm float32, nml float32) float64
+
+// softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
+// until rows rows are done or a row is not regular, and returns how many it stored.
+func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

@@ -1524,6 +1524,236 @@ done:
 	MOVSD        X1, ret+56(FP)
 	RET
 
+// func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
+// Requires: AVX, AVX2, CMOV, FMA3
+TEXT ·softmaxSmallAVX2(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    cols+48(FP), DX
+	MOVQ    rows+56(FP), BX
+	XORQ    SI, SI
+	MOVQ    DX, DI
+	SHLQ    $0x02, DI
+	LEAQ    tailmask<>+0(SB), R8
+	MOVQ    $0x00000008, R10
+	MOVQ    DX, R9
+	CMPQ    R9, R10
+	CMOVQHI R10, R9
+	SUBQ    R9, DX
+	MOVQ    R10, R11
+	SUBQ    R9, R11
+	MOVQ    R10, R9
+	SUBQ    DX, R9
+
+small_row:
+	CMPQ         SI, BX
+	JAE          small_ret
+	VMOVUPS      (CX), Y0
+	VMOVDQU      (R8)(R11*4), Y1
+	VMOVUPS      neginf32<>+0(SB), Y2
+	VBLENDVPS    Y1, Y0, Y2, Y2
+	VMOVUPS      posinf32<>+0(SB), Y3
+	VBLENDVPS    Y1, Y0, Y3, Y1
+	VMOVUPS      32(CX), Y3
+	VMOVDQU      (R8)(R9*4), Y4
+	VMOVUPS      neginf32<>+0(SB), Y5
+	VBLENDVPS    Y4, Y3, Y5, Y5
+	VMOVUPS      posinf32<>+0(SB), Y6
+	VBLENDVPS    Y4, Y3, Y6, Y4
+	VMAXPS       Y5, Y2, Y2
+	VMINPS       Y4, Y1, Y1
+	VEXTRACTF128 $0x01, Y2, X4
+	VMAXPS       X4, X2, X4
+	VPERMILPS    $0x0e, X4, X2
+	VMAXPS       X2, X4, X4
+	VPERMILPS    $0x01, X4, X2
+	VMAXPS       X2, X4, X4
+	VEXTRACTF128 $0x01, Y1, X2
+	VMINPS       X2, X1, X2
+	VPERMILPS    $0x0e, X2, X1
+	VMINPS       X1, X2, X2
+	VPERMILPS    $0x01, X2, X1
+	VMINPS       X1, X2, X2
+	VCVTSS2SD    X4, X4, X1
+	VCVTSS2SD    X2, X2, X2
+	VCMPSD       $0x11, lim128<>+0(SB), X1, X4
+	VCMPSD       $0x1e, limm128<>+0(SB), X1, X5
+	VANDPD       X5, X4, X4
+	VSUBSD       X1, X2, X2
+	VCMPSD       $0x1d, cutoff64<>+0(SB), X2, X5
+	VANDPD       X5, X4, X4
+	VMOVSD       split64<>+0(SB), X2
+	VADDSD       X2, X1, X5
+	VSUBSD       X2, X5, X5
+	VXORPD       X2, X2, X2
+	VSUBSD       X5, X2, X6
+	VCVTSD2SS    X6, X6, X6
+	VSUBSD       X1, X5, X1
+	VCVTSD2SS    X1, X1, X1
+	VBROADCASTSS X6, Y5
+	VBROADCASTSS X1, Y1
+	VADDPS       Y5, Y0, Y6
+	VADDPS       Y5, Y3, Y7
+	VSUBPS       Y5, Y6, Y8
+	VSUBPS       Y5, Y7, Y5
+	VMOVUPS      magic32<>+0(SB), Y9
+	VMOVUPS      magic32<>+0(SB), Y10
+	VFMADD231PS  log2e32<>+0(SB), Y6, Y9
+	VFMADD231PS  log2e32<>+0(SB), Y7, Y10
+	VSUBPS       Y8, Y0, Y8
+	VSUBPS       Y5, Y3, Y5
+	VSUBPS       magic32<>+0(SB), Y9, Y0
+	VSUBPS       magic32<>+0(SB), Y10, Y3
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y5, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y3, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y3, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y5, Y7, Y7
+	VMOVUPS      exp6c6<>+0(SB), Y0
+	VMOVUPS      exp6c6<>+0(SB), Y1
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y1
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y1
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y1
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y1
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y1
+	VFMADD213PS  one32<>+0(SB), Y6, Y0
+	VFMADD213PS  one32<>+0(SB), Y7, Y1
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VMULPS       Y9, Y0, Y0
+	VMULPS       Y10, Y1, Y1
+	VANDPS       (R8)(R11*4), Y0, Y0
+	VANDPS       (R8)(R9*4), Y1, Y1
+	VCVTPS2PD    X0, Y5
+	VEXTRACTF128 $0x01, Y0, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y5, Y3, Y5
+	VCVTPS2PD    X1, Y3
+	VEXTRACTF128 $0x01, Y1, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y3, Y6, Y3
+	VADDPD       Y3, Y5, Y5
+	VEXTRACTF128 $0x01, Y5, X3
+	VADDPD       X3, X5, X3
+	VPERMILPD    $0x01, X3, X5
+	VADDSD       X5, X3, X3
+	VCMPSD       $0x00, X3, X3, X5
+	VANDPD       X5, X4, X4
+	VMOVMSKPD    X4, DX
+	TESTL        $0x00000001, DX
+	JZ           small_ret
+	VMOVSD       one64<>+0(SB), X4
+	VDIVSD       X3, X4, X3
+	VCVTSD2SS    X3, X3, X4
+	VCVTSS2SD    X4, X4, X5
+	VCMPSD       $0x1e, X3, X5, X5
+	VPADDD       X5, X4, X4
+	VCVTSS2SD    X4, X4, X5
+	VSUBSD       X5, X3, X3
+	VCVTSD2SS    X3, X3, X3
+	VMULSS       twom60<>+0(SB), X4, X6
+	VCMPSS       $0x00, X2, X3, X5
+	VBLENDVPS    X5, X6, X3, X3
+	VBROADCASTSS X4, Y2
+	VBROADCASTSS X3, Y3
+	VMULPS       Y3, Y0, Y4
+	VFMADD231PS  Y2, Y0, Y4
+	VMOVUPS      (AX), Y0
+	VMOVDQU      (R8)(R11*4), Y5
+	VBLENDVPS    Y5, Y4, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	VMULPS       Y3, Y1, Y0
+	VFMADD231PS  Y2, Y1, Y0
+	VMOVUPS      32(AX), Y1
+	VMOVDQU      (R8)(R9*4), Y2
+	VBLENDVPS    Y2, Y0, Y1, Y1
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         DI, AX
+	ADDQ         DI, CX
+	INCQ         SI
+	JMP          small_row
+
+small_ret:
+	VZEROUPPER
+	MOVQ SI, ret+64(FP)
+	RET
+
+DATA lim128<>+0(SB)/8, $0x4060000000000000
+DATA lim128<>+8(SB)/8, $0x4060000000000000
+DATA lim128<>+16(SB)/8, $0x4060000000000000
+DATA lim128<>+24(SB)/8, $0x4060000000000000
+DATA lim128<>+32(SB)/8, $0x4060000000000000
+DATA lim128<>+40(SB)/8, $0x4060000000000000
+DATA lim128<>+48(SB)/8, $0x4060000000000000
+DATA lim128<>+56(SB)/8, $0x4060000000000000
+GLOBL lim128<>(SB), RODATA|NOPTR, $64
+
+DATA limm128<>+0(SB)/8, $0xc060000000000000
+DATA limm128<>+8(SB)/8, $0xc060000000000000
+DATA limm128<>+16(SB)/8, $0xc060000000000000
+DATA limm128<>+24(SB)/8, $0xc060000000000000
+DATA limm128<>+32(SB)/8, $0xc060000000000000
+DATA limm128<>+40(SB)/8, $0xc060000000000000
+DATA limm128<>+48(SB)/8, $0xc060000000000000
+DATA limm128<>+56(SB)/8, $0xc060000000000000
+GLOBL limm128<>(SB), RODATA|NOPTR, $64
+
+DATA cutoff64<>+0(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+8(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+16(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+24(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+32(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+40(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+48(SB)/8, $0xc055d589f2fe5107
+DATA cutoff64<>+56(SB)/8, $0xc055d589f2fe5107
+GLOBL cutoff64<>(SB), RODATA|NOPTR, $64
+
+DATA split64<>+0(SB)/8, $0x4238000000000000
+DATA split64<>+8(SB)/8, $0x4238000000000000
+DATA split64<>+16(SB)/8, $0x4238000000000000
+DATA split64<>+24(SB)/8, $0x4238000000000000
+DATA split64<>+32(SB)/8, $0x4238000000000000
+DATA split64<>+40(SB)/8, $0x4238000000000000
+DATA split64<>+48(SB)/8, $0x4238000000000000
+DATA split64<>+56(SB)/8, $0x4238000000000000
+GLOBL split64<>(SB), RODATA|NOPTR, $64
+
+DATA one64<>+0(SB)/8, $0x3ff0000000000000
+DATA one64<>+8(SB)/8, $0x3ff0000000000000
+DATA one64<>+16(SB)/8, $0x3ff0000000000000
+DATA one64<>+24(SB)/8, $0x3ff0000000000000
+DATA one64<>+32(SB)/8, $0x3ff0000000000000
+DATA one64<>+40(SB)/8, $0x3ff0000000000000
+DATA one64<>+48(SB)/8, $0x3ff0000000000000
+DATA one64<>+56(SB)/8, $0x3ff0000000000000
+GLOBL one64<>(SB), RODATA|NOPTR, $64
+
+DATA twom60<>+0(SB)/4, $0x21800000
+DATA twom60<>+4(SB)/4, $0x21800000
+DATA twom60<>+8(SB)/4, $0x21800000
+DATA twom60<>+12(SB)/4, $0x21800000
+DATA twom60<>+16(SB)/4, $0x21800000
+DATA twom60<>+20(SB)/4, $0x21800000
+DATA twom60<>+24(SB)/4, $0x21800000
+DATA twom60<>+28(SB)/4, $0x21800000
+DATA twom60<>+32(SB)/4, $0x21800000
+DATA twom60<>+36(SB)/4, $0x21800000
+DATA twom60<>+40(SB)/4, $0x21800000
+DATA twom60<>+44(SB)/4, $0x21800000
+DATA twom60<>+48(SB)/4, $0x21800000
+DATA twom60<>+52(SB)/4, $0x21800000
+DATA twom60<>+56(SB)/4, $0x21800000
+DATA twom60<>+60(SB)/4, $0x21800000
+GLOBL twom60<>(SB), RODATA|NOPTR, $64
+
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·divAVX2(SB), NOSPLIT, $32-56
@@ -3553,6 +3783,132 @@ done:
 	VADDSD        X0, X1, X1
 	VZEROUPPER
 	MOVSD         X1, ret+56(FP)
+	RET
+
+// func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
+// Requires: AVX, AVX512F
+TEXT ·softmaxSmallAVX512(SB), NOSPLIT, $0-72
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	MOVQ  cols+48(FP), DX
+	MOVQ  rows+56(FP), BX
+	XORQ  SI, SI
+	MOVQ  DX, DI
+	SHLQ  $0x02, DI
+	LEAQ  tailk<>+0(SB), R8
+	KMOVW (R8)(DX*2), K1
+
+small_row:
+	CMPQ          SI, BX
+	JAE           small_ret
+	VMOVUPS.Z     (CX), K1, Z2
+	VMOVUPS       neginf32<>+0(SB), Z0
+	VMOVUPS       posinf32<>+0(SB), Z1
+	VMAXPS        Z2, Z0, K1, Z0
+	VMINPS        Z2, Z1, K1, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VMAXPS        Y3, Y0, Y3
+	VEXTRACTF128  $0x01, Y3, X0
+	VMAXPS        X0, X3, X0
+	VPERMILPS     $0x0e, X0, X3
+	VMAXPS        X3, X0, X0
+	VPERMILPS     $0x01, X0, X3
+	VMAXPS        X3, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y3
+	VMINPS        Y3, Y1, Y3
+	VEXTRACTF128  $0x01, Y3, X1
+	VMINPS        X1, X3, X1
+	VPERMILPS     $0x0e, X1, X3
+	VMINPS        X3, X1, X1
+	VPERMILPS     $0x01, X1, X3
+	VMINPS        X3, X1, X1
+	VCVTSS2SD     X0, X0, X0
+	VCVTSS2SD     X1, X1, X1
+	VCMPSD        $0x11, lim128<>+0(SB), X0, X3
+	VCMPSD        $0x1e, limm128<>+0(SB), X0, X4
+	VANDPD        X4, X3, X3
+	VSUBSD        X0, X1, X1
+	VCMPSD        $0x1d, cutoff64<>+0(SB), X1, X4
+	VANDPD        X4, X3, X3
+	VMOVSD        split64<>+0(SB), X1
+	VADDSD        X1, X0, X4
+	VSUBSD        X1, X4, X4
+	VXORPD        X1, X1, X1
+	VSUBSD        X4, X1, X5
+	VCVTSD2SS     X5, X5, X5
+	VSUBSD        X0, X4, X0
+	VCVTSD2SS     X0, X0, X0
+	VBROADCASTSS  X5, Z4
+	VBROADCASTSS  X0, Z0
+	VMOVUPS       magic32<>+0(SB), Z5
+	VMOVUPS       one32<>+0(SB), Z6
+	VMOVUPS       log2e32<>+0(SB), Z7
+	VMOVUPS       ln2hi32<>+0(SB), Z8
+	VMOVUPS       ln2lo32<>+0(SB), Z9
+	VMOVUPS       exp6c1<>+0(SB), Z10
+	VMOVUPS       exp6c2<>+0(SB), Z11
+	VMOVUPS       exp6c3<>+0(SB), Z12
+	VMOVUPS       exp6c4<>+0(SB), Z13
+	VMOVUPS       exp6c5<>+0(SB), Z14
+	VMOVUPS       exp6c6<>+0(SB), Z15
+	VADDPS        Z4, Z2, Z16
+	VSUBPS        Z4, Z16, Z4
+	VMOVUPS       Z5, Z17
+	VFMADD231PS   Z7, Z16, Z17
+	VSUBPS        Z4, Z2, Z4
+	VSUBPS        Z5, Z17, Z2
+	VADDPS        Z0, Z4, Z4
+	VFNMADD231PS  Z8, Z2, Z16
+	VFNMADD231PS  Z9, Z2, Z4
+	VADDPS        Z4, Z16, Z16
+	VMOVUPS       Z15, Z0
+	VFMADD213PS   Z14, Z16, Z0
+	VFMADD213PS   Z13, Z16, Z0
+	VFMADD213PS   Z12, Z16, Z0
+	VFMADD213PS   Z11, Z16, Z0
+	VFMADD213PS   Z10, Z16, Z0
+	VFMADD213PS   Z6, Z16, Z0
+	VSCALEFPS.Z   Z2, Z0, K1, Z0
+	VCVTPS2PD     Y0, Z2
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VCVTPS2PD     Y4, Z4
+	VADDPD        Z2, Z4, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y4
+	VADDPD        Y4, Y2, Y4
+	VEXTRACTF128  $0x01, Y4, X2
+	VADDPD        X2, X4, X2
+	VPERMILPD     $0x01, X2, X4
+	VADDSD        X4, X2, X2
+	VCMPSD        $0x00, X2, X2, X4
+	VANDPD        X4, X3, X3
+	VMOVMSKPD     X3, DX
+	TESTL         $0x00000001, DX
+	JZ            small_ret
+	VMOVSD        one64<>+0(SB), X3
+	VDIVSD        X2, X3, X2
+	VCVTSD2SS     X2, X2, X3
+	VCVTSS2SD     X3, X3, X4
+	VCMPSD        $0x1e, X2, X4, X4
+	VPADDD        X4, X3, X3
+	VCVTSS2SD     X3, X3, X4
+	VSUBSD        X4, X2, X2
+	VCVTSD2SS     X2, X2, X2
+	VMULSS        twom60<>+0(SB), X3, X5
+	VCMPSS        $0x00, X1, X2, X4
+	VBLENDVPS     X4, X5, X2, X2
+	VBROADCASTSS  X3, Z1
+	VBROADCASTSS  X2, Z2
+	VMULPS        Z2, Z0, Z2
+	VFMADD231PS   Z1, Z0, Z2
+	VMOVUPS       Z2, K1, (AX)
+	ADDQ          DI, AX
+	ADDQ          DI, CX
+	INCQ          SI
+	JMP           small_row
+
+small_ret:
+	VZEROUPPER
+	MOVQ SI, ret+64(FP)
 	RET
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)

@@ -137,6 +137,7 @@ type expJob struct {
 	v, n VecVirtual
 	p    VecVirtual
 	keep OpmaskVirtual
+	and  Op // AVX2: when not nil, e &= and (the small-row kernel's lanes)
 }
 
 // expBodies computes e = exp(x − m) for each job's vector, stores it when
@@ -147,7 +148,11 @@ type expJob struct {
 func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 	cut := k.t != nil
 	steps := []func(j *expJob){
-		func(j *expJob) { j.x = a.load(j.src, j.t) },
+		func(j *expJob) {
+			if j.x == nil { // else preloaded
+				j.x = a.load(j.src, j.t)
+			}
+		},
 		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m'
 		func(j *expJob) {
 			if a.z && cut {
@@ -202,7 +207,11 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 			},
 		)
 		if cnt == nil {
-			steps = append(steps, func(j *expJob) { VADDPS(j.p, j.acc, j.acc) })
+			steps = append(steps, func(j *expJob) {
+				if j.acc != nil {
+					VADDPS(j.p, j.acc, j.acc)
+				}
+			})
 		} else {
 			steps = append(steps,
 				func(j *expJob) {
@@ -228,6 +237,9 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 				if !j.t.full() {
 					VANDPS(j.t.v, j.p, j.p) // inactive lanes: 0
 				}
+				if j.and != nil {
+					VANDPS(j.and, j.p, j.p)
+				}
 			},
 			func(j *expJob) {
 				if j.dst != nil {
@@ -236,7 +248,11 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 			},
 		)
 		if cnt == nil {
-			steps = append(steps, func(j *expJob) { VADDPS(j.p, j.acc, j.acc) })
+			steps = append(steps, func(j *expJob) {
+				if j.acc != nil {
+					VADDPS(j.p, j.acc, j.acc)
+				}
+			})
 		} else {
 			steps = append(steps,
 				func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1

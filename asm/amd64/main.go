@@ -743,6 +743,7 @@ func main() {
 		a.expSum(expVariant{})
 		a.expSum(expVariant{store: true, total: true})
 		a.expSum(expVariant{store: true, total: true, nocut: true})
+		a.softmaxSmall()
 		a.div()
 		a.sub()
 		a.sumDot(false)

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// cutoff64 is ln 2^-126 as the generic kernels' float64 constant.
+const cutoff64 = -87.33654475055310898657
+
+// smallCols is the widest row softmaxSmall takes: 16 float32s, one ZMM or
+// two YMM registers.
+const smallCols = 16
+
+// softmaxSmall: Softmax of whole rows of at most 16 columns, row after row
+// in one call, each row held in registers from its load to its store. Per
+// row: max and min, then the checks that make the row "regular" (the max
+// finite with |max| < 128, min − max at or above the cutoff in float64 as
+// generic compares it, so no e is 0 and the cutoff can be skipped), exp
+// exactly as expSumTotalNoCut computes it, the sum in float64, the
+// double-float32 reciprocal as recip computes it, and the store. A row that
+// is not regular, or whose sum is NaN, is left unwritten and ends the call:
+// the caller does it with the general path and calls again for the rest.
+//
+// AVX2 reads and writes whole 16-element windows from the start of each
+// row: the caller passes only rows whose window lies inside both slices.
+// The lanes past the row are written back with what was read from dst
+// there, so in place the next rows' x is unchanged. AVX-512 uses opmasks.
+func (a *arch) softmaxSmall() {
+	a.fn("softmaxSmall", "func(dst, x []float32, cols, rows int) int",
+		"softmaxSmall"+a.suffix+" stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst",
+		"until rows rows are done or a row is not regular, and returns how many it stored.")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	cols := Load(Param("cols"), GP64()).(GPVirtual)
+	rows := Load(Param("rows"), GP64()).(GPVirtual)
+	done := GP64()
+	XORQ(done, done)
+	stride := GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+
+	// Lanes of the row: AVX-512 one opmask; AVX2 two masks from the
+	// tailmask table (first min(cols, 8) lanes, then max(cols − 8, 0)).
+	nv := smallCols / a.lanes
+	var k OpmaskVirtual
+	var masks []Mem
+	if a.z {
+		base := GP64()
+		LEAQ(consts["tailk"], base)
+		k = K()
+		KMOVW(Mem{Base: base, Index: cols, Scale: 2}, k)
+	} else {
+		base := GP64()
+		LEAQ(consts["tailmask"], base)
+		r0, r1, eight := GP64(), GP64(), GP64()
+		MOVQ(U32(8), eight)
+		MOVQ(cols, r0)
+		CMPQ(r0, eight)
+		CMOVQHI(eight, r0) // min(cols, 8)
+		MOVQ(cols, r1)
+		SUBQ(r0, r1) // max(cols − 8, 0)
+		m0, m1 := GP64(), GP64()
+		MOVQ(eight, m0)
+		SUBQ(r0, m0)
+		MOVQ(eight, m1)
+		SUBQ(r1, m1)
+		masks = []Mem{{Base: base, Index: m0, Scale: 4}, {Base: base, Index: m1, Scale: 4}}
+	}
+	neg := f32("neginf32", float32(math.Inf(-1)))
+	pos := f32("posinf32", float32(math.Inf(1)))
+
+	Label("small_row")
+	CMPQ(done, rows)
+	JAE(LabelRef("small_ret"))
+
+	// Load the row; max and min over its lanes.
+	xs := make([]VecVirtual, nv)
+	var hi, lo VecVirtual
+	if a.z {
+		hi, lo = a.vec(), a.vec()
+	}
+	for i := range xs {
+		xs[i] = a.vec()
+		m := Mem{Base: x, Disp: a.bytes() * i}
+		if a.z {
+			VMOVUPS_Z(m, k, xs[i])
+			VMOVUPS(neg, hi)
+			VMOVUPS(pos, lo)
+			VMAXPS(xs[i], hi, k, hi)
+			VMINPS(xs[i], lo, k, lo)
+			continue
+		}
+		VMOVUPS(m, xs[i])
+		mk := a.vec()
+		VMOVDQU(masks[i], mk)
+		h, l := a.vec(), a.vec()
+		VBLENDVPS(mk, xs[i], a.bcast(neg), h) // inactive lanes: −Inf
+		VBLENDVPS(mk, xs[i], a.bcast(pos), l) // inactive lanes: +Inf
+		if i == 0 {
+			hi, lo = h, l
+		} else {
+			VMAXPS(h, hi, hi)
+			VMINPS(l, lo, lo)
+		}
+	}
+	m := a.reduceLanes(VMAXPS, hi)
+	mn := a.reduceLanes(VMINPS, lo)
+
+	// The checks, as float64 masks ANDed into ok.
+	md, lod := XMM(), XMM()
+	VCVTSS2SD(m, m, md)
+	VCVTSS2SD(mn, mn, lod)
+	ok, c := XMM(), XMM()
+	VCMPSD(U8(0x11), c64("lim128", 128), md, ok)  // md < 128 (ordered)
+	VCMPSD(U8(0x1e), c64("limm128", -128), md, c) // md > −128 (ordered)
+	VANDPD(c, ok, ok)
+	dl := XMM()
+	VSUBSD(md, lod, dl)
+	VCMPSD(U8(0x1d), c64("cutoff64", cutoff64), dl, c) // min − max >= cutoff (ordered)
+	VANDPD(c, ok, ok)
+
+	// −m split as splitMax does: −mh (a multiple of 2^-16) and −ml.
+	rnd := XMM()
+	VMOVSD(c64("split64", 0x1.8p36), rnd)
+	h := XMM()
+	VADDSD(rnd, md, h)
+	VSUBSD(rnd, h, h) // mh in float64
+	z := XMM()
+	VXORPD(z, z, z)
+	nmh, nml := XMM(), XMM()
+	VSUBSD(h, z, nmh)
+	VCVTSD2SS(nmh, nmh, nmh)
+	VSUBSD(md, h, nml) // mh − m = −ml, exact
+	VCVTSD2SS(nml, nml, nml)
+	nm, nmlv := a.vec(), a.vec()
+	VBROADCASTSS(nmh, nm)
+	VBROADCASTSS(nml, nmlv)
+
+	// e, as the no-cutoff total kernel computes it. (AVX-512 loads its
+	// constants into registers for each row: kept across the loop, they
+	// would push the scalar work into X16–X31, which VEX cannot encode.)
+	kc := a.expConsts(nm, nmlv, nil, false)
+	jobs := make([]*expJob, nv)
+	for i := range jobs {
+		jobs[i] = &expJob{x: xs[i]}
+		if a.z {
+			jobs[i].t = tail{k: k}
+		} else {
+			jobs[i].and = masks[i]
+		}
+	}
+	a.expBodies(kc, jobs, nil)
+
+	// The sum in float64 lanes, then its check.
+	var sum VecVirtual
+	for i, j := range jobs {
+		lo, hi := a.vec(), a.vec()
+		VCVTPS2PD(a.half(j.p), lo)
+		hh := a.vec()
+		if a.z {
+			VEXTRACTF64X4(U8(1), j.p, hh.AsY())
+			VCVTPS2PD(hh.AsY(), hi)
+		} else {
+			VEXTRACTF128(U8(1), j.p, hh.AsX())
+			VCVTPS2PD(hh.AsX(), hi)
+		}
+		VADDPD(lo, hi, lo)
+		if i == 0 {
+			sum = lo
+		} else {
+			VADDPD(lo, sum, sum)
+		}
+	}
+	s := a.hsum64(sum)
+	VCMPSD(U8(0x00), s, s, c) // s == s: not NaN
+	VANDPD(c, ok, ok)
+	okb := GP32()
+	VMOVMSKPD(ok, okb)
+	TESTL(U32(1), okb)
+	JZ(LabelRef("small_ret"))
+
+	// 1/s as recip computes it: hi rounded towards zero (s > 0 here), lo
+	// the rest, never 0.
+	one := XMM()
+	VMOVSD(c64("one64", 1), one)
+	r := XMM()
+	VDIVSD(s, one, r)
+	rh := XMM()
+	VCVTSD2SS(r, r, rh)
+	rhd := XMM()
+	VCVTSS2SD(rh, rh, rhd)
+	VCMPSD(U8(0x1e), r, rhd, c) // hi > r: one float32 step down
+	VPADDD(c, rh, rh)
+	VCVTSS2SD(rh, rh, rhd)
+	VSUBSD(rhd, r, r)
+	rl := XMM()
+	VCVTSD2SS(r, r, rl)
+	alt := XMM()
+	VMULSS(f32("twom60", 0x1p-60), rh, alt)
+	VCMPSS(U8(0x00), z, rl, c) // lo == 0
+	VBLENDVPS(c, alt, rl, rl)
+	hv, lv := a.vec(), a.vec()
+	VBROADCASTSS(rh, hv)
+	VBROADCASTSS(rl, lv)
+
+	for i, j := range jobs {
+		p := a.vec()
+		VMULPS(lv, j.p, p)
+		VFMADD231PS(hv, j.p, p)
+		dm := Mem{Base: d, Disp: a.bytes() * i}
+		if a.z {
+			VMOVUPS(p, k, dm)
+			continue
+		}
+		old, mk := a.vec(), a.vec()
+		VMOVUPS(dm, old)
+		VMOVDQU(masks[i], mk)
+		VBLENDVPS(mk, p, old, old)
+		VMOVUPS(old, dm)
+	}
+	ADDQ(stride, d)
+	ADDQ(stride, x)
+	INCQ(done)
+	JMP(LabelRef("small_row"))
+
+	Label("small_ret")
+	VZEROUPPER()
+	Store(done, ReturnIndex(0))
+	RET()
+}
