@@ -40,6 +40,7 @@ type childSpec struct {
 	Shapes  []shape       `json:"shapes"`
 	Rounds  int           `json:"rounds"`
 	MinTime time.Duration `json:"min_time"`
+	CPU     int           `json:"cpu"`   // pin the measuring thread to this CPU; -1: don't
 	Start   time.Time     `json:"start"` // the parent's start, for progress
 }
 
@@ -91,6 +92,12 @@ func runChild(s childSpec) childReply {
 		return reply
 	}
 	runtime.LockOSThread()
+	if s.CPU >= 0 {
+		if err := pinThread(s.CPU); err != nil {
+			reply.Err = fmt.Sprintf("-cpu %d: %v", s.CPU, err)
+			return reply
+		}
+	}
 	for _, sh := range s.Shapes {
 		t := time.Now()
 		r := measure(im, sh, s.Rounds, s.MinTime)

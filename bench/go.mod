@@ -6,6 +6,7 @@ require (
 	github.com/gosimd/softmax v0.0.0
 	github.com/klauspost/cpuid/v2 v2.4.2
 	github.com/viterin/vek v0.4.3
+	golang.org/x/sys v0.50.0
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -20,7 +21,6 @@ require (
 	github.com/viterin/partial v1.1.0 // indirect
 	golang.org/x/exp v0.0.0-20230817173708-d852ddb80c63 // indirect
 	golang.org/x/image v0.30.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 )
 

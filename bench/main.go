@@ -176,6 +176,7 @@ type options struct {
 	rounds  int
 	minTime time.Duration
 	timeout time.Duration // per child
+	cpu     int           // -1: no pinning
 	out     string        // directory for <slug>.md/.svg/.json; "" for none
 	json    string        // extra JSON copy
 	quick   bool
@@ -197,6 +198,7 @@ func mainErr(args []string) error {
 	rounds := fs.Int("rounds", 7, "timed rounds per shape and implementation; the best is reported")
 	minTime := fs.Duration("mintime", 100*time.Millisecond, "minimum duration of one round")
 	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
+	cpu := fs.Int("cpu", -1, "pin each implementation's measuring thread to this CPU (Linux), so all of them run on the same core; -1: let the scheduler place them")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up on an implementation whose child runs longer than this")
 	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
 	compare := fs.Bool("compare", false, "print saved runs (JSON files given as arguments) side by side instead of measuring")
@@ -231,7 +233,7 @@ func mainErr(args []string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	o := options{timeout: *timeout, rounds: *rounds, minTime: *minTime, out: *out, json: *jsonFile, quick: *quick, shapes: defaultShapes}
+	o := options{cpu: *cpu, timeout: *timeout, rounds: *rounds, minTime: *minTime, out: *out, json: *jsonFile, quick: *quick, shapes: defaultShapes}
 	if *quick {
 		o.shapes = quickShapes
 		if !set["rounds"] {
@@ -254,6 +256,9 @@ func mainErr(args []string) error {
 			return err
 		}
 		o.shapes = s
+	}
+	if o.cpu >= runtime.NumCPU() || o.cpu < -1 {
+		return fmt.Errorf("-cpu %d: this machine has CPUs 0 to %d", o.cpu, runtime.NumCPU()-1)
 	}
 	if o.rounds < 1 {
 		return errors.New("-rounds must be at least 1")
@@ -328,7 +333,7 @@ func measureAll(o options, command string) (Run, error) {
 	if os.Getenv("SOFTMAX_IMPL") != "" {
 		// The parent was forced too; the default is what a child without
 		// SOFTMAX_IMPL picks.
-		if r, err := startChild(childSpec{Probe: true, Timeout: time.Minute}, nil, true); err == nil {
+		if r, err := startChild(childSpec{Probe: true, Timeout: time.Minute, CPU: -1}, nil, true); err == nil {
 			run.DefaultImpl = r.Impl
 		}
 	}
@@ -339,7 +344,7 @@ func measureAll(o options, command string) (Run, error) {
 		if !wanted(name) && name != "generic" {
 			continue
 		}
-		r, err := startChild(childSpec{Probe: true, Timeout: time.Minute}, []string{"SOFTMAX_IMPL=" + name}, true)
+		r, err := startChild(childSpec{Probe: true, Timeout: time.Minute, CPU: -1}, []string{"SOFTMAX_IMPL=" + name}, true)
 		switch {
 		case err != nil:
 			run.Unsupported[name] = err.Error()
@@ -371,7 +376,7 @@ func measureAll(o options, command string) (Run, error) {
 	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each (progress: elapsed, implementation, shape)\n",
 		len(jobs), len(o.shapes), o.rounds, o.minTime)
 	for _, im := range jobs {
-		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start, Timeout: o.timeout}
+		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start, Timeout: o.timeout, CPU: o.cpu}
 		reply, err := startChild(spec, im.env, false)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s failed: %v\n", time.Since(start).Seconds(), im.name, err)
