@@ -56,7 +56,8 @@
 // class dominates (log1p of the rest). exp(x − m) terms below 2^-126 are
 // flushed to 0 on every set alike. float64 results are within 4 ULP of a
 // double-double reference. Where an output is a difference that cancels
-// (the backward passes), the bound is relative to the larger term.
+// (the backward passes, the soft-target gradient), the bound is 4 ULP of the
+// output plus 4 ULP of the larger term.
 //
 // # Kernel sets and dispatch
 //
