@@ -151,7 +151,7 @@ func checkTerms32(t *testing.T, k *kernels[float32], what string, got []float32,
 		e := ulp.Err32(got[i], want[i])
 		if e > tol && !math.IsInf(e, 0) {
 			// Rescale: error in ULPs of the output plus ULPs of the term.
-			u := ulpOf32(want[i]) + ulpOf32(terms[i])
+			u := ulp.Of32(want[i]) + ulp.Of32(terms[i])
 			e = math.Abs(float64(got[i])-want[i]) / u
 		}
 		if e > tol || e != e {
@@ -169,14 +169,6 @@ func indexSpace(s string) int {
 		}
 	}
 	return len(s)
-}
-
-func ulpOf32(v float64) float64 {
-	if v == 0 || math.Abs(v) < ulp.MinNormal32 {
-		return 0x1p-149
-	}
-	_, e := math.Frexp(v)
-	return math.Ldexp(1, e-24)
 }
 
 func TestAccuracyCrossEntropy32(t *testing.T) {

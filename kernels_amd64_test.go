@@ -16,6 +16,7 @@ import (
 
 	"github.com/gosimd/softmax/internal/guard"
 	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
 	"github.com/klauspost/cpuid/v2"
 )
 
@@ -69,42 +70,13 @@ func kernelLens(short bool) []int {
 	return ns
 }
 
-// ulp32 is the float32 ULP at |v| (normal range).
-func ulp32(v float64) float64 {
-	_, e := math.Frexp(v)
-	return math.Ldexp(1, e-24)
-}
-
-// errULP is |got − want| in float32 ULPs of want; both NaN or equal
-// infinities score 0; a mismatch in kind scores +Inf.
+// errULP is ulp.Err32, stricter at zero: a kernel must give exactly 0
+// where the reference is 0 (masked entries, the exp cutoff).
 func errULP(got float32, want float64) float64 {
-	g := float64(got)
-	if w := float32(want); math.IsInf(float64(w), 0) {
-		want = float64(w) // beyond float32's range
-	}
-	switch {
-	case g != g || want != want:
-		if g != g && want != want {
-			return 0
-		}
-		return math.Inf(1)
-	case math.IsInf(g, 0) || math.IsInf(want, 0):
-		if g == want {
-			return 0
-		}
-		return math.Inf(1)
-	case want == 0:
-		if g == 0 {
-			return 0
-		}
-		return math.Inf(1)
-	case math.Abs(want) < 0x1p-126:
-		if math.Abs(g) < 0x1p-125 {
-			return 0
-		}
+	if want == 0 && got != 0 {
 		return math.Inf(1)
 	}
-	return math.Abs(g-want) / ulp32(want)
+	return ulp.Err32(got, want)
 }
 
 // place copies v into a buffer at element offset off (0..15) whose end

@@ -27,6 +27,19 @@ func Err64(got, want float64) float64 {
 	return err(got, want, 53, MinNormal64)
 }
 
+// Of32 and Of64 return the ULP of the type at |v| (at least the smallest
+// subnormal's spacing, for 0 and subnormal v).
+func Of32(v float64) float64 { return of(v, 24, MinNormal32) }
+func Of64(v float64) float64 { return of(v, 53, MinNormal64) }
+
+func of(v float64, prec int, tiny float64) float64 {
+	if math.Abs(v) < tiny {
+		v = tiny
+	}
+	_, e := math.Frexp(v)
+	return math.Ldexp(1, e-prec)
+}
+
 func err(got, want float64, prec int, tiny float64) float64 {
 	switch {
 	case want != want || got != got:
@@ -45,7 +58,5 @@ func err(got, want float64, prec int, tiny float64) float64 {
 		}
 		return math.Inf(1)
 	}
-	_, e := math.Frexp(want) // want = f·2^e, 0.5 <= |f| < 1
-	u := math.Ldexp(1, e-prec)
-	return math.Abs(got-want) / u
+	return math.Abs(got-want) / of(want, prec, tiny)
 }
