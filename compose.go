@@ -44,6 +44,20 @@ func logOf(rest, ones float64) float64 {
 	return math.Log(ones + rest)
 }
 
+// special fills dst for a row whose every output is fixed — NaN for a NaN
+// row, masked for an all −Inf row — and reports whether it did.
+func special[F Float](dst []F, kind rowKind, masked float64) bool {
+	switch kind {
+	case rowNaN:
+		fill(dst, nan)
+	case rowMasked:
+		fill(dst, masked)
+	default:
+		return false
+	}
+	return true
+}
+
 func fill[F Float](dst []F, v float64) {
 	for i := range dst {
 		dst[i] = F(v)
@@ -61,12 +75,7 @@ func softmaxRow[F Float](k *kernels[F], dst, x []F) {
 		return
 	}
 	m, kind := classify(k, x)
-	switch kind {
-	case rowNaN:
-		fill(dst, nan)
-		return
-	case rowMasked:
-		fill(dst, 0)
+	if special(dst, kind, 0) {
 		return
 	}
 	if k.expDiv != nil {
@@ -107,12 +116,7 @@ func softmaxRows[F Float](k *kernels[F], dst, x []F, cols int) {
 func softmaxRowTotal[F Float](k *kernels[F], dst, x []F) {
 	m, lo := k.maxMin(x)
 	m, kind := classifyMax(k, x, m)
-	switch kind {
-	case rowNaN:
-		fill(dst, nan)
-		return
-	case rowMasked:
-		fill(dst, 0)
+	if special(dst, kind, 0) {
 		return
 	}
 	s := k.expSumTotal(dst, x, m, lo)
@@ -164,12 +168,7 @@ func logSoftmaxRow[F Float](k *kernels[F], dst, x []F) {
 		return
 	}
 	m, l, kind := logSumExpRow(k, x)
-	switch kind {
-	case rowNaN:
-		fill(dst, nan)
-	case rowMasked:
-		fill(dst, math.Inf(-1))
-	default:
+	if !special(dst, kind, math.Inf(-1)) {
 		k.sub(dst, x, m, l)
 	}
 }
