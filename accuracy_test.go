@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/gosimd/softmax/internal/gen"
@@ -316,6 +317,63 @@ func TestLogSumExpCancellation(t *testing.T) {
 			}
 			got := logSumExp(k, f32(xs))
 			check32(t, k, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float32{got}, []float64{ref.LogSumExp(xs, ref.Fast)})
+		}
+	})
+}
+
+// TestAdversarialRows builds, for each set, rows where its own exp errs the
+// most: one element from the 256 with the largest upward error and the rest
+// from the 256 with the largest downward error (and the reverse), so that
+// the error of e and the error of the sum add up in p = e/Σe.
+func TestAdversarialRows(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		const n = 1 << 16
+		x := make([]float32, n)
+		e := make([]float32, n)
+		for i := range x {
+			x[i] = -float32(i) / n * 4
+		}
+		k.expSum(e, x, 0)
+		idx := make([]int, n)
+		rel := make([]float64, n)
+		for i := range x {
+			w := math.Exp(float64(x[i]))
+			rel[i] = (float64(e[i]) - w) / w
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+		low, high := idx[:256], idx[n-256:]
+		rng := newRand(5)
+		for it := range 2000 {
+			m := 2 + rng.IntN(60)
+			one, rest := high, low
+			if it%2 == 1 {
+				one, rest = low, high
+			}
+			v := make([]float64, m) // v[0] = 0 is the max
+			for i := 1; i < m; i++ {
+				v[i] = float64(x[rest[rng.IntN(len(rest))]])
+			}
+			at := 1 + rng.IntN(m-1)
+			v[at] = float64(x[one[rng.IntN(len(one))]])
+			if it%4 >= 2 { // the same row shifted: d changes by a rounding at most
+				s := float64(float32(rng.NormFloat64() * 10))
+				for i := range v {
+					v[i] = float64(float32(v[i] + s))
+				}
+			}
+			xv := f32(v)
+			got := make([]float32, m)
+			softmaxRow(k, got, xv)
+			check32(t, k, "Softmax adversarial", got, ref.Softmax(v, ref.Fast))
+			logSoftmaxRow(k, got, xv)
+			check32(t, k, "LogSoftmax adversarial", got, ref.LogSoftmax(v, ref.Fast))
+			for _, label := range []int{at, 0} {
+				wantLoss, wantGrad := ref.CrossEntropy(v, []int{label}, m, ref.Fast)
+				loss := crossEntropy(k, got, xv, []int{label}, m, 1)
+				check32(t, k, "CrossEntropyGrad adversarial", got, wantGrad)
+				check32(t, k, "CrossEntropyGrad/loss adversarial", []float32{loss}, []float64{wantLoss})
+			}
 		}
 	})
 }

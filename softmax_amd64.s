@@ -293,16 +293,18 @@ iter:
 	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
 	VADDPS       Y8, Y6, Y6
 	VADDPS       Y9, Y7, Y7
-	VMOVUPS      expc5<>+0(SB), Y8
-	VMOVUPS      expc5<>+0(SB), Y9
-	VFMADD213PS  expc4<>+0(SB), Y6, Y8
-	VFMADD213PS  expc4<>+0(SB), Y7, Y9
-	VFMADD213PS  expc3<>+0(SB), Y6, Y8
-	VFMADD213PS  expc3<>+0(SB), Y7, Y9
-	VFMADD213PS  expc2<>+0(SB), Y6, Y8
-	VFMADD213PS  expc2<>+0(SB), Y7, Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y8
-	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
 	VFMADD213PS  one32<>+0(SB), Y6, Y8
 	VFMADD213PS  one32<>+0(SB), Y7, Y9
 	VPSLLD       $0x17, Y10, Y10
@@ -345,16 +347,18 @@ iter:
 	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
 	VADDPS       Y8, Y6, Y6
 	VADDPS       Y9, Y7, Y7
-	VMOVUPS      expc5<>+0(SB), Y8
-	VMOVUPS      expc5<>+0(SB), Y9
-	VFMADD213PS  expc4<>+0(SB), Y6, Y8
-	VFMADD213PS  expc4<>+0(SB), Y7, Y9
-	VFMADD213PS  expc3<>+0(SB), Y6, Y8
-	VFMADD213PS  expc3<>+0(SB), Y7, Y9
-	VFMADD213PS  expc2<>+0(SB), Y6, Y8
-	VFMADD213PS  expc2<>+0(SB), Y7, Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y8
-	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
 	VFMADD213PS  one32<>+0(SB), Y6, Y8
 	VFMADD213PS  one32<>+0(SB), Y7, Y9
 	VPSLLD       $0x17, Y10, Y10
@@ -403,11 +407,12 @@ single:
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
 	VADDPS       Y6, Y5, Y5
-	VMOVUPS      expc5<>+0(SB), Y6
-	VFMADD213PS  expc4<>+0(SB), Y5, Y6
-	VFMADD213PS  expc3<>+0(SB), Y5, Y6
-	VFMADD213PS  expc2<>+0(SB), Y5, Y6
-	VFMADD213PS  expc1<>+0(SB), Y5, Y6
+	VMOVUPS      exp6c6<>+0(SB), Y6
+	VFMADD213PS  exp6c5<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c4<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c3<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c2<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c1<>+0(SB), Y5, Y6
 	VFMADD213PS  one32<>+0(SB), Y5, Y6
 	VPSLLD       $0x17, Y7, Y7
 	VMULPS       Y7, Y6, Y6
@@ -454,11 +459,12 @@ copied_6:
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
 	VADDPS       Y0, Y6, Y6
-	VMOVUPS      expc5<>+0(SB), Y0
-	VFMADD213PS  expc4<>+0(SB), Y6, Y0
-	VFMADD213PS  expc3<>+0(SB), Y6, Y0
-	VFMADD213PS  expc2<>+0(SB), Y6, Y0
-	VFMADD213PS  expc1<>+0(SB), Y6, Y0
+	VMOVUPS      exp6c6<>+0(SB), Y0
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
 	VFMADD213PS  one32<>+0(SB), Y6, Y0
 	VPSLLD       $0x17, Y7, Y7
 	VMULPS       Y7, Y0, Y0
@@ -599,95 +605,113 @@ DATA ln2lo32<>+56(SB)/4, $0xb95e8083
 DATA ln2lo32<>+60(SB)/4, $0xb95e8083
 GLOBL ln2lo32<>(SB), RODATA|NOPTR, $64
 
-DATA expc1<>+0(SB)/4, $0x3f7ffffb
-DATA expc1<>+4(SB)/4, $0x3f7ffffb
-DATA expc1<>+8(SB)/4, $0x3f7ffffb
-DATA expc1<>+12(SB)/4, $0x3f7ffffb
-DATA expc1<>+16(SB)/4, $0x3f7ffffb
-DATA expc1<>+20(SB)/4, $0x3f7ffffb
-DATA expc1<>+24(SB)/4, $0x3f7ffffb
-DATA expc1<>+28(SB)/4, $0x3f7ffffb
-DATA expc1<>+32(SB)/4, $0x3f7ffffb
-DATA expc1<>+36(SB)/4, $0x3f7ffffb
-DATA expc1<>+40(SB)/4, $0x3f7ffffb
-DATA expc1<>+44(SB)/4, $0x3f7ffffb
-DATA expc1<>+48(SB)/4, $0x3f7ffffb
-DATA expc1<>+52(SB)/4, $0x3f7ffffb
-DATA expc1<>+56(SB)/4, $0x3f7ffffb
-DATA expc1<>+60(SB)/4, $0x3f7ffffb
-GLOBL expc1<>(SB), RODATA|NOPTR, $64
+DATA exp6c1<>+0(SB)/4, $0x3f800000
+DATA exp6c1<>+4(SB)/4, $0x3f800000
+DATA exp6c1<>+8(SB)/4, $0x3f800000
+DATA exp6c1<>+12(SB)/4, $0x3f800000
+DATA exp6c1<>+16(SB)/4, $0x3f800000
+DATA exp6c1<>+20(SB)/4, $0x3f800000
+DATA exp6c1<>+24(SB)/4, $0x3f800000
+DATA exp6c1<>+28(SB)/4, $0x3f800000
+DATA exp6c1<>+32(SB)/4, $0x3f800000
+DATA exp6c1<>+36(SB)/4, $0x3f800000
+DATA exp6c1<>+40(SB)/4, $0x3f800000
+DATA exp6c1<>+44(SB)/4, $0x3f800000
+DATA exp6c1<>+48(SB)/4, $0x3f800000
+DATA exp6c1<>+52(SB)/4, $0x3f800000
+DATA exp6c1<>+56(SB)/4, $0x3f800000
+DATA exp6c1<>+60(SB)/4, $0x3f800000
+GLOBL exp6c1<>(SB), RODATA|NOPTR, $64
 
-DATA expc2<>+0(SB)/4, $0x3efffee2
-DATA expc2<>+4(SB)/4, $0x3efffee2
-DATA expc2<>+8(SB)/4, $0x3efffee2
-DATA expc2<>+12(SB)/4, $0x3efffee2
-DATA expc2<>+16(SB)/4, $0x3efffee2
-DATA expc2<>+20(SB)/4, $0x3efffee2
-DATA expc2<>+24(SB)/4, $0x3efffee2
-DATA expc2<>+28(SB)/4, $0x3efffee2
-DATA expc2<>+32(SB)/4, $0x3efffee2
-DATA expc2<>+36(SB)/4, $0x3efffee2
-DATA expc2<>+40(SB)/4, $0x3efffee2
-DATA expc2<>+44(SB)/4, $0x3efffee2
-DATA expc2<>+48(SB)/4, $0x3efffee2
-DATA expc2<>+52(SB)/4, $0x3efffee2
-DATA expc2<>+56(SB)/4, $0x3efffee2
-DATA expc2<>+60(SB)/4, $0x3efffee2
-GLOBL expc2<>(SB), RODATA|NOPTR, $64
+DATA exp6c2<>+0(SB)/4, $0x3effffff
+DATA exp6c2<>+4(SB)/4, $0x3effffff
+DATA exp6c2<>+8(SB)/4, $0x3effffff
+DATA exp6c2<>+12(SB)/4, $0x3effffff
+DATA exp6c2<>+16(SB)/4, $0x3effffff
+DATA exp6c2<>+20(SB)/4, $0x3effffff
+DATA exp6c2<>+24(SB)/4, $0x3effffff
+DATA exp6c2<>+28(SB)/4, $0x3effffff
+DATA exp6c2<>+32(SB)/4, $0x3effffff
+DATA exp6c2<>+36(SB)/4, $0x3effffff
+DATA exp6c2<>+40(SB)/4, $0x3effffff
+DATA exp6c2<>+44(SB)/4, $0x3effffff
+DATA exp6c2<>+48(SB)/4, $0x3effffff
+DATA exp6c2<>+52(SB)/4, $0x3effffff
+DATA exp6c2<>+56(SB)/4, $0x3effffff
+DATA exp6c2<>+60(SB)/4, $0x3effffff
+GLOBL exp6c2<>(SB), RODATA|NOPTR, $64
 
-DATA expc3<>+0(SB)/4, $0x3e2aad36
-DATA expc3<>+4(SB)/4, $0x3e2aad36
-DATA expc3<>+8(SB)/4, $0x3e2aad36
-DATA expc3<>+12(SB)/4, $0x3e2aad36
-DATA expc3<>+16(SB)/4, $0x3e2aad36
-DATA expc3<>+20(SB)/4, $0x3e2aad36
-DATA expc3<>+24(SB)/4, $0x3e2aad36
-DATA expc3<>+28(SB)/4, $0x3e2aad36
-DATA expc3<>+32(SB)/4, $0x3e2aad36
-DATA expc3<>+36(SB)/4, $0x3e2aad36
-DATA expc3<>+40(SB)/4, $0x3e2aad36
-DATA expc3<>+44(SB)/4, $0x3e2aad36
-DATA expc3<>+48(SB)/4, $0x3e2aad36
-DATA expc3<>+52(SB)/4, $0x3e2aad36
-DATA expc3<>+56(SB)/4, $0x3e2aad36
-DATA expc3<>+60(SB)/4, $0x3e2aad36
-GLOBL expc3<>(SB), RODATA|NOPTR, $64
+DATA exp6c3<>+0(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+4(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+8(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+12(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+16(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+20(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+24(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+28(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+32(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+36(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+40(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+44(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+48(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+52(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+56(SB)/4, $0x3e2aaa4a
+DATA exp6c3<>+60(SB)/4, $0x3e2aaa4a
+GLOBL exp6c3<>(SB), RODATA|NOPTR, $64
 
-DATA expc4<>+0(SB)/4, $0x3d2b9d4d
-DATA expc4<>+4(SB)/4, $0x3d2b9d4d
-DATA expc4<>+8(SB)/4, $0x3d2b9d4d
-DATA expc4<>+12(SB)/4, $0x3d2b9d4d
-DATA expc4<>+16(SB)/4, $0x3d2b9d4d
-DATA expc4<>+20(SB)/4, $0x3d2b9d4d
-DATA expc4<>+24(SB)/4, $0x3d2b9d4d
-DATA expc4<>+28(SB)/4, $0x3d2b9d4d
-DATA expc4<>+32(SB)/4, $0x3d2b9d4d
-DATA expc4<>+36(SB)/4, $0x3d2b9d4d
-DATA expc4<>+40(SB)/4, $0x3d2b9d4d
-DATA expc4<>+44(SB)/4, $0x3d2b9d4d
-DATA expc4<>+48(SB)/4, $0x3d2b9d4d
-DATA expc4<>+52(SB)/4, $0x3d2b9d4d
-DATA expc4<>+56(SB)/4, $0x3d2b9d4d
-DATA expc4<>+60(SB)/4, $0x3d2b9d4d
-GLOBL expc4<>(SB), RODATA|NOPTR, $64
+DATA exp6c4<>+0(SB)/4, $0x3d2aab20
+DATA exp6c4<>+4(SB)/4, $0x3d2aab20
+DATA exp6c4<>+8(SB)/4, $0x3d2aab20
+DATA exp6c4<>+12(SB)/4, $0x3d2aab20
+DATA exp6c4<>+16(SB)/4, $0x3d2aab20
+DATA exp6c4<>+20(SB)/4, $0x3d2aab20
+DATA exp6c4<>+24(SB)/4, $0x3d2aab20
+DATA exp6c4<>+28(SB)/4, $0x3d2aab20
+DATA exp6c4<>+32(SB)/4, $0x3d2aab20
+DATA exp6c4<>+36(SB)/4, $0x3d2aab20
+DATA exp6c4<>+40(SB)/4, $0x3d2aab20
+DATA exp6c4<>+44(SB)/4, $0x3d2aab20
+DATA exp6c4<>+48(SB)/4, $0x3d2aab20
+DATA exp6c4<>+52(SB)/4, $0x3d2aab20
+DATA exp6c4<>+56(SB)/4, $0x3d2aab20
+DATA exp6c4<>+60(SB)/4, $0x3d2aab20
+GLOBL exp6c4<>(SB), RODATA|NOPTR, $64
 
-DATA expc5<>+0(SB)/4, $0x3c07d3ff
-DATA expc5<>+4(SB)/4, $0x3c07d3ff
-DATA expc5<>+8(SB)/4, $0x3c07d3ff
-DATA expc5<>+12(SB)/4, $0x3c07d3ff
-DATA expc5<>+16(SB)/4, $0x3c07d3ff
-DATA expc5<>+20(SB)/4, $0x3c07d3ff
-DATA expc5<>+24(SB)/4, $0x3c07d3ff
-DATA expc5<>+28(SB)/4, $0x3c07d3ff
-DATA expc5<>+32(SB)/4, $0x3c07d3ff
-DATA expc5<>+36(SB)/4, $0x3c07d3ff
-DATA expc5<>+40(SB)/4, $0x3c07d3ff
-DATA expc5<>+44(SB)/4, $0x3c07d3ff
-DATA expc5<>+48(SB)/4, $0x3c07d3ff
-DATA expc5<>+52(SB)/4, $0x3c07d3ff
-DATA expc5<>+56(SB)/4, $0x3c07d3ff
-DATA expc5<>+60(SB)/4, $0x3c07d3ff
-GLOBL expc5<>(SB), RODATA|NOPTR, $64
+DATA exp6c5<>+0(SB)/4, $0x3c091efd
+DATA exp6c5<>+4(SB)/4, $0x3c091efd
+DATA exp6c5<>+8(SB)/4, $0x3c091efd
+DATA exp6c5<>+12(SB)/4, $0x3c091efd
+DATA exp6c5<>+16(SB)/4, $0x3c091efd
+DATA exp6c5<>+20(SB)/4, $0x3c091efd
+DATA exp6c5<>+24(SB)/4, $0x3c091efd
+DATA exp6c5<>+28(SB)/4, $0x3c091efd
+DATA exp6c5<>+32(SB)/4, $0x3c091efd
+DATA exp6c5<>+36(SB)/4, $0x3c091efd
+DATA exp6c5<>+40(SB)/4, $0x3c091efd
+DATA exp6c5<>+44(SB)/4, $0x3c091efd
+DATA exp6c5<>+48(SB)/4, $0x3c091efd
+DATA exp6c5<>+52(SB)/4, $0x3c091efd
+DATA exp6c5<>+56(SB)/4, $0x3c091efd
+DATA exp6c5<>+60(SB)/4, $0x3c091efd
+GLOBL exp6c5<>(SB), RODATA|NOPTR, $64
+
+DATA exp6c6<>+0(SB)/4, $0x3ab63abb
+DATA exp6c6<>+4(SB)/4, $0x3ab63abb
+DATA exp6c6<>+8(SB)/4, $0x3ab63abb
+DATA exp6c6<>+12(SB)/4, $0x3ab63abb
+DATA exp6c6<>+16(SB)/4, $0x3ab63abb
+DATA exp6c6<>+20(SB)/4, $0x3ab63abb
+DATA exp6c6<>+24(SB)/4, $0x3ab63abb
+DATA exp6c6<>+28(SB)/4, $0x3ab63abb
+DATA exp6c6<>+32(SB)/4, $0x3ab63abb
+DATA exp6c6<>+36(SB)/4, $0x3ab63abb
+DATA exp6c6<>+40(SB)/4, $0x3ab63abb
+DATA exp6c6<>+44(SB)/4, $0x3ab63abb
+DATA exp6c6<>+48(SB)/4, $0x3ab63abb
+DATA exp6c6<>+52(SB)/4, $0x3ab63abb
+DATA exp6c6<>+56(SB)/4, $0x3ab63abb
+DATA exp6c6<>+60(SB)/4, $0x3ab63abb
+GLOBL exp6c6<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
@@ -741,16 +765,18 @@ iter:
 	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
 	VADDPS       Y8, Y6, Y6
 	VADDPS       Y9, Y7, Y7
-	VMOVUPS      expc5<>+0(SB), Y8
-	VMOVUPS      expc5<>+0(SB), Y9
-	VFMADD213PS  expc4<>+0(SB), Y6, Y8
-	VFMADD213PS  expc4<>+0(SB), Y7, Y9
-	VFMADD213PS  expc3<>+0(SB), Y6, Y8
-	VFMADD213PS  expc3<>+0(SB), Y7, Y9
-	VFMADD213PS  expc2<>+0(SB), Y6, Y8
-	VFMADD213PS  expc2<>+0(SB), Y7, Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y8
-	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
 	VFMADD213PS  one32<>+0(SB), Y6, Y8
 	VFMADD213PS  one32<>+0(SB), Y7, Y9
 	VPSLLD       $0x17, Y10, Y10
@@ -791,16 +817,18 @@ iter:
 	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
 	VADDPS       Y8, Y6, Y6
 	VADDPS       Y9, Y7, Y7
-	VMOVUPS      expc5<>+0(SB), Y8
-	VMOVUPS      expc5<>+0(SB), Y9
-	VFMADD213PS  expc4<>+0(SB), Y6, Y8
-	VFMADD213PS  expc4<>+0(SB), Y7, Y9
-	VFMADD213PS  expc3<>+0(SB), Y6, Y8
-	VFMADD213PS  expc3<>+0(SB), Y7, Y9
-	VFMADD213PS  expc2<>+0(SB), Y6, Y8
-	VFMADD213PS  expc2<>+0(SB), Y7, Y9
-	VFMADD213PS  expc1<>+0(SB), Y6, Y8
-	VFMADD213PS  expc1<>+0(SB), Y7, Y9
+	VMOVUPS      exp6c6<>+0(SB), Y8
+	VMOVUPS      exp6c6<>+0(SB), Y9
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
+	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
 	VFMADD213PS  one32<>+0(SB), Y6, Y8
 	VFMADD213PS  one32<>+0(SB), Y7, Y9
 	VPSLLD       $0x17, Y10, Y10
@@ -846,11 +874,12 @@ single:
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
 	VADDPS       Y6, Y5, Y5
-	VMOVUPS      expc5<>+0(SB), Y6
-	VFMADD213PS  expc4<>+0(SB), Y5, Y6
-	VFMADD213PS  expc3<>+0(SB), Y5, Y6
-	VFMADD213PS  expc2<>+0(SB), Y5, Y6
-	VFMADD213PS  expc1<>+0(SB), Y5, Y6
+	VMOVUPS      exp6c6<>+0(SB), Y6
+	VFMADD213PS  exp6c5<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c4<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c3<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c2<>+0(SB), Y5, Y6
+	VFMADD213PS  exp6c1<>+0(SB), Y5, Y6
 	VFMADD213PS  one32<>+0(SB), Y5, Y6
 	VPSLLD       $0x17, Y7, Y7
 	VMULPS       Y7, Y6, Y6
@@ -895,11 +924,12 @@ copied_10:
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
 	VADDPS       Y0, Y6, Y6
-	VMOVUPS      expc5<>+0(SB), Y0
-	VFMADD213PS  expc4<>+0(SB), Y6, Y0
-	VFMADD213PS  expc3<>+0(SB), Y6, Y0
-	VFMADD213PS  expc2<>+0(SB), Y6, Y0
-	VFMADD213PS  expc1<>+0(SB), Y6, Y0
+	VMOVUPS      exp6c6<>+0(SB), Y0
+	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
+	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
 	VFMADD213PS  one32<>+0(SB), Y6, Y0
 	VPSLLD       $0x17, Y7, Y7
 	VMULPS       Y7, Y0, Y0
@@ -1183,114 +1213,6 @@ done:
 	VZEROUPPER
 	MOVSD        X1, ret+64(FP)
 	RET
-
-DATA exp6c1<>+0(SB)/4, $0x3f800000
-DATA exp6c1<>+4(SB)/4, $0x3f800000
-DATA exp6c1<>+8(SB)/4, $0x3f800000
-DATA exp6c1<>+12(SB)/4, $0x3f800000
-DATA exp6c1<>+16(SB)/4, $0x3f800000
-DATA exp6c1<>+20(SB)/4, $0x3f800000
-DATA exp6c1<>+24(SB)/4, $0x3f800000
-DATA exp6c1<>+28(SB)/4, $0x3f800000
-DATA exp6c1<>+32(SB)/4, $0x3f800000
-DATA exp6c1<>+36(SB)/4, $0x3f800000
-DATA exp6c1<>+40(SB)/4, $0x3f800000
-DATA exp6c1<>+44(SB)/4, $0x3f800000
-DATA exp6c1<>+48(SB)/4, $0x3f800000
-DATA exp6c1<>+52(SB)/4, $0x3f800000
-DATA exp6c1<>+56(SB)/4, $0x3f800000
-DATA exp6c1<>+60(SB)/4, $0x3f800000
-GLOBL exp6c1<>(SB), RODATA|NOPTR, $64
-
-DATA exp6c2<>+0(SB)/4, $0x3effffff
-DATA exp6c2<>+4(SB)/4, $0x3effffff
-DATA exp6c2<>+8(SB)/4, $0x3effffff
-DATA exp6c2<>+12(SB)/4, $0x3effffff
-DATA exp6c2<>+16(SB)/4, $0x3effffff
-DATA exp6c2<>+20(SB)/4, $0x3effffff
-DATA exp6c2<>+24(SB)/4, $0x3effffff
-DATA exp6c2<>+28(SB)/4, $0x3effffff
-DATA exp6c2<>+32(SB)/4, $0x3effffff
-DATA exp6c2<>+36(SB)/4, $0x3effffff
-DATA exp6c2<>+40(SB)/4, $0x3effffff
-DATA exp6c2<>+44(SB)/4, $0x3effffff
-DATA exp6c2<>+48(SB)/4, $0x3effffff
-DATA exp6c2<>+52(SB)/4, $0x3effffff
-DATA exp6c2<>+56(SB)/4, $0x3effffff
-DATA exp6c2<>+60(SB)/4, $0x3effffff
-GLOBL exp6c2<>(SB), RODATA|NOPTR, $64
-
-DATA exp6c3<>+0(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+4(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+8(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+12(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+16(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+20(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+24(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+28(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+32(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+36(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+40(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+44(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+48(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+52(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+56(SB)/4, $0x3e2aaa4a
-DATA exp6c3<>+60(SB)/4, $0x3e2aaa4a
-GLOBL exp6c3<>(SB), RODATA|NOPTR, $64
-
-DATA exp6c4<>+0(SB)/4, $0x3d2aab20
-DATA exp6c4<>+4(SB)/4, $0x3d2aab20
-DATA exp6c4<>+8(SB)/4, $0x3d2aab20
-DATA exp6c4<>+12(SB)/4, $0x3d2aab20
-DATA exp6c4<>+16(SB)/4, $0x3d2aab20
-DATA exp6c4<>+20(SB)/4, $0x3d2aab20
-DATA exp6c4<>+24(SB)/4, $0x3d2aab20
-DATA exp6c4<>+28(SB)/4, $0x3d2aab20
-DATA exp6c4<>+32(SB)/4, $0x3d2aab20
-DATA exp6c4<>+36(SB)/4, $0x3d2aab20
-DATA exp6c4<>+40(SB)/4, $0x3d2aab20
-DATA exp6c4<>+44(SB)/4, $0x3d2aab20
-DATA exp6c4<>+48(SB)/4, $0x3d2aab20
-DATA exp6c4<>+52(SB)/4, $0x3d2aab20
-DATA exp6c4<>+56(SB)/4, $0x3d2aab20
-DATA exp6c4<>+60(SB)/4, $0x3d2aab20
-GLOBL exp6c4<>(SB), RODATA|NOPTR, $64
-
-DATA exp6c5<>+0(SB)/4, $0x3c091efd
-DATA exp6c5<>+4(SB)/4, $0x3c091efd
-DATA exp6c5<>+8(SB)/4, $0x3c091efd
-DATA exp6c5<>+12(SB)/4, $0x3c091efd
-DATA exp6c5<>+16(SB)/4, $0x3c091efd
-DATA exp6c5<>+20(SB)/4, $0x3c091efd
-DATA exp6c5<>+24(SB)/4, $0x3c091efd
-DATA exp6c5<>+28(SB)/4, $0x3c091efd
-DATA exp6c5<>+32(SB)/4, $0x3c091efd
-DATA exp6c5<>+36(SB)/4, $0x3c091efd
-DATA exp6c5<>+40(SB)/4, $0x3c091efd
-DATA exp6c5<>+44(SB)/4, $0x3c091efd
-DATA exp6c5<>+48(SB)/4, $0x3c091efd
-DATA exp6c5<>+52(SB)/4, $0x3c091efd
-DATA exp6c5<>+56(SB)/4, $0x3c091efd
-DATA exp6c5<>+60(SB)/4, $0x3c091efd
-GLOBL exp6c5<>(SB), RODATA|NOPTR, $64
-
-DATA exp6c6<>+0(SB)/4, $0x3ab63abb
-DATA exp6c6<>+4(SB)/4, $0x3ab63abb
-DATA exp6c6<>+8(SB)/4, $0x3ab63abb
-DATA exp6c6<>+12(SB)/4, $0x3ab63abb
-DATA exp6c6<>+16(SB)/4, $0x3ab63abb
-DATA exp6c6<>+20(SB)/4, $0x3ab63abb
-DATA exp6c6<>+24(SB)/4, $0x3ab63abb
-DATA exp6c6<>+28(SB)/4, $0x3ab63abb
-DATA exp6c6<>+32(SB)/4, $0x3ab63abb
-DATA exp6c6<>+36(SB)/4, $0x3ab63abb
-DATA exp6c6<>+40(SB)/4, $0x3ab63abb
-DATA exp6c6<>+44(SB)/4, $0x3ab63abb
-DATA exp6c6<>+48(SB)/4, $0x3ab63abb
-DATA exp6c6<>+52(SB)/4, $0x3ab63abb
-DATA exp6c6<>+56(SB)/4, $0x3ab63abb
-DATA exp6c6<>+60(SB)/4, $0x3ab63abb
-GLOBL exp6c6<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
@@ -2850,17 +2772,18 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
 	VMOVUPS      log2e32<>+0(SB), Z6
 	VMOVUPS      ln2hi32<>+0(SB), Z7
 	VMOVUPS      ln2lo32<>+0(SB), Z8
-	VMOVUPS      expc1<>+0(SB), Z9
-	VMOVUPS      expc2<>+0(SB), Z10
-	VMOVUPS      expc3<>+0(SB), Z11
-	VMOVUPS      expc4<>+0(SB), Z12
-	VMOVUPS      expc5<>+0(SB), Z13
-	VMOVUPS      onei32<>+0(SB), Z14
-	VPXORD       Z15, Z15, Z15
+	VMOVUPS      exp6c1<>+0(SB), Z9
+	VMOVUPS      exp6c2<>+0(SB), Z10
+	VMOVUPS      exp6c3<>+0(SB), Z11
+	VMOVUPS      exp6c4<>+0(SB), Z12
+	VMOVUPS      exp6c5<>+0(SB), Z13
+	VMOVUPS      exp6c6<>+0(SB), Z14
+	VMOVUPS      onei32<>+0(SB), Z15
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
 	VPXORD       Z19, Z19, Z19
+	VPXORD       Z20, Z20, Z20
 
 blocks:
 	MOVQ    DX, BX
@@ -2874,147 +2797,152 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS       (CX), Z20
-	VMOVUPS       64(CX), Z21
-	VADDPS        Z0, Z20, Z22
+	VMOVUPS       (CX), Z21
+	VMOVUPS       64(CX), Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z2, Z20, K1
-	VCMPPS        $0x15, Z2, Z21, K2
-	VSUBPS        Z0, Z22, Z24
+	VADDPS        Z0, Z22, Z24
+	VCMPPS        $0x15, Z2, Z21, K1
+	VCMPPS        $0x15, Z2, Z22, K2
 	VSUBPS        Z0, Z23, Z25
-	VMOVUPS       Z4, Z26
+	VSUBPS        Z0, Z24, Z26
 	VMOVUPS       Z4, Z27
-	VFMADD231PS   Z6, Z22, Z26
+	VMOVUPS       Z4, Z28
 	VFMADD231PS   Z6, Z23, Z27
-	VSUBPS        Z24, Z20, Z24
+	VFMADD231PS   Z6, Z24, Z28
 	VSUBPS        Z25, Z21, Z25
-	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z26, Z22, Z26
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z1, Z24, Z24
+	VSUBPS        Z4, Z28, Z22
 	VADDPS        Z1, Z25, Z25
-	VFNMADD231PS  Z7, Z20, Z22
+	VADDPS        Z1, Z26, Z26
 	VFNMADD231PS  Z7, Z21, Z23
-	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z7, Z22, Z24
 	VFNMADD231PS  Z8, Z21, Z25
-	VADDPS        Z24, Z22, Z22
+	VFNMADD231PS  Z8, Z22, Z26
 	VADDPS        Z25, Z23, Z23
-	VMOVUPS       Z13, Z24
-	VMOVUPS       Z13, Z25
-	VFMADD213PS   Z12, Z22, Z24
+	VADDPS        Z26, Z24, Z24
+	VMOVUPS       Z14, Z25
+	VMOVUPS       Z14, Z26
+	VFMADD213PS   Z13, Z23, Z25
+	VFMADD213PS   Z13, Z24, Z26
 	VFMADD213PS   Z12, Z23, Z25
-	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z12, Z24, Z26
 	VFMADD213PS   Z11, Z23, Z25
-	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z11, Z24, Z26
 	VFMADD213PS   Z10, Z23, Z25
-	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z10, Z24, Z26
 	VFMADD213PS   Z9, Z23, Z25
-	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z9, Z24, Z26
 	VFMADD213PS   Z5, Z23, Z25
-	VSCALEFPS.Z   Z20, Z24, K1, Z24
-	VSCALEFPS.Z   Z21, Z25, K2, Z25
-	VMOVUPS       Z24, (AX)
-	VMOVUPS       Z25, 64(AX)
-	VCMPPS        $0x04, Z5, Z24, K1
-	VADDPS        Z24, Z16, K1, Z16
+	VFMADD213PS   Z5, Z24, Z26
+	VSCALEFPS.Z   Z21, Z25, K1, Z25
+	VSCALEFPS.Z   Z22, Z26, K2, Z26
+	VMOVUPS       Z25, (AX)
+	VMOVUPS       Z26, 64(AX)
 	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z17, K1, Z17
-	VCMPPS        $0x00, Z5, Z24, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x04, Z5, Z26, K1
+	VADDPS        Z26, Z18, K1, Z18
 	VCMPPS        $0x00, Z5, Z25, K1
-	VPADDD        Z14, Z15, K1, Z15
-	VMOVUPS       128(CX), Z20
-	VMOVUPS       192(CX), Z21
-	VADDPS        Z0, Z20, Z22
+	VPADDD        Z15, Z16, K1, Z16
+	VCMPPS        $0x00, Z5, Z26, K1
+	VPADDD        Z15, Z16, K1, Z16
+	VMOVUPS       128(CX), Z21
+	VMOVUPS       192(CX), Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z2, Z20, K1
-	VCMPPS        $0x15, Z2, Z21, K2
-	VSUBPS        Z0, Z22, Z24
+	VADDPS        Z0, Z22, Z24
+	VCMPPS        $0x15, Z2, Z21, K1
+	VCMPPS        $0x15, Z2, Z22, K2
 	VSUBPS        Z0, Z23, Z25
-	VMOVUPS       Z4, Z26
+	VSUBPS        Z0, Z24, Z26
 	VMOVUPS       Z4, Z27
-	VFMADD231PS   Z6, Z22, Z26
+	VMOVUPS       Z4, Z28
 	VFMADD231PS   Z6, Z23, Z27
-	VSUBPS        Z24, Z20, Z24
+	VFMADD231PS   Z6, Z24, Z28
 	VSUBPS        Z25, Z21, Z25
-	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z26, Z22, Z26
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z1, Z24, Z24
+	VSUBPS        Z4, Z28, Z22
 	VADDPS        Z1, Z25, Z25
-	VFNMADD231PS  Z7, Z20, Z22
+	VADDPS        Z1, Z26, Z26
 	VFNMADD231PS  Z7, Z21, Z23
-	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z7, Z22, Z24
 	VFNMADD231PS  Z8, Z21, Z25
-	VADDPS        Z24, Z22, Z22
+	VFNMADD231PS  Z8, Z22, Z26
 	VADDPS        Z25, Z23, Z23
-	VMOVUPS       Z13, Z24
-	VMOVUPS       Z13, Z25
-	VFMADD213PS   Z12, Z22, Z24
+	VADDPS        Z26, Z24, Z24
+	VMOVUPS       Z14, Z25
+	VMOVUPS       Z14, Z26
+	VFMADD213PS   Z13, Z23, Z25
+	VFMADD213PS   Z13, Z24, Z26
 	VFMADD213PS   Z12, Z23, Z25
-	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z12, Z24, Z26
 	VFMADD213PS   Z11, Z23, Z25
-	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z11, Z24, Z26
 	VFMADD213PS   Z10, Z23, Z25
-	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z10, Z24, Z26
 	VFMADD213PS   Z9, Z23, Z25
-	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z9, Z24, Z26
 	VFMADD213PS   Z5, Z23, Z25
-	VSCALEFPS.Z   Z20, Z24, K1, Z24
-	VSCALEFPS.Z   Z21, Z25, K2, Z25
-	VMOVUPS       Z24, 128(AX)
-	VMOVUPS       Z25, 192(AX)
-	VCMPPS        $0x04, Z5, Z24, K1
-	VADDPS        Z24, Z18, K1, Z18
+	VFMADD213PS   Z5, Z24, Z26
+	VSCALEFPS.Z   Z21, Z25, K1, Z25
+	VSCALEFPS.Z   Z22, Z26, K2, Z26
+	VMOVUPS       Z25, 128(AX)
+	VMOVUPS       Z26, 192(AX)
 	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z19, K1, Z19
-	VCMPPS        $0x00, Z5, Z24, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x04, Z5, Z26, K1
+	VADDPS        Z26, Z20, K1, Z20
 	VCMPPS        $0x00, Z5, Z25, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VPADDD        Z15, Z16, K1, Z16
+	VCMPPS        $0x00, Z5, Z26, K1
+	VPADDD        Z15, Z16, K1, Z16
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          BX
 	JNZ           iter
-	VADDPS        Z18, Z16, Z16
 	VADDPS        Z19, Z17, Z17
-	VADDPS        Z17, Z16, Z16
-	VCVTPS2PD     Y16, Z20
-	VEXTRACTF64X4 $0x01, Z16, Y21
-	VCVTPS2PD     Y21, Z21
-	VADDPD        Z20, Z21, Z20
-	VADDPD        Z20, Z3, Z3
-	VPXORD        Z16, Z16, Z16
+	VADDPS        Z20, Z18, Z18
+	VADDPS        Z18, Z17, Z17
+	VCVTPS2PD     Y17, Z21
+	VEXTRACTF64X4 $0x01, Z17, Y22
+	VCVTPS2PD     Y22, Z22
+	VADDPD        Z21, Z22, Z21
+	VADDPD        Z21, Z3, Z3
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
 	VPXORD        Z19, Z19, Z19
+	VPXORD        Z20, Z20, Z20
 	JMP           blocks
 
 single:
 	CMPQ         DX, $0x00000010
 	JB           tail
-	VMOVUPS      (CX), Z20
-	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z2, Z20, K1
-	VSUBPS       Z0, Z21, Z22
-	VMOVUPS      Z4, Z23
-	VFMADD231PS  Z6, Z21, Z23
-	VSUBPS       Z22, Z20, Z22
-	VSUBPS       Z4, Z23, Z20
-	VADDPS       Z1, Z22, Z22
-	VFNMADD231PS Z7, Z20, Z21
-	VFNMADD231PS Z8, Z20, Z22
-	VADDPS       Z22, Z21, Z21
-	VMOVUPS      Z13, Z22
-	VFMADD213PS  Z12, Z21, Z22
-	VFMADD213PS  Z11, Z21, Z22
-	VFMADD213PS  Z10, Z21, Z22
-	VFMADD213PS  Z9, Z21, Z22
-	VFMADD213PS  Z5, Z21, Z22
-	VSCALEFPS.Z  Z20, Z22, K1, Z22
-	VMOVUPS      Z22, (AX)
-	VCMPPS       $0x04, Z5, Z22, K1
-	VADDPS       Z22, Z16, K1, Z16
-	VCMPPS       $0x00, Z5, Z22, K1
-	VPADDD       Z14, Z15, K1, Z15
+	VMOVUPS      (CX), Z21
+	VADDPS       Z0, Z21, Z22
+	VCMPPS       $0x15, Z2, Z21, K1
+	VSUBPS       Z0, Z22, Z23
+	VMOVUPS      Z4, Z24
+	VFMADD231PS  Z6, Z22, Z24
+	VSUBPS       Z23, Z21, Z23
+	VSUBPS       Z4, Z24, Z21
+	VADDPS       Z1, Z23, Z23
+	VFNMADD231PS Z7, Z21, Z22
+	VFNMADD231PS Z8, Z21, Z23
+	VADDPS       Z23, Z22, Z22
+	VMOVUPS      Z14, Z23
+	VFMADD213PS  Z13, Z22, Z23
+	VFMADD213PS  Z12, Z22, Z23
+	VFMADD213PS  Z11, Z22, Z23
+	VFMADD213PS  Z10, Z22, Z23
+	VFMADD213PS  Z9, Z22, Z23
+	VFMADD213PS  Z5, Z22, Z23
+	VSCALEFPS.Z  Z21, Z23, K1, Z23
+	VMOVUPS      Z23, (AX)
+	VCMPPS       $0x04, Z5, Z23, K1
+	VADDPS       Z23, Z17, K1, Z17
+	VCMPPS       $0x00, Z5, Z23, K1
+	VPADDD       Z15, Z16, K1, Z16
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
@@ -3025,52 +2953,53 @@ tail:
 	JZ           done
 	LEAQ         tailk<>+0(SB), BX
 	KMOVW        (BX)(DX*2), K1
-	VMOVUPS.Z    (CX), K1, Z20
-	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z2, Z20, K1, K2
-	VSUBPS       Z0, Z21, Z0
+	VMOVUPS.Z    (CX), K1, Z21
+	VADDPS       Z0, Z21, Z22
+	VCMPPS       $0x15, Z2, Z21, K1, K2
+	VSUBPS       Z0, Z22, Z0
 	VMOVUPS      Z4, Z2
-	VFMADD231PS  Z6, Z21, Z2
-	VSUBPS       Z0, Z20, Z0
+	VFMADD231PS  Z6, Z22, Z2
+	VSUBPS       Z0, Z21, Z0
 	VSUBPS       Z4, Z2, Z2
 	VADDPS       Z1, Z0, Z0
-	VFNMADD231PS Z7, Z2, Z21
+	VFNMADD231PS Z7, Z2, Z22
 	VFNMADD231PS Z8, Z2, Z0
-	VADDPS       Z0, Z21, Z21
-	VMOVUPS      Z13, Z0
-	VFMADD213PS  Z12, Z21, Z0
-	VFMADD213PS  Z11, Z21, Z0
-	VFMADD213PS  Z10, Z21, Z0
-	VFMADD213PS  Z9, Z21, Z0
-	VFMADD213PS  Z5, Z21, Z0
+	VADDPS       Z0, Z22, Z22
+	VMOVUPS      Z14, Z0
+	VFMADD213PS  Z13, Z22, Z0
+	VFMADD213PS  Z12, Z22, Z0
+	VFMADD213PS  Z11, Z22, Z0
+	VFMADD213PS  Z10, Z22, Z0
+	VFMADD213PS  Z9, Z22, Z0
+	VFMADD213PS  Z5, Z22, Z0
 	VSCALEFPS.Z  Z2, Z0, K2, Z0
 	VMOVUPS      Z0, K1, (AX)
 	VCMPPS       $0x04, Z5, Z0, K1
-	VADDPS       Z0, Z17, K1, Z17
+	VADDPS       Z0, Z18, K1, Z18
 	VCMPPS       $0x00, Z5, Z0, K1
-	VPADDD       Z14, Z15, K1, Z15
+	VPADDD       Z15, Z16, K1, Z16
 
 done:
-	VADDPS        Z18, Z16, Z16
 	VADDPS        Z19, Z17, Z17
-	VADDPS        Z17, Z16, Z16
-	VCVTPS2PD     Y16, Z0
-	VEXTRACTF64X4 $0x01, Z16, Y1
+	VADDPS        Z20, Z18, Z18
+	VADDPS        Z18, Z17, Z17
+	VCVTPS2PD     Y17, Z0
+	VEXTRACTF64X4 $0x01, Z17, Y1
 	VCVTPS2PD     Y1, Z1
 	VADDPD        Z0, Z1, Z0
 	VADDPD        Z0, Z3, Z3
-	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
 	VPXORD        Z19, Z19, Z19
+	VPXORD        Z20, Z20, Z20
 	VEXTRACTF64X4 $0x01, Z3, Y0
 	VADDPD        Y0, Y3, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z15, Y0
-	VPADDD        Y0, Y15, Y0
+	VEXTRACTI64X4 $0x01, Z16, Y0
+	VPADDD        Y0, Y16, Y0
 	VEXTRACTI128  $0x01, Y0, X2
 	VPADDD        X2, X0, X2
 	VPSHUFD       $0x0e, X2, X0
@@ -3116,17 +3045,18 @@ TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-56
 	VMOVUPS      log2e32<>+0(SB), Z6
 	VMOVUPS      ln2hi32<>+0(SB), Z7
 	VMOVUPS      ln2lo32<>+0(SB), Z8
-	VMOVUPS      expc1<>+0(SB), Z9
-	VMOVUPS      expc2<>+0(SB), Z10
-	VMOVUPS      expc3<>+0(SB), Z11
-	VMOVUPS      expc4<>+0(SB), Z12
-	VMOVUPS      expc5<>+0(SB), Z13
-	VMOVUPS      onei32<>+0(SB), Z14
-	VPXORD       Z15, Z15, Z15
+	VMOVUPS      exp6c1<>+0(SB), Z9
+	VMOVUPS      exp6c2<>+0(SB), Z10
+	VMOVUPS      exp6c3<>+0(SB), Z11
+	VMOVUPS      exp6c4<>+0(SB), Z12
+	VMOVUPS      exp6c5<>+0(SB), Z13
+	VMOVUPS      exp6c6<>+0(SB), Z14
+	VMOVUPS      onei32<>+0(SB), Z15
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18
 	VPXORD       Z19, Z19, Z19
+	VPXORD       Z20, Z20, Z20
 
 blocks:
 	MOVQ    CX, DX
@@ -3140,141 +3070,146 @@ blocks:
 	SUBQ    BX, CX
 
 iter:
-	VMOVUPS       (AX), Z20
-	VMOVUPS       64(AX), Z21
-	VADDPS        Z0, Z20, Z22
+	VMOVUPS       (AX), Z21
+	VMOVUPS       64(AX), Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z2, Z20, K1
-	VCMPPS        $0x15, Z2, Z21, K2
-	VSUBPS        Z0, Z22, Z24
+	VADDPS        Z0, Z22, Z24
+	VCMPPS        $0x15, Z2, Z21, K1
+	VCMPPS        $0x15, Z2, Z22, K2
 	VSUBPS        Z0, Z23, Z25
-	VMOVUPS       Z4, Z26
+	VSUBPS        Z0, Z24, Z26
 	VMOVUPS       Z4, Z27
-	VFMADD231PS   Z6, Z22, Z26
+	VMOVUPS       Z4, Z28
 	VFMADD231PS   Z6, Z23, Z27
-	VSUBPS        Z24, Z20, Z24
+	VFMADD231PS   Z6, Z24, Z28
 	VSUBPS        Z25, Z21, Z25
-	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z26, Z22, Z26
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z1, Z24, Z24
+	VSUBPS        Z4, Z28, Z22
 	VADDPS        Z1, Z25, Z25
-	VFNMADD231PS  Z7, Z20, Z22
+	VADDPS        Z1, Z26, Z26
 	VFNMADD231PS  Z7, Z21, Z23
-	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z7, Z22, Z24
 	VFNMADD231PS  Z8, Z21, Z25
-	VADDPS        Z24, Z22, Z22
+	VFNMADD231PS  Z8, Z22, Z26
 	VADDPS        Z25, Z23, Z23
-	VMOVUPS       Z13, Z24
-	VMOVUPS       Z13, Z25
-	VFMADD213PS   Z12, Z22, Z24
+	VADDPS        Z26, Z24, Z24
+	VMOVUPS       Z14, Z25
+	VMOVUPS       Z14, Z26
+	VFMADD213PS   Z13, Z23, Z25
+	VFMADD213PS   Z13, Z24, Z26
 	VFMADD213PS   Z12, Z23, Z25
-	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z12, Z24, Z26
 	VFMADD213PS   Z11, Z23, Z25
-	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z11, Z24, Z26
 	VFMADD213PS   Z10, Z23, Z25
-	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z10, Z24, Z26
 	VFMADD213PS   Z9, Z23, Z25
-	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z9, Z24, Z26
 	VFMADD213PS   Z5, Z23, Z25
-	VSCALEFPS.Z   Z20, Z24, K1, Z24
-	VSCALEFPS.Z   Z21, Z25, K2, Z25
-	VCMPPS        $0x04, Z5, Z24, K1
-	VADDPS        Z24, Z16, K1, Z16
+	VFMADD213PS   Z5, Z24, Z26
+	VSCALEFPS.Z   Z21, Z25, K1, Z25
+	VSCALEFPS.Z   Z22, Z26, K2, Z26
 	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z17, K1, Z17
-	VCMPPS        $0x00, Z5, Z24, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x04, Z5, Z26, K1
+	VADDPS        Z26, Z18, K1, Z18
 	VCMPPS        $0x00, Z5, Z25, K1
-	VPADDD        Z14, Z15, K1, Z15
-	VMOVUPS       128(AX), Z20
-	VMOVUPS       192(AX), Z21
-	VADDPS        Z0, Z20, Z22
+	VPADDD        Z15, Z16, K1, Z16
+	VCMPPS        $0x00, Z5, Z26, K1
+	VPADDD        Z15, Z16, K1, Z16
+	VMOVUPS       128(AX), Z21
+	VMOVUPS       192(AX), Z22
 	VADDPS        Z0, Z21, Z23
-	VCMPPS        $0x15, Z2, Z20, K1
-	VCMPPS        $0x15, Z2, Z21, K2
-	VSUBPS        Z0, Z22, Z24
+	VADDPS        Z0, Z22, Z24
+	VCMPPS        $0x15, Z2, Z21, K1
+	VCMPPS        $0x15, Z2, Z22, K2
 	VSUBPS        Z0, Z23, Z25
-	VMOVUPS       Z4, Z26
+	VSUBPS        Z0, Z24, Z26
 	VMOVUPS       Z4, Z27
-	VFMADD231PS   Z6, Z22, Z26
+	VMOVUPS       Z4, Z28
 	VFMADD231PS   Z6, Z23, Z27
-	VSUBPS        Z24, Z20, Z24
+	VFMADD231PS   Z6, Z24, Z28
 	VSUBPS        Z25, Z21, Z25
-	VSUBPS        Z4, Z26, Z20
+	VSUBPS        Z26, Z22, Z26
 	VSUBPS        Z4, Z27, Z21
-	VADDPS        Z1, Z24, Z24
+	VSUBPS        Z4, Z28, Z22
 	VADDPS        Z1, Z25, Z25
-	VFNMADD231PS  Z7, Z20, Z22
+	VADDPS        Z1, Z26, Z26
 	VFNMADD231PS  Z7, Z21, Z23
-	VFNMADD231PS  Z8, Z20, Z24
+	VFNMADD231PS  Z7, Z22, Z24
 	VFNMADD231PS  Z8, Z21, Z25
-	VADDPS        Z24, Z22, Z22
+	VFNMADD231PS  Z8, Z22, Z26
 	VADDPS        Z25, Z23, Z23
-	VMOVUPS       Z13, Z24
-	VMOVUPS       Z13, Z25
-	VFMADD213PS   Z12, Z22, Z24
+	VADDPS        Z26, Z24, Z24
+	VMOVUPS       Z14, Z25
+	VMOVUPS       Z14, Z26
+	VFMADD213PS   Z13, Z23, Z25
+	VFMADD213PS   Z13, Z24, Z26
 	VFMADD213PS   Z12, Z23, Z25
-	VFMADD213PS   Z11, Z22, Z24
+	VFMADD213PS   Z12, Z24, Z26
 	VFMADD213PS   Z11, Z23, Z25
-	VFMADD213PS   Z10, Z22, Z24
+	VFMADD213PS   Z11, Z24, Z26
 	VFMADD213PS   Z10, Z23, Z25
-	VFMADD213PS   Z9, Z22, Z24
+	VFMADD213PS   Z10, Z24, Z26
 	VFMADD213PS   Z9, Z23, Z25
-	VFMADD213PS   Z5, Z22, Z24
+	VFMADD213PS   Z9, Z24, Z26
 	VFMADD213PS   Z5, Z23, Z25
-	VSCALEFPS.Z   Z20, Z24, K1, Z24
-	VSCALEFPS.Z   Z21, Z25, K2, Z25
-	VCMPPS        $0x04, Z5, Z24, K1
-	VADDPS        Z24, Z18, K1, Z18
+	VFMADD213PS   Z5, Z24, Z26
+	VSCALEFPS.Z   Z21, Z25, K1, Z25
+	VSCALEFPS.Z   Z22, Z26, K2, Z26
 	VCMPPS        $0x04, Z5, Z25, K1
 	VADDPS        Z25, Z19, K1, Z19
-	VCMPPS        $0x00, Z5, Z24, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VCMPPS        $0x04, Z5, Z26, K1
+	VADDPS        Z26, Z20, K1, Z20
 	VCMPPS        $0x00, Z5, Z25, K1
-	VPADDD        Z14, Z15, K1, Z15
+	VPADDD        Z15, Z16, K1, Z16
+	VCMPPS        $0x00, Z5, Z26, K1
+	VPADDD        Z15, Z16, K1, Z16
 	ADDQ          $0x00000100, AX
 	DECQ          DX
 	JNZ           iter
-	VADDPS        Z18, Z16, Z16
 	VADDPS        Z19, Z17, Z17
-	VADDPS        Z17, Z16, Z16
-	VCVTPS2PD     Y16, Z20
-	VEXTRACTF64X4 $0x01, Z16, Y21
-	VCVTPS2PD     Y21, Z21
-	VADDPD        Z20, Z21, Z20
-	VADDPD        Z20, Z3, Z3
-	VPXORD        Z16, Z16, Z16
+	VADDPS        Z20, Z18, Z18
+	VADDPS        Z18, Z17, Z17
+	VCVTPS2PD     Y17, Z21
+	VEXTRACTF64X4 $0x01, Z17, Y22
+	VCVTPS2PD     Y22, Z22
+	VADDPD        Z21, Z22, Z21
+	VADDPD        Z21, Z3, Z3
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
 	VPXORD        Z19, Z19, Z19
+	VPXORD        Z20, Z20, Z20
 	JMP           blocks
 
 single:
 	CMPQ         CX, $0x00000010
 	JB           tail
-	VMOVUPS      (AX), Z20
-	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z2, Z20, K1
-	VSUBPS       Z0, Z21, Z22
-	VMOVUPS      Z4, Z23
-	VFMADD231PS  Z6, Z21, Z23
-	VSUBPS       Z22, Z20, Z22
-	VSUBPS       Z4, Z23, Z20
-	VADDPS       Z1, Z22, Z22
-	VFNMADD231PS Z7, Z20, Z21
-	VFNMADD231PS Z8, Z20, Z22
-	VADDPS       Z22, Z21, Z21
-	VMOVUPS      Z13, Z22
-	VFMADD213PS  Z12, Z21, Z22
-	VFMADD213PS  Z11, Z21, Z22
-	VFMADD213PS  Z10, Z21, Z22
-	VFMADD213PS  Z9, Z21, Z22
-	VFMADD213PS  Z5, Z21, Z22
-	VSCALEFPS.Z  Z20, Z22, K1, Z22
-	VCMPPS       $0x04, Z5, Z22, K1
-	VADDPS       Z22, Z16, K1, Z16
-	VCMPPS       $0x00, Z5, Z22, K1
-	VPADDD       Z14, Z15, K1, Z15
+	VMOVUPS      (AX), Z21
+	VADDPS       Z0, Z21, Z22
+	VCMPPS       $0x15, Z2, Z21, K1
+	VSUBPS       Z0, Z22, Z23
+	VMOVUPS      Z4, Z24
+	VFMADD231PS  Z6, Z22, Z24
+	VSUBPS       Z23, Z21, Z23
+	VSUBPS       Z4, Z24, Z21
+	VADDPS       Z1, Z23, Z23
+	VFNMADD231PS Z7, Z21, Z22
+	VFNMADD231PS Z8, Z21, Z23
+	VADDPS       Z23, Z22, Z22
+	VMOVUPS      Z14, Z23
+	VFMADD213PS  Z13, Z22, Z23
+	VFMADD213PS  Z12, Z22, Z23
+	VFMADD213PS  Z11, Z22, Z23
+	VFMADD213PS  Z10, Z22, Z23
+	VFMADD213PS  Z9, Z22, Z23
+	VFMADD213PS  Z5, Z22, Z23
+	VSCALEFPS.Z  Z21, Z23, K1, Z23
+	VCMPPS       $0x04, Z5, Z23, K1
+	VADDPS       Z23, Z17, K1, Z17
+	VCMPPS       $0x00, Z5, Z23, K1
+	VPADDD       Z15, Z16, K1, Z16
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          single
@@ -3284,51 +3219,52 @@ tail:
 	JZ           done
 	LEAQ         tailk<>+0(SB), DX
 	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z20
-	VADDPS       Z0, Z20, Z21
-	VCMPPS       $0x15, Z2, Z20, K1, K1
-	VSUBPS       Z0, Z21, Z0
+	VMOVUPS.Z    (AX), K1, Z21
+	VADDPS       Z0, Z21, Z22
+	VCMPPS       $0x15, Z2, Z21, K1, K1
+	VSUBPS       Z0, Z22, Z0
 	VMOVUPS      Z4, Z2
-	VFMADD231PS  Z6, Z21, Z2
-	VSUBPS       Z0, Z20, Z0
+	VFMADD231PS  Z6, Z22, Z2
+	VSUBPS       Z0, Z21, Z0
 	VSUBPS       Z4, Z2, Z2
 	VADDPS       Z1, Z0, Z0
-	VFNMADD231PS Z7, Z2, Z21
+	VFNMADD231PS Z7, Z2, Z22
 	VFNMADD231PS Z8, Z2, Z0
-	VADDPS       Z0, Z21, Z21
-	VMOVUPS      Z13, Z0
-	VFMADD213PS  Z12, Z21, Z0
-	VFMADD213PS  Z11, Z21, Z0
-	VFMADD213PS  Z10, Z21, Z0
-	VFMADD213PS  Z9, Z21, Z0
-	VFMADD213PS  Z5, Z21, Z0
+	VADDPS       Z0, Z22, Z22
+	VMOVUPS      Z14, Z0
+	VFMADD213PS  Z13, Z22, Z0
+	VFMADD213PS  Z12, Z22, Z0
+	VFMADD213PS  Z11, Z22, Z0
+	VFMADD213PS  Z10, Z22, Z0
+	VFMADD213PS  Z9, Z22, Z0
+	VFMADD213PS  Z5, Z22, Z0
 	VSCALEFPS.Z  Z2, Z0, K1, Z0
 	VCMPPS       $0x04, Z5, Z0, K1
-	VADDPS       Z0, Z17, K1, Z17
+	VADDPS       Z0, Z18, K1, Z18
 	VCMPPS       $0x00, Z5, Z0, K1
-	VPADDD       Z14, Z15, K1, Z15
+	VPADDD       Z15, Z16, K1, Z16
 
 done:
-	VADDPS        Z18, Z16, Z16
 	VADDPS        Z19, Z17, Z17
-	VADDPS        Z17, Z16, Z16
-	VCVTPS2PD     Y16, Z0
-	VEXTRACTF64X4 $0x01, Z16, Y1
+	VADDPS        Z20, Z18, Z18
+	VADDPS        Z18, Z17, Z17
+	VCVTPS2PD     Y17, Z0
+	VEXTRACTF64X4 $0x01, Z17, Y1
 	VCVTPS2PD     Y1, Z1
 	VADDPD        Z0, Z1, Z0
 	VADDPD        Z0, Z3, Z3
-	VPXORD        Z16, Z16, Z16
 	VPXORD        Z17, Z17, Z17
 	VPXORD        Z18, Z18, Z18
 	VPXORD        Z19, Z19, Z19
+	VPXORD        Z20, Z20, Z20
 	VEXTRACTF64X4 $0x01, Z3, Y0
 	VADDPD        Y0, Y3, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z15, Y0
-	VPADDD        Y0, Y15, Y0
+	VEXTRACTI64X4 $0x01, Z16, Y0
+	VPADDD        Y0, Y16, Y0
 	VEXTRACTI128  $0x01, Y0, X2
 	VPADDD        X2, X0, X2
 	VPSHUFD       $0x0e, X2, X0
