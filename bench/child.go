@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,35 +22,48 @@ import (
 // Every implementation is measured in a child process: the kernel set is
 // fixed at package init from SOFTMAX_IMPL, and C libraries read their
 // settings (OMP_NUM_THREADS, DNNL_MAX_CPU_ISA) when they initialise, so a
-// fresh process per implementation is the only way to run them all in one
+// process per implementation is the only way to run them all in one
 // report. The child is this same binary; the environment variable below
-// carries its job, and it answers with marked JSON lines on stdout: one per
-// shape as soon as it is measured (so a crash loses only the shape it
-// happened on) and a last one for the whole job. Progress and any panic go
-// straight to the shared stderr.
+// carries its job. A probe child answers with one marked JSON line on
+// stdout and exits. A measuring child stays alive for the whole run and
+// takes commands on stdin, one JSON line each ("prepare" a shape, time one
+// "round" of it, "done"), answering each with one marked JSON line on
+// stdout; the parent interleaves the rounds of all children, so that every
+// implementation sees the same machine (shared VMs drift by tens of
+// percent over tens of seconds). Any panic goes straight to the shared
+// stderr.
 const (
 	childEnv     = "SOFTMAX_BENCH_CHILD"
-	resultMarker = "SOFTMAX_BENCH_RESULT " // one Result
-	replyMarker  = "SOFTMAX_BENCH_REPLY "  // the childReply, without results
+	answerMarker = "SOFTMAX_BENCH_ANSWER " // one childAnswer
+	replyMarker  = "SOFTMAX_BENCH_REPLY "  // the probe's childReply
 )
 
 // childSpec is a child's job.
 type childSpec struct {
 	Impl    string        `json:"impl"`
-	Probe   bool          `json:"probe"`   // only report Impl() and exit
-	Timeout time.Duration `json:"timeout"` // the parent kills the child after this
-	Shapes  []shape       `json:"shapes"`
-	Rounds  int           `json:"rounds"`
+	Probe   bool          `json:"probe"` // only report Impl() and exit
 	MinTime time.Duration `json:"min_time"`
-	CPU     int           `json:"cpu"`   // pin the measuring thread to this CPU; -1: don't
-	Start   time.Time     `json:"start"` // the parent's start, for progress
+	CPU     int           `json:"cpu"` // pin the measuring thread to this CPU; -1: don't
+}
+
+// childCommand is one line on a measuring child's stdin.
+type childCommand struct {
+	Op    string `json:"op"` // "prepare", "round" or "done"
+	Shape shape  `json:"shape"`
+}
+
+// childAnswer is a measuring child's answer to one command.
+type childAnswer struct {
+	Result Result        `json:"result"` // prepare: accuracy, detail, err
+	Ns     float64       `json:"ns"`     // round: ns/element
+	Took   time.Duration `json:"took"`   // round: its length
+	Err    string        `json:"err"`    // a failure of the command
 }
 
 // childReply is a child's answer.
 type childReply struct {
-	Impl    string   `json:"impl"` // softmax.Impl() in the child
-	Results []Result `json:"-"`    // one per shape, sent one by one
-	Err     string   `json:"err"`  // a failure of the whole child
+	Impl string `json:"impl"` // softmax.Impl() in the child
+	Err  string `json:"err"`  // a failure of the whole child
 }
 
 // maybeChild runs the child's job and exits when this process is a child.
@@ -58,14 +73,17 @@ func maybeChild() {
 		return
 	}
 	var s childSpec
-	var reply childReply
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		reply.Err = "bad child spec: " + err.Error()
-	} else {
-		reply = runChild(s)
+		b, _ := json.Marshal(childReply{Err: "bad child spec: " + err.Error()})
+		fmt.Printf("\n%s%s\n", replyMarker, b)
+		os.Exit(0)
 	}
-	b, _ := json.Marshal(reply)
-	fmt.Printf("\n%s%s\n", replyMarker, b)
+	if s.Probe {
+		b, _ := json.Marshal(childReply{Impl: softmax.Impl()})
+		fmt.Printf("\n%s%s\n", replyMarker, b)
+		os.Exit(0)
+	}
+	serveChild(s, os.Stdin, os.Stdout)
 	os.Exit(0)
 }
 
@@ -81,37 +99,65 @@ func findImpl(name string) (implementation, bool) {
 	return implementation{}, false
 }
 
-func runChild(s childSpec) childReply {
-	reply := childReply{Impl: softmax.Impl()}
-	if s.Probe {
-		return reply
+// serveChild answers the parent's commands until "done" or the end of
+// its input. Every command runs on the one locked (and maybe pinned)
+// thread.
+func serveChild(s childSpec, in io.Reader, out io.Writer) {
+	answer := func(a childAnswer) {
+		b, _ := json.Marshal(a)
+		fmt.Fprintf(out, "\n%s%s\n", answerMarker, b)
 	}
+	fail := ""
 	im, ok := findImpl(s.Impl)
 	if !ok {
-		reply.Err = "unknown implementation " + s.Impl
-		return reply
+		fail = "unknown implementation " + s.Impl
 	}
 	runtime.LockOSThread()
-	if s.CPU >= 0 {
+	if fail == "" && s.CPU >= 0 {
 		if err := pinThread(s.CPU); err != nil {
-			reply.Err = fmt.Sprintf("-cpu %d: %v", s.CPU, err)
-			return reply
+			fail = fmt.Sprintf("-cpu %d: %v", s.CPU, err)
 		}
 	}
-	for _, sh := range s.Shapes {
-		t := time.Now()
-		r := measure(im, sh, s.Rounds, s.MinTime)
-		b, _ := json.Marshal(r)
-		fmt.Printf("\n%s%s\n", resultMarker, b)
-		status := fmt.Sprintf("%6.3f Gelem/s  max %s ULP", r.Gelems(), r.MaxULPString())
-		if r.Err != "" {
-			status = "error: " + r.Err
+	var p *prepared
+	defer func() {
+		if p != nil {
+			p.release()
 		}
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s %-11s %s  (%.1fs)\n",
-			time.Since(s.Start).Seconds(), im.name, sh, status, time.Since(t).Seconds())
-		debug.FreeOSMemory()
+	}()
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		var c childCommand
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			answer(childAnswer{Err: "bad command: " + err.Error()})
+			continue
+		}
+		if fail != "" && c.Op != "done" {
+			answer(childAnswer{Err: fail})
+			continue
+		}
+		switch c.Op {
+		case "prepare":
+			if p != nil {
+				p.release()
+				p = nil
+				debug.FreeOSMemory()
+			}
+			var r Result
+			p, r = prepare(im, c.Shape)
+			answer(childAnswer{Result: r})
+		case "round":
+			if p == nil || p.shape != c.Shape {
+				answer(childAnswer{Err: fmt.Sprintf("round of %v before prepare", c.Shape)})
+				continue
+			}
+			ns, took := p.round(s.MinTime)
+			answer(childAnswer{Ns: ns, Took: took})
+		case "done":
+			return
+		default:
+			answer(childAnswer{Err: "unknown command " + c.Op})
+		}
 	}
-	return reply
 }
 
 // shapeBudget bounds the timed rounds of one implementation on one shape
@@ -120,20 +166,26 @@ func runChild(s childSpec) childReply {
 // report under two minutes.
 const shapeBudget = 2 * time.Second
 
-// measure times one implementation on one shape: one untimed call whose
-// output is checked against the reference, then rounds, each running the
-// implementation back to back for at least minTime; each round gives one
-// ns/element figure.
-func measure(im implementation, sh shape, rounds int, minTime time.Duration) Result {
+// prepared is one implementation readied on one shape in a child.
+type prepared struct {
+	shape   shape
+	run     func()
+	release func()
+	n       float64 // elements
+}
+
+// prepare readies an implementation on a shape and makes one untimed call,
+// whose output is checked against the reference; the Result carries that
+// check (no timings). p is nil when the implementation failed.
+func prepare(im implementation, sh shape) (*prepared, Result) {
 	res := Result{Shape: sh, Impl: im.name, Kind: im.kind}
 	x := genLogits(sh.Rows, sh.Cols)
 	ref := reference(x, sh.Cols)
 	run, out, release, err := im.prepare(x, sh.Cols)
 	if err != nil {
 		res.Err = err.Error()
-		return res
+		return nil, res
 	}
-	defer release()
 	run()
 	res.Accuracy = ulpStats(out, ref)
 	if im.detail != nil {
@@ -141,23 +193,21 @@ func measure(im implementation, sh shape, rounds int, minTime time.Duration) Res
 	}
 	ref = nil
 	runtime.GC()
-	n := float64(len(x))
-	start := time.Now()
-	for i := range rounds {
-		if i >= 3 && time.Since(start) > shapeBudget {
-			break // a slow implementation on a huge shape: 3 rounds will do
-		}
-		calls := 0
-		t0 := time.Now()
-		var el time.Duration
-		for el < minTime || calls == 0 {
-			run()
-			calls++
-			el = time.Since(t0)
-		}
-		res.NsPerElem = append(res.NsPerElem, float64(el.Nanoseconds())/(float64(calls)*n))
+	return &prepared{shape: sh, run: run, release: release, n: float64(len(x))}, res
+}
+
+// round runs the implementation back to back for at least minTime and
+// gives the ns/element of the round and its length.
+func (p *prepared) round(minTime time.Duration) (float64, time.Duration) {
+	calls := 0
+	t0 := time.Now()
+	var el time.Duration
+	for el < minTime || calls == 0 {
+		p.run()
+		calls++
+		el = time.Since(t0)
 	}
-	return res
+	return float64(el.Nanoseconds()) / (float64(calls) * p.n), el
 }
 
 // childEnviron is the parent's environment with the implementation's
@@ -176,48 +226,33 @@ func childEnviron(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// startChild runs this binary as a child with spec and env. When quiet,
-// its stderr is captured and returned with the error instead of shown.
-func startChild(spec childSpec, env []string, quiet bool) (childReply, error) {
+// startChild runs this binary as a probe child with spec and env and
+// returns its reply; its stderr is captured and returned with the error.
+func startChild(spec childSpec, env []string, timeout time.Duration) (childReply, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return childReply{}, err
 	}
 	b, _ := json.Marshal(spec)
-	ctx := context.Background()
-	if spec.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, spec.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(childEnviron(env...), childEnv+"="+string(b))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
-	cmd.Stderr = os.Stderr
-	if quiet {
-		cmd.Stderr = &stderr
-	}
+	cmd.Stderr = &stderr
 	runErr := cmd.Run()
 	var reply childReply
 	found := false
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(nil, 64<<20)
-	var results []Result
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), replyMarker); ok {
 			found = json.Unmarshal([]byte(rest), &reply) == nil
 		}
-		if rest, ok := strings.CutPrefix(sc.Text(), resultMarker); ok {
-			var r Result
-			if json.Unmarshal([]byte(rest), &r) == nil {
-				results = append(results, r)
-			}
-		}
 	}
-	reply.Results = results
 	if ctx.Err() != nil {
-		return reply, fmt.Errorf("killed after %v (-timeout)", spec.Timeout)
+		return reply, fmt.Errorf("killed after %v", timeout)
 	}
 	if !found {
 		msg := firstLine(stderr.String())
@@ -237,6 +272,128 @@ func startChild(spec childSpec, env []string, quiet bool) (childReply, error) {
 		return reply, fmt.Errorf("%s", reply.Err)
 	}
 	return reply, nil
+}
+
+// worker is the parent's side of a measuring child. The child may spend
+// at most budget (-timeout) answering commands, all of them together; a
+// child that overruns it is killed, and one that dies or is killed fails
+// every later command with the error that ended it.
+type worker struct {
+	im      implementation
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	answers chan string // marked lines from stdout; closed at its end
+	budget  time.Duration
+	timeout time.Duration
+	err     error // non-nil once the child is gone
+}
+
+// startWorker starts a measuring child for im; its stderr is the parent's.
+func startWorker(im implementation, spec childSpec, timeout time.Duration) *worker {
+	w := &worker{im: im, budget: timeout, timeout: timeout, answers: make(chan string, 1)}
+	exe, err := os.Executable()
+	if err != nil {
+		w.err = err
+		return w
+	}
+	b, _ := json.Marshal(spec)
+	w.cmd = exec.Command(exe)
+	w.cmd.Env = append(childEnviron(im.env...), childEnv+"="+string(b))
+	w.cmd.Stderr = os.Stderr
+	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
+		w.err = err
+		return w
+	}
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		w.err = err
+		return w
+	}
+	if err := w.cmd.Start(); err != nil {
+		w.err = err
+		return w
+	}
+	go func() {
+		defer close(w.answers)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 64<<20)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), answerMarker); ok {
+				w.answers <- rest
+			}
+		}
+	}()
+	return w
+}
+
+// call sends one command and waits for its answer within what is left of
+// the child's budget.
+func (w *worker) call(c childCommand) (childAnswer, error) {
+	var a childAnswer
+	if w.err != nil {
+		return a, w.err
+	}
+	b, _ := json.Marshal(c)
+	t0 := time.Now()
+	if _, err := w.stdin.Write(append(b, '\n')); err != nil {
+		return a, w.fail(nil)
+	}
+	timer := time.NewTimer(w.budget)
+	defer timer.Stop()
+	select {
+	case line, ok := <-w.answers:
+		w.budget -= time.Since(t0)
+		if !ok {
+			return a, w.fail(nil)
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			return a, fmt.Errorf("bad answer: %v", err)
+		}
+		if a.Err != "" {
+			return a, errors.New(a.Err)
+		}
+		return a, nil
+	case <-timer.C:
+		return a, w.fail(fmt.Errorf("killed after %v (-timeout)", w.timeout))
+	}
+}
+
+// fail ends the child (if it is not gone already) and records why: err,
+// or how it exited.
+func (w *worker) fail(err error) error {
+	w.stdin.Close()
+	if err != nil {
+		w.cmd.Process.Kill()
+	}
+	waitErr := w.cmd.Wait()
+	switch {
+	case err != nil:
+	case waitErr != nil:
+		err = fmt.Errorf("child died: %v", waitErr)
+	default:
+		err = errors.New("child exited early")
+	}
+	w.err = err
+	return err
+}
+
+// close tells the child it is done and waits for it.
+func (w *worker) close() {
+	if w.err != nil {
+		return
+	}
+	b, _ := json.Marshal(childCommand{Op: "done"})
+	w.stdin.Write(append(b, '\n'))
+	w.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- w.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		w.cmd.Process.Kill()
+		<-done
+	}
+	w.err = errors.New("closed")
 }
 
 func firstLine(s string) string {

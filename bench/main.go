@@ -333,7 +333,7 @@ func measureAll(o options, command string) (Run, error) {
 	if os.Getenv("SOFTMAX_IMPL") != "" {
 		// The parent was forced too; the default is what a child without
 		// SOFTMAX_IMPL picks.
-		if r, err := startChild(childSpec{Probe: true, Timeout: time.Minute, CPU: -1}, nil, true); err == nil {
+		if r, err := startChild(childSpec{Probe: true, CPU: -1}, nil, time.Minute); err == nil {
 			run.DefaultImpl = r.Impl
 		}
 	}
@@ -344,7 +344,7 @@ func measureAll(o options, command string) (Run, error) {
 		if !wanted(name) && name != "generic" {
 			continue
 		}
-		r, err := startChild(childSpec{Probe: true, Timeout: time.Minute, CPU: -1}, []string{"SOFTMAX_IMPL=" + name}, true)
+		r, err := startChild(childSpec{Probe: true, CPU: -1}, []string{"SOFTMAX_IMPL=" + name}, time.Minute)
 		switch {
 		case err != nil:
 			run.Unsupported[name] = err.Error()
@@ -373,31 +373,82 @@ func measureAll(o options, command string) (Run, error) {
 		fmt.Fprintln(stdout, l)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each (progress: elapsed, implementation, shape)\n",
+	fmt.Fprintf(os.Stderr, "measuring %d implementations × %d shapes, %d rounds of ≥ %v each, interleaved (progress: elapsed, implementation, shape)\n",
 		len(jobs), len(o.shapes), o.rounds, o.minTime)
-	for _, im := range jobs {
-		spec := childSpec{Impl: im.name, Shapes: o.shapes, Rounds: o.rounds, MinTime: o.minTime, Start: start, Timeout: o.timeout, CPU: o.cpu}
-		reply, err := startChild(spec, im.env, false)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s failed: %v\n", time.Since(start).Seconds(), im.name, err)
-			// Keep what the child finished, mark the rest.
-			done := map[shape]bool{}
-			for _, r := range reply.Results {
-				done[r.Shape] = true
-				run.Results = append(run.Results, r)
-			}
-			for _, sh := range o.shapes {
-				if !done[sh] {
-					run.Results = append(run.Results, Result{Shape: sh, Impl: im.name, Kind: im.kind, Err: err.Error()})
-				}
-			}
-			continue
-		}
-		run.Results = append(run.Results, reply.Results...)
+	workers := make([]*worker, len(jobs))
+	for i, im := range jobs {
+		workers[i] = startWorker(im, childSpec{Impl: im.name, MinTime: o.minTime, CPU: o.cpu}, o.timeout)
+	}
+	perImpl := measureInterleaved(workers, o.shapes, o.rounds, start)
+	for _, w := range workers {
+		w.close()
+	}
+	for _, rs := range perImpl {
+		run.Results = append(run.Results, rs...)
 	}
 	run.WallSeconds = time.Since(start).Seconds()
 	fmt.Fprintf(os.Stderr, "done in %.1fs\n", run.WallSeconds)
 	return run, nil
+}
+
+// measureInterleaved measures every worker's implementation on every
+// shape and returns the results per worker, in shape order. For each shape
+// every child first prepares it (and checks its accuracy), then round r of
+// every implementation runs in turn, starting with a different one each
+// round, so that all of them see the same machine: on a shared VM whose
+// speed drifts over tens of seconds, the ratios stay fair. A child that
+// dies or hangs loses the shape it was on and every later one; the others
+// go on.
+func measureInterleaved(workers []*worker, shapes []shape, rounds int, start time.Time) [][]Result {
+	out := make([][]Result, len(workers))
+	n := len(workers)
+	for _, sh := range shapes {
+		res := make([]Result, n)
+		active := make([]bool, n)
+		took := make([]time.Duration, n)
+		for i, w := range workers {
+			res[i] = Result{Shape: sh, Impl: w.im.name, Kind: w.im.kind}
+			a, err := w.call(childCommand{Op: "prepare", Shape: sh})
+			switch {
+			case err != nil:
+				res[i].Err = err.Error()
+			default:
+				res[i] = a.Result
+				res[i].Shape, res[i].Impl, res[i].Kind = sh, w.im.name, w.im.kind
+				active[i] = res[i].Err == ""
+			}
+		}
+		for r := range rounds {
+			for k := range n {
+				i := (r + k) % n
+				if !active[i] {
+					continue
+				}
+				if r >= 3 && took[i] > shapeBudget {
+					active[i] = false // a slow implementation on a huge shape: 3 rounds will do
+					continue
+				}
+				a, err := workers[i].call(childCommand{Op: "round", Shape: sh})
+				if err != nil {
+					res[i].Err = err.Error()
+					active[i] = false
+					continue
+				}
+				res[i].NsPerElem = append(res[i].NsPerElem, a.Ns)
+				took[i] += a.Took
+			}
+		}
+		for i, r := range res {
+			status := fmt.Sprintf("%6.3f Gelem/s  max %s ULP  spread %+.0f%%", r.Gelems(), r.MaxULPString(), 100*r.Spread())
+			if r.Err != "" {
+				status = "error: " + r.Err
+			}
+			fmt.Fprintf(os.Stderr, "[%6.1fs] %-12s %-11s %s  (%.1fs)\n",
+				time.Since(start).Seconds(), r.Impl, sh, status, took[i].Seconds())
+			out[i] = append(out[i], r)
+		}
+	}
+	return out
 }
 
 func headerLines(run Run) []string {
