@@ -306,3 +306,62 @@ func TestFaultyChild(t *testing.T) {
 		t.Errorf("hanger's error %q does not name the timeout", r.Err)
 	}
 }
+
+// Peers that log each call to a file, registered only in the test binary
+// and only when the test asks (the children inherit the variable).
+const orderEnv = "SOFTMAX_BENCH_TEST_ORDER"
+
+func init() {
+	file := os.Getenv(orderEnv)
+	if file == "" {
+		return
+	}
+	logger := func(name string) implementation {
+		return implementation{name: name, kind: kindPeer, prepare: func(x []float32, cols int) (func(), []float32, func(), error) {
+			run, out, release, err := prepareRows(plainSoftmax)(x, cols)
+			logged := func() {
+				f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+				if err == nil {
+					f.WriteString(strings.TrimPrefix(name, "log-") + " ")
+					f.Close()
+				}
+				run()
+			}
+			return logged, out, release, err
+		}}
+	}
+	goPeers = append(goPeers, logger("log-a"), logger("log-b"), logger("log-c"))
+}
+
+// TestInterleaved checks that the rounds of all implementations take
+// turns, the first one rotating each round, after one untimed (checked)
+// call of each per shape.
+func TestInterleaved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "order")
+	t.Setenv(orderEnv, log)
+	goPeers = goPeers[:len(goPeers):len(goPeers)]
+	defer func(p []implementation) { goPeers = p }(goPeers)
+	for _, n := range []string{"log-a", "log-b", "log-c"} {
+		goPeers = append(goPeers, implementation{name: n, kind: kindPeer})
+	}
+	stdout = io.Discard
+	defer func() { stdout = os.Stdout }()
+	err := mainErr([]string{"-impls", "log-a,log-b,log-c", "-shapes", "2x10,1x30", "-rounds", "4",
+		"-mintime", "0", "-out", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per shape: the checked calls a b c, then rounds abc, bca, cab, abc.
+	shape := "a b c a b c b c a c a b a b c "
+	if got, want := string(b), shape+shape; got != want {
+		t.Errorf("calls in order %q, want %q", got, want)
+	}
+}
