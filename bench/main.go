@@ -163,6 +163,7 @@ type Run struct {
 	Unsupported map[string]string `json:"unsupported"`  // set → why not
 	Rounds      int               `json:"rounds"`
 	MinTimeMS   float64           `json:"min_time_ms"`
+	Interleaved bool              `json:"interleaved,omitempty"` // rounds took turns across implementations (older runs: false)
 	WallSeconds float64           `json:"wall_seconds"`
 	Results     []Result          `json:"results"`
 }
@@ -199,7 +200,7 @@ func mainErr(args []string) error {
 	minTime := fs.Duration("mintime", 100*time.Millisecond, "minimum duration of one round")
 	out := fs.String("out", "results", "directory for <cpu>.md, <cpu>.svg and <cpu>.json (\"\" writes nothing)")
 	cpu := fs.Int("cpu", -1, "pin each implementation's measuring thread to this CPU (Linux), so all of them run on the same core; -1: let the scheduler place them")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up on an implementation whose child runs longer than this")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up on an implementation whose child spends longer than this on its shapes and rounds, all together")
 	jsonFile := fs.String("json", "", "also write the run as JSON to `FILE`")
 	compare := fs.Bool("compare", false, "print saved runs (JSON files given as arguments) side by side instead of measuring")
 	fs.Usage = func() {
@@ -329,6 +330,7 @@ func measureAll(o options, command string) (Run, error) {
 		Unsupported: map[string]string{},
 		Rounds:      o.rounds,
 		MinTimeMS:   float64(o.minTime) / float64(time.Millisecond),
+		Interleaved: true,
 	}
 	if os.Getenv("SOFTMAX_IMPL") != "" {
 		// The parent was forced too; the default is what a child without

@@ -207,7 +207,9 @@ median round was than the best, (median − best)/best. ULP: |got − ref| /
 ulp(ref) against a float64 reference rounded to float32, over outputs
 ≥ 2^-126. vs generic: speed-up over the pure-Go kernel set; vs best peer:
 throughput ÷ the fastest peer's on that shape. Logits: each row normal with
-σ = 4 around a random offset in [−50, 50], fixed seed.`
+σ = 4 around a random offset in [−50, 50], fixed seed. Rounds are
+interleaved: per shape, round r of every implementation runs in turn (a
+different one first each round), so all see the same machine conditions.`
 
 func renderReport(run Run) string {
 	var b strings.Builder
@@ -231,8 +233,12 @@ func renderMarkdown(run Run, chart string) string {
 	for _, l := range headerLines(run) {
 		b.WriteString(l + "\n")
 	}
-	fmt.Fprintf(&b, "date:     %s; best of %d rounds of ≥ %gms (≥ 3 when slow); wall time %.0fs\n```\n\n",
-		run.Date, run.Rounds, run.MinTimeMS, run.WallSeconds)
+	order := ""
+	if run.Interleaved {
+		order = ", interleaved across implementations"
+	}
+	fmt.Fprintf(&b, "date:     %s; best of %d rounds of ≥ %gms (≥ 3 when slow)%s; wall time %.0fs\n```\n\n",
+		run.Date, run.Rounds, run.MinTimeMS, order, run.WallSeconds)
 	fmt.Fprintf(&b, "![Gelem/s vs row length](%s)\n\n", chart)
 	fmt.Fprintf(&b, "## Summary\n\n%s\n", summaryTable(run))
 	fmt.Fprintf(&b, "## All results\n\n%s\n", fullTable(run))
