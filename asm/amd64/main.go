@@ -377,21 +377,7 @@ func (a *arch) max() {
 		body(off, u, t)
 	})
 	addAll(VMAXPS, acc)
-	v := acc[0]
-	if a.z {
-		h := YMM()
-		VEXTRACTF64X4(U8(1), v, h)
-		VMAXPS(h, v.AsY(), h)
-		v = h
-	}
-	xm := XMM()
-	VEXTRACTF128(U8(1), v, xm)
-	VMAXPS(xm, v.AsX(), xm)
-	t := XMM()
-	VPERMILPS(U8(0x0e), xm, t)
-	VMAXPS(t, xm, xm)
-	VPERMILPS(U8(0x01), xm, t)
-	VMAXPS(t, xm, xm)
+	xm := a.reduceLanes(VMAXPS, acc[0])
 	VZEROUPPER()
 	Store(xm, ReturnIndex(0))
 	RET()
