@@ -119,7 +119,7 @@ func softmaxRowTotal[F Float](k *kernels[F], dst, x []F) {
 	if special(dst, kind, 0) {
 		return
 	}
-	s := k.expSumTotal(dst, x, m, lo)
+	s, _ := k.expSumTotal(dst, x, m, lo)
 	if s != s {
 		fill(dst, nan)
 		return

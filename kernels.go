@@ -35,15 +35,18 @@ type kernels[F Float] struct {
 	expSum func(dst, x []F, m F) (rest, ones float64)
 
 	// expSumTotal, when not nil, replaces expSum with a store in Softmax:
-	// it stores e[i] = exp(x[i] − m) to dst (len(dst) == len(x), dst may be
-	// x) with the same accuracy, cutoff and NaN rules as expSum, and returns
-	// only the total ones + rest: Softmax divides by the total and needs no
-	// split, so the kernel does not keep one. lo is a lower bound on x (as
+	// it stores e[i] = exp(x[i] − m + mu) to dst (len(dst) == len(x), dst
+	// may be x) for a mu of its choice, 0 <= mu < ln2/8 up to roundings,
+	// with the same accuracy, cutoff (x[i] − m below it gives 0) and NaN
+	// rules as expSum, and returns s = Σ e[i] and mu. Softmax divides by
+	// s, so the factor exp(mu) cancels: it frees the kernel from the
+	// error-free x − m (amd64 reduces x itself against M·ln2 = m − mu).
+	// Softmax needs no split sum either. lo is a lower bound on x (as
 	// maxMin returns it, or −Inf when unknown): when lo − m is at or above
 	// the cutoff no e[i] can be forced to 0, and the kernel may skip the
 	// cutoff. When x holds a NaN, lo may be anything: the total is NaN
 	// then whatever the other e[i] are. Sets without it leave it nil.
-	expSumTotal func(dst, x []F, m, lo F) float64
+	expSumTotal func(dst, x []F, m, lo F) (s, mu float64)
 
 	// maxMin, when not nil, returns max(x) as max does and the smallest
 	// element of x (+Inf when len(x) == 0) in one pass; with a NaN in x

@@ -303,12 +303,17 @@ func checkExpSumTotal(t *testing.T, k *kernels[float32], xs, x []float32, m floa
 		for i := range dst {
 			dst[i] = 12345 // every element must be written
 		}
-		totals = append(totals, k.expSumTotal(dst, xs, m, l))
+		s, mu := k.expSumTotal(dst, xs, m, l)
+		if !(mu > -0x1p-40 && mu <= math.Ln2/8) {
+			t.Fatalf("%s: expSumTotal(lo=%v) mu = %v, want in [0, ln2/8]", what, l, mu)
+		}
+		scale := math.Exp(mu)
+		totals = append(totals, s/scale) // the sum of exp(x − m)
 		for i := range dst {
 			if (dst[i] == 0) != (gd[i] == 0) || (dst[i] != dst[i]) != (gd[i] != gd[i]) {
 				t.Fatalf("%s: expSumTotal(lo=%v) e[%d] = %v, generic %v (x=%v m=%v)", what, l, i, dst[i], gd[i], x[i], m)
 			}
-			e := expRef(x[i], m)
+			e := expRef(x[i], m) * scale
 			if x[i] != x[i] {
 				e = math.NaN()
 			}
@@ -350,7 +355,8 @@ func TestKernelExpSumSpecial(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		// Values around the cutoff for many m: x = m + c ± a few ULPs, where
 		// x − m is often inexact in float32.
-		for _, m := range []float32{0, 1, -1, 0.1, 3.3, 43.7, 50, 87.33, 100, -100, 1e4, -1e4, 1e-3, 0x1p-126} {
+		// 175.99 and 176: either side of the table kernels' limit (tableMaxAbs).
+		for _, m := range []float32{0, 1, -1, 0.1, 3.3, 43.7, 50, 87.33, 100, -100, 175.99, -175.99, 176, -176, 1e4, -1e4, 1e-3, 0x1p-126} {
 			var x []float32
 			c := float32(float64(m) + expCutoff32)
 			for d := -40; d <= 40; d++ {

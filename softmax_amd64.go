@@ -18,13 +18,13 @@ func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) 
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
-// expSumTotalAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
-// and returns the sum of all e[i].
-func expSumTotalAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// expSumTotalAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^20 − M, M a multiple of 1/8, and returns the sum of all e[i].
+func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32) float64
 
-// expSumTotalNoCutAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)) for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),
-// and returns the sum of all e[i].
-func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
+// expSumTotalNoCutAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^20 − M, M a multiple of 1/8, and returns the sum of all e[i].
+func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32) float64
 
 // softmaxSmallAVX2 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.
@@ -62,13 +62,13 @@ func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
 func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
-// expSumTotalAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
-// and returns the sum of all e[i].
-func expSumTotalAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// expSumTotalAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
+func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32) float64
 
-// expSumTotalNoCutAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)) for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),
-// and returns the sum of all e[i].
-func expSumTotalNoCutAVX512(dst []float32, x []float32, nm float32, nml float32) float64
+// expSumTotalNoCutAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
+func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32) float64
 
 // softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.

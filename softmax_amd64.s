@@ -968,26 +968,26 @@ done:
 	MOVQ         AX, ones+48(FP)
 	RET
 
-// func expSumTotalAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32) float64
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumTotalAVX2(SB), NOSPLIT, $96-72
+TEXT ·expSumTotalAVX2(SB), NOSPLIT, $128-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	VBROADCASTSS nm+48(FP), Y0
-	VBROADCASTSS nml+52(FP), Y1
-	VBROADCASTSS t+56(FP), Y2
-	VMOVUPS      Y2, (SP)
+	VBROADCASTSS c+48(FP), Y0
+	VBROADCASTSS t+52(FP), Y1
 	VPXOR        Y2, Y2, Y2
-	VMOVUPD      Y2, 32(SP)
+	VMOVUPD      Y2, (SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
 
 blocks:
 	MOVQ    DX, BX
 	SHRQ    $0x05, BX
-	JZ      single
-	MOVQ    $0x00000001, SI
+	JZ      rest
+	MOVQ    $0x00000002, SI
 	CMPQ    BX, SI
 	CMOVQHI SI, BX
 	MOVQ    BX, SI
@@ -995,148 +995,179 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS      (CX), Y4
-	VMOVUPS      32(CX), Y5
-	VADDPS       Y0, Y4, Y6
-	VADDPS       Y0, Y5, Y7
-	VSUBPS       Y0, Y6, Y8
-	VSUBPS       Y0, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y10
-	VMOVUPS      magic32<>+0(SB), Y11
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
-	VSUBPS       Y8, Y4, Y8
-	VSUBPS       Y9, Y5, Y9
-	VSUBPS       magic32<>+0(SB), Y10, Y12
-	VSUBPS       magic32<>+0(SB), Y11, Y13
-	VCMPPS       $0x11, (SP), Y4, Y4
-	VCMPPS       $0x11, (SP), Y5, Y5
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
-	VADDPS       Y8, Y6, Y6
-	VADDPS       Y9, Y7, Y7
-	VMOVUPS      exp6c6<>+0(SB), Y8
-	VMOVUPS      exp6c6<>+0(SB), Y9
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
-	VFMADD213PS  one32<>+0(SB), Y6, Y8
-	VFMADD213PS  one32<>+0(SB), Y7, Y9
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y8, Y8
-	VMULPS       Y11, Y9, Y9
-	VANDNPS      Y8, Y4, Y8
-	VANDNPS      Y9, Y5, Y9
-	VMOVUPS      Y8, (AX)
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VMOVUPS      32(CX), Y8
+	VMOVUPS      32(CX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMOVUPS      exptab8c4<>+0(SB), Y10
+	VMOVUPS      exptab8c4<>+0(SB), Y11
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y10
+	VFMADD213PS  exptab8c3<>+0(SB), Y9, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y11
+	VFMADD213PS  one32<>+0(SB), Y7, Y10
+	VFMADD213PS  one32<>+0(SB), Y9, Y11
+	VMULPS       Y7, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y10, Y7
+	VFMADD213PS  Y9, Y11, Y9
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, (AX)
 	VMOVUPS      Y9, 32(AX)
-	VADDPS       Y8, Y2, Y2
+	VADDPS       Y7, Y2, Y2
 	VADDPS       Y9, Y3, Y3
-	VMOVUPS      64(CX), Y4
-	VMOVUPS      96(CX), Y5
-	VADDPS       Y0, Y4, Y6
-	VADDPS       Y0, Y5, Y7
-	VSUBPS       Y0, Y6, Y8
-	VSUBPS       Y0, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y10
-	VMOVUPS      magic32<>+0(SB), Y11
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
-	VSUBPS       Y8, Y4, Y8
-	VSUBPS       Y9, Y5, Y9
-	VSUBPS       magic32<>+0(SB), Y10, Y12
-	VSUBPS       magic32<>+0(SB), Y11, Y13
-	VCMPPS       $0x11, (SP), Y4, Y4
-	VCMPPS       $0x11, (SP), Y5, Y5
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y12, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y13, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y12, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y13, Y9
-	VADDPS       Y8, Y6, Y6
-	VADDPS       Y9, Y7, Y7
-	VMOVUPS      exp6c6<>+0(SB), Y8
-	VMOVUPS      exp6c6<>+0(SB), Y9
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c5<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c4<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c3<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c2<>+0(SB), Y7, Y9
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y8
-	VFMADD213PS  exp6c1<>+0(SB), Y7, Y9
-	VFMADD213PS  one32<>+0(SB), Y6, Y8
-	VFMADD213PS  one32<>+0(SB), Y7, Y9
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y8, Y8
-	VMULPS       Y11, Y9, Y9
-	VANDNPS      Y8, Y4, Y8
-	VANDNPS      Y9, Y5, Y9
-	VMOVUPS      Y8, 64(AX)
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      64(CX), Y7
+	VMOVUPS      96(CX), Y8
+	VMOVUPS      96(CX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMOVUPS      exptab8c4<>+0(SB), Y10
+	VMOVUPS      exptab8c4<>+0(SB), Y11
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y10
+	VFMADD213PS  exptab8c3<>+0(SB), Y9, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y11
+	VFMADD213PS  one32<>+0(SB), Y7, Y10
+	VFMADD213PS  one32<>+0(SB), Y9, Y11
+	VMULPS       Y7, Y10, Y10
+	VMULPS       Y9, Y11, Y11
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y10, Y7
+	VFMADD213PS  Y9, Y11, Y9
+	VCMPPS       $0x1e, 64(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, 64(AX)
 	VMOVUPS      Y9, 96(AX)
-	VADDPS       Y8, Y2, Y2
-	VADDPS       Y9, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y9, Y5, Y5
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         BX
 	JNZ          iter
 	VADDPS       Y3, Y2, Y2
-	VCVTPS2PD    X2, Y3
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VADDPD       Y3, Y2, Y3
-	VADDPD       32(SP), Y3, Y3
-	VMOVUPD      Y3, 32(SP)
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      Y2, 32(SP)
+	VMOVUPS      Y4, 64(SP)
+	VMOVUPD      (SP), Y2
+	VCVTPS2PD    32(SP), Y3
+	VADDPD       Y3, Y2, Y2
+	VCVTPS2PD    48(SP), Y3
+	VADDPD       Y3, Y2, Y2
+	VCVTPS2PD    64(SP), Y3
+	VADDPD       Y3, Y2, Y2
+	VCVTPS2PD    80(SP), Y3
+	VADDPD       Y3, Y2, Y2
+	VMOVUPD      Y2, (SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
 	JMP          blocks
 
-single:
+rest:
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VADDPS       Y0, Y4, Y5
-	VSUBPS       Y0, Y5, Y6
-	VMOVUPS      magic32<>+0(SB), Y7
-	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
-	VSUBPS       Y6, Y4, Y6
-	VSUBPS       magic32<>+0(SB), Y7, Y8
-	VCMPPS       $0x11, (SP), Y4, Y4
-	VADDPS       Y1, Y6, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
-	VADDPS       Y6, Y5, Y5
-	VMOVUPS      exp6c6<>+0(SB), Y6
-	VFMADD213PS  exp6c5<>+0(SB), Y5, Y6
-	VFMADD213PS  exp6c4<>+0(SB), Y5, Y6
-	VFMADD213PS  exp6c3<>+0(SB), Y5, Y6
-	VFMADD213PS  exp6c2<>+0(SB), Y5, Y6
-	VFMADD213PS  exp6c1<>+0(SB), Y5, Y6
-	VFMADD213PS  one32<>+0(SB), Y5, Y6
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y6, Y6
-	VANDNPS      Y6, Y4, Y6
-	VMOVUPS      Y6, (AX)
-	VADDPS       Y6, Y2, Y2
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMOVUPS      exptab8c4<>+0(SB), Y8
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y8
+	VMULPS       Y7, Y8, Y8
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y8, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VADDPS       Y7, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
-	JMP          single
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMOVUPS      exptab8c4<>+0(SB), Y8
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y8
+	VMULPS       Y7, Y8, Y8
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y8, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VADDPS       Y7, Y3, Y3
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMOVUPS      exptab8c4<>+0(SB), Y8
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y8
+	VFMADD213PS  one32<>+0(SB), Y7, Y8
+	VMULPS       Y7, Y8, Y8
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y8, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VADDPS       Y7, Y4, Y4
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
 
 tail:
 	TESTQ   DX, DX
@@ -1144,94 +1175,171 @@ tail:
 	LEAQ    tailmask<>+0(SB), BX
 	MOVQ    $0x00000008, SI
 	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y4
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, 64(SP)
+	VMOVDQU (BX)(SI*4), Y6
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, 96(SP)
 	XORQ    BX, BX
 
 copy_11:
 	CMPQ BX, DX
 	JAE  copied_12
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 64(SP)(BX*4)
+	MOVL SI, 96(SP)(BX*4)
 	INCQ BX
 	JMP  copy_11
 
 copied_12:
-	VMOVUPS      64(SP), Y5
-	VADDPS       Y0, Y5, Y6
-	VSUBPS       Y0, Y6, Y0
-	VMOVUPS      magic32<>+0(SB), Y7
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
-	VSUBPS       Y0, Y5, Y0
-	VSUBPS       magic32<>+0(SB), Y7, Y8
-	VCMPPS       $0x11, (SP), Y5, Y5
-	VADDPS       Y1, Y0, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y0
-	VADDPS       Y0, Y6, Y6
-	VMOVUPS      exp6c6<>+0(SB), Y0
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
-	VFMADD213PS  one32<>+0(SB), Y6, Y0
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y0, Y0
-	VANDNPS      Y0, Y5, Y0
-	VANDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 64(SP)
+	VMOVUPS      96(SP), Y7
+	VMOVUPS      Y7, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VMOVUPS      exptab8c4<>+0(SB), Y0
+	VFMADD213PS  exptab8c3<>+0(SB), Y8, Y0
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y0
+	VFMADD213PS  one32<>+0(SB), Y8, Y0
+	VMULPS       Y8, Y0, Y0
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y8, Y0, Y8
+	VCMPPS       $0x1e, 96(SP), Y1, Y0
+	VANDNPS      Y8, Y0, Y8
+	VANDPS       Y6, Y8, Y8
+	VMOVUPS      Y8, 96(SP)
 	XORQ         CX, CX
 
 copy_13:
 	CMPQ CX, DX
 	JAE  copied_14
-	MOVL 64(SP)(CX*4), BX
+	MOVL 96(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_13
 
 copied_14:
-	VADDPS Y0, Y3, Y3
+	VADDPS Y8, Y5, Y5
 
 done:
 	VADDPS       Y3, Y2, Y2
-	VCVTPS2PD    X2, Y0
-	VEXTRACTF128 $0x01, Y2, X1
-	VCVTPS2PD    X1, Y1
-	VADDPD       Y0, Y1, Y0
-	VADDPD       32(SP), Y0, Y0
-	VMOVUPD      Y0, 32(SP)
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      Y2, 32(SP)
+	VMOVUPS      Y4, 64(SP)
+	VMOVUPD      (SP), Y0
+	VCVTPS2PD    32(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    48(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    64(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    80(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VMOVUPD      Y0, (SP)
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VMOVUPD      32(SP), Y0
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VMOVUPD      (SP), Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
 	VPERMILPD    $0x01, X1, X0
 	VADDSD       X0, X1, X1
 	VZEROUPPER
-	MOVSD        X1, ret+64(FP)
+	MOVSD        X1, ret+56(FP)
 	RET
 
-// func expSumTotalNoCutAVX2(dst []float32, x []float32, nm float32, nml float32) float64
+DATA exptab8<>+0(SB)/4, $0x3f800000
+DATA exptab8<>+4(SB)/4, $0x3f7b95c2
+DATA exptab8<>+8(SB)/4, $0x3f7837f0
+DATA exptab8<>+12(SB)/4, $0x3f75fed7
+DATA exptab8<>+16(SB)/4, $0x3f7504f3
+DATA exptab8<>+20(SB)/4, $0x3f75672a
+DATA exptab8<>+24(SB)/4, $0x3f7744fd
+DATA exptab8<>+28(SB)/4, $0x3f7ac0c7
+DATA exptab8<>+32(SB)/4, $0x00000000
+DATA exptab8<>+36(SB)/4, $0x00000000
+DATA exptab8<>+40(SB)/4, $0x00000000
+DATA exptab8<>+44(SB)/4, $0x00000000
+DATA exptab8<>+48(SB)/4, $0x00000000
+DATA exptab8<>+52(SB)/4, $0x00000000
+DATA exptab8<>+56(SB)/4, $0x00000000
+DATA exptab8<>+60(SB)/4, $0x00000000
+GLOBL exptab8<>(SB), RODATA|NOPTR, $64
+
+DATA exptab8c2<>+0(SB)/4, $0x3f000000
+DATA exptab8c2<>+4(SB)/4, $0x3f000000
+DATA exptab8c2<>+8(SB)/4, $0x3f000000
+DATA exptab8c2<>+12(SB)/4, $0x3f000000
+DATA exptab8c2<>+16(SB)/4, $0x3f000000
+DATA exptab8c2<>+20(SB)/4, $0x3f000000
+DATA exptab8c2<>+24(SB)/4, $0x3f000000
+DATA exptab8c2<>+28(SB)/4, $0x3f000000
+DATA exptab8c2<>+32(SB)/4, $0x3f000000
+DATA exptab8c2<>+36(SB)/4, $0x3f000000
+DATA exptab8c2<>+40(SB)/4, $0x3f000000
+DATA exptab8c2<>+44(SB)/4, $0x3f000000
+DATA exptab8c2<>+48(SB)/4, $0x3f000000
+DATA exptab8c2<>+52(SB)/4, $0x3f000000
+DATA exptab8c2<>+56(SB)/4, $0x3f000000
+DATA exptab8c2<>+60(SB)/4, $0x3f000000
+GLOBL exptab8c2<>(SB), RODATA|NOPTR, $64
+
+DATA exptab8c3<>+0(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+4(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+8(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+12(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+16(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+20(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+24(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+28(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+32(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+36(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+40(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+44(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+48(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+52(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+56(SB)/4, $0x3e2aadce
+DATA exptab8c3<>+60(SB)/4, $0x3e2aadce
+GLOBL exptab8c3<>(SB), RODATA|NOPTR, $64
+
+DATA exptab8c4<>+0(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+4(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+8(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+12(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+16(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+20(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+24(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+28(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+32(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+36(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+40(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+44(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+48(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+52(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+56(SB)/4, $0x3d2aacc2
+DATA exptab8c4<>+60(SB)/4, $0x3d2aacc2
+GLOBL exptab8c4<>(SB), RODATA|NOPTR, $64
+
+// func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32) float64
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $64-64
+TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $128-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	VBROADCASTSS nm+48(FP), Y0
-	VBROADCASTSS nml+52(FP), Y1
-	VPXOR        Y2, Y2, Y2
-	VMOVUPD      Y2, (SP)
+	VBROADCASTSS c+48(FP), Y0
+	VPXOR        Y1, Y1, Y1
+	VMOVUPD      Y1, (SP)
+	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 
 blocks:
 	MOVQ    DX, BX
 	SHRQ    $0x05, BX
-	JZ      single
-	MOVQ    $0x00000001, SI
+	JZ      rest
+	MOVQ    $0x00000002, SI
 	CMPQ    BX, SI
 	CMOVQHI SI, BX
 	MOVQ    BX, SI
@@ -1239,138 +1347,165 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS      (CX), Y4
-	VMOVUPS      32(CX), Y5
-	VADDPS       Y0, Y4, Y6
-	VADDPS       Y0, Y5, Y7
-	VSUBPS       Y0, Y6, Y8
-	VSUBPS       Y0, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y10
-	VMOVUPS      magic32<>+0(SB), Y11
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
-	VSUBPS       Y8, Y4, Y8
-	VSUBPS       Y9, Y5, Y9
-	VSUBPS       magic32<>+0(SB), Y10, Y4
-	VSUBPS       magic32<>+0(SB), Y11, Y5
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y9
-	VADDPS       Y8, Y6, Y6
-	VADDPS       Y9, Y7, Y7
-	VMOVUPS      exp6c6<>+0(SB), Y4
-	VMOVUPS      exp6c6<>+0(SB), Y5
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c5<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c4<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c3<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c2<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c1<>+0(SB), Y7, Y5
-	VFMADD213PS  one32<>+0(SB), Y6, Y4
-	VFMADD213PS  one32<>+0(SB), Y7, Y5
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y4, Y4
-	VMULPS       Y11, Y5, Y5
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y5, 32(AX)
-	VADDPS       Y4, Y2, Y2
-	VADDPS       Y5, Y3, Y3
-	VMOVUPS      64(CX), Y4
-	VMOVUPS      96(CX), Y5
-	VADDPS       Y0, Y4, Y6
-	VADDPS       Y0, Y5, Y7
-	VSUBPS       Y0, Y6, Y8
-	VSUBPS       Y0, Y7, Y9
-	VMOVUPS      magic32<>+0(SB), Y10
-	VMOVUPS      magic32<>+0(SB), Y11
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y10
-	VFMADD231PS  log2e32<>+0(SB), Y7, Y11
-	VSUBPS       Y8, Y4, Y8
-	VSUBPS       Y9, Y5, Y9
-	VSUBPS       magic32<>+0(SB), Y10, Y4
-	VSUBPS       magic32<>+0(SB), Y11, Y5
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y9
-	VADDPS       Y8, Y6, Y6
-	VADDPS       Y9, Y7, Y7
-	VMOVUPS      exp6c6<>+0(SB), Y4
-	VMOVUPS      exp6c6<>+0(SB), Y5
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c5<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c4<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c3<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c2<>+0(SB), Y7, Y5
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y4
-	VFMADD213PS  exp6c1<>+0(SB), Y7, Y5
-	VFMADD213PS  one32<>+0(SB), Y6, Y4
-	VFMADD213PS  one32<>+0(SB), Y7, Y5
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y4, Y4
-	VMULPS       Y11, Y5, Y5
-	VMOVUPS      Y4, 64(AX)
-	VMOVUPS      Y5, 96(AX)
-	VADDPS       Y4, Y2, Y2
-	VADDPS       Y5, Y3, Y3
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VMOVUPS      32(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMOVUPS      exptab8c4<>+0(SB), Y9
+	VMOVUPS      exptab8c4<>+0(SB), Y10
+	VFMADD213PS  exptab8c3<>+0(SB), Y6, Y9
+	VFMADD213PS  exptab8c3<>+0(SB), Y8, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD213PS  one32<>+0(SB), Y6, Y9
+	VFMADD213PS  one32<>+0(SB), Y8, Y10
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y9, Y6
+	VFMADD213PS  Y8, Y10, Y8
+	VMOVUPS      Y6, (AX)
+	VMOVUPS      Y8, 32(AX)
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VMOVUPS      96(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMOVUPS      exptab8c4<>+0(SB), Y9
+	VMOVUPS      exptab8c4<>+0(SB), Y10
+	VFMADD213PS  exptab8c3<>+0(SB), Y6, Y9
+	VFMADD213PS  exptab8c3<>+0(SB), Y8, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD213PS  one32<>+0(SB), Y6, Y9
+	VFMADD213PS  one32<>+0(SB), Y8, Y10
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y8, Y10, Y10
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y9, Y6
+	VFMADD213PS  Y8, Y10, Y8
+	VMOVUPS      Y6, 64(AX)
+	VMOVUPS      Y8, 96(AX)
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y8, Y4, Y4
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         BX
 	JNZ          iter
-	VADDPS       Y3, Y2, Y2
-	VCVTPS2PD    X2, Y3
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VADDPD       Y3, Y2, Y3
-	VADDPD       (SP), Y3, Y3
-	VMOVUPD      Y3, (SP)
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      Y1, 32(SP)
+	VMOVUPS      Y3, 64(SP)
+	VMOVUPD      (SP), Y1
+	VCVTPS2PD    32(SP), Y2
+	VADDPD       Y2, Y1, Y1
+	VCVTPS2PD    48(SP), Y2
+	VADDPD       Y2, Y1, Y1
+	VCVTPS2PD    64(SP), Y2
+	VADDPD       Y2, Y1, Y1
+	VCVTPS2PD    80(SP), Y2
+	VADDPD       Y2, Y1, Y1
+	VMOVUPD      Y1, (SP)
+	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 	JMP          blocks
 
-single:
+rest:
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VADDPS       Y0, Y4, Y5
-	VSUBPS       Y0, Y5, Y6
-	VMOVUPS      magic32<>+0(SB), Y7
-	VFMADD231PS  log2e32<>+0(SB), Y5, Y7
-	VSUBPS       Y6, Y4, Y6
-	VSUBPS       magic32<>+0(SB), Y7, Y4
-	VADDPS       Y1, Y6, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y4, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y4, Y6
-	VADDPS       Y6, Y5, Y5
-	VMOVUPS      exp6c6<>+0(SB), Y4
-	VFMADD213PS  exp6c5<>+0(SB), Y5, Y4
-	VFMADD213PS  exp6c4<>+0(SB), Y5, Y4
-	VFMADD213PS  exp6c3<>+0(SB), Y5, Y4
-	VFMADD213PS  exp6c2<>+0(SB), Y5, Y4
-	VFMADD213PS  exp6c1<>+0(SB), Y5, Y4
-	VFMADD213PS  one32<>+0(SB), Y5, Y4
-	VPSLLD       $0x17, Y7, Y7
-	VMULPS       Y7, Y4, Y4
-	VMOVUPS      Y4, (AX)
-	VADDPS       Y4, Y2, Y2
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMOVUPS      exptab8c4<>+0(SB), Y7
+	VFMADD213PS  exptab8c3<>+0(SB), Y6, Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y7
+	VFMADD213PS  one32<>+0(SB), Y6, Y7
+	VMULPS       Y6, Y7, Y7
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y7, Y6
+	VMOVUPS      Y6, (AX)
+	VADDPS       Y6, Y1, Y1
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
-	JMP          single
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMOVUPS      exptab8c4<>+0(SB), Y7
+	VFMADD213PS  exptab8c3<>+0(SB), Y6, Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y7
+	VFMADD213PS  one32<>+0(SB), Y6, Y7
+	VMULPS       Y6, Y7, Y7
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y7, Y6
+	VMOVUPS      Y6, (AX)
+	VADDPS       Y6, Y2, Y2
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMOVUPS      exptab8c4<>+0(SB), Y7
+	VFMADD213PS  exptab8c3<>+0(SB), Y6, Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y7
+	VFMADD213PS  one32<>+0(SB), Y6, Y7
+	VMULPS       Y6, Y7, Y7
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y7, Y6
+	VMOVUPS      Y6, (AX)
+	VADDPS       Y6, Y3, Y3
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
 
 tail:
 	TESTQ   DX, DX
@@ -1378,65 +1513,69 @@ tail:
 	LEAQ    tailmask<>+0(SB), BX
 	MOVQ    $0x00000008, SI
 	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y4
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, 32(SP)
+	VMOVDQU (BX)(SI*4), Y5
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, 96(SP)
 	XORQ    BX, BX
 
 copy_15:
 	CMPQ BX, DX
 	JAE  copied_16
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 32(SP)(BX*4)
+	MOVL SI, 96(SP)(BX*4)
 	INCQ BX
 	JMP  copy_15
 
 copied_16:
-	VMOVUPS      32(SP), Y5
-	VADDPS       Y0, Y5, Y6
+	VMOVUPS      96(SP), Y6
+	VMOVUPS      Y6, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y0
-	VMOVUPS      magic32<>+0(SB), Y7
-	VFMADD231PS  log2e32<>+0(SB), Y6, Y7
-	VSUBPS       Y0, Y5, Y0
-	VSUBPS       magic32<>+0(SB), Y7, Y5
-	VADDPS       Y1, Y0, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y0
-	VADDPS       Y0, Y6, Y6
-	VMOVUPS      exp6c6<>+0(SB), Y0
-	VFMADD213PS  exp6c5<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c4<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c3<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c2<>+0(SB), Y6, Y0
-	VFMADD213PS  exp6c1<>+0(SB), Y6, Y0
-	VFMADD213PS  one32<>+0(SB), Y6, Y0
-	VPSLLD       $0x17, Y7, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VMOVUPS      exptab8c4<>+0(SB), Y0
+	VFMADD213PS  exptab8c3<>+0(SB), Y7, Y0
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y0
+	VFMADD213PS  one32<>+0(SB), Y7, Y0
 	VMULPS       Y7, Y0, Y0
-	VANDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(SP)
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y0, Y7
+	VANDPS       Y5, Y7, Y7
+	VMOVUPS      Y7, 96(SP)
 	XORQ         CX, CX
 
 copy_17:
 	CMPQ CX, DX
 	JAE  copied_18
-	MOVL 32(SP)(CX*4), BX
+	MOVL 96(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_17
 
 copied_18:
-	VADDPS Y0, Y3, Y3
+	VADDPS Y7, Y4, Y4
 
 done:
-	VADDPS       Y3, Y2, Y2
-	VCVTPS2PD    X2, Y0
-	VEXTRACTF128 $0x01, Y2, X1
-	VCVTPS2PD    X1, Y1
-	VADDPD       Y0, Y1, Y0
-	VADDPD       (SP), Y0, Y0
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      Y1, 32(SP)
+	VMOVUPS      Y3, 64(SP)
+	VMOVUPD      (SP), Y0
+	VCVTPS2PD    32(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    48(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    64(SP), Y1
+	VADDPD       Y1, Y0, Y0
+	VCVTPS2PD    80(SP), Y1
+	VADDPD       Y1, Y0, Y0
 	VMOVUPD      Y0, (SP)
+	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 	VMOVUPD      (SP), Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3278,36 +3417,30 @@ done:
 	MOVQ          AX, ones+48(FP)
 	RET
 
-// func expSumTotalAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) float64
+// func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32) float64
 // Requires: AVX, AVX512F, CMOV, SSE2
-TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
+TEXT ·expSumTotalAVX512(SB), NOSPLIT, $128-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	VBROADCASTSS nm+48(FP), Z0
-	VBROADCASTSS nml+52(FP), Z1
-	VBROADCASTSS t+56(FP), Z2
-	VPXORD       Z3, Z3, Z3
-	VMOVUPS      magic32<>+0(SB), Z4
+	VBROADCASTSS c+48(FP), Z0
+	VBROADCASTSS t+52(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
 	VMOVUPS      one32<>+0(SB), Z5
-	VMOVUPS      log2e32<>+0(SB), Z6
-	VMOVUPS      ln2hi32<>+0(SB), Z7
-	VMOVUPS      ln2lo32<>+0(SB), Z8
-	VMOVUPS      exp6c1<>+0(SB), Z9
-	VMOVUPS      exp6c2<>+0(SB), Z10
-	VMOVUPS      exp6c3<>+0(SB), Z11
-	VMOVUPS      exp6c4<>+0(SB), Z12
-	VMOVUPS      exp6c5<>+0(SB), Z13
-	VMOVUPS      exp6c6<>+0(SB), Z14
-	VPXORD       Z15, Z15, Z15
-	VPXORD       Z16, Z16, Z16
-	VPXORD       Z17, Z17, Z17
-	VPXORD       Z18, Z18, Z18
+	VMOVUPS      exptab16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
 
 blocks:
 	MOVQ    DX, BX
 	SHRQ    $0x06, BX
-	JZ      single
+	JZ      rest
 	MOVQ    $0x00000002, SI
 	CMPQ    BX, SI
 	CMOVQHI SI, BX
@@ -3316,222 +3449,291 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS       (CX), Z19
-	VMOVUPS       64(CX), Z20
-	VADDPS        Z0, Z19, Z21
-	VADDPS        Z0, Z20, Z22
-	VCMPPS        $0x15, Z2, Z19, K1
-	VCMPPS        $0x15, Z2, Z20, K2
-	VSUBPS        Z0, Z21, Z23
-	VSUBPS        Z0, Z22, Z24
-	VMOVUPS       Z4, Z25
-	VMOVUPS       Z4, Z26
-	VFMADD231PS   Z6, Z21, Z25
-	VFMADD231PS   Z6, Z22, Z26
-	VSUBPS        Z23, Z19, Z23
-	VSUBPS        Z24, Z20, Z24
-	VSUBPS        Z4, Z25, Z19
-	VSUBPS        Z4, Z26, Z20
-	VADDPS        Z1, Z23, Z23
-	VADDPS        Z1, Z24, Z24
-	VFNMADD231PS  Z7, Z19, Z21
-	VFNMADD231PS  Z7, Z20, Z22
-	VFNMADD231PS  Z8, Z19, Z23
-	VFNMADD231PS  Z8, Z20, Z24
-	VADDPS        Z23, Z21, Z21
-	VADDPS        Z24, Z22, Z22
-	VMOVUPS       Z14, Z23
-	VMOVUPS       Z14, Z24
-	VFMADD213PS   Z13, Z21, Z23
-	VFMADD213PS   Z13, Z22, Z24
-	VFMADD213PS   Z12, Z21, Z23
-	VFMADD213PS   Z12, Z22, Z24
-	VFMADD213PS   Z11, Z21, Z23
-	VFMADD213PS   Z11, Z22, Z24
-	VFMADD213PS   Z10, Z21, Z23
-	VFMADD213PS   Z10, Z22, Z24
-	VFMADD213PS   Z9, Z21, Z23
-	VFMADD213PS   Z9, Z22, Z24
-	VFMADD213PS   Z5, Z21, Z23
-	VFMADD213PS   Z5, Z22, Z24
-	VSCALEFPS.Z   Z19, Z23, K1, Z23
-	VSCALEFPS.Z   Z20, Z24, K2, Z24
-	VMOVUPS       Z23, (AX)
-	VMOVUPS       Z24, 64(AX)
-	VADDPS        Z23, Z15, Z15
-	VADDPS        Z24, Z16, Z16
-	VMOVUPS       128(CX), Z19
+	VMOVUPS       (CX), Z13
+	VMOVUPS       (CX), Z14
+	VMOVUPS       64(CX), Z15
+	VMOVUPS       64(CX), Z16
+	VMOVUPS       128(CX), Z17
+	VMOVUPS       128(CX), Z18
+	VMOVUPS       192(CX), Z19
 	VMOVUPS       192(CX), Z20
-	VADDPS        Z0, Z19, Z21
-	VADDPS        Z0, Z20, Z22
-	VCMPPS        $0x15, Z2, Z19, K1
-	VCMPPS        $0x15, Z2, Z20, K2
-	VSUBPS        Z0, Z21, Z23
-	VSUBPS        Z0, Z22, Z24
-	VMOVUPS       Z4, Z25
-	VMOVUPS       Z4, Z26
-	VFMADD231PS   Z6, Z21, Z25
-	VFMADD231PS   Z6, Z22, Z26
-	VSUBPS        Z23, Z19, Z23
-	VSUBPS        Z24, Z20, Z24
-	VSUBPS        Z4, Z25, Z19
-	VSUBPS        Z4, Z26, Z20
-	VADDPS        Z1, Z23, Z23
-	VADDPS        Z1, Z24, Z24
-	VFNMADD231PS  Z7, Z19, Z21
-	VFNMADD231PS  Z7, Z20, Z22
-	VFNMADD231PS  Z8, Z19, Z23
-	VFNMADD231PS  Z8, Z20, Z24
-	VADDPS        Z23, Z21, Z21
-	VADDPS        Z24, Z22, Z22
-	VMOVUPS       Z14, Z23
-	VMOVUPS       Z14, Z24
-	VFMADD213PS   Z13, Z21, Z23
-	VFMADD213PS   Z13, Z22, Z24
-	VFMADD213PS   Z12, Z21, Z23
-	VFMADD213PS   Z12, Z22, Z24
-	VFMADD213PS   Z11, Z21, Z23
-	VFMADD213PS   Z11, Z22, Z24
-	VFMADD213PS   Z10, Z21, Z23
-	VFMADD213PS   Z10, Z22, Z24
-	VFMADD213PS   Z9, Z21, Z23
-	VFMADD213PS   Z9, Z22, Z24
-	VFMADD213PS   Z5, Z21, Z23
-	VFMADD213PS   Z5, Z22, Z24
-	VSCALEFPS.Z   Z19, Z23, K1, Z23
-	VSCALEFPS.Z   Z20, Z24, K2, Z24
-	VMOVUPS       Z23, 128(AX)
-	VMOVUPS       Z24, 192(AX)
-	VADDPS        Z23, Z17, Z17
-	VADDPS        Z24, Z18, Z18
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x15, Z1, Z16, K2
+	VCMPPS        $0x15, Z1, Z18, K3
+	VCMPPS        $0x15, Z1, Z20, K4
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VFMADD132PS   Z2, Z0, Z17
+	VFMADD132PS   Z2, Z0, Z19
+	VSUBPS        Z0, Z13, Z21
+	VSUBPS        Z0, Z15, Z22
+	VSUBPS        Z0, Z17, Z23
+	VSUBPS        Z0, Z19, Z24
+	VFNMADD231PS  Z3, Z21, Z14
+	VFNMADD231PS  Z3, Z22, Z16
+	VFNMADD231PS  Z3, Z23, Z18
+	VFNMADD231PS  Z3, Z24, Z20
+	VFNMADD231PS  Z4, Z21, Z14
+	VFNMADD231PS  Z4, Z22, Z16
+	VFNMADD231PS  Z4, Z23, Z18
+	VFNMADD231PS  Z4, Z24, Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z21
+	VFMADD213PS   Z7, Z16, Z22
+	VFMADD213PS   Z7, Z18, Z23
+	VFMADD213PS   Z7, Z20, Z24
+	VFMADD213PS   Z5, Z14, Z21
+	VFMADD213PS   Z5, Z16, Z22
+	VFMADD213PS   Z5, Z18, Z23
+	VFMADD213PS   Z5, Z20, Z24
+	VMULPS        Z14, Z21, Z21
+	VMULPS        Z16, Z22, Z22
+	VMULPS        Z18, Z23, Z23
+	VMULPS        Z20, Z24, Z24
+	VPERMPS       Z6, Z13, Z14
+	VPERMPS       Z6, Z15, Z16
+	VPERMPS       Z6, Z17, Z18
+	VPERMPS       Z6, Z19, Z20
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPSLLD        $0x13, Z17, Z17
+	VPSLLD        $0x13, Z19, Z19
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VPADDD        Z17, Z18, Z18
+	VPADDD        Z19, Z20, Z20
+	VFMADD213PS.Z Z14, Z21, K1, Z14
+	VFMADD213PS.Z Z16, Z22, K2, Z16
+	VFMADD213PS.Z Z18, Z23, K3, Z18
+	VFMADD213PS.Z Z20, Z24, K4, Z20
+	VMOVUPS       Z14, (AX)
+	VMOVUPS       Z16, 64(AX)
+	VMOVUPS       Z18, 128(AX)
+	VMOVUPS       Z20, 192(AX)
+	VADDPS        Z14, Z9, Z9
+	VADDPS        Z16, Z10, Z10
+	VADDPS        Z18, Z11, Z11
+	VADDPS        Z20, Z12, Z12
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          BX
 	JNZ           iter
-	VADDPS        Z17, Z15, Z15
-	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z19
-	VEXTRACTF64X4 $0x01, Z15, Y20
-	VCVTPS2PD     Y20, Z20
-	VADDPD        Z19, Z20, Z19
-	VADDPD        Z19, Z3, Z3
-	VPXORD        Z15, Z15, Z15
-	VPXORD        Z16, Z16, Z16
-	VPXORD        Z17, Z17, Z17
-	VPXORD        Z18, Z18, Z18
+	VADDPS        Z10, Z9, Z9
+	VADDPS        Z12, Z11, Z11
+	VMOVUPS       Z9, (SP)
+	VMOVUPS       Z11, 64(SP)
+	VCVTPS2PD     (SP), Z13
+	VADDPD        Z13, Z8, Z8
+	VCVTPS2PD     32(SP), Z13
+	VADDPD        Z13, Z8, Z8
+	VCVTPS2PD     64(SP), Z13
+	VADDPD        Z13, Z8, Z8
+	VCVTPS2PD     96(SP), Z13
+	VADDPD        Z13, Z8, Z8
+	VPXORD        Z9, Z9, Z9
+	VPXORD        Z10, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	VPXORD        Z12, Z12, Z12
 	JMP           blocks
 
-single:
-	CMPQ         DX, $0x00000010
-	JB           tail
-	VMOVUPS      (CX), Z19
-	VADDPS       Z0, Z19, Z20
-	VCMPPS       $0x15, Z2, Z19, K1
-	VSUBPS       Z0, Z20, Z21
-	VMOVUPS      Z4, Z22
-	VFMADD231PS  Z6, Z20, Z22
-	VSUBPS       Z21, Z19, Z21
-	VSUBPS       Z4, Z22, Z19
-	VADDPS       Z1, Z21, Z21
-	VFNMADD231PS Z7, Z19, Z20
-	VFNMADD231PS Z8, Z19, Z21
-	VADDPS       Z21, Z20, Z20
-	VMOVUPS      Z14, Z21
-	VFMADD213PS  Z13, Z20, Z21
-	VFMADD213PS  Z12, Z20, Z21
-	VFMADD213PS  Z11, Z20, Z21
-	VFMADD213PS  Z10, Z20, Z21
-	VFMADD213PS  Z9, Z20, Z21
-	VFMADD213PS  Z5, Z20, Z21
-	VSCALEFPS.Z  Z19, Z21, K1, Z21
-	VMOVUPS      Z21, (AX)
-	VADDPS       Z21, Z15, Z15
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, CX
-	SUBQ         $0x00000010, DX
-	JMP          single
+rest:
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z13
+	VMOVUPS       (CX), Z14
+	VCMPPS        $0x15, Z1, Z14, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z7, Z14, Z15
+	VFMADD213PS   Z5, Z14, Z15
+	VMULPS        Z14, Z15, Z15
+	VPERMPS       Z6, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z15, K1, Z14
+	VMOVUPS       Z14, (AX)
+	VADDPS        Z14, Z9, Z9
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z13
+	VMOVUPS       (CX), Z14
+	VCMPPS        $0x15, Z1, Z14, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z7, Z14, Z15
+	VFMADD213PS   Z5, Z14, Z15
+	VMULPS        Z14, Z15, Z15
+	VPERMPS       Z6, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z15, K1, Z14
+	VMOVUPS       Z14, (AX)
+	VADDPS        Z14, Z10, Z10
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z13
+	VMOVUPS       (CX), Z14
+	VCMPPS        $0x15, Z1, Z14, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z7, Z14, Z15
+	VFMADD213PS   Z5, Z14, Z15
+	VMULPS        Z14, Z15, Z15
+	VPERMPS       Z6, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z15, K1, Z14
+	VMOVUPS       Z14, (AX)
+	VADDPS        Z14, Z11, Z11
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
 
 tail:
-	TESTQ        DX, DX
-	JZ           done
-	LEAQ         tailk<>+0(SB), BX
-	KMOVW        (BX)(DX*2), K1
-	VMOVUPS.Z    (CX), K1, Z19
-	VADDPS       Z0, Z19, Z20
-	VCMPPS       $0x15, Z2, Z19, K1, K2
-	VSUBPS       Z0, Z20, Z0
-	VMOVUPS      Z4, Z2
-	VFMADD231PS  Z6, Z20, Z2
-	VSUBPS       Z0, Z19, Z0
-	VSUBPS       Z4, Z2, Z2
-	VADDPS       Z1, Z0, Z0
-	VFNMADD231PS Z7, Z2, Z20
-	VFNMADD231PS Z8, Z2, Z0
-	VADDPS       Z0, Z20, Z20
-	VMOVUPS      Z14, Z0
-	VFMADD213PS  Z13, Z20, Z0
-	VFMADD213PS  Z12, Z20, Z0
-	VFMADD213PS  Z11, Z20, Z0
-	VFMADD213PS  Z10, Z20, Z0
-	VFMADD213PS  Z9, Z20, Z0
-	VFMADD213PS  Z5, Z20, Z0
-	VSCALEFPS.Z  Z2, Z0, K2, Z0
-	VMOVUPS      Z0, K1, (AX)
-	VADDPS       Z0, Z16, Z16
+	TESTQ         DX, DX
+	JZ            done
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z13
+	VMOVUPS.Z     (CX), K1, Z14
+	VCMPPS        $0x15, Z1, Z14, K1, K2
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z0
+	VFNMADD231PS  Z3, Z0, Z14
+	VFNMADD231PS  Z4, Z0, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z0
+	VFMADD213PS   Z7, Z14, Z0
+	VFMADD213PS   Z5, Z14, Z0
+	VMULPS        Z14, Z0, Z0
+	VPERMPS       Z6, Z13, Z1
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z1, Z1
+	VFMADD213PS.Z Z1, Z0, K2, Z1
+	VMOVUPS       Z1, K1, (AX)
+	VADDPS        Z1, Z12, Z12
 
 done:
-	VADDPS        Z17, Z15, Z15
-	VADDPS        Z18, Z16, Z16
-	VADDPS        Z16, Z15, Z15
-	VCVTPS2PD     Y15, Z0
-	VEXTRACTF64X4 $0x01, Z15, Y1
-	VCVTPS2PD     Y1, Z1
-	VADDPD        Z0, Z1, Z0
-	VADDPD        Z0, Z3, Z3
-	VPXORD        Z15, Z15, Z15
-	VPXORD        Z16, Z16, Z16
-	VPXORD        Z17, Z17, Z17
-	VPXORD        Z18, Z18, Z18
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPD        Y0, Y3, Y0
+	VADDPS        Z10, Z9, Z9
+	VADDPS        Z12, Z11, Z11
+	VMOVUPS       Z9, (SP)
+	VMOVUPS       Z11, 64(SP)
+	VCVTPS2PD     (SP), Z0
+	VADDPD        Z0, Z8, Z8
+	VCVTPS2PD     32(SP), Z0
+	VADDPD        Z0, Z8, Z8
+	VCVTPS2PD     64(SP), Z0
+	VADDPD        Z0, Z8, Z8
+	VCVTPS2PD     96(SP), Z0
+	VADDPD        Z0, Z8, Z8
+	VPXORD        Z9, Z9, Z9
+	VPXORD        Z10, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	VPXORD        Z12, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
 	VZEROUPPER
-	MOVSD         X1, ret+64(FP)
+	MOVSD         X1, ret+56(FP)
 	RET
 
-// func expSumTotalNoCutAVX512(dst []float32, x []float32, nm float32, nml float32) float64
+DATA exptab16<>+0(SB)/4, $0x3f800000
+DATA exptab16<>+4(SB)/4, $0x3f7daac3
+DATA exptab16<>+8(SB)/4, $0x3f7b95c2
+DATA exptab16<>+12(SB)/4, $0x3f79c3d3
+DATA exptab16<>+16(SB)/4, $0x3f7837f0
+DATA exptab16<>+20(SB)/4, $0x3f76f532
+DATA exptab16<>+24(SB)/4, $0x3f75fed7
+DATA exptab16<>+28(SB)/4, $0x3f75583f
+DATA exptab16<>+32(SB)/4, $0x3f7504f3
+DATA exptab16<>+36(SB)/4, $0x3f7508a4
+DATA exptab16<>+40(SB)/4, $0x3f75672a
+DATA exptab16<>+44(SB)/4, $0x3f76248c
+DATA exptab16<>+48(SB)/4, $0x3f7744fd
+DATA exptab16<>+52(SB)/4, $0x3f78ccdf
+DATA exptab16<>+56(SB)/4, $0x3f7ac0c7
+DATA exptab16<>+60(SB)/4, $0x3f7d257d
+GLOBL exptab16<>(SB), RODATA|NOPTR, $64
+
+DATA exptab16c2<>+0(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+4(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+8(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+12(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+16(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+20(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+24(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+28(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+32(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+36(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+40(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+44(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+48(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+52(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+56(SB)/4, $0x3f0000a7
+DATA exptab16c2<>+60(SB)/4, $0x3f0000a7
+GLOBL exptab16c2<>(SB), RODATA|NOPTR, $64
+
+DATA exptab16c3<>+0(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+4(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+8(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+12(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+16(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+20(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+24(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+28(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+32(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+36(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+40(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+44(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+48(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+52(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+56(SB)/4, $0x3e2aab31
+DATA exptab16c3<>+60(SB)/4, $0x3e2aab31
+GLOBL exptab16c3<>(SB), RODATA|NOPTR, $64
+
+// func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32) float64
 // Requires: AVX, AVX512F, CMOV, SSE2
-TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-64
+TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $128-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
-	VBROADCASTSS nm+48(FP), Z0
-	VBROADCASTSS nml+52(FP), Z1
-	VPXORD       Z2, Z2, Z2
-	VMOVUPS      magic32<>+0(SB), Z3
+	VBROADCASTSS c+48(FP), Z0
+	VMOVUPS      log2e32<>+0(SB), Z1
+	VMOVUPS      ln2hi32<>+0(SB), Z2
+	VMOVUPS      ln2lo32<>+0(SB), Z3
 	VMOVUPS      one32<>+0(SB), Z4
-	VMOVUPS      log2e32<>+0(SB), Z5
-	VMOVUPS      ln2hi32<>+0(SB), Z6
-	VMOVUPS      ln2lo32<>+0(SB), Z7
-	VMOVUPS      exp6c1<>+0(SB), Z8
-	VMOVUPS      exp6c2<>+0(SB), Z9
-	VMOVUPS      exp6c3<>+0(SB), Z10
-	VMOVUPS      exp6c4<>+0(SB), Z11
-	VMOVUPS      exp6c5<>+0(SB), Z12
-	VMOVUPS      exp6c6<>+0(SB), Z13
-	VPXORD       Z14, Z14, Z14
-	VPXORD       Z15, Z15, Z15
-	VPXORD       Z16, Z16, Z16
-	VPXORD       Z17, Z17, Z17
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
 
 blocks:
 	MOVQ    DX, BX
 	SHRQ    $0x06, BX
-	JZ      single
+	JZ      rest
 	MOVQ    $0x00000002, SI
 	CMPQ    BX, SI
 	CMOVQHI SI, BX
@@ -3540,179 +3742,198 @@ blocks:
 	SUBQ    SI, DX
 
 iter:
-	VMOVUPS       (CX), Z18
-	VMOVUPS       64(CX), Z19
-	VADDPS        Z0, Z18, Z20
-	VADDPS        Z0, Z19, Z21
-	VSUBPS        Z0, Z20, Z22
-	VSUBPS        Z0, Z21, Z23
-	VMOVUPS       Z3, Z24
-	VMOVUPS       Z3, Z25
-	VFMADD231PS   Z5, Z20, Z24
-	VFMADD231PS   Z5, Z21, Z25
-	VSUBPS        Z22, Z18, Z22
-	VSUBPS        Z23, Z19, Z23
-	VSUBPS        Z3, Z24, Z18
-	VSUBPS        Z3, Z25, Z19
-	VADDPS        Z1, Z22, Z22
-	VADDPS        Z1, Z23, Z23
-	VFNMADD231PS  Z6, Z18, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z7, Z18, Z22
-	VFNMADD231PS  Z7, Z19, Z23
-	VADDPS        Z22, Z20, Z20
-	VADDPS        Z23, Z21, Z21
-	VMOVUPS       Z13, Z22
-	VMOVUPS       Z13, Z23
-	VFMADD213PS   Z12, Z20, Z22
-	VFMADD213PS   Z12, Z21, Z23
-	VFMADD213PS   Z11, Z20, Z22
-	VFMADD213PS   Z11, Z21, Z23
-	VFMADD213PS   Z10, Z20, Z22
-	VFMADD213PS   Z10, Z21, Z23
-	VFMADD213PS   Z9, Z20, Z22
-	VFMADD213PS   Z9, Z21, Z23
-	VFMADD213PS   Z8, Z20, Z22
-	VFMADD213PS   Z8, Z21, Z23
-	VFMADD213PS   Z4, Z20, Z22
-	VFMADD213PS   Z4, Z21, Z23
-	VSCALEFPS     Z18, Z22, Z22
-	VSCALEFPS     Z19, Z23, Z23
-	VMOVUPS       Z22, (AX)
-	VMOVUPS       Z23, 64(AX)
-	VADDPS        Z22, Z14, Z14
-	VADDPS        Z23, Z15, Z15
-	VMOVUPS       128(CX), Z18
-	VMOVUPS       192(CX), Z19
-	VADDPS        Z0, Z18, Z20
-	VADDPS        Z0, Z19, Z21
-	VSUBPS        Z0, Z20, Z22
-	VSUBPS        Z0, Z21, Z23
-	VMOVUPS       Z3, Z24
-	VMOVUPS       Z3, Z25
-	VFMADD231PS   Z5, Z20, Z24
-	VFMADD231PS   Z5, Z21, Z25
-	VSUBPS        Z22, Z18, Z22
-	VSUBPS        Z23, Z19, Z23
-	VSUBPS        Z3, Z24, Z18
-	VSUBPS        Z3, Z25, Z19
-	VADDPS        Z1, Z22, Z22
-	VADDPS        Z1, Z23, Z23
-	VFNMADD231PS  Z6, Z18, Z20
-	VFNMADD231PS  Z6, Z19, Z21
-	VFNMADD231PS  Z7, Z18, Z22
-	VFNMADD231PS  Z7, Z19, Z23
-	VADDPS        Z22, Z20, Z20
-	VADDPS        Z23, Z21, Z21
-	VMOVUPS       Z13, Z22
-	VMOVUPS       Z13, Z23
-	VFMADD213PS   Z12, Z20, Z22
-	VFMADD213PS   Z12, Z21, Z23
-	VFMADD213PS   Z11, Z20, Z22
-	VFMADD213PS   Z11, Z21, Z23
-	VFMADD213PS   Z10, Z20, Z22
-	VFMADD213PS   Z10, Z21, Z23
-	VFMADD213PS   Z9, Z20, Z22
-	VFMADD213PS   Z9, Z21, Z23
-	VFMADD213PS   Z8, Z20, Z22
-	VFMADD213PS   Z8, Z21, Z23
-	VFMADD213PS   Z4, Z20, Z22
-	VFMADD213PS   Z4, Z21, Z23
-	VSCALEFPS     Z18, Z22, Z22
-	VSCALEFPS     Z19, Z23, Z23
-	VMOVUPS       Z22, 128(AX)
-	VMOVUPS       Z23, 192(AX)
-	VADDPS        Z22, Z16, Z16
-	VADDPS        Z23, Z17, Z17
-	ADDQ          $0x00000100, AX
-	ADDQ          $0x00000100, CX
-	DECQ          BX
-	JNZ           iter
-	VADDPS        Z16, Z14, Z14
-	VADDPS        Z17, Z15, Z15
-	VADDPS        Z15, Z14, Z14
-	VCVTPS2PD     Y14, Z18
-	VEXTRACTF64X4 $0x01, Z14, Y19
-	VCVTPS2PD     Y19, Z19
-	VADDPD        Z18, Z19, Z18
-	VADDPD        Z18, Z2, Z2
-	VPXORD        Z14, Z14, Z14
-	VPXORD        Z15, Z15, Z15
-	VPXORD        Z16, Z16, Z16
-	VPXORD        Z17, Z17, Z17
-	JMP           blocks
+	VMOVUPS      (CX), Z12
+	VMOVUPS      (CX), Z13
+	VMOVUPS      64(CX), Z14
+	VMOVUPS      64(CX), Z15
+	VMOVUPS      128(CX), Z16
+	VMOVUPS      128(CX), Z17
+	VMOVUPS      192(CX), Z18
+	VMOVUPS      192(CX), Z19
+	VFMADD132PS  Z1, Z0, Z12
+	VFMADD132PS  Z1, Z0, Z14
+	VFMADD132PS  Z1, Z0, Z16
+	VFMADD132PS  Z1, Z0, Z18
+	VSUBPS       Z0, Z12, Z20
+	VSUBPS       Z0, Z14, Z21
+	VSUBPS       Z0, Z16, Z22
+	VSUBPS       Z0, Z18, Z23
+	VFNMADD231PS Z2, Z20, Z13
+	VFNMADD231PS Z2, Z21, Z15
+	VFNMADD231PS Z2, Z22, Z17
+	VFNMADD231PS Z2, Z23, Z19
+	VFNMADD231PS Z3, Z20, Z13
+	VFNMADD231PS Z3, Z21, Z15
+	VFNMADD231PS Z3, Z22, Z17
+	VFNMADD231PS Z3, Z23, Z19
+	VMOVUPS      exptab16c3<>+0(SB), Z20
+	VMOVUPS      exptab16c3<>+0(SB), Z21
+	VMOVUPS      exptab16c3<>+0(SB), Z22
+	VMOVUPS      exptab16c3<>+0(SB), Z23
+	VFMADD213PS  Z6, Z13, Z20
+	VFMADD213PS  Z6, Z15, Z21
+	VFMADD213PS  Z6, Z17, Z22
+	VFMADD213PS  Z6, Z19, Z23
+	VFMADD213PS  Z4, Z13, Z20
+	VFMADD213PS  Z4, Z15, Z21
+	VFMADD213PS  Z4, Z17, Z22
+	VFMADD213PS  Z4, Z19, Z23
+	VMULPS       Z13, Z20, Z20
+	VMULPS       Z15, Z21, Z21
+	VMULPS       Z17, Z22, Z22
+	VMULPS       Z19, Z23, Z23
+	VPERMPS      Z5, Z12, Z13
+	VPERMPS      Z5, Z14, Z15
+	VPERMPS      Z5, Z16, Z17
+	VPERMPS      Z5, Z18, Z19
+	VPSLLD       $0x13, Z12, Z12
+	VPSLLD       $0x13, Z14, Z14
+	VPSLLD       $0x13, Z16, Z16
+	VPSLLD       $0x13, Z18, Z18
+	VPADDD       Z12, Z13, Z13
+	VPADDD       Z14, Z15, Z15
+	VPADDD       Z16, Z17, Z17
+	VPADDD       Z18, Z19, Z19
+	VFMADD213PS  Z13, Z20, Z13
+	VFMADD213PS  Z15, Z21, Z15
+	VFMADD213PS  Z17, Z22, Z17
+	VFMADD213PS  Z19, Z23, Z19
+	VMOVUPS      Z13, (AX)
+	VMOVUPS      Z15, 64(AX)
+	VMOVUPS      Z17, 128(AX)
+	VMOVUPS      Z19, 192(AX)
+	VADDPS       Z13, Z8, Z8
+	VADDPS       Z15, Z9, Z9
+	VADDPS       Z17, Z10, Z10
+	VADDPS       Z19, Z11, Z11
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000100, CX
+	DECQ         BX
+	JNZ          iter
+	VADDPS       Z9, Z8, Z8
+	VADDPS       Z11, Z10, Z10
+	VMOVUPS      Z8, (SP)
+	VMOVUPS      Z10, 64(SP)
+	VCVTPS2PD    (SP), Z12
+	VADDPD       Z12, Z7, Z7
+	VCVTPS2PD    32(SP), Z12
+	VADDPD       Z12, Z7, Z7
+	VCVTPS2PD    64(SP), Z12
+	VADDPD       Z12, Z7, Z7
+	VCVTPS2PD    96(SP), Z12
+	VADDPD       Z12, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	JMP          blocks
 
-single:
+rest:
 	CMPQ         DX, $0x00000010
 	JB           tail
-	VMOVUPS      (CX), Z18
-	VADDPS       Z0, Z18, Z19
-	VSUBPS       Z0, Z19, Z20
-	VMOVUPS      Z3, Z21
-	VFMADD231PS  Z5, Z19, Z21
-	VSUBPS       Z20, Z18, Z20
-	VSUBPS       Z3, Z21, Z18
-	VADDPS       Z1, Z20, Z20
-	VFNMADD231PS Z6, Z18, Z19
-	VFNMADD231PS Z7, Z18, Z20
-	VADDPS       Z20, Z19, Z19
-	VMOVUPS      Z13, Z20
-	VFMADD213PS  Z12, Z19, Z20
-	VFMADD213PS  Z11, Z19, Z20
-	VFMADD213PS  Z10, Z19, Z20
-	VFMADD213PS  Z9, Z19, Z20
-	VFMADD213PS  Z8, Z19, Z20
-	VFMADD213PS  Z4, Z19, Z20
-	VSCALEFPS    Z18, Z20, Z20
-	VMOVUPS      Z20, (AX)
-	VADDPS       Z20, Z14, Z14
+	VMOVUPS      (CX), Z12
+	VMOVUPS      (CX), Z13
+	VFMADD132PS  Z1, Z0, Z12
+	VSUBPS       Z0, Z12, Z14
+	VFNMADD231PS Z2, Z14, Z13
+	VFNMADD231PS Z3, Z14, Z13
+	VMOVUPS      exptab16c3<>+0(SB), Z14
+	VFMADD213PS  Z6, Z13, Z14
+	VFMADD213PS  Z4, Z13, Z14
+	VMULPS       Z13, Z14, Z14
+	VPERMPS      Z5, Z12, Z13
+	VPSLLD       $0x13, Z12, Z12
+	VPADDD       Z12, Z13, Z13
+	VFMADD213PS  Z13, Z14, Z13
+	VMOVUPS      Z13, (AX)
+	VADDPS       Z13, Z8, Z8
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
-	JMP          single
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z12
+	VMOVUPS      (CX), Z13
+	VFMADD132PS  Z1, Z0, Z12
+	VSUBPS       Z0, Z12, Z14
+	VFNMADD231PS Z2, Z14, Z13
+	VFNMADD231PS Z3, Z14, Z13
+	VMOVUPS      exptab16c3<>+0(SB), Z14
+	VFMADD213PS  Z6, Z13, Z14
+	VFMADD213PS  Z4, Z13, Z14
+	VMULPS       Z13, Z14, Z14
+	VPERMPS      Z5, Z12, Z13
+	VPSLLD       $0x13, Z12, Z12
+	VPADDD       Z12, Z13, Z13
+	VFMADD213PS  Z13, Z14, Z13
+	VMOVUPS      Z13, (AX)
+	VADDPS       Z13, Z9, Z9
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z12
+	VMOVUPS      (CX), Z13
+	VFMADD132PS  Z1, Z0, Z12
+	VSUBPS       Z0, Z12, Z14
+	VFNMADD231PS Z2, Z14, Z13
+	VFNMADD231PS Z3, Z14, Z13
+	VMOVUPS      exptab16c3<>+0(SB), Z14
+	VFMADD213PS  Z6, Z13, Z14
+	VFMADD213PS  Z4, Z13, Z14
+	VMULPS       Z13, Z14, Z14
+	VPERMPS      Z5, Z12, Z13
+	VPSLLD       $0x13, Z12, Z12
+	VPADDD       Z12, Z13, Z13
+	VFMADD213PS  Z13, Z14, Z13
+	VMOVUPS      Z13, (AX)
+	VADDPS       Z13, Z10, Z10
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 
 tail:
-	TESTQ        DX, DX
-	JZ           done
-	LEAQ         tailk<>+0(SB), BX
-	KMOVW        (BX)(DX*2), K1
-	VMOVUPS.Z    (CX), K1, Z18
-	VADDPS       Z0, Z18, Z19
-	VSUBPS       Z0, Z19, Z0
-	VMOVUPS      Z3, Z20
-	VFMADD231PS  Z5, Z19, Z20
-	VSUBPS       Z0, Z18, Z0
-	VSUBPS       Z3, Z20, Z3
-	VADDPS       Z1, Z0, Z0
-	VFNMADD231PS Z6, Z3, Z19
-	VFNMADD231PS Z7, Z3, Z0
-	VADDPS       Z0, Z19, Z19
-	VMOVUPS      Z13, Z0
-	VFMADD213PS  Z12, Z19, Z0
-	VFMADD213PS  Z11, Z19, Z0
-	VFMADD213PS  Z10, Z19, Z0
-	VFMADD213PS  Z9, Z19, Z0
-	VFMADD213PS  Z8, Z19, Z0
-	VFMADD213PS  Z4, Z19, Z0
-	VSCALEFPS.Z  Z3, Z0, K1, Z0
-	VMOVUPS      Z0, K1, (AX)
-	VADDPS       Z0, Z15, Z15
+	TESTQ         DX, DX
+	JZ            done
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z12
+	VMOVUPS.Z     (CX), K1, Z13
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z2, Z0, Z13
+	VFNMADD231PS  Z3, Z0, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z0
+	VFMADD213PS   Z6, Z13, Z0
+	VFMADD213PS   Z4, Z13, Z0
+	VMULPS        Z13, Z0, Z0
+	VPERMPS       Z5, Z12, Z1
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z1, Z1
+	VFMADD213PS.Z Z1, Z0, K1, Z1
+	VMOVUPS       Z1, K1, (AX)
+	VADDPS        Z1, Z11, Z11
 
 done:
-	VADDPS        Z16, Z14, Z14
-	VADDPS        Z17, Z15, Z15
-	VADDPS        Z15, Z14, Z14
-	VCVTPS2PD     Y14, Z0
-	VEXTRACTF64X4 $0x01, Z14, Y1
-	VCVTPS2PD     Y1, Z1
-	VADDPD        Z0, Z1, Z0
-	VADDPD        Z0, Z2, Z2
-	VPXORD        Z14, Z14, Z14
-	VPXORD        Z15, Z15, Z15
-	VPXORD        Z16, Z16, Z16
-	VPXORD        Z17, Z17, Z17
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y0
+	VADDPS        Z9, Z8, Z8
+	VADDPS        Z11, Z10, Z10
+	VMOVUPS       Z8, (SP)
+	VMOVUPS       Z10, 64(SP)
+	VCVTPS2PD     (SP), Z0
+	VADDPD        Z0, Z7, Z7
+	VCVTPS2PD     32(SP), Z0
+	VADDPD        Z0, Z7, Z7
+	VCVTPS2PD     64(SP), Z0
+	VADDPD        Z0, Z7, Z7
+	VCVTPS2PD     96(SP), Z0
+	VADDPD        Z0, Z7, Z7
+	VPXORD        Z8, Z8, Z8
+	VPXORD        Z9, Z9, Z9
+	VPXORD        Z10, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0

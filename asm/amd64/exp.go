@@ -9,7 +9,9 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The float32 exp of expSum.
+// The float32 exp of expSum and softmaxSmall, where e must be exp(x − m)
+// itself (LogSumExp, the cross-entropy loss and their "ones" count need
+// it); Softmax's pass has the cheaper table exp of exptotal.go.
 //
 // For d = x − m <= 0:
 //   - x − m exactly, as hi + lo: the caller splits m = m' + m_lo with m' a
@@ -128,8 +130,8 @@ type expJob struct {
 
 // expBodies computes e = exp(x − m) for each job's vector, stores it when
 // the job has a dst, and adds it to the job's acc (or counts it in cnt
-// when it is exactly 1). With cnt nil (the total variants) every e goes to
-// acc. With k.t nil (the no-cutoff variants) no e is forced to 0: the
+// when it is exactly 1). With cnt nil (softmaxSmall's total) every e goes
+// to acc. With k.t nil (softmaxSmall's rows) no e is forced to 0: the
 // caller has checked that every x >= t.
 func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 	cut := k.t != nil
@@ -280,41 +282,22 @@ func (a *arch) fold(s *expAcc) {
 	}
 }
 
-// expVariant selects what an expSum kernel does besides computing e.
-type expVariant struct {
-	store bool // store e to dst
-	total bool // return ones + rest only (no split: Softmax's sum)
-	nocut bool // no cutoff compare: the caller checked every x >= t
-}
-
-// expSum: the exp-and-sum pass: with or without storing e, the split sum
-// or the total, with or without the cutoff.
-func (a *arch) expSum(vr expVariant) {
+// expSum: the exp-and-sum pass of everything but Softmax (which has
+// expTotal): the split sum, with or without storing e.
+func (a *arch) expSum(store bool) {
 	name := "expSum"
 	sig := "func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)"
 	doc := "stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x))"
-	ret := "and returns the sum of the e[i] that are not 1 and the count of those that are."
-	cutdoc := ", with e[i] = 0 where x[i] < t,"
-	switch {
-	case vr.total && vr.nocut:
-		name = "expSumTotalNoCut"
-		sig = "func(dst, x []float32, nm, nml float32) float64"
-		cutdoc = " for x[i] + nm + nml >= ln 2^-126 or NaN (no cutoff),"
-	case vr.total:
-		name = "expSumTotal"
-		sig = "func(dst, x []float32, nm, nml, t float32) float64"
-	case !vr.store:
+	if !store {
 		name = "expSumNoStore"
 		sig = "func(x []float32, nm, nml, t float32) (rest float64, ones int)"
 		doc = "computes e[i] = exp(x[i] + nm + nml)"
 	}
-	if vr.total {
-		ret = "and returns the sum of all e[i]."
-	}
-	a.fn(name, sig, name+a.suffix+" "+doc+cutdoc, ret)
+	a.fn(name, sig, name+a.suffix+" "+doc+", with e[i] = 0 where x[i] < t,",
+		"and returns the sum of the e[i] that are not 1 and the count of those that are.")
 	var d GPVirtual
 	ptrs := []GPVirtual{}
-	if vr.store {
+	if store {
 		d = slicePtr("dst")
 		ptrs = append(ptrs, d)
 	}
@@ -324,49 +307,39 @@ func (a *arch) expSum(vr expVariant) {
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
 	// AVX2 has 16 registers: two interleaved vectors take 12, the
 	// accumulators, the count and −m the rest, so t, −m_lo and the float64
-	// sums live on the stack (the total variants, without a count, keep
-	// −m_lo in a register).
+	// sums live on the stack.
 	nm, nmlv := a.vec(), a.vec()
 	VBROADCASTSS(paramAddr("nm"), nm)
 	VBROADCASTSS(paramAddr("nml"), nmlv)
 	var t, nml Op = nil, nmlv
-	var tv VecVirtual
-	if !vr.nocut {
-		tv = a.vec()
-		VBROADCASTSS(paramAddr("t"), tv)
-		t = tv
-	}
+	tv := a.vec()
+	VBROADCASTSS(paramAddr("t"), tv)
+	t = tv
 	var sum64 Op
 	if a.z {
 		sum64 = a.vec()
 		a.zero(sum64.(VecVirtual))
 	} else {
-		if tv != nil {
-			tm := AllocLocal(32)
-			VMOVUPS(tv, tm)
-			t = tm
-		}
-		if !vr.total {
-			lm := AllocLocal(32)
-			VMOVUPS(nmlv, lm)
-			nml = lm
-		}
+		tm := AllocLocal(32)
+		VMOVUPS(tv, tm)
+		t = tm
+		lm := AllocLocal(32)
+		VMOVUPS(nmlv, lm)
+		nml = lm
 		sm := AllocLocal(32)
 		z := a.vec()
 		a.zero(z)
 		VMOVUPD(z, sm)
 		sum64 = sm
 	}
-	k := a.expConsts(nm, nml, t, !vr.total)
+	k := a.expConsts(nm, nml, t, true)
 	nacc := 2 // AVX2: 16 registers hold two interleaved vectors and two sums
 	if a.z {
 		nacc = 4
 	}
 	s := &expAcc{acc: make([]VecVirtual, nacc), sum64: sum64}
-	if !vr.total {
-		s.cnt = a.vec()
-		a.zero(s.cnt)
-	}
+	s.cnt = a.vec()
+	a.zero(s.cnt)
 	for i := range s.acc {
 		s.acc[i] = a.vec()
 		a.zero(s.acc[i])
@@ -374,7 +347,7 @@ func (a *arch) expSum(vr expVariant) {
 	st := streams{ptrs: ptrs, n: n}
 	job := func(off int, acc VecVirtual, t tail) *expJob {
 		j := &expJob{src: st.mem(xi, off), acc: acc, t: t}
-		if vr.store {
+		if store {
 			m := st.mem(0, off)
 			j.dst = &m
 		}
@@ -384,11 +357,6 @@ func (a *arch) expSum(vr expVariant) {
 	// an accumulator takes at most 4 additions between folds.
 	const unroll = 4
 	blocks := 4 / (unroll / len(s.acc))
-	if vr.total {
-		// The e == 1 terms join the float32 sums too: fold twice as often
-		// so that each lane adds at most 2 terms between folds.
-		blocks /= 2
-	}
 	w := a.lanes
 	step := w * unroll
 	it := GP64()
@@ -439,12 +407,6 @@ func (a *arch) expSum(vr expVariant) {
 		sv = s.sum64.(VecVirtual)
 	}
 	rest := a.hsum64(sv)
-	if vr.total {
-		VZEROUPPER() // before the SSE store of the sum
-		Store(rest, ReturnIndex(0))
-		RET()
-		return
-	}
 	// Count: sum the int32 lanes.
 	c := s.cnt
 	if a.z {

@@ -20,7 +20,7 @@ const smallCols = 16
 // row: max and min, then the checks that make the row "regular" (the max
 // finite with |max| < 128, min − max at or above the cutoff in float64 as
 // generic compares it, so no e is 0 and the cutoff can be skipped), exp
-// exactly as expSumTotalNoCut computes it, the sum in float64, the
+// as expSum computes it (no cutoff, no count), the sum in float64, the
 // double-float32 reciprocal as recip computes it, and the store. A row that
 // is not regular, or whose sum is NaN, is left unwritten and ends the call:
 // the caller does it with the general path and calls again for the rest.
@@ -140,7 +140,7 @@ func (a *arch) softmaxSmall() {
 	VBROADCASTSS(nmh, nm)
 	VBROADCASTSS(nml, nmlv)
 
-	// e, as the no-cutoff total kernel computes it. (AVX-512 loads its
+	// e, as expSum computes it without the cutoff. (AVX-512 loads its
 	// constants into registers for each row: kept across the loop, they
 	// would push the scalar work into X16–X31, which VEX cannot encode.)
 	kc := a.expConsts(nm, nmlv, nil, false)

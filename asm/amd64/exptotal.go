@@ -1,0 +1,333 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The exp of Softmax's pass (expSumTotal): e = exp(x − M·ln2) for a per-row
+// M, M·ln2 within ln2/L below the max m. Softmax divides by Σe, so the
+// factor exp(m − M·ln2) cancels, and without m in the argument no
+// error-free x − m is needed: the reduction starts from x itself.
+//
+//   - v = x·log2e + c rounded to the grid 1/L by the bias c = magicL − M
+//     (magicL = 1.5·2^(23−log2 L) has ULP 1/L): v = magicL + (N − M) with
+//     N = x·log2e rounded to 1/L.
+//   - N = v − c exactly; r = (x − N·ln2hi) − N·ln2lo, the first step exact
+//     (N·ln2hi has at most 22 bits for |x| < 264, and x − N·ln2hi is a
+//     difference of nearby values), so |r| <= ln2/(2L) to within roundings.
+//   - exp(r) = 1 + q, q = r·(1 + c2·r + c3·r² [+ c4·r³]), relative error
+//     below 2^-27: degree 3 for L = 16 (AVX-512), degree 4 for L = 8 (AVX2).
+//   - 2^(N − M) = T[j]·2^k with j the low log2 L bits of v (the fraction,
+//     in 1/L) and k = floor(N − M): VPERMPS looks up the table by those
+//     bits, and v shifted left by 23 − log2 L puts k into the exponent
+//     field and j just below it, which the table entries have subtracted
+//     in advance: bits(T'[j]) = bits(2^(j/L)) − j<<(23 − log2 L).
+//   - e = T·q + T, one rounding: about 1 ULP (T's own rounding and the
+//     FMA's) against the 0.75 of the degree-6 kernels' polynomial.
+//
+// x >= t (the cutoff's threshold) gives x − M·ln2 >= ln 2^-126 − ... with
+// M·ln2 <= m, so k >= −126: the exponent field never underflows; lanes
+// below t, −Inf included, compute garbage that the cutoff mask zeroes. A
+// NaN x gives a NaN q and so a NaN e. The caller takes rows with |m| < 176
+// only (|x| < 264 keeps v in its binade and N·ln2hi exact; larger rows use
+// the split kernels, where x − m is exact by Sterbenz's lemma anyway).
+
+// tableConsts are the constants of the table exp.
+type tableConsts struct {
+	l          int // table entries: 2^(j/l)
+	c          Register
+	t          Op // the cutoff threshold (nil: no cutoff)
+	log2e      Op
+	ln2hi      Op
+	ln2lo      Op
+	one, table Op
+	poly       []Op // c2, c3, ...: the highest last
+}
+
+// expTablePoly holds c2, c3 (and c4) of 1 + r + c2·r² + ... for each table
+// size: relative Chebyshev fits on |r| <= 1.01·ln2/(2L), coefficients
+// rounded to float32, worst error 4.9e-9 (L = 16) and 3.5e-10 (L = 8).
+var expTablePoly = map[int][]float32{
+	16: {0x1.00014ep-1, 0x1.555662p-3},
+	8:  {0x1p-1, 0x1.555b9cp-3, 0x1.555984p-5},
+}
+
+func (a *arch) tableSize() int {
+	if a.z {
+		return 16
+	}
+	return 8
+}
+
+// expTable is the table of 2^(j/L) with j<<(23−log2 L) subtracted from
+// each entry's bits, 64 bytes (AVX2 uses the first 32).
+func expTable(l int) Mem {
+	name := fmt.Sprintf("exptab%d", l)
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	s := 23 - shift(l)
+	for j := 0; j < 16; j++ {
+		v := uint32(0)
+		if j < l {
+			v = math.Float32bits(float32(math.Exp2(float64(j)/float64(l)))) - uint32(j)<<s
+		}
+		DATA(4*j, U32(v))
+	}
+	consts[name] = m
+	return m
+}
+
+// totalJob is one vector of an expSumTotal iteration.
+type totalJob struct {
+	src  Mem
+	dst  Mem
+	acc  VecVirtual
+	t    tail
+	v, r VecVirtual // v: x·log2e + c, then the exponent bits; r: the reduced argument
+	n, q VecVirtual // n: N; q: the polynomial
+	e    VecVirtual
+	keep OpmaskVirtual // AVX-512: the lanes to keep (cutoff, tail)
+}
+
+// tableBodies computes e for each job, stores it and adds it to the job's
+// accumulator, interleaving the jobs' instructions step by step.
+func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
+	s := 23 - shift(k.l)
+	steps := []func(j *totalJob){
+		func(j *totalJob) {
+			// x twice: one copy becomes v, the other r.
+			j.v, j.r = a.vec(), a.vec()
+			switch {
+			case j.t.full():
+				VMOVUPS(j.src, j.v)
+				VMOVUPS(j.src, j.r)
+			case a.z:
+				VMOVUPS_Z(j.src, j.t.k, j.v)
+				VMOVUPS_Z(j.src, j.t.k, j.r)
+			default:
+				loadTail(j.src, j.t, j.v, 32)
+				VMOVUPS(j.v, j.r)
+			}
+		},
+		func(j *totalJob) {
+			if !a.z {
+				return
+			}
+			switch {
+			case k.t != nil && j.t.full():
+				j.keep = K()
+				VCMPPS(U8(0x15), k.t, j.r, j.keep) // !(x < t): NaN too
+			case k.t != nil:
+				j.keep = K()
+				VCMPPS(U8(0x15), k.t, j.r, j.t.k, j.keep)
+			case !j.t.full():
+				j.keep = j.t.k
+			}
+		},
+		func(j *totalJob) { VFMADD132PS(k.log2e, k.c, j.v) },       // v = x·log2e + c
+		func(j *totalJob) { j.n = a.vec(); VSUBPS(k.c, j.v, j.n) }, // N
+		func(j *totalJob) { VFNMADD231PS(k.ln2hi, j.n, j.r) },      // x − N·ln2hi, exact
+		func(j *totalJob) { VFNMADD231PS(k.ln2lo, j.n, j.r) },      // r
+		func(j *totalJob) { j.q = a.vec(); VMOVUPS(k.poly[len(k.poly)-1], j.q) },
+	}
+	for i := len(k.poly) - 2; i >= 0; i-- {
+		c := k.poly[i]
+		steps = append(steps, func(j *totalJob) { VFMADD213PS(c, j.r, j.q) })
+	}
+	steps = append(steps,
+		func(j *totalJob) { VFMADD213PS(k.one, j.r, j.q) },
+		func(j *totalJob) { VMULPS(j.r, j.q, j.q) }, // q = exp(r) − 1
+		func(j *totalJob) { j.e = a.vec(); VPERMPS(k.table, j.v, j.e) },
+		func(j *totalJob) { VPSLLD(U8(s), j.v, j.v) },
+		func(j *totalJob) { VPADDD(j.v, j.e, j.e) }, // T·2^k
+		func(j *totalJob) {
+			if j.keep != nil {
+				VFMADD213PS_Z(j.e, j.q, j.keep, j.e) // dropped lanes: 0
+			} else {
+				VFMADD213PS(j.e, j.q, j.e) // e = T + T·q
+			}
+		},
+		func(j *totalJob) {
+			if a.z {
+				return
+			}
+			if k.t != nil {
+				// x < t (ordered), with x from memory: e = 0.
+				c := a.vec()
+				src := j.src
+				if !j.t.full() {
+					src = buffer()
+				}
+				VCMPPS(U8(0x1e), src, k.t, c) // t > x
+				VANDNPS(j.e, c, j.e)
+			}
+			if !j.t.full() {
+				VANDPS(j.t.v, j.e, j.e) // inactive lanes: 0
+			}
+		},
+		func(j *totalJob) { a.store(j.e, j.dst, j.t) },
+		func(j *totalJob) { VADDPS(j.e, j.acc, j.acc) },
+	)
+	for _, st := range steps {
+		for _, j := range jobs {
+			st(j)
+		}
+	}
+}
+
+// expTotal: Softmax's exp-and-sum pass, with or without the cutoff.
+func (a *arch) expTotal(nocut bool) {
+	l := a.tableSize()
+	name, sig := "expSumTotal", "func(dst, x []float32, c, t float32) float64"
+	cutdoc := ", with e[i] = 0 where x[i] < t,"
+	if nocut {
+		name, sig = "expSumTotalNoCut", "func(dst, x []float32, c float32) float64"
+		cutdoc = " for every x[i] >= the cutoff's t or NaN,"
+	}
+	a.fn(name, sig, fmt.Sprintf("%s%s stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x))%s", name, a.suffix, cutdoc),
+		fmt.Sprintf("where c = 1.5·2^%d − M, M a multiple of 1/%d, and returns the sum of all e[i].", 23-shift(l), l))
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	k := &tableConsts{l: l}
+	cv := a.vec()
+	VBROADCASTSS(paramAddr("c"), cv)
+	k.c = cv
+	if !nocut {
+		tv := a.vec()
+		VBROADCASTSS(paramAddr("t"), tv)
+		k.t = tv
+	}
+	k.log2e = f32("log2e32", math.Log2E)
+	k.ln2hi = f32("ln2hi32", ln2hi32)
+	k.ln2lo = f32("ln2lo32", ln2lo32)
+	k.one = f32("one32", 1)
+	k.table = expTable(l)
+	for i, c := range expTablePoly[l] {
+		k.poly = append(k.poly, f32(fmt.Sprintf("exptab%dc%d", l, i+2), c))
+	}
+	var sum64 VecVirtual
+	var sum64m Mem // AVX2: the float64 sums live on the stack
+	if a.z {
+		// 32 registers: the constants live in them, except the highest
+		// coefficient, which each vector loads as its Horner start.
+		k.log2e = a.bcast(k.log2e.(Mem))
+		k.ln2hi = a.bcast(k.ln2hi.(Mem))
+		k.ln2lo = a.bcast(k.ln2lo.(Mem))
+		k.one = a.bcast(k.one.(Mem))
+		k.table = a.bcast(k.table.(Mem))
+		for i := 0; i < len(k.poly)-1; i++ {
+			k.poly[i] = a.bcast(k.poly[i].(Mem))
+		}
+		sum64 = a.vec()
+		a.zero(sum64)
+	} else {
+		sum64m = AllocLocal(32)
+		z := a.vec()
+		a.zero(z)
+		VMOVUPD(z, sum64m)
+	}
+	buf := AllocLocal(2 * a.bytes())
+	acc := make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i] = a.vec()
+		a.zero(acc[i])
+	}
+	// fold adds the accumulators into the float64 sums: in pairs in
+	// float32, then each pair's lanes converted from memory (no shuffle
+	// for the upper half) and added in float64. A lane takes at most 2
+	// terms between folds, so every e meets at most 2 float32 roundings.
+	fold := func() {
+		VADDPS(acc[1], acc[0], acc[0])
+		VADDPS(acc[3], acc[2], acc[2])
+		VMOVUPS(acc[0], buf)
+		VMOVUPS(acc[2], buf.Offset(a.bytes()))
+		sv := sum64
+		if !a.z {
+			sv = a.vec()
+			VMOVUPD(sum64m, sv)
+		}
+		for off := 0; off < 2*a.bytes(); off += a.bytes() / 2 {
+			w := a.vec()
+			VCVTPS2PD(buf.Offset(off), w)
+			VADDPD(w, sv, sv)
+		}
+		if !a.z {
+			VMOVUPD(sv, sum64m)
+		}
+		for _, v := range acc {
+			a.zero(v)
+		}
+	}
+	st := streams{ptrs: []GPVirtual{d, x}, n: n}
+	job := func(off int, acc VecVirtual, t tail) *totalJob {
+		return &totalJob{src: st.mem(1, off), dst: st.mem(0, off), acc: acc, t: t}
+	}
+	// Four vectors per iteration, one per accumulator; a fold every two
+	// iterations.
+	const unroll, blocks = 4, 2
+	w := a.lanes
+	step := w * unroll
+	it := GP64()
+	Label("blocks")
+	MOVQ(n, it)
+	SHRQ(U8(shift(step)), it)
+	JZ(LabelRef("rest"))
+	lim := GP64()
+	MOVQ(U32(blocks), lim)
+	CMPQ(it, lim)
+	CMOVQHI(lim, it)
+	MOVQ(it, lim)
+	SHLQ(U8(shift(step)), lim)
+	SUBQ(lim, n)
+	Label("iter")
+	per := 4 // jobs interleaved
+	if !a.z {
+		per = 2 // 16 registers
+	}
+	for u := 0; u < unroll; u += per {
+		var jobs []*totalJob
+		for i := u; i < u+per; i++ {
+			jobs = append(jobs, job(4*w*i, acc[i], tail{}))
+		}
+		a.tableBodies(k, jobs)
+	}
+	st.advance(4 * step)
+	DECQ(it)
+	JNZ(LabelRef("iter"))
+	fold()
+	JMP(LabelRef("blocks"))
+
+	// Fewer than four vectors left: up to three whole ones and a partial
+	// one, each into its own accumulator.
+	Label("rest")
+	for i := 0; i < 3; i++ {
+		CMPQ(n, U32(w))
+		JB(LabelRef("tail"))
+		a.tableBodies(k, []*totalJob{job(0, acc[i], tail{})})
+		st.advance(4 * w)
+		SUBQ(U32(w), n)
+	}
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	a.tableBodies(k, []*totalJob{job(0, acc[3], a.mask(n, w))})
+	Label("done")
+	fold()
+	sv := sum64
+	if !a.z {
+		sv = a.vec()
+		VMOVUPD(sum64m, sv)
+	}
+	r := a.hsum64(sv)
+	VZEROUPPER() // before the SSE store of the sum
+	Store(r, ReturnIndex(0))
+	RET()
+}
