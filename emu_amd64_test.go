@@ -1,0 +1,236 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/avxemu"
+	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
+)
+
+// The table kernels run under internal/avxemu, an interpreter of the
+// generated assembly: the AVX-512 ones on any machine (checked against
+// the Go model of tableexp_amd64_test.go and, through Softmax, against
+// the reference), the AVX2 ones against the hardware where it has AVX2,
+// which checks the interpreter itself.
+
+var emuProg = sync.OnceValues(func() (*avxemu.Program, error) {
+	src, err := os.ReadFile("softmax_amd64.s")
+	if err != nil {
+		return nil, err
+	}
+	return avxemu.Parse(string(src))
+})
+
+// emuTotal runs expSumTotal<suffix> (or its NoCut variant when nocut)
+// under the interpreter on x, with x starting off bytes past a 64-byte
+// boundary and dst 4·off2 bytes past one (in place when inplace), every
+// slice in a region of its own size so that any access outside faults.
+func emuTotal(t *testing.T, suffix string, x []float32, c, th float32, nocut, inplace bool, off int) ([]float32, float64) {
+	t.Helper()
+	p, err := emuProg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := avxemu.NewMachine(p)
+	xb := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
+	}
+	xr := m.MapAt(xb, 4*(off%16))
+	dr := xr
+	if !inplace {
+		db := make([]byte, 4*len(x))
+		for i := range x {
+			binary.LittleEndian.PutUint32(db[4*i:], 0x7f7f7f7f) // every element must be written
+		}
+		dr = m.MapAt(db, 4*((off+5)%16))
+	}
+	args := make([]byte, 64)
+	put := func(o int, v uint64) { binary.LittleEndian.PutUint64(args[o:], v) }
+	put(0, dr.Addr)
+	put(8, uint64(len(x)))
+	put(16, uint64(len(x)))
+	put(24, xr.Addr)
+	put(32, uint64(len(x)))
+	put(40, uint64(len(x)))
+	binary.LittleEndian.PutUint32(args[48:], math.Float32bits(c))
+	name := "expSumTotal" + suffix
+	if nocut {
+		name = "expSumTotalNoCut" + suffix
+	} else {
+		binary.LittleEndian.PutUint32(args[52:], math.Float32bits(th))
+	}
+	out, err := m.Call(name, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, len(x))
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(dr.Data[4*i:]))
+	}
+	return dst, math.Float64frombits(binary.LittleEndian.Uint64(out[56:]))
+}
+
+// emuRows are the rows the interpreter runs: every length 0..64 and a few
+// longer ones (the interpreter is slow), several spreads and maxima, with
+// the special values of the cutoff path.
+func emuRows(short bool) [][]float32 {
+	rng := rand.New(rand.NewPCG(21, 22))
+	var lens []int
+	for n := 0; n <= 64; n++ {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 95, 127, 128, 129, 255, 300)
+	if !short {
+		lens = append(lens, 1000, 4099)
+	}
+	var rows [][]float32
+	for i, n := range lens {
+		mean := []float64{0, 3.5, -40, 120, -170}[i%5]
+		sigma := []float64{4, 0.1, 30, 1}[i%4]
+		x := logits32(rng, n, sigma, mean)
+		if n > 3 && i%3 == 0 {
+			x[rng.IntN(n)] = float32(math.Inf(-1))
+		}
+		if n > 5 && i%7 == 0 {
+			x[rng.IntN(n)] = float32(math.NaN())
+		}
+		rows = append(rows, x)
+	}
+	return rows
+}
+
+// emuCase gives the kernel arguments of a row as the Go wrappers do, and
+// whether the row takes the table kernels at all.
+func emuCase(x []float32, l float64) (c, th float32, mu float64, nocut, ok bool) {
+	m, lo := maxMinGo(x)
+	if !(m < tableMaxAbs && m > -tableMaxAbs) {
+		return 0, 0, 0, false, false
+	}
+	c, mu = tableBias(m, l)
+	th = expThreshold(m)
+	return c, th, mu, lo >= th, true
+}
+
+// maxMinGo is maxMin without NaNs, as the kernels' callers see it.
+func maxMinGo(x []float32) (float32, float32) {
+	mx, mn := float32(math.Inf(-1)), float32(math.Inf(1))
+	for _, v := range x {
+		mx, mn = max(mx, v), min(mn, v)
+	}
+	return mx, mn
+}
+
+func TestEmuMatchesAVX2(t *testing.T) {
+	if !hasSet("avx2") {
+		t.Skip("no AVX2 on this CPU")
+	}
+	for i, x := range emuRows(testing.Short()) {
+		c, th, _, nocut, ok := emuCase(x, 8)
+		if !ok {
+			continue
+		}
+		for _, cut := range []bool{true, false} {
+			if !cut && !nocut {
+				continue
+			}
+			got, gs := emuTotal(t, "AVX2", x, c, th, !cut, i%4 == 1, i)
+			want := make([]float32, len(x))
+			var ws float64
+			if cut {
+				ws = expSumTotalAVX2(want, x, c, th)
+			} else {
+				ws = expSumTotalNoCutAVX2(want, x, c)
+			}
+			for j := range x {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
+					t.Fatalf("n=%d cut=%v: e[%d] interpreted %v, hardware %v (x=%v)", len(x), cut, j, got[j], want[j], x[j])
+				}
+			}
+			if math.Float64bits(gs) != math.Float64bits(ws) && !(gs != gs && ws != ws) {
+				t.Fatalf("n=%d cut=%v: sum interpreted %v, hardware %v", len(x), cut, gs, ws)
+			}
+		}
+	}
+}
+
+// TestEmuAVX512 checks the avx512 table kernels: every e against the
+// model, bit for bit (0 below the cutoff, NaN for NaN), the sum against
+// the exact sum of the e, and the Softmax they make (e/Σe, rounded once)
+// against the reference within the 4 ULP bar.
+func TestEmuAVX512(t *testing.T) {
+	model := newTableModel(16)
+	worst := 0.0
+	for i, x := range emuRows(testing.Short()) {
+		c, th, mu, nocut, ok := emuCase(x, 16)
+		if !ok {
+			continue
+		}
+		hasNaN := false
+		for _, v := range x {
+			hasNaN = hasNaN || v != v
+		}
+		for _, cut := range []bool{true, false} {
+			if !cut && !nocut {
+				continue
+			}
+			what := fmt.Sprintf("n=%d cut=%v row %d", len(x), cut, i)
+			got, s := emuTotal(t, "AVX512", x, c, th, !cut, i%4 == 1, i)
+			exact := 0.0
+			for j, v := range x {
+				var want float32
+				switch {
+				case v != v:
+					want = v
+				case v < th:
+					want = 0
+				default:
+					want = model.exp(v, c)
+				}
+				if math.Float32bits(got[j]) != math.Float32bits(want) && !(got[j] != got[j] && want != want) {
+					t.Fatalf("%s: e[%d] = %v, model %v (x=%v)", what, j, got[j], want, v)
+				}
+				exact += float64(got[j])
+			}
+			if hasNaN {
+				if s == s {
+					t.Fatalf("%s: sum %v with a NaN in x", what, s)
+				}
+				continue
+			}
+			if exact == 0 {
+				if s != 0 {
+					t.Fatalf("%s: sum %v, want 0", what, s)
+				}
+				continue
+			}
+			if r := math.Abs(s-exact) / exact; r > 0x1p-23 {
+				t.Fatalf("%s: sum %v, exact sum of the e %v (rel %.3g)", what, s, exact, r)
+			}
+			// Softmax from these e, against the reference.
+			xs := make([]float64, len(x))
+			for j, v := range x {
+				xs[j] = float64(v)
+			}
+			wantP := ref.Softmax(xs, ref.Fast)
+			for j := range x {
+				p := float32(float64(got[j]) / s)
+				e := ulp.Err32(p, wantP[j])
+				worst = math.Max(worst, e)
+				if e > 4 {
+					t.Fatalf("%s: softmax[%d] = %v, want %v: %.2f ULP (mu %v)", what, j, p, wantP[j], e, mu)
+				}
+			}
+		}
+	}
+	t.Logf("avx512 table kernels under the interpreter: Softmax worst %.3f ULP", worst)
+}
