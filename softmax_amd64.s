@@ -1096,6 +1096,8 @@ iter:
 	JMP          blocks
 
 rest:
+	TESTQ        DX, DX
+	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
 	VMOVUPS      (CX), Y6
@@ -1222,24 +1224,26 @@ copied_14:
 	VADDPS Y8, Y5, Y5
 
 done:
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VMOVUPS      Y2, 32(SP)
-	VMOVUPS      Y4, 64(SP)
-	VMOVUPD      (SP), Y0
-	VCVTPS2PD    32(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    48(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    64(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    80(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VMOVUPD      Y0, (SP)
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
+	VADDPS    Y3, Y2, Y2
+	VADDPS    Y5, Y4, Y4
+	VMOVUPS   Y2, 32(SP)
+	VMOVUPS   Y4, 64(SP)
+	VMOVUPD   (SP), Y0
+	VCVTPS2PD 32(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 48(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 64(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 80(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VMOVUPD   Y0, (SP)
+	VPXOR     Y2, Y2, Y2
+	VPXOR     Y3, Y3, Y3
+	VPXOR     Y4, Y4, Y4
+	VPXOR     Y5, Y5, Y5
+
+sum:
 	VMOVUPD      (SP), Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -1440,6 +1444,8 @@ iter:
 	JMP          blocks
 
 rest:
+	TESTQ        DX, DX
+	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
 	VMOVUPS      (CX), Y5
@@ -1558,24 +1564,26 @@ copied_18:
 	VADDPS Y7, Y4, Y4
 
 done:
-	VADDPS       Y2, Y1, Y1
-	VADDPS       Y4, Y3, Y3
-	VMOVUPS      Y1, 32(SP)
-	VMOVUPS      Y3, 64(SP)
-	VMOVUPD      (SP), Y0
-	VCVTPS2PD    32(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    48(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    64(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VCVTPS2PD    80(SP), Y1
-	VADDPD       Y1, Y0, Y0
-	VMOVUPD      Y0, (SP)
-	VPXOR        Y1, Y1, Y1
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
+	VADDPS    Y2, Y1, Y1
+	VADDPS    Y4, Y3, Y3
+	VMOVUPS   Y1, 32(SP)
+	VMOVUPS   Y3, 64(SP)
+	VMOVUPD   (SP), Y0
+	VCVTPS2PD 32(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 48(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 64(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VCVTPS2PD 80(SP), Y1
+	VADDPD    Y1, Y0, Y0
+	VMOVUPD   Y0, (SP)
+	VPXOR     Y1, Y1, Y1
+	VPXOR     Y2, Y2, Y2
+	VPXOR     Y3, Y3, Y3
+	VPXOR     Y4, Y4, Y4
+
+sum:
 	VMOVUPD      (SP), Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -3540,6 +3548,8 @@ iter:
 	JMP           blocks
 
 rest:
+	TESTQ         DX, DX
+	JZ            sum
 	CMPQ          DX, $0x00000010
 	JB            tail
 	VMOVUPS       (CX), Z13
@@ -3631,22 +3641,24 @@ tail:
 	VADDPS        Z1, Z12, Z12
 
 done:
-	VADDPS        Z10, Z9, Z9
-	VADDPS        Z12, Z11, Z11
-	VMOVUPS       Z9, (SP)
-	VMOVUPS       Z11, 64(SP)
-	VCVTPS2PD     (SP), Z0
-	VADDPD        Z0, Z8, Z8
-	VCVTPS2PD     32(SP), Z0
-	VADDPD        Z0, Z8, Z8
-	VCVTPS2PD     64(SP), Z0
-	VADDPD        Z0, Z8, Z8
-	VCVTPS2PD     96(SP), Z0
-	VADDPD        Z0, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
-	VPXORD        Z12, Z12, Z12
+	VADDPS    Z10, Z9, Z9
+	VADDPS    Z12, Z11, Z11
+	VMOVUPS   Z9, (SP)
+	VMOVUPS   Z11, 64(SP)
+	VCVTPS2PD (SP), Z0
+	VADDPD    Z0, Z8, Z8
+	VCVTPS2PD 32(SP), Z0
+	VADDPD    Z0, Z8, Z8
+	VCVTPS2PD 64(SP), Z0
+	VADDPD    Z0, Z8, Z8
+	VCVTPS2PD 96(SP), Z0
+	VADDPD    Z0, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+
+sum:
 	VEXTRACTF64X4 $0x01, Z8, Y0
 	VADDPD        Y0, Y8, Y0
 	VEXTRACTF128  $0x01, Y0, X1
@@ -3829,6 +3841,8 @@ iter:
 	JMP          blocks
 
 rest:
+	TESTQ        DX, DX
+	JZ           sum
 	CMPQ         DX, $0x00000010
 	JB           tail
 	VMOVUPS      (CX), Z12
@@ -3916,22 +3930,24 @@ tail:
 	VADDPS        Z1, Z11, Z11
 
 done:
-	VADDPS        Z9, Z8, Z8
-	VADDPS        Z11, Z10, Z10
-	VMOVUPS       Z8, (SP)
-	VMOVUPS       Z10, 64(SP)
-	VCVTPS2PD     (SP), Z0
-	VADDPD        Z0, Z7, Z7
-	VCVTPS2PD     32(SP), Z0
-	VADDPD        Z0, Z7, Z7
-	VCVTPS2PD     64(SP), Z0
-	VADDPD        Z0, Z7, Z7
-	VCVTPS2PD     96(SP), Z0
-	VADDPD        Z0, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
+	VADDPS    Z9, Z8, Z8
+	VADDPS    Z11, Z10, Z10
+	VMOVUPS   Z8, (SP)
+	VMOVUPS   Z10, 64(SP)
+	VCVTPS2PD (SP), Z0
+	VADDPD    Z0, Z7, Z7
+	VCVTPS2PD 32(SP), Z0
+	VADDPD    Z0, Z7, Z7
+	VCVTPS2PD 64(SP), Z0
+	VADDPD    Z0, Z7, Z7
+	VCVTPS2PD 96(SP), Z0
+	VADDPD    Z0, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+
+sum:
 	VEXTRACTF64X4 $0x01, Z7, Y0
 	VADDPD        Y0, Y7, Y0
 	VEXTRACTF128  $0x01, Y0, X1

@@ -306,8 +306,11 @@ func (a *arch) expTotal(nocut bool) {
 	JMP(LabelRef("blocks"))
 
 	// Fewer than four vectors left: up to three whole ones and a partial
-	// one, each into its own accumulator.
+	// one, each into its own accumulator. None left (the accumulators are
+	// all 0 after the last fold): straight to the sum.
 	Label("rest")
+	TESTQ(n, n)
+	JZ(LabelRef("sum"))
 	for i := 0; i < 3; i++ {
 		CMPQ(n, U32(w))
 		JB(LabelRef("tail"))
@@ -321,6 +324,7 @@ func (a *arch) expTotal(nocut bool) {
 	a.tableBodies(k, []*totalJob{job(0, acc[3], a.mask(n, w))})
 	Label("done")
 	fold()
+	Label("sum")
 	sv := sum64
 	if !a.z {
 		sv = a.vec()
