@@ -50,7 +50,9 @@
 // at every length and logit spread; the generic kernels, which compute in
 // float64, are within 1 ULP. Two effects would otherwise dominate: the
 // rounding of x − m, which the kernels recover with an error-free
-// difference, and the growth of the float32 sum's error with n, which they
+// difference (or, in the AVX sets' Softmax, never form: they reduce x
+// against a per-row M·ln2 just below m, exactly, and the constant factor
+// exp(m − M·ln2) cancels in the division), and the growth of the float32 sum's error with n, which they
 // avoid by folding block sums into float64. The sum is kept as the count of
 // terms equal to 1 plus the rest, so that log Σ stays accurate when one
 // class dominates (log1p of the rest). exp(x − m) terms below 2^-126 are
