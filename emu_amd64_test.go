@@ -91,7 +91,7 @@ func emuRows(short bool) [][]float32 {
 	}
 	lens = append(lens, 95, 127, 128, 129, 255, 300)
 	if !short {
-		lens = append(lens, 1000, 4099)
+		lens = append(lens, 1000, 4099, 1<<20) // 2^20: the sum's folds
 	}
 	var rows [][]float32
 	for i, n := range lens {

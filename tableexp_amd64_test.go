@@ -4,9 +4,10 @@ package softmax
 
 import (
 	"math"
-	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gosimd/softmax/internal/avxemu"
 )
 
 // A model of the table kernels' exp (asm/amd64/exptotal.go), operation by
@@ -16,14 +17,8 @@ import (
 // then checks the avx512 set's numerics on machines without AVX-512 (the
 // kernel itself runs in the other tests where the CPU has it).
 
-// fma32 is a·b + c rounded once to float32 (normal results).
-func fma32(a, b, c float32) float32 {
-	p := new(big.Float).SetPrec(200).SetFloat64(float64(a))
-	p.Mul(p, new(big.Float).SetFloat64(float64(b)))
-	p.Add(p, new(big.Float).SetFloat64(float64(c)))
-	f, _ := p.Float32()
-	return f
-}
+// fma32 is a·b + c rounded once to float32.
+var fma32 = avxemu.FMA32
 
 // tableModel holds one table size's constants, as the generator emits them.
 type tableModel struct {
