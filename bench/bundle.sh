@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bundle.sh builds self-contained binaries for measuring on another amd64
+# Linux machine that has neither Go nor oneDNN/XNNPACK: the package's test
+# binary and the benchmark report with the C peers, plus every shared
+# library the report links, in one tarball.
+#
+#   bench/bundle.sh [out.tgz]          # default: /tmp/softmax-bundle.tgz
+#
+# On the other machine, from a checkout of the same commit (the tests read
+# testdata and softmax_amd64.s from the repository root):
+#
+#   mkdir -p /tmp/softmax-bundle && tar xzf softmax-bundle.tgz -C /tmp/softmax-bundle
+#   /tmp/softmax-bundle/softmax.test -test.v          # every set the CPU has
+#   OMP_NUM_THREADS=1 /tmp/softmax-bundle/bench-peers -out /tmp/results
+#
+# The report binary's loader and libraries are the bundled ones (its ELF
+# interpreter is set to /tmp/softmax-bundle/lib/…), so unpack it exactly
+# there. Needs patchelf.
+set -euo pipefail
+out=${1:-/tmp/softmax-bundle.tgz}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir/lib"
+go -C "$root" test -c -o "$dir/softmax.test" .
+go -C "$root/bench" build -tags peers -o "$dir/bench-peers" .
+for l in $(ldd "$dir/bench-peers" | awk '/=>/ {print $3}') /lib64/ld-linux-x86-64.so.2; do
+	cp -L "$l" "$dir/lib/"
+done
+patchelf --set-interpreter /tmp/softmax-bundle/lib/ld-linux-x86-64.so.2 --set-rpath '$ORIGIN/lib' "$dir/bench-peers"
+strip "$dir"/lib/*.so* 2>/dev/null || true
+tar czf "$out" -C "$dir" .
+echo "$out: $(du -h "$out" | cut -f1)"
