@@ -970,7 +970,7 @@ done:
 
 // func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32) float64
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumTotalAVX2(SB), NOSPLIT, $128-64
+TEXT ·expSumTotalAVX2(SB), NOSPLIT, $192-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -1075,18 +1075,26 @@ iter:
 	ADDQ         $0x00000080, CX
 	DECQ         BX
 	JNZ          iter
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
 	VMOVUPS      Y2, 32(SP)
-	VMOVUPS      Y4, 64(SP)
+	VMOVUPS      Y3, 64(SP)
+	VMOVUPS      Y4, 96(SP)
+	VMOVUPS      Y5, 128(SP)
 	VMOVUPD      (SP), Y2
 	VCVTPS2PD    32(SP), Y3
-	VADDPD       Y3, Y2, Y2
-	VCVTPS2PD    48(SP), Y3
-	VADDPD       Y3, Y2, Y2
-	VCVTPS2PD    64(SP), Y3
-	VADDPD       Y3, Y2, Y2
-	VCVTPS2PD    80(SP), Y3
+	VCVTPS2PD    48(SP), Y4
+	VCVTPS2PD    64(SP), Y5
+	VCVTPS2PD    80(SP), Y6
+	VCVTPS2PD    96(SP), Y7
+	VCVTPS2PD    112(SP), Y8
+	VCVTPS2PD    128(SP), Y9
+	VCVTPS2PD    144(SP), Y10
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y9, Y5, Y5
+	VADDPD       Y10, Y6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y4, Y3, Y3
 	VADDPD       Y3, Y2, Y2
 	VMOVUPD      Y2, (SP)
 	VPXOR        Y2, Y2, Y2
@@ -1179,19 +1187,19 @@ tail:
 	SUBQ    DX, SI
 	VMOVDQU (BX)(SI*4), Y6
 	VPXOR   Y7, Y7, Y7
-	VMOVDQU Y7, 96(SP)
+	VMOVDQU Y7, 160(SP)
 	XORQ    BX, BX
 
 copy_11:
 	CMPQ BX, DX
 	JAE  copied_12
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 96(SP)(BX*4)
+	MOVL SI, 160(SP)(BX*4)
 	INCQ BX
 	JMP  copy_11
 
 copied_12:
-	VMOVUPS      96(SP), Y7
+	VMOVUPS      160(SP), Y7
 	VMOVUPS      Y7, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y7, Y0
@@ -1206,16 +1214,16 @@ copied_12:
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y7, Y8, Y8
 	VFMADD213PS  Y8, Y0, Y8
-	VCMPPS       $0x1e, 96(SP), Y1, Y0
+	VCMPPS       $0x1e, 160(SP), Y1, Y0
 	VANDNPS      Y8, Y0, Y8
 	VANDPS       Y6, Y8, Y8
-	VMOVUPS      Y8, 96(SP)
+	VMOVUPS      Y8, 160(SP)
 	XORQ         CX, CX
 
 copy_13:
 	CMPQ CX, DX
 	JAE  copied_14
-	MOVL 96(SP)(CX*4), BX
+	MOVL 160(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_13
@@ -1224,18 +1232,26 @@ copied_14:
 	VADDPS Y8, Y5, Y5
 
 done:
-	VADDPS    Y3, Y2, Y2
-	VADDPS    Y5, Y4, Y4
 	VMOVUPS   Y2, 32(SP)
-	VMOVUPS   Y4, 64(SP)
+	VMOVUPS   Y3, 64(SP)
+	VMOVUPS   Y4, 96(SP)
+	VMOVUPS   Y5, 128(SP)
 	VMOVUPD   (SP), Y0
 	VCVTPS2PD 32(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 48(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 64(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 80(SP), Y1
+	VCVTPS2PD 48(SP), Y2
+	VCVTPS2PD 64(SP), Y3
+	VCVTPS2PD 80(SP), Y4
+	VCVTPS2PD 96(SP), Y5
+	VCVTPS2PD 112(SP), Y6
+	VCVTPS2PD 128(SP), Y7
+	VCVTPS2PD 144(SP), Y8
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	VADDPD    Y8, Y4, Y4
+	VADDPD    Y3, Y1, Y1
+	VADDPD    Y4, Y2, Y2
+	VADDPD    Y2, Y1, Y1
 	VADDPD    Y1, Y0, Y0
 	VMOVUPD   Y0, (SP)
 	VPXOR     Y2, Y2, Y2
@@ -1327,7 +1343,7 @@ GLOBL exptab8c4<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32) float64
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $128-64
+TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $192-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -1423,18 +1439,26 @@ iter:
 	ADDQ         $0x00000080, CX
 	DECQ         BX
 	JNZ          iter
-	VADDPS       Y2, Y1, Y1
-	VADDPS       Y4, Y3, Y3
 	VMOVUPS      Y1, 32(SP)
-	VMOVUPS      Y3, 64(SP)
+	VMOVUPS      Y2, 64(SP)
+	VMOVUPS      Y3, 96(SP)
+	VMOVUPS      Y4, 128(SP)
 	VMOVUPD      (SP), Y1
 	VCVTPS2PD    32(SP), Y2
-	VADDPD       Y2, Y1, Y1
-	VCVTPS2PD    48(SP), Y2
-	VADDPD       Y2, Y1, Y1
-	VCVTPS2PD    64(SP), Y2
-	VADDPD       Y2, Y1, Y1
-	VCVTPS2PD    80(SP), Y2
+	VCVTPS2PD    48(SP), Y3
+	VCVTPS2PD    64(SP), Y4
+	VCVTPS2PD    80(SP), Y5
+	VCVTPS2PD    96(SP), Y6
+	VCVTPS2PD    112(SP), Y7
+	VCVTPS2PD    128(SP), Y8
+	VCVTPS2PD    144(SP), Y9
+	VADDPD       Y6, Y2, Y2
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y8, Y4, Y4
+	VADDPD       Y9, Y5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y3, Y2, Y2
 	VADDPD       Y2, Y1, Y1
 	VMOVUPD      Y1, (SP)
 	VPXOR        Y1, Y1, Y1
@@ -1521,19 +1545,19 @@ tail:
 	SUBQ    DX, SI
 	VMOVDQU (BX)(SI*4), Y5
 	VPXOR   Y6, Y6, Y6
-	VMOVDQU Y6, 96(SP)
+	VMOVDQU Y6, 160(SP)
 	XORQ    BX, BX
 
 copy_15:
 	CMPQ BX, DX
 	JAE  copied_16
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 96(SP)(BX*4)
+	MOVL SI, 160(SP)(BX*4)
 	INCQ BX
 	JMP  copy_15
 
 copied_16:
-	VMOVUPS      96(SP), Y6
+	VMOVUPS      160(SP), Y6
 	VMOVUPS      Y6, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y0
@@ -1549,13 +1573,13 @@ copied_16:
 	VPADDD       Y6, Y7, Y7
 	VFMADD213PS  Y7, Y0, Y7
 	VANDPS       Y5, Y7, Y7
-	VMOVUPS      Y7, 96(SP)
+	VMOVUPS      Y7, 160(SP)
 	XORQ         CX, CX
 
 copy_17:
 	CMPQ CX, DX
 	JAE  copied_18
-	MOVL 96(SP)(CX*4), BX
+	MOVL 160(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_17
@@ -1564,18 +1588,26 @@ copied_18:
 	VADDPS Y7, Y4, Y4
 
 done:
-	VADDPS    Y2, Y1, Y1
-	VADDPS    Y4, Y3, Y3
 	VMOVUPS   Y1, 32(SP)
-	VMOVUPS   Y3, 64(SP)
+	VMOVUPS   Y2, 64(SP)
+	VMOVUPS   Y3, 96(SP)
+	VMOVUPS   Y4, 128(SP)
 	VMOVUPD   (SP), Y0
 	VCVTPS2PD 32(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 48(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 64(SP), Y1
-	VADDPD    Y1, Y0, Y0
-	VCVTPS2PD 80(SP), Y1
+	VCVTPS2PD 48(SP), Y2
+	VCVTPS2PD 64(SP), Y3
+	VCVTPS2PD 80(SP), Y4
+	VCVTPS2PD 96(SP), Y5
+	VCVTPS2PD 112(SP), Y6
+	VCVTPS2PD 128(SP), Y7
+	VCVTPS2PD 144(SP), Y8
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	VADDPD    Y8, Y4, Y4
+	VADDPD    Y3, Y1, Y1
+	VADDPD    Y4, Y2, Y2
+	VADDPD    Y2, Y1, Y1
 	VADDPD    Y1, Y0, Y0
 	VMOVUPD   Y0, (SP)
 	VPXOR     Y1, Y1, Y1
@@ -3427,7 +3459,7 @@ done:
 
 // func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32) float64
 // Requires: AVX, AVX512F, CMOV, SSE2
-TEXT ·expSumTotalAVX512(SB), NOSPLIT, $128-64
+TEXT ·expSumTotalAVX512(SB), NOSPLIT, $256-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -3529,17 +3561,25 @@ iter:
 	ADDQ          $0x00000100, CX
 	DECQ          BX
 	JNZ           iter
-	VADDPS        Z10, Z9, Z9
-	VADDPS        Z12, Z11, Z11
 	VMOVUPS       Z9, (SP)
-	VMOVUPS       Z11, 64(SP)
+	VMOVUPS       Z10, 64(SP)
+	VMOVUPS       Z11, 128(SP)
+	VMOVUPS       Z12, 192(SP)
 	VCVTPS2PD     (SP), Z13
-	VADDPD        Z13, Z8, Z8
-	VCVTPS2PD     32(SP), Z13
-	VADDPD        Z13, Z8, Z8
-	VCVTPS2PD     64(SP), Z13
-	VADDPD        Z13, Z8, Z8
-	VCVTPS2PD     96(SP), Z13
+	VCVTPS2PD     32(SP), Z14
+	VCVTPS2PD     64(SP), Z15
+	VCVTPS2PD     96(SP), Z16
+	VCVTPS2PD     128(SP), Z17
+	VCVTPS2PD     160(SP), Z18
+	VCVTPS2PD     192(SP), Z19
+	VCVTPS2PD     224(SP), Z20
+	VADDPD        Z17, Z13, Z13
+	VADDPD        Z18, Z14, Z14
+	VADDPD        Z19, Z15, Z15
+	VADDPD        Z20, Z16, Z16
+	VADDPD        Z15, Z13, Z13
+	VADDPD        Z16, Z14, Z14
+	VADDPD        Z14, Z13, Z13
 	VADDPD        Z13, Z8, Z8
 	VPXORD        Z9, Z9, Z9
 	VPXORD        Z10, Z10, Z10
@@ -3641,17 +3681,25 @@ tail:
 	VADDPS        Z1, Z12, Z12
 
 done:
-	VADDPS    Z10, Z9, Z9
-	VADDPS    Z12, Z11, Z11
 	VMOVUPS   Z9, (SP)
-	VMOVUPS   Z11, 64(SP)
+	VMOVUPS   Z10, 64(SP)
+	VMOVUPS   Z11, 128(SP)
+	VMOVUPS   Z12, 192(SP)
 	VCVTPS2PD (SP), Z0
-	VADDPD    Z0, Z8, Z8
-	VCVTPS2PD 32(SP), Z0
-	VADDPD    Z0, Z8, Z8
-	VCVTPS2PD 64(SP), Z0
-	VADDPD    Z0, Z8, Z8
-	VCVTPS2PD 96(SP), Z0
+	VCVTPS2PD 32(SP), Z1
+	VCVTPS2PD 64(SP), Z2
+	VCVTPS2PD 96(SP), Z3
+	VCVTPS2PD 128(SP), Z4
+	VCVTPS2PD 160(SP), Z5
+	VCVTPS2PD 192(SP), Z6
+	VCVTPS2PD 224(SP), Z7
+	VADDPD    Z4, Z0, Z0
+	VADDPD    Z5, Z1, Z1
+	VADDPD    Z6, Z2, Z2
+	VADDPD    Z7, Z3, Z3
+	VADDPD    Z2, Z0, Z0
+	VADDPD    Z3, Z1, Z1
+	VADDPD    Z1, Z0, Z0
 	VADDPD    Z0, Z8, Z8
 	VPXORD    Z9, Z9, Z9
 	VPXORD    Z10, Z10, Z10
@@ -3725,7 +3773,7 @@ GLOBL exptab16c3<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32) float64
 // Requires: AVX, AVX512F, CMOV, SSE2
-TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $128-64
+TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $256-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -3822,17 +3870,25 @@ iter:
 	ADDQ         $0x00000100, CX
 	DECQ         BX
 	JNZ          iter
-	VADDPS       Z9, Z8, Z8
-	VADDPS       Z11, Z10, Z10
 	VMOVUPS      Z8, (SP)
-	VMOVUPS      Z10, 64(SP)
+	VMOVUPS      Z9, 64(SP)
+	VMOVUPS      Z10, 128(SP)
+	VMOVUPS      Z11, 192(SP)
 	VCVTPS2PD    (SP), Z12
-	VADDPD       Z12, Z7, Z7
-	VCVTPS2PD    32(SP), Z12
-	VADDPD       Z12, Z7, Z7
-	VCVTPS2PD    64(SP), Z12
-	VADDPD       Z12, Z7, Z7
-	VCVTPS2PD    96(SP), Z12
+	VCVTPS2PD    32(SP), Z13
+	VCVTPS2PD    64(SP), Z14
+	VCVTPS2PD    96(SP), Z15
+	VCVTPS2PD    128(SP), Z16
+	VCVTPS2PD    160(SP), Z17
+	VCVTPS2PD    192(SP), Z18
+	VCVTPS2PD    224(SP), Z19
+	VADDPD       Z16, Z12, Z12
+	VADDPD       Z17, Z13, Z13
+	VADDPD       Z18, Z14, Z14
+	VADDPD       Z19, Z15, Z15
+	VADDPD       Z14, Z12, Z12
+	VADDPD       Z15, Z13, Z13
+	VADDPD       Z13, Z12, Z12
 	VADDPD       Z12, Z7, Z7
 	VPXORD       Z8, Z8, Z8
 	VPXORD       Z9, Z9, Z9
@@ -3930,17 +3986,25 @@ tail:
 	VADDPS        Z1, Z11, Z11
 
 done:
-	VADDPS    Z9, Z8, Z8
-	VADDPS    Z11, Z10, Z10
 	VMOVUPS   Z8, (SP)
-	VMOVUPS   Z10, 64(SP)
+	VMOVUPS   Z9, 64(SP)
+	VMOVUPS   Z10, 128(SP)
+	VMOVUPS   Z11, 192(SP)
 	VCVTPS2PD (SP), Z0
-	VADDPD    Z0, Z7, Z7
-	VCVTPS2PD 32(SP), Z0
-	VADDPD    Z0, Z7, Z7
-	VCVTPS2PD 64(SP), Z0
-	VADDPD    Z0, Z7, Z7
-	VCVTPS2PD 96(SP), Z0
+	VCVTPS2PD 32(SP), Z1
+	VCVTPS2PD 64(SP), Z2
+	VCVTPS2PD 96(SP), Z3
+	VCVTPS2PD 128(SP), Z4
+	VCVTPS2PD 160(SP), Z5
+	VCVTPS2PD 192(SP), Z6
+	VCVTPS2PD 224(SP), Z12
+	VADDPD    Z4, Z0, Z0
+	VADDPD    Z5, Z1, Z1
+	VADDPD    Z6, Z2, Z2
+	VADDPD    Z12, Z3, Z3
+	VADDPD    Z2, Z0, Z0
+	VADDPD    Z3, Z1, Z1
+	VADDPD    Z1, Z0, Z0
 	VADDPD    Z0, Z7, Z7
 	VPXORD    Z8, Z8, Z8
 	VPXORD    Z9, Z9, Z9
