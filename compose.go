@@ -70,6 +70,9 @@ func softmaxRow[F Float](k *kernels[F], dst, x []F) {
 	if len(x) == 0 {
 		return
 	}
+	if k.softmaxRows != nil && k.softmaxRows(dst, x, len(x)) == 1 {
+		return
+	}
 	if k.expSumTotal != nil && k.maxMin != nil {
 		softmaxRowTotal(k, dst, x)
 		return

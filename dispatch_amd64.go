@@ -133,57 +133,18 @@ func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
 	return rest, float64(n)
 }
 
-// expSumTotalAVX2Go and expSumTotalAVX512Go run the table kernels, which
-// compute e[i] = exp(x[i] − M·ln2) straight from x, for rows with |m| below
-// tableMaxAbs (where their reduction is exact), and skip the cutoff
-// compare when the row's smallest element lo is at or above the threshold
-// t: then no e[i] is forced to 0 (a NaN makes the total NaN either way).
-// Other rows take the split kernels, whose x − m is exact for any m.
-func expSumTotalAVX2Go(dst, x []float32, m, lo float32) (s, mu float64) {
-	if !(m < tableMaxAbs && m > -tableMaxAbs) {
-		rest, ones := expSumAVX2Go(dst, x, m)
-		return ones + rest, 0
-	}
-	c, mu := tableBias(m, 8)
-	if t := expThreshold(m); !(lo >= t) { // NaN: the cutoff path
-		return expSumTotalAVX2(dst[:len(x)], x, c, t), mu
-	}
-	return expSumTotalNoCutAVX2(dst[:len(x)], x, c), mu
-}
-
-func expSumTotalAVX512Go(dst, x []float32, m, lo float32) (s, mu float64) {
-	if !(m < tableMaxAbs && m > -tableMaxAbs) {
-		rest, ones := expSumAVX512Go(dst, x, m)
-		return ones + rest, 0
-	}
-	c, mu := tableBias(m, 16)
-	if t := expThreshold(m); !(lo >= t) { // NaN: the cutoff path
-		return expSumTotalAVX512(dst[:len(x)], x, c, t), mu
-	}
-	return expSumTotalNoCutAVX512(dst[:len(x)], x, c), mu
-}
-
-// tableMaxAbs bounds |m| for the table kernels: every x they do not cut
-// off is within 264 of 0, where x·log2e stays in their bias's binade and
-// the products N·ln2hi are exact.
-const tableMaxAbs = 176
-
-// tableBias returns the table kernels' bias c = 1.5·2^(23−log2 l) − M for
-// M = m·log2e rounded down to a multiple of 1/l, and mu = m − M·ln2, in
-// [0, ln2/l): the kernels store exp(x − m + mu).
-func tableBias(m float32, l float64) (c float32, mu float64) {
-	bm := math.Floor(float64(m)*math.Log2E*l) / l
-	return float32(0x1.8p23/l - bm), float64(m) - bm*math.Ln2
-}
-
 // smallCols is the widest row the softmaxSmall kernels take.
 const smallCols = 16
 
 // softmaxRowsAVX2Go passes the AVX2 kernel only the rows whose 16-element
 // window from the row's start lies inside the slices (it reads and writes
 // whole windows); the last few rows of a batch go the general way.
+// Wider rows go to the table kernels two at a time (table_amd64.go).
 func softmaxRowsAVX2Go(dst, x []float32, cols int) int {
-	if cols > smallCols || len(x) < smallCols {
+	if cols > smallCols {
+		return avx2Table.rows(dst, x, cols)
+	}
+	if len(x) < smallCols {
 		return 0
 	}
 	rows := min(len(x)/cols, (len(x)-smallCols)/cols+1)
@@ -192,7 +153,7 @@ func softmaxRowsAVX2Go(dst, x []float32, cols int) int {
 
 func softmaxRowsAVX512Go(dst, x []float32, cols int) int {
 	if cols > smallCols {
-		return 0
+		return avx512Table.rows(dst, x, cols)
 	}
 	return softmaxSmallAVX512(dst[:len(x)], x, cols, len(x)/cols)
 }

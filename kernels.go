@@ -61,8 +61,10 @@ type kernels[F Float] struct {
 	// spread that reaches the exp cutoff, more columns than it takes, a
 	// row too near the end of the slices) and writes nothing of that row.
 	// The rows it does agree with Softmax's within the accuracy bar.
-	// SoftmaxRows calls it again after each row it does itself; sets
-	// without it leave it nil.
+	// SoftmaxRows calls it again after each row it does itself, and
+	// Softmax calls it with the whole x as one row; sets without it leave
+	// it nil. (amd64: the small-row kernel up to 16 columns, pairs of rows
+	// on the table kernels above.)
 	softmaxRows func(dst, x []F, cols int) int
 
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
