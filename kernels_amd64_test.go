@@ -995,9 +995,9 @@ func TestKernelSoftmaxRows(t *testing.T) {
 						}
 						for i, v := range row {
 							g, w := got[r*cols+i], gen[r*cols+i]
-							what := fmt.Sprintf("cols=%d rows=%d row %d %v: [%d]", cols, rows, r, row, i)
+							what := func() string { return fmt.Sprintf("cols=%d rows=%d row %d %v: [%d]", cols, rows, r, row, i) }
 							if (g == 0) != (w == 0) || (g != g) != (w != w) {
-								t.Fatalf("%s = %v, generic %v", what, g, w)
+								t.Fatalf("%s = %v, generic %v", what(), g, w)
 							}
 							if w != w || s == 0 || math.IsInf(float64(m), 0) {
 								continue
@@ -1005,7 +1005,7 @@ func TestKernelSoftmaxRows(t *testing.T) {
 							e := errULP(g, expRef(v, m)/s)
 							worst = max(worst, e)
 							if e > 4 {
-								t.Fatalf("%s = %v, want %v (%.2f ULP)", what, g, expRef(v, m)/s, e)
+								t.Fatalf("%s = %v, want %v (%.2f ULP)", what(), g, expRef(v, m)/s, e)
 							}
 						}
 					}
