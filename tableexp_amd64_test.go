@@ -55,12 +55,12 @@ func (m *tableModel) exp(x, c float32) float32 {
 	n := v - c
 	r := fma32(-n, ln2hi, x)
 	r = fma32(-n, ln2lo, r)
-	q := m.poly[len(m.poly)-1]
-	for i := len(m.poly) - 2; i >= 0; i-- {
-		q = fma32(q, r, m.poly[i])
+	r2 := r * r
+	q := fma32(m.poly[1], r, m.poly[0])
+	if len(m.poly) == 3 {
+		q = fma32(r2, m.poly[2], q)
 	}
-	q = fma32(q, r, 1)
-	q *= r
+	q = fma32(q, r2, r)
 	vb := math.Float32bits(v)
 	tb := m.table[vb&uint32(m.l-1)] + vb<<(23-bitsLen(m.l))
 	t := math.Float32frombits(tb)

@@ -20,7 +20,7 @@ import (
 //   - N = v − c exactly; r = (x − N·ln2hi) − N·ln2lo, the first step exact
 //     (N·ln2hi has at most 22 bits for |x| < 264, and x − N·ln2hi is a
 //     difference of nearby values), so |r| <= ln2/(2L) to within roundings.
-//   - exp(r) = 1 + q, q = r·(1 + c2·r + c3·r² [+ c4·r³]), relative error
+//   - exp(r) = 1 + q, q = r + r²·(c2 + c3·r [+ c4·r²]), relative error
 //     below 2^-27: degree 3 for L = 16 (AVX-512), degree 4 for L = 8 (AVX2).
 //   - 2^(N − M) = T[j]·2^k with j the low log2 L bits of v (the fraction,
 //     in 1/L) and k = floor(N − M): VPERMPS looks up the table by those
@@ -39,14 +39,14 @@ import (
 
 // tableConsts are the constants of the table exp.
 type tableConsts struct {
-	l          int // table entries: 2^(j/l)
-	c          Register
-	t          Op // the cutoff threshold (nil: no cutoff)
-	log2e      Op
-	ln2hi      Op
-	ln2lo      Op
-	one, table Op
-	poly       []Op // c2, c3, ...: the highest last
+	l     int // table entries: 2^(j/l)
+	c     Register
+	t     Op // the cutoff threshold (nil: no cutoff)
+	log2e Op
+	ln2hi Op
+	ln2lo Op
+	table Op
+	poly  []Op // c2, c3, ...: the highest last
 }
 
 // expTablePoly holds c2, c3 (and c4) of 1 + r + c2·r² + ... for each table
@@ -91,6 +91,7 @@ type totalJob struct {
 	acc  VecVirtual
 	t    tail
 	v, r VecVirtual // v: x·log2e + c, then the exponent bits; r: the reduced argument
+	r2   VecVirtual // r²
 	n, q VecVirtual // n: N; q: the polynomial
 	e    VecVirtual
 	keep OpmaskVirtual // AVX-512: the lanes to keep (cutoff, tail)
@@ -135,15 +136,19 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 		func(j *totalJob) { j.n = a.vec(); VSUBPS(k.c, j.v, j.n) }, // N
 		func(j *totalJob) { VFNMADD231PS(k.ln2hi, j.n, j.r) },      // x − N·ln2hi, exact
 		func(j *totalJob) { VFNMADD231PS(k.ln2lo, j.n, j.r) },      // r
-		func(j *totalJob) { j.q = a.vec(); VMOVUPS(k.poly[len(k.poly)-1], j.q) },
+		// q = exp(r) − 1 = r + r²·(c2 + c3·r [+ c4·r²]), Estrin's way: the
+		// chain from r is three steps, not Horner's four or five, and
+		// no more instructions (the loop is as much latency- as
+		// throughput-bound where the scheduler is small: Zen 3).
+		func(j *totalJob) { j.r2 = a.vec(); VMULPS(j.r, j.r, j.r2) },
+		func(j *totalJob) { j.q = a.vec(); VMOVUPS(k.poly[1], j.q) },
+		func(j *totalJob) { VFMADD213PS(k.poly[0], j.r, j.q) }, // c2 + c3·r
 	}
-	for i := len(k.poly) - 2; i >= 0; i-- {
-		c := k.poly[i]
-		steps = append(steps, func(j *totalJob) { VFMADD213PS(c, j.r, j.q) })
+	if len(k.poly) == 3 {
+		steps = append(steps, func(j *totalJob) { VFMADD231PS(k.poly[2], j.r2, j.q) }) // + c4·r²
 	}
 	steps = append(steps,
-		func(j *totalJob) { VFMADD213PS(k.one, j.r, j.q) },
-		func(j *totalJob) { VMULPS(j.r, j.q, j.q) }, // q = exp(r) − 1
+		func(j *totalJob) { VFMADD213PS(j.r, j.r2, j.q) }, // q = r + r²·(…)
 		func(j *totalJob) { j.e = a.vec(); VPERMPS(k.table, j.v, j.e) },
 		func(j *totalJob) { VPSLLD(U8(s), j.v, j.v) },
 		func(j *totalJob) { VPADDD(j.v, j.e, j.e) }, // T·2^k
@@ -208,7 +213,6 @@ func (a *arch) expTotal(nocut bool) {
 	k.log2e = f32("log2e32", math.Log2E)
 	k.ln2hi = f32("ln2hi32", ln2hi32)
 	k.ln2lo = f32("ln2lo32", ln2lo32)
-	k.one = f32("one32", 1)
 	k.table = expTable(l)
 	for i, c := range expTablePoly[l] {
 		k.poly = append(k.poly, f32(fmt.Sprintf("exptab%dc%d", l, i+2), c))
@@ -216,16 +220,13 @@ func (a *arch) expTotal(nocut bool) {
 	var sum64 VecVirtual
 	var sum64m Mem // AVX2: the float64 sums live on the stack
 	if a.z {
-		// 32 registers: the constants live in them, except the highest
-		// coefficient, which each vector loads as its Horner start.
+		// 32 registers: the constants live in them, except c3, which
+		// each vector loads as the start of its polynomial.
 		k.log2e = a.bcast(k.log2e.(Mem))
 		k.ln2hi = a.bcast(k.ln2hi.(Mem))
 		k.ln2lo = a.bcast(k.ln2lo.(Mem))
-		k.one = a.bcast(k.one.(Mem))
 		k.table = a.bcast(k.table.(Mem))
-		for i := 0; i < len(k.poly)-1; i++ {
-			k.poly[i] = a.bcast(k.poly[i].(Mem))
-		}
+		k.poly[0] = a.bcast(k.poly[0].(Mem))
 		sum64 = a.vec()
 		a.zero(sum64)
 	} else {

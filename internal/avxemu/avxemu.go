@@ -702,7 +702,7 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			}
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VADDPS", "VSUBPS", "VMULPS", "VFMADD213PS", "VFMADD132PS", "VFNMADD231PS", "VPADDD", "VPERMPS":
+	case "VADDPS", "VSUBPS", "VMULPS", "VFMADD213PS", "VFMADD132PS", "VFMADD231PS", "VFNMADD231PS", "VPADDD", "VPERMPS":
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
@@ -723,6 +723,8 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 				v = FMA32(f32(c, i), f32(b, i), f32(a, i))
 			case "VFMADD132PS": // dst = dst·a + b
 				v = FMA32(f32(c, i), f32(a, i), f32(b, i))
+			case "VFMADD231PS": // dst = b·a + dst
+				v = FMA32(f32(b, i), f32(a, i), f32(c, i))
 			case "VFNMADD231PS": // dst = −(b·a) + dst
 				v = FMA32(-f32(b, i), f32(a, i), f32(c, i))
 			case "VPADDD":
