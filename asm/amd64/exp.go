@@ -359,19 +359,8 @@ func (a *arch) expSum(store bool) {
 	blocks := 4 / (unroll / len(s.acc))
 	w := a.lanes
 	step := w * unroll
-	it := GP64()
 	Label("blocks")
-	// it = min(n/step, blocks) iterations, then a fold.
-	MOVQ(n, it)
-	SHRQ(U8(shift(step)), it)
-	JZ(LabelRef("single"))
-	lim := GP64()
-	MOVQ(U32(uint32(blocks)), lim)
-	CMPQ(it, lim)
-	CMOVQHI(lim, it)
-	MOVQ(it, lim)
-	SHLQ(U8(shift(step)), lim)
-	SUBQ(lim, n)
+	it := blockCount(n, step, blocks, "single")
 	Label("iter")
 	for u := 0; u < unroll; u += 2 {
 		a.expBodies(k, []*expJob{
@@ -439,4 +428,22 @@ func shift(n int) int {
 		s++
 	}
 	return s
+}
+
+// blockCount starts a block of the exp loops: it returns it =
+// min(n/step, blocks), the iterations before the next fold, and takes
+// them off n; with no whole iteration left it jumps to done.
+func blockCount(n GPVirtual, step, blocks int, done string) GPVirtual {
+	it := GP64()
+	MOVQ(n, it)
+	SHRQ(U8(shift(step)), it)
+	JZ(LabelRef(done))
+	lim := GP64()
+	MOVQ(U32(uint32(blocks)), lim)
+	CMPQ(it, lim)
+	CMOVQHI(lim, it)
+	MOVQ(it, lim)
+	SHLQ(U8(shift(step)), lim)
+	SUBQ(lim, n)
+	return it
 }

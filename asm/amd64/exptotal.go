@@ -280,18 +280,8 @@ func (a *arch) expTotal(nocut bool) {
 	const unroll, blocks = 4, 2
 	w := a.lanes
 	step := w * unroll
-	it := GP64()
 	Label("blocks")
-	MOVQ(n, it)
-	SHRQ(U8(shift(step)), it)
-	JZ(LabelRef("rest"))
-	lim := GP64()
-	MOVQ(U32(blocks), lim)
-	CMPQ(it, lim)
-	CMOVQHI(lim, it)
-	MOVQ(it, lim)
-	SHLQ(U8(shift(step)), lim)
-	SUBQ(lim, n)
+	it := blockCount(n, step, blocks, "rest")
 	Label("iter")
 	per := 4 // jobs interleaved
 	if !a.z {
