@@ -5,38 +5,8 @@ package softmax
 import "math"
 
 // The Go side of Softmax's table kernels (asm/amd64/exptotal.go): their
-// per-row bias, the wrappers the kernel contract calls, and the loop that
-// SoftmaxRows and Softmax take on rows wider than the small-row kernel's.
-
-// expSumTotalAVX2Go and expSumTotalAVX512Go run the table kernels, which
-// compute e[i] = exp(x[i] − M·ln2) straight from x, for rows with |m| below
-// tableMaxAbs (where their reduction is exact), and skip the cutoff
-// compare when the row's smallest element lo is at or above the threshold
-// t: then no e[i] is forced to 0 (a NaN makes the total NaN either way).
-// Other rows take the split kernels, whose x − m is exact for any m.
-func expSumTotalAVX2Go(dst, x []float32, m, lo float32) (s, mu float64) {
-	if !(m < tableMaxAbs && m > -tableMaxAbs) {
-		rest, ones := expSumAVX2Go(dst, x, m)
-		return ones + rest, 0
-	}
-	c, mu := tableBias(m, 8)
-	if t := expThreshold(m); !(lo >= t) { // NaN: the cutoff path
-		return expSumTotalAVX2(dst[:len(x)], x, c, t), mu
-	}
-	return expSumTotalNoCutAVX2(dst[:len(x)], x, c), mu
-}
-
-func expSumTotalAVX512Go(dst, x []float32, m, lo float32) (s, mu float64) {
-	if !(m < tableMaxAbs && m > -tableMaxAbs) {
-		rest, ones := expSumAVX512Go(dst, x, m)
-		return ones + rest, 0
-	}
-	c, mu := tableBias(m, 16)
-	if t := expThreshold(m); !(lo >= t) { // NaN: the cutoff path
-		return expSumTotalAVX512(dst[:len(x)], x, c, t), mu
-	}
-	return expSumTotalNoCutAVX512(dst[:len(x)], x, c), mu
-}
+// per-row bias, the contract's expSumTotal, and the loop that SoftmaxRows
+// and Softmax take on rows wider than the small-row kernel's.
 
 // tableMaxAbs bounds |m| for the table kernels: every x they do not cut
 // off is within 264 of 0, where x·log2e stays in their bias's binade and
@@ -58,12 +28,31 @@ type tableKernels struct {
 	total      func(dst, x []float32, c, t float32) float64
 	totalNoCut func(dst, x []float32, c float32) float64
 	div        func(dst, x []float32, rhi, rlo float32)
+	split      func(dst, x []float32, m float32) (rest, ones float64) // the set's expSum
 }
 
 var (
-	avx2Table   = tableKernels{8, maxMinAVX2, expSumTotalAVX2, expSumTotalNoCutAVX2, divAVX2}
-	avx512Table = tableKernels{16, maxMinAVX512, expSumTotalAVX512, expSumTotalNoCutAVX512, divAVX512}
+	avx2Table   = tableKernels{8, maxMinAVX2, expSumTotalAVX2, expSumTotalNoCutAVX2, divAVX2, expSumAVX2Go}
+	avx512Table = tableKernels{16, maxMinAVX512, expSumTotalAVX512, expSumTotalNoCutAVX512, divAVX512, expSumAVX512Go}
 )
+
+// expSumTotal is the set's expSumTotal: the table kernels, which compute
+// e[i] = exp(x[i] − M·ln2) straight from x, for rows with |m| below
+// tableMaxAbs (where their reduction is exact), without the cutoff
+// compare when the row's smallest element lo is at or above the threshold
+// (then no e[i] is forced to 0; a NaN makes the total NaN either way).
+// Other rows take the split kernels, whose x − m is exact for any m.
+func (k *tableKernels) expSumTotal(dst, x []float32, m, lo float32) (s, mu float64) {
+	if !(m < tableMaxAbs && m > -tableMaxAbs) {
+		rest, ones := k.split(dst, x, m)
+		return ones + rest, 0
+	}
+	r := tableRow{dst: dst[:len(x)], x: x, m: m, lo: lo}
+	r.c, mu = tableBias(m, k.l)
+	r.t = expThreshold(m)
+	k.exp(&r)
+	return r.s, mu
+}
 
 // tableRow is one row in flight: its max and min, then its exp's bias and
 // threshold, then its sum.
@@ -88,10 +77,10 @@ func (k *tableKernels) prepare(r *tableRow) bool {
 }
 
 func (k *tableKernels) exp(r *tableRow) {
-	if r.lo >= r.t {
+	if r.lo >= r.t { // else also a NaN lo: the cutoff path
 		r.s = k.totalNoCut(r.dst, r.x, r.c)
 	} else {
-		r.s = k.total(r.dst, r.x, r.c, r.t) // also with a NaN, whose lo is anything
+		r.s = k.total(r.dst, r.x, r.c, r.t)
 	}
 }
 
