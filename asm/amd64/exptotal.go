@@ -87,9 +87,10 @@ func expTable(l int) Mem {
 // totalJob is one vector of an expSumTotal iteration.
 type totalJob struct {
 	src  Mem
-	dst  Mem
-	acc  VecVirtual
+	dst  *Mem       // nil: no store
+	acc  VecVirtual // nil: no sum (softmaxSmall sums e itself)
 	t    tail
+	and  Op         // AVX2: when not nil, e &= and (softmaxSmall's lanes)
 	v, r VecVirtual // v: x·log2e + c, then the exponent bits; r: the reduced argument
 	r2   VecVirtual // r²
 	n, q VecVirtual // n: N; q: the polynomial
@@ -176,15 +177,50 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			if !j.t.full() {
 				VANDPS(j.t.v, j.e, j.e) // inactive lanes: 0
 			}
+			if j.and != nil {
+				VANDPS(j.and, j.e, j.e)
+			}
 		},
-		func(j *totalJob) { a.store(j.e, j.dst, j.t) },
-		func(j *totalJob) { VADDPS(j.e, j.acc, j.acc) },
+		func(j *totalJob) {
+			if j.dst != nil {
+				a.store(j.e, *j.dst, j.t)
+			}
+		},
+		func(j *totalJob) {
+			if j.acc != nil {
+				VADDPS(j.e, j.acc, j.acc)
+			}
+		},
 	)
 	for _, st := range steps {
 		for _, j := range jobs {
 			st(j)
 		}
 	}
+}
+
+// tableConsts returns the constants of the table exp for the bias c and
+// the cutoff threshold t (nil: no cutoff). AVX-512 keeps them in registers
+// (32 of them), except c3, which each vector loads as the start of its
+// polynomial; AVX2 reads them from memory.
+func (a *arch) tableConsts(c Register, t Op) *tableConsts {
+	l := a.tableSize()
+	k := &tableConsts{l: l, c: c, t: t}
+	k.log2e = f32("log2e32", math.Log2E)
+	k.ln2hi = f32("ln2hi32", ln2hi32)
+	k.ln2lo = f32("ln2lo32", ln2lo32)
+	k.table = expTable(l)
+	for i, c := range expTablePoly[l] {
+		k.poly = append(k.poly, f32(fmt.Sprintf("exptab%dc%d", l, i+2), c))
+	}
+	if a.z {
+		k.log2e = a.bcast(k.log2e.(Mem))
+		k.ln2hi = a.bcast(k.ln2hi.(Mem))
+		k.ln2lo = a.bcast(k.ln2lo.(Mem))
+		k.table = a.bcast(k.table.(Mem))
+		k.poly[0] = a.bcast(k.poly[0].(Mem))
+	}
+	return k
 }
 
 // expTotal: Softmax's exp-and-sum pass, with or without the cutoff.
@@ -201,32 +237,18 @@ func (a *arch) expTotal(nocut bool) {
 	d := slicePtr("dst")
 	x := slicePtr("x")
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
-	k := &tableConsts{l: l}
 	cv := a.vec()
 	VBROADCASTSS(paramAddr("c"), cv)
-	k.c = cv
+	var t Op
 	if !nocut {
 		tv := a.vec()
 		VBROADCASTSS(paramAddr("t"), tv)
-		k.t = tv
+		t = tv
 	}
-	k.log2e = f32("log2e32", math.Log2E)
-	k.ln2hi = f32("ln2hi32", ln2hi32)
-	k.ln2lo = f32("ln2lo32", ln2lo32)
-	k.table = expTable(l)
-	for i, c := range expTablePoly[l] {
-		k.poly = append(k.poly, f32(fmt.Sprintf("exptab%dc%d", l, i+2), c))
-	}
+	k := a.tableConsts(cv, t)
 	var sum64 VecVirtual
 	var sum64m Mem // AVX2: the float64 sums live on the stack
 	if a.z {
-		// 32 registers: the constants live in them, except c3, which
-		// each vector loads as the start of its polynomial.
-		k.log2e = a.bcast(k.log2e.(Mem))
-		k.ln2hi = a.bcast(k.ln2hi.(Mem))
-		k.ln2lo = a.bcast(k.ln2lo.(Mem))
-		k.table = a.bcast(k.table.(Mem))
-		k.poly[0] = a.bcast(k.poly[0].(Mem))
 		sum64 = a.vec()
 		a.zero(sum64)
 	} else {
@@ -273,7 +295,8 @@ func (a *arch) expTotal(nocut bool) {
 	}
 	st := streams{ptrs: []GPVirtual{d, x}, n: n}
 	job := func(off int, acc VecVirtual, t tail) *totalJob {
-		return &totalJob{src: st.mem(1, off), dst: st.mem(0, off), acc: acc, t: t}
+		d := st.mem(0, off)
+		return &totalJob{src: st.mem(1, off), dst: &d, acc: acc, t: t}
 	}
 	// Four vectors per iteration, one per accumulator; a fold every two
 	// iterations.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -123,49 +124,46 @@ func (a *arch) softmaxSmall() {
 	VCMPSD(U8(0x1d), c64("cutoff64", cutoff64), dl, c) // min − max >= cutoff (ordered)
 	VANDPD(c, ok, ok)
 
-	// −m split as splitMax does: −mh (a multiple of 2^-16) and −ml.
-	rnd := XMM()
-	VMOVSD(c64("split64", 0x1.8p36), rnd)
-	h := XMM()
-	VADDSD(rnd, md, h)
-	VSUBSD(rnd, h, h) // mh in float64
-	z := XMM()
-	VXORPD(z, z, z)
-	nmh, nml := XMM(), XMM()
-	VSUBSD(h, z, nmh)
-	VCVTSD2SS(nmh, nmh, nmh)
-	VSUBSD(md, h, nml) // mh − m = −ml, exact
-	VCVTSD2SS(nml, nml, nml)
-	nm, nmlv := a.vec(), a.vec()
-	VBROADCASTSS(nmh, nm)
-	VBROADCASTSS(nml, nmlv)
+	// The table exp's bias c = 1.5·2^(23−log2 L) − M, M = m·log2e rounded
+	// down to a multiple of 1/L, in float64 as tableBias computes it.
+	l := float64(a.tableSize())
+	cb := XMM()
+	VMULSD(c64(fmt.Sprintf("log2e%d", int(l)), math.Log2E*l), md, cb)
+	VROUNDSD(U8(9), cb, cb, cb) // floor, no precision exception
+	VMULSD(c64(fmt.Sprintf("inv%d", int(l)), 1/l), cb, cb)
+	mg := XMM()
+	VMOVSD(c64(fmt.Sprintf("magic%d", int(l)), 0x1.8p23/l), mg)
+	VSUBSD(cb, mg, cb)
+	VCVTSD2SS(cb, cb, cb)
+	cv := a.vec()
+	VBROADCASTSS(cb, cv)
 
-	// e, as expSum computes it without the cutoff. (AVX-512 loads its
-	// constants into registers for each row: kept across the loop, they
-	// would push the scalar work into X16–X31, which VEX cannot encode.)
-	kc := a.expConsts(nm, nmlv, nil, false)
-	jobs := make([]*expJob, nv)
+	// e, as expSumTotalNoCut computes it. (AVX-512 loads its constants
+	// into registers for each row: kept across the loop, they would push
+	// the scalar work into X16–X31, which VEX cannot encode.)
+	kc := a.tableConsts(cv, nil)
+	jobs := make([]*totalJob, nv)
 	for i := range jobs {
-		jobs[i] = &expJob{x: xs[i]}
+		jobs[i] = &totalJob{src: Mem{Base: x, Disp: a.bytes() * i}}
 		if a.z {
 			jobs[i].t = tail{k: k}
 		} else {
 			jobs[i].and = masks[i]
 		}
 	}
-	a.expBodies(kc, jobs, nil)
+	a.tableBodies(kc, jobs)
 
 	// The sum in float64 lanes, then its check.
 	var sum VecVirtual
 	for i, j := range jobs {
 		lo, hi := a.vec(), a.vec()
-		VCVTPS2PD(a.half(j.p), lo)
+		VCVTPS2PD(a.half(j.e), lo)
 		hh := a.vec()
 		if a.z {
-			VEXTRACTF64X4(U8(1), j.p, hh.AsY())
+			VEXTRACTF64X4(U8(1), j.e, hh.AsY())
 			VCVTPS2PD(hh.AsY(), hi)
 		} else {
-			VEXTRACTF128(U8(1), j.p, hh.AsX())
+			VEXTRACTF128(U8(1), j.e, hh.AsX())
 			VCVTPS2PD(hh.AsX(), hi)
 		}
 		VADDPD(lo, hi, lo)
@@ -201,6 +199,8 @@ func (a *arch) softmaxSmall() {
 	VCVTSD2SS(r, r, rl)
 	alt := XMM()
 	VMULSS(f32("twom60", 0x1p-60), rh, alt)
+	z := XMM()
+	VXORPS(z, z, z)
 	VCMPSS(U8(0x00), z, rl, c) // lo == 0
 	VBLENDVPS(c, alt, rl, rl)
 	hv, lv := a.vec(), a.vec()
@@ -209,8 +209,8 @@ func (a *arch) softmaxSmall() {
 
 	for i, j := range jobs {
 		p := a.vec()
-		VMULPS(lv, j.p, p)
-		VFMADD231PS(hv, j.p, p)
+		VMULPS(lv, j.e, p)
+		VFMADD231PS(hv, j.e, p)
 		dm := Mem{Base: d, Disp: a.bytes() * i}
 		if a.z {
 			VMOVUPS(p, k, dm)
