@@ -234,3 +234,115 @@ func TestEmuAVX512(t *testing.T) {
 	}
 	t.Logf("avx512 table kernels under the interpreter: Softmax worst %.3f ULP", worst)
 }
+
+// emuSmall runs softmaxSmall<suffix> under the interpreter on rows rows of
+// x (cols columns each, x possibly longer) and returns what it stored
+// (elements it did not write keep 12345) and the rows it reports done.
+func emuSmall(t *testing.T, suffix string, x []float32, cols, rows int) ([]float32, int) {
+	t.Helper()
+	p, err := emuProg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := avxemu.NewMachine(p)
+	xb := make([]byte, 4*len(x))
+	db := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
+		binary.LittleEndian.PutUint32(db[4*i:], math.Float32bits(12345))
+	}
+	xr, dr := m.MapAt(xb, 4*(cols%16)), m.MapAt(db, 4*(rows%16))
+	args := make([]byte, 72)
+	put := func(o int, v uint64) { binary.LittleEndian.PutUint64(args[o:], v) }
+	put(0, dr.Addr)
+	put(8, uint64(len(x)))
+	put(16, uint64(len(x)))
+	put(24, xr.Addr)
+	put(32, uint64(len(x)))
+	put(40, uint64(len(x)))
+	put(48, uint64(cols))
+	put(56, uint64(rows))
+	out, err := m.Call("softmaxSmall"+suffix, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, len(x))
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(dr.Data[4*i:]))
+	}
+	return dst, int(binary.LittleEndian.Uint64(out[64:]))
+}
+
+// smallBatch is rows rows of cols columns, mostly regular, with the kinds
+// of row softmaxSmall must stop at, plus 16 elements of padding (the AVX2
+// kernel's window).
+func smallBatch(rng *rand.Rand, cols, rows int) []float32 {
+	x := make([]float32, rows*cols+16)
+	for r := range rows {
+		row := x[r*cols : (r+1)*cols]
+		copy(row, logits32(rng, cols, []float64{0.1, 1, 4, 30}[rng.IntN(4)], rng.Float64()*100-50))
+		switch j := rng.IntN(cols); rng.IntN(40) {
+		case 0:
+			row[j] = float32(math.NaN())
+		case 1:
+			row[j] = float32(math.Inf(-1))
+		case 2:
+			row[j] = 130
+		case 3:
+			row[j] = maxGeneric(row) - 87.34
+		}
+	}
+	return x
+}
+
+// TestEmuSmall runs the small-row kernels under the interpreter: AVX2
+// against the hardware bit for bit, AVX-512 against the same rows' exact
+// softmax (4 ULP), stopping where AVX2 stops, writing nothing past.
+func TestEmuSmall(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	worst := 0.0
+	for cols := 1; cols <= 16; cols++ {
+		for _, rows := range []int{1, 2, 7, 30} {
+			x := smallBatch(rng, cols, rows)
+			d2, n2 := emuSmall(t, "AVX2", x, cols, rows)
+			if hasSet("avx2") {
+				hw := make([]float32, len(x))
+				for i := range hw {
+					hw[i] = 12345
+				}
+				if n := softmaxSmallAVX2(hw, x, cols, rows); n != n2 {
+					t.Fatalf("cols=%d rows=%d: avx2 did %d rows, interpreted %d", cols, rows, n, n2)
+				}
+				for i := range hw {
+					if math.Float32bits(hw[i]) != math.Float32bits(d2[i]) {
+						t.Fatalf("cols=%d rows=%d: [%d] avx2 %v, interpreted %v", cols, rows, i, hw[i], d2[i])
+					}
+				}
+			}
+			d5, n5 := emuSmall(t, "AVX512", x, cols, rows)
+			if n5 != n2 {
+				t.Fatalf("cols=%d rows=%d: avx512 did %d rows, avx2 %d", cols, rows, n5, n2)
+			}
+			for i := n5 * cols; i < len(x); i++ {
+				if d5[i] != 12345 {
+					t.Fatalf("cols=%d rows=%d: did %d rows but wrote element %d", cols, rows, n5, i)
+				}
+			}
+			for r := range n5 {
+				xs := make([]float64, cols)
+				for j := range xs {
+					xs[j] = float64(x[r*cols+j])
+				}
+				want := ref.Softmax(xs, ref.Fast)
+				for j, w := range want {
+					e := errULP(d5[r*cols+j], w)
+					worst = math.Max(worst, e)
+					if e > 4 {
+						t.Fatalf("cols=%d rows=%d row %d: [%d] = %v, want %v (%.2f ULP)", cols, rows, r, j, d5[r*cols+j], w, e)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("avx512 small-row kernel under the interpreter: worst %.3f ULP", worst)
+}

@@ -558,6 +558,19 @@ func (m *Machine) execOps(op string, zeroing bool, ops []opnd) error {
 		b, _ := m.gpVal(ops[1], 8)
 		m.zf, m.cf = a == b, a < b
 		return nil
+	case "TESTL":
+		a, _ := m.gpVal(ops[0], 8)
+		b, _ := m.gpVal(ops[1], 8)
+		m.zf, m.cf = uint32(a&b) == 0, false
+		return nil
+	case "VMOVMSKPD":
+		v := m.vec[ops[0].idx]
+		var r uint64
+		for i := 0; i < 2; i++ {
+			r |= uint64(v[8*i+7]>>7) << i
+		}
+		m.gp[ops[1].name] = r
+		return nil
 	case "TESTQ":
 		a, _ := m.gpVal(ops[0], 8)
 		b, _ := m.gpVal(ops[1], 8)
@@ -647,6 +660,21 @@ func cmpPred(p uint64, a, b float32) bool {
 	panic(fmt.Sprintf("avxemu: compare predicate %#x", p))
 }
 
+func cmpPred64(p uint64, a, b float64) bool {
+	un := a != a || b != b
+	switch p {
+	case 0x00:
+		return !un && a == b
+	case 0x11:
+		return !un && a < b
+	case 0x1d:
+		return !un && a >= b
+	case 0x1e:
+		return !un && a > b
+	}
+	panic(fmt.Sprintf("avxemu: compare predicate %#x", p))
+}
+
 func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 	ops, k := splitMask(all)
 	dst := ops[len(ops)-1]
@@ -684,7 +712,7 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			copy(res[4*i:], b[:4])
 		}
 		return m.writeVec(dst, res)
-	case "VPXORD", "VPXOR", "VANDPS", "VANDNPS":
+	case "VPXORD", "VPXOR", "VXORPS", "VANDPS", "VANDPD", "VANDNPS":
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
@@ -693,7 +721,7 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		res := make([]byte, w)
 		for i := range res {
 			switch op {
-			case "VANDPS":
+			case "VANDPS", "VANDPD":
 				res[i] = a[i] & b[i]
 			case "VANDNPS":
 				res[i] = ^b[i] & a[i]
@@ -777,6 +805,103 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			if cmpPred(pred, f32(src1, i), f32(src2, i)) {
 				put32(res, i, 0xffffffff)
 			}
+		}
+		return m.writeVec(dst, res)
+	case "VMAXPS", "VMINPS":
+		a, err := m.readVec(ops[0], w)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], w)
+		res := make([]byte, w)
+		for i := 0; i < w/4; i++ {
+			s1, s2 := f32(b, i), f32(a, i) // dst = s1 op s2 ? s1 : s2
+			v := s2
+			if op == "VMAXPS" && s1 > s2 || op == "VMINPS" && s1 < s2 {
+				v = s1
+			}
+			putf32(res, i, v)
+		}
+		return m.masked(dst, w, k, zeroing, res, 4)
+	case "VPERMILPS":
+		src, _ := m.readVec(ops[1], w)
+		res := make([]byte, w)
+		for i := 0; i < w/4; i++ {
+			base := i &^ 3
+			sel := int(ops[0].imm>>(2*(i&3))) & 3
+			put32(res, i, u32(src, base+sel))
+		}
+		return m.writeVec(dst, res)
+	case "VBLENDVPS":
+		// VBLENDVPS mask, s3, s2, dst: dst = mask's top bit ? s3 : s2.
+		mask, _ := m.readVec(ops[0], w)
+		s3, err := m.readVec(ops[1], w)
+		if err != nil {
+			return err
+		}
+		s2, _ := m.readVec(ops[2], w)
+		res := make([]byte, w)
+		for i := 0; i < w/4; i++ {
+			v := u32(s2, i)
+			if u32(mask, i)>>31 == 1 {
+				v = u32(s3, i)
+			}
+			put32(res, i, v)
+		}
+		return m.writeVec(dst, res)
+	case "VMOVSD", "VMOVSS":
+		n := 8
+		if op == "VMOVSS" {
+			n = 4
+		}
+		b, err := m.readVec(ops[0], n)
+		if err != nil {
+			return err
+		}
+		return m.writeVec(dst, b)
+	case "VSUBSD", "VMULSD", "VDIVSD", "VCVTSS2SD", "VCVTSD2SS", "VMULSS", "VROUNDSD", "VCMPSD", "VCMPSS":
+		// Scalar forms: the low element from the sources, the rest of the
+		// 128 bits from the first source (src1, the next to last operand).
+		var imm uint64
+		if ops[0].kind == 'i' {
+			imm, ops = ops[0].imm, ops[1:]
+		}
+		s2, err := m.readVec(ops[0], 8)
+		if err != nil {
+			return err
+		}
+		s1, _ := m.readVec(ops[1], 16)
+		res := append([]byte(nil), s1...)
+		switch op {
+		case "VSUBSD":
+			putf64(res, 0, f64(s1, 0)-f64(s2, 0))
+		case "VMULSD":
+			putf64(res, 0, f64(s1, 0)*f64(s2, 0))
+		case "VDIVSD":
+			putf64(res, 0, f64(s1, 0)/f64(s2, 0))
+		case "VCVTSS2SD":
+			putf64(res, 0, float64(f32(s2, 0)))
+		case "VCVTSD2SS":
+			putf32(res, 0, float32(f64(s2, 0)))
+		case "VMULSS":
+			putf32(res, 0, f32(s1, 0)*f32(s2, 0))
+		case "VROUNDSD":
+			if imm&7 != 1 { // round down, from the immediate
+				return fmt.Errorf("rounding mode %#x not modelled", imm)
+			}
+			putf64(res, 0, math.Floor(f64(s2, 0)))
+		case "VCMPSD":
+			var r uint64
+			if cmpPred64(imm, f64(s1, 0), f64(s2, 0)) {
+				r = ^uint64(0)
+			}
+			binary.LittleEndian.PutUint64(res, r)
+		case "VCMPSS":
+			var r uint32
+			if cmpPred(imm, f32(s1, 0), f32(s2, 0)) {
+				r = ^uint32(0)
+			}
+			put32(res, 0, r)
 		}
 		return m.writeVec(dst, res)
 	case "VCVTPS2PD":
