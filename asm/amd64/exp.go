@@ -9,9 +9,9 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The float32 exp of expSum and softmaxSmall, where e must be exp(x − m)
-// itself (LogSumExp, the cross-entropy loss and their "ones" count need
-// it); Softmax's pass has the cheaper table exp of exptotal.go.
+// The float32 exp of expSum, where e must be exp(x − m) itself (LogSumExp,
+// the cross-entropy loss and their "ones" count need it); Softmax's
+// kernels have the cheaper table exp of exptotal.go.
 //
 // For d = x − m <= 0:
 //   - x − m exactly, as hi + lo: the caller splits m = m' + m_lo with m' a
@@ -75,7 +75,7 @@ type expConsts struct {
 	onei                Register // AVX-512: int32 1s for the ones count
 }
 
-func (a *arch) expConsts(nm Register, nml, t Op, count bool) *expConsts {
+func (a *arch) expConsts(nm Register, nml, t Op) *expConsts {
 	k := &expConsts{nm: nm, nml: nml, t: t}
 	k.magic = f32("magic32", magic32)
 	k.one = f32("one32", 1)
@@ -98,9 +98,7 @@ func (a *arch) expConsts(nm Register, nml, t Op, count bool) *expConsts {
 		for i := range k.c {
 			k.c[i] = a.bcast(k.c[i].(Mem))
 		}
-		if count {
-			k.onei = a.bcast(c32("onei32", 1))
-		}
+		k.onei = a.bcast(c32("onei32", 1))
 	}
 	return k
 }
@@ -125,25 +123,17 @@ type expJob struct {
 	v, n VecVirtual
 	p    VecVirtual
 	keep OpmaskVirtual
-	and  Op // AVX2: when not nil, e &= and (the small-row kernel's lanes)
 }
 
-// expBodies computes e = exp(x − m) for each job's vector, stores it when
-// the job has a dst, and adds it to the job's acc (or counts it in cnt
-// when it is exactly 1). With cnt nil (softmaxSmall's total) every e goes
-// to acc. With k.t nil (softmaxSmall's rows) no e is forced to 0: the
-// caller has checked that every x >= t.
+// expBodies computes e = exp(x − m) for each job's vector, with e = 0
+// where x < k.t, stores it when the job has a dst, and adds it to the
+// job's acc, or counts it in cnt when it is exactly 1.
 func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
-	cut := k.t != nil
 	steps := []func(j *expJob){
-		func(j *expJob) {
-			if j.x == nil { // else preloaded
-				j.x = a.load(j.src, j.t)
-			}
-		},
+		func(j *expJob) { j.x = a.load(j.src, j.t) },
 		func(j *expJob) { j.h = a.vec(); VADDPS(k.nm, j.x, j.h) }, // hi = x − m'
 		func(j *expJob) {
-			if a.z && cut {
+			if a.z {
 				// keep = !(x < t): true for NaN; and only active lanes.
 				j.keep = K()
 				if j.t.full() {
@@ -159,7 +149,7 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 		func(j *expJob) { VSUBPS(j.a, j.x, j.a) },                    // lo = x − z
 		func(j *expJob) { j.n = a.vec(); VSUBPS(k.magic, j.v, j.n) }, // n
 		func(j *expJob) {
-			if !a.z && cut {
+			if !a.z {
 				VCMPPS(U8(0x11), k.t, j.x, j.x) // x < t (ordered): e = 0
 			}
 		},
@@ -178,55 +168,31 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 	)
 	if a.z {
 		steps = append(steps,
-			func(j *expJob) {
-				switch {
-				case cut:
-					VSCALEFPS_Z(j.n, j.p, j.keep, j.p)
-				case !j.t.full():
-					VSCALEFPS_Z(j.n, j.p, j.t.k, j.p) // inactive lanes: 0
-				default:
-					VSCALEFPS(j.n, j.p, j.p)
-				}
-			},
+			func(j *expJob) { VSCALEFPS_Z(j.n, j.p, j.keep, j.p) }, // cut and inactive lanes: 0
 			func(j *expJob) {
 				if j.dst != nil {
 					a.store(j.p, *j.dst, j.t)
 				}
 			},
+			func(j *expJob) {
+				notOne := K()
+				VCMPPS(U8(0x04), k.one, j.p, notOne) // e != 1 or NaN
+				VADDPS(j.p, j.acc, notOne, j.acc)
+			},
+			func(j *expJob) {
+				isOne := K()
+				VCMPPS(U8(0x00), k.one, j.p, isOne)
+				VPADDD(k.onei, cnt, isOne, cnt)
+			},
 		)
-		if cnt == nil {
-			steps = append(steps, func(j *expJob) {
-				if j.acc != nil {
-					VADDPS(j.p, j.acc, j.acc)
-				}
-			})
-		} else {
-			steps = append(steps,
-				func(j *expJob) {
-					notOne := K()
-					VCMPPS(U8(0x04), k.one, j.p, notOne) // e != 1 or NaN
-					VADDPS(j.p, j.acc, notOne, j.acc)
-				},
-				func(j *expJob) {
-					isOne := K()
-					VCMPPS(U8(0x00), k.one, j.p, isOne)
-					VPADDD(k.onei, cnt, isOne, cnt)
-				},
-			)
-		}
 	} else {
 		steps = append(steps,
 			func(j *expJob) { VPSLLD(U8(23), j.v, j.v) }, // 2^n
 			func(j *expJob) { VMULPS(j.v, j.p, j.p) },
 			func(j *expJob) {
-				if cut {
-					VANDNPS(j.p, j.x, j.p)
-				}
+				VANDNPS(j.p, j.x, j.p)
 				if !j.t.full() {
 					VANDPS(j.t.v, j.p, j.p) // inactive lanes: 0
-				}
-				if j.and != nil {
-					VANDPS(j.and, j.p, j.p)
 				}
 			},
 			func(j *expJob) {
@@ -234,21 +200,11 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 					a.store(j.p, *j.dst, j.t)
 				}
 			},
+			func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1
+			func(j *expJob) { VANDNPS(j.p, j.x, j.p) },
+			func(j *expJob) { VADDPS(j.p, j.acc, j.acc) },
+			func(j *expJob) { VPSUBD(j.x, cnt, cnt) },
 		)
-		if cnt == nil {
-			steps = append(steps, func(j *expJob) {
-				if j.acc != nil {
-					VADDPS(j.p, j.acc, j.acc)
-				}
-			})
-		} else {
-			steps = append(steps,
-				func(j *expJob) { VCMPPS(U8(0x00), k.one, j.p, j.x) }, // e == 1
-				func(j *expJob) { VANDNPS(j.p, j.x, j.p) },
-				func(j *expJob) { VADDPS(j.p, j.acc, j.acc) },
-				func(j *expJob) { VPSUBD(j.x, cnt, cnt) },
-			)
-		}
 	}
 	for _, s := range steps {
 		for _, j := range jobs {
@@ -332,7 +288,7 @@ func (a *arch) expSum(store bool) {
 		VMOVUPD(z, sm)
 		sum64 = sm
 	}
-	k := a.expConsts(nm, nml, t, true)
+	k := a.expConsts(nm, nml, t)
 	nacc := 2 // AVX2: 16 registers hold two interleaved vectors and two sums
 	if a.z {
 		nacc = 4

@@ -20,9 +20,10 @@ const smallCols = 16
 // in one call, each row held in registers from its load to its store. Per
 // row: max and min, then the checks that make the row "regular" (the max
 // finite with |max| < 128, min − max at or above the cutoff in float64 as
-// generic compares it, so no e is 0 and the cutoff can be skipped), exp
-// as expSum computes it (no cutoff, no count), the sum in float64, the
-// double-float32 reciprocal as recip computes it, and the store. A row that
+// generic compares it, so no e is 0 and the cutoff can be skipped), the
+// table exp with the row's bias as expSumTotalNoCut computes it (e/Σe is
+// Softmax whatever the bias), the sum in float64, the double-float32
+// reciprocal as recip computes it, and the store. A row that
 // is not regular, or whose sum is NaN, is left unwritten and ends the call:
 // the caller does it with the general path and calls again for the rest.
 //
