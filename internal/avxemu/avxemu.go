@@ -702,6 +702,51 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			return err
 		}
 		return m.masked(dst, w, k, zeroing, src, 4)
+	case "VBROADCASTSD":
+		b, err := m.readVec(ops[0], 8)
+		if err != nil {
+			return err
+		}
+		res := make([]byte, w)
+		for i := 0; i < w/8; i++ {
+			copy(res[8*i:], b[:8])
+		}
+		return m.writeVec(dst, res)
+	case "VMULPD":
+		a, err := m.readVec(ops[0], w)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], w)
+		res := make([]byte, w)
+		for i := 0; i < w/8; i++ {
+			putf64(res, i, f64(b, i)*f64(a, i))
+		}
+		return m.writeVec(dst, res)
+	case "VCVTPD2PS", "VCVTPD2PSY":
+		// float64 lanes of the source, twice the destination's width.
+		src, err := m.readVec(ops[0], 2*dst.width)
+		if err != nil {
+			return err
+		}
+		res := make([]byte, dst.width)
+		for i := 0; i < dst.width/4; i++ {
+			putf32(res, i, float32(f64(src, i)))
+		}
+		return m.writeVec(dst, res)
+	case "VINSERTF64X4", "VINSERTF128":
+		// VINSERTF… $i, half, src1, dst: dst = src1 with half i replaced.
+		hw := 16
+		if op == "VINSERTF64X4" {
+			hw = 32
+		}
+		half, err := m.readVec(ops[1], hw)
+		if err != nil {
+			return err
+		}
+		res, _ := m.readVec(ops[2], 2*hw)
+		copy(res[int(ops[0].imm)*hw:], half)
+		return m.writeVec(dst, res)
 	case "VBROADCASTSS":
 		b, err := m.readVec(ops[0], 4)
 		if err != nil {
