@@ -1657,11 +1657,11 @@ small_row:
 	VBLENDVPS    Y1, Y0, Y3, Y0
 	VMOVUPS      32(CX), Y1
 	VMOVDQU      (R8)(R9*4), Y3
-	VMOVUPS      neginf32<>+0(SB), Y4
-	VBLENDVPS    Y3, Y1, Y4, Y4
-	VMOVUPS      posinf32<>+0(SB), Y5
-	VBLENDVPS    Y3, Y1, Y5, Y1
-	VMAXPS       Y4, Y2, Y2
+	VMOVUPS      neginf32<>+0(SB), Y6
+	VBLENDVPS    Y3, Y1, Y6, Y6
+	VMOVUPS      posinf32<>+0(SB), Y7
+	VBLENDVPS    Y3, Y1, Y7, Y1
+	VMAXPS       Y6, Y2, Y2
 	VMINPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y2, X1
 	VMAXPS       X1, X2, X1
@@ -1677,96 +1677,90 @@ small_row:
 	VMINPS       X0, X2, X2
 	VCVTSS2SD    X1, X1, X0
 	VCVTSS2SD    X2, X2, X1
-	VCMPSD       $0x11, lim128<>+0(SB), X0, X2
+	VCMPSD       $0x11, lim128<>+0(SB), X0, X4
 	VCMPSD       $0x1e, limm128<>+0(SB), X0, X3
-	VANDPD       X3, X2, X2
+	VANDPD       X3, X4, X4
 	VSUBSD       X0, X1, X1
 	VCMPSD       $0x1d, cutoff64<>+0(SB), X1, X3
-	VANDPD       X3, X2, X2
+	VANDPD       X3, X4, X4
 	VMULSD       log2e8<>+0(SB), X0, X0
 	VROUNDSD     $0x09, X0, X0, X0
 	VMULSD       inv8<>+0(SB), X0, X0
 	VMOVSD       magic8<>+0(SB), X1
 	VSUBSD       X0, X1, X0
 	VCVTSD2SS    X0, X0, X0
-	VBROADCASTSS X0, Y5
-	VMOVUPS      (CX), Y3
-	VMOVUPS      (CX), Y0
-	VMOVUPS      32(CX), Y4
-	VMOVUPS      32(CX), Y1
-	VFMADD132PS  log2e32<>+0(SB), Y5, Y3
-	VFMADD132PS  log2e32<>+0(SB), Y5, Y4
-	VSUBPS       Y5, Y3, Y6
-	VSUBPS       Y5, Y4, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y1
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y0
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y1
-	VMULPS       Y0, Y0, Y7
-	VMULPS       Y1, Y1, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y0, Y5
-	VFMADD213PS  exptab8c2<>+0(SB), Y1, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y5
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y6
-	VFMADD213PS  Y0, Y7, Y5
-	VFMADD213PS  Y1, Y8, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y0
-	VPERMPS      exptab8<>+0(SB), Y4, Y1
+	VBROADCASTSS X0, Y0
+	VMOVUPS      (CX), Y1
+	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
+	VMOVUPS      32(CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y1
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y1, Y7
+	VSUBPS       Y0, Y3, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y2
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y2
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
+	VMULPS       Y2, Y2, Y0
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y2, Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD213PS  Y2, Y0, Y8
+	VFMADD213PS  Y6, Y7, Y9
+	VPERMPS      exptab8<>+0(SB), Y1, Y0
+	VPERMPS      exptab8<>+0(SB), Y3, Y2
+	VPSLLD       $0x14, Y1, Y1
 	VPSLLD       $0x14, Y3, Y3
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y3, Y0, Y0
-	VPADDD       Y4, Y1, Y1
-	VFMADD213PS  Y0, Y5, Y0
-	VFMADD213PS  Y1, Y6, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y3, Y2, Y2
+	VFMADD213PS  Y0, Y8, Y0
+	VFMADD213PS  Y2, Y9, Y2
 	VANDPS       (R8)(R11*4), Y0, Y0
-	VANDPS       (R8)(R9*4), Y1, Y1
-	VCVTPS2PD    X0, Y3
-	VEXTRACTF128 $0x01, Y0, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y4, Y3
-	VCVTPS2PD    X1, Y4
-	VEXTRACTF128 $0x01, Y1, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y5, Y4
-	VADDPD       Y4, Y3, Y3
-	VEXTRACTF128 $0x01, Y3, X4
-	VADDPD       X4, X3, X4
-	VPERMILPD    $0x01, X4, X3
-	VADDSD       X3, X4, X4
-	VCMPSD       $0x00, X4, X4, X3
-	VANDPD       X3, X2, X2
-	VMOVMSKPD    X2, DX
+	VANDPS       (R8)(R9*4), Y2, Y2
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y0, Y3
+	VCVTPS2PD    X2, Y6
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y6, Y2, Y7
+	VADDPD       Y7, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X5
+	VADDPD       X5, X3, X5
+	VPERMILPD    $0x01, X5, X3
+	VADDSD       X3, X5, X5
+	VCMPSD       $0x00, X5, X5, X3
+	VANDPD       X3, X4, X4
+	VMOVMSKPD    X4, DX
 	TESTL        $0x00000001, DX
 	JZ           small_ret
-	VMOVSD       one64<>+0(SB), X2
-	VDIVSD       X4, X2, X2
-	VCVTSD2SS    X2, X2, X4
-	VCVTSS2SD    X4, X4, X3
-	VCMPSD       $0x1e, X2, X3, X3
-	VPADDD       X3, X4, X4
-	VCVTSS2SD    X4, X4, X3
-	VSUBSD       X3, X2, X2
-	VCVTSD2SS    X2, X2, X2
-	VMULSS       twom60<>+0(SB), X4, X5
-	VXORPS       X3, X3, X3
-	VCMPSS       $0x00, X3, X2, X3
-	VBLENDVPS    X3, X5, X2, X2
-	VBROADCASTSS X4, Y3
-	VBROADCASTSS X2, Y2
-	VMULPS       Y2, Y0, Y4
-	VFMADD231PS  Y3, Y0, Y4
+	VMOVSD       one64<>+0(SB), X3
+	VDIVSD       X5, X3, X3
+	VBROADCASTSD X3, Y3
+	VMULPD       Y3, Y1, Y1
+	VMULPD       Y3, Y0, Y0
+	VCVTPD2PSY   Y1, X4
+	VCVTPD2PSY   Y0, X0
+	VINSERTF128  $0x01, X0, Y4, Y4
 	VMOVUPS      (AX), Y0
-	VMOVDQU      (R8)(R11*4), Y5
-	VBLENDVPS    Y5, Y4, Y0, Y0
+	VMOVDQU      (R8)(R11*4), Y1
+	VBLENDVPS    Y1, Y4, Y0, Y0
 	VMOVUPS      Y0, (AX)
-	VMULPS       Y2, Y1, Y0
-	VFMADD231PS  Y3, Y1, Y0
-	VMOVUPS      32(AX), Y1
-	VMOVDQU      (R8)(R9*4), Y2
-	VBLENDVPS    Y2, Y0, Y1, Y1
-	VMOVUPS      Y1, 32(AX)
+	VMULPD       Y3, Y6, Y6
+	VMULPD       Y3, Y2, Y2
+	VCVTPD2PSY   Y6, X5
+	VCVTPD2PSY   Y2, X0
+	VINSERTF128  $0x01, X0, Y5, Y5
+	VMOVUPS      32(AX), Y0
+	VMOVDQU      (R8)(R9*4), Y1
+	VBLENDVPS    Y1, Y5, Y0, Y0
+	VMOVUPS      Y0, 32(AX)
 	ADDQ         DI, AX
 	ADDQ         DI, CX
 	INCQ         SI
@@ -1846,24 +1840,6 @@ DATA one64<>+40(SB)/8, $0x3ff0000000000000
 DATA one64<>+48(SB)/8, $0x3ff0000000000000
 DATA one64<>+56(SB)/8, $0x3ff0000000000000
 GLOBL one64<>(SB), RODATA|NOPTR, $64
-
-DATA twom60<>+0(SB)/4, $0x21800000
-DATA twom60<>+4(SB)/4, $0x21800000
-DATA twom60<>+8(SB)/4, $0x21800000
-DATA twom60<>+12(SB)/4, $0x21800000
-DATA twom60<>+16(SB)/4, $0x21800000
-DATA twom60<>+20(SB)/4, $0x21800000
-DATA twom60<>+24(SB)/4, $0x21800000
-DATA twom60<>+28(SB)/4, $0x21800000
-DATA twom60<>+32(SB)/4, $0x21800000
-DATA twom60<>+36(SB)/4, $0x21800000
-DATA twom60<>+40(SB)/4, $0x21800000
-DATA twom60<>+44(SB)/4, $0x21800000
-DATA twom60<>+48(SB)/4, $0x21800000
-DATA twom60<>+52(SB)/4, $0x21800000
-DATA twom60<>+56(SB)/4, $0x21800000
-DATA twom60<>+60(SB)/4, $0x21800000
-GLOBL twom60<>(SB), RODATA|NOPTR, $64
 
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
 // Requires: AVX, AVX2, FMA3
@@ -4081,59 +4057,50 @@ small_row:
 	VMOVSD        magic16<>+0(SB), X1
 	VSUBSD        X0, X1, X0
 	VCVTSD2SS     X0, X0, X0
-	VBROADCASTSS  X0, Z3
-	VMOVUPS       log2e32<>+0(SB), Z6
-	VMOVUPS       ln2hi32<>+0(SB), Z7
-	VMOVUPS       ln2lo32<>+0(SB), Z8
-	VMOVUPS       exptab16<>+0(SB), Z0
-	VMOVUPS       exptab16c2<>+0(SB), Z4
-	VMOVUPS.Z     (CX), K1, Z1
-	VMOVUPS.Z     (CX), K1, Z5
-	VFMADD132PS   Z6, Z3, Z1
-	VSUBPS        Z3, Z1, Z3
-	VFNMADD231PS  Z7, Z3, Z5
-	VFNMADD231PS  Z8, Z3, Z5
-	VMULPS        Z5, Z5, Z6
-	VMOVUPS       exptab16c3<>+0(SB), Z3
-	VFMADD213PS   Z4, Z5, Z3
-	VFMADD213PS   Z5, Z6, Z3
-	VPERMPS       Z0, Z1, Z0
-	VPSLLD        $0x13, Z1, Z1
-	VPADDD        Z1, Z0, Z0
-	VFMADD213PS.Z Z0, Z3, K1, Z0
+	VBROADCASTSS  X0, Z0
+	VMOVUPS       log2e32<>+0(SB), Z1
+	VMOVUPS       ln2hi32<>+0(SB), Z4
+	VMOVUPS       ln2lo32<>+0(SB), Z5
+	VMOVUPS       exptab16<>+0(SB), Z6
+	VMOVUPS       exptab16c2<>+0(SB), Z7
+	VMOVUPS.Z     (CX), K1, Z8
+	VMOVUPS.Z     (CX), K1, Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z0
+	VFNMADD231PS  Z4, Z0, Z9
+	VFNMADD231PS  Z5, Z0, Z9
+	VMULPS        Z9, Z9, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z7, Z9, Z1
+	VFMADD213PS   Z9, Z0, Z1
+	VPERMPS       Z6, Z8, Z0
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K1, Z0
 	VCVTPS2PD     Y0, Z1
-	VEXTRACTF64X4 $0x01, Z0, Y3
-	VCVTPS2PD     Y3, Z3
-	VADDPD        Z1, Z3, Z1
-	VEXTRACTF64X4 $0x01, Z1, Y3
-	VADDPD        Y3, Y1, Y3
-	VEXTRACTF128  $0x01, Y3, X1
-	VADDPD        X1, X3, X1
-	VPERMILPD     $0x01, X1, X3
-	VADDSD        X3, X1, X1
-	VCMPSD        $0x00, X1, X1, X3
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z0, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y3
+	VADDPD        Y3, Y4, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VADDPD        X4, X3, X4
+	VPERMILPD     $0x01, X4, X3
+	VADDSD        X3, X4, X4
+	VCMPSD        $0x00, X4, X4, X3
 	VANDPD        X3, X2, X2
 	VMOVMSKPD     X2, DX
 	TESTL         $0x00000001, DX
 	JZ            small_ret
 	VMOVSD        one64<>+0(SB), X2
-	VDIVSD        X1, X2, X1
-	VCVTSD2SS     X1, X1, X2
-	VCVTSS2SD     X2, X2, X3
-	VCMPSD        $0x1e, X1, X3, X3
-	VPADDD        X3, X2, X2
-	VCVTSS2SD     X2, X2, X3
-	VSUBSD        X3, X1, X1
-	VCVTSD2SS     X1, X1, X1
-	VMULSS        twom60<>+0(SB), X2, X4
-	VXORPS        X3, X3, X3
-	VCMPSS        $0x00, X3, X1, X3
-	VBLENDVPS     X3, X4, X1, X1
-	VBROADCASTSS  X2, Z2
-	VBROADCASTSS  X1, Z1
-	VMULPS        Z1, Z0, Z1
-	VFMADD231PS   Z2, Z0, Z1
-	VMOVUPS       Z1, K1, (AX)
+	VDIVSD        X4, X2, X2
+	VBROADCASTSD  X2, Z2
+	VMULPD        Z2, Z1, Z1
+	VMULPD        Z2, Z0, Z0
+	VCVTPD2PS     Z1, Y3
+	VCVTPD2PS     Z0, Y0
+	VINSERTF64X4  $0x01, Y0, Z3, Z3
+	VMOVUPS       Z3, K1, (AX)
 	ADDQ          DI, AX
 	ADDQ          DI, CX
 	INCQ          SI

@@ -22,8 +22,8 @@ const smallCols = 16
 // finite with |max| < 128, min − max at or above the cutoff in float64 as
 // generic compares it, so no e is 0 and the cutoff can be skipped), the
 // table exp with the row's bias as expSumTotalNoCut computes it (e/Σe is
-// Softmax whatever the bias), the sum in float64, the double-float32
-// reciprocal as recip computes it, and the store. A row that
+// Softmax whatever the bias), the sum in float64, e·(1/s) in float64
+// rounded to float32, and the store. A row that
 // is not regular, or whose sum is NaN, is left unwritten and ends the call:
 // the caller does it with the general path and calls again for the rest.
 //
@@ -154,7 +154,9 @@ func (a *arch) softmaxSmall() {
 	}
 	a.tableBodies(kc, jobs)
 
-	// The sum in float64 lanes, then its check.
+	// e in float64 lanes: the sum, then its check.
+	type halves struct{ lo, hi VecVirtual }
+	e64 := make([]halves, len(jobs))
 	var sum VecVirtual
 	for i, j := range jobs {
 		lo, hi := a.vec(), a.vec()
@@ -167,11 +169,13 @@ func (a *arch) softmaxSmall() {
 			VEXTRACTF128(U8(1), j.e, hh.AsX())
 			VCVTPS2PD(hh.AsX(), hi)
 		}
-		VADDPD(lo, hi, lo)
+		e64[i] = halves{lo, hi}
+		t := a.vec()
+		VADDPD(lo, hi, t)
 		if i == 0 {
-			sum = lo
+			sum = t
 		} else {
-			VADDPD(lo, sum, sum)
+			VADDPD(t, sum, sum)
 		}
 	}
 	s := a.hsum64(sum)
@@ -182,36 +186,29 @@ func (a *arch) softmaxSmall() {
 	TESTL(U32(1), okb)
 	JZ(LabelRef("small_ret"))
 
-	// 1/s as recip computes it: hi rounded towards zero (s > 0 here), lo
-	// the rest, never 0.
+	// p = float32(e·(1/s)), 1/s in float64, as generic's div computes it:
+	// rounded once where it matters (1/s's own rounding is 2^-29 of a
+	// float32 ULP), and shorter a chain than a double-float32 reciprocal.
 	one := XMM()
 	VMOVSD(c64("one64", 1), one)
 	r := XMM()
 	VDIVSD(s, one, r)
-	rh := XMM()
-	VCVTSD2SS(r, r, rh)
-	rhd := XMM()
-	VCVTSS2SD(rh, rh, rhd)
-	VCMPSD(U8(0x1e), r, rhd, c) // hi > r: one float32 step down
-	VPADDD(c, rh, rh)
-	VCVTSS2SD(rh, rh, rhd)
-	VSUBSD(rhd, r, r)
-	rl := XMM()
-	VCVTSD2SS(r, r, rl)
-	alt := XMM()
-	VMULSS(f32("twom60", 0x1p-60), rh, alt)
-	z := XMM()
-	VXORPS(z, z, z)
-	VCMPSS(U8(0x00), z, rl, c) // lo == 0
-	VBLENDVPS(c, alt, rl, rl)
-	hv, lv := a.vec(), a.vec()
-	VBROADCASTSS(rh, hv)
-	VBROADCASTSS(rl, lv)
-
-	for i, j := range jobs {
-		p := a.vec()
-		VMULPS(lv, j.e, p)
-		VFMADD231PS(hv, j.e, p)
+	rv := a.vec()
+	VBROADCASTSD(r, rv)
+	for i := range jobs {
+		lo, hi := e64[i].lo, e64[i].hi
+		VMULPD(rv, lo, lo)
+		VMULPD(rv, hi, hi)
+		p, ph := a.vec(), a.vec()
+		if a.z {
+			VCVTPD2PS(lo, p.AsY())
+			VCVTPD2PS(hi, ph.AsY())
+			VINSERTF64X4(U8(1), ph.AsY(), p, p)
+		} else {
+			VCVTPD2PSY(lo, p.AsX())
+			VCVTPD2PSY(hi, ph.AsX())
+			VINSERTF128(U8(1), ph.AsX(), p, p)
+		}
 		dm := Mem{Base: d, Disp: a.bytes() * i}
 		if a.z {
 			VMOVUPS(p, k, dm)
