@@ -702,6 +702,19 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			return err
 		}
 		return m.masked(dst, w, k, zeroing, src, 4)
+	case "VROUNDPS", "VRNDSCALEPS":
+		if ops[0].imm != 9 { // floor, from the immediate, no scaling
+			return fmt.Errorf("rounding mode %#x not modelled", ops[0].imm)
+		}
+		src, err := m.readVec(ops[1], w)
+		if err != nil {
+			return err
+		}
+		res := make([]byte, w)
+		for i := 0; i < w/4; i++ {
+			putf32(res, i, float32(math.Floor(float64(f32(src, i)))))
+		}
+		return m.masked(dst, w, k, zeroing, res, 4)
 	case "VBROADCASTSD":
 		b, err := m.readVec(ops[0], 8)
 		if err != nil {
