@@ -126,18 +126,21 @@ func (a *arch) softmaxSmall() {
 	VANDPD(c, ok, ok)
 
 	// The table exp's bias c = 1.5·2^(23−log2 L) − M, M = m·log2e rounded
-	// down to a multiple of 1/L, in float64 as tableBias computes it.
-	l := float64(a.tableSize())
-	cb := XMM()
-	VMULSD(c64(fmt.Sprintf("log2e%d", int(l)), math.Log2E*l), md, cb)
-	VROUNDSD(U8(9), cb, cb, cb) // floor, no precision exception
-	VMULSD(c64(fmt.Sprintf("inv%d", int(l)), 1/l), cb, cb)
-	mg := XMM()
-	VMOVSD(c64(fmt.Sprintf("magic%d", int(l)), 0x1.8p23/l), mg)
-	VSUBSD(cb, mg, cb)
-	VCVTSD2SS(cb, cb, cb)
-	cv := a.vec()
-	VBROADCASTSS(cb, cv)
+	// down to a multiple of 1/L, in float32 lanes straight from m: shorter
+	// than through float64. The product's rounding can move M one step
+	// (mu in (−2^-12·ln2/L, 2·ln2/L)): harmless, e/Σe is Softmax for any
+	// M, and e stays a normal float32 wherever x is above the cutoff.
+	l := a.tableSize()
+	cv, fl := a.vec(), a.vec()
+	VBROADCASTSS(m, fl)
+	VMULPS(f32(fmt.Sprintf("log2e%d", l), float32(math.Log2E*float64(l))), fl, fl)
+	if a.z {
+		VRNDSCALEPS(U8(9), fl, fl) // floor, no precision exception
+	} else {
+		VROUNDPS(U8(9), fl, fl)
+	}
+	VMOVUPS(f32(fmt.Sprintf("magic%d", l), float32(0x1.8p23/float64(l))), cv)
+	VFNMADD231PS(f32(fmt.Sprintf("inv%d", l), float32(1/float64(l))), fl, cv) // exact
 
 	// e, as expSumTotalNoCut computes it. (AVX-512 loads its constants
 	// into registers for each row: kept across the loop, they would push
