@@ -54,14 +54,7 @@ func emuTotal(t *testing.T, suffix string, x []float32, c, th float32, nocut, in
 		}
 		dr = m.MapAt(db, 4*((off+5)%16))
 	}
-	args := make([]byte, 64)
-	put := func(o int, v uint64) { binary.LittleEndian.PutUint64(args[o:], v) }
-	put(0, dr.Addr)
-	put(8, uint64(len(x)))
-	put(16, uint64(len(x)))
-	put(24, xr.Addr)
-	put(32, uint64(len(x)))
-	put(40, uint64(len(x)))
+	args := sliceArgs(64, dr, xr, len(x))
 	binary.LittleEndian.PutUint32(args[48:], math.Float32bits(c))
 	name := "expSumTotal" + suffix
 	if nocut {
@@ -78,6 +71,16 @@ func emuTotal(t *testing.T, suffix string, x []float32, c, th float32, nocut, in
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(dr.Data[4*i:]))
 	}
 	return dst, math.Float64frombits(binary.LittleEndian.Uint64(out[56:]))
+}
+
+// sliceArgs is an argument frame of size bytes that starts with the
+// slices dst and x (n elements each, as ABI0 lays out two slices).
+func sliceArgs(size int, dst, x *avxemu.Region, n int) []byte {
+	args := make([]byte, size)
+	for i, v := range []uint64{dst.Addr, uint64(n), uint64(n), x.Addr, uint64(n), uint64(n)} {
+		binary.LittleEndian.PutUint64(args[8*i:], v)
+	}
+	return args
 }
 
 // emuRows are the rows the interpreter runs: every length 0..64 and a few
@@ -252,16 +255,9 @@ func emuSmall(t *testing.T, suffix string, x []float32, cols, rows int) ([]float
 		binary.LittleEndian.PutUint32(db[4*i:], math.Float32bits(12345))
 	}
 	xr, dr := m.MapAt(xb, 4*(cols%16)), m.MapAt(db, 4*(rows%16))
-	args := make([]byte, 72)
-	put := func(o int, v uint64) { binary.LittleEndian.PutUint64(args[o:], v) }
-	put(0, dr.Addr)
-	put(8, uint64(len(x)))
-	put(16, uint64(len(x)))
-	put(24, xr.Addr)
-	put(32, uint64(len(x)))
-	put(40, uint64(len(x)))
-	put(48, uint64(cols))
-	put(56, uint64(rows))
+	args := sliceArgs(72, dr, xr, len(x))
+	binary.LittleEndian.PutUint64(args[48:], uint64(cols))
+	binary.LittleEndian.PutUint64(args[56:], uint64(rows))
 	out, err := m.Call("softmaxSmall"+suffix, args)
 	if err != nil {
 		t.Fatal(err)

@@ -410,36 +410,37 @@ func FMA32(a, b, c float32) float32 {
 	return f
 }
 
+// jump reports whether op is a jump and whether it is taken.
+func (m *Machine) jump(op string) (taken, ok bool) {
+	switch op {
+	case "JMP":
+		return true, true
+	case "JZ":
+		return m.zf, true
+	case "JNZ":
+		return !m.zf, true
+	case "JB":
+		return m.cf, true
+	case "JAE":
+		return !m.cf, true
+	}
+	return false, false
+}
+
 // exec runs one instruction; it returns a label to jump to, or ret.
 func (m *Machine) exec(f *function, in instr) (jump string, ret bool, err error) {
 	op := in.op
 	zeroing := strings.HasSuffix(op, ".Z")
 	op = strings.TrimSuffix(op, ".Z")
+	if taken, ok := m.jump(op); ok {
+		if taken {
+			return in.args[0], false, nil
+		}
+		return "", false, nil
+	}
 	switch op {
 	case "RET":
 		return "", true, nil
-	case "JMP":
-		return in.args[0], false, nil
-	case "JZ":
-		if m.zf {
-			return in.args[0], false, nil
-		}
-		return "", false, nil
-	case "JNZ":
-		if !m.zf {
-			return in.args[0], false, nil
-		}
-		return "", false, nil
-	case "JB":
-		if m.cf {
-			return in.args[0], false, nil
-		}
-		return "", false, nil
-	case "JAE":
-		if !m.cf {
-			return in.args[0], false, nil
-		}
-		return "", false, nil
 	case "VZEROUPPER":
 		for i := 0; i < 16; i++ {
 			for j := 16; j < 64; j++ {
