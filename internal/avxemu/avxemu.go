@@ -716,17 +716,21 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			putf32(res, i, float32(math.Floor(float64(f32(src, i)))))
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VBROADCASTSD":
-		b, err := m.readVec(ops[0], 8)
+	case "VBROADCASTSS", "VBROADCASTSD":
+		n := 4
+		if op == "VBROADCASTSD" {
+			n = 8
+		}
+		b, err := m.readVec(ops[0], n)
 		if err != nil {
 			return err
 		}
 		res := make([]byte, w)
-		for i := 0; i < w/8; i++ {
-			copy(res[8*i:], b[:8])
+		for i := 0; i < w/n; i++ {
+			copy(res[n*i:], b)
 		}
 		return m.writeVec(dst, res)
-	case "VMULPD":
+	case "VADDPD", "VMULPD":
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
@@ -734,7 +738,11 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		b, _ := m.readVec(ops[1], w)
 		res := make([]byte, w)
 		for i := 0; i < w/8; i++ {
-			putf64(res, i, f64(b, i)*f64(a, i))
+			v := f64(b, i) + f64(a, i)
+			if op == "VMULPD" {
+				v = f64(b, i) * f64(a, i)
+			}
+			putf64(res, i, v)
 		}
 		return m.writeVec(dst, res)
 	case "VCVTPD2PS", "VCVTPD2PSY":
@@ -760,16 +768,6 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		}
 		res, _ := m.readVec(ops[2], 2*hw)
 		copy(res[int(ops[0].imm)*hw:], half)
-		return m.writeVec(dst, res)
-	case "VBROADCASTSS":
-		b, err := m.readVec(ops[0], 4)
-		if err != nil {
-			return err
-		}
-		res := make([]byte, w)
-		for i := 0; i < w/4; i++ {
-			copy(res[4*i:], b[:4])
-		}
 		return m.writeVec(dst, res)
 	case "VPXORD", "VPXOR", "VXORPS", "VANDPS", "VANDPD", "VANDNPS":
 		a, err := m.readVec(ops[0], w)
@@ -972,17 +970,6 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		res := make([]byte, dst.width)
 		for i := 0; i < dst.width/8; i++ {
 			putf64(res, i, float64(f32(src, i)))
-		}
-		return m.writeVec(dst, res)
-	case "VADDPD":
-		a, err := m.readVec(ops[0], w)
-		if err != nil {
-			return err
-		}
-		b, _ := m.readVec(ops[1], w)
-		res := make([]byte, w)
-		for i := 0; i < w/8; i++ {
-			putf64(res, i, f64(b, i)+f64(a, i))
 		}
 		return m.writeVec(dst, res)
 	case "VADDSD":
