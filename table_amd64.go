@@ -2,7 +2,11 @@
 
 package softmax
 
-import "math"
+import (
+	"math"
+
+	"github.com/klauspost/cpuid/v2"
+)
 
 // The Go side of Softmax's table kernels (asm/amd64/exptotal.go): their
 // per-row bias, the contract's expSumTotal, and the loop that SoftmaxRows
@@ -25,8 +29,8 @@ func tableBias(m float32, l float64) (c float32, mu float64) {
 type tableKernels struct {
 	l          float64 // table entries
 	maxMin     func(x []float32) (max, min float32)
-	total      func(dst, x []float32, c, t float32) float64
-	totalNoCut func(dst, x []float32, c float32) float64
+	total      func(dst, x []float32, c, t float32, pf uintptr) float64
+	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
 	div        func(dst, x []float32, rhi, rlo float32)
 	split      func(dst, x []float32, m float32) (rest, ones float64) // the set's expSum
 }
@@ -61,6 +65,7 @@ type tableRow struct {
 	m, lo  float32
 	c, t   float32
 	s      float64
+	pf     uintptr // bytes past x of the next row to prefetch during exp (AVX2)
 }
 
 // prepare finds the row's max and reports whether the table kernels take
@@ -78,9 +83,9 @@ func (k *tableKernels) prepare(r *tableRow) bool {
 
 func (k *tableKernels) exp(r *tableRow) {
 	if r.lo >= r.t { // else also a NaN lo: the cutoff path
-		r.s = k.totalNoCut(r.dst, r.x, r.c)
+		r.s = k.totalNoCut(r.dst, r.x, r.c, r.pf)
 	} else {
-		r.s = k.total(r.dst, r.x, r.c, r.t)
+		r.s = k.total(r.dst, r.x, r.c, r.t, r.pf)
 	}
 }
 
@@ -93,42 +98,65 @@ func (k *tableKernels) normalize(r *tableRow) {
 	k.div(r.dst, r.dst, hi, lo)
 }
 
+// prefetchBytes bounds what the rows in flight may take, their x and dst
+// and the rows prefetched: the core's L2 cache, where they must stay until
+// used (1 MiB where CPUID does not say).
+var prefetchBytes = func() int {
+	if l2 := cpuid.CPU.Cache.L2; l2 > 0 {
+		return l2
+	}
+	return 1 << 20
+}()
+
+// pairCols is the widest row that the pair loop takes; wider rows go one
+// at a time, prefetching the next one.
+const pairCols = 16384
+
 // rows stores the softmax of the leading rows of x (cols columns each) in
 // dst and returns how many it did, stopping before the first row the
 // table kernels do not take (softmaxRows's contract). Rows go in pairs,
 // each step of one row next to the same step of the other: the latency of
 // one row's reductions (max, sum, 1/sum) then overlaps the other's work,
 // which on rows of a few thousand columns is worth 5–10%, and more on
-// shorter ones.
+// shorter ones. The AVX2 exp pass of each row prefetches the row that
+// comes two after it (one after, for rows too wide for pairs), whose max
+// pass would otherwise wait on memory.
 func (k *tableKernels) rows(dst, x []float32, cols int) int {
 	n := len(x) / cols
-	row := func(i int) tableRow {
-		return tableRow{dst: dst[i*cols : (i+1)*cols], x: x[i*cols : (i+1)*cols]}
+	// row is row i, prefetching row i+ahead when there is one (else its
+	// own start again: no memory past the slices).
+	row := func(i, ahead int) tableRow {
+		r := tableRow{dst: dst[i*cols : (i+1)*cols], x: x[i*cols : (i+1)*cols]}
+		if i+ahead < n && 3*ahead*4*cols <= prefetchBytes { // x and dst of the rows in flight, and the rows ahead
+			r.pf = uintptr(4 * ahead * cols)
+		}
+		return r
 	}
 	i := 0
-	for ; i+1 < n; i += 2 {
-		a, b := row(i), row(i+1)
-		if !k.prepare(&a) {
-			return i
-		}
-		if !k.prepare(&b) {
+	if cols <= pairCols {
+		for ; i+1 < n; i += 2 {
+			a, b := row(i, 2), row(i+1, 2)
+			if !k.prepare(&a) {
+				return i
+			}
+			if !k.prepare(&b) {
+				k.exp(&a)
+				k.normalize(&a)
+				return i + 1
+			}
 			k.exp(&a)
+			k.exp(&b)
 			k.normalize(&a)
-			return i + 1
+			k.normalize(&b)
 		}
-		k.exp(&a)
-		k.exp(&b)
-		k.normalize(&a)
-		k.normalize(&b)
 	}
-	if i < n {
-		a := row(i)
+	for ; i < n; i++ {
+		a := row(i, 1)
 		if !k.prepare(&a) {
 			return i
 		}
 		k.exp(&a)
 		k.normalize(&a)
-		i++
 	}
 	return i
 }

@@ -98,7 +98,7 @@ func TestTableModelMatchesAVX2(t *testing.T) {
 		m := maxGeneric(x)
 		c, _ := tableBias(m, 8)
 		got := make([]float32, len(x))
-		expSumTotalAVX2(got, x, c, expThreshold(m))
+		expSumTotalAVX2(got, x, c, expThreshold(m), 64)
 		for i, xi := range x {
 			if xi < expThreshold(m) {
 				continue

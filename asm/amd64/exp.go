@@ -216,16 +216,7 @@ func (a *arch) expBodies(k *expConsts, jobs []*expJob, cnt VecVirtual) {
 // fold adds the float32 accumulators into the float64 ones and clears them.
 func (a *arch) fold(s *expAcc) {
 	addAll(VADDPS, append([]VecVirtual(nil), s.acc...))
-	lo, hi := a.vec(), a.vec()
-	VCVTPS2PD(a.half(s.acc[0]), lo)
-	h := a.vec()
-	if a.z {
-		VEXTRACTF64X4(U8(1), s.acc[0], h.AsY())
-		VCVTPS2PD(h.AsY(), hi)
-	} else {
-		VEXTRACTF128(U8(1), s.acc[0], h.AsX())
-		VCVTPS2PD(h.AsX(), hi)
-	}
+	lo, hi := a.widenReg(s.acc[0])
 	VADDPD(lo, hi, lo)
 	if m, ok := s.sum64.(Mem); ok {
 		VADDPD(m, lo, lo)

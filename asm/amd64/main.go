@@ -22,10 +22,12 @@ type arch struct {
 	suffix string // function name suffix: AVX2 or AVX512
 	z      bool   // AVX-512: ZMM registers and opmasks
 	lanes  int    // float32 lanes per vector
+	// prefetch: Softmax's exp pass prefetches the caller's next data.
+	prefetch bool
 }
 
 var (
-	avx2   = &arch{suffix: "AVX2", lanes: 8}
+	avx2   = &arch{suffix: "AVX2", lanes: 8, prefetch: true}
 	avx512 = &arch{suffix: "AVX512", z: true, lanes: 16}
 )
 
@@ -496,6 +498,23 @@ func (a *arch) widen(m Mem, t tail) (lo, hi VecVirtual) {
 		h := XMM()
 		VEXTRACTF128(U8(1), v, h)
 		VCVTPS2PD(h, hi)
+	}
+	return lo, hi
+}
+
+// widenReg converts v's float32 lanes to float64 in two vectors, in
+// registers: a load of a half stored just before fails store forwarding on
+// Intel cores and stalls the loop around it.
+func (a *arch) widenReg(v VecVirtual) (lo, hi VecVirtual) {
+	lo, hi = a.vec(), a.vec()
+	VCVTPS2PD(a.half(v), lo)
+	h := a.vec()
+	if a.z {
+		VEXTRACTF64X4(U8(1), v, h.AsY())
+		VCVTPS2PD(h.AsY(), hi)
+	} else {
+		VEXTRACTF128(U8(1), v, h.AsX())
+		VCVTPS2PD(h.AsX(), hi)
 	}
 	return lo, hi
 }

@@ -162,16 +162,7 @@ func (a *arch) softmaxSmall() {
 	e64 := make([]halves, len(jobs))
 	var sum VecVirtual
 	for i, j := range jobs {
-		lo, hi := a.vec(), a.vec()
-		VCVTPS2PD(a.half(j.e), lo)
-		hh := a.vec()
-		if a.z {
-			VEXTRACTF64X4(U8(1), j.e, hh.AsY())
-			VCVTPS2PD(hh.AsY(), hi)
-		} else {
-			VEXTRACTF128(U8(1), j.e, hh.AsX())
-			VCVTPS2PD(hh.AsX(), hi)
-		}
+		lo, hi := a.widenReg(j.e)
 		e64[i] = halves{lo, hi}
 		t := a.vec()
 		VADDPD(lo, hi, t)

@@ -514,6 +514,12 @@ func vwidth(ops []opnd) int {
 
 func (m *Machine) execOps(op string, zeroing bool, ops []opnd) error {
 	switch op {
+	case "PREFETCHT0", "PREFETCHT1", "PREFETCHNTA":
+		// A hint: no access, and no fault at any address.
+		if len(ops) != 1 || ops[0].kind != 'm' {
+			return fmt.Errorf("%s needs one memory operand", op)
+		}
+		return nil
 	case "MOVQ", "MOVL":
 		size := 8
 		if op == "MOVL" {
