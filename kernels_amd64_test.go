@@ -746,7 +746,7 @@ func TestKernelWorstULP(t *testing.T) {
 func BenchmarkKernel(b *testing.B) {
 	sets := append(amdSets(), &generic32)
 	for _, k := range sets {
-		for _, n := range []int{1000, 4096, 32000} {
+		for _, n := range []int{1000, 4096, 32000, 1 << 19} { // 1<<19: 2 MiB, past most L2 caches
 			rng := rand.New(rand.NewPCG(1, uint64(n)))
 			x := logits32(rng, n, 4, 0)
 			y := logits32(rng, n, 1, 0)
