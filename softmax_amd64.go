@@ -66,12 +66,12 @@ func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest 
 
 // expSumTotalAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
-// pf is ignored (the prefetch hint of the AVX2 kernels).
+// It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
 func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
 
 // expSumTotalNoCutAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
 // where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
-// pf is ignored (the prefetch hint of the AVX2 kernels).
+// It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
 func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) float64
 
 // softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst

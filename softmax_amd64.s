@@ -3472,11 +3472,12 @@ done:
 	RET
 
 // func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
-// Requires: AVX, AVX512F, CMOV, SSE2
+// Requires: AVX, AVX512F, CMOV, MMX+, SSE2
 TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	MOVQ         pf+56(FP), BX
 	VBROADCASTSS c+48(FP), Z0
 	VBROADCASTSS t+52(FP), Z1
 	VMOVUPS      log2e32<>+0(SB), Z2
@@ -3491,17 +3492,21 @@ TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
 	VPXORD       Z11, Z11, Z11
 
 blocks:
-	MOVQ    DX, BX
-	SHRQ    $0x06, BX
+	MOVQ    DX, SI
+	SHRQ    $0x06, SI
 	JZ      rest
-	MOVQ    $0x00000002, SI
-	CMPQ    BX, SI
-	CMOVQHI SI, BX
-	MOVQ    BX, SI
-	SHLQ    $0x06, SI
-	SUBQ    SI, DX
+	MOVQ    $0x00000002, DI
+	CMPQ    SI, DI
+	CMOVQHI DI, SI
+	MOVQ    SI, DI
+	SHLQ    $0x06, DI
+	SUBQ    DI, DX
 
 iter:
+	PREFETCHT0    (CX)(BX*1)
+	PREFETCHT0    64(CX)(BX*1)
+	PREFETCHT0    128(CX)(BX*1)
+	PREFETCHT0    192(CX)(BX*1)
 	VMOVUPS       (CX), Z12
 	VMOVUPS       (CX), Z13
 	VMOVUPS       64(CX), Z14
@@ -3572,7 +3577,7 @@ iter:
 	VADDPS        Z19, Z11, Z11
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
-	DECQ          BX
+	DECQ          SI
 	JNZ           iter
 	VCVTPS2PD     Y8, Z12
 	VEXTRACTF64X4 $0x01, Z8, Y13
@@ -3785,11 +3790,12 @@ DATA exptab16c3<>+60(SB)/4, $0x3e2aab31
 GLOBL exptab16c3<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) float64
-// Requires: AVX, AVX512F, CMOV, SSE2
+// Requires: AVX, AVX512F, CMOV, MMX+, SSE2
 TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	MOVQ         pf+56(FP), BX
 	VBROADCASTSS c+48(FP), Z0
 	VMOVUPS      log2e32<>+0(SB), Z1
 	VMOVUPS      ln2hi32<>+0(SB), Z2
@@ -3803,17 +3809,21 @@ TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-72
 	VPXORD       Z10, Z10, Z10
 
 blocks:
-	MOVQ    DX, BX
-	SHRQ    $0x06, BX
+	MOVQ    DX, SI
+	SHRQ    $0x06, SI
 	JZ      rest
-	MOVQ    $0x00000002, SI
-	CMPQ    BX, SI
-	CMOVQHI SI, BX
-	MOVQ    BX, SI
-	SHLQ    $0x06, SI
-	SUBQ    SI, DX
+	MOVQ    $0x00000002, DI
+	CMPQ    SI, DI
+	CMOVQHI DI, SI
+	MOVQ    SI, DI
+	SHLQ    $0x06, DI
+	SUBQ    DI, DX
 
 iter:
+	PREFETCHT0    (CX)(BX*1)
+	PREFETCHT0    64(CX)(BX*1)
+	PREFETCHT0    128(CX)(BX*1)
+	PREFETCHT0    192(CX)(BX*1)
 	VMOVUPS       (CX), Z11
 	VMOVUPS       (CX), Z12
 	VMOVUPS       64(CX), Z13
@@ -3880,7 +3890,7 @@ iter:
 	VADDPS        Z18, Z10, Z10
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
-	DECQ          BX
+	DECQ          SI
 	JNZ           iter
 	VCVTPS2PD     Y7, Z11
 	VEXTRACTF64X4 $0x01, Z7, Y12

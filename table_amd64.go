@@ -65,7 +65,7 @@ type tableRow struct {
 	m, lo  float32
 	c, t   float32
 	s      float64
-	pf     uintptr // bytes past x of the next row to prefetch during exp (AVX2)
+	pf     uintptr // bytes past x of the next row to prefetch during exp
 }
 
 // prepare finds the row's max and reports whether the table kernels take
@@ -118,7 +118,7 @@ const pairCols = 16384
 // each step of one row next to the same step of the other: the latency of
 // one row's reductions (max, sum, 1/sum) then overlaps the other's work,
 // which on rows of a few thousand columns is worth 5–10%, and more on
-// shorter ones. The AVX2 exp pass of each row prefetches the row that
+// shorter ones. The exp pass of each row prefetches the row that
 // comes two after it (one after, for rows too wide for pairs), whose max
 // pass would otherwise wait on memory.
 func (k *tableKernels) rows(dst, x []float32, cols int) int {

@@ -22,12 +22,10 @@ type arch struct {
 	suffix string // function name suffix: AVX2 or AVX512
 	z      bool   // AVX-512: ZMM registers and opmasks
 	lanes  int    // float32 lanes per vector
-	// prefetch: Softmax's exp pass prefetches the caller's next data.
-	prefetch bool
 }
 
 var (
-	avx2   = &arch{suffix: "AVX2", lanes: 8, prefetch: true}
+	avx2   = &arch{suffix: "AVX2", lanes: 8}
 	avx512 = &arch{suffix: "AVX512", z: true, lanes: 16}
 )
 
