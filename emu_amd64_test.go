@@ -278,7 +278,7 @@ func smallBatch(rng *rand.Rand, cols, rows int) []float32 {
 	for r := range rows {
 		row := x[r*cols : (r+1)*cols]
 		copy(row, logits32(rng, cols, []float64{0.1, 1, 4, 30}[rng.IntN(4)], rng.Float64()*100-50))
-		switch j := rng.IntN(cols); rng.IntN(40) {
+		switch j := rng.IntN(cols); rng.IntN(30) {
 		case 0:
 			row[j] = float32(math.NaN())
 		case 1:
@@ -287,6 +287,11 @@ func smallBatch(rng *rand.Rand, cols, rows int) []float32 {
 			row[j] = 130
 		case 3:
 			row[j] = maxGeneric(row) - 87.34
+		case 4:
+			row[0] = maxGeneric(row) - 87.24 // the first element far below the max (the bias's source)
+		case 5:
+			m := maxGeneric(row)
+			row[0], row[j] = m, m-87.24
 		}
 	}
 	return x

@@ -982,6 +982,11 @@ func TestKernelSoftmaxRows(t *testing.T) {
 							row[j] = 175.99
 						case 10:
 							row[j] = 176 + float32(rng.Float64()*1e4)
+						case 11:
+							row[0] = maxGeneric(row) - 87.24 // the first element far below the max (softmaxSmall's bias)
+						case 12:
+							m := maxGeneric(row)
+							row[0], row[j] = m, m-87.24 // the first element the max, another far below
 						}
 					}
 					off := rng.IntN(16)

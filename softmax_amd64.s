@@ -1682,66 +1682,64 @@ small_row:
 	VPERMILPS    $0x01, X2, X0
 	VMINPS       X0, X2, X2
 	VCVTSS2SD    X1, X1, X0
-	VCVTSS2SD    X2, X2, X2
-	VCMPSD       $0x11, lim128<>+0(SB), X0, X3
-	VCMPSD       $0x1e, limm128<>+0(SB), X0, X4
-	VANDPD       X4, X3, X3
-	VSUBSD       X0, X2, X0
-	VCMPSD       $0x1d, cutoff64<>+0(SB), X0, X4
-	VANDPD       X4, X3, X3
-	VBROADCASTSS X1, Y1
-	VMULPS       log2e8<>+0(SB), Y1, Y1
-	VROUNDPS     $0x09, Y1, Y1
+	VCVTSS2SD    X2, X2, X1
+	VCMPSD       $0x11, lim128<>+0(SB), X0, X4
+	VCMPSD       $0x1e, limm128<>+0(SB), X0, X3
+	VANDPD       X3, X4, X4
+	VSUBSD       X0, X1, X0
+	VCMPSD       $0x1d, smallcut64<>+0(SB), X0, X3
+	VANDPD       X3, X4, X4
+	VBROADCASTSS (CX), Y1
 	VMOVUPS      magic8<>+0(SB), Y0
-	VFNMADD231PS inv8<>+0(SB), Y1, Y0
+	VFNMADD231PS log2e32<>+0(SB), Y1, Y0
 	VMOVUPS      (CX), Y1
 	VMOVUPS      (CX), Y2
+	VMOVUPS      32(CX), Y3
 	VMOVUPS      32(CX), Y6
-	VMOVUPS      32(CX), Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y1
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y1, Y8
-	VSUBPS       Y0, Y6, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y2
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y2
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y1, Y7
+	VSUBPS       Y0, Y3, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y2
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y2
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
 	VMULPS       Y2, Y2, Y0
-	VMULPS       Y7, Y7, Y8
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
 	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y2, Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD213PS  Y2, Y0, Y9
-	VFMADD213PS  Y7, Y8, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y2, Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD213PS  Y2, Y0, Y8
+	VFMADD213PS  Y6, Y7, Y9
 	VPERMPS      exptab8<>+0(SB), Y1, Y0
-	VPERMPS      exptab8<>+0(SB), Y6, Y2
+	VPERMPS      exptab8<>+0(SB), Y3, Y2
 	VPSLLD       $0x14, Y1, Y1
-	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y3, Y3
 	VPADDD       Y1, Y0, Y0
-	VPADDD       Y6, Y2, Y2
-	VFMADD213PS  Y0, Y9, Y0
-	VFMADD213PS  Y2, Y10, Y2
+	VPADDD       Y3, Y2, Y2
+	VFMADD213PS  Y0, Y8, Y0
+	VFMADD213PS  Y2, Y9, Y2
 	VANDPS       (R8)(R11*4), Y0, Y0
 	VANDPS       (R8)(R9*4), Y2, Y2
 	VCVTPS2PD    X0, Y1
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y1, Y0, Y6
-	VCVTPS2PD    X2, Y7
+	VADDPD       Y1, Y0, Y3
+	VCVTPS2PD    X2, Y6
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
-	VADDPD       Y7, Y2, Y8
-	VADDPD       Y8, Y6, Y6
-	VEXTRACTF128 $0x01, Y6, X5
-	VADDPD       X5, X6, X5
-	VPERMILPD    $0x01, X5, X4
-	VADDSD       X4, X5, X5
-	VCMPSD       $0x00, X5, X5, X4
-	VANDPD       X4, X3, X3
-	VMOVMSKPD    X3, DX
+	VADDPD       Y6, Y2, Y7
+	VADDPD       Y7, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X5
+	VADDPD       X5, X3, X5
+	VPERMILPD    $0x01, X5, X3
+	VADDSD       X3, X5, X5
+	VCMPSD       $0x00, X5, X5, X3
+	VANDPD       X3, X4, X4
+	VMOVMSKPD    X4, DX
 	TESTL        $0x00000001, DX
 	JZ           small_ret
 	VMOVSD       one64<>+0(SB), X3
@@ -1756,9 +1754,9 @@ small_row:
 	VMOVDQU      (R8)(R11*4), Y1
 	VBLENDVPS    Y1, Y4, Y0, Y0
 	VMOVUPS      Y0, (AX)
-	VMULPD       Y3, Y7, Y7
+	VMULPD       Y3, Y6, Y6
 	VMULPD       Y3, Y2, Y2
-	VCVTPD2PSY   Y7, X5
+	VCVTPD2PSY   Y6, X5
 	VCVTPD2PSY   Y2, X0
 	VINSERTF128  $0x01, X0, Y5, Y5
 	VMOVUPS      32(AX), Y0
@@ -1795,33 +1793,15 @@ DATA limm128<>+48(SB)/8, $0xc060000000000000
 DATA limm128<>+56(SB)/8, $0xc060000000000000
 GLOBL limm128<>(SB), RODATA|NOPTR, $64
 
-DATA cutoff64<>+0(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+8(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+16(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+24(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+32(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+40(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+48(SB)/8, $0xc055d589f2fe5107
-DATA cutoff64<>+56(SB)/8, $0xc055d589f2fe5107
-GLOBL cutoff64<>(SB), RODATA|NOPTR, $64
-
-DATA log2e8<>+0(SB)/4, $0x4138aa3b
-DATA log2e8<>+4(SB)/4, $0x4138aa3b
-DATA log2e8<>+8(SB)/4, $0x4138aa3b
-DATA log2e8<>+12(SB)/4, $0x4138aa3b
-DATA log2e8<>+16(SB)/4, $0x4138aa3b
-DATA log2e8<>+20(SB)/4, $0x4138aa3b
-DATA log2e8<>+24(SB)/4, $0x4138aa3b
-DATA log2e8<>+28(SB)/4, $0x4138aa3b
-DATA log2e8<>+32(SB)/4, $0x4138aa3b
-DATA log2e8<>+36(SB)/4, $0x4138aa3b
-DATA log2e8<>+40(SB)/4, $0x4138aa3b
-DATA log2e8<>+44(SB)/4, $0x4138aa3b
-DATA log2e8<>+48(SB)/4, $0x4138aa3b
-DATA log2e8<>+52(SB)/4, $0x4138aa3b
-DATA log2e8<>+56(SB)/4, $0x4138aa3b
-DATA log2e8<>+60(SB)/4, $0x4138aa3b
-GLOBL log2e8<>(SB), RODATA|NOPTR, $64
+DATA smallcut64<>+0(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+8(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+16(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+24(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+32(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+40(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+48(SB)/8, $0xc055cffe623e9279
+DATA smallcut64<>+56(SB)/8, $0xc055cffe623e9279
+GLOBL smallcut64<>(SB), RODATA|NOPTR, $64
 
 DATA magic8<>+0(SB)/4, $0x49c00000
 DATA magic8<>+4(SB)/4, $0x49c00000
@@ -1840,24 +1820,6 @@ DATA magic8<>+52(SB)/4, $0x49c00000
 DATA magic8<>+56(SB)/4, $0x49c00000
 DATA magic8<>+60(SB)/4, $0x49c00000
 GLOBL magic8<>(SB), RODATA|NOPTR, $64
-
-DATA inv8<>+0(SB)/4, $0x3e000000
-DATA inv8<>+4(SB)/4, $0x3e000000
-DATA inv8<>+8(SB)/4, $0x3e000000
-DATA inv8<>+12(SB)/4, $0x3e000000
-DATA inv8<>+16(SB)/4, $0x3e000000
-DATA inv8<>+20(SB)/4, $0x3e000000
-DATA inv8<>+24(SB)/4, $0x3e000000
-DATA inv8<>+28(SB)/4, $0x3e000000
-DATA inv8<>+32(SB)/4, $0x3e000000
-DATA inv8<>+36(SB)/4, $0x3e000000
-DATA inv8<>+40(SB)/4, $0x3e000000
-DATA inv8<>+44(SB)/4, $0x3e000000
-DATA inv8<>+48(SB)/4, $0x3e000000
-DATA inv8<>+52(SB)/4, $0x3e000000
-DATA inv8<>+56(SB)/4, $0x3e000000
-DATA inv8<>+60(SB)/4, $0x3e000000
-GLOBL inv8<>(SB), RODATA|NOPTR, $64
 
 DATA one64<>+0(SB)/8, $0x3ff0000000000000
 DATA one64<>+8(SB)/8, $0x3ff0000000000000
@@ -4081,60 +4043,58 @@ small_row:
 	VMINPS        X2, X1, X1
 	VPERMILPS     $0x01, X1, X2
 	VMINPS        X2, X1, X1
-	VCVTSS2SD     X0, X0, X2
+	VCVTSS2SD     X0, X0, X0
 	VCVTSS2SD     X1, X1, X1
-	VCMPSD        $0x11, lim128<>+0(SB), X2, X3
-	VCMPSD        $0x1e, limm128<>+0(SB), X2, X4
-	VANDPD        X4, X3, X3
-	VSUBSD        X2, X1, X1
-	VCMPSD        $0x1d, cutoff64<>+0(SB), X1, X4
-	VANDPD        X4, X3, X3
-	VBROADCASTSS  X0, Z0
-	VMULPS        log2e16<>+0(SB), Z0, Z0
-	VRNDSCALEPS   $0x09, Z0, Z0
-	VMOVUPS       magic16<>+0(SB), Z2
-	VFNMADD231PS  inv16<>+0(SB), Z0, Z2
-	VMOVUPS       log2e32<>+0(SB), Z6
-	VMOVUPS       ln2hi32<>+0(SB), Z7
-	VMOVUPS       ln2lo32<>+0(SB), Z8
-	VMOVUPS       exptab16<>+0(SB), Z1
-	VMOVUPS       exptab16c2<>+0(SB), Z4
-	VMOVUPS.Z     (CX), K1, Z0
-	VMOVUPS.Z     (CX), K1, Z5
-	VFMADD132PS   Z6, Z2, Z0
-	VSUBPS        Z2, Z0, Z2
-	VFNMADD231PS  Z7, Z2, Z5
-	VFNMADD231PS  Z8, Z2, Z5
-	VMULPS        Z5, Z5, Z6
-	VMOVUPS       exptab16c3<>+0(SB), Z2
-	VFMADD213PS   Z4, Z5, Z2
-	VFMADD213PS   Z5, Z6, Z2
-	VPERMPS       Z1, Z0, Z1
-	VPSLLD        $0x13, Z0, Z0
-	VPADDD        Z0, Z1, Z1
-	VFMADD213PS.Z Z1, Z2, K1, Z1
-	VCVTPS2PD     Y1, Z0
-	VEXTRACTF64X4 $0x01, Z1, Y1
-	VCVTPS2PD     Y1, Z1
-	VADDPD        Z0, Z1, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y4
-	VADDPD        Y4, Y2, Y4
-	VEXTRACTF128  $0x01, Y4, X2
-	VADDPD        X2, X4, X2
-	VPERMILPD     $0x01, X2, X4
-	VADDSD        X4, X2, X2
-	VCMPSD        $0x00, X2, X2, X4
-	VANDPD        X4, X3, X3
-	VMOVMSKPD     X3, DX
+	VCMPSD        $0x11, lim128<>+0(SB), X0, X2
+	VCMPSD        $0x1e, limm128<>+0(SB), X0, X3
+	VANDPD        X3, X2, X2
+	VSUBSD        X0, X1, X0
+	VCMPSD        $0x1d, smallcut64<>+0(SB), X0, X3
+	VANDPD        X3, X2, X2
+	VBROADCASTSS  (CX), Z1
+	VMOVUPS       magic16<>+0(SB), Z0
+	VFNMADD231PS  log2e32<>+0(SB), Z1, Z0
+	VMOVUPS       log2e32<>+0(SB), Z1
+	VMOVUPS       ln2hi32<>+0(SB), Z4
+	VMOVUPS       ln2lo32<>+0(SB), Z5
+	VMOVUPS       exptab16<>+0(SB), Z6
+	VMOVUPS       exptab16c2<>+0(SB), Z7
+	VMOVUPS.Z     (CX), K1, Z8
+	VMOVUPS.Z     (CX), K1, Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z0
+	VFNMADD231PS  Z4, Z0, Z9
+	VFNMADD231PS  Z5, Z0, Z9
+	VMULPS        Z9, Z9, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z7, Z9, Z1
+	VFMADD213PS   Z9, Z0, Z1
+	VPERMPS       Z6, Z8, Z0
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z0, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y3
+	VADDPD        Y3, Y4, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VADDPD        X4, X3, X4
+	VPERMILPD     $0x01, X4, X3
+	VADDSD        X3, X4, X4
+	VCMPSD        $0x00, X4, X4, X3
+	VANDPD        X3, X2, X2
+	VMOVMSKPD     X2, DX
 	TESTL         $0x00000001, DX
 	JZ            small_ret
-	VMOVSD        one64<>+0(SB), X3
-	VDIVSD        X2, X3, X2
+	VMOVSD        one64<>+0(SB), X2
+	VDIVSD        X4, X2, X2
 	VBROADCASTSD  X2, Z2
-	VMULPD        Z2, Z0, Z0
 	VMULPD        Z2, Z1, Z1
-	VCVTPD2PS     Z0, Y3
-	VCVTPD2PS     Z1, Y0
+	VMULPD        Z2, Z0, Z0
+	VCVTPD2PS     Z1, Y3
+	VCVTPD2PS     Z0, Y0
 	VINSERTF64X4  $0x01, Y0, Z3, Z3
 	VMOVUPS       Z3, K1, (AX)
 	ADDQ          DI, AX
@@ -4146,24 +4106,6 @@ small_ret:
 	VZEROUPPER
 	MOVQ SI, ret+64(FP)
 	RET
-
-DATA log2e16<>+0(SB)/4, $0x41b8aa3b
-DATA log2e16<>+4(SB)/4, $0x41b8aa3b
-DATA log2e16<>+8(SB)/4, $0x41b8aa3b
-DATA log2e16<>+12(SB)/4, $0x41b8aa3b
-DATA log2e16<>+16(SB)/4, $0x41b8aa3b
-DATA log2e16<>+20(SB)/4, $0x41b8aa3b
-DATA log2e16<>+24(SB)/4, $0x41b8aa3b
-DATA log2e16<>+28(SB)/4, $0x41b8aa3b
-DATA log2e16<>+32(SB)/4, $0x41b8aa3b
-DATA log2e16<>+36(SB)/4, $0x41b8aa3b
-DATA log2e16<>+40(SB)/4, $0x41b8aa3b
-DATA log2e16<>+44(SB)/4, $0x41b8aa3b
-DATA log2e16<>+48(SB)/4, $0x41b8aa3b
-DATA log2e16<>+52(SB)/4, $0x41b8aa3b
-DATA log2e16<>+56(SB)/4, $0x41b8aa3b
-DATA log2e16<>+60(SB)/4, $0x41b8aa3b
-GLOBL log2e16<>(SB), RODATA|NOPTR, $64
 
 DATA magic16<>+0(SB)/4, $0x49400000
 DATA magic16<>+4(SB)/4, $0x49400000
@@ -4182,24 +4124,6 @@ DATA magic16<>+52(SB)/4, $0x49400000
 DATA magic16<>+56(SB)/4, $0x49400000
 DATA magic16<>+60(SB)/4, $0x49400000
 GLOBL magic16<>(SB), RODATA|NOPTR, $64
-
-DATA inv16<>+0(SB)/4, $0x3d800000
-DATA inv16<>+4(SB)/4, $0x3d800000
-DATA inv16<>+8(SB)/4, $0x3d800000
-DATA inv16<>+12(SB)/4, $0x3d800000
-DATA inv16<>+16(SB)/4, $0x3d800000
-DATA inv16<>+20(SB)/4, $0x3d800000
-DATA inv16<>+24(SB)/4, $0x3d800000
-DATA inv16<>+28(SB)/4, $0x3d800000
-DATA inv16<>+32(SB)/4, $0x3d800000
-DATA inv16<>+36(SB)/4, $0x3d800000
-DATA inv16<>+40(SB)/4, $0x3d800000
-DATA inv16<>+44(SB)/4, $0x3d800000
-DATA inv16<>+48(SB)/4, $0x3d800000
-DATA inv16<>+52(SB)/4, $0x3d800000
-DATA inv16<>+56(SB)/4, $0x3d800000
-DATA inv16<>+60(SB)/4, $0x3d800000
-GLOBL inv16<>(SB), RODATA|NOPTR, $64
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)
 // Requires: AVX, AVX512F

@@ -122,25 +122,24 @@ func (a *arch) softmaxSmall() {
 	VANDPD(c, ok, ok)
 	dl := XMM()
 	VSUBSD(md, lod, dl)
-	VCMPSD(U8(0x1d), c64("cutoff64", cutoff64), dl, c) // min − max >= cutoff (ordered)
+	// min − max >= the cutoff (ordered), with ln2/8 to spare for the bias
+	// below.
+	VCMPSD(U8(0x1d), c64("smallcut64", cutoff64+math.Ln2/8), dl, c)
 	VANDPD(c, ok, ok)
 
-	// The table exp's bias c = 1.5·2^(23−log2 L) − M, M = m·log2e rounded
-	// down to a multiple of 1/L, in float32 lanes straight from m: shorter
-	// than through float64. The product's rounding can move M one step
-	// (mu in (−2^-12·ln2/L, 2·ln2/L)): harmless, e/Σe is Softmax for any
-	// M, and e stays a normal float32 wherever x is above the cutoff.
+	// The table exp's bias c = 1.5·2^(23−log2 L) − M for M = x0·log2e
+	// rounded to a multiple of 1/L, from the row's first element: one
+	// FNMADD, whose float32 result in c's binade is on that grid. e/Σe is
+	// Softmax for any M; with |M·ln2 − x0| <= ln2/(2L) + 3e-6 and every
+	// x − x0 within the check's 87.25 of 0, each e is a normal float32
+	// below 2^127, and the sum is in float64. The max's reduction is then
+	// off the path to the store: only the checks, which feed the branch,
+	// wait for it.
 	l := a.tableSize()
-	cv, fl := a.vec(), a.vec()
-	VBROADCASTSS(m, fl)
-	VMULPS(f32(fmt.Sprintf("log2e%d", l), float32(math.Log2E*float64(l))), fl, fl)
-	if a.z {
-		VRNDSCALEPS(U8(9), fl, fl) // floor, no precision exception
-	} else {
-		VROUNDPS(U8(9), fl, fl)
-	}
+	cv, x0 := a.vec(), a.vec()
+	VBROADCASTSS(Mem{Base: x}, x0)
 	VMOVUPS(f32(fmt.Sprintf("magic%d", l), float32(0x1.8p23/float64(l))), cv)
-	VFNMADD231PS(f32(fmt.Sprintf("inv%d", l), float32(1/float64(l))), fl, cv) // exact
+	VFNMADD231PS(f32("log2e32", math.Log2E), x0, cv)
 
 	// e, as expSumTotalNoCut computes it. (AVX-512 loads its constants
 	// into registers for each row: kept across the loop, they would push
