@@ -23,11 +23,17 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/lib"
 go -C "$root" test -c -o "$dir/softmax.test" .
-go -C "$root/bench" build -tags peers -o "$dir/bench-peers" .
+commit=$(git -C "$root" rev-parse --short=12 HEAD)
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
+	commit="$commit+dirty"
+fi
+go -C "$root/bench" build -tags peers -ldflags "-X main.builtCommit=$commit" -o "$dir/bench-peers" .
 for l in $(ldd "$dir/bench-peers" | awk '/=>/ {print $3}') /lib64/ld-linux-x86-64.so.2; do
 	cp -L "$l" "$dir/lib/"
 done
-patchelf --set-interpreter /tmp/softmax-bundle/lib/ld-linux-x86-64.so.2 --set-rpath '$ORIGIN/lib' "$dir/bench-peers"
+# DT_RPATH (--force-rpath), not DT_RUNPATH: it also serves the libraries'
+# own dependencies (libxnnpack's libcpuinfo), which RUNPATH does not.
+patchelf --set-interpreter /tmp/softmax-bundle/lib/ld-linux-x86-64.so.2 --force-rpath --set-rpath '$ORIGIN/lib' "$dir/bench-peers"
 strip "$dir"/lib/*.so* 2>/dev/null || true
 tar czf "$out" -C "$dir" .
 echo "$out: $(du -h "$out" | cut -f1)"

@@ -476,13 +476,18 @@ func headerLines(run Run) []string {
 	return lines
 }
 
+// builtCommit is the commit a binary was built from, set by bundle.sh
+// (-ldflags -X) for machines that run it outside a git checkout.
+var builtCommit string
+
 // gitCommit names the commit of the source being measured (bench/ sits in
 // the package's repository and builds it through a replace), with
-// "+dirty" when tracked files outside bench/results differ from it.
+// "+dirty" when tracked files outside bench/results differ from it;
+// builtCommit outside a checkout.
 func gitCommit() string {
 	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {
-		return ""
+		return builtCommit
 	}
 	c := strings.TrimSpace(string(out))
 	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)bench/results").Output()
