@@ -519,6 +519,12 @@ func (a *arch) widenReg(v VecVirtual) (lo, hi VecVirtual) {
 
 // narrow rounds two float64 vectors to float32 and stores them as one unit.
 func (a *arch) narrow(lo, hi VecVirtual, m Mem, t tail) {
+	a.store(a.narrowReg(lo, hi), m, t)
+}
+
+// narrowReg rounds two float64 vectors to float32 into one vector, the
+// inverse of widenReg.
+func (a *arch) narrowReg(lo, hi VecVirtual) VecVirtual {
 	o := a.vec()
 	h := a.vec()
 	if a.z {
@@ -530,7 +536,7 @@ func (a *arch) narrow(lo, hi VecVirtual, m Mem, t tail) {
 		VCVTPD2PSY(hi, h.AsX())
 		VINSERTF128(U8(1), h.AsX(), o, o)
 	}
-	a.store(o, m, t)
+	return o
 }
 
 func (a *arch) bcast64(name string) VecVirtual {

@@ -192,16 +192,7 @@ func (a *arch) softmaxSmall() {
 		lo, hi := e64[i].lo, e64[i].hi
 		VMULPD(rv, lo, lo)
 		VMULPD(rv, hi, hi)
-		p, ph := a.vec(), a.vec()
-		if a.z {
-			VCVTPD2PS(lo, p.AsY())
-			VCVTPD2PS(hi, ph.AsY())
-			VINSERTF64X4(U8(1), ph.AsY(), p, p)
-		} else {
-			VCVTPD2PSY(lo, p.AsX())
-			VCVTPD2PSY(hi, ph.AsX())
-			VINSERTF128(U8(1), ph.AsX(), p, p)
-		}
+		p := a.narrowReg(lo, hi)
 		dm := Mem{Base: d, Disp: a.bytes() * i}
 		if a.z {
 			VMOVUPS(p, k, dm)
