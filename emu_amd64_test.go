@@ -30,29 +30,40 @@ var emuProg = sync.OnceValues(func() (*avxemu.Program, error) {
 	return avxemu.Parse(string(src))
 })
 
+// emuMachine is a fresh interpreter of the generated kernels.
+func emuMachine(t *testing.T) *avxemu.Machine {
+	t.Helper()
+	p, err := emuProg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return avxemu.NewMachine(p)
+}
+
+// f32bytes is x's little-endian bytes, or as many copies of *fill.
+func f32bytes(x []float32, fill *float32) []byte {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		if fill != nil {
+			v = *fill
+		}
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return b
+}
+
 // emuTotal runs expSumTotal<suffix> (or its NoCut variant when nocut)
 // under the interpreter on x, with x starting off bytes past a 64-byte
 // boundary and dst 4·off2 bytes past one (in place when inplace), every
 // slice in a region of its own size so that any access outside faults.
 func emuTotal(t *testing.T, suffix string, x []float32, c, th float32, nocut, inplace bool, off int) ([]float32, float64) {
 	t.Helper()
-	p, err := emuProg()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := avxemu.NewMachine(p)
-	xb := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
-	}
-	xr := m.MapAt(xb, 4*(off%16))
+	m := emuMachine(t)
+	xr := m.MapAt(f32bytes(x, nil), 4*(off%16))
 	dr := xr
 	if !inplace {
-		db := make([]byte, 4*len(x))
-		for i := range x {
-			binary.LittleEndian.PutUint32(db[4*i:], 0x7f7f7f7f) // every element must be written
-		}
-		dr = m.MapAt(db, 4*((off+5)%16))
+		poison := math.Float32frombits(0x7f7f7f7f) // every element must be written
+		dr = m.MapAt(f32bytes(x, &poison), 4*((off+5)%16))
 	}
 	args := sliceArgs(72, dr, xr, len(x))
 	binary.LittleEndian.PutUint32(args[48:], math.Float32bits(c))
@@ -244,18 +255,9 @@ func TestEmuAVX512(t *testing.T) {
 // (elements it did not write keep 12345) and the rows it reports done.
 func emuSmall(t *testing.T, suffix string, x []float32, cols, rows int) ([]float32, int) {
 	t.Helper()
-	p, err := emuProg()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := avxemu.NewMachine(p)
-	xb := make([]byte, 4*len(x))
-	db := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(xb[4*i:], math.Float32bits(v))
-		binary.LittleEndian.PutUint32(db[4*i:], math.Float32bits(12345))
-	}
-	xr, dr := m.MapAt(xb, 4*(cols%16)), m.MapAt(db, 4*(rows%16))
+	m := emuMachine(t)
+	fill := float32(12345)
+	xr, dr := m.MapAt(f32bytes(x, nil), 4*(cols%16)), m.MapAt(f32bytes(x, &fill), 4*(rows%16))
 	args := sliceArgs(72, dr, xr, len(x))
 	binary.LittleEndian.PutUint64(args[48:], uint64(cols))
 	binary.LittleEndian.PutUint64(args[56:], uint64(rows))
