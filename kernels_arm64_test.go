@@ -6,11 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sort"
 	"testing"
 
 	"github.com/gosimd/softmax/internal/guard"
-	"github.com/gosimd/softmax/internal/ref"
 	"github.com/gosimd/softmax/internal/ulp"
 )
 
@@ -387,69 +385,6 @@ func TestNEONSumDot(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestNEONSoftmaxAdversarial builds rows from the logits where the neon exp
-// errs most in each direction: one element from one extreme, the others
-// from the other, so that e's error and the sum's add up in the quotient.
-func TestNEONSoftmaxAdversarial(t *testing.T) {
-	k := neonSet(t)
-	const n = 1 << 16
-	x := make([]float32, n)
-	e := make([]float32, n)
-	for i := range x {
-		x[i] = -float32(i) / n * 4
-	}
-	k.expSum(e, x, 0)
-	type pt struct {
-		d   float32
-		err float64 // relative, in units of 2^-24
-	}
-	pts := make([]pt, n)
-	for i := range x {
-		w := math.Exp(float64(x[i]))
-		pts[i] = pt{x[i], (float64(e[i]) - w) / w / 0x1p-24}
-	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].err < pts[j].err })
-	t.Logf("exp relative error from %.3f to %.3f × 2^-24", pts[0].err, pts[n-1].err)
-	low, high := pts[:256], pts[n-256:]
-	r := rand.New(rand.NewPCG(5, 5))
-	worstU, worstLog := 0.0, 0.0
-	for it := range 3000 {
-		m := 2 + r.IntN(60)
-		one, rest := high, low
-		if it%2 == 1 {
-			one, rest = low, high
-		}
-		v := make([]float32, m)
-		for i := 1; i < m; i++ {
-			v[i] = rest[r.IntN(len(rest))].d
-		}
-		v[1+r.IntN(m-1)] = one[r.IntN(len(one))].d
-		shift := float32(r.NormFloat64() * 10)
-		for i := range v {
-			v[i] += shift // changes d a little: fine, it stays adversarial mostly
-		}
-		got := make([]float32, m)
-		softmaxRow(k, got, v)
-		want := ref.Softmax(widen(v), ref.Fast)
-		gotLog := make([]float32, m)
-		logSoftmaxRow(k, gotLog, v)
-		wantLog := ref.LogSoftmax(widen(v), ref.Fast)
-		for i := range got {
-			u := ulp.Err32(got[i], want[i])
-			if u > tolSIMD32 {
-				t.Fatalf("Softmax(%v)[%d] = %v, want %v (%.2f ULP)", v, i, got[i], want[i], u)
-			}
-			worstU = math.Max(worstU, u)
-			u = ulp.Err32(gotLog[i], wantLog[i])
-			if u > tolSIMD32 {
-				t.Fatalf("LogSoftmax(%v)[%d] = %v, want %v (%.2f ULP)", v, i, gotLog[i], wantLog[i], u)
-			}
-			worstLog = math.Max(worstLog, u)
-		}
-	}
-	t.Logf("neon on adversarial rows: Softmax worst %.3f ULP, LogSoftmax %.3f", worstU, worstLog)
 }
 
 // TestNEONPicked asserts the dispatch: on arm64 the neon set is the one the
