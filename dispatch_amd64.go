@@ -183,7 +183,7 @@ func recip(s float64) (hi, lo float32, ok bool) {
 
 func divAVX2Go(dst, x []float32, s float64) {
 	if hi, lo, ok := recip(s); ok {
-		divAVX2(dst[:len(x)], x, hi, lo)
+		divAVX2(dst[:len(x)], x, hi, lo, 0)
 		return
 	}
 	div32(dst, x, s)
@@ -191,7 +191,7 @@ func divAVX2Go(dst, x []float32, s float64) {
 
 func divAVX512Go(dst, x []float32, s float64) {
 	if hi, lo, ok := recip(s); ok {
-		divAVX512(dst[:len(x)], x, hi, lo)
+		divAVX512(dst[:len(x)], x, hi, lo, 0)
 		return
 	}
 	div32(dst, x, s)

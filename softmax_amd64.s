@@ -1831,18 +1831,20 @@ DATA one64<>+48(SB)/8, $0x3ff0000000000000
 DATA one64<>+56(SB)/8, $0x3ff0000000000000
 GLOBL one64<>(SB), RODATA|NOPTR, $64
 
-// func divAVX2(dst []float32, x []float32, rhi float32, rlo float32)
-// Requires: AVX, AVX2, FMA3
-TEXT ·divAVX2(SB), NOSPLIT, $32-56
+// func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·divAVX2(SB), NOSPLIT, $32-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	MOVQ         pf+56(FP), BX
 	VBROADCASTSS rhi+48(FP), Y0
 	VBROADCASTSS rlo+52(FP), Y1
 
 div_loop:
 	CMPQ        DX, $0x00000020
 	JB          div_single
+	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Y2
 	VMULPS      Y1, Y2, Y3
 	VFMADD231PS Y0, Y2, Y3
@@ -1851,6 +1853,7 @@ div_loop:
 	VMULPS      Y1, Y2, Y3
 	VFMADD231PS Y0, Y2, Y3
 	VMOVUPS     Y3, 32(AX)
+	PREFETCHT0  64(AX)(BX*1)
 	VMOVUPS     64(CX), Y2
 	VMULPS      Y1, Y2, Y3
 	VFMADD231PS Y0, Y2, Y3
@@ -1867,6 +1870,7 @@ div_loop:
 div_single:
 	CMPQ        DX, $0x00000008
 	JB          div_tail
+	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Y2
 	VMULPS      Y1, Y2, Y3
 	VFMADD231PS Y0, Y2, Y3
@@ -4125,30 +4129,35 @@ DATA magic16<>+56(SB)/4, $0x49400000
 DATA magic16<>+60(SB)/4, $0x49400000
 GLOBL magic16<>(SB), RODATA|NOPTR, $64
 
-// func divAVX512(dst []float32, x []float32, rhi float32, rlo float32)
-// Requires: AVX, AVX512F
-TEXT ·divAVX512(SB), NOSPLIT, $0-56
+// func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·divAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	MOVQ         pf+56(FP), BX
 	VBROADCASTSS rhi+48(FP), Z0
 	VBROADCASTSS rlo+52(FP), Z1
 
 div_loop:
 	CMPQ        DX, $0x00000040
 	JB          div_single
+	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3
 	VMOVUPS     Z3, (AX)
+	PREFETCHT0  64(AX)(BX*1)
 	VMOVUPS     64(CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3
 	VMOVUPS     Z3, 64(AX)
+	PREFETCHT0  128(AX)(BX*1)
 	VMOVUPS     128(CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3
 	VMOVUPS     Z3, 128(AX)
+	PREFETCHT0  192(AX)(BX*1)
 	VMOVUPS     192(CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3
@@ -4161,6 +4170,7 @@ div_loop:
 div_single:
 	CMPQ        DX, $0x00000010
 	JB          div_tail
+	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3

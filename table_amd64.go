@@ -4,6 +4,7 @@ package softmax
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
 )
@@ -31,7 +32,7 @@ type tableKernels struct {
 	maxMin     func(x []float32) (max, min float32)
 	total      func(dst, x []float32, c, t float32, pf uintptr) float64
 	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
-	div        func(dst, x []float32, rhi, rlo float32)
+	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
 	split      func(dst, x []float32, m float32) (rest, ones float64) // the set's expSum
 }
 
@@ -65,7 +66,8 @@ type tableRow struct {
 	m, lo  float32
 	c, t   float32
 	s      float64
-	pf     uintptr // bytes past x of the next row to prefetch during exp
+	pf     uintptr // bytes past x of what the exp pass prefetches
+	pfDiv  uintptr // bytes past dst of what the scale pass prefetches
 }
 
 // prepare finds the row's max and reports whether the table kernels take
@@ -95,7 +97,7 @@ func (k *tableKernels) normalize(r *tableRow) {
 		return
 	}
 	hi, lo, _ := recip(r.s) // 1 <= s <= 1.05·len(x): always in range
-	k.div(r.dst, r.dst, hi, lo)
+	k.div(r.dst, r.dst, hi, lo, r.pfDiv)
 }
 
 // prefetchBytes bounds what the rows in flight may take, their x and dst
@@ -108,9 +110,36 @@ var prefetchBytes = func() int {
 	return 1 << 20
 }()
 
+// A prefetchPlan says what rows' passes prefetch: during the exp pass and
+// during the scale pass, the x or the dst of the row ahead, or nothing.
+// BenchmarkPrefetchPlan compares plans; memory systems differ in which
+// wins (a Zen 3 and a Xeon did), so the choice is measured, not argued.
+type prefetchPlan struct {
+	exp, div    prefetchWhat
+	pairAhead   int // rows ahead in the pair loop
+	singleAhead int // rows ahead for rows wider than pairCols
+}
+
+type prefetchWhat int
+
+const (
+	prefetchNone prefetchWhat = iota
+	prefetchX                 // the x of the row ahead
+	prefetchDst               // the dst of the row ahead
+)
+
+// prefetch is the plan rows follows.
+var prefetch = prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 2, singleAhead: 1}
+
 // pairCols is the widest row that the pair loop takes; wider rows go one
 // at a time, prefetching the next one.
 const pairCols = 16384
+
+// gap is the distance in bytes from a to b, for a prefetch: an address is
+// only a hint there, so the arithmetic may wrap.
+func gap(a, b []float32) uintptr {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+}
 
 // rows stores the softmax of the leading rows of x (cols columns each) in
 // dst and returns how many it did, stopping before the first row the
@@ -118,24 +147,34 @@ const pairCols = 16384
 // each step of one row next to the same step of the other: the latency of
 // one row's reductions (max, sum, 1/sum) then overlaps the other's work,
 // which on rows of a few thousand columns is worth 5–10%, and more on
-// shorter ones. The exp pass of each row prefetches the row that
-// comes two after it (one after, for rows too wide for pairs), whose max
-// pass would otherwise wait on memory.
+// shorter ones. The passes of each row prefetch a row ahead (prefetch
+// says which and what), whose max pass would otherwise wait on memory.
 func (k *tableKernels) rows(dst, x []float32, cols int) int {
 	n := len(x) / cols
-	// row is row i, prefetching row i+ahead when there is one (else its
-	// own start again: no memory past the slices).
+	p := prefetch
+	// row is row i, prefetching row i+ahead when there is one and the rows
+	// in flight fit (else its own data again: no memory past the slices).
 	row := func(i, ahead int) tableRow {
 		r := tableRow{dst: dst[i*cols : (i+1)*cols], x: x[i*cols : (i+1)*cols]}
 		if i+ahead < n && 3*ahead*4*cols <= prefetchBytes { // x and dst of the rows in flight, and the rows ahead
-			r.pf = uintptr(4 * ahead * cols)
+			j := (i + ahead) * cols
+			target := func(w prefetchWhat, from []float32) uintptr {
+				switch w {
+				case prefetchX:
+					return gap(from, x[j:])
+				case prefetchDst:
+					return gap(from, dst[j:])
+				}
+				return 0
+			}
+			r.pf, r.pfDiv = target(p.exp, r.x), target(p.div, r.dst)
 		}
 		return r
 	}
 	i := 0
 	if cols <= pairCols {
 		for ; i+1 < n; i += 2 {
-			a, b := row(i, 2), row(i+1, 2)
+			a, b := row(i, p.pairAhead), row(i+1, p.pairAhead)
 			if !k.prepare(&a) {
 				return i
 			}
@@ -151,7 +190,7 @@ func (k *tableKernels) rows(dst, x []float32, cols int) int {
 		}
 	}
 	for ; i < n; i++ {
-		a := row(i, 1)
+		a := row(i, p.singleAhead)
 		if !k.prepare(&a) {
 			return i
 		}

@@ -455,16 +455,21 @@ func (a *arch) maxMin() {
 // div: dst = x·(rhi + rlo), where rhi + rlo is 1/s in double-float32: the
 // product is x·rhi + fl(x·rlo) rounded once by the FMA.
 func (a *arch) div() {
-	a.fn("div", "func(dst, x []float32, rhi, rlo float32)",
-		"div"+a.suffix+" stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).")
+	a.fn("div", "func(dst, x []float32, rhi, rlo float32, pf uintptr)",
+		"div"+a.suffix+" stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).",
+		"It prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).")
 	d := slicePtr("dst")
 	x := slicePtr("x")
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	pf := Load(Param("pf"), GP64()).(GPVirtual)
 	hi, lo := a.vec(), a.vec()
 	VBROADCASTSS(paramAddr("rhi"), hi)
 	VBROADCASTSS(paramAddr("rlo"), lo)
 	s := streams{ptrs: []GPVirtual{d, x}, n: n}
 	elementwise(a, s, "div", a.lanes, 4, a.lanes, func(off int, t tail) {
+		if t.full() && off%64 == 0 {
+			PREFETCHT0(Mem{Base: d, Index: pf, Scale: 1, Disp: off})
+		}
 		v := a.load(s.mem(1, off), t)
 		p := a.vec()
 		VMULPS(lo, v, p)
