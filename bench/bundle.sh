@@ -12,6 +12,7 @@
 #   mkdir -p /tmp/softmax-bundle && tar xzf softmax-bundle.tgz -C /tmp/softmax-bundle
 #   /tmp/softmax-bundle/softmax.test -test.v          # every set the CPU has
 #   OMP_NUM_THREADS=1 /tmp/softmax-bundle/bench-peers -out /tmp/results
+#   /tmp/softmax-bundle/softmax.test -test.run '^$' -test.bench PrefetchPlan -test.count 8 -test.benchtime 100ms
 #
 # The report binary's loader and libraries are the bundled ones (its ELF
 # interpreter is set to /tmp/softmax-bundle/lib/…), so unpack it exactly
