@@ -81,7 +81,7 @@ func TestPrefetchPlans(t *testing.T) {
 						t.Fatalf("%s %dx%d plan %s: [%d] = %g, without prefetch %g", k.name, rows, cols, pl.name, i, got[i], ref[i])
 					}
 				}
-				check32(t, k, fmt.Sprintf("rows %dx%d plan %s", rows, cols, pl.name), got, want)
+				check32(t, k, fmt.Sprintf("SoftmaxRows/prefetch-plans %dx%d %s", rows, cols, pl.name), got, want)
 			}
 		}
 	}
