@@ -33,7 +33,7 @@ func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32, pf uintptr) flo
 func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
-// It prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
+// Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 
 // subAVX2 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
@@ -80,7 +80,7 @@ func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) f
 func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
-// It prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
+// Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 
 // subAVX512 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.

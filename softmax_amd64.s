@@ -1840,10 +1840,12 @@ TEXT ·divAVX2(SB), NOSPLIT, $32-64
 	MOVQ         pf+56(FP), BX
 	VBROADCASTSS rhi+48(FP), Y0
 	VBROADCASTSS rlo+52(FP), Y1
+	TESTQ        BX, BX
+	JZ           div_plain
 
-div_loop:
+div_pf_loop:
 	CMPQ        DX, $0x00000020
-	JB          div_single
+	JB          div_pf_single
 	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Y2
 	VMULPS      Y1, Y2, Y3
@@ -1865,11 +1867,11 @@ div_loop:
 	ADDQ        $0x00000080, AX
 	ADDQ        $0x00000080, CX
 	SUBQ        $0x00000020, DX
-	JMP         div_loop
+	JMP         div_pf_loop
 
-div_single:
+div_pf_single:
 	CMPQ        DX, $0x00000008
-	JB          div_tail
+	JB          div_pf_tail
 	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Y2
 	VMULPS      Y1, Y2, Y3
@@ -1878,11 +1880,11 @@ div_single:
 	ADDQ        $0x00000020, AX
 	ADDQ        $0x00000020, CX
 	SUBQ        $0x00000008, DX
-	JMP         div_single
+	JMP         div_pf_single
 
-div_tail:
+div_pf_tail:
 	TESTQ   DX, DX
-	JZ      div_done
+	JZ      div_pf_done
 	LEAQ    tailmask<>+0(SB), BX
 	MOVQ    $0x00000008, SI
 	SUBQ    DX, SI
@@ -1915,6 +1917,82 @@ copy_21:
 	JMP  copy_21
 
 copied_22:
+div_pf_done:
+	VZEROUPPER
+	RET
+
+div_plain:
+div_loop:
+	CMPQ        DX, $0x00000020
+	JB          div_single
+	VMOVUPS     (CX), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (AX)
+	VMOVUPS     32(CX), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 32(AX)
+	VMOVUPS     64(CX), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 64(AX)
+	VMOVUPS     96(CX), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 96(AX)
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x00000020, DX
+	JMP         div_loop
+
+div_single:
+	CMPQ        DX, $0x00000008
+	JB          div_tail
+	VMOVUPS     (CX), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	SUBQ        $0x00000008, DX
+	JMP         div_single
+
+div_tail:
+	TESTQ   DX, DX
+	JZ      div_done
+	LEAQ    tailmask<>+0(SB), BX
+	MOVQ    $0x00000008, SI
+	SUBQ    DX, SI
+	VMOVDQU (BX)(SI*4), Y2
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    BX, BX
+
+copy_23:
+	CMPQ BX, DX
+	JAE  copied_24
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_23
+
+copied_24:
+	VMOVUPS     (SP), Y2
+	VMULPS      Y1, Y2, Y1
+	VFMADD231PS Y0, Y2, Y1
+	VMOVUPS     Y1, (SP)
+	XORQ        CX, CX
+
+copy_25:
+	CMPQ CX, DX
+	JAE  copied_26
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_25
+
+copied_26:
 div_done:
 	VZEROUPPER
 	RET
@@ -1987,15 +2065,15 @@ sub_tail:
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_23:
+copy_27:
 	CMPQ BX, DX
-	JAE  copied_24
+	JAE  copied_28
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_23
+	JMP  copy_27
 
-copied_24:
+copied_28:
 	VMOVUPS      (SP), Y3
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
@@ -2010,15 +2088,15 @@ copied_24:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_25:
+copy_29:
 	CMPQ CX, DX
-	JAE  copied_26
+	JAE  copied_30
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_25
+	JMP  copy_29
 
-copied_26:
+copied_30:
 sub_done:
 	VZEROUPPER
 	RET
@@ -2068,15 +2146,15 @@ sum_tail:
 	VMOVDQU Y4, (SP)
 	XORQ    DX, DX
 
-copy_27:
+copy_31:
 	CMPQ DX, CX
-	JAE  copied_28
+	JAE  copied_32
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_27
+	JMP  copy_31
 
-copied_28:
+copied_32:
 	VMOVUPS   (SP), X4
 	VCVTPS2PD X4, Y4
 	VADDPD    Y4, Y1, Y1
@@ -2146,30 +2224,30 @@ dot_tail:
 	VMOVDQU Y4, (SP)
 	XORQ    BX, BX
 
-copy_29:
+copy_33:
 	CMPQ BX, DX
-	JAE  copied_30
+	JAE  copied_34
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_29
+	JMP  copy_33
 
-copied_30:
+copied_34:
 	VMOVUPS   (SP), X4
 	VCVTPS2PD X4, Y4
 	VPXOR     Y5, Y5, Y5
 	VMOVDQU   Y5, (SP)
 	XORQ      AX, AX
 
-copy_31:
+copy_35:
 	CMPQ AX, DX
-	JAE  copied_32
+	JAE  copied_36
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_31
+	JMP  copy_35
 
-copied_32:
+copied_36:
 	VMOVUPS     (SP), X5
 	VCVTPS2PD   X5, Y5
 	VFMADD231PD Y5, Y4, Y1
@@ -2260,15 +2338,15 @@ mulsub_tail:
 	VMOVDQU Y1, (SP)
 	XORQ    SI, SI
 
-copy_33:
+copy_37:
 	CMPQ SI, BX
-	JAE  copied_34
+	JAE  copied_38
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_33
+	JMP  copy_37
 
-copied_34:
+copied_38:
 	VMOVUPS      (SP), Y2
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
@@ -2277,15 +2355,15 @@ copied_34:
 	VMOVDQU      Y3, (SP)
 	XORQ         CX, CX
 
-copy_35:
+copy_39:
 	CMPQ CX, BX
-	JAE  copied_36
+	JAE  copied_40
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_35
+	JMP  copy_39
 
-copied_36:
+copied_40:
 	VMOVUPS      (SP), Y4
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
@@ -2300,15 +2378,15 @@ copied_36:
 	VMOVUPS      Y8, (SP)
 	XORQ         CX, CX
 
-copy_37:
+copy_41:
 	CMPQ CX, BX
-	JAE  copied_38
+	JAE  copied_42
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_37
+	JMP  copy_41
 
-copied_38:
+copied_42:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -2479,15 +2557,15 @@ expmulsub_tail:
 	VMOVDQU Y1, (SP)
 	XORQ    SI, SI
 
-copy_39:
+copy_43:
 	CMPQ SI, BX
-	JAE  copied_40
+	JAE  copied_44
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_39
+	JMP  copy_43
 
-copied_40:
+copied_44:
 	VMOVUPS      (SP), Y2
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
@@ -2496,15 +2574,15 @@ copied_40:
 	VMOVDQU      Y3, (SP)
 	XORQ         CX, CX
 
-copy_41:
+copy_45:
 	CMPQ CX, BX
-	JAE  copied_42
+	JAE  copied_46
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_41
+	JMP  copy_45
 
-copied_42:
+copied_46:
 	VMOVUPS      (SP), Y4
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
@@ -2571,15 +2649,15 @@ copied_42:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_43:
+copy_47:
 	CMPQ CX, BX
-	JAE  copied_44
+	JAE  copied_48
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_43
+	JMP  copy_47
 
-copied_44:
+copied_48:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -4138,10 +4216,12 @@ TEXT ·divAVX512(SB), NOSPLIT, $0-64
 	MOVQ         pf+56(FP), BX
 	VBROADCASTSS rhi+48(FP), Z0
 	VBROADCASTSS rlo+52(FP), Z1
+	TESTQ        BX, BX
+	JZ           div_plain
 
-div_loop:
+div_pf_loop:
 	CMPQ        DX, $0x00000040
-	JB          div_single
+	JB          div_pf_single
 	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Z2
 	VMULPS      Z1, Z2, Z3
@@ -4165,12 +4245,63 @@ div_loop:
 	ADDQ        $0x00000100, AX
 	ADDQ        $0x00000100, CX
 	SUBQ        $0x00000040, DX
+	JMP         div_pf_loop
+
+div_pf_single:
+	CMPQ        DX, $0x00000010
+	JB          div_pf_tail
+	PREFETCHT0  (AX)(BX*1)
+	VMOVUPS     (CX), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x00000010, DX
+	JMP         div_pf_single
+
+div_pf_tail:
+	TESTQ       DX, DX
+	JZ          div_pf_done
+	LEAQ        tailk<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVUPS.Z   (CX), K1, Z2
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K1, (AX)
+
+div_pf_done:
+	VZEROUPPER
+	RET
+
+div_plain:
+div_loop:
+	CMPQ        DX, $0x00000040
+	JB          div_single
+	VMOVUPS     (CX), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	VMOVUPS     64(CX), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 64(AX)
+	VMOVUPS     128(CX), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 128(AX)
+	VMOVUPS     192(CX), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 192(AX)
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000100, CX
+	SUBQ        $0x00000040, DX
 	JMP         div_loop
 
 div_single:
 	CMPQ        DX, $0x00000010
 	JB          div_tail
-	PREFETCHT0  (AX)(BX*1)
 	VMOVUPS     (CX), Z2
 	VMULPS      Z1, Z2, Z3
 	VFMADD231PS Z0, Z2, Z3
