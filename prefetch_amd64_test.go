@@ -11,12 +11,13 @@ import (
 	"github.com/gosimd/softmax/internal/ref"
 )
 
-// prefetchPlans are the plans BenchmarkPrefetchPlan compares, by name.
+// prefetchPlans are the plans BenchmarkPrefetchPlan compares, by name; the
+// first is the one rows follows, benchstat's base.
 var prefetchPlans = []struct {
 	name string
 	p    prefetchPlan
 }{
-	{"exp:x,div:none,ahead:2", prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 2, singleAhead: 1}},
+	{"default", prefetch},
 	{"exp:none,div:none,ahead:2", prefetchPlan{exp: prefetchNone, div: prefetchNone, pairAhead: 2, singleAhead: 1}},
 	{"exp:x,div:none,ahead:1", prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 1, singleAhead: 1}},
 	{"exp:x,div:none,ahead:3", prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 3, singleAhead: 2}},
