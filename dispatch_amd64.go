@@ -22,34 +22,57 @@ var (
 	avx512Features = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.AVX512F, cpuid.CMOV, cpuid.SSE, cpuid.SSE2}
 )
 
-var avx2Set = kernels[float32]{
-	name:        "avx2",
-	max:         maxAVX2,
-	expSum:      expSumAVX2Go,
-	expSumTotal: avx2Table.expSumTotal,
-	maxMin:      maxMinAVX2,
-	softmaxRows: softmaxRowsAVX2Go,
-	div:         divAVX2Go,
-	sub:         func(dst, x []float32, m float32, l float64) { subAVX2(dst[:len(x)], x, m, l) },
-	sum:         sumAVX2,
-	dot:         func(a, b []float32) float64 { return dotInf(dotAVX2(a, b[:len(a)])) },
-	mulSub:      func(dx, p, dy []float32, s float64) { mulSubAVX2(dx, p[:len(dx)], dy[:len(dx)], s) },
-	expMulSub:   func(dx, lp, dy []float32, s float64) { expMulSubAVX2(dx, lp[:len(dx)], dy[:len(dx)], s) },
+// asmKernels are one set's assembly kernels, as the generated stubs
+// declare them. The wrappers below (and table_amd64.go) turn them into the
+// contract's kernels; tests build the same wrappers around the AVX-512
+// kernels run by an interpreter (emuset_amd64_test.go), so a machine
+// without AVX-512 still tests that set end to end.
+type asmKernels struct {
+	name       string
+	tableLen   float64 // entries of the table kernels' exp table
+	window     bool    // the small-row kernel reads and writes 16-element windows (AVX2)
+	max        func(x []float32) float32
+	maxMin     func(x []float32) (max, min float32)
+	expSum     func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)
+	expSumNS   func(x []float32, nm, nml, t float32) (rest float64, ones int) // no store
+	total      func(dst, x []float32, c, t float32, pf uintptr) float64
+	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
+	small      func(dst, x []float32, cols, rows int) int
+	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
+	sub        func(dst, x []float32, m float32, l float64)
+	sum        func(x []float32) float64
+	dot        func(a, b []float32) float64
+	mulSub     func(dx, p, dy []float32, s float64)
+	expMulSub  func(dx, logp, dy []float32, s float64)
 }
 
-var avx512Set = kernels[float32]{
-	name:        "avx512",
-	max:         maxAVX512,
-	expSum:      expSumAVX512Go,
-	expSumTotal: avx512Table.expSumTotal,
-	maxMin:      maxMinAVX512,
-	softmaxRows: softmaxRowsAVX512Go,
-	div:         divAVX512Go,
-	sub:         func(dst, x []float32, m float32, l float64) { subAVX512(dst[:len(x)], x, m, l) },
-	sum:         sumAVX512,
-	dot:         func(a, b []float32) float64 { return dotInf(dotAVX512(a, b[:len(a)])) },
-	mulSub:      func(dx, p, dy []float32, s float64) { mulSubAVX512(dx, p[:len(dx)], dy[:len(dx)], s) },
-	expMulSub:   func(dx, lp, dy []float32, s float64) { expMulSubAVX512(dx, lp[:len(dx)], dy[:len(dx)], s) },
+var avx2Asm = asmKernels{"avx2", 8, true, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
+	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2}
+
+var avx512Asm = asmKernels{"avx512", 16, false, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
+	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512}
+
+var (
+	avx2Set   = avx2Asm.kernels()
+	avx512Set = avx512Asm.kernels()
+)
+
+// kernels is the set the public functions compose from a's kernels.
+func (a *asmKernels) kernels() kernels[float32] {
+	return kernels[float32]{
+		name:        a.name,
+		max:         a.max,
+		expSum:      a.expSumSplit,
+		expSumTotal: a.expSumTotal,
+		maxMin:      a.maxMin,
+		softmaxRows: a.softmaxRows,
+		div:         a.divide,
+		sub:         func(dst, x []float32, m float32, l float64) { a.sub(dst[:len(x)], x, m, l) },
+		sum:         a.sum,
+		dot:         func(x, y []float32) float64 { return dotInf(a.dot(x, y[:len(x)])) },
+		mulSub:      func(dx, p, dy []float32, s float64) { a.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		expMulSub:   func(dx, lp, dy []float32, s float64) { a.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+	}
 }
 
 // archSets32 lists the amd64 SIMD sets this CPU supports, best first.
@@ -109,26 +132,16 @@ func splitMax(m float32) (mh, ml float32) {
 	return float32(h), float32(float64(m) - h)
 }
 
-func expSumAVX2Go(dst, x []float32, m float32) (rest, ones float64) {
+// expSumSplit is the contract's expSum: the kernels' x − m is exact with
+// m split in two (splitMax), and they zero e[i] below expThreshold.
+func (a *asmKernels) expSumSplit(dst, x []float32, m float32) (rest, ones float64) {
 	t := expThreshold(m)
 	mh, ml := splitMax(m)
 	var n int
 	if len(dst) == 0 {
-		rest, n = expSumNoStoreAVX2(x, -mh, -ml, t)
+		rest, n = a.expSumNS(x, -mh, -ml, t)
 	} else {
-		rest, n = expSumAVX2(dst[:len(x)], x, -mh, -ml, t)
-	}
-	return rest, float64(n)
-}
-
-func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
-	t := expThreshold(m)
-	mh, ml := splitMax(m)
-	var n int
-	if len(dst) == 0 {
-		rest, n = expSumNoStoreAVX512(x, -mh, -ml, t)
-	} else {
-		rest, n = expSumAVX512(dst[:len(x)], x, -mh, -ml, t)
+		rest, n = a.expSum(dst[:len(x)], x, -mh, -ml, t)
 	}
 	return rest, float64(n)
 }
@@ -136,26 +149,23 @@ func expSumAVX512Go(dst, x []float32, m float32) (rest, ones float64) {
 // smallCols is the widest row the softmaxSmall kernels take.
 const smallCols = 16
 
-// softmaxRowsAVX2Go passes the AVX2 kernel only the rows whose 16-element
-// window from the row's start lies inside the slices (it reads and writes
-// whole windows); the last few rows of a batch go the general way.
-// Wider rows go to the table kernels two at a time (table_amd64.go).
-func softmaxRowsAVX2Go(dst, x []float32, cols int) int {
+// softmaxRows takes rows of up to smallCols columns to the small-row
+// kernel and wider ones to the table kernels, two at a time
+// (table_amd64.go). The AVX2 kernel reads and writes a 16-element window
+// from each row's start, so it gets only the rows whose window lies inside
+// the slices; the last few rows of a batch then go the general way.
+func (a *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols {
-		return avx2Table.rows(dst, x, cols)
+		return a.rows(dst, x, cols)
 	}
-	if len(x) < smallCols {
-		return 0
+	rows := len(x) / cols
+	if a.window {
+		if len(x) < smallCols {
+			return 0
+		}
+		rows = min(rows, (len(x)-smallCols)/cols+1)
 	}
-	rows := min(len(x)/cols, (len(x)-smallCols)/cols+1)
-	return softmaxSmallAVX2(dst[:len(x)], x, cols, rows)
-}
-
-func softmaxRowsAVX512Go(dst, x []float32, cols int) int {
-	if cols > smallCols {
-		return avx512Table.rows(dst, x, cols)
-	}
-	return softmaxSmallAVX512(dst[:len(x)], x, cols, len(x)/cols)
+	return a.small(dst[:len(x)], x, cols, rows)
 }
 
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is
@@ -181,17 +191,11 @@ func recip(s float64) (hi, lo float32, ok bool) {
 	return hi, lo, true
 }
 
-func divAVX2Go(dst, x []float32, s float64) {
+// divide is the contract's div: x times the double-float32 reciprocal of
+// s, or the generic kernel where recip cannot give one.
+func (a *asmKernels) divide(dst, x []float32, s float64) {
 	if hi, lo, ok := recip(s); ok {
-		divAVX2(dst[:len(x)], x, hi, lo, 0)
-		return
-	}
-	div32(dst, x, s)
-}
-
-func divAVX512Go(dst, x []float32, s float64) {
-	if hi, lo, ok := recip(s); ok {
-		divAVX512(dst[:len(x)], x, hi, lo, 0)
+		a.div(dst[:len(x)], x, hi, lo, 0)
 		return
 	}
 	div32(dst, x, s)

@@ -26,34 +26,19 @@ func tableBias(m float32, l float64) (c float32, mu float64) {
 	return float32(0x1.8p23/l - bm), float64(m) - bm*math.Ln2
 }
 
-// tableKernels are one set's kernels for Softmax's rows.
-type tableKernels struct {
-	l          float64 // table entries
-	maxMin     func(x []float32) (max, min float32)
-	total      func(dst, x []float32, c, t float32, pf uintptr) float64
-	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
-	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
-	split      func(dst, x []float32, m float32) (rest, ones float64) // the set's expSum
-}
-
-var (
-	avx2Table   = tableKernels{8, maxMinAVX2, expSumTotalAVX2, expSumTotalNoCutAVX2, divAVX2, expSumAVX2Go}
-	avx512Table = tableKernels{16, maxMinAVX512, expSumTotalAVX512, expSumTotalNoCutAVX512, divAVX512, expSumAVX512Go}
-)
-
 // expSumTotal is the set's expSumTotal: the table kernels, which compute
 // e[i] = exp(x[i] − M·ln2) straight from x, for rows with |m| below
 // tableMaxAbs (where their reduction is exact), without the cutoff
 // compare when the row's smallest element lo is at or above the threshold
 // (then no e[i] is forced to 0; a NaN makes the total NaN either way).
 // Other rows take the split kernels, whose x − m is exact for any m.
-func (k *tableKernels) expSumTotal(dst, x []float32, m, lo float32) (s, mu float64) {
+func (k *asmKernels) expSumTotal(dst, x []float32, m, lo float32) (s, mu float64) {
 	if !(m < tableMaxAbs && m > -tableMaxAbs) {
-		rest, ones := k.split(dst, x, m)
+		rest, ones := k.expSumSplit(dst, x, m)
 		return ones + rest, 0
 	}
 	r := tableRow{dst: dst[:len(x)], x: x, m: m, lo: lo}
-	r.c, mu = tableBias(m, k.l)
+	r.c, mu = tableBias(m, k.tableLen)
 	r.t = expThreshold(m)
 	k.exp(&r)
 	return r.s, mu
@@ -73,17 +58,17 @@ type tableRow struct {
 // prepare finds the row's max and reports whether the table kernels take
 // the row: a finite max below tableMaxAbs (special rows and larger maxima
 // go the general way).
-func (k *tableKernels) prepare(r *tableRow) bool {
+func (k *asmKernels) prepare(r *tableRow) bool {
 	r.m, r.lo = k.maxMin(r.x)
 	if !(r.m < tableMaxAbs && r.m > -tableMaxAbs) {
 		return false
 	}
-	r.c, _ = tableBias(r.m, k.l)
+	r.c, _ = tableBias(r.m, k.tableLen)
 	r.t = expThreshold(r.m)
 	return true
 }
 
-func (k *tableKernels) exp(r *tableRow) {
+func (k *asmKernels) exp(r *tableRow) {
 	if r.lo >= r.t { // else also a NaN lo: the cutoff path
 		r.s = k.totalNoCut(r.dst, r.x, r.c, r.pf)
 	} else {
@@ -91,7 +76,7 @@ func (k *tableKernels) exp(r *tableRow) {
 	}
 }
 
-func (k *tableKernels) normalize(r *tableRow) {
+func (k *asmKernels) normalize(r *tableRow) {
 	if r.s != r.s {
 		fill(r.dst, nan)
 		return
@@ -150,7 +135,7 @@ func gap(a, b []float32) uintptr {
 // which on rows of a few thousand columns is worth 5–10%, and more on
 // shorter ones. The passes of each row prefetch a row ahead (prefetch
 // says which and what), whose max pass would otherwise wait on memory.
-func (k *tableKernels) rows(dst, x []float32, cols int) int {
+func (k *asmKernels) rows(dst, x []float32, cols int) int {
 	n := len(x) / cols
 	p := prefetch
 	// row is row i, prefetching row i+ahead when there is one and the rows
