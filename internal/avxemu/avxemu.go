@@ -1,8 +1,9 @@
 // Package avxemu interprets functions of a Go amd64 assembly file, for
-// tests: it runs the AVX-512 kernels on machines without AVX-512 (and the
-// AVX2 ones, to check the interpreter against the hardware). It knows the
-// instructions and operand forms that asm/amd64 generates for the exp
-// kernels, no more; anything else is an error, not a guess.
+// tests: it runs the AVX-512 kernels on machines without AVX-512 (and
+// both sets where the CPU has them, to check the interpreter against the
+// hardware). It knows the instructions and operand forms that asm/amd64
+// generates, no more; anything else is an error, not a guess. Operands
+// are decoded once, when the file is parsed.
 //
 // Memory is a set of regions (arguments, frame, data symbols, the caller's
 // slices); an access that is not wholly inside one region is an error, the
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -24,6 +26,7 @@ import (
 type Program struct {
 	funcs map[string]*function
 	data  map[string][]byte
+	syms  []string // data symbols, sorted: NewMachine maps them in order
 }
 
 type function struct {
@@ -35,9 +38,35 @@ type function struct {
 }
 
 type instr struct {
-	op   string
-	args []string
-	line int
+	op      string // without the .Z suffix
+	code    opcode
+	zeroing bool // .Z: zero-masking
+	args    []string
+	ops     []arg // args decoded
+	err     error // why args do not decode, reported when it runs
+	line    int
+}
+
+// arg is a decoded operand; a memory operand's address is computed when
+// the instruction runs.
+type arg struct {
+	kind        byte // 'r' GP register, 'v' vector, 'k' opmask, 'i' immediate, 'm' memory
+	reg         int  // 'r': the register
+	width, idx  int  // 'v': bytes and number; 'k': number
+	imm         uint64
+	base, index int // 'm': registers, or -1
+	scale, disp uint64
+	sym         int // 'm': data symbol (index into Program.syms), or -1
+}
+
+// ArgSize returns the size of function name's argument frame, results
+// included, as its TEXT line declares it.
+func (p *Program) ArgSize(name string) (int, bool) {
+	f := p.funcs[name]
+	if f == nil {
+		return 0, false
+	}
+	return f.args, true
 }
 
 // Parse reads the text of a Go assembly file.
@@ -101,7 +130,29 @@ func Parse(src string) (*Program, error) {
 			if cur == nil {
 				return nil, fmt.Errorf("line %d: %q outside a function", n+1, line)
 			}
-			cur.instrs = append(cur.instrs, instr{op: op, args: splitArgs(rest), line: n + 1})
+			in := instr{op: strings.TrimSuffix(op, ".Z"), zeroing: strings.HasSuffix(op, ".Z"), args: splitArgs(rest), line: n + 1}
+			in.code = opcodes[in.op]
+			cur.instrs = append(cur.instrs, in)
+		}
+	}
+	for sym := range p.data {
+		p.syms = append(p.syms, sym)
+	}
+	sort.Strings(p.syms)
+	for _, f := range p.funcs {
+		for i := range f.instrs {
+			in := &f.instrs[i]
+			if _, ok := (&Machine{}).jump(in.code); ok {
+				continue // the operand is a label
+			}
+			for _, a := range in.args {
+				d, err := p.decode(a)
+				if err != nil {
+					in.err = err
+					break
+				}
+				in.ops = append(in.ops, d)
+			}
 		}
 	}
 	return p, nil
@@ -158,36 +209,24 @@ type Region struct {
 type Machine struct {
 	p       *Program
 	regions []*Region
-	gp      map[string]uint64
-	syms    map[string]uint64 // data symbol addresses
+	gp      [numGP]uint64
+	syms    []uint64 // data symbol addresses, as Program.syms
 	vec     [32][64]byte
 	k       [8]uint64
+	kop     opnd        // splitMask's opmask operand
+	scratch [8][64]byte // tmp's buffers: an instruction uses at most 4
+	nextTmp int
 	zf, cf  bool
 	next    uint64 // next free address
 }
 
 // NewMachine returns a machine with the program's data symbols mapped.
 func NewMachine(p *Program) *Machine {
-	m := &Machine{p: p, gp: map[string]uint64{}, syms: map[string]uint64{}, next: 0x10000}
-	for _, sym := range sortedKeys(p.data) {
-		m.syms[sym] = m.Map(append([]byte(nil), p.data[sym]...)).Addr
+	m := &Machine{p: p, next: 0x10000}
+	for _, sym := range p.syms {
+		m.syms = append(m.syms, m.Map(append([]byte(nil), p.data[sym]...)).Addr)
 	}
 	return m
-}
-
-func sortedKeys(mp map[string][]byte) []string {
-	var ks []string
-	for k := range mp {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }
 
 // Map places data in memory at a fresh address (64-byte aligned, with a
@@ -231,7 +270,8 @@ func (m *Machine) Call(name string, args []byte) ([]byte, error) {
 	}
 	fp := m.Map(args)
 	sp := m.Map(make([]byte, f.frame))
-	m.gp = map[string]uint64{"FP": fp.Addr, "SP": sp.Addr}
+	m.gp = [numGP]uint64{}
+	m.gp[regFP], m.gp[regSP] = fp.Addr, sp.Addr
 	for pc, steps := 0, 0; ; steps++ {
 		if pc >= len(f.instrs) {
 			return nil, fmt.Errorf("%s: ran off the end", name)
@@ -239,7 +279,7 @@ func (m *Machine) Call(name string, args []byte) ([]byte, error) {
 		if steps > 1e8 {
 			return nil, fmt.Errorf("%s: too many steps", name)
 		}
-		in := f.instrs[pc]
+		in := &f.instrs[pc]
 		pc++
 		jump, ret, err := m.exec(f, in)
 		if err != nil {
@@ -262,32 +302,106 @@ func (m *Machine) Call(name string, args []byte) ([]byte, error) {
 
 type opnd struct {
 	kind  byte // 'r' GP register, 'v' vector, 'k' opmask, 'i' immediate, 'm' memory
-	name  string
-	width int // vector bytes: 16, 32, 64
+	reg   int  // 'r'
+	width int  // vector bytes: 16, 32, 64
 	idx   int
 	imm   uint64
 	addr  uint64
 }
 
-var gpNames = map[string]bool{"AX": true, "BX": true, "CX": true, "DX": true, "SI": true, "DI": true, "BP": true,
-	"R8": true, "R9": true, "R10": true, "R11": true, "R12": true, "R13": true, "R14": true, "R15": true, "SP": true}
+// The general-purpose registers, and the pseudo-registers FP and SP.
+const (
+	regSP = 16 + iota
+	regFP
+	numGP
+)
 
-func (m *Machine) operand(s string) (opnd, error) {
+var gpIndex = map[string]int{"AX": 0, "CX": 1, "DX": 2, "BX": 3, "BP": 5, "SI": 6, "DI": 7,
+	"R8": 8, "R9": 9, "R10": 10, "R11": 11, "R12": 12, "R13": 13, "R14": 14, "R15": 15, "SP": regSP}
+
+// decode parses an operand: $imm, a register, disp(base)(index*scale),
+// sym<>+off(SB) or name+off(FP).
+func (p *Program) decode(s string) (arg, error) {
+	if r, ok := gpIndex[s]; ok {
+		return arg{kind: 'r', reg: r}, nil
+	}
 	switch {
 	case strings.HasPrefix(s, "$"):
 		v, err := strconv.ParseInt(s[1:], 0, 64)
-		return opnd{kind: 'i', imm: uint64(v)}, err
-	case gpNames[s]:
-		return opnd{kind: 'r', name: s}, nil
+		return arg{kind: 'i', imm: uint64(v)}, err
 	case len(s) >= 2 && (s[0] == 'X' || s[0] == 'Y' || s[0] == 'Z') && isDigits(s[1:]):
 		i, _ := strconv.Atoi(s[1:])
 		w := map[byte]int{'X': 16, 'Y': 32, 'Z': 64}[s[0]]
-		return opnd{kind: 'v', idx: i, width: w}, nil
+		return arg{kind: 'v', idx: i, width: w}, nil
 	case len(s) == 2 && s[0] == 'K' && isDigits(s[1:]):
-		return opnd{kind: 'k', idx: int(s[1] - '0')}, nil
+		return arg{kind: 'k', idx: int(s[1] - '0')}, nil
 	}
-	a, err := m.address(s)
-	return opnd{kind: 'm', addr: a}, err
+	a := arg{kind: 'm', base: -1, index: -1, sym: -1}
+	if strings.HasSuffix(s, "(SB)") {
+		sym, off, _ := strings.Cut(strings.TrimSuffix(s, "(SB)"), "+")
+		i := sort.SearchStrings(p.syms, sym)
+		if i == len(p.syms) || p.syms[i] != sym {
+			return a, fmt.Errorf("unknown symbol %s", sym)
+		}
+		o, _ := strconv.Atoi(off)
+		a.sym, a.disp = i, uint64(o)
+		return a, nil
+	}
+	if strings.HasSuffix(s, "(FP)") {
+		_, off, _ := strings.Cut(strings.TrimSuffix(s, "(FP)"), "+")
+		o, err := strconv.Atoi(off)
+		a.base, a.disp = regFP, uint64(o)
+		return a, err
+	}
+	i := strings.Index(s, "(")
+	if i < 0 {
+		return a, fmt.Errorf("bad operand %q", s)
+	}
+	if i > 0 {
+		d, err := strconv.ParseInt(s[:i], 0, 64)
+		if err != nil {
+			return a, err
+		}
+		a.disp = uint64(d)
+	}
+	rest := s[i:]
+	j := strings.Index(rest, ")")
+	base, ok := gpIndex[rest[1:j]]
+	if !ok {
+		return a, fmt.Errorf("bad base %q", rest[1:j])
+	}
+	a.base = base
+	if rest = rest[j+1:]; rest != "" {
+		// (index*scale)
+		in := strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")")
+		r, sc, _ := strings.Cut(in, "*")
+		k, err := strconv.Atoi(sc)
+		x, ok := gpIndex[r]
+		if err != nil || !ok {
+			return a, fmt.Errorf("bad index %q", rest)
+		}
+		a.index, a.scale = x, uint64(k)
+	}
+	return a, nil
+}
+
+// operand evaluates a decoded operand: a memory operand's address from
+// the registers now.
+func (m *Machine) operand(a *arg) opnd {
+	o := opnd{kind: a.kind, reg: a.reg, width: a.width, idx: a.idx, imm: a.imm}
+	if a.kind == 'm' {
+		o.addr = a.disp
+		if a.sym >= 0 {
+			o.addr += m.syms[a.sym]
+		}
+		if a.base >= 0 {
+			o.addr += m.gp[a.base]
+		}
+		if a.index >= 0 {
+			o.addr += m.gp[a.index] * a.scale
+		}
+	}
+	return o
 }
 
 func isDigits(s string) bool {
@@ -299,64 +413,25 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// address evaluates disp(base)(index*scale), sym<>+off(SB) and
-// name+off(FP).
-func (m *Machine) address(s string) (uint64, error) {
-	if strings.HasSuffix(s, "(SB)") {
-		sym, off, _ := strings.Cut(strings.TrimSuffix(s, "(SB)"), "+")
-		base, ok := m.syms[sym]
-		if !ok {
-			return 0, fmt.Errorf("unknown symbol %s", sym)
-		}
-		o, _ := strconv.Atoi(off)
-		return base + uint64(o), nil
-	}
-	if strings.HasSuffix(s, "(FP)") {
-		_, off, _ := strings.Cut(strings.TrimSuffix(s, "(FP)"), "+")
-		o, err := strconv.Atoi(off)
-		return m.gp["FP"] + uint64(o), err
-	}
-	i := strings.Index(s, "(")
-	if i < 0 {
-		return 0, fmt.Errorf("bad operand %q", s)
-	}
-	var disp int64
-	if i > 0 {
-		d, err := strconv.ParseInt(s[:i], 0, 64)
-		if err != nil {
-			return 0, err
-		}
-		disp = d
-	}
-	rest := s[i:]
-	j := strings.Index(rest, ")")
-	base := rest[1:j]
-	a := uint64(disp) + m.gp[base]
-	if !gpNames[base] {
-		return 0, fmt.Errorf("bad base %q", base)
-	}
-	if rest = rest[j+1:]; rest != "" {
-		// (index*scale)
-		in := strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")")
-		r, sc, _ := strings.Cut(in, "*")
-		k, err := strconv.Atoi(sc)
-		if err != nil || !gpNames[r] {
-			return 0, fmt.Errorf("bad index %q", rest)
-		}
-		a += m.gp[r] * uint64(k)
-	}
-	return a, nil
-}
-
 // vector lanes ---------------------------------------------------------------
 
+// tmp returns n zeroed bytes that stay untouched for the next few calls:
+// the operands and result of one instruction, without allocating.
+func (m *Machine) tmp(n int) []byte {
+	b := m.scratch[m.nextTmp%len(m.scratch)][:n]
+	m.nextTmp++
+	clear(b)
+	return b
+}
+
+// readVec returns a copy of width bytes of a register or memory.
 func (m *Machine) readVec(o opnd, width int) ([]byte, error) {
 	switch o.kind {
 	case 'v':
-		return append([]byte(nil), m.vec[o.idx][:width]...), nil
+		return append(m.tmp(0), m.vec[o.idx][:width]...), nil
 	case 'm':
 		b, err := m.mem(o.addr, width)
-		return append([]byte(nil), b...), err
+		return append(m.tmp(0), b...), err
 	}
 	return nil, fmt.Errorf("not a vector operand")
 }
@@ -410,28 +485,142 @@ func FMA32(a, b, c float32) float32 {
 	return f
 }
 
+// opcode numbers the instructions the interpreter knows (0: any other),
+// so that it dispatches on integers.
+type opcode uint8
+
+const (
+	opUnknown opcode = iota
+	opADDQ
+	opCMOVQHI
+	opCMPQ
+	opDECQ
+	opINCQ
+	opJAE
+	opJB
+	opJMP
+	opJNZ
+	opJZ
+	opKMOVW
+	opKSHIFTRW
+	opLEAQ
+	opMOVL
+	opMOVLQSX
+	opMOVQ
+	opMOVSD
+	opMOVSS
+	opPREFETCHNTA
+	opPREFETCHT0
+	opPREFETCHT1
+	opRET
+	opSHLQ
+	opSHRQ
+	opSUBQ
+	opTESTL
+	opTESTQ
+	opVADDPD
+	opVADDPS
+	opVADDSD
+	opVANDNPD
+	opVANDNPS
+	opVANDPD
+	opVANDPS
+	opVBLENDVPD
+	opVBLENDVPS
+	opVBROADCASTSD
+	opVBROADCASTSS
+	opVCMPPD
+	opVCMPPS
+	opVCMPSD
+	opVCMPSS
+	opVCVTPD2PS
+	opVCVTPD2PSY
+	opVCVTPS2PD
+	opVCVTSD2SS
+	opVCVTSS2SD
+	opVDIVSD
+	opVEXTRACTF128
+	opVEXTRACTF64X4
+	opVEXTRACTI128
+	opVEXTRACTI64X4
+	opVFMADD132PS
+	opVFMADD213PD
+	opVFMADD213PS
+	opVFMADD231PD
+	opVFMADD231PS
+	opVFNMADD231PD
+	opVFNMADD231PS
+	opVINSERTF128
+	opVINSERTF64X4
+	opVMAXPD
+	opVMAXPS
+	opVMINPS
+	opVMOVAPD
+	opVMOVD
+	opVMOVDQU
+	opVMOVMSKPD
+	opVMOVSD
+	opVMOVSS
+	opVMOVUPD
+	opVMOVUPS
+	opVMULPD
+	opVMULPS
+	opVMULSD
+	opVMULSS
+	opVPADDD
+	opVPERMILPD
+	opVPERMILPS
+	opVPERMPS
+	opVPSHUFD
+	opVPSLLD
+	opVPSLLQ
+	opVPSUBD
+	opVPXOR
+	opVPXORD
+	opVRNDSCALEPS
+	opVROUNDPS
+	opVROUNDSD
+	opVSCALEFPS
+	opVSUBPD
+	opVSUBPS
+	opVSUBSD
+	opVXORPS
+	opVZEROUPPER
+	opXORQ
+)
+
+var opNames = [...]string{opADDQ: "ADDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ", opINCQ: "INCQ", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ", opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL", opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS", opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1", opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL", opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD", opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS", opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD", opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS", opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS", opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS", opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128", opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS", opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD", opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD", opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128", opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD", opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS", opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS", opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD", opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD", opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD", opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD", opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD", opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ"}
+
+var opcodes = func() map[string]opcode {
+	m := map[string]opcode{}
+	for c, n := range opNames {
+		if n != "" {
+			m[n] = opcode(c)
+		}
+	}
+	return m
+}()
+
 // jump reports whether op is a jump and whether it is taken.
-func (m *Machine) jump(op string) (taken, ok bool) {
+func (m *Machine) jump(op opcode) (taken, ok bool) {
 	switch op {
-	case "JMP":
+	case opJMP:
 		return true, true
-	case "JZ":
+	case opJZ:
 		return m.zf, true
-	case "JNZ":
+	case opJNZ:
 		return !m.zf, true
-	case "JB":
+	case opJB:
 		return m.cf, true
-	case "JAE":
+	case opJAE:
 		return !m.cf, true
 	}
 	return false, false
 }
 
 // exec runs one instruction; it returns a label to jump to, or ret.
-func (m *Machine) exec(f *function, in instr) (jump string, ret bool, err error) {
-	op := in.op
-	zeroing := strings.HasSuffix(op, ".Z")
-	op = strings.TrimSuffix(op, ".Z")
+func (m *Machine) exec(f *function, in *instr) (jump string, ret bool, err error) {
+	op, zeroing := in.code, in.zeroing
 	if taken, ok := m.jump(op); ok {
 		if taken {
 			return in.args[0], false, nil
@@ -439,9 +628,9 @@ func (m *Machine) exec(f *function, in instr) (jump string, ret bool, err error)
 		return "", false, nil
 	}
 	switch op {
-	case "RET":
+	case opRET:
 		return "", true, nil
-	case "VZEROUPPER":
+	case opVZEROUPPER:
 		for i := 0; i < 16; i++ {
 			for j := 16; j < 64; j++ {
 				m.vec[i][j] = 0
@@ -449,11 +638,13 @@ func (m *Machine) exec(f *function, in instr) (jump string, ret bool, err error)
 		}
 		return "", false, nil
 	}
-	ops := make([]opnd, len(in.args))
-	for i, a := range in.args {
-		if ops[i], err = m.operand(a); err != nil {
-			return "", false, err
-		}
+	if in.err != nil {
+		return "", false, in.err
+	}
+	var buf [6]opnd
+	ops := buf[:len(in.ops)]
+	for i := range in.ops {
+		ops[i] = m.operand(&in.ops[i])
 	}
 	return "", false, m.execOps(op, zeroing, ops)
 }
@@ -463,7 +654,7 @@ func (m *Machine) gpVal(o opnd, size int) (uint64, error) {
 	case 'i':
 		return o.imm, nil
 	case 'r':
-		return m.gp[o.name], nil
+		return m.gp[o.reg], nil
 	case 'm':
 		b, err := m.mem(o.addr, size)
 		if err != nil {
@@ -483,7 +674,7 @@ func (m *Machine) setGP(o opnd, v uint64, size int) error {
 		if size == 4 {
 			v = uint64(uint32(v))
 		}
-		m.gp[o.name] = v
+		m.gp[o.reg] = v
 		return nil
 	case 'm':
 		b, err := m.mem(o.addr, size)
@@ -512,17 +703,17 @@ func vwidth(ops []opnd) int {
 	return w
 }
 
-func (m *Machine) execOps(op string, zeroing bool, ops []opnd) error {
+func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 	switch op {
-	case "PREFETCHT0", "PREFETCHT1", "PREFETCHNTA":
+	case opPREFETCHT0, opPREFETCHT1, opPREFETCHNTA:
 		// A hint: no access, and no fault at any address.
 		if len(ops) != 1 || ops[0].kind != 'm' {
-			return fmt.Errorf("%s needs one memory operand", op)
+			return fmt.Errorf("%s needs one memory operand", opNames[op])
 		}
 		return nil
-	case "MOVQ", "MOVL":
+	case opMOVQ, opMOVL:
 		size := 8
-		if op == "MOVL" {
+		if op == opMOVL {
 			size = 4
 		}
 		v, err := m.gpVal(ops[0], size)
@@ -530,74 +721,88 @@ func (m *Machine) execOps(op string, zeroing bool, ops []opnd) error {
 			return err
 		}
 		return m.setGP(ops[1], v, size)
-	case "LEAQ":
-		m.gp[ops[1].name] = ops[0].addr
+	case opLEAQ:
+		m.gp[ops[1].reg] = ops[0].addr
 		return nil
-	case "ADDQ", "SUBQ", "SHRQ", "SHLQ", "XORQ", "INCQ", "DECQ":
+	case opADDQ, opSUBQ, opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ:
 		var s uint64
 		d := ops[len(ops)-1]
 		if len(ops) == 2 {
 			s, _ = m.gpVal(ops[0], 8)
 		}
-		v := m.gp[d.name]
+		v := m.gp[d.reg]
 		switch op {
-		case "ADDQ":
+		case opADDQ:
 			v += s
-		case "SUBQ":
+		case opSUBQ:
 			m.cf = v < s
 			v -= s
-		case "SHRQ":
+		case opSHRQ:
 			v >>= s
-		case "SHLQ":
+		case opSHLQ:
 			v <<= s
-		case "XORQ":
+		case opXORQ:
 			v ^= s
-		case "INCQ":
+		case opINCQ:
 			v++
-		case "DECQ":
+		case opDECQ:
 			v--
 		}
-		m.gp[d.name] = v
+		m.gp[d.reg] = v
 		m.zf = v == 0
 		return nil
-	case "CMPQ":
+	case opCMPQ:
 		a, _ := m.gpVal(ops[0], 8)
 		b, _ := m.gpVal(ops[1], 8)
 		m.zf, m.cf = a == b, a < b
 		return nil
-	case "TESTL":
+	case opTESTL:
 		a, _ := m.gpVal(ops[0], 8)
 		b, _ := m.gpVal(ops[1], 8)
 		m.zf, m.cf = uint32(a&b) == 0, false
 		return nil
-	case "VMOVMSKPD":
+	case opVMOVMSKPD:
 		v := m.vec[ops[0].idx]
 		var r uint64
 		for i := 0; i < 2; i++ {
 			r |= uint64(v[8*i+7]>>7) << i
 		}
-		m.gp[ops[1].name] = r
+		m.gp[ops[1].reg] = r
 		return nil
-	case "TESTQ":
+	case opTESTQ:
 		a, _ := m.gpVal(ops[0], 8)
 		b, _ := m.gpVal(ops[1], 8)
 		m.zf, m.cf = a&b == 0, false
 		return nil
-	case "CMOVQHI":
+	case opCMOVQHI:
 		if !m.cf && !m.zf {
-			m.gp[ops[1].name] = m.gp[ops[0].name]
+			m.gp[ops[1].reg] = m.gp[ops[0].reg]
 		}
 		return nil
-	case "KMOVW":
+	case opKMOVW:
 		b, err := m.mem(ops[0].addr, 2)
 		if err != nil {
 			return err
 		}
 		m.k[ops[1].idx] = uint64(binary.LittleEndian.Uint16(b))
 		return nil
-	case "MOVSD":
-		// MOVSD X, mem (a store of the low float64)
-		return m.writeVec(ops[1], m.vec[ops[0].idx][:8])
+	case opMOVSD, opMOVSS:
+		// MOVSD/MOVSS X, mem: a store of the low float64 or float32
+		n := 8
+		if op == opMOVSS {
+			n = 4
+		}
+		return m.writeVec(ops[1], m.vec[ops[0].idx][:n])
+	case opMOVLQSX:
+		m.gp[ops[1].reg] = uint64(int64(int32(m.gp[ops[0].reg])))
+		return nil
+	case opVMOVD:
+		// VMOVD X, r32: the low lane, zero-extended as 32-bit writes are
+		m.gp[ops[1].reg] = uint64(u32(m.vec[ops[0].idx][:], 0))
+		return nil
+	case opKSHIFTRW:
+		m.k[ops[2].idx] = (m.k[ops[1].idx] & 0xffff) >> ops[0].imm
+		return nil
 	}
 	return m.execVec(op, zeroing, ops)
 }
@@ -638,10 +843,11 @@ func (m *Machine) masked(dst opnd, width int, k *opnd, zeroing bool, res []byte,
 
 // splitMask separates an opmask operand (before the destination) from the
 // others.
-func splitMask(ops []opnd) ([]opnd, *opnd) {
+func (m *Machine) splitMask(ops []opnd) ([]opnd, *opnd) {
 	if len(ops) >= 3 && ops[len(ops)-2].kind == 'k' {
-		k := ops[len(ops)-2]
-		return append(append([]opnd(nil), ops[:len(ops)-2]...), ops[len(ops)-1]), &k
+		m.kop = ops[len(ops)-2]
+		ops[len(ops)-2] = ops[len(ops)-1]
+		return ops[:len(ops)-1], &m.kop
 	}
 	return ops, nil
 }
@@ -672,6 +878,10 @@ func cmpPred64(p uint64, a, b float64) bool {
 	switch p {
 	case 0x00:
 		return !un && a == b
+	case 0x04:
+		return un || a != b
+	case 0x05:
+		return un || !(a < b)
 	case 0x11:
 		return !un && a < b
 	case 0x1d:
@@ -682,34 +892,51 @@ func cmpPred64(p uint64, a, b float64) bool {
 	panic(fmt.Sprintf("avxemu: compare predicate %#x", p))
 }
 
-func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
-	ops, k := splitMask(all)
+// esize is the element size an opmask selects for op: 8 for the float64
+// and quadword forms, else 4.
+func esize(op opcode) int {
+	if n := opNames[op]; strings.HasSuffix(n, "PD") || strings.HasSuffix(n, "Q") {
+		return 8
+	}
+	return 4
+}
+
+// src reads a source operand of w bytes. Under an opmask a memory source
+// reads only the selected elements (es bytes each), the others read as 0:
+// masked-off elements are not accessed, so they never fault.
+func (m *Machine) src(o opnd, w int, k *opnd, es int) ([]byte, error) {
+	if k == nil || o.kind != 'm' {
+		return m.readVec(o, w)
+	}
+	b := m.tmp(w)
+	for i := 0; i < w/es; i++ {
+		if m.k[k.idx]>>i&1 == 1 {
+			d, err := m.mem(o.addr+uint64(i*es), es)
+			if err != nil {
+				return nil, err
+			}
+			copy(b[i*es:], d)
+		}
+	}
+	return b, nil
+}
+
+func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
+	ops, k := m.splitMask(all)
 	dst := ops[len(ops)-1]
 	w := vwidth(ops)
+	es := esize(op)
 	switch op {
-	case "VMOVUPS", "VMOVUPD", "VMOVDQU":
+	case opVMOVUPS, opVMOVUPD, opVMOVAPD, opVMOVDQU:
 		if w == 0 {
 			return fmt.Errorf("no register operand")
 		}
-		var src []byte
-		var err error
-		if k != nil && ops[0].kind == 'm' {
-			// masked load: only the selected elements are read
-			src = make([]byte, w)
-			for i := 0; i < w/4; i++ {
-				if m.k[k.idx]>>i&1 == 1 {
-					b, err := m.mem(ops[0].addr+uint64(4*i), 4)
-					if err != nil {
-						return err
-					}
-					copy(src[4*i:], b)
-				}
-			}
-		} else if src, err = m.readVec(ops[0], w); err != nil {
+		src, err := m.src(ops[0], w, k, es)
+		if err != nil {
 			return err
 		}
-		return m.masked(dst, w, k, zeroing, src, 4)
-	case "VROUNDPS", "VRNDSCALEPS":
+		return m.masked(dst, w, k, zeroing, src, es)
+	case opVROUNDPS, opVRNDSCALEPS:
 		if ops[0].imm != 9 { // floor, from the immediate, no scaling
 			return fmt.Errorf("rounding mode %#x not modelled", ops[0].imm)
 		}
@@ -717,55 +944,55 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		if err != nil {
 			return err
 		}
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			putf32(res, i, float32(math.Floor(float64(f32(src, i)))))
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VBROADCASTSS", "VBROADCASTSD":
+	case opVBROADCASTSS, opVBROADCASTSD:
 		n := 4
-		if op == "VBROADCASTSD" {
+		if op == opVBROADCASTSD {
 			n = 8
 		}
 		b, err := m.readVec(ops[0], n)
 		if err != nil {
 			return err
 		}
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/n; i++ {
 			copy(res[n*i:], b)
 		}
 		return m.writeVec(dst, res)
-	case "VADDPD", "VMULPD":
+	case opVADDPD, opVMULPD:
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
 		}
 		b, _ := m.readVec(ops[1], w)
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/8; i++ {
 			v := f64(b, i) + f64(a, i)
-			if op == "VMULPD" {
+			if op == opVMULPD {
 				v = f64(b, i) * f64(a, i)
 			}
 			putf64(res, i, v)
 		}
 		return m.writeVec(dst, res)
-	case "VCVTPD2PS", "VCVTPD2PSY":
+	case opVCVTPD2PS, opVCVTPD2PSY:
 		// float64 lanes of the source, twice the destination's width.
 		src, err := m.readVec(ops[0], 2*dst.width)
 		if err != nil {
 			return err
 		}
-		res := make([]byte, dst.width)
+		res := m.tmp(dst.width)
 		for i := 0; i < dst.width/4; i++ {
 			putf32(res, i, float32(f64(src, i)))
 		}
 		return m.writeVec(dst, res)
-	case "VINSERTF64X4", "VINSERTF128":
+	case opVINSERTF64X4, opVINSERTF128:
 		// VINSERTF… $i, half, src1, dst: dst = src1 with half i replaced.
 		hw := 16
-		if op == "VINSERTF64X4" {
+		if op == opVINSERTF64X4 {
 			hw = 32
 		}
 		half, err := m.readVec(ops[1], hw)
@@ -775,70 +1002,73 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 		res, _ := m.readVec(ops[2], 2*hw)
 		copy(res[int(ops[0].imm)*hw:], half)
 		return m.writeVec(dst, res)
-	case "VPXORD", "VPXOR", "VXORPS", "VANDPS", "VANDPD", "VANDNPS":
+	case opVPXORD, opVPXOR, opVXORPS, opVANDPS, opVANDPD, opVANDNPS, opVANDNPD:
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
 		}
 		b, _ := m.readVec(ops[1], w)
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := range res {
 			switch op {
-			case "VANDPS", "VANDPD":
+			case opVANDPS, opVANDPD:
 				res[i] = a[i] & b[i]
-			case "VANDNPS":
+			case opVANDNPS, opVANDNPD:
 				res[i] = ^b[i] & a[i]
 			default:
 				res[i] = a[i] ^ b[i]
 			}
 		}
-		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VADDPS", "VSUBPS", "VMULPS", "VFMADD213PS", "VFMADD132PS", "VFMADD231PS", "VFNMADD231PS", "VPADDD", "VPERMPS":
-		a, err := m.readVec(ops[0], w)
+		return m.masked(dst, w, k, zeroing, res, es)
+	case opVADDPS, opVSUBPS, opVMULPS, opVFMADD213PS, opVFMADD132PS, opVFMADD231PS, opVFNMADD231PS, opVPADDD, opVPSUBD, opVPERMPS:
+		a, err := m.src(ops[0], w, k, 4)
 		if err != nil {
 			return err
 		}
 		b, _ := m.readVec(ops[1], w)
 		c := m.vec[dst.idx][:w] // the accumulator of the FMA forms
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			var v float32
 			switch op {
-			case "VADDPS":
+			case opVADDPS:
 				v = f32(b, i) + f32(a, i)
-			case "VSUBPS":
+			case opVSUBPS:
 				v = f32(b, i) - f32(a, i)
-			case "VMULPS":
+			case opVMULPS:
 				v = f32(b, i) * f32(a, i)
-			case "VFMADD213PS": // dst = dst·b + a
+			case opVFMADD213PS: // dst = dst·b + a
 				v = FMA32(f32(c, i), f32(b, i), f32(a, i))
-			case "VFMADD132PS": // dst = dst·a + b
+			case opVFMADD132PS: // dst = dst·a + b
 				v = FMA32(f32(c, i), f32(a, i), f32(b, i))
-			case "VFMADD231PS": // dst = b·a + dst
+			case opVFMADD231PS: // dst = b·a + dst
 				v = FMA32(f32(b, i), f32(a, i), f32(c, i))
-			case "VFNMADD231PS": // dst = −(b·a) + dst
+			case opVFNMADD231PS: // dst = −(b·a) + dst
 				v = FMA32(-f32(b, i), f32(a, i), f32(c, i))
-			case "VPADDD":
+			case opVPADDD:
 				put32(res, i, u32(b, i)+u32(a, i))
 				continue
-			case "VPERMPS": // a: table, b: indices
+			case opVPSUBD:
+				put32(res, i, u32(b, i)-u32(a, i))
+				continue
+			case opVPERMPS: // a: table, b: indices
 				put32(res, i, u32(a, int(u32(b, i))&(w/4-1)))
 				continue
 			}
 			putf32(res, i, v)
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VPSLLD":
+	case opVPSLLD:
 		a, err := m.readVec(ops[1], w)
 		if err != nil {
 			return err
 		}
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			put32(res, i, u32(a, i)<<ops[0].imm)
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VCMPPS":
+	case opVCMPPS:
 		// VCMPPS $p, src2, src1, [k,] dst: dst = src1 p src2.
 		pred := ops[0].imm
 		src1, err := m.readVec(ops[2], vwidth(ops[1:3]))
@@ -863,39 +1093,39 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			m.k[dst.idx] = r
 			return nil
 		}
-		res := make([]byte, ww)
+		res := m.tmp(ww)
 		for i := 0; i < ww/4; i++ {
 			if cmpPred(pred, f32(src1, i), f32(src2, i)) {
 				put32(res, i, 0xffffffff)
 			}
 		}
 		return m.writeVec(dst, res)
-	case "VMAXPS", "VMINPS":
-		a, err := m.readVec(ops[0], w)
+	case opVMAXPS, opVMINPS:
+		a, err := m.src(ops[0], w, k, 4)
 		if err != nil {
 			return err
 		}
 		b, _ := m.readVec(ops[1], w)
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			s1, s2 := f32(b, i), f32(a, i) // dst = s1 op s2 ? s1 : s2
 			v := s2
-			if op == "VMAXPS" && s1 > s2 || op == "VMINPS" && s1 < s2 {
+			if op == opVMAXPS && s1 > s2 || op == opVMINPS && s1 < s2 {
 				v = s1
 			}
 			putf32(res, i, v)
 		}
 		return m.masked(dst, w, k, zeroing, res, 4)
-	case "VPERMILPS":
+	case opVPERMILPS, opVPSHUFD:
 		src, _ := m.readVec(ops[1], w)
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			base := i &^ 3
 			sel := int(ops[0].imm>>(2*(i&3))) & 3
 			put32(res, i, u32(src, base+sel))
 		}
 		return m.writeVec(dst, res)
-	case "VBLENDVPS":
+	case opVBLENDVPS:
 		// VBLENDVPS mask, s3, s2, dst: dst = mask's top bit ? s3 : s2.
 		mask, _ := m.readVec(ops[0], w)
 		s3, err := m.readVec(ops[1], w)
@@ -903,7 +1133,7 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			return err
 		}
 		s2, _ := m.readVec(ops[2], w)
-		res := make([]byte, w)
+		res := m.tmp(w)
 		for i := 0; i < w/4; i++ {
 			v := u32(s2, i)
 			if u32(mask, i)>>31 == 1 {
@@ -912,9 +1142,9 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			put32(res, i, v)
 		}
 		return m.writeVec(dst, res)
-	case "VMOVSD", "VMOVSS":
+	case opVMOVSD, opVMOVSS:
 		n := 8
-		if op == "VMOVSS" {
+		if op == opVMOVSS {
 			n = 4
 		}
 		b, err := m.readVec(ops[0], n)
@@ -922,7 +1152,7 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			return err
 		}
 		return m.writeVec(dst, b)
-	case "VSUBSD", "VMULSD", "VDIVSD", "VCVTSS2SD", "VCVTSD2SS", "VMULSS", "VROUNDSD", "VCMPSD", "VCMPSS":
+	case opVSUBSD, opVMULSD, opVDIVSD, opVCVTSS2SD, opVCVTSD2SS, opVMULSS, opVROUNDSD, opVCMPSD, opVCMPSS:
 		// Scalar forms: the low element from the sources, the rest of the
 		// 128 bits from the first source (src1, the next to last operand).
 		var imm uint64
@@ -934,32 +1164,32 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			return err
 		}
 		s1, _ := m.readVec(ops[1], 16)
-		res := append([]byte(nil), s1...)
+		res := append(m.tmp(0), s1...)
 		switch op {
-		case "VSUBSD":
+		case opVSUBSD:
 			putf64(res, 0, f64(s1, 0)-f64(s2, 0))
-		case "VMULSD":
+		case opVMULSD:
 			putf64(res, 0, f64(s1, 0)*f64(s2, 0))
-		case "VDIVSD":
+		case opVDIVSD:
 			putf64(res, 0, f64(s1, 0)/f64(s2, 0))
-		case "VCVTSS2SD":
+		case opVCVTSS2SD:
 			putf64(res, 0, float64(f32(s2, 0)))
-		case "VCVTSD2SS":
+		case opVCVTSD2SS:
 			putf32(res, 0, float32(f64(s2, 0)))
-		case "VMULSS":
+		case opVMULSS:
 			putf32(res, 0, f32(s1, 0)*f32(s2, 0))
-		case "VROUNDSD":
+		case opVROUNDSD:
 			if imm&7 != 1 { // round down, from the immediate
 				return fmt.Errorf("rounding mode %#x not modelled", imm)
 			}
 			putf64(res, 0, math.Floor(f64(s2, 0)))
-		case "VCMPSD":
+		case opVCMPSD:
 			var r uint64
 			if cmpPred64(imm, f64(s1, 0), f64(s2, 0)) {
 				r = ^uint64(0)
 			}
 			binary.LittleEndian.PutUint64(res, r)
-		case "VCMPSS":
+		case opVCMPSS:
 			var r uint32
 			if cmpPred(imm, f32(s1, 0), f32(s2, 0)) {
 				r = ^uint32(0)
@@ -967,35 +1197,164 @@ func (m *Machine) execVec(op string, zeroing bool, all []opnd) error {
 			put32(res, 0, r)
 		}
 		return m.writeVec(dst, res)
-	case "VCVTPS2PD":
+	case opVCVTPS2PD:
 		// dst has w bytes of float64 from w/2 bytes of float32.
-		src, err := m.readVec(ops[0], dst.width/2)
+		// Under a mask, element i of a memory source is read for lane i.
+		src, err := m.src(ops[0], dst.width/2, k, 4)
 		if err != nil {
 			return err
 		}
-		res := make([]byte, dst.width)
+		res := m.tmp(dst.width)
 		for i := 0; i < dst.width/8; i++ {
 			putf64(res, i, float64(f32(src, i)))
 		}
-		return m.writeVec(dst, res)
-	case "VADDSD":
+		return m.masked(dst, dst.width, k, zeroing, res, 8)
+	case opVADDSD:
 		a, _ := m.readVec(ops[0], 16)
 		b, _ := m.readVec(ops[1], 16)
-		res := append([]byte(nil), b...)
+		res := append(m.tmp(0), b...)
 		putf64(res, 0, f64(b, 0)+f64(a, 0))
 		return m.writeVec(dst, res)
-	case "VEXTRACTF64X4", "VEXTRACTF128":
+	case opVEXTRACTF64X4, opVEXTRACTF128, opVEXTRACTI64X4, opVEXTRACTI128:
 		src, _ := m.readVec(ops[1], 2*dst.width)
 		h := int(ops[0].imm) * dst.width
 		return m.writeVec(dst, src[h:h+dst.width])
-	case "VPERMILPD":
+	case opVPERMILPD:
 		src, _ := m.readVec(ops[1], 16)
-		res := make([]byte, 16)
+		res := m.tmp(16)
 		for i := 0; i < 2; i++ {
 			sel := int(ops[0].imm>>i) & 1
 			copy(res[8*i:], src[8*sel:8*sel+8])
 		}
 		return m.writeVec(dst, res)
 	}
+	return m.execVec2(op, zeroing, ops, k)
+}
+
+// execVec2 holds the float64 forms, the quadword shift and VSCALEFPS.
+func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
+	dst := ops[len(ops)-1]
+	w := vwidth(ops)
+	switch op {
+	case opVSUBPD, opVMAXPD, opVFMADD213PD, opVFMADD231PD, opVFNMADD231PD:
+		a, err := m.src(ops[0], w, k, 8)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], w)
+		c := m.vec[dst.idx][:w] // the accumulator of the FMA forms
+		res := m.tmp(w)
+		for i := 0; i < w/8; i++ {
+			var v float64
+			switch op {
+			case opVSUBPD:
+				v = f64(b, i) - f64(a, i)
+			case opVMAXPD: // dst = b > a ? b : a
+				v = f64(a, i)
+				if f64(b, i) > v {
+					v = f64(b, i)
+				}
+			case opVFMADD213PD: // dst = dst·b + a
+				v = math.FMA(f64(c, i), f64(b, i), f64(a, i))
+			case opVFMADD231PD: // dst = b·a + dst
+				v = math.FMA(f64(b, i), f64(a, i), f64(c, i))
+			case opVFNMADD231PD: // dst = −(b·a) + dst
+				v = math.FMA(-f64(b, i), f64(a, i), f64(c, i))
+			}
+			putf64(res, i, v)
+		}
+		return m.masked(dst, w, k, zeroing, res, 8)
+	case opVPSLLQ:
+		a, err := m.readVec(ops[1], w)
+		if err != nil {
+			return err
+		}
+		res := m.tmp(w)
+		for i := 0; i < w/8; i++ {
+			binary.LittleEndian.PutUint64(res[8*i:], binary.LittleEndian.Uint64(a[8*i:])<<ops[0].imm)
+		}
+		return m.masked(dst, w, k, zeroing, res, 8)
+	case opVCMPPD:
+		// VCMPPD $p, src2, src1, [k,] dst: dst = src1 p src2.
+		ww := vwidth(ops[1:3])
+		src1, err := m.readVec(ops[2], ww)
+		if err != nil {
+			return err
+		}
+		src2, err := m.readVec(ops[1], ww)
+		if err != nil {
+			return err
+		}
+		if dst.kind == 'k' {
+			var r uint64
+			for i := 0; i < ww/8; i++ {
+				if cmpPred64(ops[0].imm, f64(src1, i), f64(src2, i)) {
+					r |= 1 << i
+				}
+			}
+			if k != nil {
+				r &= m.k[k.idx]
+			}
+			m.k[dst.idx] = r
+			return nil
+		}
+		res := m.tmp(ww)
+		for i := 0; i < ww/8; i++ {
+			if cmpPred64(ops[0].imm, f64(src1, i), f64(src2, i)) {
+				binary.LittleEndian.PutUint64(res[8*i:], ^uint64(0))
+			}
+		}
+		return m.writeVec(dst, res)
+	case opVBLENDVPD:
+		// VBLENDVPD mask, s3, s2, dst: dst = mask's top bit ? s3 : s2.
+		mask, _ := m.readVec(ops[0], w)
+		s3, err := m.readVec(ops[1], w)
+		if err != nil {
+			return err
+		}
+		s2, _ := m.readVec(ops[2], w)
+		res := append(m.tmp(0), s2...)
+		for i := 0; i < w/8; i++ {
+			if mask[8*i+7]>>7 == 1 {
+				copy(res[8*i:8*i+8], s3[8*i:])
+			}
+		}
+		return m.writeVec(dst, res)
+	case opVSCALEFPS:
+		// VSCALEFPS s2, s1, [k,] dst: dst = s1·2^floor(s2).
+		a, err := m.src(ops[0], w, k, 4)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], w)
+		res := m.tmp(w)
+		for i := 0; i < w/4; i++ {
+			putf32(res, i, scalef(f32(b, i), f32(a, i)))
+		}
+		return m.masked(dst, w, k, zeroing, res, 4)
+	}
 	return fmt.Errorf("instruction not modelled")
+}
+
+// scalef is VSCALEFPS on one element (MXCSR as Go leaves it: no DAZ, FTZ,
+// round to nearest even): x·2^floor(y), rounded once, with its special
+// cases.
+func scalef(x, y float32) float32 {
+	xf, yf := float64(x), float64(y)
+	switch {
+	case x != x || y != y:
+		return float32(math.NaN())
+	case math.IsInf(yf, 1):
+		if x == 0 {
+			return float32(math.NaN())
+		}
+		return float32(xf * math.Inf(1))
+	case math.IsInf(yf, -1):
+		if math.IsInf(xf, 0) {
+			return float32(math.NaN())
+		}
+		return float32(math.Copysign(0, xf))
+	}
+	e := math.Max(-400, math.Min(400, math.Floor(yf)))
+	return float32(math.Ldexp(xf, int(e))) // exact in float64, rounded once here
 }
