@@ -17,11 +17,11 @@ import (
 	"github.com/gosimd/softmax/internal/ulp"
 )
 
-// The table kernels run under internal/avxemu, an interpreter of the
-// generated assembly: the AVX-512 ones on any machine (checked against
-// the Go model of tableexp_amd64_test.go and, through Softmax, against
-// the reference), the AVX2 ones against the hardware where it has AVX2,
-// which checks the interpreter itself.
+// The AVX-512 table, small-row and div kernels under internal/avxemu, an
+// interpreter of the generated assembly, against exact models of what
+// they compute (the Go model of tableexp_amd64_test.go, big.Float): on any
+// machine, with the kernels' own bits. emuset_amd64_test.go runs the whole
+// set under it, and checks the interpreter against the hardware.
 
 var emuProg = sync.OnceValues(func() (*avxemu.Program, error) {
 	src, err := os.ReadFile("softmax_amd64.s")
@@ -144,39 +144,6 @@ func maxMinGo(x []float32) (float32, float32) {
 		mx, mn = max(mx, v), min(mn, v)
 	}
 	return mx, mn
-}
-
-func TestEmuMatchesAVX2(t *testing.T) {
-	if !hasSet("avx2") {
-		t.Skip("no AVX2 on this CPU")
-	}
-	for i, x := range emuRows(testing.Short()) {
-		c, th, _, nocut, ok := emuCase(x, 8)
-		if !ok {
-			continue
-		}
-		for _, cut := range []bool{true, false} {
-			if !cut && !nocut {
-				continue
-			}
-			got, gs := emuTotal(t, "AVX2", x, c, th, !cut, i%4 == 1, i)
-			want := make([]float32, len(x))
-			var ws float64
-			if cut {
-				ws = expSumTotalAVX2(want, x, c, th, 4096)
-			} else {
-				ws = expSumTotalNoCutAVX2(want, x, c, 0)
-			}
-			for j := range x {
-				if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
-					t.Fatalf("n=%d cut=%v: e[%d] interpreted %v, hardware %v (x=%v)", len(x), cut, j, got[j], want[j], x[j])
-				}
-			}
-			if math.Float64bits(gs) != math.Float64bits(ws) && !(gs != gs && ws != ws) {
-				t.Fatalf("n=%d cut=%v: sum interpreted %v, hardware %v", len(x), cut, gs, ws)
-			}
-		}
-	}
 }
 
 // TestEmuAVX512 checks the avx512 table kernels: every e against the

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -30,9 +31,29 @@ func tolFor(k *kernels[float32]) float64 {
 	return tolSIMD32
 }
 
+// testSets32 are the sets the tests run: every set this CPU runs and,
+// unless -short, interpreted ones for sets it cannot (emuSets32).
+func testSets32() []*kernels[float32] {
+	return append(sets32[:len(sets32):len(sets32)], emuSets32()...)
+}
+
+// interpreted reports whether k is an interpreted set: about a microsecond
+// per element, where tests bound their longest rows (longRow).
+func interpreted(k *kernels[float32]) bool { return strings.HasSuffix(k.name, "-emu") }
+
+// longRow is the length of the tests' longest rows on set k: 2^24, or 2^21
+// on an interpreted set (whose native run on a CPU that has it covers
+// 2^24; at 2^21 its sums already fold thousands of block sums).
+func longRow(k *kernels[float32]) int {
+	if interpreted(k) {
+		return 1 << 21
+	}
+	return 1 << 24
+}
+
 // forEachSet runs f as a subtest for every float32 kernel set.
 func forEachSet(t *testing.T, f func(t *testing.T, k *kernels[float32])) {
-	for _, k := range sets32 {
+	for _, k := range testSets32() {
 		t.Run("impl="+k.name, func(t *testing.T) { f(t, k) })
 	}
 }

@@ -143,8 +143,9 @@ func TestTableModelAccuracy(t *testing.T) {
 	}
 }
 
+// hasSet reports whether this CPU runs the set natively.
 func hasSet(name string) bool {
-	for _, k := range amdSets() {
+	for _, k := range archSets32() {
 		if k.name == name {
 			return true
 		}

@@ -1,0 +1,322 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/gosimd/softmax/internal/avxemu"
+)
+
+// An assembly kernel set run by internal/avxemu: the same Go wrappers as
+// the native set (asmKernels.kernels), each kernel call interpreted over
+// the caller's own memory. It lets a machine without AVX-512 run every
+// test on the avx512 set, and checks the interpreter where the hardware
+// runs the set too.
+
+// emuAsm returns set suffix's kernels ("AVX2" or "AVX512") under the
+// interpreter, named like the native set plus "-emu". A kernel the
+// interpreter cannot run panics with the reason.
+func emuAsm(native *asmKernels, suffix string) *asmKernels {
+	a := *native
+	a.name += "-emu"
+	fn := func(kernel string) string { return kernel + suffix }
+	a.max = func(x []float32) float32 {
+		return emuCall(fn("max"), x).f32(0)
+	}
+	a.maxMin = func(x []float32) (float32, float32) {
+		r := emuCall(fn("maxMin"), x)
+		return r.f32(0), r.f32(4)
+	}
+	a.expSum = func(dst, x []float32, nm, nml, t float32) (float64, int) {
+		r := emuCall(fn("expSum"), dst, x, nm, nml, t)
+		return r.f64(0), r.int(8)
+	}
+	a.expSumNS = func(x []float32, nm, nml, t float32) (float64, int) {
+		r := emuCall(fn("expSumNoStore"), x, nm, nml, t)
+		return r.f64(0), r.int(8)
+	}
+	a.total = func(dst, x []float32, c, t float32, pf uintptr) float64 {
+		return emuCall(fn("expSumTotal"), dst, x, c, t, pf).f64(0)
+	}
+	a.totalNoCut = func(dst, x []float32, c float32, pf uintptr) float64 {
+		return emuCall(fn("expSumTotalNoCut"), dst, x, c, pf).f64(0)
+	}
+	a.small = func(dst, x []float32, cols, rows int) int {
+		return emuCall(fn("softmaxSmall"), dst, x, cols, rows).int(0)
+	}
+	a.div = func(dst, x []float32, rhi, rlo float32, pf uintptr) {
+		emuCall(fn("div"), dst, x, rhi, rlo, pf)
+	}
+	a.sub = func(dst, x []float32, m float32, l float64) {
+		emuCall(fn("sub"), dst, x, m, l)
+	}
+	a.sum = func(x []float32) float64 {
+		return emuCall(fn("sum"), x).f64(0)
+	}
+	a.dot = func(x, y []float32) float64 {
+		return emuCall(fn("dot"), x, y).f64(0)
+	}
+	a.mulSub = func(dx, p, dy []float32, s float64) {
+		emuCall(fn("mulSub"), dx, p, dy, s)
+	}
+	a.expMulSub = func(dx, lp, dy []float32, s float64) {
+		emuCall(fn("expMulSub"), dx, lp, dy, s)
+	}
+	return &a
+}
+
+// emuResults are a call's result slots.
+type emuResults []byte
+
+func (r emuResults) f32(off int) float32 {
+	return math.Float32frombits(binary.LittleEndian.Uint32(r[off:]))
+}
+func (r emuResults) f64(off int) float64 {
+	return math.Float64frombits(binary.LittleEndian.Uint64(r[off:]))
+}
+func (r emuResults) int(off int) int { return int(binary.LittleEndian.Uint64(r[off:])) }
+
+// emuCall runs kernel name under a fresh interpreter with args laid out
+// as Go's ABI0 does (slices, float32, float64, int, uintptr), and returns
+// its results. Each slice's memory is the interpreter's region for it,
+// at the same offset from a 64-byte boundary: the kernel reads and writes
+// the caller's elements, and any access outside them is an error. Slices
+// that start at the same element share one region (in place).
+func emuCall(name string, args ...any) emuResults {
+	prog, err := emuProg()
+	if err != nil {
+		panic(err)
+	}
+	m := avxemu.NewMachine(prog)
+	type key struct {
+		p unsafe.Pointer
+		n int
+	}
+	mapped := map[key]uint64{}
+	var frame []byte
+	put := func(size int, v uint64) {
+		for len(frame)%size != 0 {
+			frame = append(frame, 0)
+		}
+		frame = binary.LittleEndian.AppendUint64(frame, v)[:len(frame)+size]
+	}
+	for _, a := range args {
+		switch v := a.(type) {
+		case []float32:
+			p := unsafe.Pointer(unsafe.SliceData(v))
+			addr, ok := mapped[key{p, len(v)}]
+			if !ok {
+				var b []byte
+				if len(v) > 0 {
+					b = unsafe.Slice((*byte)(p), 4*len(v))
+				}
+				addr = m.MapAt(b, int(uintptr(p)%64)).Addr
+				mapped[key{p, len(v)}] = addr
+			}
+			put(8, addr)
+			put(8, uint64(len(v)))
+			put(8, uint64(len(v)))
+		case float32:
+			put(4, uint64(math.Float32bits(v)))
+		case float64:
+			put(8, math.Float64bits(v))
+		case int:
+			put(8, uint64(v))
+		case uintptr:
+			put(8, uint64(v))
+		default:
+			panic(fmt.Sprintf("emuCall %s: argument of type %T", name, a))
+		}
+	}
+	for len(frame)%8 != 0 {
+		frame = append(frame, 0)
+	}
+	results := len(frame)
+	size, ok := prog.ArgSize(name)
+	if !ok || size < results {
+		panic(fmt.Sprintf("emuCall %s: argument frame of %d bytes, the function's is %d", name, results, size))
+	}
+	frame = append(frame, make([]byte, size-results)...)
+	out, err := m.Call(name, frame)
+	if err != nil {
+		panic(fmt.Sprintf("avxemu: %v", err))
+	}
+	return emuResults(out[results:])
+}
+
+// emuSets32 are the interpreted sets the tests run besides sets32: the
+// avx512 set on a CPU without AVX-512 (where it is otherwise untested),
+// in full runs only (the -short runs, under the race detector and qemu,
+// are for other things, and the interpreter is slow).
+func emuSets32() []*kernels[float32] {
+	if hasSet("avx512") || testing.Short() {
+		return nil
+	}
+	return []*kernels[float32]{emu512Set()}
+}
+
+var emu512Set = sync.OnceValue(func() *kernels[float32] {
+	k := emuAsm(&avx512Asm, "AVX512").kernels()
+	return &k
+})
+
+// TestEmuMatchesHardware runs every kernel of each set this CPU has both
+// natively and under the interpreter, on the same inputs (every length
+// 0..70 and longer ones, misaligned, in place, with −Inf, NaN and the
+// exp cutoff), and wants the same bits: the check of the interpreter that
+// the interpreted avx512 set rests on where the CPU lacks AVX-512.
+func TestEmuMatchesHardware(t *testing.T) {
+	natives := map[string]*asmKernels{"avx2": &avx2Asm, "avx512": &avx512Asm}
+	suffix := map[string]string{"avx2": "AVX2", "avx512": "AVX512"}
+	ran := 0
+	for _, name := range []string{"avx2", "avx512"} {
+		if !hasSet(name) {
+			continue
+		}
+		ran++
+		hw, emu := natives[name], emuAsm(natives[name], suffix[name])
+		t.Run("impl="+name, func(t *testing.T) { matchKernels(t, hw, emu) })
+	}
+	if ran == 0 {
+		t.Skip("no AVX2 or AVX-512 on this CPU: nothing to compare the interpreter with")
+	}
+}
+
+// same32 reports whether two outputs agree bit for bit (any NaN matches
+// any NaN: the interpreter does not model payloads).
+func same32(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
+
+func matchKernels(t *testing.T, hw, emu *asmKernels) {
+	rng := newRand(41)
+	var lens []int
+	for n := 0; n <= 70; n++ {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 127, 128, 129, 255, 256, 1000, 4099)
+	eqs := func(what string, n int, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if !same32(a[i], b[i]) {
+				t.Fatalf("%s n=%d: [%d] hardware %v (%#x), interpreted %v (%#x)", what, n, i, a[i], math.Float32bits(a[i]), b[i], math.Float32bits(b[i]))
+			}
+		}
+	}
+	eq64 := func(what string, n int, a, b float64) {
+		t.Helper()
+		if math.Float64bits(a) != math.Float64bits(b) && !(a != a && b != b) {
+			t.Fatalf("%s n=%d: hardware %v, interpreted %v", what, n, a, b)
+		}
+	}
+	for c, n := range lens {
+		off := c % 16
+		x := logits32(rng, n+off, []float64{0.5, 4, 30, 60}[c%4], []float64{0, 20, -100, 150}[c%4])[off:]
+		y := logits32(rng, n+off, 1, 0)[off:]
+		if n > 3 {
+			x[rng.IntN(n)] = float32(math.Inf(-1))
+			y[rng.IntN(n)] = float32(math.Inf(-1))
+		}
+		if n > 5 && c%3 == 0 {
+			x[rng.IntN(n)] = float32(math.NaN())
+		}
+		if n > 8 { // the float64 exp's under- and overflow (expMulSub)
+			for _, v := range []float64{-800, 100, 800, math.Inf(1)} {
+				y[rng.IntN(n)] = float32(v)
+			}
+		}
+		two := func() ([]float32, []float32) {
+			a, b := make([]float32, n+off)[off:], make([]float32, n+off)[off:]
+			for i := range a {
+				a[i], b[i] = 7, 7 // the kernels must overwrite every element
+			}
+			return a, b
+		}
+		what := func(k string) string { return fmt.Sprintf("%s %s", hw.name, k) }
+
+		if a, b := hw.max(x), emu.max(x); !same32(a, b) {
+			t.Fatalf("%s n=%d: hardware %v, interpreted %v", what("max"), n, a, b)
+		}
+		a1, a2 := hw.maxMin(x)
+		b1, b2 := emu.maxMin(x)
+		if !same32(a1, b1) || !same32(a2, b2) {
+			t.Fatalf("%s n=%d: hardware %v %v, interpreted %v %v", what("maxMin"), n, a1, a2, b1, b2)
+		}
+		m, lo := maxMinGo(x)
+		if n > 0 && m > float32(math.Inf(-1)) {
+			th := expThreshold(m)
+			mh, ml := splitMax(m)
+			d1, d2 := two()
+			r1, o1 := hw.expSum(d1, x, -mh, -ml, th)
+			r2, o2 := emu.expSum(d2, x, -mh, -ml, th)
+			eqs(what("expSum"), n, d1, d2)
+			eq64(what("expSum rest"), n, r1, r2)
+			if o1 != o2 {
+				t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSum"), n, o1, o2)
+			}
+			r1, o1 = hw.expSumNS(x, -mh, -ml, th)
+			r2, o2 = emu.expSumNS(x, -mh, -ml, th)
+			eq64(what("expSumNoStore rest"), n, r1, r2)
+			if o1 != o2 {
+				t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSumNoStore"), n, o1, o2)
+			}
+			if m < tableMaxAbs && m > -tableMaxAbs {
+				cb, _ := tableBias(m, hw.tableLen)
+				d1, d2 = two()
+				eq64(what("expSumTotal"), n, hw.total(d1, x, cb, th, 64), emu.total(d2, x, cb, th, 64))
+				eqs(what("expSumTotal"), n, d1, d2)
+				if lo >= th {
+					d1, d2 = two()
+					eq64(what("expSumTotalNoCut"), n, hw.totalNoCut(d1, x, cb, 0), emu.totalNoCut(d2, x, cb, 0))
+					eqs(what("expSumTotalNoCut"), n, d1, d2)
+				}
+			}
+			// In place: dst is x.
+			x1, x2 := append([]float32(nil), x...), append([]float32(nil), x...)
+			hw.expSum(x1, x1, -mh, -ml, th)
+			emu.expSum(x2, x2, -mh, -ml, th)
+			eqs(what("expSum in place"), n, x1, x2)
+			if m < tableMaxAbs && m > -tableMaxAbs {
+				cb, _ := tableBias(m, hw.tableLen)
+				x1, x2 = append(x1[:0], x...), append(x2[:0], x...)
+				eq64(what("expSumTotal in place"), n, hw.total(x1, x1, cb, th, 0), emu.total(x2, x2, cb, th, 0))
+				eqs(what("expSumTotal in place"), n, x1, x2)
+			}
+		}
+		if cols := c%16 + 1; n >= 16 {
+			rows := (n-16)/cols + 1
+			d1, d2 := two()
+			if r1, r2 := hw.small(d1, x, cols, rows), emu.small(d2, x, cols, rows); r1 != r2 {
+				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("softmaxSmall"), n, cols, r1, r2)
+			}
+			eqs(what("softmaxSmall"), n, d1, d2)
+		}
+		hi, lo32, _ := recip(1 + 37*rng.Float64())
+		for _, pf := range []uintptr{0, 256} {
+			d1, d2 := two()
+			hw.div(d1, x, hi, lo32, pf)
+			emu.div(d2, x, hi, lo32, pf)
+			eqs(what("div"), n, d1, d2)
+		}
+		s := rng.NormFloat64() * 3
+		d1, d2 := two()
+		hw.sub(d1, x, float32(s), s/7)
+		emu.sub(d2, x, float32(s), s/7)
+		eqs(what("sub"), n, d1, d2)
+		eq64(what("sum"), n, hw.sum(y), emu.sum(y))
+		eq64(what("dot"), n, hw.dot(x, y), emu.dot(x, y))
+		d1, d2 = two()
+		hw.mulSub(d1, x, y, s)
+		emu.mulSub(d2, x, y, s)
+		eqs(what("mulSub"), n, d1, d2)
+		d1, d2 = two()
+		lp := y // log-probabilities: the exp's whole range and −Inf
+		hw.expMulSub(d1, lp, x, s)
+		emu.expMulSub(d2, lp, x, s)
+		eqs(what("expMulSub"), n, d1, d2)
+	}
+}
