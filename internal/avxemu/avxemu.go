@@ -13,6 +13,7 @@
 package avxemu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -269,7 +270,9 @@ func (m *Machine) Call(name string, args []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %d argument bytes, want %d", name, len(args), f.args)
 	}
 	fp := m.Map(args)
-	sp := m.Map(make([]byte, f.frame))
+	// The local frame starts as NaN in every float lane (all ones): code
+	// that reads a slot before writing it gets garbage, as on hardware.
+	sp := m.Map(bytes.Repeat([]byte{0xff}, f.frame))
 	m.gp = [numGP]uint64{}
 	m.gp[regFP], m.gp[regSP] = fp.Addr, sp.Addr
 	for pc, steps := 0, 0; ; steps++ {
@@ -492,10 +495,12 @@ type opcode uint8
 const (
 	opUnknown opcode = iota
 	opADDQ
+	opANDQ
 	opCMOVQHI
 	opCMPQ
 	opDECQ
 	opINCQ
+	opJA
 	opJAE
 	opJB
 	opJMP
@@ -553,6 +558,7 @@ const (
 	opVINSERTF128
 	opVINSERTF64X4
 	opVMAXPD
+	opVMASKMOVPS
 	opVMAXPS
 	opVMINPS
 	opVMOVAPD
@@ -589,7 +595,7 @@ const (
 	opXORQ
 )
 
-var opNames = [...]string{opADDQ: "ADDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ", opINCQ: "INCQ", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ", opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL", opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS", opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1", opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL", opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD", opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS", opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD", opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS", opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS", opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS", opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128", opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS", opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD", opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD", opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128", opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD", opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS", opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS", opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD", opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD", opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD", opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD", opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD", opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ"}
+var opNames = [...]string{opADDQ: "ADDQ", opANDQ: "ANDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ", opINCQ: "INCQ", opJA: "JA", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ", opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL", opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS", opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1", opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL", opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD", opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS", opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD", opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS", opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS", opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS", opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128", opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS", opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD", opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD", opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128", opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS", opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD", opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS", opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS", opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD", opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD", opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD", opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD", opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD", opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ"}
 
 var opcodes = func() map[string]opcode {
 	m := map[string]opcode{}
@@ -614,6 +620,8 @@ func (m *Machine) jump(op opcode) (taken, ok bool) {
 		return m.cf, true
 	case opJAE:
 		return !m.cf, true
+	case opJA:
+		return !m.cf && !m.zf, true
 	}
 	return false, false
 }
@@ -724,7 +732,7 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 	case opLEAQ:
 		m.gp[ops[1].reg] = ops[0].addr
 		return nil
-	case opADDQ, opSUBQ, opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ:
+	case opADDQ, opANDQ, opSUBQ, opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ:
 		var s uint64
 		d := ops[len(ops)-1]
 		if len(ops) == 2 {
@@ -743,6 +751,10 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 			v <<= s
 		case opXORQ:
 			v ^= s
+			m.cf = false
+		case opANDQ:
+			v &= s
+			m.cf = false
 		case opINCQ:
 			v++
 		case opDECQ:
@@ -1123,6 +1135,24 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 			base := i &^ 3
 			sel := int(ops[0].imm>>(2*(i&3))) & 3
 			put32(res, i, u32(src, base+sel))
+		}
+		return m.writeVec(dst, res)
+	case opVMASKMOVPS:
+		// VMASKMOVPS mem, mask, dst: the lanes whose mask has the top bit
+		// set are loaded, the others are 0 and not accessed.
+		if ops[0].kind != 'm' {
+			return fmt.Errorf("only the load form is modelled")
+		}
+		mask, _ := m.readVec(ops[1], w)
+		res := m.tmp(w)
+		for i := 0; i < w/4; i++ {
+			if u32(mask, i)>>31 == 1 {
+				d, err := m.mem(ops[0].addr+uint64(4*i), 4)
+				if err != nil {
+					return err
+				}
+				copy(res[4*i:], d)
+			}
 		}
 		return m.writeVec(dst, res)
 	case opVBLENDVPS:
