@@ -71,26 +71,36 @@ max_single:
 	JMP    max_single
 
 max_tail:
-	TESTQ   CX, CX
-	JZ      max_done
-	LEAQ    tailmask<>+0(SB), DX
-	MOVQ    $0x00000008, BX
-	SUBQ    CX, BX
-	VMOVDQU (DX)(BX*4), Y4
+	TESTQ      CX, CX
+	JZ         max_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y4
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_1
+	VMASKMOVPS (AX), Y4, Y5
+	JMP        tail_loaded_2
+
+tail_page_1:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_1:
+copy_3:
 	CMPQ DX, CX
-	JAE  copied_2
+	JAE  copied_4
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_1
+	JMP  copy_3
 
-copied_2:
-	VMOVUPS   (SP), Y5
+copied_4:
+	VMOVUPS (SP), Y5
+
+tail_loaded_2:
 	VMOVUPS   neginf32<>+0(SB), Y6
 	VBLENDVPS Y4, Y5, Y6, Y5
 	VMAXPS    Y5, Y1, Y1
@@ -171,26 +181,36 @@ maxmin_single:
 	JMP     maxmin_single
 
 maxmin_tail:
-	TESTQ   CX, CX
-	JZ      maxmin_done
-	LEAQ    tailmask<>+0(SB), DX
-	MOVQ    $0x00000008, BX
-	SUBQ    CX, BX
-	VMOVDQU (DX)(BX*4), Y8
+	TESTQ      CX, CX
+	JZ         maxmin_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y8
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_5
+	VMASKMOVPS (AX), Y8, Y9
+	JMP        tail_loaded_6
+
+tail_page_5:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_3:
+copy_7:
 	CMPQ DX, CX
-	JAE  copied_4
+	JAE  copied_8
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_3
+	JMP  copy_7
 
-copied_4:
-	VMOVUPS   (SP), Y9
+copied_8:
+	VMOVUPS (SP), Y9
+
+tail_loaded_6:
 	VMOVUPS   neginf32<>+0(SB), Y10
 	VBLENDVPS Y8, Y9, Y10, Y10
 	VMAXPS    Y10, Y2, Y2
@@ -428,26 +448,36 @@ single:
 	JMP          single
 
 tail:
-	TESTQ   DX, DX
-	JZ      done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y4
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y4
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_9
+	VMASKMOVPS (CX), Y4, Y5
+	JMP        tail_loaded_10
+
+tail_page_9:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 96(SP)
 	XORQ    BX, BX
 
-copy_5:
+copy_11:
 	CMPQ BX, DX
-	JAE  copied_6
+	JAE  copied_12
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 96(SP)(BX*4)
 	INCQ BX
-	JMP  copy_5
+	JMP  copy_11
 
-copied_6:
-	VMOVUPS      96(SP), Y5
+copied_12:
+	VMOVUPS 96(SP), Y5
+
+tail_loaded_10:
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
 	VMOVUPS      magic32<>+0(SB), Y7
@@ -473,15 +503,15 @@ copied_6:
 	VMOVUPS      Y0, 96(SP)
 	XORQ         CX, CX
 
-copy_7:
+copy_13:
 	CMPQ CX, DX
-	JAE  copied_8
+	JAE  copied_14
 	MOVL 96(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_7
+	JMP  copy_13
 
-copied_8:
+copied_14:
 	VCMPPS  $0x00, one32<>+0(SB), Y0, Y5
 	VANDNPS Y0, Y5, Y0
 	VADDPS  Y0, Y3, Y3
@@ -893,26 +923,36 @@ single:
 	JMP          single
 
 tail:
-	TESTQ   CX, CX
-	JZ      done
-	LEAQ    tailmask<>+0(SB), DX
-	MOVQ    $0x00000008, BX
-	SUBQ    CX, BX
-	VMOVDQU (DX)(BX*4), Y4
+	TESTQ      CX, CX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y4
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_15
+	VMASKMOVPS (AX), Y4, Y5
+	JMP        tail_loaded_16
+
+tail_page_15:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 96(SP)
 	XORQ    DX, DX
 
-copy_9:
+copy_17:
 	CMPQ DX, CX
-	JAE  copied_10
+	JAE  copied_18
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 96(SP)(DX*4)
 	INCQ DX
-	JMP  copy_9
+	JMP  copy_17
 
-copied_10:
-	VMOVUPS      96(SP), Y5
+copied_18:
+	VMOVUPS 96(SP), Y5
+
+tail_loaded_16:
 	VADDPS       Y0, Y5, Y6
 	VSUBPS       Y0, Y6, Y0
 	VMOVUPS      magic32<>+0(SB), Y7
@@ -1183,55 +1223,66 @@ rest:
 	SUBQ         $0x00000008, DX
 
 tail:
-	TESTQ   DX, DX
-	JZ      done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y6
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y6
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_19
+	VMASKMOVPS (CX), Y6, Y7
+	JMP        tail_loaded_20
+
+tail_page_19:
 	VPXOR   Y7, Y7, Y7
 	VMOVDQU Y7, 32(SP)
 	XORQ    BX, BX
 
-copy_11:
+copy_21:
 	CMPQ BX, DX
-	JAE  copied_12
+	JAE  copied_22
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 32(SP)(BX*4)
 	INCQ BX
-	JMP  copy_11
+	JMP  copy_21
 
-copied_12:
-	VMOVUPS      32(SP), Y7
+copied_22:
+	VMOVUPS 32(SP), Y7
+
+tail_loaded_20:
 	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y7, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
 	VMULPS       Y8, Y8, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD213PS  Y8, Y0, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
+	VFMADD213PS  Y8, Y0, Y10
 	VPERMPS      exptab8<>+0(SB), Y7, Y0
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y7, Y0, Y0
-	VFMADD213PS  Y0, Y9, Y0
-	VCMPPS       $0x1e, 32(SP), Y1, Y1
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
 	VANDPS       Y6, Y0, Y0
 	VMOVUPS      Y0, 32(SP)
 	XORQ         CX, CX
 
-copy_13:
+copy_23:
 	CMPQ CX, DX
-	JAE  copied_14
+	JAE  copied_24
 	MOVL 32(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_13
+	JMP  copy_23
 
-copied_14:
+copied_24:
 	VADDPS Y0, Y5, Y5
 
 done:
@@ -1544,26 +1595,36 @@ rest:
 	SUBQ         $0x00000008, DX
 
 tail:
-	TESTQ   DX, DX
-	JZ      done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y5
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y5
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_25
+	VMASKMOVPS (CX), Y5, Y6
+	JMP        tail_loaded_26
+
+tail_page_25:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, 32(SP)
 	XORQ    BX, BX
 
-copy_15:
+copy_27:
 	CMPQ BX, DX
-	JAE  copied_16
+	JAE  copied_28
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 32(SP)(BX*4)
 	INCQ BX
-	JMP  copy_15
+	JMP  copy_27
 
-copied_16:
-	VMOVUPS      32(SP), Y6
+copied_28:
+	VMOVUPS 32(SP), Y6
+
+tail_loaded_26:
 	VMOVUPS      Y6, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y0
@@ -1582,15 +1643,15 @@ copied_16:
 	VMOVUPS      Y0, 32(SP)
 	XORQ         CX, CX
 
-copy_17:
+copy_29:
 	CMPQ CX, DX
-	JAE  copied_18
+	JAE  copied_30
 	MOVL 32(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_17
+	JMP  copy_29
 
-copied_18:
+copied_30:
 	VADDPS Y0, Y4, Y4
 
 done:
@@ -1883,40 +1944,50 @@ div_pf_single:
 	JMP         div_pf_single
 
 div_pf_tail:
-	TESTQ   DX, DX
-	JZ      div_pf_done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y2
+	TESTQ      DX, DX
+	JZ         div_pf_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y2
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_31
+	VMASKMOVPS (CX), Y2, Y2
+	JMP        tail_loaded_32
+
+tail_page_31:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_19:
+copy_33:
 	CMPQ BX, DX
-	JAE  copied_20
+	JAE  copied_34
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_19
+	JMP  copy_33
 
-copied_20:
-	VMOVUPS     (SP), Y2
+copied_34:
+	VMOVUPS (SP), Y2
+
+tail_loaded_32:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_21:
+copy_35:
 	CMPQ CX, DX
-	JAE  copied_22
+	JAE  copied_36
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_21
+	JMP  copy_35
 
-copied_22:
+copied_36:
 div_pf_done:
 	VZEROUPPER
 	RET
@@ -1959,40 +2030,50 @@ div_single:
 	JMP         div_single
 
 div_tail:
-	TESTQ   DX, DX
-	JZ      div_done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y2
+	TESTQ      DX, DX
+	JZ         div_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y2
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_37
+	VMASKMOVPS (CX), Y2, Y2
+	JMP        tail_loaded_38
+
+tail_page_37:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_23:
+copy_39:
 	CMPQ BX, DX
-	JAE  copied_24
+	JAE  copied_40
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_23
+	JMP  copy_39
 
-copied_24:
-	VMOVUPS     (SP), Y2
+copied_40:
+	VMOVUPS (SP), Y2
+
+tail_loaded_38:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_25:
+copy_41:
 	CMPQ CX, DX
-	JAE  copied_26
+	JAE  copied_42
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_25
+	JMP  copy_41
 
-copied_26:
+copied_42:
 div_done:
 	VZEROUPPER
 	RET
@@ -2055,26 +2136,36 @@ sub_single:
 	JMP         sub_single
 
 sub_tail:
-	TESTQ   DX, DX
-	JZ      sub_done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), Y2
+	TESTQ      DX, DX
+	JZ         sub_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y2
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_43
+	VMASKMOVPS (CX), Y2, Y3
+	JMP        tail_loaded_44
+
+tail_page_43:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_27:
+copy_45:
 	CMPQ BX, DX
-	JAE  copied_28
+	JAE  copied_46
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_27
+	JMP  copy_45
 
-copied_28:
-	VMOVUPS      (SP), Y3
+copied_46:
+	VMOVUPS (SP), Y3
+
+tail_loaded_44:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -2088,15 +2179,15 @@ copied_28:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_29:
+copy_47:
 	CMPQ CX, DX
-	JAE  copied_30
+	JAE  copied_48
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_29
+	JMP  copy_47
 
-copied_30:
+copied_48:
 sub_done:
 	VZEROUPPER
 	RET
@@ -2136,26 +2227,36 @@ sum_single:
 	JMP       sum_single
 
 sum_tail:
-	TESTQ   CX, CX
-	JZ      sum_done
-	LEAQ    tailmask<>+0(SB), DX
-	MOVQ    $0x00000008, BX
-	SUBQ    CX, BX
-	VMOVDQU (DX)(BX*4), X4
+	TESTQ      CX, CX
+	JZ         sum_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), X4
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000ff0
+	JA         tail_page_49
+	VMASKMOVPS (AX), X4, X4
+	JMP        tail_loaded_50
+
+tail_page_49:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, (SP)
 	XORQ    DX, DX
 
-copy_31:
+copy_51:
 	CMPQ DX, CX
-	JAE  copied_32
+	JAE  copied_52
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_31
+	JMP  copy_51
 
-copied_32:
-	VMOVUPS   (SP), X4
+copied_52:
+	VMOVUPS (SP), X4
+
+tail_loaded_50:
 	VCVTPS2PD X4, Y4
 	VADDPD    Y4, Y1, Y1
 
@@ -2214,43 +2315,63 @@ dot_single:
 	JMP         dot_single
 
 dot_tail:
-	TESTQ   DX, DX
-	JZ      dot_done
-	LEAQ    tailmask<>+0(SB), BX
-	MOVQ    $0x00000008, SI
-	SUBQ    DX, SI
-	VMOVDQU (BX)(SI*4), X4
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	TESTQ      DX, DX
+	JZ         dot_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), X4
+	LEAQ       (AX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000ff0
+	JA         tail_page_53
+	VMASKMOVPS (AX), X4, X5
+	JMP        tail_loaded_54
+
+tail_page_53:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_33:
+copy_55:
 	CMPQ BX, DX
-	JAE  copied_34
+	JAE  copied_56
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_33
+	JMP  copy_55
 
-copied_34:
-	VMOVUPS   (SP), X4
-	VCVTPS2PD X4, Y4
-	VPXOR     Y5, Y5, Y5
-	VMOVDQU   Y5, (SP)
-	XORQ      AX, AX
+copied_56:
+	VMOVUPS (SP), X5
 
-copy_35:
+tail_loaded_54:
+	VCVTPS2PD  X5, Y5
+	LEAQ       (CX), AX
+	ANDQ       $0x00000fff, AX
+	CMPQ       AX, $0x00000ff0
+	JA         tail_page_57
+	VMASKMOVPS (CX), X4, X4
+	JMP        tail_loaded_58
+
+tail_page_57:
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
+	XORQ    AX, AX
+
+copy_59:
 	CMPQ AX, DX
-	JAE  copied_36
+	JAE  copied_60
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_35
+	JMP  copy_59
 
-copied_36:
-	VMOVUPS     (SP), X5
-	VCVTPS2PD   X5, Y5
-	VFMADD231PD Y5, Y4, Y1
+copied_60:
+	VMOVUPS (SP), X4
+
+tail_loaded_58:
+	VCVTPS2PD   X4, Y4
+	VFMADD231PD Y4, Y5, Y1
 
 dot_done:
 	VADDPD       Y2, Y0, Y0
@@ -2328,65 +2449,85 @@ mulsub_single:
 	JMP         mulsub_single
 
 mulsub_tail:
-	TESTQ   BX, BX
-	JZ      mulsub_done
-	LEAQ    tailmask<>+0(SB), SI
-	MOVQ    $0x00000008, DI
-	SUBQ    BX, DI
-	VMOVDQU (SI)(DI*4), Y1
-	VPXOR   Y1, Y1, Y1
-	VMOVDQU Y1, (SP)
+	TESTQ      BX, BX
+	JZ         mulsub_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y1
+	LEAQ       (CX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_61
+	VMASKMOVPS (CX), Y1, Y3
+	JMP        tail_loaded_62
+
+tail_page_61:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_37:
+copy_63:
 	CMPQ SI, BX
-	JAE  copied_38
+	JAE  copied_64
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_37
+	JMP  copy_63
 
-copied_38:
-	VMOVUPS      (SP), Y2
-	VCVTPS2PD    X2, Y1
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VMOVDQU      Y3, (SP)
-	XORQ         CX, CX
+copied_64:
+	VMOVUPS (SP), Y3
 
-copy_39:
+tail_loaded_62:
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	LEAQ         (DX), CX
+	ANDQ         $0x00000fff, CX
+	CMPQ         CX, $0x00000fe0
+	JA           tail_page_65
+	VMASKMOVPS   (DX), Y1, Y4
+	JMP          tail_loaded_66
+
+tail_page_65:
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    CX, CX
+
+copy_67:
 	CMPQ CX, BX
-	JAE  copied_40
+	JAE  copied_68
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_39
+	JMP  copy_67
 
-copied_40:
-	VMOVUPS      (SP), Y4
-	VCVTPS2PD    X4, Y3
+copied_68:
+	VMOVUPS (SP), Y4
+
+tail_loaded_66:
+	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
-	VSUBPD       Y0, Y3, Y3
+	VSUBPD       Y0, Y1, Y1
 	VSUBPD       Y0, Y4, Y4
-	VMULPD       Y1, Y3, Y3
-	VMULPD       Y2, Y4, Y4
-	VCVTPD2PSY   Y3, X8
+	VMULPD       Y2, Y1, Y1
+	VMULPD       Y3, Y4, Y4
+	VCVTPD2PSY   Y1, X8
 	VCVTPD2PSY   Y4, X0
 	VINSERTF128  $0x01, X0, Y8, Y8
 	VMOVUPS      Y8, (SP)
 	XORQ         CX, CX
 
-copy_41:
+copy_69:
 	CMPQ CX, BX
-	JAE  copied_42
+	JAE  copied_70
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_41
+	JMP  copy_69
 
-copied_42:
+copied_70:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -2547,48 +2688,68 @@ expmulsub_single:
 	JMP          expmulsub_single
 
 expmulsub_tail:
-	TESTQ   BX, BX
-	JZ      expmulsub_done
-	LEAQ    tailmask<>+0(SB), SI
-	MOVQ    $0x00000008, DI
-	SUBQ    BX, DI
-	VMOVDQU (SI)(DI*4), Y1
-	VPXOR   Y1, Y1, Y1
-	VMOVDQU Y1, (SP)
+	TESTQ      BX, BX
+	JZ         expmulsub_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y1
+	LEAQ       (CX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_71
+	VMASKMOVPS (CX), Y1, Y3
+	JMP        tail_loaded_72
+
+tail_page_71:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_43:
+copy_73:
 	CMPQ SI, BX
-	JAE  copied_44
+	JAE  copied_74
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_43
+	JMP  copy_73
 
-copied_44:
-	VMOVUPS      (SP), Y2
-	VCVTPS2PD    X2, Y1
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VMOVDQU      Y3, (SP)
-	XORQ         CX, CX
+copied_74:
+	VMOVUPS (SP), Y3
 
-copy_45:
+tail_loaded_72:
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	LEAQ         (DX), CX
+	ANDQ         $0x00000fff, CX
+	CMPQ         CX, $0x00000fe0
+	JA           tail_page_75
+	VMASKMOVPS   (DX), Y1, Y4
+	JMP          tail_loaded_76
+
+tail_page_75:
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    CX, CX
+
+copy_77:
 	CMPQ CX, BX
-	JAE  copied_46
+	JAE  copied_78
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_45
+	JMP  copy_77
 
-copied_46:
-	VMOVUPS      (SP), Y4
-	VCVTPS2PD    X4, Y3
+copied_78:
+	VMOVUPS (SP), Y4
+
+tail_loaded_76:
+	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	VMOVUPD      exp64min<>+0(SB), Y5
-	VMAXPD       Y1, Y5, Y5
+	VMAXPD       Y2, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y6
 	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
 	VSUBPD       magic64<>+0(SB), Y6, Y7
@@ -2609,55 +2770,55 @@ copied_46:
 	VFMADD213PD  exp64c0<>+0(SB), Y5, Y7
 	VPSLLQ       $0x34, Y6, Y6
 	VMULPD       Y6, Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y1, Y5
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y5
 	VANDNPD      Y7, Y5, Y7
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y1, Y1
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y2
 	VMOVUPD      inf64<>+0(SB), Y5
-	VBLENDVPD    Y1, Y5, Y7, Y7
-	VFNMADD231PD Y0, Y7, Y3
-	VMOVUPD      exp64min<>+0(SB), Y1
-	VMAXPD       Y2, Y1, Y1
+	VBLENDVPD    Y2, Y5, Y7, Y7
+	VFNMADD231PD Y0, Y7, Y1
+	VMOVUPD      exp64min<>+0(SB), Y2
+	VMAXPD       Y3, Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y5
-	VFMADD231PD  log2e64<>+0(SB), Y1, Y5
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y5
 	VSUBPD       magic64<>+0(SB), Y5, Y6
-	VMOVAPD      Y1, Y1
-	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y1
-	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y1
+	VMOVAPD      Y2, Y2
+	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y2
+	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y2
 	VMOVUPD      exp64c11<>+0(SB), Y6
-	VFMADD213PD  exp64c10<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c9<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c8<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c7<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c6<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c5<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c4<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c3<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c2<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c1<>+0(SB), Y1, Y6
-	VFMADD213PD  exp64c0<>+0(SB), Y1, Y6
+	VFMADD213PD  exp64c10<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c9<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c8<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c7<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c6<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c5<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c4<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c3<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c2<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c1<>+0(SB), Y2, Y6
+	VFMADD213PD  exp64c0<>+0(SB), Y2, Y6
 	VPSLLQ       $0x34, Y5, Y5
 	VMULPD       Y5, Y6, Y6
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y1
-	VANDNPD      Y6, Y1, Y6
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y1
-	VMOVUPD      inf64<>+0(SB), Y2
-	VBLENDVPD    Y1, Y2, Y6, Y6
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
+	VANDNPD      Y6, Y2, Y6
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y2
+	VMOVUPD      inf64<>+0(SB), Y3
+	VBLENDVPD    Y2, Y3, Y6, Y6
 	VFNMADD231PD Y0, Y6, Y4
-	VCVTPD2PSY   Y3, X10
+	VCVTPD2PSY   Y1, X10
 	VCVTPD2PSY   Y4, X0
 	VINSERTF128  $0x01, X0, Y10, Y10
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_47:
+copy_79:
 	CMPQ CX, BX
-	JAE  copied_48
+	JAE  copied_80
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_47
+	JMP  copy_79
 
-copied_48:
+copied_80:
 expmulsub_done:
 	VZEROUPPER
 	RET

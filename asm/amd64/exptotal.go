@@ -95,6 +95,7 @@ type totalJob struct {
 	r2   VecVirtual // r²
 	n, q VecVirtual // n: N; q: the polynomial
 	e    VecVirtual
+	xt   VecVirtual    // AVX2 tail with the cutoff: x, for the compare
 	keep OpmaskVirtual // AVX-512: the lanes to keep (cutoff, tail)
 }
 
@@ -116,6 +117,10 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			default:
 				loadTail(j.src, j.t, j.v, 32)
 				VMOVUPS(j.v, j.r)
+				if k.t != nil {
+					j.xt = a.vec()
+					VMOVUPS(j.v, j.xt)
+				}
 			}
 		},
 		func(j *totalJob) {
@@ -167,9 +172,9 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			if k.t != nil {
 				// x < t (ordered), with x from memory: e = 0.
 				c := a.vec()
-				src := j.src
+				var src Op = j.src
 				if !j.t.full() {
-					src = buffer()
+					src = j.xt
 				}
 				VCMPPS(U8(0x1e), src, k.t, c) // t > x
 				VANDNPS(j.e, c, j.e)
