@@ -11,6 +11,8 @@
 #
 #   mkdir -p /tmp/softmax-bundle && tar xzf softmax-bundle.tgz -C /tmp/softmax-bundle
 #   /tmp/softmax-bundle/softmax.test -test.v          # every set the CPU has
+#   (on AVX-512, TestEmuMatchesHardware also checks the interpreter that
+#   tests the avx512 set elsewhere against the real kernels, bit for bit)
 #   OMP_NUM_THREADS=1 /tmp/softmax-bundle/bench-peers -out /tmp/results
 #   /tmp/softmax-bundle/softmax.test -test.run '^$' -test.bench PrefetchPlan -test.count 8 -test.benchtime 100ms
 #
