@@ -335,56 +335,73 @@ func TestLogSumExpCancellation(t *testing.T) {
 // TestAdversarialRows builds, for each set, rows where its own exp errs the
 // most: one element from the 256 with the largest upward error and the rest
 // from the 256 with the largest downward error (and the reverse), so that
-// the error of e and the error of the sum add up in p = e/Σe.
+// the error of e and the error of the sum add up in p = e/Σe. The errors
+// are those of expSum (LogSoftmax, the loss) and, for sets that have it,
+// of expSumTotal (Softmax's own exp, whose reduction differs), each
+// measured with the max at 0 as the rows have it.
 func TestAdversarialRows(t *testing.T) {
 	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
 		const n = 1 << 16
 		x := make([]float32, n)
-		e := make([]float32, n)
 		for i := range x {
 			x[i] = -float32(i) / n * 4
 		}
-		k.expSum(e, x, 0)
-		idx := make([]int, n)
-		rel := make([]float64, n)
-		for i := range x {
-			w := math.Exp(float64(x[i]))
-			rel[i] = (float64(e[i]) - w) / w
-			idx[i] = i
+		extremes := func(e []float32, mu float64) (low, high []int) {
+			idx := make([]int, n)
+			rel := make([]float64, n)
+			for i := range x {
+				w := math.Exp(float64(x[i]) + mu)
+				rel[i] = (float64(e[i]) - w) / w
+				idx[i] = i
+			}
+			sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+			return idx[:256], idx[n-256:]
 		}
-		sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
-		low, high := idx[:256], idx[n-256:]
-		rng := newRand(5)
-		for it := range 2000 {
-			m := 2 + rng.IntN(60)
-			one, rest := high, low
-			if it%2 == 1 {
-				one, rest = low, high
-			}
-			v := make([]float64, m) // v[0] = 0 is the max
-			for i := 1; i < m; i++ {
-				v[i] = float64(x[rest[rng.IntN(len(rest))]])
-			}
-			at := 1 + rng.IntN(m-1)
-			v[at] = float64(x[one[rng.IntN(len(one))]])
-			if it%4 >= 2 { // the same row shifted: d changes by a rounding at most
-				s := float64(float32(rng.NormFloat64() * 10))
-				for i := range v {
-					v[i] = float64(float32(v[i] + s))
-				}
-			}
-			xv := f32(v)
-			got := make([]float32, m)
-			softmaxRow(k, got, xv)
-			check32(t, k, "Softmax adversarial", got, ref.Softmax(v, ref.Fast))
-			logSoftmaxRow(k, got, xv)
-			check32(t, k, "LogSoftmax adversarial", got, ref.LogSoftmax(v, ref.Fast))
-			for _, label := range []int{at, 0} {
-				wantLoss, wantGrad := ref.CrossEntropy(v, []int{label}, m, ref.Fast)
-				loss := crossEntropy(k, got, xv, []int{label}, m, 1)
-				check32(t, k, "CrossEntropyGrad adversarial", got, wantGrad)
-				check32(t, k, "CrossEntropyGrad/loss adversarial", []float32{loss}, []float64{wantLoss})
-			}
+		e := make([]float32, n)
+		k.expSum(e, x, 0)
+		low, high := extremes(e, 0)
+		adversarialRows(t, k, x, low, high, "adversarial")
+		if k.expSumTotal != nil {
+			_, mu := k.expSumTotal(e, x, 0, x[n-1])
+			low, high = extremes(e, mu)
+			adversarialRows(t, k, x, low, high, "adversarial-total")
 		}
 	})
+}
+
+// adversarialRows checks rows of x's elements: 0 (the max), one from one
+// list, the rest from the other.
+func adversarialRows(t *testing.T, k *kernels[float32], x []float32, low, high []int, what string) {
+	rng := newRand(5)
+	for it := range 2000 {
+		m := 2 + rng.IntN(60)
+		one, rest := high, low
+		if it%2 == 1 {
+			one, rest = low, high
+		}
+		v := make([]float64, m) // v[0] = 0 is the max
+		for i := 1; i < m; i++ {
+			v[i] = float64(x[rest[rng.IntN(len(rest))]])
+		}
+		at := 1 + rng.IntN(m-1)
+		v[at] = float64(x[one[rng.IntN(len(one))]])
+		if it%4 >= 2 { // the same row shifted: d changes by a rounding at most
+			s := float64(float32(rng.NormFloat64() * 10))
+			for i := range v {
+				v[i] = float64(float32(v[i] + s))
+			}
+		}
+		xv := f32(v)
+		got := make([]float32, m)
+		softmaxRow(k, got, xv)
+		check32(t, k, "Softmax "+what, got, ref.Softmax(v, ref.Fast))
+		logSoftmaxRow(k, got, xv)
+		check32(t, k, "LogSoftmax "+what, got, ref.LogSoftmax(v, ref.Fast))
+		for _, label := range []int{at, 0} {
+			wantLoss, wantGrad := ref.CrossEntropy(v, []int{label}, m, ref.Fast)
+			loss := crossEntropy(k, got, xv, []int{label}, m, 1)
+			check32(t, k, "CrossEntropyGrad "+what, got, wantGrad)
+			check32(t, k, "CrossEntropyGrad/loss "+what, []float32{loss}, []float64{wantLoss})
+		}
+	}
 }
