@@ -30,7 +30,6 @@ var (
 type asmKernels struct {
 	name       string
 	tableLen   float64 // entries of the table kernels' exp table
-	window     bool    // the small-row kernel reads and writes 16-element windows (AVX2)
 	max        func(x []float32) float32
 	maxMin     func(x []float32) (max, min float32)
 	expSum     func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)
@@ -44,13 +43,21 @@ type asmKernels struct {
 	dot        func(a, b []float32) float64
 	mulSub     func(dx, p, dy []float32, s float64)
 	expMulSub  func(dx, logp, dy []float32, s float64)
+
+	// padded, when not nil, says the small-row kernel reads and writes a
+	// 16-element window from each row's start (AVX2); it does the rows
+	// from row from on through a padded copy, and returns the rows done
+	// (small's contract).
+	padded func(dst, x []float32, cols, from int) int
 }
 
-var avx2Asm = asmKernels{"avx2", 8, true, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2}
+var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
+	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2,
+	smallPaddedAVX2}
 
-var avx512Asm = asmKernels{"avx512", 16, false, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512}
+var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
+	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512,
+	nil}
 
 var (
 	avx2Set   = avx2Asm.kernels()
@@ -152,20 +159,40 @@ const smallCols = 16
 // softmaxRows takes rows of up to smallCols columns to the small-row
 // kernel and wider ones to the table kernels, two at a time
 // (table_amd64.go). The AVX2 kernel reads and writes a 16-element window
-// from each row's start, so it gets only the rows whose window lies inside
-// the slices; the last few rows of a batch then go the general way.
+// from each row's start, so it gets the rows whose window lies inside the
+// slices, and the last few rows (or a single short vector) a padded copy.
 func (a *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols {
 		return a.rows(dst, x, cols)
 	}
-	rows := len(x) / cols
-	if a.window {
-		if len(x) < smallCols {
-			return 0
-		}
-		rows = min(rows, (len(x)-smallCols)/cols+1)
+	if a.padded == nil {
+		return a.small(dst[:len(x)], x, cols, len(x)/cols)
 	}
-	return a.small(dst[:len(x)], x, cols, rows)
+	rows, done := 0, 0
+	if len(x) >= smallCols {
+		rows = min(len(x)/cols, (len(x)-smallCols)/cols+1)
+		done = a.small(dst[:len(x)], x, cols, rows)
+	}
+	if done < rows {
+		return done
+	}
+	return a.padded(dst, x, cols, done)
+}
+
+// smallPaddedAVX2 is the AVX2 set's padded: each row from row from on is
+// copied into a 16-element buffer for softmaxSmallAVX2. The buffers stay
+// on the stack because the kernel is called directly (go:noescape).
+func smallPaddedAVX2(dst, x []float32, cols, from int) int {
+	var xb, db [smallCols]float32
+	n := len(x) / cols
+	for r := from; r < n; r++ {
+		copy(xb[:], x[r*cols:(r+1)*cols])
+		if softmaxSmallAVX2(db[:], xb[:], cols, 1) == 0 {
+			return r
+		}
+		copy(dst[r*cols:(r+1)*cols], db[:cols])
+	}
+	return n
 }
 
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is

@@ -68,6 +68,11 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.expMulSub = func(dx, lp, dy []float32, s float64) {
 		emuCall(fn("expMulSub"), dx, lp, dy, s)
 	}
+	if a.padded != nil {
+		// The native padded calls the hardware kernel; the interpreted
+		// set leaves those rows to the general path instead.
+		a.padded = func(dst, x []float32, cols, from int) int { return from }
+	}
 	return &a
 }
 

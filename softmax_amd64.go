@@ -5,95 +5,147 @@
 package softmax
 
 // maxAVX2 returns the largest element of x (−Inf when empty).
+//
+//go:noescape
 func maxAVX2(x []float32) float32
 
 // maxMinAVX2 returns the largest and the smallest element of x (−Inf and +Inf when empty).
+//
+//go:noescape
 func maxMinAVX2(x []float32) (max float32, min float32)
 
 // expSumAVX2 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
+//
+//go:noescape
 func expSumAVX2(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // expSumNoStoreAVX2 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
+//
+//go:noescape
 func expSumNoStoreAVX2(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // expSumTotalAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // where c = 1.5·2^20 − M, M a multiple of 1/8, and returns the sum of all e[i].
 // It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
+//
+//go:noescape
 func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
 
 // expSumTotalNoCutAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
 // where c = 1.5·2^20 − M, M a multiple of 1/8, and returns the sum of all e[i].
 // It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
+//
+//go:noescape
 func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32, pf uintptr) float64
 
 // softmaxSmallAVX2 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.
+//
+//go:noescape
 func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
+//
+//go:noescape
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 
 // subAVX2 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
+//
+//go:noescape
 func subAVX2(dst []float32, x []float32, m float32, l float64)
 
 // sumAVX2 returns Σ x[i] accumulated in float64.
+//
+//go:noescape
 func sumAVX2(x []float32) float64
 
 // dotAVX2 returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).
+//
+//go:noescape
 func dotAVX2(a []float32, b []float32) float64
 
 // mulSubAVX2 stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.
+//
+//go:noescape
 func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
 
 // expMulSubAVX2 stores dx[i] = dy[i] − exp(logp[i])·s computed in float64 and rounded once.
+//
+//go:noescape
 func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
 
 // maxAVX512 returns the largest element of x (−Inf when empty).
+//
+//go:noescape
 func maxAVX512(x []float32) float32
 
 // maxMinAVX512 returns the largest and the smallest element of x (−Inf and +Inf when empty).
+//
+//go:noescape
 func maxMinAVX512(x []float32) (max float32, min float32)
 
 // expSumAVX512 stores e[i] = exp(x[i] + nm + nml) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
+//
+//go:noescape
 func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // expSumNoStoreAVX512 computes e[i] = exp(x[i] + nm + nml), with e[i] = 0 where x[i] < t,
 // and returns the sum of the e[i] that are not 1 and the count of those that are.
+//
+//go:noescape
 func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 
 // expSumTotalAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
 // where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
 // It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
+//
+//go:noescape
 func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
 
 // expSumTotalNoCutAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
 // where c = 1.5·2^19 − M, M a multiple of 1/16, and returns the sum of all e[i].
 // It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).
+//
+//go:noescape
 func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) float64
 
 // softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.
+//
+//go:noescape
 func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
+//
+//go:noescape
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 
 // subAVX512 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
+//
+//go:noescape
 func subAVX512(dst []float32, x []float32, m float32, l float64)
 
 // sumAVX512 returns Σ x[i] accumulated in float64.
+//
+//go:noescape
 func sumAVX512(x []float32) float64
 
 // dotAVX512 returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).
+//
+//go:noescape
 func dotAVX512(a []float32, b []float32) float64
 
 // mulSubAVX512 stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.
+//
+//go:noescape
 func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64)
 
 // expMulSubAVX512 stores dx[i] = dy[i] − exp(logp[i])·s computed in float64 and rounded once.
+//
+//go:noescape
 func expMulSubAVX512(dx []float32, logp []float32, dy []float32, s float64)

@@ -362,6 +362,8 @@ func (a *arch) fn(name, sig string, doc ...string) {
 	tailBuf = nil
 	TEXT(name+a.suffix, NOSPLIT, sig)
 	Doc(doc...)
+	// No kernel keeps a pointer: callers may pass stack buffers.
+	Pragma("noescape")
 }
 
 // max: the largest element, −Inf for an empty slice.
