@@ -64,21 +64,21 @@ var (
 	avx512Set = avx512Asm.kernels()
 )
 
-// kernels is the set the public functions compose from a's kernels.
-func (a *asmKernels) kernels() kernels[float32] {
+// kernels is the set the public functions compose from k's kernels.
+func (k *asmKernels) kernels() kernels[float32] {
 	return kernels[float32]{
-		name:        a.name,
-		max:         a.max,
-		expSum:      a.expSumSplit,
-		expSumTotal: a.expSumTotal,
-		maxMin:      a.maxMin,
-		softmaxRows: a.softmaxRows,
-		div:         a.divide,
-		sub:         func(dst, x []float32, m float32, l float64) { a.sub(dst[:len(x)], x, m, l) },
-		sum:         a.sum,
-		dot:         func(x, y []float32) float64 { return dotInf(a.dot(x, y[:len(x)])) },
-		mulSub:      func(dx, p, dy []float32, s float64) { a.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
-		expMulSub:   func(dx, lp, dy []float32, s float64) { a.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+		name:        k.name,
+		max:         k.max,
+		expSum:      k.expSumSplit,
+		expSumTotal: k.expSumTotal,
+		maxMin:      k.maxMin,
+		softmaxRows: k.softmaxRows,
+		div:         k.divide,
+		sub:         func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
+		sum:         k.sum,
+		dot:         func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
+		mulSub:      func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		expMulSub:   func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
 	}
 }
 
@@ -141,14 +141,14 @@ func splitMax(m float32) (mh, ml float32) {
 
 // expSumSplit is the contract's expSum: the kernels' x − m is exact with
 // m split in two (splitMax), and they zero e[i] below expThreshold.
-func (a *asmKernels) expSumSplit(dst, x []float32, m float32) (rest, ones float64) {
+func (k *asmKernels) expSumSplit(dst, x []float32, m float32) (rest, ones float64) {
 	t := expThreshold(m)
 	mh, ml := splitMax(m)
 	var n int
 	if len(dst) == 0 {
-		rest, n = a.expSumNS(x, -mh, -ml, t)
+		rest, n = k.expSumNS(x, -mh, -ml, t)
 	} else {
-		rest, n = a.expSum(dst[:len(x)], x, -mh, -ml, t)
+		rest, n = k.expSum(dst[:len(x)], x, -mh, -ml, t)
 	}
 	return rest, float64(n)
 }
@@ -161,22 +161,22 @@ const smallCols = 16
 // (table_amd64.go). The AVX2 kernel reads and writes a 16-element window
 // from each row's start, so it gets the rows whose window lies inside the
 // slices, and the last few rows (or a single short vector) a padded copy.
-func (a *asmKernels) softmaxRows(dst, x []float32, cols int) int {
+func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols {
-		return a.rows(dst, x, cols)
+		return k.rows(dst, x, cols)
 	}
-	if a.padded == nil {
-		return a.small(dst[:len(x)], x, cols, len(x)/cols)
+	if k.padded == nil {
+		return k.small(dst[:len(x)], x, cols, len(x)/cols)
 	}
 	rows, done := 0, 0
 	if len(x) >= smallCols {
 		rows = min(len(x)/cols, (len(x)-smallCols)/cols+1)
-		done = a.small(dst[:len(x)], x, cols, rows)
+		done = k.small(dst[:len(x)], x, cols, rows)
 	}
 	if done < rows {
 		return done
 	}
-	return a.padded(dst, x, cols, done)
+	return k.padded(dst, x, cols, done)
 }
 
 // smallPaddedAVX2 is the AVX2 set's padded: each row from row from on is
@@ -220,9 +220,9 @@ func recip(s float64) (hi, lo float32, ok bool) {
 
 // divide is the contract's div: x times the double-float32 reciprocal of
 // s, or the generic kernel where recip cannot give one.
-func (a *asmKernels) divide(dst, x []float32, s float64) {
+func (k *asmKernels) divide(dst, x []float32, s float64) {
 	if hi, lo, ok := recip(s); ok {
-		a.div(dst[:len(x)], x, hi, lo, 0)
+		k.div(dst[:len(x)], x, hi, lo, 0)
 		return
 	}
 	div32(dst, x, s)
