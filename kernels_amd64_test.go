@@ -23,8 +23,8 @@ import (
 // Kernel-level tests of the amd64 sets against the generic kernels and a
 // float64 reference: every length 0..300 and larger ones, every start
 // offset 0..15, data against guard pages on both sides, in place, special
-// values. They run each set the CPU supports (the avx512 set only on an
-// AVX-512 machine).
+// values. They run each set the CPU supports, and in full runs the avx512
+// set under the interpreter where the CPU lacks it (emuset_amd64_test.go).
 
 // amdSets are the amd64 SIMD sets this CPU runs, and the interpreted
 // avx512 set where it has no AVX-512.
