@@ -109,7 +109,9 @@ func emuCall(name string, args ...any) emuResults {
 		for len(frame)%size != 0 {
 			frame = append(frame, 0)
 		}
-		frame = binary.LittleEndian.AppendUint64(frame, v)[:len(frame)+size]
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], v)
+		frame = append(frame, b[:size]...)
 	}
 	for _, a := range args {
 		switch v := a.(type) {
