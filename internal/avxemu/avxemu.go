@@ -143,7 +143,7 @@ func Parse(src string) (*Program, error) {
 	for _, f := range p.funcs {
 		for i := range f.instrs {
 			in := &f.instrs[i]
-			if _, ok := (&Machine{}).jump(in.code); ok {
+			if _, ok := jumpTaken(in.code, false, false); ok {
 				continue // the operand is a label
 			}
 			for _, a := range in.args {
@@ -595,33 +595,68 @@ const (
 	opXORQ
 )
 
-var opNames = [...]string{opADDQ: "ADDQ", opANDQ: "ANDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ", opINCQ: "INCQ", opJA: "JA", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ", opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL", opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS", opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1", opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL", opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD", opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS", opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD", opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS", opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS", opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS", opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128", opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS", opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD", opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD", opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128", opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS", opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD", opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS", opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS", opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD", opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD", opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD", opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD", opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD", opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ"}
+var opNames = [...]string{
+	opADDQ: "ADDQ", opANDQ: "ANDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ",
+	opINCQ: "INCQ", opJA: "JA", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ",
+	opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL",
+	opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS",
+	opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1",
+	opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL",
+	opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD",
+	opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS",
+	opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD",
+	opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS",
+	opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS",
+	opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS",
+	opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128",
+	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128",
+	opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS",
+	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD",
+	opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD",
+	opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128",
+	opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS",
+	opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
+	opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS",
+	opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS",
+	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD",
+	opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD",
+	opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD",
+	opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD",
+	opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD",
+	opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ",
+}
 
 var opcodes = func() map[string]opcode {
 	m := map[string]opcode{}
 	for c, n := range opNames {
 		if n != "" {
 			m[n] = opcode(c)
+			if strings.HasSuffix(n, "PD") || strings.HasSuffix(n, "Q") {
+				esizes[c] = 8
+			} else {
+				esizes[c] = 4
+			}
 		}
 	}
 	return m
 }()
 
-// jump reports whether op is a jump and whether it is taken.
-func (m *Machine) jump(op opcode) (taken, ok bool) {
+// jumpTaken reports whether op is a jump and whether it is taken with the
+// flags zf and cf.
+func jumpTaken(op opcode, zf, cf bool) (taken, ok bool) {
 	switch op {
 	case opJMP:
 		return true, true
 	case opJZ:
-		return m.zf, true
+		return zf, true
 	case opJNZ:
-		return !m.zf, true
+		return !zf, true
 	case opJB:
-		return m.cf, true
+		return cf, true
 	case opJAE:
-		return !m.cf, true
+		return !cf, true
 	case opJA:
-		return !m.cf && !m.zf, true
+		return !cf && !zf, true
 	}
 	return false, false
 }
@@ -629,7 +664,7 @@ func (m *Machine) jump(op opcode) (taken, ok bool) {
 // exec runs one instruction; it returns a label to jump to, or ret.
 func (m *Machine) exec(f *function, in *instr) (jump string, ret bool, err error) {
 	op, zeroing := in.code, in.zeroing
-	if taken, ok := m.jump(op); ok {
+	if taken, ok := jumpTaken(op, m.zf, m.cf); ok {
 		if taken {
 			return in.args[0], false, nil
 		}
@@ -904,14 +939,9 @@ func cmpPred64(p uint64, a, b float64) bool {
 	panic(fmt.Sprintf("avxemu: compare predicate %#x", p))
 }
 
-// esize is the element size an opmask selects for op: 8 for the float64
-// and quadword forms, else 4.
-func esize(op opcode) int {
-	if n := opNames[op]; strings.HasSuffix(n, "PD") || strings.HasSuffix(n, "Q") {
-		return 8
-	}
-	return 4
-}
+// esizes are the element sizes an opmask selects for each opcode: 8 for
+// the float64 and quadword forms, else 4 (set with opcodes).
+var esizes [len(opNames)]int
 
 // src reads a source operand of w bytes. Under an opmask a memory source
 // reads only the selected elements (es bytes each), the others read as 0:
@@ -937,7 +967,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 	ops, k := m.splitMask(all)
 	dst := ops[len(ops)-1]
 	w := vwidth(ops)
-	es := esize(op)
+	es := esizes[op]
 	switch op {
 	case opVMOVUPS, opVMOVUPD, opVMOVAPD, opVMOVDQU:
 		if w == 0 {
