@@ -70,19 +70,38 @@ func BenchmarkCrossEntropyGrad(b *testing.B) {
 	})
 }
 
-// BenchmarkSoftmaxRows measures the public batch function on the report's
-// shapes (rows×cols), on the active set.
-func BenchmarkSoftmaxRows(b *testing.B) {
-	for _, s := range [][2]int{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}} {
+// rowShapes are the report's shapes (rows×cols).
+var rowShapes = [][2]int{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}}
+
+// benchRows runs f, a public batch function, on the report's shapes on the
+// active set; labels holds one label per row, a third of the way along.
+func benchRows(b *testing.B, f func(dst, x []float32, labels []int, cols int)) {
+	for _, s := range rowShapes {
 		b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", Impl(), s[0], s[1]), func(b *testing.B) {
 			x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
 			dst := make([]float32, len(x))
+			labels := make([]int, s[0])
+			for i := range labels {
+				labels[i] = s[1] / 3
+			}
 			b.SetBytes(int64(4 * len(x)))
 			for b.Loop() {
-				SoftmaxRows(dst, x, s[1])
+				f(dst, x, labels, s[1])
 			}
 		})
 	}
+}
+
+func BenchmarkSoftmaxRows(b *testing.B) {
+	benchRows(b, func(dst, x []float32, _ []int, cols int) { SoftmaxRows(dst, x, cols) })
+}
+
+func BenchmarkLogSoftmaxRows(b *testing.B) {
+	benchRows(b, func(dst, x []float32, _ []int, cols int) { LogSoftmaxRows(dst, x, cols) })
+}
+
+func BenchmarkCrossEntropyGradRows(b *testing.B) {
+	benchRows(b, func(dst, x []float32, labels []int, cols int) { CrossEntropyGrad(dst, x, labels, cols) })
 }
 
 func BenchmarkSoftmax64(b *testing.B) {
