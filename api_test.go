@@ -218,6 +218,7 @@ func TestZeroAllocs(t *testing.T) {
 	d := make([]float32, len(x))
 	x64, d64 := b.x, make([]float64, len(x))
 	jac := make([]float32, 300*300)
+	labels32, labels64 := []int32{3, -1, 0, 9}, []int{3, -1, 0, 9}
 	fns := map[string]func(){
 		"Softmax":                func() { Softmax(d, x) },
 		"LogSoftmax":             func() { LogSoftmax(d, x) },
@@ -237,9 +238,13 @@ func TestZeroAllocs(t *testing.T) {
 		"LogSumExp[float64]":     func() { LogSumExp(x64) },
 		// Rows shorter than 16: the small-row kernel, AVX2's through a
 		// padded copy on the stack.
-		"Softmax n=10":         func() { Softmax(d[:10], x[:10]) },
-		"SoftmaxRows cols=10":  func() { SoftmaxRows(d[:1200], x[:1200], 10) },
-		"SoftmaxRows cols=3x1": func() { SoftmaxRows(d[:3], x[:3], 1) },
+		"Softmax n=10":               func() { Softmax(d[:10], x[:10]) },
+		"SoftmaxRows cols=10":        func() { SoftmaxRows(d[:1200], x[:1200], 10) },
+		"SoftmaxRows cols=3x1":       func() { SoftmaxRows(d[:3], x[:3], 1) },
+		"LogSoftmax n=10":            func() { LogSoftmax(d[:10], x[:10]) },
+		"LogSoftmaxRows cols=10":     func() { LogSoftmaxRows(d[:1200], x[:1200], 10) },
+		"CrossEntropyGrad cols=10":   func() { CrossEntropyGrad(d[:40], x[:40], labels64, 10) },
+		"CrossEntropy cols=10 int32": func() { CrossEntropy(x[:40], labels32, 10) },
 	}
 	for name, f := range fns {
 		if a := testing.AllocsPerRun(20, f); a != 0 {

@@ -1,6 +1,9 @@
 package softmax
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // The compositions of kernels behind the public functions. Each takes the
 // kernel set explicitly so that tests and benchmarks can run every set; the
@@ -170,9 +173,27 @@ func logSoftmaxRow[F Float](k *kernels[F], dst, x []F) {
 	if len(x) == 0 {
 		return
 	}
+	if k.logSoftmaxRows != nil && k.logSoftmaxRows(dst, x, len(x)) == 1 {
+		return
+	}
 	m, l, kind := logSumExpRow(k, x)
 	if !special(dst, kind, math.Inf(-1)) {
 		k.sub(dst, x, m, l)
+	}
+}
+
+// logSoftmaxRows is LogSoftmaxRows: the set's whole-row kernel where it
+// has one and takes the rows, logSoftmaxRow for the others.
+func logSoftmaxRows[F Float](k *kernels[F], dst, x []F, cols int) {
+	rows := len(x) / cols
+	for r := 0; r < rows; r++ {
+		if k.logSoftmaxRows != nil {
+			r += k.logSoftmaxRows(dst[r*cols:], x[r*cols:], cols)
+			if r == rows {
+				return
+			}
+		}
+		logSoftmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
 	}
 }
 
@@ -247,7 +268,17 @@ func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L,
 	}
 	var loss, c float64
 	scale := float64(kept)
-	for r, l := range labels {
+	lv := viewLabels(labels)
+	for r := 0; r < len(labels); r++ {
+		if k.crossEntropyRows != nil && lv.ok() {
+			var part float64
+			r, part = k.crossEntropyRows(grad, logits, lv, cols, r, scale)
+			loss, c = neumaier(loss, c, part)
+			if r == len(labels) {
+				break
+			}
+		}
+		l := labels[r]
 		var g []F
 		if len(grad) != 0 {
 			g = grad[r*cols : (r+1)*cols]
@@ -324,4 +355,32 @@ func softCrossEntropy[F Float](k *kernels[F], grad, logits, targets []F, cols in
 		loss, c = neumaier(loss, c, softCrossEntropyRow(k, grad[i:j], logits[i:j], targets[i:j], float64(rows)))
 	}
 	return (loss + c) / float64(rows)
+}
+
+// labelView is a []L of 4- or 8-byte labels, as the kernels read them
+// (the kernel tables are not generic in L); ok is false for other sizes.
+type labelView struct {
+	l64 []int64
+	l32 []int32
+}
+
+func viewLabels[L Label](labels []L) labelView {
+	p := unsafe.Pointer(unsafe.SliceData(labels))
+	switch unsafe.Sizeof(L(0)) {
+	case 8:
+		return labelView{l64: unsafe.Slice((*int64)(p), len(labels))}
+	case 4:
+		return labelView{l32: unsafe.Slice((*int32)(p), len(labels))}
+	}
+	return labelView{}
+}
+
+func (v labelView) ok() bool { return v.l64 != nil || v.l32 != nil }
+
+// rows returns the labels of rows i to j.
+func (v labelView) rows(i, j int) labelView {
+	if v.l64 != nil {
+		return labelView{l64: v.l64[i:j]}
+	}
+	return labelView{l32: v.l32[i:j]}
 }

@@ -19,7 +19,7 @@ import (
 // YMM/ZMM state (XCR0), so these checks include OS support.
 var (
 	avx2Features   = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.CMOV, cpuid.FMA3, cpuid.SSE, cpuid.SSE2}
-	avx512Features = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.AVX512F, cpuid.CMOV, cpuid.SSE, cpuid.SSE2}
+	avx512Features = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.AVX512F, cpuid.CMOV, cpuid.FMA3, cpuid.SSE, cpuid.SSE2}
 )
 
 // asmKernels are one set's assembly kernels, as the generated stubs
@@ -37,6 +37,8 @@ type asmKernels struct {
 	total      func(dst, x []float32, c, t float32, pf uintptr) float64
 	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
 	small      func(dst, x []float32, cols, rows int) int
+	logSmall   func(dst, x []float32, cols, rows int) int
+	ceSmall    func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64)
 	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
 	sub        func(dst, x []float32, m float32, l float64)
 	sum        func(x []float32) float64
@@ -44,20 +46,24 @@ type asmKernels struct {
 	mulSub     func(dx, p, dy []float32, s float64)
 	expMulSub  func(dx, logp, dy []float32, s float64)
 
-	// padded, when not nil, says the small-row kernel reads and writes a
-	// 16-element window from each row's start (AVX2); it does the rows
-	// from row from on through a padded copy, and returns the rows done
-	// (small's contract).
-	padded func(dst, x []float32, cols, from int) int
+	// The padded kernels, when not nil, say that the small-row kernels
+	// read and write a 16-element window from each row's start (AVX2):
+	// they do the rows from row from on through a padded copy, with the
+	// small kernels' contracts.
+	padded    func(dst, x []float32, cols, from int) int
+	logPadded func(dst, x []float32, cols, from int) int
+	cePadded  func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64)
 }
 
 var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2,
-	smallPaddedAVX2}
+	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, crossEntropySmallAVX2,
+	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2,
+	smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512,
-	nil}
+	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, crossEntropySmallAVX512,
+	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512,
+	nil, nil, nil}
 
 var (
 	avx2Set   = avx2Asm.kernels()
@@ -73,12 +79,16 @@ func (k *asmKernels) kernels() kernels[float32] {
 		expSumTotal: k.expSumTotal,
 		maxMin:      k.maxMin,
 		softmaxRows: k.softmaxRows,
-		div:         k.divide,
-		sub:         func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
-		sum:         k.sum,
-		dot:         func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
-		mulSub:      func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
-		expMulSub:   func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+		logSoftmaxRows: func(dst, x []float32, cols int) int {
+			return smallRows(k.logSmall, k.logPadded, dst, x, cols)
+		},
+		crossEntropyRows: k.crossEntropyRows,
+		div:              k.divide,
+		sub:              func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
+		sum:              k.sum,
+		dot:              func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
+		mulSub:           func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		expMulSub:        func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
 	}
 }
 
@@ -158,30 +168,81 @@ const smallCols = 16
 
 // softmaxRows takes rows of up to smallCols columns to the small-row
 // kernel and wider ones to the table kernels, two at a time
-// (table_amd64.go). The AVX2 kernel reads and writes a 16-element window
-// from each row's start, so it gets the rows whose window lies inside the
-// slices, and the last few rows (or a single short vector) a padded copy.
+// (table_amd64.go).
 func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols {
 		return k.rows(dst, x, cols)
 	}
-	if k.padded == nil {
-		return k.small(dst[:len(x)], x, cols, len(x)/cols)
+	return smallRows(k.small, k.padded, dst, x, cols)
+}
+
+// smallRows does the leading rows of x with a small-row kernel (nothing
+// when cols > smallCols). The AVX2 kernels read and write a 16-element
+// window from each row's start, so they get the rows whose window lies
+// inside the slices, and padded the last few rows (or a single short
+// vector).
+func smallRows(small func(dst, x []float32, cols, rows int) int, padded func(dst, x []float32, cols, from int) int, dst, x []float32, cols int) int {
+	if cols > smallCols {
+		return 0
 	}
-	rows, done := 0, 0
-	if len(x) >= smallCols {
-		rows = min(len(x)/cols, (len(x)-smallCols)/cols+1)
-		done = k.small(dst[:len(x)], x, cols, rows)
+	if padded == nil {
+		return small(dst[:len(x)], x, cols, len(x)/cols)
+	}
+	rows, done := windowRows(len(x), cols), 0
+	if rows > 0 {
+		done = small(dst[:len(x)], x, cols, rows)
 	}
 	if done < rows {
 		return done
 	}
-	return k.padded(dst, x, cols, done)
+	return padded(dst, x, cols, done)
 }
 
-// smallPaddedAVX2 is the AVX2 set's padded: each row from row from on is
-// copied into a 16-element buffer for softmaxSmallAVX2. The buffers stay
-// on the stack because the kernel is called directly (go:noescape).
+// windowRows is how many rows of cols columns, from the start of a slice
+// of n elements, have their 16-element window inside it.
+func windowRows(n, cols int) int {
+	if n < smallCols {
+		return 0
+	}
+	return min(n/cols, (n-smallCols)/cols+1)
+}
+
+// crossEntropyRows is the contract's crossEntropyRows: the small-row
+// kernel on rows of up to smallCols columns.
+func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+	if cols > smallCols {
+		return from, 0
+	}
+	n := len(x) / cols
+	end := n
+	if k.cePadded != nil {
+		end = windowRows(len(x), cols)
+	}
+	var loss float64
+	if from < end {
+		var gr []float32
+		if len(g) != 0 {
+			gr = g[from*cols:]
+		}
+		v := labels.rows(from, end)
+		done, l := k.ceSmall(gr, x[from*cols:], v.l64, v.l32, cols, scale)
+		from += done
+		loss = l
+		if from < end {
+			return from, loss
+		}
+	}
+	if k.cePadded == nil || from == n {
+		return from, loss
+	}
+	from, l := k.cePadded(g, x, labels, cols, from, scale)
+	return from, loss + l
+}
+
+// smallPaddedAVX2, logSmallPaddedAVX2 and ceSmallPaddedAVX2 are the AVX2
+// set's padded kernels: each row from row from on is copied into a
+// 16-element buffer. The buffers stay on the stack because the kernels are
+// called directly (go:noescape).
 func smallPaddedAVX2(dst, x []float32, cols, from int) int {
 	var xb, db [smallCols]float32
 	n := len(x) / cols
@@ -193,6 +254,42 @@ func smallPaddedAVX2(dst, x []float32, cols, from int) int {
 		copy(dst[r*cols:(r+1)*cols], db[:cols])
 	}
 	return n
+}
+
+func logSmallPaddedAVX2(dst, x []float32, cols, from int) int {
+	var xb, db [smallCols]float32
+	n := len(x) / cols
+	for r := from; r < n; r++ {
+		copy(xb[:], x[r*cols:(r+1)*cols])
+		if logSoftmaxSmallAVX2(db[:], xb[:], cols, 1) == 0 {
+			return r
+		}
+		copy(dst[r*cols:(r+1)*cols], db[:cols])
+	}
+	return n
+}
+
+func ceSmallPaddedAVX2(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+	var xb, gb [smallCols]float32
+	var loss float64
+	n := len(x) / cols
+	for r := from; r < n; r++ {
+		copy(xb[:], x[r*cols:(r+1)*cols])
+		gr := gb[:0]
+		if len(g) != 0 {
+			gr = gb[:]
+		}
+		v := labels.rows(r, r+1)
+		done, l := crossEntropySmallAVX2(gr, xb[:], v.l64, v.l32, cols, scale)
+		if done == 0 {
+			return r, loss
+		}
+		loss += l
+		if len(g) != 0 {
+			copy(g[r*cols:(r+1)*cols], gb[:cols])
+		}
+	}
+	return n, loss
 }
 
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is

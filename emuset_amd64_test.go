@@ -68,10 +68,21 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.expMulSub = func(dx, lp, dy []float32, s float64) {
 		emuCall(fn("expMulSub"), dx, lp, dy, s)
 	}
+	a.logSmall = func(dst, x []float32, cols, rows int) int {
+		return emuCall(fn("logSoftmaxSmall"), dst, x, cols, rows).int(0)
+	}
+	a.ceSmall = func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64) {
+		r := emuCall(fn("crossEntropySmall"), g, x, l64, l32, cols, scale)
+		return r.int(0), r.f64(8)
+	}
 	if a.padded != nil {
-		// The native padded calls the hardware kernel; the interpreted
-		// set leaves those rows to the general path instead.
+		// The native padded kernels call the hardware kernel; the
+		// interpreted set leaves those rows to the general path instead.
 		a.padded = func(dst, x []float32, cols, from int) int { return from }
+		a.logPadded = a.padded
+		a.cePadded = func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+			return from, 0
+		}
 	}
 	return &a
 }
@@ -88,8 +99,8 @@ func (r emuResults) f64(off int) float64 {
 func (r emuResults) int(off int) int { return int(binary.LittleEndian.Uint64(r[off:])) }
 
 // emuCall runs kernel name under a fresh interpreter with args laid out
-// as Go's ABI0 does (slices, float32, float64, int, uintptr), and returns
-// its results. Each slice's memory is the interpreter's region for it,
+// as Go's ABI0 does (slices of float32, int64 and int32; float32, float64,
+// int, uintptr), and returns its results. Each slice's memory is the interpreter's region for it,
 // at the same offset from a 64-byte boundary: the kernel reads and writes
 // the caller's elements, and any access outside them is an error. Slices
 // that start at the same element share one region (in place).
@@ -114,21 +125,27 @@ func emuCall(name string, args ...any) emuResults {
 		frame = append(frame, b[:size]...)
 	}
 	for _, a := range args {
-		switch v := a.(type) {
-		case []float32:
-			p := unsafe.Pointer(unsafe.SliceData(v))
-			addr, ok := mapped[key{p, len(v)}]
+		slice := func(p unsafe.Pointer, n, size int) {
+			addr, ok := mapped[key{p, n}]
 			if !ok {
 				var b []byte
-				if len(v) > 0 {
-					b = unsafe.Slice((*byte)(p), 4*len(v))
+				if n > 0 {
+					b = unsafe.Slice((*byte)(p), size*n)
 				}
 				addr = m.MapAt(b, int(uintptr(p)%64)).Addr
-				mapped[key{p, len(v)}] = addr
+				mapped[key{p, n}] = addr
 			}
 			put(8, addr)
-			put(8, uint64(len(v)))
-			put(8, uint64(len(v)))
+			put(8, uint64(n))
+			put(8, uint64(n))
+		}
+		switch v := a.(type) {
+		case []float32:
+			slice(unsafe.Pointer(unsafe.SliceData(v)), len(v), 4)
+		case []int64:
+			slice(unsafe.Pointer(unsafe.SliceData(v)), len(v), 8)
+		case []int32:
+			slice(unsafe.Pointer(unsafe.SliceData(v)), len(v), 4)
 		case float32:
 			put(4, uint64(math.Float32bits(v)))
 		case float64:
@@ -304,6 +321,31 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("softmaxSmall"), n, cols, r1, r2)
 			}
 			eqs(what("softmaxSmall"), n, d1, d2)
+			d1, d2 = two()
+			if r1, r2 := hw.logSmall(d1, x, cols, rows), emu.logSmall(d2, x, cols, rows); r1 != r2 {
+				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("logSoftmaxSmall"), n, cols, r1, r2)
+			}
+			eqs(what("logSoftmaxSmall"), n, d1, d2)
+			l64, l32 := make([]int64, rows), make([]int32, rows)
+			for i := range l64 {
+				l64[i] = int64(rng.IntN(cols+1)) - 1 // −1: ignored
+				l32[i] = int32(l64[i])
+			}
+			for _, grad := range []bool{true, false} {
+				d1, d2 = two()
+				if !grad {
+					d1, d2 = nil, nil
+				}
+				for _, l := range []labelView{{l64: l64}, {l32: l32}} {
+					r1, s1 := hw.ceSmall(d1, x, l.l64, l.l32, cols, 3)
+					r2, s2 := emu.ceSmall(d2, x, l.l64, l.l32, cols, 3)
+					if r1 != r2 {
+						t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("crossEntropySmall"), n, cols, r1, r2)
+					}
+					eq64(what("crossEntropySmall loss"), n, s1, s2)
+					eqs(what("crossEntropySmall"), n, d1, d2)
+				}
+			}
 		}
 		hi, lo32, _ := recip(1 + 37*rng.Float64())
 		for _, pf := range []uintptr{0, 256} {

@@ -67,6 +67,22 @@ type kernels[F Float] struct {
 	// on the table kernels above.)
 	softmaxRows func(dst, x []F, cols int) int
 
+	// logSoftmaxRows, when not nil, is softmaxRows's contract for
+	// LogSoftmax: the leading rows it takes agree with logSoftmaxRow
+	// within the accuracy bar. (amd64: rows up to 16 columns.)
+	logSoftmaxRows func(dst, x []F, cols int) int
+
+	// crossEntropyRows, when not nil, does crossEntropyRow's work for the
+	// rows of the row-major x (cols columns each) from row from on: for a
+	// row with a label >= 0 it adds the row's loss to the sum it returns
+	// and, when len(g) != 0, stores the row's gradient (softmax − onehot)
+	// divided by scale; a row with a negative label gets a zero gradient.
+	// It returns the row it stopped at (every row, or the first row it
+	// leaves to crossEntropyRow) and the sum of the losses of the rows it
+	// did, within the accuracy bar of crossEntropyRow's. (amd64: rows up
+	// to 16 columns, labels of 4 or 8 bytes.)
+	crossEntropyRows func(g, x []F, labels labelView, cols, from int, scale float64) (int, float64)
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

@@ -941,8 +941,53 @@ func TestSplitMaxExact(t *testing.T) {
 // guard pages, in place.
 // Regular rows are judged against the exact softmax; every output's
 // kind (0, NaN) must match generic's.
-func TestKernelSoftmaxRows(t *testing.T) {
+// kernelRows returns rows×cols logits for the whole-row kernels: each row
+// from one of kspreads, most with one element made special (NaN, ±Inf),
+// or the row all −Inf, or an element at the edges of the kernels' checks.
+func kernelRows(rng *rand.Rand, rows, cols int) []float32 {
 	ninf, pinf, nan := float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())
+	x := make([]float32, rows*cols)
+	for r := 0; r < rows; r++ {
+		row := x[r*cols : (r+1)*cols]
+		sp := kspreads[rng.IntN(len(kspreads))]
+		copy(row, logits32(rng, cols, sp.sigma, sp.mean))
+		j := rng.IntN(cols)
+		switch rng.IntN(16) {
+		case 0:
+			row[j] = nan
+		case 1:
+			row[j] = pinf
+		case 2:
+			row[j] = ninf
+		case 3:
+			for i := range row {
+				row[i] = ninf
+			}
+		case 4:
+			row[j] = maxGeneric(row) - 87.3365 // at the cutoff
+		case 5:
+			row[j] = maxGeneric(row) - 87.34 // below it
+		case 6:
+			row[j] = 127.99
+		case 7:
+			row[j] = -128 - float32(rng.Float64()*1e3)
+		case 8:
+			row[j] = 128
+		case 9:
+			row[j] = 175.99
+		case 10:
+			row[j] = 176 + float32(rng.Float64()*1e4)
+		case 11:
+			row[0] = maxGeneric(row) - 87.24 // the first element far below the max (softmaxSmall's bias)
+		case 12:
+			m := maxGeneric(row)
+			row[0], row[j] = m, m-87.24 // the first element the max, another far below
+		}
+	}
+	return x
+}
+
+func TestKernelSoftmaxRows(t *testing.T) {
 	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
 		if k.softmaxRows == nil {
 			t.Skip("no whole-row kernel")
@@ -957,44 +1002,7 @@ func TestKernelSoftmaxRows(t *testing.T) {
 			}
 			for _, rows := range rowCounts {
 				for trial := 0; trial < 6; trial++ {
-					x := make([]float32, rows*cols)
-					for r := 0; r < rows; r++ {
-						row := x[r*cols : (r+1)*cols]
-						sp := kspreads[rng.IntN(len(kspreads))]
-						copy(row, logits32(rng, cols, sp.sigma, sp.mean))
-						j := rng.IntN(cols)
-						switch rng.IntN(16) {
-						case 0:
-							row[j] = nan
-						case 1:
-							row[j] = pinf
-						case 2:
-							row[j] = ninf
-						case 3:
-							for i := range row {
-								row[i] = ninf
-							}
-						case 4:
-							row[j] = maxGeneric(row) - 87.3365 // at the cutoff
-						case 5:
-							row[j] = maxGeneric(row) - 87.34 // below it
-						case 6:
-							row[j] = 127.99
-						case 7:
-							row[j] = -128 - float32(rng.Float64()*1e3)
-						case 8:
-							row[j] = 128
-						case 9:
-							row[j] = 175.99
-						case 10:
-							row[j] = 176 + float32(rng.Float64()*1e4)
-						case 11:
-							row[0] = maxGeneric(row) - 87.24 // the first element far below the max (softmaxSmall's bias)
-						case 12:
-							m := maxGeneric(row)
-							row[0], row[j] = m, m-87.24 // the first element the max, another far below
-						}
-					}
+					x := kernelRows(rng, rows, cols)
 					off := rng.IntN(16)
 					xs := place(t, x, off, trial%2 == 0)
 					got := place(t, make([]float32, len(x)), (off+5)%16, trial%2 == 1)

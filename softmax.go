@@ -125,9 +125,11 @@ func SoftmaxRows[F Float](dst, x []F, cols int) {
 // dst may be x. It panics as SoftmaxRows does.
 func LogSoftmaxRows[F Float](dst, x []F, cols int) {
 	checkSame("LogSoftmaxRows", "dst", "x", len(dst), len(x))
-	rows := checkRows("LogSoftmaxRows", len(x), cols)
-	for r := range rows {
-		LogSoftmax(dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+	checkRows("LogSoftmaxRows", len(x), cols)
+	if is32[F]() {
+		logSoftmaxRows(active32, as32(dst), as32(x), cols)
+	} else {
+		logSoftmaxRows(&generic64, as64(dst), as64(x), cols)
 	}
 }
 

@@ -46,6 +46,19 @@ func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32, pf uintptr) flo
 //go:noescape
 func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 
+// logSoftmaxSmallAVX2 stores the log-softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
+// until rows rows are done or a row is not regular, and returns how many it stored.
+//
+//go:noescape
+func logSoftmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
+
+// crossEntropySmallAVX2 does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels
+// l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is
+// done or a row is not regular; it returns how many rows it did and the sum of their losses.
+//
+//go:noescape
+func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
+
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 //
@@ -118,6 +131,19 @@ func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) f
 //
 //go:noescape
 func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
+
+// logSoftmaxSmallAVX512 stores the log-softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
+// until rows rows are done or a row is not regular, and returns how many it stored.
+//
+//go:noescape
+func logSoftmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
+
+// crossEntropySmallAVX512 does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels
+// l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is
+// done or a row is not regular; it returns how many rows it did and the sum of their losses.
+//
+//go:noescape
+func crossEntropySmallAVX512(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).

@@ -644,13 +644,30 @@ func (a *arch) mulSub() {
 // product with any sum of float32s vanishes next to a float32 anyway.
 // NaN stays NaN.
 func (a *arch) exp64(x VecVirtual) VecVirtual {
+	return a.exp64With(x, exp64Opts{lo: c64("exp64lo", expLo64), degree: 11})
+}
+
+// exp64Opts vary exp64: the bound lo below which the result is 0, the
+// degree of the polynomial, and whether x <= lo or x <= 0 always holds
+// (no clamp, no overflow check: below lo the result is 0 whatever the
+// arithmetic gave, −Inf included).
+type exp64Opts struct {
+	lo      Mem
+	degree  int
+	negOnly bool
+}
+
+func (a *arch) exp64With(x VecVirtual, o exp64Opts) VecVirtual {
 	// n = round(x·log2e) via the magic bias 1.5·2^52 + 1022: the low bits of
 	// v then hold n + 1022, so v<<52 is 2^(n−1), and the polynomial returns
 	// 2·exp(r), which keeps n = 1024 in range.
 	magic := c64("magic64", 0x1.8p52+1022)
-	xc := a.vec()
-	VMOVUPD(c64("exp64min", -707.703310327652), xc)
-	VMAXPD(x, xc, xc) // max(min, x), and NaN when x is NaN
+	xc := x
+	if !o.negOnly {
+		xc = a.vec()
+		VMOVUPD(c64("exp64min", -707.703310327652), xc)
+		VMAXPD(x, xc, xc) // max(min, x), and NaN when x is NaN
+	}
 	v := a.vec()
 	VMOVUPD(magic, v)
 	VFMADD231PD(c64("log2e64", math.Log2E), xc, v)
@@ -660,37 +677,42 @@ func (a *arch) exp64(x VecVirtual) VecVirtual {
 	VMOVAPD(xc, r)
 	VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
 	VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
-	// 2·exp(r) = Σ 2·r^k/k!, k = 0..11, |r| <= ln2/2: truncation error < 2^-47.
+	// 2·exp(r) = Σ 2·r^k/k!, k = 0..degree, |r| <= ln2/2: truncation
+	// error < 2^-47 for degree 11, 2^-32 for degree 8.
 	p := a.vec()
-	fact := 1.0
-	coef := make([]float64, 12)
-	for k := range coef {
-		if k > 0 {
-			fact *= float64(k)
+	coef := func(k int) Mem {
+		fact := 1.0
+		for i := 2; i <= k; i++ {
+			fact *= float64(i)
 		}
-		coef[k] = 2 / fact
+		return c64(fmt.Sprintf("exp64c%d", k), 2/fact)
 	}
-	VMOVUPD(c64(fmt.Sprintf("exp64c%d", 11), coef[11]), p)
-	for k := 10; k >= 0; k-- {
-		VFMADD213PD(c64(fmt.Sprintf("exp64c%d", k), coef[k]), r, p)
+	VMOVUPD(coef(o.degree), p)
+	for k := o.degree - 1; k >= 0; k-- {
+		VFMADD213PD(coef(k), r, p)
 	}
 	VPSLLQ(U8(52), v, v)
 	VMULPD(v, p, p)
 	if a.z {
-		klo, khi := K(), K()
-		VCMPPD(U8(0x05), c64("exp64lo", expLo64), x, klo) // !(x < lo): keep, NaN too
+		klo := K()
+		VCMPPD(U8(0x05), o.lo, x, klo) // !(x < lo): keep, NaN too
 		VMOVAPD_Z(p, klo, p)
-		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
-		VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
+		if !o.negOnly {
+			khi := K()
+			VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
+			VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
+		}
 	} else {
-		lo := a.vec()
-		VCMPPD(U8(0x11), c64("exp64lo", expLo64), x, lo) // x < lo (ordered)
-		VANDNPD(p, lo, p)
-		hi := a.vec()
-		VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
-		inf := a.vec()
-		VMOVUPD(c64("inf64", math.Inf(1)), inf)
-		VBLENDVPD(hi, inf, p, p)
+		below := a.vec()
+		VCMPPD(U8(0x11), o.lo, x, below) // x < lo (ordered)
+		VANDNPD(p, below, p)
+		if !o.negOnly {
+			hi := a.vec()
+			VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
+			inf := a.vec()
+			VMOVUPD(c64("inf64", math.Inf(1)), inf)
+			VBLENDVPD(hi, inf, p, p)
+		}
 	}
 	return p
 }
@@ -793,6 +815,8 @@ func main() {
 		a.expTotal(false)
 		a.expTotal(true)
 		a.softmaxSmall()
+		a.logSoftmaxSmall()
+		a.crossEntropySmall()
 		a.div()
 		a.sub()
 		a.sumDot(false)

@@ -45,33 +45,9 @@ func (a *arch) softmaxSmall() {
 	MOVQ(cols, stride)
 	SHLQ(U8(2), stride)
 
-	// Lanes of the row: AVX-512 one opmask; AVX2 two masks from the
-	// tailmask table (first min(cols, 8) lanes, then max(cols − 8, 0)).
+	ln := a.smallLanes(cols)
 	nv := smallCols / a.lanes
-	var k OpmaskVirtual
-	var masks []Mem
-	if a.z {
-		base := GP64()
-		LEAQ(consts["tailk"], base)
-		k = K()
-		KMOVW(Mem{Base: base, Index: cols, Scale: 2}, k)
-	} else {
-		base := GP64()
-		LEAQ(consts["tailmask"], base)
-		r0, r1, eight := GP64(), GP64(), GP64()
-		MOVQ(U32(8), eight)
-		MOVQ(cols, r0)
-		CMPQ(r0, eight)
-		CMOVQHI(eight, r0) // min(cols, 8)
-		MOVQ(cols, r1)
-		SUBQ(r0, r1) // max(cols − 8, 0)
-		m0, m1 := GP64(), GP64()
-		MOVQ(eight, m0)
-		SUBQ(r0, m0)
-		MOVQ(eight, m1)
-		SUBQ(r1, m1)
-		masks = []Mem{{Base: base, Index: m0, Scale: 4}, {Base: base, Index: m1, Scale: 4}}
-	}
+	k, masks := ln.k, ln.masks
 	neg := f32("neginf32", float32(math.Inf(-1)))
 	pos := f32("posinf32", float32(math.Inf(1)))
 
@@ -193,16 +169,7 @@ func (a *arch) softmaxSmall() {
 		VMULPD(rv, lo, lo)
 		VMULPD(rv, hi, hi)
 		p := a.narrowReg(lo, hi)
-		dm := Mem{Base: d, Disp: a.bytes() * i}
-		if a.z {
-			VMOVUPS(p, k, dm)
-			continue
-		}
-		old, mk := a.vec(), a.vec()
-		VMOVUPS(dm, old)
-		VMOVDQU(masks[i], mk)
-		VBLENDVPS(mk, p, old, old)
-		VMOVUPS(old, dm)
+		a.smallStore(p, Mem{Base: d, Disp: a.bytes() * i}, ln, i)
 	}
 	ADDQ(stride, d)
 	ADDQ(stride, x)
@@ -213,4 +180,52 @@ func (a *arch) softmaxSmall() {
 	VZEROUPPER()
 	Store(done, ReturnIndex(0))
 	RET()
+}
+
+// smallLanes are the lanes of a small-row kernel's 16-column window that
+// hold the row: AVX-512 one opmask; AVX2 two vector masks from the
+// tailmask table (the first min(cols, 8) lanes, then max(cols − 8, 0)).
+type smallLanes struct {
+	k     OpmaskVirtual
+	masks []Mem
+}
+
+func (a *arch) smallLanes(cols GPVirtual) smallLanes {
+	if a.z {
+		base := GP64()
+		LEAQ(consts["tailk"], base)
+		k := K()
+		KMOVW(Mem{Base: base, Index: cols, Scale: 2}, k)
+		return smallLanes{k: k}
+	}
+	base := GP64()
+	LEAQ(consts["tailmask"], base)
+	r0, r1, eight := GP64(), GP64(), GP64()
+	MOVQ(U32(8), eight)
+	MOVQ(cols, r0)
+	CMPQ(r0, eight)
+	CMOVQHI(eight, r0) // min(cols, 8)
+	MOVQ(cols, r1)
+	SUBQ(r0, r1) // max(cols − 8, 0)
+	m0, m1 := GP64(), GP64()
+	MOVQ(eight, m0)
+	SUBQ(r0, m0)
+	MOVQ(eight, m1)
+	SUBQ(r1, m1)
+	return smallLanes{masks: []Mem{{Base: base, Index: m0, Scale: 4}, {Base: base, Index: m1, Scale: 4}}}
+}
+
+// smallStore stores the row's lanes of p, vector i of the window at dm:
+// AVX-512 under the opmask; AVX2 writes the whole vector, with what dm
+// held in the lanes past the row (in place, the next rows' x).
+func (a *arch) smallStore(p VecVirtual, dm Mem, ln smallLanes, i int) {
+	if a.z {
+		VMOVUPS(p, ln.k, dm)
+		return
+	}
+	old, mk := a.vec(), a.vec()
+	VMOVUPS(dm, old)
+	VMOVDQU(ln.masks[i], mk)
+	VBLENDVPS(mk, p, old, old)
+	VMOVUPS(old, dm)
 }

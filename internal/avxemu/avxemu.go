@@ -542,6 +542,8 @@ const (
 	opVCVTPD2PSY
 	opVCVTPS2PD
 	opVCVTSD2SS
+	opVCVTSI2SDL
+	opVCVTSI2SDQ
 	opVCVTSS2SD
 	opVDIVSD
 	opVEXTRACTF128
@@ -551,6 +553,7 @@ const (
 	opVFMADD132PS
 	opVFMADD213PD
 	opVFMADD213PS
+	opVFMADD213SD
 	opVFMADD231PD
 	opVFMADD231PS
 	opVFNMADD231PD
@@ -574,13 +577,18 @@ const (
 	opVMULSD
 	opVMULSS
 	opVPADDD
+	opVPADDQ
+	opVPAND
 	opVPERMILPD
 	opVPERMILPS
 	opVPERMPS
 	opVPSHUFD
 	opVPSLLD
+	opVPOR
 	opVPSLLQ
+	opVPSRLQ
 	opVPSUBD
+	opVPSUBQ
 	opVPXOR
 	opVPXORD
 	opVRNDSCALEPS
@@ -608,19 +616,21 @@ var opNames = [...]string{
 	opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS",
 	opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS",
 	opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS",
+	opVCVTSI2SDL: "VCVTSI2SDL", opVCVTSI2SDQ: "VCVTSI2SDQ",
 	opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128",
 	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128",
 	opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS",
-	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD231PD: "VFMADD231PD",
+	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD213SD: "VFMADD213SD", opVFMADD231PD: "VFMADD231PD",
 	opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD",
 	opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128",
 	opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS",
 	opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
 	opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS",
 	opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS",
-	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPERMILPD: "VPERMILPD",
+	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPADDQ: "VPADDQ", opVPAND: "VPAND", opVPERMILPD: "VPERMILPD",
 	opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD",
-	opVPSLLQ: "VPSLLQ", opVPSUBD: "VPSUBD", opVPXOR: "VPXOR", opVPXORD: "VPXORD",
+	opVPOR: "VPOR", opVPSLLQ: "VPSLLQ", opVPSRLQ: "VPSRLQ",
+	opVPSUBD: "VPSUBD", opVPSUBQ: "VPSUBQ", opVPXOR: "VPXOR", opVPXORD: "VPXORD",
 	opVRNDSCALEPS: "VRNDSCALEPS", opVROUNDPS: "VROUNDPS", opVROUNDSD: "VROUNDSD",
 	opVSCALEFPS: "VSCALEFPS", opVSUBPD: "VSUBPD", opVSUBPS: "VSUBPS", opVSUBSD: "VSUBSD",
 	opVXORPS: "VXORPS", opVZEROUPPER: "VZEROUPPER", opXORQ: "XORQ",
@@ -1006,7 +1016,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		}
 		return m.writeVec(dst, res)
 	case opVADDPD, opVMULPD:
-		a, err := m.readVec(ops[0], w)
+		a, err := m.src(ops[0], w, k, 8)
 		if err != nil {
 			return err
 		}
@@ -1019,7 +1029,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 			}
 			putf64(res, i, v)
 		}
-		return m.writeVec(dst, res)
+		return m.masked(dst, w, k, zeroing, res, 8)
 	case opVCVTPD2PS, opVCVTPD2PSY:
 		// float64 lanes of the source, twice the destination's width.
 		src, err := m.readVec(ops[0], 2*dst.width)
@@ -1044,7 +1054,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		res, _ := m.readVec(ops[2], 2*hw)
 		copy(res[int(ops[0].imm)*hw:], half)
 		return m.writeVec(dst, res)
-	case opVPXORD, opVPXOR, opVXORPS, opVANDPS, opVANDPD, opVANDNPS, opVANDNPD:
+	case opVPXORD, opVPXOR, opVXORPS, opVANDPS, opVANDPD, opVANDNPS, opVANDNPD, opVPAND, opVPOR:
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
@@ -1053,8 +1063,10 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		res := m.tmp(w)
 		for i := range res {
 			switch op {
-			case opVANDPS, opVANDPD:
+			case opVANDPS, opVANDPD, opVPAND:
 				res[i] = a[i] & b[i]
+			case opVPOR:
+				res[i] = a[i] | b[i]
 			case opVANDNPS, opVANDNPD:
 				res[i] = ^b[i] & a[i]
 			default:
@@ -1212,6 +1224,39 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 			return err
 		}
 		return m.writeVec(dst, b)
+	case opVFMADD213SD:
+		// VFMADD213SD src3, src2, dst: the low float64 of dst becomes
+		// dst·src2 + src3 rounded once; the rest of dst stays.
+		a, err := m.readVec(ops[0], 8)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], 16)
+		res := append(m.tmp(0), m.vec[dst.idx][:16]...)
+		putf64(res, 0, math.FMA(f64(res, 0), f64(b, 0), f64(a, 0)))
+		return m.writeVec(dst, res)
+	case opVCVTSI2SDQ, opVCVTSI2SDL:
+		// VCVTSI2SD{Q,L} m, src1, dst: the signed integer at m as the low
+		// float64, the rest of the 128 bits from src1.
+		n := 8
+		if op == opVCVTSI2SDL {
+			n = 4
+		}
+		if ops[0].kind != 'm' {
+			return fmt.Errorf("%s from a register not modelled", opNames[op])
+		}
+		b, err := m.readVec(ops[0], n)
+		if err != nil {
+			return err
+		}
+		v := int64(binary.LittleEndian.Uint64(append(b[:n:n], make([]byte, 8-n)...)))
+		if n == 4 {
+			v = int64(int32(v))
+		}
+		s1, _ := m.readVec(ops[1], 16)
+		res := append(m.tmp(0), s1...)
+		putf64(res, 0, float64(v))
+		return m.writeVec(dst, res)
 	case opVSUBSD, opVMULSD, opVDIVSD, opVCVTSS2SD, opVCVTSD2SS, opVMULSS, opVROUNDSD, opVCMPSD, opVCMPSS:
 		// Scalar forms: the low element from the sources, the rest of the
 		// 128 bits from the first source (src1, the next to last operand).
@@ -1324,14 +1369,37 @@ func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
 			putf64(res, i, v)
 		}
 		return m.masked(dst, w, k, zeroing, res, 8)
-	case opVPSLLQ:
+	case opVPSLLQ, opVPSRLQ:
 		a, err := m.readVec(ops[1], w)
 		if err != nil {
 			return err
 		}
 		res := m.tmp(w)
 		for i := 0; i < w/8; i++ {
-			binary.LittleEndian.PutUint64(res[8*i:], binary.LittleEndian.Uint64(a[8*i:])<<ops[0].imm)
+			v := binary.LittleEndian.Uint64(a[8*i:])
+			if op == opVPSLLQ {
+				v <<= ops[0].imm
+			} else {
+				v >>= ops[0].imm
+			}
+			binary.LittleEndian.PutUint64(res[8*i:], v)
+		}
+		return m.masked(dst, w, k, zeroing, res, 8)
+	case opVPADDQ, opVPSUBQ:
+		a, err := m.src(ops[0], w, k, 8)
+		if err != nil {
+			return err
+		}
+		b, _ := m.readVec(ops[1], w)
+		res := m.tmp(w)
+		for i := 0; i < w/8; i++ {
+			x, y := binary.LittleEndian.Uint64(b[8*i:]), binary.LittleEndian.Uint64(a[8*i:])
+			if op == opVPADDQ {
+				x += y
+			} else {
+				x -= y
+			}
+			binary.LittleEndian.PutUint64(res[8*i:], x)
 		}
 		return m.masked(dst, w, k, zeroing, res, 8)
 	case opVCMPPD:

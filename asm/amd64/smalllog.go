@@ -1,0 +1,379 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// LogSoftmax and cross-entropy of rows of at most 16 columns, row after row
+// in one call as softmaxSmall does (same window, same "regular row" rule:
+// a row it leaves is unwritten and ends the call). Each row is held in
+// float64 lanes: d = x − m is then exact for every pair of float32s that
+// matter (rounded at 2^-53 otherwise), exp64 is accurate to float64's
+// precision, and log(Σ e) comes from log64 below, so the only float32
+// rounding is the store's. The general path's three kernel calls and
+// math.Log1p per row cost several times the row's arithmetic.
+
+// smallRow is one row in registers: its max md (float64, low lane),
+// exp(x − m) in float64 lanes when kept (0 in the lanes past the row), the
+// sum split as expSum's contract splits it (ones counts the x − m that are
+// 0, rest adds the other e), u = ones + rest rounded, l = log(ones + rest).
+type smallRow struct {
+	md            VecVirtual // XMM
+	mv            VecVirtual // md in every lane
+	e             []VecVirtual
+	ones, rest, u VecVirtual // XMM
+	l             VecVirtual // XMM
+}
+
+// smallLog loads the row at x and computes its smallRow, calling each (when
+// not nil) with every float64 vector's x − m and exp; it keeps the exps
+// when keep says so (the vectors of x − m are not kept: with them and the
+// exps live, AVX2 runs out of registers). It jumps to bail when the row is
+// not regular: a max that is NaN or ±Inf (special rows, which the general
+// path fills), or a NaN sum (a NaN past the max).
+func (a *arch) smallLog(x GPVirtual, ln smallLanes, bail string, keep bool, each func(i int, d, e VecVirtual)) *smallRow {
+	xs := a.smallLoad(x, ln)
+	hi := xs[0]
+	if len(xs) > 1 {
+		hi = a.vec()
+		VMAXPS(xs[1], xs[0], hi)
+	}
+	m := a.reduceLanes(VMAXPS, hi)
+	r := &smallRow{md: XMM(), mv: a.vec()}
+	VCVTSS2SD(m, m, r.md)
+	ok, c := XMM(), XMM()
+	VCMPSD(U8(0x11), c64("inf64", math.Inf(1)), r.md, ok)    // md < +Inf (ordered)
+	VCMPSD(U8(0x1e), c64("neginf64", math.Inf(-1)), r.md, c) // md > −Inf (ordered)
+	VANDPD(c, ok, ok)
+	okb := GP32()
+	VMOVMSKPD(ok, okb)
+	TESTL(U32(1), okb)
+	JZ(LabelRef(bail))
+
+	VBROADCASTSD(r.md, r.mv)
+	zero := c64("zero64", 0)
+	one := c64("one64", 1)
+	onesv, restv := a.vec(), a.vec()
+	a.zero(onesv)
+	a.zero(restv)
+	for i, v := range xs {
+		lo, hi := a.widenReg(v)
+		for j, d := range []VecVirtual{lo, hi} {
+			VSUBPD(r.mv, d, d)
+			// 0 below the cutoff, as generic's exp32; degree 8 is within
+			// 2^-32 of exp, far below the store's rounding.
+			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 8, negOnly: true})
+			if a.z {
+				kz, kn := K(), K()
+				VCMPPD(U8(0x00), zero, d, kz) // d == 0
+				VCMPPD(U8(0x04), zero, d, kn) // d != 0 (unordered: NaN too)
+				VADDPD(one, onesv, kz, onesv)
+				VADDPD(e, restv, kn, restv)
+			} else {
+				z, t := a.vec(), a.vec()
+				VCMPPD(U8(0x00), zero, d, z) // d == 0 (ordered)
+				VANDPD(one, z, t)
+				VADDPD(t, onesv, onesv)
+				VANDNPD(e, z, t) // e where d != 0, NaN included
+				VADDPD(t, restv, restv)
+			}
+			if each != nil {
+				each(2*i+j, d, e)
+			}
+			if keep {
+				r.e = append(r.e, e)
+			}
+		}
+	}
+	r.ones = a.hsum64(onesv)
+	r.rest = a.hsum64(restv)
+	VCMPSD(U8(0x00), r.rest, r.rest, c) // rest == rest: not NaN
+	VMOVMSKPD(c, okb)
+	TESTL(U32(1), okb)
+	JZ(LabelRef(bail))
+	r.u, r.l = a.log64(r.ones, r.rest)
+	return r
+}
+
+// smallLoad loads the row at x as float32 vectors, −Inf past the row.
+func (a *arch) smallLoad(x GPVirtual, ln smallLanes) []VecVirtual {
+	neg := f32("neginf32", float32(math.Inf(-1)))
+	xs := make([]VecVirtual, smallCols/a.lanes)
+	for i := range xs {
+		xs[i] = a.vec()
+		m := Mem{Base: x, Disp: a.bytes() * i}
+		if a.z {
+			VMOVUPS(neg, xs[i])
+			VMOVUPS(m, ln.k, xs[i]) // merge: −Inf past the row
+			continue
+		}
+		mk := a.vec()
+		VMOVDQU(ln.masks[i], mk)
+		VMOVUPS(m, xs[i])
+		VBLENDVPS(mk, xs[i], a.bcast(neg), xs[i])
+	}
+	return xs
+}
+
+// log64 returns u = fl(ones + rest) and log(ones + rest) in the low lanes
+// of XMMs, for a whole number ones >= 1 and 0 <= rest < 2^1000, to far
+// better than float32's precision, whatever the size of rest:
+//   - TwoSum gives u and the error err of fl(ones + rest) exactly, and
+//     log(ones + rest) = log u + err/u to within (err/u)². err/u is taken
+//     as err: where err matters next to the result (rest < 2^-20, so
+//     u − 1 < 2^-20) the two differ by a part in 2^20 of err, and
+//     elsewhere |err| <= 2^-49 against a result >= 2^-20.
+//   - u = 2^k·f with f in [√½, √2), split on the bits (u's bits minus √½'s:
+//     the exponent field is k, the fraction field plus √½'s bits is f).
+//   - log u = k·ln2 + 2·atanh(s), s = (f − 1)/(f + 1), with f − 1 exact
+//     (Sterbenz) and |s| < 0.1716: the series to s^11 is within 6e-11 of
+//     atanh relatively, and a tiny rest (a confident row) keeps its full
+//     relative accuracy through err/u.
+func (a *arch) log64(ones, rest VecVirtual) (u, l VecVirtual) {
+	u = XMM()
+	VADDSD(rest, ones, u)
+	bb, t, err := XMM(), XMM(), XMM()
+	VSUBSD(ones, u, bb) // u − ones
+	VSUBSD(bb, u, t)    // u − bb
+	VSUBSD(t, ones, t)  // ones − (u − bb)
+	VSUBSD(bb, rest, err)
+	VADDSD(t, err, err)
+
+	sqrtHalf := c64("sqrthalf64", math.Sqrt2/2)
+	ix, k, f := XMM(), XMM(), XMM()
+	VPSUBQ(sqrtHalf, u, ix)
+	VPSRLQ(U8(52), ix, k)
+	VPAND(c64("mant64", math.Float64frombits(1<<52-1)), ix, f)
+	VPADDQ(sqrtHalf, f, f)
+	two52 := c64("two52", 0x1p52)
+	VPOR(two52, k, k) // 2^52 + k
+	VSUBSD(two52, k, k)
+
+	one := c64("one64", 1)
+	fm, fp, s := XMM(), XMM(), XMM()
+	VSUBSD(one, f, fm)
+	VADDSD(one, f, fp)
+	VDIVSD(fp, fm, s)
+	z, q := XMM(), XMM()
+	VMULSD(s, s, z)
+	VMOVSD(c64("atanh11", 1.0/11), q)
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"atanh9", 1.0 / 9}, {"atanh7", 1.0 / 7}, {"atanh5", 1.0 / 5}, {"atanh3", 1.0 / 3}} {
+		VFMADD213SD(c64(c.name, c.v), z, q)
+	}
+	VMULSD(z, q, q)
+	s2 := XMM()
+	VADDSD(s, s, s2)
+	VFMADD213SD(err, s2, q) // 2s·(atanh(s)/s − 1) + err
+
+	VADDSD(s2, q, q)
+	VMULSD(c64("ln2_64", math.Ln2), k, k)
+	VADDSD(k, q, q)
+	return u, q
+}
+
+// logSoftmaxSmall: dst = float32(d − l) per row.
+func (a *arch) logSoftmaxSmall() {
+	a.fn("logSoftmaxSmall", "func(dst, x []float32, cols, rows int) int",
+		"logSoftmaxSmall"+a.suffix+" stores the log-softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst",
+		"until rows rows are done or a row is not regular, and returns how many it stored.")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	cols := Load(Param("cols"), GP64()).(GPVirtual)
+	rows := Load(Param("rows"), GP64()).(GPVirtual)
+	done := GP64()
+	XORQ(done, done)
+	stride := GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+	ln := a.smallLanes(cols)
+
+	Label("logsmall_row")
+	CMPQ(done, rows)
+	JAE(LabelRef("logsmall_ret"))
+	r := a.smallLog(x, ln, "logsmall_ret", false, nil)
+	// (x − m) − l, x read again (from L1) rather than kept in registers.
+	lv := a.vec()
+	VBROADCASTSD(r.l, lv)
+	t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
+	for i := 0; i < smallCols/a.lanes; i++ {
+		m := Mem{Base: x, Disp: a.bytes() * i}
+		lo, hi := a.widen(m, t)
+		VSUBPD(r.mv, lo, lo)
+		VSUBPD(r.mv, hi, hi)
+		VSUBPD(lv, lo, lo)
+		VSUBPD(lv, hi, hi)
+		a.smallStore(a.narrowReg(lo, hi), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
+	}
+	ADDQ(stride, d)
+	ADDQ(stride, x)
+	INCQ(done)
+	JMP(LabelRef("logsmall_row"))
+
+	Label("logsmall_ret")
+	VZEROUPPER()
+	Store(done, ReturnIndex(0))
+	RET()
+}
+
+// lanes64 holds 0, 1, ..., 15 as float64s: the column of each float64 lane
+// of the window, which a row's label (as float64) selects.
+func lanes64() Mem {
+	if m, ok := consts["lanes64"]; ok {
+		return m
+	}
+	m := GLOBL("lanes64", RODATA|NOPTR)
+	for i := 0; i < smallCols; i++ {
+		DATA(8*i, U64(math.Float64bits(float64(i))))
+	}
+	consts["lanes64"] = m
+	return m
+}
+
+// crossEntropySmall: per row, the loss l − (x[label] − m) (added up in
+// float64), and, when g is not empty, the gradient (e/(ones + rest) −
+// onehot)/scale as crossEntropyRow computes it. Rows with a negative label get a
+// zero gradient and no loss. Labels are int64 or int32.
+func (a *arch) crossEntropySmall() {
+	a.fn("crossEntropySmall", "func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)",
+		"crossEntropySmall"+a.suffix+" does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels",
+		"l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is",
+		"done or a row is not regular; it returns how many rows it did and the sum of their losses.")
+	g := slicePtr("g")
+	gn := Load(Param("g").Len(), GP64()).(GPVirtual)
+	x := slicePtr("x")
+	cols := Load(Param("cols"), GP64()).(GPVirtual)
+	lp := slicePtr("l64")
+	rows := Load(Param("l64").Len(), GP64()).(GPVirtual)
+	wide := GP64() // labels are l64's
+	MOVQ(rows, wide)
+	TESTQ(rows, rows)
+	JNZ(LabelRef("ce_wide"))
+	Load(Param("l32").Base(), lp)
+	Load(Param("l32").Len(), rows)
+	Label("ce_wide")
+	done := GP64()
+	XORQ(done, done)
+	stride := GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+	lstep := GP64() // bytes per label
+	MOVQ(U32(4), lstep)
+	TESTQ(wide, wide)
+	JZ(LabelRef("ce_narrow"))
+	MOVQ(U32(8), lstep)
+	Label("ce_narrow")
+	total := XMM()
+	VXORPS(total, total, total)
+	ln := a.smallLanes(cols)
+	zero := c64("zero64", 0)
+	w := a.lanes / 2 // float64 lanes per vector
+
+	Label("ce_row")
+	CMPQ(done, rows)
+	JAE(LabelRef("ce_ret"))
+	lab := XMM()
+	VXORPS(lab, lab, lab)
+	TESTQ(wide, wide)
+	JZ(LabelRef("ce_label32"))
+	VCVTSI2SDQ(Mem{Base: lp}, lab, lab)
+	JMP(LabelRef("ce_label"))
+	Label("ce_label32")
+	VCVTSI2SDL(Mem{Base: lp}, lab, lab)
+	Label("ce_label")
+	neg, nb := XMM(), GP32()
+	VCMPSD(U8(0x11), zero, lab, neg) // label < 0: ignored
+	VMOVMSKPD(neg, nb)
+	TESTL(U32(1), nb)
+	JNZ(LabelRef("ce_ignored"))
+
+	labv := a.vec()
+	VBROADCASTSD(lab, labv)
+	// sel(i) selects the label's lane in float64 vector i.
+	sel := func(i int) (VecVirtual, OpmaskVirtual) {
+		m := lanes64().Offset(8 * w * i)
+		if a.z {
+			k := K()
+			VCMPPD(U8(0x00), m, labv, k)
+			return nil, k
+		}
+		v := a.vec()
+		VCMPPD(U8(0x00), m, labv, v)
+		return v, nil
+	}
+	dl := a.vec()
+	a.zero(dl)
+	r := a.smallLog(x, ln, "ce_ret", true, func(i int, d, _ VecVirtual) {
+		v, k := sel(i)
+		if a.z {
+			VADDPD(d, dl, k, dl)
+			return
+		}
+		VANDPD(d, v, v)
+		VADDPD(v, dl, dl)
+	})
+	dls := a.hsum64(dl)
+	loss := XMM()
+	VSUBSD(dls, r.l, loss) // l − (x[label] − m)
+	VADDSD(loss, total, total)
+	TESTQ(gn, gn)
+	JZ(LabelRef("ce_next"))
+
+	// p − 1 at the label as ((e − ones) − rest)/(u·scale): e − ones is
+	// exact where it matters (e = 1 when x[label] is the max).
+	rr, one := XMM(), XMM()
+	VMULSD(paramAddr("scale"), r.u, rr)
+	VMOVSD(c64("one64", 1), one)
+	VDIVSD(rr, one, rr)
+	rv, onesv, restv := a.vec(), a.vec(), a.vec()
+	VBROADCASTSD(rr, rv)
+	VBROADCASTSD(r.ones, onesv)
+	VBROADCASTSD(r.rest, restv)
+	for i := range r.e {
+		e := r.e[i]
+		gl := a.vec()
+		VSUBPD(onesv, e, gl)
+		VSUBPD(restv, gl, gl)
+		VMULPD(rv, e, e)
+		VMULPD(rv, gl, gl)
+		v, k := sel(i)
+		if a.z {
+			VMOVAPD(gl, k, e)
+		} else {
+			VBLENDVPD(v, gl, e, e)
+		}
+	}
+	for i := 0; i < len(r.e); i += 2 {
+		p := a.narrowReg(r.e[i], r.e[i+1])
+		a.smallStore(p, Mem{Base: g, Disp: a.bytes() * i / 2}, ln, i/2)
+	}
+	JMP(LabelRef("ce_next"))
+
+	Label("ce_ignored")
+	TESTQ(gn, gn)
+	JZ(LabelRef("ce_next"))
+	zv := a.vec()
+	a.zero(zv)
+	for i := 0; i < smallCols/a.lanes; i++ {
+		a.smallStore(zv, Mem{Base: g, Disp: a.bytes() * i}, ln, i)
+	}
+
+	Label("ce_next")
+	ADDQ(stride, g)
+	ADDQ(stride, x)
+	ADDQ(lstep, lp)
+	INCQ(done)
+	JMP(LabelRef("ce_row"))
+
+	Label("ce_ret")
+	VZEROUPPER()
+	Store(done, ReturnIndex(0))
+	Store(total, ReturnIndex(1))
+	RET()
+}

@@ -1,0 +1,195 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/ref"
+)
+
+// The small-row kernels of LogSoftmax and cross-entropy (asm/amd64/
+// smalllog.go) against the float64 reference, on every width they take
+// and just past it, with the rows of kernelRows (special values, the exp
+// cutoff, far outliers), at misaligned offsets next to guard pages, in
+// place; which outputs are 0, −Inf or NaN as generic's.
+
+func TestKernelLogSoftmaxRows(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		if k.logSoftmaxRows == nil {
+			t.Skip("no whole-row kernel")
+		}
+		rng := newRand(23)
+		worst := 0.0
+		for cols := 1; cols <= smallCols+2; cols++ {
+			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+				for trial := 0; trial < 6; trial++ {
+					x := kernelRows(rng, rows, cols)
+					off := rng.IntN(16)
+					xs := place(t, x, off, trial%2 == 0)
+					got := place(t, make([]float32, len(x)), (off+5)%16, trial%2 == 1)
+					logSoftmaxRows(k, got, xs, cols)
+					gen := make([]float32, len(x))
+					logSoftmaxRows(&generic32, gen, x, cols)
+					for r := range rows {
+						row := x[r*cols : (r+1)*cols]
+						want := ref.LogSoftmax(widen(row), ref.Fast)
+						for i := range row {
+							g, w := got[r*cols+i], gen[r*cols+i]
+							what := func() string { return fmt.Sprintf("cols=%d rows=%d row %d %v: [%d]", cols, rows, r, row, i) }
+							if sameKind(g, w) {
+								t.Fatalf("%s = %v, generic %v", what(), g, w)
+							}
+							if w != w || math.IsInf(float64(w), 0) || math.Abs(want[i]) < 0x1p-126 {
+								continue
+							}
+							e := errULP(g, want[i])
+							worst = max(worst, e)
+							if e > 4 {
+								t.Fatalf("%s = %v, want %v (%.2f ULP)", what(), g, want[i], e)
+							}
+						}
+					}
+					in := place(t, x, (off+9)%16, trial%2 == 1)
+					logSoftmaxRows(k, in, in, cols)
+					sameBits(t, fmt.Sprintf("in place cols=%d rows=%d", cols, rows), in, got)
+					onlyRowsDone(t, fmt.Sprintf("cols=%d rows=%d", cols, rows), len(x), cols, got, func(d []float32) int {
+						return k.logSoftmaxRows(d, x, cols)
+					})
+				}
+			}
+		}
+		krecord(k, "logSoftmaxRows", worst)
+		t.Logf("worst %.3f ULP", worst)
+		for cols := 1; cols <= smallCols; cols++ {
+			x := logits32(rng, 40*cols, 2, 0)
+			d := make([]float32, len(x))
+			if n := k.logSoftmaxRows(d, x, cols); n != 40 {
+				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
+			}
+			if n := k.logSoftmaxRows(d[:cols], x[:cols], cols); n != 1 {
+				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
+			}
+		}
+	})
+}
+
+// sameKind reports whether g and w differ in being 0, −Inf or NaN.
+func sameKind(g, w float32) bool {
+	return (g == 0) != (w == 0) || (g != g) != (w != w) || math.IsInf(float64(g), -1) != math.IsInf(float64(w), -1)
+}
+
+// onlyRowsDone runs a whole-row kernel alone on a fresh dst and checks
+// that it wrote exactly the rows it reports, as want holds them.
+func onlyRowsDone(t *testing.T, what string, n, cols int, want []float32, kernel func(dst []float32) int) {
+	t.Helper()
+	d := make([]float32, n)
+	for i := range d {
+		d[i] = 12345
+	}
+	done := kernel(d)
+	if done < 0 || done > n/cols {
+		t.Fatalf("%s: the kernel did %d rows", what, done)
+	}
+	sameBits(t, what+": rows done", d[:done*cols], want[:done*cols])
+	for i := done * cols; i < len(d); i++ {
+		if d[i] != 12345 {
+			t.Fatalf("%s: did %d rows but wrote element %d", what, done, i)
+		}
+	}
+}
+
+func TestKernelCrossEntropyRows(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		if k.crossEntropyRows == nil {
+			t.Skip("no whole-row kernel")
+		}
+		rng := newRand(29)
+		worstLoss, worstGrad := 0.0, 0.0
+		for cols := 1; cols <= smallCols+2; cols++ {
+			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+				for trial := 0; trial < 6; trial++ {
+					x := kernelRows(rng, rows, cols)
+					labels := make([]int, rows)
+					for r := range labels {
+						labels[r] = rng.IntN(cols)
+						switch rng.IntN(6) {
+						case 0:
+							labels[r] = -1
+						case 1: // the label at the max: a tiny loss, and p − 1 cancels
+							labels[r] = argmax(widen(x[r*cols : (r+1)*cols]))
+						}
+					}
+					kept := checkLabels("test", labels, rows, cols)
+					what := fmt.Sprintf("cols=%d rows=%d labels %v", cols, rows, labels)
+					off := rng.IntN(16)
+					xs := place(t, x, off, trial%2 == 0)
+					g := place(t, make([]float32, len(x)), (off+5)%16, trial%2 == 1)
+					loss := crossEntropy(k, g, xs, labels, cols, kept)
+					gen := make([]float32, len(x))
+					genLoss := crossEntropy(&generic32, gen, x, labels, cols, kept)
+					wantLoss, wantGrad := ref.CrossEntropy(widen(x), labels, cols, ref.Fast)
+					if sameKind(loss, genLoss) || math.IsInf(float64(loss), 1) != math.IsInf(float64(genLoss), 1) {
+						t.Fatalf("%s: loss %v, generic %v", what, loss, genLoss)
+					}
+					if !math.IsInf(wantLoss, 0) && wantLoss == wantLoss && math.Abs(wantLoss) >= 0x1p-126 {
+						e := errULP(loss, wantLoss)
+						worstLoss = max(worstLoss, e)
+						if e > 4 {
+							t.Fatalf("%s: loss %v, want %v (%.2f ULP)", what, loss, wantLoss, e)
+						}
+					}
+					for i := range g {
+						if sameKind(g[i], gen[i]) {
+							t.Fatalf("%s: grad[%d] = %v, generic %v", what, i, g[i], gen[i])
+						}
+						if gen[i] != gen[i] || math.Abs(wantGrad[i]) < 0x1p-126 {
+							continue
+						}
+						e := errULP(g[i], wantGrad[i])
+						worstGrad = max(worstGrad, e)
+						if e > 4 {
+							t.Fatalf("%s: grad[%d] = %v, want %v (%.2f ULP)", what, i, g[i], wantGrad[i], e)
+						}
+					}
+					// The loss alone, int32 labels (the kernel's other
+					// width) and in place: the same bits.
+					if l := crossEntropy(k, nil, xs, labels, cols, kept); !same32(l, loss) {
+						t.Fatalf("%s: loss without the gradient %v, with it %v", what, l, loss)
+					}
+					l32 := make([]int32, rows)
+					for r, l := range labels {
+						l32[r] = int32(l)
+					}
+					g2 := make([]float32, len(x))
+					if l := crossEntropy(k, g2, xs, l32, cols, kept); !same32(l, loss) {
+						t.Fatalf("%s: loss with int32 labels %v, with int %v", what, l, loss)
+					}
+					sameBits(t, what+": int32 labels", g2, g)
+					in := place(t, x, (off+9)%16, trial%2 == 1)
+					if l := crossEntropy(k, in, in, labels, cols, kept); !same32(l, loss) {
+						t.Fatalf("%s: loss in place %v, else %v", what, l, loss)
+					}
+					sameBits(t, what+": in place", in, g)
+				}
+			}
+		}
+		krecord(k, "crossEntropyRows/loss", worstLoss)
+		krecord(k, "crossEntropyRows", worstGrad)
+		t.Logf("worst %.3f ULP (loss %.3f)", worstGrad, worstLoss)
+		// Regular rows: all taken, with labels of 4 and 8 bytes.
+		for cols := 1; cols <= smallCols; cols++ {
+			x := logits32(rng, 40*cols, 2, 0)
+			d := make([]float32, len(x))
+			labels := make([]int64, 40)
+			if n, _ := k.crossEntropyRows(d, x, labelView{l64: labels}, cols, 0, 40); n != 40 {
+				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
+			}
+			if n, _ := k.crossEntropyRows(d[:cols], x[:cols], labelView{l32: make([]int32, 1)}, cols, 0, 1); n != 1 {
+				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
+			}
+		}
+	})
+}
