@@ -159,3 +159,53 @@ func TestMemory(t *testing.T) {
 		t.Fatalf("an unknown instruction ran: %v", err)
 	}
 }
+
+const mergeAsm = `
+TEXT ·merge(SB), NOSPLIT, $0-24
+	MOVQ       x_base+0(FP), AX
+	LEAQ       mask<>+0(SB), DX
+	KMOVW      (DX), K1
+	VMOVUPD    64(AX), Z1
+	VADDPD     (AX), Z1, K1, Z1
+	VMOVUPD    Z1, 64(AX)
+	VCVTSI2SDL 128(AX), X2, X2
+	VMOVSD     X2, 136(AX)
+	RET
+
+DATA mask<>+0(SB)/2, $0x0055
+GLOBL mask<>(SB), RODATA|NOPTR, $2
+`
+
+// TestMergeMaskPD checks a merge-masked float64 add (the lanes off the
+// mask keep the destination's value) and the sign extension of a 32-bit
+// integer converted to float64.
+func TestMergeMaskPD(t *testing.T) {
+	p, err := Parse(mergeAsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 144)
+	for i := range 8 {
+		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i+1)))
+		binary.LittleEndian.PutUint64(data[64+8*i:], math.Float64bits(100*float64(i+1)))
+	}
+	binary.LittleEndian.PutUint32(data[128:], uint32(0xfffffffb)) // −5
+	m := NewMachine(p)
+	args := make([]byte, 24)
+	binary.LittleEndian.PutUint64(args, m.Map(data).Addr)
+	if _, err := m.Call("merge", args); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		want := 100 * float64(i+1)
+		if i%2 == 0 {
+			want += float64(i + 1)
+		}
+		if got := math.Float64frombits(binary.LittleEndian.Uint64(data[64+8*i:])); got != want {
+			t.Fatalf("lane %d = %g, want %g", i, got, want)
+		}
+	}
+	if got := math.Float64frombits(binary.LittleEndian.Uint64(data[136:])); got != -5 {
+		t.Fatalf("VCVTSI2SDL of −5 = %g", got)
+	}
+}
