@@ -104,6 +104,22 @@ func BenchmarkCrossEntropyGradRows(b *testing.B) {
 	benchRows(b, func(dst, x []float32, labels []int, cols int) { CrossEntropyGrad(dst, x, labels, cols) })
 }
 
+func BenchmarkSoftCrossEntropyGradRows(b *testing.B) {
+	var y []float32
+	benchRows(b, func(dst, x []float32, labels []int, cols int) {
+		if len(y) != len(x) { // smoothed one-hot targets, made once per shape
+			y = make([]float32, len(x))
+			for r, l := range labels {
+				for j := range cols {
+					y[r*cols+j] = 0.1 / float32(cols)
+				}
+				y[r*cols+l] += 0.9
+			}
+		}
+		SoftCrossEntropyGrad(dst, x, y, cols)
+	})
+}
+
 func BenchmarkSoftmax64(b *testing.B) {
 	for _, n := range []int{1000, 32000} {
 		b.Run(fmt.Sprintf("impl=generic/n=%d", n), func(b *testing.B) {

@@ -293,9 +293,9 @@ func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L,
 }
 
 // softCrossEntropyRow returns −Σ y·log softmax(x) for one row and stores
-// the gradient (p·Σy − y)/scale. exp uses the kernels; the loss and the
-// update are scalar passes, since no benchmark shape is dominated by them.
-// The loss is read before g is written, so g may be x.
+// the gradient (p·Σy − y)/scale: the set's softGrad pass where it has one,
+// else scalar passes for the loss and the update. The loss is read before
+// g is written, so g may be x.
 func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) float64 {
 	sy := k.sum(y)
 	m, kind := classify(k, x)
@@ -319,6 +319,9 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		return nan
 	}
 	l := logOf(rest, ones)
+	if k.softGrad != nil {
+		return k.softGrad(g, x, y, m, l, sy/(ones+rest), scale)
+	}
 	// loss = Σ y·(l − d) with d = x − m <= 0: no cancellation when y >= 0.
 	var loss, c float64
 	for j := range y {
@@ -350,7 +353,15 @@ func diff[F Float](x, m F) float64 { return float64(x) - float64(m) }
 func softCrossEntropy[F Float](k *kernels[F], grad, logits, targets []F, cols int) float64 {
 	rows := len(logits) / cols
 	var loss, c float64
-	for r := range rows {
+	for r := 0; r < rows; r++ {
+		if k.softCrossEntropyRows != nil {
+			var part float64
+			r, part = k.softCrossEntropyRows(grad, logits, targets, cols, r, float64(rows))
+			loss, c = neumaier(loss, c, part)
+			if r == rows {
+				break
+			}
+		}
 		i, j := r*cols, (r+1)*cols
 		loss, c = neumaier(loss, c, softCrossEntropyRow(k, grad[i:j], logits[i:j], targets[i:j], float64(rows)))
 	}

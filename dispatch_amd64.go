@@ -39,31 +39,34 @@ type asmKernels struct {
 	small      func(dst, x []float32, cols, rows int) int
 	logSmall   func(dst, x []float32, cols, rows int) int
 	ceSmall    func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64)
+	softSmall  func(g, x, y []float32, cols, rows int, scale float64) (int, float64)
 	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
 	sub        func(dst, x []float32, m float32, l float64)
 	sum        func(x []float32) float64
 	dot        func(a, b []float32) float64
 	mulSub     func(dx, p, dy []float32, s float64)
 	expMulSub  func(dx, logp, dy []float32, s float64)
+	softGrad   func(g, x, y []float32, m float32, l, sa, rs float64) float64
 
 	// The padded kernels, when not nil, say that the small-row kernels
 	// read and write a 16-element window from each row's start (AVX2):
 	// they do the rows from row from on through a padded copy, with the
 	// small kernels' contracts.
-	padded    func(dst, x []float32, cols, from int) int
-	logPadded func(dst, x []float32, cols, from int) int
-	cePadded  func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64)
+	padded     func(dst, x []float32, cols, from int) int
+	logPadded  func(dst, x []float32, cols, from int) int
+	cePadded   func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64)
+	softPadded func(g, x, y []float32, cols, from int, scale float64) (int, float64)
 }
 
 var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, crossEntropySmallAVX2,
-	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2,
-	smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2}
+	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
+	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2,
+	smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2, softSmallPaddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, crossEntropySmallAVX512,
-	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512,
-	nil, nil, nil}
+	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
+	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512,
+	nil, nil, nil, nil}
 
 var (
 	avx2Set   = avx2Asm.kernels()
@@ -82,13 +85,17 @@ func (k *asmKernels) kernels() kernels[float32] {
 		logSoftmaxRows: func(dst, x []float32, cols int) int {
 			return smallRows(k.logSmall, k.logPadded, dst, x, cols)
 		},
-		crossEntropyRows: k.crossEntropyRows,
-		div:              k.divide,
-		sub:              func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
-		sum:              k.sum,
-		dot:              func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
-		mulSub:           func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
-		expMulSub:        func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+		crossEntropyRows:     k.crossEntropyRows,
+		softCrossEntropyRows: k.softCrossEntropyRows,
+		div:                  k.divide,
+		sub:                  func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
+		sum:                  k.sum,
+		dot:                  func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
+		mulSub:               func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		expMulSub:            func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+		softGrad: func(g, x, y []float32, m float32, l, sa, scale float64) float64 {
+			return k.softGrad(g, x[:len(g)], y[:len(g)], m, l, sa, 1/scale)
+		},
 	}
 }
 
@@ -239,7 +246,36 @@ func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, fr
 	return from, loss + l
 }
 
-// smallPaddedAVX2, logSmallPaddedAVX2 and ceSmallPaddedAVX2 are the AVX2
+// softCrossEntropyRows is the contract's softCrossEntropyRows: the
+// small-row kernel on rows of up to smallCols columns.
+func (k *asmKernels) softCrossEntropyRows(g, x, y []float32, cols, from int, scale float64) (int, float64) {
+	if cols > smallCols {
+		return from, 0
+	}
+	n := len(x) / cols
+	end := n
+	if k.softPadded != nil {
+		end = windowRows(len(x), cols)
+	}
+	var loss float64
+	if from < end {
+		i := from * cols
+		done, l := k.softSmall(g[i:len(x)], x[i:], y[i:len(x)], cols, end-from, scale)
+		from += done
+		loss = l
+		if from < end {
+			return from, loss
+		}
+	}
+	if k.softPadded == nil || from == n {
+		return from, loss
+	}
+	from, l := k.softPadded(g, x, y, cols, from, scale)
+	return from, loss + l
+}
+
+// smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2 and
+// softSmallPaddedAVX2 are the AVX2
 // set's padded kernels: each row from row from on is copied into a
 // 16-element buffer. The buffers stay on the stack because the kernels are
 // called directly (go:noescape).
@@ -323,4 +359,21 @@ func (k *asmKernels) divide(dst, x []float32, s float64) {
 		return
 	}
 	div32(dst, x, s)
+}
+
+func softSmallPaddedAVX2(g, x, y []float32, cols, from int, scale float64) (int, float64) {
+	var xb, yb, gb [smallCols]float32
+	var loss float64
+	n := len(x) / cols
+	for r := from; r < n; r++ {
+		copy(xb[:], x[r*cols:(r+1)*cols])
+		copy(yb[:], y[r*cols:(r+1)*cols])
+		done, l := softCrossEntropySmallAVX2(gb[:], xb[:], yb[:], cols, 1, scale)
+		if done == 0 {
+			return r, loss
+		}
+		loss += l
+		copy(g[r*cols:(r+1)*cols], gb[:cols])
+	}
+	return n, loss
 }

@@ -75,12 +75,22 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		r := emuCall(fn("crossEntropySmall"), g, x, l64, l32, cols, scale)
 		return r.int(0), r.f64(8)
 	}
+	a.softGrad = func(g, x, y []float32, m float32, l, sa, rs float64) float64 {
+		return emuCall(fn("softGrad"), g, x, y, m, l, sa, rs).f64(0)
+	}
+	a.softSmall = func(g, x, y []float32, cols, rows int, scale float64) (int, float64) {
+		r := emuCall(fn("softCrossEntropySmall"), g, x, y, cols, rows, scale)
+		return r.int(0), r.f64(8)
+	}
 	if a.padded != nil {
 		// The native padded kernels call the hardware kernel; the
 		// interpreted set leaves those rows to the general path instead.
 		a.padded = func(dst, x []float32, cols, from int) int { return from }
 		a.logPadded = a.padded
 		a.cePadded = func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+			return from, 0
+		}
+		a.softPadded = func(g, x, y []float32, cols, from int, scale float64) (int, float64) {
 			return from, 0
 		}
 	}
@@ -346,6 +356,14 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 					eqs(what("crossEntropySmall"), n, d1, d2)
 				}
 			}
+			d1, d2 = two()
+			r1, s1 := hw.softSmall(d1, x, y, cols, rows, 3)
+			r2, s2 := emu.softSmall(d2, x, y, cols, rows, 3)
+			if r1 != r2 {
+				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("softCrossEntropySmall"), n, cols, r1, r2)
+			}
+			eq64(what("softCrossEntropySmall loss"), n, s1, s2)
+			eqs(what("softCrossEntropySmall"), n, d1, d2)
 		}
 		hi, lo32, _ := recip(1 + 37*rng.Float64())
 		for _, pf := range []uintptr{0, 256} {
@@ -365,6 +383,12 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 		hw.mulSub(d1, x, y, s)
 		emu.mulSub(d2, x, y, s)
 		eqs(what("mulSub"), n, d1, d2)
+		if m, _ := maxMinGo(x); n > 0 && !math.IsInf(float64(m), 0) && m == m {
+			d1, d2 = two()
+			l, sa := 1+rng.Float64(), rng.Float64()
+			eq64(what("softGrad loss"), n, hw.softGrad(d1, x, y, m, l, sa, 0.25), emu.softGrad(d2, x, y, m, l, sa, 0.25))
+			eqs(what("softGrad"), n, d1, d2)
+		}
 		d1, d2 = two()
 		lp := y // log-probabilities: the exp's whole range and −Inf
 		hw.expMulSub(d1, lp, x, s)

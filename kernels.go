@@ -83,6 +83,17 @@ type kernels[F Float] struct {
 	// to 16 columns, labels of 4 or 8 bytes.)
 	crossEntropyRows func(g, x []F, labels labelView, cols, from int, scale float64) (int, float64)
 
+	// softCrossEntropyRows, when not nil, is crossEntropyRows for dense
+	// targets y (softCrossEntropyRow's work; every row kept).
+	softCrossEntropyRows func(g, x, y []F, cols, from int, scale float64) (int, float64)
+
+	// softGrad, when not nil, does softCrossEntropyRow's last pass, with
+	// the row's max m and l = log Σ exp(x − m) known: it stores
+	// g[i] = (exp(x[i] − m)·sa − y[i])/scale (g may be x) and returns
+	// Σ y[i]·(l − (x[i] − m)) over the y[i] != 0, within the accuracy bar
+	// of generic's scalar passes.
+	softGrad func(g, x, y []F, m F, l, sa, scale float64) float64
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

@@ -59,6 +59,13 @@ func logSoftmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 //go:noescape
 func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 
+// softCrossEntropySmallAVX2 does the soft-target cross-entropy rows 0, 1, ... of x (cols <= 16 columns each)
+// against the targets y, storing the gradient to g, until rows rows are done or a row is not regular;
+// it returns how many rows it did and the sum of their losses.
+//
+//go:noescape
+func softCrossEntropySmallAVX2(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
+
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 //
@@ -89,6 +96,12 @@ func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
 //
 //go:noescape
 func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
+
+// softGradAVX2 stores g[i] = (exp(x[i] − m)·sa − y[i])·rs computed in float64 and rounded once,
+// and returns Σ y[i]·(l − (x[i] − m)) over the y[i] != 0; len(x) and len(y) >= len(g).
+//
+//go:noescape
+func softGradAVX2(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
 
 // maxAVX512 returns the largest element of x (−Inf when empty).
 //
@@ -145,6 +158,13 @@ func logSoftmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 //go:noescape
 func crossEntropySmallAVX512(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 
+// softCrossEntropySmallAVX512 does the soft-target cross-entropy rows 0, 1, ... of x (cols <= 16 columns each)
+// against the targets y, storing the gradient to g, until rows rows are done or a row is not regular;
+// it returns how many rows it did and the sum of their losses.
+//
+//go:noescape
+func softCrossEntropySmallAVX512(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
+
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 //
@@ -175,3 +195,9 @@ func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64)
 //
 //go:noescape
 func expMulSubAVX512(dx []float32, logp []float32, dy []float32, s float64)
+
+// softGradAVX512 stores g[i] = (exp(x[i] − m)·sa − y[i])·rs computed in float64 and rounded once,
+// and returns Σ y[i]·(l − (x[i] − m)) over the y[i] != 0; len(x) and len(y) >= len(g).
+//
+//go:noescape
+func softGradAVX512(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64

@@ -2719,6 +2719,325 @@ DATA lanes64<>+112(SB)/8, $0x402c000000000000
 DATA lanes64<>+120(SB)/8, $0x402e000000000000
 GLOBL lanes64<>(SB), RODATA|NOPTR, $128
 
+// func softCrossEntropySmallAVX2(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·softCrossEntropySmallAVX2(SB), NOSPLIT, $32-112
+	MOVQ    g_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	MOVQ    y_base+48(FP), DX
+	MOVQ    cols+72(FP), BX
+	MOVQ    rows+80(FP), SI
+	XORQ    DI, DI
+	MOVQ    BX, R8
+	SHLQ    $0x02, R8
+	VXORPS  X0, X0, X0
+	LEAQ    tailmask<>+0(SB), R9
+	MOVQ    $0x00000008, R11
+	MOVQ    BX, R10
+	CMPQ    R10, R11
+	CMOVQHI R11, R10
+	SUBQ    R10, BX
+	MOVQ    R11, R12
+	SUBQ    R10, R12
+	MOVQ    R11, R10
+	SUBQ    BX, R10
+
+soft_row:
+	CMPQ         DI, SI
+	JAE          soft_ret
+	VPXOR        Y1, Y1, Y1
+	VMOVDQU      (R9)(R12*4), Y3
+	VMOVUPS      (CX), Y2
+	VMOVUPS      neginf32<>+0(SB), Y4
+	VBLENDVPS    Y3, Y2, Y4, Y2
+	VMOVDQU      (R9)(R10*4), Y4
+	VMOVUPS      32(CX), Y3
+	VMOVUPS      neginf32<>+0(SB), Y7
+	VBLENDVPS    Y4, Y3, Y7, Y3
+	VMAXPS       Y3, Y2, Y4
+	VEXTRACTF128 $0x01, Y4, X5
+	VMAXPS       X5, X4, X5
+	VPERMILPS    $0x0e, X5, X4
+	VMAXPS       X4, X5, X5
+	VPERMILPS    $0x01, X5, X4
+	VMAXPS       X4, X5, X5
+	VCVTSS2SD    X5, X5, X4
+	VCMPSD       $0x11, inf64<>+0(SB), X4, X6
+	VCMPSD       $0x1e, neginf64<>+0(SB), X4, X5
+	VANDPD       X5, X6, X6
+	VMOVMSKPD    X6, BX
+	TESTL        $0x00000001, BX
+	JZ           soft_ret
+	VBROADCASTSD X4, Y4
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VCVTPS2PD    X2, Y9
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VSUBPD       Y4, Y9, Y9
+	VMOVUPD      magic64<>+0(SB), Y10
+	VFMADD231PD  log2e64<>+0(SB), Y9, Y10
+	VSUBPD       magic64<>+0(SB), Y10, Y11
+	VMOVAPD      Y9, Y12
+	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y12
+	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y12
+	VMOVUPD      exp64c8<>+0(SB), Y11
+	VFMADD213PD  exp64c7<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c6<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c5<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c4<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c3<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c2<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c1<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c0<>+0(SB), Y12, Y11
+	VPSLLQ       $0x34, Y10, Y10
+	VMULPD       Y10, Y11, Y11
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y9, Y10
+	VANDNPD      Y11, Y10, Y11
+	VCMPPD       $0x00, zero64<>+0(SB), Y9, Y9
+	VANDPD       one64<>+0(SB), Y9, Y10
+	VADDPD       Y10, Y7, Y7
+	VANDNPD      Y11, Y9, Y10
+	VADDPD       Y10, Y8, Y8
+	VMOVUPS      (DX), Y9
+	VANDPS       (R9)(R12*4), Y9, Y9
+	VCVTPS2PD    X9, Y10
+	VEXTRACTF128 $0x01, Y9, X5
+	VCVTPS2PD    X5, Y9
+	VADDPD       Y10, Y1, Y1
+	VADDPD       Y9, Y1, Y1
+	VSUBPD       Y4, Y2, Y2
+	VMOVUPD      magic64<>+0(SB), Y9
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
+	VSUBPD       magic64<>+0(SB), Y9, Y10
+	VMOVAPD      Y2, Y12
+	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y12
+	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y12
+	VMOVUPD      exp64c8<>+0(SB), Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y12, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y12, Y10
+	VPSLLQ       $0x34, Y9, Y9
+	VMULPD       Y9, Y10, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
+	VANDNPD      Y10, Y9, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
+	VANDPD       one64<>+0(SB), Y2, Y9
+	VADDPD       Y9, Y7, Y7
+	VANDNPD      Y10, Y2, Y9
+	VADDPD       Y9, Y8, Y8
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VSUBPD       Y4, Y2, Y2
+	VMOVUPD      magic64<>+0(SB), Y9
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
+	VSUBPD       magic64<>+0(SB), Y9, Y12
+	VMOVAPD      Y2, Y13
+	VFNMADD231PD ln2hi64<>+0(SB), Y12, Y13
+	VFNMADD231PD ln2lo64<>+0(SB), Y12, Y13
+	VMOVUPD      exp64c8<>+0(SB), Y12
+	VFMADD213PD  exp64c7<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c6<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c5<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c4<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c3<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c2<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c1<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c0<>+0(SB), Y13, Y12
+	VPSLLQ       $0x34, Y9, Y9
+	VMULPD       Y9, Y12, Y12
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
+	VANDNPD      Y12, Y9, Y12
+	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
+	VANDPD       one64<>+0(SB), Y2, Y9
+	VADDPD       Y9, Y7, Y7
+	VANDNPD      Y12, Y2, Y9
+	VADDPD       Y9, Y8, Y8
+	VMOVUPS      32(DX), Y2
+	VANDPS       (R9)(R10*4), Y2, Y2
+	VCVTPS2PD    X2, Y9
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VADDPD       Y9, Y1, Y1
+	VADDPD       Y2, Y1, Y1
+	VSUBPD       Y4, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y2
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y2
+	VSUBPD       magic64<>+0(SB), Y2, Y9
+	VMOVAPD      Y3, Y13
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y13
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y13
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y13, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y13, Y9
+	VPSLLQ       $0x34, Y2, Y2
+	VMULPD       Y2, Y9, Y9
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y2
+	VANDNPD      Y9, Y2, Y9
+	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y2
+	VANDPD       one64<>+0(SB), Y2, Y3
+	VADDPD       Y3, Y7, Y7
+	VANDNPD      Y9, Y2, Y3
+	VADDPD       Y3, Y8, Y8
+	VEXTRACTF128 $0x01, Y7, X2
+	VADDPD       X2, X7, X2
+	VPERMILPD    $0x01, X2, X3
+	VADDSD       X3, X2, X2
+	VEXTRACTF128 $0x01, Y8, X3
+	VADDPD       X3, X8, X3
+	VPERMILPD    $0x01, X3, X5
+	VADDSD       X5, X3, X3
+	VCMPSD       $0x00, X3, X3, X5
+	VMOVMSKPD    X5, BX
+	TESTL        $0x00000001, BX
+	JZ           soft_ret
+	VADDSD       X3, X2, X5
+	VSUBSD       X2, X5, X6
+	VSUBSD       X6, X5, X7
+	VSUBSD       X7, X2, X7
+	VSUBSD       X6, X3, X2
+	VADDSD       X7, X2, X2
+	VPSUBQ       sqrthalf64<>+0(SB), X5, X3
+	VPSRLQ       $0x34, X3, X6
+	VPAND        mant64<>+0(SB), X3, X3
+	VPADDQ       sqrthalf64<>+0(SB), X3, X3
+	VPOR         two52<>+0(SB), X6, X6
+	VSUBSD       two52<>+0(SB), X6, X6
+	VSUBSD       one64<>+0(SB), X3, X7
+	VADDSD       one64<>+0(SB), X3, X3
+	VDIVSD       X3, X7, X3
+	VMULSD       X3, X3, X7
+	VMOVSD       atanh11<>+0(SB), X8
+	VFMADD213SD  atanh9<>+0(SB), X7, X8
+	VFMADD213SD  atanh7<>+0(SB), X7, X8
+	VFMADD213SD  atanh5<>+0(SB), X7, X8
+	VFMADD213SD  atanh3<>+0(SB), X7, X8
+	VMULSD       X7, X8, X8
+	VADDSD       X3, X3, X3
+	VFMADD213SD  X2, X3, X8
+	VADDSD       X3, X8, X8
+	VMULSD       ln2_64<>+0(SB), X6, X6
+	VADDSD       X6, X8, X8
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPD       X2, X1, X2
+	VPERMILPD    $0x01, X2, X1
+	VADDSD       X1, X2, X2
+	VANDPD       abs64<>+0(SB), X2, X1
+	VCMPSD       $0x11, inf64<>+0(SB), X1, X1
+	VMOVMSKPD    X1, BX
+	TESTL        $0x00000001, BX
+	JZ           soft_ret
+	VDIVSD       X5, X2, X1
+	VMOVSD       one64<>+0(SB), X2
+	VDIVSD       scale+88(FP), X2, X2
+	VBROADCASTSD X1, Y1
+	VBROADCASTSD X2, Y2
+	VBROADCASTSD X8, Y3
+	VPXOR        Y7, Y7, Y7
+	VMOVUPD      Y4, (SP)
+	VCVTPS2PD    (CX), Y4
+	VCVTPS2PD    16(CX), Y8
+	VMOVUPS      (DX), Y13
+	VANDPS       (R9)(R12*4), Y13, Y13
+	VCVTPS2PD    X13, Y14
+	VEXTRACTF128 $0x01, Y13, X5
+	VCVTPS2PD    X5, Y13
+	VSUBPD       (SP), Y4, Y4
+	VSUBPD       Y4, Y3, Y4
+	VMULPD       Y14, Y4, Y4
+	VCMPPD       $0x04, zero64<>+0(SB), Y14, Y15
+	VANDPD       Y15, Y4, Y4
+	VADDPD       Y4, Y7, Y7
+	VMULPD       Y1, Y11, Y11
+	VSUBPD       Y14, Y11, Y11
+	VMULPD       Y2, Y11, Y11
+	VSUBPD       (SP), Y8, Y8
+	VSUBPD       Y8, Y3, Y8
+	VMULPD       Y13, Y8, Y8
+	VCMPPD       $0x04, zero64<>+0(SB), Y13, Y4
+	VANDPD       Y4, Y8, Y8
+	VADDPD       Y8, Y7, Y7
+	VMULPD       Y1, Y10, Y10
+	VSUBPD       Y13, Y10, Y10
+	VMULPD       Y2, Y10, Y10
+	VCVTPD2PSY   Y11, X5
+	VCVTPD2PSY   Y10, X4
+	VINSERTF128  $0x01, X4, Y5, Y5
+	VMOVUPS      (AX), Y4
+	VMOVDQU      (R9)(R12*4), Y8
+	VBLENDVPS    Y8, Y5, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VCVTPS2PD    32(CX), Y4
+	VCVTPS2PD    48(CX), Y8
+	VMOVUPS      32(DX), Y10
+	VANDPS       (R9)(R10*4), Y10, Y10
+	VCVTPS2PD    X10, Y11
+	VEXTRACTF128 $0x01, Y10, X5
+	VCVTPS2PD    X5, Y10
+	VSUBPD       (SP), Y4, Y4
+	VSUBPD       Y4, Y3, Y4
+	VMULPD       Y11, Y4, Y4
+	VCMPPD       $0x04, zero64<>+0(SB), Y11, Y13
+	VANDPD       Y13, Y4, Y4
+	VADDPD       Y4, Y7, Y7
+	VMULPD       Y1, Y12, Y12
+	VSUBPD       Y11, Y12, Y12
+	VMULPD       Y2, Y12, Y12
+	VSUBPD       (SP), Y8, Y8
+	VSUBPD       Y8, Y3, Y8
+	VMULPD       Y10, Y8, Y8
+	VCMPPD       $0x04, zero64<>+0(SB), Y10, Y3
+	VANDPD       Y3, Y8, Y8
+	VADDPD       Y8, Y7, Y7
+	VMULPD       Y1, Y9, Y9
+	VSUBPD       Y10, Y9, Y9
+	VMULPD       Y2, Y9, Y9
+	VCVTPD2PSY   Y12, X6
+	VCVTPD2PSY   Y9, X1
+	VINSERTF128  $0x01, X1, Y6, Y6
+	VMOVUPS      32(AX), Y1
+	VMOVDQU      (R9)(R10*4), Y2
+	VBLENDVPS    Y2, Y6, Y1, Y1
+	VMOVUPS      Y1, 32(AX)
+	VEXTRACTF128 $0x01, Y7, X1
+	VADDPD       X1, X7, X1
+	VPERMILPD    $0x01, X1, X2
+	VADDSD       X2, X1, X1
+	VADDSD       X1, X0, X0
+	ADDQ         R8, AX
+	ADDQ         R8, CX
+	ADDQ         R8, DX
+	INCQ         DI
+	JMP          soft_row
+
+soft_ret:
+	VZEROUPPER
+	MOVQ  DI, done+96(FP)
+	MOVSD X0, loss+104(FP)
+	RET
+
+DATA abs64<>+0(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+8(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+16(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+24(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+32(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+40(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+48(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+56(SB)/8, $0x7fffffffffffffff
+GLOBL abs64<>(SB), RODATA|NOPTR, $64
+
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·divAVX2(SB), NOSPLIT, $32-64
@@ -3709,6 +4028,314 @@ DATA exp64hi<>+40(SB)/8, $0x40862b7d369a5aa8
 DATA exp64hi<>+48(SB)/8, $0x40862b7d369a5aa8
 DATA exp64hi<>+56(SB)/8, $0x40862b7d369a5aa8
 GLOBL exp64hi<>(SB), RODATA|NOPTR, $64
+
+// func softGradAVX2(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·softGradAVX2(SB), NOSPLIT, $160-112
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         y_base+48(FP), DX
+	MOVQ         g_len+8(FP), BX
+	VMOVSS       m+72(FP), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD l+80(FP), Y1
+	VBROADCASTSD sa+88(FP), Y2
+	VBROADCASTSD rs+96(FP), Y3
+	VBROADCASTSD X0, Y0
+	VMOVUPD      Y0, (SP)
+	VMOVUPD      Y1, 32(SP)
+	VMOVUPD      Y2, 64(SP)
+	VMOVUPD      Y3, 96(SP)
+	VPXOR        Y0, Y0, Y0
+
+softgrad_loop:
+	CMPQ         BX, $0x00000008
+	JB           softgrad_single
+	VCVTPS2PD    (CX), Y1
+	VCVTPS2PD    16(CX), Y2
+	VCVTPS2PD    (DX), Y3
+	VCVTPS2PD    16(DX), Y7
+	VSUBPD       (SP), Y1, Y1
+	VMOVUPD      magic64<>+0(SB), Y8
+	VFMADD231PD  log2e64<>+0(SB), Y1, Y8
+	VSUBPD       magic64<>+0(SB), Y8, Y9
+	VMOVAPD      Y1, Y10
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y10
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y10
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y10, Y9
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y8, Y9, Y9
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y8
+	VANDNPD      Y9, Y8, Y9
+	VSUBPD       32(SP), Y1, Y1
+	VMULPD       Y3, Y1, Y1
+	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y8
+	VANDPD       Y8, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VMULPD       64(SP), Y9, Y9
+	VSUBPD       Y3, Y9, Y9
+	VMULPD       96(SP), Y9, Y9
+	VSUBPD       (SP), Y2, Y2
+	VMOVUPD      magic64<>+0(SB), Y1
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
+	VSUBPD       magic64<>+0(SB), Y1, Y3
+	VMOVAPD      Y2, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y3
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y3
+	VPSLLQ       $0x34, Y1, Y1
+	VMULPD       Y1, Y3, Y3
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
+	VANDNPD      Y3, Y1, Y3
+	VSUBPD       32(SP), Y2, Y2
+	VMULPD       Y7, Y2, Y2
+	VCMPPD       $0x04, zero64<>+0(SB), Y7, Y1
+	VANDPD       Y1, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VMULPD       64(SP), Y3, Y3
+	VSUBPD       Y7, Y3, Y3
+	VMULPD       96(SP), Y3, Y3
+	VCVTPD2PSY   Y9, X4
+	VCVTPD2PSY   Y3, X1
+	VINSERTF128  $0x01, X1, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          softgrad_loop
+
+softgrad_single:
+	CMPQ         BX, $0x00000008
+	JB           softgrad_tail
+	VCVTPS2PD    (CX), Y1
+	VCVTPS2PD    16(CX), Y2
+	VCVTPS2PD    (DX), Y3
+	VCVTPS2PD    16(DX), Y4
+	VSUBPD       (SP), Y1, Y1
+	VMOVUPD      magic64<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y1, Y7
+	VSUBPD       magic64<>+0(SB), Y7, Y8
+	VMOVAPD      Y1, Y9
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y9
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y7, Y8, Y8
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y7
+	VANDNPD      Y8, Y7, Y8
+	VSUBPD       32(SP), Y1, Y1
+	VMULPD       Y3, Y1, Y1
+	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y7
+	VANDPD       Y7, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VMULPD       64(SP), Y8, Y8
+	VSUBPD       Y3, Y8, Y8
+	VMULPD       96(SP), Y8, Y8
+	VSUBPD       (SP), Y2, Y2
+	VMOVUPD      magic64<>+0(SB), Y1
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
+	VSUBPD       magic64<>+0(SB), Y1, Y3
+	VMOVAPD      Y2, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y7
+	VMOVUPD      exp64c8<>+0(SB), Y3
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y3
+	VPSLLQ       $0x34, Y1, Y1
+	VMULPD       Y1, Y3, Y3
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
+	VANDNPD      Y3, Y1, Y3
+	VSUBPD       32(SP), Y2, Y2
+	VMULPD       Y4, Y2, Y2
+	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
+	VANDPD       Y1, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VMULPD       64(SP), Y3, Y3
+	VSUBPD       Y4, Y3, Y3
+	VMULPD       96(SP), Y3, Y3
+	VCVTPD2PSY   Y8, X5
+	VCVTPD2PSY   Y3, X1
+	VINSERTF128  $0x01, X1, Y5, Y5
+	VMOVUPS      Y5, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          softgrad_single
+
+softgrad_tail:
+	TESTQ      BX, BX
+	JZ         softgrad_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y1
+	LEAQ       (CX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_81
+	VMASKMOVPS (CX), Y1, Y3
+	JMP        tail_loaded_82
+
+tail_page_81:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, 128(SP)
+	XORQ    SI, SI
+
+copy_83:
+	CMPQ SI, BX
+	JAE  copied_84
+	MOVL (CX)(SI*4), DI
+	MOVL DI, 128(SP)(SI*4)
+	INCQ SI
+	JMP  copy_83
+
+copied_84:
+	VMOVUPS 128(SP), Y3
+
+tail_loaded_82:
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	LEAQ         (DX), CX
+	ANDQ         $0x00000fff, CX
+	CMPQ         CX, $0x00000fe0
+	JA           tail_page_85
+	VMASKMOVPS   (DX), Y1, Y4
+	JMP          tail_loaded_86
+
+tail_page_85:
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, 128(SP)
+	XORQ    CX, CX
+
+copy_87:
+	CMPQ CX, BX
+	JAE  copied_88
+	MOVL (DX)(CX*4), SI
+	MOVL SI, 128(SP)(CX*4)
+	INCQ CX
+	JMP  copy_87
+
+copied_88:
+	VMOVUPS 128(SP), Y4
+
+tail_loaded_86:
+	VCVTPS2PD    X4, Y1
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VSUBPD       (SP), Y2, Y2
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y2, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y7
+	VMOVAPD      Y2, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y7, Y7
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y5
+	VANDNPD      Y7, Y5, Y7
+	VSUBPD       32(SP), Y2, Y2
+	VMULPD       Y1, Y2, Y2
+	VCMPPD       $0x04, zero64<>+0(SB), Y1, Y5
+	VANDPD       Y5, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VMULPD       64(SP), Y7, Y7
+	VSUBPD       Y1, Y7, Y7
+	VMULPD       96(SP), Y7, Y7
+	VSUBPD       (SP), Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y1
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y1
+	VSUBPD       magic64<>+0(SB), Y1, Y2
+	VMOVAPD      Y3, Y5
+	VFNMADD231PD ln2hi64<>+0(SB), Y2, Y5
+	VFNMADD231PD ln2lo64<>+0(SB), Y2, Y5
+	VMOVUPD      exp64c8<>+0(SB), Y2
+	VFMADD213PD  exp64c7<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c6<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c5<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c4<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c3<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c2<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c1<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c0<>+0(SB), Y5, Y2
+	VPSLLQ       $0x34, Y1, Y1
+	VMULPD       Y1, Y2, Y2
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y1
+	VANDNPD      Y2, Y1, Y2
+	VSUBPD       32(SP), Y3, Y3
+	VMULPD       Y4, Y3, Y3
+	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
+	VANDPD       Y1, Y3, Y3
+	VADDPD       Y3, Y0, Y0
+	VMULPD       64(SP), Y2, Y2
+	VSUBPD       Y4, Y2, Y2
+	VMULPD       96(SP), Y2, Y2
+	VCVTPD2PSY   Y7, X6
+	VCVTPD2PSY   Y2, X1
+	VINSERTF128  $0x01, X1, Y6, Y6
+	VMOVUPS      Y6, 128(SP)
+	XORQ         CX, CX
+
+copy_89:
+	CMPQ CX, BX
+	JAE  copied_90
+	MOVL 128(SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_89
+
+copied_90:
+softgrad_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VXORPS       X0, X0, X0
+	VSUBSD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+104(FP)
+	RET
 
 // func maxAVX512(x []float32) float32
 // Requires: AVX, AVX512F, SSE
@@ -5426,6 +6053,207 @@ ce_ret:
 	MOVSD X0, loss+120(FP)
 	RET
 
+// func softCrossEntropySmallAVX512(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
+// Requires: AVX, AVX512F, FMA3, SSE2
+TEXT ·softCrossEntropySmallAVX512(SB), NOSPLIT, $0-112
+	MOVQ   g_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   y_base+48(FP), DX
+	MOVQ   cols+72(FP), BX
+	MOVQ   rows+80(FP), SI
+	XORQ   DI, DI
+	MOVQ   BX, R8
+	SHLQ   $0x02, R8
+	VXORPS X0, X0, X0
+	LEAQ   tailk<>+0(SB), R9
+	KMOVW  (R9)(BX*2), K1
+
+soft_row:
+	CMPQ          DI, SI
+	JAE           soft_ret
+	VPXORD        Z1, Z1, Z1
+	VMOVUPS       neginf32<>+0(SB), Z2
+	VMOVUPS       (CX), K1, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VMAXPS        Y3, Y2, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VMAXPS        X4, X3, X4
+	VPERMILPS     $0x0e, X4, X3
+	VMAXPS        X3, X4, X4
+	VPERMILPS     $0x01, X4, X3
+	VMAXPS        X3, X4, X4
+	VCVTSS2SD     X4, X4, X3
+	VCMPSD        $0x11, inf64<>+0(SB), X3, X4
+	VCMPSD        $0x1e, neginf64<>+0(SB), X3, X8
+	VANDPD        X8, X4, X4
+	VMOVMSKPD     X4, BX
+	TESTL         $0x00000001, BX
+	JZ            soft_ret
+	VBROADCASTSD  X3, Z3
+	VPXORD        Z5, Z5, Z5
+	VPXORD        Z6, Z6, Z6
+	VCVTPS2PD     Y2, Z4
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VCVTPS2PD     Y2, Z8
+	VSUBPD        Z3, Z4, Z4
+	VMOVUPD       magic64<>+0(SB), Z9
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z9
+	VSUBPD        magic64<>+0(SB), Z9, Z2
+	VMOVAPD       Z4, Z10
+	VFNMADD231PD  ln2hi64<>+0(SB), Z2, Z10
+	VFNMADD231PD  ln2lo64<>+0(SB), Z2, Z10
+	VMOVUPD       exp64c8<>+0(SB), Z2
+	VFMADD213PD   exp64c7<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c6<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c5<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c4<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c3<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c2<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c1<>+0(SB), Z10, Z2
+	VFMADD213PD   exp64c0<>+0(SB), Z10, Z2
+	VPSLLQ        $0x34, Z9, Z9
+	VMULPD        Z9, Z2, Z2
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K2
+	VMOVAPD.Z     Z2, K2, Z2
+	VCMPPD        $0x00, zero64<>+0(SB), Z4, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z4, K3
+	VADDPD        one64<>+0(SB), Z5, K2, Z5
+	VADDPD        Z2, Z6, K3, Z6
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z4
+	VCVTPS2PD.Z   32(DX), K2, Z9
+	VADDPD        Z4, Z1, Z1
+	VADDPD        Z9, Z1, Z1
+	VSUBPD        Z3, Z8, Z8
+	VMOVUPD       magic64<>+0(SB), Z4
+	VFMADD231PD   log2e64<>+0(SB), Z8, Z4
+	VSUBPD        magic64<>+0(SB), Z4, Z9
+	VMOVAPD       Z8, Z10
+	VFNMADD231PD  ln2hi64<>+0(SB), Z9, Z10
+	VFNMADD231PD  ln2lo64<>+0(SB), Z9, Z10
+	VMOVUPD       exp64c8<>+0(SB), Z9
+	VFMADD213PD   exp64c7<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c6<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c5<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c4<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c3<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c2<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c1<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c0<>+0(SB), Z10, Z9
+	VPSLLQ        $0x34, Z4, Z4
+	VMULPD        Z4, Z9, Z9
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z8, K2
+	VMOVAPD.Z     Z9, K2, Z9
+	VCMPPD        $0x00, zero64<>+0(SB), Z8, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z8, K3
+	VADDPD        one64<>+0(SB), Z5, K2, Z5
+	VADDPD        Z9, Z6, K3, Z6
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPD        Y8, Y5, Y8
+	VEXTRACTF128  $0x01, Y8, X4
+	VADDPD        X4, X8, X4
+	VPERMILPD     $0x01, X4, X8
+	VADDSD        X8, X4, X4
+	VEXTRACTF64X4 $0x01, Z6, Y8
+	VADDPD        Y8, Y6, Y8
+	VEXTRACTF128  $0x01, Y8, X10
+	VADDPD        X10, X8, X10
+	VPERMILPD     $0x01, X10, X8
+	VADDSD        X8, X10, X10
+	VCMPSD        $0x00, X10, X10, X8
+	VMOVMSKPD     X8, BX
+	TESTL         $0x00000001, BX
+	JZ            soft_ret
+	VADDSD        X10, X4, X8
+	VSUBSD        X4, X8, X11
+	VSUBSD        X11, X8, X12
+	VSUBSD        X12, X4, X12
+	VSUBSD        X11, X10, X4
+	VADDSD        X12, X4, X4
+	VPSUBQ        sqrthalf64<>+0(SB), X8, X10
+	VPSRLQ        $0x34, X10, X11
+	VPAND         mant64<>+0(SB), X10, X10
+	VPADDQ        sqrthalf64<>+0(SB), X10, X10
+	VPOR          two52<>+0(SB), X11, X11
+	VSUBSD        two52<>+0(SB), X11, X11
+	VSUBSD        one64<>+0(SB), X10, X12
+	VADDSD        one64<>+0(SB), X10, X10
+	VDIVSD        X10, X12, X10
+	VMULSD        X10, X10, X12
+	VMOVSD        atanh11<>+0(SB), X13
+	VFMADD213SD   atanh9<>+0(SB), X12, X13
+	VFMADD213SD   atanh7<>+0(SB), X12, X13
+	VFMADD213SD   atanh5<>+0(SB), X12, X13
+	VFMADD213SD   atanh3<>+0(SB), X12, X13
+	VMULSD        X12, X13, X13
+	VADDSD        X10, X10, X10
+	VFMADD213SD   X4, X10, X13
+	VADDSD        X10, X13, X13
+	VMULSD        ln2_64<>+0(SB), X11, X11
+	VADDSD        X11, X13, X13
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VADDPD        Y4, Y1, Y4
+	VEXTRACTF128  $0x01, Y4, X10
+	VADDPD        X10, X4, X10
+	VPERMILPD     $0x01, X10, X4
+	VADDSD        X4, X10, X10
+	VANDPD        abs64<>+0(SB), X10, X4
+	VCMPSD        $0x11, inf64<>+0(SB), X4, X4
+	VMOVMSKPD     X4, BX
+	TESTL         $0x00000001, BX
+	JZ            soft_ret
+	VDIVSD        X8, X10, X4
+	VMOVSD        one64<>+0(SB), X8
+	VDIVSD        scale+88(FP), X8, X8
+	VBROADCASTSD  X4, Z4
+	VBROADCASTSD  X8, Z8
+	VBROADCASTSD  X13, Z10
+	VPXORD        Z7, Z7, Z7
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (CX), K1, Z12
+	VCVTPS2PD.Z   32(CX), K2, Z13
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z14
+	VCVTPS2PD.Z   32(DX), K2, Z15
+	VSUBPD        Z3, Z12, Z12
+	VSUBPD        Z12, Z10, Z12
+	VMULPD        Z14, Z12, Z12
+	VCMPPD        $0x04, zero64<>+0(SB), Z14, K2
+	VADDPD        Z12, Z7, K2, Z7
+	VMULPD        Z4, Z2, Z2
+	VSUBPD        Z14, Z2, Z2
+	VMULPD        Z8, Z2, Z2
+	VSUBPD        Z3, Z13, Z13
+	VSUBPD        Z13, Z10, Z13
+	VMULPD        Z15, Z13, Z13
+	VCMPPD        $0x04, zero64<>+0(SB), Z15, K2
+	VADDPD        Z13, Z7, K2, Z7
+	VMULPD        Z4, Z9, Z9
+	VSUBPD        Z15, Z9, Z9
+	VMULPD        Z8, Z9, Z9
+	VCVTPD2PS     Z2, Y11
+	VCVTPD2PS     Z9, Y2
+	VINSERTF64X4  $0x01, Y2, Z11, Z11
+	VMOVUPS       Z11, K1, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y2
+	VADDPD        Y2, Y7, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VADDPD        X3, X2, X3
+	VPERMILPD     $0x01, X3, X2
+	VADDSD        X2, X3, X3
+	VADDSD        X3, X0, X0
+	ADDQ          R8, AX
+	ADDQ          R8, CX
+	ADDQ          R8, DX
+	INCQ          DI
+	JMP           soft_row
+
+soft_ret:
+	VZEROUPPER
+	MOVQ  DI, done+96(FP)
+	MOVSD X0, loss+104(FP)
+	RET
+
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·divAVX512(SB), NOSPLIT, $0-64
@@ -6053,4 +6881,244 @@ expmulsub_tail:
 
 expmulsub_done:
 	VZEROUPPER
+	RET
+
+// func softGradAVX512(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·softGradAVX512(SB), NOSPLIT, $0-112
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         y_base+48(FP), DX
+	MOVQ         g_len+8(FP), BX
+	VMOVSS       m+72(FP), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD l+80(FP), Z1
+	VBROADCASTSD sa+88(FP), Z2
+	VBROADCASTSD rs+96(FP), Z3
+	VBROADCASTSD X0, Z0
+	VPXORD       Z4, Z4, Z4
+
+softgrad_loop:
+	CMPQ         BX, $0x00000010
+	JB           softgrad_single
+	VCVTPS2PD    (CX), Z5
+	VCVTPS2PD    32(CX), Z6
+	VCVTPS2PD    (DX), Z7
+	VCVTPS2PD    32(DX), Z8
+	VSUBPD       Z0, Z5, Z5
+	VMOVUPD      magic64<>+0(SB), Z9
+	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
+	VSUBPD       magic64<>+0(SB), Z9, Z10
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c8<>+0(SB), Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VPSLLQ       $0x34, Z9, Z9
+	VMULPD       Z9, Z10, Z10
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z    Z10, K1, Z10
+	VSUBPD       Z1, Z5, Z5
+	VMULPD       Z7, Z5, Z5
+	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
+	VADDPD       Z5, Z4, K1, Z4
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
+	VSUBPD       Z0, Z6, Z6
+	VMOVUPD      magic64<>+0(SB), Z5
+	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
+	VSUBPD       magic64<>+0(SB), Z5, Z7
+	VMOVAPD      Z6, Z9
+	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
+	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
+	VMOVUPD      exp64c8<>+0(SB), Z7
+	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
+	VPSLLQ       $0x34, Z5, Z5
+	VMULPD       Z5, Z7, Z7
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
+	VMOVAPD.Z    Z7, K1, Z7
+	VSUBPD       Z1, Z6, Z6
+	VMULPD       Z8, Z6, Z6
+	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
+	VADDPD       Z6, Z4, K1, Z4
+	VMULPD       Z2, Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMULPD       Z3, Z7, Z7
+	VCVTPD2PS    Z10, Y12
+	VCVTPD2PS    Z7, Y5
+	VINSERTF64X4 $0x01, Y5, Z12, Z12
+	VMOVUPS      Z12, (AX)
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	SUBQ         $0x00000010, BX
+	JMP          softgrad_loop
+
+softgrad_single:
+	CMPQ         BX, $0x00000010
+	JB           softgrad_tail
+	VCVTPS2PD    (CX), Z5
+	VCVTPS2PD    32(CX), Z6
+	VCVTPS2PD    (DX), Z7
+	VCVTPS2PD    32(DX), Z8
+	VSUBPD       Z0, Z5, Z5
+	VMOVUPD      magic64<>+0(SB), Z9
+	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
+	VSUBPD       magic64<>+0(SB), Z9, Z10
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c8<>+0(SB), Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VPSLLQ       $0x34, Z9, Z9
+	VMULPD       Z9, Z10, Z10
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z    Z10, K1, Z10
+	VSUBPD       Z1, Z5, Z5
+	VMULPD       Z7, Z5, Z5
+	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
+	VADDPD       Z5, Z4, K1, Z4
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
+	VSUBPD       Z0, Z6, Z6
+	VMOVUPD      magic64<>+0(SB), Z5
+	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
+	VSUBPD       magic64<>+0(SB), Z5, Z7
+	VMOVAPD      Z6, Z9
+	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
+	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
+	VMOVUPD      exp64c8<>+0(SB), Z7
+	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
+	VPSLLQ       $0x34, Z5, Z5
+	VMULPD       Z5, Z7, Z7
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
+	VMOVAPD.Z    Z7, K1, Z7
+	VSUBPD       Z1, Z6, Z6
+	VMULPD       Z8, Z6, Z6
+	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
+	VADDPD       Z6, Z4, K1, Z4
+	VMULPD       Z2, Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMULPD       Z3, Z7, Z7
+	VCVTPD2PS    Z10, Y13
+	VCVTPD2PS    Z7, Y5
+	VINSERTF64X4 $0x01, Y5, Z13, Z13
+	VMOVUPS      Z13, (AX)
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	SUBQ         $0x00000010, BX
+	JMP          softgrad_single
+
+softgrad_tail:
+	TESTQ        BX, BX
+	JZ           softgrad_done
+	LEAQ         tailk<>+0(SB), SI
+	KMOVW        (SI)(BX*2), K1
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (CX), K1, Z5
+	VCVTPS2PD.Z  32(CX), K2, Z6
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (DX), K1, Z7
+	VCVTPS2PD.Z  32(DX), K2, Z8
+	VSUBPD       Z0, Z5, Z5
+	VMOVUPD      magic64<>+0(SB), Z9
+	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
+	VSUBPD       magic64<>+0(SB), Z9, Z10
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c8<>+0(SB), Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VPSLLQ       $0x34, Z9, Z9
+	VMULPD       Z9, Z10, Z10
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K2
+	VMOVAPD.Z    Z10, K2, Z10
+	VSUBPD       Z1, Z5, Z5
+	VMULPD       Z7, Z5, Z5
+	VCMPPD       $0x04, zero64<>+0(SB), Z7, K2
+	VADDPD       Z5, Z4, K2, Z4
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
+	VSUBPD       Z0, Z6, Z6
+	VMOVUPD      magic64<>+0(SB), Z0
+	VFMADD231PD  log2e64<>+0(SB), Z6, Z0
+	VSUBPD       magic64<>+0(SB), Z0, Z5
+	VMOVAPD      Z6, Z7
+	VFNMADD231PD ln2hi64<>+0(SB), Z5, Z7
+	VFNMADD231PD ln2lo64<>+0(SB), Z5, Z7
+	VMOVUPD      exp64c8<>+0(SB), Z5
+	VFMADD213PD  exp64c7<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c6<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c5<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c4<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c3<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c2<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c1<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c0<>+0(SB), Z7, Z5
+	VPSLLQ       $0x34, Z0, Z0
+	VMULPD       Z0, Z5, Z5
+	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K2
+	VMOVAPD.Z    Z5, K2, Z5
+	VSUBPD       Z1, Z6, Z6
+	VMULPD       Z8, Z6, Z6
+	VCMPPD       $0x04, zero64<>+0(SB), Z8, K2
+	VADDPD       Z6, Z4, K2, Z4
+	VMULPD       Z2, Z5, Z5
+	VSUBPD       Z8, Z5, Z5
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z10, Y14
+	VCVTPD2PS    Z5, Y0
+	VINSERTF64X4 $0x01, Y0, Z14, Z14
+	VMOVUPS      Z14, K1, (AX)
+
+softgrad_done:
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VXORPS        X0, X0, X0
+	VSUBSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+104(FP)
 	RET

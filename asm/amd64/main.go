@@ -817,12 +817,14 @@ func main() {
 		a.softmaxSmall()
 		a.logSoftmaxSmall()
 		a.crossEntropySmall()
+		a.softCrossEntropySmall()
 		a.div()
 		a.sub()
 		a.sumDot(false)
 		a.sumDot(true)
 		a.mulSub()
 		a.expMulSub()
+		a.softGrad()
 	}
 	Generate()
 }

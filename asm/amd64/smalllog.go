@@ -377,3 +377,121 @@ func (a *arch) crossEntropySmall() {
 	Store(total, ReturnIndex(1))
 	RET()
 }
+
+// softCrossEntropySmall: per row, with sy = Σ y (the lanes past the row
+// read as 0), the loss Σ y·(l − (x − m)) over the y != 0 (a zero target
+// never multiplies a −Inf logit), added up in float64, and the gradient
+// (e·(sy/(ones + rest)) − y)/scale. A row whose sy is not finite is left
+// to the general path with the special rows.
+func (a *arch) softCrossEntropySmall() {
+	a.fn("softCrossEntropySmall", "func(g, x, y []float32, cols, rows int, scale float64) (done int, loss float64)",
+		"softCrossEntropySmall"+a.suffix+" does the soft-target cross-entropy rows 0, 1, ... of x (cols <= 16 columns each)",
+		"against the targets y, storing the gradient to g, until rows rows are done or a row is not regular;",
+		"it returns how many rows it did and the sum of their losses.")
+	g := slicePtr("g")
+	x := slicePtr("x")
+	y := slicePtr("y")
+	cols := Load(Param("cols"), GP64()).(GPVirtual)
+	rows := Load(Param("rows"), GP64()).(GPVirtual)
+	done := GP64()
+	XORQ(done, done)
+	stride := GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+	total := XMM()
+	VXORPS(total, total, total)
+	ln := a.smallLanes(cols)
+	zero := c64("zero64", 0)
+	nv := smallCols / a.lanes
+
+	// ys loads y's float32 vector i as two float64 vectors, 0 past the row.
+	ys := func(i int) (lo, hi VecVirtual) {
+		m := Mem{Base: y, Disp: a.bytes() * i}
+		if a.z {
+			return a.widen(m, tail{k: ln.k})
+		}
+		v := a.vec()
+		VMOVUPS(m, v)
+		VANDPS(ln.masks[i], v, v)
+		return a.widenReg(v)
+	}
+
+	Label("soft_row")
+	CMPQ(done, rows)
+	JAE(LabelRef("soft_ret"))
+	syv := a.vec()
+	a.zero(syv)
+	r := a.smallLog(x, ln, "soft_ret", true, func(i int, _, _ VecVirtual) {
+		if i%2 == 0 {
+			lo, hi := ys(i / 2)
+			VADDPD(lo, syv, syv)
+			VADDPD(hi, syv, syv)
+		}
+	})
+	sy := a.hsum64(syv)
+	c, okb := XMM(), GP32()
+	VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), sy, c)
+	VCMPSD(U8(0x11), c64("inf64", math.Inf(1)), c, c) // |sy| < +Inf (ordered)
+	VMOVMSKPD(c, okb)
+	TESTL(U32(1), okb)
+	JZ(LabelRef("soft_ret"))
+
+	// a = sy/u, 1/scale; then per vector the loss terms and the gradient,
+	// x and y read again (from L1).
+	av, rs := XMM(), XMM()
+	VDIVSD(r.u, sy, av)
+	VMOVSD(c64("one64", 1), rs)
+	VDIVSD(paramAddr("scale"), rs, rs)
+	avv, rsv, lv := a.vec(), a.vec(), a.vec()
+	VBROADCASTSD(av, avv)
+	VBROADCASTSD(rs, rsv)
+	VBROADCASTSD(r.l, lv)
+	lossv := a.vec()
+	a.zero(lossv)
+	var mv Op = r.mv
+	if !a.z { // AVX2: m from the stack frees a register for the loop below
+		loc := AllocLocal(32)
+		VMOVUPD(r.mv, loc)
+		mv = loc
+	}
+	for i := 0; i < nv; i++ {
+		t := tail{k: ln.k} // AVX2: the whole window; the lanes past the row have y = 0 and are not stored
+		xlo, xhi := a.widen(Mem{Base: x, Disp: a.bytes() * i}, t)
+		ylo, yhi := ys(i)
+		for j, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
+			d, yv := p[0], p[1]
+			VSUBPD(mv, d, d)
+			VSUBPD(d, lv, d) // l − (x − m)
+			VMULPD(yv, d, d)
+			if a.z {
+				k := K()
+				VCMPPD(U8(0x04), zero, yv, k) // y != 0
+				VADDPD(d, lossv, k, lossv)
+			} else {
+				nz := a.vec()
+				VCMPPD(U8(0x04), zero, yv, nz) // y != 0
+				VANDPD(nz, d, d)
+				VADDPD(d, lossv, lossv)
+			}
+			e := r.e[2*i+j]
+			VMULPD(avv, e, e)
+			VSUBPD(yv, e, e)
+			VMULPD(rsv, e, e)
+		}
+		p := a.narrowReg(r.e[2*i], r.e[2*i+1])
+		a.smallStore(p, Mem{Base: g, Disp: a.bytes() * i}, ln, i)
+	}
+	ls := a.hsum64(lossv)
+	VADDSD(ls, total, total)
+	ADDQ(stride, g)
+	ADDQ(stride, x)
+	ADDQ(stride, y)
+	INCQ(done)
+	JMP(LabelRef("soft_row"))
+
+	Label("soft_ret")
+	VZEROUPPER()
+	Store(done, ReturnIndex(0))
+	Store(total, ReturnIndex(1))
+	RET()
+}

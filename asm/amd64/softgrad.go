@@ -1,0 +1,79 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// softGrad: the soft-target cross-entropy's loss and gradient of one row,
+// once its max m and l = log Σ exp(x − m) are known, in one pass over x, y
+// and g, in float64 lanes: d = x − m (exact), e = exp(d) (degree-8 exp64,
+// 0 below the cutoff as generic's exp32), g = (e·a − y)·rs with a = Σy/Σe
+// and rs = 1/scale, and the loss Σ y·(l − d) over the y != 0 (a zero
+// target never multiplies a −Inf logit), in a float64 accumulator: its
+// terms have y's sign, so for targets that are distributions nothing
+// cancels.
+func (a *arch) softGrad() {
+	a.fn("softGrad", "func(g, x, y []float32, m float32, l, sa, rs float64) float64",
+		"softGrad"+a.suffix+" stores g[i] = (exp(x[i] − m)·sa − y[i])·rs computed in float64 and rounded once,",
+		"and returns Σ y[i]·(l − (x[i] − m)) over the y[i] != 0; len(x) and len(y) >= len(g).")
+	gp := slicePtr("g")
+	xp := slicePtr("x")
+	yp := slicePtr("y")
+	n := Load(Param("g").Len(), GP64()).(GPVirtual)
+	mx := XMM()
+	VMOVSS(paramAddr("m"), mx)
+	VCVTSS2SD(mx, mx, mx)
+	mv, lv, av, rsv := a.vec(), a.bcast64("l"), a.bcast64("sa"), a.bcast64("rs")
+	VBROADCASTSD(mx, mv)
+	// AVX2: the four constants from the stack, which leaves the loop the
+	// registers it needs.
+	ops := []Op{mv, lv, av, rsv}
+	if !a.z {
+		loc := AllocLocal(4 * 32)
+		for i, v := range []VecVirtual{mv, lv, av, rsv} {
+			m := loc.Offset(32 * i)
+			VMOVUPD(v, m)
+			ops[i] = m
+		}
+	}
+	acc := a.vec()
+	a.zero(acc)
+	zero := c64("zero64", 0)
+	cut := c64("cutoff64", cutoff64)
+	s := streams{ptrs: []GPVirtual{gp, xp, yp}, n: n}
+	elementwise(a, s, "softgrad", a.lanes, 1, a.lanes, func(off int, t tail) {
+		xlo, xhi := a.widen(s.mem(1, off), t)
+		ylo, yhi := a.widen(s.mem(2, off), t)
+		var gs []VecVirtual
+		for _, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
+			d, y := p[0], p[1]
+			VSUBPD(ops[0], d, d)
+			e := a.exp64With(d, exp64Opts{lo: cut, degree: 8, negOnly: true})
+			VSUBPD(ops[1], d, d) // d − l: the loss's terms negated
+			VMULPD(y, d, d)
+			if a.z {
+				k := K()
+				VCMPPD(U8(0x04), zero, y, k) // y != 0 (the tail's lanes are 0)
+				VADDPD(d, acc, k, acc)
+			} else {
+				nz := a.vec()
+				VCMPPD(U8(0x04), zero, y, nz)
+				VANDPD(nz, d, d)
+				VADDPD(d, acc, acc)
+			}
+			VMULPD(ops[2], e, e)
+			VSUBPD(y, e, e)
+			VMULPD(ops[3], e, e)
+			gs = append(gs, e)
+		}
+		a.narrow(gs[0], gs[1], s.mem(0, off), t)
+	})
+	r, loss := a.hsum64(acc), XMM()
+	VXORPS(loss, loss, loss)
+	VSUBSD(r, loss, loss)
+	VZEROUPPER()
+	Store(loss, ReturnIndex(0))
+	RET()
+}
