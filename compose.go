@@ -266,8 +266,15 @@ func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L,
 		fill(grad, 0)
 		return 0
 	}
-	var loss, c float64
 	scale := float64(kept)
+	loss, c := crossEntropySum(k, grad, logits, labels, cols, scale)
+	return F((loss + c) / scale)
+}
+
+// crossEntropySum does crossEntropy's rows (grad may be empty) and returns
+// the sum of their losses as a Neumaier pair; ignored rows get a zero
+// gradient.
+func crossEntropySum[F Float, L Label](k *kernels[F], grad, logits []F, labels []L, cols int, scale float64) (loss, c float64) {
 	lv := viewLabels(labels)
 	for r := 0; r < len(labels); r++ {
 		if k.crossEntropyRows != nil && lv.ok() {
@@ -289,7 +296,7 @@ func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L,
 		}
 		loss, c = neumaier(loss, c, crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(l), scale))
 	}
-	return F((loss + c) / scale)
+	return loss, c
 }
 
 // softCrossEntropyRow returns −Σ y·log softmax(x) for one row and stores

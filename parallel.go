@@ -145,15 +145,8 @@ func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, lab
 	if rows >= w {
 		losses := make([][2]float64, w)
 		parallelFor(w, rows, func(p, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				g := grad[r*cols : (r+1)*cols]
-				if labels[r] < 0 {
-					fill(g, 0)
-					continue
-				}
-				l := crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(labels[r]), scale)
-				losses[p][0], losses[p][1] = neumaier(losses[p][0], losses[p][1], l)
-			}
+			i, j := lo*cols, hi*cols
+			losses[p][0], losses[p][1] = crossEntropySum(k, grad[i:j], logits[i:j], labels[lo:hi], cols, scale)
 		})
 		var loss, c float64
 		for _, v := range losses {
