@@ -1948,51 +1948,47 @@ logsmall_row:
 	VMOVUPD      magic64<>+0(SB), Y8
 	VFMADD231PD  log2e64<>+0(SB), Y7, Y8
 	VSUBPD       magic64<>+0(SB), Y8, Y9
-	VMOVAPD      Y7, Y10
-	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y10
-	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y10
-	VMOVUPD      exp64c8<>+0(SB), Y9
-	VFMADD213PD  exp64c7<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c6<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c5<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c4<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c3<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c2<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c1<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c0<>+0(SB), Y10, Y9
+	VFNMADD132PD ln2_64<>+0(SB), Y7, Y9
+	VMOVUPD      exp64c8<>+0(SB), Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y10
 	VPSLLQ       $0x34, Y8, Y8
-	VMULPD       Y8, Y9, Y9
+	VMULPD       Y8, Y10, Y10
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y7, Y8
-	VANDNPD      Y9, Y8, Y9
+	VANDNPD      Y10, Y8, Y10
 	VCMPPD       $0x00, zero64<>+0(SB), Y7, Y7
 	VANDPD       one64<>+0(SB), Y7, Y8
 	VADDPD       Y8, Y5, Y5
-	VANDNPD      Y9, Y7, Y8
+	VANDNPD      Y10, Y7, Y8
 	VADDPD       Y8, Y6, Y6
 	VSUBPD       Y2, Y0, Y0
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y0, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
-	VMOVAPD      Y0, Y9
-	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y9
-	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y9
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y9, Y8
+	VFNMADD132PD ln2_64<>+0(SB), Y0, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y9
 	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y7, Y8, Y8
+	VMULPD       Y7, Y9, Y9
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y0, Y7
-	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y9, Y7, Y9
 	VCMPPD       $0x00, zero64<>+0(SB), Y0, Y0
 	VANDPD       one64<>+0(SB), Y0, Y7
 	VADDPD       Y7, Y5, Y5
-	VANDNPD      Y8, Y0, Y7
+	VANDNPD      Y9, Y0, Y7
 	VADDPD       Y7, Y6, Y6
 	VCVTPS2PD    X1, Y0
 	VEXTRACTF128 $0x01, Y1, X1
@@ -2001,51 +1997,47 @@ logsmall_row:
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y0, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
-	VMOVAPD      Y0, Y9
-	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y9
-	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y9
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y9, Y8
+	VFNMADD132PD ln2_64<>+0(SB), Y0, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y9
 	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y7, Y8, Y8
+	VMULPD       Y7, Y9, Y9
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y0, Y7
-	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y9, Y7, Y9
 	VCMPPD       $0x00, zero64<>+0(SB), Y0, Y0
 	VANDPD       one64<>+0(SB), Y0, Y7
 	VADDPD       Y7, Y5, Y5
-	VANDNPD      Y8, Y0, Y7
+	VANDNPD      Y9, Y0, Y7
 	VADDPD       Y7, Y6, Y6
 	VSUBPD       Y2, Y1, Y1
 	VMOVUPD      magic64<>+0(SB), Y0
 	VFMADD231PD  log2e64<>+0(SB), Y1, Y0
 	VSUBPD       magic64<>+0(SB), Y0, Y7
-	VMOVAPD      Y1, Y8
-	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
-	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
-	VMOVUPD      exp64c8<>+0(SB), Y7
-	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VFNMADD132PD ln2_64<>+0(SB), Y1, Y7
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
 	VPSLLQ       $0x34, Y0, Y0
-	VMULPD       Y0, Y7, Y7
+	VMULPD       Y0, Y8, Y8
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y0
-	VANDNPD      Y7, Y0, Y7
+	VANDNPD      Y8, Y0, Y8
 	VCMPPD       $0x00, zero64<>+0(SB), Y1, Y0
 	VANDPD       one64<>+0(SB), Y0, Y1
 	VADDPD       Y1, Y5, Y5
-	VANDNPD      Y7, Y0, Y1
+	VANDNPD      Y8, Y0, Y1
 	VADDPD       Y1, Y6, Y6
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPD       X0, X5, X0
@@ -2183,25 +2175,15 @@ DATA log2e64<>+48(SB)/8, $0x3ff71547652b82fe
 DATA log2e64<>+56(SB)/8, $0x3ff71547652b82fe
 GLOBL log2e64<>(SB), RODATA|NOPTR, $64
 
-DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
-GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
-
-DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
-GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
+DATA ln2_64<>+0(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+8(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+16(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+24(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+32(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+40(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+48(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2_64<>+56(SB)/8, $0x3fe62e42fefa39ef
+GLOBL ln2_64<>(SB), RODATA|NOPTR, $64
 
 DATA exp64c8<>+0(SB)/8, $0x3f0a01a01a01a01a
 DATA exp64c8<>+8(SB)/8, $0x3f0a01a01a01a01a
@@ -2373,16 +2355,6 @@ DATA atanh3<>+48(SB)/8, $0x3fd5555555555555
 DATA atanh3<>+56(SB)/8, $0x3fd5555555555555
 GLOBL atanh3<>(SB), RODATA|NOPTR, $64
 
-DATA ln2_64<>+0(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+8(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+16(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+24(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+32(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+40(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+48(SB)/8, $0x3fe62e42fefa39ef
-DATA ln2_64<>+56(SB)/8, $0x3fe62e42fefa39ef
-GLOBL ln2_64<>(SB), RODATA|NOPTR, $64
-
 // func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
 TEXT ·crossEntropySmallAVX2(SB), NOSPLIT, $0-128
@@ -2454,14 +2426,14 @@ ce_label:
 	VMAXPS       X5, X6, X6
 	VPERMILPS    $0x01, X6, X5
 	VMAXPS       X5, X6, X6
-	VCVTSS2SD    X6, X6, X5
-	VCMPSD       $0x11, inf64<>+0(SB), X5, X7
-	VCMPSD       $0x1e, neginf64<>+0(SB), X5, X6
-	VANDPD       X6, X7, X7
+	VCVTSS2SD    X6, X6, X6
+	VCMPSD       $0x11, inf64<>+0(SB), X6, X7
+	VCMPSD       $0x1e, neginf64<>+0(SB), X6, X5
+	VANDPD       X5, X7, X7
 	VMOVMSKPD    X7, BX
 	TESTL        $0x00000001, BX
 	JZ           ce_ret
-	VBROADCASTSD X5, Y5
+	VBROADCASTSD X6, Y5
 	VPXOR        Y8, Y8, Y8
 	VPXOR        Y9, Y9, Y9
 	VCVTPS2PD    X3, Y10
@@ -2471,27 +2443,25 @@ ce_label:
 	VMOVUPD      magic64<>+0(SB), Y11
 	VFMADD231PD  log2e64<>+0(SB), Y10, Y11
 	VSUBPD       magic64<>+0(SB), Y11, Y12
-	VMOVAPD      Y10, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y12, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y12, Y13
-	VMOVUPD      exp64c8<>+0(SB), Y12
-	VFMADD213PD  exp64c7<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c6<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c5<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c4<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c3<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c2<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c1<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c0<>+0(SB), Y13, Y12
+	VFNMADD132PD ln2_64<>+0(SB), Y10, Y12
+	VMOVUPD      exp64c8<>+0(SB), Y13
+	VFMADD213PD  exp64c7<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c6<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c5<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c4<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c3<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c2<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c1<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c0<>+0(SB), Y12, Y13
 	VPSLLQ       $0x34, Y11, Y11
-	VMULPD       Y11, Y12, Y12
+	VMULPD       Y11, Y13, Y13
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y10, Y11
-	VANDNPD      Y12, Y11, Y12
+	VANDNPD      Y13, Y11, Y13
 	VCMPPD       $0x00, zero64<>+0(SB), Y10, Y11
-	VANDPD       one64<>+0(SB), Y11, Y13
-	VADDPD       Y13, Y8, Y8
-	VANDNPD      Y12, Y11, Y13
-	VADDPD       Y13, Y9, Y9
+	VANDPD       one64<>+0(SB), Y11, Y12
+	VADDPD       Y12, Y8, Y8
+	VANDNPD      Y13, Y11, Y12
+	VADDPD       Y12, Y9, Y9
 	VCMPPD       $0x00, lanes64<>+0(SB), Y1, Y11
 	VANDPD       Y10, Y11, Y11
 	VADDPD       Y11, Y2, Y2
@@ -2499,27 +2469,25 @@ ce_label:
 	VMOVUPD      magic64<>+0(SB), Y10
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VMOVAPD      Y3, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y13
-	VMOVUPD      exp64c8<>+0(SB), Y11
-	VFMADD213PD  exp64c7<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c6<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c5<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c4<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c3<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c2<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c1<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c0<>+0(SB), Y13, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y3, Y11
+	VMOVUPD      exp64c8<>+0(SB), Y12
+	VFMADD213PD  exp64c7<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c6<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c5<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c4<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c3<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c2<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c1<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c0<>+0(SB), Y11, Y12
 	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y11, Y11
+	VMULPD       Y10, Y12, Y12
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y10
-	VANDNPD      Y11, Y10, Y11
+	VANDNPD      Y12, Y10, Y12
 	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y10
-	VANDPD       one64<>+0(SB), Y10, Y13
-	VADDPD       Y13, Y8, Y8
-	VANDNPD      Y11, Y10, Y13
-	VADDPD       Y13, Y9, Y9
+	VANDPD       one64<>+0(SB), Y10, Y11
+	VADDPD       Y11, Y8, Y8
+	VANDNPD      Y12, Y10, Y11
+	VADDPD       Y11, Y9, Y9
 	VCMPPD       $0x00, lanes64<>+32(SB), Y1, Y10
 	VANDPD       Y3, Y10, Y10
 	VADDPD       Y10, Y2, Y2
@@ -2529,28 +2497,26 @@ ce_label:
 	VSUBPD       Y5, Y3, Y3
 	VMOVUPD      magic64<>+0(SB), Y10
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y10
-	VSUBPD       magic64<>+0(SB), Y10, Y13
-	VMOVAPD      Y3, Y14
-	VFNMADD231PD ln2hi64<>+0(SB), Y13, Y14
-	VFNMADD231PD ln2lo64<>+0(SB), Y13, Y14
-	VMOVUPD      exp64c8<>+0(SB), Y13
-	VFMADD213PD  exp64c7<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c6<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c5<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c4<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c3<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c2<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c1<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c0<>+0(SB), Y14, Y13
+	VSUBPD       magic64<>+0(SB), Y10, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y3, Y11
+	VMOVUPD      exp64c8<>+0(SB), Y14
+	VFMADD213PD  exp64c7<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c6<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c5<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c4<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c3<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c2<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c1<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c0<>+0(SB), Y11, Y14
 	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y13, Y13
+	VMULPD       Y10, Y14, Y14
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y10
-	VANDNPD      Y13, Y10, Y13
+	VANDNPD      Y14, Y10, Y14
 	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y10
-	VANDPD       one64<>+0(SB), Y10, Y14
-	VADDPD       Y14, Y8, Y8
-	VANDNPD      Y13, Y10, Y14
-	VADDPD       Y14, Y9, Y9
+	VANDPD       one64<>+0(SB), Y10, Y11
+	VADDPD       Y11, Y8, Y8
+	VANDNPD      Y14, Y10, Y11
+	VADDPD       Y11, Y9, Y9
 	VCMPPD       $0x00, lanes64<>+64(SB), Y1, Y10
 	VANDPD       Y3, Y10, Y10
 	VADDPD       Y10, Y2, Y2
@@ -2558,27 +2524,25 @@ ce_label:
 	VMOVUPD      magic64<>+0(SB), Y3
 	VFMADD231PD  log2e64<>+0(SB), Y4, Y3
 	VSUBPD       magic64<>+0(SB), Y3, Y5
-	VMOVAPD      Y4, Y10
-	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y10
-	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y10
-	VMOVUPD      exp64c8<>+0(SB), Y5
-	VFMADD213PD  exp64c7<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c6<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c5<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c4<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c3<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c2<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c1<>+0(SB), Y10, Y5
-	VFMADD213PD  exp64c0<>+0(SB), Y10, Y5
+	VFNMADD132PD ln2_64<>+0(SB), Y4, Y5
+	VMOVUPD      exp64c8<>+0(SB), Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y5, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y5, Y10
 	VPSLLQ       $0x34, Y3, Y3
-	VMULPD       Y3, Y5, Y5
+	VMULPD       Y3, Y10, Y10
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y3
-	VANDNPD      Y5, Y3, Y5
+	VANDNPD      Y10, Y3, Y10
 	VCMPPD       $0x00, zero64<>+0(SB), Y4, Y3
-	VANDPD       one64<>+0(SB), Y3, Y10
-	VADDPD       Y10, Y8, Y8
-	VANDNPD      Y5, Y3, Y10
-	VADDPD       Y10, Y9, Y9
+	VANDPD       one64<>+0(SB), Y3, Y5
+	VADDPD       Y5, Y8, Y8
+	VANDNPD      Y10, Y3, Y5
+	VADDPD       Y5, Y9, Y9
 	VCMPPD       $0x00, lanes64<>+96(SB), Y1, Y3
 	VANDPD       Y4, Y3, Y3
 	VADDPD       Y3, Y2, Y2
@@ -2588,86 +2552,86 @@ ce_label:
 	VADDSD       X4, X3, X3
 	VEXTRACTF128 $0x01, Y9, X4
 	VADDPD       X4, X9, X4
-	VPERMILPD    $0x01, X4, X6
-	VADDSD       X6, X4, X4
-	VCMPSD       $0x00, X4, X4, X6
-	VMOVMSKPD    X6, BX
+	VPERMILPD    $0x01, X4, X5
+	VADDSD       X5, X4, X4
+	VCMPSD       $0x00, X4, X4, X5
+	VMOVMSKPD    X5, BX
 	TESTL        $0x00000001, BX
 	JZ           ce_ret
-	VADDSD       X4, X3, X6
-	VSUBSD       X3, X6, X7
-	VSUBSD       X7, X6, X8
-	VSUBSD       X8, X3, X8
-	VSUBSD       X7, X4, X7
-	VADDSD       X8, X7, X7
-	VPSUBQ       sqrthalf64<>+0(SB), X6, X8
-	VPSRLQ       $0x34, X8, X9
-	VPAND        mant64<>+0(SB), X8, X8
-	VPADDQ       sqrthalf64<>+0(SB), X8, X8
-	VPOR         two52<>+0(SB), X9, X9
-	VSUBSD       two52<>+0(SB), X9, X9
-	VSUBSD       one64<>+0(SB), X8, X10
-	VADDSD       one64<>+0(SB), X8, X8
-	VDIVSD       X8, X10, X8
-	VMULSD       X8, X8, X10
-	VMOVSD       atanh11<>+0(SB), X14
-	VFMADD213SD  atanh9<>+0(SB), X10, X14
-	VFMADD213SD  atanh7<>+0(SB), X10, X14
-	VFMADD213SD  atanh5<>+0(SB), X10, X14
-	VFMADD213SD  atanh3<>+0(SB), X10, X14
-	VMULSD       X10, X14, X14
-	VADDSD       X8, X8, X8
-	VFMADD213SD  X7, X8, X14
-	VADDSD       X8, X14, X14
-	VMULSD       ln2_64<>+0(SB), X9, X9
-	VADDSD       X9, X14, X14
-	VEXTRACTF128 $0x01, Y2, X7
-	VADDPD       X7, X2, X7
-	VPERMILPD    $0x01, X7, X2
-	VADDSD       X2, X7, X7
-	VSUBSD       X7, X14, X2
+	VADDSD       X4, X3, X5
+	VSUBSD       X3, X5, X6
+	VSUBSD       X6, X5, X7
+	VSUBSD       X7, X3, X7
+	VSUBSD       X6, X4, X6
+	VADDSD       X7, X6, X6
+	VPSUBQ       sqrthalf64<>+0(SB), X5, X7
+	VPSRLQ       $0x34, X7, X8
+	VPAND        mant64<>+0(SB), X7, X7
+	VPADDQ       sqrthalf64<>+0(SB), X7, X7
+	VPOR         two52<>+0(SB), X8, X8
+	VSUBSD       two52<>+0(SB), X8, X8
+	VSUBSD       one64<>+0(SB), X7, X9
+	VADDSD       one64<>+0(SB), X7, X7
+	VDIVSD       X7, X9, X7
+	VMULSD       X7, X7, X9
+	VMOVSD       atanh11<>+0(SB), X11
+	VFMADD213SD  atanh9<>+0(SB), X9, X11
+	VFMADD213SD  atanh7<>+0(SB), X9, X11
+	VFMADD213SD  atanh5<>+0(SB), X9, X11
+	VFMADD213SD  atanh3<>+0(SB), X9, X11
+	VMULSD       X9, X11, X11
+	VADDSD       X7, X7, X7
+	VFMADD213SD  X6, X7, X11
+	VADDSD       X7, X11, X11
+	VMULSD       ln2_64<>+0(SB), X8, X8
+	VADDSD       X8, X11, X11
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPD       X6, X2, X6
+	VPERMILPD    $0x01, X6, X2
+	VADDSD       X2, X6, X6
+	VSUBSD       X6, X11, X2
 	VADDSD       X2, X0, X0
 	TESTQ        CX, CX
 	JZ           ce_next
-	VMULSD       scale+104(FP), X6, X2
-	VMOVSD       one64<>+0(SB), X6
-	VDIVSD       X2, X6, X2
+	VMULSD       scale+104(FP), X5, X2
+	VMOVSD       one64<>+0(SB), X5
+	VDIVSD       X2, X5, X2
 	VBROADCASTSD X2, Y2
 	VBROADCASTSD X3, Y3
 	VBROADCASTSD X4, Y4
-	VSUBPD       Y3, Y12, Y8
-	VSUBPD       Y4, Y8, Y8
-	VMULPD       Y2, Y12, Y12
-	VMULPD       Y2, Y8, Y8
-	VCMPPD       $0x00, lanes64<>+0(SB), Y1, Y9
-	VBLENDVPD    Y9, Y8, Y12, Y12
-	VSUBPD       Y3, Y11, Y8
-	VSUBPD       Y4, Y8, Y8
-	VMULPD       Y2, Y11, Y11
-	VMULPD       Y2, Y8, Y8
-	VCMPPD       $0x00, lanes64<>+32(SB), Y1, Y9
-	VBLENDVPD    Y9, Y8, Y11, Y11
-	VSUBPD       Y3, Y13, Y8
-	VSUBPD       Y4, Y8, Y8
+	VSUBPD       Y3, Y13, Y5
+	VSUBPD       Y4, Y5, Y5
 	VMULPD       Y2, Y13, Y13
-	VMULPD       Y2, Y8, Y8
-	VCMPPD       $0x00, lanes64<>+64(SB), Y1, Y9
-	VBLENDVPD    Y9, Y8, Y13, Y13
-	VSUBPD       Y3, Y5, Y3
-	VSUBPD       Y4, Y3, Y3
 	VMULPD       Y2, Y5, Y5
+	VCMPPD       $0x00, lanes64<>+0(SB), Y1, Y8
+	VBLENDVPD    Y8, Y5, Y13, Y13
+	VSUBPD       Y3, Y12, Y5
+	VSUBPD       Y4, Y5, Y5
+	VMULPD       Y2, Y12, Y12
+	VMULPD       Y2, Y5, Y5
+	VCMPPD       $0x00, lanes64<>+32(SB), Y1, Y8
+	VBLENDVPD    Y8, Y5, Y12, Y12
+	VSUBPD       Y3, Y14, Y5
+	VSUBPD       Y4, Y5, Y5
+	VMULPD       Y2, Y14, Y14
+	VMULPD       Y2, Y5, Y5
+	VCMPPD       $0x00, lanes64<>+64(SB), Y1, Y8
+	VBLENDVPD    Y8, Y5, Y14, Y14
+	VSUBPD       Y3, Y10, Y3
+	VSUBPD       Y4, Y3, Y3
+	VMULPD       Y2, Y10, Y10
 	VMULPD       Y2, Y3, Y3
 	VCMPPD       $0x00, lanes64<>+96(SB), Y1, Y1
-	VBLENDVPD    Y1, Y3, Y5, Y5
-	VCVTPD2PSY   Y12, X6
-	VCVTPD2PSY   Y11, X1
+	VBLENDVPD    Y1, Y3, Y10, Y10
+	VCVTPD2PSY   Y13, X6
+	VCVTPD2PSY   Y12, X1
 	VINSERTF128  $0x01, X1, Y6, Y6
 	VMOVUPS      (AX), Y1
 	VMOVDQU      (R12)(R15*4), Y2
 	VBLENDVPS    Y2, Y6, Y1, Y1
 	VMOVUPS      Y1, (AX)
-	VCVTPD2PSY   Y13, X7
-	VCVTPD2PSY   Y5, X1
+	VCVTPD2PSY   Y14, X7
+	VCVTPD2PSY   Y10, X1
 	VINSERTF128  $0x01, X1, Y7, Y7
 	VMOVUPS      32(AX), Y1
 	VMOVDQU      (R12)(R13*4), Y2
@@ -2778,26 +2742,24 @@ soft_row:
 	VMOVUPD      magic64<>+0(SB), Y10
 	VFMADD231PD  log2e64<>+0(SB), Y9, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VMOVAPD      Y9, Y12
-	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y12
-	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y12
-	VMOVUPD      exp64c8<>+0(SB), Y11
-	VFMADD213PD  exp64c7<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c6<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c5<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c4<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c3<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c2<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c1<>+0(SB), Y12, Y11
-	VFMADD213PD  exp64c0<>+0(SB), Y12, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y9, Y11
+	VMOVUPD      exp64c8<>+0(SB), Y12
+	VFMADD213PD  exp64c7<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c6<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c5<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c4<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c3<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c2<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c1<>+0(SB), Y11, Y12
+	VFMADD213PD  exp64c0<>+0(SB), Y11, Y12
 	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y11, Y11
+	VMULPD       Y10, Y12, Y12
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y9, Y10
-	VANDNPD      Y11, Y10, Y11
+	VANDNPD      Y12, Y10, Y12
 	VCMPPD       $0x00, zero64<>+0(SB), Y9, Y9
 	VANDPD       one64<>+0(SB), Y9, Y10
 	VADDPD       Y10, Y7, Y7
-	VANDNPD      Y11, Y9, Y10
+	VANDNPD      Y12, Y9, Y10
 	VADDPD       Y10, Y8, Y8
 	VMOVUPS      (DX), Y9
 	VANDPS       (R9)(R12*4), Y9, Y9
@@ -2810,26 +2772,24 @@ soft_row:
 	VMOVUPD      magic64<>+0(SB), Y9
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
 	VSUBPD       magic64<>+0(SB), Y9, Y10
-	VMOVAPD      Y2, Y12
-	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y12
-	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y12
-	VMOVUPD      exp64c8<>+0(SB), Y10
-	VFMADD213PD  exp64c7<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c6<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c5<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c4<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c3<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c2<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c1<>+0(SB), Y12, Y10
-	VFMADD213PD  exp64c0<>+0(SB), Y12, Y10
+	VFNMADD132PD ln2_64<>+0(SB), Y2, Y10
+	VMOVUPD      exp64c8<>+0(SB), Y11
+	VFMADD213PD  exp64c7<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c6<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c5<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c4<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c3<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c2<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c1<>+0(SB), Y10, Y11
+	VFMADD213PD  exp64c0<>+0(SB), Y10, Y11
 	VPSLLQ       $0x34, Y9, Y9
-	VMULPD       Y9, Y10, Y10
+	VMULPD       Y9, Y11, Y11
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
-	VANDNPD      Y10, Y9, Y10
+	VANDNPD      Y11, Y9, Y11
 	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
 	VANDPD       one64<>+0(SB), Y2, Y9
 	VADDPD       Y9, Y7, Y7
-	VANDNPD      Y10, Y2, Y9
+	VANDNPD      Y11, Y2, Y9
 	VADDPD       Y9, Y8, Y8
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
@@ -2837,27 +2797,25 @@ soft_row:
 	VSUBPD       Y4, Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y9
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
-	VSUBPD       magic64<>+0(SB), Y9, Y12
-	VMOVAPD      Y2, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y12, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y12, Y13
-	VMOVUPD      exp64c8<>+0(SB), Y12
-	VFMADD213PD  exp64c7<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c6<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c5<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c4<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c3<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c2<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c1<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c0<>+0(SB), Y13, Y12
+	VSUBPD       magic64<>+0(SB), Y9, Y10
+	VFNMADD132PD ln2_64<>+0(SB), Y2, Y10
+	VMOVUPD      exp64c8<>+0(SB), Y13
+	VFMADD213PD  exp64c7<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c6<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c5<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c4<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c3<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c2<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c1<>+0(SB), Y10, Y13
+	VFMADD213PD  exp64c0<>+0(SB), Y10, Y13
 	VPSLLQ       $0x34, Y9, Y9
-	VMULPD       Y9, Y12, Y12
+	VMULPD       Y9, Y13, Y13
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
-	VANDNPD      Y12, Y9, Y12
+	VANDNPD      Y13, Y9, Y13
 	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
 	VANDPD       one64<>+0(SB), Y2, Y9
 	VADDPD       Y9, Y7, Y7
-	VANDNPD      Y12, Y2, Y9
+	VANDNPD      Y13, Y2, Y9
 	VADDPD       Y9, Y8, Y8
 	VMOVUPS      32(DX), Y2
 	VANDPS       (R9)(R10*4), Y2, Y2
@@ -2870,26 +2828,24 @@ soft_row:
 	VMOVUPD      magic64<>+0(SB), Y2
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y2
 	VSUBPD       magic64<>+0(SB), Y2, Y9
-	VMOVAPD      Y3, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y13
-	VMOVUPD      exp64c8<>+0(SB), Y9
-	VFMADD213PD  exp64c7<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c6<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c5<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c4<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c3<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c2<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c1<>+0(SB), Y13, Y9
-	VFMADD213PD  exp64c0<>+0(SB), Y13, Y9
+	VFNMADD132PD ln2_64<>+0(SB), Y3, Y9
+	VMOVUPD      exp64c8<>+0(SB), Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y10
 	VPSLLQ       $0x34, Y2, Y2
-	VMULPD       Y2, Y9, Y9
+	VMULPD       Y2, Y10, Y10
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y2
-	VANDNPD      Y9, Y2, Y9
+	VANDNPD      Y10, Y2, Y10
 	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y2
 	VANDPD       one64<>+0(SB), Y2, Y3
 	VADDPD       Y3, Y7, Y7
-	VANDNPD      Y9, Y2, Y3
+	VANDNPD      Y10, Y2, Y3
 	VADDPD       Y3, Y8, Y8
 	VEXTRACTF128 $0x01, Y7, X2
 	VADDPD       X2, X7, X2
@@ -2949,31 +2905,31 @@ soft_row:
 	VMOVUPD      Y4, (SP)
 	VCVTPS2PD    (CX), Y4
 	VCVTPS2PD    16(CX), Y8
-	VMOVUPS      (DX), Y13
-	VANDPS       (R9)(R12*4), Y13, Y13
-	VCVTPS2PD    X13, Y14
-	VEXTRACTF128 $0x01, Y13, X5
-	VCVTPS2PD    X5, Y13
+	VMOVUPS      (DX), Y9
+	VANDPS       (R9)(R12*4), Y9, Y9
+	VCVTPS2PD    X9, Y14
+	VEXTRACTF128 $0x01, Y9, X5
+	VCVTPS2PD    X5, Y9
 	VSUBPD       (SP), Y4, Y4
 	VSUBPD       Y4, Y3, Y4
 	VMULPD       Y14, Y4, Y4
 	VCMPPD       $0x04, zero64<>+0(SB), Y14, Y15
 	VANDPD       Y15, Y4, Y4
 	VADDPD       Y4, Y7, Y7
-	VMULPD       Y1, Y11, Y11
-	VSUBPD       Y14, Y11, Y11
-	VMULPD       Y2, Y11, Y11
+	VMULPD       Y1, Y12, Y12
+	VSUBPD       Y14, Y12, Y12
+	VMULPD       Y2, Y12, Y12
 	VSUBPD       (SP), Y8, Y8
 	VSUBPD       Y8, Y3, Y8
-	VMULPD       Y13, Y8, Y8
-	VCMPPD       $0x04, zero64<>+0(SB), Y13, Y4
+	VMULPD       Y9, Y8, Y8
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y4
 	VANDPD       Y4, Y8, Y8
 	VADDPD       Y8, Y7, Y7
-	VMULPD       Y1, Y10, Y10
-	VSUBPD       Y13, Y10, Y10
-	VMULPD       Y2, Y10, Y10
-	VCVTPD2PSY   Y11, X5
-	VCVTPD2PSY   Y10, X4
+	VMULPD       Y1, Y11, Y11
+	VSUBPD       Y9, Y11, Y11
+	VMULPD       Y2, Y11, Y11
+	VCVTPD2PSY   Y12, X5
+	VCVTPD2PSY   Y11, X4
 	VINSERTF128  $0x01, X4, Y5, Y5
 	VMOVUPS      (AX), Y4
 	VMOVDQU      (R9)(R12*4), Y8
@@ -2981,31 +2937,31 @@ soft_row:
 	VMOVUPS      Y4, (AX)
 	VCVTPS2PD    32(CX), Y4
 	VCVTPS2PD    48(CX), Y8
-	VMOVUPS      32(DX), Y10
-	VANDPS       (R9)(R10*4), Y10, Y10
-	VCVTPS2PD    X10, Y11
-	VEXTRACTF128 $0x01, Y10, X5
-	VCVTPS2PD    X5, Y10
+	VMOVUPS      32(DX), Y9
+	VANDPS       (R9)(R10*4), Y9, Y9
+	VCVTPS2PD    X9, Y11
+	VEXTRACTF128 $0x01, Y9, X5
+	VCVTPS2PD    X5, Y9
 	VSUBPD       (SP), Y4, Y4
 	VSUBPD       Y4, Y3, Y4
 	VMULPD       Y11, Y4, Y4
-	VCMPPD       $0x04, zero64<>+0(SB), Y11, Y13
-	VANDPD       Y13, Y4, Y4
+	VCMPPD       $0x04, zero64<>+0(SB), Y11, Y12
+	VANDPD       Y12, Y4, Y4
 	VADDPD       Y4, Y7, Y7
-	VMULPD       Y1, Y12, Y12
-	VSUBPD       Y11, Y12, Y12
-	VMULPD       Y2, Y12, Y12
+	VMULPD       Y1, Y13, Y13
+	VSUBPD       Y11, Y13, Y13
+	VMULPD       Y2, Y13, Y13
 	VSUBPD       (SP), Y8, Y8
 	VSUBPD       Y8, Y3, Y8
-	VMULPD       Y10, Y8, Y8
-	VCMPPD       $0x04, zero64<>+0(SB), Y10, Y3
+	VMULPD       Y9, Y8, Y8
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y3
 	VANDPD       Y3, Y8, Y8
 	VADDPD       Y8, Y7, Y7
-	VMULPD       Y1, Y9, Y9
-	VSUBPD       Y10, Y9, Y9
-	VMULPD       Y2, Y9, Y9
-	VCVTPD2PSY   Y12, X6
-	VCVTPD2PSY   Y9, X1
+	VMULPD       Y1, Y10, Y10
+	VSUBPD       Y9, Y10, Y10
+	VMULPD       Y2, Y10, Y10
+	VCVTPD2PSY   Y13, X6
+	VCVTPD2PSY   Y10, X1
 	VINSERTF128  $0x01, X1, Y6, Y6
 	VMOVUPS      32(AX), Y1
 	VMOVDQU      (R9)(R10*4), Y2
@@ -3989,6 +3945,26 @@ DATA exp64min<>+48(SB)/8, $0xc0861da0612a41a3
 DATA exp64min<>+56(SB)/8, $0xc0861da0612a41a3
 GLOBL exp64min<>(SB), RODATA|NOPTR, $64
 
+DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
+GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
+
+DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
+GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
+
 DATA exp64c11<>+0(SB)/8, $0x3e6ae64567f544e4
 DATA exp64c11<>+8(SB)/8, $0x3e6ae64567f544e4
 DATA exp64c11<>+16(SB)/8, $0x3e6ae64567f544e4
@@ -4059,60 +4035,56 @@ softgrad_loop:
 	VMOVUPD      magic64<>+0(SB), Y8
 	VFMADD231PD  log2e64<>+0(SB), Y1, Y8
 	VSUBPD       magic64<>+0(SB), Y8, Y9
-	VMOVAPD      Y1, Y10
-	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y10
-	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y10
-	VMOVUPD      exp64c8<>+0(SB), Y9
-	VFMADD213PD  exp64c7<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c6<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c5<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c4<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c3<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c2<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c1<>+0(SB), Y10, Y9
-	VFMADD213PD  exp64c0<>+0(SB), Y10, Y9
+	VFNMADD132PD ln2_64<>+0(SB), Y1, Y9
+	VMOVUPD      exp64c8<>+0(SB), Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y10
 	VPSLLQ       $0x34, Y8, Y8
-	VMULPD       Y8, Y9, Y9
+	VMULPD       Y8, Y10, Y10
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y8
-	VANDNPD      Y9, Y8, Y9
+	VANDNPD      Y10, Y8, Y10
 	VSUBPD       32(SP), Y1, Y1
 	VMULPD       Y3, Y1, Y1
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y8
 	VANDPD       Y8, Y1, Y1
 	VADDPD       Y1, Y0, Y0
-	VMULPD       64(SP), Y9, Y9
-	VSUBPD       Y3, Y9, Y9
-	VMULPD       96(SP), Y9, Y9
+	VMULPD       64(SP), Y10, Y10
+	VSUBPD       Y3, Y10, Y10
+	VMULPD       96(SP), Y10, Y10
 	VSUBPD       (SP), Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y3
-	VMOVAPD      Y2, Y8
-	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y8
-	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y8
-	VMOVUPD      exp64c8<>+0(SB), Y3
-	VFMADD213PD  exp64c7<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c6<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c5<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c4<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c3<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c2<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c1<>+0(SB), Y8, Y3
-	VFMADD213PD  exp64c0<>+0(SB), Y8, Y3
+	VFNMADD132PD ln2_64<>+0(SB), Y2, Y3
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y3, Y8
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y3, Y3
+	VMULPD       Y1, Y8, Y8
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
-	VANDNPD      Y3, Y1, Y3
+	VANDNPD      Y8, Y1, Y8
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y7, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y7, Y1
 	VANDPD       Y1, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y3, Y3
-	VSUBPD       Y7, Y3, Y3
-	VMULPD       96(SP), Y3, Y3
-	VCVTPD2PSY   Y9, X4
-	VCVTPD2PSY   Y3, X1
+	VMULPD       64(SP), Y8, Y8
+	VSUBPD       Y7, Y8, Y8
+	VMULPD       96(SP), Y8, Y8
+	VCVTPD2PSY   Y10, X4
+	VCVTPD2PSY   Y8, X1
 	VINSERTF128  $0x01, X1, Y4, Y4
 	VMOVUPS      Y4, (AX)
 	ADDQ         $0x00000020, AX
@@ -4132,60 +4104,56 @@ softgrad_single:
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y1, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
-	VMOVAPD      Y1, Y9
-	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y9
-	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y9
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y9, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y9, Y8
+	VFNMADD132PD ln2_64<>+0(SB), Y1, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y9
 	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y7, Y8, Y8
+	VMULPD       Y7, Y9, Y9
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y7
-	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y9, Y7, Y9
 	VSUBPD       32(SP), Y1, Y1
 	VMULPD       Y3, Y1, Y1
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y7
 	VANDPD       Y7, Y1, Y1
 	VADDPD       Y1, Y0, Y0
-	VMULPD       64(SP), Y8, Y8
-	VSUBPD       Y3, Y8, Y8
-	VMULPD       96(SP), Y8, Y8
+	VMULPD       64(SP), Y9, Y9
+	VSUBPD       Y3, Y9, Y9
+	VMULPD       96(SP), Y9, Y9
 	VSUBPD       (SP), Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y3
-	VMOVAPD      Y2, Y7
-	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y7
-	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y7
-	VMOVUPD      exp64c8<>+0(SB), Y3
-	VFMADD213PD  exp64c7<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c6<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c5<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c4<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c3<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c2<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c1<>+0(SB), Y7, Y3
-	VFMADD213PD  exp64c0<>+0(SB), Y7, Y3
+	VFNMADD132PD ln2_64<>+0(SB), Y2, Y3
+	VMOVUPD      exp64c8<>+0(SB), Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y3, Y7
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y3, Y3
+	VMULPD       Y1, Y7, Y7
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
-	VANDNPD      Y3, Y1, Y3
+	VANDNPD      Y7, Y1, Y7
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y4, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
 	VANDPD       Y1, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y3, Y3
-	VSUBPD       Y4, Y3, Y3
-	VMULPD       96(SP), Y3, Y3
-	VCVTPD2PSY   Y8, X5
-	VCVTPD2PSY   Y3, X1
+	VMULPD       64(SP), Y7, Y7
+	VSUBPD       Y4, Y7, Y7
+	VMULPD       96(SP), Y7, Y7
+	VCVTPD2PSY   Y9, X5
+	VCVTPD2PSY   Y7, X1
 	VINSERTF128  $0x01, X1, Y5, Y5
 	VMOVUPS      Y5, (AX)
 	ADDQ         $0x00000020, AX
@@ -4259,60 +4227,56 @@ tail_loaded_86:
 	VMOVUPD      magic64<>+0(SB), Y5
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y5
 	VSUBPD       magic64<>+0(SB), Y5, Y7
-	VMOVAPD      Y2, Y8
-	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
-	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
-	VMOVUPD      exp64c8<>+0(SB), Y7
-	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
-	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VFNMADD132PD ln2_64<>+0(SB), Y2, Y7
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
 	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y5, Y7, Y7
+	VMULPD       Y5, Y8, Y8
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y5
-	VANDNPD      Y7, Y5, Y7
+	VANDNPD      Y8, Y5, Y8
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y1, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y1, Y5
 	VANDPD       Y5, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y7, Y7
-	VSUBPD       Y1, Y7, Y7
-	VMULPD       96(SP), Y7, Y7
+	VMULPD       64(SP), Y8, Y8
+	VSUBPD       Y1, Y8, Y8
+	VMULPD       96(SP), Y8, Y8
 	VSUBPD       (SP), Y3, Y3
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y2
-	VMOVAPD      Y3, Y5
-	VFNMADD231PD ln2hi64<>+0(SB), Y2, Y5
-	VFNMADD231PD ln2lo64<>+0(SB), Y2, Y5
-	VMOVUPD      exp64c8<>+0(SB), Y2
-	VFMADD213PD  exp64c7<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c6<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c5<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c4<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c3<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c2<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c1<>+0(SB), Y5, Y2
-	VFMADD213PD  exp64c0<>+0(SB), Y5, Y2
+	VFNMADD132PD ln2_64<>+0(SB), Y3, Y2
+	VMOVUPD      exp64c8<>+0(SB), Y5
+	VFMADD213PD  exp64c7<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c6<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c5<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c4<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c3<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c2<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c1<>+0(SB), Y2, Y5
+	VFMADD213PD  exp64c0<>+0(SB), Y2, Y5
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y2, Y2
+	VMULPD       Y1, Y5, Y5
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y1
-	VANDNPD      Y2, Y1, Y2
+	VANDNPD      Y5, Y1, Y5
 	VSUBPD       32(SP), Y3, Y3
 	VMULPD       Y4, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
 	VANDPD       Y1, Y3, Y3
 	VADDPD       Y3, Y0, Y0
-	VMULPD       64(SP), Y2, Y2
-	VSUBPD       Y4, Y2, Y2
-	VMULPD       96(SP), Y2, Y2
-	VCVTPD2PSY   Y7, X6
-	VCVTPD2PSY   Y2, X1
+	VMULPD       64(SP), Y5, Y5
+	VSUBPD       Y4, Y5, Y5
+	VMULPD       96(SP), Y5, Y5
+	VCVTPD2PSY   Y8, X6
+	VCVTPD2PSY   Y5, X1
 	VINSERTF128  $0x01, X1, Y6, Y6
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
@@ -5725,50 +5689,46 @@ logsmall_row:
 	VMOVUPD       magic64<>+0(SB), Z6
 	VFMADD231PD   log2e64<>+0(SB), Z2, Z6
 	VSUBPD        magic64<>+0(SB), Z6, Z7
-	VMOVAPD       Z2, Z8
-	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z8
-	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z8
-	VMOVUPD       exp64c8<>+0(SB), Z7
-	VFMADD213PD   exp64c7<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c6<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c5<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c4<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c3<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c2<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c1<>+0(SB), Z8, Z7
-	VFMADD213PD   exp64c0<>+0(SB), Z8, Z7
+	VFNMADD132PD  ln2_64<>+0(SB), Z2, Z7
+	VMOVUPD       exp64c8<>+0(SB), Z8
+	VFMADD213PD   exp64c7<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c6<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c5<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c4<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c3<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c2<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c1<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c0<>+0(SB), Z7, Z8
 	VPSLLQ        $0x34, Z6, Z6
-	VMULPD        Z6, Z7, Z7
+	VMULPD        Z6, Z8, Z8
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z2, K2
-	VMOVAPD.Z     Z7, K2, Z7
+	VMOVAPD.Z     Z8, K2, Z8
 	VCMPPD        $0x00, zero64<>+0(SB), Z2, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z2, K3
 	VADDPD        one64<>+0(SB), Z3, K2, Z3
-	VADDPD        Z7, Z4, K3, Z4
+	VADDPD        Z8, Z4, K3, Z4
 	VSUBPD        Z1, Z0, Z0
 	VMOVUPD       magic64<>+0(SB), Z2
 	VFMADD231PD   log2e64<>+0(SB), Z0, Z2
 	VSUBPD        magic64<>+0(SB), Z2, Z6
-	VMOVAPD       Z0, Z7
-	VFNMADD231PD  ln2hi64<>+0(SB), Z6, Z7
-	VFNMADD231PD  ln2lo64<>+0(SB), Z6, Z7
-	VMOVUPD       exp64c8<>+0(SB), Z6
-	VFMADD213PD   exp64c7<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c6<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c5<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c4<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c3<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c2<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c1<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c0<>+0(SB), Z7, Z6
+	VFNMADD132PD  ln2_64<>+0(SB), Z0, Z6
+	VMOVUPD       exp64c8<>+0(SB), Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z6, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z6, Z7
 	VPSLLQ        $0x34, Z2, Z2
-	VMULPD        Z2, Z6, Z6
+	VMULPD        Z2, Z7, Z7
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z0, K2
-	VMOVAPD.Z     Z6, K2, Z6
+	VMOVAPD.Z     Z7, K2, Z7
 	VCMPPD        $0x00, zero64<>+0(SB), Z0, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z0, K3
 	VADDPD        one64<>+0(SB), Z3, K2, Z3
-	VADDPD        Z6, Z4, K3, Z4
+	VADDPD        Z7, Z4, K3, Z4
 	VEXTRACTF64X4 $0x01, Z3, Y2
 	VADDPD        Y2, Y3, Y2
 	VEXTRACTF128  $0x01, Y2, X0
@@ -5908,10 +5868,8 @@ ce_label:
 	VSUBPD        Z7, Z8, Z8
 	VMOVUPD       magic64<>+0(SB), Z10
 	VFMADD231PD   log2e64<>+0(SB), Z8, Z10
-	VSUBPD        magic64<>+0(SB), Z10, Z2
-	VMOVAPD       Z8, Z11
-	VFNMADD231PD  ln2hi64<>+0(SB), Z2, Z11
-	VFNMADD231PD  ln2lo64<>+0(SB), Z2, Z11
+	VSUBPD        magic64<>+0(SB), Z10, Z11
+	VFNMADD132PD  ln2_64<>+0(SB), Z8, Z11
 	VMOVUPD       exp64c8<>+0(SB), Z2
 	VFMADD213PD   exp64c7<>+0(SB), Z11, Z2
 	VFMADD213PD   exp64c6<>+0(SB), Z11, Z2
@@ -5935,49 +5893,47 @@ ce_label:
 	VMOVUPD       magic64<>+0(SB), Z7
 	VFMADD231PD   log2e64<>+0(SB), Z9, Z7
 	VSUBPD        magic64<>+0(SB), Z7, Z8
-	VMOVAPD       Z9, Z10
-	VFNMADD231PD  ln2hi64<>+0(SB), Z8, Z10
-	VFNMADD231PD  ln2lo64<>+0(SB), Z8, Z10
-	VMOVUPD       exp64c8<>+0(SB), Z8
-	VFMADD213PD   exp64c7<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c6<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c5<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c4<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c3<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c2<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c1<>+0(SB), Z10, Z8
-	VFMADD213PD   exp64c0<>+0(SB), Z10, Z8
+	VFNMADD132PD  ln2_64<>+0(SB), Z9, Z8
+	VMOVUPD       exp64c8<>+0(SB), Z10
+	VFMADD213PD   exp64c7<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c6<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c5<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c4<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c3<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c2<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c1<>+0(SB), Z8, Z10
+	VFMADD213PD   exp64c0<>+0(SB), Z8, Z10
 	VPSLLQ        $0x34, Z7, Z7
-	VMULPD        Z7, Z8, Z8
+	VMULPD        Z7, Z10, Z10
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z9, K2
-	VMOVAPD.Z     Z8, K2, Z8
+	VMOVAPD.Z     Z10, K2, Z10
 	VCMPPD        $0x00, zero64<>+0(SB), Z9, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z9, K3
 	VADDPD        one64<>+0(SB), Z4, K2, Z4
-	VADDPD        Z8, Z5, K3, Z5
+	VADDPD        Z10, Z5, K3, Z5
 	VCMPPD        $0x00, lanes64<>+64(SB), Z1, K2
 	VADDPD        Z9, Z3, K2, Z3
-	VEXTRACTF64X4 $0x01, Z4, Y9
-	VADDPD        Y9, Y4, Y9
-	VEXTRACTF128  $0x01, Y9, X7
-	VADDPD        X7, X9, X7
-	VPERMILPD     $0x01, X7, X9
-	VADDSD        X9, X7, X7
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPD        Y8, Y4, Y8
+	VEXTRACTF128  $0x01, Y8, X7
+	VADDPD        X7, X8, X7
+	VPERMILPD     $0x01, X7, X8
+	VADDSD        X8, X7, X7
 	VEXTRACTF64X4 $0x01, Z5, Y9
 	VADDPD        Y9, Y5, Y9
-	VEXTRACTF128  $0x01, Y9, X10
-	VADDPD        X10, X9, X10
-	VPERMILPD     $0x01, X10, X9
-	VADDSD        X9, X10, X10
-	VCMPSD        $0x00, X10, X10, X9
+	VEXTRACTF128  $0x01, Y9, X8
+	VADDPD        X8, X9, X8
+	VPERMILPD     $0x01, X8, X9
+	VADDSD        X9, X8, X8
+	VCMPSD        $0x00, X8, X8, X9
 	VMOVMSKPD     X9, BX
 	TESTL         $0x00000001, BX
 	JZ            ce_ret
-	VADDSD        X10, X7, X9
+	VADDSD        X8, X7, X9
 	VSUBSD        X7, X9, X11
 	VSUBSD        X11, X9, X12
 	VSUBSD        X12, X7, X12
-	VSUBSD        X11, X10, X11
+	VSUBSD        X11, X8, X11
 	VADDSD        X12, X11, X11
 	VPSUBQ        sqrthalf64<>+0(SB), X9, X12
 	VPSRLQ        $0x34, X12, X13
@@ -6015,21 +5971,21 @@ ce_label:
 	VDIVSD        X9, X11, X9
 	VBROADCASTSD  X9, Z9
 	VBROADCASTSD  X7, Z7
-	VBROADCASTSD  X10, Z10
+	VBROADCASTSD  X8, Z8
 	VSUBPD        Z7, Z2, Z11
-	VSUBPD        Z10, Z11, Z11
+	VSUBPD        Z8, Z11, Z11
 	VMULPD        Z9, Z2, Z2
 	VMULPD        Z9, Z11, Z11
 	VCMPPD        $0x00, lanes64<>+0(SB), Z1, K2
 	VMOVAPD       Z11, K2, Z2
-	VSUBPD        Z7, Z8, Z7
-	VSUBPD        Z10, Z7, Z7
-	VMULPD        Z9, Z8, Z8
+	VSUBPD        Z7, Z10, Z7
+	VSUBPD        Z8, Z7, Z7
+	VMULPD        Z9, Z10, Z10
 	VMULPD        Z9, Z7, Z7
 	VCMPPD        $0x00, lanes64<>+64(SB), Z1, K2
-	VMOVAPD       Z7, K2, Z8
+	VMOVAPD       Z7, K2, Z10
 	VCVTPD2PS     Z2, Y12
-	VCVTPD2PS     Z8, Y1
+	VCVTPD2PS     Z10, Y1
 	VINSERTF64X4  $0x01, Y1, Z12, Z12
 	VMOVUPS       Z12, K1, (AX)
 	JMP           ce_next
@@ -6098,10 +6054,8 @@ soft_row:
 	VSUBPD        Z3, Z4, Z4
 	VMOVUPD       magic64<>+0(SB), Z9
 	VFMADD231PD   log2e64<>+0(SB), Z4, Z9
-	VSUBPD        magic64<>+0(SB), Z9, Z2
-	VMOVAPD       Z4, Z10
-	VFNMADD231PD  ln2hi64<>+0(SB), Z2, Z10
-	VFNMADD231PD  ln2lo64<>+0(SB), Z2, Z10
+	VSUBPD        magic64<>+0(SB), Z9, Z10
+	VFNMADD132PD  ln2_64<>+0(SB), Z4, Z10
 	VMOVUPD       exp64c8<>+0(SB), Z2
 	VFMADD213PD   exp64c7<>+0(SB), Z10, Z2
 	VFMADD213PD   exp64c6<>+0(SB), Z10, Z2
@@ -6128,26 +6082,24 @@ soft_row:
 	VMOVUPD       magic64<>+0(SB), Z4
 	VFMADD231PD   log2e64<>+0(SB), Z8, Z4
 	VSUBPD        magic64<>+0(SB), Z4, Z9
-	VMOVAPD       Z8, Z10
-	VFNMADD231PD  ln2hi64<>+0(SB), Z9, Z10
-	VFNMADD231PD  ln2lo64<>+0(SB), Z9, Z10
-	VMOVUPD       exp64c8<>+0(SB), Z9
-	VFMADD213PD   exp64c7<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c6<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c5<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c4<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c3<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c2<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c1<>+0(SB), Z10, Z9
-	VFMADD213PD   exp64c0<>+0(SB), Z10, Z9
+	VFNMADD132PD  ln2_64<>+0(SB), Z8, Z9
+	VMOVUPD       exp64c8<>+0(SB), Z10
+	VFMADD213PD   exp64c7<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c6<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c5<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c4<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c3<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c2<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c1<>+0(SB), Z9, Z10
+	VFMADD213PD   exp64c0<>+0(SB), Z9, Z10
 	VPSLLQ        $0x34, Z4, Z4
-	VMULPD        Z4, Z9, Z9
+	VMULPD        Z4, Z10, Z10
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z8, K2
-	VMOVAPD.Z     Z9, K2, Z9
+	VMOVAPD.Z     Z10, K2, Z10
 	VCMPPD        $0x00, zero64<>+0(SB), Z8, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z8, K3
 	VADDPD        one64<>+0(SB), Z5, K2, Z5
-	VADDPD        Z9, Z6, K3, Z6
+	VADDPD        Z10, Z6, K3, Z6
 	VEXTRACTF64X4 $0x01, Z5, Y8
 	VADDPD        Y8, Y5, Y8
 	VEXTRACTF128  $0x01, Y8, X4
@@ -6156,58 +6108,58 @@ soft_row:
 	VADDSD        X8, X4, X4
 	VEXTRACTF64X4 $0x01, Z6, Y8
 	VADDPD        Y8, Y6, Y8
-	VEXTRACTF128  $0x01, Y8, X10
-	VADDPD        X10, X8, X10
-	VPERMILPD     $0x01, X10, X8
-	VADDSD        X8, X10, X10
-	VCMPSD        $0x00, X10, X10, X8
+	VEXTRACTF128  $0x01, Y8, X9
+	VADDPD        X9, X8, X9
+	VPERMILPD     $0x01, X9, X8
+	VADDSD        X8, X9, X9
+	VCMPSD        $0x00, X9, X9, X8
 	VMOVMSKPD     X8, BX
 	TESTL         $0x00000001, BX
 	JZ            soft_ret
-	VADDSD        X10, X4, X8
+	VADDSD        X9, X4, X8
 	VSUBSD        X4, X8, X11
 	VSUBSD        X11, X8, X12
 	VSUBSD        X12, X4, X12
-	VSUBSD        X11, X10, X4
+	VSUBSD        X11, X9, X4
 	VADDSD        X12, X4, X4
-	VPSUBQ        sqrthalf64<>+0(SB), X8, X10
-	VPSRLQ        $0x34, X10, X11
-	VPAND         mant64<>+0(SB), X10, X10
-	VPADDQ        sqrthalf64<>+0(SB), X10, X10
+	VPSUBQ        sqrthalf64<>+0(SB), X8, X9
+	VPSRLQ        $0x34, X9, X11
+	VPAND         mant64<>+0(SB), X9, X9
+	VPADDQ        sqrthalf64<>+0(SB), X9, X9
 	VPOR          two52<>+0(SB), X11, X11
 	VSUBSD        two52<>+0(SB), X11, X11
-	VSUBSD        one64<>+0(SB), X10, X12
-	VADDSD        one64<>+0(SB), X10, X10
-	VDIVSD        X10, X12, X10
-	VMULSD        X10, X10, X12
+	VSUBSD        one64<>+0(SB), X9, X12
+	VADDSD        one64<>+0(SB), X9, X9
+	VDIVSD        X9, X12, X9
+	VMULSD        X9, X9, X12
 	VMOVSD        atanh11<>+0(SB), X13
 	VFMADD213SD   atanh9<>+0(SB), X12, X13
 	VFMADD213SD   atanh7<>+0(SB), X12, X13
 	VFMADD213SD   atanh5<>+0(SB), X12, X13
 	VFMADD213SD   atanh3<>+0(SB), X12, X13
 	VMULSD        X12, X13, X13
-	VADDSD        X10, X10, X10
-	VFMADD213SD   X4, X10, X13
-	VADDSD        X10, X13, X13
+	VADDSD        X9, X9, X9
+	VFMADD213SD   X4, X9, X13
+	VADDSD        X9, X13, X13
 	VMULSD        ln2_64<>+0(SB), X11, X11
 	VADDSD        X11, X13, X13
 	VEXTRACTF64X4 $0x01, Z1, Y4
 	VADDPD        Y4, Y1, Y4
-	VEXTRACTF128  $0x01, Y4, X10
-	VADDPD        X10, X4, X10
-	VPERMILPD     $0x01, X10, X4
-	VADDSD        X4, X10, X10
-	VANDPD        abs64<>+0(SB), X10, X4
+	VEXTRACTF128  $0x01, Y4, X9
+	VADDPD        X9, X4, X9
+	VPERMILPD     $0x01, X9, X4
+	VADDSD        X4, X9, X9
+	VANDPD        abs64<>+0(SB), X9, X4
 	VCMPSD        $0x11, inf64<>+0(SB), X4, X4
 	VMOVMSKPD     X4, BX
 	TESTL         $0x00000001, BX
 	JZ            soft_ret
-	VDIVSD        X8, X10, X4
+	VDIVSD        X8, X9, X4
 	VMOVSD        one64<>+0(SB), X8
 	VDIVSD        scale+88(FP), X8, X8
 	VBROADCASTSD  X4, Z4
 	VBROADCASTSD  X8, Z8
-	VBROADCASTSD  X13, Z10
+	VBROADCASTSD  X13, Z9
 	VPXORD        Z7, Z7, Z7
 	KSHIFTRW      $0x08, K1, K2
 	VCVTPS2PD.Z   (CX), K1, Z12
@@ -6216,7 +6168,7 @@ soft_row:
 	VCVTPS2PD.Z   (DX), K1, Z14
 	VCVTPS2PD.Z   32(DX), K2, Z15
 	VSUBPD        Z3, Z12, Z12
-	VSUBPD        Z12, Z10, Z12
+	VSUBPD        Z12, Z9, Z12
 	VMULPD        Z14, Z12, Z12
 	VCMPPD        $0x04, zero64<>+0(SB), Z14, K2
 	VADDPD        Z12, Z7, K2, Z7
@@ -6224,15 +6176,15 @@ soft_row:
 	VSUBPD        Z14, Z2, Z2
 	VMULPD        Z8, Z2, Z2
 	VSUBPD        Z3, Z13, Z13
-	VSUBPD        Z13, Z10, Z13
+	VSUBPD        Z13, Z9, Z13
 	VMULPD        Z15, Z13, Z13
 	VCMPPD        $0x04, zero64<>+0(SB), Z15, K2
 	VADDPD        Z13, Z7, K2, Z7
-	VMULPD        Z4, Z9, Z9
-	VSUBPD        Z15, Z9, Z9
-	VMULPD        Z8, Z9, Z9
+	VMULPD        Z4, Z10, Z10
+	VSUBPD        Z15, Z10, Z10
+	VMULPD        Z8, Z10, Z10
 	VCVTPD2PS     Z2, Y11
-	VCVTPD2PS     Z9, Y2
+	VCVTPD2PS     Z10, Y2
 	VINSERTF64X4  $0x01, Y2, Z11, Z11
 	VMOVUPS       Z11, K1, (AX)
 	VEXTRACTF64X4 $0x01, Z7, Y2
@@ -6909,58 +6861,54 @@ softgrad_loop:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VMOVAPD      Z5, Z11
-	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
-	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
-	VMOVUPD      exp64c8<>+0(SB), Z10
-	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
+	VMOVUPD      exp64c8<>+0(SB), Z11
+	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z10, Z10
+	VMULPD       Z9, Z11, Z11
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
-	VMOVAPD.Z    Z10, K1, Z10
+	VMOVAPD.Z    Z11, K1, Z11
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
 	VADDPD       Z5, Z4, K1, Z4
-	VMULPD       Z2, Z10, Z10
-	VSUBPD       Z7, Z10, Z10
-	VMULPD       Z3, Z10, Z10
+	VMULPD       Z2, Z11, Z11
+	VSUBPD       Z7, Z11, Z11
+	VMULPD       Z3, Z11, Z11
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z5
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
 	VSUBPD       magic64<>+0(SB), Z5, Z7
-	VMOVAPD      Z6, Z9
-	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
-	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
-	VMOVUPD      exp64c8<>+0(SB), Z7
-	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
+	VFNMADD132PD ln2_64<>+0(SB), Z6, Z7
+	VMOVUPD      exp64c8<>+0(SB), Z9
+	VFMADD213PD  exp64c7<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c6<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c5<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c4<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c3<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c2<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c1<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c0<>+0(SB), Z7, Z9
 	VPSLLQ       $0x34, Z5, Z5
-	VMULPD       Z5, Z7, Z7
+	VMULPD       Z5, Z9, Z9
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
-	VMOVAPD.Z    Z7, K1, Z7
+	VMOVAPD.Z    Z9, K1, Z9
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
 	VADDPD       Z6, Z4, K1, Z4
-	VMULPD       Z2, Z7, Z7
-	VSUBPD       Z8, Z7, Z7
-	VMULPD       Z3, Z7, Z7
-	VCVTPD2PS    Z10, Y12
-	VCVTPD2PS    Z7, Y5
+	VMULPD       Z2, Z9, Z9
+	VSUBPD       Z8, Z9, Z9
+	VMULPD       Z3, Z9, Z9
+	VCVTPD2PS    Z11, Y12
+	VCVTPD2PS    Z9, Y5
 	VINSERTF64X4 $0x01, Y5, Z12, Z12
 	VMOVUPS      Z12, (AX)
 	ADDQ         $0x00000040, AX
@@ -6980,58 +6928,54 @@ softgrad_single:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VMOVAPD      Z5, Z11
-	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
-	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
-	VMOVUPD      exp64c8<>+0(SB), Z10
-	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
+	VMOVUPD      exp64c8<>+0(SB), Z11
+	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z10, Z10
+	VMULPD       Z9, Z11, Z11
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
-	VMOVAPD.Z    Z10, K1, Z10
+	VMOVAPD.Z    Z11, K1, Z11
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
 	VADDPD       Z5, Z4, K1, Z4
-	VMULPD       Z2, Z10, Z10
-	VSUBPD       Z7, Z10, Z10
-	VMULPD       Z3, Z10, Z10
+	VMULPD       Z2, Z11, Z11
+	VSUBPD       Z7, Z11, Z11
+	VMULPD       Z3, Z11, Z11
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z5
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
 	VSUBPD       magic64<>+0(SB), Z5, Z7
-	VMOVAPD      Z6, Z9
-	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
-	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
-	VMOVUPD      exp64c8<>+0(SB), Z7
-	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
-	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
+	VFNMADD132PD ln2_64<>+0(SB), Z6, Z7
+	VMOVUPD      exp64c8<>+0(SB), Z9
+	VFMADD213PD  exp64c7<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c6<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c5<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c4<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c3<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c2<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c1<>+0(SB), Z7, Z9
+	VFMADD213PD  exp64c0<>+0(SB), Z7, Z9
 	VPSLLQ       $0x34, Z5, Z5
-	VMULPD       Z5, Z7, Z7
+	VMULPD       Z5, Z9, Z9
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
-	VMOVAPD.Z    Z7, K1, Z7
+	VMOVAPD.Z    Z9, K1, Z9
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
 	VADDPD       Z6, Z4, K1, Z4
-	VMULPD       Z2, Z7, Z7
-	VSUBPD       Z8, Z7, Z7
-	VMULPD       Z3, Z7, Z7
-	VCVTPD2PS    Z10, Y13
-	VCVTPD2PS    Z7, Y5
+	VMULPD       Z2, Z9, Z9
+	VSUBPD       Z8, Z9, Z9
+	VMULPD       Z3, Z9, Z9
+	VCVTPD2PS    Z11, Y13
+	VCVTPD2PS    Z9, Y5
 	VINSERTF64X4 $0x01, Y5, Z13, Z13
 	VMOVUPS      Z13, (AX)
 	ADDQ         $0x00000040, AX
@@ -7055,58 +6999,54 @@ softgrad_tail:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VMOVAPD      Z5, Z11
-	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
-	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
-	VMOVUPD      exp64c8<>+0(SB), Z10
-	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
-	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
+	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
+	VMOVUPD      exp64c8<>+0(SB), Z11
+	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
+	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z10, Z10
+	VMULPD       Z9, Z11, Z11
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K2
-	VMOVAPD.Z    Z10, K2, Z10
+	VMOVAPD.Z    Z11, K2, Z11
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K2
 	VADDPD       Z5, Z4, K2, Z4
-	VMULPD       Z2, Z10, Z10
-	VSUBPD       Z7, Z10, Z10
-	VMULPD       Z3, Z10, Z10
+	VMULPD       Z2, Z11, Z11
+	VSUBPD       Z7, Z11, Z11
+	VMULPD       Z3, Z11, Z11
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z0
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z0
 	VSUBPD       magic64<>+0(SB), Z0, Z5
-	VMOVAPD      Z6, Z7
-	VFNMADD231PD ln2hi64<>+0(SB), Z5, Z7
-	VFNMADD231PD ln2lo64<>+0(SB), Z5, Z7
-	VMOVUPD      exp64c8<>+0(SB), Z5
-	VFMADD213PD  exp64c7<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c6<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c5<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c4<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c3<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c2<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c1<>+0(SB), Z7, Z5
-	VFMADD213PD  exp64c0<>+0(SB), Z7, Z5
+	VFNMADD132PD ln2_64<>+0(SB), Z6, Z5
+	VMOVUPD      exp64c8<>+0(SB), Z7
+	VFMADD213PD  exp64c7<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c6<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c5<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c4<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c3<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c2<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c1<>+0(SB), Z5, Z7
+	VFMADD213PD  exp64c0<>+0(SB), Z5, Z7
 	VPSLLQ       $0x34, Z0, Z0
-	VMULPD       Z0, Z5, Z5
+	VMULPD       Z0, Z7, Z7
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K2
-	VMOVAPD.Z    Z5, K2, Z5
+	VMOVAPD.Z    Z7, K2, Z7
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K2
 	VADDPD       Z6, Z4, K2, Z4
-	VMULPD       Z2, Z5, Z5
-	VSUBPD       Z8, Z5, Z5
-	VMULPD       Z3, Z5, Z5
-	VCVTPD2PS    Z10, Y14
-	VCVTPD2PS    Z5, Y0
+	VMULPD       Z2, Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMULPD       Z3, Z7, Z7
+	VCVTPD2PS    Z11, Y14
+	VCVTPD2PS    Z7, Y0
 	VINSERTF64X4 $0x01, Y0, Z14, Z14
 	VMOVUPS      Z14, K1, (AX)
 

@@ -673,10 +673,20 @@ func (a *arch) exp64With(x VecVirtual, o exp64Opts) VecVirtual {
 	VFMADD231PD(c64("log2e64", math.Log2E), xc, v)
 	n := a.vec()
 	VSUBPD(magic, v, n)
-	r := a.vec()
-	VMOVAPD(xc, r)
-	VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
-	VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
+	var r VecVirtual
+	if o.degree > 8 {
+		// ln 2 in two parts: n·ln2hi is exact.
+		r = a.vec()
+		VMOVAPD(xc, r)
+		VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
+		VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
+	} else {
+		// One FMA with ln 2 rounded, into n's register: where the result
+		// is not zeroed (|n| <= 127 for the float32 cutoff), r is within
+		// 2^-48 of x − n·ln2, far under the degree-8 polynomial's 2^-32.
+		r = n
+		VFNMADD132PD(c64("ln2_64", math.Ln2), xc, r) // r = −(r·ln2) + x
+	}
 	// 2·exp(r) = Σ 2·r^k/k!, k = 0..degree, |r| <= ln2/2: truncation
 	// error < 2^-47 for degree 11, 2^-32 for degree 8.
 	p := a.vec()

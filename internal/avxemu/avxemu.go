@@ -556,6 +556,7 @@ const (
 	opVFMADD213SD
 	opVFMADD231PD
 	opVFMADD231PS
+	opVFNMADD132PD
 	opVFNMADD231PD
 	opVFNMADD231PS
 	opVINSERTF128
@@ -621,7 +622,7 @@ var opNames = [...]string{
 	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128",
 	opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS",
 	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD213SD: "VFMADD213SD", opVFMADD231PD: "VFMADD231PD",
-	opVFMADD231PS: "VFMADD231PS", opVFNMADD231PD: "VFNMADD231PD",
+	opVFMADD231PS: "VFMADD231PS", opVFNMADD132PD: "VFNMADD132PD", opVFNMADD231PD: "VFNMADD231PD",
 	opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128",
 	opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS",
 	opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
@@ -1341,7 +1342,7 @@ func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
 	dst := ops[len(ops)-1]
 	w := vwidth(ops)
 	switch op {
-	case opVSUBPD, opVMAXPD, opVFMADD213PD, opVFMADD231PD, opVFNMADD231PD:
+	case opVSUBPD, opVMAXPD, opVFMADD213PD, opVFMADD231PD, opVFNMADD132PD, opVFNMADD231PD:
 		a, err := m.src(ops[0], w, k, 8)
 		if err != nil {
 			return err
@@ -1365,6 +1366,8 @@ func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
 				v = math.FMA(f64(b, i), f64(a, i), f64(c, i))
 			case opVFNMADD231PD: // dst = −(b·a) + dst
 				v = math.FMA(-f64(b, i), f64(a, i), f64(c, i))
+			case opVFNMADD132PD: // dst = −(dst·a) + b
+				v = math.FMA(-f64(c, i), f64(a, i), f64(b, i))
 			}
 			putf64(res, i, v)
 		}
