@@ -1894,57 +1894,75 @@ GLOBL one64<>(SB), RODATA|NOPTR, $64
 
 // func logSoftmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 // Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·logSoftmaxSmallAVX2(SB), NOSPLIT, $0-72
+TEXT ·logSoftmaxSmallAVX2(SB), NOSPLIT, $320-72
 	MOVQ    dst_base+0(FP), AX
 	MOVQ    x_base+24(FP), CX
-	MOVQ    cols+48(FP), DX
-	MOVQ    rows+56(FP), BX
-	XORQ    SI, SI
-	MOVQ    DX, DI
-	SHLQ    $0x02, DI
-	LEAQ    tailmask<>+0(SB), R8
-	MOVQ    $0x00000008, R10
-	MOVQ    DX, R9
-	CMPQ    R9, R10
-	CMOVQHI R10, R9
-	SUBQ    R9, DX
-	MOVQ    R10, R11
-	SUBQ    R9, R11
-	MOVQ    R10, R9
-	SUBQ    DX, R9
+	MOVQ    rows+56(FP), DX
+	MOVQ    cols+48(FP), BX
+	MOVQ    BX, SI
+	SHLQ    $0x02, SI
+	LEAQ    tailmask<>+0(SB), DI
+	MOVQ    $0x00000008, R9
+	MOVQ    BX, R8
+	CMPQ    R8, R9
+	CMOVQHI R9, R8
+	SUBQ    R8, BX
+	MOVQ    R9, R10
+	SUBQ    R8, R10
+	MOVQ    R9, R8
+	SUBQ    BX, R8
+	VMOVDQU (DI)(R10*4), Y0
+	VMOVDQU Y0, (SP)
+	VMOVDQU (DI)(R8*4), Y0
+	VMOVDQU Y0, 32(SP)
+	XORQ    BX, BX
 
-logsmall_row:
-	CMPQ         SI, BX
-	JAE          logsmall_ret
-	VMOVDQU      (R8)(R11*4), Y1
-	VMOVUPS      (CX), Y0
-	VMOVUPS      neginf32<>+0(SB), Y2
-	VBLENDVPS    Y1, Y0, Y2, Y0
-	VMOVDQU      (R8)(R9*4), Y2
-	VMOVUPS      32(CX), Y1
+logsmall_batch:
+	CMPQ BX, DX
+	JAE  logsmall_ret
+	MOVQ DX, DI
+	SUBQ BX, DI
+	CMPQ DI, $0x00000008
+	JBE  logsmall_sized
+	MOVQ $0x00000008, DI
+
+logsmall_sized:
+	SHLQ $0x05, DI
+	MOVQ CX, R9
+	XORQ R8, R8
+
+logsmall_a:
+	CMPQ         R8, DI
+	JAE          logsmall_b
+	VMOVDQU      (SP), Y3
+	VMOVUPS      (R9), Y0
+	VMOVUPS      neginf32<>+0(SB), Y4
+	VBLENDVPS    Y3, Y0, Y4, Y0
+	VMOVDQU      32(SP), Y4
+	VMOVUPS      32(R9), Y3
 	VMOVUPS      neginf32<>+0(SB), Y5
-	VBLENDVPS    Y2, Y1, Y5, Y1
-	VMAXPS       Y1, Y0, Y2
-	VEXTRACTF128 $0x01, Y2, X3
-	VMAXPS       X3, X2, X3
-	VPERMILPS    $0x0e, X3, X2
-	VMAXPS       X2, X3, X3
-	VPERMILPS    $0x01, X3, X2
-	VMAXPS       X2, X3, X3
-	VCVTSS2SD    X3, X3, X2
-	VCMPSD       $0x11, inf64<>+0(SB), X2, X4
-	VCMPSD       $0x1e, neginf64<>+0(SB), X2, X3
-	VANDPD       X3, X4, X4
-	VMOVMSKPD    X4, DX
-	TESTL        $0x00000001, DX
-	JZ           logsmall_ret
-	VBROADCASTSD X2, Y2
+	VBLENDVPS    Y4, Y3, Y5, Y3
+	VMAXPS       Y3, Y0, Y4
+	VEXTRACTF128 $0x01, Y4, X1
+	VMAXPS       X1, X4, X1
+	VPERMILPS    $0x0e, X1, X2
+	VMAXPS       X2, X1, X1
+	VPERMILPS    $0x01, X1, X2
+	VMAXPS       X2, X1, X1
+	VCVTSS2SD    X1, X1, X1
+	VCMPSD       $0x11, inf64<>+0(SB), X1, X2
+	VCMPSD       $0x1e, neginf64<>+0(SB), X1, X4
+	VANDPD       X4, X2, X2
+	VMOVMSKPD    X2, R10
+	TESTL        $0x00000001, R10
+	JZ           logsmall_b
+	VBROADCASTSD X1, Y4
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y6, Y6, Y6
 	VCVTPS2PD    X0, Y7
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VSUBPD       Y2, Y7, Y7
+	VSUBPD       Y4, Y7, Y7
 	VMOVUPD      magic64<>+0(SB), Y8
 	VFMADD231PD  log2e64<>+0(SB), Y7, Y8
 	VSUBPD       magic64<>+0(SB), Y8, Y9
@@ -1967,7 +1985,7 @@ logsmall_row:
 	VADDPD       Y8, Y5, Y5
 	VANDNPD      Y10, Y7, Y8
 	VADDPD       Y8, Y6, Y6
-	VSUBPD       Y2, Y0, Y0
+	VSUBPD       Y4, Y0, Y0
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y0, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
@@ -1990,10 +2008,10 @@ logsmall_row:
 	VADDPD       Y7, Y5, Y5
 	VANDNPD      Y9, Y0, Y7
 	VADDPD       Y7, Y6, Y6
-	VCVTPS2PD    X1, Y0
-	VEXTRACTF128 $0x01, Y1, X1
-	VCVTPS2PD    X1, Y1
-	VSUBPD       Y2, Y0, Y0
+	VCVTPS2PD    X3, Y0
+	VEXTRACTF128 $0x01, Y3, X2
+	VCVTPS2PD    X2, Y3
+	VSUBPD       Y4, Y0, Y0
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y0, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
@@ -2016,103 +2034,126 @@ logsmall_row:
 	VADDPD       Y7, Y5, Y5
 	VANDNPD      Y9, Y0, Y7
 	VADDPD       Y7, Y6, Y6
-	VSUBPD       Y2, Y1, Y1
+	VSUBPD       Y4, Y3, Y3
 	VMOVUPD      magic64<>+0(SB), Y0
-	VFMADD231PD  log2e64<>+0(SB), Y1, Y0
-	VSUBPD       magic64<>+0(SB), Y0, Y7
-	VFNMADD132PD ln2_64<>+0(SB), Y1, Y7
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y0
+	VSUBPD       magic64<>+0(SB), Y0, Y4
+	VFNMADD132PD ln2_64<>+0(SB), Y3, Y4
+	VMOVUPD      exp64c8<>+0(SB), Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y4, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y4, Y7
 	VPSLLQ       $0x34, Y0, Y0
-	VMULPD       Y0, Y8, Y8
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y0
-	VANDNPD      Y8, Y0, Y8
-	VCMPPD       $0x00, zero64<>+0(SB), Y1, Y0
-	VANDPD       one64<>+0(SB), Y0, Y1
-	VADDPD       Y1, Y5, Y5
-	VANDNPD      Y8, Y0, Y1
-	VADDPD       Y1, Y6, Y6
+	VMULPD       Y0, Y7, Y7
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y0
+	VANDNPD      Y7, Y0, Y7
+	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y0
+	VANDPD       one64<>+0(SB), Y0, Y3
+	VADDPD       Y3, Y5, Y5
+	VANDNPD      Y7, Y0, Y3
+	VADDPD       Y3, Y6, Y6
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPD       X0, X5, X0
-	VPERMILPD    $0x01, X0, X1
-	VADDSD       X1, X0, X0
-	VEXTRACTF128 $0x01, Y6, X1
-	VADDPD       X1, X6, X1
-	VPERMILPD    $0x01, X1, X3
-	VADDSD       X3, X1, X1
-	VCMPSD       $0x00, X1, X1, X3
-	VMOVMSKPD    X3, DX
-	TESTL        $0x00000001, DX
-	JZ           logsmall_ret
-	VADDSD       X1, X0, X3
-	VSUBSD       X0, X3, X4
-	VSUBSD       X4, X3, X5
-	VSUBSD       X5, X0, X5
-	VSUBSD       X4, X1, X0
-	VADDSD       X5, X0, X0
-	VPSUBQ       sqrthalf64<>+0(SB), X3, X1
-	VPSRLQ       $0x34, X1, X3
+	VPERMILPD    $0x01, X0, X2
+	VADDSD       X2, X0, X0
+	VEXTRACTF128 $0x01, Y6, X2
+	VADDPD       X2, X6, X2
+	VPERMILPD    $0x01, X2, X3
+	VADDSD       X3, X2, X2
+	VCMPSD       $0x00, X2, X2, X4
+	VMOVMSKPD    X4, R10
+	TESTL        $0x00000001, R10
+	JZ           logsmall_b
+	VMOVSD       X1, 64(SP)(R8*1)
+	VMOVSD       X0, 72(SP)(R8*1)
+	VMOVSD       X2, 80(SP)(R8*1)
+	ADDQ         $0x00000020, R8
+	ADDQ         SI, R9
+	JMP          logsmall_a
+
+logsmall_b:
+	MOVQ R8, DI
+	XORQ R8, R8
+
+logsmall_bl:
+	CMPQ         R8, DI
+	JAE          logsmall_bend
+	VMOVSD       72(SP)(R8*1), X0
+	VMOVSD       80(SP)(R8*1), X3
+	VADDSD       X3, X0, X1
+	VSUBSD       X0, X1, X4
+	VSUBSD       X4, X1, X2
+	VSUBSD       X2, X0, X2
+	VSUBSD       X4, X3, X0
+	VADDSD       X2, X0, X0
+	VPSUBQ       sqrthalf64<>+0(SB), X1, X1
+	VPSRLQ       $0x34, X1, X2
 	VPAND        mant64<>+0(SB), X1, X1
 	VPADDQ       sqrthalf64<>+0(SB), X1, X1
-	VPOR         two52<>+0(SB), X3, X3
-	VSUBSD       two52<>+0(SB), X3, X3
-	VSUBSD       one64<>+0(SB), X1, X4
+	VPOR         two52<>+0(SB), X2, X2
+	VSUBSD       two52<>+0(SB), X2, X2
+	VSUBSD       one64<>+0(SB), X1, X3
 	VADDSD       one64<>+0(SB), X1, X1
-	VDIVSD       X1, X4, X1
-	VMULSD       X1, X1, X4
-	VMOVSD       atanh11<>+0(SB), X5
-	VFMADD213SD  atanh9<>+0(SB), X4, X5
-	VFMADD213SD  atanh7<>+0(SB), X4, X5
-	VFMADD213SD  atanh5<>+0(SB), X4, X5
-	VFMADD213SD  atanh3<>+0(SB), X4, X5
-	VMULSD       X4, X5, X5
-	VADDSD       X1, X1, X1
-	VFMADD213SD  X0, X1, X5
-	VADDSD       X1, X5, X5
-	VMULSD       ln2_64<>+0(SB), X3, X3
-	VADDSD       X3, X5, X5
-	VBROADCASTSD X5, Y0
-	VCVTPS2PD    (CX), Y1
+	VDIVSD       X1, X3, X3
+	VMULSD       X3, X3, X4
+	VMOVSD       atanh11<>+0(SB), X1
+	VFMADD213SD  atanh9<>+0(SB), X4, X1
+	VFMADD213SD  atanh7<>+0(SB), X4, X1
+	VFMADD213SD  atanh5<>+0(SB), X4, X1
+	VFMADD213SD  atanh3<>+0(SB), X4, X1
+	VMULSD       X4, X1, X1
+	VADDSD       X3, X3, X3
+	VFMADD213SD  X0, X3, X1
+	VADDSD       X3, X1, X1
+	VMULSD       ln2_64<>+0(SB), X2, X2
+	VADDSD       X2, X1, X1
+	VBROADCASTSD 64(SP)(R8*1), Y0
+	VBROADCASTSD X1, Y3
+	VCVTPS2PD    (CX), Y4
 	VCVTPS2PD    16(CX), Y5
-	VSUBPD       Y2, Y1, Y1
-	VSUBPD       Y2, Y5, Y5
-	VSUBPD       Y0, Y1, Y1
+	VSUBPD       Y0, Y4, Y4
 	VSUBPD       Y0, Y5, Y5
-	VCVTPD2PSY   Y1, X3
-	VCVTPD2PSY   Y5, X1
-	VINSERTF128  $0x01, X1, Y3, Y3
-	VMOVUPS      (AX), Y1
-	VMOVDQU      (R8)(R11*4), Y5
-	VBLENDVPS    Y5, Y3, Y1, Y1
-	VMOVUPS      Y1, (AX)
-	VCVTPS2PD    32(CX), Y1
+	VSUBPD       Y3, Y4, Y4
+	VSUBPD       Y3, Y5, Y5
+	VCVTPD2PSY   Y4, X1
+	VCVTPD2PSY   Y5, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y4
+	VMOVDQU      (SP), Y5
+	VBLENDVPS    Y5, Y1, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VCVTPS2PD    32(CX), Y4
 	VCVTPS2PD    48(CX), Y5
-	VSUBPD       Y2, Y1, Y1
-	VSUBPD       Y2, Y5, Y5
-	VSUBPD       Y0, Y1, Y1
+	VSUBPD       Y0, Y4, Y4
 	VSUBPD       Y0, Y5, Y5
-	VCVTPD2PSY   Y1, X4
+	VSUBPD       Y3, Y4, Y4
+	VSUBPD       Y3, Y5, Y5
+	VCVTPD2PSY   Y4, X2
 	VCVTPD2PSY   Y5, X0
-	VINSERTF128  $0x01, X0, Y4, Y4
+	VINSERTF128  $0x01, X0, Y2, Y2
 	VMOVUPS      32(AX), Y0
-	VMOVDQU      (R8)(R9*4), Y1
-	VBLENDVPS    Y1, Y4, Y0, Y0
+	VMOVDQU      32(SP), Y3
+	VBLENDVPS    Y3, Y2, Y0, Y0
 	VMOVUPS      Y0, 32(AX)
-	ADDQ         DI, AX
-	ADDQ         DI, CX
-	INCQ         SI
-	JMP          logsmall_row
+	ADDQ         $0x00000020, R8
+	ADDQ         SI, CX
+	ADDQ         SI, AX
+	JMP          logsmall_bl
+
+logsmall_bend:
+	SHRQ $0x05, DI
+	ADDQ DI, BX
+	CMPQ DI, $0x00000008
+	JAE  logsmall_batch
 
 logsmall_ret:
 	VZEROUPPER
-	MOVQ SI, ret+64(FP)
+	MOVQ BX, ret+64(FP)
 	RET
 
 DATA inf64<>+0(SB)/8, $0x7ff0000000000000
@@ -2357,89 +2398,100 @@ GLOBL atanh3<>(SB), RODATA|NOPTR, $64
 
 // func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·crossEntropySmallAVX2(SB), NOSPLIT, $0-128
+TEXT ·crossEntropySmallAVX2(SB), NOSPLIT, $320-128
 	MOVQ  g_base+0(FP), AX
-	MOVQ  g_len+8(FP), CX
-	MOVQ  x_base+24(FP), DX
-	MOVQ  cols+96(FP), BX
-	MOVQ  l64_base+48(FP), SI
-	MOVQ  l64_len+56(FP), DI
-	MOVQ  DI, R8
-	TESTQ DI, DI
+	MOVQ  x_base+24(FP), CX
+	MOVQ  l64_base+48(FP), DX
+	MOVQ  l64_len+56(FP), BX
+	MOVQ  $0x00000008, SI
+	TESTQ BX, BX
 	JNZ   ce_wide
-	MOVQ  l32_base+72(FP), SI
-	MOVQ  l32_len+80(FP), DI
+	MOVQ  l32_base+72(FP), DX
+	MOVQ  l32_len+80(FP), BX
+	MOVQ  $0x00000004, SI
 
 ce_wide:
-	XORQ  R9, R9
-	MOVQ  BX, R10
-	SHLQ  $0x02, R10
-	MOVQ  $0x00000004, R11
-	TESTQ R8, R8
-	JZ    ce_narrow
-	MOVQ  $0x00000008, R11
-
-ce_narrow:
+	MOVQ    cols+96(FP), DI
+	MOVQ    DI, R8
+	SHLQ    $0x02, R8
+	LEAQ    tailmask<>+0(SB), R9
+	MOVQ    $0x00000008, R11
+	MOVQ    DI, R10
+	CMPQ    R10, R11
+	CMOVQHI R11, R10
+	SUBQ    R10, DI
+	MOVQ    R11, R12
+	SUBQ    R10, R12
+	MOVQ    R11, R10
+	SUBQ    DI, R10
+	VMOVDQU (R9)(R12*4), Y0
+	VMOVDQU Y0, (SP)
+	VMOVDQU (R9)(R10*4), Y0
+	VMOVDQU Y0, 32(SP)
 	VXORPS  X0, X0, X0
-	LEAQ    tailmask<>+0(SB), R12
-	MOVQ    $0x00000008, R14
-	MOVQ    BX, R13
-	CMPQ    R13, R14
-	CMOVQHI R14, R13
-	SUBQ    R13, BX
-	MOVQ    R14, R15
-	SUBQ    R13, R15
-	MOVQ    R14, R13
-	SUBQ    BX, R13
+	XORQ    DI, DI
 
-ce_row:
-	CMPQ       R9, DI
-	JAE        ce_ret
+ce_batch:
+	CMPQ DI, BX
+	JAE  ce_ret
+	MOVQ BX, R9
+	SUBQ DI, R9
+	CMPQ R9, $0x00000008
+	JBE  ce_sized
+	MOVQ $0x00000008, R9
+
+ce_sized:
+	SHLQ $0x05, R9
+	XORQ R10, R10
+
+ce_a:
+	CMPQ       R10, R9
+	JAE        ce_b
 	VXORPS     X1, X1, X1
-	TESTQ      R8, R8
-	JZ         ce_label32
-	VCVTSI2SDQ (SI), X1, X1
+	CMPQ       SI, $0x00000008
+	JNZ        ce_label32
+	VCVTSI2SDQ (DX), X1, X1
 	JMP        ce_label
 
 ce_label32:
-	VCVTSI2SDL (SI), X1, X1
+	VCVTSI2SDL (DX), X1, X1
 
 ce_label:
 	VCMPSD       $0x11, zero64<>+0(SB), X1, X2
-	VMOVMSKPD    X2, BX
-	TESTL        $0x00000001, BX
+	VMOVMSKPD    X2, R11
+	TESTL        $0x00000001, R11
 	JNZ          ce_ignored
-	VBROADCASTSD X1, Y1
-	VPXOR        Y2, Y2, Y2
-	VMOVDQU      (R12)(R15*4), Y4
-	VMOVUPS      (DX), Y3
-	VMOVUPS      neginf32<>+0(SB), Y5
-	VBLENDVPS    Y4, Y3, Y5, Y3
-	VMOVDQU      (R12)(R13*4), Y5
-	VMOVUPS      32(DX), Y4
+	VBROADCASTSD X1, Y3
+	VPXOR        Y4, Y4, Y4
+	VMOVDQU      (SP), Y6
+	VMOVUPS      (CX), Y5
+	VMOVUPS      neginf32<>+0(SB), Y7
+	VBLENDVPS    Y6, Y5, Y7, Y5
+	VMOVDQU      32(SP), Y7
+	VMOVUPS      32(CX), Y6
 	VMOVUPS      neginf32<>+0(SB), Y8
-	VBLENDVPS    Y5, Y4, Y8, Y4
-	VMAXPS       Y4, Y3, Y5
-	VEXTRACTF128 $0x01, Y5, X6
-	VMAXPS       X6, X5, X6
-	VPERMILPS    $0x0e, X6, X5
-	VMAXPS       X5, X6, X6
-	VPERMILPS    $0x01, X6, X5
-	VMAXPS       X5, X6, X6
-	VCVTSS2SD    X6, X6, X6
-	VCMPSD       $0x11, inf64<>+0(SB), X6, X7
-	VCMPSD       $0x1e, neginf64<>+0(SB), X6, X5
-	VANDPD       X5, X7, X7
-	VMOVMSKPD    X7, BX
-	TESTL        $0x00000001, BX
-	JZ           ce_ret
-	VBROADCASTSD X6, Y5
+	VBLENDVPS    Y7, Y6, Y8, Y6
+	VMAXPS       Y6, Y5, Y7
+	VEXTRACTF128 $0x01, Y7, X1
+	VMAXPS       X1, X7, X1
+	VPERMILPS    $0x0e, X1, X2
+	VMAXPS       X2, X1, X1
+	VPERMILPS    $0x01, X1, X2
+	VMAXPS       X2, X1, X1
+	VCVTSS2SD    X1, X1, X2
+	VCMPSD       $0x11, inf64<>+0(SB), X2, X7
+	VCMPSD       $0x1e, neginf64<>+0(SB), X2, X1
+	VANDPD       X1, X7, X7
+	VMOVMSKPD    X7, R11
+	TESTL        $0x00000001, R11
+	JZ           ce_b
+	VBROADCASTSD X2, Y7
 	VPXOR        Y8, Y8, Y8
 	VPXOR        Y9, Y9, Y9
-	VCVTPS2PD    X3, Y10
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VSUBPD       Y5, Y10, Y10
+	VCVTPS2PD    X5, Y10
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VSUBPD       Y7, Y10, Y10
 	VMOVUPD      magic64<>+0(SB), Y11
 	VFMADD231PD  log2e64<>+0(SB), Y10, Y11
 	VSUBPD       magic64<>+0(SB), Y11, Y12
@@ -2462,14 +2514,14 @@ ce_label:
 	VADDPD       Y12, Y8, Y8
 	VANDNPD      Y13, Y11, Y12
 	VADDPD       Y12, Y9, Y9
-	VCMPPD       $0x00, lanes64<>+0(SB), Y1, Y11
+	VCMPPD       $0x00, lanes64<>+0(SB), Y3, Y11
 	VANDPD       Y10, Y11, Y11
-	VADDPD       Y11, Y2, Y2
-	VSUBPD       Y5, Y3, Y3
+	VADDPD       Y11, Y4, Y4
+	VSUBPD       Y7, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y10
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y10
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VFNMADD132PD ln2_64<>+0(SB), Y3, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
 	VMOVUPD      exp64c8<>+0(SB), Y12
 	VFMADD213PD  exp64c7<>+0(SB), Y11, Y12
 	VFMADD213PD  exp64c6<>+0(SB), Y11, Y12
@@ -2481,24 +2533,24 @@ ce_label:
 	VFMADD213PD  exp64c0<>+0(SB), Y11, Y12
 	VPSLLQ       $0x34, Y10, Y10
 	VMULPD       Y10, Y12, Y12
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
 	VANDNPD      Y12, Y10, Y12
-	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y10
 	VANDPD       one64<>+0(SB), Y10, Y11
 	VADDPD       Y11, Y8, Y8
 	VANDNPD      Y12, Y10, Y11
 	VADDPD       Y11, Y9, Y9
-	VCMPPD       $0x00, lanes64<>+32(SB), Y1, Y10
-	VANDPD       Y3, Y10, Y10
-	VADDPD       Y10, Y2, Y2
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VSUBPD       Y5, Y3, Y3
+	VCMPPD       $0x00, lanes64<>+32(SB), Y3, Y10
+	VANDPD       Y5, Y10, Y10
+	VADDPD       Y10, Y4, Y4
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X1
+	VCVTPS2PD    X1, Y6
+	VSUBPD       Y7, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y10
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y10
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VFNMADD132PD ln2_64<>+0(SB), Y3, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
 	VMOVUPD      exp64c8<>+0(SB), Y14
 	VFMADD213PD  exp64c7<>+0(SB), Y11, Y14
 	VFMADD213PD  exp64c6<>+0(SB), Y11, Y14
@@ -2510,158 +2562,186 @@ ce_label:
 	VFMADD213PD  exp64c0<>+0(SB), Y11, Y14
 	VPSLLQ       $0x34, Y10, Y10
 	VMULPD       Y10, Y14, Y14
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
 	VANDNPD      Y14, Y10, Y14
-	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y10
 	VANDPD       one64<>+0(SB), Y10, Y11
 	VADDPD       Y11, Y8, Y8
 	VANDNPD      Y14, Y10, Y11
 	VADDPD       Y11, Y9, Y9
-	VCMPPD       $0x00, lanes64<>+64(SB), Y1, Y10
-	VANDPD       Y3, Y10, Y10
-	VADDPD       Y10, Y2, Y2
-	VSUBPD       Y5, Y4, Y4
-	VMOVUPD      magic64<>+0(SB), Y3
-	VFMADD231PD  log2e64<>+0(SB), Y4, Y3
-	VSUBPD       magic64<>+0(SB), Y3, Y5
-	VFNMADD132PD ln2_64<>+0(SB), Y4, Y5
+	VCMPPD       $0x00, lanes64<>+64(SB), Y3, Y10
+	VANDPD       Y5, Y10, Y10
+	VADDPD       Y10, Y4, Y4
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y7
+	VFNMADD132PD ln2_64<>+0(SB), Y6, Y7
 	VMOVUPD      exp64c8<>+0(SB), Y10
-	VFMADD213PD  exp64c7<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c6<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c5<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c4<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c3<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c2<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c1<>+0(SB), Y5, Y10
-	VFMADD213PD  exp64c0<>+0(SB), Y5, Y10
-	VPSLLQ       $0x34, Y3, Y3
-	VMULPD       Y3, Y10, Y10
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y3
-	VANDNPD      Y10, Y3, Y10
-	VCMPPD       $0x00, zero64<>+0(SB), Y4, Y3
-	VANDPD       one64<>+0(SB), Y3, Y5
-	VADDPD       Y5, Y8, Y8
-	VANDNPD      Y10, Y3, Y5
-	VADDPD       Y5, Y9, Y9
-	VCMPPD       $0x00, lanes64<>+96(SB), Y1, Y3
-	VANDPD       Y4, Y3, Y3
-	VADDPD       Y3, Y2, Y2
-	VEXTRACTF128 $0x01, Y8, X3
-	VADDPD       X3, X8, X3
-	VPERMILPD    $0x01, X3, X4
-	VADDSD       X4, X3, X3
-	VEXTRACTF128 $0x01, Y9, X4
-	VADDPD       X4, X9, X4
-	VPERMILPD    $0x01, X4, X5
-	VADDSD       X5, X4, X4
-	VCMPSD       $0x00, X4, X4, X5
-	VMOVMSKPD    X5, BX
-	TESTL        $0x00000001, BX
-	JZ           ce_ret
-	VADDSD       X4, X3, X5
-	VSUBSD       X3, X5, X6
-	VSUBSD       X6, X5, X7
-	VSUBSD       X7, X3, X7
-	VSUBSD       X6, X4, X6
-	VADDSD       X7, X6, X6
-	VPSUBQ       sqrthalf64<>+0(SB), X5, X7
-	VPSRLQ       $0x34, X7, X8
-	VPAND        mant64<>+0(SB), X7, X7
-	VPADDQ       sqrthalf64<>+0(SB), X7, X7
-	VPOR         two52<>+0(SB), X8, X8
-	VSUBSD       two52<>+0(SB), X8, X8
-	VSUBSD       one64<>+0(SB), X7, X9
-	VADDSD       one64<>+0(SB), X7, X7
-	VDIVSD       X7, X9, X7
-	VMULSD       X7, X7, X9
-	VMOVSD       atanh11<>+0(SB), X11
-	VFMADD213SD  atanh9<>+0(SB), X9, X11
-	VFMADD213SD  atanh7<>+0(SB), X9, X11
-	VFMADD213SD  atanh5<>+0(SB), X9, X11
-	VFMADD213SD  atanh3<>+0(SB), X9, X11
-	VMULSD       X9, X11, X11
-	VADDSD       X7, X7, X7
-	VFMADD213SD  X6, X7, X11
-	VADDSD       X7, X11, X11
-	VMULSD       ln2_64<>+0(SB), X8, X8
-	VADDSD       X8, X11, X11
-	VEXTRACTF128 $0x01, Y2, X6
-	VADDPD       X6, X2, X6
-	VPERMILPD    $0x01, X6, X2
-	VADDSD       X2, X6, X6
-	VSUBSD       X6, X11, X2
-	VADDSD       X2, X0, X0
-	TESTQ        CX, CX
-	JZ           ce_next
-	VMULSD       scale+104(FP), X5, X2
-	VMOVSD       one64<>+0(SB), X5
-	VDIVSD       X2, X5, X2
-	VBROADCASTSD X2, Y2
-	VBROADCASTSD X3, Y3
-	VBROADCASTSD X4, Y4
-	VSUBPD       Y3, Y13, Y5
-	VSUBPD       Y4, Y5, Y5
-	VMULPD       Y2, Y13, Y13
-	VMULPD       Y2, Y5, Y5
-	VCMPPD       $0x00, lanes64<>+0(SB), Y1, Y8
-	VBLENDVPD    Y8, Y5, Y13, Y13
-	VSUBPD       Y3, Y12, Y5
-	VSUBPD       Y4, Y5, Y5
-	VMULPD       Y2, Y12, Y12
-	VMULPD       Y2, Y5, Y5
-	VCMPPD       $0x00, lanes64<>+32(SB), Y1, Y8
-	VBLENDVPD    Y8, Y5, Y12, Y12
-	VSUBPD       Y3, Y14, Y5
-	VSUBPD       Y4, Y5, Y5
-	VMULPD       Y2, Y14, Y14
-	VMULPD       Y2, Y5, Y5
-	VCMPPD       $0x00, lanes64<>+64(SB), Y1, Y8
-	VBLENDVPD    Y8, Y5, Y14, Y14
-	VSUBPD       Y3, Y10, Y3
-	VSUBPD       Y4, Y3, Y3
-	VMULPD       Y2, Y10, Y10
-	VMULPD       Y2, Y3, Y3
-	VCMPPD       $0x00, lanes64<>+96(SB), Y1, Y1
-	VBLENDVPD    Y1, Y3, Y10, Y10
-	VCVTPD2PSY   Y13, X6
-	VCVTPD2PSY   Y12, X1
-	VINSERTF128  $0x01, X1, Y6, Y6
-	VMOVUPS      (AX), Y1
-	VMOVDQU      (R12)(R15*4), Y2
-	VBLENDVPS    Y2, Y6, Y1, Y1
-	VMOVUPS      Y1, (AX)
-	VCVTPD2PSY   Y14, X7
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y10
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y10, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y6, Y5
+	VANDNPD      Y10, Y5, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y6, Y5
+	VANDPD       one64<>+0(SB), Y5, Y7
+	VADDPD       Y7, Y8, Y8
+	VANDNPD      Y10, Y5, Y7
+	VADDPD       Y7, Y9, Y9
+	VCMPPD       $0x00, lanes64<>+96(SB), Y3, Y5
+	VANDPD       Y6, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y8, X2
+	VADDPD       X2, X8, X2
+	VPERMILPD    $0x01, X2, X1
+	VADDSD       X1, X2, X2
+	VEXTRACTF128 $0x01, Y9, X5
+	VADDPD       X5, X9, X5
+	VPERMILPD    $0x01, X5, X1
+	VADDSD       X1, X5, X5
+	VCMPSD       $0x00, X5, X5, X1
+	VMOVMSKPD    X1, R11
+	TESTL        $0x00000001, R11
+	JZ           ce_b
+	VMOVSD       X2, 64(SP)(R10*1)
+	VMOVSD       X5, 72(SP)(R10*1)
+	VEXTRACTF128 $0x01, Y4, X1
+	VADDPD       X1, X4, X1
+	VPERMILPD    $0x01, X1, X4
+	VADDSD       X4, X1, X1
+	VMOVSD       X1, 80(SP)(R10*1)
+	CMPQ         g_len+8(FP), $0x00000000
+	JZ           ce_done
+	VADDSD       X5, X2, X1
+	VMULSD       scale+104(FP), X1, X1
+	VMOVSD       one64<>+0(SB), X4
+	VDIVSD       X1, X4, X1
+	VBROADCASTSD X1, Y4
+	VBROADCASTSD X2, Y6
+	VBROADCASTSD X5, Y5
+	VSUBPD       Y6, Y13, Y7
+	VSUBPD       Y5, Y7, Y7
+	VMULPD       Y4, Y13, Y13
+	VMULPD       Y4, Y7, Y7
+	VCMPPD       $0x00, lanes64<>+0(SB), Y3, Y8
+	VBLENDVPD    Y8, Y7, Y13, Y13
+	VSUBPD       Y6, Y12, Y7
+	VSUBPD       Y5, Y7, Y7
+	VMULPD       Y4, Y12, Y12
+	VMULPD       Y4, Y7, Y7
+	VCMPPD       $0x00, lanes64<>+32(SB), Y3, Y8
+	VBLENDVPD    Y8, Y7, Y12, Y12
+	VSUBPD       Y6, Y14, Y7
+	VSUBPD       Y5, Y7, Y7
+	VMULPD       Y4, Y14, Y14
+	VMULPD       Y4, Y7, Y7
+	VCMPPD       $0x00, lanes64<>+64(SB), Y3, Y8
+	VBLENDVPD    Y8, Y7, Y14, Y14
+	VSUBPD       Y6, Y10, Y6
+	VSUBPD       Y5, Y6, Y6
+	VMULPD       Y4, Y10, Y10
+	VMULPD       Y4, Y6, Y6
+	VCMPPD       $0x00, lanes64<>+96(SB), Y3, Y3
+	VBLENDVPD    Y3, Y6, Y10, Y10
+	VCVTPD2PSY   Y13, X1
+	VCVTPD2PSY   Y12, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y3
+	VMOVDQU      (SP), Y4
+	VBLENDVPS    Y4, Y1, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VCVTPD2PSY   Y14, X2
 	VCVTPD2PSY   Y10, X1
-	VINSERTF128  $0x01, X1, Y7, Y7
-	VMOVUPS      32(AX), Y1
-	VMOVDQU      (R12)(R13*4), Y2
-	VBLENDVPS    Y2, Y7, Y1, Y1
-	VMOVUPS      Y1, 32(AX)
-	JMP          ce_next
+	VINSERTF128  $0x01, X1, Y2, Y2
+	VMOVUPS      32(AX), Y3
+	VMOVDQU      32(SP), Y4
+	VBLENDVPS    Y4, Y2, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	JMP          ce_done
 
 ce_ignored:
-	TESTQ     CX, CX
-	JZ        ce_next
-	VPXOR     Y1, Y1, Y1
-	VMOVUPS   (AX), Y2
-	VMOVDQU   (R12)(R15*4), Y3
-	VBLENDVPS Y3, Y1, Y2, Y2
-	VMOVUPS   Y2, (AX)
-	VMOVUPS   32(AX), Y2
-	VMOVDQU   (R12)(R13*4), Y3
-	VBLENDVPS Y3, Y1, Y2, Y2
-	VMOVUPS   Y2, 32(AX)
+	VMOVSD    one64<>+0(SB), X1
+	VMOVSD    X1, 64(SP)(R10*1)
+	VXORPS    X1, X1, X1
+	VMOVSD    X1, 72(SP)(R10*1)
+	VMOVSD    X1, 80(SP)(R10*1)
+	CMPQ      g_len+8(FP), $0x00000000
+	JZ        ce_done
+	VPXOR     Y3, Y3, Y3
+	VMOVUPS   (AX), Y4
+	VMOVDQU   (SP), Y5
+	VBLENDVPS Y5, Y3, Y4, Y4
+	VMOVUPS   Y4, (AX)
+	VMOVUPS   32(AX), Y4
+	VMOVDQU   32(SP), Y5
+	VBLENDVPS Y5, Y3, Y4, Y4
+	VMOVUPS   Y4, 32(AX)
 
-ce_next:
-	ADDQ R10, AX
-	ADDQ R10, DX
-	ADDQ R11, SI
-	INCQ R9
-	JMP  ce_row
+ce_done:
+	ADDQ $0x00000020, R10
+	ADDQ R8, AX
+	ADDQ R8, CX
+	ADDQ SI, DX
+	JMP  ce_a
+
+ce_b:
+	MOVQ R10, R9
+	XORQ R10, R10
+
+ce_bl:
+	CMPQ        R10, R9
+	JAE         ce_bend
+	VMOVSD      64(SP)(R10*1), X1
+	VMOVSD      72(SP)(R10*1), X2
+	VMOVSD      80(SP)(R10*1), X3
+	VADDSD      X2, X1, X4
+	VSUBSD      X1, X4, X5
+	VSUBSD      X5, X4, X6
+	VSUBSD      X6, X1, X6
+	VSUBSD      X5, X2, X1
+	VADDSD      X6, X1, X1
+	VPSUBQ      sqrthalf64<>+0(SB), X4, X2
+	VPSRLQ      $0x34, X2, X4
+	VPAND       mant64<>+0(SB), X2, X2
+	VPADDQ      sqrthalf64<>+0(SB), X2, X2
+	VPOR        two52<>+0(SB), X4, X4
+	VSUBSD      two52<>+0(SB), X4, X4
+	VSUBSD      one64<>+0(SB), X2, X5
+	VADDSD      one64<>+0(SB), X2, X2
+	VDIVSD      X2, X5, X2
+	VMULSD      X2, X2, X5
+	VMOVSD      atanh11<>+0(SB), X6
+	VFMADD213SD atanh9<>+0(SB), X5, X6
+	VFMADD213SD atanh7<>+0(SB), X5, X6
+	VFMADD213SD atanh5<>+0(SB), X5, X6
+	VFMADD213SD atanh3<>+0(SB), X5, X6
+	VMULSD      X5, X6, X6
+	VADDSD      X2, X2, X2
+	VFMADD213SD X1, X2, X6
+	VADDSD      X2, X6, X6
+	VMULSD      ln2_64<>+0(SB), X4, X4
+	VADDSD      X4, X6, X6
+	VSUBSD      X3, X6, X6
+	VADDSD      X6, X0, X0
+	ADDQ        $0x00000020, R10
+	JMP         ce_bl
+
+ce_bend:
+	SHRQ $0x05, R9
+	ADDQ R9, DI
+	CMPQ R9, $0x00000008
+	JAE  ce_batch
 
 ce_ret:
 	VZEROUPPER
-	MOVQ  R9, done+112(FP)
+	MOVQ  DI, done+112(FP)
 	MOVSD X0, loss+120(FP)
 	RET
 
@@ -2685,64 +2765,112 @@ GLOBL lanes64<>(SB), RODATA|NOPTR, $128
 
 // func softCrossEntropySmallAVX2(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·softCrossEntropySmallAVX2(SB), NOSPLIT, $32-112
+TEXT ·softCrossEntropySmallAVX2(SB), NOSPLIT, $352-112
 	MOVQ    g_base+0(FP), AX
 	MOVQ    x_base+24(FP), CX
 	MOVQ    y_base+48(FP), DX
-	MOVQ    cols+72(FP), BX
-	MOVQ    rows+80(FP), SI
-	XORQ    DI, DI
-	MOVQ    BX, R8
-	SHLQ    $0x02, R8
+	MOVQ    rows+80(FP), BX
+	MOVQ    cols+72(FP), SI
+	MOVQ    SI, DI
+	SHLQ    $0x02, DI
+	LEAQ    tailmask<>+0(SB), R8
+	MOVQ    $0x00000008, R10
+	MOVQ    SI, R9
+	CMPQ    R9, R10
+	CMOVQHI R10, R9
+	SUBQ    R9, SI
+	MOVQ    R10, R11
+	SUBQ    R9, R11
+	MOVQ    R10, R9
+	SUBQ    SI, R9
+	VMOVDQU (R8)(R11*4), Y0
+	VMOVDQU Y0, (SP)
+	VMOVDQU (R8)(R9*4), Y0
+	VMOVDQU Y0, 32(SP)
 	VXORPS  X0, X0, X0
-	LEAQ    tailmask<>+0(SB), R9
-	MOVQ    $0x00000008, R11
-	MOVQ    BX, R10
-	CMPQ    R10, R11
-	CMOVQHI R11, R10
-	SUBQ    R10, BX
-	MOVQ    R11, R12
-	SUBQ    R10, R12
-	MOVQ    R11, R10
-	SUBQ    BX, R10
+	XORQ    SI, SI
 
-soft_row:
-	CMPQ         DI, SI
-	JAE          soft_ret
-	VPXOR        Y1, Y1, Y1
-	VMOVDQU      (R9)(R12*4), Y3
-	VMOVUPS      (CX), Y2
-	VMOVUPS      neginf32<>+0(SB), Y4
-	VBLENDVPS    Y3, Y2, Y4, Y2
-	VMOVDQU      (R9)(R10*4), Y4
-	VMOVUPS      32(CX), Y3
+soft_batch:
+	CMPQ SI, BX
+	JAE  soft_ret
+	MOVQ BX, R8
+	SUBQ SI, R8
+	CMPQ R8, $0x00000008
+	JBE  soft_sized
+	MOVQ $0x00000008, R8
+
+soft_sized:
+	SHLQ $0x05, R8
+	XORQ R9, R9
+
+soft_a:
+	CMPQ         R9, R8
+	JAE          soft_b
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VMOVDQU      (SP), Y6
+	VMOVUPS      (CX), Y5
 	VMOVUPS      neginf32<>+0(SB), Y7
-	VBLENDVPS    Y4, Y3, Y7, Y3
-	VMAXPS       Y3, Y2, Y4
-	VEXTRACTF128 $0x01, Y4, X5
-	VMAXPS       X5, X4, X5
-	VPERMILPS    $0x0e, X5, X4
-	VMAXPS       X4, X5, X5
-	VPERMILPS    $0x01, X5, X4
-	VMAXPS       X4, X5, X5
-	VCVTSS2SD    X5, X5, X4
-	VCMPSD       $0x11, inf64<>+0(SB), X4, X6
-	VCMPSD       $0x1e, neginf64<>+0(SB), X4, X5
-	VANDPD       X5, X6, X6
-	VMOVMSKPD    X6, BX
-	TESTL        $0x00000001, BX
-	JZ           soft_ret
-	VBROADCASTSD X4, Y4
-	VPXOR        Y7, Y7, Y7
+	VBLENDVPS    Y6, Y5, Y7, Y5
+	VMOVDQU      32(SP), Y7
+	VMOVUPS      32(CX), Y6
+	VMOVUPS      neginf32<>+0(SB), Y8
+	VBLENDVPS    Y7, Y6, Y8, Y6
+	VMAXPS       Y6, Y5, Y7
+	VEXTRACTF128 $0x01, Y7, X1
+	VMAXPS       X1, X7, X1
+	VPERMILPS    $0x0e, X1, X2
+	VMAXPS       X2, X1, X1
+	VPERMILPS    $0x01, X1, X2
+	VMAXPS       X2, X1, X1
+	VCVTSS2SD    X1, X1, X2
+	VCMPSD       $0x11, inf64<>+0(SB), X2, X7
+	VCMPSD       $0x1e, neginf64<>+0(SB), X2, X1
+	VANDPD       X1, X7, X7
+	VMOVMSKPD    X7, R10
+	TESTL        $0x00000001, R10
+	JZ           soft_b
+	VBROADCASTSD X2, Y7
 	VPXOR        Y8, Y8, Y8
-	VCVTPS2PD    X2, Y9
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VSUBPD       Y4, Y9, Y9
+	VPXOR        Y9, Y9, Y9
+	VCVTPS2PD    X5, Y10
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VSUBPD       Y7, Y10, Y10
+	VMOVUPD      magic64<>+0(SB), Y11
+	VFMADD231PD  log2e64<>+0(SB), Y10, Y11
+	VSUBPD       magic64<>+0(SB), Y11, Y12
+	VFNMADD132PD ln2_64<>+0(SB), Y10, Y12
+	VMOVUPD      exp64c8<>+0(SB), Y13
+	VFMADD213PD  exp64c7<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c6<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c5<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c4<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c3<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c2<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c1<>+0(SB), Y12, Y13
+	VFMADD213PD  exp64c0<>+0(SB), Y12, Y13
+	VPSLLQ       $0x34, Y11, Y11
+	VMULPD       Y11, Y13, Y13
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y10, Y11
+	VANDNPD      Y13, Y11, Y13
+	VCMPPD       $0x00, zero64<>+0(SB), Y10, Y10
+	VANDPD       one64<>+0(SB), Y10, Y11
+	VADDPD       Y11, Y8, Y8
+	VANDNPD      Y13, Y10, Y11
+	VADDPD       Y11, Y9, Y9
+	VMOVUPS      (DX), Y10
+	VANDPS       (SP), Y10, Y10
+	VCVTPS2PD    X10, Y11
+	VEXTRACTF128 $0x01, Y10, X1
+	VCVTPS2PD    X1, Y10
+	VADDPD       Y11, Y3, Y3
+	VADDPD       Y10, Y3, Y3
+	VSUBPD       Y7, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y10
-	VFMADD231PD  log2e64<>+0(SB), Y9, Y10
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VFNMADD132PD ln2_64<>+0(SB), Y9, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
 	VMOVUPD      exp64c8<>+0(SB), Y12
 	VFMADD213PD  exp64c7<>+0(SB), Y11, Y12
 	VFMADD213PD  exp64c6<>+0(SB), Y11, Y12
@@ -2754,25 +2882,51 @@ soft_row:
 	VFMADD213PD  exp64c0<>+0(SB), Y11, Y12
 	VPSLLQ       $0x34, Y10, Y10
 	VMULPD       Y10, Y12, Y12
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y9, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
 	VANDNPD      Y12, Y10, Y12
-	VCMPPD       $0x00, zero64<>+0(SB), Y9, Y9
-	VANDPD       one64<>+0(SB), Y9, Y10
-	VADDPD       Y10, Y7, Y7
-	VANDNPD      Y12, Y9, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
+	VANDPD       one64<>+0(SB), Y5, Y10
 	VADDPD       Y10, Y8, Y8
-	VMOVUPS      (DX), Y9
-	VANDPS       (R9)(R12*4), Y9, Y9
-	VCVTPS2PD    X9, Y10
-	VEXTRACTF128 $0x01, Y9, X5
-	VCVTPS2PD    X5, Y9
-	VADDPD       Y10, Y1, Y1
-	VADDPD       Y9, Y1, Y1
-	VSUBPD       Y4, Y2, Y2
-	VMOVUPD      magic64<>+0(SB), Y9
-	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
-	VSUBPD       magic64<>+0(SB), Y9, Y10
-	VFNMADD132PD ln2_64<>+0(SB), Y2, Y10
+	VANDNPD      Y12, Y5, Y10
+	VADDPD       Y10, Y9, Y9
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X1
+	VCVTPS2PD    X1, Y6
+	VSUBPD       Y7, Y5, Y5
+	VMOVUPD      magic64<>+0(SB), Y10
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
+	VSUBPD       magic64<>+0(SB), Y10, Y11
+	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
+	VMOVUPD      exp64c8<>+0(SB), Y14
+	VFMADD213PD  exp64c7<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c6<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c5<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c4<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c3<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c2<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c1<>+0(SB), Y11, Y14
+	VFMADD213PD  exp64c0<>+0(SB), Y11, Y14
+	VPSLLQ       $0x34, Y10, Y10
+	VMULPD       Y10, Y14, Y14
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
+	VANDNPD      Y14, Y10, Y14
+	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
+	VANDPD       one64<>+0(SB), Y5, Y10
+	VADDPD       Y10, Y8, Y8
+	VANDNPD      Y14, Y5, Y10
+	VADDPD       Y10, Y9, Y9
+	VMOVUPS      32(DX), Y5
+	VANDPS       32(SP), Y5, Y5
+	VCVTPS2PD    X5, Y10
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       Y10, Y3, Y3
+	VADDPD       Y5, Y3, Y3
+	VSUBPD       Y7, Y6, Y6
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y10
+	VFNMADD132PD ln2_64<>+0(SB), Y6, Y10
 	VMOVUPD      exp64c8<>+0(SB), Y11
 	VFMADD213PD  exp64c7<>+0(SB), Y10, Y11
 	VFMADD213PD  exp64c6<>+0(SB), Y10, Y11
@@ -2782,205 +2936,170 @@ soft_row:
 	VFMADD213PD  exp64c2<>+0(SB), Y10, Y11
 	VFMADD213PD  exp64c1<>+0(SB), Y10, Y11
 	VFMADD213PD  exp64c0<>+0(SB), Y10, Y11
-	VPSLLQ       $0x34, Y9, Y9
-	VMULPD       Y9, Y11, Y11
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
-	VANDNPD      Y11, Y9, Y11
-	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
-	VANDPD       one64<>+0(SB), Y2, Y9
-	VADDPD       Y9, Y7, Y7
-	VANDNPD      Y11, Y2, Y9
-	VADDPD       Y9, Y8, Y8
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VSUBPD       Y4, Y2, Y2
-	VMOVUPD      magic64<>+0(SB), Y9
-	VFMADD231PD  log2e64<>+0(SB), Y2, Y9
-	VSUBPD       magic64<>+0(SB), Y9, Y10
-	VFNMADD132PD ln2_64<>+0(SB), Y2, Y10
-	VMOVUPD      exp64c8<>+0(SB), Y13
-	VFMADD213PD  exp64c7<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c6<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c5<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c4<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c3<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c2<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c1<>+0(SB), Y10, Y13
-	VFMADD213PD  exp64c0<>+0(SB), Y10, Y13
-	VPSLLQ       $0x34, Y9, Y9
-	VMULPD       Y9, Y13, Y13
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y9
-	VANDNPD      Y13, Y9, Y13
-	VCMPPD       $0x00, zero64<>+0(SB), Y2, Y2
-	VANDPD       one64<>+0(SB), Y2, Y9
-	VADDPD       Y9, Y7, Y7
-	VANDNPD      Y13, Y2, Y9
-	VADDPD       Y9, Y8, Y8
-	VMOVUPS      32(DX), Y2
-	VANDPS       (R9)(R10*4), Y2, Y2
-	VCVTPS2PD    X2, Y9
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VADDPD       Y9, Y1, Y1
-	VADDPD       Y2, Y1, Y1
-	VSUBPD       Y4, Y3, Y3
-	VMOVUPD      magic64<>+0(SB), Y2
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y2
-	VSUBPD       magic64<>+0(SB), Y2, Y9
-	VFNMADD132PD ln2_64<>+0(SB), Y3, Y9
-	VMOVUPD      exp64c8<>+0(SB), Y10
-	VFMADD213PD  exp64c7<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c6<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c5<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c4<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c3<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c2<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c1<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c0<>+0(SB), Y9, Y10
-	VPSLLQ       $0x34, Y2, Y2
-	VMULPD       Y2, Y10, Y10
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y2
-	VANDNPD      Y10, Y2, Y10
-	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y2
-	VANDPD       one64<>+0(SB), Y2, Y3
-	VADDPD       Y3, Y7, Y7
-	VANDNPD      Y10, Y2, Y3
-	VADDPD       Y3, Y8, Y8
-	VEXTRACTF128 $0x01, Y7, X2
-	VADDPD       X2, X7, X2
-	VPERMILPD    $0x01, X2, X3
-	VADDSD       X3, X2, X2
-	VEXTRACTF128 $0x01, Y8, X3
-	VADDPD       X3, X8, X3
-	VPERMILPD    $0x01, X3, X5
-	VADDSD       X5, X3, X3
-	VCMPSD       $0x00, X3, X3, X5
-	VMOVMSKPD    X5, BX
-	TESTL        $0x00000001, BX
-	JZ           soft_ret
-	VADDSD       X3, X2, X5
-	VSUBSD       X2, X5, X6
-	VSUBSD       X6, X5, X7
-	VSUBSD       X7, X2, X7
-	VSUBSD       X6, X3, X2
-	VADDSD       X7, X2, X2
-	VPSUBQ       sqrthalf64<>+0(SB), X5, X3
-	VPSRLQ       $0x34, X3, X6
-	VPAND        mant64<>+0(SB), X3, X3
-	VPADDQ       sqrthalf64<>+0(SB), X3, X3
-	VPOR         two52<>+0(SB), X6, X6
-	VSUBSD       two52<>+0(SB), X6, X6
-	VSUBSD       one64<>+0(SB), X3, X7
-	VADDSD       one64<>+0(SB), X3, X3
-	VDIVSD       X3, X7, X3
-	VMULSD       X3, X3, X7
-	VMOVSD       atanh11<>+0(SB), X8
-	VFMADD213SD  atanh9<>+0(SB), X7, X8
-	VFMADD213SD  atanh7<>+0(SB), X7, X8
-	VFMADD213SD  atanh5<>+0(SB), X7, X8
-	VFMADD213SD  atanh3<>+0(SB), X7, X8
-	VMULSD       X7, X8, X8
-	VADDSD       X3, X3, X3
-	VFMADD213SD  X2, X3, X8
-	VADDSD       X3, X8, X8
-	VMULSD       ln2_64<>+0(SB), X6, X6
-	VADDSD       X6, X8, X8
-	VEXTRACTF128 $0x01, Y1, X2
-	VADDPD       X2, X1, X2
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y11, Y11
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y6, Y5
+	VANDNPD      Y11, Y5, Y11
+	VCMPPD       $0x00, zero64<>+0(SB), Y6, Y5
+	VANDPD       one64<>+0(SB), Y5, Y6
+	VADDPD       Y6, Y8, Y8
+	VANDNPD      Y11, Y5, Y6
+	VADDPD       Y6, Y9, Y9
+	VEXTRACTF128 $0x01, Y8, X2
+	VADDPD       X2, X8, X2
 	VPERMILPD    $0x01, X2, X1
 	VADDSD       X1, X2, X2
-	VANDPD       abs64<>+0(SB), X2, X1
-	VCMPSD       $0x11, inf64<>+0(SB), X1, X1
-	VMOVMSKPD    X1, BX
-	TESTL        $0x00000001, BX
-	JZ           soft_ret
-	VDIVSD       X5, X2, X1
-	VMOVSD       one64<>+0(SB), X2
-	VDIVSD       scale+88(FP), X2, X2
-	VBROADCASTSD X1, Y1
-	VBROADCASTSD X2, Y2
-	VBROADCASTSD X8, Y3
-	VPXOR        Y7, Y7, Y7
-	VMOVUPD      Y4, (SP)
-	VCVTPS2PD    (CX), Y4
-	VCVTPS2PD    16(CX), Y8
-	VMOVUPS      (DX), Y9
-	VANDPS       (R9)(R12*4), Y9, Y9
-	VCVTPS2PD    X9, Y14
 	VEXTRACTF128 $0x01, Y9, X5
-	VCVTPS2PD    X5, Y9
-	VSUBPD       (SP), Y4, Y4
-	VSUBPD       Y4, Y3, Y4
-	VMULPD       Y14, Y4, Y4
-	VCMPPD       $0x04, zero64<>+0(SB), Y14, Y15
-	VANDPD       Y15, Y4, Y4
-	VADDPD       Y4, Y7, Y7
-	VMULPD       Y1, Y12, Y12
-	VSUBPD       Y14, Y12, Y12
-	VMULPD       Y2, Y12, Y12
-	VSUBPD       (SP), Y8, Y8
-	VSUBPD       Y8, Y3, Y8
-	VMULPD       Y9, Y8, Y8
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y4
-	VANDPD       Y4, Y8, Y8
-	VADDPD       Y8, Y7, Y7
-	VMULPD       Y1, Y11, Y11
-	VSUBPD       Y9, Y11, Y11
-	VMULPD       Y2, Y11, Y11
-	VCVTPD2PSY   Y12, X5
-	VCVTPD2PSY   Y11, X4
-	VINSERTF128  $0x01, X4, Y5, Y5
-	VMOVUPS      (AX), Y4
-	VMOVDQU      (R9)(R12*4), Y8
-	VBLENDVPS    Y8, Y5, Y4, Y4
-	VMOVUPS      Y4, (AX)
-	VCVTPS2PD    32(CX), Y4
-	VCVTPS2PD    48(CX), Y8
-	VMOVUPS      32(DX), Y9
-	VANDPS       (R9)(R10*4), Y9, Y9
-	VCVTPS2PD    X9, Y11
-	VEXTRACTF128 $0x01, Y9, X5
-	VCVTPS2PD    X5, Y9
-	VSUBPD       (SP), Y4, Y4
-	VSUBPD       Y4, Y3, Y4
-	VMULPD       Y11, Y4, Y4
-	VCMPPD       $0x04, zero64<>+0(SB), Y11, Y12
-	VANDPD       Y12, Y4, Y4
-	VADDPD       Y4, Y7, Y7
-	VMULPD       Y1, Y13, Y13
-	VSUBPD       Y11, Y13, Y13
-	VMULPD       Y2, Y13, Y13
-	VSUBPD       (SP), Y8, Y8
-	VSUBPD       Y8, Y3, Y8
-	VMULPD       Y9, Y8, Y8
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y3
-	VANDPD       Y3, Y8, Y8
-	VADDPD       Y8, Y7, Y7
-	VMULPD       Y1, Y10, Y10
-	VSUBPD       Y9, Y10, Y10
-	VMULPD       Y2, Y10, Y10
-	VCVTPD2PSY   Y13, X6
-	VCVTPD2PSY   Y10, X1
-	VINSERTF128  $0x01, X1, Y6, Y6
-	VMOVUPS      32(AX), Y1
-	VMOVDQU      (R9)(R10*4), Y2
-	VBLENDVPS    Y2, Y6, Y1, Y1
-	VMOVUPS      Y1, 32(AX)
-	VEXTRACTF128 $0x01, Y7, X1
-	VADDPD       X1, X7, X1
+	VADDPD       X5, X9, X5
+	VPERMILPD    $0x01, X5, X1
+	VADDSD       X1, X5, X5
+	VCMPSD       $0x00, X5, X5, X1
+	VMOVMSKPD    X1, R10
+	TESTL        $0x00000001, R10
+	JZ           soft_b
+	VEXTRACTF128 $0x01, Y3, X1
+	VADDPD       X1, X3, X1
+	VPERMILPD    $0x01, X1, X3
+	VADDSD       X3, X1, X1
+	VANDPD       abs64<>+0(SB), X1, X3
+	VCMPSD       $0x11, inf64<>+0(SB), X3, X3
+	VMOVMSKPD    X3, R10
+	TESTL        $0x00000001, R10
+	JZ           soft_b
+	VADDSD       X5, X2, X3
+	VDIVSD       X3, X1, X3
+	VMOVSD       one64<>+0(SB), X6
+	VDIVSD       scale+88(FP), X6, X6
+	VBROADCASTSD X3, Y3
+	VBROADCASTSD X6, Y6
+	VMOVSD       X2, 96(SP)(R9*1)
+	VMOVSD       X5, 104(SP)(R9*1)
+	VMOVSD       X1, 112(SP)(R9*1)
+	VMOVUPD      Y7, 64(SP)
+	VCVTPS2PD    (CX), Y5
+	VCVTPS2PD    16(CX), Y7
+	VMOVUPS      (DX), Y8
+	VANDPS       (SP), Y8, Y8
+	VCVTPS2PD    X8, Y9
+	VEXTRACTF128 $0x01, Y8, X1
+	VCVTPS2PD    X1, Y8
+	VSUBPD       64(SP), Y5, Y5
+	VMULPD       Y9, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y10
+	VANDPD       Y10, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VMULPD       Y3, Y13, Y13
+	VSUBPD       Y9, Y13, Y13
+	VMULPD       Y6, Y13, Y13
+	VSUBPD       64(SP), Y7, Y7
+	VMULPD       Y8, Y7, Y7
+	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
+	VANDPD       Y5, Y7, Y7
+	VADDPD       Y7, Y4, Y4
+	VMULPD       Y3, Y12, Y12
+	VSUBPD       Y8, Y12, Y12
+	VMULPD       Y6, Y12, Y12
+	VCVTPD2PSY   Y13, X1
+	VCVTPD2PSY   Y12, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y5
+	VMOVDQU      (SP), Y7
+	VBLENDVPS    Y7, Y1, Y5, Y5
+	VMOVUPS      Y5, (AX)
+	VCVTPS2PD    32(CX), Y5
+	VCVTPS2PD    48(CX), Y7
+	VMOVUPS      32(DX), Y8
+	VANDPS       32(SP), Y8, Y8
+	VCVTPS2PD    X8, Y9
+	VEXTRACTF128 $0x01, Y8, X1
+	VCVTPS2PD    X1, Y8
+	VSUBPD       64(SP), Y5, Y5
+	VMULPD       Y9, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y10
+	VANDPD       Y10, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VMULPD       Y3, Y14, Y14
+	VSUBPD       Y9, Y14, Y14
+	VMULPD       Y6, Y14, Y14
+	VSUBPD       64(SP), Y7, Y7
+	VMULPD       Y8, Y7, Y7
+	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
+	VANDPD       Y5, Y7, Y7
+	VADDPD       Y7, Y4, Y4
+	VMULPD       Y3, Y11, Y11
+	VSUBPD       Y8, Y11, Y11
+	VMULPD       Y6, Y11, Y11
+	VCVTPD2PSY   Y14, X2
+	VCVTPD2PSY   Y11, X1
+	VINSERTF128  $0x01, X1, Y2, Y2
+	VMOVUPS      32(AX), Y3
+	VMOVDQU      32(SP), Y5
+	VBLENDVPS    Y5, Y2, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VEXTRACTF128 $0x01, Y4, X1
+	VADDPD       X1, X4, X1
 	VPERMILPD    $0x01, X1, X2
 	VADDSD       X2, X1, X1
-	VADDSD       X1, X0, X0
-	ADDQ         R8, AX
-	ADDQ         R8, CX
-	ADDQ         R8, DX
-	INCQ         DI
-	JMP          soft_row
+	VMOVSD       X1, 120(SP)(R9*1)
+	ADDQ         $0x00000020, R9
+	ADDQ         DI, AX
+	ADDQ         DI, CX
+	ADDQ         DI, DX
+	JMP          soft_a
+
+soft_b:
+	MOVQ R9, R8
+	XORQ R9, R9
+
+soft_bl:
+	CMPQ        R9, R8
+	JAE         soft_bend
+	VMOVSD      96(SP)(R9*1), X1
+	VMOVSD      104(SP)(R9*1), X2
+	VMOVSD      112(SP)(R9*1), X3
+	VMOVSD      120(SP)(R9*1), X4
+	VADDSD      X2, X1, X5
+	VSUBSD      X1, X5, X6
+	VSUBSD      X6, X5, X7
+	VSUBSD      X7, X1, X7
+	VSUBSD      X6, X2, X1
+	VADDSD      X7, X1, X1
+	VPSUBQ      sqrthalf64<>+0(SB), X5, X2
+	VPSRLQ      $0x34, X2, X5
+	VPAND       mant64<>+0(SB), X2, X2
+	VPADDQ      sqrthalf64<>+0(SB), X2, X2
+	VPOR        two52<>+0(SB), X5, X5
+	VSUBSD      two52<>+0(SB), X5, X5
+	VSUBSD      one64<>+0(SB), X2, X6
+	VADDSD      one64<>+0(SB), X2, X2
+	VDIVSD      X2, X6, X2
+	VMULSD      X2, X2, X6
+	VMOVSD      atanh11<>+0(SB), X7
+	VFMADD213SD atanh9<>+0(SB), X6, X7
+	VFMADD213SD atanh7<>+0(SB), X6, X7
+	VFMADD213SD atanh5<>+0(SB), X6, X7
+	VFMADD213SD atanh3<>+0(SB), X6, X7
+	VMULSD      X6, X7, X7
+	VADDSD      X2, X2, X2
+	VFMADD213SD X1, X2, X7
+	VADDSD      X2, X7, X7
+	VMULSD      ln2_64<>+0(SB), X5, X5
+	VADDSD      X5, X7, X7
+	VMULSD      X3, X7, X7
+	VSUBSD      X4, X7, X7
+	VADDSD      X7, X0, X0
+	ADDQ        $0x00000020, R9
+	JMP         soft_bl
+
+soft_bend:
+	SHRQ $0x05, R8
+	ADDQ R8, SI
+	CMPQ R8, $0x00000008
+	JAE  soft_batch
 
 soft_ret:
 	VZEROUPPER
-	MOVQ  DI, done+96(FP)
+	MOVQ  SI, done+96(FP)
 	MOVSD X0, loss+104(FP)
 	RET
 
@@ -5648,22 +5767,36 @@ GLOBL magic16<>(SB), RODATA|NOPTR, $64
 
 // func logSoftmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 // Requires: AVX, AVX512F, FMA3
-TEXT ·logSoftmaxSmallAVX512(SB), NOSPLIT, $0-72
+TEXT ·logSoftmaxSmallAVX512(SB), NOSPLIT, $256-72
 	MOVQ  dst_base+0(FP), AX
 	MOVQ  x_base+24(FP), CX
-	MOVQ  cols+48(FP), DX
-	MOVQ  rows+56(FP), BX
-	XORQ  SI, SI
-	MOVQ  DX, DI
-	SHLQ  $0x02, DI
-	LEAQ  tailk<>+0(SB), R8
-	KMOVW (R8)(DX*2), K1
+	MOVQ  rows+56(FP), DX
+	MOVQ  cols+48(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	LEAQ  tailk<>+0(SB), DI
+	KMOVW (DI)(BX*2), K1
+	XORQ  BX, BX
 
-logsmall_row:
-	CMPQ          SI, BX
-	JAE           logsmall_ret
+logsmall_batch:
+	CMPQ BX, DX
+	JAE  logsmall_ret
+	MOVQ DX, DI
+	SUBQ BX, DI
+	CMPQ DI, $0x00000008
+	JBE  logsmall_sized
+	MOVQ $0x00000008, DI
+
+logsmall_sized:
+	SHLQ $0x05, DI
+	MOVQ CX, R9
+	XORQ R8, R8
+
+logsmall_a:
+	CMPQ          R8, DI
+	JAE           logsmall_b
 	VMOVUPS       neginf32<>+0(SB), Z0
-	VMOVUPS       (CX), K1, Z0
+	VMOVUPS       (R9), K1, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y1
 	VMAXPS        Y1, Y0, Y1
 	VEXTRACTF128  $0x01, Y1, X2
@@ -5676,20 +5809,20 @@ logsmall_row:
 	VCMPSD        $0x11, inf64<>+0(SB), X1, X2
 	VCMPSD        $0x1e, neginf64<>+0(SB), X1, X5
 	VANDPD        X5, X2, X2
-	VMOVMSKPD     X2, DX
-	TESTL         $0x00000001, DX
-	JZ            logsmall_ret
-	VBROADCASTSD  X1, Z1
+	VMOVMSKPD     X2, R10
+	TESTL         $0x00000001, R10
+	JZ            logsmall_b
+	VBROADCASTSD  X1, Z2
 	VPXORD        Z3, Z3, Z3
 	VPXORD        Z4, Z4, Z4
-	VCVTPS2PD     Y0, Z2
+	VCVTPS2PD     Y0, Z5
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VSUBPD        Z1, Z2, Z2
+	VSUBPD        Z2, Z5, Z5
 	VMOVUPD       magic64<>+0(SB), Z6
-	VFMADD231PD   log2e64<>+0(SB), Z2, Z6
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z6
 	VSUBPD        magic64<>+0(SB), Z6, Z7
-	VFNMADD132PD  ln2_64<>+0(SB), Z2, Z7
+	VFNMADD132PD  ln2_64<>+0(SB), Z5, Z7
 	VMOVUPD       exp64c8<>+0(SB), Z8
 	VFMADD213PD   exp64c7<>+0(SB), Z7, Z8
 	VFMADD213PD   exp64c6<>+0(SB), Z7, Z8
@@ -5701,34 +5834,34 @@ logsmall_row:
 	VFMADD213PD   exp64c0<>+0(SB), Z7, Z8
 	VPSLLQ        $0x34, Z6, Z6
 	VMULPD        Z6, Z8, Z8
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z2, K2
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K2
 	VMOVAPD.Z     Z8, K2, Z8
-	VCMPPD        $0x00, zero64<>+0(SB), Z2, K2
-	VCMPPD        $0x04, zero64<>+0(SB), Z2, K3
+	VCMPPD        $0x00, zero64<>+0(SB), Z5, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z5, K3
 	VADDPD        one64<>+0(SB), Z3, K2, Z3
 	VADDPD        Z8, Z4, K3, Z4
-	VSUBPD        Z1, Z0, Z0
+	VSUBPD        Z2, Z0, Z0
 	VMOVUPD       magic64<>+0(SB), Z2
 	VFMADD231PD   log2e64<>+0(SB), Z0, Z2
-	VSUBPD        magic64<>+0(SB), Z2, Z6
-	VFNMADD132PD  ln2_64<>+0(SB), Z0, Z6
-	VMOVUPD       exp64c8<>+0(SB), Z7
-	VFMADD213PD   exp64c7<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c6<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c5<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c4<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c3<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c2<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c1<>+0(SB), Z6, Z7
-	VFMADD213PD   exp64c0<>+0(SB), Z6, Z7
+	VSUBPD        magic64<>+0(SB), Z2, Z5
+	VFNMADD132PD  ln2_64<>+0(SB), Z0, Z5
+	VMOVUPD       exp64c8<>+0(SB), Z6
+	VFMADD213PD   exp64c7<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c6<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c5<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c4<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c3<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c2<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c1<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c0<>+0(SB), Z5, Z6
 	VPSLLQ        $0x34, Z2, Z2
-	VMULPD        Z2, Z7, Z7
+	VMULPD        Z2, Z6, Z6
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z0, K2
-	VMOVAPD.Z     Z7, K2, Z7
+	VMOVAPD.Z     Z6, K2, Z6
 	VCMPPD        $0x00, zero64<>+0(SB), Z0, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z0, K3
 	VADDPD        one64<>+0(SB), Z3, K2, Z3
-	VADDPD        Z7, Z4, K3, Z4
+	VADDPD        Z6, Z4, K3, Z4
 	VEXTRACTF64X4 $0x01, Z3, Y2
 	VADDPD        Y2, Y3, Y2
 	VEXTRACTF128  $0x01, Y2, X0
@@ -5742,108 +5875,138 @@ logsmall_row:
 	VPERMILPD     $0x01, X2, X5
 	VADDSD        X5, X2, X2
 	VCMPSD        $0x00, X2, X2, X5
-	VMOVMSKPD     X5, DX
-	TESTL         $0x00000001, DX
-	JZ            logsmall_ret
-	VADDSD        X2, X0, X5
-	VSUBSD        X0, X5, X6
-	VSUBSD        X6, X5, X7
-	VSUBSD        X7, X0, X7
-	VSUBSD        X6, X2, X0
-	VADDSD        X7, X0, X0
-	VPSUBQ        sqrthalf64<>+0(SB), X5, X2
-	VPSRLQ        $0x34, X2, X5
-	VPAND         mant64<>+0(SB), X2, X2
-	VPADDQ        sqrthalf64<>+0(SB), X2, X2
-	VPOR          two52<>+0(SB), X5, X5
-	VSUBSD        two52<>+0(SB), X5, X5
-	VSUBSD        one64<>+0(SB), X2, X6
-	VADDSD        one64<>+0(SB), X2, X2
-	VDIVSD        X2, X6, X2
-	VMULSD        X2, X2, X6
-	VMOVSD        atanh11<>+0(SB), X7
-	VFMADD213SD   atanh9<>+0(SB), X6, X7
-	VFMADD213SD   atanh7<>+0(SB), X6, X7
-	VFMADD213SD   atanh5<>+0(SB), X6, X7
-	VFMADD213SD   atanh3<>+0(SB), X6, X7
-	VMULSD        X6, X7, X7
-	VADDSD        X2, X2, X2
-	VFMADD213SD   X0, X2, X7
-	VADDSD        X2, X7, X7
-	VMULSD        ln2_64<>+0(SB), X5, X5
-	VADDSD        X5, X7, X7
-	VBROADCASTSD  X7, Z0
-	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (CX), K1, Z2
-	VCVTPS2PD.Z   32(CX), K2, Z6
-	VSUBPD        Z1, Z2, Z2
-	VSUBPD        Z1, Z6, Z6
-	VSUBPD        Z0, Z2, Z2
-	VSUBPD        Z0, Z6, Z6
-	VCVTPD2PS     Z2, Y5
-	VCVTPD2PS     Z6, Y0
-	VINSERTF64X4  $0x01, Y0, Z5, Z5
-	VMOVUPS       Z5, K1, (AX)
-	ADDQ          DI, AX
-	ADDQ          DI, CX
-	INCQ          SI
-	JMP           logsmall_row
+	VMOVMSKPD     X5, R10
+	TESTL         $0x00000001, R10
+	JZ            logsmall_b
+	VMOVSD        X1, (SP)(R8*1)
+	VMOVSD        X0, 8(SP)(R8*1)
+	VMOVSD        X2, 16(SP)(R8*1)
+	ADDQ          $0x00000020, R8
+	ADDQ          SI, R9
+	JMP           logsmall_a
+
+logsmall_b:
+	MOVQ R8, DI
+	XORQ R8, R8
+
+logsmall_bl:
+	CMPQ         R8, DI
+	JAE          logsmall_bend
+	VMOVSD       8(SP)(R8*1), X0
+	VMOVSD       16(SP)(R8*1), X5
+	VADDSD       X5, X0, X1
+	VSUBSD       X0, X1, X6
+	VSUBSD       X6, X1, X2
+	VSUBSD       X2, X0, X2
+	VSUBSD       X6, X5, X0
+	VADDSD       X2, X0, X0
+	VPSUBQ       sqrthalf64<>+0(SB), X1, X1
+	VPSRLQ       $0x34, X1, X2
+	VPAND        mant64<>+0(SB), X1, X1
+	VPADDQ       sqrthalf64<>+0(SB), X1, X1
+	VPOR         two52<>+0(SB), X2, X2
+	VSUBSD       two52<>+0(SB), X2, X2
+	VSUBSD       one64<>+0(SB), X1, X5
+	VADDSD       one64<>+0(SB), X1, X1
+	VDIVSD       X1, X5, X5
+	VMULSD       X5, X5, X6
+	VMOVSD       atanh11<>+0(SB), X1
+	VFMADD213SD  atanh9<>+0(SB), X6, X1
+	VFMADD213SD  atanh7<>+0(SB), X6, X1
+	VFMADD213SD  atanh5<>+0(SB), X6, X1
+	VFMADD213SD  atanh3<>+0(SB), X6, X1
+	VMULSD       X6, X1, X1
+	VADDSD       X5, X5, X5
+	VFMADD213SD  X0, X5, X1
+	VADDSD       X5, X1, X1
+	VMULSD       ln2_64<>+0(SB), X2, X2
+	VADDSD       X2, X1, X1
+	VBROADCASTSD (SP)(R8*1), Z0
+	VBROADCASTSD X1, Z2
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (CX), K1, Z5
+	VCVTPS2PD.Z  32(CX), K2, Z6
+	VSUBPD       Z0, Z5, Z5
+	VSUBPD       Z0, Z6, Z6
+	VSUBPD       Z2, Z5, Z5
+	VSUBPD       Z2, Z6, Z6
+	VCVTPD2PS    Z5, Y1
+	VCVTPD2PS    Z6, Y0
+	VINSERTF64X4 $0x01, Y0, Z1, Z1
+	VMOVUPS      Z1, K1, (AX)
+	ADDQ         $0x00000020, R8
+	ADDQ         SI, CX
+	ADDQ         SI, AX
+	JMP          logsmall_bl
+
+logsmall_bend:
+	SHRQ $0x05, DI
+	ADDQ DI, BX
+	CMPQ DI, $0x00000008
+	JAE  logsmall_batch
 
 logsmall_ret:
 	VZEROUPPER
-	MOVQ SI, ret+64(FP)
+	MOVQ BX, ret+64(FP)
 	RET
 
 // func crossEntropySmallAVX512(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX512F, FMA3, SSE2
-TEXT ·crossEntropySmallAVX512(SB), NOSPLIT, $0-128
+TEXT ·crossEntropySmallAVX512(SB), NOSPLIT, $256-128
 	MOVQ  g_base+0(FP), AX
-	MOVQ  g_len+8(FP), CX
-	MOVQ  x_base+24(FP), DX
-	MOVQ  cols+96(FP), BX
-	MOVQ  l64_base+48(FP), SI
-	MOVQ  l64_len+56(FP), DI
-	MOVQ  DI, R8
-	TESTQ DI, DI
+	MOVQ  x_base+24(FP), CX
+	MOVQ  l64_base+48(FP), DX
+	MOVQ  l64_len+56(FP), BX
+	MOVQ  $0x00000008, SI
+	TESTQ BX, BX
 	JNZ   ce_wide
-	MOVQ  l32_base+72(FP), SI
-	MOVQ  l32_len+80(FP), DI
+	MOVQ  l32_base+72(FP), DX
+	MOVQ  l32_len+80(FP), BX
+	MOVQ  $0x00000004, SI
 
 ce_wide:
-	XORQ  R9, R9
-	MOVQ  BX, R10
-	SHLQ  $0x02, R10
-	MOVQ  $0x00000004, R11
-	TESTQ R8, R8
-	JZ    ce_narrow
-	MOVQ  $0x00000008, R11
-
-ce_narrow:
+	MOVQ   cols+96(FP), DI
+	MOVQ   DI, R8
+	SHLQ   $0x02, R8
+	LEAQ   tailk<>+0(SB), R9
+	KMOVW  (R9)(DI*2), K1
 	VXORPS X0, X0, X0
-	LEAQ   tailk<>+0(SB), R12
-	KMOVW  (R12)(BX*2), K1
+	XORQ   DI, DI
 
-ce_row:
-	CMPQ       R9, DI
-	JAE        ce_ret
+ce_batch:
+	CMPQ DI, BX
+	JAE  ce_ret
+	MOVQ BX, R9
+	SUBQ DI, R9
+	CMPQ R9, $0x00000008
+	JBE  ce_sized
+	MOVQ $0x00000008, R9
+
+ce_sized:
+	SHLQ $0x05, R9
+	XORQ R10, R10
+
+ce_a:
+	CMPQ       R10, R9
+	JAE        ce_b
 	VXORPS     X1, X1, X1
-	TESTQ      R8, R8
-	JZ         ce_label32
-	VCVTSI2SDQ (SI), X1, X1
+	CMPQ       SI, $0x00000008
+	JNZ        ce_label32
+	VCVTSI2SDQ (DX), X1, X1
 	JMP        ce_label
 
 ce_label32:
-	VCVTSI2SDL (SI), X1, X1
+	VCVTSI2SDL (DX), X1, X1
 
 ce_label:
 	VCMPSD        $0x11, zero64<>+0(SB), X1, X2
-	VMOVMSKPD     X2, BX
-	TESTL         $0x00000001, BX
+	VMOVMSKPD     X2, R11
+	TESTL         $0x00000001, R11
 	JNZ           ce_ignored
 	VBROADCASTSD  X1, Z1
 	VPXORD        Z3, Z3, Z3
 	VMOVUPS       neginf32<>+0(SB), Z2
-	VMOVUPS       (DX), K1, Z2
+	VMOVUPS       (CX), K1, Z2
 	VEXTRACTF64X4 $0x01, Z2, Y7
 	VMAXPS        Y7, Y2, Y7
 	VEXTRACTF128  $0x01, Y7, X8
@@ -5856,9 +6019,9 @@ ce_label:
 	VCMPSD        $0x11, inf64<>+0(SB), X7, X8
 	VCMPSD        $0x1e, neginf64<>+0(SB), X7, X9
 	VANDPD        X9, X8, X8
-	VMOVMSKPD     X8, BX
-	TESTL         $0x00000001, BX
-	JZ            ce_ret
+	VMOVMSKPD     X8, R11
+	TESTL         $0x00000001, R11
+	JZ            ce_b
 	VBROADCASTSD  X7, Z7
 	VPXORD        Z4, Z4, Z4
 	VPXORD        Z5, Z5, Z5
@@ -5926,46 +6089,21 @@ ce_label:
 	VPERMILPD     $0x01, X8, X9
 	VADDSD        X9, X8, X8
 	VCMPSD        $0x00, X8, X8, X9
-	VMOVMSKPD     X9, BX
-	TESTL         $0x00000001, BX
-	JZ            ce_ret
+	VMOVMSKPD     X9, R11
+	TESTL         $0x00000001, R11
+	JZ            ce_b
+	VMOVSD        X7, (SP)(R10*1)
+	VMOVSD        X8, 8(SP)(R10*1)
+	VEXTRACTF64X4 $0x01, Z3, Y9
+	VADDPD        Y9, Y3, Y9
+	VEXTRACTF128  $0x01, Y9, X11
+	VADDPD        X11, X9, X11
+	VPERMILPD     $0x01, X11, X9
+	VADDSD        X9, X11, X11
+	VMOVSD        X11, 16(SP)(R10*1)
+	CMPQ          g_len+8(FP), $0x00000000
+	JZ            ce_done
 	VADDSD        X8, X7, X9
-	VSUBSD        X7, X9, X11
-	VSUBSD        X11, X9, X12
-	VSUBSD        X12, X7, X12
-	VSUBSD        X11, X8, X11
-	VADDSD        X12, X11, X11
-	VPSUBQ        sqrthalf64<>+0(SB), X9, X12
-	VPSRLQ        $0x34, X12, X13
-	VPAND         mant64<>+0(SB), X12, X12
-	VPADDQ        sqrthalf64<>+0(SB), X12, X12
-	VPOR          two52<>+0(SB), X13, X13
-	VSUBSD        two52<>+0(SB), X13, X13
-	VSUBSD        one64<>+0(SB), X12, X14
-	VADDSD        one64<>+0(SB), X12, X12
-	VDIVSD        X12, X14, X12
-	VMULSD        X12, X12, X14
-	VMOVSD        atanh11<>+0(SB), X15
-	VFMADD213SD   atanh9<>+0(SB), X14, X15
-	VFMADD213SD   atanh7<>+0(SB), X14, X15
-	VFMADD213SD   atanh5<>+0(SB), X14, X15
-	VFMADD213SD   atanh3<>+0(SB), X14, X15
-	VMULSD        X14, X15, X15
-	VADDSD        X12, X12, X12
-	VFMADD213SD   X11, X12, X15
-	VADDSD        X12, X15, X15
-	VMULSD        ln2_64<>+0(SB), X13, X13
-	VADDSD        X13, X15, X15
-	VEXTRACTF64X4 $0x01, Z3, Y11
-	VADDPD        Y11, Y3, Y11
-	VEXTRACTF128  $0x01, Y11, X12
-	VADDPD        X12, X11, X12
-	VPERMILPD     $0x01, X12, X11
-	VADDSD        X11, X12, X12
-	VSUBSD        X12, X15, X11
-	VADDSD        X11, X0, X0
-	TESTQ         CX, CX
-	JZ            ce_next
 	VMULSD        scale+104(FP), X9, X9
 	VMOVSD        one64<>+0(SB), X11
 	VDIVSD        X9, X11, X9
@@ -5988,100 +6126,167 @@ ce_label:
 	VCVTPD2PS     Z10, Y1
 	VINSERTF64X4  $0x01, Y1, Z12, Z12
 	VMOVUPS       Z12, K1, (AX)
-	JMP           ce_next
+	JMP           ce_done
 
 ce_ignored:
-	TESTQ   CX, CX
-	JZ      ce_next
+	VMOVSD  one64<>+0(SB), X1
+	VMOVSD  X1, (SP)(R10*1)
+	VXORPS  X1, X1, X1
+	VMOVSD  X1, 8(SP)(R10*1)
+	VMOVSD  X1, 16(SP)(R10*1)
+	CMPQ    g_len+8(FP), $0x00000000
+	JZ      ce_done
 	VPXORD  Z6, Z6, Z6
 	VMOVUPS Z6, K1, (AX)
 
-ce_next:
-	ADDQ R10, AX
-	ADDQ R10, DX
-	ADDQ R11, SI
-	INCQ R9
-	JMP  ce_row
+ce_done:
+	ADDQ $0x00000020, R10
+	ADDQ R8, AX
+	ADDQ R8, CX
+	ADDQ SI, DX
+	JMP  ce_a
+
+ce_b:
+	MOVQ R10, R9
+	XORQ R10, R10
+
+ce_bl:
+	CMPQ        R10, R9
+	JAE         ce_bend
+	VMOVSD      (SP)(R10*1), X1
+	VMOVSD      8(SP)(R10*1), X2
+	VMOVSD      16(SP)(R10*1), X7
+	VADDSD      X2, X1, X8
+	VSUBSD      X1, X8, X9
+	VSUBSD      X9, X8, X10
+	VSUBSD      X10, X1, X10
+	VSUBSD      X9, X2, X1
+	VADDSD      X10, X1, X1
+	VPSUBQ      sqrthalf64<>+0(SB), X8, X2
+	VPSRLQ      $0x34, X2, X8
+	VPAND       mant64<>+0(SB), X2, X2
+	VPADDQ      sqrthalf64<>+0(SB), X2, X2
+	VPOR        two52<>+0(SB), X8, X8
+	VSUBSD      two52<>+0(SB), X8, X8
+	VSUBSD      one64<>+0(SB), X2, X9
+	VADDSD      one64<>+0(SB), X2, X2
+	VDIVSD      X2, X9, X2
+	VMULSD      X2, X2, X9
+	VMOVSD      atanh11<>+0(SB), X10
+	VFMADD213SD atanh9<>+0(SB), X9, X10
+	VFMADD213SD atanh7<>+0(SB), X9, X10
+	VFMADD213SD atanh5<>+0(SB), X9, X10
+	VFMADD213SD atanh3<>+0(SB), X9, X10
+	VMULSD      X9, X10, X10
+	VADDSD      X2, X2, X2
+	VFMADD213SD X1, X2, X10
+	VADDSD      X2, X10, X10
+	VMULSD      ln2_64<>+0(SB), X8, X8
+	VADDSD      X8, X10, X10
+	VSUBSD      X7, X10, X10
+	VADDSD      X10, X0, X0
+	ADDQ        $0x00000020, R10
+	JMP         ce_bl
+
+ce_bend:
+	SHRQ $0x05, R9
+	ADDQ R9, DI
+	CMPQ R9, $0x00000008
+	JAE  ce_batch
 
 ce_ret:
 	VZEROUPPER
-	MOVQ  R9, done+112(FP)
+	MOVQ  DI, done+112(FP)
 	MOVSD X0, loss+120(FP)
 	RET
 
 // func softCrossEntropySmallAVX512(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX512F, FMA3, SSE2
-TEXT ·softCrossEntropySmallAVX512(SB), NOSPLIT, $0-112
+TEXT ·softCrossEntropySmallAVX512(SB), NOSPLIT, $256-112
 	MOVQ   g_base+0(FP), AX
 	MOVQ   x_base+24(FP), CX
 	MOVQ   y_base+48(FP), DX
-	MOVQ   cols+72(FP), BX
-	MOVQ   rows+80(FP), SI
-	XORQ   DI, DI
-	MOVQ   BX, R8
-	SHLQ   $0x02, R8
+	MOVQ   rows+80(FP), BX
+	MOVQ   cols+72(FP), SI
+	MOVQ   SI, DI
+	SHLQ   $0x02, DI
+	LEAQ   tailk<>+0(SB), R8
+	KMOVW  (R8)(SI*2), K1
 	VXORPS X0, X0, X0
-	LEAQ   tailk<>+0(SB), R9
-	KMOVW  (R9)(BX*2), K1
+	XORQ   SI, SI
 
-soft_row:
-	CMPQ          DI, SI
-	JAE           soft_ret
+soft_batch:
+	CMPQ SI, BX
+	JAE  soft_ret
+	MOVQ BX, R8
+	SUBQ SI, R8
+	CMPQ R8, $0x00000008
+	JBE  soft_sized
+	MOVQ $0x00000008, R8
+
+soft_sized:
+	SHLQ $0x05, R8
+	XORQ R9, R9
+
+soft_a:
+	CMPQ          R9, R8
+	JAE           soft_b
 	VPXORD        Z1, Z1, Z1
-	VMOVUPS       neginf32<>+0(SB), Z2
-	VMOVUPS       (CX), K1, Z2
-	VEXTRACTF64X4 $0x01, Z2, Y3
-	VMAXPS        Y3, Y2, Y3
-	VEXTRACTF128  $0x01, Y3, X4
-	VMAXPS        X4, X3, X4
-	VPERMILPS     $0x0e, X4, X3
-	VMAXPS        X3, X4, X4
-	VPERMILPS     $0x01, X4, X3
-	VMAXPS        X3, X4, X4
-	VCVTSS2SD     X4, X4, X3
-	VCMPSD        $0x11, inf64<>+0(SB), X3, X4
-	VCMPSD        $0x1e, neginf64<>+0(SB), X3, X8
-	VANDPD        X8, X4, X4
-	VMOVMSKPD     X4, BX
-	TESTL         $0x00000001, BX
-	JZ            soft_ret
-	VBROADCASTSD  X3, Z3
-	VPXORD        Z5, Z5, Z5
+	VPXORD        Z2, Z2, Z2
+	VMOVUPS       neginf32<>+0(SB), Z3
+	VMOVUPS       (CX), K1, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VMAXPS        Y4, Y3, Y4
+	VEXTRACTF128  $0x01, Y4, X5
+	VMAXPS        X5, X4, X5
+	VPERMILPS     $0x0e, X5, X4
+	VMAXPS        X4, X5, X5
+	VPERMILPS     $0x01, X5, X4
+	VMAXPS        X4, X5, X5
+	VCVTSS2SD     X5, X5, X4
+	VCMPSD        $0x11, inf64<>+0(SB), X4, X5
+	VCMPSD        $0x1e, neginf64<>+0(SB), X4, X8
+	VANDPD        X8, X5, X5
+	VMOVMSKPD     X5, R10
+	TESTL         $0x00000001, R10
+	JZ            soft_b
+	VBROADCASTSD  X4, Z4
 	VPXORD        Z6, Z6, Z6
-	VCVTPS2PD     Y2, Z4
-	VEXTRACTF64X4 $0x01, Z2, Y2
-	VCVTPS2PD     Y2, Z8
-	VSUBPD        Z3, Z4, Z4
+	VPXORD        Z7, Z7, Z7
+	VCVTPS2PD     Y3, Z5
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z8
+	VSUBPD        Z4, Z5, Z5
 	VMOVUPD       magic64<>+0(SB), Z9
-	VFMADD231PD   log2e64<>+0(SB), Z4, Z9
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z9
 	VSUBPD        magic64<>+0(SB), Z9, Z10
-	VFNMADD132PD  ln2_64<>+0(SB), Z4, Z10
-	VMOVUPD       exp64c8<>+0(SB), Z2
-	VFMADD213PD   exp64c7<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c6<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c5<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c4<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c3<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c2<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c1<>+0(SB), Z10, Z2
-	VFMADD213PD   exp64c0<>+0(SB), Z10, Z2
+	VFNMADD132PD  ln2_64<>+0(SB), Z5, Z10
+	VMOVUPD       exp64c8<>+0(SB), Z3
+	VFMADD213PD   exp64c7<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c6<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c5<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c4<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c3<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c2<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c1<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c0<>+0(SB), Z10, Z3
 	VPSLLQ        $0x34, Z9, Z9
-	VMULPD        Z9, Z2, Z2
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K2
-	VMOVAPD.Z     Z2, K2, Z2
-	VCMPPD        $0x00, zero64<>+0(SB), Z4, K2
-	VCMPPD        $0x04, zero64<>+0(SB), Z4, K3
-	VADDPD        one64<>+0(SB), Z5, K2, Z5
-	VADDPD        Z2, Z6, K3, Z6
+	VMULPD        Z9, Z3, Z3
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K2
+	VMOVAPD.Z     Z3, K2, Z3
+	VCMPPD        $0x00, zero64<>+0(SB), Z5, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z5, K3
+	VADDPD        one64<>+0(SB), Z6, K2, Z6
+	VADDPD        Z3, Z7, K3, Z7
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z4
+	VCVTPS2PD.Z   (DX), K1, Z5
 	VCVTPS2PD.Z   32(DX), K2, Z9
-	VADDPD        Z4, Z1, Z1
+	VADDPD        Z5, Z1, Z1
 	VADDPD        Z9, Z1, Z1
-	VSUBPD        Z3, Z8, Z8
-	VMOVUPD       magic64<>+0(SB), Z4
-	VFMADD231PD   log2e64<>+0(SB), Z8, Z4
-	VSUBPD        magic64<>+0(SB), Z4, Z9
+	VSUBPD        Z4, Z8, Z8
+	VMOVUPD       magic64<>+0(SB), Z5
+	VFMADD231PD   log2e64<>+0(SB), Z8, Z5
+	VSUBPD        magic64<>+0(SB), Z5, Z9
 	VFNMADD132PD  ln2_64<>+0(SB), Z8, Z9
 	VMOVUPD       exp64c8<>+0(SB), Z10
 	VFMADD213PD   exp64c7<>+0(SB), Z9, Z10
@@ -6092,117 +6297,140 @@ soft_row:
 	VFMADD213PD   exp64c2<>+0(SB), Z9, Z10
 	VFMADD213PD   exp64c1<>+0(SB), Z9, Z10
 	VFMADD213PD   exp64c0<>+0(SB), Z9, Z10
-	VPSLLQ        $0x34, Z4, Z4
-	VMULPD        Z4, Z10, Z10
+	VPSLLQ        $0x34, Z5, Z5
+	VMULPD        Z5, Z10, Z10
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z8, K2
 	VMOVAPD.Z     Z10, K2, Z10
 	VCMPPD        $0x00, zero64<>+0(SB), Z8, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z8, K3
-	VADDPD        one64<>+0(SB), Z5, K2, Z5
-	VADDPD        Z10, Z6, K3, Z6
-	VEXTRACTF64X4 $0x01, Z5, Y8
-	VADDPD        Y8, Y5, Y8
-	VEXTRACTF128  $0x01, Y8, X4
-	VADDPD        X4, X8, X4
-	VPERMILPD     $0x01, X4, X8
-	VADDSD        X8, X4, X4
+	VADDPD        one64<>+0(SB), Z6, K2, Z6
+	VADDPD        Z10, Z7, K3, Z7
 	VEXTRACTF64X4 $0x01, Z6, Y8
 	VADDPD        Y8, Y6, Y8
+	VEXTRACTF128  $0x01, Y8, X5
+	VADDPD        X5, X8, X5
+	VPERMILPD     $0x01, X5, X8
+	VADDSD        X8, X5, X5
+	VEXTRACTF64X4 $0x01, Z7, Y8
+	VADDPD        Y8, Y7, Y8
 	VEXTRACTF128  $0x01, Y8, X9
 	VADDPD        X9, X8, X9
 	VPERMILPD     $0x01, X9, X8
 	VADDSD        X8, X9, X9
 	VCMPSD        $0x00, X9, X9, X8
-	VMOVMSKPD     X8, BX
-	TESTL         $0x00000001, BX
-	JZ            soft_ret
-	VADDSD        X9, X4, X8
-	VSUBSD        X4, X8, X11
-	VSUBSD        X11, X8, X12
-	VSUBSD        X12, X4, X12
-	VSUBSD        X11, X9, X4
-	VADDSD        X12, X4, X4
-	VPSUBQ        sqrthalf64<>+0(SB), X8, X9
-	VPSRLQ        $0x34, X9, X11
-	VPAND         mant64<>+0(SB), X9, X9
-	VPADDQ        sqrthalf64<>+0(SB), X9, X9
-	VPOR          two52<>+0(SB), X11, X11
-	VSUBSD        two52<>+0(SB), X11, X11
-	VSUBSD        one64<>+0(SB), X9, X12
-	VADDSD        one64<>+0(SB), X9, X9
-	VDIVSD        X9, X12, X9
-	VMULSD        X9, X9, X12
-	VMOVSD        atanh11<>+0(SB), X13
-	VFMADD213SD   atanh9<>+0(SB), X12, X13
-	VFMADD213SD   atanh7<>+0(SB), X12, X13
-	VFMADD213SD   atanh5<>+0(SB), X12, X13
-	VFMADD213SD   atanh3<>+0(SB), X12, X13
-	VMULSD        X12, X13, X13
-	VADDSD        X9, X9, X9
-	VFMADD213SD   X4, X9, X13
-	VADDSD        X9, X13, X13
-	VMULSD        ln2_64<>+0(SB), X11, X11
-	VADDSD        X11, X13, X13
-	VEXTRACTF64X4 $0x01, Z1, Y4
-	VADDPD        Y4, Y1, Y4
-	VEXTRACTF128  $0x01, Y4, X9
-	VADDPD        X9, X4, X9
-	VPERMILPD     $0x01, X9, X4
-	VADDSD        X4, X9, X9
-	VANDPD        abs64<>+0(SB), X9, X4
-	VCMPSD        $0x11, inf64<>+0(SB), X4, X4
-	VMOVMSKPD     X4, BX
-	TESTL         $0x00000001, BX
-	JZ            soft_ret
-	VDIVSD        X8, X9, X4
-	VMOVSD        one64<>+0(SB), X8
-	VDIVSD        scale+88(FP), X8, X8
-	VBROADCASTSD  X4, Z4
+	VMOVMSKPD     X8, R10
+	TESTL         $0x00000001, R10
+	JZ            soft_b
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPD        Y8, Y1, Y8
+	VEXTRACTF128  $0x01, Y8, X11
+	VADDPD        X11, X8, X11
+	VPERMILPD     $0x01, X11, X8
+	VADDSD        X8, X11, X11
+	VANDPD        abs64<>+0(SB), X11, X8
+	VCMPSD        $0x11, inf64<>+0(SB), X8, X8
+	VMOVMSKPD     X8, R10
+	TESTL         $0x00000001, R10
+	JZ            soft_b
+	VADDSD        X9, X5, X8
+	VDIVSD        X8, X11, X8
+	VMOVSD        one64<>+0(SB), X12
+	VDIVSD        scale+88(FP), X12, X12
 	VBROADCASTSD  X8, Z8
-	VBROADCASTSD  X13, Z9
-	VPXORD        Z7, Z7, Z7
+	VBROADCASTSD  X12, Z12
+	VMOVSD        X5, (SP)(R9*1)
+	VMOVSD        X9, 8(SP)(R9*1)
+	VMOVSD        X11, 16(SP)(R9*1)
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (CX), K1, Z12
-	VCVTPS2PD.Z   32(CX), K2, Z13
+	VCVTPS2PD.Z   (CX), K1, Z5
+	VCVTPS2PD.Z   32(CX), K2, Z9
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z14
-	VCVTPS2PD.Z   32(DX), K2, Z15
-	VSUBPD        Z3, Z12, Z12
-	VSUBPD        Z12, Z9, Z12
-	VMULPD        Z14, Z12, Z12
+	VCVTPS2PD.Z   (DX), K1, Z13
+	VCVTPS2PD.Z   32(DX), K2, Z14
+	VSUBPD        Z4, Z5, Z5
+	VMULPD        Z13, Z5, Z5
+	VCMPPD        $0x04, zero64<>+0(SB), Z13, K2
+	VADDPD        Z5, Z2, K2, Z2
+	VMULPD        Z8, Z3, Z3
+	VSUBPD        Z13, Z3, Z3
+	VMULPD        Z12, Z3, Z3
+	VSUBPD        Z4, Z9, Z9
+	VMULPD        Z14, Z9, Z9
 	VCMPPD        $0x04, zero64<>+0(SB), Z14, K2
-	VADDPD        Z12, Z7, K2, Z7
-	VMULPD        Z4, Z2, Z2
-	VSUBPD        Z14, Z2, Z2
-	VMULPD        Z8, Z2, Z2
-	VSUBPD        Z3, Z13, Z13
-	VSUBPD        Z13, Z9, Z13
-	VMULPD        Z15, Z13, Z13
-	VCMPPD        $0x04, zero64<>+0(SB), Z15, K2
-	VADDPD        Z13, Z7, K2, Z7
-	VMULPD        Z4, Z10, Z10
-	VSUBPD        Z15, Z10, Z10
+	VADDPD        Z9, Z2, K2, Z2
 	VMULPD        Z8, Z10, Z10
-	VCVTPD2PS     Z2, Y11
-	VCVTPD2PS     Z10, Y2
-	VINSERTF64X4  $0x01, Y2, Z11, Z11
+	VSUBPD        Z14, Z10, Z10
+	VMULPD        Z12, Z10, Z10
+	VCVTPD2PS     Z3, Y11
+	VCVTPD2PS     Z10, Y3
+	VINSERTF64X4  $0x01, Y3, Z11, Z11
 	VMOVUPS       Z11, K1, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y2
-	VADDPD        Y2, Y7, Y2
-	VEXTRACTF128  $0x01, Y2, X3
-	VADDPD        X3, X2, X3
-	VPERMILPD     $0x01, X3, X2
-	VADDSD        X2, X3, X3
-	VADDSD        X3, X0, X0
-	ADDQ          R8, AX
-	ADDQ          R8, CX
-	ADDQ          R8, DX
-	INCQ          DI
-	JMP           soft_row
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VADDPD        X4, X3, X4
+	VPERMILPD     $0x01, X4, X3
+	VADDSD        X3, X4, X4
+	VMOVSD        X4, 24(SP)(R9*1)
+	ADDQ          $0x00000020, R9
+	ADDQ          DI, AX
+	ADDQ          DI, CX
+	ADDQ          DI, DX
+	JMP           soft_a
+
+soft_b:
+	MOVQ R9, R8
+	XORQ R9, R9
+
+soft_bl:
+	CMPQ        R9, R8
+	JAE         soft_bend
+	VMOVSD      (SP)(R9*1), X3
+	VMOVSD      8(SP)(R9*1), X4
+	VMOVSD      16(SP)(R9*1), X5
+	VMOVSD      24(SP)(R9*1), X8
+	VADDSD      X4, X3, X9
+	VSUBSD      X3, X9, X10
+	VSUBSD      X10, X9, X11
+	VSUBSD      X11, X3, X11
+	VSUBSD      X10, X4, X3
+	VADDSD      X11, X3, X3
+	VPSUBQ      sqrthalf64<>+0(SB), X9, X4
+	VPSRLQ      $0x34, X4, X9
+	VPAND       mant64<>+0(SB), X4, X4
+	VPADDQ      sqrthalf64<>+0(SB), X4, X4
+	VPOR        two52<>+0(SB), X9, X9
+	VSUBSD      two52<>+0(SB), X9, X9
+	VSUBSD      one64<>+0(SB), X4, X10
+	VADDSD      one64<>+0(SB), X4, X4
+	VDIVSD      X4, X10, X4
+	VMULSD      X4, X4, X10
+	VMOVSD      atanh11<>+0(SB), X11
+	VFMADD213SD atanh9<>+0(SB), X10, X11
+	VFMADD213SD atanh7<>+0(SB), X10, X11
+	VFMADD213SD atanh5<>+0(SB), X10, X11
+	VFMADD213SD atanh3<>+0(SB), X10, X11
+	VMULSD      X10, X11, X11
+	VADDSD      X4, X4, X4
+	VFMADD213SD X3, X4, X11
+	VADDSD      X4, X11, X11
+	VMULSD      ln2_64<>+0(SB), X9, X9
+	VADDSD      X9, X11, X11
+	VMULSD      X5, X11, X11
+	VSUBSD      X8, X11, X11
+	VADDSD      X11, X0, X0
+	ADDQ        $0x00000020, R9
+	JMP         soft_bl
+
+soft_bend:
+	SHRQ $0x05, R8
+	ADDQ R8, SI
+	CMPQ R8, $0x00000008
+	JAE  soft_batch
 
 soft_ret:
 	VZEROUPPER
-	MOVQ  DI, done+96(FP)
+	MOVQ  SI, done+96(FP)
 	MOVSD X0, loss+104(FP)
 	RET
 

@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 
+	"github.com/mmcloughlin/avo/gotypes"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -16,26 +18,31 @@ import (
 // precision, and log(Σ e) comes from log64 below, so the only float32
 // rounding is the store's. The general path's three kernel calls and
 // math.Log1p per row cost several times the row's arithmetic.
+//
+// The rows go in batches (smallBatches): the first phase of each row (max,
+// exp, sums; the gradients, which need no log) row after row, then the
+// log of each row and what needs it (LogSoftmax's store, the losses).
+// A row at a time would wait on each log's latency (about a third of the
+// row's time on Zen 3); a batch's logs are independent work.
 
 // smallRow is one row in registers: its max md (float64, low lane),
-// exp(x − m) in float64 lanes when kept (0 in the lanes past the row), the
-// sum split as expSum's contract splits it (ones counts the x − m that are
-// 0, rest adds the other e), u = ones + rest rounded, l = log(ones + rest).
+// exp(x − m) in float64 lanes when kept (0 in the lanes past the row), and
+// the sum split as expSum's contract splits it: ones counts the x − m that
+// are 0, rest adds the other e.
 type smallRow struct {
-	md            VecVirtual // XMM
-	mv            VecVirtual // md in every lane
-	e             []VecVirtual
-	ones, rest, u VecVirtual // XMM
-	l             VecVirtual // XMM
+	md         VecVirtual // XMM
+	mv         VecVirtual // md in every lane
+	e          []VecVirtual
+	ones, rest VecVirtual // XMM
 }
 
-// smallLog loads the row at x and computes its smallRow, calling each (when
-// not nil) with every float64 vector's x − m and exp; it keeps the exps
-// when keep says so (the vectors of x − m are not kept: with them and the
-// exps live, AVX2 runs out of registers). It jumps to bail when the row is
-// not regular: a max that is NaN or ±Inf (special rows, which the general
-// path fills), or a NaN sum (a NaN past the max).
-func (a *arch) smallLog(x GPVirtual, ln smallLanes, bail string, keep bool, each func(i int, d, e VecVirtual)) *smallRow {
+// smallStats loads the row at x and computes its smallRow, calling each
+// (when not nil) with every float64 vector's x − m and exp; it keeps the
+// exps when keep says so (the vectors of x − m are not kept: with them and
+// the exps live, AVX2 runs out of registers). It jumps to bail when the
+// row is not regular: a max that is NaN or ±Inf (special rows, which the
+// general path fills), or a NaN sum (a NaN past the max).
+func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, each func(i int, d, e VecVirtual)) *smallRow {
 	xs := a.smallLoad(x, ln)
 	hi := xs[0]
 	if len(xs) > 1 {
@@ -95,7 +102,6 @@ func (a *arch) smallLog(x GPVirtual, ln smallLanes, bail string, keep bool, each
 	VMOVMSKPD(c, okb)
 	TESTL(U32(1), okb)
 	JZ(LabelRef(bail))
-	r.u, r.l = a.log64(r.ones, r.rest)
 	return r
 }
 
@@ -178,45 +184,147 @@ func (a *arch) log64(ones, rest VecVirtual) (u, l VecVirtual) {
 	return u, q
 }
 
-// logSoftmaxSmall: dst = float32(d − l) per row.
+// batchRows is how many rows a batch of smallBatches takes.
+const batchRows = 8
+
+// batchPtr is a pointer that advances by step bytes per row through the
+// phases that use it.
+type batchPtr struct {
+	p        GPVirtual
+	step     Op
+	inA, inB bool
+}
+
+// smallBatches emits a small-row kernel's loop over rows rows in batches
+// of batchRows: rowA on each row of a batch until one is not regular (it
+// jumps to its bail label), keeping what the row needs later in its
+// 32-byte slot, then rowB on each row rowA did, with its slot. A pointer
+// both phases use is copied for rowA. It returns the number of rows done,
+// which stops at the first row that is not regular.
+func (a *arch) smallBatches(name string, rows GPVirtual, ptrs []batchPtr, rowA func(p []GPVirtual, bail string, slot Mem), rowB func(p []GPVirtual, slot Mem)) GPVirtual {
+	tbl := AllocLocal(batchRows * 32)
+	done, end, off := GP64(), GP64(), GP64()
+	XORQ(done, done)
+	pa := make([]GPVirtual, len(ptrs))
+	pb := make([]GPVirtual, len(ptrs))
+	for i, p := range ptrs {
+		pa[i], pb[i] = p.p, p.p
+		if p.inA && p.inB {
+			pa[i] = GP64()
+		}
+	}
+	slot := tbl
+	slot.Index, slot.Scale = off, 1
+
+	Label(name + "_batch")
+	CMPQ(done, rows)
+	JAE(LabelRef(name + "_ret"))
+	MOVQ(rows, end)
+	SUBQ(done, end)
+	CMPQ(end, U32(batchRows))
+	JBE(LabelRef(name + "_sized"))
+	MOVQ(U32(batchRows), end)
+	Label(name + "_sized")
+	SHLQ(U8(5), end) // bytes of slots
+	for i, p := range ptrs {
+		if pa[i] != p.p {
+			MOVQ(p.p, pa[i])
+		}
+	}
+	XORQ(off, off)
+
+	Label(name + "_a")
+	CMPQ(off, end)
+	JAE(LabelRef(name + "_b"))
+	rowA(pa, name+"_b", slot)
+	ADDQ(U32(32), off)
+	for i, p := range ptrs {
+		if p.inA {
+			ADDQ(p.step, pa[i])
+		}
+	}
+	JMP(LabelRef(name + "_a"))
+
+	Label(name + "_b")
+	MOVQ(off, end) // the slots rowA filled
+	XORQ(off, off)
+	Label(name + "_bl")
+	CMPQ(off, end)
+	JAE(LabelRef(name + "_bend"))
+	rowB(pb, slot)
+	ADDQ(U32(32), off)
+	for i, p := range ptrs {
+		if p.inB {
+			ADDQ(p.step, pb[i])
+		}
+	}
+	JMP(LabelRef(name + "_bl"))
+
+	Label(name + "_bend")
+	SHRQ(U8(5), end)
+	ADDQ(end, done)
+	CMPQ(end, U32(batchRows))
+	JAE(LabelRef(name + "_batch")) // a short batch: the rows ended, or a row was not regular
+	Label(name + "_ret")
+	return done
+}
+
+// smallPrologue loads a small-row kernel's cols and stride (4·cols) and its
+// lanes; AVX2's two lane masks are copied to the stack, which frees the
+// three registers their table addresses take.
+func (a *arch) smallPrologue() (stride GPVirtual, ln smallLanes) {
+	cols := Load(Param("cols"), GP64()).(GPVirtual)
+	stride = GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+	ln = a.smallLanes(cols)
+	if !a.z {
+		loc := AllocLocal(64)
+		for i, m := range ln.masks {
+			v := a.vec()
+			VMOVDQU(m, v)
+			VMOVDQU(v, loc.Offset(32*i))
+			ln.masks[i] = loc.Offset(32 * i)
+		}
+	}
+	return stride, ln
+}
+
+// logSoftmaxSmall: dst = float32((x − m) − l) per row; rowA keeps m, ones
+// and rest, rowB takes the log and stores.
 func (a *arch) logSoftmaxSmall() {
 	a.fn("logSoftmaxSmall", "func(dst, x []float32, cols, rows int) int",
 		"logSoftmaxSmall"+a.suffix+" stores the log-softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst",
 		"until rows rows are done or a row is not regular, and returns how many it stored.")
 	d := slicePtr("dst")
 	x := slicePtr("x")
-	cols := Load(Param("cols"), GP64()).(GPVirtual)
 	rows := Load(Param("rows"), GP64()).(GPVirtual)
-	done := GP64()
-	XORQ(done, done)
-	stride := GP64()
-	MOVQ(cols, stride)
-	SHLQ(U8(2), stride)
-	ln := a.smallLanes(cols)
-
-	Label("logsmall_row")
-	CMPQ(done, rows)
-	JAE(LabelRef("logsmall_ret"))
-	r := a.smallLog(x, ln, "logsmall_ret", false, nil)
-	// (x − m) − l, x read again (from L1) rather than kept in registers.
-	lv := a.vec()
-	VBROADCASTSD(r.l, lv)
-	t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
-	for i := 0; i < smallCols/a.lanes; i++ {
-		m := Mem{Base: x, Disp: a.bytes() * i}
-		lo, hi := a.widen(m, t)
-		VSUBPD(r.mv, lo, lo)
-		VSUBPD(r.mv, hi, hi)
-		VSUBPD(lv, lo, lo)
-		VSUBPD(lv, hi, hi)
-		a.smallStore(a.narrowReg(lo, hi), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
-	}
-	ADDQ(stride, d)
-	ADDQ(stride, x)
-	INCQ(done)
-	JMP(LabelRef("logsmall_row"))
-
-	Label("logsmall_ret")
+	stride, ln := a.smallPrologue()
+	done := a.smallBatches("logsmall", rows, []batchPtr{{x, stride, true, true}, {d, stride, false, true}},
+		func(p []GPVirtual, bail string, slot Mem) {
+			r := a.smallStats(p[0], ln, bail, false, nil)
+			VMOVSD(r.md, slot)
+			VMOVSD(r.ones, slot.Offset(8))
+			VMOVSD(r.rest, slot.Offset(16))
+		},
+		func(p []GPVirtual, slot Mem) {
+			ones, rest := XMM(), XMM()
+			VMOVSD(slot.Offset(8), ones)
+			VMOVSD(slot.Offset(16), rest)
+			_, l := a.log64(ones, rest)
+			mv, lv := a.vec(), a.vec()
+			VBROADCASTSD(slot, mv)
+			VBROADCASTSD(l, lv)
+			t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
+			for i := 0; i < smallCols/a.lanes; i++ {
+				lo, hi := a.widen(Mem{Base: p[0], Disp: a.bytes() * i}, t)
+				VSUBPD(mv, lo, lo)
+				VSUBPD(mv, hi, hi)
+				VSUBPD(lv, lo, lo)
+				VSUBPD(lv, hi, hi)
+				a.smallStore(a.narrowReg(lo, hi), Mem{Base: p[1], Disp: a.bytes() * i}, ln, i)
+			}
+		})
 	VZEROUPPER()
 	Store(done, ReturnIndex(0))
 	RET()
@@ -238,151 +346,169 @@ func lanes64() Mem {
 
 // crossEntropySmall: per row, the loss l − (x[label] − m) (added up in
 // float64), and, when g is not empty, the gradient (e/(ones + rest) −
-// onehot)/scale as crossEntropyRow computes it. Rows with a negative label get a
-// zero gradient and no loss. Labels are int64 or int32.
+// onehot)/scale as crossEntropyRow computes it. Rows with a negative label
+// get a zero gradient and no loss (their slot reads ones 1, rest 0: l = 0).
+// Labels are int64 or int32. rowA does the gradient, which needs no log,
+// and keeps ones, rest and x[label] − m; rowB adds the loss.
 func (a *arch) crossEntropySmall() {
 	a.fn("crossEntropySmall", "func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)",
 		"crossEntropySmall"+a.suffix+" does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels",
 		"l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is",
 		"done or a row is not regular; it returns how many rows it did and the sum of their losses.")
 	g := slicePtr("g")
-	gn := Load(Param("g").Len(), GP64()).(GPVirtual)
 	x := slicePtr("x")
-	cols := Load(Param("cols"), GP64()).(GPVirtual)
 	lp := slicePtr("l64")
 	rows := Load(Param("l64").Len(), GP64()).(GPVirtual)
-	wide := GP64() // labels are l64's
-	MOVQ(rows, wide)
+	lstep := GP64() // bytes per label
+	MOVQ(U32(8), lstep)
 	TESTQ(rows, rows)
 	JNZ(LabelRef("ce_wide"))
 	Load(Param("l32").Base(), lp)
 	Load(Param("l32").Len(), rows)
-	Label("ce_wide")
-	done := GP64()
-	XORQ(done, done)
-	stride := GP64()
-	MOVQ(cols, stride)
-	SHLQ(U8(2), stride)
-	lstep := GP64() // bytes per label
 	MOVQ(U32(4), lstep)
-	TESTQ(wide, wide)
-	JZ(LabelRef("ce_narrow"))
-	MOVQ(U32(8), lstep)
-	Label("ce_narrow")
+	Label("ce_wide")
+	stride, ln := a.smallPrologue()
 	total := XMM()
 	VXORPS(total, total, total)
-	ln := a.smallLanes(cols)
 	zero := c64("zero64", 0)
+	one := c64("one64", 1)
 	w := a.lanes / 2 // float64 lanes per vector
+	gLen := addrOf(Param("g").Len())
 
-	Label("ce_row")
-	CMPQ(done, rows)
-	JAE(LabelRef("ce_ret"))
-	lab := XMM()
-	VXORPS(lab, lab, lab)
-	TESTQ(wide, wide)
-	JZ(LabelRef("ce_label32"))
-	VCVTSI2SDQ(Mem{Base: lp}, lab, lab)
-	JMP(LabelRef("ce_label"))
-	Label("ce_label32")
-	VCVTSI2SDL(Mem{Base: lp}, lab, lab)
-	Label("ce_label")
-	neg, nb := XMM(), GP32()
-	VCMPSD(U8(0x11), zero, lab, neg) // label < 0: ignored
-	VMOVMSKPD(neg, nb)
-	TESTL(U32(1), nb)
-	JNZ(LabelRef("ce_ignored"))
+	done := a.smallBatches("ce", rows, []batchPtr{{g, stride, true, false}, {x, stride, true, false}, {lp, lstep, true, false}},
+		func(p []GPVirtual, bail string, slot Mem) {
+			g, x, lp := p[0], p[1], p[2]
+			lab := XMM()
+			VXORPS(lab, lab, lab)
+			CMPQ(lstep, U32(8))
+			JNZ(LabelRef("ce_label32"))
+			VCVTSI2SDQ(Mem{Base: lp}, lab, lab)
+			JMP(LabelRef("ce_label"))
+			Label("ce_label32")
+			VCVTSI2SDL(Mem{Base: lp}, lab, lab)
+			Label("ce_label")
+			neg, nb := XMM(), GP32()
+			VCMPSD(U8(0x11), zero, lab, neg) // label < 0: ignored
+			VMOVMSKPD(neg, nb)
+			TESTL(U32(1), nb)
+			JNZ(LabelRef("ce_ignored"))
 
-	labv := a.vec()
-	VBROADCASTSD(lab, labv)
-	// sel(i) selects the label's lane in float64 vector i.
-	sel := func(i int) (VecVirtual, OpmaskVirtual) {
-		m := lanes64().Offset(8 * w * i)
-		if a.z {
-			k := K()
-			VCMPPD(U8(0x00), m, labv, k)
-			return nil, k
-		}
-		v := a.vec()
-		VCMPPD(U8(0x00), m, labv, v)
-		return v, nil
-	}
-	dl := a.vec()
-	a.zero(dl)
-	r := a.smallLog(x, ln, "ce_ret", true, func(i int, d, _ VecVirtual) {
-		v, k := sel(i)
-		if a.z {
-			VADDPD(d, dl, k, dl)
-			return
-		}
-		VANDPD(d, v, v)
-		VADDPD(v, dl, dl)
-	})
-	dls := a.hsum64(dl)
-	loss := XMM()
-	VSUBSD(dls, r.l, loss) // l − (x[label] − m)
-	VADDSD(loss, total, total)
-	TESTQ(gn, gn)
-	JZ(LabelRef("ce_next"))
+			labv := a.vec()
+			VBROADCASTSD(lab, labv)
+			// sel(i) selects the label's lane in float64 vector i.
+			sel := func(i int) (VecVirtual, OpmaskVirtual) {
+				m := lanes64().Offset(8 * w * i)
+				if a.z {
+					k := K()
+					VCMPPD(U8(0x00), m, labv, k)
+					return nil, k
+				}
+				v := a.vec()
+				VCMPPD(U8(0x00), m, labv, v)
+				return v, nil
+			}
+			dl := a.vec()
+			a.zero(dl)
+			r := a.smallStats(x, ln, bail, true, func(i int, d, _ VecVirtual) {
+				v, k := sel(i)
+				if a.z {
+					VADDPD(d, dl, k, dl)
+					return
+				}
+				VANDPD(d, v, v)
+				VADDPD(v, dl, dl)
+			})
+			VMOVSD(r.ones, slot)
+			VMOVSD(r.rest, slot.Offset(8))
+			VMOVSD(a.hsum64(dl), slot.Offset(16))
+			CMPQ(gLen, U32(0))
+			JZ(LabelRef("ce_done"))
 
-	// p − 1 at the label as ((e − ones) − rest)/(u·scale): e − ones is
-	// exact where it matters (e = 1 when x[label] is the max).
-	rr, one := XMM(), XMM()
-	VMULSD(paramAddr("scale"), r.u, rr)
-	VMOVSD(c64("one64", 1), one)
-	VDIVSD(rr, one, rr)
-	rv, onesv, restv := a.vec(), a.vec(), a.vec()
-	VBROADCASTSD(rr, rv)
-	VBROADCASTSD(r.ones, onesv)
-	VBROADCASTSD(r.rest, restv)
-	for i := range r.e {
-		e := r.e[i]
-		gl := a.vec()
-		VSUBPD(onesv, e, gl)
-		VSUBPD(restv, gl, gl)
-		VMULPD(rv, e, e)
-		VMULPD(rv, gl, gl)
-		v, k := sel(i)
-		if a.z {
-			VMOVAPD(gl, k, e)
-		} else {
-			VBLENDVPD(v, gl, e, e)
-		}
-	}
-	for i := 0; i < len(r.e); i += 2 {
-		p := a.narrowReg(r.e[i], r.e[i+1])
-		a.smallStore(p, Mem{Base: g, Disp: a.bytes() * i / 2}, ln, i/2)
-	}
-	JMP(LabelRef("ce_next"))
+			// p − 1 at the label as ((e − ones) − rest)/(u·scale): e − ones is
+			// exact where it matters (e = 1 when x[label] is the max).
+			rr := XMM()
+			VADDSD(r.rest, r.ones, rr)
+			VMULSD(paramAddr("scale"), rr, rr)
+			VDIVSD(rr, a.scalar(one), rr)
+			rv, onesv, restv := a.vec(), a.vec(), a.vec()
+			VBROADCASTSD(rr, rv)
+			VBROADCASTSD(r.ones, onesv)
+			VBROADCASTSD(r.rest, restv)
+			for i := range r.e {
+				e := r.e[i]
+				gl := a.vec()
+				VSUBPD(onesv, e, gl)
+				VSUBPD(restv, gl, gl)
+				VMULPD(rv, e, e)
+				VMULPD(rv, gl, gl)
+				v, k := sel(i)
+				if a.z {
+					VMOVAPD(gl, k, e)
+				} else {
+					VBLENDVPD(v, gl, e, e)
+				}
+			}
+			for i := 0; i < len(r.e); i += 2 {
+				p := a.narrowReg(r.e[i], r.e[i+1])
+				a.smallStore(p, Mem{Base: g, Disp: a.bytes() * i / 2}, ln, i/2)
+			}
+			JMP(LabelRef("ce_done"))
 
-	Label("ce_ignored")
-	TESTQ(gn, gn)
-	JZ(LabelRef("ce_next"))
-	zv := a.vec()
-	a.zero(zv)
-	for i := 0; i < smallCols/a.lanes; i++ {
-		a.smallStore(zv, Mem{Base: g, Disp: a.bytes() * i}, ln, i)
-	}
-
-	Label("ce_next")
-	ADDQ(stride, g)
-	ADDQ(stride, x)
-	ADDQ(lstep, lp)
-	INCQ(done)
-	JMP(LabelRef("ce_row"))
-
-	Label("ce_ret")
+			Label("ce_ignored")
+			o := XMM()
+			VMOVSD(one, o)
+			VMOVSD(o, slot)
+			VXORPS(o, o, o)
+			VMOVSD(o, slot.Offset(8))
+			VMOVSD(o, slot.Offset(16))
+			CMPQ(gLen, U32(0))
+			JZ(LabelRef("ce_done"))
+			zv := a.vec()
+			a.zero(zv)
+			for i := 0; i < smallCols/a.lanes; i++ {
+				a.smallStore(zv, Mem{Base: g, Disp: a.bytes() * i}, ln, i)
+			}
+			Label("ce_done")
+		},
+		func(_ []GPVirtual, slot Mem) {
+			ones, rest, dl := XMM(), XMM(), XMM()
+			VMOVSD(slot, ones)
+			VMOVSD(slot.Offset(8), rest)
+			VMOVSD(slot.Offset(16), dl)
+			_, l := a.log64(ones, rest)
+			VSUBSD(dl, l, l) // l − (x[label] − m)
+			VADDSD(l, total, total)
+		})
 	VZEROUPPER()
 	Store(done, ReturnIndex(0))
 	Store(total, ReturnIndex(1))
 	RET()
 }
 
+// addrOf is the stack address of an argument's component (a slice's
+// length, say).
+func addrOf(c gotypes.Component) Mem {
+	b, err := c.Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// scalar loads a constant table's first float64 into an XMM.
+func (a *arch) scalar(m Mem) VecVirtual {
+	x := XMM()
+	VMOVSD(m, x)
+	return x
+}
+
 // softCrossEntropySmall: per row, with sy = Σ y (the lanes past the row
-// read as 0), the loss Σ y·(l − (x − m)) over the y != 0 (a zero target
-// never multiplies a −Inf logit), added up in float64, and the gradient
-// (e·(sy/(ones + rest)) − y)/scale. A row whose sy is not finite is left
-// to the general path with the special rows.
+// read as 0), the gradient (e·(sy/(ones + rest)) − y)/scale, and the loss
+// Σ y·(l − (x − m)) over the y != 0 (a zero target never multiplies a
+// −Inf logit) as l·sy + T, T = Σ y·(m − x): for targets >= 0 both terms
+// are >= 0. rowA does the gradient and keeps ones, rest, sy and T; rowB
+// adds the loss. A row whose sy is not finite is left to the general path
+// with the special rows.
 func (a *arch) softCrossEntropySmall() {
 	a.fn("softCrossEntropySmall", "func(g, x, y []float32, cols, rows int, scale float64) (done int, loss float64)",
 		"softCrossEntropySmall"+a.suffix+" does the soft-target cross-entropy rows 0, 1, ... of x (cols <= 16 columns each)",
@@ -391,105 +517,106 @@ func (a *arch) softCrossEntropySmall() {
 	g := slicePtr("g")
 	x := slicePtr("x")
 	y := slicePtr("y")
-	cols := Load(Param("cols"), GP64()).(GPVirtual)
 	rows := Load(Param("rows"), GP64()).(GPVirtual)
-	done := GP64()
-	XORQ(done, done)
-	stride := GP64()
-	MOVQ(cols, stride)
-	SHLQ(U8(2), stride)
+	stride, ln := a.smallPrologue()
 	total := XMM()
 	VXORPS(total, total, total)
-	ln := a.smallLanes(cols)
 	zero := c64("zero64", 0)
 	nv := smallCols / a.lanes
-
-	// ys loads y's float32 vector i as two float64 vectors, 0 past the row.
-	ys := func(i int) (lo, hi VecVirtual) {
-		m := Mem{Base: y, Disp: a.bytes() * i}
-		if a.z {
-			return a.widen(m, tail{k: ln.k})
-		}
-		v := a.vec()
-		VMOVUPS(m, v)
-		VANDPS(ln.masks[i], v, v)
-		return a.widenReg(v)
+	var mloc Mem
+	if !a.z {
+		mloc = AllocLocal(32)
 	}
 
-	Label("soft_row")
-	CMPQ(done, rows)
-	JAE(LabelRef("soft_ret"))
-	syv := a.vec()
-	a.zero(syv)
-	r := a.smallLog(x, ln, "soft_ret", true, func(i int, _, _ VecVirtual) {
-		if i%2 == 0 {
-			lo, hi := ys(i / 2)
-			VADDPD(lo, syv, syv)
-			VADDPD(hi, syv, syv)
-		}
-	})
-	sy := a.hsum64(syv)
-	c, okb := XMM(), GP32()
-	VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), sy, c)
-	VCMPSD(U8(0x11), c64("inf64", math.Inf(1)), c, c) // |sy| < +Inf (ordered)
-	VMOVMSKPD(c, okb)
-	TESTL(U32(1), okb)
-	JZ(LabelRef("soft_ret"))
-
-	// a = sy/u, 1/scale; then per vector the loss terms and the gradient,
-	// x and y read again (from L1).
-	av, rs := XMM(), XMM()
-	VDIVSD(r.u, sy, av)
-	VMOVSD(c64("one64", 1), rs)
-	VDIVSD(paramAddr("scale"), rs, rs)
-	avv, rsv, lv := a.vec(), a.vec(), a.vec()
-	VBROADCASTSD(av, avv)
-	VBROADCASTSD(rs, rsv)
-	VBROADCASTSD(r.l, lv)
-	lossv := a.vec()
-	a.zero(lossv)
-	var mv Op = r.mv
-	if !a.z { // AVX2: m from the stack frees a register for the loop below
-		loc := AllocLocal(32)
-		VMOVUPD(r.mv, loc)
-		mv = loc
-	}
-	for i := 0; i < nv; i++ {
-		t := tail{k: ln.k} // AVX2: the whole window; the lanes past the row have y = 0 and are not stored
-		xlo, xhi := a.widen(Mem{Base: x, Disp: a.bytes() * i}, t)
-		ylo, yhi := ys(i)
-		for j, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
-			d, yv := p[0], p[1]
-			VSUBPD(mv, d, d)
-			VSUBPD(d, lv, d) // l − (x − m)
-			VMULPD(yv, d, d)
-			if a.z {
-				k := K()
-				VCMPPD(U8(0x04), zero, yv, k) // y != 0
-				VADDPD(d, lossv, k, lossv)
-			} else {
-				nz := a.vec()
-				VCMPPD(U8(0x04), zero, yv, nz) // y != 0
-				VANDPD(nz, d, d)
-				VADDPD(d, lossv, lossv)
+	done := a.smallBatches("soft", rows, []batchPtr{{g, stride, true, false}, {x, stride, true, false}, {y, stride, true, false}},
+		func(p []GPVirtual, bail string, slot Mem) {
+			g, x, y := p[0], p[1], p[2]
+			// ys loads y's float32 vector i as two float64 vectors, 0 past the row.
+			ys := func(i int) (lo, hi VecVirtual) {
+				m := Mem{Base: y, Disp: a.bytes() * i}
+				if a.z {
+					return a.widen(m, tail{k: ln.k})
+				}
+				v := a.vec()
+				VMOVUPS(m, v)
+				VANDPS(ln.masks[i], v, v)
+				return a.widenReg(v)
 			}
-			e := r.e[2*i+j]
-			VMULPD(avv, e, e)
-			VSUBPD(yv, e, e)
-			VMULPD(rsv, e, e)
-		}
-		p := a.narrowReg(r.e[2*i], r.e[2*i+1])
-		a.smallStore(p, Mem{Base: g, Disp: a.bytes() * i}, ln, i)
-	}
-	ls := a.hsum64(lossv)
-	VADDSD(ls, total, total)
-	ADDQ(stride, g)
-	ADDQ(stride, x)
-	ADDQ(stride, y)
-	INCQ(done)
-	JMP(LabelRef("soft_row"))
+			syv, tv := a.vec(), a.vec()
+			a.zero(syv)
+			a.zero(tv)
+			r := a.smallStats(x, ln, bail, true, func(i int, d, _ VecVirtual) {
+				if i%2 != 0 {
+					return
+				}
+				lo, hi := ys(i / 2)
+				VADDPD(lo, syv, syv)
+				VADDPD(hi, syv, syv)
+			})
+			sy := a.hsum64(syv)
+			c, okb := XMM(), GP32()
+			VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), sy, c)
+			VCMPSD(U8(0x11), c64("inf64", math.Inf(1)), c, c) // |sy| < +Inf (ordered)
+			VMOVMSKPD(c, okb)
+			TESTL(U32(1), okb)
+			JZ(LabelRef(bail))
 
-	Label("soft_ret")
+			// a = sy/u, 1/scale; then per vector the loss terms and the
+			// gradient, x and y read again (from L1).
+			av, rs := XMM(), XMM()
+			VADDSD(r.rest, r.ones, av)
+			VDIVSD(av, sy, av)
+			VMOVSD(c64("one64", 1), rs)
+			VDIVSD(paramAddr("scale"), rs, rs)
+			avv, rsv := a.vec(), a.vec()
+			VBROADCASTSD(av, avv)
+			VBROADCASTSD(rs, rsv)
+			VMOVSD(r.ones, slot)
+			VMOVSD(r.rest, slot.Offset(8))
+			VMOVSD(sy, slot.Offset(16))
+			var mv Op = r.mv
+			if !a.z { // AVX2: m from the stack frees a register for the loop below
+				VMOVUPD(r.mv, mloc)
+				mv = mloc
+			}
+			for i := 0; i < nv; i++ {
+				t := tail{k: ln.k} // AVX2: the whole window; the lanes past the row have y = 0 and are not stored
+				xlo, xhi := a.widen(Mem{Base: x, Disp: a.bytes() * i}, t)
+				ylo, yhi := ys(i)
+				for j, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
+					d, yv := p[0], p[1]
+					VSUBPD(mv, d, d)
+					VMULPD(yv, d, d) // y·(x − m), T's terms negated
+					if a.z {
+						k := K()
+						VCMPPD(U8(0x04), zero, yv, k) // y != 0
+						VADDPD(d, tv, k, tv)
+					} else {
+						nz := a.vec()
+						VCMPPD(U8(0x04), zero, yv, nz) // y != 0
+						VANDPD(nz, d, d)
+						VADDPD(d, tv, tv)
+					}
+					e := r.e[2*i+j]
+					VMULPD(avv, e, e)
+					VSUBPD(yv, e, e)
+					VMULPD(rsv, e, e)
+				}
+				a.smallStore(a.narrowReg(r.e[2*i], r.e[2*i+1]), Mem{Base: g, Disp: a.bytes() * i}, ln, i)
+			}
+			VMOVSD(a.hsum64(tv), slot.Offset(24))
+		},
+		func(_ []GPVirtual, slot Mem) {
+			ones, rest, sy, t := XMM(), XMM(), XMM(), XMM()
+			VMOVSD(slot, ones)
+			VMOVSD(slot.Offset(8), rest)
+			VMOVSD(slot.Offset(16), sy)
+			VMOVSD(slot.Offset(24), t)
+			_, l := a.log64(ones, rest)
+			VMULSD(sy, l, l)
+			VSUBSD(t, l, l) // l·sy − Σ y·(x − m)
+			VADDSD(l, total, total)
+		})
 	VZEROUPPER()
 	Store(done, ReturnIndex(0))
 	Store(total, ReturnIndex(1))

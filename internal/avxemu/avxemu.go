@@ -503,6 +503,7 @@ const (
 	opJA
 	opJAE
 	opJB
+	opJBE
 	opJMP
 	opJNZ
 	opJZ
@@ -606,7 +607,7 @@ const (
 
 var opNames = [...]string{
 	opADDQ: "ADDQ", opANDQ: "ANDQ", opCMOVQHI: "CMOVQHI", opCMPQ: "CMPQ", opDECQ: "DECQ",
-	opINCQ: "INCQ", opJA: "JA", opJAE: "JAE", opJB: "JB", opJMP: "JMP", opJNZ: "JNZ",
+	opINCQ: "INCQ", opJA: "JA", opJAE: "JAE", opJB: "JB", opJBE: "JBE", opJMP: "JMP", opJNZ: "JNZ",
 	opJZ: "JZ", opKMOVW: "KMOVW", opKSHIFTRW: "KSHIFTRW", opLEAQ: "LEAQ", opMOVL: "MOVL",
 	opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS",
 	opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1",
@@ -664,6 +665,8 @@ func jumpTaken(op opcode, zf, cf bool) (taken, ok bool) {
 		return !zf, true
 	case opJB:
 		return cf, true
+	case opJBE:
+		return cf || zf, true
 	case opJAE:
 		return !cf, true
 	case opJA:
