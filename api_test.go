@@ -238,14 +238,16 @@ func TestZeroAllocs(t *testing.T) {
 		"LogSumExp[float64]":     func() { LogSumExp(x64) },
 		// Rows shorter than 16: the small-row kernel, AVX2's through a
 		// padded copy on the stack.
-		"Softmax n=10":                 func() { Softmax(d[:10], x[:10]) },
-		"SoftmaxRows cols=10":          func() { SoftmaxRows(d[:1200], x[:1200], 10) },
-		"SoftmaxRows cols=3x1":         func() { SoftmaxRows(d[:3], x[:3], 1) },
-		"LogSoftmax n=10":              func() { LogSoftmax(d[:10], x[:10]) },
-		"LogSoftmaxRows cols=10":       func() { LogSoftmaxRows(d[:1200], x[:1200], 10) },
-		"CrossEntropyGrad cols=10":     func() { CrossEntropyGrad(d[:40], x[:40], labels64, 10) },
-		"CrossEntropy cols=10 int32":   func() { CrossEntropy(x[:40], labels32, 10) },
-		"SoftCrossEntropyGrad cols=10": func() { SoftCrossEntropyGrad(d[:1200], x[:1200], dy[:1200], 10) },
+		"Softmax n=10":                  func() { Softmax(d[:10], x[:10]) },
+		"SoftmaxRows cols=10":           func() { SoftmaxRows(d[:1200], x[:1200], 10) },
+		"SoftmaxRows cols=3x1":          func() { SoftmaxRows(d[:3], x[:3], 1) },
+		"LogSoftmax n=10":               func() { LogSoftmax(d[:10], x[:10]) },
+		"LogSoftmaxRows cols=10":        func() { LogSoftmaxRows(d[:1200], x[:1200], 10) },
+		"CrossEntropyGrad cols=10":      func() { CrossEntropyGrad(d[:40], x[:40], labels64, 10) },
+		"CrossEntropy cols=10 int32":    func() { CrossEntropy(x[:40], labels32, 10) },
+		"SoftCrossEntropyGrad cols=10":  func() { SoftCrossEntropyGrad(d[:1200], x[:1200], dy[:1200], 10) },
+		"SoftmaxBackwardRows cols=10":   func() { SoftmaxBackwardRows(d[:1200], x[:1200], dy[:1200], 10) },
+		"LogSoftmaxBackwardRows cols=3": func() { LogSoftmaxBackwardRows(d[:6], x[:6], dy[:6], 3) },
 	}
 	for name, f := range fns {
 		if a := testing.AllocsPerRun(20, f); a != 0 {

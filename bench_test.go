@@ -104,6 +104,14 @@ func BenchmarkCrossEntropyGradRows(b *testing.B) {
 	benchRows(b, func(dst, x []float32, labels []int, cols int) { CrossEntropyGrad(dst, x, labels, cols) })
 }
 
+func BenchmarkSoftmaxBackwardRows(b *testing.B) {
+	benchRows(b, func(dst, x []float32, _ []int, cols int) { SoftmaxBackwardRows(dst, x, x, cols) })
+}
+
+func BenchmarkLogSoftmaxBackwardRows(b *testing.B) {
+	benchRows(b, func(dst, x []float32, _ []int, cols int) { LogSoftmaxBackwardRows(dst, x, x, cols) })
+}
+
 func BenchmarkSoftCrossEntropyGradRows(b *testing.B) {
 	var y []float32
 	benchRows(b, func(dst, x []float32, labels []int, cols int) {

@@ -197,6 +197,37 @@ func logSoftmaxRows[F Float](k *kernels[F], dst, x []F, cols int) {
 	}
 }
 
+// softmaxBackwardRows and logSoftmaxBackwardRows are the public batch
+// functions: the set's whole-row kernel where it takes the rows, the row
+// compositions for the others.
+func softmaxBackwardRows[F Float](k *kernels[F], dx, p, dy []F, cols int) {
+	rows := len(p) / cols
+	for r := 0; r < rows; r++ {
+		if k.softmaxBackwardRows != nil {
+			r += k.softmaxBackwardRows(dx[r*cols:], p[r*cols:], dy[r*cols:], cols)
+			if r == rows {
+				return
+			}
+		}
+		i, j := r*cols, (r+1)*cols
+		softmaxBackwardRow(k, dx[i:j], p[i:j], dy[i:j])
+	}
+}
+
+func logSoftmaxBackwardRows[F Float](k *kernels[F], dx, logp, dy []F, cols int) {
+	rows := len(logp) / cols
+	for r := 0; r < rows; r++ {
+		if k.logSoftmaxBackwardRows != nil {
+			r += k.logSoftmaxBackwardRows(dx[r*cols:], logp[r*cols:], dy[r*cols:], cols)
+			if r == rows {
+				return
+			}
+		}
+		i, j := r*cols, (r+1)*cols
+		logSoftmaxBackwardRow(k, dx[i:j], logp[i:j], dy[i:j])
+	}
+}
+
 func softmaxBackwardRow[F Float](k *kernels[F], dx, p, dy []F) {
 	if k.softmaxBackward != nil {
 		k.softmaxBackward(dx, p, dy)

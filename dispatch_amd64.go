@@ -40,6 +40,8 @@ type asmKernels struct {
 	logSmall   func(dst, x []float32, cols, rows int) int
 	ceSmall    func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64)
 	softSmall  func(g, x, y []float32, cols, rows int, scale float64) (int, float64)
+	bwdSmall   func(dx, p, dy []float32, cols, rows int) int
+	lbwdSmall  func(dx, logp, dy []float32, cols, rows int) int
 	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
 	sub        func(dst, x []float32, m float32, l float64)
 	sum        func(x []float32) float64
@@ -48,25 +50,23 @@ type asmKernels struct {
 	expMulSub  func(dx, logp, dy []float32, s float64)
 	softGrad   func(g, x, y []float32, m float32, l, sa, rs float64) float64
 
-	// The padded kernels, when not nil, say that the small-row kernels
-	// read and write a 16-element window from each row's start (AVX2):
-	// they do the rows from row from on through a padded copy, with the
-	// small kernels' contracts.
-	padded     func(dst, x []float32, cols, from int) int
-	logPadded  func(dst, x []float32, cols, from int) int
-	cePadded   func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64)
-	softPadded func(g, x, y []float32, cols, from int, scale float64) (int, float64)
+	// padded, when not nil, says that the small-row kernels read and
+	// write a 16-element window from each row's start (AVX2): it does the
+	// rows from row from on through padded copies (small_amd64.go).
+	padded func(kind smallKind, a smallArgs, from int) (int, float64)
 }
 
 var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
 	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
+	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2,
-	smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2, softSmallPaddedAVX2}
+	paddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
 	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
+	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512,
-	nil, nil, nil, nil}
+	nil}
 
 var (
 	avx2Set   = avx2Asm.kernels()
@@ -76,23 +76,23 @@ var (
 // kernels is the set the public functions compose from k's kernels.
 func (k *asmKernels) kernels() kernels[float32] {
 	return kernels[float32]{
-		name:        k.name,
-		max:         k.max,
-		expSum:      k.expSumSplit,
-		expSumTotal: k.expSumTotal,
-		maxMin:      k.maxMin,
-		softmaxRows: k.softmaxRows,
-		logSoftmaxRows: func(dst, x []float32, cols int) int {
-			return smallRows(k.logSmall, k.logPadded, dst, x, cols)
-		},
-		crossEntropyRows:     k.crossEntropyRows,
-		softCrossEntropyRows: k.softCrossEntropyRows,
-		div:                  k.divide,
-		sub:                  func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
-		sum:                  k.sum,
-		dot:                  func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
-		mulSub:               func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
-		expMulSub:            func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
+		name:                   k.name,
+		max:                    k.max,
+		expSum:                 k.expSumSplit,
+		expSumTotal:            k.expSumTotal,
+		maxMin:                 k.maxMin,
+		softmaxRows:            k.softmaxRows,
+		logSoftmaxRows:         k.logSoftmaxRows,
+		crossEntropyRows:       k.crossEntropyRows,
+		softCrossEntropyRows:   k.softCrossEntropyRows,
+		softmaxBackwardRows:    k.softmaxBackwardRows,
+		logSoftmaxBackwardRows: k.logSoftmaxBackwardRows,
+		div:                    k.divide,
+		sub:                    func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
+		sum:                    k.sum,
+		dot:                    func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
+		mulSub:                 func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		expMulSub:              func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
 		softGrad: func(g, x, y []float32, m float32, l, sa, scale float64) float64 {
 			return k.softGrad(g, x[:len(g)], y[:len(g)], m, l, sa, 1/scale)
 		},
@@ -170,164 +170,6 @@ func (k *asmKernels) expSumSplit(dst, x []float32, m float32) (rest, ones float6
 	return rest, float64(n)
 }
 
-// smallCols is the widest row the softmaxSmall kernels take.
-const smallCols = 16
-
-// softmaxRows takes rows of up to smallCols columns to the small-row
-// kernel and wider ones to the table kernels, two at a time
-// (table_amd64.go).
-func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
-	if cols > smallCols {
-		return k.rows(dst, x, cols)
-	}
-	return smallRows(k.small, k.padded, dst, x, cols)
-}
-
-// smallRows does the leading rows of x with a small-row kernel (nothing
-// when cols > smallCols). The AVX2 kernels read and write a 16-element
-// window from each row's start, so they get the rows whose window lies
-// inside the slices, and padded the last few rows (or a single short
-// vector).
-func smallRows(small func(dst, x []float32, cols, rows int) int, padded func(dst, x []float32, cols, from int) int, dst, x []float32, cols int) int {
-	if cols > smallCols {
-		return 0
-	}
-	if padded == nil {
-		return small(dst[:len(x)], x, cols, len(x)/cols)
-	}
-	rows, done := windowRows(len(x), cols), 0
-	if rows > 0 {
-		done = small(dst[:len(x)], x, cols, rows)
-	}
-	if done < rows {
-		return done
-	}
-	return padded(dst, x, cols, done)
-}
-
-// windowRows is how many rows of cols columns, from the start of a slice
-// of n elements, have their 16-element window inside it.
-func windowRows(n, cols int) int {
-	if n < smallCols {
-		return 0
-	}
-	return min(n/cols, (n-smallCols)/cols+1)
-}
-
-// crossEntropyRows is the contract's crossEntropyRows: the small-row
-// kernel on rows of up to smallCols columns.
-func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
-	if cols > smallCols {
-		return from, 0
-	}
-	n := len(x) / cols
-	end := n
-	if k.cePadded != nil {
-		end = windowRows(len(x), cols)
-	}
-	var loss float64
-	if from < end {
-		var gr []float32
-		if len(g) != 0 {
-			gr = g[from*cols:]
-		}
-		v := labels.rows(from, end)
-		done, l := k.ceSmall(gr, x[from*cols:], v.l64, v.l32, cols, scale)
-		from += done
-		loss = l
-		if from < end {
-			return from, loss
-		}
-	}
-	if k.cePadded == nil || from == n {
-		return from, loss
-	}
-	from, l := k.cePadded(g, x, labels, cols, from, scale)
-	return from, loss + l
-}
-
-// softCrossEntropyRows is the contract's softCrossEntropyRows: the
-// small-row kernel on rows of up to smallCols columns.
-func (k *asmKernels) softCrossEntropyRows(g, x, y []float32, cols, from int, scale float64) (int, float64) {
-	if cols > smallCols {
-		return from, 0
-	}
-	n := len(x) / cols
-	end := n
-	if k.softPadded != nil {
-		end = windowRows(len(x), cols)
-	}
-	var loss float64
-	if from < end {
-		i := from * cols
-		done, l := k.softSmall(g[i:len(x)], x[i:], y[i:len(x)], cols, end-from, scale)
-		from += done
-		loss = l
-		if from < end {
-			return from, loss
-		}
-	}
-	if k.softPadded == nil || from == n {
-		return from, loss
-	}
-	from, l := k.softPadded(g, x, y, cols, from, scale)
-	return from, loss + l
-}
-
-// smallPaddedAVX2, logSmallPaddedAVX2, ceSmallPaddedAVX2 and
-// softSmallPaddedAVX2 are the AVX2
-// set's padded kernels: each row from row from on is copied into a
-// 16-element buffer. The buffers stay on the stack because the kernels are
-// called directly (go:noescape).
-func smallPaddedAVX2(dst, x []float32, cols, from int) int {
-	var xb, db [smallCols]float32
-	n := len(x) / cols
-	for r := from; r < n; r++ {
-		copy(xb[:], x[r*cols:(r+1)*cols])
-		if softmaxSmallAVX2(db[:], xb[:], cols, 1) == 0 {
-			return r
-		}
-		copy(dst[r*cols:(r+1)*cols], db[:cols])
-	}
-	return n
-}
-
-func logSmallPaddedAVX2(dst, x []float32, cols, from int) int {
-	var xb, db [smallCols]float32
-	n := len(x) / cols
-	for r := from; r < n; r++ {
-		copy(xb[:], x[r*cols:(r+1)*cols])
-		if logSoftmaxSmallAVX2(db[:], xb[:], cols, 1) == 0 {
-			return r
-		}
-		copy(dst[r*cols:(r+1)*cols], db[:cols])
-	}
-	return n
-}
-
-func ceSmallPaddedAVX2(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
-	var xb, gb [smallCols]float32
-	var loss float64
-	n := len(x) / cols
-	for r := from; r < n; r++ {
-		copy(xb[:], x[r*cols:(r+1)*cols])
-		gr := gb[:0]
-		if len(g) != 0 {
-			gr = gb[:]
-		}
-		v := labels.rows(r, r+1)
-		done, l := crossEntropySmallAVX2(gr, xb[:], v.l64, v.l32, cols, scale)
-		if done == 0 {
-			return r, loss
-		}
-		loss += l
-		if len(g) != 0 {
-			copy(g[r*cols:(r+1)*cols], gb[:cols])
-		}
-	}
-	return n, loss
-}
-
 // recip returns 1/s as a double-float32 pair hi + lo, and false when 1/s is
 // outside the range where lo stays a normal float32 (then the generic
 // kernel does the work; never the case for softmax sums). The kernels'
@@ -359,21 +201,4 @@ func (k *asmKernels) divide(dst, x []float32, s float64) {
 		return
 	}
 	div32(dst, x, s)
-}
-
-func softSmallPaddedAVX2(g, x, y []float32, cols, from int, scale float64) (int, float64) {
-	var xb, yb, gb [smallCols]float32
-	var loss float64
-	n := len(x) / cols
-	for r := from; r < n; r++ {
-		copy(xb[:], x[r*cols:(r+1)*cols])
-		copy(yb[:], y[r*cols:(r+1)*cols])
-		done, l := softCrossEntropySmallAVX2(gb[:], xb[:], yb[:], cols, 1, scale)
-		if done == 0 {
-			return r, loss
-		}
-		loss += l
-		copy(g[r*cols:(r+1)*cols], gb[:cols])
-	}
-	return n, loss
 }

@@ -82,17 +82,16 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		r := emuCall(fn("softCrossEntropySmall"), g, x, y, cols, rows, scale)
 		return r.int(0), r.f64(8)
 	}
+	a.bwdSmall = func(dx, p, dy []float32, cols, rows int) int {
+		return emuCall(fn("softmaxBackwardSmall"), dx, p, dy, cols, rows).int(0)
+	}
+	a.lbwdSmall = func(dx, lp, dy []float32, cols, rows int) int {
+		return emuCall(fn("logSoftmaxBackwardSmall"), dx, lp, dy, cols, rows).int(0)
+	}
 	if a.padded != nil {
-		// The native padded kernels call the hardware kernel; the
-		// interpreted set leaves those rows to the general path instead.
-		a.padded = func(dst, x []float32, cols, from int) int { return from }
-		a.logPadded = a.padded
-		a.cePadded = func(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
-			return from, 0
-		}
-		a.softPadded = func(g, x, y []float32, cols, from int, scale float64) (int, float64) {
-			return from, 0
-		}
+		// The native padded calls the hardware kernels; the interpreted
+		// set leaves those rows to the general path instead.
+		a.padded = func(kind smallKind, args smallArgs, from int) (int, float64) { return from, 0 }
 	}
 	return &a
 }
@@ -356,6 +355,16 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 					eqs(what("crossEntropySmall"), n, d1, d2)
 				}
 			}
+			d1, d2 = two()
+			if r1, r2 := hw.bwdSmall(d1, x, y, cols, rows), emu.bwdSmall(d2, x, y, cols, rows); r1 != r2 {
+				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("softmaxBackwardSmall"), n, cols, r1, r2)
+			}
+			eqs(what("softmaxBackwardSmall"), n, d1, d2)
+			d1, d2 = two()
+			if r1, r2 := hw.lbwdSmall(d1, y, x, cols, rows), emu.lbwdSmall(d2, y, x, cols, rows); r1 != r2 {
+				t.Fatalf("%s n=%d cols=%d: %d rows, interpreted %d", what("logSoftmaxBackwardSmall"), n, cols, r1, r2)
+			}
+			eqs(what("logSoftmaxBackwardSmall"), n, d1, d2)
 			d1, d2 = two()
 			r1, s1 := hw.softSmall(d1, x, y, cols, rows, 3)
 			r2, s2 := emu.softSmall(d2, x, y, cols, rows, 3)

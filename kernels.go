@@ -94,6 +94,12 @@ type kernels[F Float] struct {
 	// of generic's scalar passes.
 	softGrad func(g, x, y []F, m F, l, sa, scale float64) float64
 
+	// softmaxBackwardRows and logSoftmaxBackwardRows, when not nil, are
+	// softmaxRows's contract for the backward passes (no row is special
+	// there: they stop only at a width they do not take).
+	softmaxBackwardRows    func(dx, p, dy []F, cols int) int
+	logSoftmaxBackwardRows func(dx, logp, dy []F, cols int) int
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

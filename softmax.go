@@ -138,10 +138,11 @@ func LogSoftmaxRows[F Float](dst, x []F, cols int) {
 func SoftmaxBackwardRows[F Float](dx, p, dy []F, cols int) {
 	checkSame("SoftmaxBackwardRows", "dx", "p", len(dx), len(p))
 	checkSame("SoftmaxBackwardRows", "dy", "p", len(dy), len(p))
-	rows := checkRows("SoftmaxBackwardRows", len(p), cols)
-	for r := range rows {
-		i, j := r*cols, (r+1)*cols
-		SoftmaxBackward(dx[i:j], p[i:j], dy[i:j])
+	checkRows("SoftmaxBackwardRows", len(p), cols)
+	if is32[F]() {
+		softmaxBackwardRows(active32, as32(dx), as32(p), as32(dy), cols)
+	} else {
+		softmaxBackwardRows(&generic64, as64(dx), as64(p), as64(dy), cols)
 	}
 }
 
@@ -150,10 +151,11 @@ func SoftmaxBackwardRows[F Float](dx, p, dy []F, cols int) {
 func LogSoftmaxBackwardRows[F Float](dx, logp, dy []F, cols int) {
 	checkSame("LogSoftmaxBackwardRows", "dx", "logp", len(dx), len(logp))
 	checkSame("LogSoftmaxBackwardRows", "dy", "logp", len(dy), len(logp))
-	rows := checkRows("LogSoftmaxBackwardRows", len(logp), cols)
-	for r := range rows {
-		i, j := r*cols, (r+1)*cols
-		LogSoftmaxBackward(dx[i:j], logp[i:j], dy[i:j])
+	checkRows("LogSoftmaxBackwardRows", len(logp), cols)
+	if is32[F]() {
+		logSoftmaxBackwardRows(active32, as32(dx), as32(logp), as32(dy), cols)
+	} else {
+		logSoftmaxBackwardRows(&generic64, as64(dx), as64(logp), as64(dy), cols)
 	}
 }
 

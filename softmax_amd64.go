@@ -66,6 +66,18 @@ func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, c
 //go:noescape
 func softCrossEntropySmallAVX2(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
 
+// softmaxBackwardSmallAVX2 stores the softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)
+// to dx and returns rows.
+//
+//go:noescape
+func softmaxBackwardSmallAVX2(dx []float32, p []float32, dy []float32, cols int, rows int) int
+
+// logSoftmaxBackwardSmallAVX2 stores the log-softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)
+// to dx and returns rows.
+//
+//go:noescape
+func logSoftmaxBackwardSmallAVX2(dx []float32, logp []float32, dy []float32, cols int, rows int) int
+
 // divAVX2 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).
 //
@@ -164,6 +176,18 @@ func crossEntropySmallAVX512(g []float32, x []float32, l64 []int64, l32 []int32,
 //
 //go:noescape
 func softCrossEntropySmallAVX512(g []float32, x []float32, y []float32, cols int, rows int, scale float64) (done int, loss float64)
+
+// softmaxBackwardSmallAVX512 stores the softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)
+// to dx and returns rows.
+//
+//go:noescape
+func softmaxBackwardSmallAVX512(dx []float32, p []float32, dy []float32, cols int, rows int) int
+
+// logSoftmaxBackwardSmallAVX512 stores the log-softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)
+// to dx and returns rows.
+//
+//go:noescape
+func logSoftmaxBackwardSmallAVX512(dx []float32, logp []float32, dy []float32, cols int, rows int) int
 
 // divAVX512 stores dst[i] = x[i]·(rhi+rlo), rounded once; len(dst) >= len(x).
 // Unless pf is 0 it prefetches the memory pf bytes past each part of dst it writes (a hint: any address is safe).

@@ -3113,6 +3113,371 @@ DATA abs64<>+48(SB)/8, $0x7fffffffffffffff
 DATA abs64<>+56(SB)/8, $0x7fffffffffffffff
 GLOBL abs64<>(SB), RODATA|NOPTR, $64
 
+// func softmaxBackwardSmallAVX2(dx []float32, p []float32, dy []float32, cols int, rows int) int
+// Requires: AVX, AVX2, CMOV, FMA3
+TEXT ·softmaxBackwardSmallAVX2(SB), NOSPLIT, $64-96
+	MOVQ    dx_base+0(FP), AX
+	MOVQ    p_base+24(FP), CX
+	MOVQ    dy_base+48(FP), DX
+	MOVQ    rows+80(FP), BX
+	MOVQ    cols+72(FP), SI
+	MOVQ    SI, DI
+	SHLQ    $0x02, DI
+	LEAQ    tailmask<>+0(SB), R8
+	MOVQ    $0x00000008, R10
+	MOVQ    SI, R9
+	CMPQ    R9, R10
+	CMOVQHI R10, R9
+	SUBQ    R9, SI
+	MOVQ    R10, R11
+	SUBQ    R9, R11
+	MOVQ    R10, R9
+	SUBQ    SI, R9
+	VMOVDQU (R8)(R11*4), Y0
+	VMOVDQU Y0, (SP)
+	VMOVDQU (R8)(R9*4), Y0
+	VMOVDQU Y0, 32(SP)
+	XORQ    SI, SI
+
+bwd_row:
+	CMPQ         SI, BX
+	JAE          bwd_ret
+	VPXOR        Y0, Y0, Y0
+	VMOVUPS      (CX), Y3
+	VANDPS       (SP), Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X1
+	VCVTPS2PD    X1, Y3
+	VMOVUPS      (DX), Y5
+	VANDPS       (SP), Y5, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VFMADD231PD  Y4, Y6, Y0
+	VFMADD231PD  Y3, Y5, Y0
+	VMOVUPS      32(CX), Y7
+	VANDPS       32(SP), Y7, Y7
+	VCVTPS2PD    X7, Y8
+	VEXTRACTF128 $0x01, Y7, X1
+	VCVTPS2PD    X1, Y7
+	VMOVUPS      32(DX), Y9
+	VANDPS       32(SP), Y9, Y9
+	VCVTPS2PD    X9, Y10
+	VEXTRACTF128 $0x01, Y9, X1
+	VCVTPS2PD    X1, Y9
+	VFMADD231PD  Y8, Y10, Y0
+	VFMADD231PD  Y7, Y9, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VANDPD       abs64<>+0(SB), X1, X0
+	VCMPSD       $0x00, inf64<>+0(SB), X0, X0
+	VORPD        X0, X1, X1
+	VBROADCASTSD X1, Y0
+	VSUBPD       Y0, Y6, Y6
+	VMULPD       Y4, Y6, Y6
+	VSUBPD       Y0, Y5, Y5
+	VMULPD       Y3, Y5, Y5
+	VSUBPD       Y0, Y10, Y10
+	VMULPD       Y8, Y10, Y10
+	VSUBPD       Y0, Y9, Y9
+	VMULPD       Y7, Y9, Y9
+	VCVTPD2PSY   Y6, X1
+	VCVTPD2PSY   Y5, X0
+	VINSERTF128  $0x01, X0, Y1, Y1
+	VMOVUPS      (AX), Y0
+	VMOVDQU      (SP), Y3
+	VBLENDVPS    Y3, Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	VCVTPD2PSY   Y10, X2
+	VCVTPD2PSY   Y9, X0
+	VINSERTF128  $0x01, X0, Y2, Y2
+	VMOVUPS      32(AX), Y0
+	VMOVDQU      32(SP), Y3
+	VBLENDVPS    Y3, Y2, Y0, Y0
+	VMOVUPS      Y0, 32(AX)
+	ADDQ         DI, AX
+	ADDQ         DI, CX
+	ADDQ         DI, DX
+	INCQ         SI
+	JMP          bwd_row
+
+bwd_ret:
+	VZEROUPPER
+	MOVQ BX, ret+88(FP)
+	RET
+
+// func logSoftmaxBackwardSmallAVX2(dx []float32, logp []float32, dy []float32, cols int, rows int) int
+// Requires: AVX, AVX2, CMOV, FMA3
+TEXT ·logSoftmaxBackwardSmallAVX2(SB), NOSPLIT, $64-96
+	MOVQ    dx_base+0(FP), AX
+	MOVQ    logp_base+24(FP), CX
+	MOVQ    dy_base+48(FP), DX
+	MOVQ    rows+80(FP), BX
+	MOVQ    cols+72(FP), SI
+	MOVQ    SI, DI
+	SHLQ    $0x02, DI
+	LEAQ    tailmask<>+0(SB), R8
+	MOVQ    $0x00000008, R10
+	MOVQ    SI, R9
+	CMPQ    R9, R10
+	CMOVQHI R10, R9
+	SUBQ    R9, SI
+	MOVQ    R10, R11
+	SUBQ    R9, R11
+	MOVQ    R10, R9
+	SUBQ    SI, R9
+	VMOVDQU (R8)(R11*4), Y0
+	VMOVDQU Y0, (SP)
+	VMOVDQU (R8)(R9*4), Y0
+	VMOVDQU Y0, 32(SP)
+	XORQ    SI, SI
+
+lbwd_row:
+	CMPQ         SI, BX
+	JAE          lbwd_ret
+	VPXOR        Y0, Y0, Y0
+	VMOVUPS      (DX), Y3
+	VANDPS       (SP), Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X1
+	VCVTPS2PD    X1, Y3
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y3, Y0, Y0
+	VMOVUPS      32(DX), Y5
+	VANDPS       32(SP), Y5, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       Y6, Y0, Y0
+	VADDPD       Y5, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VBROADCASTSD X1, Y0
+	VCVTPS2PD    (CX), Y7
+	VCVTPS2PD    16(CX), Y8
+	VMOVUPD      exp64min<>+0(SB), Y9
+	VMAXPD       Y7, Y9, Y9
+	VMOVUPD      magic64<>+0(SB), Y10
+	VFMADD231PD  log2e64<>+0(SB), Y9, Y10
+	VSUBPD       magic64<>+0(SB), Y10, Y11
+	VMOVAPD      Y9, Y9
+	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y9
+	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y9
+	VMOVUPD      exp64c11<>+0(SB), Y11
+	VFMADD213PD  exp64c10<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c9<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c8<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y11
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y11
+	VPSLLQ       $0x34, Y10, Y10
+	VMULPD       Y10, Y11, Y11
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y7, Y9
+	VANDNPD      Y11, Y9, Y11
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y7, Y7
+	VMOVUPD      inf64<>+0(SB), Y9
+	VBLENDVPD    Y7, Y9, Y11, Y11
+	VFNMADD231PD Y0, Y11, Y4
+	VMOVUPD      exp64min<>+0(SB), Y7
+	VMAXPD       Y8, Y7, Y7
+	VMOVUPD      magic64<>+0(SB), Y9
+	VFMADD231PD  log2e64<>+0(SB), Y7, Y9
+	VSUBPD       magic64<>+0(SB), Y9, Y10
+	VMOVAPD      Y7, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y10
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y10
+	VPSLLQ       $0x34, Y9, Y9
+	VMULPD       Y9, Y10, Y10
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y8, Y7
+	VANDNPD      Y10, Y7, Y10
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y8, Y7
+	VMOVUPD      inf64<>+0(SB), Y8
+	VBLENDVPD    Y7, Y8, Y10, Y10
+	VFNMADD231PD Y0, Y10, Y3
+	VCVTPD2PSY   Y4, X1
+	VCVTPD2PSY   Y3, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y3
+	VMOVDQU      (SP), Y4
+	VBLENDVPS    Y4, Y1, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VCVTPS2PD    32(CX), Y3
+	VCVTPS2PD    48(CX), Y4
+	VMOVUPD      exp64min<>+0(SB), Y7
+	VMAXPD       Y3, Y7, Y7
+	VMOVUPD      magic64<>+0(SB), Y8
+	VFMADD231PD  log2e64<>+0(SB), Y7, Y8
+	VSUBPD       magic64<>+0(SB), Y8, Y9
+	VMOVAPD      Y7, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y9
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y9
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y8, Y9, Y9
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y7
+	VANDNPD      Y9, Y7, Y9
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y3
+	VMOVUPD      inf64<>+0(SB), Y7
+	VBLENDVPD    Y3, Y7, Y9, Y9
+	VFNMADD231PD Y0, Y9, Y6
+	VMOVUPD      exp64min<>+0(SB), Y3
+	VMAXPD       Y4, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y7
+	VSUBPD       magic64<>+0(SB), Y7, Y8
+	VMOVAPD      Y3, Y3
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y3
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y3
+	VMOVUPD      exp64c11<>+0(SB), Y8
+	VFMADD213PD  exp64c10<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c9<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c8<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y3, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y7, Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y4, Y3
+	VANDNPD      Y8, Y3, Y8
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y4, Y3
+	VMOVUPD      inf64<>+0(SB), Y4
+	VBLENDVPD    Y3, Y4, Y8, Y8
+	VFNMADD231PD Y0, Y8, Y5
+	VCVTPD2PSY   Y6, X2
+	VCVTPD2PSY   Y5, X0
+	VINSERTF128  $0x01, X0, Y2, Y2
+	VMOVUPS      32(AX), Y0
+	VMOVDQU      32(SP), Y3
+	VBLENDVPS    Y3, Y2, Y0, Y0
+	VMOVUPS      Y0, 32(AX)
+	ADDQ         DI, AX
+	ADDQ         DI, CX
+	ADDQ         DI, DX
+	INCQ         SI
+	JMP          lbwd_row
+
+lbwd_ret:
+	VZEROUPPER
+	MOVQ BX, ret+88(FP)
+	RET
+
+DATA exp64lo<>+0(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+8(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+16(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+24(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+32(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+40(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+48(SB)/8, $0xc0874910d52d3052
+DATA exp64lo<>+56(SB)/8, $0xc0874910d52d3052
+GLOBL exp64lo<>(SB), RODATA|NOPTR, $64
+
+DATA exp64min<>+0(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+8(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+16(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+24(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+32(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+40(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+48(SB)/8, $0xc0861da0612a41a3
+DATA exp64min<>+56(SB)/8, $0xc0861da0612a41a3
+GLOBL exp64min<>(SB), RODATA|NOPTR, $64
+
+DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
+GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
+
+DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
+GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c11<>+0(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+8(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+16(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+24(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+32(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+40(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+48(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+56(SB)/8, $0x3e6ae64567f544e4
+GLOBL exp64c11<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c10<>+0(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+8(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+16(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+24(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+32(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+40(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+48(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+56(SB)/8, $0x3ea27e4fb7789f5c
+GLOBL exp64c10<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c9<>+0(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+8(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+16(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+24(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+32(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+40(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+48(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+56(SB)/8, $0x3ed71de3a556c734
+GLOBL exp64c9<>(SB), RODATA|NOPTR, $64
+
+DATA exp64hi<>+0(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+8(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+16(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+24(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+32(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+40(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+48(SB)/8, $0x40862b7d369a5aa8
+DATA exp64hi<>+56(SB)/8, $0x40862b7d369a5aa8
+GLOBL exp64hi<>(SB), RODATA|NOPTR, $64
+
 // func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·divAVX2(SB), NOSPLIT, $32-64
@@ -4043,86 +4408,6 @@ copied_80:
 expmulsub_done:
 	VZEROUPPER
 	RET
-
-DATA exp64lo<>+0(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+8(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+16(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+24(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+32(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+40(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+48(SB)/8, $0xc0874910d52d3052
-DATA exp64lo<>+56(SB)/8, $0xc0874910d52d3052
-GLOBL exp64lo<>(SB), RODATA|NOPTR, $64
-
-DATA exp64min<>+0(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+8(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+16(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+24(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+32(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+40(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+48(SB)/8, $0xc0861da0612a41a3
-DATA exp64min<>+56(SB)/8, $0xc0861da0612a41a3
-GLOBL exp64min<>(SB), RODATA|NOPTR, $64
-
-DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
-GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
-
-DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
-GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c11<>+0(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+8(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+16(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+24(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+32(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+40(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+48(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+56(SB)/8, $0x3e6ae64567f544e4
-GLOBL exp64c11<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c10<>+0(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+8(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+16(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+24(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+32(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+40(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+48(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+56(SB)/8, $0x3ea27e4fb7789f5c
-GLOBL exp64c10<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c9<>+0(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+8(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+16(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+24(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+32(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+40(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+48(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+56(SB)/8, $0x3ed71de3a556c734
-GLOBL exp64c9<>(SB), RODATA|NOPTR, $64
-
-DATA exp64hi<>+0(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+8(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+16(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+24(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+32(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+40(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+48(SB)/8, $0x40862b7d369a5aa8
-DATA exp64hi<>+56(SB)/8, $0x40862b7d369a5aa8
-GLOBL exp64hi<>(SB), RODATA|NOPTR, $64
 
 // func softGradAVX2(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
 // Requires: AVX, AVX2, FMA3, SSE2
@@ -6432,6 +6717,163 @@ soft_ret:
 	VZEROUPPER
 	MOVQ  SI, done+96(FP)
 	MOVSD X0, loss+104(FP)
+	RET
+
+// func softmaxBackwardSmallAVX512(dx []float32, p []float32, dy []float32, cols int, rows int) int
+// Requires: AVX, AVX512F
+TEXT ·softmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  p_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  rows+80(FP), BX
+	MOVQ  cols+72(FP), SI
+	MOVQ  SI, DI
+	SHLQ  $0x02, DI
+	LEAQ  tailk<>+0(SB), R8
+	KMOVW (R8)(SI*2), K1
+	XORQ  SI, SI
+
+bwd_row:
+	CMPQ          SI, BX
+	JAE           bwd_ret
+	VPXORD        Z0, Z0, Z0
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (CX), K1, Z1
+	VCVTPS2PD.Z   32(CX), K2, Z2
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z3
+	VCVTPS2PD.Z   32(DX), K2, Z4
+	VFMADD231PD   Z1, Z3, Z0
+	VFMADD231PD   Z2, Z4, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y5
+	VADDPD        Y5, Y0, Y5
+	VEXTRACTF128  $0x01, Y5, X6
+	VADDPD        X6, X5, X6
+	VPERMILPD     $0x01, X6, X5
+	VADDSD        X5, X6, X6
+	VANDPD        abs64<>+0(SB), X6, X5
+	VCMPSD        $0x00, inf64<>+0(SB), X5, X5
+	VORPD         X5, X6, X6
+	VBROADCASTSD  X6, Z5
+	VSUBPD        Z5, Z3, Z3
+	VMULPD        Z1, Z3, Z3
+	VSUBPD        Z5, Z4, Z4
+	VMULPD        Z2, Z4, Z4
+	VCVTPD2PS     Z3, Y6
+	VCVTPD2PS     Z4, Y1
+	VINSERTF64X4  $0x01, Y1, Z6, Z6
+	VMOVUPS       Z6, K1, (AX)
+	ADDQ          DI, AX
+	ADDQ          DI, CX
+	ADDQ          DI, DX
+	INCQ          SI
+	JMP           bwd_row
+
+bwd_ret:
+	VZEROUPPER
+	MOVQ BX, ret+88(FP)
+	RET
+
+// func logSoftmaxBackwardSmallAVX512(dx []float32, logp []float32, dy []float32, cols int, rows int) int
+// Requires: AVX, AVX512F
+TEXT ·logSoftmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  logp_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  rows+80(FP), BX
+	MOVQ  cols+72(FP), SI
+	MOVQ  SI, DI
+	SHLQ  $0x02, DI
+	LEAQ  tailk<>+0(SB), R8
+	KMOVW (R8)(SI*2), K1
+	XORQ  SI, SI
+
+lbwd_row:
+	CMPQ          SI, BX
+	JAE           lbwd_ret
+	VPXORD        Z0, Z0, Z0
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z1
+	VCVTPS2PD.Z   32(DX), K2, Z2
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPD        Y3, Y0, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VADDPD        X4, X3, X4
+	VPERMILPD     $0x01, X4, X3
+	VADDSD        X3, X4, X4
+	VBROADCASTSD  X4, Z3
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (CX), K1, Z4
+	VCVTPS2PD.Z   32(CX), K2, Z5
+	VMOVUPD       exp64min<>+0(SB), Z6
+	VMAXPD        Z4, Z6, Z6
+	VMOVUPD       magic64<>+0(SB), Z7
+	VFMADD231PD   log2e64<>+0(SB), Z6, Z7
+	VSUBPD        magic64<>+0(SB), Z7, Z8
+	VMOVAPD       Z6, Z6
+	VFNMADD231PD  ln2hi64<>+0(SB), Z8, Z6
+	VFNMADD231PD  ln2lo64<>+0(SB), Z8, Z6
+	VMOVUPD       exp64c11<>+0(SB), Z8
+	VFMADD213PD   exp64c10<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c9<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c8<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c7<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c6<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c5<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c4<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c3<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c2<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c1<>+0(SB), Z6, Z8
+	VFMADD213PD   exp64c0<>+0(SB), Z6, Z8
+	VPSLLQ        $0x34, Z7, Z7
+	VMULPD        Z7, Z8, Z8
+	VCMPPD        $0x05, exp64lo<>+0(SB), Z4, K2
+	VMOVAPD.Z     Z8, K2, Z8
+	VCMPPD        $0x1e, exp64hi<>+0(SB), Z4, K2
+	VMOVUPD       inf64<>+0(SB), K2, Z8
+	VFNMADD231PD  Z3, Z8, Z1
+	VMOVUPD       exp64min<>+0(SB), Z4
+	VMAXPD        Z5, Z4, Z4
+	VMOVUPD       magic64<>+0(SB), Z6
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z6
+	VSUBPD        magic64<>+0(SB), Z6, Z7
+	VMOVAPD       Z4, Z4
+	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z4
+	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z4
+	VMOVUPD       exp64c11<>+0(SB), Z7
+	VFMADD213PD   exp64c10<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c9<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c8<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z4, Z7
+	VPSLLQ        $0x34, Z6, Z6
+	VMULPD        Z6, Z7, Z7
+	VCMPPD        $0x05, exp64lo<>+0(SB), Z5, K2
+	VMOVAPD.Z     Z7, K2, Z7
+	VCMPPD        $0x1e, exp64hi<>+0(SB), Z5, K2
+	VMOVUPD       inf64<>+0(SB), K2, Z7
+	VFNMADD231PD  Z3, Z7, Z2
+	VCVTPD2PS     Z1, Y9
+	VCVTPD2PS     Z2, Y1
+	VINSERTF64X4  $0x01, Y1, Z9, Z9
+	VMOVUPS       Z9, K1, (AX)
+	ADDQ          DI, AX
+	ADDQ          DI, CX
+	ADDQ          DI, DX
+	INCQ          SI
+	JMP           lbwd_row
+
+lbwd_ret:
+	VZEROUPPER
+	MOVQ BX, ret+88(FP)
 	RET
 
 // func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)

@@ -828,6 +828,8 @@ func main() {
 		a.logSoftmaxSmall()
 		a.crossEntropySmall()
 		a.softCrossEntropySmall()
+		a.softmaxBackwardSmall()
+		a.logSoftmaxBackwardSmall()
 		a.div()
 		a.sub()
 		a.sumDot(false)

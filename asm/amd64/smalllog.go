@@ -531,17 +531,7 @@ func (a *arch) softCrossEntropySmall() {
 	done := a.smallBatches("soft", rows, []batchPtr{{g, stride, true, false}, {x, stride, true, false}, {y, stride, true, false}},
 		func(p []GPVirtual, bail string, slot Mem) {
 			g, x, y := p[0], p[1], p[2]
-			// ys loads y's float32 vector i as two float64 vectors, 0 past the row.
-			ys := func(i int) (lo, hi VecVirtual) {
-				m := Mem{Base: y, Disp: a.bytes() * i}
-				if a.z {
-					return a.widen(m, tail{k: ln.k})
-				}
-				v := a.vec()
-				VMOVUPS(m, v)
-				VANDPS(ln.masks[i], v, v)
-				return a.widenReg(v)
-			}
+			ys := func(i int) (lo, hi VecVirtual) { return a.smallWiden(y, ln, i) }
 			syv, tv := a.vec(), a.vec()
 			a.zero(syv)
 			a.zero(tv)

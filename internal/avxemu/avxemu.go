@@ -578,6 +578,7 @@ const (
 	opVMULPS
 	opVMULSD
 	opVMULSS
+	opVORPD
 	opVPADDD
 	opVPADDQ
 	opVPAND
@@ -629,7 +630,7 @@ var opNames = [...]string{
 	opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
 	opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS",
 	opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS",
-	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVPADDD: "VPADDD", opVPADDQ: "VPADDQ", opVPAND: "VPAND", opVPERMILPD: "VPERMILPD",
+	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVORPD: "VORPD", opVPADDD: "VPADDD", opVPADDQ: "VPADDQ", opVPAND: "VPAND", opVPERMILPD: "VPERMILPD",
 	opVPERMILPS: "VPERMILPS", opVPERMPS: "VPERMPS", opVPSHUFD: "VPSHUFD", opVPSLLD: "VPSLLD",
 	opVPOR: "VPOR", opVPSLLQ: "VPSLLQ", opVPSRLQ: "VPSRLQ",
 	opVPSUBD: "VPSUBD", opVPSUBQ: "VPSUBQ", opVPXOR: "VPXOR", opVPXORD: "VPXORD",
@@ -1058,7 +1059,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		res, _ := m.readVec(ops[2], 2*hw)
 		copy(res[int(ops[0].imm)*hw:], half)
 		return m.writeVec(dst, res)
-	case opVPXORD, opVPXOR, opVXORPS, opVANDPS, opVANDPD, opVANDNPS, opVANDNPD, opVPAND, opVPOR:
+	case opVPXORD, opVPXOR, opVXORPS, opVANDPS, opVANDPD, opVANDNPS, opVANDNPD, opVPAND, opVPOR, opVORPD:
 		a, err := m.readVec(ops[0], w)
 		if err != nil {
 			return err
@@ -1069,7 +1070,7 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 			switch op {
 			case opVANDPS, opVANDPD, opVPAND:
 				res[i] = a[i] & b[i]
-			case opVPOR:
+			case opVPOR, opVORPD:
 				res[i] = a[i] | b[i]
 			case opVANDNPS, opVANDNPD:
 				res[i] = ^b[i] & a[i]

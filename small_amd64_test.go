@@ -7,6 +7,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gosimd/softmax/internal/gen"
 	"github.com/gosimd/softmax/internal/ref"
 )
 
@@ -322,4 +323,106 @@ func absLoss(x, y []float32, cols int) float64 {
 		}
 	}
 	return s / float64(rows)
+}
+
+// TestKernelBackwardRows: the backward passes' small-row kernels against
+// the reference, with checkTerms32's bar where the outputs cancel (dy −
+// ⟨p, dy⟩, dy − exp(logp)·Σdy), and special values in dy and logp.
+func TestKernelBackwardRows(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		if k.softmaxBackwardRows == nil || k.logSoftmaxBackwardRows == nil {
+			t.Skip("no whole-row kernels")
+		}
+		rng := newRand(37)
+		for cols := 1; cols <= smallCols+2; cols++ {
+			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+				for trial := 0; trial < 6; trial++ {
+					x := kernelRows(rng, rows, cols)
+					var p, logp, dy []float64
+					for r := range rows {
+						row := widen(x[r*cols : (r+1)*cols])
+						p = append(p, rounded32(ref.Softmax(row, ref.Fast))...)
+						logp = append(logp, rounded32(ref.LogSoftmax(row, ref.Fast))...)
+						d := rounded32(gen.Logits(rng, cols, []float64{1, 100, 1e-3}[rng.IntN(3)], 0))
+						if rng.IntN(8) == 0 {
+							d[rng.IntN(cols)] = []float64{math.NaN(), math.Inf(1), math.Inf(-1), 3e38}[rng.IntN(4)]
+						}
+						dy = append(dy, d...)
+					}
+					what := fmt.Sprintf("cols=%d rows=%d", cols, rows)
+					off := rng.IntN(16)
+					for _, log := range []bool{false, true} {
+						in := p
+						if log {
+							in = logp
+						}
+						xs := place(t, f32(in), off, trial%2 == 0)
+						ys := place(t, f32(dy), (off+3)%16, trial%2 == 1)
+						got := place(t, make([]float32, len(in)), (off+5)%16, trial%2 == 1)
+						gen := make([]float32, len(in))
+						if log {
+							logSoftmaxBackwardRows(k, got, xs, ys, cols)
+							logSoftmaxBackwardRows(&generic32, gen, f32(in), f32(dy), cols)
+						} else {
+							softmaxBackwardRows(k, got, xs, ys, cols)
+							softmaxBackwardRows(&generic32, gen, f32(in), f32(dy), cols)
+						}
+						for r := range rows {
+							i, j := r*cols, (r+1)*cols
+							var want, terms []float64
+							if log {
+								// Precise: Fast flushes exp(logp) below 2^-126 to 0, which
+								// no set does backwards; with Σdy near 3e38 it shows.
+								want = ref.LogSoftmaxBackward(in[i:j], dy[i:j], ref.Precise)
+								sdy := 0.0
+								for _, v := range dy[i:j] {
+									sdy += v
+								}
+								for _, v := range in[i:j] {
+									terms = append(terms, math.Exp(v)*sdy)
+								}
+							} else {
+								want = ref.SoftmaxBackward(in[i:j], dy[i:j])
+								terms = backwardTerms(in[i:j], dy[i:j])
+							}
+							for c := range want {
+								g, w := got[i+c], gen[i+c]
+								if sameKind(g, w) || math.IsInf(float64(g), 1) != math.IsInf(float64(w), 1) {
+									t.Fatalf("%s log=%v row %d: [%d] = %v, generic %v", what, log, r, c, g, w)
+								}
+								if w != w || math.IsInf(float64(w), 0) || math.IsInf(want[c], 0) || want[c] != want[c] || math.IsInf(terms[c], 0) || terms[c] != terms[c] {
+									continue
+								}
+								e := errULP(g, want[c])
+								if e > 4 {
+									e = math.Abs(float64(g)-want[c]) / (ulpOf(want[c]) + ulpOf(terms[c]))
+								}
+								if !(e <= 4) {
+									t.Fatalf("%s log=%v row %d: [%d] = %v, want %v, term %v (%.2f ULP)", what, log, r, c, g, want[c], terms[c], e)
+								}
+							}
+						}
+						// In place (dx is dy): the same bits.
+						yi := place(t, f32(dy), (off+7)%16, trial%2 == 0)
+						if log {
+							logSoftmaxBackwardRows(k, yi, xs, yi, cols)
+						} else {
+							softmaxBackwardRows(k, yi, xs, yi, cols)
+						}
+						sameBits(t, what+": in place", yi, got)
+					}
+				}
+			}
+		}
+		for cols := 1; cols <= smallCols; cols++ {
+			x := logits32(rng, 40*cols, 2, 0)
+			d := make([]float32, len(x))
+			if n := k.softmaxBackwardRows(d, x, x, cols); n != 40 {
+				t.Fatalf("cols=%d: the kernel did %d of 40 rows", cols, n)
+			}
+			if n := k.logSoftmaxBackwardRows(d[:cols], x[:cols], x[:cols], cols); n != 1 {
+				t.Fatalf("cols=%d: the kernel did %d of 1 row", cols, n)
+			}
+		}
+	})
 }

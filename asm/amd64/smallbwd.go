@@ -1,0 +1,126 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The backward passes of rows of at most 16 columns, row after row in one
+// call (the window and lanes of softmaxSmall), in float64 lanes as the
+// general path's dot, sum, mulSub and expMulSub compute them. They take
+// every row: there are no special rows backwards.
+
+// smallWiden loads vector i of the row at base as two float64 vectors,
+// 0 in the lanes past the row.
+func (a *arch) smallWiden(base GPVirtual, ln smallLanes, i int) (lo, hi VecVirtual) {
+	m := Mem{Base: base, Disp: a.bytes() * i}
+	if a.z {
+		return a.widen(m, tail{k: ln.k})
+	}
+	v := a.vec()
+	VMOVUPS(m, v)
+	VANDPS(ln.masks[i], v, v)
+	return a.widenReg(v)
+}
+
+// smallRowLoop emits a loop over rows rows calling body for each, the
+// pointers advancing by stride; it returns rows.
+func smallRowLoop(name string, rows, stride GPVirtual, ptrs []GPVirtual, body func()) {
+	i := GP64()
+	XORQ(i, i)
+	Label(name + "_row")
+	CMPQ(i, rows)
+	JAE(LabelRef(name + "_ret"))
+	body()
+	for _, p := range ptrs {
+		ADDQ(stride, p)
+	}
+	INCQ(i)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_ret")
+}
+
+// softmaxBackwardSmall: dx = p·(dy − s), s = Σ p·dy in float64 (NaN when
+// a product is infinite, as the general path's dot gives it).
+func (a *arch) softmaxBackwardSmall() {
+	a.fn("softmaxBackwardSmall", "func(dx, p, dy []float32, cols, rows int) int",
+		"softmaxBackwardSmall"+a.suffix+" stores the softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)",
+		"to dx and returns rows.")
+	d := slicePtr("dx")
+	p := slicePtr("p")
+	y := slicePtr("dy")
+	rows := Load(Param("rows"), GP64()).(GPVirtual)
+	stride, ln := a.smallPrologue()
+	nv := smallCols / a.lanes
+	smallRowLoop("bwd", rows, stride, []GPVirtual{d, p, y}, func() {
+		var ps, ys []VecVirtual
+		acc := a.vec()
+		a.zero(acc)
+		for i := 0; i < nv; i++ {
+			plo, phi := a.smallWiden(p, ln, i)
+			ylo, yhi := a.smallWiden(y, ln, i)
+			VFMADD231PD(plo, ylo, acc) // exact products, one rounding per sum
+			VFMADD231PD(phi, yhi, acc)
+			ps, ys = append(ps, plo, phi), append(ys, ylo, yhi)
+		}
+		s := a.hsum64(acc)
+		inf := XMM()
+		VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), s, inf)
+		VCMPSD(U8(0x00), c64("inf64", math.Inf(1)), inf, inf) // |s| == +Inf: all ones, a NaN
+		VORPD(inf, s, s)
+		sv := a.vec()
+		VBROADCASTSD(s, sv)
+		for i := range ys {
+			VSUBPD(sv, ys[i], ys[i])
+			VMULPD(ps[i], ys[i], ys[i])
+		}
+		for i := 0; i < nv; i++ {
+			a.smallStore(a.narrowReg(ys[2*i], ys[2*i+1]), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
+		}
+	})
+	VZEROUPPER()
+	Store(rows, ReturnIndex(0))
+	RET()
+}
+
+// logSoftmaxBackwardSmall: dx = dy − exp(logp)·s, s = Σ dy in float64,
+// exp as exp64 (the general path's expMulSub).
+func (a *arch) logSoftmaxBackwardSmall() {
+	a.fn("logSoftmaxBackwardSmall", "func(dx, logp, dy []float32, cols, rows int) int",
+		"logSoftmaxBackwardSmall"+a.suffix+" stores the log-softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)",
+		"to dx and returns rows.")
+	d := slicePtr("dx")
+	lp := slicePtr("logp")
+	y := slicePtr("dy")
+	rows := Load(Param("rows"), GP64()).(GPVirtual)
+	stride, ln := a.smallPrologue()
+	nv := smallCols / a.lanes
+	smallRowLoop("lbwd", rows, stride, []GPVirtual{d, lp, y}, func() {
+		var ys []VecVirtual
+		acc := a.vec()
+		a.zero(acc)
+		for i := 0; i < nv; i++ {
+			lo, hi := a.smallWiden(y, ln, i)
+			VADDPD(lo, acc, acc)
+			VADDPD(hi, acc, acc)
+			ys = append(ys, lo, hi)
+		}
+		sv := a.vec()
+		VBROADCASTSD(a.hsum64(acc), sv)
+		t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
+		for i := 0; i < nv; i++ {
+			lo, hi := a.widen(Mem{Base: lp, Disp: a.bytes() * i}, t)
+			e := a.exp64(lo)
+			VFNMADD231PD(sv, e, ys[2*i])
+			e = a.exp64(hi)
+			VFNMADD231PD(sv, e, ys[2*i+1])
+			a.smallStore(a.narrowReg(ys[2*i], ys[2*i+1]), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
+		}
+	})
+	VZEROUPPER()
+	Store(rows, ReturnIndex(0))
+	RET()
+}
