@@ -242,6 +242,7 @@ func TestZeroAllocs(t *testing.T) {
 		"SoftmaxRows cols=10":           func() { SoftmaxRows(d[:1200], x[:1200], 10) },
 		"SoftmaxRows cols=3x1":          func() { SoftmaxRows(d[:3], x[:3], 1) },
 		"LogSoftmax n=10":               func() { LogSoftmax(d[:10], x[:10]) },
+		"LogSumExp n=10":                func() { LogSumExp(x[:10]) },
 		"LogSoftmaxRows cols=10":        func() { LogSoftmaxRows(d[:1200], x[:1200], 10) },
 		"CrossEntropyGrad cols=10":      func() { CrossEntropyGrad(d[:40], x[:40], labels64, 10) },
 		"CrossEntropy cols=10 int32":    func() { CrossEntropy(x[:40], labels32, 10) },

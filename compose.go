@@ -136,6 +136,11 @@ func softmaxRowTotal[F Float](k *kernels[F], dst, x []F) {
 // logSumExpRow returns the row's max m and l = log Σ exp(x − m), so that
 // LogSumExp = m + l; kind tells the special rows apart.
 func logSumExpRow[F Float](k *kernels[F], x []F) (F, float64, rowKind) {
+	if k.logSumExpSmall != nil {
+		if m, l, ok := k.logSumExpSmall(x); ok {
+			return m, l, rowFinite
+		}
+	}
 	m, kind := classify(k, x)
 	if kind != rowFinite {
 		return m, 0, kind

@@ -38,6 +38,7 @@ type asmKernels struct {
 	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
 	small      func(dst, x []float32, cols, rows int) int
 	logSmall   func(dst, x []float32, cols, rows int) int
+	lseSmall   func(x []float32, n int) (m, l float64, ok int)
 	ceSmall    func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64)
 	softSmall  func(g, x, y []float32, cols, rows int, scale float64) (int, float64)
 	bwdSmall   func(dx, p, dy []float32, cols, rows int) int
@@ -57,13 +58,13 @@ type asmKernels struct {
 }
 
 var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
+	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
 	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2,
 	paddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
+	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
 	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512,
 	nil}
@@ -83,6 +84,7 @@ func (k *asmKernels) kernels() kernels[float32] {
 		maxMin:                 k.maxMin,
 		softmaxRows:            k.softmaxRows,
 		logSoftmaxRows:         k.logSoftmaxRows,
+		logSumExpSmall:         k.logSumExpSmall,
 		crossEntropyRows:       k.crossEntropyRows,
 		softCrossEntropyRows:   k.softCrossEntropyRows,
 		softmaxBackwardRows:    k.softmaxBackwardRows,

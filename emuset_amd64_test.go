@@ -71,6 +71,10 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.logSmall = func(dst, x []float32, cols, rows int) int {
 		return emuCall(fn("logSoftmaxSmall"), dst, x, cols, rows).int(0)
 	}
+	a.lseSmall = func(x []float32, n int) (float64, float64, int) {
+		r := emuCall(fn("logSumExpSmall"), x, n)
+		return r.f64(0), r.f64(8), r.int(16)
+	}
 	a.ceSmall = func(g, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (int, float64) {
 		r := emuCall(fn("crossEntropySmall"), g, x, l64, l32, cols, scale)
 		return r.int(0), r.f64(8)
@@ -354,6 +358,15 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 					eq64(what("crossEntropySmall loss"), n, s1, s2)
 					eqs(what("crossEntropySmall"), n, d1, d2)
 				}
+			}
+			m1, l1, ok1 := hw.lseSmall(x, cols) // (n >= 16: the window is inside x)
+			m2, l2, ok2 := emu.lseSmall(x, cols)
+			if ok1 != ok2 {
+				t.Fatalf("%s n=%d cols=%d: ok %d, interpreted %d", what("logSumExpSmall"), n, cols, ok1, ok2)
+			}
+			if ok1 != 0 {
+				eq64(what("logSumExpSmall m"), n, m1, m2)
+				eq64(what("logSumExpSmall l"), n, l1, l2)
 			}
 			d1, d2 = two()
 			if r1, r2 := hw.bwdSmall(d1, x, y, cols, rows), emu.bwdSmall(d2, x, y, cols, rows); r1 != r2 {

@@ -100,6 +100,11 @@ type kernels[F Float] struct {
 	softmaxBackwardRows    func(dx, p, dy []F, cols int) int
 	logSoftmaxBackwardRows func(dx, logp, dy []F, cols int) int
 
+	// logSumExpSmall, when not nil, returns logSumExpRow's m and l for a
+	// finite row of up to 16 elements (amd64), and ok false for any other
+	// row, which logSumExpRow then does itself.
+	logSumExpSmall func(x []F) (m F, l float64, ok bool)
+
 	// expDiv, when not nil, stores dst[i] = exp(x[i] − m)/s rounded once;
 	// Softmax then uses expSum without a store plus expDiv (two exp passes,
 	// one rounding) instead of expSum with a store plus div (one exp pass,

@@ -94,6 +94,27 @@ func (k *asmKernels) logSoftmaxRows(dst, x []float32, cols int) int {
 	return done
 }
 
+// logSumExpSmall is the contract's logSumExpSmall.
+func (k *asmKernels) logSumExpSmall(x []float32) (float32, float64, bool) {
+	if len(x) == 0 || len(x) > smallCols {
+		return 0, 0, false
+	}
+	m, l, ok := k.lseSmall(x, len(x))
+	return float32(m), l, ok != 0
+}
+
+// lseAVX2 is the AVX2 set's lseSmall: a row shorter than the kernel's
+// 16-element window goes through a copy on the stack (the kernel is called
+// directly, go:noescape, so the copy stays there).
+func lseAVX2(x []float32, n int) (m, l float64, ok int) {
+	if len(x) >= smallCols {
+		return logSumExpSmallAVX2(x, n)
+	}
+	var b [smallCols]float32
+	copy(b[:], x)
+	return logSumExpSmallAVX2(b[:], n)
+}
+
 func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
 	a := smallArgs{dst: g, x: x, labels: labels, cols: cols, scale: scale}
 	return k.smallRun(kindCrossEntropy, a, from, func(from, rows int) (int, float64) {

@@ -426,3 +426,44 @@ func TestKernelBackwardRows(t *testing.T) {
 		}
 	})
 }
+
+// TestKernelLogSumExpSmall: LogSumExp of rows of up to 16 elements (the
+// small-row kernel) and just past it, against the reference; specials as
+// generic's.
+func TestKernelLogSumExpSmall(t *testing.T) {
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		if k.logSumExpSmall == nil {
+			t.Skip("no small-row kernel")
+		}
+		rng := newRand(41)
+		worst := 0.0
+		for n := 1; n <= smallCols+2; n++ {
+			for trial := 0; trial < 200; trial++ {
+				x := kernelRows(rng, 1, n)
+				xs := place(t, x, trial%16, trial%2 == 0)
+				got, gen := logSumExp(k, xs), logSumExp(&generic32, x)
+				want := ref.LogSumExp(widen(x), ref.Fast)
+				if sameKind(got, gen) || math.IsInf(float64(got), 1) != math.IsInf(float64(gen), 1) {
+					t.Fatalf("n=%d %v: %v, generic %v", n, x, got, gen)
+				}
+				if gen != gen || math.IsInf(float64(gen), 0) || math.Abs(want) < 0x1p-126 {
+					continue
+				}
+				e := errULP(got, want)
+				if n <= smallCols {
+					worst = max(worst, e)
+				}
+				if e > 4 {
+					t.Fatalf("n=%d %v: %v, want %v (%.2f ULP)", n, x, got, want, e)
+				}
+			}
+		}
+		krecord(k, "logSumExpSmall", worst)
+		t.Logf("worst %.3f ULP", worst)
+		for n := 1; n <= smallCols; n++ {
+			if _, _, ok := k.logSumExpSmall(logits32(rng, n, 2, 0)); !ok {
+				t.Fatalf("n=%d: the kernel left a regular row", n)
+			}
+		}
+	})
+}

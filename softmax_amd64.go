@@ -52,6 +52,12 @@ func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 //go:noescape
 func logSoftmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 
+// logSumExpSmallAVX2 returns the max m of x[:n] (n <= 16) and l = log Σ exp(x[:n] − m),
+// and ok = 0 when x[:n] has a NaN or ±Inf max or a NaN.
+//
+//go:noescape
+func logSumExpSmallAVX2(x []float32, n int) (m float64, l float64, ok int)
+
 // crossEntropySmallAVX2 does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels
 // l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is
 // done or a row is not regular; it returns how many rows it did and the sum of their losses.
@@ -162,6 +168,12 @@ func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
 //
 //go:noescape
 func logSoftmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
+
+// logSumExpSmallAVX512 returns the max m of x[:n] (n <= 16) and l = log Σ exp(x[:n] − m),
+// and ok = 0 when x[:n] has a NaN or ±Inf max or a NaN.
+//
+//go:noescape
+func logSumExpSmallAVX512(x []float32, n int) (m float64, l float64, ok int)
 
 // crossEntropySmallAVX512 does the cross-entropy rows 0, 1, ... of x (cols <= 16 columns each) against the labels
 // l64, or l32 when l64 is empty, storing the gradient to g unless g is empty, until every label's row is

@@ -2396,6 +2396,196 @@ DATA atanh3<>+48(SB)/8, $0x3fd5555555555555
 DATA atanh3<>+56(SB)/8, $0x3fd5555555555555
 GLOBL atanh3<>(SB), RODATA|NOPTR, $64
 
+// func logSumExpSmallAVX2(x []float32, n int) (m float64, l float64, ok int)
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·logSumExpSmallAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), AX
+	MOVQ         n+24(FP), CX
+	LEAQ         tailmask<>+0(SB), DX
+	MOVQ         $0x00000008, SI
+	MOVQ         CX, BX
+	CMPQ         BX, SI
+	CMOVQHI      SI, BX
+	SUBQ         BX, CX
+	MOVQ         SI, DI
+	SUBQ         BX, DI
+	MOVQ         SI, BX
+	SUBQ         CX, BX
+	VMOVDQU      (DX)(DI*4), Y1
+	VMOVUPS      (AX), Y0
+	VMOVUPS      neginf32<>+0(SB), Y2
+	VBLENDVPS    Y1, Y0, Y2, Y0
+	VMOVDQU      (DX)(BX*4), Y2
+	VMOVUPS      32(AX), Y1
+	VMOVUPS      neginf32<>+0(SB), Y3
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VMAXPS       Y1, Y0, Y2
+	VEXTRACTF128 $0x01, Y2, X3
+	VMAXPS       X3, X2, X3
+	VPERMILPS    $0x0e, X3, X2
+	VMAXPS       X2, X3, X3
+	VPERMILPS    $0x01, X3, X2
+	VMAXPS       X2, X3, X3
+	VCVTSS2SD    X3, X3, X2
+	VCMPSD       $0x11, inf64<>+0(SB), X2, X3
+	VCMPSD       $0x1e, neginf64<>+0(SB), X2, X4
+	VANDPD       X4, X3, X3
+	VMOVMSKPD    X3, AX
+	TESTL        $0x00000001, AX
+	JZ           lse_bail
+	VBROADCASTSD X2, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VCVTPS2PD    X0, Y6
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VSUBPD       Y3, Y6, Y6
+	VMOVUPD      magic64<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y7
+	VSUBPD       magic64<>+0(SB), Y7, Y8
+	VFNMADD132PD ln2_64<>+0(SB), Y6, Y8
+	VMOVUPD      exp64c8<>+0(SB), Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y9
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y7, Y9, Y9
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y6, Y7
+	VANDNPD      Y9, Y7, Y9
+	VCMPPD       $0x00, zero64<>+0(SB), Y6, Y6
+	VANDPD       one64<>+0(SB), Y6, Y7
+	VADDPD       Y7, Y4, Y4
+	VANDNPD      Y9, Y6, Y7
+	VADDPD       Y7, Y5, Y5
+	VSUBPD       Y3, Y0, Y0
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y0, Y6
+	VSUBPD       magic64<>+0(SB), Y6, Y7
+	VFNMADD132PD ln2_64<>+0(SB), Y0, Y7
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y8, Y8
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y0, Y6
+	VANDNPD      Y8, Y6, Y8
+	VCMPPD       $0x00, zero64<>+0(SB), Y0, Y0
+	VANDPD       one64<>+0(SB), Y0, Y6
+	VADDPD       Y6, Y4, Y4
+	VANDNPD      Y8, Y0, Y6
+	VADDPD       Y6, Y5, Y5
+	VCVTPS2PD    X1, Y0
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VSUBPD       Y3, Y0, Y0
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y0, Y6
+	VSUBPD       magic64<>+0(SB), Y6, Y7
+	VFNMADD132PD ln2_64<>+0(SB), Y0, Y7
+	VMOVUPD      exp64c8<>+0(SB), Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y8, Y8
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y0, Y6
+	VANDNPD      Y8, Y6, Y8
+	VCMPPD       $0x00, zero64<>+0(SB), Y0, Y0
+	VANDPD       one64<>+0(SB), Y0, Y6
+	VADDPD       Y6, Y4, Y4
+	VANDNPD      Y8, Y0, Y6
+	VADDPD       Y6, Y5, Y5
+	VSUBPD       Y3, Y1, Y1
+	VMOVUPD      magic64<>+0(SB), Y0
+	VFMADD231PD  log2e64<>+0(SB), Y1, Y0
+	VSUBPD       magic64<>+0(SB), Y0, Y3
+	VFNMADD132PD ln2_64<>+0(SB), Y1, Y3
+	VMOVUPD      exp64c8<>+0(SB), Y6
+	VFMADD213PD  exp64c7<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c6<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c5<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c4<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c3<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c2<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c1<>+0(SB), Y3, Y6
+	VFMADD213PD  exp64c0<>+0(SB), Y3, Y6
+	VPSLLQ       $0x34, Y0, Y0
+	VMULPD       Y0, Y6, Y6
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y0
+	VANDNPD      Y6, Y0, Y6
+	VCMPPD       $0x00, zero64<>+0(SB), Y1, Y0
+	VANDPD       one64<>+0(SB), Y0, Y1
+	VADDPD       Y1, Y4, Y4
+	VANDNPD      Y6, Y0, Y1
+	VADDPD       Y1, Y5, Y5
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTF128 $0x01, Y5, X1
+	VADDPD       X1, X5, X1
+	VPERMILPD    $0x01, X1, X3
+	VADDSD       X3, X1, X1
+	VCMPSD       $0x00, X1, X1, X4
+	VMOVMSKPD    X4, AX
+	TESTL        $0x00000001, AX
+	JZ           lse_bail
+	VADDSD       X1, X0, X3
+	VSUBSD       X0, X3, X4
+	VSUBSD       X4, X3, X5
+	VSUBSD       X5, X0, X5
+	VSUBSD       X4, X1, X0
+	VADDSD       X5, X0, X0
+	VPSUBQ       sqrthalf64<>+0(SB), X3, X1
+	VPSRLQ       $0x34, X1, X3
+	VPAND        mant64<>+0(SB), X1, X1
+	VPADDQ       sqrthalf64<>+0(SB), X1, X1
+	VPOR         two52<>+0(SB), X3, X3
+	VSUBSD       two52<>+0(SB), X3, X3
+	VSUBSD       one64<>+0(SB), X1, X4
+	VADDSD       one64<>+0(SB), X1, X1
+	VDIVSD       X1, X4, X1
+	VMULSD       X1, X1, X4
+	VMOVSD       atanh11<>+0(SB), X5
+	VFMADD213SD  atanh9<>+0(SB), X4, X5
+	VFMADD213SD  atanh7<>+0(SB), X4, X5
+	VFMADD213SD  atanh5<>+0(SB), X4, X5
+	VFMADD213SD  atanh3<>+0(SB), X4, X5
+	VMULSD       X4, X5, X5
+	VADDSD       X1, X1, X1
+	VFMADD213SD  X0, X1, X5
+	VADDSD       X1, X5, X5
+	VMULSD       ln2_64<>+0(SB), X3, X3
+	VADDSD       X3, X5, X5
+	VZEROUPPER
+	MOVSD        X2, m+32(FP)
+	MOVSD        X5, l+40(FP)
+	MOVQ         $0x00000001, AX
+	MOVQ         AX, ok+48(FP)
+	RET
+
+lse_bail:
+	VZEROUPPER
+	XORQ AX, AX
+	MOVQ AX, ok+48(FP)
+	RET
+
 // func crossEntropySmallAVX2(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)
 // Requires: AVX, AVX2, CMOV, FMA3, SSE2
 TEXT ·crossEntropySmallAVX2(SB), NOSPLIT, $320-128
@@ -6233,6 +6423,136 @@ logsmall_bend:
 logsmall_ret:
 	VZEROUPPER
 	MOVQ BX, ret+64(FP)
+	RET
+
+// func logSumExpSmallAVX512(x []float32, n int) (m float64, l float64, ok int)
+// Requires: AVX, AVX512F, FMA3, SSE2
+TEXT ·logSumExpSmallAVX512(SB), NOSPLIT, $0-56
+	MOVQ          x_base+0(FP), AX
+	MOVQ          n+24(FP), CX
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS       neginf32<>+0(SB), Z0
+	VMOVUPS       (AX), K1, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VMAXPS        Y1, Y0, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VMAXPS        X2, X1, X2
+	VPERMILPS     $0x0e, X2, X1
+	VMAXPS        X1, X2, X2
+	VPERMILPS     $0x01, X2, X1
+	VMAXPS        X1, X2, X2
+	VCVTSS2SD     X2, X2, X1
+	VCMPSD        $0x11, inf64<>+0(SB), X1, X2
+	VCMPSD        $0x1e, neginf64<>+0(SB), X1, X5
+	VANDPD        X5, X2, X2
+	VMOVMSKPD     X2, AX
+	TESTL         $0x00000001, AX
+	JZ            lse_bail
+	VBROADCASTSD  X1, Z2
+	VPXORD        Z3, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+	VCVTPS2PD     Y0, Z5
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VSUBPD        Z2, Z5, Z5
+	VMOVUPD       magic64<>+0(SB), Z6
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z6
+	VSUBPD        magic64<>+0(SB), Z6, Z7
+	VFNMADD132PD  ln2_64<>+0(SB), Z5, Z7
+	VMOVUPD       exp64c8<>+0(SB), Z8
+	VFMADD213PD   exp64c7<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c6<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c5<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c4<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c3<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c2<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c1<>+0(SB), Z7, Z8
+	VFMADD213PD   exp64c0<>+0(SB), Z7, Z8
+	VPSLLQ        $0x34, Z6, Z6
+	VMULPD        Z6, Z8, Z8
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z     Z8, K1, Z8
+	VCMPPD        $0x00, zero64<>+0(SB), Z5, K1
+	VCMPPD        $0x04, zero64<>+0(SB), Z5, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VADDPD        Z8, Z4, K2, Z4
+	VSUBPD        Z2, Z0, Z0
+	VMOVUPD       magic64<>+0(SB), Z2
+	VFMADD231PD   log2e64<>+0(SB), Z0, Z2
+	VSUBPD        magic64<>+0(SB), Z2, Z5
+	VFNMADD132PD  ln2_64<>+0(SB), Z0, Z5
+	VMOVUPD       exp64c8<>+0(SB), Z6
+	VFMADD213PD   exp64c7<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c6<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c5<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c4<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c3<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c2<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c1<>+0(SB), Z5, Z6
+	VFMADD213PD   exp64c0<>+0(SB), Z5, Z6
+	VPSLLQ        $0x34, Z2, Z2
+	VMULPD        Z2, Z6, Z6
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z0, K1
+	VMOVAPD.Z     Z6, K1, Z6
+	VCMPPD        $0x00, zero64<>+0(SB), Z0, K1
+	VCMPPD        $0x04, zero64<>+0(SB), Z0, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VADDPD        Z6, Z4, K2, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y0
+	VEXTRACTF128  $0x01, Y0, X2
+	VADDPD        X2, X0, X2
+	VPERMILPD     $0x01, X2, X0
+	VADDSD        X0, X2, X2
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y0
+	VEXTRACTF128  $0x01, Y0, X3
+	VADDPD        X3, X0, X3
+	VPERMILPD     $0x01, X3, X0
+	VADDSD        X0, X3, X3
+	VCMPSD        $0x00, X3, X3, X5
+	VMOVMSKPD     X5, AX
+	TESTL         $0x00000001, AX
+	JZ            lse_bail
+	VADDSD        X3, X2, X0
+	VSUBSD        X2, X0, X4
+	VSUBSD        X4, X0, X5
+	VSUBSD        X5, X2, X5
+	VSUBSD        X4, X3, X2
+	VADDSD        X5, X2, X2
+	VPSUBQ        sqrthalf64<>+0(SB), X0, X0
+	VPSRLQ        $0x34, X0, X3
+	VPAND         mant64<>+0(SB), X0, X0
+	VPADDQ        sqrthalf64<>+0(SB), X0, X0
+	VPOR          two52<>+0(SB), X3, X3
+	VSUBSD        two52<>+0(SB), X3, X3
+	VSUBSD        one64<>+0(SB), X0, X4
+	VADDSD        one64<>+0(SB), X0, X0
+	VDIVSD        X0, X4, X0
+	VMULSD        X0, X0, X4
+	VMOVSD        atanh11<>+0(SB), X5
+	VFMADD213SD   atanh9<>+0(SB), X4, X5
+	VFMADD213SD   atanh7<>+0(SB), X4, X5
+	VFMADD213SD   atanh5<>+0(SB), X4, X5
+	VFMADD213SD   atanh3<>+0(SB), X4, X5
+	VMULSD        X4, X5, X5
+	VADDSD        X0, X0, X0
+	VFMADD213SD   X2, X0, X5
+	VADDSD        X0, X5, X5
+	VMULSD        ln2_64<>+0(SB), X3, X3
+	VADDSD        X3, X5, X5
+	VZEROUPPER
+	MOVSD         X1, m+32(FP)
+	MOVSD         X5, l+40(FP)
+	MOVQ          $0x00000001, AX
+	MOVQ          AX, ok+48(FP)
+	RET
+
+lse_bail:
+	VZEROUPPER
+	XORQ AX, AX
+	MOVQ AX, ok+48(FP)
 	RET
 
 // func crossEntropySmallAVX512(g []float32, x []float32, l64 []int64, l32 []int32, cols int, scale float64) (done int, loss float64)

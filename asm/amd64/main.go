@@ -826,6 +826,7 @@ func main() {
 		a.expTotal(true)
 		a.softmaxSmall()
 		a.logSoftmaxSmall()
+		a.logSumExpSmall()
 		a.crossEntropySmall()
 		a.softCrossEntropySmall()
 		a.softmaxBackwardSmall()

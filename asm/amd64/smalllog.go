@@ -612,3 +612,29 @@ func (a *arch) softCrossEntropySmall() {
 	Store(total, ReturnIndex(1))
 	RET()
 }
+
+// logSumExpSmall: the max m and l = log Σ exp(x − m) of one row of at most
+// 16 elements (LogSumExp = m + l), and ok = 0 when the row is not regular
+// (the AVX2 kernel reads 16 elements from x's start: len(x) >= 16 there).
+func (a *arch) logSumExpSmall() {
+	a.fn("logSumExpSmall", "func(x []float32, n int) (m, l float64, ok int)",
+		"logSumExpSmall"+a.suffix+" returns the max m of x[:n] (n <= 16) and l = log Σ exp(x[:n] − m),",
+		"and ok = 0 when x[:n] has a NaN or ±Inf max or a NaN.")
+	x := slicePtr("x")
+	n := Load(Param("n"), GP64()).(GPVirtual)
+	ln := a.smallLanes(n)
+	r := a.smallStats(x, ln, "lse_bail", false, nil)
+	_, l := a.log64(r.ones, r.rest)
+	VZEROUPPER()
+	Store(r.md, ReturnIndex(0))
+	Store(l, ReturnIndex(1))
+	ok := GP64()
+	MOVQ(U32(1), ok)
+	Store(ok, ReturnIndex(2))
+	RET()
+	Label("lse_bail")
+	VZEROUPPER()
+	XORQ(ok, ok)
+	Store(ok, ReturnIndex(2))
+	RET()
+}
