@@ -16,6 +16,9 @@
 #   OMP_NUM_THREADS=1 /tmp/softmax-bundle/bench-peers -out /tmp/results
 #   /tmp/softmax-bundle/softmax.test -test.run '^$' -test.bench PrefetchPlan -test.count 8 -test.benchtime 100ms
 #
+# bench/devcheck.sh BUNDLE OUTDIR runs those three in one go (about three
+# minutes), for a machine lent for a short time.
+#
 # The report binary's loader and libraries are the bundled ones (its ELF
 # interpreter is set to /tmp/softmax-bundle/lib/…), so unpack it exactly
 # there. Needs patchelf.
