@@ -19,7 +19,7 @@ import (
 // YMM/ZMM state (XCR0), so these checks include OS support.
 var (
 	avx2Features   = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.CMOV, cpuid.FMA3, cpuid.SSE, cpuid.SSE2}
-	avx512Features = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX2, cpuid.AVX512F, cpuid.CMOV, cpuid.FMA3, cpuid.SSE, cpuid.SSE2}
+	avx512Features = []cpuid.FeatureID{cpuid.AVX, cpuid.AVX512F, cpuid.CMOV, cpuid.FMA3, cpuid.SSE, cpuid.SSE2}
 )
 
 // asmKernels are one set's assembly kernels, as the generated stubs

@@ -800,6 +800,33 @@ func TestAVX2OnlyVEX(t *testing.T) {
 	}
 }
 
+// TestAVX512NoVL checks that the avx512 kernels need no AVX512VL, which
+// the set does not require: an XMM or YMM register numbered 16–31 only
+// EVEX encodes, and on a 128- or 256-bit vector operation that is an
+// AVX512VL instruction (a CPU with AVX-512F but not VL, such as Knights
+// Landing, would fault). Such a register may appear next to a ZMM (a
+// conversion or an extract from one) or in a scalar instruction.
+func TestAVX512NoVL(t *testing.T) {
+	src, err := os.ReadFile("softmax_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := regexp.MustCompile(`\b[XY](1[6-9]|2[0-9]|3[01])\b`)
+	zmm := regexp.MustCompile(`\bZ[0-9]+\b`)
+	scalar := regexp.MustCompile(`^(VMOVD|VMOVQ|V[A-Z0-9]*S[SD])\b`)
+	fn := ""
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "TEXT ") {
+			fn = line
+		}
+		ins := strings.TrimSpace(line)
+		isScalar := scalar.MatchString(ins) && !strings.HasPrefix(ins, "VBROADCAST")
+		if strings.Contains(fn, "AVX512(SB)") && high.MatchString(ins) && !zmm.MatchString(ins) && !isScalar {
+			t.Errorf("line %d of softmax_amd64.s, in %s: %s", i+1, fn, ins)
+		}
+	}
+}
+
 // scalarWork is Go code that compiles to SSE scalar float instructions: if
 // a kernel returned with dirty upper YMM/ZMM state, every one of these
 // would pay the AVX–SSE transition (or false-dependency) penalty.

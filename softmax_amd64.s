@@ -5028,7 +5028,7 @@ maxmin_done:
 	RET
 
 // func expSumAVX512(dst []float32, x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, AVX512F, CMOV, SSE2
+// Requires: AVX, AVX512F, CMOV, SSE2
 TEXT ·expSumAVX512(SB), NOSPLIT, $0-80
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -5268,15 +5268,15 @@ done:
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z16, Y0
-	VPADDD        Y0, Y16, Y0
-	VEXTRACTI128  $0x01, Y0, X2
-	VPADDD        X2, X0, X2
-	VPSHUFD       $0x0e, X2, X0
-	VPADDD        X0, X2, X2
-	VPSHUFD       $0x01, X2, X0
-	VPADDD        X0, X2, X2
-	VMOVD         X2, AX
+	VEXTRACTI64X4 $0x01, Z16, Y29
+	VPADDD        Z16, Z29, Z29
+	VEXTRACTI32X4 $0x01, Z29, X30
+	VPADDD        Z29, Z30, Z30
+	VPSHUFD       $0x0e, Z30, Z0
+	VPADDD        Z0, Z30, Z30
+	VPSHUFD       $0x01, Z30, Z0
+	VPADDD        Z0, Z30, Z30
+	VMOVD         X30, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
 	MOVSD         X1, rest+64(FP)
@@ -5302,7 +5302,7 @@ DATA onei32<>+60(SB)/4, $0x00000001
 GLOBL onei32<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
-// Requires: AVX, AVX2, AVX512F, CMOV, SSE2
+// Requires: AVX, AVX512F, CMOV, SSE2
 TEXT ·expSumNoStoreAVX512(SB), NOSPLIT, $0-56
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
@@ -5533,15 +5533,15 @@ done:
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
 	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z16, Y0
-	VPADDD        Y0, Y16, Y0
-	VEXTRACTI128  $0x01, Y0, X2
-	VPADDD        X2, X0, X2
-	VPSHUFD       $0x0e, X2, X0
-	VPADDD        X0, X2, X2
-	VPSHUFD       $0x01, X2, X0
-	VPADDD        X0, X2, X2
-	VMOVD         X2, AX
+	VEXTRACTI64X4 $0x01, Z16, Y29
+	VPADDD        Z16, Z29, Z29
+	VEXTRACTI32X4 $0x01, Z29, X30
+	VPADDD        Z29, Z30, Z30
+	VPSHUFD       $0x0e, Z30, Z0
+	VPADDD        Z0, Z30, Z30
+	VPSHUFD       $0x01, Z30, Z0
+	VPADDD        Z0, Z30, Z30
+	VMOVD         X30, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
 	MOVSD         X1, rest+40(FP)

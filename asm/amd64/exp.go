@@ -343,22 +343,34 @@ func (a *arch) expSum(store bool) {
 		sv = s.sum64.(VecVirtual)
 	}
 	rest := a.hsum64(sv)
-	// Count: sum the int32 lanes.
-	c := s.cnt
+	// Count: sum the int32 lanes. AVX-512 stays at ZMM width: its count
+	// register may be Z16–Z31, whose YMM and XMM halves only EVEX encodes,
+	// and a 256- or 128-bit EVEX VPADDD needs AVX512VL, which the set does
+	// not require (TestAVX512NoVL).
+	var cx Register
 	if a.z {
-		h := YMM()
-		VEXTRACTI64X4(U8(1), c, h)
-		VPADDD(h, c.AsY(), h)
-		c = h
+		c, h, q := s.cnt, ZMM(), ZMM()
+		VEXTRACTI64X4(U8(1), c, h.AsY()) // zeroes h's upper half
+		VPADDD(c, h, h)
+		VEXTRACTI32X4(U8(1), h, q.AsX())
+		VPADDD(h, q, q)
+		sh := ZMM()
+		VPSHUFD(U8(0x0e), q, sh)
+		VPADDD(sh, q, q)
+		VPSHUFD(U8(0x01), q, sh)
+		VPADDD(sh, q, q)
+		cx = q.AsX()
+	} else {
+		c, x := s.cnt, XMM()
+		VEXTRACTI128(U8(1), c, x)
+		VPADDD(x, c.AsX(), x)
+		sh := XMM()
+		VPSHUFD(U8(0x0e), x, sh)
+		VPADDD(sh, x, x)
+		VPSHUFD(U8(0x01), x, sh)
+		VPADDD(sh, x, x)
+		cx = x
 	}
-	cx := XMM()
-	VEXTRACTI128(U8(1), c, cx)
-	VPADDD(cx, c.AsX(), cx)
-	sh := XMM()
-	VPSHUFD(U8(0x0e), cx, sh)
-	VPADDD(sh, cx, cx)
-	VPSHUFD(U8(0x01), cx, sh)
-	VPADDD(sh, cx, cx)
 	r := GP32()
 	VMOVD(cx, r)
 	ones := GP64()

@@ -550,6 +550,7 @@ const (
 	opVEXTRACTF128
 	opVEXTRACTF64X4
 	opVEXTRACTI128
+	opVEXTRACTI32X4
 	opVEXTRACTI64X4
 	opVFMADD132PS
 	opVFMADD213PD
@@ -621,7 +622,7 @@ var opNames = [...]string{
 	opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS",
 	opVCVTSI2SDL: "VCVTSI2SDL", opVCVTSI2SDQ: "VCVTSI2SDQ",
 	opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128",
-	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128",
+	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI32X4: "VEXTRACTI32X4",
 	opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS",
 	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD213SD: "VFMADD213SD", opVFMADD231PD: "VFMADD231PD",
 	opVFMADD231PS: "VFMADD231PS", opVFNMADD132PD: "VFNMADD132PD", opVFNMADD231PD: "VFNMADD231PD",
@@ -1325,6 +1326,11 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		res := append(m.tmp(0), b...)
 		putf64(res, 0, f64(b, 0)+f64(a, 0))
 		return m.writeVec(dst, res)
+	case opVEXTRACTI32X4:
+		// A quarter of a ZMM.
+		src, _ := m.readVec(ops[1], 4*dst.width)
+		h := int(ops[0].imm) * dst.width
+		return m.writeVec(dst, src[h:h+dst.width])
 	case opVEXTRACTF64X4, opVEXTRACTF128, opVEXTRACTI64X4, opVEXTRACTI128:
 		src, _ := m.readVec(ops[1], 2*dst.width)
 		h := int(ops[0].imm) * dst.width
