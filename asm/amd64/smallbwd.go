@@ -27,7 +27,7 @@ func (a *arch) smallWiden(base GPVirtual, ln smallLanes, i int) (lo, hi VecVirtu
 }
 
 // smallRowLoop emits a loop over rows rows calling body for each, the
-// pointers advancing by stride; it returns rows.
+// pointers advancing by stride.
 func smallRowLoop(name string, rows, stride GPVirtual, ptrs []GPVirtual, body func()) {
 	i := GP64()
 	XORQ(i, i)
