@@ -1088,16 +1088,7 @@ func TestKernelSoftmaxRows(t *testing.T) {
 		// Regular rows: the kernel takes all of them (AVX2's last rows,
 		// whose 16-element windows would pass the slice's end, and single
 		// short rows through a padded copy).
-		for cols := 1; cols <= 16; cols++ {
-			x := logits32(rng, 40*cols, 2, 0)
-			d := make([]float32, len(x))
-			if n := k.softmaxRows(d, x, cols); n != 40 {
-				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
-			}
-			if n := k.softmaxRows(d[:cols], x[:cols], cols); n != 1 {
-				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
-			}
-		}
+		takesRegularRows(t, rng, func(d, x []float32, cols, _ int) int { return k.softmaxRows(d, x, cols) })
 	})
 }
 

@@ -5,6 +5,7 @@ package softmax
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gosimd/softmax/internal/gen"
@@ -66,17 +67,26 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 		}
 		krecord(k, "logSoftmaxRows", worst)
 		t.Logf("worst %.3f ULP", worst)
-		for cols := 1; cols <= smallCols; cols++ {
-			x := logits32(rng, 40*cols, 2, 0)
-			d := make([]float32, len(x))
-			if n := k.logSoftmaxRows(d, x, cols); n != 40 {
-				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
-			}
-			if n := k.logSoftmaxRows(d[:cols], x[:cols], cols); n != 1 {
-				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
-			}
-		}
+		takesRegularRows(t, rng, func(d, x []float32, cols, _ int) int { return k.logSoftmaxRows(d, x, cols) })
 	})
+}
+
+// takesRegularRows checks that a whole-row kernel, run(dst, x, cols, rows),
+// takes every regular row of every width it takes: 40 rows, and a single
+// row alone (AVX2's padded copies, whose 16-element window would pass the
+// slices' end).
+func takesRegularRows(t *testing.T, rng *rand.Rand, run func(d, x []float32, cols, rows int) int) {
+	t.Helper()
+	for cols := 1; cols <= smallCols; cols++ {
+		x := logits32(rng, 40*cols, 2, 0)
+		d := make([]float32, len(x))
+		if n := run(d, x, cols, 40); n != 40 {
+			t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
+		}
+		if n := run(d[:cols], x[:cols], cols, 1); n != 1 {
+			t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
+		}
+	}
 }
 
 // sameKind reports whether g and w differ in being 0, −Inf or NaN.
@@ -186,18 +196,15 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 		krecord(k, "crossEntropyRows/loss", worstLoss)
 		krecord(k, "crossEntropyRows", worstGrad)
 		t.Logf("worst %.3f ULP (loss %.3f)", worstGrad, worstLoss)
-		// Regular rows: all taken, with labels of 4 and 8 bytes.
-		for cols := 1; cols <= smallCols; cols++ {
-			x := logits32(rng, 40*cols, 2, 0)
-			d := make([]float32, len(x))
-			labels := make([]int64, 40)
-			if n, _ := k.crossEntropyRows(d, x, labelView{l64: labels}, cols, 0, 40); n != 40 {
-				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
+		// Labels of 8 bytes for the batch, of 4 for the single row.
+		takesRegularRows(t, rng, func(d, x []float32, cols, rows int) int {
+			v := labelView{l64: make([]int64, rows)}
+			if rows == 1 {
+				v = labelView{l32: make([]int32, 1)}
 			}
-			if n, _ := k.crossEntropyRows(d[:cols], x[:cols], labelView{l32: make([]int32, 1)}, cols, 0, 1); n != 1 {
-				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
-			}
-		}
+			n, _ := k.crossEntropyRows(d, x, v, cols, 0, float64(rows))
+			return n
+		})
 	})
 }
 
@@ -288,17 +295,10 @@ func TestKernelSoftCrossEntropyRows(t *testing.T) {
 		krecord(k, "softCrossEntropyRows/loss", worstLoss)
 		krecord(k, "softCrossEntropyRows", worstGrad)
 		t.Logf("worst %.3f ULP (loss %.3f)", worstGrad, worstLoss)
-		for cols := 1; cols <= smallCols; cols++ {
-			x := logits32(rng, 40*cols, 2, 0)
-			y := make([]float32, len(x))
-			d := make([]float32, len(x))
-			if n, _ := k.softCrossEntropyRows(d, x, y, cols, 0, 40); n != 40 {
-				t.Fatalf("cols=%d: the kernel did %d of 40 regular rows", cols, n)
-			}
-			if n, _ := k.softCrossEntropyRows(d[:cols], x[:cols], y[:cols], cols, 0, 1); n != 1 {
-				t.Fatalf("cols=%d: the kernel did %d of 1 regular row", cols, n)
-			}
-		}
+		takesRegularRows(t, rng, func(d, x []float32, cols, rows int) int {
+			n, _ := k.softCrossEntropyRows(d, x, make([]float32, len(x)), cols, 0, float64(rows))
+			return n
+		})
 	})
 }
 
@@ -414,16 +414,8 @@ func TestKernelBackwardRows(t *testing.T) {
 				}
 			}
 		}
-		for cols := 1; cols <= smallCols; cols++ {
-			x := logits32(rng, 40*cols, 2, 0)
-			d := make([]float32, len(x))
-			if n := k.softmaxBackwardRows(d, x, x, cols); n != 40 {
-				t.Fatalf("cols=%d: the kernel did %d of 40 rows", cols, n)
-			}
-			if n := k.logSoftmaxBackwardRows(d[:cols], x[:cols], x[:cols], cols); n != 1 {
-				t.Fatalf("cols=%d: the kernel did %d of 1 row", cols, n)
-			}
-		}
+		takesRegularRows(t, rng, func(d, x []float32, cols, _ int) int { return k.softmaxBackwardRows(d, x, x, cols) })
+		takesRegularRows(t, rng, func(d, x []float32, cols, _ int) int { return k.logSoftmaxBackwardRows(d, x, x, cols) })
 	})
 }
 
