@@ -36,6 +36,8 @@ type asmKernels struct {
 	expSumNS   func(x []float32, nm, nml, t float32) (rest float64, ones int) // no store
 	total      func(dst, x []float32, c, t float32, pf uintptr) float64
 	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
+	totalNS    func(x []float32, c, t float32) float64 // no store
+	expScale   func(dst, x []float32, c, t, rhi, rlo float32)
 	small      func(dst, x []float32, cols, rows int) int
 	logSmall   func(dst, x []float32, cols, rows int) int
 	lseSmall   func(x []float32, n int) (m, l float64, ok int)
@@ -58,13 +60,13 @@ type asmKernels struct {
 }
 
 var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
+	expSumTotalAVX2, expSumTotalNoCutAVX2, expSumTotalNoStoreAVX2, expScaleAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
 	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2,
 	paddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
+	expSumTotalAVX512, expSumTotalNoCutAVX512, expSumTotalNoStoreAVX512, expScaleAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
 	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512,
 	nil}

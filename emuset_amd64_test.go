@@ -47,6 +47,12 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.totalNoCut = func(dst, x []float32, c float32, pf uintptr) float64 {
 		return emuCall(fn("expSumTotalNoCut"), dst, x, c, pf).f64(0)
 	}
+	a.totalNS = func(x []float32, c, t float32) float64 {
+		return emuCall(fn("expSumTotalNoStore"), x, c, t).f64(0)
+	}
+	a.expScale = func(dst, x []float32, c, t, rhi, rlo float32) {
+		emuCall(fn("expScale"), dst, x, c, t, rhi, rlo)
+	}
 	a.small = func(dst, x []float32, cols, rows int) int {
 		return emuCall(fn("softmaxSmall"), dst, x, cols, rows).int(0)
 	}
@@ -314,6 +320,11 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 					eq64(what("expSumTotalNoCut"), n, hw.totalNoCut(d1, x, cb, 0), emu.totalNoCut(d2, x, cb, 0))
 					eqs(what("expSumTotalNoCut"), n, d1, d2)
 				}
+				eq64(what("expSumTotalNoStore"), n, hw.totalNS(x, cb, th), emu.totalNS(x, cb, th))
+				d1, d2 = two()
+				hw.expScale(d1, x, cb, th, 0x1.234568p-7, -0x1.8p-33)
+				emu.expScale(d2, x, cb, th, 0x1.234568p-7, -0x1.8p-33)
+				eqs(what("expScale"), n, d1, d2)
 			}
 			// In place: dst is x.
 			x1, x2 := append([]float32(nil), x...), append([]float32(nil), x...)

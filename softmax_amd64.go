@@ -40,6 +40,18 @@ func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32, pf uintpt
 //go:noescape
 func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32, pf uintptr) float64
 
+// expSumTotalNoStoreAVX2 returns the sum of e[i] = exp(x[i] − M·ln2), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^20 − M, M a multiple of 1/8.
+//
+//go:noescape
+func expSumTotalNoStoreAVX2(x []float32, c float32, t float32) float64
+
+// expScaleAVX2 stores e[i]·(rhi+rlo), rounded once, to dst (len(dst) >= len(x)) for e[i] = exp(x[i] − M·ln2),
+// with e[i] = 0 where x[i] < t, where c = 1.5·2^20 − M, M a multiple of 1/8.
+//
+//go:noescape
+func expScaleAVX2(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
+
 // softmaxSmallAVX2 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.
 //
@@ -156,6 +168,18 @@ func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32, pf uint
 //
 //go:noescape
 func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) float64
+
+// expSumTotalNoStoreAVX512 returns the sum of e[i] = exp(x[i] − M·ln2), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^19 − M, M a multiple of 1/16.
+//
+//go:noescape
+func expSumTotalNoStoreAVX512(x []float32, c float32, t float32) float64
+
+// expScaleAVX512 stores e[i]·(rhi+rlo), rounded once, to dst (len(dst) >= len(x)) for e[i] = exp(x[i] − M·ln2),
+// with e[i] = 0 where x[i] < t, where c = 1.5·2^19 − M, M a multiple of 1/16.
+//
+//go:noescape
+func expScaleAVX512(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
 
 // softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.

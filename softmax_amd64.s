@@ -1692,6 +1692,550 @@ sum:
 	MOVSD        X1, ret+64(FP)
 	RET
 
+// func expSumTotalNoStoreAVX2(x []float32, c float32, t float32) float64
+// Requires: AVX, AVX2, CMOV, FMA3, SSE2
+TEXT ·expSumTotalNoStoreAVX2(SB), NOSPLIT, $64-40
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Y0
+	VBROADCASTSS t+28(FP), Y1
+	VPXOR        Y2, Y2, Y2
+	VMOVUPD      Y2, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+
+blocks:
+	MOVQ    CX, DX
+	SHRQ    $0x05, DX
+	JZ      rest
+	MOVQ    $0x00000002, BX
+	CMPQ    DX, BX
+	CMOVQHI BX, DX
+	MOVQ    DX, BX
+	SHLQ    $0x05, BX
+	SUBQ    BX, CX
+
+iter:
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VMOVUPS      32(AX), Y8
+	VMOVUPS      32(AX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMULPS       Y7, Y7, Y10
+	VMULPS       Y9, Y9, Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD213PS  Y7, Y10, Y12
+	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y12, Y7
+	VFMADD213PS  Y9, Y13, Y9
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VMOVUPS      64(AX), Y6
+	VMOVUPS      64(AX), Y7
+	VMOVUPS      96(AX), Y8
+	VMOVUPS      96(AX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMULPS       Y7, Y7, Y10
+	VMULPS       Y9, Y9, Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD213PS  Y7, Y10, Y12
+	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y12, Y7
+	VFMADD213PS  Y9, Y13, Y9
+	VCMPPS       $0x1e, 64(AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JNZ          iter
+	VMOVUPD      (SP), Y6
+	VCVTPS2PD    X2, Y7
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VCVTPS2PD    X3, Y8
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VCVTPS2PD    X4, Y9
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VCVTPS2PD    X5, Y10
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y9, Y7, Y7
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y10, Y8, Y8
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y8, Y7, Y7
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y2, Y7, Y7
+	VADDPD       Y7, Y6, Y6
+	VMOVUPD      Y6, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	JMP          blocks
+
+rest:
+	TESTQ        CX, CX
+	JZ           sum
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y2, Y2
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y3, Y3
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VADDPS       Y7, Y4, Y4
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+
+tail:
+	TESTQ      CX, CX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y6
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_31
+	VMASKMOVPS (AX), Y6, Y7
+	JMP        tail_loaded_32
+
+tail_page_31:
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, 32(SP)
+	XORQ    DX, DX
+
+copy_33:
+	CMPQ DX, CX
+	JAE  copied_34
+	MOVL (AX)(DX*4), BX
+	MOVL BX, 32(SP)(DX*4)
+	INCQ DX
+	JMP  copy_33
+
+copied_34:
+	VMOVUPS 32(SP), Y7
+
+tail_loaded_32:
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VMULPS       Y8, Y8, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
+	VFMADD213PS  Y8, Y0, Y10
+	VPERMPS      exptab8<>+0(SB), Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y6, Y0, Y0
+	VADDPS       Y0, Y5, Y5
+
+done:
+	VMOVUPD      (SP), Y0
+	VCVTPS2PD    X2, Y1
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VCVTPS2PD    X3, Y6
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VCVTPS2PD    X4, Y7
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VCVTPS2PD    X5, Y8
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y7, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y8, Y6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y1, Y1
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y2, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VMOVUPD      Y0, (SP)
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+
+sum:
+	VMOVUPD      (SP), Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X1
+	VPERMILPD    $0x01, X1, X0
+	VADDSD       X0, X1, X1
+	VZEROUPPER
+	MOVSD        X1, ret+32(FP)
+	RET
+
+// func expScaleAVX2(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
+// Requires: AVX, AVX2, CMOV, FMA3
+TEXT ·expScaleAVX2(SB), NOSPLIT, $32-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+	VBROADCASTSS t+52(FP), Y1
+	VBROADCASTSS rhi+56(FP), Y2
+	VBROADCASTSS rlo+60(FP), Y3
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x05, BX
+	JZ      rest
+	MOVQ    $0x00000002, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x05, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VMOVUPS      32(CX), Y6
+	VMOVUPS      32(CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y4, Y4
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y4, Y5, Y5
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 32(CX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMULPS       Y3, Y5, Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VMULPS       Y3, Y7, Y4
+	VFMADD213PS  Y4, Y2, Y7
+	VMOVUPS      Y5, (AX)
+	VMOVUPS      Y7, 32(AX)
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y4, Y4
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y4, Y5, Y5
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, 64(CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 96(CX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMULPS       Y3, Y5, Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VMULPS       Y3, Y7, Y4
+	VFMADD213PS  Y4, Y2, Y7
+	VMOVUPS      Y5, 64(AX)
+	VMOVUPS      Y7, 96(AX)
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          iter
+	JMP          blocks
+
+rest:
+	TESTQ        DX, DX
+	JZ           sum
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMULPS       Y3, Y5, Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VMOVUPS      Y5, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMULPS       Y3, Y5, Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VMOVUPS      Y5, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMULPS       Y3, Y5, Y4
+	VFMADD213PS  Y4, Y2, Y5
+	VMOVUPS      Y5, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y4
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_35
+	VMASKMOVPS (CX), Y4, Y5
+	JMP        tail_loaded_36
+
+tail_page_35:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
+	XORQ    BX, BX
+
+copy_37:
+	CMPQ BX, DX
+	JAE  copied_38
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_37
+
+copied_38:
+	VMOVUPS (SP), Y5
+
+tail_loaded_36:
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y5, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
+	VMULPS       Y6, Y6, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD213PS  Y6, Y0, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y0
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VFMADD213PS  Y0, Y8, Y0
+	VCMPPS       $0x1e, Y7, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y4, Y0, Y0
+	VMULPS       Y3, Y0, Y1
+	VFMADD213PS  Y1, Y2, Y0
+	VMOVUPS      Y0, (SP)
+	XORQ         CX, CX
+
+copy_39:
+	CMPQ CX, DX
+	JAE  copied_40
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_39
+
+copied_40:
+done:
+sum:
+	VZEROUPPER
+	RET
+
 // func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 // Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·softmaxSmallAVX2(SB), NOSPLIT, $0-72
@@ -3729,41 +4273,41 @@ div_pf_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_31
+	JA         tail_page_41
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_32
+	JMP        tail_loaded_42
 
-tail_page_31:
+tail_page_41:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_33:
+copy_43:
 	CMPQ BX, DX
-	JAE  copied_34
+	JAE  copied_44
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_33
+	JMP  copy_43
 
-copied_34:
+copied_44:
 	VMOVUPS (SP), Y2
 
-tail_loaded_32:
+tail_loaded_42:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_35:
+copy_45:
 	CMPQ CX, DX
-	JAE  copied_36
+	JAE  copied_46
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_35
+	JMP  copy_45
 
-copied_36:
+copied_46:
 div_pf_done:
 	VZEROUPPER
 	RET
@@ -3815,41 +4359,41 @@ div_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_37
+	JA         tail_page_47
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_38
+	JMP        tail_loaded_48
 
-tail_page_37:
+tail_page_47:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_39:
+copy_49:
 	CMPQ BX, DX
-	JAE  copied_40
+	JAE  copied_50
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_39
+	JMP  copy_49
 
-copied_40:
+copied_50:
 	VMOVUPS (SP), Y2
 
-tail_loaded_38:
+tail_loaded_48:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_41:
+copy_51:
 	CMPQ CX, DX
-	JAE  copied_42
+	JAE  copied_52
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_41
+	JMP  copy_51
 
-copied_42:
+copied_52:
 div_done:
 	VZEROUPPER
 	RET
@@ -3921,27 +4465,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_43
+	JA         tail_page_53
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_44
+	JMP        tail_loaded_54
 
-tail_page_43:
+tail_page_53:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_45:
+copy_55:
 	CMPQ BX, DX
-	JAE  copied_46
+	JAE  copied_56
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_45
+	JMP  copy_55
 
-copied_46:
+copied_56:
 	VMOVUPS (SP), Y3
 
-tail_loaded_44:
+tail_loaded_54:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -3955,15 +4499,15 @@ tail_loaded_44:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_47:
+copy_57:
 	CMPQ CX, DX
-	JAE  copied_48
+	JAE  copied_58
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_47
+	JMP  copy_57
 
-copied_48:
+copied_58:
 sub_done:
 	VZEROUPPER
 	RET
@@ -4012,27 +4556,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_49
+	JA         tail_page_59
 	VMASKMOVPS (AX), X4, X4
-	JMP        tail_loaded_50
+	JMP        tail_loaded_60
 
-tail_page_49:
+tail_page_59:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, (SP)
 	XORQ    DX, DX
 
-copy_51:
+copy_61:
 	CMPQ DX, CX
-	JAE  copied_52
+	JAE  copied_62
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_51
+	JMP  copy_61
 
-copied_52:
+copied_62:
 	VMOVUPS (SP), X4
 
-tail_loaded_50:
+tail_loaded_60:
 	VCVTPS2PD X4, Y4
 	VADDPD    Y4, Y1, Y1
 
@@ -4100,52 +4644,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_53
+	JA         tail_page_63
 	VMASKMOVPS (AX), X4, X5
-	JMP        tail_loaded_54
+	JMP        tail_loaded_64
 
-tail_page_53:
+tail_page_63:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_55:
+copy_65:
 	CMPQ BX, DX
-	JAE  copied_56
+	JAE  copied_66
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_55
+	JMP  copy_65
 
-copied_56:
+copied_66:
 	VMOVUPS (SP), X5
 
-tail_loaded_54:
+tail_loaded_64:
 	VCVTPS2PD  X5, Y5
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_57
+	JA         tail_page_67
 	VMASKMOVPS (CX), X4, X4
-	JMP        tail_loaded_58
+	JMP        tail_loaded_68
 
-tail_page_57:
+tail_page_67:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, (SP)
 	XORQ    AX, AX
 
-copy_59:
+copy_69:
 	CMPQ AX, DX
-	JAE  copied_60
+	JAE  copied_70
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_59
+	JMP  copy_69
 
-copied_60:
+copied_70:
 	VMOVUPS (SP), X4
 
-tail_loaded_58:
+tail_loaded_68:
 	VCVTPS2PD   X4, Y4
 	VFMADD231PD Y4, Y5, Y1
 
@@ -4234,54 +4778,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_61
+	JA         tail_page_71
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_62
+	JMP        tail_loaded_72
 
-tail_page_61:
+tail_page_71:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_63:
+copy_73:
 	CMPQ SI, BX
-	JAE  copied_64
+	JAE  copied_74
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_63
+	JMP  copy_73
 
-copied_64:
+copied_74:
 	VMOVUPS (SP), Y3
 
-tail_loaded_62:
+tail_loaded_72:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_65
+	JA           tail_page_75
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_66
+	JMP          tail_loaded_76
 
-tail_page_65:
+tail_page_75:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_67:
+copy_77:
 	CMPQ CX, BX
-	JAE  copied_68
+	JAE  copied_78
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_67
+	JMP  copy_77
 
-copied_68:
+copied_78:
 	VMOVUPS (SP), Y4
 
-tail_loaded_66:
+tail_loaded_76:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -4295,15 +4839,15 @@ tail_loaded_66:
 	VMOVUPS      Y8, (SP)
 	XORQ         CX, CX
 
-copy_69:
+copy_79:
 	CMPQ CX, BX
-	JAE  copied_70
+	JAE  copied_80
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_69
+	JMP  copy_79
 
-copied_70:
+copied_80:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -4473,54 +5017,54 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_71
+	JA         tail_page_81
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_72
+	JMP        tail_loaded_82
 
-tail_page_71:
+tail_page_81:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_73:
+copy_83:
 	CMPQ SI, BX
-	JAE  copied_74
+	JAE  copied_84
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_73
+	JMP  copy_83
 
-copied_74:
+copied_84:
 	VMOVUPS (SP), Y3
 
-tail_loaded_72:
+tail_loaded_82:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_75
+	JA           tail_page_85
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_76
+	JMP          tail_loaded_86
 
-tail_page_75:
+tail_page_85:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_77:
+copy_87:
 	CMPQ CX, BX
-	JAE  copied_78
+	JAE  copied_88
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_77
+	JMP  copy_87
 
-copied_78:
+copied_88:
 	VMOVUPS (SP), Y4
 
-tail_loaded_76:
+tail_loaded_86:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -4586,15 +5130,15 @@ tail_loaded_76:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_79:
+copy_89:
 	CMPQ CX, BX
-	JAE  copied_80
+	JAE  copied_90
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_79
+	JMP  copy_89
 
-copied_80:
+copied_90:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -4766,54 +5310,54 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_81
+	JA         tail_page_91
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_82
+	JMP        tail_loaded_92
 
-tail_page_81:
+tail_page_91:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_83:
+copy_93:
 	CMPQ SI, BX
-	JAE  copied_84
+	JAE  copied_94
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_83
+	JMP  copy_93
 
-copied_84:
+copied_94:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_82:
+tail_loaded_92:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_85
+	JA           tail_page_95
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_86
+	JMP          tail_loaded_96
 
-tail_page_85:
+tail_page_95:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_87:
+copy_97:
 	CMPQ CX, BX
-	JAE  copied_88
+	JAE  copied_98
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_87
+	JMP  copy_97
 
-copied_88:
+copied_98:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_86:
+tail_loaded_96:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -4875,15 +5419,15 @@ tail_loaded_86:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_89:
+copy_99:
 	CMPQ CX, BX
-	JAE  copied_90
+	JAE  copied_100
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_89
+	JMP  copy_99
 
-copied_90:
+copied_100:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6119,6 +6663,460 @@ sum:
 	VADDSD        X0, X1, X1
 	VZEROUPPER
 	MOVSD         X1, ret+64(FP)
+	RET
+
+// func expSumTotalNoStoreAVX512(x []float32, c float32, t float32) float64
+// Requires: AVX, AVX512F, CMOV, SSE2
+TEXT ·expSumTotalNoStoreAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Z0
+	VBROADCASTSS t+28(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+
+blocks:
+	MOVQ    CX, DX
+	SHRQ    $0x06, DX
+	JZ      rest
+	MOVQ    $0x00000002, BX
+	CMPQ    DX, BX
+	CMOVQHI BX, DX
+	MOVQ    DX, BX
+	SHLQ    $0x06, BX
+	SUBQ    BX, CX
+
+iter:
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VMOVUPS       64(AX), Z14
+	VMOVUPS       64(AX), Z15
+	VMOVUPS       128(AX), Z16
+	VMOVUPS       128(AX), Z17
+	VMOVUPS       192(AX), Z18
+	VMOVUPS       192(AX), Z19
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x15, Z1, Z15, K2
+	VCMPPS        $0x15, Z1, Z17, K3
+	VCMPPS        $0x15, Z1, Z19, K4
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VFMADD132PS   Z2, Z0, Z16
+	VFMADD132PS   Z2, Z0, Z18
+	VSUBPS        Z0, Z12, Z20
+	VSUBPS        Z0, Z14, Z21
+	VSUBPS        Z0, Z16, Z22
+	VSUBPS        Z0, Z18, Z23
+	VFNMADD231PS  Z3, Z20, Z13
+	VFNMADD231PS  Z3, Z21, Z15
+	VFNMADD231PS  Z3, Z22, Z17
+	VFNMADD231PS  Z3, Z23, Z19
+	VFNMADD231PS  Z4, Z20, Z13
+	VFNMADD231PS  Z4, Z21, Z15
+	VFNMADD231PS  Z4, Z22, Z17
+	VFNMADD231PS  Z4, Z23, Z19
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMULPS        Z17, Z17, Z22
+	VMULPS        Z19, Z19, Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VMOVUPS       exptab16c3<>+0(SB), Z25
+	VMOVUPS       exptab16c3<>+0(SB), Z26
+	VMOVUPS       exptab16c3<>+0(SB), Z27
+	VFMADD213PS   Z6, Z13, Z24
+	VFMADD213PS   Z6, Z15, Z25
+	VFMADD213PS   Z6, Z17, Z26
+	VFMADD213PS   Z6, Z19, Z27
+	VFMADD213PS   Z13, Z20, Z24
+	VFMADD213PS   Z15, Z21, Z25
+	VFMADD213PS   Z17, Z22, Z26
+	VFMADD213PS   Z19, Z23, Z27
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z16, Z17
+	VPERMPS       Z5, Z18, Z19
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPSLLD        $0x13, Z16, Z16
+	VPSLLD        $0x13, Z18, Z18
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VPADDD        Z16, Z17, Z17
+	VPADDD        Z18, Z19, Z19
+	VFMADD213PS.Z Z13, Z24, K1, Z13
+	VFMADD213PS.Z Z15, Z25, K2, Z15
+	VFMADD213PS.Z Z17, Z26, K3, Z17
+	VFMADD213PS.Z Z19, Z27, K4, Z19
+	VADDPS        Z13, Z8, Z8
+	VADDPS        Z15, Z9, Z9
+	VADDPS        Z17, Z10, Z10
+	VADDPS        Z19, Z11, Z11
+	ADDQ          $0x00000100, AX
+	DECQ          DX
+	JNZ           iter
+	VCVTPS2PD     Y8, Z12
+	VEXTRACTF64X4 $0x01, Z8, Y13
+	VCVTPS2PD     Y13, Z13
+	VCVTPS2PD     Y9, Z14
+	VEXTRACTF64X4 $0x01, Z9, Y15
+	VCVTPS2PD     Y15, Z15
+	VCVTPS2PD     Y10, Z16
+	VEXTRACTF64X4 $0x01, Z10, Y17
+	VCVTPS2PD     Y17, Z17
+	VCVTPS2PD     Y11, Z18
+	VEXTRACTF64X4 $0x01, Z11, Y19
+	VCVTPS2PD     Y19, Z19
+	VADDPD        Z16, Z12, Z12
+	VADDPD        Z17, Z13, Z13
+	VADDPD        Z18, Z14, Z14
+	VADDPD        Z19, Z15, Z15
+	VADDPD        Z14, Z12, Z12
+	VADDPD        Z15, Z13, Z13
+	VADDPD        Z13, Z12, Z12
+	VADDPD        Z12, Z7, Z7
+	VPXORD        Z8, Z8, Z8
+	VPXORD        Z9, Z9, Z9
+	VPXORD        Z10, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	JMP           blocks
+
+rest:
+	TESTQ         CX, CX
+	JZ            sum
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VADDPS        Z13, Z8, Z8
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VADDPS        Z13, Z9, Z9
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VADDPS        Z13, Z10, Z10
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+
+tail:
+	TESTQ         CX, CX
+	JZ            done
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS.Z     (AX), K1, Z12
+	VMOVUPS.Z     (AX), K1, Z13
+	VCMPPS        $0x15, Z1, Z13, K1, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z3, Z0, Z13
+	VFNMADD231PS  Z4, Z0, Z13
+	VMULPS        Z13, Z13, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z6, Z13, Z1
+	VFMADD213PS   Z13, Z0, Z1
+	VPERMPS       Z5, Z12, Z0
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VADDPS        Z0, Z11, Z11
+
+done:
+	VCVTPS2PD     Y8, Z0
+	VEXTRACTF64X4 $0x01, Z8, Y1
+	VCVTPS2PD     Y1, Z1
+	VCVTPS2PD     Y9, Z2
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VCVTPS2PD     Y3, Z3
+	VCVTPS2PD     Y10, Z4
+	VEXTRACTF64X4 $0x01, Z10, Y5
+	VCVTPS2PD     Y5, Z5
+	VCVTPS2PD     Y11, Z6
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z4, Z0, Z0
+	VADDPD        Z5, Z1, Z1
+	VADDPD        Z6, Z2, Z2
+	VADDPD        Z12, Z3, Z3
+	VADDPD        Z2, Z0, Z0
+	VADDPD        Z3, Z1, Z1
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z0, Z7, Z7
+	VPXORD        Z8, Z8, Z8
+	VPXORD        Z9, Z9, Z9
+	VPXORD        Z10, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+
+sum:
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VZEROUPPER
+	MOVSD         X1, ret+32(FP)
+	RET
+
+// func expScaleAVX512(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·expScaleAVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Z0
+	VBROADCASTSS t+52(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VBROADCASTSS rhi+56(FP), Z7
+	VBROADCASTSS rlo+60(FP), Z8
+
+blocks:
+	MOVQ    DX, BX
+	SHRQ    $0x06, BX
+	JZ      rest
+	MOVQ    $0x00000002, SI
+	CMPQ    BX, SI
+	CMOVQHI SI, BX
+	MOVQ    BX, SI
+	SHLQ    $0x06, SI
+	SUBQ    SI, DX
+
+iter:
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VMOVUPS       64(CX), Z11
+	VMOVUPS       64(CX), Z12
+	VMOVUPS       128(CX), Z13
+	VMOVUPS       128(CX), Z14
+	VMOVUPS       192(CX), Z15
+	VMOVUPS       192(CX), Z16
+	VCMPPS        $0x15, Z1, Z10, K1
+	VCMPPS        $0x15, Z1, Z12, K2
+	VCMPPS        $0x15, Z1, Z14, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VFMADD132PS   Z2, Z0, Z9
+	VFMADD132PS   Z2, Z0, Z11
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z9, Z17
+	VSUBPS        Z0, Z11, Z18
+	VSUBPS        Z0, Z13, Z19
+	VSUBPS        Z0, Z15, Z20
+	VFNMADD231PS  Z3, Z17, Z10
+	VFNMADD231PS  Z3, Z18, Z12
+	VFNMADD231PS  Z3, Z19, Z14
+	VFNMADD231PS  Z3, Z20, Z16
+	VFNMADD231PS  Z4, Z17, Z10
+	VFNMADD231PS  Z4, Z18, Z12
+	VFNMADD231PS  Z4, Z19, Z14
+	VFNMADD231PS  Z4, Z20, Z16
+	VMULPS        Z10, Z10, Z17
+	VMULPS        Z12, Z12, Z18
+	VMULPS        Z14, Z14, Z19
+	VMULPS        Z16, Z16, Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z6, Z10, Z21
+	VFMADD213PS   Z6, Z12, Z22
+	VFMADD213PS   Z6, Z14, Z23
+	VFMADD213PS   Z6, Z16, Z24
+	VFMADD213PS   Z10, Z17, Z21
+	VFMADD213PS   Z12, Z18, Z22
+	VFMADD213PS   Z14, Z19, Z23
+	VFMADD213PS   Z16, Z20, Z24
+	VPERMPS       Z5, Z9, Z10
+	VPERMPS       Z5, Z11, Z12
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z9, Z9
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z9, Z10, Z10
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z10, Z21, K1, Z10
+	VFMADD213PS.Z Z12, Z22, K2, Z12
+	VFMADD213PS.Z Z14, Z23, K3, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VMULPS        Z8, Z10, Z9
+	VFMADD213PS   Z9, Z7, Z10
+	VMULPS        Z8, Z12, Z9
+	VFMADD213PS   Z9, Z7, Z12
+	VMULPS        Z8, Z14, Z9
+	VFMADD213PS   Z9, Z7, Z14
+	VMULPS        Z8, Z16, Z9
+	VFMADD213PS   Z9, Z7, Z16
+	VMOVUPS       Z10, (AX)
+	VMOVUPS       Z12, 64(AX)
+	VMOVUPS       Z14, 128(AX)
+	VMOVUPS       Z16, 192(AX)
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+	JMP           blocks
+
+rest:
+	TESTQ         DX, DX
+	JZ            sum
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMULPS        Z8, Z10, Z9
+	VFMADD213PS   Z9, Z7, Z10
+	VMOVUPS       Z10, (AX)
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMULPS        Z8, Z10, Z9
+	VFMADD213PS   Z9, Z7, Z10
+	VMOVUPS       Z10, (AX)
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMULPS        Z8, Z10, Z9
+	VFMADD213PS   Z9, Z7, Z10
+	VMOVUPS       Z10, (AX)
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+
+tail:
+	TESTQ         DX, DX
+	JZ            done
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z9
+	VMOVUPS.Z     (CX), K1, Z10
+	VCMPPS        $0x15, Z1, Z10, K1, K2
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z3, Z0, Z10
+	VFNMADD231PS  Z4, Z0, Z10
+	VMULPS        Z10, Z10, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z6, Z10, Z1
+	VFMADD213PS   Z10, Z0, Z1
+	VPERMPS       Z5, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VMULPS        Z8, Z0, Z1
+	VFMADD213PS   Z1, Z7, Z0
+	VMOVUPS       Z0, K1, (AX)
+
+done:
+sum:
+	VZEROUPPER
 	RET
 
 // func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int

@@ -47,6 +47,8 @@ type tableConsts struct {
 	ln2lo Op
 	table Op
 	poly  []Op // c2, c3, ...: the highest last
+	// rhi, rlo: when not nil, e is stored times rhi + rlo (rounded once).
+	rhi, rlo VecVirtual
 }
 
 // expTablePoly holds c2, c3 (and c4) of 1 + r + c2·r² + ... for each table
@@ -187,6 +189,13 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			}
 		},
 		func(j *totalJob) {
+			if k.rhi != nil {
+				p := a.vec()
+				VMULPS(k.rlo, j.e, p)
+				VFMADD213PS(p, k.rhi, j.e) // e·rhi + fl(e·rlo)
+			}
+		},
+		func(j *totalJob) {
 			if j.dst != nil {
 				a.store(j.e, *j.dst, j.t)
 			}
@@ -228,46 +237,93 @@ func (a *arch) tableConsts(c Register, t Op) *tableConsts {
 	return k
 }
 
+// tablePass says what a table-exp pass does with e besides computing it.
+type tablePass struct {
+	name, sig string
+	doc       []string
+	cut       bool // e = 0 where x < t
+	store     bool // e (or e·(rhi+rlo)) to dst
+	scale     bool // stores e·(rhi+rlo), rounded once
+	sum       bool // returns Σe
+	pf        bool // prefetches pf bytes past x
+}
+
 // expTotal: Softmax's exp-and-sum pass, with or without the cutoff.
 func (a *arch) expTotal(nocut bool) {
 	l := a.tableSize()
-	name, sig := "expSumTotal", "func(dst, x []float32, c, t float32, pf uintptr) float64"
+	p := tablePass{name: "expSumTotal", sig: "func(dst, x []float32, c, t float32, pf uintptr) float64",
+		cut: !nocut, store: true, sum: true, pf: true}
 	cutdoc := ", with e[i] = 0 where x[i] < t,"
 	if nocut {
-		name, sig = "expSumTotalNoCut", "func(dst, x []float32, c float32, pf uintptr) float64"
+		p.name, p.sig = "expSumTotalNoCut", "func(dst, x []float32, c float32, pf uintptr) float64"
 		cutdoc = " for every x[i] >= the cutoff's t or NaN,"
 	}
-	a.fn(name, sig, fmt.Sprintf("%s%s stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x))%s", name, a.suffix, cutdoc),
+	p.doc = []string{fmt.Sprintf("%s%s stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x))%s", p.name, a.suffix, cutdoc),
 		fmt.Sprintf("where c = 1.5·2^%d − M, M a multiple of 1/%d, and returns the sum of all e[i].", 23-shift(l), l),
-		"It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe).")
-	d := slicePtr("dst")
+		"It prefetches the memory pf bytes past each part of x it reads (a hint: any address is safe)."}
+	a.tablePass(p)
+}
+
+// expStream: the two passes of a row too long for the core's cache (see
+// streamRow in table_amd64.go), which read x twice and write dst once:
+// the sum of e without a store, and e divided by that sum.
+func (a *arch) expStream() {
+	l := a.tableSize()
+	bias := fmt.Sprintf("where c = 1.5·2^%d − M, M a multiple of 1/%d.", 23-shift(l), l)
+	a.tablePass(tablePass{name: "expSumTotalNoStore", sig: "func(x []float32, c, t float32) float64",
+		cut: true, sum: true,
+		doc: []string{"expSumTotalNoStore" + a.suffix + " returns the sum of e[i] = exp(x[i] − M·ln2), with e[i] = 0 where x[i] < t,", bias}})
+	a.tablePass(tablePass{name: "expScale", sig: "func(dst, x []float32, c, t, rhi, rlo float32)",
+		cut: true, store: true, scale: true,
+		doc: []string{"expScale" + a.suffix + " stores e[i]·(rhi+rlo), rounded once, to dst (len(dst) >= len(x)) for e[i] = exp(x[i] − M·ln2),",
+			"with e[i] = 0 where x[i] < t, " + bias}})
+}
+
+// tablePass emits one table-exp pass over x.
+func (a *arch) tablePass(p tablePass) {
+	a.fn(p.name, p.sig, p.doc...)
+	var ptrs []GPVirtual
+	if p.store {
+		ptrs = append(ptrs, slicePtr("dst"))
+	}
 	x := slicePtr("x")
+	ptrs = append(ptrs, x)
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
-	pf := Load(Param("pf"), GP64()).(GPVirtual)
+	var pf GPVirtual
+	if p.pf {
+		pf = Load(Param("pf"), GP64()).(GPVirtual)
+	}
 	cv := a.vec()
 	VBROADCASTSS(paramAddr("c"), cv)
 	var t Op
-	if !nocut {
+	if p.cut {
 		tv := a.vec()
 		VBROADCASTSS(paramAddr("t"), tv)
 		t = tv
 	}
 	k := a.tableConsts(cv, t)
+	if p.scale {
+		k.rhi, k.rlo = a.vec(), a.vec()
+		VBROADCASTSS(paramAddr("rhi"), k.rhi)
+		VBROADCASTSS(paramAddr("rlo"), k.rlo)
+	}
 	var sum64 VecVirtual
 	var sum64m Mem // AVX2: the float64 sums live on the stack
-	if a.z {
-		sum64 = a.vec()
-		a.zero(sum64)
-	} else {
-		sum64m = AllocLocal(32)
-		z := a.vec()
-		a.zero(z)
-		VMOVUPD(z, sum64m)
-	}
 	acc := make([]VecVirtual, 4)
-	for i := range acc {
-		acc[i] = a.vec()
-		a.zero(acc[i])
+	if p.sum {
+		if a.z {
+			sum64 = a.vec()
+			a.zero(sum64)
+		} else {
+			sum64m = AllocLocal(32)
+			z := a.vec()
+			a.zero(z)
+			VMOVUPD(z, sum64m)
+		}
+		for i := range acc {
+			acc[i] = a.vec()
+			a.zero(acc[i])
+		}
 	}
 	// fold adds the accumulators into the float64 sums: each one's lanes
 	// widened to float64 and added there, without float32 additions
@@ -276,6 +332,9 @@ func (a *arch) expTotal(nocut bool) {
 	// would otherwise take a rounding of 2^-24 at each level (3.5 ULP seen
 	// with two levels).
 	fold := func() {
+		if !p.sum {
+			return
+		}
 		sv := sum64
 		if !a.z {
 			sv = a.vec()
@@ -295,10 +354,15 @@ func (a *arch) expTotal(nocut bool) {
 			a.zero(v)
 		}
 	}
-	st := streams{ptrs: []GPVirtual{d, x}, n: n}
+	st := streams{ptrs: ptrs, n: n}
+	xi := len(ptrs) - 1
 	job := func(off int, acc VecVirtual, t tail) *totalJob {
-		d := st.mem(0, off)
-		return &totalJob{src: st.mem(1, off), dst: &d, acc: acc, t: t}
+		j := &totalJob{src: st.mem(xi, off), acc: acc, t: t}
+		if p.store {
+			d := st.mem(0, off)
+			j.dst = &d
+		}
+		return j
 	}
 	// Four vectors per iteration, one per accumulator; a fold every two
 	// iterations.
@@ -313,8 +377,10 @@ func (a *arch) expTotal(nocut bool) {
 	// next would otherwise wait for memory with little to do. On a Xeon
 	// (Emerald Rapids), rows of 1000 to 128256: AVX2 12-20% faster,
 	// AVX-512 ~3% (every line; every other line was slower).
-	for off := 0; off < 4*step; off += 64 {
-		PREFETCHT0(Mem{Base: x, Index: pf, Scale: 1, Disp: off})
+	if p.pf {
+		for off := 0; off < 4*step; off += 64 {
+			PREFETCHT0(Mem{Base: x, Index: pf, Scale: 1, Disp: off})
+		}
 	}
 	per := 4 // jobs interleaved
 	if !a.z {
@@ -353,6 +419,11 @@ func (a *arch) expTotal(nocut bool) {
 	Label("done")
 	fold()
 	Label("sum")
+	if !p.sum {
+		VZEROUPPER()
+		RET()
+		return
+	}
 	sv := sum64
 	if !a.z {
 		sv = a.vec()

@@ -824,6 +824,7 @@ func main() {
 		a.expSum(false)
 		a.expTotal(false)
 		a.expTotal(true)
+		a.expStream()
 		a.softmaxSmall()
 		a.logSoftmaxSmall()
 		a.logSumExpSmall()
