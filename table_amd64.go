@@ -158,6 +158,14 @@ func (k *asmKernels) rows(dst, x []float32, cols int) int {
 		return r
 	}
 	i := 0
+	if cols >= streamCols {
+		for ; i < n; i++ {
+			if !k.streamRow(dst[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols]) {
+				return i
+			}
+		}
+		return n
+	}
 	if cols <= pairCols {
 		for ; i+1 < n; i += 2 {
 			a, b := row(i, p.pairAhead), row(i+1, p.pairAhead)
@@ -184,4 +192,71 @@ func (k *asmKernels) rows(dst, x []float32, cols int) int {
 		k.normalize(&a)
 	}
 	return i
+}
+
+// streamCols is the narrowest row that streamRow takes; math.MaxInt: none
+// yet. It trades a third of rows's memory traffic for a second exp per
+// element, which pays only where memory bounds the passes: on a Zen 3
+// (AVX2), where they are compute-bound, streamRow was 40–115% slower on
+// rows of 8192 to 2^20 and no faster at 2^24 (BenchmarkStreamRow). Set it
+// (prefetchBytes/8: rows whose x and dst overflow L2) for the sets where
+// that benchmark shows a gain.
+var streamCols = math.MaxInt
+
+// streamChunk is the part of a row that streamRow's first pass reads
+// twice (max, then the sum): a quarter of the smallest L1 data cache of
+// the CPUs we target (32 KiB), so that the second read hits it.
+var streamChunk = 2048
+
+// streamRow stores the softmax of a row too long for the core's cache in
+// two passes over x and one over dst, where rows takes three over x and
+// dst each: chunk by chunk, the chunk's max, then its sum Σ exp(x − Mc·ln2)
+// on the table kernels while the chunk is in L1; the sums rescaled by the
+// exact 2^(Mc − M) to the row's M and added in float64; then one pass that
+// stores exp(x − M·ln2)/Σ. It reports false, having written nothing, for a
+// row it leaves to the general composition: a chunk's max that is NaN,
+// +Inf or beyond tableMaxAbs, or a row of −Inf and NaN only.
+func (k *asmKernels) streamRow(dst, x []float32) bool {
+	var (
+		m     = float32(math.Inf(-1))
+		bm    = math.Inf(-1) // the largest chunk's M (multiple of 1/tableLen)
+		total float64
+	)
+	for i := 0; i < len(x); i += streamChunk {
+		c := x[i:min(i+streamChunk, len(x))]
+		cm, _ := k.maxMin(c)
+		if cm == float32(math.Inf(-1)) {
+			// −Inf (exp 0) and perhaps NaNs, which max may skip: sum
+			// finds those.
+			if v := k.sum(c); v != v {
+				total = v
+			}
+			continue
+		}
+		if !(cm < tableMaxAbs && cm > -tableMaxAbs) {
+			return false
+		}
+		cb, _ := tableBias(cm, k.tableLen)
+		s := k.totalNS(c, cb, expThreshold(cm))
+		// The chunk's M, as tableBias rounds it: exact in float64.
+		b := math.Floor(float64(cm)*math.Log2E*k.tableLen) / k.tableLen
+		if b > bm {
+			total, bm = total*math.Exp2(bm-b), b
+		} else {
+			s *= math.Exp2(b - bm)
+		}
+		total += s
+		m = max(m, cm)
+	}
+	if m == float32(math.Inf(-1)) {
+		return false
+	}
+	if total != total {
+		fill(dst, nan)
+		return true
+	}
+	cb, _ := tableBias(m, k.tableLen)
+	hi, lo, _ := recip(total) // 1 <= total <= 1.05·len(x): always in range
+	k.expScale(dst[:len(x)], x, cb, expThreshold(m), hi, lo)
+	return true
 }
