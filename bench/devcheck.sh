@@ -7,9 +7,11 @@
 #
 # It writes to OUTDIR: tests.txt (the test binary on the avx512 set, with
 # TestEmuMatchesHardware), plans.txt (BenchmarkPrefetchPlan, for benchstat
-# -col /plan), and the report (report.txt, <cpu>.md/.json/.svg) with the
-# two sets and oneDNN at both ISAs, five rounds, one thread. About three
-# minutes on a 16-core Xeon. IMPL=avx2 runs the same steps on an AVX2
+# -col /plan), memory.txt (SoftmaxRows on the report's batches and on
+# batches in cache, and BenchmarkStreamRow, on both sets: benchstat -col
+# /plan for streamRow), and the report (report.txt, <cpu>.md/.json/.svg)
+# with the two sets and oneDNN at both ISAs, five rounds, one thread.
+# About four minutes on a 16-core Xeon. IMPL=avx2 runs the same steps on an AVX2
 # machine (to try the script out).
 set -uo pipefail
 bundle=${1:?usage: devcheck.sh BUNDLE.tgz OUTDIR}
@@ -28,6 +30,15 @@ echo "== prefetch plans"
 "$bin/softmax.test" -test.run '^$' -test.bench "PrefetchPlan/impl=$impl" \
 	-test.count 8 -test.benchtime 100ms >"$out/plans.txt" 2>&1 || status=1
 tail -2 "$out/plans.txt"
+
+echo "== memory or compute: batches in cache, streamRow"
+for set in "$impl" avx2; do
+	SOFTMAX_IMPL=$set "$bin/softmax.test" -test.run '^$' \
+		-test.bench 'BenchmarkSoftmaxRows$|SoftmaxRowsInCache|StreamRow' \
+		-test.count 5 -test.benchtime 100ms >>"$out/memory.txt" 2>&1 || status=1
+	[ "$impl" = avx2 ] && break
+done
+tail -2 "$out/memory.txt"
 
 echo "== report"
 if [ -x "$bin/bench-peers" ]; then
