@@ -3,6 +3,7 @@ package softmax
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"math/rand/v2"
 	"sort"
@@ -404,4 +405,34 @@ func adversarialRows(t *testing.T, k *kernels[float32], x []float32, low, high [
 			check32(t, k, "CrossEntropyGrad/loss "+what, []float32{loss}, []float64{wantLoss})
 		}
 	}
+}
+
+// TestSumCancellation: the contract's sum is compensated on every set (as
+// generic's Neumaier sum): with big terms that cancel in pairs and small
+// ones that remain, its error is a rounding of the result (plus n·2^-104
+// of Σ|x|), not of Σ|x| as a plain float64 sum's. LogSoftmaxBackward's
+// dy − exp(logp)·Σ dy needs it where the dy span many binades.
+func TestSumCancellation(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		rng := newRand(43)
+		for n := 1; n <= 300; n++ {
+			v := make([]float64, n)
+			exact := new(big.Float).SetPrec(4096)
+			abs := 0.0
+			for i := range v {
+				v[i] = float64(float32(math.Ldexp(rng.Float64()+0.5, rng.IntN(120)-60)))
+				if i%2 == 1 && v[i-1] > 1 {
+					v[i] = -v[i-1]
+				}
+				exact.Add(exact, big.NewFloat(v[i]))
+				abs += math.Abs(v[i])
+			}
+			want, _ := exact.Float64()
+			x, free := vec32(v, placementFor(n))
+			if got := k.sum(x); math.Abs(got-want) > 0x1p-52*math.Abs(want)+float64(n)*0x1p-104*abs {
+				t.Fatalf("sum n=%d [set %s]: %v, exact %v", n, k.name, got, want)
+			}
+			free()
+		}
+	})
 }

@@ -125,7 +125,10 @@ type kernels[F Float] struct {
 
 	// sum returns Σ x[i] and dot returns Σ a[i]·b[i], both accumulated with
 	// at least float64 precision (products of float32 values are exact in
-	// float64). len 0 gives 0.
+	// float64). len 0 gives 0. sum is compensated, as generic's Neumaier
+	// sum: its error is a rounding of the result however much the terms
+	// cancel (LogSoftmaxBackward's dy − exp(logp)·Σ dy needs that), and
+	// ±Inf or NaN where the plain sum is.
 	sum func(x []F) float64
 	dot func(a, b []F) float64
 

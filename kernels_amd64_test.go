@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/gosimd/softmax/internal/guard"
-	"github.com/gosimd/softmax/internal/ref"
 	"github.com/gosimd/softmax/internal/ulp"
 	"github.com/klauspost/cpuid/v2"
 )
@@ -1089,32 +1088,5 @@ func TestKernelSoftmaxRows(t *testing.T) {
 		// whose 16-element windows would pass the slice's end, and single
 		// short rows through a padded copy).
 		takesRegularRows(t, rng, func(d, x []float32, cols, _ int) int { return k.softmaxRows(d, x, cols) })
-	})
-}
-
-// FuzzSoftmaxRowsSmall fuzzes SoftmaxRows's composition on batches of
-// small rows, where the amd64 sets use their whole-row kernel: the first
-// byte picks cols (1..20), the rest are float32 bit patterns; every row is
-// checked against the reference like FuzzSoftmax's.
-func FuzzSoftmaxRowsSmall(f *testing.F) {
-	seeds(f, func(b []byte) { f.Add(append([]byte{byte(len(b) / 4)}, b...)) })
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) == 0 {
-			return
-		}
-		cols := 1 + int(data[0])%20
-		xs := decode(data[1:])
-		xs = xs[:len(xs)/cols*cols]
-		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
-			x := f32(xs)
-			dst := make([]float32, len(x))
-			softmaxRows(k, dst, x, cols)
-			for r := 0; r < len(x)/cols; r++ {
-				row := xs[r*cols : (r+1)*cols]
-				want := ref.Softmax(row, ref.Fast)
-				check32(t, k, "SoftmaxRows", dst[r*cols:(r+1)*cols], want)
-				exact(t, k, "SoftmaxRows", row, dst[r*cols:(r+1)*cols], want)
-			}
-		})
 	})
 }

@@ -107,7 +107,7 @@ func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 //go:noescape
 func subAVX2(dst []float32, x []float32, m float32, l float64)
 
-// sumAVX2 returns Σ x[i] accumulated in float64.
+// sumAVX2 returns Σ x[i] in float64, compensated (TwoSum): its error does not grow with cancellation.
 //
 //go:noescape
 func sumAVX2(x []float32) float64
@@ -236,7 +236,7 @@ func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 //go:noescape
 func subAVX512(dst []float32, x []float32, m float32, l float64)
 
-// sumAVX512 returns Σ x[i] accumulated in float64.
+// sumAVX512 returns Σ x[i] in float64, compensated (TwoSum): its error does not grow with cancellation.
 //
 //go:noescape
 func sumAVX512(x []float32) float64

@@ -3971,26 +3971,63 @@ TEXT ·logSoftmaxBackwardSmallAVX2(SB), NOSPLIT, $64-96
 lbwd_row:
 	CMPQ         SI, BX
 	JAE          lbwd_ret
-	VPXOR        Y0, Y0, Y0
-	VMOVUPS      (DX), Y3
-	VANDPS       (SP), Y3, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X1
-	VCVTPS2PD    X1, Y3
-	VADDPD       Y4, Y0, Y0
-	VADDPD       Y3, Y0, Y0
-	VMOVUPS      32(DX), Y5
-	VANDPS       32(SP), Y5, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X1
-	VCVTPS2PD    X1, Y5
-	VADDPD       Y6, Y0, Y0
-	VADDPD       Y5, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	VBROADCASTSD X1, Y0
+	VMOVUPS      (DX), Y0
+	VANDPS       (SP), Y0, Y0
+	VCVTPS2PD    X0, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VMOVUPS      32(DX), Y4
+	VANDPS       32(SP), Y4, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VADDPD       Y0, Y3, Y6
+	VSUBPD       Y3, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y3, Y8
+	VSUBPD       Y7, Y0, Y7
+	VADDPD       Y7, Y8, Y8
+	VADDPD       Y4, Y5, Y7
+	VSUBPD       Y5, Y7, Y9
+	VSUBPD       Y9, Y7, Y10
+	VSUBPD       Y10, Y5, Y10
+	VSUBPD       Y9, Y4, Y9
+	VADDPD       Y9, Y10, Y10
+	VADDPD       Y7, Y6, Y9
+	VSUBPD       Y6, Y9, Y11
+	VSUBPD       Y11, Y9, Y12
+	VSUBPD       Y12, Y6, Y12
+	VSUBPD       Y11, Y7, Y11
+	VADDPD       Y11, Y12, Y12
+	VADDPD       Y12, Y8, Y8
+	VADDPD       Y10, Y8, Y8
+	VEXTRACTF128 $0x01, Y9, X1
+	VEXTRACTF128 $0x01, Y8, X2
+	VADDPD       X2, X8, X2
+	VADDPD       X9, X1, X6
+	VSUBPD       X1, X6, X7
+	VSUBPD       X7, X6, X8
+	VSUBPD       X8, X1, X8
+	VSUBPD       X7, X9, X7
+	VADDPD       X7, X8, X8
+	VADDPD       X8, X2, X2
+	VMOVAPD      X6, X1
+	VPERMILPD    $0x01, X1, X6
+	VPERMILPD    $0x01, X2, X7
+	VADDSD       X7, X2, X2
+	VADDPD       X6, X1, X7
+	VSUBPD       X1, X7, X8
+	VSUBPD       X8, X7, X9
+	VSUBPD       X9, X1, X9
+	VSUBPD       X8, X6, X8
+	VADDPD       X8, X9, X9
+	VADDPD       X9, X2, X2
+	VMOVAPD      X7, X1
+	VADDSD       X2, X1, X2
+	VANDPD       abs64<>+0(SB), X1, X6
+	VCMPSD       $0x05, inf64<>+0(SB), X6, X6
+	VBLENDVPD    X6, X1, X2, X2
+	VBROADCASTSD X2, Y6
 	VCVTPS2PD    (CX), Y7
 	VCVTPS2PD    16(CX), Y8
 	VMOVUPD      exp64min<>+0(SB), Y9
@@ -4020,7 +4057,7 @@ lbwd_row:
 	VCMPPD       $0x1e, exp64hi<>+0(SB), Y7, Y7
 	VMOVUPD      inf64<>+0(SB), Y9
 	VBLENDVPD    Y7, Y9, Y11, Y11
-	VFNMADD231PD Y0, Y11, Y4
+	VFNMADD231PD Y6, Y11, Y3
 	VMOVUPD      exp64min<>+0(SB), Y7
 	VMAXPD       Y8, Y7, Y7
 	VMOVUPD      magic64<>+0(SB), Y9
@@ -4048,18 +4085,18 @@ lbwd_row:
 	VCMPPD       $0x1e, exp64hi<>+0(SB), Y8, Y7
 	VMOVUPD      inf64<>+0(SB), Y8
 	VBLENDVPD    Y7, Y8, Y10, Y10
-	VFNMADD231PD Y0, Y10, Y3
-	VCVTPD2PSY   Y4, X1
-	VCVTPD2PSY   Y3, X2
-	VINSERTF128  $0x01, X2, Y1, Y1
-	VMOVUPS      (AX), Y3
-	VMOVDQU      (SP), Y4
-	VBLENDVPS    Y4, Y1, Y3, Y3
-	VMOVUPS      Y3, (AX)
-	VCVTPS2PD    32(CX), Y3
-	VCVTPS2PD    48(CX), Y4
+	VFNMADD231PD Y6, Y10, Y0
+	VCVTPD2PSY   Y3, X1
+	VCVTPD2PSY   Y0, X0
+	VINSERTF128  $0x01, X0, Y1, Y1
+	VMOVUPS      (AX), Y0
+	VMOVDQU      (SP), Y3
+	VBLENDVPS    Y3, Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	VCVTPS2PD    32(CX), Y0
+	VCVTPS2PD    48(CX), Y3
 	VMOVUPD      exp64min<>+0(SB), Y7
-	VMAXPD       Y3, Y7, Y7
+	VMAXPD       Y0, Y7, Y7
 	VMOVUPD      magic64<>+0(SB), Y8
 	VFMADD231PD  log2e64<>+0(SB), Y7, Y8
 	VSUBPD       magic64<>+0(SB), Y8, Y9
@@ -4080,42 +4117,42 @@ lbwd_row:
 	VFMADD213PD  exp64c0<>+0(SB), Y7, Y9
 	VPSLLQ       $0x34, Y8, Y8
 	VMULPD       Y8, Y9, Y9
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y0, Y7
 	VANDNPD      Y9, Y7, Y9
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y3
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y0, Y0
 	VMOVUPD      inf64<>+0(SB), Y7
-	VBLENDVPD    Y3, Y7, Y9, Y9
-	VFNMADD231PD Y0, Y9, Y6
-	VMOVUPD      exp64min<>+0(SB), Y3
-	VMAXPD       Y4, Y3, Y3
+	VBLENDVPD    Y0, Y7, Y9, Y9
+	VFNMADD231PD Y6, Y9, Y5
+	VMOVUPD      exp64min<>+0(SB), Y0
+	VMAXPD       Y3, Y0, Y0
 	VMOVUPD      magic64<>+0(SB), Y7
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y7
+	VFMADD231PD  log2e64<>+0(SB), Y0, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
-	VMOVAPD      Y3, Y3
-	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y3
-	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y3
+	VMOVAPD      Y0, Y0
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y0
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y0
 	VMOVUPD      exp64c11<>+0(SB), Y8
-	VFMADD213PD  exp64c10<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c9<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c8<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y3, Y8
+	VFMADD213PD  exp64c10<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c9<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c8<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y0, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y0, Y8
 	VPSLLQ       $0x34, Y7, Y7
 	VMULPD       Y7, Y8, Y8
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y4, Y3
-	VANDNPD      Y8, Y3, Y8
-	VCMPPD       $0x1e, exp64hi<>+0(SB), Y4, Y3
-	VMOVUPD      inf64<>+0(SB), Y4
-	VBLENDVPD    Y3, Y4, Y8, Y8
-	VFNMADD231PD Y0, Y8, Y5
-	VCVTPD2PSY   Y6, X2
-	VCVTPD2PSY   Y5, X0
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y0
+	VANDNPD      Y8, Y0, Y8
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y0
+	VMOVUPD      inf64<>+0(SB), Y3
+	VBLENDVPD    Y0, Y3, Y8, Y8
+	VFNMADD231PD Y6, Y8, Y4
+	VCVTPD2PSY   Y5, X2
+	VCVTPD2PSY   Y4, X0
 	VINSERTF128  $0x01, X0, Y2, Y2
 	VMOVUPS      32(AX), Y0
 	VMOVDQU      32(SP), Y3
@@ -4521,18 +4558,50 @@ TEXT ·sumAVX2(SB), NOSPLIT, $32-32
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 
 sum_loop:
 	CMPQ      CX, $0x00000010
 	JB        sum_single
-	VCVTPS2PD (AX), Y4
-	VADDPD    Y4, Y0, Y0
-	VCVTPS2PD 16(AX), Y4
-	VADDPD    Y4, Y1, Y1
-	VCVTPS2PD 32(AX), Y4
-	VADDPD    Y4, Y2, Y2
-	VCVTPS2PD 48(AX), Y4
-	VADDPD    Y4, Y3, Y3
+	VCVTPS2PD (AX), Y8
+	VADDPD    Y8, Y0, Y9
+	VSUBPD    Y0, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y0, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y1, Y1
+	VMOVAPD   Y9, Y0
+	VCVTPS2PD 16(AX), Y8
+	VADDPD    Y8, Y2, Y9
+	VSUBPD    Y2, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y2, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y3, Y3
+	VMOVAPD   Y9, Y2
+	VCVTPS2PD 32(AX), Y8
+	VADDPD    Y8, Y4, Y9
+	VSUBPD    Y4, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y4, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y5, Y5
+	VMOVAPD   Y9, Y4
+	VCVTPS2PD 48(AX), Y8
+	VADDPD    Y8, Y6, Y9
+	VSUBPD    Y6, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y6, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y7, Y7
+	VMOVAPD   Y9, Y6
 	ADDQ      $0x00000040, AX
 	SUBQ      $0x00000010, CX
 	JMP       sum_loop
@@ -4540,8 +4609,15 @@ sum_loop:
 sum_single:
 	CMPQ      CX, $0x00000004
 	JB        sum_tail
-	VCVTPS2PD (AX), Y4
-	VADDPD    Y4, Y0, Y0
+	VCVTPS2PD (AX), Y8
+	VADDPD    Y8, Y0, Y9
+	VSUBPD    Y0, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y0, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y1, Y1
+	VMOVAPD   Y9, Y0
 	ADDQ      $0x00000010, AX
 	SUBQ      $0x00000004, CX
 	JMP       sum_single
@@ -4552,17 +4628,17 @@ sum_tail:
 	LEAQ       tailmask<>+0(SB), DX
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
-	VMOVDQU    (DX)(BX*4), X4
+	VMOVDQU    (DX)(BX*4), X8
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
 	JA         tail_page_59
-	VMASKMOVPS (AX), X4, X4
+	VMASKMOVPS (AX), X8, X8
 	JMP        tail_loaded_60
 
 tail_page_59:
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
 copy_61:
@@ -4574,22 +4650,75 @@ copy_61:
 	JMP  copy_61
 
 copied_62:
-	VMOVUPS (SP), X4
+	VMOVUPS (SP), X8
 
 tail_loaded_60:
-	VCVTPS2PD X4, Y4
-	VADDPD    Y4, Y1, Y1
+	VCVTPS2PD X8, Y8
+	VADDPD    Y8, Y2, Y9
+	VSUBPD    Y2, Y9, Y10
+	VSUBPD    Y10, Y9, Y11
+	VSUBPD    Y11, Y2, Y11
+	VSUBPD    Y10, Y8, Y10
+	VADDPD    Y10, Y11, Y11
+	VADDPD    Y11, Y3, Y3
+	VMOVAPD   Y9, Y2
 
 sum_done:
-	VADDPD       Y2, Y0, Y0
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VSUBPD       Y9, Y0, Y9
+	VSUBPD       Y8, Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VADDPD       Y9, Y1, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VSUBPD       Y7, Y2, Y7
+	VSUBPD       Y5, Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VADDPD       Y7, Y3, Y3
+	VMOVAPD      Y4, Y2
 	VADDPD       Y3, Y1, Y1
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VSUBPD       Y5, Y0, Y5
+	VSUBPD       Y4, Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VADDPD       Y5, Y1, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VSUBPD       X5, X2, X5
+	VSUBPD       X4, X0, X4
+	VADDPD       X4, X5, X5
+	VADDPD       X5, X3, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VSUBPD       X5, X2, X5
+	VSUBPD       X4, X0, X4
+	VADDPD       X4, X5, X5
+	VADDPD       X5, X3, X3
+	VMOVAPD      X1, X2
+	VADDSD       X3, X2, X0
+	VANDPD       abs64<>+0(SB), X2, X1
+	VCMPSD       $0x05, inf64<>+0(SB), X1, X1
+	VBLENDVPD    X1, X2, X0, X0
 	VZEROUPPER
-	MOVSD        X1, ret+24(FP)
+	MOVSD        X0, ret+24(FP)
 	RET
 
 // func dotAVX2(a []float32, b []float32) float64
@@ -8109,24 +8238,58 @@ TEXT ·logSoftmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
 lbwd_row:
 	CMPQ          SI, BX
 	JAE           lbwd_ret
-	VPXORD        Z0, Z0, Z0
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z1
-	VCVTPS2PD.Z   32(DX), K2, Z2
-	VADDPD        Z1, Z0, Z0
-	VADDPD        Z2, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y3
-	VADDPD        Y3, Y0, Y3
-	VEXTRACTF128  $0x01, Y3, X4
-	VADDPD        X4, X3, X4
-	VPERMILPD     $0x01, X4, X3
-	VADDSD        X3, X4, X4
-	VBROADCASTSD  X4, Z3
+	VCVTPS2PD.Z   (DX), K1, Z0
+	VCVTPS2PD.Z   32(DX), K2, Z1
+	VADDPD        Z1, Z0, Z2
+	VSUBPD        Z0, Z2, Z3
+	VSUBPD        Z3, Z2, Z4
+	VSUBPD        Z4, Z0, Z4
+	VSUBPD        Z3, Z1, Z3
+	VADDPD        Z3, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VADDPD        Y5, Y4, Y5
+	VADDPD        Y2, Y3, Y4
+	VSUBPD        Y3, Y4, Y6
+	VSUBPD        Y6, Y4, Y7
+	VSUBPD        Y7, Y3, Y7
+	VSUBPD        Y6, Y2, Y6
+	VADDPD        Y6, Y7, Y7
+	VADDPD        Y7, Y5, Y5
+	VMOVAPD       Y4, Y3
+	VEXTRACTF128  $0x01, Y3, X2
+	VEXTRACTF128  $0x01, Y5, X4
+	VADDPD        X4, X5, X4
+	VADDPD        X3, X2, X5
+	VSUBPD        X2, X5, X6
+	VSUBPD        X6, X5, X7
+	VSUBPD        X7, X2, X7
+	VSUBPD        X6, X3, X6
+	VADDPD        X6, X7, X7
+	VADDPD        X7, X4, X4
+	VMOVAPD       X5, X2
+	VPERMILPD     $0x01, X2, X3
+	VPERMILPD     $0x01, X4, X5
+	VADDSD        X5, X4, X4
+	VADDPD        X3, X2, X5
+	VSUBPD        X2, X5, X6
+	VSUBPD        X6, X5, X7
+	VSUBPD        X7, X2, X7
+	VSUBPD        X6, X3, X6
+	VADDPD        X6, X7, X7
+	VADDPD        X7, X4, X4
+	VMOVAPD       X5, X2
+	VADDSD        X4, X2, X3
+	VANDPD        abs64<>+0(SB), X2, X4
+	VCMPSD        $0x05, inf64<>+0(SB), X4, X4
+	VBLENDVPD     X4, X2, X3, X3
+	VBROADCASTSD  X3, Z2
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (CX), K1, Z4
-	VCVTPS2PD.Z   32(CX), K2, Z5
+	VCVTPS2PD.Z   (CX), K1, Z3
+	VCVTPS2PD.Z   32(CX), K2, Z4
 	VMOVUPD       exp64min<>+0(SB), Z6
-	VMAXPD        Z4, Z6, Z6
+	VMAXPD        Z3, Z6, Z6
 	VMOVUPD       magic64<>+0(SB), Z7
 	VFMADD231PD   log2e64<>+0(SB), Z6, Z7
 	VSUBPD        magic64<>+0(SB), Z7, Z8
@@ -8147,42 +8310,42 @@ lbwd_row:
 	VFMADD213PD   exp64c0<>+0(SB), Z6, Z8
 	VPSLLQ        $0x34, Z7, Z7
 	VMULPD        Z7, Z8, Z8
-	VCMPPD        $0x05, exp64lo<>+0(SB), Z4, K2
+	VCMPPD        $0x05, exp64lo<>+0(SB), Z3, K2
 	VMOVAPD.Z     Z8, K2, Z8
-	VCMPPD        $0x1e, exp64hi<>+0(SB), Z4, K2
+	VCMPPD        $0x1e, exp64hi<>+0(SB), Z3, K2
 	VMOVUPD       inf64<>+0(SB), K2, Z8
-	VFNMADD231PD  Z3, Z8, Z1
-	VMOVUPD       exp64min<>+0(SB), Z4
-	VMAXPD        Z5, Z4, Z4
+	VFNMADD231PD  Z2, Z8, Z0
+	VMOVUPD       exp64min<>+0(SB), Z3
+	VMAXPD        Z4, Z3, Z3
 	VMOVUPD       magic64<>+0(SB), Z6
-	VFMADD231PD   log2e64<>+0(SB), Z4, Z6
+	VFMADD231PD   log2e64<>+0(SB), Z3, Z6
 	VSUBPD        magic64<>+0(SB), Z6, Z7
-	VMOVAPD       Z4, Z4
-	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z4
-	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z4
+	VMOVAPD       Z3, Z3
+	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z3
+	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z3
 	VMOVUPD       exp64c11<>+0(SB), Z7
-	VFMADD213PD   exp64c10<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c9<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c8<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c7<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c6<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c5<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c4<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c3<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c2<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c1<>+0(SB), Z4, Z7
-	VFMADD213PD   exp64c0<>+0(SB), Z4, Z7
+	VFMADD213PD   exp64c10<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c9<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c8<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z3, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z3, Z7
 	VPSLLQ        $0x34, Z6, Z6
 	VMULPD        Z6, Z7, Z7
-	VCMPPD        $0x05, exp64lo<>+0(SB), Z5, K2
+	VCMPPD        $0x05, exp64lo<>+0(SB), Z4, K2
 	VMOVAPD.Z     Z7, K2, Z7
-	VCMPPD        $0x1e, exp64hi<>+0(SB), Z5, K2
+	VCMPPD        $0x1e, exp64hi<>+0(SB), Z4, K2
 	VMOVUPD       inf64<>+0(SB), K2, Z7
-	VFNMADD231PD  Z3, Z7, Z2
-	VCVTPD2PS     Z1, Y9
-	VCVTPD2PS     Z2, Y1
-	VINSERTF64X4  $0x01, Y1, Z9, Z9
-	VMOVUPS       Z9, K1, (AX)
+	VFNMADD231PD  Z2, Z7, Z1
+	VCVTPD2PS     Z0, Y5
+	VCVTPD2PS     Z1, Y0
+	VINSERTF64X4  $0x01, Y0, Z5, Z5
+	VMOVUPS       Z5, K1, (AX)
 	ADDQ          DI, AX
 	ADDQ          DI, CX
 	ADDQ          DI, DX
@@ -8399,18 +8562,50 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-32
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 
 sum_loop:
 	CMPQ      CX, $0x00000020
 	JB        sum_single
-	VCVTPS2PD (AX), Z4
-	VADDPD    Z4, Z0, Z0
-	VCVTPS2PD 32(AX), Z4
-	VADDPD    Z4, Z1, Z1
-	VCVTPS2PD 64(AX), Z4
-	VADDPD    Z4, Z2, Z2
-	VCVTPS2PD 96(AX), Z4
-	VADDPD    Z4, Z3, Z3
+	VCVTPS2PD (AX), Z8
+	VADDPD    Z8, Z0, Z9
+	VSUBPD    Z0, Z9, Z10
+	VSUBPD    Z10, Z9, Z11
+	VSUBPD    Z11, Z0, Z11
+	VSUBPD    Z10, Z8, Z10
+	VADDPD    Z10, Z11, Z11
+	VADDPD    Z11, Z1, Z1
+	VMOVAPD   Z9, Z0
+	VCVTPS2PD 32(AX), Z8
+	VADDPD    Z8, Z2, Z9
+	VSUBPD    Z2, Z9, Z10
+	VSUBPD    Z10, Z9, Z11
+	VSUBPD    Z11, Z2, Z11
+	VSUBPD    Z10, Z8, Z10
+	VADDPD    Z10, Z11, Z11
+	VADDPD    Z11, Z3, Z3
+	VMOVAPD   Z9, Z2
+	VCVTPS2PD 64(AX), Z8
+	VADDPD    Z8, Z4, Z9
+	VSUBPD    Z4, Z9, Z10
+	VSUBPD    Z10, Z9, Z11
+	VSUBPD    Z11, Z4, Z11
+	VSUBPD    Z10, Z8, Z10
+	VADDPD    Z10, Z11, Z11
+	VADDPD    Z11, Z5, Z5
+	VMOVAPD   Z9, Z4
+	VCVTPS2PD 96(AX), Z8
+	VADDPD    Z8, Z6, Z9
+	VSUBPD    Z6, Z9, Z10
+	VSUBPD    Z10, Z9, Z11
+	VSUBPD    Z11, Z6, Z11
+	VSUBPD    Z10, Z8, Z10
+	VADDPD    Z10, Z11, Z11
+	VADDPD    Z11, Z7, Z7
+	VMOVAPD   Z9, Z6
 	ADDQ      $0x00000080, AX
 	SUBQ      $0x00000020, CX
 	JMP       sum_loop
@@ -8418,8 +8613,15 @@ sum_loop:
 sum_single:
 	CMPQ      CX, $0x00000008
 	JB        sum_tail
-	VCVTPS2PD (AX), Z4
-	VADDPD    Z4, Z0, Z0
+	VCVTPS2PD (AX), Z8
+	VADDPD    Z8, Z0, Z9
+	VSUBPD    Z0, Z9, Z10
+	VSUBPD    Z10, Z9, Z11
+	VSUBPD    Z11, Z0, Z11
+	VSUBPD    Z10, Z8, Z10
+	VADDPD    Z10, Z11, Z11
+	VADDPD    Z11, Z1, Z1
+	VMOVAPD   Z9, Z0
 	ADDQ      $0x00000020, AX
 	SUBQ      $0x00000008, CX
 	JMP       sum_single
@@ -8429,21 +8631,83 @@ sum_tail:
 	JZ          sum_done
 	LEAQ        tailk<>+0(SB), DX
 	KMOVW       (DX)(CX*2), K1
-	VCVTPS2PD.Z (AX), K1, Z4
-	VADDPD      Z4, Z1, Z1
+	VCVTPS2PD.Z (AX), K1, Z8
+	VADDPD      Z8, Z2, Z9
+	VSUBPD      Z2, Z9, Z10
+	VSUBPD      Z10, Z9, Z11
+	VSUBPD      Z11, Z2, Z11
+	VSUBPD      Z10, Z8, Z10
+	VADDPD      Z10, Z11, Z11
+	VADDPD      Z11, Z3, Z3
+	VMOVAPD     Z9, Z2
 
 sum_done:
-	VADDPD        Z2, Z0, Z0
+	VADDPD        Z5, Z1, Z1
+	VADDPD        Z4, Z0, Z5
+	VSUBPD        Z0, Z5, Z8
+	VSUBPD        Z8, Z5, Z9
+	VSUBPD        Z9, Z0, Z9
+	VSUBPD        Z8, Z4, Z8
+	VADDPD        Z8, Z9, Z9
+	VADDPD        Z9, Z1, Z1
+	VMOVAPD       Z5, Z0
+	VADDPD        Z7, Z3, Z3
+	VADDPD        Z6, Z2, Z4
+	VSUBPD        Z2, Z4, Z5
+	VSUBPD        Z5, Z4, Z7
+	VSUBPD        Z7, Z2, Z7
+	VSUBPD        Z5, Z6, Z5
+	VADDPD        Z5, Z7, Z7
+	VADDPD        Z7, Z3, Z3
+	VMOVAPD       Z4, Z2
 	VADDPD        Z3, Z1, Z1
-	VADDPD        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y1
-	VEXTRACTF128  $0x01, Y1, X0
-	VADDPD        X0, X1, X0
-	VPERMILPD     $0x01, X0, X1
-	VADDSD        X1, X0, X0
+	VADDPD        Z2, Z0, Z3
+	VSUBPD        Z0, Z3, Z4
+	VSUBPD        Z4, Z3, Z5
+	VSUBPD        Z5, Z0, Z5
+	VSUBPD        Z4, Z2, Z4
+	VADDPD        Z4, Z5, Z5
+	VADDPD        Z5, Z1, Z1
+	VMOVAPD       Z3, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VEXTRACTF64X4 $0x01, Z1, Y3
+	VADDPD        Y3, Y1, Y3
+	VADDPD        Y0, Y2, Y1
+	VSUBPD        Y2, Y1, Y4
+	VSUBPD        Y4, Y1, Y5
+	VSUBPD        Y5, Y2, Y5
+	VSUBPD        Y4, Y0, Y4
+	VADDPD        Y4, Y5, Y5
+	VADDPD        Y5, Y3, Y3
+	VMOVAPD       Y1, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VEXTRACTF128  $0x01, Y3, X1
+	VADDPD        X1, X3, X1
+	VADDPD        X2, X0, X3
+	VSUBPD        X0, X3, X4
+	VSUBPD        X4, X3, X5
+	VSUBPD        X5, X0, X5
+	VSUBPD        X4, X2, X4
+	VADDPD        X4, X5, X5
+	VADDPD        X5, X1, X1
+	VMOVAPD       X3, X0
+	VPERMILPD     $0x01, X0, X2
+	VPERMILPD     $0x01, X1, X3
+	VADDSD        X3, X1, X1
+	VADDPD        X2, X0, X3
+	VSUBPD        X0, X3, X4
+	VSUBPD        X4, X3, X5
+	VSUBPD        X5, X0, X5
+	VSUBPD        X4, X2, X4
+	VADDPD        X4, X5, X5
+	VADDPD        X5, X1, X1
+	VMOVAPD       X3, X0
+	VADDSD        X1, X0, X1
+	VANDPD        abs64<>+0(SB), X0, X2
+	VCMPSD        $0x05, inf64<>+0(SB), X2, X2
+	VBLENDVPD     X2, X0, X1, X1
 	VZEROUPPER
-	MOVSD         X0, ret+24(FP)
+	MOVSD         X1, ret+24(FP)
 	RET
 
 // func dotAVX512(a []float32, b []float32) float64

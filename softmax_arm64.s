@@ -839,9 +839,13 @@ TEXT ·sumNEON(SB), NOSPLIT, $0-32
 	MOVD	x_base+0(FP), R1
 	MOVD	x_len+8(FP), R2
 	VEOR	V16.B16, V16.B16, V16.B16
+	VEOR	V20.B16, V20.B16, V20.B16
 	VEOR	V17.B16, V17.B16, V17.B16
+	VEOR	V21.B16, V21.B16, V21.B16
 	VEOR	V18.B16, V18.B16, V18.B16
+	VEOR	V22.B16, V22.B16, V22.B16
 	VEOR	V19.B16, V19.B16, V19.B16
+	VEOR	V23.B16, V23.B16, V23.B16
 	SUBS	$16, R2, R2
 	BLT	sum_w4
 sum_loop16:
@@ -854,13 +858,69 @@ sum_loop16:
 	WORD	$0x4e61784d	// fcvtl2 v13.2d, v2.4s
 	WORD	$0x0e61786e	// fcvtl v14.2d, v3.2s
 	WORD	$0x4e61786f	// fcvtl2 v15.2d, v3.4s
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e69d638	// fadd v24.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d539	// fsub v25.2d, v9.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
+	WORD	$0x4e6ad658	// fadd v24.2d, v18.2d, v10.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d559	// fsub v25.2d, v10.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
 	WORD	$0x4e6ad652	// fadd v18.2d, v18.2d, v10.2d
+	WORD	$0x4e6bd678	// fadd v24.2d, v19.2d, v11.2d
+	WORD	$0x4ef3d719	// fsub v25.2d, v24.2d, v19.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad67a	// fsub v26.2d, v19.2d, v26.2d
+	WORD	$0x4ef9d579	// fsub v25.2d, v11.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6f7	// fadd v23.2d, v23.2d, v26.2d
 	WORD	$0x4e6bd673	// fadd v19.2d, v19.2d, v11.2d
+	WORD	$0x4e6cd618	// fadd v24.2d, v16.2d, v12.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d599	// fsub v25.2d, v12.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e6cd610	// fadd v16.2d, v16.2d, v12.2d
+	WORD	$0x4e6dd638	// fadd v24.2d, v17.2d, v13.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d5b9	// fsub v25.2d, v13.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
 	WORD	$0x4e6dd631	// fadd v17.2d, v17.2d, v13.2d
+	WORD	$0x4e6ed658	// fadd v24.2d, v18.2d, v14.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d5d9	// fsub v25.2d, v14.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
 	WORD	$0x4e6ed652	// fadd v18.2d, v18.2d, v14.2d
+	WORD	$0x4e6fd678	// fadd v24.2d, v19.2d, v15.2d
+	WORD	$0x4ef3d719	// fsub v25.2d, v24.2d, v19.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad67a	// fsub v26.2d, v19.2d, v26.2d
+	WORD	$0x4ef9d5f9	// fsub v25.2d, v15.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6f7	// fadd v23.2d, v23.2d, v26.2d
 	WORD	$0x4e6fd673	// fadd v19.2d, v19.2d, v15.2d
 	SUBS	$16, R2, R2
 	BGE	sum_loop16
@@ -871,7 +931,21 @@ sum_loop4:
 	VLD1.P	16(R1), [V0.S4]
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
 	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e69d638	// fadd v24.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d539	// fsub v25.2d, v9.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 	SUBS	$4, R2, R2
 	BGE	sum_loop4
@@ -895,14 +969,65 @@ sum_load1:
 sum_loaded:
 	WORD	$0x0e617808	// fcvtl v8.2d, v0.2s
 	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e69d638	// fadd v24.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d539	// fsub v25.2d, v9.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 sum_done:
+	WORD	$0x4e75d694	// fadd v20.2d, v20.2d, v21.2d
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	WORD	$0x4e77d6d6	// fadd v22.2d, v22.2d, v23.2d
+	WORD	$0x4e73d658	// fadd v24.2d, v18.2d, v19.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d679	// fsub v25.2d, v19.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
 	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
+	WORD	$0x4e76d694	// fadd v20.2d, v20.2d, v22.2d
+	WORD	$0x4e72d618	// fadd v24.2d, v16.2d, v18.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d659	// fsub v25.2d, v18.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e72d610	// fadd v16.2d, v16.2d, v18.2d
-	WORD	$0x7e70da10	// faddp d16, v16.2d
-	FMOVD	F16, ret+24(FP)
+	WORD	$0x7e70da9b	// faddp d27, v20.2d
+	VDUP	V16.D[1], V17.D2
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad77b	// fadd v27.2d, v27.2d, v26.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	FADDD	F27, F16, F18
+	FSUBD	F16, F16, F17
+	FCMPD	$(0.0), F17
+	FCSELD	EQ, F18, F16, F18
+	FMOVD	F18, ret+24(FP)
 	RET
 
 // func dotNEON(a, b []float32) float64

@@ -762,7 +762,7 @@ func (a *arch) sumDot(dot bool) {
 			"dot"+a.suffix+" returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).")
 	} else {
 		a.fn("sum", "func(x []float32) float64",
-			"sum"+a.suffix+" returns Σ x[i] accumulated in float64.")
+			"sum"+a.suffix+" returns Σ x[i] in float64, compensated (TwoSum): its error does not grow with cancellation.")
 	}
 	var s streams
 	if dot {
@@ -771,9 +771,14 @@ func (a *arch) sumDot(dot bool) {
 		s = streams{ptrs: []GPVirtual{slicePtr("x")}, n: Load(Param("x").Len(), GP64()).(GPVirtual)}
 	}
 	acc := make([]VecVirtual, 4)
+	comp := make([]VecVirtual, 4) // sum: the compensations (twoSum)
 	for i := range acc {
 		acc[i] = a.vec()
 		a.zero(acc[i])
+		if !dot {
+			comp[i] = a.vec()
+			a.zero(comp[i])
+		}
 	}
 	w := a.lanes / 2 // float32s per float64 vector
 	one := func(i, off int, t tail) VecVirtual {
@@ -804,11 +809,24 @@ func (a *arch) sumDot(dot bool) {
 		if dot {
 			VFMADD231PD(one(1, off, t), v, acc[u])
 		} else {
-			VADDPD(v, acc[u], acc[u])
+			twoSum(acc[u], comp[u], v, a.vec)
 		}
 	})
-	addAll(VADDPD, acc)
-	r := a.hsum64(acc[0])
+	var r VecVirtual
+	if dot {
+		addAll(VADDPD, acc)
+		r = a.hsum64(acc[0])
+	} else {
+		for len(acc) > 1 { // pairwise, as addAll, with twoSum
+			h := len(acc) / 2
+			for i := 0; i < h; i++ {
+				VADDPD(comp[i+h], comp[i], comp[i])
+				twoSum(acc[i], comp[i], acc[i+h], a.vec)
+			}
+			acc, comp = acc[:h], comp[:h]
+		}
+		r = a.hsum64Comp(acc[0], comp[0])
+	}
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
 	RET()

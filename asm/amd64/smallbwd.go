@@ -86,8 +86,8 @@ func (a *arch) softmaxBackwardSmall() {
 	RET()
 }
 
-// logSoftmaxBackwardSmall: dx = dy − exp(logp)·s, s = Σ dy in float64,
-// exp as exp64 (the general path's expMulSub).
+// logSoftmaxBackwardSmall: dx = dy − exp(logp)·s, s = Σ dy in float64
+// compensated (the general path's sum), exp as exp64 (its expMulSub).
 func (a *arch) logSoftmaxBackwardSmall() {
 	a.fn("logSoftmaxBackwardSmall", "func(dx, logp, dy []float32, cols, rows int) int",
 		"logSoftmaxBackwardSmall"+a.suffix+" stores the log-softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)",
@@ -100,16 +100,13 @@ func (a *arch) logSoftmaxBackwardSmall() {
 	nv := smallCols / a.lanes
 	smallRowLoop("lbwd", rows, stride, []GPVirtual{d, lp, y}, func() {
 		var ys []VecVirtual
-		acc := a.vec()
-		a.zero(acc)
 		for i := 0; i < nv; i++ {
 			lo, hi := a.smallWiden(y, ln, i)
-			VADDPD(lo, acc, acc)
-			VADDPD(hi, acc, acc)
 			ys = append(ys, lo, hi)
 		}
+		acc, comp := twoSumAll(ys, a.vec)
 		sv := a.vec()
-		VBROADCASTSD(a.hsum64(acc), sv)
+		VBROADCASTSD(a.hsum64Comp(acc, comp), sv)
 		t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
 		for i := 0; i < nv; i++ {
 			lo, hi := a.widen(Mem{Base: lp, Disp: a.bytes() * i}, t)

@@ -380,17 +380,23 @@ func expSumKernel(e *emitter) {
 	e.ret()
 }
 
-// sumKernel: Σ x in float64 (every element widened, four accumulators).
+// sumKernel: Σ x in float64 (every element widened, four accumulators),
+// compensated as generic's Neumaier sum: each accumulator carries the
+// rounding errors of its additions (twoSum) in a second register, so the
+// error does not grow with cancellation.
 func sumKernel(e *emitter) {
 	e.text("sumNEON(x []float32) float64", 32)
 	const src, cnt gpr = 1, 2
 	x := seq(0, 4)
 	wide := seq(8, 8)
 	acc := seq(16, 4)
+	comp := seq(20, 4)
+	tmp := seq(24, 4)
 	e.movdArg("x_base+0(FP)", src)
 	e.movdArg("x_len+8(FP)", cnt)
-	for _, a := range acc {
-		e.veor(a, a, a)
+	for i := range acc {
+		e.veor(acc[i], acc[i], acc[i])
+		e.veor(comp[i], comp[i], comp[i])
 	}
 	e.walk("sum", cnt, []int{16, 4}, []stream{{src, x}}, nil, func() {
 		e.veor(x[0], x[0], x[0])
@@ -400,11 +406,41 @@ func sumKernel(e *emitter) {
 			e.fcvtl2(wide[2*i+1], x[i])
 		}
 		for j := range 2 * nv {
-			e.fadd(d2, acc[j%4], acc[j%4], wide[j])
+			e.twoSum(acc[j%4], comp[j%4], wide[j], tmp)
 		}
 	}, nil)
-	e.reduce64(acc, "ret+24(FP)", false)
+	for _, p := range [][2]int{{0, 1}, {2, 3}, {0, 2}} {
+		e.fadd(d2, comp[p[0]], comp[p[0]], comp[p[1]])
+		e.twoSum(acc[p[0]], comp[p[0]], acc[p[1]], tmp)
+	}
+	// The two lanes: c's plainly, s's with twoSum (lane 0 of s + dup of
+	// lane 1); then s + c, or s where s is ±Inf or NaN (s − s is not 0),
+	// as Neumaier's sum stops compensating there.
+	s0, c0, hi, r := acc[0], tmp[3], acc[1], acc[2]
+	e.faddpD(c0, comp[0])
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", s0), fmt.Sprintf("V%d.D2", hi))
+	e.twoSum(s0, c0, hi, tmp[:3])
+	e.faddd(r, s0, c0)
+	e.fsubd(hi, s0, s0)
+	e.op("FCMPD", "$(0.0)", hi.f())
+	e.op("FCSELD", "EQ", r.f(), s0.f(), r.f())
+	e.fmovdRet(r, "ret+24(FP)")
 	e.ret()
+}
+
+// twoSum adds v to the compensated sum s + c (float64 lanes): s takes the
+// rounded s + v, c the rounding error (exact by Knuth's TwoSum). It uses
+// tmp[0..2].
+func (e *emitter) twoSum(s, c, v vreg, tmp []vreg) {
+	t, bp, er := tmp[0], tmp[1], tmp[2]
+	e.fadd(d2, t, s, v)   // t = s + v
+	e.fsub(d2, bp, t, s)  // bp = t − s
+	e.fsub(d2, er, t, bp) // t − bp
+	e.fsub(d2, er, s, er) // s − (t − bp)
+	e.fsub(d2, bp, v, bp) // v − bp
+	e.fadd(d2, er, er, bp)
+	e.fadd(d2, c, c, er)
+	e.fadd(d2, s, s, v) // t again: s + v rounds the same way, and needs no move
 }
 
 // reduce64 adds the float64 lanes of the four accumulators and stores the

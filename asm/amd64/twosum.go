@@ -1,0 +1,92 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Compensated float64 sums: the general path's sum is Neumaier's, whose
+// error does not grow with cancellation (Σ dy of 2, −3, 1 and 1.5e-19 is
+// 1.5e-19, not 0); a plain float64 sum loses such a term, and the output
+// that depends on it (LogSoftmaxBackward's dy − exp(logp)·Σ dy) with it.
+
+// twoSum adds v to the compensated sum s + c in float64 lanes, in place:
+// s takes the rounded sum s + v, and c its rounding error (exact by
+// Knuth's TwoSum). tmp makes registers of s's width.
+func twoSum(s, c, v Register, tmp func() VecVirtual) {
+	t, bp, e := tmp(), tmp(), tmp()
+	VADDPD(v, s, t)   // t = s + v
+	VSUBPD(s, t, bp)  // bp = t − s
+	VSUBPD(bp, t, e)  // t − bp
+	VSUBPD(e, s, e)   // s − (t − bp)
+	VSUBPD(bp, v, bp) // v − bp
+	VADDPD(bp, e, e)  // the rounding error of s + v
+	VADDPD(e, c, c)
+	VMOVAPD(t, s)
+}
+
+// twoSumAll returns Σ vs as s + c in float64 lanes: vs added pairwise with
+// TwoSum (a tree: short chains), the rounding errors added plainly into c.
+func twoSumAll(vs []VecVirtual, tmp func() VecVirtual) (s, c VecVirtual) {
+	var errs []VecVirtual
+	for len(vs) > 1 {
+		var next []VecVirtual
+		for i := 0; i+1 < len(vs); i += 2 {
+			a, b := vs[i], vs[i+1]
+			t, bp, e := tmp(), tmp(), tmp()
+			VADDPD(b, a, t)   // t = a + b
+			VSUBPD(a, t, bp)  // bp = t − a
+			VSUBPD(bp, t, e)  // t − bp
+			VSUBPD(e, a, e)   // a − (t − bp)
+			VSUBPD(bp, b, bp) // b − bp
+			VADDPD(bp, e, e)  // the rounding error of a + b
+			next, errs = append(next, t), append(errs, e)
+		}
+		if len(vs)%2 == 1 {
+			next = append(next, vs[len(vs)-1])
+		}
+		vs = next
+	}
+	if len(errs) == 0 {
+		panic("twoSumAll: fewer than two vectors")
+	}
+	addAll(VADDPD, errs)
+	return vs[0], errs[0]
+}
+
+// hsum64Comp reduces the compensated sums s + c (one per lane) to one
+// float64 in an XMM register's low lane: the lanes' s added with twoSum,
+// their c plainly, then s + c; where s is ±Inf or NaN, s itself (as
+// Neumaier's sum stops compensating there, and c may be NaN).
+func (a *arch) hsum64Comp(s, c VecVirtual) VecVirtual {
+	sy, cy := s, c
+	if a.z {
+		h, hc := YMM(), YMM()
+		VEXTRACTF64X4(U8(1), s, h)
+		VEXTRACTF64X4(U8(1), c, hc)
+		VADDPD(hc, c.AsY(), hc)
+		twoSum(h, hc, s.AsY(), YMM)
+		sy, cy = h, hc
+	}
+	x, xc := XMM(), XMM()
+	VEXTRACTF128(U8(1), sy, x)
+	VEXTRACTF128(U8(1), cy, xc)
+	VADDPD(xc, cy.AsX(), xc)
+	twoSum(x, xc, sy.AsX(), XMM)
+	h, hc := XMM(), XMM()
+	VPERMILPD(U8(1), x, h)
+	VPERMILPD(U8(1), xc, hc)
+	VADDSD(hc, xc, xc)
+	twoSum(x, xc, h, XMM)
+	s1 := x
+	r := XMM()
+	VADDSD(xc, s1, r)
+	bad := XMM()
+	VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), s1, bad)
+	VCMPSD(U8(0x05), c64("inf64", math.Inf(1)), bad, bad) // !(|s| < +Inf): ±Inf, NaN
+	VBLENDVPD(bad, s1, r, r)
+	return r
+}
