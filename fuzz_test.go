@@ -10,7 +10,7 @@ import (
 
 // Fuzz targets: the bytes are raw float32 bit patterns (so NaN, ±Inf,
 // subnormals and ±3e38 all occur), and every set is compared with the
-// reference. Run one with: go test -fuzz=FuzzSoftmax -fuzztime=30s
+// reference. Run one with: go test -run '^$' -fuzz '^FuzzSoftmax$' -fuzztime=30s
 
 // maxFuzzLen caps a fuzzed row: past a few blocks of every vector width
 // longer rows add no new paths, only reference time (and fewer executions).
@@ -157,4 +157,143 @@ func backwardTerms(p, dy []float64) []float64 {
 		terms[i] = p[i] * s * 0x1p-29 * float64(len(p))
 	}
 	return terms
+}
+
+// fuzzRows splits the decoded row by the selector: below 128 into
+// sel%12 + 1 rows (up to 12, so that the small-row kernels' batches of 8
+// and the pair loop both fill and leave a remainder), else into rows of
+// sel%20 + 1 columns (many short rows, the small-row kernels' own case).
+// It returns cols 0 when there is not one row of one column.
+func fuzzRows(xs []float64, sel uint8) ([]float64, int) {
+	cols := 1 + int(sel)%20
+	if sel < 128 {
+		cols = len(xs) / (int(sel)%12 + 1)
+	}
+	if cols == 0 || len(xs) < cols {
+		return nil, 0
+	}
+	return xs[:len(xs)/cols*cols], cols
+}
+
+// fuzzDy makes fuzzed gradients usable: finite and at most 1e6, so that
+// the sums the backward passes take stay finite.
+func fuzzDy(dy []float64) {
+	for i, v := range dy {
+		if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
+			dy[i] = math.Mod(float64(i), 7) - 3
+		}
+	}
+}
+
+func FuzzSoftmaxRows(f *testing.F) {
+	seeds(f, func(b []byte) {
+		f.Add(b, uint8(2))
+		f.Add(b, uint8(128+2)) // rows of 3
+	})
+	f.Fuzz(func(t *testing.T, data []byte, rows uint8) {
+		xs, cols := fuzzRows(decode(data), rows)
+		if cols == 0 {
+			return
+		}
+		var want, wantLog []float64
+		for r := 0; r < len(xs); r += cols {
+			want = append(want, ref.Softmax(xs[r:r+cols], ref.Fast)...)
+			wantLog = append(wantLog, ref.LogSoftmax(xs[r:r+cols], ref.Fast)...)
+		}
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			x := f32(xs)
+			dst := make([]float32, len(x))
+			softmaxRows(k, dst, x, cols)
+			check32(t, k, "SoftmaxRows", dst, want)
+			exact(t, k, "SoftmaxRows", xs, dst, want)
+			logSoftmaxRows(k, dst, x, cols)
+			check32(t, k, "LogSoftmaxRows", dst, wantLog)
+			exact(t, k, "LogSoftmaxRows", xs, dst, wantLog)
+		})
+	})
+}
+
+// FuzzBackwardRows: both backward passes on rows of probabilities (and
+// their logs) that a fuzzed forward row gives, with fuzzed gradients.
+func FuzzBackwardRows(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b, b, uint8(2)) })
+	f.Fuzz(func(t *testing.T, logits, grads []byte, rows uint8) {
+		xs, cols := fuzzRows(decode(logits), rows)
+		dy := decode(grads)
+		if cols == 0 || len(dy) < len(xs) {
+			return
+		}
+		dy = dy[:len(xs)]
+		fuzzDy(dy)
+		var p, logp, want, wantLog, terms, termsLog []float64
+		for r := 0; r < len(xs); r += cols {
+			pr := rounded32(ref.Softmax(xs[r:r+cols], ref.Fast))
+			lr := rounded32(ref.LogSoftmax(xs[r:r+cols], ref.Fast))
+			for _, v := range pr {
+				if v != v {
+					return // NaN probabilities are not a distribution
+				}
+			}
+			d := dy[r : r+cols]
+			p, logp = append(p, pr...), append(logp, lr...)
+			want = append(want, ref.SoftmaxBackward(pr, d)...)
+			terms = append(terms, backwardTerms(pr, d)...)
+			// ref.Precise: the sets compute exp(logp) unflushed.
+			wantLog = append(wantLog, ref.LogSoftmaxBackward(lr, d, ref.Precise)...)
+			sdy := 0.0
+			for _, v := range d {
+				sdy += v
+			}
+			for _, v := range lr {
+				termsLog = append(termsLog, math.Exp(v)*sdy)
+			}
+		}
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			dx := make([]float32, len(xs))
+			softmaxBackwardRows(k, dx, f32(p), f32(dy), cols)
+			checkTerms32(t, k, "SoftmaxBackwardRows", dx, want, terms)
+			logSoftmaxBackwardRows(k, dx, f32(logp), f32(dy), cols)
+			checkTerms32(t, k, "LogSoftmaxBackwardRows", dx, wantLog, termsLog)
+		})
+	})
+}
+
+// FuzzSoftCrossEntropyGrad: fuzzed logits against fuzzed targets, made
+// non-negative and finite (a scaled distribution: the loss then has no
+// cancellation, and the gradient's is allowed for as in the accuracy test).
+func FuzzSoftCrossEntropyGrad(f *testing.F) {
+	seeds(f, func(b []byte) { f.Add(b, b, uint8(1)) })
+	f.Fuzz(func(t *testing.T, logits, targets []byte, rows uint8) {
+		xs, cols := fuzzRows(decode(logits), rows)
+		ys := decode(targets)
+		if cols == 0 || len(ys) < len(xs) {
+			return
+		}
+		ys = ys[:len(xs)]
+		for i, v := range ys {
+			ys[i] = math.Abs(v)
+			if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
+				ys[i] = math.Mod(float64(i), 5) / 8
+			}
+		}
+		wantLoss, wantGrad := ref.SoftCrossEntropy(xs, ys, cols, ref.Fast)
+		n := float64(len(xs) / cols)
+		terms := make([]float64, len(xs))
+		for r := 0; r < len(xs); r += cols {
+			p := ref.Softmax(xs[r:r+cols], ref.Fast)
+			sy := 0.0
+			for _, v := range ys[r : r+cols] {
+				sy += v
+			}
+			for j := range p {
+				terms[r+j] = (ys[r+j] + p[j]*sy) / n
+			}
+		}
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			g := make([]float32, len(xs))
+			loss := softCrossEntropy(k, g, f32(xs), f32(ys), cols)
+			check32(t, k, "SoftCrossEntropyGrad/loss", []float32{float32(loss)}, []float64{wantLoss})
+			checkTerms32(t, k, "SoftCrossEntropyGrad", g, wantGrad, terms)
+		})
+	})
 }
