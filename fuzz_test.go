@@ -117,15 +117,9 @@ func FuzzSoftmaxBackward(f *testing.F) {
 	seeds(f, func(b []byte) { f.Add(b, b) })
 	f.Fuzz(func(t *testing.T, logits, grads []byte) {
 		p := rounded32(ref.Softmax(decode(logits), ref.Fast))
-		dy := decode(grads)
-		if len(dy) < len(p) {
+		dy, ok := fuzzSecond(grads, len(p), false)
+		if !ok {
 			return
-		}
-		dy = dy[:len(p)]
-		for i, v := range dy {
-			if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
-				dy[i] = math.Mod(float64(i), 7) - 3 // keep ⟨p, dy⟩ finite
-			}
 		}
 		for _, v := range p {
 			if v != v {
@@ -175,14 +169,29 @@ func fuzzRows(xs []float64, sel uint8) ([]float64, int) {
 	return xs[:len(xs)/cols*cols], cols
 }
 
-// fuzzDy makes fuzzed gradients usable: finite and at most 1e6, so that
-// the sums the backward passes take stay finite.
-func fuzzDy(dy []float64) {
-	for i, v := range dy {
-		if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
-			dy[i] = math.Mod(float64(i), 7) - 3
+// fuzzSecond decodes a target's second input (gradients, targets) for n
+// values, made usable: finite and at most 1e6 in magnitude, so that the
+// sums the passes take stay finite (others become small values that vary
+// with i), and non-negative when nonneg (targets). ok is false when there
+// are fewer than n values.
+func fuzzSecond(data []byte, n int, nonneg bool) (v []float64, ok bool) {
+	v = decode(data)
+	if len(v) < n {
+		return nil, false
+	}
+	v = v[:n]
+	for i, x := range v {
+		switch {
+		case math.IsInf(x, 0) || x != x || math.Abs(x) > 1e6:
+			v[i] = math.Mod(float64(i), 7) - 3
+			if nonneg {
+				v[i] = math.Mod(float64(i), 5) / 8
+			}
+		case nonneg:
+			v[i] = math.Abs(x)
 		}
 	}
+	return v, true
 }
 
 func FuzzSoftmaxRows(f *testing.F) {
@@ -219,12 +228,10 @@ func FuzzBackwardRows(f *testing.F) {
 	seeds(f, func(b []byte) { f.Add(b, b, uint8(2)) })
 	f.Fuzz(func(t *testing.T, logits, grads []byte, rows uint8) {
 		xs, cols := fuzzRows(decode(logits), rows)
-		dy := decode(grads)
-		if cols == 0 || len(dy) < len(xs) {
+		dy, ok := fuzzSecond(grads, len(xs), false)
+		if cols == 0 || !ok {
 			return
 		}
-		dy = dy[:len(xs)]
-		fuzzDy(dy)
 		var p, logp, want, wantLog, terms, termsLog []float64
 		for r := 0; r < len(xs); r += cols {
 			pr := rounded32(ref.Softmax(xs[r:r+cols], ref.Fast))
@@ -265,16 +272,9 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 	seeds(f, func(b []byte) { f.Add(b, b, uint8(1)) })
 	f.Fuzz(func(t *testing.T, logits, targets []byte, rows uint8) {
 		xs, cols := fuzzRows(decode(logits), rows)
-		ys := decode(targets)
-		if cols == 0 || len(ys) < len(xs) {
+		ys, ok := fuzzSecond(targets, len(xs), true)
+		if cols == 0 || !ok {
 			return
-		}
-		ys = ys[:len(xs)]
-		for i, v := range ys {
-			ys[i] = math.Abs(v)
-			if math.IsInf(v, 0) || v != v || math.Abs(v) > 1e6 {
-				ys[i] = math.Mod(float64(i), 5) / 8
-			}
 		}
 		wantLoss, wantGrad := ref.SoftCrossEntropy(xs, ys, cols, ref.Fast)
 		n := float64(len(xs) / cols)

@@ -13,17 +13,24 @@ import (
 // 1.5e-19, not 0); a plain float64 sum loses such a term, and the output
 // that depends on it (LogSoftmaxBackward's dy − exp(logp)·Σ dy) with it.
 
-// twoSum adds v to the compensated sum s + c in float64 lanes, in place:
-// s takes the rounded sum s + v, and c its rounding error (exact by
-// Knuth's TwoSum). tmp makes registers of s's width.
-func twoSum(s, c, v Register, tmp func() VecVirtual) {
-	t, bp, e := tmp(), tmp(), tmp()
-	VADDPD(v, s, t)   // t = s + v
-	VSUBPD(s, t, bp)  // bp = t − s
+// twoSumPair returns t = a + b rounded and e, its rounding error (exact
+// by Knuth's TwoSum), in float64 lanes; tmp makes registers of a's width.
+func twoSumPair(a, b Register, tmp func() VecVirtual) (t, e VecVirtual) {
+	t, bp := tmp(), tmp()
+	e = tmp()
+	VADDPD(b, a, t)   // t = a + b
+	VSUBPD(a, t, bp)  // bp = t − a
 	VSUBPD(bp, t, e)  // t − bp
-	VSUBPD(e, s, e)   // s − (t − bp)
-	VSUBPD(bp, v, bp) // v − bp
-	VADDPD(bp, e, e)  // the rounding error of s + v
+	VSUBPD(e, a, e)   // a − (t − bp)
+	VSUBPD(bp, b, bp) // b − bp
+	VADDPD(bp, e, e)
+	return t, e
+}
+
+// twoSum adds v to the compensated sum s + c in place: s takes the
+// rounded sum, c its rounding error.
+func twoSum(s, c, v Register, tmp func() VecVirtual) {
+	t, e := twoSumPair(s, v, tmp)
 	VADDPD(e, c, c)
 	VMOVAPD(t, s)
 }
@@ -35,14 +42,7 @@ func twoSumAll(vs []VecVirtual, tmp func() VecVirtual) (s, c VecVirtual) {
 	for len(vs) > 1 {
 		var next []VecVirtual
 		for i := 0; i+1 < len(vs); i += 2 {
-			a, b := vs[i], vs[i+1]
-			t, bp, e := tmp(), tmp(), tmp()
-			VADDPD(b, a, t)   // t = a + b
-			VSUBPD(a, t, bp)  // bp = t − a
-			VSUBPD(bp, t, e)  // t − bp
-			VSUBPD(e, a, e)   // a − (t − bp)
-			VSUBPD(bp, b, bp) // b − bp
-			VADDPD(bp, e, e)  // the rounding error of a + b
+			t, e := twoSumPair(vs[i], vs[i+1], tmp)
 			next, errs = append(next, t), append(errs, e)
 		}
 		if len(vs)%2 == 1 {
