@@ -22,9 +22,13 @@ const tableMaxAbs = 176
 // M = m·log2e rounded down to a multiple of 1/l, and mu = m − M·ln2, in
 // [0, ln2/l): the kernels store exp(x − m + mu).
 func tableBias(m float32, l float64) (c float32, mu float64) {
-	bm := math.Floor(float64(m)*math.Log2E*l) / l
+	bm := tableM(m, l)
 	return float32(0x1.8p23/l - bm), float64(m) - bm*math.Ln2
 }
+
+// tableM is tableBias's M: m·log2e rounded down to a multiple of 1/l,
+// exact in float64.
+func tableM(m float32, l float64) float64 { return math.Floor(float64(m)*math.Log2E*l) / l }
 
 // expSumTotal is the set's expSumTotal: the table kernels, which compute
 // e[i] = exp(x[i] − M·ln2) straight from x, for rows with |m| below
@@ -208,9 +212,9 @@ var streamCols = math.MaxInt
 // the CPUs we target (32 KiB), so that the second read hits it.
 var streamChunk = 2048
 
-// streamRow stores the softmax of a row too long for the core's cache in
-// two passes over x and one over dst, where rows takes three over x and
-// dst each: chunk by chunk, the chunk's max, then its sum Σ exp(x − Mc·ln2)
+// streamRow stores the softmax of a row too long for the core's cache
+// with two reads of x from memory and one write of dst, where rows's three
+// passes read x twice and dst once and write dst twice: chunk by chunk, the chunk's max, then its sum Σ exp(x − Mc·ln2)
 // on the table kernels while the chunk is in L1; the sums rescaled by the
 // exact 2^(Mc − M) to the row's M and added in float64; then one pass that
 // stores exp(x − M·ln2)/Σ. It reports false, having written nothing, for a
@@ -238,9 +242,7 @@ func (k *asmKernels) streamRow(dst, x []float32) bool {
 		}
 		cb, _ := tableBias(cm, k.tableLen)
 		s := k.totalNS(c, cb, expThreshold(cm))
-		// The chunk's M, as tableBias rounds it: exact in float64.
-		b := math.Floor(float64(cm)*math.Log2E*k.tableLen) / k.tableLen
-		if b > bm {
+		if b := tableM(cm, k.tableLen); b > bm {
 			total, bm = total*math.Exp2(bm-b), b
 		} else {
 			s *= math.Exp2(b - bm)
@@ -256,7 +258,7 @@ func (k *asmKernels) streamRow(dst, x []float32) bool {
 		return true
 	}
 	cb, _ := tableBias(m, k.tableLen)
-	hi, lo, _ := recip(total) // 1 <= total <= 1.05·len(x): always in range
+	hi, lo, _ := recip(total) // 1 <= total <= 2^(1/8)·len(x): always in range
 	k.expScale(dst[:len(x)], x, cb, expThreshold(m), hi, lo)
 	return true
 }
