@@ -412,11 +412,13 @@ func adversarialRows(t *testing.T, k *kernels[float32], x []float32, low, high [
 	}
 }
 
-// TestSumCancellation: the contract's sum is compensated on every set (as
-// generic's Neumaier sum): with big terms that cancel in pairs and small
-// ones that remain, its error is a rounding of the result (plus n·2^-104
-// of Σ|x|), not of Σ|x| as a plain float64 sum's. LogSoftmaxBackward's
-// dy − exp(logp)·Σ dy needs it where the dy span many binades.
+// TestSumCancellation: the contract's sum and dot are compensated on every
+// set (as generic's Neumaier sum): with big terms that cancel in pairs and
+// small ones that remain, sum's error is a rounding of the result (plus
+// n·2^-104 of Σ|x|), not of Σ|x| as a plain float64 sum's, and dot's pair
+// s + c is within n·2^-104 of Σ|a·b| of the exact dot. LogSoftmaxBackward's
+// dy − exp(logp)·Σ dy and SoftmaxBackward's dy − ⟨p, dy⟩ need them where
+// the terms span many binades.
 func TestSumCancellation(t *testing.T) {
 	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
 		rng := newRand(43)
@@ -437,7 +439,74 @@ func TestSumCancellation(t *testing.T) {
 			if got := k.sum(x); math.Abs(got-want) > 0x1p-52*math.Abs(want)+float64(n)*0x1p-104*abs {
 				t.Fatalf("sum n=%d [set %s]: %v, exact %v", n, k.name, got, want)
 			}
+			// dot: the same terms as products v[i]·w[i], w[i] = w[i−1]
+			// where v[i] = −v[i−1] (the pair cancels exactly).
+			w := make([]float64, n)
+			exact.SetFloat64(0)
+			abs = 0
+			for i := range w {
+				w[i] = float64(float32(math.Ldexp(rng.Float64()+0.5, rng.IntN(60)-30)))
+				if i%2 == 1 && v[i] == -v[i-1] {
+					w[i] = w[i-1]
+				}
+				exact.Add(exact, new(big.Float).Mul(big.NewFloat(v[i]), big.NewFloat(w[i])))
+				abs += math.Abs(v[i] * w[i])
+			}
+			y, freeY := vec32(w, placementFor(n+1))
+			s, c := k.dot(x, y)
+			got := new(big.Float).SetPrec(4096).Add(big.NewFloat(s), big.NewFloat(c))
+			e, _ := got.Sub(got, exact).Float64()
+			if math.Abs(e) > float64(n)*0x1p-104*abs {
+				t.Fatalf("dot n=%d [set %s]: %v + %v, off the exact dot by %v", n, k.name, s, c, e)
+			}
+			freeY()
 			free()
+		}
+	})
+}
+
+// TestBackwardCancellation: SoftmaxBackward where dy − ⟨p, dy⟩ cancels
+// far below float64's precision: float32 probabilities whose sum is 1
+// plus a tail under 2^-53 (the softmax of logits 60 and more apart),
+// against constant gradients, which makes dx = −p·c·(Σp − 1), and the same
+// with one gradient nudged by an ULP. Every output within 4 ULP, which
+// needs ⟨p, dy⟩ as a pair (the kernel contract's dot): a float64 dot
+// rounds the tail away and gives 0.
+func TestBackwardCancellation(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		rng := newRand(47)
+		for n := 1; n <= 300; n++ {
+			x := make([]float64, n)
+			for i := 1; i < n; i++ {
+				x[i] = float64(float32(-60 - 30*rng.Float64()))
+			}
+			p := rounded32(ref.Softmax(x, ref.Fast))
+			for _, c := range []float64{1, -3.75, 1e-20} {
+				dy := make([]float64, n)
+				for i := range dy {
+					dy[i] = c
+				}
+				if n%2 == 0 {
+					dy[rng.IntN(n)] = float64(math.Nextafter32(float32(c), 0))
+				}
+				want := ref.SoftmaxBackward(p, dy)
+				what := fmt.Sprintf("n=%d c=%g", n, c)
+				pv, free1 := vec32(p, placementFor(n))
+				yv, free2 := vec32(dy, placementFor(n+1))
+				dx := make([]float32, n)
+				softmaxBackwardRow(k, dx, pv, yv)
+				check32(t, k, "SoftmaxBackward "+what, dx, want)
+				// The same row as rows of one batch (the small-row kernel
+				// up to 16 columns).
+				rows := make([]float32, 3*n)
+				for r := range 3 {
+					copy(rows[r*n:], pv)
+				}
+				softmaxBackwardRows(k, rows, rows, append(append(append([]float32{}, yv...), yv...), yv...), n)
+				check32(t, k, "SoftmaxBackwardRows "+what, rows[2*n:], want)
+				free1()
+				free2()
+			}
 		}
 	})
 }

@@ -234,11 +234,8 @@ func logSoftmaxBackwardRows[F Float](k *kernels[F], dx, logp, dy []F, cols int) 
 }
 
 func softmaxBackwardRow[F Float](k *kernels[F], dx, p, dy []F) {
-	if k.softmaxBackward != nil {
-		k.softmaxBackward(dx, p, dy)
-		return
-	}
-	k.mulSub(dx, p, dy, k.dot(p, dy))
+	s, c := k.dot(p, dy)
+	k.mulSub(dx, p, dy, s, c)
 }
 
 func logSoftmaxBackwardRow[F Float](k *kernels[F], dx, logp, dy []F) {

@@ -48,8 +48,8 @@ type asmKernels struct {
 	div        func(dst, x []float32, rhi, rlo float32, pf uintptr)
 	sub        func(dst, x []float32, m float32, l float64)
 	sum        func(x []float32) float64
-	dot        func(a, b []float32) float64
-	mulSub     func(dx, p, dy []float32, s float64)
+	dot        func(a, b []float32) (s, c float64)
+	mulSub     func(dx, p, dy []float32, s, c float64)
 	expMulSub  func(dx, logp, dy []float32, s float64)
 	softGrad   func(g, x, y []float32, m float32, l, sa, rs float64) float64
 
@@ -94,8 +94,8 @@ func (k *asmKernels) kernels() kernels[float32] {
 		div:                    k.divide,
 		sub:                    func(dst, x []float32, m float32, l float64) { k.sub(dst[:len(x)], x, m, l) },
 		sum:                    k.sum,
-		dot:                    func(x, y []float32) float64 { return dotInf(k.dot(x, y[:len(x)])) },
-		mulSub:                 func(dx, p, dy []float32, s float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s) },
+		dot:                    func(x, y []float32) (s, c float64) { return k.dot(x, y[:len(x)]) },
+		mulSub:                 func(dx, p, dy []float32, s, c float64) { k.mulSub(dx, p[:len(dx)], dy[:len(dx)], s, c) },
 		expMulSub:              func(dx, lp, dy []float32, s float64) { k.expMulSub(dx, lp[:len(dx)], dy[:len(dx)], s) },
 		softGrad: func(g, x, y []float32, m float32, l, sa, scale float64) float64 {
 			return k.softGrad(g, x[:len(g)], y[:len(g)], m, l, sa, 1/scale)
@@ -113,17 +113,6 @@ func archSets32() []*kernels[float32] {
 		sets = append(sets, &avx2Set)
 	}
 	return sets
-}
-
-// dotInf gives the generic dot's result for infinite products: its error
-// term FMA(a, b, −a·b) is ∞ − ∞ there, so the dot is NaN. A float64 sum of
-// float32 products cannot overflow, so an infinite result here means an
-// infinite product.
-func dotInf(r float64) float64 {
-	if math.IsInf(r, 0) {
-		return math.NaN()
-	}
-	return r
 }
 
 // expThreshold returns the smallest float32 t such that every float32 x >= t

@@ -65,11 +65,12 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.sum = func(x []float32) float64 {
 		return emuCall(fn("sum"), x).f64(0)
 	}
-	a.dot = func(x, y []float32) float64 {
-		return emuCall(fn("dot"), x, y).f64(0)
+	a.dot = func(x, y []float32) (float64, float64) {
+		r := emuCall(fn("dot"), x, y)
+		return r.f64(0), r.f64(8)
 	}
-	a.mulSub = func(dx, p, dy []float32, s float64) {
-		emuCall(fn("mulSub"), dx, p, dy, s)
+	a.mulSub = func(dx, p, dy []float32, s, c float64) {
+		emuCall(fn("mulSub"), dx, p, dy, s, c)
 	}
 	a.expMulSub = func(dx, lp, dy []float32, s float64) {
 		emuCall(fn("expMulSub"), dx, lp, dy, s)
@@ -411,10 +412,13 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 		emu.sub(d2, x, float32(s), s/7)
 		eqs(what("sub"), n, d1, d2)
 		eq64(what("sum"), n, hw.sum(y), emu.sum(y))
-		eq64(what("dot"), n, hw.dot(x, y), emu.dot(x, y))
+		hs, hc := hw.dot(x, y)
+		es, ec := emu.dot(x, y)
+		eq64(what("dot s"), n, hs, es)
+		eq64(what("dot c"), n, hc, ec)
 		d1, d2 = two()
-		hw.mulSub(d1, x, y, s)
-		emu.mulSub(d2, x, y, s)
+		hw.mulSub(d1, x, y, s, s*0x1p-40)
+		emu.mulSub(d2, x, y, s, s*0x1p-40)
 		eqs(what("mulSub"), n, d1, d2)
 		if m, _ := maxMinGo(x); n > 0 && !math.IsInf(float64(m), 0) && m == m {
 			d1, d2 = two()

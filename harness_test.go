@@ -182,3 +182,6 @@ func widen(s []float32) []float64 {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed)) }
+
+// pairSum evaluates dot's pair.
+func pairSum(s, c float64) float64 { return s + c }

@@ -123,23 +123,24 @@ type kernels[F Float] struct {
 	// and rounded once. x[i] = −Inf gives −Inf.
 	sub func(dst, x []F, m F, l float64)
 
-	// sum returns Σ x[i] and dot returns Σ a[i]·b[i], both accumulated with
-	// at least float64 precision (products of float32 values are exact in
-	// float64). len 0 gives 0. sum is compensated, as generic's Neumaier
-	// sum: its error is a rounding of the result however much the terms
-	// cancel (LogSoftmaxBackward's dy − exp(logp)·Σ dy needs that), and
-	// ±Inf or NaN where the plain sum is.
+	// sum returns Σ x[i] and dot returns Σ a[i]·b[i], both compensated
+	// as generic's Neumaier sum (products of float32 values are exact in
+	// float64; float64 ones carry their FMA error): their error is a
+	// rounding of the result however much the terms cancel. len 0 gives
+	// 0. sum is ±Inf or NaN where the plain sum is (LogSoftmaxBackward's
+	// dy − exp(logp)·Σ dy needs the compensation). dot returns the
+	// unevaluated pair s + c, which mulSub subtracts whole: dy − ⟨p, dy⟩
+	// cancels where SoftmaxBackward's output is small (p = (1, 8.8e-27),
+	// dy = (1, 1) gives dx[0] = −8.8e-27, which fl(s + c) = 1 loses); c
+	// is NaN when a product is infinite or NaN.
 	sum func(x []F) float64
-	dot func(a, b []F) float64
+	dot func(a, b []F) (s, c float64)
 
-	// mulSub stores dx[i] = p[i]·(dy[i] − s), evaluated with float64
-	// intermediates for float32 and rounded once (dx may be p or dy).
-	mulSub func(dx, p, dy []F, s float64)
-
-	// softmaxBackward, when not nil, replaces dot + mulSub in
-	// SoftmaxBackward: the float64 set uses it to carry ⟨p, dy⟩ in
-	// double-double, which dy − ⟨p, dy⟩ needs when it cancels.
-	softmaxBackward func(dx, p, dy []F)
+	// mulSub stores dx[i] = p[i]·((dy[i] − s) − c), evaluated with float64
+	// intermediates for float32 (where dy − s is exact when it cancels)
+	// and rounded once, for float64 with dy − s error-free (dx may be p
+	// or dy).
+	mulSub func(dx, p, dy []F, s, c float64)
 
 	// expMulSub stores dx[i] = dy[i] − exp(logp[i])·s with float64
 	// intermediates for float32 (dx may be logp or dy). exp(−Inf) is 0.

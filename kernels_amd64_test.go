@@ -555,16 +555,16 @@ func TestKernelSubMulSub(t *testing.T) {
 			k.sub(got, xs, m, l)
 			generic32.sub(want, x, m, l)
 			sameBits(t, fmt.Sprintf("sub n=%d", n), got, want)
-			s := rng.NormFloat64()
-			k.mulSub(got, xs, ys, s)
-			generic32.mulSub(want, x, y, s)
+			s, c := rng.NormFloat64(), rng.NormFloat64()*0x1p-50
+			k.mulSub(got, xs, ys, s, c)
+			generic32.mulSub(want, x, y, s, c)
 			sameBits(t, fmt.Sprintf("mulSub n=%d", n), got, want)
 			// in place, both ways
 			cp := append([]float32(nil), x...)
-			k.mulSub(cp, cp, y, s)
+			k.mulSub(cp, cp, y, s, c)
 			sameBits(t, "mulSub in place p", cp, want)
 			cp = append([]float32(nil), y...)
-			k.mulSub(cp, x, cp, s)
+			k.mulSub(cp, x, cp, s, c)
 			sameBits(t, "mulSub in place dy", cp, want)
 			cp = append([]float32(nil), x...)
 			k.sub(cp, cp, m, l)
@@ -645,8 +645,12 @@ func TestKernelSumDot(t *testing.T) {
 			if g, w := k.sum(as), sumGeneric(a); math.Abs(g-w) > 0x1p-50*abs {
 				t.Fatalf("sum n=%d: %v, want %v", n, g, w)
 			}
-			if g, w := k.dot(as, bs), dotGeneric(a, b); math.Abs(g-w) > 0x1p-50*absd {
-				t.Fatalf("dot n=%d: %v, want %v", n, g, w)
+			// Both pairs carry the dot to about 2^-100 of Σ|a·b|; gs − ws
+			// is exact where they agree to float64's precision.
+			gs, gc := k.dot(as, bs)
+			ws, wc := dotDD(a, b)
+			if d := (gs - ws) + (gc - wc); math.Abs(d) > 0x1p-95*absd {
+				t.Fatalf("dot n=%d: %v + %v, want %v + %v", n, gs, gc, ws, wc)
 			}
 		}
 		// NaN, ±Inf and overflow: the same kind of result as generic.
@@ -663,7 +667,7 @@ func TestKernelSumDot(t *testing.T) {
 				got, want float64
 			}{
 				{"sum", k.sum(a), sumGeneric(a)},
-				{"dot", k.dot(a, b), dotGeneric(a, b)},
+				{"dot", pairSum(k.dot(a, b)), pairSum(dotDD(a, b))},
 			} {
 				if (c.got != c.got) != (c.want != c.want) || (math.IsInf(c.got, 0) || math.IsInf(c.want, 0)) && c.got != c.want {
 					t.Fatalf("%s(%v, %v) = %v, generic %v", c.what, a, b, c.got, c.want)
@@ -773,7 +777,7 @@ func BenchmarkKernel(b *testing.B) {
 			run("sub", func() { k.sub(dst, x, m, 2) })
 			run("sum", func() { k.sum(x) })
 			run("dot", func() { k.dot(x, y) })
-			run("mulSub", func() { k.mulSub(dst, x, y, 0.5) })
+			run("mulSub", func() { k.mulSub(dst, x, y, 0.5, 0x1p-60) })
 			run("expMulSub", func() { k.expMulSub(dst, y, x, 0.5) })
 		}
 	}

@@ -305,8 +305,10 @@ func TestNEONSub(t *testing.T) {
 }
 
 func TestNEONMulSub(t *testing.T) {
-	for _, s := range []float64{0, 0.3, -7.5} {
-		elementwise(t, "mulSub", 2, 1, func(k *kernels[float32], dst []float32, in [][]float32) { k.mulSub(dst, in[0], in[1], s) })
+	for _, sc := range [][2]float64{{0, 0}, {0.3, 1e-20}, {-7.5, -3e-17}} {
+		elementwise(t, "mulSub", 2, 1, func(k *kernels[float32], dst []float32, in [][]float32) {
+			k.mulSub(dst, in[0], in[1], sc[0], sc[1])
+		})
 	}
 }
 
@@ -370,7 +372,7 @@ func TestNEONSumDot(t *testing.T) {
 					scale     float64
 				}{
 					{"sum", k.sum(as), generic32.sum(as), absA},
-					{"dot", k.dot(as, bs), generic32.dot(as, bs), absAB},
+					{"dot", pairSum(k.dot(as, bs)), pairSum(generic32.dot(as, bs)), absAB},
 				} {
 					bad := math.Abs(c.got-c.want) > 0x1p-45*c.scale
 					if c.want != c.want || math.IsInf(c.want, 0) {

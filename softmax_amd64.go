@@ -112,15 +112,15 @@ func subAVX2(dst []float32, x []float32, m float32, l float64)
 //go:noescape
 func sumAVX2(x []float32) float64
 
-// dotAVX2 returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).
+// dotAVX2 returns Σ a[i]·b[i] as s + c, compensated (TwoSum of the exact float64 products); len(b) >= len(a).
 //
 //go:noescape
-func dotAVX2(a []float32, b []float32) float64
+func dotAVX2(a []float32, b []float32) (s float64, c float64)
 
-// mulSubAVX2 stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.
+// mulSubAVX2 stores dx[i] = p[i]·((dy[i] − s) − c) computed in float64 and rounded once.
 //
 //go:noescape
-func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
+func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64, c float64)
 
 // expMulSubAVX2 stores dx[i] = dy[i] − exp(logp[i])·s computed in float64 and rounded once.
 //
@@ -241,15 +241,15 @@ func subAVX512(dst []float32, x []float32, m float32, l float64)
 //go:noescape
 func sumAVX512(x []float32) float64
 
-// dotAVX512 returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).
+// dotAVX512 returns Σ a[i]·b[i] as s + c, compensated (TwoSum of the exact float64 products); len(b) >= len(a).
 //
 //go:noescape
-func dotAVX512(a []float32, b []float32) float64
+func dotAVX512(a []float32, b []float32) (s float64, c float64)
 
-// mulSubAVX512 stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.
+// mulSubAVX512 stores dx[i] = p[i]·((dy[i] − s) − c) computed in float64 and rounded once.
 //
 //go:noescape
-func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64)
+func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64, c float64)
 
 // expMulSubAVX512 stores dx[i] = dy[i] − exp(logp[i])·s computed in float64 and rounded once.
 //

@@ -3876,56 +3876,115 @@ TEXT ·softmaxBackwardSmallAVX2(SB), NOSPLIT, $64-96
 bwd_row:
 	CMPQ         SI, BX
 	JAE          bwd_ret
-	VPXOR        Y0, Y0, Y0
-	VMOVUPS      (CX), Y3
-	VANDPS       (SP), Y3, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X1
-	VCVTPS2PD    X1, Y3
-	VMOVUPS      (DX), Y5
-	VANDPS       (SP), Y5, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X1
-	VCVTPS2PD    X1, Y5
-	VFMADD231PD  Y4, Y6, Y0
-	VFMADD231PD  Y3, Y5, Y0
-	VMOVUPS      32(CX), Y7
-	VANDPS       32(SP), Y7, Y7
-	VCVTPS2PD    X7, Y8
-	VEXTRACTF128 $0x01, Y7, X1
-	VCVTPS2PD    X1, Y7
-	VMOVUPS      32(DX), Y9
-	VANDPS       32(SP), Y9, Y9
-	VCVTPS2PD    X9, Y10
-	VEXTRACTF128 $0x01, Y9, X1
-	VCVTPS2PD    X1, Y9
-	VFMADD231PD  Y8, Y10, Y0
-	VFMADD231PD  Y7, Y9, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
-	VANDPD       abs64<>+0(SB), X1, X0
-	VCMPSD       $0x00, inf64<>+0(SB), X0, X0
-	VORPD        X0, X1, X1
-	VBROADCASTSD X1, Y0
+	VMOVUPS      (CX), Y0
+	VANDPS       (SP), Y0, Y0
+	VCVTPS2PD    X0, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VMOVUPS      (DX), Y4
+	VANDPS       (SP), Y4, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VMULPD       Y5, Y3, Y3
+	VMULPD       Y4, Y0, Y0
+	VMOVUPS      32(CX), Y4
+	VANDPS       32(SP), Y4, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VMOVUPS      32(DX), Y6
+	VANDPS       32(SP), Y6, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X1
+	VCVTPS2PD    X1, Y6
+	VMULPD       Y7, Y5, Y5
+	VMULPD       Y6, Y4, Y4
+	VADDPD       Y0, Y3, Y6
+	VSUBPD       Y3, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VFNMADD132PD one64<>+0(SB), Y3, Y8
+	VFNMADD132PD one64<>+0(SB), Y0, Y7
+	VADDPD       Y7, Y8, Y8
+	VADDPD       Y4, Y5, Y0
+	VSUBPD       Y5, Y0, Y3
+	VSUBPD       Y3, Y0, Y7
+	VFNMADD132PD one64<>+0(SB), Y5, Y7
+	VFNMADD132PD one64<>+0(SB), Y4, Y3
+	VADDPD       Y3, Y7, Y7
+	VADDPD       Y0, Y6, Y3
+	VSUBPD       Y6, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y4
+	VADDPD       Y4, Y5, Y5
+	VADDPD       Y5, Y8, Y8
+	VADDPD       Y7, Y8, Y8
+	VEXTRACTF128 $0x01, Y3, X0
+	VEXTRACTF128 $0x01, Y8, X1
+	VADDPD       X1, X8, X1
+	VADDPD       X3, X0, X2
+	VSUBPD       X0, X2, X4
+	VSUBPD       X4, X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X3, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X1
+	VMOVAPD      X2, X0
+	VPERMILPD    $0x01, X0, X2
+	VPERMILPD    $0x01, X1, X3
+	VADDSD       X3, X1, X1
+	VADDPD       X2, X0, X3
+	VSUBPD       X0, X3, X4
+	VSUBPD       X4, X3, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X2, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X1
+	VMOVAPD      X3, X0
+	VBROADCASTSD X0, Y0
+	VBROADCASTSD X1, Y3
+	VMOVUPS      (CX), Y4
+	VANDPS       (SP), Y4, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VMOVUPS      (DX), Y6
+	VANDPS       (SP), Y6, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X1
+	VCVTPS2PD    X1, Y6
+	VSUBPD       Y0, Y7, Y7
+	VSUBPD       Y3, Y7, Y7
+	VMULPD       Y5, Y7, Y7
 	VSUBPD       Y0, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
 	VMULPD       Y4, Y6, Y6
-	VSUBPD       Y0, Y5, Y5
-	VMULPD       Y3, Y5, Y5
-	VSUBPD       Y0, Y10, Y10
-	VMULPD       Y8, Y10, Y10
-	VSUBPD       Y0, Y9, Y9
-	VMULPD       Y7, Y9, Y9
-	VCVTPD2PSY   Y6, X1
-	VCVTPD2PSY   Y5, X0
-	VINSERTF128  $0x01, X0, Y1, Y1
-	VMOVUPS      (AX), Y0
-	VMOVDQU      (SP), Y3
-	VBLENDVPS    Y3, Y1, Y0, Y0
-	VMOVUPS      Y0, (AX)
-	VCVTPD2PSY   Y10, X2
-	VCVTPD2PSY   Y9, X0
+	VCVTPD2PSY   Y7, X1
+	VCVTPD2PSY   Y6, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y4
+	VMOVDQU      (SP), Y5
+	VBLENDVPS    Y5, Y1, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VMOVUPS      32(CX), Y4
+	VANDPS       32(SP), Y4, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VMOVUPS      32(DX), Y6
+	VANDPS       32(SP), Y6, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X1
+	VCVTPS2PD    X1, Y6
+	VSUBPD       Y0, Y7, Y7
+	VSUBPD       Y3, Y7, Y7
+	VMULPD       Y5, Y7, Y7
+	VSUBPD       Y0, Y6, Y6
+	VSUBPD       Y3, Y6, Y6
+	VMULPD       Y4, Y6, Y6
+	VCVTPD2PSY   Y7, X2
+	VCVTPD2PSY   Y6, X0
 	VINSERTF128  $0x01, X0, Y2, Y2
 	VMOVUPS      32(AX), Y0
 	VMOVDQU      32(SP), Y3
@@ -3984,20 +4043,20 @@ lbwd_row:
 	VADDPD       Y0, Y3, Y6
 	VSUBPD       Y3, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
-	VSUBPD       Y8, Y3, Y8
-	VSUBPD       Y7, Y0, Y7
+	VFNMADD132PD one64<>+0(SB), Y3, Y8
+	VFNMADD132PD one64<>+0(SB), Y0, Y7
 	VADDPD       Y7, Y8, Y8
 	VADDPD       Y4, Y5, Y7
 	VSUBPD       Y5, Y7, Y9
 	VSUBPD       Y9, Y7, Y10
-	VSUBPD       Y10, Y5, Y10
-	VSUBPD       Y9, Y4, Y9
+	VFNMADD132PD one64<>+0(SB), Y5, Y10
+	VFNMADD132PD one64<>+0(SB), Y4, Y9
 	VADDPD       Y9, Y10, Y10
 	VADDPD       Y7, Y6, Y9
 	VSUBPD       Y6, Y9, Y11
 	VSUBPD       Y11, Y9, Y12
-	VSUBPD       Y12, Y6, Y12
-	VSUBPD       Y11, Y7, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y12
+	VFNMADD132PD one64<>+0(SB), Y7, Y11
 	VADDPD       Y11, Y12, Y12
 	VADDPD       Y12, Y8, Y8
 	VADDPD       Y10, Y8, Y8
@@ -4007,10 +4066,10 @@ lbwd_row:
 	VADDPD       X9, X1, X6
 	VSUBPD       X1, X6, X7
 	VSUBPD       X7, X6, X8
-	VSUBPD       X8, X1, X8
-	VSUBPD       X7, X9, X7
+	VFNMADD132PD one64<>+0(SB), X1, X8
+	VFNMADD132PD one64<>+0(SB), X9, X7
 	VADDPD       X7, X8, X8
-	VADDPD       X8, X2, X2
+	VFMADD231PD  one64<>+0(SB), X8, X2
 	VMOVAPD      X6, X1
 	VPERMILPD    $0x01, X1, X6
 	VPERMILPD    $0x01, X2, X7
@@ -4018,10 +4077,10 @@ lbwd_row:
 	VADDPD       X6, X1, X7
 	VSUBPD       X1, X7, X8
 	VSUBPD       X8, X7, X9
-	VSUBPD       X9, X1, X9
-	VSUBPD       X8, X6, X8
+	VFNMADD132PD one64<>+0(SB), X1, X9
+	VFNMADD132PD one64<>+0(SB), X6, X8
 	VADDPD       X8, X9, X9
-	VADDPD       X9, X2, X2
+	VFMADD231PD  one64<>+0(SB), X9, X2
 	VMOVAPD      X7, X1
 	VADDSD       X2, X1, X2
 	VANDPD       abs64<>+0(SB), X1, X6
@@ -4550,7 +4609,7 @@ sub_done:
 	RET
 
 // func sumAVX2(x []float32) float64
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2, FMA3, SSE2
 TEXT ·sumAVX2(SB), NOSPLIT, $32-32
 	MOVQ  x_base+0(FP), AX
 	MOVQ  x_len+8(FP), CX
@@ -4564,63 +4623,63 @@ TEXT ·sumAVX2(SB), NOSPLIT, $32-32
 	VPXOR Y7, Y7, Y7
 
 sum_loop:
-	CMPQ      CX, $0x00000010
-	JB        sum_single
-	VCVTPS2PD (AX), Y8
-	VADDPD    Y8, Y0, Y9
-	VSUBPD    Y0, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y0, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y1, Y1
-	VMOVAPD   Y9, Y0
-	VCVTPS2PD 16(AX), Y8
-	VADDPD    Y8, Y2, Y9
-	VSUBPD    Y2, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y2, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y3, Y3
-	VMOVAPD   Y9, Y2
-	VCVTPS2PD 32(AX), Y8
-	VADDPD    Y8, Y4, Y9
-	VSUBPD    Y4, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y4, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y5, Y5
-	VMOVAPD   Y9, Y4
-	VCVTPS2PD 48(AX), Y8
-	VADDPD    Y8, Y6, Y9
-	VSUBPD    Y6, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y6, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y7, Y7
-	VMOVAPD   Y9, Y6
-	ADDQ      $0x00000040, AX
-	SUBQ      $0x00000010, CX
-	JMP       sum_loop
+	CMPQ         CX, $0x00000010
+	JB           sum_single
+	VCVTPS2PD    (AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    16(AX), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    32(AX), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    48(AX), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          sum_loop
 
 sum_single:
-	CMPQ      CX, $0x00000004
-	JB        sum_tail
-	VCVTPS2PD (AX), Y8
-	VADDPD    Y8, Y0, Y9
-	VSUBPD    Y0, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y0, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y1, Y1
-	VMOVAPD   Y9, Y0
-	ADDQ      $0x00000010, AX
-	SUBQ      $0x00000004, CX
-	JMP       sum_single
+	CMPQ         CX, $0x00000004
+	JB           sum_tail
+	VCVTPS2PD    (AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	ADDQ         $0x00000010, AX
+	SUBQ         $0x00000004, CX
+	JMP          sum_single
 
 sum_tail:
 	TESTQ      CX, CX
@@ -4653,43 +4712,43 @@ copied_62:
 	VMOVUPS (SP), X8
 
 tail_loaded_60:
-	VCVTPS2PD X8, Y8
-	VADDPD    Y8, Y2, Y9
-	VSUBPD    Y2, Y9, Y10
-	VSUBPD    Y10, Y9, Y11
-	VSUBPD    Y11, Y2, Y11
-	VSUBPD    Y10, Y8, Y10
-	VADDPD    Y10, Y11, Y11
-	VADDPD    Y11, Y3, Y3
-	VMOVAPD   Y9, Y2
+	VCVTPS2PD    X8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
 
 sum_done:
 	VADDPD       Y5, Y1, Y1
 	VADDPD       Y4, Y0, Y5
 	VSUBPD       Y0, Y5, Y8
 	VSUBPD       Y8, Y5, Y9
-	VSUBPD       Y9, Y0, Y9
-	VSUBPD       Y8, Y4, Y8
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
 	VADDPD       Y8, Y9, Y9
-	VADDPD       Y9, Y1, Y1
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
 	VMOVAPD      Y5, Y0
 	VADDPD       Y7, Y3, Y3
 	VADDPD       Y6, Y2, Y4
 	VSUBPD       Y2, Y4, Y5
 	VSUBPD       Y5, Y4, Y7
-	VSUBPD       Y7, Y2, Y7
-	VSUBPD       Y5, Y6, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
 	VADDPD       Y5, Y7, Y7
-	VADDPD       Y7, Y3, Y3
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
 	VMOVAPD      Y4, Y2
 	VADDPD       Y3, Y1, Y1
 	VADDPD       Y2, Y0, Y3
 	VSUBPD       Y0, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
-	VSUBPD       Y5, Y0, Y5
-	VSUBPD       Y4, Y2, Y4
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
 	VADDPD       Y4, Y5, Y5
-	VADDPD       Y5, Y1, Y1
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
 	VMOVAPD      Y3, Y0
 	VEXTRACTF128 $0x01, Y0, X2
 	VEXTRACTF128 $0x01, Y1, X3
@@ -4697,10 +4756,10 @@ sum_done:
 	VADDPD       X0, X2, X1
 	VSUBPD       X2, X1, X4
 	VSUBPD       X4, X1, X5
-	VSUBPD       X5, X2, X5
-	VSUBPD       X4, X0, X4
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
 	VADDPD       X4, X5, X5
-	VADDPD       X5, X3, X3
+	VFMADD231PD  one64<>+0(SB), X5, X3
 	VMOVAPD      X1, X2
 	VPERMILPD    $0x01, X2, X0
 	VPERMILPD    $0x01, X3, X1
@@ -4708,10 +4767,10 @@ sum_done:
 	VADDPD       X0, X2, X1
 	VSUBPD       X2, X1, X4
 	VSUBPD       X4, X1, X5
-	VSUBPD       X5, X2, X5
-	VSUBPD       X4, X0, X4
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
 	VADDPD       X4, X5, X5
-	VADDPD       X5, X3, X3
+	VFMADD231PD  one64<>+0(SB), X5, X3
 	VMOVAPD      X1, X2
 	VADDSD       X3, X2, X0
 	VANDPD       abs64<>+0(SB), X2, X1
@@ -4721,9 +4780,9 @@ sum_done:
 	MOVSD        X0, ret+24(FP)
 	RET
 
-// func dotAVX2(a []float32, b []float32) float64
+// func dotAVX2(a []float32, b []float32) (s float64, c float64)
 // Requires: AVX, AVX2, FMA3, SSE2
-TEXT ·dotAVX2(SB), NOSPLIT, $32-56
+TEXT ·dotAVX2(SB), NOSPLIT, $32-64
 	MOVQ  a_base+0(FP), AX
 	MOVQ  b_base+24(FP), CX
 	MOVQ  a_len+8(FP), DX
@@ -4731,37 +4790,81 @@ TEXT ·dotAVX2(SB), NOSPLIT, $32-56
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 
 dot_loop:
-	CMPQ        DX, $0x00000010
-	JB          dot_single
-	VCVTPS2PD   (AX), Y4
-	VCVTPS2PD   (CX), Y5
-	VFMADD231PD Y5, Y4, Y0
-	VCVTPS2PD   16(AX), Y4
-	VCVTPS2PD   16(CX), Y5
-	VFMADD231PD Y5, Y4, Y1
-	VCVTPS2PD   32(AX), Y4
-	VCVTPS2PD   32(CX), Y5
-	VFMADD231PD Y5, Y4, Y2
-	VCVTPS2PD   48(AX), Y4
-	VCVTPS2PD   48(CX), Y5
-	VFMADD231PD Y5, Y4, Y3
-	ADDQ        $0x00000040, AX
-	ADDQ        $0x00000040, CX
-	SUBQ        $0x00000010, DX
-	JMP         dot_loop
+	CMPQ         DX, $0x00000010
+	JB           dot_single
+	VCVTPS2PD    (AX), Y8
+	VCVTPS2PD    (CX), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    16(AX), Y8
+	VCVTPS2PD    16(CX), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    32(AX), Y8
+	VCVTPS2PD    32(CX), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    48(AX), Y8
+	VCVTPS2PD    48(CX), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	JMP          dot_loop
 
 dot_single:
-	CMPQ        DX, $0x00000004
-	JB          dot_tail
-	VCVTPS2PD   (AX), Y4
-	VCVTPS2PD   (CX), Y5
-	VFMADD231PD Y5, Y4, Y0
-	ADDQ        $0x00000010, AX
-	ADDQ        $0x00000010, CX
-	SUBQ        $0x00000004, DX
-	JMP         dot_single
+	CMPQ         DX, $0x00000004
+	JB           dot_tail
+	VCVTPS2PD    (AX), Y8
+	VCVTPS2PD    (CX), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	ADDQ         $0x00000010, AX
+	ADDQ         $0x00000010, CX
+	SUBQ         $0x00000004, DX
+	JMP          dot_single
 
 dot_tail:
 	TESTQ      DX, DX
@@ -4769,17 +4872,17 @@ dot_tail:
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), X4
+	VMOVDQU    (BX)(SI*4), X8
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
 	JA         tail_page_63
-	VMASKMOVPS (AX), X4, X5
+	VMASKMOVPS (AX), X8, X9
 	JMP        tail_loaded_64
 
 tail_page_63:
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, (SP)
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
 copy_65:
@@ -4791,20 +4894,20 @@ copy_65:
 	JMP  copy_65
 
 copied_66:
-	VMOVUPS (SP), X5
+	VMOVUPS (SP), X9
 
 tail_loaded_64:
-	VCVTPS2PD  X5, Y5
+	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
 	JA         tail_page_67
-	VMASKMOVPS (CX), X4, X4
+	VMASKMOVPS (CX), X8, X8
 	JMP        tail_loaded_68
 
 tail_page_67:
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
 copy_69:
@@ -4816,60 +4919,116 @@ copy_69:
 	JMP  copy_69
 
 copied_70:
-	VMOVUPS (SP), X4
+	VMOVUPS (SP), X8
 
 tail_loaded_68:
-	VCVTPS2PD   X4, Y4
-	VFMADD231PD Y4, Y5, Y1
+	VCVTPS2PD    X8, Y8
+	VMULPD       Y8, Y9, Y9
+	VADDPD       Y9, Y2, Y8
+	VSUBPD       Y2, Y8, Y10
+	VSUBPD       Y10, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y9, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
 
 dot_done:
-	VADDPD       Y2, Y0, Y0
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y2
 	VADDPD       Y3, Y1, Y1
-	VADDPD       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
 	VZEROUPPER
-	MOVSD        X1, ret+48(FP)
+	MOVSD        X2, s+48(FP)
+	MOVSD        X3, c+56(FP)
 	RET
 
-// func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64)
+// func mulSubAVX2(dx []float32, p []float32, dy []float32, s float64, c float64)
 // Requires: AVX, AVX2
-TEXT ·mulSubAVX2(SB), NOSPLIT, $32-80
+TEXT ·mulSubAVX2(SB), NOSPLIT, $32-88
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         p_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
 	VBROADCASTSD s+72(FP), Y0
+	VBROADCASTSD c+80(FP), Y1
 
 mulsub_loop:
 	CMPQ        BX, $0x00000010
 	JB          mulsub_single
-	VCVTPS2PD   (CX), Y1
-	VCVTPS2PD   16(CX), Y2
-	VCVTPS2PD   (DX), Y3
-	VCVTPS2PD   16(DX), Y4
-	VSUBPD      Y0, Y3, Y3
+	VCVTPS2PD   (CX), Y2
+	VCVTPS2PD   16(CX), Y3
+	VCVTPS2PD   (DX), Y4
+	VCVTPS2PD   16(DX), Y5
 	VSUBPD      Y0, Y4, Y4
-	VMULPD      Y1, Y3, Y3
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
 	VMULPD      Y2, Y4, Y4
-	VCVTPD2PSY  Y3, X5
-	VCVTPD2PSY  Y4, X1
-	VINSERTF128 $0x01, X1, Y5, Y5
-	VMOVUPS     Y5, (AX)
-	VCVTPS2PD   32(CX), Y1
-	VCVTPS2PD   48(CX), Y2
-	VCVTPS2PD   32(DX), Y3
-	VCVTPS2PD   48(DX), Y4
-	VSUBPD      Y0, Y3, Y3
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X6
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y6, Y6
+	VMOVUPS     Y6, (AX)
+	VCVTPS2PD   32(CX), Y2
+	VCVTPS2PD   48(CX), Y3
+	VCVTPS2PD   32(DX), Y4
+	VCVTPS2PD   48(DX), Y5
 	VSUBPD      Y0, Y4, Y4
-	VMULPD      Y1, Y3, Y3
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
 	VMULPD      Y2, Y4, Y4
-	VCVTPD2PSY  Y3, X6
-	VCVTPD2PSY  Y4, X1
-	VINSERTF128 $0x01, X1, Y6, Y6
-	VMOVUPS     Y6, 32(AX)
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X7
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y7, Y7
+	VMOVUPS     Y7, 32(AX)
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, CX
 	ADDQ        $0x00000040, DX
@@ -4879,18 +5038,20 @@ mulsub_loop:
 mulsub_single:
 	CMPQ        BX, $0x00000008
 	JB          mulsub_tail
-	VCVTPS2PD   (CX), Y1
-	VCVTPS2PD   16(CX), Y2
-	VCVTPS2PD   (DX), Y3
-	VCVTPS2PD   16(DX), Y4
-	VSUBPD      Y0, Y3, Y3
+	VCVTPS2PD   (CX), Y2
+	VCVTPS2PD   16(CX), Y3
+	VCVTPS2PD   (DX), Y4
+	VCVTPS2PD   16(DX), Y5
 	VSUBPD      Y0, Y4, Y4
-	VMULPD      Y1, Y3, Y3
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
 	VMULPD      Y2, Y4, Y4
-	VCVTPD2PSY  Y3, X7
-	VCVTPD2PSY  Y4, X1
-	VINSERTF128 $0x01, X1, Y7, Y7
-	VMOVUPS     Y7, (AX)
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X8
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y8, Y8
+	VMOVUPS     Y8, (AX)
 	ADDQ        $0x00000020, AX
 	ADDQ        $0x00000020, CX
 	ADDQ        $0x00000020, DX
@@ -4903,17 +5064,17 @@ mulsub_tail:
 	LEAQ       tailmask<>+0(SB), SI
 	MOVQ       $0x00000008, DI
 	SUBQ       BX, DI
-	VMOVDQU    (SI)(DI*4), Y1
+	VMOVDQU    (SI)(DI*4), Y2
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
 	JA         tail_page_71
-	VMASKMOVPS (CX), Y1, Y3
+	VMASKMOVPS (CX), Y2, Y4
 	JMP        tail_loaded_72
 
 tail_page_71:
-	VPXOR   Y2, Y2, Y2
-	VMOVDQU Y2, (SP)
+	VPXOR   Y3, Y3, Y3
+	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
 copy_73:
@@ -4925,22 +5086,22 @@ copy_73:
 	JMP  copy_73
 
 copied_74:
-	VMOVUPS (SP), Y3
+	VMOVUPS (SP), Y4
 
 tail_loaded_72:
-	VCVTPS2PD    X3, Y2
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
 	JA           tail_page_75
-	VMASKMOVPS   (DX), Y1, Y4
+	VMASKMOVPS   (DX), Y2, Y5
 	JMP          tail_loaded_76
 
 tail_page_75:
-	VPXOR   Y1, Y1, Y1
-	VMOVDQU Y1, (SP)
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
 copy_77:
@@ -4952,20 +5113,22 @@ copy_77:
 	JMP  copy_77
 
 copied_78:
-	VMOVUPS (SP), Y4
+	VMOVUPS (SP), Y5
 
 tail_loaded_76:
-	VCVTPS2PD    X4, Y1
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VSUBPD       Y0, Y1, Y1
-	VSUBPD       Y0, Y4, Y4
-	VMULPD       Y2, Y1, Y1
-	VMULPD       Y3, Y4, Y4
-	VCVTPD2PSY   Y1, X8
-	VCVTPD2PSY   Y4, X0
-	VINSERTF128  $0x01, X0, Y8, Y8
-	VMOVUPS      Y8, (SP)
+	VCVTPS2PD    X5, Y2
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VSUBPD       Y0, Y2, Y2
+	VSUBPD       Y0, Y5, Y5
+	VSUBPD       Y1, Y2, Y2
+	VSUBPD       Y1, Y5, Y5
+	VMULPD       Y3, Y2, Y2
+	VMULPD       Y4, Y5, Y5
+	VCVTPD2PSY   Y2, X9
+	VCVTPD2PSY   Y5, X0
+	VINSERTF128  $0x01, X0, Y9, Y9
+	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
 copy_79:
@@ -8167,7 +8330,7 @@ soft_ret:
 	RET
 
 // func softmaxBackwardSmallAVX512(dx []float32, p []float32, dy []float32, cols int, rows int) int
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, FMA3
 TEXT ·softmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
 	MOVQ  dx_base+0(FP), AX
 	MOVQ  p_base+24(FP), CX
@@ -8183,33 +8346,71 @@ TEXT ·softmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
 bwd_row:
 	CMPQ          SI, BX
 	JAE           bwd_ret
-	VPXORD        Z0, Z0, Z0
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (CX), K1, Z1
-	VCVTPS2PD.Z   32(CX), K2, Z2
+	VCVTPS2PD.Z   (CX), K1, Z0
+	VCVTPS2PD.Z   32(CX), K2, Z1
 	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z3
-	VCVTPS2PD.Z   32(DX), K2, Z4
-	VFMADD231PD   Z1, Z3, Z0
-	VFMADD231PD   Z2, Z4, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y5
-	VADDPD        Y5, Y0, Y5
-	VEXTRACTF128  $0x01, Y5, X6
-	VADDPD        X6, X5, X6
-	VPERMILPD     $0x01, X6, X5
-	VADDSD        X5, X6, X6
-	VANDPD        abs64<>+0(SB), X6, X5
-	VCMPSD        $0x00, inf64<>+0(SB), X5, X5
-	VORPD         X5, X6, X6
-	VBROADCASTSD  X6, Z5
-	VSUBPD        Z5, Z3, Z3
-	VMULPD        Z1, Z3, Z3
-	VSUBPD        Z5, Z4, Z4
-	VMULPD        Z2, Z4, Z4
-	VCVTPD2PS     Z3, Y6
-	VCVTPD2PS     Z4, Y1
-	VINSERTF64X4  $0x01, Y1, Z6, Z6
-	VMOVUPS       Z6, K1, (AX)
+	VCVTPS2PD.Z   (DX), K1, Z2
+	VCVTPS2PD.Z   32(DX), K2, Z3
+	VMULPD        Z2, Z0, Z0
+	VMULPD        Z3, Z1, Z1
+	VADDPD        Z1, Z0, Z2
+	VSUBPD        Z0, Z2, Z3
+	VSUBPD        Z3, Z2, Z5
+	VFNMADD132PD  one64<>+0(SB), Z0, Z5
+	VFNMADD132PD  one64<>+0(SB), Z1, Z3
+	VADDPD        Z3, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VEXTRACTF64X4 $0x01, Z5, Y1
+	VADDPD        Y1, Y5, Y1
+	VADDPD        Y2, Y0, Y3
+	VSUBPD        Y0, Y3, Y4
+	VSUBPD        Y4, Y3, Y5
+	VFNMADD132PD  one64<>+0(SB), Y0, Y5
+	VFNMADD132PD  one64<>+0(SB), Y2, Y4
+	VADDPD        Y4, Y5, Y5
+	VFMADD231PD   one64<>+0(SB), Y5, Y1
+	VMOVAPD       Y3, Y0
+	VEXTRACTF128  $0x01, Y0, X2
+	VEXTRACTF128  $0x01, Y1, X3
+	VADDPD        X3, X1, X3
+	VADDPD        X0, X2, X1
+	VSUBPD        X2, X1, X4
+	VSUBPD        X4, X1, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X5
+	VFNMADD132PD  one64<>+0(SB), X0, X4
+	VADDPD        X4, X5, X5
+	VFMADD231PD   one64<>+0(SB), X5, X3
+	VMOVAPD       X1, X2
+	VPERMILPD     $0x01, X2, X0
+	VPERMILPD     $0x01, X3, X1
+	VADDSD        X1, X3, X3
+	VADDPD        X0, X2, X1
+	VSUBPD        X2, X1, X4
+	VSUBPD        X4, X1, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X5
+	VFNMADD132PD  one64<>+0(SB), X0, X4
+	VADDPD        X4, X5, X5
+	VFMADD231PD   one64<>+0(SB), X5, X3
+	VMOVAPD       X1, X2
+	VBROADCASTSD  X2, Z0
+	VBROADCASTSD  X3, Z1
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (CX), K1, Z2
+	VCVTPS2PD.Z   32(CX), K2, Z3
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z5
+	VCVTPS2PD.Z   32(DX), K2, Z6
+	VSUBPD        Z0, Z5, Z5
+	VSUBPD        Z1, Z5, Z5
+	VMULPD        Z2, Z5, Z5
+	VSUBPD        Z0, Z6, Z6
+	VSUBPD        Z1, Z6, Z6
+	VMULPD        Z3, Z6, Z6
+	VCVTPD2PS     Z5, Y4
+	VCVTPD2PS     Z6, Y0
+	VINSERTF64X4  $0x01, Y0, Z4, Z4
+	VMOVUPS       Z4, K1, (AX)
 	ADDQ          DI, AX
 	ADDQ          DI, CX
 	ADDQ          DI, DX
@@ -8222,7 +8423,7 @@ bwd_ret:
 	RET
 
 // func logSoftmaxBackwardSmallAVX512(dx []float32, logp []float32, dy []float32, cols int, rows int) int
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, FMA3
 TEXT ·logSoftmaxBackwardSmallAVX512(SB), NOSPLIT, $0-96
 	MOVQ  dx_base+0(FP), AX
 	MOVQ  logp_base+24(FP), CX
@@ -8244,8 +8445,8 @@ lbwd_row:
 	VADDPD        Z1, Z0, Z2
 	VSUBPD        Z0, Z2, Z3
 	VSUBPD        Z3, Z2, Z4
-	VSUBPD        Z4, Z0, Z4
-	VSUBPD        Z3, Z1, Z3
+	VFNMADD132PD  one64<>+0(SB), Z0, Z4
+	VFNMADD132PD  one64<>+0(SB), Z1, Z3
 	VADDPD        Z3, Z4, Z4
 	VEXTRACTF64X4 $0x01, Z2, Y3
 	VEXTRACTF64X4 $0x01, Z4, Y5
@@ -8253,10 +8454,10 @@ lbwd_row:
 	VADDPD        Y2, Y3, Y4
 	VSUBPD        Y3, Y4, Y6
 	VSUBPD        Y6, Y4, Y7
-	VSUBPD        Y7, Y3, Y7
-	VSUBPD        Y6, Y2, Y6
+	VFNMADD132PD  one64<>+0(SB), Y3, Y7
+	VFNMADD132PD  one64<>+0(SB), Y2, Y6
 	VADDPD        Y6, Y7, Y7
-	VADDPD        Y7, Y5, Y5
+	VFMADD231PD   one64<>+0(SB), Y7, Y5
 	VMOVAPD       Y4, Y3
 	VEXTRACTF128  $0x01, Y3, X2
 	VEXTRACTF128  $0x01, Y5, X4
@@ -8264,10 +8465,10 @@ lbwd_row:
 	VADDPD        X3, X2, X5
 	VSUBPD        X2, X5, X6
 	VSUBPD        X6, X5, X7
-	VSUBPD        X7, X2, X7
-	VSUBPD        X6, X3, X6
+	VFNMADD132PD  one64<>+0(SB), X2, X7
+	VFNMADD132PD  one64<>+0(SB), X3, X6
 	VADDPD        X6, X7, X7
-	VADDPD        X7, X4, X4
+	VFMADD231PD   one64<>+0(SB), X7, X4
 	VMOVAPD       X5, X2
 	VPERMILPD     $0x01, X2, X3
 	VPERMILPD     $0x01, X4, X5
@@ -8275,10 +8476,10 @@ lbwd_row:
 	VADDPD        X3, X2, X5
 	VSUBPD        X2, X5, X6
 	VSUBPD        X6, X5, X7
-	VSUBPD        X7, X2, X7
-	VSUBPD        X6, X3, X6
+	VFNMADD132PD  one64<>+0(SB), X2, X7
+	VFNMADD132PD  one64<>+0(SB), X3, X6
 	VADDPD        X6, X7, X7
-	VADDPD        X7, X4, X4
+	VFMADD231PD   one64<>+0(SB), X7, X4
 	VMOVAPD       X5, X2
 	VADDSD        X4, X2, X3
 	VANDPD        abs64<>+0(SB), X2, X4
@@ -8554,7 +8755,7 @@ sub_done:
 	RET
 
 // func sumAVX512(x []float32) float64
-// Requires: AVX, AVX512F, SSE2
+// Requires: AVX, AVX512F, FMA3, SSE2
 TEXT ·sumAVX512(SB), NOSPLIT, $0-32
 	MOVQ   x_base+0(FP), AX
 	MOVQ   x_len+8(FP), CX
@@ -8568,106 +8769,106 @@ TEXT ·sumAVX512(SB), NOSPLIT, $0-32
 	VPXORD Z7, Z7, Z7
 
 sum_loop:
-	CMPQ      CX, $0x00000020
-	JB        sum_single
-	VCVTPS2PD (AX), Z8
-	VADDPD    Z8, Z0, Z9
-	VSUBPD    Z0, Z9, Z10
-	VSUBPD    Z10, Z9, Z11
-	VSUBPD    Z11, Z0, Z11
-	VSUBPD    Z10, Z8, Z10
-	VADDPD    Z10, Z11, Z11
-	VADDPD    Z11, Z1, Z1
-	VMOVAPD   Z9, Z0
-	VCVTPS2PD 32(AX), Z8
-	VADDPD    Z8, Z2, Z9
-	VSUBPD    Z2, Z9, Z10
-	VSUBPD    Z10, Z9, Z11
-	VSUBPD    Z11, Z2, Z11
-	VSUBPD    Z10, Z8, Z10
-	VADDPD    Z10, Z11, Z11
-	VADDPD    Z11, Z3, Z3
-	VMOVAPD   Z9, Z2
-	VCVTPS2PD 64(AX), Z8
-	VADDPD    Z8, Z4, Z9
-	VSUBPD    Z4, Z9, Z10
-	VSUBPD    Z10, Z9, Z11
-	VSUBPD    Z11, Z4, Z11
-	VSUBPD    Z10, Z8, Z10
-	VADDPD    Z10, Z11, Z11
-	VADDPD    Z11, Z5, Z5
-	VMOVAPD   Z9, Z4
-	VCVTPS2PD 96(AX), Z8
-	VADDPD    Z8, Z6, Z9
-	VSUBPD    Z6, Z9, Z10
-	VSUBPD    Z10, Z9, Z11
-	VSUBPD    Z11, Z6, Z11
-	VSUBPD    Z10, Z8, Z10
-	VADDPD    Z10, Z11, Z11
-	VADDPD    Z11, Z7, Z7
-	VMOVAPD   Z9, Z6
-	ADDQ      $0x00000080, AX
-	SUBQ      $0x00000020, CX
-	JMP       sum_loop
+	CMPQ         CX, $0x00000020
+	JB           sum_single
+	VCVTPS2PD    (AX), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    32(AX), Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    64(AX), Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    96(AX), Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          sum_loop
 
 sum_single:
-	CMPQ      CX, $0x00000008
-	JB        sum_tail
-	VCVTPS2PD (AX), Z8
-	VADDPD    Z8, Z0, Z9
-	VSUBPD    Z0, Z9, Z10
-	VSUBPD    Z10, Z9, Z11
-	VSUBPD    Z11, Z0, Z11
-	VSUBPD    Z10, Z8, Z10
-	VADDPD    Z10, Z11, Z11
-	VADDPD    Z11, Z1, Z1
-	VMOVAPD   Z9, Z0
-	ADDQ      $0x00000020, AX
-	SUBQ      $0x00000008, CX
-	JMP       sum_single
+	CMPQ         CX, $0x00000008
+	JB           sum_tail
+	VCVTPS2PD    (AX), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          sum_single
 
 sum_tail:
-	TESTQ       CX, CX
-	JZ          sum_done
-	LEAQ        tailk<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VCVTPS2PD.Z (AX), K1, Z8
-	VADDPD      Z8, Z2, Z9
-	VSUBPD      Z2, Z9, Z10
-	VSUBPD      Z10, Z9, Z11
-	VSUBPD      Z11, Z2, Z11
-	VSUBPD      Z10, Z8, Z10
-	VADDPD      Z10, Z11, Z11
-	VADDPD      Z11, Z3, Z3
-	VMOVAPD     Z9, Z2
+	TESTQ        CX, CX
+	JZ           sum_done
+	LEAQ         tailk<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VCVTPS2PD.Z  (AX), K1, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
 
 sum_done:
 	VADDPD        Z5, Z1, Z1
 	VADDPD        Z4, Z0, Z5
 	VSUBPD        Z0, Z5, Z8
 	VSUBPD        Z8, Z5, Z9
-	VSUBPD        Z9, Z0, Z9
-	VSUBPD        Z8, Z4, Z8
+	VFNMADD132PD  one64<>+0(SB), Z0, Z9
+	VFNMADD132PD  one64<>+0(SB), Z4, Z8
 	VADDPD        Z8, Z9, Z9
-	VADDPD        Z9, Z1, Z1
+	VFMADD231PD   one64<>+0(SB), Z9, Z1
 	VMOVAPD       Z5, Z0
 	VADDPD        Z7, Z3, Z3
 	VADDPD        Z6, Z2, Z4
 	VSUBPD        Z2, Z4, Z5
 	VSUBPD        Z5, Z4, Z7
-	VSUBPD        Z7, Z2, Z7
-	VSUBPD        Z5, Z6, Z5
+	VFNMADD132PD  one64<>+0(SB), Z2, Z7
+	VFNMADD132PD  one64<>+0(SB), Z6, Z5
 	VADDPD        Z5, Z7, Z7
-	VADDPD        Z7, Z3, Z3
+	VFMADD231PD   one64<>+0(SB), Z7, Z3
 	VMOVAPD       Z4, Z2
 	VADDPD        Z3, Z1, Z1
 	VADDPD        Z2, Z0, Z3
 	VSUBPD        Z0, Z3, Z4
 	VSUBPD        Z4, Z3, Z5
-	VSUBPD        Z5, Z0, Z5
-	VSUBPD        Z4, Z2, Z4
+	VFNMADD132PD  one64<>+0(SB), Z0, Z5
+	VFNMADD132PD  one64<>+0(SB), Z2, Z4
 	VADDPD        Z4, Z5, Z5
-	VADDPD        Z5, Z1, Z1
+	VFMADD231PD   one64<>+0(SB), Z5, Z1
 	VMOVAPD       Z3, Z0
 	VEXTRACTF64X4 $0x01, Z0, Y2
 	VEXTRACTF64X4 $0x01, Z1, Y3
@@ -8675,10 +8876,10 @@ sum_done:
 	VADDPD        Y0, Y2, Y1
 	VSUBPD        Y2, Y1, Y4
 	VSUBPD        Y4, Y1, Y5
-	VSUBPD        Y5, Y2, Y5
-	VSUBPD        Y4, Y0, Y4
+	VFNMADD132PD  one64<>+0(SB), Y2, Y5
+	VFNMADD132PD  one64<>+0(SB), Y0, Y4
 	VADDPD        Y4, Y5, Y5
-	VADDPD        Y5, Y3, Y3
+	VFMADD231PD   one64<>+0(SB), Y5, Y3
 	VMOVAPD       Y1, Y2
 	VEXTRACTF128  $0x01, Y2, X0
 	VEXTRACTF128  $0x01, Y3, X1
@@ -8686,10 +8887,10 @@ sum_done:
 	VADDPD        X2, X0, X3
 	VSUBPD        X0, X3, X4
 	VSUBPD        X4, X3, X5
-	VSUBPD        X5, X0, X5
-	VSUBPD        X4, X2, X4
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X4
 	VADDPD        X4, X5, X5
-	VADDPD        X5, X1, X1
+	VFMADD231PD   one64<>+0(SB), X5, X1
 	VMOVAPD       X3, X0
 	VPERMILPD     $0x01, X0, X2
 	VPERMILPD     $0x01, X1, X3
@@ -8697,10 +8898,10 @@ sum_done:
 	VADDPD        X2, X0, X3
 	VSUBPD        X0, X3, X4
 	VSUBPD        X4, X3, X5
-	VSUBPD        X5, X0, X5
-	VSUBPD        X4, X2, X4
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X4
 	VADDPD        X4, X5, X5
-	VADDPD        X5, X1, X1
+	VFMADD231PD   one64<>+0(SB), X5, X1
 	VMOVAPD       X3, X0
 	VADDSD        X1, X0, X1
 	VANDPD        abs64<>+0(SB), X0, X2
@@ -8710,9 +8911,9 @@ sum_done:
 	MOVSD         X1, ret+24(FP)
 	RET
 
-// func dotAVX512(a []float32, b []float32) float64
-// Requires: AVX, AVX512F, SSE2
-TEXT ·dotAVX512(SB), NOSPLIT, $0-56
+// func dotAVX512(a []float32, b []float32) (s float64, c float64)
+// Requires: AVX, AVX512F, FMA3, SSE2
+TEXT ·dotAVX512(SB), NOSPLIT, $0-64
 	MOVQ   a_base+0(FP), AX
 	MOVQ   b_base+24(FP), CX
 	MOVQ   a_len+8(FP), DX
@@ -8720,97 +8921,206 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 
 dot_loop:
-	CMPQ        DX, $0x00000020
-	JB          dot_single
-	VCVTPS2PD   (AX), Z4
-	VCVTPS2PD   (CX), Z5
-	VFMADD231PD Z5, Z4, Z0
-	VCVTPS2PD   32(AX), Z4
-	VCVTPS2PD   32(CX), Z5
-	VFMADD231PD Z5, Z4, Z1
-	VCVTPS2PD   64(AX), Z4
-	VCVTPS2PD   64(CX), Z5
-	VFMADD231PD Z5, Z4, Z2
-	VCVTPS2PD   96(AX), Z4
-	VCVTPS2PD   96(CX), Z5
-	VFMADD231PD Z5, Z4, Z3
-	ADDQ        $0x00000080, AX
-	ADDQ        $0x00000080, CX
-	SUBQ        $0x00000020, DX
-	JMP         dot_loop
+	CMPQ         DX, $0x00000020
+	JB           dot_single
+	VCVTPS2PD    (AX), Z8
+	VCVTPS2PD    (CX), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    32(AX), Z8
+	VCVTPS2PD    32(CX), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    64(AX), Z8
+	VCVTPS2PD    64(CX), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    96(AX), Z8
+	VCVTPS2PD    96(CX), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	SUBQ         $0x00000020, DX
+	JMP          dot_loop
 
 dot_single:
-	CMPQ        DX, $0x00000008
-	JB          dot_tail
-	VCVTPS2PD   (AX), Z4
-	VCVTPS2PD   (CX), Z5
-	VFMADD231PD Z5, Z4, Z0
-	ADDQ        $0x00000020, AX
-	ADDQ        $0x00000020, CX
-	SUBQ        $0x00000008, DX
-	JMP         dot_single
+	CMPQ         DX, $0x00000008
+	JB           dot_tail
+	VCVTPS2PD    (AX), Z8
+	VCVTPS2PD    (CX), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          dot_single
 
 dot_tail:
-	TESTQ       DX, DX
-	JZ          dot_done
-	LEAQ        tailk<>+0(SB), BX
-	KMOVW       (BX)(DX*2), K1
-	VCVTPS2PD.Z (AX), K1, Z4
-	VCVTPS2PD.Z (CX), K1, Z5
-	VFMADD231PD Z5, Z4, Z1
+	TESTQ        DX, DX
+	JZ           dot_done
+	LEAQ         tailk<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VCVTPS2PD.Z  (AX), K1, Z8
+	VCVTPS2PD.Z  (CX), K1, Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
 
 dot_done:
-	VADDPD        Z2, Z0, Z0
+	VADDPD        Z5, Z1, Z1
+	VADDPD        Z4, Z0, Z5
+	VSUBPD        Z0, Z5, Z8
+	VSUBPD        Z8, Z5, Z9
+	VFNMADD132PD  one64<>+0(SB), Z0, Z9
+	VFNMADD132PD  one64<>+0(SB), Z4, Z8
+	VADDPD        Z8, Z9, Z9
+	VFMADD231PD   one64<>+0(SB), Z9, Z1
+	VMOVAPD       Z5, Z0
+	VADDPD        Z7, Z3, Z3
+	VADDPD        Z6, Z2, Z4
+	VSUBPD        Z2, Z4, Z5
+	VSUBPD        Z5, Z4, Z7
+	VFNMADD132PD  one64<>+0(SB), Z2, Z7
+	VFNMADD132PD  one64<>+0(SB), Z6, Z5
+	VADDPD        Z5, Z7, Z7
+	VFMADD231PD   one64<>+0(SB), Z7, Z3
+	VMOVAPD       Z4, Z2
 	VADDPD        Z3, Z1, Z1
-	VADDPD        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPD        Y1, Y0, Y1
-	VEXTRACTF128  $0x01, Y1, X0
-	VADDPD        X0, X1, X0
-	VPERMILPD     $0x01, X0, X1
-	VADDSD        X1, X0, X0
+	VADDPD        Z2, Z0, Z3
+	VSUBPD        Z0, Z3, Z4
+	VSUBPD        Z4, Z3, Z5
+	VFNMADD132PD  one64<>+0(SB), Z0, Z5
+	VFNMADD132PD  one64<>+0(SB), Z2, Z4
+	VADDPD        Z4, Z5, Z5
+	VFMADD231PD   one64<>+0(SB), Z5, Z1
+	VMOVAPD       Z3, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VEXTRACTF64X4 $0x01, Z1, Y3
+	VADDPD        Y3, Y1, Y3
+	VADDPD        Y0, Y2, Y1
+	VSUBPD        Y2, Y1, Y4
+	VSUBPD        Y4, Y1, Y5
+	VFNMADD132PD  one64<>+0(SB), Y2, Y5
+	VFNMADD132PD  one64<>+0(SB), Y0, Y4
+	VADDPD        Y4, Y5, Y5
+	VFMADD231PD   one64<>+0(SB), Y5, Y3
+	VMOVAPD       Y1, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VEXTRACTF128  $0x01, Y3, X1
+	VADDPD        X1, X3, X1
+	VADDPD        X2, X0, X3
+	VSUBPD        X0, X3, X4
+	VSUBPD        X4, X3, X5
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X4
+	VADDPD        X4, X5, X5
+	VFMADD231PD   one64<>+0(SB), X5, X1
+	VMOVAPD       X3, X0
+	VPERMILPD     $0x01, X0, X2
+	VPERMILPD     $0x01, X1, X3
+	VADDSD        X3, X1, X1
+	VADDPD        X2, X0, X3
+	VSUBPD        X0, X3, X4
+	VSUBPD        X4, X3, X5
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VFNMADD132PD  one64<>+0(SB), X2, X4
+	VADDPD        X4, X5, X5
+	VFMADD231PD   one64<>+0(SB), X5, X1
+	VMOVAPD       X3, X0
 	VZEROUPPER
-	MOVSD         X0, ret+48(FP)
+	MOVSD         X0, s+48(FP)
+	MOVSD         X1, c+56(FP)
 	RET
 
-// func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64)
+// func mulSubAVX512(dx []float32, p []float32, dy []float32, s float64, c float64)
 // Requires: AVX, AVX512F
-TEXT ·mulSubAVX512(SB), NOSPLIT, $0-80
+TEXT ·mulSubAVX512(SB), NOSPLIT, $0-88
 	MOVQ         dx_base+0(FP), AX
 	MOVQ         p_base+24(FP), CX
 	MOVQ         dy_base+48(FP), DX
 	MOVQ         dx_len+8(FP), BX
 	VBROADCASTSD s+72(FP), Z0
+	VBROADCASTSD c+80(FP), Z1
 
 mulsub_loop:
 	CMPQ         BX, $0x00000020
 	JB           mulsub_single
-	VCVTPS2PD    (CX), Z1
-	VCVTPS2PD    32(CX), Z2
-	VCVTPS2PD    (DX), Z3
-	VCVTPS2PD    32(DX), Z4
-	VSUBPD       Z0, Z3, Z3
+	VCVTPS2PD    (CX), Z2
+	VCVTPS2PD    32(CX), Z3
+	VCVTPS2PD    (DX), Z4
+	VCVTPS2PD    32(DX), Z5
 	VSUBPD       Z0, Z4, Z4
-	VMULPD       Z1, Z3, Z3
+	VSUBPD       Z0, Z5, Z5
+	VSUBPD       Z1, Z4, Z4
+	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z2, Z4, Z4
-	VCVTPD2PS    Z3, Y5
-	VCVTPD2PS    Z4, Y1
-	VINSERTF64X4 $0x01, Y1, Z5, Z5
-	VMOVUPS      Z5, (AX)
-	VCVTPS2PD    64(CX), Z1
-	VCVTPS2PD    96(CX), Z2
-	VCVTPS2PD    64(DX), Z3
-	VCVTPS2PD    96(DX), Z4
-	VSUBPD       Z0, Z3, Z3
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z4, Y6
+	VCVTPD2PS    Z5, Y2
+	VINSERTF64X4 $0x01, Y2, Z6, Z6
+	VMOVUPS      Z6, (AX)
+	VCVTPS2PD    64(CX), Z2
+	VCVTPS2PD    96(CX), Z3
+	VCVTPS2PD    64(DX), Z4
+	VCVTPS2PD    96(DX), Z5
 	VSUBPD       Z0, Z4, Z4
-	VMULPD       Z1, Z3, Z3
+	VSUBPD       Z0, Z5, Z5
+	VSUBPD       Z1, Z4, Z4
+	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z2, Z4, Z4
-	VCVTPD2PS    Z3, Y6
-	VCVTPD2PS    Z4, Y1
-	VINSERTF64X4 $0x01, Y1, Z6, Z6
-	VMOVUPS      Z6, 64(AX)
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z4, Y7
+	VCVTPD2PS    Z5, Y2
+	VINSERTF64X4 $0x01, Y2, Z7, Z7
+	VMOVUPS      Z7, 64(AX)
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	ADDQ         $0x00000080, DX
@@ -8820,18 +9130,20 @@ mulsub_loop:
 mulsub_single:
 	CMPQ         BX, $0x00000010
 	JB           mulsub_tail
-	VCVTPS2PD    (CX), Z1
-	VCVTPS2PD    32(CX), Z2
-	VCVTPS2PD    (DX), Z3
-	VCVTPS2PD    32(DX), Z4
-	VSUBPD       Z0, Z3, Z3
+	VCVTPS2PD    (CX), Z2
+	VCVTPS2PD    32(CX), Z3
+	VCVTPS2PD    (DX), Z4
+	VCVTPS2PD    32(DX), Z5
 	VSUBPD       Z0, Z4, Z4
-	VMULPD       Z1, Z3, Z3
+	VSUBPD       Z0, Z5, Z5
+	VSUBPD       Z1, Z4, Z4
+	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z2, Z4, Z4
-	VCVTPD2PS    Z3, Y7
-	VCVTPD2PS    Z4, Y1
-	VINSERTF64X4 $0x01, Y1, Z7, Z7
-	VMOVUPS      Z7, (AX)
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z4, Y8
+	VCVTPD2PS    Z5, Y2
+	VINSERTF64X4 $0x01, Y2, Z8, Z8
+	VMOVUPS      Z8, (AX)
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, DX
@@ -8844,19 +9156,21 @@ mulsub_tail:
 	LEAQ         tailk<>+0(SB), SI
 	KMOVW        (SI)(BX*2), K1
 	KSHIFTRW     $0x08, K1, K2
-	VCVTPS2PD.Z  (CX), K1, Z1
-	VCVTPS2PD.Z  32(CX), K2, Z2
+	VCVTPS2PD.Z  (CX), K1, Z2
+	VCVTPS2PD.Z  32(CX), K2, Z3
 	KSHIFTRW     $0x08, K1, K2
-	VCVTPS2PD.Z  (DX), K1, Z3
-	VCVTPS2PD.Z  32(DX), K2, Z4
-	VSUBPD       Z0, Z3, Z3
+	VCVTPS2PD.Z  (DX), K1, Z4
+	VCVTPS2PD.Z  32(DX), K2, Z5
 	VSUBPD       Z0, Z4, Z4
-	VMULPD       Z1, Z3, Z3
+	VSUBPD       Z0, Z5, Z5
+	VSUBPD       Z1, Z4, Z4
+	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z2, Z4, Z4
-	VCVTPD2PS    Z3, Y8
-	VCVTPD2PS    Z4, Y0
-	VINSERTF64X4 $0x01, Y0, Z8, Z8
-	VMOVUPS      Z8, K1, (AX)
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z4, Y9
+	VCVTPD2PS    Z5, Y0
+	VINSERTF64X4 $0x01, Y0, Z9, Z9
+	VMOVUPS      Z9, K1, (AX)
 
 mulsub_done:
 	VZEROUPPER

@@ -20,10 +20,10 @@ func subNEON(dst, x []float32, m float32, l float64)
 func sumNEON(x []float32) float64
 
 //go:noescape
-func dotNEON(a, b []float32) float64
+func dotNEON(a, b []float32) (s, c float64)
 
 //go:noescape
-func mulSubNEON(dx, p, dy []float32, s float64)
+func mulSubNEON(dx, p, dy []float32, s, c float64)
 
 //go:noescape
 func expMulSubNEON(dx, logp, dy []float32, s float64)

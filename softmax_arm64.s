@@ -1030,15 +1030,19 @@ sum_done:
 	FMOVD	F18, ret+24(FP)
 	RET
 
-// func dotNEON(a, b []float32) float64
-TEXT ·dotNEON(SB), NOSPLIT, $0-56
+// func dotNEON(a, b []float32) (s, c float64)
+TEXT ·dotNEON(SB), NOSPLIT, $0-64
 	MOVD	a_base+0(FP), R1
 	MOVD	a_len+8(FP), R2
 	MOVD	b_base+24(FP), R3
 	VEOR	V16.B16, V16.B16, V16.B16
+	VEOR	V28.B16, V28.B16, V28.B16
 	VEOR	V17.B16, V17.B16, V17.B16
+	VEOR	V29.B16, V29.B16, V29.B16
 	VEOR	V18.B16, V18.B16, V18.B16
+	VEOR	V30.B16, V30.B16, V30.B16
 	VEOR	V19.B16, V19.B16, V19.B16
+	VEOR	V31.B16, V31.B16, V31.B16
 	SUBS	$16, R2, R2
 	BLT	dot_w4
 dot_loop16:
@@ -1060,14 +1064,78 @@ dot_loop16:
 	WORD	$0x4e61786f	// fcvtl2 v15.2d, v3.4s
 	WORD	$0x0e6178fa	// fcvtl v26.2d, v7.2s
 	WORD	$0x4e6178fb	// fcvtl2 v27.2d, v7.4s
-	VFMLA	V20.D2, V8.D2, V16.D2
-	VFMLA	V21.D2, V9.D2, V17.D2
-	VFMLA	V22.D2, V10.D2, V18.D2
-	VFMLA	V23.D2, V11.D2, V19.D2
-	VFMLA	V24.D2, V12.D2, V16.D2
-	VFMLA	V25.D2, V13.D2, V17.D2
-	VFMLA	V26.D2, V14.D2, V18.D2
-	VFMLA	V27.D2, V15.D2, V19.D2
+	WORD	$0x6e74dd08	// fmul v8.2d, v8.2d, v20.2d
+	WORD	$0x4e68d604	// fadd v4.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d505	// fsub v5.2d, v8.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x6e75dd29	// fmul v9.2d, v9.2d, v21.2d
+	WORD	$0x4e69d624	// fadd v4.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d485	// fsub v5.2d, v4.2d, v17.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d626	// fsub v6.2d, v17.2d, v6.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7bd	// fadd v29.2d, v29.2d, v6.2d
+	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
+	WORD	$0x6e76dd4a	// fmul v10.2d, v10.2d, v22.2d
+	WORD	$0x4e6ad644	// fadd v4.2d, v18.2d, v10.2d
+	WORD	$0x4ef2d485	// fsub v5.2d, v4.2d, v18.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d646	// fsub v6.2d, v18.2d, v6.2d
+	WORD	$0x4ee5d545	// fsub v5.2d, v10.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7de	// fadd v30.2d, v30.2d, v6.2d
+	WORD	$0x4e6ad652	// fadd v18.2d, v18.2d, v10.2d
+	WORD	$0x6e77dd6b	// fmul v11.2d, v11.2d, v23.2d
+	WORD	$0x4e6bd664	// fadd v4.2d, v19.2d, v11.2d
+	WORD	$0x4ef3d485	// fsub v5.2d, v4.2d, v19.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d666	// fsub v6.2d, v19.2d, v6.2d
+	WORD	$0x4ee5d565	// fsub v5.2d, v11.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7ff	// fadd v31.2d, v31.2d, v6.2d
+	WORD	$0x4e6bd673	// fadd v19.2d, v19.2d, v11.2d
+	WORD	$0x6e78dd8c	// fmul v12.2d, v12.2d, v24.2d
+	WORD	$0x4e6cd604	// fadd v4.2d, v16.2d, v12.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d585	// fsub v5.2d, v12.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
+	WORD	$0x4e6cd610	// fadd v16.2d, v16.2d, v12.2d
+	WORD	$0x6e79ddad	// fmul v13.2d, v13.2d, v25.2d
+	WORD	$0x4e6dd624	// fadd v4.2d, v17.2d, v13.2d
+	WORD	$0x4ef1d485	// fsub v5.2d, v4.2d, v17.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d626	// fsub v6.2d, v17.2d, v6.2d
+	WORD	$0x4ee5d5a5	// fsub v5.2d, v13.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7bd	// fadd v29.2d, v29.2d, v6.2d
+	WORD	$0x4e6dd631	// fadd v17.2d, v17.2d, v13.2d
+	WORD	$0x6e7addce	// fmul v14.2d, v14.2d, v26.2d
+	WORD	$0x4e6ed644	// fadd v4.2d, v18.2d, v14.2d
+	WORD	$0x4ef2d485	// fsub v5.2d, v4.2d, v18.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d646	// fsub v6.2d, v18.2d, v6.2d
+	WORD	$0x4ee5d5c5	// fsub v5.2d, v14.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7de	// fadd v30.2d, v30.2d, v6.2d
+	WORD	$0x4e6ed652	// fadd v18.2d, v18.2d, v14.2d
+	WORD	$0x6e7bddef	// fmul v15.2d, v15.2d, v27.2d
+	WORD	$0x4e6fd664	// fadd v4.2d, v19.2d, v15.2d
+	WORD	$0x4ef3d485	// fsub v5.2d, v4.2d, v19.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d666	// fsub v6.2d, v19.2d, v6.2d
+	WORD	$0x4ee5d5e5	// fsub v5.2d, v15.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7ff	// fadd v31.2d, v31.2d, v6.2d
+	WORD	$0x4e6fd673	// fadd v19.2d, v19.2d, v15.2d
 	SUBS	$16, R2, R2
 	BGE	dot_loop16
 dot_w4:
@@ -1080,8 +1148,24 @@ dot_loop4:
 	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
 	WORD	$0x0e617894	// fcvtl v20.2d, v4.2s
 	WORD	$0x4e617895	// fcvtl2 v21.2d, v4.4s
-	VFMLA	V20.D2, V8.D2, V16.D2
-	VFMLA	V21.D2, V9.D2, V17.D2
+	WORD	$0x6e74dd08	// fmul v8.2d, v8.2d, v20.2d
+	WORD	$0x4e68d604	// fadd v4.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d505	// fsub v5.2d, v8.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x6e75dd29	// fmul v9.2d, v9.2d, v21.2d
+	WORD	$0x4e69d624	// fadd v4.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d485	// fsub v5.2d, v4.2d, v17.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d626	// fsub v6.2d, v17.2d, v6.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7bd	// fadd v29.2d, v29.2d, v6.2d
+	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 	SUBS	$4, R2, R2
 	BGE	dot_loop4
 dot_tail:
@@ -1113,26 +1197,76 @@ dot_loaded:
 	WORD	$0x4e617809	// fcvtl2 v9.2d, v0.4s
 	WORD	$0x0e617894	// fcvtl v20.2d, v4.2s
 	WORD	$0x4e617895	// fcvtl2 v21.2d, v4.4s
-	VFMLA	V20.D2, V8.D2, V16.D2
-	VFMLA	V21.D2, V9.D2, V17.D2
+	WORD	$0x6e74dd08	// fmul v8.2d, v8.2d, v20.2d
+	WORD	$0x4e68d604	// fadd v4.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d505	// fsub v5.2d, v8.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x6e75dd29	// fmul v9.2d, v9.2d, v21.2d
+	WORD	$0x4e69d624	// fadd v4.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d485	// fsub v5.2d, v4.2d, v17.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d626	// fsub v6.2d, v17.2d, v6.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7bd	// fadd v29.2d, v29.2d, v6.2d
+	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
 dot_done:
+	WORD	$0x4e7dd79c	// fadd v28.2d, v28.2d, v29.2d
+	WORD	$0x4e71d604	// fadd v4.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d625	// fsub v5.2d, v17.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
 	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	WORD	$0x4e7fd7de	// fadd v30.2d, v30.2d, v31.2d
+	WORD	$0x4e73d644	// fadd v4.2d, v18.2d, v19.2d
+	WORD	$0x4ef2d485	// fsub v5.2d, v4.2d, v18.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d646	// fsub v6.2d, v18.2d, v6.2d
+	WORD	$0x4ee5d665	// fsub v5.2d, v19.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d7de	// fadd v30.2d, v30.2d, v6.2d
 	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
+	WORD	$0x4e7ed79c	// fadd v28.2d, v28.2d, v30.2d
+	WORD	$0x4e72d604	// fadd v4.2d, v16.2d, v18.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d645	// fsub v5.2d, v18.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
 	WORD	$0x4e72d610	// fadd v16.2d, v16.2d, v18.2d
-	WORD	$0x7e70da10	// faddp d16, v16.2d
-	FSUBD	F16, F16, F17
-	FADDD	F17, F16, F16
-	FMOVD	F16, ret+48(FP)
+	WORD	$0x7e70db87	// faddp d7, v28.2d
+	VDUP	V16.D[1], V17.D2
+	WORD	$0x4e71d604	// fadd v4.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d606	// fsub v6.2d, v16.2d, v6.2d
+	WORD	$0x4ee5d625	// fsub v5.2d, v17.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	FMOVD	F16, s+48(FP)
+	FMOVD	F7, c+56(FP)
 	RET
 
-// func mulSubNEON(dx, p, dy []float32, s float64)
-TEXT ·mulSubNEON(SB), NOSPLIT, $0-80
+// func mulSubNEON(dx, p, dy []float32, s, c float64)
+TEXT ·mulSubNEON(SB), NOSPLIT, $0-88
 	MOVD	dx_base+0(FP), R0
 	MOVD	dx_len+8(FP), R2
 	MOVD	p_base+24(FP), R1
 	MOVD	dy_base+48(FP), R3
 	FMOVD	s+72(FP), F31
 	VDUP	V31.D[0], V31.D2
+	FMOVD	c+80(FP), F30
+	VDUP	V30.D[0], V30.D2
 	SUBS	$16, R2, R2
 	BLT	mulsub_w4
 mulsub_loop16:
@@ -1162,6 +1296,14 @@ mulsub_loop16:
 	WORD	$0x4effd75a	// fsub v26.2d, v26.2d, v31.2d
 	WORD	$0x4effd6f7	// fsub v23.2d, v23.2d, v31.2d
 	WORD	$0x4effd77b	// fsub v27.2d, v27.2d, v31.2d
+	WORD	$0x4efed694	// fsub v20.2d, v20.2d, v30.2d
+	WORD	$0x4efed718	// fsub v24.2d, v24.2d, v30.2d
+	WORD	$0x4efed6b5	// fsub v21.2d, v21.2d, v30.2d
+	WORD	$0x4efed739	// fsub v25.2d, v25.2d, v30.2d
+	WORD	$0x4efed6d6	// fsub v22.2d, v22.2d, v30.2d
+	WORD	$0x4efed75a	// fsub v26.2d, v26.2d, v30.2d
+	WORD	$0x4efed6f7	// fsub v23.2d, v23.2d, v30.2d
+	WORD	$0x4efed77b	// fsub v27.2d, v27.2d, v30.2d
 	WORD	$0x6e74dd8c	// fmul v12.2d, v12.2d, v20.2d
 	WORD	$0x6e78de10	// fmul v16.2d, v16.2d, v24.2d
 	WORD	$0x6e75ddad	// fmul v13.2d, v13.2d, v21.2d
@@ -1193,6 +1335,8 @@ mulsub_loop4:
 	WORD	$0x4e617898	// fcvtl2 v24.2d, v4.4s
 	WORD	$0x4effd694	// fsub v20.2d, v20.2d, v31.2d
 	WORD	$0x4effd718	// fsub v24.2d, v24.2d, v31.2d
+	WORD	$0x4efed694	// fsub v20.2d, v20.2d, v30.2d
+	WORD	$0x4efed718	// fsub v24.2d, v24.2d, v30.2d
 	WORD	$0x6e74dd8c	// fmul v12.2d, v12.2d, v20.2d
 	WORD	$0x6e78de10	// fmul v16.2d, v16.2d, v24.2d
 	WORD	$0x0e616988	// fcvtn v8.2s, v12.2d
@@ -1229,6 +1373,8 @@ mulsub_loaded:
 	WORD	$0x4e617898	// fcvtl2 v24.2d, v4.4s
 	WORD	$0x4effd694	// fsub v20.2d, v20.2d, v31.2d
 	WORD	$0x4effd718	// fsub v24.2d, v24.2d, v31.2d
+	WORD	$0x4efed694	// fsub v20.2d, v20.2d, v30.2d
+	WORD	$0x4efed718	// fsub v24.2d, v24.2d, v30.2d
 	WORD	$0x6e74dd8c	// fmul v12.2d, v12.2d, v20.2d
 	WORD	$0x6e78de10	// fmul v16.2d, v16.2d, v24.2d
 	WORD	$0x0e616988	// fcvtn v8.2s, v12.2d

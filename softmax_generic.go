@@ -19,7 +19,7 @@ var generic32 = kernels[float32]{
 	div:       div32,
 	sub:       sub32,
 	sum:       sumGeneric[float32],
-	dot:       dotGeneric[float32],
+	dot:       dotDD[float32],
 	mulSub:    mulSub32,
 	expMulSub: expMulSub32,
 }
@@ -31,11 +31,9 @@ var generic64 = kernels[float64]{
 	div:       div64,
 	sub:       sub64,
 	sum:       sumGeneric[float64],
-	dot:       dotGeneric[float64],
+	dot:       dotDD[float64],
 	mulSub:    mulSub64,
 	expMulSub: expMulSub64,
-
-	softmaxBackward: softmaxBackward64,
 }
 
 func maxGeneric[F Float](x []F) F {
@@ -127,7 +125,7 @@ func sub32(dst, x []float32, m float32, l float64) {
 	}
 }
 
-// sumGeneric and dotGeneric sum in float64 with Neumaier compensation; for
+// sumGeneric and dotDD sum in float64 with Neumaier compensation; for
 // float64 products the rounding error of each product (from FMA) joins the
 // compensation too.
 func sumGeneric[F Float](x []F) float64 {
@@ -135,11 +133,6 @@ func sumGeneric[F Float](x []F) float64 {
 	for _, v := range x {
 		s, c = neumaier(s, c, float64(v))
 	}
-	return s + c
-}
-
-func dotGeneric[F Float](a, b []F) float64 {
-	s, c := dotDD(a, b)
 	return s + c
 }
 
@@ -169,9 +162,9 @@ func neumaier(s, c, v float64) (float64, float64) {
 	return t, c
 }
 
-func mulSub32(dx, p, dy []float32, s float64) {
+func mulSub32(dx, p, dy []float32, s, c float64) {
 	for i := range dx {
-		dx[i] = float32(float64(p[i]) * (float64(dy[i]) - s))
+		dx[i] = float32(float64(p[i]) * ((float64(dy[i]) - s) - c))
 	}
 }
 
@@ -234,14 +227,7 @@ func sub64(dst, x []float64, m float64, l float64) {
 	}
 }
 
-func mulSub64(dx, p, dy []float64, s float64) {
-	for i := range dx {
-		dx[i] = p[i] * (dy[i] - s)
-	}
-}
-
-func softmaxBackward64(dx, p, dy []float64) {
-	s, c := dotDD(p, dy)
+func mulSub64(dx, p, dy []float64, s, c float64) {
 	for i := range dx {
 		hi, lo := twoDiff(dy[i], s)
 		dx[i] = p[i] * (hi + (lo - c))

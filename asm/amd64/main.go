@@ -611,21 +611,25 @@ func (a *arch) sub() {
 	RET()
 }
 
-// mulSub: dx = float32(float64(p)·(float64(dy) − s)).
+// mulSub: dx = float32(float64(p)·((float64(dy) − s) − c)), s + c
+// being dot's pair: where dy cancels against s, dy − s is exact and c
+// keeps the digits that s lost.
 func (a *arch) mulSub() {
-	a.fn("mulSub", "func(dx, p, dy []float32, s float64)",
-		"mulSub"+a.suffix+" stores dx[i] = p[i]·(dy[i] − s) computed in float64 and rounded once.")
+	a.fn("mulSub", "func(dx, p, dy []float32, s, c float64)",
+		"mulSub"+a.suffix+" stores dx[i] = p[i]·((dy[i] − s) − c) computed in float64 and rounded once.")
 	d := slicePtr("dx")
 	p := slicePtr("p")
 	y := slicePtr("dy")
 	n := Load(Param("dx").Len(), GP64()).(GPVirtual)
-	sv := a.bcast64("s")
+	sv, cv := a.bcast64("s"), a.bcast64("c")
 	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
 	elementwise(a, s, "mulsub", a.lanes, 2, a.lanes, func(off int, t tail) {
 		plo, phi := a.widen(s.mem(1, off), t)
 		ylo, yhi := a.widen(s.mem(2, off), t)
 		VSUBPD(sv, ylo, ylo)
 		VSUBPD(sv, yhi, yhi)
+		VSUBPD(cv, ylo, ylo)
+		VSUBPD(cv, yhi, yhi)
 		VMULPD(plo, ylo, ylo)
 		VMULPD(phi, yhi, yhi)
 		a.narrow(ylo, yhi, s.mem(0, off), t)
@@ -755,11 +759,14 @@ func (a *arch) expMulSub() {
 	RET()
 }
 
-// sum and dot accumulate float64 lanes.
+// sum and dot accumulate float64 lanes, compensated (twoSum): the
+// products of float32 values are exact there, so dot's error, like sum's,
+// does not grow with cancellation. dot returns the pair s + c unevaluated
+// (SoftmaxBackward subtracts both from dy).
 func (a *arch) sumDot(dot bool) {
 	if dot {
-		a.fn("dot", "func(a, b []float32) float64",
-			"dot"+a.suffix+" returns Σ a[i]·b[i] accumulated in float64; len(b) >= len(a).")
+		a.fn("dot", "func(a, b []float32) (s, c float64)",
+			"dot"+a.suffix+" returns Σ a[i]·b[i] as s + c, compensated (TwoSum of the exact float64 products); len(b) >= len(a).")
 	} else {
 		a.fn("sum", "func(x []float32) float64",
 			"sum"+a.suffix+" returns Σ x[i] in float64, compensated (TwoSum): its error does not grow with cancellation.")
@@ -771,14 +778,11 @@ func (a *arch) sumDot(dot bool) {
 		s = streams{ptrs: []GPVirtual{slicePtr("x")}, n: Load(Param("x").Len(), GP64()).(GPVirtual)}
 	}
 	acc := make([]VecVirtual, 4)
-	comp := make([]VecVirtual, 4) // sum: the compensations (twoSum)
+	comp := make([]VecVirtual, 4) // the compensations (twoSum)
 	for i := range acc {
-		acc[i] = a.vec()
+		acc[i], comp[i] = a.vec(), a.vec()
 		a.zero(acc[i])
-		if !dot {
-			comp[i] = a.vec()
-			a.zero(comp[i])
-		}
+		a.zero(comp[i])
 	}
 	w := a.lanes / 2 // float32s per float64 vector
 	one := func(i, off int, t tail) VecVirtual {
@@ -807,26 +811,27 @@ func (a *arch) sumDot(dot bool) {
 		}
 		v := one(0, off, t)
 		if dot {
-			VFMADD231PD(one(1, off, t), v, acc[u])
-		} else {
-			twoSum(acc[u], comp[u], v, a.vec)
+			VMULPD(one(1, off, t), v, v) // exact
 		}
+		twoSum(acc[u], comp[u], v, a.vec)
 	})
-	var r VecVirtual
-	if dot {
-		addAll(VADDPD, acc)
-		r = a.hsum64(acc[0])
-	} else {
-		for len(acc) > 1 { // pairwise, as addAll, with twoSum
-			h := len(acc) / 2
-			for i := 0; i < h; i++ {
-				VADDPD(comp[i+h], comp[i], comp[i])
-				twoSum(acc[i], comp[i], acc[i+h], a.vec)
-			}
-			acc, comp = acc[:h], comp[:h]
+	for len(acc) > 1 { // pairwise, as addAll, with twoSum
+		h := len(acc) / 2
+		for i := 0; i < h; i++ {
+			VADDPD(comp[i+h], comp[i], comp[i])
+			twoSum(acc[i], comp[i], acc[i+h], a.vec)
 		}
-		r = a.hsum64Comp(acc[0], comp[0])
+		acc, comp = acc[:h], comp[:h]
 	}
+	if dot {
+		s1, c1 := a.hsum64Pair(acc[0], comp[0])
+		VZEROUPPER()
+		Store(s1, ReturnIndex(0))
+		Store(c1, ReturnIndex(1))
+		RET()
+		return
+	}
+	r := a.hsum64Comp(acc[0], comp[0])
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
 	RET()

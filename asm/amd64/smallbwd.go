@@ -1,8 +1,6 @@
 package main
 
 import (
-	"math"
-
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -43,8 +41,9 @@ func smallRowLoop(name string, rows, stride GPVirtual, ptrs []GPVirtual, body fu
 	Label(name + "_ret")
 }
 
-// softmaxBackwardSmall: dx = p·(dy − s), s = Σ p·dy in float64 (NaN when
-// a product is infinite, as the general path's dot gives it).
+// softmaxBackwardSmall: dx = p·((dy − s) − c), s + c = Σ p·dy as dot
+// computes it: the exact float64 products added with twoSum (a NaN in c
+// when a product is infinite, as the general path's dot gives it).
 func (a *arch) softmaxBackwardSmall() {
 	a.fn("softmaxBackwardSmall", "func(dx, p, dy []float32, cols, rows int) int",
 		"softmaxBackwardSmall"+a.suffix+" stores the softmax backward pass of rows 0, 1, ... (cols <= 16 columns each)",
@@ -56,29 +55,29 @@ func (a *arch) softmaxBackwardSmall() {
 	stride, ln := a.smallPrologue()
 	nv := smallCols / a.lanes
 	smallRowLoop("bwd", rows, stride, []GPVirtual{d, p, y}, func() {
-		var ps, ys []VecVirtual
-		acc := a.vec()
-		a.zero(acc)
+		var prods []VecVirtual
 		for i := 0; i < nv; i++ {
 			plo, phi := a.smallWiden(p, ln, i)
 			ylo, yhi := a.smallWiden(y, ln, i)
-			VFMADD231PD(plo, ylo, acc) // exact products, one rounding per sum
-			VFMADD231PD(phi, yhi, acc)
-			ps, ys = append(ps, plo, phi), append(ys, ylo, yhi)
+			VMULPD(ylo, plo, plo) // exact
+			VMULPD(yhi, phi, phi)
+			prods = append(prods, plo, phi)
 		}
-		s := a.hsum64(acc)
-		inf := XMM()
-		VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), s, inf)
-		VCMPSD(U8(0x00), c64("inf64", math.Inf(1)), inf, inf) // |s| == +Inf: all ones, a NaN
-		VORPD(inf, s, s)
-		sv := a.vec()
+		acc, comp := twoSumAll(prods, a.vec)
+		s, c := a.hsum64Pair(acc, comp)
+		sv, cv := a.vec(), a.vec()
 		VBROADCASTSD(s, sv)
-		for i := range ys {
-			VSUBPD(sv, ys[i], ys[i])
-			VMULPD(ps[i], ys[i], ys[i])
-		}
+		VBROADCASTSD(c, cv)
+		// p and dy again (from L1): AVX2 has no registers to keep them.
 		for i := 0; i < nv; i++ {
-			a.smallStore(a.narrowReg(ys[2*i], ys[2*i+1]), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
+			plo, phi := a.smallWiden(p, ln, i)
+			ylo, yhi := a.smallWiden(y, ln, i)
+			for _, v := range [][2]VecVirtual{{plo, ylo}, {phi, yhi}} {
+				VSUBPD(sv, v[1], v[1])
+				VSUBPD(cv, v[1], v[1])
+				VMULPD(v[0], v[1], v[1])
+			}
+			a.smallStore(a.narrowReg(ylo, yhi), Mem{Base: d, Disp: a.bytes() * i}, ln, i)
 		}
 	})
 	VZEROUPPER()

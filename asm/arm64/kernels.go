@@ -409,23 +409,32 @@ func sumKernel(e *emitter) {
 			e.twoSum(acc[j%4], comp[j%4], wide[j], tmp)
 		}
 	}, nil)
-	for _, p := range [][2]int{{0, 1}, {2, 3}, {0, 2}} {
-		e.fadd(d2, comp[p[0]], comp[p[0]], comp[p[1]])
-		e.twoSum(acc[p[0]], comp[p[0]], acc[p[1]], tmp)
-	}
-	// The two lanes: c's plainly, s's with twoSum (lane 0 of s + dup of
-	// lane 1); then s + c, or s where s is ±Inf or NaN (s − s is not 0),
-	// as Neumaier's sum stops compensating there.
-	s0, c0, hi, r := acc[0], tmp[3], acc[1], acc[2]
-	e.faddpD(c0, comp[0])
-	e.op("VDUP", fmt.Sprintf("V%d.D[1]", s0), fmt.Sprintf("V%d.D2", hi))
-	e.twoSum(s0, c0, hi, tmp[:3])
+	s0, c0 := e.reduceComp(acc, comp, tmp)
+	// s + c, or s where s is ±Inf or NaN (s − s is not 0), as Neumaier's
+	// sum stops compensating there.
+	hi, r := acc[1], acc[2]
 	e.faddd(r, s0, c0)
 	e.fsubd(hi, s0, s0)
 	e.op("FCMPD", "$(0.0)", hi.f())
 	e.op("FCSELD", "EQ", r.f(), s0.f(), r.f())
 	e.fmovdRet(r, "ret+24(FP)")
 	e.ret()
+}
+
+// reduceComp adds the four compensated sums acc + comp (two float64 lanes
+// each) to one pair s + c in the low lanes of the registers it returns:
+// the c's plainly, the s's with twoSum (lane 0 of s + dup of lane 1). It
+// uses tmp[0..3] and acc[1].
+func (e *emitter) reduceComp(acc, comp, tmp []vreg) (s, c vreg) {
+	for _, p := range [][2]int{{0, 1}, {2, 3}, {0, 2}} {
+		e.fadd(d2, comp[p[0]], comp[p[0]], comp[p[1]])
+		e.twoSum(acc[p[0]], comp[p[0]], acc[p[1]], tmp)
+	}
+	s, c, hi := acc[0], tmp[3], acc[1]
+	e.faddpD(c, comp[0])
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", s), fmt.Sprintf("V%d.D2", hi))
+	e.twoSum(s, c, hi, tmp[:3])
+	return s, c
 }
 
 // twoSum adds v to the compensated sum s + c (float64 lanes): s takes the
@@ -443,38 +452,25 @@ func (e *emitter) twoSum(s, c, v vreg, tmp []vreg) {
 	e.fadd(d2, s, s, v) // t again: s + v rounds the same way, and needs no move
 }
 
-// reduce64 adds the float64 lanes of the four accumulators and stores the
-// total to the result res. With infNaN, an infinite total becomes NaN: a
-// float64 sum of products of float32 values cannot overflow, so an infinite
-// total means an infinite product, where the generic dot (whose error term
-// FMA(a, b, −p) is Inf − Inf) gives NaN; total + (total − total) is NaN for
-// ±Inf and the total itself otherwise.
-func (e *emitter) reduce64(acc []vreg, res string, infNaN bool) {
-	e.fadd(d2, acc[0], acc[0], acc[1])
-	e.fadd(d2, acc[2], acc[2], acc[3])
-	e.fadd(d2, acc[0], acc[0], acc[2])
-	e.faddpD(acc[0], acc[0])
-	if infNaN {
-		e.fsubd(acc[1], acc[0], acc[0])
-		e.faddd(acc[0], acc[0], acc[1])
-	}
-	e.fmovdRet(acc[0], res)
-}
-
-// dotKernel: Σ a·b in float64; products of float32 values are exact there.
+// dotKernel: Σ a·b as the pair s + c: the float64 products of float32
+// values are exact, added with twoSum as sumKernel adds (an infinite
+// product leaves a NaN in c, as in the generic dot).
 func dotKernel(e *emitter) {
-	e.text("dotNEON(a, b []float32) float64", 56)
+	e.text("dotNEON(a, b []float32) (s, c float64)", 64)
 	const pa, cnt, pb gpr = 1, 2, 3
 	x := seq(0, 4)
 	y := seq(4, 4)
 	xw := seq(8, 8)
 	acc := seq(16, 4)
 	yw := seq(20, 8)
+	comp := seq(28, 4)
+	tmp := []vreg{4, 5, 6, 7} // y's registers, free once y is widened
 	e.movdArg("a_base+0(FP)", pa)
 	e.movdArg("a_len+8(FP)", cnt)
 	e.movdArg("b_base+24(FP)", pb)
-	for _, a := range acc {
-		e.veor(a, a, a)
+	for i := range acc {
+		e.veor(acc[i], acc[i], acc[i])
+		e.veor(comp[i], comp[i], comp[i])
 	}
 	e.walk("dot", cnt, []int{16, 4}, []stream{{pa, x}, {pb, y}}, nil, func() {
 		e.veor(x[0], x[0], x[0])
@@ -487,10 +483,13 @@ func dotKernel(e *emitter) {
 			e.fcvtl2(yw[2*i+1], y[i])
 		}
 		for j := range 2 * nv {
-			e.vfmla(d2, acc[j%4], xw[j], yw[j])
+			e.fmul(d2, xw[j], xw[j], yw[j]) // exact
+			e.twoSum(acc[j%4], comp[j%4], xw[j], tmp)
 		}
 	}, nil)
-	e.reduce64(acc, "ret+48(FP)", true)
+	s, c := e.reduceComp(acc, comp, tmp)
+	e.fmovdRet(s, "s+48(FP)")
+	e.fmovdRet(c, "c+56(FP)")
 	e.ret()
 }
 
@@ -566,19 +565,21 @@ func subKernel(e *emitter) {
 	e.ret()
 }
 
-// mulSubKernel: dx = p·(dy − s) in float64.
+// mulSubKernel: dx = p·((dy − s) − c) in float64, s + c being dot's pair.
 func mulSubKernel(e *emitter) {
-	e.text("mulSubNEON(dx, p, dy []float32, s float64)", 80)
+	e.text("mulSubNEON(dx, p, dy []float32, s, c float64)", 88)
 	const dst, pp, cnt, py gpr = 0, 1, 2, 3
 	p, y, out := seq(0, 4), seq(4, 4), seq(8, 4)
 	plo, phi, ylo, yhi := seq(12, 4), seq(16, 4), seq(20, 4), seq(24, 4)
-	const s vreg = 31
+	const s, c vreg = 31, 30
 	e.movdArg("dx_base+0(FP)", dst)
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("p_base+24(FP)", pp)
 	e.movdArg("dy_base+48(FP)", py)
 	e.fmovdArg("s+72(FP)", s)
 	e.vdupLane0(d2, s, s)
+	e.fmovdArg("c+80(FP)", c)
+	e.vdupLane0(d2, c, c)
 	e.mapKernel("mulsub", cnt, []int{16, 4}, []stream{{pp, p}, {py, y}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(plo[i], p[i])
@@ -589,6 +590,10 @@ func mulSubKernel(e *emitter) {
 		for i := range nv {
 			e.fsub(d2, ylo[i], ylo[i], s)
 			e.fsub(d2, yhi[i], yhi[i], s)
+		}
+		for i := range nv {
+			e.fsub(d2, ylo[i], ylo[i], c)
+			e.fsub(d2, yhi[i], yhi[i], c)
 		}
 		for i := range nv {
 			e.fmul(d2, plo[i], plo[i], ylo[i])
