@@ -206,9 +206,15 @@ func TestAccuracyCrossEntropy32(t *testing.T) {
 			loss = crossEntropy(k, nil, x, labels, c.n, kept)
 			check32(t, k, "CrossEntropy "+c.String(), []float32{loss}, []float64{wantLoss})
 
-			// Soft targets: smoothed one-hot rows.
+			// Soft targets: smoothed one-hot rows, and on every other case
+			// the row's own probabilities (rounded to float32), where
+			// p·Σy − y cancels to the rounding of p.
 			y := make([]float64, len(logits))
 			for r, l := range labels {
+				if c.seed%2 == 1 {
+					copy(y[r*c.n:], ref.Softmax(logits[r*c.n:(r+1)*c.n], ref.Fast))
+					continue
+				}
 				for j := range c.n {
 					y[r*c.n+j] = float64(float32(0.1 / float64(c.n)))
 				}
@@ -223,7 +229,7 @@ func TestAccuracyCrossEntropy32(t *testing.T) {
 			check32(t, k, "SoftCrossEntropyGrad/loss "+c.String(), []float32{float32(soft)}, []float64{wantLoss})
 			terms := make([]float64, len(y))
 			for i := range terms {
-				terms[i] = math.Abs(y[i]) / rows
+				terms[i] = softTerm(2*y[i], rows)
 			}
 			checkTerms32(t, k, "SoftCrossEntropyGrad "+c.String(), g, wantGrad, terms)
 			free1()

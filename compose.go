@@ -353,7 +353,12 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		}
 		return loss
 	}
-	rest, ones := k.expSum(nil, x, m)
+	var rest, ones float64
+	if k.expSumPrecise != nil {
+		rest, ones = k.expSumPrecise(x, m)
+	} else {
+		rest, ones = k.expSum(nil, x, m)
+	}
 	if rest != rest || sy != sy {
 		fill(g, nan)
 		return nan
@@ -369,19 +374,12 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 			loss, c = neumaier(loss, c, yj*(l-diff(x[j], m)))
 		}
 	}
-	// g = (p·Σy − y)/scale with p = e/s. The generic set evaluates it in
-	// one rounding (exp again per element); the others from the stored e.
-	s := ones + rest
-	if k.expDiv != nil {
-		for j := range y {
-			g[j] = F((expAt(x[j], m)*sy/s - float64(y[j])) / scale)
-		}
-		return loss + c
-	}
-	k.expSum(g, x, m)
-	a := sy / s
+	// g = (p·Σy − y)/scale with p = e/s, e from exp32 again per element:
+	// where p·Σy − y cancels, a float32 e (a set's expSum store) would
+	// show its rounding.
+	a := sy / (ones + rest)
 	for j := range y {
-		g[j] = F((float64(g[j])*a - float64(y[j])) / scale)
+		g[j] = F((expAt(x[j], m)*a - float64(y[j])) / scale)
 	}
 	return loss + c
 }

@@ -89,6 +89,10 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.softGrad = func(g, x, y []float32, m float32, l, sa, rs float64) float64 {
 		return emuCall(fn("softGrad"), g, x, y, m, l, sa, rs).f64(0)
 	}
+	a.expSumP = func(x []float32, m float32) (float64, float64) {
+		r := emuCall(fn("expSumPrecise"), x, m)
+		return r.f64(0), r.f64(8)
+	}
 	a.softSmall = func(g, x, y []float32, cols, rows int, scale float64) (int, float64) {
 		r := emuCall(fn("softCrossEntropySmall"), g, x, y, cols, rows, scale)
 		return r.int(0), r.f64(8)
@@ -425,6 +429,10 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 			l, sa := 1+rng.Float64(), rng.Float64()
 			eq64(what("softGrad loss"), n, hw.softGrad(d1, x, y, m, l, sa, 0.25), emu.softGrad(d2, x, y, m, l, sa, 0.25))
 			eqs(what("softGrad"), n, d1, d2)
+			hr, ho := hw.expSumP(x, m)
+			er, eo := emu.expSumP(x, m)
+			eq64(what("expSumPrecise rest"), n, hr, er)
+			eq64(what("expSumPrecise ones"), n, ho, eo)
 		}
 		d1, d2 = two()
 		lp := y // log-probabilities: the exp's whole range and −Inf

@@ -94,6 +94,15 @@ type kernels[F Float] struct {
 	// of generic's scalar passes.
 	softGrad func(g, x, y []F, m F, l, sa, scale float64) float64
 
+	// expSumPrecise, when not nil, is expSum without a store for
+	// softCrossEntropyRow, with each e[i] to float64's precision: p·Σy − y
+	// cancels where the targets match the probabilities, and a sum good
+	// to a float32 rounding shows there. Sets whose expSum is that
+	// precise (generic) leave it nil. (amd64: with softGrad, whose exp is
+	// as precise; neon: generic's scalar expSum, and the general path's
+	// scalar gradient.)
+	expSumPrecise func(x []F, m F) (rest, ones float64)
+
 	// softmaxBackwardRows and logSoftmaxBackwardRows, when not nil, are
 	// softmaxRows's contract for the backward passes (no row is special
 	// there: they stop only at a width they do not take).

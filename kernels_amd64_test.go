@@ -677,6 +677,52 @@ func TestKernelSumDot(t *testing.T) {
 	})
 }
 
+// TestKernelExpSumPrecise: expSumPrecise against generic's expSum (whose
+// exp32 is precise to about 2^-46), both float64 sums of float64 terms:
+// rest within 2^-44 of it, ones the same count, NaN where it is NaN; every
+// length, misaligned next to guard pages, with −Inf, NaN, the max
+// repeated, values within 2^-25 of it, and values around the cutoff.
+func TestKernelExpSumPrecise(t *testing.T) {
+	ninf, nan := float32(math.Inf(-1)), float32(math.NaN())
+	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
+		rng := rand.New(rand.NewPCG(51, 52))
+		for _, n := range kernelLens(testing.Short()) {
+			for trial := range 3 {
+				x := logits32(rng, n, []float64{0.5, 4, 30}[trial], 10*rng.NormFloat64())
+				m := maxGeneric(x)
+				for i := 0; i < n/7; i++ {
+					switch j := rng.IntN(n); rng.IntN(4) {
+					case 0:
+						x[j] = m
+					case 1:
+						x[j] = m * float32(1-0x1p-26*float64(rng.IntN(4)))
+						x[j] = min(x[j], m)
+					case 2:
+						x[j] = m + float32(expCutoff32) + float32(rng.NormFloat64())
+					case 3:
+						x[j] = ninf
+					}
+				}
+				if n > 0 && trial == 2 && rng.IntN(3) == 0 {
+					x[rng.IntN(n)] = nan
+				}
+				off := rng.IntN(16)
+				rest, ones := k.expSumPrecise(place(t, x, off, off%2 == 0), m)
+				wr, wo := expSum32(nil, x, m)
+				what := fmt.Sprintf("n=%d trial=%d off=%d", n, trial, off)
+				switch {
+				case wr != wr:
+					if rest == rest {
+						t.Fatalf("%s: rest %v, want NaN", what, rest)
+					}
+				case ones != wo || math.Abs(rest-wr) > 0x1p-44*wr:
+					t.Fatalf("%s: rest, ones = %v, %v; want %v, %v", what, rest, ones, wr, wo)
+				}
+			}
+		}
+	})
+}
+
 // TestRequiresLines checks that each set's CPU feature list is exactly what
 // its generated functions list in their "// Requires:" lines.
 func TestRequiresLines(t *testing.T) {

@@ -133,6 +133,11 @@ func expMulSubAVX2(dx []float32, logp []float32, dy []float32, s float64)
 //go:noescape
 func softGradAVX2(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
 
+// expSumPreciseAVX2 returns Σ exp(x[i] − m) split as expSum's rest and ones, each term to float64's precision.
+//
+//go:noescape
+func expSumPreciseAVX2(x []float32, m float32) (rest float64, ones float64)
+
 // maxAVX512 returns the largest element of x (−Inf when empty).
 //
 //go:noescape
@@ -261,3 +266,8 @@ func expMulSubAVX512(dx []float32, logp []float32, dy []float32, s float64)
 //
 //go:noescape
 func softGradAVX512(g []float32, x []float32, y []float32, m float32, l float64, sa float64, rs float64) float64
+
+// expSumPreciseAVX512 returns Σ exp(x[i] − m) split as expSum's rest and ones, each term to float64's precision.
+//
+//go:noescape
+func expSumPreciseAVX512(x []float32, m float32) (rest float64, ones float64)

@@ -3574,24 +3574,29 @@ soft_a:
 	VMOVUPD      magic64<>+0(SB), Y11
 	VFMADD231PD  log2e64<>+0(SB), Y10, Y11
 	VSUBPD       magic64<>+0(SB), Y11, Y12
-	VFNMADD132PD ln2_64<>+0(SB), Y10, Y12
-	VMOVUPD      exp64c8<>+0(SB), Y13
-	VFMADD213PD  exp64c7<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c6<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c5<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c4<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c3<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c2<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c1<>+0(SB), Y12, Y13
-	VFMADD213PD  exp64c0<>+0(SB), Y12, Y13
+	VMOVAPD      Y10, Y13
+	VFNMADD231PD ln2hi64<>+0(SB), Y12, Y13
+	VFNMADD231PD ln2lo64<>+0(SB), Y12, Y13
+	VMOVUPD      exp64c11<>+0(SB), Y12
+	VFMADD213PD  exp64c10<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c9<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c8<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c7<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c6<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c5<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c4<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c3<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c2<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c1<>+0(SB), Y13, Y12
+	VFMADD213PD  exp64c0<>+0(SB), Y13, Y12
 	VPSLLQ       $0x34, Y11, Y11
-	VMULPD       Y11, Y13, Y13
+	VMULPD       Y11, Y12, Y12
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y10, Y11
-	VANDNPD      Y13, Y11, Y13
+	VANDNPD      Y12, Y11, Y12
 	VCMPPD       $0x00, zero64<>+0(SB), Y10, Y10
 	VANDPD       one64<>+0(SB), Y10, Y11
 	VADDPD       Y11, Y8, Y8
-	VANDNPD      Y13, Y10, Y11
+	VANDNPD      Y12, Y10, Y11
 	VADDPD       Y11, Y9, Y9
 	VMOVUPS      (DX), Y10
 	VANDPS       (SP), Y10, Y10
@@ -3604,24 +3609,29 @@ soft_a:
 	VMOVUPD      magic64<>+0(SB), Y10
 	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
 	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
-	VMOVUPD      exp64c8<>+0(SB), Y12
-	VFMADD213PD  exp64c7<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c6<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c5<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c4<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c3<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c2<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c1<>+0(SB), Y11, Y12
-	VFMADD213PD  exp64c0<>+0(SB), Y11, Y12
+	VMOVAPD      Y5, Y13
+	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y13
+	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y13
+	VMOVUPD      exp64c11<>+0(SB), Y11
+	VFMADD213PD  exp64c10<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c9<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c8<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c7<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c6<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c5<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c4<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c3<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c2<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c1<>+0(SB), Y13, Y11
+	VFMADD213PD  exp64c0<>+0(SB), Y13, Y11
 	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y12, Y12
+	VMULPD       Y10, Y11, Y11
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
-	VANDNPD      Y12, Y10, Y12
+	VANDNPD      Y11, Y10, Y11
 	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
 	VANDPD       one64<>+0(SB), Y5, Y10
 	VADDPD       Y10, Y8, Y8
-	VANDNPD      Y12, Y5, Y10
+	VANDNPD      Y11, Y5, Y10
 	VADDPD       Y10, Y9, Y9
 	VCVTPS2PD    X6, Y5
 	VEXTRACTF128 $0x01, Y6, X1
@@ -3629,25 +3639,30 @@ soft_a:
 	VSUBPD       Y7, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y10
 	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
-	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VFNMADD132PD ln2_64<>+0(SB), Y5, Y11
-	VMOVUPD      exp64c8<>+0(SB), Y14
-	VFMADD213PD  exp64c7<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c6<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c5<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c4<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c3<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c2<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c1<>+0(SB), Y11, Y14
-	VFMADD213PD  exp64c0<>+0(SB), Y11, Y14
+	VSUBPD       magic64<>+0(SB), Y10, Y13
+	VMOVAPD      Y5, Y14
+	VFNMADD231PD ln2hi64<>+0(SB), Y13, Y14
+	VFNMADD231PD ln2lo64<>+0(SB), Y13, Y14
+	VMOVUPD      exp64c11<>+0(SB), Y13
+	VFMADD213PD  exp64c10<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c9<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c8<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c7<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c6<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c5<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c4<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c3<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c2<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c1<>+0(SB), Y14, Y13
+	VFMADD213PD  exp64c0<>+0(SB), Y14, Y13
 	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y14, Y14
+	VMULPD       Y10, Y13, Y13
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
-	VANDNPD      Y14, Y10, Y14
+	VANDNPD      Y13, Y10, Y13
 	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
 	VANDPD       one64<>+0(SB), Y5, Y10
 	VADDPD       Y10, Y8, Y8
-	VANDNPD      Y14, Y5, Y10
+	VANDNPD      Y13, Y5, Y10
 	VADDPD       Y10, Y9, Y9
 	VMOVUPS      32(DX), Y5
 	VANDPS       32(SP), Y5, Y5
@@ -3660,24 +3675,29 @@ soft_a:
 	VMOVUPD      magic64<>+0(SB), Y5
 	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
 	VSUBPD       magic64<>+0(SB), Y5, Y10
-	VFNMADD132PD ln2_64<>+0(SB), Y6, Y10
-	VMOVUPD      exp64c8<>+0(SB), Y11
-	VFMADD213PD  exp64c7<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c6<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c5<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c4<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c3<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c2<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c1<>+0(SB), Y10, Y11
-	VFMADD213PD  exp64c0<>+0(SB), Y10, Y11
+	VMOVAPD      Y6, Y14
+	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y14
+	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y14
+	VMOVUPD      exp64c11<>+0(SB), Y10
+	VFMADD213PD  exp64c10<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c9<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c8<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c7<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c6<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c5<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c4<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c3<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c2<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c1<>+0(SB), Y14, Y10
+	VFMADD213PD  exp64c0<>+0(SB), Y14, Y10
 	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y5, Y11, Y11
+	VMULPD       Y5, Y10, Y10
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y6, Y5
-	VANDNPD      Y11, Y5, Y11
+	VANDNPD      Y10, Y5, Y10
 	VCMPPD       $0x00, zero64<>+0(SB), Y6, Y5
 	VANDPD       one64<>+0(SB), Y5, Y6
 	VADDPD       Y6, Y8, Y8
-	VANDNPD      Y11, Y5, Y6
+	VANDNPD      Y10, Y5, Y6
 	VADDPD       Y6, Y9, Y9
 	VEXTRACTF128 $0x01, Y8, X2
 	VADDPD       X2, X8, X2
@@ -3719,22 +3739,22 @@ soft_a:
 	VCVTPS2PD    X1, Y8
 	VSUBPD       64(SP), Y5, Y5
 	VMULPD       Y9, Y5, Y5
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y10
-	VANDPD       Y10, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y14
+	VANDPD       Y14, Y5, Y5
 	VADDPD       Y5, Y4, Y4
-	VMULPD       Y3, Y13, Y13
-	VSUBPD       Y9, Y13, Y13
-	VMULPD       Y6, Y13, Y13
+	VMULPD       Y3, Y12, Y12
+	VSUBPD       Y9, Y12, Y12
+	VMULPD       Y6, Y12, Y12
 	VSUBPD       64(SP), Y7, Y7
 	VMULPD       Y8, Y7, Y7
 	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
 	VANDPD       Y5, Y7, Y7
 	VADDPD       Y7, Y4, Y4
-	VMULPD       Y3, Y12, Y12
-	VSUBPD       Y8, Y12, Y12
-	VMULPD       Y6, Y12, Y12
-	VCVTPD2PSY   Y13, X1
-	VCVTPD2PSY   Y12, X2
+	VMULPD       Y3, Y11, Y11
+	VSUBPD       Y8, Y11, Y11
+	VMULPD       Y6, Y11, Y11
+	VCVTPD2PSY   Y12, X1
+	VCVTPD2PSY   Y11, X2
 	VINSERTF128  $0x01, X2, Y1, Y1
 	VMOVUPS      (AX), Y5
 	VMOVDQU      (SP), Y7
@@ -3749,22 +3769,22 @@ soft_a:
 	VCVTPS2PD    X1, Y8
 	VSUBPD       64(SP), Y5, Y5
 	VMULPD       Y9, Y5, Y5
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y10
-	VANDPD       Y10, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y11
+	VANDPD       Y11, Y5, Y5
 	VADDPD       Y5, Y4, Y4
-	VMULPD       Y3, Y14, Y14
-	VSUBPD       Y9, Y14, Y14
-	VMULPD       Y6, Y14, Y14
+	VMULPD       Y3, Y13, Y13
+	VSUBPD       Y9, Y13, Y13
+	VMULPD       Y6, Y13, Y13
 	VSUBPD       64(SP), Y7, Y7
 	VMULPD       Y8, Y7, Y7
 	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
 	VANDPD       Y5, Y7, Y7
 	VADDPD       Y7, Y4, Y4
-	VMULPD       Y3, Y11, Y11
-	VSUBPD       Y8, Y11, Y11
-	VMULPD       Y6, Y11, Y11
-	VCVTPD2PSY   Y14, X2
-	VCVTPD2PSY   Y11, X1
+	VMULPD       Y3, Y10, Y10
+	VSUBPD       Y8, Y10, Y10
+	VMULPD       Y6, Y10, Y10
+	VCVTPD2PSY   Y13, X2
+	VCVTPD2PSY   Y10, X1
 	VINSERTF128  $0x01, X1, Y2, Y2
 	VMOVUPS      32(AX), Y3
 	VMOVDQU      32(SP), Y5
@@ -3836,6 +3856,56 @@ soft_ret:
 	MOVQ  SI, done+96(FP)
 	MOVSD X0, loss+104(FP)
 	RET
+
+DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
+DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
+GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
+
+DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
+DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
+GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c11<>+0(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+8(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+16(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+24(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+32(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+40(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+48(SB)/8, $0x3e6ae64567f544e4
+DATA exp64c11<>+56(SB)/8, $0x3e6ae64567f544e4
+GLOBL exp64c11<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c10<>+0(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+8(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+16(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+24(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+32(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+40(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+48(SB)/8, $0x3ea27e4fb7789f5c
+DATA exp64c10<>+56(SB)/8, $0x3ea27e4fb7789f5c
+GLOBL exp64c10<>(SB), RODATA|NOPTR, $64
+
+DATA exp64c9<>+0(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+8(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+16(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+24(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+32(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+40(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+48(SB)/8, $0x3ed71de3a556c734
+DATA exp64c9<>+56(SB)/8, $0x3ed71de3a556c734
+GLOBL exp64c9<>(SB), RODATA|NOPTR, $64
 
 DATA abs64<>+0(SB)/8, $0x7fffffffffffffff
 DATA abs64<>+8(SB)/8, $0x7fffffffffffffff
@@ -4247,56 +4317,6 @@ DATA exp64min<>+40(SB)/8, $0xc0861da0612a41a3
 DATA exp64min<>+48(SB)/8, $0xc0861da0612a41a3
 DATA exp64min<>+56(SB)/8, $0xc0861da0612a41a3
 GLOBL exp64min<>(SB), RODATA|NOPTR, $64
-
-DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+16(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+24(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+32(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+40(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+48(SB)/8, $0x3fe62e42fee00000
-DATA ln2hi64<>+56(SB)/8, $0x3fe62e42fee00000
-GLOBL ln2hi64<>(SB), RODATA|NOPTR, $64
-
-DATA ln2lo64<>+0(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+8(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+16(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+24(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+32(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+40(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+48(SB)/8, $0x3dea39ef35793c76
-DATA ln2lo64<>+56(SB)/8, $0x3dea39ef35793c76
-GLOBL ln2lo64<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c11<>+0(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+8(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+16(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+24(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+32(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+40(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+48(SB)/8, $0x3e6ae64567f544e4
-DATA exp64c11<>+56(SB)/8, $0x3e6ae64567f544e4
-GLOBL exp64c11<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c10<>+0(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+8(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+16(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+24(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+32(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+40(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+48(SB)/8, $0x3ea27e4fb7789f5c
-DATA exp64c10<>+56(SB)/8, $0x3ea27e4fb7789f5c
-GLOBL exp64c10<>(SB), RODATA|NOPTR, $64
-
-DATA exp64c9<>+0(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+8(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+16(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+24(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+32(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+40(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+48(SB)/8, $0x3ed71de3a556c734
-DATA exp64c9<>+56(SB)/8, $0x3ed71de3a556c734
-GLOBL exp64c9<>(SB), RODATA|NOPTR, $64
 
 DATA exp64hi<>+0(SB)/8, $0x40862b7d369a5aa8
 DATA exp64hi<>+8(SB)/8, $0x40862b7d369a5aa8
@@ -5465,56 +5485,66 @@ softgrad_loop:
 	VMOVUPD      magic64<>+0(SB), Y8
 	VFMADD231PD  log2e64<>+0(SB), Y1, Y8
 	VSUBPD       magic64<>+0(SB), Y8, Y9
-	VFNMADD132PD ln2_64<>+0(SB), Y1, Y9
-	VMOVUPD      exp64c8<>+0(SB), Y10
-	VFMADD213PD  exp64c7<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c6<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c5<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c4<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c3<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c2<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c1<>+0(SB), Y9, Y10
-	VFMADD213PD  exp64c0<>+0(SB), Y9, Y10
+	VMOVAPD      Y1, Y10
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y10
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y10
+	VMOVUPD      exp64c11<>+0(SB), Y9
+	VFMADD213PD  exp64c10<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c9<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c8<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c7<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c6<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c5<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c4<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c3<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c2<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c1<>+0(SB), Y10, Y9
+	VFMADD213PD  exp64c0<>+0(SB), Y10, Y9
 	VPSLLQ       $0x34, Y8, Y8
-	VMULPD       Y8, Y10, Y10
+	VMULPD       Y8, Y9, Y9
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y8
-	VANDNPD      Y10, Y8, Y10
+	VANDNPD      Y9, Y8, Y9
 	VSUBPD       32(SP), Y1, Y1
 	VMULPD       Y3, Y1, Y1
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y8
 	VANDPD       Y8, Y1, Y1
 	VADDPD       Y1, Y0, Y0
-	VMULPD       64(SP), Y10, Y10
-	VSUBPD       Y3, Y10, Y10
-	VMULPD       96(SP), Y10, Y10
+	VMULPD       64(SP), Y9, Y9
+	VSUBPD       Y3, Y9, Y9
+	VMULPD       96(SP), Y9, Y9
 	VSUBPD       (SP), Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y3
-	VFNMADD132PD ln2_64<>+0(SB), Y2, Y3
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y3, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y3, Y8
+	VMOVAPD      Y2, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y8
+	VMOVUPD      exp64c11<>+0(SB), Y3
+	VFMADD213PD  exp64c10<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c9<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c8<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y3
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y3
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y8, Y8
+	VMULPD       Y1, Y3, Y3
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
-	VANDNPD      Y8, Y1, Y8
+	VANDNPD      Y3, Y1, Y3
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y7, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y7, Y1
 	VANDPD       Y1, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y8, Y8
-	VSUBPD       Y7, Y8, Y8
-	VMULPD       96(SP), Y8, Y8
-	VCVTPD2PSY   Y10, X4
-	VCVTPD2PSY   Y8, X1
+	VMULPD       64(SP), Y3, Y3
+	VSUBPD       Y7, Y3, Y3
+	VMULPD       96(SP), Y3, Y3
+	VCVTPD2PSY   Y9, X4
+	VCVTPD2PSY   Y3, X1
 	VINSERTF128  $0x01, X1, Y4, Y4
 	VMOVUPS      Y4, (AX)
 	ADDQ         $0x00000020, AX
@@ -5534,56 +5564,66 @@ softgrad_single:
 	VMOVUPD      magic64<>+0(SB), Y7
 	VFMADD231PD  log2e64<>+0(SB), Y1, Y7
 	VSUBPD       magic64<>+0(SB), Y7, Y8
-	VFNMADD132PD ln2_64<>+0(SB), Y1, Y8
-	VMOVUPD      exp64c8<>+0(SB), Y9
-	VFMADD213PD  exp64c7<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c6<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c5<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c4<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c3<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c2<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c1<>+0(SB), Y8, Y9
-	VFMADD213PD  exp64c0<>+0(SB), Y8, Y9
+	VMOVAPD      Y1, Y9
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y9
+	VMOVUPD      exp64c11<>+0(SB), Y8
+	VFMADD213PD  exp64c10<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c9<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c8<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c7<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c6<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c5<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c4<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c3<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c2<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c1<>+0(SB), Y9, Y8
+	VFMADD213PD  exp64c0<>+0(SB), Y9, Y8
 	VPSLLQ       $0x34, Y7, Y7
-	VMULPD       Y7, Y9, Y9
+	VMULPD       Y7, Y8, Y8
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y1, Y7
-	VANDNPD      Y9, Y7, Y9
+	VANDNPD      Y8, Y7, Y8
 	VSUBPD       32(SP), Y1, Y1
 	VMULPD       Y3, Y1, Y1
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y7
 	VANDPD       Y7, Y1, Y1
 	VADDPD       Y1, Y0, Y0
-	VMULPD       64(SP), Y9, Y9
-	VSUBPD       Y3, Y9, Y9
-	VMULPD       96(SP), Y9, Y9
+	VMULPD       64(SP), Y8, Y8
+	VSUBPD       Y3, Y8, Y8
+	VMULPD       96(SP), Y8, Y8
 	VSUBPD       (SP), Y2, Y2
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y3
-	VFNMADD132PD ln2_64<>+0(SB), Y2, Y3
-	VMOVUPD      exp64c8<>+0(SB), Y7
-	VFMADD213PD  exp64c7<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c6<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c5<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c4<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c3<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c2<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c1<>+0(SB), Y3, Y7
-	VFMADD213PD  exp64c0<>+0(SB), Y3, Y7
+	VMOVAPD      Y2, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y3
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y3
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y3
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y7, Y7
+	VMULPD       Y1, Y3, Y3
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y1
-	VANDNPD      Y7, Y1, Y7
+	VANDNPD      Y3, Y1, Y3
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y4, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
 	VANDPD       Y1, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y7, Y7
-	VSUBPD       Y4, Y7, Y7
-	VMULPD       96(SP), Y7, Y7
-	VCVTPD2PSY   Y9, X5
-	VCVTPD2PSY   Y7, X1
+	VMULPD       64(SP), Y3, Y3
+	VSUBPD       Y4, Y3, Y3
+	VMULPD       96(SP), Y3, Y3
+	VCVTPD2PSY   Y8, X5
+	VCVTPD2PSY   Y3, X1
 	VINSERTF128  $0x01, X1, Y5, Y5
 	VMOVUPS      Y5, (AX)
 	ADDQ         $0x00000020, AX
@@ -5657,56 +5697,66 @@ tail_loaded_96:
 	VMOVUPD      magic64<>+0(SB), Y5
 	VFMADD231PD  log2e64<>+0(SB), Y2, Y5
 	VSUBPD       magic64<>+0(SB), Y5, Y7
-	VFNMADD132PD ln2_64<>+0(SB), Y2, Y7
-	VMOVUPD      exp64c8<>+0(SB), Y8
-	VFMADD213PD  exp64c7<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c6<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c5<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c4<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c3<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c2<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c1<>+0(SB), Y7, Y8
-	VFMADD213PD  exp64c0<>+0(SB), Y7, Y8
+	VMOVAPD      Y2, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
+	VMOVUPD      exp64c11<>+0(SB), Y7
+	VFMADD213PD  exp64c10<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c9<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c8<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
 	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y5, Y8, Y8
+	VMULPD       Y5, Y7, Y7
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y2, Y5
-	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y7, Y5, Y7
 	VSUBPD       32(SP), Y2, Y2
 	VMULPD       Y1, Y2, Y2
 	VCMPPD       $0x04, zero64<>+0(SB), Y1, Y5
 	VANDPD       Y5, Y2, Y2
 	VADDPD       Y2, Y0, Y0
-	VMULPD       64(SP), Y8, Y8
-	VSUBPD       Y1, Y8, Y8
-	VMULPD       96(SP), Y8, Y8
+	VMULPD       64(SP), Y7, Y7
+	VSUBPD       Y1, Y7, Y7
+	VMULPD       96(SP), Y7, Y7
 	VSUBPD       (SP), Y3, Y3
 	VMOVUPD      magic64<>+0(SB), Y1
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y1
 	VSUBPD       magic64<>+0(SB), Y1, Y2
-	VFNMADD132PD ln2_64<>+0(SB), Y3, Y2
-	VMOVUPD      exp64c8<>+0(SB), Y5
-	VFMADD213PD  exp64c7<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c6<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c5<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c4<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c3<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c2<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c1<>+0(SB), Y2, Y5
-	VFMADD213PD  exp64c0<>+0(SB), Y2, Y5
+	VMOVAPD      Y3, Y5
+	VFNMADD231PD ln2hi64<>+0(SB), Y2, Y5
+	VFNMADD231PD ln2lo64<>+0(SB), Y2, Y5
+	VMOVUPD      exp64c11<>+0(SB), Y2
+	VFMADD213PD  exp64c10<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c9<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c8<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c7<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c6<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c5<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c4<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c3<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c2<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c1<>+0(SB), Y5, Y2
+	VFMADD213PD  exp64c0<>+0(SB), Y5, Y2
 	VPSLLQ       $0x34, Y1, Y1
-	VMULPD       Y1, Y5, Y5
+	VMULPD       Y1, Y2, Y2
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y1
-	VANDNPD      Y5, Y1, Y5
+	VANDNPD      Y2, Y1, Y2
 	VSUBPD       32(SP), Y3, Y3
 	VMULPD       Y4, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y4, Y1
 	VANDPD       Y1, Y3, Y3
 	VADDPD       Y3, Y0, Y0
-	VMULPD       64(SP), Y5, Y5
-	VSUBPD       Y4, Y5, Y5
-	VMULPD       96(SP), Y5, Y5
-	VCVTPD2PSY   Y8, X6
-	VCVTPD2PSY   Y5, X1
+	VMULPD       64(SP), Y2, Y2
+	VSUBPD       Y4, Y2, Y2
+	VMULPD       96(SP), Y2, Y2
+	VCVTPD2PSY   Y7, X6
+	VCVTPD2PSY   Y2, X1
 	VINSERTF128  $0x01, X1, Y6, Y6
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
@@ -5730,6 +5780,268 @@ softgrad_done:
 	VZEROUPPER
 	MOVSD        X0, ret+104(FP)
 	RET
+
+// func expSumPreciseAVX2(x []float32, m float32) (rest float64, ones float64)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumPreciseAVX2(SB), NOSPLIT, $32-48
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VMOVSS       m+24(FP), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD X0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+
+expsump_loop:
+	CMPQ         CX, $0x00000008
+	JB           expsump_single
+	VMOVUPS      (AX), Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VSUBPD       Y0, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y6
+	VMOVAPD      Y4, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y6
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y6
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y6, Y6
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
+	VANDNPD      Y6, Y4, Y6
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
+	VANDPD       one64<>+0(SB), Y4, Y5
+	VADDPD       Y5, Y2, Y2
+	VANDNPD      Y6, Y4, Y5
+	VADDPD       Y5, Y1, Y1
+	VSUBPD       Y0, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y4
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
+	VSUBPD       magic64<>+0(SB), Y4, Y5
+	VMOVAPD      Y3, Y6
+	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y6
+	VMOVUPD      exp64c11<>+0(SB), Y5
+	VFMADD213PD  exp64c10<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c9<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c8<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c7<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c6<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c5<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c4<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c3<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c2<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c1<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c0<>+0(SB), Y6, Y5
+	VPSLLQ       $0x34, Y4, Y4
+	VMULPD       Y4, Y5, Y5
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
+	VANDNPD      Y5, Y3, Y5
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y5, Y3
+	VANDPD       one64<>+0(SB), Y3, Y4
+	VADDPD       Y4, Y2, Y2
+	VANDNPD      Y5, Y3, Y4
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          expsump_loop
+
+expsump_single:
+	CMPQ         CX, $0x00000008
+	JB           expsump_tail
+	VMOVUPS      (AX), Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VSUBPD       Y0, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y6
+	VMOVAPD      Y4, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y6
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y6
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y6, Y6
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
+	VANDNPD      Y6, Y4, Y6
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
+	VANDPD       one64<>+0(SB), Y4, Y5
+	VADDPD       Y5, Y2, Y2
+	VANDNPD      Y6, Y4, Y5
+	VADDPD       Y5, Y1, Y1
+	VSUBPD       Y0, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y4
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
+	VSUBPD       magic64<>+0(SB), Y4, Y5
+	VMOVAPD      Y3, Y6
+	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y6
+	VMOVUPD      exp64c11<>+0(SB), Y5
+	VFMADD213PD  exp64c10<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c9<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c8<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c7<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c6<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c5<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c4<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c3<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c2<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c1<>+0(SB), Y6, Y5
+	VFMADD213PD  exp64c0<>+0(SB), Y6, Y5
+	VPSLLQ       $0x34, Y4, Y4
+	VMULPD       Y4, Y5, Y5
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
+	VANDNPD      Y5, Y3, Y5
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y5, Y3
+	VANDPD       one64<>+0(SB), Y3, Y4
+	VADDPD       Y4, Y2, Y2
+	VANDNPD      Y5, Y3, Y4
+	VADDPD       Y4, Y1, Y1
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          expsump_single
+
+expsump_tail:
+	TESTQ      CX, CX
+	JZ         expsump_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y3
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_101
+	VMASKMOVPS (AX), Y3, Y4
+	JMP        tail_loaded_102
+
+tail_page_101:
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
+	XORQ    DX, DX
+
+copy_103:
+	CMPQ DX, CX
+	JAE  copied_104
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_103
+
+copied_104:
+	VMOVUPS (SP), Y4
+
+tail_loaded_102:
+	VMOVUPS      neginf32<>+0(SB), Y5
+	VBLENDVPS    Y3, Y4, Y5, Y4
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VSUBPD       Y0, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y5
+	VSUBPD       magic64<>+0(SB), Y5, Y6
+	VMOVAPD      Y3, Y7
+	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y7
+	VMOVUPD      exp64c11<>+0(SB), Y6
+	VFMADD213PD  exp64c10<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c9<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c8<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c7<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c6<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c5<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c4<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c3<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c2<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c1<>+0(SB), Y7, Y6
+	VFMADD213PD  exp64c0<>+0(SB), Y7, Y6
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y6, Y6
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
+	VANDNPD      Y6, Y3, Y6
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y3
+	VANDPD       one64<>+0(SB), Y3, Y5
+	VADDPD       Y5, Y2, Y2
+	VANDNPD      Y6, Y3, Y5
+	VADDPD       Y5, Y1, Y1
+	VSUBPD       Y0, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y0
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y0
+	VSUBPD       magic64<>+0(SB), Y0, Y3
+	VMOVAPD      Y4, Y5
+	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y5
+	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y5
+	VMOVUPD      exp64c11<>+0(SB), Y3
+	VFMADD213PD  exp64c10<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c9<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c8<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c7<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c6<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c5<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c4<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c3<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c2<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c1<>+0(SB), Y5, Y3
+	VFMADD213PD  exp64c0<>+0(SB), Y5, Y3
+	VPSLLQ       $0x34, Y0, Y0
+	VMULPD       Y0, Y3, Y3
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y0
+	VANDNPD      Y3, Y0, Y3
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y3, Y0
+	VANDPD       one64<>+0(SB), Y0, Y4
+	VADDPD       Y4, Y2, Y2
+	VANDNPD      Y3, Y0, Y4
+	VADDPD       Y4, Y1, Y1
+
+expsump_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTF128 $0x01, Y2, X1
+	VADDPD       X1, X2, X1
+	VPERMILPD    $0x01, X1, X2
+	VADDSD       X2, X1, X1
+	VZEROUPPER
+	MOVSD        X0, rest+32(FP)
+	MOVSD        X1, ones+40(FP)
+	RET
+
+DATA oneish64<>+0(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+8(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+16(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+24(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+32(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+40(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+48(SB)/8, $0x3feffffff0000000
+DATA oneish64<>+56(SB)/8, $0x3feffffff0000000
+GLOBL oneish64<>(SB), RODATA|NOPTR, $64
 
 // func maxAVX512(x []float32) float32
 // Requires: AVX, AVX512F, SSE
@@ -8154,9 +8466,14 @@ soft_a:
 	VSUBPD        Z4, Z5, Z5
 	VMOVUPD       magic64<>+0(SB), Z9
 	VFMADD231PD   log2e64<>+0(SB), Z5, Z9
-	VSUBPD        magic64<>+0(SB), Z9, Z10
-	VFNMADD132PD  ln2_64<>+0(SB), Z5, Z10
-	VMOVUPD       exp64c8<>+0(SB), Z3
+	VSUBPD        magic64<>+0(SB), Z9, Z3
+	VMOVAPD       Z5, Z10
+	VFNMADD231PD  ln2hi64<>+0(SB), Z3, Z10
+	VFNMADD231PD  ln2lo64<>+0(SB), Z3, Z10
+	VMOVUPD       exp64c11<>+0(SB), Z3
+	VFMADD213PD   exp64c10<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c9<>+0(SB), Z10, Z3
+	VFMADD213PD   exp64c8<>+0(SB), Z10, Z3
 	VFMADD213PD   exp64c7<>+0(SB), Z10, Z3
 	VFMADD213PD   exp64c6<>+0(SB), Z10, Z3
 	VFMADD213PD   exp64c5<>+0(SB), Z10, Z3
@@ -8182,24 +8499,29 @@ soft_a:
 	VMOVUPD       magic64<>+0(SB), Z5
 	VFMADD231PD   log2e64<>+0(SB), Z8, Z5
 	VSUBPD        magic64<>+0(SB), Z5, Z9
-	VFNMADD132PD  ln2_64<>+0(SB), Z8, Z9
-	VMOVUPD       exp64c8<>+0(SB), Z10
-	VFMADD213PD   exp64c7<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c6<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c5<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c4<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c3<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c2<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c1<>+0(SB), Z9, Z10
-	VFMADD213PD   exp64c0<>+0(SB), Z9, Z10
+	VMOVAPD       Z8, Z10
+	VFNMADD231PD  ln2hi64<>+0(SB), Z9, Z10
+	VFNMADD231PD  ln2lo64<>+0(SB), Z9, Z10
+	VMOVUPD       exp64c11<>+0(SB), Z9
+	VFMADD213PD   exp64c10<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c9<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c8<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c7<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c6<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c5<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c4<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c3<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c2<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c1<>+0(SB), Z10, Z9
+	VFMADD213PD   exp64c0<>+0(SB), Z10, Z9
 	VPSLLQ        $0x34, Z5, Z5
-	VMULPD        Z5, Z10, Z10
+	VMULPD        Z5, Z9, Z9
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z8, K2
-	VMOVAPD.Z     Z10, K2, Z10
+	VMOVAPD.Z     Z9, K2, Z9
 	VCMPPD        $0x00, zero64<>+0(SB), Z8, K2
 	VCMPPD        $0x04, zero64<>+0(SB), Z8, K3
 	VADDPD        one64<>+0(SB), Z6, K2, Z6
-	VADDPD        Z10, Z7, K3, Z7
+	VADDPD        Z9, Z7, K3, Z7
 	VEXTRACTF64X4 $0x01, Z6, Y8
 	VADDPD        Y8, Y6, Y8
 	VEXTRACTF128  $0x01, Y8, X5
@@ -8208,11 +8530,11 @@ soft_a:
 	VADDSD        X8, X5, X5
 	VEXTRACTF64X4 $0x01, Z7, Y8
 	VADDPD        Y8, Y7, Y8
-	VEXTRACTF128  $0x01, Y8, X9
-	VADDPD        X9, X8, X9
-	VPERMILPD     $0x01, X9, X8
-	VADDSD        X8, X9, X9
-	VCMPSD        $0x00, X9, X9, X8
+	VEXTRACTF128  $0x01, Y8, X10
+	VADDPD        X10, X8, X10
+	VPERMILPD     $0x01, X10, X8
+	VADDSD        X8, X10, X10
+	VCMPSD        $0x00, X10, X10, X8
 	VMOVMSKPD     X8, R10
 	TESTL         $0x00000001, R10
 	JZ            soft_b
@@ -8227,18 +8549,18 @@ soft_a:
 	VMOVMSKPD     X8, R10
 	TESTL         $0x00000001, R10
 	JZ            soft_b
-	VADDSD        X9, X5, X8
+	VADDSD        X10, X5, X8
 	VDIVSD        X8, X11, X8
 	VMOVSD        one64<>+0(SB), X12
 	VDIVSD        scale+88(FP), X12, X12
 	VBROADCASTSD  X8, Z8
 	VBROADCASTSD  X12, Z12
 	VMOVSD        X5, (SP)(R9*1)
-	VMOVSD        X9, 8(SP)(R9*1)
+	VMOVSD        X10, 8(SP)(R9*1)
 	VMOVSD        X11, 16(SP)(R9*1)
 	KSHIFTRW      $0x08, K1, K2
 	VCVTPS2PD.Z   (CX), K1, Z5
-	VCVTPS2PD.Z   32(CX), K2, Z9
+	VCVTPS2PD.Z   32(CX), K2, Z10
 	KSHIFTRW      $0x08, K1, K2
 	VCVTPS2PD.Z   (DX), K1, Z13
 	VCVTPS2PD.Z   32(DX), K2, Z14
@@ -8249,15 +8571,15 @@ soft_a:
 	VMULPD        Z8, Z3, Z3
 	VSUBPD        Z13, Z3, Z3
 	VMULPD        Z12, Z3, Z3
-	VSUBPD        Z4, Z9, Z9
-	VMULPD        Z14, Z9, Z9
+	VSUBPD        Z4, Z10, Z10
+	VMULPD        Z14, Z10, Z10
 	VCMPPD        $0x04, zero64<>+0(SB), Z14, K2
-	VADDPD        Z9, Z2, K2, Z2
-	VMULPD        Z8, Z10, Z10
-	VSUBPD        Z14, Z10, Z10
-	VMULPD        Z12, Z10, Z10
+	VADDPD        Z10, Z2, K2, Z2
+	VMULPD        Z8, Z9, Z9
+	VSUBPD        Z14, Z9, Z9
+	VMULPD        Z12, Z9, Z9
 	VCVTPD2PS     Z3, Y11
-	VCVTPD2PS     Z10, Y3
+	VCVTPD2PS     Z9, Y3
 	VINSERTF64X4  $0x01, Y3, Z11, Z11
 	VMOVUPS       Z11, K1, (AX)
 	VEXTRACTF64X4 $0x01, Z2, Y3
@@ -9427,54 +9749,64 @@ softgrad_loop:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
-	VMOVUPD      exp64c8<>+0(SB), Z11
-	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c11<>+0(SB), Z10
+	VFMADD213PD  exp64c10<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c9<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c8<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z11, Z11
+	VMULPD       Z9, Z10, Z10
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
-	VMOVAPD.Z    Z11, K1, Z11
+	VMOVAPD.Z    Z10, K1, Z10
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
 	VADDPD       Z5, Z4, K1, Z4
-	VMULPD       Z2, Z11, Z11
-	VSUBPD       Z7, Z11, Z11
-	VMULPD       Z3, Z11, Z11
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z5
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
 	VSUBPD       magic64<>+0(SB), Z5, Z7
-	VFNMADD132PD ln2_64<>+0(SB), Z6, Z7
-	VMOVUPD      exp64c8<>+0(SB), Z9
-	VFMADD213PD  exp64c7<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c6<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c5<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c4<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c3<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c2<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c1<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c0<>+0(SB), Z7, Z9
+	VMOVAPD      Z6, Z9
+	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
+	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
+	VMOVUPD      exp64c11<>+0(SB), Z7
+	VFMADD213PD  exp64c10<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c9<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c8<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
 	VPSLLQ       $0x34, Z5, Z5
-	VMULPD       Z5, Z9, Z9
+	VMULPD       Z5, Z7, Z7
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
-	VMOVAPD.Z    Z9, K1, Z9
+	VMOVAPD.Z    Z7, K1, Z7
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
 	VADDPD       Z6, Z4, K1, Z4
-	VMULPD       Z2, Z9, Z9
-	VSUBPD       Z8, Z9, Z9
-	VMULPD       Z3, Z9, Z9
-	VCVTPD2PS    Z11, Y12
-	VCVTPD2PS    Z9, Y5
+	VMULPD       Z2, Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMULPD       Z3, Z7, Z7
+	VCVTPD2PS    Z10, Y12
+	VCVTPD2PS    Z7, Y5
 	VINSERTF64X4 $0x01, Y5, Z12, Z12
 	VMOVUPS      Z12, (AX)
 	ADDQ         $0x00000040, AX
@@ -9494,54 +9826,64 @@ softgrad_single:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
-	VMOVUPD      exp64c8<>+0(SB), Z11
-	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c11<>+0(SB), Z10
+	VFMADD213PD  exp64c10<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c9<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c8<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z11, Z11
+	VMULPD       Z9, Z10, Z10
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K1
-	VMOVAPD.Z    Z11, K1, Z11
+	VMOVAPD.Z    Z10, K1, Z10
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K1
 	VADDPD       Z5, Z4, K1, Z4
-	VMULPD       Z2, Z11, Z11
-	VSUBPD       Z7, Z11, Z11
-	VMULPD       Z3, Z11, Z11
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z5
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z5
 	VSUBPD       magic64<>+0(SB), Z5, Z7
-	VFNMADD132PD ln2_64<>+0(SB), Z6, Z7
-	VMOVUPD      exp64c8<>+0(SB), Z9
-	VFMADD213PD  exp64c7<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c6<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c5<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c4<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c3<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c2<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c1<>+0(SB), Z7, Z9
-	VFMADD213PD  exp64c0<>+0(SB), Z7, Z9
+	VMOVAPD      Z6, Z9
+	VFNMADD231PD ln2hi64<>+0(SB), Z7, Z9
+	VFNMADD231PD ln2lo64<>+0(SB), Z7, Z9
+	VMOVUPD      exp64c11<>+0(SB), Z7
+	VFMADD213PD  exp64c10<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c9<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c8<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c7<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c6<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c5<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c4<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c3<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c2<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c1<>+0(SB), Z9, Z7
+	VFMADD213PD  exp64c0<>+0(SB), Z9, Z7
 	VPSLLQ       $0x34, Z5, Z5
-	VMULPD       Z5, Z9, Z9
+	VMULPD       Z5, Z7, Z7
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K1
-	VMOVAPD.Z    Z9, K1, Z9
+	VMOVAPD.Z    Z7, K1, Z7
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K1
 	VADDPD       Z6, Z4, K1, Z4
-	VMULPD       Z2, Z9, Z9
-	VSUBPD       Z8, Z9, Z9
-	VMULPD       Z3, Z9, Z9
-	VCVTPD2PS    Z11, Y13
-	VCVTPD2PS    Z9, Y5
+	VMULPD       Z2, Z7, Z7
+	VSUBPD       Z8, Z7, Z7
+	VMULPD       Z3, Z7, Z7
+	VCVTPD2PS    Z10, Y13
+	VCVTPD2PS    Z7, Y5
 	VINSERTF64X4 $0x01, Y5, Z13, Z13
 	VMOVUPS      Z13, (AX)
 	ADDQ         $0x00000040, AX
@@ -9565,54 +9907,64 @@ softgrad_tail:
 	VMOVUPD      magic64<>+0(SB), Z9
 	VFMADD231PD  log2e64<>+0(SB), Z5, Z9
 	VSUBPD       magic64<>+0(SB), Z9, Z10
-	VFNMADD132PD ln2_64<>+0(SB), Z5, Z10
-	VMOVUPD      exp64c8<>+0(SB), Z11
-	VFMADD213PD  exp64c7<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c6<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c5<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c4<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c3<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c2<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c1<>+0(SB), Z10, Z11
-	VFMADD213PD  exp64c0<>+0(SB), Z10, Z11
+	VMOVAPD      Z5, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z10, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z10, Z11
+	VMOVUPD      exp64c11<>+0(SB), Z10
+	VFMADD213PD  exp64c10<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c9<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c8<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c7<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c6<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c5<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c4<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c3<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c2<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c1<>+0(SB), Z11, Z10
+	VFMADD213PD  exp64c0<>+0(SB), Z11, Z10
 	VPSLLQ       $0x34, Z9, Z9
-	VMULPD       Z9, Z11, Z11
+	VMULPD       Z9, Z10, Z10
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z5, K2
-	VMOVAPD.Z    Z11, K2, Z11
+	VMOVAPD.Z    Z10, K2, Z10
 	VSUBPD       Z1, Z5, Z5
 	VMULPD       Z7, Z5, Z5
 	VCMPPD       $0x04, zero64<>+0(SB), Z7, K2
 	VADDPD       Z5, Z4, K2, Z4
-	VMULPD       Z2, Z11, Z11
-	VSUBPD       Z7, Z11, Z11
-	VMULPD       Z3, Z11, Z11
+	VMULPD       Z2, Z10, Z10
+	VSUBPD       Z7, Z10, Z10
+	VMULPD       Z3, Z10, Z10
 	VSUBPD       Z0, Z6, Z6
 	VMOVUPD      magic64<>+0(SB), Z0
 	VFMADD231PD  log2e64<>+0(SB), Z6, Z0
 	VSUBPD       magic64<>+0(SB), Z0, Z5
-	VFNMADD132PD ln2_64<>+0(SB), Z6, Z5
-	VMOVUPD      exp64c8<>+0(SB), Z7
-	VFMADD213PD  exp64c7<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c6<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c5<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c4<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c3<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c2<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c1<>+0(SB), Z5, Z7
-	VFMADD213PD  exp64c0<>+0(SB), Z5, Z7
+	VMOVAPD      Z6, Z7
+	VFNMADD231PD ln2hi64<>+0(SB), Z5, Z7
+	VFNMADD231PD ln2lo64<>+0(SB), Z5, Z7
+	VMOVUPD      exp64c11<>+0(SB), Z5
+	VFMADD213PD  exp64c10<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c9<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c8<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c7<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c6<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c5<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c4<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c3<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c2<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c1<>+0(SB), Z7, Z5
+	VFMADD213PD  exp64c0<>+0(SB), Z7, Z5
 	VPSLLQ       $0x34, Z0, Z0
-	VMULPD       Z0, Z7, Z7
+	VMULPD       Z0, Z5, Z5
 	VCMPPD       $0x05, cutoff64<>+0(SB), Z6, K2
-	VMOVAPD.Z    Z7, K2, Z7
+	VMOVAPD.Z    Z5, K2, Z5
 	VSUBPD       Z1, Z6, Z6
 	VMULPD       Z8, Z6, Z6
 	VCMPPD       $0x04, zero64<>+0(SB), Z8, K2
 	VADDPD       Z6, Z4, K2, Z4
-	VMULPD       Z2, Z7, Z7
-	VSUBPD       Z8, Z7, Z7
-	VMULPD       Z3, Z7, Z7
-	VCVTPD2PS    Z11, Y14
-	VCVTPD2PS    Z7, Y0
+	VMULPD       Z2, Z5, Z5
+	VSUBPD       Z8, Z5, Z5
+	VMULPD       Z3, Z5, Z5
+	VCVTPD2PS    Z10, Y14
+	VCVTPD2PS    Z5, Y0
 	VINSERTF64X4 $0x01, Y0, Z14, Z14
 	VMOVUPS      Z14, K1, (AX)
 
@@ -9627,4 +9979,228 @@ softgrad_done:
 	VSUBSD        X1, X0, X0
 	VZEROUPPER
 	MOVSD         X0, ret+104(FP)
+	RET
+
+// func expSumPreciseAVX512(x []float32, m float32) (rest float64, ones float64)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumPreciseAVX512(SB), NOSPLIT, $0-48
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VMOVSS       m+24(FP), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD X0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+
+expsump_loop:
+	CMPQ          CX, $0x00000010
+	JB            expsump_single
+	VMOVUPS       (AX), Z3
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z3
+	VSUBPD        Z0, Z4, Z4
+	VMOVUPD       magic64<>+0(SB), Z5
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
+	VSUBPD        magic64<>+0(SB), Z5, Z6
+	VMOVAPD       Z4, Z7
+	VFNMADD231PD  ln2hi64<>+0(SB), Z6, Z7
+	VFNMADD231PD  ln2lo64<>+0(SB), Z6, Z7
+	VMOVUPD       exp64c11<>+0(SB), Z6
+	VFMADD213PD   exp64c10<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c9<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c8<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c7<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c6<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c5<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c4<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c3<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c2<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c1<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c0<>+0(SB), Z7, Z6
+	VPSLLQ        $0x34, Z5, Z5
+	VMULPD        Z5, Z6, Z6
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
+	VMOVAPD.Z     Z6, K1, Z6
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z6, Z1, K2, Z1
+	VSUBPD        Z0, Z3, Z3
+	VMOVUPD       magic64<>+0(SB), Z4
+	VFMADD231PD   log2e64<>+0(SB), Z3, Z4
+	VSUBPD        magic64<>+0(SB), Z4, Z5
+	VMOVAPD       Z3, Z6
+	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z6
+	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z6
+	VMOVUPD       exp64c11<>+0(SB), Z5
+	VFMADD213PD   exp64c10<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c9<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c8<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c7<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c6<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c5<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c4<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c3<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c2<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c1<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c0<>+0(SB), Z6, Z5
+	VPSLLQ        $0x34, Z4, Z4
+	VMULPD        Z4, Z5, Z5
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
+	VMOVAPD.Z     Z5, K1, Z5
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z5, Z1, K2, Z1
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	JMP           expsump_loop
+
+expsump_single:
+	CMPQ          CX, $0x00000010
+	JB            expsump_tail
+	VMOVUPS       (AX), Z3
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z3
+	VSUBPD        Z0, Z4, Z4
+	VMOVUPD       magic64<>+0(SB), Z5
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
+	VSUBPD        magic64<>+0(SB), Z5, Z6
+	VMOVAPD       Z4, Z7
+	VFNMADD231PD  ln2hi64<>+0(SB), Z6, Z7
+	VFNMADD231PD  ln2lo64<>+0(SB), Z6, Z7
+	VMOVUPD       exp64c11<>+0(SB), Z6
+	VFMADD213PD   exp64c10<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c9<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c8<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c7<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c6<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c5<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c4<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c3<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c2<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c1<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c0<>+0(SB), Z7, Z6
+	VPSLLQ        $0x34, Z5, Z5
+	VMULPD        Z5, Z6, Z6
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
+	VMOVAPD.Z     Z6, K1, Z6
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z6, Z1, K2, Z1
+	VSUBPD        Z0, Z3, Z3
+	VMOVUPD       magic64<>+0(SB), Z4
+	VFMADD231PD   log2e64<>+0(SB), Z3, Z4
+	VSUBPD        magic64<>+0(SB), Z4, Z5
+	VMOVAPD       Z3, Z6
+	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z6
+	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z6
+	VMOVUPD       exp64c11<>+0(SB), Z5
+	VFMADD213PD   exp64c10<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c9<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c8<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c7<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c6<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c5<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c4<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c3<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c2<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c1<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c0<>+0(SB), Z6, Z5
+	VPSLLQ        $0x34, Z4, Z4
+	VMULPD        Z4, Z5, Z5
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
+	VMOVAPD.Z     Z5, K1, Z5
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z5, Z1, K2, Z1
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	JMP           expsump_single
+
+expsump_tail:
+	TESTQ         CX, CX
+	JZ            expsump_done
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS       neginf32<>+0(SB), Z3
+	VMOVUPS       (AX), K1, Z3
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VCVTPS2PD     Y3, Z3
+	VSUBPD        Z0, Z4, Z4
+	VMOVUPD       magic64<>+0(SB), Z5
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
+	VSUBPD        magic64<>+0(SB), Z5, Z6
+	VMOVAPD       Z4, Z7
+	VFNMADD231PD  ln2hi64<>+0(SB), Z6, Z7
+	VFNMADD231PD  ln2lo64<>+0(SB), Z6, Z7
+	VMOVUPD       exp64c11<>+0(SB), Z6
+	VFMADD213PD   exp64c10<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c9<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c8<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c7<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c6<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c5<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c4<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c3<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c2<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c1<>+0(SB), Z7, Z6
+	VFMADD213PD   exp64c0<>+0(SB), Z7, Z6
+	VPSLLQ        $0x34, Z5, Z5
+	VMULPD        Z5, Z6, Z6
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
+	VMOVAPD.Z     Z6, K1, Z6
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z6, Z1, K2, Z1
+	VSUBPD        Z0, Z3, Z3
+	VMOVUPD       magic64<>+0(SB), Z0
+	VFMADD231PD   log2e64<>+0(SB), Z3, Z0
+	VSUBPD        magic64<>+0(SB), Z0, Z4
+	VMOVAPD       Z3, Z5
+	VFNMADD231PD  ln2hi64<>+0(SB), Z4, Z5
+	VFNMADD231PD  ln2lo64<>+0(SB), Z4, Z5
+	VMOVUPD       exp64c11<>+0(SB), Z4
+	VFMADD213PD   exp64c10<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c9<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c8<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c7<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c6<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c5<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c4<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c3<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c2<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c1<>+0(SB), Z5, Z4
+	VFMADD213PD   exp64c0<>+0(SB), Z5, Z4
+	VPSLLQ        $0x34, Z0, Z0
+	VMULPD        Z0, Z4, Z4
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
+	VMOVAPD.Z     Z4, K1, Z4
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z4, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z4, K2
+	VADDPD        one64<>+0(SB), Z2, K1, Z2
+	VADDPD        Z4, Z1, K2, Z1
+
+expsump_done:
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPD        Y0, Y1, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X2
+	VADDPD        X2, X0, X2
+	VPERMILPD     $0x01, X2, X0
+	VADDSD        X0, X2, X2
+	VZEROUPPER
+	MOVSD         X1, rest+32(FP)
+	MOVSD         X2, ones+40(FP)
 	RET

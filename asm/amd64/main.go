@@ -862,6 +862,7 @@ func main() {
 		a.mulSub()
 		a.expMulSub()
 		a.softGrad()
+		a.expSumPrecise()
 	}
 	Generate()
 }

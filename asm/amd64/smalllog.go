@@ -41,8 +41,11 @@ type smallRow struct {
 // exps when keep says so (the vectors of x − m are not kept: with them and
 // the exps live, AVX2 runs out of registers). It jumps to bail when the
 // row is not regular: a max that is NaN or ±Inf (special rows, which the
-// general path fills), or a NaN sum (a NaN past the max).
-func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, each func(i int, d, e VecVirtual)) *smallRow {
+// general path fills), or a NaN sum (a NaN past the max). The exp's
+// polynomial has degree deg: 8 is within 2^-32 of exp, far below a
+// float32 rounding; soft targets' p·Σy − y cancels and needs 11 (float64's
+// precision).
+func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, deg int, each func(i int, d, e VecVirtual)) *smallRow {
 	xs := a.smallLoad(x, ln)
 	hi := xs[0]
 	if len(xs) > 1 {
@@ -71,9 +74,8 @@ func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, ea
 		lo, hi := a.widenReg(v)
 		for j, d := range []VecVirtual{lo, hi} {
 			VSUBPD(r.mv, d, d)
-			// 0 below the cutoff, as generic's exp32; degree 8 is within
-			// 2^-32 of exp, far below the store's rounding.
-			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 8, negOnly: true})
+			// 0 below the cutoff, as generic's exp32.
+			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: deg, negOnly: true})
 			if a.z {
 				kz, kn := K(), K()
 				VCMPPD(U8(0x00), zero, d, kz) // d == 0
@@ -302,7 +304,7 @@ func (a *arch) logSoftmaxSmall() {
 	stride, ln := a.smallPrologue()
 	done := a.smallBatches("logsmall", rows, []batchPtr{{x, stride, true, true}, {d, stride, false, true}},
 		func(p []GPVirtual, bail string, slot Mem) {
-			r := a.smallStats(p[0], ln, bail, false, nil)
+			r := a.smallStats(p[0], ln, bail, false, 8, nil)
 			VMOVSD(r.md, slot)
 			VMOVSD(r.ones, slot.Offset(8))
 			VMOVSD(r.rest, slot.Offset(16))
@@ -409,7 +411,7 @@ func (a *arch) crossEntropySmall() {
 			}
 			dl := a.vec()
 			a.zero(dl)
-			r := a.smallStats(x, ln, bail, true, func(i int, d, _ VecVirtual) {
+			r := a.smallStats(x, ln, bail, true, 8, func(i int, d, _ VecVirtual) {
 				v, k := sel(i)
 				if a.z {
 					VADDPD(d, dl, k, dl)
@@ -535,7 +537,7 @@ func (a *arch) softCrossEntropySmall() {
 			syv, tv := a.vec(), a.vec()
 			a.zero(syv)
 			a.zero(tv)
-			r := a.smallStats(x, ln, bail, true, func(i int, d, _ VecVirtual) {
+			r := a.smallStats(x, ln, bail, true, 11, func(i int, d, _ VecVirtual) {
 				if i%2 != 0 {
 					return
 				}
@@ -623,7 +625,7 @@ func (a *arch) logSumExpSmall() {
 	x := slicePtr("x")
 	n := Load(Param("n"), GP64()).(GPVirtual)
 	ln := a.smallLanes(n)
-	r := a.smallStats(x, ln, "lse_bail", false, nil)
+	r := a.smallStats(x, ln, "lse_bail", false, 8, nil)
 	_, l := a.log64(r.ones, r.rest)
 	VZEROUPPER()
 	Store(r.md, ReturnIndex(0))

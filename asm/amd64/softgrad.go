@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -8,8 +10,10 @@ import (
 
 // softGrad: the soft-target cross-entropy's loss and gradient of one row,
 // once its max m and l = log Σ exp(x − m) are known, in one pass over x, y
-// and g, in float64 lanes: d = x − m (exact), e = exp(d) (degree-8 exp64,
-// 0 below the cutoff as generic's exp32), g = (e·a − y)·rs with a = Σy/Σe
+// and g, in float64 lanes: d = x − m (exact), e = exp(d) (exp64 to
+// float64's precision: e·a − y cancels where the targets match the
+// probabilities; 0 below the cutoff as generic's exp32), g = (e·a − y)·rs
+// with a = Σy/Σe (Σe from expSumPrecise)
 // and rs = 1/scale, and the loss Σ y·(l − d) over the y != 0 (a zero
 // target never multiplies a −Inf logit), in a float64 accumulator: its
 // terms have y's sign, so for targets that are distributions nothing
@@ -50,7 +54,7 @@ func (a *arch) softGrad() {
 		for _, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
 			d, y := p[0], p[1]
 			VSUBPD(ops[0], d, d)
-			e := a.exp64With(d, exp64Opts{lo: cut, degree: 8, negOnly: true})
+			e := a.exp64With(d, exp64Opts{lo: cut, degree: 11, negOnly: true})
 			VSUBPD(ops[1], d, d) // d − l: the loss's terms negated
 			VMULPD(y, d, d)
 			if a.z {
@@ -75,5 +79,68 @@ func (a *arch) softGrad() {
 	VSUBSD(r, loss, loss)
 	VZEROUPPER()
 	Store(loss, ReturnIndex(0))
+	RET()
+}
+
+// expSumPrecise: expSum's (rest, ones) without a store, each e = exp(x − m)
+// in float64 lanes to float64's precision (d = x − m exact, exp64), so
+// that softGrad's a = Σy/Σe is as precise as its e: the float32 kernels'
+// Σe is good to a float32 rounding, which p·Σy − y shows where it
+// cancels. ones counts the e that round to 1 in float32 (e >= 1 − 2^-25),
+// as generic's expSum; lanes past the tail read −Inf (e = 0).
+func (a *arch) expSumPrecise() {
+	a.fn("expSumPrecise", "func(x []float32, m float32) (rest, ones float64)",
+		"expSumPrecise"+a.suffix+" returns Σ exp(x[i] − m) split as expSum's rest and ones, each term to float64's precision.")
+	xp := slicePtr("x")
+	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	mx := XMM()
+	VMOVSS(paramAddr("m"), mx)
+	VCVTSS2SD(mx, mx, mx)
+	mv := a.vec()
+	VBROADCASTSD(mx, mv)
+	rest, ones := a.vec(), a.vec()
+	a.zero(rest)
+	a.zero(ones)
+	neg := f32("neginf32", float32(math.Inf(-1)))
+	one := c64("one64", 1)
+	near := c64("oneish64", 1-0x1p-25)
+	s := streams{ptrs: []GPVirtual{xp}, n: n}
+	elementwise(a, s, "expsump", a.lanes, 1, a.lanes, func(off int, t tail) {
+		m := s.mem(0, off)
+		v := a.vec()
+		switch {
+		case t.full():
+			VMOVUPS(m, v)
+		case a.z:
+			VMOVUPS(neg, v)
+			VMOVUPS(m, t.k, v) // merge: −Inf past the tail
+		default:
+			v = a.load(m, t)
+			VBLENDVPS(t.v, v, a.bcast(neg), v)
+		}
+		lo, hi := a.widenReg(v)
+		for _, d := range []VecVirtual{lo, hi} {
+			VSUBPD(mv, d, d)
+			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 11, negOnly: true})
+			if a.z {
+				k1, kr := K(), K()
+				VCMPPD(U8(0x1d), near, e, k1) // e >= 1 − 2^-25 (ordered)
+				VCMPPD(U8(0x19), near, e, kr) // not that: NaN too
+				VADDPD(one, ones, k1, ones)
+				VADDPD(e, rest, kr, rest)
+			} else {
+				k1, t := a.vec(), a.vec()
+				VCMPPD(U8(0x1d), near, e, k1)
+				VANDPD(one, k1, t)
+				VADDPD(t, ones, ones)
+				VANDNPD(e, k1, t) // NaN where e is NaN
+				VADDPD(t, rest, rest)
+			}
+		}
+	})
+	r, o := a.hsum64(rest), a.hsum64(ones)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	Store(o, ReturnIndex(1))
 	RET()
 }

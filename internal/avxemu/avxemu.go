@@ -930,6 +930,8 @@ func cmpPred(p uint64, a, b float32) bool {
 		return !un && a > b
 	case 0x1d: // GE_OQ
 		return !un && a >= b
+	case 0x19: // NGE_UQ
+		return un || !(a >= b)
 	case 0x05: // NLT_US
 		return un || !(a < b)
 	}
@@ -949,6 +951,8 @@ func cmpPred64(p uint64, a, b float64) bool {
 		return !un && a < b
 	case 0x1d:
 		return !un && a >= b
+	case 0x19:
+		return un || !(a >= b)
 	case 0x1e:
 		return !un && a > b
 	}
