@@ -121,8 +121,8 @@ func TestAccuracyBackward32(t *testing.T) {
 			check32(t, k, "SoftmaxBackward "+c.String(), dx, ref.SoftmaxBackward(pv, dyv))
 
 			// dx = dy − exp(logp)·Σdy cancels where the two terms are
-			// close; the float32 exp's own error then shows relative to
-			// the term, so the bar is 4 ULP of the output plus 4 of it.
+			// close; the float64 exp's rounding then shows relative to
+			// the term (roundTerm).
 			logp := rounded32(ref.LogSoftmax(c.x, ref.Fast))
 			lp, free4 := vec32(logp, c.place)
 			logSoftmaxBackwardRow(k, dx, lp, dy)
@@ -133,7 +133,7 @@ func TestAccuracyBackward32(t *testing.T) {
 				sdy += v
 			}
 			for i := range terms {
-				terms[i] = math.Exp(logp[i]) * sdy
+				terms[i] = roundTerm(math.Exp(logp[i]) * sdy)
 			}
 			checkTerms32(t, k, "LogSoftmaxBackward "+c.String(), dx, want, terms)
 			free1()
@@ -145,7 +145,8 @@ func TestAccuracyBackward32(t *testing.T) {
 }
 
 // checkTerms32 is check32 for outputs that are differences: the error may
-// be tol ULPs of the output plus tol ULPs of the larger term.
+// be tol ULPs of the output plus tol ULPs of terms[i] (the callers pass
+// roundTerm's: float64's rounding of the difference's terms).
 func checkTerms32(t *testing.T, k *kernels[float32], what string, got []float32, want, terms []float64) {
 	t.Helper()
 	tol := tolFor(k)
@@ -229,7 +230,7 @@ func TestAccuracyCrossEntropy32(t *testing.T) {
 			check32(t, k, "SoftCrossEntropyGrad/loss "+c.String(), []float32{float32(soft)}, []float64{wantLoss})
 			terms := make([]float64, len(y))
 			for i := range terms {
-				terms[i] = softTerm(2*y[i], rows)
+				terms[i] = roundTerm(2 * y[i] / rows)
 			}
 			checkTerms32(t, k, "SoftCrossEntropyGrad "+c.String(), g, wantGrad, terms)
 			free1()

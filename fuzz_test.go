@@ -233,7 +233,7 @@ func FuzzBackwardRows(f *testing.F) {
 				sdy += v
 			}
 			for _, v := range lr {
-				termsLog = append(termsLog, math.Exp(v)*sdy)
+				termsLog = append(termsLog, roundTerm(math.Exp(v)*sdy))
 			}
 		}
 		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
@@ -248,7 +248,7 @@ func FuzzBackwardRows(f *testing.F) {
 
 // FuzzSoftCrossEntropyGrad: fuzzed logits against fuzzed targets, made
 // non-negative and finite (a scaled distribution: the loss then has no
-// cancellation; the gradient's p·Σy − y may, and gets softTerms' slack).
+// cancellation; the gradient's p·Σy − y may, and gets roundTerm's slack).
 func FuzzSoftCrossEntropyGrad(f *testing.F) {
 	seeds(f, func(b []byte) { f.Add(b, b, uint8(1)) })
 	f.Fuzz(func(t *testing.T, logits, targets []byte, rows uint8) {
@@ -267,7 +267,7 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 				sy += v
 			}
 			for j := range p {
-				terms[r+j] = softTerm(ys[r+j]+p[j]*sy, n)
+				terms[r+j] = roundTerm((ys[r+j] + p[j]*sy) / n)
 			}
 		}
 		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
@@ -279,9 +279,11 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 	})
 }
 
-// softTerm is the slack of a soft-target gradient (p·Σy − y)/rows whose
-// terms add up to term: float64's rounding of p·Σy (exp to about 2^-46 on
-// generic, the sum and the quotient), which shows where the two cancel
-// below that; a float32 ULP of term·2^-20 is 2^-43 of the term. A float32
-// rounding of p (2^-24 of the term) is far outside it.
-func softTerm(term, rows float64) float64 { return math.Abs(term) / rows * 0x1p-20 }
+
+// roundTerm is the slack of a difference one of whose terms is term,
+// computed in float64 (LogSoftmaxBackward's exp(logp)·Σdy, the soft
+// gradient's p·Σy): its rounding there (exp to about 2^-46 on generic,
+// 2^-42 on neon's expMulSub), which shows where the difference cancels
+// below it; a float32 ULP of term·2^-20 is 2^-43 of the term. A float32
+// rounding of the term (2^-24 of it) is far outside.
+func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-20 }

@@ -380,7 +380,7 @@ func TestKernelBackwardRows(t *testing.T) {
 									sdy += v
 								}
 								for _, v := range in[i:j] {
-									terms = append(terms, math.Exp(v)*sdy)
+									terms = append(terms, roundTerm(math.Exp(v)*sdy))
 								}
 							} else {
 								want = ref.SoftmaxBackward(in[i:j], dy[i:j])
