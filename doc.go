@@ -52,14 +52,20 @@
 // rounding of x − m, which the kernels recover with an error-free
 // difference (or, in the AVX sets' Softmax, never form: they reduce x
 // against a per-row M·ln2 just below m, exactly, and the constant factor
-// exp(m − M·ln2) cancels in the division), and the growth of the float32 sum's error with n, which they
-// avoid by folding block sums into float64. The sum is kept as the count of
-// terms equal to 1 plus the rest, so that log Σ stays accurate when one
-// class dominates (log1p of the rest). exp(x − m) terms below 2^-126 are
-// flushed to 0 on every set alike. float64 results are within 4 ULP of a
-// double-double reference. Where an output is a difference that cancels
-// (the backward passes, the soft-target gradient), the bound is 4 ULP of the
-// output plus 4 ULP of the larger term.
+// exp(m − M·ln2) cancels in the division), and the growth of the float32
+// sum's error with n, which they avoid by folding block sums into float64.
+// The sum is kept as the count of terms equal to 1 plus the rest, so that
+// log Σ stays accurate when one class dominates (log1p of the rest).
+// exp(x − m) terms below 2^-126 are flushed to 0 on every set alike.
+// float64 results are within 4 ULP of a double-double reference.
+//
+// Outputs that are differences may cancel far below their terms: dy −
+// ⟨p, dy⟩ (SoftmaxBackward), dy − exp(logp)·Σdy (LogSoftmaxBackward) and
+// p·Σy − y (the soft-target gradient, where the targets match the
+// probabilities). Every set forms them in float64 precision — ⟨p, dy⟩ and
+// Σdy compensated, ⟨p, dy⟩ kept as a double-double pair, those exps
+// float64-accurate — so the bound there is 4 ULP of the output plus
+// float64's rounding of the larger term (2^-43 of it).
 //
 // # Kernel sets and dispatch
 //
