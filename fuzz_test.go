@@ -279,7 +279,6 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 	})
 }
 
-
 // roundTerm is the slack of a difference one of whose terms is term,
 // computed in float64 (LogSoftmaxBackward's exp(logp)·Σdy, the soft
 // gradient's p·Σy): its rounding there (exp to about 2^-46 on generic,
