@@ -18,9 +18,10 @@ var neon32 = kernels[float32]{
 	mulSub:    mulSubNEON,
 	expMulSub: expMulSubNEON,
 
-	// Soft targets need exp to float64's precision, which the NEON
-	// kernels do not have (expMulSub's is 2^-42): generic's.
-	expSumPrecise: func(x []float32, m float32) (rest, ones float64) { return expSum32(nil, x, m) },
+	expSumPrecise: expSumPreciseNEON,
+	softGrad: func(g, x, y []float32, m float32, l, sa, scale float64) float64 {
+		return softGradNEON(g, x[:len(g)], y[:len(g)], m, l, sa, 1/scale)
+	},
 }
 
 // archSets32 lists the arm64 SIMD sets this CPU supports, best first.

@@ -95,12 +95,12 @@ type kernels[F Float] struct {
 	softGrad func(g, x, y []F, m F, l, sa, scale float64) float64
 
 	// expSumPrecise, when not nil, is expSum without a store for
-	// softCrossEntropyRow, with each e[i] to float64's precision: p·Σy − y
-	// cancels where the targets match the probabilities, and a sum good
-	// to a float32 rounding shows there. Sets whose expSum is that
-	// precise (generic) leave it nil. (amd64: with softGrad, whose exp is
-	// as precise; neon: generic's scalar expSum, and the general path's
-	// scalar gradient.)
+	// softCrossEntropyRow, with each e[i] to float64's precision and rest
+	// compensated: p·Σy − y cancels where the targets match the
+	// probabilities, and a sum good to a float32 rounding (or a plain
+	// float64 sum of many equal terms, 2^-41 at 2^16) shows there. Sets
+	// without it use expSum (generic64: its float64 sum is the loss's own
+	// precision). (amd64, neon: with softGrad, whose exp is as precise.)
 	expSumPrecise func(x []F, m F) (rest, ones float64)
 
 	// softmaxBackwardRows and logSoftmaxBackwardRows, when not nil, are

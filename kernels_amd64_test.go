@@ -677,19 +677,25 @@ func TestKernelSumDot(t *testing.T) {
 	})
 }
 
-// TestKernelExpSumPrecise: expSumPrecise against generic's expSum (whose
-// exp32 is precise to about 2^-46), both float64 sums of float64 terms:
-// rest within 2^-44 of it, ones the same count, NaN where it is NaN; every
+// TestKernelExpSumPrecise: expSumPrecise against generic's (exp32, precise
+// to about 2^-46, compensated sums): rest within 2^-44 of it, ones the
+// same count, NaN where it is NaN; every
 // length, misaligned next to guard pages, with −Inf, NaN, the max
-// repeated, values within 2^-25 of it, and values around the cutoff.
+// repeated, values within 2^-25 of it, values around the cutoff, and one
+// value repeated (where the sum must be compensated).
 func TestKernelExpSumPrecise(t *testing.T) {
 	ninf, nan := float32(math.Inf(-1)), float32(math.NaN())
 	forAMDSets(t, func(t *testing.T, k *kernels[float32]) {
 		rng := rand.New(rand.NewPCG(51, 52))
 		for _, n := range kernelLens(testing.Short()) {
-			for trial := range 3 {
-				x := logits32(rng, n, []float64{0.5, 4, 30}[trial], 10*rng.NormFloat64())
+			for trial := range 4 {
+				x := logits32(rng, n, []float64{0.5, 4, 30, 1}[trial], 10*rng.NormFloat64())
 				m := maxGeneric(x)
+				if trial == 3 { // one term repeated: a plain sum's roundings add up
+					for i := 1; i < n; i++ {
+						x[i] = m - 1.5
+					}
+				}
 				for i := 0; i < n/7; i++ {
 					switch j := rng.IntN(n); rng.IntN(4) {
 					case 0:
@@ -708,7 +714,7 @@ func TestKernelExpSumPrecise(t *testing.T) {
 				}
 				off := rng.IntN(16)
 				rest, ones := k.expSumPrecise(place(t, x, off, off%2 == 0), m)
-				wr, wo := expSum32(nil, x, m)
+				wr, wo := expSumPrecise32(x, m)
 				what := fmt.Sprintf("n=%d trial=%d off=%d", n, trial, off)
 				switch {
 				case wr != wr:

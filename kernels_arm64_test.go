@@ -3,6 +3,7 @@
 package softmax
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -513,6 +514,74 @@ func TestNEONWildInputs(t *testing.T) {
 		for i := range got {
 			if (got[i] != got[i]) != (want[i] != want[i]) || (math.IsInf(float64(got[i]), 0) || math.IsInf(float64(want[i]), 0)) && got[i] != want[i] {
 				t.Fatalf("LogSoftmaxBackward(%v, %v)[%d] = %v, generic %v", x, dy, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestNEONSoft: the soft-target kernels against generic's exp32 (both to
+// float64's precision): expSumPrecise's rest within 2^-44, its ones and
+// NaN exactly; softGrad's gradient within 1 ULP plus 2^-40 of its terms
+// (where e·sa − y cancels), its loss within 2^-40 of Σ|terms|; every
+// length, misaligned and next to guard pages, specials, values at the
+// cutoff.
+func TestNEONSoft(t *testing.T) {
+	k := neonSet(t)
+	r := rand.New(rand.NewPCG(9, 9))
+	const l, sa, scale = 1.25, 0.7, 3.0
+	for _, n := range neonLengths() {
+		for kind := range 4 {
+			x := neonInput(r, n, kind, 4)
+			m := float32(math.Inf(-1))
+			for _, v := range x {
+				if v > m && !math.IsInf(float64(v), 1) {
+					m = v
+				}
+			}
+			if math.IsInf(float64(m), 0) {
+				continue
+			}
+			for i, v := range x {
+				if math.IsInf(float64(v), 1) || v > m {
+					x[i] = m
+				}
+			}
+			y := neonInput(r, n, 0, 1)
+			for i := range y {
+				y[i] = float32(math.Abs(float64(y[i])))
+				if i%5 == 0 {
+					y[i] = 0
+				}
+			}
+			for oi, off := range neonOffsets {
+				xs, fx := placed(x, off)
+				ys, fy := placed(y, neonOffsets[(oi+1)%len(neonOffsets)])
+				g, fg := placed(make([]float32, n), neonOffsets[(oi+2)%len(neonOffsets)])
+				what := fmt.Sprintf("n=%d kind=%d off=%d", n, kind, off)
+				rest, ones := k.expSumPrecise(xs, m)
+				wr, wo := expSumPrecise32(x, m)
+				if (rest != rest) != (wr != wr) || wr == wr && (ones != wo || math.Abs(rest-wr) > 0x1p-44*wr) {
+					t.Fatalf("expSumPrecise %s: %v, %v; generic %v, %v", what, rest, ones, wr, wo)
+				}
+				loss := k.softGrad(g, xs, ys, m, l, sa, scale)
+				var want, abs float64
+				for i := range x {
+					if y[i] != 0 {
+						v := float64(y[i]) * (l - (float64(x[i]) - float64(m)))
+						want, abs = want+v, abs+math.Abs(v)
+					}
+					e := exp32(x[i], m)
+					w := (e*sa - float64(y[i])) / scale
+					if d := math.Abs(float64(g[i]) - w); !(d <= ulp.Of32(w)+0x1p-40*(e*sa+float64(y[i]))/scale) && !same32(g[i], float32(w)) {
+						t.Fatalf("softGrad %s: g[%d] = %v, want %v (x %v, y %v)", what, i, g[i], w, x[i], y[i])
+					}
+				}
+				if d := math.Abs(loss - want); !(d <= 0x1p-40*abs) && !(loss == want || want != want && loss != loss) {
+					t.Fatalf("softGrad %s: loss %v, want %v", what, loss, want)
+				}
+				fx()
+				fy()
+				fg()
 			}
 		}
 	}

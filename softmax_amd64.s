@@ -5791,14 +5791,50 @@ TEXT ·expSumPreciseAVX2(SB), NOSPLIT, $32-48
 	VBROADCASTSD X0, Y0
 	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
 
 expsump_loop:
 	CMPQ         CX, $0x00000008
 	JB           expsump_single
-	VMOVUPS      (AX), Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
+	VMOVUPS      (AX), Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VSUBPD       Y0, Y5, Y5
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
+	VMOVUPD      exp64c11<>+0(SB), Y7
+	VFMADD213PD  exp64c10<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c9<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c8<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y7, Y7
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y5
+	VANDNPD      Y7, Y5, Y7
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y5
+	VANDPD       one64<>+0(SB), Y5, Y6
+	VADDPD       Y6, Y3, Y3
+	VANDNPD      Y7, Y5, Y7
+	VADDPD       Y7, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y7, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VSUBPD       Y0, Y4, Y4
 	VMOVUPD      magic64<>+0(SB), Y5
 	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
@@ -5824,37 +5860,16 @@ expsump_loop:
 	VANDNPD      Y6, Y4, Y6
 	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
 	VANDPD       one64<>+0(SB), Y4, Y5
-	VADDPD       Y5, Y2, Y2
-	VANDNPD      Y6, Y4, Y5
-	VADDPD       Y5, Y1, Y1
-	VSUBPD       Y0, Y3, Y3
-	VMOVUPD      magic64<>+0(SB), Y4
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
-	VSUBPD       magic64<>+0(SB), Y4, Y5
-	VMOVAPD      Y3, Y6
-	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y6
-	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y6
-	VMOVUPD      exp64c11<>+0(SB), Y5
-	VFMADD213PD  exp64c10<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c9<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c8<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c7<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c6<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c5<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c4<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c3<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c2<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c1<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c0<>+0(SB), Y6, Y5
-	VPSLLQ       $0x34, Y4, Y4
-	VMULPD       Y4, Y5, Y5
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
-	VANDNPD      Y5, Y3, Y5
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y5, Y3
-	VANDPD       one64<>+0(SB), Y3, Y4
-	VADDPD       Y4, Y2, Y2
-	VANDNPD      Y5, Y3, Y4
-	VADDPD       Y4, Y1, Y1
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y6, Y4, Y6
+	VADDPD       Y6, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VMOVAPD      Y4, Y1
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	JMP          expsump_loop
@@ -5862,10 +5877,45 @@ expsump_loop:
 expsump_single:
 	CMPQ         CX, $0x00000008
 	JB           expsump_tail
-	VMOVUPS      (AX), Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
+	VMOVUPS      (AX), Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VSUBPD       Y0, Y5, Y5
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
+	VMOVUPD      exp64c11<>+0(SB), Y7
+	VFMADD213PD  exp64c10<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c9<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c8<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y7, Y7
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y5
+	VANDNPD      Y7, Y5, Y7
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y5
+	VANDPD       one64<>+0(SB), Y5, Y6
+	VADDPD       Y6, Y3, Y3
+	VANDNPD      Y7, Y5, Y7
+	VADDPD       Y7, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y7, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VSUBPD       Y0, Y4, Y4
 	VMOVUPD      magic64<>+0(SB), Y5
 	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
@@ -5891,37 +5941,16 @@ expsump_single:
 	VANDNPD      Y6, Y4, Y6
 	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
 	VANDPD       one64<>+0(SB), Y4, Y5
-	VADDPD       Y5, Y2, Y2
-	VANDNPD      Y6, Y4, Y5
-	VADDPD       Y5, Y1, Y1
-	VSUBPD       Y0, Y3, Y3
-	VMOVUPD      magic64<>+0(SB), Y4
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
-	VSUBPD       magic64<>+0(SB), Y4, Y5
-	VMOVAPD      Y3, Y6
-	VFNMADD231PD ln2hi64<>+0(SB), Y5, Y6
-	VFNMADD231PD ln2lo64<>+0(SB), Y5, Y6
-	VMOVUPD      exp64c11<>+0(SB), Y5
-	VFMADD213PD  exp64c10<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c9<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c8<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c7<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c6<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c5<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c4<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c3<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c2<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c1<>+0(SB), Y6, Y5
-	VFMADD213PD  exp64c0<>+0(SB), Y6, Y5
-	VPSLLQ       $0x34, Y4, Y4
-	VMULPD       Y4, Y5, Y5
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
-	VANDNPD      Y5, Y3, Y5
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y5, Y3
-	VANDPD       one64<>+0(SB), Y3, Y4
-	VADDPD       Y4, Y2, Y2
-	VANDNPD      Y5, Y3, Y4
-	VADDPD       Y4, Y1, Y1
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y6, Y4, Y6
+	VADDPD       Y6, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VMOVAPD      Y4, Y1
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	JMP          expsump_single
@@ -5932,17 +5961,17 @@ expsump_tail:
 	LEAQ       tailmask<>+0(SB), DX
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
-	VMOVDQU    (DX)(BX*4), Y3
+	VMOVDQU    (DX)(BX*4), Y4
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
 	JA         tail_page_101
-	VMASKMOVPS (AX), Y3, Y4
+	VMASKMOVPS (AX), Y4, Y5
 	JMP        tail_loaded_102
 
 tail_page_101:
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
 copy_103:
@@ -5954,83 +5983,119 @@ copy_103:
 	JMP  copy_103
 
 copied_104:
-	VMOVUPS (SP), Y4
+	VMOVUPS (SP), Y5
 
 tail_loaded_102:
-	VMOVUPS      neginf32<>+0(SB), Y5
-	VBLENDVPS    Y3, Y4, Y5, Y4
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VSUBPD       Y0, Y3, Y3
-	VMOVUPD      magic64<>+0(SB), Y5
-	VFMADD231PD  log2e64<>+0(SB), Y3, Y5
-	VSUBPD       magic64<>+0(SB), Y5, Y6
-	VMOVAPD      Y3, Y7
-	VFNMADD231PD ln2hi64<>+0(SB), Y6, Y7
-	VFNMADD231PD ln2lo64<>+0(SB), Y6, Y7
-	VMOVUPD      exp64c11<>+0(SB), Y6
-	VFMADD213PD  exp64c10<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c9<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c8<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c7<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c6<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c5<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c4<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c3<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c2<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c1<>+0(SB), Y7, Y6
-	VFMADD213PD  exp64c0<>+0(SB), Y7, Y6
-	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y5, Y6, Y6
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y3
-	VANDNPD      Y6, Y3, Y6
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y3
-	VANDPD       one64<>+0(SB), Y3, Y5
-	VADDPD       Y5, Y2, Y2
-	VANDNPD      Y6, Y3, Y5
-	VADDPD       Y5, Y1, Y1
+	VMOVUPS      neginf32<>+0(SB), Y6
+	VBLENDVPS    Y4, Y5, Y6, Y5
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
 	VSUBPD       Y0, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y6
+	VSUBPD       magic64<>+0(SB), Y6, Y7
+	VMOVAPD      Y4, Y8
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y8
+	VMOVUPD      exp64c11<>+0(SB), Y7
+	VFMADD213PD  exp64c10<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c9<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c8<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c7<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c6<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c5<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c4<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c3<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c2<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c1<>+0(SB), Y8, Y7
+	VFMADD213PD  exp64c0<>+0(SB), Y8, Y7
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y7, Y7
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
+	VANDNPD      Y7, Y4, Y7
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y4
+	VANDPD       one64<>+0(SB), Y4, Y6
+	VADDPD       Y6, Y3, Y3
+	VANDNPD      Y7, Y4, Y7
+	VADDPD       Y7, Y1, Y4
+	VSUBPD       Y1, Y4, Y6
+	VSUBPD       Y6, Y4, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y7, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y4, Y1
+	VSUBPD       Y0, Y5, Y5
 	VMOVUPD      magic64<>+0(SB), Y0
-	VFMADD231PD  log2e64<>+0(SB), Y4, Y0
-	VSUBPD       magic64<>+0(SB), Y0, Y3
-	VMOVAPD      Y4, Y5
-	VFNMADD231PD ln2hi64<>+0(SB), Y3, Y5
-	VFNMADD231PD ln2lo64<>+0(SB), Y3, Y5
-	VMOVUPD      exp64c11<>+0(SB), Y3
-	VFMADD213PD  exp64c10<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c9<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c8<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c7<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c6<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c5<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c4<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c3<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c2<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c1<>+0(SB), Y5, Y3
-	VFMADD213PD  exp64c0<>+0(SB), Y5, Y3
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y0
+	VSUBPD       magic64<>+0(SB), Y0, Y4
+	VMOVAPD      Y5, Y6
+	VFNMADD231PD ln2hi64<>+0(SB), Y4, Y6
+	VFNMADD231PD ln2lo64<>+0(SB), Y4, Y6
+	VMOVUPD      exp64c11<>+0(SB), Y4
+	VFMADD213PD  exp64c10<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c9<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c8<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c7<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c6<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c5<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c4<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c3<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c2<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c1<>+0(SB), Y6, Y4
+	VFMADD213PD  exp64c0<>+0(SB), Y6, Y4
 	VPSLLQ       $0x34, Y0, Y0
-	VMULPD       Y0, Y3, Y3
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y0
-	VANDNPD      Y3, Y0, Y3
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y3, Y0
-	VANDPD       one64<>+0(SB), Y0, Y4
-	VADDPD       Y4, Y2, Y2
-	VANDNPD      Y3, Y0, Y4
-	VADDPD       Y4, Y1, Y1
+	VMULPD       Y0, Y4, Y4
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y0
+	VANDNPD      Y4, Y0, Y4
+	VCMPPD       $0x1d, oneish64<>+0(SB), Y4, Y0
+	VANDPD       one64<>+0(SB), Y0, Y5
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y4, Y0, Y4
+	VADDPD       Y4, Y1, Y0
+	VSUBPD       Y1, Y0, Y5
+	VSUBPD       Y5, Y0, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y4, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y0, Y1
 
 expsump_done:
 	VEXTRACTF128 $0x01, Y1, X0
-	VADDPD       X0, X1, X0
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPD       X4, X2, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
 	VPERMILPD    $0x01, X0, X1
-	VADDSD       X1, X0, X0
-	VEXTRACTF128 $0x01, Y2, X1
-	VADDPD       X1, X2, X1
-	VPERMILPD    $0x01, X1, X2
-	VADDSD       X2, X1, X1
+	VPERMILPD    $0x01, X4, X2
+	VADDSD       X2, X4, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
+	VADDSD       X4, X0, X1
+	VANDPD       abs64<>+0(SB), X0, X2
+	VCMPSD       $0x05, inf64<>+0(SB), X2, X2
+	VBLENDVPD    X2, X0, X1, X1
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X2
+	VADDSD       X2, X0, X0
 	VZEROUPPER
-	MOVSD        X0, rest+32(FP)
-	MOVSD        X1, ones+40(FP)
+	MOVSD        X1, rest+32(FP)
+	MOVSD        X0, ones+40(FP)
 	RET
 
 DATA oneish64<>+0(SB)/8, $0x3feffffff0000000
@@ -9982,7 +10047,7 @@ softgrad_done:
 	RET
 
 // func expSumPreciseAVX512(x []float32, m float32) (rest float64, ones float64)
-// Requires: AVX, AVX512F, SSE2
+// Requires: AVX, AVX512F, FMA3, SSE2
 TEXT ·expSumPreciseAVX512(SB), NOSPLIT, $0-48
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
@@ -9991,14 +10056,50 @@ TEXT ·expSumPreciseAVX512(SB), NOSPLIT, $0-48
 	VBROADCASTSD X0, Z0
 	VPXORD       Z1, Z1, Z1
 	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
 
 expsump_loop:
 	CMPQ          CX, $0x00000010
 	JB            expsump_single
-	VMOVUPS       (AX), Z3
-	VCVTPS2PD     Y3, Z4
-	VEXTRACTF64X4 $0x01, Z3, Y3
-	VCVTPS2PD     Y3, Z3
+	VMOVUPS       (AX), Z4
+	VCVTPS2PD     Y4, Z5
+	VEXTRACTF64X4 $0x01, Z4, Y4
+	VCVTPS2PD     Y4, Z4
+	VSUBPD        Z0, Z5, Z5
+	VMOVUPD       magic64<>+0(SB), Z6
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z6
+	VSUBPD        magic64<>+0(SB), Z6, Z7
+	VMOVAPD       Z5, Z8
+	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z8
+	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z8
+	VMOVUPD       exp64c11<>+0(SB), Z7
+	VFMADD213PD   exp64c10<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c9<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c8<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z8, Z7
+	VPSLLQ        $0x34, Z6, Z6
+	VMULPD        Z6, Z7, Z7
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z     Z7, K1, Z7
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z7, K2, Z7
+	VADDPD        Z7, Z1, Z5
+	VSUBPD        Z1, Z5, Z6
+	VSUBPD        Z6, Z5, Z8
+	VFNMADD132PD  one64<>+0(SB), Z1, Z8
+	VFNMADD132PD  one64<>+0(SB), Z7, Z6
+	VADDPD        Z6, Z8, Z8
+	VFMADD231PD   one64<>+0(SB), Z8, Z2
+	VMOVAPD       Z5, Z1
 	VSUBPD        Z0, Z4, Z4
 	VMOVUPD       magic64<>+0(SB), Z5
 	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
@@ -10024,35 +10125,16 @@ expsump_loop:
 	VMOVAPD.Z     Z6, K1, Z6
 	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
 	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z6, Z1, K2, Z1
-	VSUBPD        Z0, Z3, Z3
-	VMOVUPD       magic64<>+0(SB), Z4
-	VFMADD231PD   log2e64<>+0(SB), Z3, Z4
-	VSUBPD        magic64<>+0(SB), Z4, Z5
-	VMOVAPD       Z3, Z6
-	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z6
-	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z6
-	VMOVUPD       exp64c11<>+0(SB), Z5
-	VFMADD213PD   exp64c10<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c9<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c8<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c7<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c6<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c5<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c4<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c3<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c2<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c1<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c0<>+0(SB), Z6, Z5
-	VPSLLQ        $0x34, Z4, Z4
-	VMULPD        Z4, Z5, Z5
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
-	VMOVAPD.Z     Z5, K1, Z5
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z5, Z1, K2, Z1
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z6, K2, Z6
+	VADDPD        Z6, Z1, Z4
+	VSUBPD        Z1, Z4, Z5
+	VSUBPD        Z5, Z4, Z7
+	VFNMADD132PD  one64<>+0(SB), Z1, Z7
+	VFNMADD132PD  one64<>+0(SB), Z6, Z5
+	VADDPD        Z5, Z7, Z7
+	VFMADD231PD   one64<>+0(SB), Z7, Z2
+	VMOVAPD       Z4, Z1
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	JMP           expsump_loop
@@ -10060,10 +10142,45 @@ expsump_loop:
 expsump_single:
 	CMPQ          CX, $0x00000010
 	JB            expsump_tail
-	VMOVUPS       (AX), Z3
-	VCVTPS2PD     Y3, Z4
-	VEXTRACTF64X4 $0x01, Z3, Y3
-	VCVTPS2PD     Y3, Z3
+	VMOVUPS       (AX), Z4
+	VCVTPS2PD     Y4, Z5
+	VEXTRACTF64X4 $0x01, Z4, Y4
+	VCVTPS2PD     Y4, Z4
+	VSUBPD        Z0, Z5, Z5
+	VMOVUPD       magic64<>+0(SB), Z6
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z6
+	VSUBPD        magic64<>+0(SB), Z6, Z7
+	VMOVAPD       Z5, Z8
+	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z8
+	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z8
+	VMOVUPD       exp64c11<>+0(SB), Z7
+	VFMADD213PD   exp64c10<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c9<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c8<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z8, Z7
+	VPSLLQ        $0x34, Z6, Z6
+	VMULPD        Z6, Z7, Z7
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z     Z7, K1, Z7
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z7, K2, Z7
+	VADDPD        Z7, Z1, Z5
+	VSUBPD        Z1, Z5, Z6
+	VSUBPD        Z6, Z5, Z8
+	VFNMADD132PD  one64<>+0(SB), Z1, Z8
+	VFNMADD132PD  one64<>+0(SB), Z7, Z6
+	VADDPD        Z6, Z8, Z8
+	VFMADD231PD   one64<>+0(SB), Z8, Z2
+	VMOVAPD       Z5, Z1
 	VSUBPD        Z0, Z4, Z4
 	VMOVUPD       magic64<>+0(SB), Z5
 	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
@@ -10089,35 +10206,16 @@ expsump_single:
 	VMOVAPD.Z     Z6, K1, Z6
 	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
 	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z6, Z1, K2, Z1
-	VSUBPD        Z0, Z3, Z3
-	VMOVUPD       magic64<>+0(SB), Z4
-	VFMADD231PD   log2e64<>+0(SB), Z3, Z4
-	VSUBPD        magic64<>+0(SB), Z4, Z5
-	VMOVAPD       Z3, Z6
-	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z6
-	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z6
-	VMOVUPD       exp64c11<>+0(SB), Z5
-	VFMADD213PD   exp64c10<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c9<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c8<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c7<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c6<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c5<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c4<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c3<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c2<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c1<>+0(SB), Z6, Z5
-	VFMADD213PD   exp64c0<>+0(SB), Z6, Z5
-	VPSLLQ        $0x34, Z4, Z4
-	VMULPD        Z4, Z5, Z5
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
-	VMOVAPD.Z     Z5, K1, Z5
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z5, Z1, K2, Z1
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z6, K2, Z6
+	VADDPD        Z6, Z1, Z4
+	VSUBPD        Z1, Z4, Z5
+	VSUBPD        Z5, Z4, Z7
+	VFNMADD132PD  one64<>+0(SB), Z1, Z7
+	VFNMADD132PD  one64<>+0(SB), Z6, Z5
+	VADDPD        Z5, Z7, Z7
+	VFMADD231PD   one64<>+0(SB), Z7, Z2
+	VMOVAPD       Z4, Z1
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	JMP           expsump_single
@@ -10127,80 +10225,127 @@ expsump_tail:
 	JZ            expsump_done
 	LEAQ          tailk<>+0(SB), DX
 	KMOVW         (DX)(CX*2), K1
-	VMOVUPS       neginf32<>+0(SB), Z3
-	VMOVUPS       (AX), K1, Z3
-	VCVTPS2PD     Y3, Z4
-	VEXTRACTF64X4 $0x01, Z3, Y3
-	VCVTPS2PD     Y3, Z3
+	VMOVUPS       neginf32<>+0(SB), Z4
+	VMOVUPS       (AX), K1, Z4
+	VCVTPS2PD     Y4, Z5
+	VEXTRACTF64X4 $0x01, Z4, Y4
+	VCVTPS2PD     Y4, Z4
+	VSUBPD        Z0, Z5, Z5
+	VMOVUPD       magic64<>+0(SB), Z6
+	VFMADD231PD   log2e64<>+0(SB), Z5, Z6
+	VSUBPD        magic64<>+0(SB), Z6, Z7
+	VMOVAPD       Z5, Z8
+	VFNMADD231PD  ln2hi64<>+0(SB), Z7, Z8
+	VFNMADD231PD  ln2lo64<>+0(SB), Z7, Z8
+	VMOVUPD       exp64c11<>+0(SB), Z7
+	VFMADD213PD   exp64c10<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c9<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c8<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c7<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c6<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c5<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c4<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c3<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c2<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c1<>+0(SB), Z8, Z7
+	VFMADD213PD   exp64c0<>+0(SB), Z8, Z7
+	VPSLLQ        $0x34, Z6, Z6
+	VMULPD        Z6, Z7, Z7
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
+	VMOVAPD.Z     Z7, K1, Z7
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z7, K2, Z7
+	VADDPD        Z7, Z1, Z5
+	VSUBPD        Z1, Z5, Z6
+	VSUBPD        Z6, Z5, Z8
+	VFNMADD132PD  one64<>+0(SB), Z1, Z8
+	VFNMADD132PD  one64<>+0(SB), Z7, Z6
+	VADDPD        Z6, Z8, Z8
+	VFMADD231PD   one64<>+0(SB), Z8, Z2
+	VMOVAPD       Z5, Z1
 	VSUBPD        Z0, Z4, Z4
-	VMOVUPD       magic64<>+0(SB), Z5
-	VFMADD231PD   log2e64<>+0(SB), Z4, Z5
-	VSUBPD        magic64<>+0(SB), Z5, Z6
-	VMOVAPD       Z4, Z7
-	VFNMADD231PD  ln2hi64<>+0(SB), Z6, Z7
-	VFNMADD231PD  ln2lo64<>+0(SB), Z6, Z7
-	VMOVUPD       exp64c11<>+0(SB), Z6
-	VFMADD213PD   exp64c10<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c9<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c8<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c7<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c6<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c5<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c4<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c3<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c2<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c1<>+0(SB), Z7, Z6
-	VFMADD213PD   exp64c0<>+0(SB), Z7, Z6
-	VPSLLQ        $0x34, Z5, Z5
-	VMULPD        Z5, Z6, Z6
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
-	VMOVAPD.Z     Z6, K1, Z6
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z6, Z1, K2, Z1
-	VSUBPD        Z0, Z3, Z3
 	VMOVUPD       magic64<>+0(SB), Z0
-	VFMADD231PD   log2e64<>+0(SB), Z3, Z0
-	VSUBPD        magic64<>+0(SB), Z0, Z4
-	VMOVAPD       Z3, Z5
-	VFNMADD231PD  ln2hi64<>+0(SB), Z4, Z5
-	VFNMADD231PD  ln2lo64<>+0(SB), Z4, Z5
-	VMOVUPD       exp64c11<>+0(SB), Z4
-	VFMADD213PD   exp64c10<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c9<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c8<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c7<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c6<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c5<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c4<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c3<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c2<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c1<>+0(SB), Z5, Z4
-	VFMADD213PD   exp64c0<>+0(SB), Z5, Z4
+	VFMADD231PD   log2e64<>+0(SB), Z4, Z0
+	VSUBPD        magic64<>+0(SB), Z0, Z5
+	VMOVAPD       Z4, Z6
+	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z6
+	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z6
+	VMOVUPD       exp64c11<>+0(SB), Z5
+	VFMADD213PD   exp64c10<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c9<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c8<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c7<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c6<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c5<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c4<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c3<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c2<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c1<>+0(SB), Z6, Z5
+	VFMADD213PD   exp64c0<>+0(SB), Z6, Z5
 	VPSLLQ        $0x34, Z0, Z0
-	VMULPD        Z0, Z4, Z4
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K1
-	VMOVAPD.Z     Z4, K1, Z4
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z4, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z4, K2
-	VADDPD        one64<>+0(SB), Z2, K1, Z2
-	VADDPD        Z4, Z1, K2, Z1
+	VMULPD        Z0, Z5, Z5
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
+	VMOVAPD.Z     Z5, K1, Z5
+	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
+	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
+	VADDPD        one64<>+0(SB), Z3, K1, Z3
+	VMOVAPD.Z     Z5, K2, Z5
+	VADDPD        Z5, Z1, Z0
+	VSUBPD        Z1, Z0, Z4
+	VSUBPD        Z4, Z0, Z6
+	VFNMADD132PD  one64<>+0(SB), Z1, Z6
+	VFNMADD132PD  one64<>+0(SB), Z5, Z4
+	VADDPD        Z4, Z6, Z6
+	VFMADD231PD   one64<>+0(SB), Z6, Z2
+	VMOVAPD       Z0, Z1
 
 expsump_done:
 	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPD        Y0, Y1, Y0
+	VEXTRACTF64X4 $0x01, Z2, Y4
+	VADDPD        Y4, Y2, Y4
+	VADDPD        Y1, Y0, Y2
+	VSUBPD        Y0, Y2, Y5
+	VSUBPD        Y5, Y2, Y6
+	VFNMADD132PD  one64<>+0(SB), Y0, Y6
+	VFNMADD132PD  one64<>+0(SB), Y1, Y5
+	VADDPD        Y5, Y6, Y6
+	VFMADD231PD   one64<>+0(SB), Y6, Y4
+	VMOVAPD       Y2, Y0
 	VEXTRACTF128  $0x01, Y0, X1
-	VADDPD        X1, X0, X1
+	VEXTRACTF128  $0x01, Y4, X2
+	VADDPD        X2, X4, X2
+	VADDPD        X0, X1, X4
+	VSUBPD        X1, X4, X5
+	VSUBPD        X5, X4, X6
+	VFNMADD132PD  one64<>+0(SB), X1, X6
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VADDPD        X5, X6, X6
+	VFMADD231PD   one64<>+0(SB), X6, X2
+	VMOVAPD       X4, X1
 	VPERMILPD     $0x01, X1, X0
-	VADDSD        X0, X1, X1
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPD        Y0, Y2, Y0
-	VEXTRACTF128  $0x01, Y0, X2
-	VADDPD        X2, X0, X2
-	VPERMILPD     $0x01, X2, X0
-	VADDSD        X0, X2, X2
+	VPERMILPD     $0x01, X2, X4
+	VADDSD        X4, X2, X2
+	VADDPD        X0, X1, X4
+	VSUBPD        X1, X4, X5
+	VSUBPD        X5, X4, X6
+	VFNMADD132PD  one64<>+0(SB), X1, X6
+	VFNMADD132PD  one64<>+0(SB), X0, X5
+	VADDPD        X5, X6, X6
+	VFMADD231PD   one64<>+0(SB), X6, X2
+	VMOVAPD       X4, X1
+	VADDSD        X2, X1, X0
+	VANDPD        abs64<>+0(SB), X1, X2
+	VCMPSD        $0x05, inf64<>+0(SB), X2, X2
+	VBLENDVPD     X2, X1, X0, X0
+	VEXTRACTF64X4 $0x01, Z3, Y1
+	VADDPD        Y1, Y3, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VADDPD        X2, X1, X2
+	VPERMILPD     $0x01, X2, X1
+	VADDSD        X1, X2, X2
 	VZEROUPPER
-	MOVSD         X1, rest+32(FP)
+	MOVSD         X0, rest+32(FP)
 	MOVSD         X2, ones+40(FP)
 	RET

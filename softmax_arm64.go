@@ -27,3 +27,9 @@ func mulSubNEON(dx, p, dy []float32, s, c float64)
 
 //go:noescape
 func expMulSubNEON(dx, logp, dy []float32, s float64)
+
+//go:noescape
+func expSumPreciseNEON(x []float32, m float32) (rest, ones float64)
+
+//go:noescape
+func softGradNEON(g, x, y []float32, m float32, l, sa, rs float64) float64

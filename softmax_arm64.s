@@ -72,6 +72,76 @@ DATA	·expMulSubPoly<>+176(SB)/8, $0x3ed71de3a556c734
 DATA	·expMulSubPoly<>+184(SB)/8, $0x3ed71de3a556c734
 GLOBL	·expMulSubPoly<>(SB), RODATA|NOPTR, $192
 
+DATA	·expSumPreciseExp<>+0(SB)/8, $0x43380000000003fe
+DATA	·expSumPreciseExp<>+8(SB)/8, $0x43380000000003fe
+DATA	·expSumPreciseExp<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·expSumPreciseExp<>+24(SB)/8, $0x3fe62e42fee00000
+DATA	·expSumPreciseExp<>+32(SB)/8, $0x3dea39ef35793c76
+DATA	·expSumPreciseExp<>+40(SB)/8, $0x3e6ae64567f544e4
+DATA	·expSumPreciseExp<>+48(SB)/8, $0xc055d589f2fe5107
+DATA	·expSumPreciseExp<>+56(SB)/8, $0xc055d589f2fe5107
+DATA	·expSumPreciseExp<>+64(SB)/8, $0x4000000000000000
+DATA	·expSumPreciseExp<>+72(SB)/8, $0x4000000000000000
+DATA	·expSumPreciseExp<>+80(SB)/8, $0x3ff0000000000000
+DATA	·expSumPreciseExp<>+88(SB)/8, $0x3ff0000000000000
+DATA	·expSumPreciseExp<>+96(SB)/8, $0x3fd5555555555555
+DATA	·expSumPreciseExp<>+104(SB)/8, $0x3fd5555555555555
+DATA	·expSumPreciseExp<>+112(SB)/8, $0x3fb5555555555555
+DATA	·expSumPreciseExp<>+120(SB)/8, $0x3fb5555555555555
+DATA	·expSumPreciseExp<>+128(SB)/8, $0x3f91111111111111
+DATA	·expSumPreciseExp<>+136(SB)/8, $0x3f91111111111111
+DATA	·expSumPreciseExp<>+144(SB)/8, $0x3f66c16c16c16c17
+DATA	·expSumPreciseExp<>+152(SB)/8, $0x3f66c16c16c16c17
+DATA	·expSumPreciseExp<>+160(SB)/8, $0x3f3a01a01a01a01a
+DATA	·expSumPreciseExp<>+168(SB)/8, $0x3f3a01a01a01a01a
+DATA	·expSumPreciseExp<>+176(SB)/8, $0x3f0a01a01a01a01a
+DATA	·expSumPreciseExp<>+184(SB)/8, $0x3f0a01a01a01a01a
+DATA	·expSumPreciseExp<>+192(SB)/8, $0x3ed71de3a556c734
+DATA	·expSumPreciseExp<>+200(SB)/8, $0x3ed71de3a556c734
+DATA	·expSumPreciseExp<>+208(SB)/8, $0x3ea27e4fb7789f5d
+DATA	·expSumPreciseExp<>+216(SB)/8, $0x3ea27e4fb7789f5d
+GLOBL	·expSumPreciseExp<>(SB), RODATA|NOPTR, $224
+
+DATA	·expSumPreciseOne<>+0(SB)/8, $0x3fefffffefffffff
+DATA	·expSumPreciseOne<>+8(SB)/8, $0x3fefffffefffffff
+DATA	·expSumPreciseOne<>+16(SB)/8, $0x3ff0000000000000
+DATA	·expSumPreciseOne<>+24(SB)/8, $0x3ff0000000000000
+GLOBL	·expSumPreciseOne<>(SB), RODATA|NOPTR, $32
+
+DATA	·expSumPreciseInf<>+0(SB)/8, $0xff800000ff800000
+DATA	·expSumPreciseInf<>+8(SB)/8, $0xff800000ff800000
+GLOBL	·expSumPreciseInf<>(SB), RODATA|NOPTR, $16
+
+DATA	·softGradExp<>+0(SB)/8, $0x43380000000003fe
+DATA	·softGradExp<>+8(SB)/8, $0x43380000000003fe
+DATA	·softGradExp<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·softGradExp<>+24(SB)/8, $0x3fe62e42fee00000
+DATA	·softGradExp<>+32(SB)/8, $0x3dea39ef35793c76
+DATA	·softGradExp<>+40(SB)/8, $0x3e6ae64567f544e4
+DATA	·softGradExp<>+48(SB)/8, $0xc055d589f2fe5107
+DATA	·softGradExp<>+56(SB)/8, $0xc055d589f2fe5107
+DATA	·softGradExp<>+64(SB)/8, $0x4000000000000000
+DATA	·softGradExp<>+72(SB)/8, $0x4000000000000000
+DATA	·softGradExp<>+80(SB)/8, $0x3ff0000000000000
+DATA	·softGradExp<>+88(SB)/8, $0x3ff0000000000000
+DATA	·softGradExp<>+96(SB)/8, $0x3fd5555555555555
+DATA	·softGradExp<>+104(SB)/8, $0x3fd5555555555555
+DATA	·softGradExp<>+112(SB)/8, $0x3fb5555555555555
+DATA	·softGradExp<>+120(SB)/8, $0x3fb5555555555555
+DATA	·softGradExp<>+128(SB)/8, $0x3f91111111111111
+DATA	·softGradExp<>+136(SB)/8, $0x3f91111111111111
+DATA	·softGradExp<>+144(SB)/8, $0x3f66c16c16c16c17
+DATA	·softGradExp<>+152(SB)/8, $0x3f66c16c16c16c17
+DATA	·softGradExp<>+160(SB)/8, $0x3f3a01a01a01a01a
+DATA	·softGradExp<>+168(SB)/8, $0x3f3a01a01a01a01a
+DATA	·softGradExp<>+176(SB)/8, $0x3f0a01a01a01a01a
+DATA	·softGradExp<>+184(SB)/8, $0x3f0a01a01a01a01a
+DATA	·softGradExp<>+192(SB)/8, $0x3ed71de3a556c734
+DATA	·softGradExp<>+200(SB)/8, $0x3ed71de3a556c734
+DATA	·softGradExp<>+208(SB)/8, $0x3ea27e4fb7789f5d
+DATA	·softGradExp<>+216(SB)/8, $0x3ea27e4fb7789f5d
+GLOBL	·softGradExp<>(SB), RODATA|NOPTR, $224
+
 // func maxNEON(x []float32) float32
 TEXT ·maxNEON(SB), NOSPLIT, $0-28
 	MOVD	x_base+0(FP), R1
@@ -1600,4 +1670,489 @@ expmulsub_store1:
 	VST1.P	V2.S[0], 4(R0)
 expmulsub_storeed:
 expmulsub_done:
+	RET
+
+// func expSumPreciseNEON(x []float32, m float32) (rest, ones float64)
+TEXT ·expSumPreciseNEON(SB), NOSPLIT, $0-48
+	MOVD	x_base+0(FP), R1
+	MOVD	x_len+8(FP), R2
+	FMOVS	m+24(FP), F15
+	FCVTSD	F15, F15
+	VDUP	V15.D[0], V15.D2
+	MOVD	$·expSumPreciseExp<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P	32(R4), [V28.S4, V29.S4]
+	MOVD	$·expSumPreciseOne<>(SB), R4
+	VLD1.P	32(R4), [V30.S4, V31.S4]
+	MOVD	$·expSumPreciseInf<>(SB), R4
+	VLD1.P	16(R4), [V14.S4]
+	VEOR	V8.B16, V8.B16, V8.B16
+	VEOR	V10.B16, V10.B16, V10.B16
+	VEOR	V9.B16, V9.B16, V9.B16
+	SUBS	$4, R2, R2
+	BLT	esp_tail
+esp_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x0e617801	// fcvtl v1.2d, v0.2s
+	WORD	$0x4eefd421	// fsub v1.2d, v1.2d, v15.2d
+	WORD	$0x6ee1e665	// fcmgt v5.2d, v19.2d, v1.2d
+	VMOV	V16.B16, V2.B16
+	WORD	$0x4fd11022	// fmla v2.2d, v1.2d, v17.d[0]
+	WORD	$0x4ef0d443	// fsub v3.2d, v2.2d, v16.2d
+	WORD	$0x4fd15861	// fmls v1.2d, v3.2d, v17.d[1]
+	WORD	$0x4fd25061	// fmls v1.2d, v3.2d, v18.d[0]
+	VMOV	V29.B16, V3.B16
+	WORD	$0x4fd21823	// fmla v3.2d, v1.2d, v18.d[1]
+	VMOV	V28.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V27.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V26.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V25.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V24.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V23.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V22.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V21.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V20.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V20.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VSHL	$52, V2.D2, V2.D2
+	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
+	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
+	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	VAND	V31.B16, V6.B16, V7.B16
+	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
+	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
+	WORD	$0x4e67d50b	// fadd v11.2d, v8.2d, v7.2d
+	WORD	$0x4ee8d56c	// fsub v12.2d, v11.2d, v8.2d
+	WORD	$0x4eecd56d	// fsub v13.2d, v11.2d, v12.2d
+	WORD	$0x4eedd50d	// fsub v13.2d, v8.2d, v13.2d
+	WORD	$0x4eecd4ec	// fsub v12.2d, v7.2d, v12.2d
+	WORD	$0x4e6cd5ad	// fadd v13.2d, v13.2d, v12.2d
+	WORD	$0x4e6dd54a	// fadd v10.2d, v10.2d, v13.2d
+	WORD	$0x4e67d508	// fadd v8.2d, v8.2d, v7.2d
+	WORD	$0x4e617801	// fcvtl2 v1.2d, v0.4s
+	WORD	$0x4eefd421	// fsub v1.2d, v1.2d, v15.2d
+	WORD	$0x6ee1e665	// fcmgt v5.2d, v19.2d, v1.2d
+	VMOV	V16.B16, V2.B16
+	WORD	$0x4fd11022	// fmla v2.2d, v1.2d, v17.d[0]
+	WORD	$0x4ef0d443	// fsub v3.2d, v2.2d, v16.2d
+	WORD	$0x4fd15861	// fmls v1.2d, v3.2d, v17.d[1]
+	WORD	$0x4fd25061	// fmls v1.2d, v3.2d, v18.d[0]
+	VMOV	V29.B16, V3.B16
+	WORD	$0x4fd21823	// fmla v3.2d, v1.2d, v18.d[1]
+	VMOV	V28.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V27.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V26.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V25.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V24.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V23.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V22.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V21.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V20.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V20.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VSHL	$52, V2.D2, V2.D2
+	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
+	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
+	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	VAND	V31.B16, V6.B16, V7.B16
+	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
+	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
+	WORD	$0x4e67d50b	// fadd v11.2d, v8.2d, v7.2d
+	WORD	$0x4ee8d56c	// fsub v12.2d, v11.2d, v8.2d
+	WORD	$0x4eecd56d	// fsub v13.2d, v11.2d, v12.2d
+	WORD	$0x4eedd50d	// fsub v13.2d, v8.2d, v13.2d
+	WORD	$0x4eecd4ec	// fsub v12.2d, v7.2d, v12.2d
+	WORD	$0x4e6cd5ad	// fadd v13.2d, v13.2d, v12.2d
+	WORD	$0x4e6dd54a	// fadd v10.2d, v10.2d, v13.2d
+	WORD	$0x4e67d508	// fadd v8.2d, v8.2d, v7.2d
+	SUBS	$4, R2, R2
+	BGE	esp_loop4
+esp_tail:
+	ADDS	$4, R2, R2
+	BEQ	esp_done
+	VMOV	V14.B16, V0.B16
+	CMP	$2, R2
+	BLT	esp_load1
+	BEQ	esp_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	esp_loaded
+esp_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	esp_loaded
+esp_load1:
+	VLD1.P	4(R1), V0.S[0]
+esp_loaded:
+	WORD	$0x0e617801	// fcvtl v1.2d, v0.2s
+	WORD	$0x4eefd421	// fsub v1.2d, v1.2d, v15.2d
+	WORD	$0x6ee1e665	// fcmgt v5.2d, v19.2d, v1.2d
+	VMOV	V16.B16, V2.B16
+	WORD	$0x4fd11022	// fmla v2.2d, v1.2d, v17.d[0]
+	WORD	$0x4ef0d443	// fsub v3.2d, v2.2d, v16.2d
+	WORD	$0x4fd15861	// fmls v1.2d, v3.2d, v17.d[1]
+	WORD	$0x4fd25061	// fmls v1.2d, v3.2d, v18.d[0]
+	VMOV	V29.B16, V3.B16
+	WORD	$0x4fd21823	// fmla v3.2d, v1.2d, v18.d[1]
+	VMOV	V28.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V27.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V26.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V25.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V24.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V23.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V22.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V21.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V20.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V20.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VSHL	$52, V2.D2, V2.D2
+	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
+	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
+	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	VAND	V31.B16, V6.B16, V7.B16
+	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
+	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
+	WORD	$0x4e67d50b	// fadd v11.2d, v8.2d, v7.2d
+	WORD	$0x4ee8d56c	// fsub v12.2d, v11.2d, v8.2d
+	WORD	$0x4eecd56d	// fsub v13.2d, v11.2d, v12.2d
+	WORD	$0x4eedd50d	// fsub v13.2d, v8.2d, v13.2d
+	WORD	$0x4eecd4ec	// fsub v12.2d, v7.2d, v12.2d
+	WORD	$0x4e6cd5ad	// fadd v13.2d, v13.2d, v12.2d
+	WORD	$0x4e6dd54a	// fadd v10.2d, v10.2d, v13.2d
+	WORD	$0x4e67d508	// fadd v8.2d, v8.2d, v7.2d
+	WORD	$0x4e617801	// fcvtl2 v1.2d, v0.4s
+	WORD	$0x4eefd421	// fsub v1.2d, v1.2d, v15.2d
+	WORD	$0x6ee1e665	// fcmgt v5.2d, v19.2d, v1.2d
+	VMOV	V16.B16, V2.B16
+	WORD	$0x4fd11022	// fmla v2.2d, v1.2d, v17.d[0]
+	WORD	$0x4ef0d443	// fsub v3.2d, v2.2d, v16.2d
+	WORD	$0x4fd15861	// fmls v1.2d, v3.2d, v17.d[1]
+	WORD	$0x4fd25061	// fmls v1.2d, v3.2d, v18.d[0]
+	VMOV	V29.B16, V3.B16
+	WORD	$0x4fd21823	// fmla v3.2d, v1.2d, v18.d[1]
+	VMOV	V28.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V27.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V26.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V25.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V24.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V23.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V22.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V21.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VMOV	V20.B16, V4.B16
+	VFMLA	V1.D2, V3.D2, V4.D2
+	VMOV	V20.B16, V3.B16
+	VFMLA	V1.D2, V4.D2, V3.D2
+	VSHL	$52, V2.D2, V2.D2
+	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
+	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
+	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	VAND	V31.B16, V6.B16, V7.B16
+	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
+	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
+	WORD	$0x4e67d50b	// fadd v11.2d, v8.2d, v7.2d
+	WORD	$0x4ee8d56c	// fsub v12.2d, v11.2d, v8.2d
+	WORD	$0x4eecd56d	// fsub v13.2d, v11.2d, v12.2d
+	WORD	$0x4eedd50d	// fsub v13.2d, v8.2d, v13.2d
+	WORD	$0x4eecd4ec	// fsub v12.2d, v7.2d, v12.2d
+	WORD	$0x4e6cd5ad	// fadd v13.2d, v13.2d, v12.2d
+	WORD	$0x4e6dd54a	// fadd v10.2d, v10.2d, v13.2d
+	WORD	$0x4e67d508	// fadd v8.2d, v8.2d, v7.2d
+esp_done:
+	WORD	$0x7e70d94a	// faddp d10, v10.2d
+	VDUP	V8.D[1], V12.D2
+	WORD	$0x4e6cd50b	// fadd v11.2d, v8.2d, v12.2d
+	WORD	$0x4ee8d56d	// fsub v13.2d, v11.2d, v8.2d
+	WORD	$0x4eedd56e	// fsub v14.2d, v11.2d, v13.2d
+	WORD	$0x4eeed50e	// fsub v14.2d, v8.2d, v14.2d
+	WORD	$0x4eedd58d	// fsub v13.2d, v12.2d, v13.2d
+	WORD	$0x4e6dd5ce	// fadd v14.2d, v14.2d, v13.2d
+	WORD	$0x4e6ed54a	// fadd v10.2d, v10.2d, v14.2d
+	WORD	$0x4e6cd508	// fadd v8.2d, v8.2d, v12.2d
+	FADDD	F10, F8, F8
+	WORD	$0x7e70d929	// faddp d9, v9.2d
+	FMOVD	F8, rest+32(FP)
+	FMOVD	F9, ones+40(FP)
+	RET
+
+// func softGradNEON(g, x, y []float32, m float32, l, sa, rs float64) float64
+TEXT ·softGradNEON(SB), NOSPLIT, $0-112
+	MOVD	g_base+0(FP), R0
+	MOVD	g_len+8(FP), R2
+	MOVD	x_base+24(FP), R1
+	MOVD	y_base+48(FP), R3
+	FMOVS	m+72(FP), F12
+	FCVTSD	F12, F12
+	VDUP	V12.D[0], V12.D2
+	FMOVD	l+80(FP), F13
+	VDUP	V13.D[0], V13.D2
+	FMOVD	sa+88(FP), F14
+	VDUP	V14.D[0], V14.D2
+	FMOVD	rs+96(FP), F15
+	VDUP	V15.D[0], V15.D2
+	MOVD	$·softGradExp<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P	32(R4), [V28.S4, V29.S4]
+	VEOR	V30.B16, V30.B16, V30.B16
+	VEOR	V11.B16, V11.B16, V11.B16
+	SUBS	$4, R2, R2
+	BLT	sg_tail
+sg_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	VLD1.P	16(R3), [V1.S4]
+	WORD	$0x0e617803	// fcvtl v3.2d, v0.2s
+	WORD	$0x0e617828	// fcvtl v8.2d, v1.2s
+	WORD	$0x4eecd463	// fsub v3.2d, v3.2d, v12.2d
+	WORD	$0x4ee3d5a9	// fsub v9.2d, v13.2d, v3.2d
+	WORD	$0x6e68dd29	// fmul v9.2d, v9.2d, v8.2d
+	WORD	$0x4e7ee50a	// fcmeq v10.2d, v8.2d, v30.2d
+	WORD	$0x4e6a1d29	// bic v9.16b, v9.16b, v10.16b
+	WORD	$0x4e69d56b	// fadd v11.2d, v11.2d, v9.2d
+	WORD	$0x6ee3e667	// fcmgt v7.2d, v19.2d, v3.2d
+	VMOV	V16.B16, V4.B16
+	WORD	$0x4fd11064	// fmla v4.2d, v3.2d, v17.d[0]
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4fd158a3	// fmls v3.2d, v5.2d, v17.d[1]
+	WORD	$0x4fd250a3	// fmls v3.2d, v5.2d, v18.d[0]
+	VMOV	V29.B16, V5.B16
+	WORD	$0x4fd21865	// fmla v5.2d, v3.2d, v18.d[1]
+	VMOV	V28.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V27.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V26.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V25.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V24.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V23.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V22.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V21.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V20.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V20.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VSHL	$52, V4.D2, V4.D2
+	WORD	$0x6e64dca5	// fmul v5.2d, v5.2d, v4.2d
+	WORD	$0x4e671ca5	// bic v5.16b, v5.16b, v7.16b
+	WORD	$0x6e6edca5	// fmul v5.2d, v5.2d, v14.2d
+	WORD	$0x4ee8d4a5	// fsub v5.2d, v5.2d, v8.2d
+	WORD	$0x6e6fdca5	// fmul v5.2d, v5.2d, v15.2d
+	WORD	$0x0e6168a2	// fcvtn v2.2s, v5.2d
+	WORD	$0x4e617803	// fcvtl2 v3.2d, v0.4s
+	WORD	$0x4e617828	// fcvtl2 v8.2d, v1.4s
+	WORD	$0x4eecd463	// fsub v3.2d, v3.2d, v12.2d
+	WORD	$0x4ee3d5a9	// fsub v9.2d, v13.2d, v3.2d
+	WORD	$0x6e68dd29	// fmul v9.2d, v9.2d, v8.2d
+	WORD	$0x4e7ee50a	// fcmeq v10.2d, v8.2d, v30.2d
+	WORD	$0x4e6a1d29	// bic v9.16b, v9.16b, v10.16b
+	WORD	$0x4e69d56b	// fadd v11.2d, v11.2d, v9.2d
+	WORD	$0x6ee3e667	// fcmgt v7.2d, v19.2d, v3.2d
+	VMOV	V16.B16, V4.B16
+	WORD	$0x4fd11064	// fmla v4.2d, v3.2d, v17.d[0]
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4fd158a3	// fmls v3.2d, v5.2d, v17.d[1]
+	WORD	$0x4fd250a3	// fmls v3.2d, v5.2d, v18.d[0]
+	VMOV	V29.B16, V5.B16
+	WORD	$0x4fd21865	// fmla v5.2d, v3.2d, v18.d[1]
+	VMOV	V28.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V27.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V26.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V25.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V24.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V23.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V22.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V21.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V20.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V20.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VSHL	$52, V4.D2, V4.D2
+	WORD	$0x6e64dca5	// fmul v5.2d, v5.2d, v4.2d
+	WORD	$0x4e671ca5	// bic v5.16b, v5.16b, v7.16b
+	WORD	$0x6e6edca5	// fmul v5.2d, v5.2d, v14.2d
+	WORD	$0x4ee8d4a5	// fsub v5.2d, v5.2d, v8.2d
+	WORD	$0x6e6fdca5	// fmul v5.2d, v5.2d, v15.2d
+	WORD	$0x4e6168a2	// fcvtn2 v2.4s, v5.2d
+	VST1.P	[V2.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	sg_loop4
+sg_tail:
+	ADDS	$4, R2, R2
+	BEQ	sg_done
+	VEOR	V1.B16, V1.B16, V1.B16
+	CMP	$2, R2
+	BLT	sg_load1
+	BEQ	sg_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V1.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V1.S[2]
+	B	sg_loaded
+sg_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V1.S[1]
+	B	sg_loaded
+sg_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V1.S[0]
+sg_loaded:
+	WORD	$0x0e617803	// fcvtl v3.2d, v0.2s
+	WORD	$0x0e617828	// fcvtl v8.2d, v1.2s
+	WORD	$0x4eecd463	// fsub v3.2d, v3.2d, v12.2d
+	WORD	$0x4ee3d5a9	// fsub v9.2d, v13.2d, v3.2d
+	WORD	$0x6e68dd29	// fmul v9.2d, v9.2d, v8.2d
+	WORD	$0x4e7ee50a	// fcmeq v10.2d, v8.2d, v30.2d
+	WORD	$0x4e6a1d29	// bic v9.16b, v9.16b, v10.16b
+	WORD	$0x4e69d56b	// fadd v11.2d, v11.2d, v9.2d
+	WORD	$0x6ee3e667	// fcmgt v7.2d, v19.2d, v3.2d
+	VMOV	V16.B16, V4.B16
+	WORD	$0x4fd11064	// fmla v4.2d, v3.2d, v17.d[0]
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4fd158a3	// fmls v3.2d, v5.2d, v17.d[1]
+	WORD	$0x4fd250a3	// fmls v3.2d, v5.2d, v18.d[0]
+	VMOV	V29.B16, V5.B16
+	WORD	$0x4fd21865	// fmla v5.2d, v3.2d, v18.d[1]
+	VMOV	V28.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V27.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V26.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V25.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V24.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V23.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V22.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V21.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V20.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V20.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VSHL	$52, V4.D2, V4.D2
+	WORD	$0x6e64dca5	// fmul v5.2d, v5.2d, v4.2d
+	WORD	$0x4e671ca5	// bic v5.16b, v5.16b, v7.16b
+	WORD	$0x6e6edca5	// fmul v5.2d, v5.2d, v14.2d
+	WORD	$0x4ee8d4a5	// fsub v5.2d, v5.2d, v8.2d
+	WORD	$0x6e6fdca5	// fmul v5.2d, v5.2d, v15.2d
+	WORD	$0x0e6168a2	// fcvtn v2.2s, v5.2d
+	WORD	$0x4e617803	// fcvtl2 v3.2d, v0.4s
+	WORD	$0x4e617828	// fcvtl2 v8.2d, v1.4s
+	WORD	$0x4eecd463	// fsub v3.2d, v3.2d, v12.2d
+	WORD	$0x4ee3d5a9	// fsub v9.2d, v13.2d, v3.2d
+	WORD	$0x6e68dd29	// fmul v9.2d, v9.2d, v8.2d
+	WORD	$0x4e7ee50a	// fcmeq v10.2d, v8.2d, v30.2d
+	WORD	$0x4e6a1d29	// bic v9.16b, v9.16b, v10.16b
+	WORD	$0x4e69d56b	// fadd v11.2d, v11.2d, v9.2d
+	WORD	$0x6ee3e667	// fcmgt v7.2d, v19.2d, v3.2d
+	VMOV	V16.B16, V4.B16
+	WORD	$0x4fd11064	// fmla v4.2d, v3.2d, v17.d[0]
+	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
+	WORD	$0x4fd158a3	// fmls v3.2d, v5.2d, v17.d[1]
+	WORD	$0x4fd250a3	// fmls v3.2d, v5.2d, v18.d[0]
+	VMOV	V29.B16, V5.B16
+	WORD	$0x4fd21865	// fmla v5.2d, v3.2d, v18.d[1]
+	VMOV	V28.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V27.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V26.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V25.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V24.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V23.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V22.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V21.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VMOV	V20.B16, V6.B16
+	VFMLA	V3.D2, V5.D2, V6.D2
+	VMOV	V20.B16, V5.B16
+	VFMLA	V3.D2, V6.D2, V5.D2
+	VSHL	$52, V4.D2, V4.D2
+	WORD	$0x6e64dca5	// fmul v5.2d, v5.2d, v4.2d
+	WORD	$0x4e671ca5	// bic v5.16b, v5.16b, v7.16b
+	WORD	$0x6e6edca5	// fmul v5.2d, v5.2d, v14.2d
+	WORD	$0x4ee8d4a5	// fsub v5.2d, v5.2d, v8.2d
+	WORD	$0x6e6fdca5	// fmul v5.2d, v5.2d, v15.2d
+	WORD	$0x4e6168a2	// fcvtn2 v2.4s, v5.2d
+	CMP	$2, R2
+	BLT	sg_store1
+	BEQ	sg_store2
+	VST1.P	V2.S[0], 4(R0)
+	VST1.P	V2.S[1], 4(R0)
+	VST1.P	V2.S[2], 4(R0)
+	B	sg_storeed
+sg_store2:
+	VST1.P	V2.S[0], 4(R0)
+	VST1.P	V2.S[1], 4(R0)
+	B	sg_storeed
+sg_store1:
+	VST1.P	V2.S[0], 4(R0)
+sg_storeed:
+sg_done:
+	WORD	$0x7e70d96b	// faddp d11, v11.2d
+	FMOVD	F11, ret+104(FP)
 	RET

@@ -12,16 +12,18 @@ import "math"
 const expCutoff32 = -87.33654475055310898657
 
 var generic32 = kernels[float32]{
-	name:      "generic",
-	max:       maxGeneric[float32],
-	expSum:    expSum32,
-	expDiv:    expDiv32,
-	div:       div32,
-	sub:       sub32,
-	sum:       sumGeneric[float32],
-	dot:       dotDD[float32],
-	mulSub:    mulSub32,
-	expMulSub: expMulSub32,
+	name:   "generic",
+	max:    maxGeneric[float32],
+	expSum: expSum32,
+	expDiv: expDiv32,
+
+	expSumPrecise: expSumPrecise32,
+	div:           div32,
+	sub:           sub32,
+	sum:           sumGeneric[float32],
+	dot:           dotDD[float32],
+	mulSub:        mulSub32,
+	expMulSub:     expMulSub32,
 }
 
 var generic64 = kernels[float64]{
@@ -100,6 +102,22 @@ func expSum32(dst, x []float32, m float32) (rest, ones float64) {
 		}
 	}
 	return rest, ones
+}
+
+// expSumPrecise32 is expSum32 without a store, its rest compensated
+// (Neumaier): a plain float64 sum of 2^16 equal terms loses 2^-41 of it,
+// which the soft-target gradient's cancellation shows.
+func expSumPrecise32(x []float32, m float32) (rest, ones float64) {
+	var c float64
+	for _, v := range x {
+		e := exp32(v, m)
+		if float32(e) == 1 {
+			ones++
+		} else {
+			rest, c = neumaier(rest, c, e)
+		}
+	}
+	return rest + c, ones
 }
 
 // expDiv32 and div32 multiply by 1/s: its float64 rounding is 2^-29 of a

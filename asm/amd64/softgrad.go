@@ -83,10 +83,11 @@ func (a *arch) softGrad() {
 }
 
 // expSumPrecise: expSum's (rest, ones) without a store, each e = exp(x − m)
-// in float64 lanes to float64's precision (d = x − m exact, exp64), so
-// that softGrad's a = Σy/Σe is as precise as its e: the float32 kernels'
-// Σe is good to a float32 rounding, which p·Σy − y shows where it
-// cancels. ones counts the e that round to 1 in float32 (e >= 1 − 2^-25),
+// in float64 lanes to float64's precision (d = x − m exact, exp64), added
+// with twoSum, so that softGrad's a = Σy/Σe is as precise as its e: the
+// float32 kernels' Σe is good to a float32 rounding, which p·Σy − y shows
+// where it cancels, and a plain float64 sum of 2^16 equal terms loses
+// 2^-41. ones counts the e that round to 1 in float32 (e >= 1 − 2^-25),
 // as generic's expSum; lanes past the tail read −Inf (e = 0).
 func (a *arch) expSumPrecise() {
 	a.fn("expSumPrecise", "func(x []float32, m float32) (rest, ones float64)",
@@ -98,8 +99,9 @@ func (a *arch) expSumPrecise() {
 	VCVTSS2SD(mx, mx, mx)
 	mv := a.vec()
 	VBROADCASTSD(mx, mv)
-	rest, ones := a.vec(), a.vec()
+	rest, comp, ones := a.vec(), a.vec(), a.vec()
 	a.zero(rest)
+	a.zero(comp)
 	a.zero(ones)
 	neg := f32("neginf32", float32(math.Inf(-1)))
 	one := c64("one64", 1)
@@ -127,18 +129,18 @@ func (a *arch) expSumPrecise() {
 				VCMPPD(U8(0x1d), near, e, k1) // e >= 1 − 2^-25 (ordered)
 				VCMPPD(U8(0x19), near, e, kr) // not that: NaN too
 				VADDPD(one, ones, k1, ones)
-				VADDPD(e, rest, kr, rest)
+				VMOVAPD_Z(e, kr, e)
 			} else {
 				k1, t := a.vec(), a.vec()
 				VCMPPD(U8(0x1d), near, e, k1)
 				VANDPD(one, k1, t)
 				VADDPD(t, ones, ones)
-				VANDNPD(e, k1, t) // NaN where e is NaN
-				VADDPD(t, rest, rest)
+				VANDNPD(e, k1, e) // NaN where e is NaN
 			}
+			twoSum(rest, comp, e, a.vec)
 		}
 	})
-	r, o := a.hsum64(rest), a.hsum64(ones)
+	r, o := a.hsum64Comp(rest, comp), a.hsum64(ones)
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
 	Store(o, ReturnIndex(1))

@@ -144,6 +144,9 @@ func (e *emitter) vumovS(r gpr, n vreg, idx int) {
 
 func (e *emitter) veor(d, n, m vreg) { e.op("VEOR", m.b16(), n.b16(), d.b16()) }
 
+// vand: d = n & m (bitwise).
+func (e *emitter) vand(d, n, m vreg) { e.op("VAND", m.b16(), n.b16(), d.b16()) }
+
 // vbit: d = (d AND NOT m) OR (n AND m), inserting n's bits where m is set.
 func (e *emitter) vbit(d, n, m vreg) { e.op("VBIT", m.b16(), n.b16(), d.b16()) }
 
