@@ -5823,7 +5823,7 @@ expsump_loop:
 	VMULPD       Y6, Y7, Y7
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y5
 	VANDNPD      Y7, Y5, Y7
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y5
+	VCMPPD       $0x00, one64<>+0(SB), Y7, Y5
 	VANDPD       one64<>+0(SB), Y5, Y6
 	VADDPD       Y6, Y3, Y3
 	VANDNPD      Y7, Y5, Y7
@@ -5858,7 +5858,7 @@ expsump_loop:
 	VMULPD       Y5, Y6, Y6
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
 	VANDNPD      Y6, Y4, Y6
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
+	VCMPPD       $0x00, one64<>+0(SB), Y6, Y4
 	VANDPD       one64<>+0(SB), Y4, Y5
 	VADDPD       Y5, Y3, Y3
 	VANDNPD      Y6, Y4, Y6
@@ -5904,7 +5904,7 @@ expsump_single:
 	VMULPD       Y6, Y7, Y7
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y5
 	VANDNPD      Y7, Y5, Y7
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y5
+	VCMPPD       $0x00, one64<>+0(SB), Y7, Y5
 	VANDPD       one64<>+0(SB), Y5, Y6
 	VADDPD       Y6, Y3, Y3
 	VANDNPD      Y7, Y5, Y7
@@ -5939,7 +5939,7 @@ expsump_single:
 	VMULPD       Y5, Y6, Y6
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
 	VANDNPD      Y6, Y4, Y6
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y6, Y4
+	VCMPPD       $0x00, one64<>+0(SB), Y6, Y4
 	VANDPD       one64<>+0(SB), Y4, Y5
 	VADDPD       Y5, Y3, Y3
 	VANDNPD      Y6, Y4, Y6
@@ -6014,7 +6014,7 @@ tail_loaded_102:
 	VMULPD       Y6, Y7, Y7
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y4
 	VANDNPD      Y7, Y4, Y7
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y7, Y4
+	VCMPPD       $0x00, one64<>+0(SB), Y7, Y4
 	VANDPD       one64<>+0(SB), Y4, Y6
 	VADDPD       Y6, Y3, Y3
 	VANDNPD      Y7, Y4, Y7
@@ -6049,7 +6049,7 @@ tail_loaded_102:
 	VMULPD       Y0, Y4, Y4
 	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y0
 	VANDNPD      Y4, Y0, Y4
-	VCMPPD       $0x1d, oneish64<>+0(SB), Y4, Y0
+	VCMPPD       $0x00, one64<>+0(SB), Y4, Y0
 	VANDPD       one64<>+0(SB), Y0, Y5
 	VADDPD       Y5, Y3, Y3
 	VANDNPD      Y4, Y0, Y4
@@ -6097,16 +6097,6 @@ expsump_done:
 	MOVSD        X1, rest+32(FP)
 	MOVSD        X0, ones+40(FP)
 	RET
-
-DATA oneish64<>+0(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+8(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+16(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+24(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+32(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+40(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+48(SB)/8, $0x3feffffff0000000
-DATA oneish64<>+56(SB)/8, $0x3feffffff0000000
-GLOBL oneish64<>(SB), RODATA|NOPTR, $64
 
 // func maxAVX512(x []float32) float32
 // Requires: AVX, AVX512F, SSE
@@ -10088,8 +10078,8 @@ expsump_loop:
 	VMULPD        Z6, Z7, Z7
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
 	VMOVAPD.Z     Z7, K1, Z7
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z7, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z7, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z7, K2, Z7
 	VADDPD        Z7, Z1, Z5
@@ -10123,8 +10113,8 @@ expsump_loop:
 	VMULPD        Z5, Z6, Z6
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
 	VMOVAPD.Z     Z6, K1, Z6
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z6, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z6, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z6, K2, Z6
 	VADDPD        Z6, Z1, Z4
@@ -10169,8 +10159,8 @@ expsump_single:
 	VMULPD        Z6, Z7, Z7
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
 	VMOVAPD.Z     Z7, K1, Z7
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z7, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z7, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z7, K2, Z7
 	VADDPD        Z7, Z1, Z5
@@ -10204,8 +10194,8 @@ expsump_single:
 	VMULPD        Z5, Z6, Z6
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
 	VMOVAPD.Z     Z6, K1, Z6
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z6, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z6, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z6, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z6, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z6, K2, Z6
 	VADDPD        Z6, Z1, Z4
@@ -10253,8 +10243,8 @@ expsump_tail:
 	VMULPD        Z6, Z7, Z7
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K1
 	VMOVAPD.Z     Z7, K1, Z7
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z7, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z7, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z7, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z7, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z7, K2, Z7
 	VADDPD        Z7, Z1, Z5
@@ -10288,8 +10278,8 @@ expsump_tail:
 	VMULPD        Z0, Z5, Z5
 	VCMPPD        $0x05, cutoff64<>+0(SB), Z4, K1
 	VMOVAPD.Z     Z5, K1, Z5
-	VCMPPD        $0x1d, oneish64<>+0(SB), Z5, K1
-	VCMPPD        $0x19, oneish64<>+0(SB), Z5, K2
+	VCMPPD        $0x00, one64<>+0(SB), Z5, K1
+	VCMPPD        $0x04, one64<>+0(SB), Z5, K2
 	VADDPD        one64<>+0(SB), Z3, K1, Z3
 	VMOVAPD.Z     Z5, K2, Z5
 	VADDPD        Z5, Z1, Z0

@@ -102,11 +102,9 @@ DATA	·expSumPreciseExp<>+208(SB)/8, $0x3ea27e4fb7789f5d
 DATA	·expSumPreciseExp<>+216(SB)/8, $0x3ea27e4fb7789f5d
 GLOBL	·expSumPreciseExp<>(SB), RODATA|NOPTR, $224
 
-DATA	·expSumPreciseOne<>+0(SB)/8, $0x3fefffffefffffff
-DATA	·expSumPreciseOne<>+8(SB)/8, $0x3fefffffefffffff
-DATA	·expSumPreciseOne<>+16(SB)/8, $0x3ff0000000000000
-DATA	·expSumPreciseOne<>+24(SB)/8, $0x3ff0000000000000
-GLOBL	·expSumPreciseOne<>(SB), RODATA|NOPTR, $32
+DATA	·expSumPreciseOne<>+0(SB)/8, $0x3ff0000000000000
+DATA	·expSumPreciseOne<>+8(SB)/8, $0x3ff0000000000000
+GLOBL	·expSumPreciseOne<>(SB), RODATA|NOPTR, $16
 
 DATA	·expSumPreciseInf<>+0(SB)/8, $0xff800000ff800000
 DATA	·expSumPreciseInf<>+8(SB)/8, $0xff800000ff800000
@@ -1685,7 +1683,7 @@ TEXT ·expSumPreciseNEON(SB), NOSPLIT, $0-48
 	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
 	VLD1.P	32(R4), [V28.S4, V29.S4]
 	MOVD	$·expSumPreciseOne<>(SB), R4
-	VLD1.P	32(R4), [V30.S4, V31.S4]
+	VLD1.P	16(R4), [V31.S4]
 	MOVD	$·expSumPreciseInf<>(SB), R4
 	VLD1.P	16(R4), [V14.S4]
 	VEOR	V8.B16, V8.B16, V8.B16
@@ -1728,7 +1726,7 @@ esp_loop4:
 	VSHL	$52, V2.D2, V2.D2
 	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
 	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
-	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	WORD	$0x4e7fe466	// fcmeq v6.2d, v3.2d, v31.2d
 	VAND	V31.B16, V6.B16, V7.B16
 	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
 	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
@@ -1773,7 +1771,7 @@ esp_loop4:
 	VSHL	$52, V2.D2, V2.D2
 	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
 	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
-	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	WORD	$0x4e7fe466	// fcmeq v6.2d, v3.2d, v31.2d
 	VAND	V31.B16, V6.B16, V7.B16
 	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
 	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
@@ -1838,7 +1836,7 @@ esp_loaded:
 	VSHL	$52, V2.D2, V2.D2
 	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
 	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
-	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	WORD	$0x4e7fe466	// fcmeq v6.2d, v3.2d, v31.2d
 	VAND	V31.B16, V6.B16, V7.B16
 	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
 	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b
@@ -1883,7 +1881,7 @@ esp_loaded:
 	VSHL	$52, V2.D2, V2.D2
 	WORD	$0x6e62dc63	// fmul v3.2d, v3.2d, v2.2d
 	WORD	$0x4e651c63	// bic v3.16b, v3.16b, v5.16b
-	WORD	$0x6efee466	// fcmgt v6.2d, v3.2d, v30.2d
+	WORD	$0x4e7fe466	// fcmeq v6.2d, v3.2d, v31.2d
 	VAND	V31.B16, V6.B16, V7.B16
 	WORD	$0x4e67d529	// fadd v9.2d, v9.2d, v7.2d
 	WORD	$0x4e661c67	// bic v7.16b, v3.16b, v6.16b

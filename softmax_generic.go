@@ -105,13 +105,14 @@ func expSum32(dst, x []float32, m float32) (rest, ones float64) {
 }
 
 // expSumPrecise32 is expSum32 without a store, its rest compensated
-// (Neumaier): a plain float64 sum of 2^16 equal terms loses 2^-41 of it,
-// which the soft-target gradient's cancellation shows.
+// (Neumaier; a plain float64 sum of 2^16 equal terms loses 2^-41 of it)
+// and holding every e below 1 (expSum32 counts those within 2^-25 of 1 as
+// ones): the soft-target gradient's cancellation shows either.
 func expSumPrecise32(x []float32, m float32) (rest, ones float64) {
 	var c float64
 	for _, v := range x {
 		e := exp32(v, m)
-		if float32(e) == 1 {
+		if e == 1 {
 			ones++
 		} else {
 			rest, c = neumaier(rest, c, e)

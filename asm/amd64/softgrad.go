@@ -87,8 +87,9 @@ func (a *arch) softGrad() {
 // with twoSum, so that softGrad's a = Σy/Σe is as precise as its e: the
 // float32 kernels' Σe is good to a float32 rounding, which p·Σy − y shows
 // where it cancels, and a plain float64 sum of 2^16 equal terms loses
-// 2^-41. ones counts the e that round to 1 in float32 (e >= 1 − 2^-25),
-// as generic's expSum; lanes past the tail read −Inf (e = 0).
+// 2^-41. ones counts the e that are exactly 1 (not those within 2^-25 of
+// it, as expSum does: the gradient would lose them); lanes past the tail
+// read −Inf (e = 0).
 func (a *arch) expSumPrecise() {
 	a.fn("expSumPrecise", "func(x []float32, m float32) (rest, ones float64)",
 		"expSumPrecise"+a.suffix+" returns Σ exp(x[i] − m) split as expSum's rest and ones, each term to float64's precision.")
@@ -105,7 +106,6 @@ func (a *arch) expSumPrecise() {
 	a.zero(ones)
 	neg := f32("neginf32", float32(math.Inf(-1)))
 	one := c64("one64", 1)
-	near := c64("oneish64", 1-0x1p-25)
 	s := streams{ptrs: []GPVirtual{xp}, n: n}
 	elementwise(a, s, "expsump", a.lanes, 1, a.lanes, func(off int, t tail) {
 		m := s.mem(0, off)
@@ -126,13 +126,13 @@ func (a *arch) expSumPrecise() {
 			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 11, negOnly: true})
 			if a.z {
 				k1, kr := K(), K()
-				VCMPPD(U8(0x1d), near, e, k1) // e >= 1 − 2^-25 (ordered)
-				VCMPPD(U8(0x19), near, e, kr) // not that: NaN too
+				VCMPPD(U8(0x00), one, e, k1) // e == 1 (ordered)
+				VCMPPD(U8(0x04), one, e, kr) // not that: NaN too
 				VADDPD(one, ones, k1, ones)
 				VMOVAPD_Z(e, kr, e)
 			} else {
 				k1, t := a.vec(), a.vec()
-				VCMPPD(U8(0x1d), near, e, k1)
+				VCMPPD(U8(0x00), one, e, k1)
 				VANDPD(one, k1, t)
 				VADDPD(t, ones, ones)
 				VANDNPD(e, k1, e) // NaN where e is NaN

@@ -73,8 +73,9 @@ func (e *emitter) exp64p(d, z, p, q, lt vreg) vreg {
 }
 
 // expSumPreciseKernel: Σ exp(x − m) split as expSum's rest and ones, each
-// term from exp64p: ones counts the terms that round to 1 in float32 (above
-// 1 − 2^-25 less an ULP), rest adds the others (NaN included) with twoSum:
+// term from exp64p: ones counts the terms that are exactly 1 (not those
+// within 2^-25 of it, as expSum does: the gradient would lose them), rest
+// adds the others (NaN included) with twoSum:
 // a plain float64 sum of 2^16 equal terms loses 2^-41, which the soft
 // gradient's cancellation shows. The lanes past the tail read −Inf.
 func expSumPreciseKernel(e *emitter) {
@@ -82,14 +83,14 @@ func expSumPreciseKernel(e *emitter) {
 	const src, cnt, tmp gpr = 1, 2, 4
 	const x, d, z, p, q, lt, mask, t, rest, ones, comp vreg = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 	tmp3 := seq(11, 3)
-	const ninf, mv, near, one vreg = 14, 15, 30, 31
+	const ninf, mv, one vreg = 14, 15, 31
 	e.movdArg("x_base+0(FP)", src)
 	e.movdArg("x_len+8(FP)", cnt)
 	e.fmovsArg("m+24(FP)", mv)
 	e.fcvtsd(mv, mv)
 	e.vdupLane0(d2, mv, mv)
 	e.exp64pConsts("expSumPreciseExp", tmp)
-	e.constants("expSumPreciseOne", tmp, near, splat64(f64(math.Nextafter(1-0x1p-25, 0))), splat64(f64(1)))
+	e.constants("expSumPreciseOne", tmp, one, splat64(f64(1)))
 	e.constants("expSumPreciseInf", tmp, ninf, splat32(f32(math.Inf(-1))))
 	e.veor(rest, rest, rest)
 	e.veor(comp, comp, comp)
@@ -105,7 +106,7 @@ func expSumPreciseKernel(e *emitter) {
 			}
 			e.fsub(d2, d, d, mv)
 			r := e.exp64p(d, z, p, q, lt)
-			e.fcmgt(d2, mask, r, near)
+			e.fcmeq(d2, mask, r, one)
 			e.vand(t, mask, one)
 			e.fadd(d2, ones, ones, t)
 			e.bic(t, r, mask)
