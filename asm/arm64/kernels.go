@@ -194,10 +194,11 @@ var (
 	expOverflow64 = 7.09782712893383973096e+02
 )
 
-// expPoly64 returns 2/k! for k = 0..10: 2·exp(t) by its Taylor series,
-// relative error below 2^-41 on [−ln2/2, ln2/2].
-func expPoly64() [11]float64 {
-	var c [11]float64
+// expTaylor returns 2/k! for k = 0..deg: 2·exp(t) by its Taylor series,
+// relative error below 2^-41 on [−ln2/2, ln2/2] for deg 10 (expMulSub),
+// 2^-46 for deg 11 (exp64p).
+func expTaylor(deg int) []float64 {
+	c := make([]float64, deg+1)
 	f := 2.0
 	for k := range c {
 		if k > 0 {
@@ -629,7 +630,7 @@ func expMulSubKernel(e *emitter) {
 	// c(j) holds the coefficient of t^j, 2/j!, j = 0..9: c0 = c1 = 2
 	// share V23, c2..c9 are V24..V31.
 	c := func(j int) vreg { return 22 + vreg(max(j, 1)) }
-	poly := expPoly64()
+	poly := expTaylor(10)
 	e.movdArg("dx_base+0(FP)", dst)
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("logp_base+24(FP)", pl)
