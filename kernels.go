@@ -95,12 +95,13 @@ type kernels[F Float] struct {
 	softGrad func(g, x, y []F, m F, l, sa, scale float64) float64
 
 	// expSumPrecise, when not nil, is expSum without a store for
-	// softCrossEntropyRow, with each e[i] to float64's precision and rest
-	// compensated: p·Σy − y cancels where the targets match the
-	// probabilities, and a sum good to a float32 rounding (or a plain
-	// float64 sum of many equal terms, 2^-41 at 2^16) shows there. Sets
-	// without it use expSum (generic64: its float64 sum is the loss's own
-	// precision). (amd64, neon: with softGrad, whose exp is as precise.)
+	// softCrossEntropyRow, with each e[i] to float64's precision, rest
+	// compensated, and ones counting only the e[i] that are exactly 1:
+	// p·Σy − y cancels where the targets match the probabilities, and a
+	// sum good to a float32 rounding (or a plain float64 sum of many
+	// equal terms, 2^-41 at 2^16, or an e within 2^-25 of 1 counted as 1)
+	// shows there. Sets without it use expSum (generic64's is all that).
+	// (amd64, neon: with softGrad, whose exp is as precise.)
 	expSumPrecise func(x []F, m F) (rest, ones float64)
 
 	// softmaxBackwardRows and logSoftmaxBackwardRows, when not nil, are
