@@ -374,7 +374,7 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 			loss, c = neumaier(loss, c, yj*(l-diff(x[j], m)))
 		}
 	}
-	// g = (p·Σy − y)/scale with p = e/s, e from exp32 again per element:
+	// g = (p·Σy − y)/scale with p = e/s, e again per element (expAt):
 	// where p·Σy − y cancels, a float32 e (a set's expSum store) would
 	// show its rounding.
 	a := sy / (ones + rest)

@@ -12,12 +12,11 @@ import "math"
 const expCutoff32 = -87.33654475055310898657
 
 var generic32 = kernels[float32]{
-	name:   "generic",
-	max:    maxGeneric[float32],
-	expSum: expSum32,
-	expDiv: expDiv32,
-
+	name:          "generic",
+	max:           maxGeneric[float32],
+	expSum:        expSum32,
 	expSumPrecise: expSumPrecise32,
+	expDiv:        expDiv32,
 	div:           div32,
 	sub:           sub32,
 	sum:           sumGeneric[float32],
