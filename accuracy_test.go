@@ -327,20 +327,34 @@ func TestLongRow(t *testing.T) {
 }
 
 // TestLogSumExpCancellation: rows shifted so that max + log Σ nearly
-// cancels (the result is tiny against both terms), where the error of the
-// sum is magnified.
+// cancels (the result is tiny against both terms, down to 2^-40 of them),
+// where the error of the sum and of its log is magnified; and
+// log-probabilities (a row's rounded LogSoftmax), whose LogSumExp is the
+// rounding of their normalization, 1e-8 or less against terms near 10.
+// Within 4 ULP of the double-double reference (ref.Precise: ref.Fast's
+// float64 log is itself tens of ULPs off there), which needs
+// logSumExpDD.
 func TestLogSumExpCancellation(t *testing.T) {
 	rng := newRand(17)
 	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
 		for i := range 400 {
 			n := 2 + i%97
 			xs := gen.Logits(rng, n, spreads[i%4], 0)
-			shift := ref.LogSumExp(xs, ref.Fast) - (rng.Float64()-0.5)*math.Ldexp(1, -i%20)
+			shift := ref.LogSumExp(xs, ref.Fast) - (rng.Float64()-0.5)*math.Ldexp(1, -i%40)
 			for j := range xs {
 				xs[j] = float64(float32(xs[j] - shift))
 			}
 			got := logSumExp(k, f32(xs))
-			check32(t, k, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float32{got}, []float64{ref.LogSumExp(xs, ref.Fast)})
+			check32(t, k, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float32{got}, []float64{ref.LogSumExp(xs, ref.Precise)})
+		}
+		ns := append(lengths()[1:301:301], 1000, 4097)
+		for i, n := range ns {
+			sigma := []float64{0.5, 2, 8}[i%3]
+			lp := rounded32(ref.LogSoftmax(gen.Logits(rng, n, sigma, 0), ref.Fast))
+			x, free := vec32(lp, placementFor(i))
+			got := logSumExp(k, x)
+			check32(t, k, fmt.Sprintf("LogSumExp log-probabilities n=%d σ=%g", n, sigma), []float32{got}, []float64{ref.LogSumExp(lp, ref.Precise)})
+			free()
 		}
 	})
 }
@@ -516,4 +530,22 @@ func TestBackwardCancellation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDDExpNeg: logSumExpDD's exp against the reference's double-double
+// exp (an independent reduction: k·ln2 and (e^(r/1024))^1024) over the
+// range it takes, to 2^-92 relative.
+func TestDDExpNeg(t *testing.T) {
+	rng := newRand(59)
+	for i := 0; i < 20000; i++ {
+		d := float64(float32(expCutoff32 * rng.Float64()))
+		if i < 3 {
+			d = []float64{0, expCutoff32, -math.Ln2 / 128}[i]
+		}
+		got := ddExpNeg(d)
+		want := ref.Exp(ref.D(d))
+		if e := math.Abs(((got.hi - want.Hi) + (got.lo - want.Lo)) / want.Hi); !(e <= 0x1p-92) {
+			t.Fatalf("ddExpNeg(%v) = %v + %v, want %v + %v (relative %g)", d, got.hi, got.lo, want.Hi, want.Lo, e)
+		}
+	}
 }

@@ -163,12 +163,19 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 	case rowMasked:
 		return F(math.Inf(-1))
 	}
-	if r := float64(m) + l; math.Abs(r) < l/2 && k.expDiv == nil {
+	if r := float64(m) + l; math.Abs(r) < l/2 && k.expSumPrecise != nil {
 		// m + l cancels (m < 0, l ≈ −m) and magnifies the error of l,
-		// which a SIMD set sums from float32 exps; the generic kernels
-		// sum float64 exps. Rare, and only LogSumExp itself cancels.
-		if g, ok := any(&generic32).(*kernels[F]); ok {
-			_, l, _ = logSumExpRow(g, x)
+		// which expSum sums from float32 exps (SIMD sets) or without
+		// compensation. expSumPrecise's float64 exps and compensated sum
+		// leave l within about 2^-45 + 2^-52·l, which is within a
+		// float32 ULP of m + l unless that is smaller still: then
+		// (log-probabilities, whose LogSumExp is their normalization's
+		// rounding) the row is summed again in double-double. Only
+		// LogSumExp itself cancels.
+		rest, ones := k.expSumPrecise(x, m)
+		l = logOf(rest, ones)
+		if r = float64(m) + l; math.Abs(r) < 0x1p-19+0x1p-26*l && is32[F]() {
+			return F(logSumExpDD(as32(x), float32(m)))
 		}
 	}
 	return F(float64(m) + l)

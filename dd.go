@@ -1,0 +1,108 @@
+package softmax
+
+import "math"
+
+// Double-double arithmetic (a value hi + lo, about 106 bits) for the one
+// place float64 does not suffice: LogSumExp where m + log Σ exp(x − m)
+// cancels far below log Σ (log-probabilities, whose LogSumExp is the
+// rounding of their normalization, 1e-8 against terms near 10). There
+// float64's rounding of log Σ alone is hundreds of float32 ULPs of the
+// result, so the sum, its exps and its log are carried in double-double.
+
+type dd struct{ hi, lo float64 }
+
+// ddNorm renormalizes hi + lo for |hi| >= |lo| (Fast2Sum).
+func ddNorm(hi, lo float64) dd {
+	s := hi + lo
+	return dd{s, lo - (s - hi)}
+}
+
+func ddAdd(a, b dd) dd {
+	s, e := twoDiff(a.hi, -b.hi)
+	return ddNorm(s, e+a.lo+b.lo)
+}
+
+// The float64(…) conversions round where they stand: no FMA fusion
+// (arm64) across an error-free transform.
+
+func ddMul(a, b dd) dd {
+	p := float64(a.hi * b.hi)
+	e := math.FMA(a.hi, b.hi, -p)
+	return ddNorm(p, e+a.hi*b.lo+a.lo*b.hi)
+}
+
+// ddDivF returns a/b for a small whole b, to about 2^-104.
+func ddDivF(a dd, b float64) dd {
+	q := a.hi / b
+	r := math.FMA(-q, b, a.hi) + a.lo
+	return ddNorm(q, r/b)
+}
+
+// ddSqrt returns √a by one Newton step on math.Sqrt of the high part.
+func ddSqrt(a dd) dd {
+	y := math.Sqrt(a.hi)
+	return ddNorm(y, (math.FMA(-y, y, a.hi)+a.lo)/(2*y))
+}
+
+var (
+	// ddPow2 holds 2^(j/64), j = 0..63; ddInvFact 1/k!, k = 0..9.
+	ddPow2    [64]dd
+	ddInvFact [10]dd
+	// ln2/64 as hi + lo: ln 2 to 2^-106, scaled exactly.
+	ddLn2x64 = dd{0x1.62e42fefa39efp-1 / 64, 0x1.abc9e3b39803fp-56 / 64}
+)
+
+func init() {
+	r := dd{2, 0}
+	for range 6 {
+		r = ddSqrt(r)
+	}
+	ddPow2[0] = dd{1, 0}
+	for j := 1; j < len(ddPow2); j++ {
+		ddPow2[j] = ddMul(ddPow2[j-1], r)
+	}
+	ddInvFact[0] = dd{1, 0}
+	for k := 1; k < len(ddInvFact); k++ {
+		ddInvFact[k] = ddDivF(ddInvFact[k-1], float64(k))
+	}
+}
+
+// ddExpNeg returns exp(d) for d in [ln 2^-126, 0] to about 2^-95:
+// d = (64k + j)·ln2/64 + r with |r| <= ln2/128, exp(r) by its Taylor
+// series to r^9 (r^10/10! < 2^-97; the terms from r^5 on, below 2^-44,
+// in float64), times 2^(j/64) and 2^k.
+func ddExpNeg(d float64) dd {
+	n := math.Round(d / ddLn2x64.hi)
+	ph := float64(n * ddLn2x64.hi)
+	pe := math.FMA(n, ddLn2x64.hi, -ph)
+	r := ddAdd(dd{d, 0}, dd{-ph, -pe})
+	r = ddAdd(r, dd{-n * ddLn2x64.lo, 0})
+	q := 1.0 / 362880
+	for k := 8; k >= 5; k-- {
+		q = q*r.hi + ddInvFact[k].hi
+	}
+	p := ddAdd(ddMul(dd{q, 0}, r), ddInvFact[4])
+	for k := 3; k >= 0; k-- {
+		p = ddAdd(ddMul(p, r), ddInvFact[k])
+	}
+	k := int(math.Floor(n / 64))
+	p = ddMul(p, ddPow2[int(n)-64*k])
+	scale := math.Float64frombits(uint64(k+1023) << 52) // k >= −127: normal
+	return dd{p.hi * scale, p.lo * scale}
+}
+
+// logSumExpDD returns m + log Σ exp(x − m) for a finite float32 row with
+// max m, in double-double, exp(x − m) flushed to 0 below ln 2^-126 as the
+// float32 kernels flush it: log S = y + log(S·e^-y) with y = log S.hi and
+// S·e^-y − 1 tiny, and m + y exact where they cancel.
+func logSumExpDD(x []float32, m float32) float64 {
+	var s dd
+	for _, v := range x {
+		if d := float64(v) - float64(m); d >= expCutoff32 {
+			s = ddAdd(s, ddExpNeg(d))
+		}
+	}
+	y := math.Log(s.hi)
+	t := ddAdd(ddMul(s, ddExpNeg(-y)), dd{-1, 0})
+	return (float64(m) + y) + t.hi
+}
