@@ -57,7 +57,9 @@
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike.
-// float64 results are within 4 ULP of a double-double reference.
+// float64 results are within 4 ULP of a double-double reference (not
+// LogSumExp where max + log Σ cancels beyond float64's precision, as for
+// float64 log-probabilities: that would take triple-double).
 //
 // Outputs that are differences may cancel far below their terms: dy −
 // ⟨p, dy⟩ (SoftmaxBackward), dy − exp(logp)·Σdy (LogSoftmaxBackward) and
