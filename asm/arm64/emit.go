@@ -67,6 +67,14 @@ func (e *emitter) fmovsArg(arg string, v vreg) { e.op("FMOVS", arg, v.f()) }
 func (e *emitter) fmovdArg(arg string, v vreg) { e.op("FMOVD", arg, v.f()) }
 func (e *emitter) fmovsRet(v vreg, res string) { e.op("FMOVS", v.f(), res) }
 func (e *emitter) fmovdRet(v vreg, res string) { e.op("FMOVD", v.f(), res) }
+
+// max64Arg loads the float32 argument arg (a row's max) into both
+// float64 lanes of v.
+func (e *emitter) max64Arg(arg string, v vreg) {
+	e.fmovsArg(arg, v)
+	e.fcvtsd(v, v)
+	e.vdupLane0(d2, v, v)
+}
 func (e *emitter) fmovdConst(v vreg, c float64) {
 	e.op("FMOVD", "$"+strconv.FormatFloat(c, 'e', -1, 64), v.f())
 }

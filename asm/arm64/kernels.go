@@ -540,9 +540,7 @@ func subKernel(e *emitter) {
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("x_base+24(FP)", src)
 	e.movdArg("x_len+32(FP)", cnt)
-	e.fmovsArg("m+48(FP)", m)
-	e.fcvtsd(m, m)
-	e.vdupLane0(d2, m, m)
+	e.max64Arg("m+48(FP)", m)
 	e.fmovdArg("l+56(FP)", l)
 	e.vdupLane0(d2, l, l)
 	e.mapKernel("sub", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {

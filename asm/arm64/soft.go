@@ -72,9 +72,7 @@ func expSumPreciseKernel(e *emitter) {
 	const ninf, mv, one vreg = 14, 15, 31
 	e.movdArg("x_base+0(FP)", src)
 	e.movdArg("x_len+8(FP)", cnt)
-	e.fmovsArg("m+24(FP)", mv)
-	e.fcvtsd(mv, mv)
-	e.vdupLane0(d2, mv, mv)
+	e.max64Arg("m+24(FP)", mv)
 	e.exp64pConsts("expSumPreciseExp", tmp)
 	e.constants("expSumPreciseOne", tmp, one, splat64(f64(1)))
 	e.constants("expSumPreciseInf", tmp, ninf, splat32(f32(math.Inf(-1))))
@@ -124,9 +122,7 @@ func softGradKernel(e *emitter) {
 	e.movdArg("g_len+8(FP)", cnt)
 	e.movdArg("x_base+24(FP)", src)
 	e.movdArg("y_base+48(FP)", py)
-	e.fmovsArg("m+72(FP)", mv)
-	e.fcvtsd(mv, mv)
-	e.vdupLane0(d2, mv, mv)
+	e.max64Arg("m+72(FP)", mv)
 	for _, a := range []struct {
 		arg string
 		v   vreg
