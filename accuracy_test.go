@@ -118,7 +118,7 @@ func TestAccuracyBackward32(t *testing.T) {
 			dx, free3 := alloc[float32](c.n, placementFor(int(c.seed)+2))
 
 			softmaxBackwardRow(k, dx, p, dy)
-			check32(t, k, "SoftmaxBackward "+c.String(), dx, ref.SoftmaxBackward(pv, dyv))
+			checkTerms32(t, k, "SoftmaxBackward "+c.String(), dx, ref.SoftmaxBackward(pv, dyv), dotTerms(pv, dyv, c.n))
 
 			// dx = dy − exp(logp)·Σdy cancels where the two terms are
 			// close; the float64 exp's rounding then shows relative to
@@ -502,21 +502,37 @@ func TestBackwardCancellation(t *testing.T) {
 				x[i] = float64(float32(-60 - 30*rng.Float64()))
 			}
 			p := rounded32(ref.Softmax(x, ref.Fast))
-			for _, c := range []float64{1, -3.75, 1e-20} {
+			if n%3 == 0 && n > 3 {
+				// Probabilities that sum to 1 exactly but for
+				// subnormal ones: dy − ⟨p, dy⟩ cancels below the
+				// double-double dot's precision (dotTerms' slack),
+				// yet the outputs are normal floats.
+				// a + b = t, a multiple of 2^-24 (so 1 − t is a
+				// float32), a and b in [2^-8, 2^-7) (multiples of
+				// 2^-31): ⟨p, dy⟩'s partial sums round.
+				t := float64(0x18000+rng.IntN(0x6000)) * 0x1p-24
+				a := math.Round((t-0x1p-7+(0x1p-7*2-t)*rng.Float64())*0x1p31) * 0x1p-31
+				p = append([]float64{1 - t, a, t - a}, make([]float64, n-3)...)
+				for i := 3; i < n; i++ {
+					p[i] = float64(float32(1e-40 * rng.Float64()))
+				}
+			}
+			for _, c := range []float64{1, -3.75, 1e-20, -9379.529296875} {
 				dy := make([]float64, n)
 				for i := range dy {
-					dy[i] = c
+					dy[i] = float64(float32(c))
 				}
 				if n%2 == 0 {
 					dy[rng.IntN(n)] = float64(math.Nextafter32(float32(c), 0))
 				}
 				want := ref.SoftmaxBackward(p, dy)
+				terms := dotTerms(p, dy, n)
 				what := fmt.Sprintf("n=%d c=%g", n, c)
 				pv, free1 := vec32(p, placementFor(n))
 				yv, free2 := vec32(dy, placementFor(n+1))
 				dx := make([]float32, n)
 				softmaxBackwardRow(k, dx, pv, yv)
-				check32(t, k, "SoftmaxBackward "+what, dx, want)
+				checkTerms32(t, k, "SoftmaxBackward "+what, dx, want, terms)
 				// The same row as rows of one batch (the small-row kernel
 				// up to 16 columns).
 				rows := make([]float32, 3*n)
@@ -524,7 +540,7 @@ func TestBackwardCancellation(t *testing.T) {
 					copy(rows[r*n:], pv)
 				}
 				softmaxBackwardRows(k, rows, rows, append(append(append([]float32{}, yv...), yv...), yv...), n)
-				check32(t, k, "SoftmaxBackwardRows "+what, rows[2*n:], want)
+				checkTerms32(t, k, "SoftmaxBackwardRows "+what, rows[2*n:], want, terms)
 				free1()
 				free2()
 			}

@@ -67,7 +67,10 @@
 // probabilities). Every set forms them in float64 precision — ⟨p, dy⟩ and
 // Σdy compensated, ⟨p, dy⟩ kept as a double-double pair, those exps
 // float64-accurate — so the bound there is 4 ULP of the output plus
-// float64's rounding of the larger term (2^-43 of it). LogSumExp = max +
+// float64's rounding of the larger term (2^-43 of it), and for
+// SoftmaxBackward p[i] times the double-double's, n·2^-104 of Σ|p·dy|
+// (reached where dy is constant and p sums to 1 within 2^-110, which
+// subnormal probabilities can do). LogSumExp = max +
 // log Σ cancels for log-probabilities (it is the rounding of their
 // normalization, 1e-8 against terms near 10); such a row is summed again
 // in double-double, so the float32 result keeps its 4 ULP there too, at

@@ -130,7 +130,7 @@ func FuzzSoftmaxBackward(f *testing.F) {
 		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
 			dx := make([]float32, len(p))
 			softmaxBackwardRow(k, dx, f32(p), f32(dy))
-			check32(t, k, "SoftmaxBackward", dx, want)
+			checkTerms32(t, k, "SoftmaxBackward", dx, want, dotTerms(p, dy, len(p)))
 		})
 	})
 }
@@ -236,10 +236,11 @@ func FuzzBackwardRows(f *testing.F) {
 				termsLog = append(termsLog, roundTerm(math.Exp(v)*sdy))
 			}
 		}
+		terms := dotTerms(p, dy, cols)
 		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
 			dx := make([]float32, len(xs))
 			softmaxBackwardRows(k, dx, f32(p), f32(dy), cols)
-			check32(t, k, "SoftmaxBackwardRows", dx, want)
+			checkTerms32(t, k, "SoftmaxBackwardRows", dx, want, terms)
 			logSoftmaxBackwardRows(k, dx, f32(logp), f32(dy), cols)
 			checkTerms32(t, k, "LogSoftmaxBackwardRows", dx, wantLog, termsLog)
 		})
@@ -286,3 +287,27 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 // below it; a float32 ULP of term·2^-20 is 2^-43 of the term. A float32
 // rounding of the term (2^-24 of it) is far outside.
 func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-20 }
+
+// dotTerms are checkTerms32's terms for SoftmaxBackward's outputs
+// p[i]·(dy[i] − ⟨p, dy⟩), rows of cols: the contract's dot pair is within
+// n·2^-104 of Σ|p·dy| (TestSumCancellation), and so is the reference's
+// double-double dot, which shows where dy[i] − ⟨p, dy⟩ cancels further
+// than that (dy constant, p summing to 1 within 2^-120: subnormal
+// probabilities). 4 float32 ULPs of p[i]·n·Σ|p·dy|·2^-80 are at least
+// p[i]·n·2^-102 of it, both errors.
+func dotTerms(p, dy []float64, cols int) []float64 {
+	terms := make([]float64, len(p))
+	for r := 0; r < len(p); r += cols {
+		a := 0.0
+		for j := r; j < r+cols; j++ {
+			a += math.Abs(p[j] * dy[j])
+		}
+		if math.IsInf(a, 0) || a != a {
+			continue // the row's outputs are ±Inf or NaN: no slack
+		}
+		for j := r; j < r+cols; j++ {
+			terms[j] = math.Abs(p[j]) * float64(cols) * a * 0x1p-80
+		}
+	}
+	return terms
+}

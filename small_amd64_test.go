@@ -384,7 +384,7 @@ func TestKernelBackwardRows(t *testing.T) {
 								}
 							} else {
 								want = ref.SoftmaxBackward(in[i:j], dy[i:j])
-								terms = make([]float64, cols)
+								terms = dotTerms(in[i:j], dy[i:j], cols)
 							}
 							for c := range want {
 								g, w := got[i+c], gen[i+c]
