@@ -117,26 +117,6 @@ func archSets32() []*kernels[float32] {
 	return sets
 }
 
-// expThreshold returns the smallest float32 t such that every float32 x >= t
-// has x − m >= ln 2^-126 (the cutoff of generic's exp32, which compares
-// float64(x) − float64(m), exact for float32 operands): the kernels zero
-// e[i] exactly where x[i] < t, an ordered compare, so NaN passes through.
-func expThreshold(m float32) float32 {
-	s := float64(m) + expCutoff32
-	t := float32(s)
-	if float64(t) < s { // round up: the next float32 towards +Inf
-		switch b := math.Float32bits(t); {
-		case t > 0:
-			t = math.Float32frombits(b + 1)
-		case t < 0:
-			t = math.Float32frombits(b - 1)
-		default:
-			t = math.SmallestNonzeroFloat32
-		}
-	}
-	return t
-}
-
 // splitMax splits m = mh + ml for the kernels' exact x − m: mh is m rounded
 // to a multiple of 2^-16 when |m| < 128, so that for every x with
 // x − m >= −87.34 (|x| < 256, whose lowest bit is at or below 2^-16)

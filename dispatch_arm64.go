@@ -10,7 +10,7 @@ import "golang.org/x/sys/cpu"
 var neon32 = kernels[float32]{
 	name:      "neon",
 	max:       maxNEON,
-	expSum:    expSumNEON,
+	expSum:    func(dst, x []float32, m float32) (rest, ones float64) { return expSumNEON(dst, x, m, expThreshold(m)) },
 	div:       divNEON,
 	sub:       subNEON,
 	sum:       sumNEON,

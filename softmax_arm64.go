@@ -8,7 +8,7 @@ package softmax
 func maxNEON(x []float32) float32
 
 //go:noescape
-func expSumNEON(dst, x []float32, m float32) (rest, ones float64)
+func expSumNEON(dst, x []float32, m, t float32) (rest, ones float64)
 
 //go:noescape
 func divNEON(dst, x []float32, s float64)

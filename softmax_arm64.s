@@ -16,13 +16,11 @@ DATA	·splitMax<>+32(SB)/8, $0x3780000037800000
 DATA	·splitMax<>+40(SB)/8, $0x3780000037800000
 GLOBL	·splitMax<>(SB), RODATA|NOPTR, $48
 
-DATA	·expSumConsts<>+0(SB)/8, $0xc2aeac54c2aeac54
-DATA	·expSumConsts<>+8(SB)/8, $0xc2aeac54c2aeac54
-DATA	·expSumConsts<>+16(SB)/8, $0x4b40007f4b40007f
-DATA	·expSumConsts<>+24(SB)/8, $0x4b40007f4b40007f
-DATA	·expSumConsts<>+32(SB)/8, $0x3f8000003f800000
-DATA	·expSumConsts<>+40(SB)/8, $0x3f8000003f800000
-GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $48
+DATA	·expSumConsts<>+0(SB)/8, $0x4b40007f4b40007f
+DATA	·expSumConsts<>+8(SB)/8, $0x4b40007f4b40007f
+DATA	·expSumConsts<>+16(SB)/8, $0x3f8000003f800000
+DATA	·expSumConsts<>+24(SB)/8, $0x3f8000003f800000
+GLOBL	·expSumConsts<>(SB), RODATA|NOPTR, $32
 
 DATA	·expSumPoly<>+0(SB)/8, $0x3efffffc3efffffc
 DATA	·expSumPoly<>+8(SB)/8, $0x3efffffc3efffffc
@@ -194,7 +192,7 @@ max_done:
 	FMOVS	F4, ret+24(FP)
 	RET
 
-// func expSumNEON(dst, x []float32, m float32) (rest, ones float64)
+// func expSumNEON(dst, x []float32, m, t float32) (rest, ones float64)
 TEXT ·expSumNEON(SB), NOSPLIT, $0-72
 	MOVD	dst_base+0(FP), R0
 	MOVD	dst_len+8(FP), R3
@@ -216,8 +214,10 @@ split:
 	FSUBS	F5, F20, F6
 	VDUP	V5.S[0], V20.S4
 	VDUP	V6.S[0], V24.S4
+	FMOVS	t+52(FP), F7
+	VDUP	V7.S[0], V21.S4
 	MOVD	$·expSumConsts<>(SB), R4
-	VLD1.P	48(R4), [V21.S4, V22.S4, V23.S4]
+	VLD1.P	32(R4), [V22.S4, V23.S4]
 	MOVD	$·expSumPoly<>(SB), R4
 	VLD1.P	64(R4), [V25.S4, V26.S4, V27.S4, V28.S4]
 	VLD1.P	16(R4), [V29.S4]
@@ -244,10 +244,10 @@ store_loop16:
 	WORD	$0x4eb8d5ad	// fsub v13.4s, v13.4s, v24.4s
 	WORD	$0x4eb8d5ce	// fsub v14.4s, v14.4s, v24.4s
 	WORD	$0x4eb8d5ef	// fsub v15.4s, v15.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
-	WORD	$0x6ea9e6a1	// fcmgt v1.4s, v21.4s, v9.4s
-	WORD	$0x6eaae6a2	// fcmgt v2.4s, v21.4s, v10.4s
-	WORD	$0x6eabe6a3	// fcmgt v3.4s, v21.4s, v11.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
+	WORD	$0x6ea1e6a1	// fcmgt v1.4s, v21.4s, v1.4s
+	WORD	$0x6ea2e6a2	// fcmgt v2.4s, v21.4s, v2.4s
+	WORD	$0x6ea3e6a3	// fcmgt v3.4s, v21.4s, v3.4s
 	VMOV	V22.B16, V4.B16
 	VMOV	V22.B16, V5.B16
 	VMOV	V22.B16, V6.B16
@@ -368,7 +368,7 @@ store_loop4:
 	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
 	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
 	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
@@ -422,7 +422,7 @@ store_loaded:
 	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
 	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
 	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
@@ -487,10 +487,10 @@ nostore_loop16:
 	WORD	$0x4eb8d5ad	// fsub v13.4s, v13.4s, v24.4s
 	WORD	$0x4eb8d5ce	// fsub v14.4s, v14.4s, v24.4s
 	WORD	$0x4eb8d5ef	// fsub v15.4s, v15.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
-	WORD	$0x6ea9e6a1	// fcmgt v1.4s, v21.4s, v9.4s
-	WORD	$0x6eaae6a2	// fcmgt v2.4s, v21.4s, v10.4s
-	WORD	$0x6eabe6a3	// fcmgt v3.4s, v21.4s, v11.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
+	WORD	$0x6ea1e6a1	// fcmgt v1.4s, v21.4s, v1.4s
+	WORD	$0x6ea2e6a2	// fcmgt v2.4s, v21.4s, v2.4s
+	WORD	$0x6ea3e6a3	// fcmgt v3.4s, v21.4s, v3.4s
 	VMOV	V22.B16, V4.B16
 	VMOV	V22.B16, V5.B16
 	VMOV	V22.B16, V6.B16
@@ -610,7 +610,7 @@ nostore_loop4:
 	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
 	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
 	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s
@@ -663,7 +663,7 @@ nostore_loaded:
 	WORD	$0x4e34d510	// fadd v16.4s, v8.4s, v20.4s
 	WORD	$0x4eb0d40c	// fsub v12.4s, v0.4s, v16.4s
 	WORD	$0x4eb8d58c	// fsub v12.4s, v12.4s, v24.4s
-	WORD	$0x6ea8e6a0	// fcmgt v0.4s, v21.4s, v8.4s
+	WORD	$0x6ea0e6a0	// fcmgt v0.4s, v21.4s, v0.4s
 	VMOV	V22.B16, V4.B16
 	WORD	$0x4f9d1104	// fmla v4.4s, v8.4s, v29.s[0]
 	WORD	$0x4eb6d490	// fsub v16.4s, v4.4s, v22.4s

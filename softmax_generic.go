@@ -11,6 +11,27 @@ import "math"
 // does not depend on the set).
 const expCutoff32 = -87.33654475055310898657
 
+// expThreshold returns the smallest float32 t such that every float32 x >= t
+// has x − m >= ln 2^-126 (the cutoff of generic's exp32, which compares
+// float64(x) − float64(m), exact for float32 operands): the SIMD kernels
+// zero e[i] exactly where x[i] < t, an ordered compare, so NaN passes
+// through, and the same e[i] are 0 on every set.
+func expThreshold(m float32) float32 {
+	s := float64(m) + expCutoff32
+	t := float32(s)
+	if float64(t) < s { // round up: the next float32 towards +Inf
+		switch b := math.Float32bits(t); {
+		case t > 0:
+			t = math.Float32frombits(b + 1)
+		case t < 0:
+			t = math.Float32frombits(b - 1)
+		default:
+			t = math.SmallestNonzeroFloat32
+		}
+	}
+	return t
+}
+
 var generic32 = kernels[float32]{
 	name:          "generic",
 	max:           maxGeneric[float32],

@@ -124,19 +124,6 @@ func f64(x float64) uint64 { return math.Float64bits(x) }
 
 // Constants of exp for float32 lanes.
 var (
-	// expCutoff32 is the largest float32 <= ln 2^-126 − 2^-15: the kernel
-	// compares fl(x − mh) with it, which is within 2^-16 + 2^-18 of x − m
-	// (see expSumKernel), so e is 0 only where x − m < ln 2^-126, where the
-	// generic kernels make it 0 too (just above, e is below 2^-126 anyway).
-	expCutoff32 = func() float32 {
-		const c = -87.33654475055310898657 - 0x1p-15
-		f := float32(c)
-		if float64(f) > c {
-			f = math.Nextafter32(f, float32(math.Inf(-1)))
-		}
-		return f
-	}()
-
 	// splitMax32 are the constants of the split of m: 128, 2^16, 2^-16.
 	splitMax32 = [3]float32{128, 0x1p16, 0x1p-16}
 
@@ -239,7 +226,7 @@ func maxKernel(e *emitter) {
 // expSumKernel: e = exp(x − m), stored when len(dst) != 0, and the sum of
 // the e split into (rest, ones). See the contract in kernels.go.
 func expSumKernel(e *emitter) {
-	e.text("expSumNEON(dst, x []float32, m float32) (rest, ones float64)", 72)
+	e.text("expSumNEON(dst, x []float32, m, t float32) (rest, ones float64)", 72)
 	const dst, src, cnt, dlen, tmp gpr = 0, 1, 2, 3, 4
 	var (
 		x = seq(0, 4)  // x, then the below-cutoff mask, then the e == 1 mask
@@ -288,9 +275,13 @@ func expSumKernel(e *emitter) {
 	e.fsubs(6, mh, 5)
 	e.vdupLane0(s4, mh, 5)
 	e.vdupLane0(s4, ml, 6)
-	// cut, magic, one, ml (filled above), c2..c5, k: V21..V29.
-	consts := []vec128{splat32(math.Float32bits(expCutoff32)), splat32(magic32), splat32(f32(1))}
-	e.constants("expSumConsts", tmp, cut, consts...)
+	// cut: the threshold t (below it x − m < ln 2^-126: e = 0, as on the
+	// other sets, which compare the same exact x − m), magic, one, ml
+	// (filled above), c2..c5, k: V21..V29.
+	e.fmovsArg("t+52(FP)", 7)
+	e.vdupLane0(s4, cut, 7)
+	consts := []vec128{splat32(magic32), splat32(f32(1))}
+	e.constants("expSumConsts", tmp, magic, consts...)
 	var poly []vec128
 	for j := 2; j <= 5; j++ {
 		poly = append(poly, splat32(math.Float32bits(expPoly32[j-1])))
@@ -321,9 +312,9 @@ func expSumKernel(e *emitter) {
 			each(func(i int) { e.fadd(s4, p[i], s[i], mh) })
 			each(func(i int) { e.fsub(s4, b[i], x[i], p[i]) })
 			each(func(i int) { e.fsub(s4, b[i], b[i], ml) })
-			// Below the cutoff (also x = −Inf, where b is NaN): e = 0. The
-			// compare is false for NaN, so a NaN x keeps its NaN e.
-			each(func(i int) { e.fcmgt(s4, x[i], cut, s[i]) })
+			// x below t (also x = −Inf): e = 0. The compare is false for
+			// NaN, so a NaN x keeps its NaN e.
+			each(func(i int) { e.fcmgt(s4, x[i], cut, x[i]) })
 			// n = round(d·log2 e) by the magic bias; t = (d − n·ln2 hi) +
 			// (lo − n·ln2 lo): the first part is exact, the second tiny, so
 			// t is rounded once.
