@@ -2,7 +2,6 @@ package ref
 
 import (
 	"math"
-	"sort"
 )
 
 // Prec picks the reference's arithmetic: Fast (float64 exp and log with the
@@ -16,7 +15,9 @@ const (
 )
 
 // cutoff32 is ln 2^-126: float32 results flush exp(x − max) terms below
-// it to 0 (DESIGN.md), so the Fast reference, which judges float32, does too.
+// it to 0 (DESIGN.md), so the Fast reference, which judges float32, does
+// too where they are outputs (Softmax, the gradient); the sum Σ exp(x − m)
+// keeps them (sumExp), as the float32 sets do where they can show.
 const cutoff32 = -87.33654475055310898657
 
 func (p Prec) exp(a DD) DD {
@@ -29,13 +30,31 @@ func (p Prec) exp(a DD) DD {
 	return ExpFast(a)
 }
 
+// sumExp is exp for the terms of Σ exp(x − m): not flushed.
+func (p Prec) sumExp(a DD) DD {
+	if p == Precise {
+		return Exp(a)
+	}
+	return ExpFast(a)
+}
+
 // sum adds terms smallest first, so that a sum like 1 + (many tiny terms)
-// keeps the tiny part to double-double accuracy.
+// keeps the tiny part to double-double accuracy: each binade's terms are
+// summed apart, then the binades from the smallest up (a sort of 2^24
+// distinct terms would take seconds).
 func sum(terms []DD) DD {
-	sort.Slice(terms, func(i, j int) bool { return math.Abs(terms[i].Hi) < math.Abs(terms[j].Hi) })
-	var s DD
+	const bias = 1100 // float64 exponents from Frexp are within ±1075
+	var binades [2 * bias]DD
+	lo, hi := len(binades), 0
 	for _, t := range terms {
-		s = Add(s, t)
+		_, e := math.Frexp(t.Hi) // 0 for 0, ±Inf and NaN, which add as they are
+		i := e + bias
+		binades[i] = Add(binades[i], t)
+		lo, hi = min(lo, i), max(hi, i)
+	}
+	var s DD
+	for i := lo; i <= hi; i++ {
+		s = Add(s, binades[i])
 	}
 	return s
 }
@@ -73,7 +92,7 @@ func analyse(x []float64, p Prec) row {
 	}
 	terms := make([]DD, len(x))
 	for i, v := range x {
-		terms[i] = p.exp(Sub(D(v), D(r.m)))
+		terms[i] = p.sumExp(Sub(D(v), D(r.m)))
 	}
 	r.s = sum(terms)
 	r.l = p.log(r.s)
