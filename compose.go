@@ -47,6 +47,43 @@ func logOf(rest, ones float64) float64 {
 	return math.Log(ones + rest)
 }
 
+// withTail returns the row's rest (the sum of the e other than the ones)
+// with the terms that the exp cutoff zeroes added back, for float32 rows
+// where they can show: below 2^-76 every term in rest is too (x − m <
+// −52), and then up to n flushed terms, each just under 2^-126, can be
+// most of log(ones + rest) ≈ rest, which is an output (LogSoftmax and
+// the loss at the max, LogSumExp near 0) and well above 2^-126 when they
+// are many: the row [0, −88, −88, −88] has LogSumExp 3·e^-88 = 1.8e-38.
+// Above 2^-76 they are below 2^-26 of it for any n up to 2^24. Terms
+// below e^(2·cutoff) = 2^-252 are left out: 2^31 of them are below
+// float32's smallest subnormal. The e stored for Softmax keep the cutoff:
+// those outputs are below 2^-126.
+func withTail[F Float](x []F, m F, rest float64) float64 {
+	if !is32[F]() || !(rest < 0x1p-76) {
+		return rest
+	}
+	t := 0.0
+	for _, v := range x {
+		// Every other x has x − m near 0 (a one), or is −Inf.
+		d := float64(v) - float64(m)
+		switch {
+		case d >= -40 || d < 2*expCutoff32:
+		case d >= expCutoff32:
+			t += expNeg(d)
+		default:
+			h := expNeg(d / 2) // d/2 is exact and at or above the cutoff
+			t += h * h
+		}
+	}
+	return t
+}
+
+// aliased reports whether g, when not empty, starts where x does (dst and
+// x may be the same slice; other overlaps are undefined).
+func aliased[F Float](g, x []F) bool {
+	return len(g) != 0 && len(x) != 0 && &g[0] == &x[0]
+}
+
 // special fills dst for a row whose every output is fixed — NaN for a NaN
 // row, masked for an all −Inf row — and reports whether it did.
 func special[F Float](dst []F, kind rowKind, masked float64) bool {
@@ -149,7 +186,7 @@ func logSumExpRow[F Float](k *kernels[F], x []F) (F, float64, rowKind) {
 	if rest != rest {
 		return m, nan, rowNaN
 	}
-	return m, logOf(rest, ones), rowFinite
+	return m, logOf(withTail(x, m, rest), ones), rowFinite
 }
 
 func logSumExp[F Float](k *kernels[F], x []F) F {
@@ -173,7 +210,7 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 		// rounding) the row is summed again in double-double. Only
 		// LogSumExp itself cancels.
 		rest, ones := k.expSumPrecise(x, m)
-		l = logOf(rest, ones)
+		l = logOf(withTail(x, m, rest), ones)
 		if r = float64(m) + l; math.Abs(r) < 0x1p-19+0x1p-26*l && is32[F]() {
 			return F(logSumExpDD(as32(x), float32(m)))
 		}
@@ -261,7 +298,15 @@ func expAt[F Float](x, m F) float64 {
 // when len(g) == len(x), stores the row's gradient (softmax(x) − onehot)/scale.
 func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64) float64 {
 	xl := x[label] // read before g, which may be x, is written
-	m, kind := classify(k, x)
+	var m, lo F
+	var kind rowKind
+	if k.maxMin != nil {
+		m, lo = k.maxMin(x)
+		m, kind = classifyMax(k, x, m)
+	} else {
+		m, kind = classify(k, x)
+		lo = F(math.Inf(-1)) // unknown
+	}
 	switch kind {
 	case rowNaN:
 		fill(g, nan)
@@ -274,8 +319,14 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 		}
 		return math.Inf(1)
 	}
+	// withTail where a term may be below the cutoff (lo below the
+	// threshold, or not known). In place, e stored over x would hide the
+	// x it reads: the row is summed first and e stored by a second pass.
+	tail := is32[F]() && !(float32(lo) >= expThreshold(float32(m)))
+	store := len(g) != 0 && k.expDiv == nil
+	later := store && tail && aliased(g, x)
 	var rest, ones float64
-	if len(g) != 0 && k.expDiv == nil {
+	if store && !later {
 		rest, ones = k.expSum(g, x, m)
 	} else {
 		rest, ones = k.expSum(nil, x, m)
@@ -283,6 +334,12 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 	if rest != rest {
 		fill(g, nan)
 		return nan
+	}
+	if tail {
+		rest = withTail(x, m, rest)
+	}
+	if later {
+		k.expSum(g, x, m)
 	}
 	s := ones + rest
 	loss := (float64(m) - float64(xl)) + logOf(rest, ones)
@@ -370,6 +427,7 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		fill(g, nan)
 		return nan
 	}
+	rest = withTail(x, m, rest)
 	l := logOf(rest, ones)
 	if k.softGrad != nil {
 		return k.softGrad(g, x, y, m, l, sy/(ones+rest), scale)

@@ -56,7 +56,11 @@
 // sum's error with n, which they avoid by folding block sums into float64.
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
-// exp(x − m) terms below 2^-126 are flushed to 0 on every set alike.
+// exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
+// (Softmax gives exactly 0 there), except in log Σ where all other terms
+// are below 2^-76: there they are added back, since many of them make
+// LogSoftmax and the loss at the max an output above 2^-126 (the row
+// [0, −88, −88, −88] has LogSumExp 1.8e-38).
 // float64 results are within 4 ULP of a double-double reference (not
 // LogSumExp where max + log Σ cancels beyond float64's precision, as for
 // float64 log-probabilities: that would take triple-double).

@@ -79,7 +79,7 @@ func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) 
 	default:
 		for r := range rows {
 			d, xr := dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols]
-			if _, _, ok := chunkedSoftmax(k, d, xr, w, 1); !ok {
+			if _, _, ok := chunkedSoftmax(k, d, xr, w, 1, false); !ok {
 				softmaxRow(k, d, xr)
 			}
 		}
@@ -87,10 +87,11 @@ func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) 
 }
 
 // chunkedSoftmax stores softmax(x)/scale in dst using up to w goroutines on
-// chunks of the row, and returns the row's max and split sum. It returns
+// chunks of the row, and returns the row's max and split sum, with the
+// cutoff's terms added back (withTail) when tail says so. It returns
 // ok = false, having written nothing, for the special rows (a NaN, ±Inf max)
 // that the serial path handles; a NaN found while summing fills dst with NaN.
-func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64) (m F, s [2]float64, ok bool) {
+func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, tail bool) (m F, s [2]float64, ok bool) {
 	w = max(1, min(w, len(x)/minChunk))
 	chunk := func(p int) (int, int) { return p * len(x) / w, (p + 1) * len(x) / w }
 	maxes := make([]F, w)
@@ -106,7 +107,9 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64) (m
 		return m, s, false
 	}
 	sums := make([][2]float64, w)
-	store := k.expDiv == nil
+	// In place, withTail needs x after the sums: e is stored afterwards.
+	later := tail && aliased(dst, x)
+	store := k.expDiv == nil && !later
 	parallelFor(w, w, func(p, _, _ int) {
 		lo, hi := chunk(p)
 		var d []F
@@ -123,13 +126,20 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64) (m
 		fill(dst, nan)
 		return m, s, true
 	}
+	if tail {
+		s[0] = withTail(x, m, s[0])
+	}
 	total := (s[0] + s[1]) * scale
 	parallelFor(w, w, func(p, _, _ int) {
 		lo, hi := chunk(p)
-		if store {
+		switch {
+		case store:
 			k.div(dst[lo:hi], dst[lo:hi], total)
-		} else {
+		case k.expDiv != nil:
 			k.expDiv(dst[lo:hi], x[lo:hi], m, total)
+		default:
+			k.expSum(dst[lo:hi], x[lo:hi], m)
+			k.div(dst[lo:hi], dst[lo:hi], total)
 		}
 	})
 	return m, s, true
@@ -162,7 +172,7 @@ func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, lab
 			continue
 		}
 		xl := x[label]
-		m, s, ok := chunkedSoftmax(k, g, x, w, scale)
+		m, s, ok := chunkedSoftmax(k, g, x, w, scale, true)
 		var l float64
 		switch {
 		case !ok:

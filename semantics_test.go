@@ -256,3 +256,104 @@ func f32(v []float64) []float32 {
 	}
 	return out
 }
+
+// TestCutoffAlike: the exp cutoff zeroes the same terms on every set. Rows
+// hold their max m and elements at the threshold (expThreshold(m), the
+// smallest x with x − m >= ln 2^-126) and one or two float32 steps either
+// side of it, for maxima on both sides of the table kernels' range. A set
+// that keeps a term generic drops (or the reverse) shows in which outputs
+// are 0, and, over many such terms, in LogSoftmax of the max, which is
+// −Σ of them.
+func TestCutoffAlike(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, m := range []float32{0, 3.5, -100, 150, 200, 1e4} {
+			th := expThreshold(m)
+			down := func(v float32) float32 { return math.Nextafter32(v, float32(ninf)) }
+			near := []float32{th, down(th), down(down(th)), math.Nextafter32(th, float32(inf))}
+			for n := 2; n <= 40; n++ {
+				const rows = 3
+				x := make([]float64, rows*n)
+				for i := range x {
+					x[i] = float64(near[(i*5+i/n)%len(near)])
+				}
+				labels := make([]int, rows)
+				for r := range rows {
+					labels[r] = (r * 7) % n
+					x[r*n+labels[r]] = float64(m)
+				}
+				xs := f32(x)
+				got, want := make([]float32, len(x)), make([]float32, len(x))
+				alike := func(fn string) {
+					t.Helper()
+					for i := range got {
+						if (got[i] == 0) != (want[i] == 0) || (got[i] != got[i]) != (want[i] != want[i]) {
+							t.Fatalf("%s [set %s] m=%v n=%d: element %d = %g, generic %g", fn, k.name, m, n, i, got[i], want[i])
+						}
+					}
+				}
+				var wantS, wantL []float64
+				for r := range rows {
+					wantS = append(wantS, ref.Softmax(x[r*n:(r+1)*n], ref.Fast)...)
+					wantL = append(wantL, ref.LogSoftmax(x[r*n:(r+1)*n], ref.Fast)...)
+				}
+				softmaxRows(k, got, xs, n)
+				softmaxRows(&generic32, want, xs, n)
+				alike("SoftmaxRows")
+				check32(t, k, "SoftmaxRows cutoff", got, wantS)
+				softmaxRow(k, got, xs)
+				softmaxRow(&generic32, want, xs)
+				alike("Softmax")
+				logSoftmaxRows(k, got, xs, n)
+				logSoftmaxRows(&generic32, want, xs, n)
+				alike("LogSoftmaxRows")
+				check32(t, k, "LogSoftmaxRows cutoff", got, wantL)
+				wantLoss, wantGrad := ref.CrossEntropy(x, labels, n, ref.Fast)
+				loss := crossEntropy(k, got, xs, labels, n, rows)
+				crossEntropy(&generic32, want, xs, labels, n, rows)
+				alike("CrossEntropyGrad")
+				check32(t, k, "CrossEntropyGrad cutoff", got, wantGrad)
+				check32(t, k, "CrossEntropyGrad/loss cutoff", []float32{loss}, []float64{wantLoss})
+				in := f32(x) // in place: the terms below the cutoff are read before e is stored
+				if l := crossEntropy(k, in, in, labels, n, rows); math.Float32bits(l) != math.Float32bits(loss) {
+					t.Fatalf("CrossEntropyGrad [set %s] m=%v n=%d: loss in place %g, else %g", k.name, m, n, l, loss)
+				}
+				for i := range in {
+					if math.Float32bits(in[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("CrossEntropyGrad [set %s] m=%v n=%d: in place [%d] = %g, else %g", k.name, m, n, i, in[i], got[i])
+					}
+				}
+				y := f32(rounded32(wantS))
+				softCrossEntropy(k, got, xs, y, n)
+				softCrossEntropy(&generic32, want, xs, y, n)
+				alike("SoftCrossEntropyGrad")
+				for r := range rows {
+					got[r] = logSumExp(k, xs[r*n:(r+1)*n])
+					check32(t, k, "LogSumExp cutoff", got[r:r+1], []float64{ref.LogSumExp(x[r*n:(r+1)*n], ref.Precise)})
+				}
+			}
+		}
+		// A row long enough for CrossEntropyGradParallel's chunks, where
+		// the loss at the max is the sum of 2^16 terms at the cutoff.
+		n := 1 << 16
+		if interpreted(k) {
+			n = 1 << 15 // 2·minChunk: two chunks
+		}
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(math.Nextafter32(expThreshold(0), float32(ninf)))
+		}
+		x[n/3] = 0
+		labels := []int{n / 3}
+		wantLoss, wantGrad := ref.CrossEntropy(x, labels, n, ref.Fast)
+		for _, inPlace := range []bool{false, true} {
+			xs := f32(x)
+			g := make([]float32, n)
+			if inPlace {
+				g = xs
+			}
+			loss := crossEntropyParallel(k, g, xs, labels, n, 1, 4)
+			check32(t, k, "CrossEntropyGradParallel cutoff", g, wantGrad)
+			check32(t, k, "CrossEntropyGradParallel/loss cutoff", []float32{float32(loss)}, []float64{wantLoss})
+		}
+	})
+}

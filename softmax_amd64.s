@@ -2609,7 +2609,7 @@ logsmall_a:
 	VADDPD       X2, X6, X2
 	VPERMILPD    $0x01, X2, X3
 	VADDSD       X3, X2, X2
-	VCMPSD       $0x00, X2, X2, X4
+	VCMPSD       $0x1d, tail64<>+0(SB), X2, X4
 	VMOVMSKPD    X4, R10
 	TESTL        $0x00000001, R10
 	JZ           logsmall_b
@@ -2860,6 +2860,16 @@ DATA exp64c0<>+48(SB)/8, $0x4000000000000000
 DATA exp64c0<>+56(SB)/8, $0x4000000000000000
 GLOBL exp64c0<>(SB), RODATA|NOPTR, $64
 
+DATA tail64<>+0(SB)/8, $0x3b30000000000000
+DATA tail64<>+8(SB)/8, $0x3b30000000000000
+DATA tail64<>+16(SB)/8, $0x3b30000000000000
+DATA tail64<>+24(SB)/8, $0x3b30000000000000
+DATA tail64<>+32(SB)/8, $0x3b30000000000000
+DATA tail64<>+40(SB)/8, $0x3b30000000000000
+DATA tail64<>+48(SB)/8, $0x3b30000000000000
+DATA tail64<>+56(SB)/8, $0x3b30000000000000
+GLOBL tail64<>(SB), RODATA|NOPTR, $64
+
 DATA sqrthalf64<>+0(SB)/8, $0x3fe6a09e667f3bcd
 DATA sqrthalf64<>+8(SB)/8, $0x3fe6a09e667f3bcd
 DATA sqrthalf64<>+16(SB)/8, $0x3fe6a09e667f3bcd
@@ -3086,7 +3096,7 @@ TEXT ·logSumExpSmallAVX2(SB), NOSPLIT, $0-56
 	VADDPD       X1, X5, X1
 	VPERMILPD    $0x01, X1, X3
 	VADDSD       X3, X1, X1
-	VCMPSD       $0x00, X1, X1, X4
+	VCMPSD       $0x1d, tail64<>+0(SB), X1, X4
 	VMOVMSKPD    X4, AX
 	TESTL        $0x00000001, AX
 	JZ           lse_bail
@@ -3340,7 +3350,7 @@ ce_label:
 	VADDPD       X5, X9, X5
 	VPERMILPD    $0x01, X5, X1
 	VADDSD       X1, X5, X5
-	VCMPSD       $0x00, X5, X5, X1
+	VCMPSD       $0x1d, tail64<>+0(SB), X5, X1
 	VMOVMSKPD    X1, R11
 	TESTL        $0x00000001, R11
 	JZ           ce_b
@@ -3707,7 +3717,7 @@ soft_a:
 	VADDPD       X5, X9, X5
 	VPERMILPD    $0x01, X5, X1
 	VADDSD       X1, X5, X5
-	VCMPSD       $0x00, X5, X5, X1
+	VCMPSD       $0x1d, tail64<>+0(SB), X5, X1
 	VMOVMSKPD    X1, R10
 	TESTL        $0x00000001, R10
 	JZ           soft_b
@@ -8006,7 +8016,7 @@ logsmall_a:
 	VADDPD        X2, X5, X2
 	VPERMILPD     $0x01, X2, X5
 	VADDSD        X5, X2, X2
-	VCMPSD        $0x00, X2, X2, X5
+	VCMPSD        $0x1d, tail64<>+0(SB), X2, X5
 	VMOVMSKPD     X5, R10
 	TESTL         $0x00000001, R10
 	JZ            logsmall_b
@@ -8168,7 +8178,7 @@ TEXT ·logSumExpSmallAVX512(SB), NOSPLIT, $0-56
 	VADDPD        X3, X0, X3
 	VPERMILPD     $0x01, X3, X0
 	VADDSD        X0, X3, X3
-	VCMPSD        $0x00, X3, X3, X5
+	VCMPSD        $0x1d, tail64<>+0(SB), X3, X5
 	VMOVMSKPD     X5, AX
 	TESTL         $0x00000001, AX
 	JZ            lse_bail
@@ -8350,7 +8360,7 @@ ce_label:
 	VADDPD        X8, X9, X8
 	VPERMILPD     $0x01, X8, X9
 	VADDSD        X9, X8, X8
-	VCMPSD        $0x00, X8, X8, X9
+	VCMPSD        $0x1d, tail64<>+0(SB), X8, X9
 	VMOVMSKPD     X9, R11
 	TESTL         $0x00000001, R11
 	JZ            ce_b
@@ -8589,7 +8599,7 @@ soft_a:
 	VADDPD        X10, X8, X10
 	VPERMILPD     $0x01, X10, X8
 	VADDSD        X8, X10, X10
-	VCMPSD        $0x00, X10, X10, X8
+	VCMPSD        $0x1d, tail64<>+0(SB), X10, X8
 	VMOVMSKPD     X8, R10
 	TESTL         $0x00000001, R10
 	JZ            soft_b

@@ -41,7 +41,8 @@ type smallRow struct {
 // exps when keep says so (the vectors of x − m are not kept: with them and
 // the exps live, AVX2 runs out of registers). It jumps to bail when the
 // row is not regular: a max that is NaN or ±Inf (special rows, which the
-// general path fills), or a NaN sum (a NaN past the max). The exp's
+// general path fills), or a NaN sum (a NaN past the max), or a sum of
+// the e other than the ones below 2^-76 (see withTail). The exp's
 // polynomial has degree deg: 8 is within 2^-32 of exp, far below a
 // float32 rounding; soft targets' p·Σy − y cancels and needs 11 (float64's
 // precision).
@@ -100,7 +101,10 @@ func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, de
 	}
 	r.ones = a.hsum64(onesv)
 	r.rest = a.hsum64(restv)
-	VCMPSD(U8(0x00), r.rest, r.rest, c) // rest == rest: not NaN
+	// rest >= 2^-76 (ordered: not NaN). Below, terms the cutoff zeroes
+	// may add up to an output (LogSoftmax and the loss at the max): the
+	// general path, whose withTail adds them back, takes the row.
+	VCMPSD(U8(0x1d), c64("tail64", 0x1p-76), r.rest, c)
 	VMOVMSKPD(c, okb)
 	TESTL(U32(1), okb)
 	JZ(LabelRef(bail))
