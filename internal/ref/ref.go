@@ -1,8 +1,6 @@
 package ref
 
-import (
-	"math"
-)
+import "math"
 
 // Prec picks the reference's arithmetic: Fast (float64 exp and log with the
 // rounding of every difference carried along) for judging float32 results,
@@ -21,13 +19,10 @@ const (
 const cutoff32 = -87.33654475055310898657
 
 func (p Prec) exp(a DD) DD {
-	if p == Precise {
-		return Exp(a)
-	}
-	if a.Hi < cutoff32 {
+	if p == Fast && a.Hi < cutoff32 {
 		return D(0)
 	}
-	return ExpFast(a)
+	return p.sumExp(a)
 }
 
 // sumExp is exp for the terms of Σ exp(x − m): not flushed.
