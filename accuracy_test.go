@@ -434,7 +434,7 @@ func adversarialRows(t *testing.T, k *kernels[float32], x []float32, low, high [
 }
 
 // TestSumCancellation: the contract's sum and dot are compensated on every
-// set (as generic's Neumaier sum): with big terms that cancel in pairs and
+// set (as generic's addComp): with big terms that cancel in pairs and
 // small ones that remain, sum's error is a rounding of the result (plus
 // n·2^-104 of Σ|x|), not of Σ|x| as a plain float64 sum's, and dot's pair
 // s + c is within n·2^-104 of Σ|a·b| of the exact dot. LogSoftmaxBackward's
@@ -484,6 +484,54 @@ func TestSumCancellation(t *testing.T) {
 			free()
 		}
 	})
+}
+
+// TestSumDrift: the bound of TestSumCancellation over long sums whose
+// compensation grows. After a 1, terms just under 2^-53 all vanish from s
+// into c, which grows to n·2^-54; the terms of 1.5·2^-95 between them are
+// then below half an ULP of c and are lost, unless the pair is renormalized
+// after each add (generic, amd64 and neon alike): without that, n = 2^20
+// loses 8 (avx512, 32 lanes), 20 (avx2), 44 (neon) and 380 (generic)
+// times n·2^-104 of Σ|x|.
+func TestSumDrift(t *testing.T) {
+	const n = 1 << 20
+	const large, small = 0x1.fffffep-54, 0x1.8p-95
+	x := make([]float32, n)
+	ones := make([]float32, n)
+	nb, ns := 0, 0
+	for i := range x {
+		ones[i] = 1
+		switch {
+		case i == 0:
+			x[i] = 1
+		case (i*2654435761)>>9%2 == 0: // an irregular mix in every lane
+			x[i], nb = large, nb+1
+		default:
+			x[i], ns = small, ns+1
+		}
+	}
+	exact := new(big.Float).SetPrec(256).SetInt64(1)
+	exact.Add(exact, new(big.Float).Mul(big.NewFloat(float64(nb)), big.NewFloat(large)))
+	exact.Add(exact, new(big.Float).Mul(big.NewFloat(float64(ns)), big.NewFloat(small)))
+	bound := n * 0x1p-104 * (1 + float64(nb)*large + float64(ns)*small)
+	off := func(s, c float64) float64 {
+		got := new(big.Float).SetPrec(256).Add(big.NewFloat(s), big.NewFloat(c))
+		e, _ := got.Sub(got, exact).Float64()
+		return math.Abs(e)
+	}
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		if e := off(k.dot(x, ones)); e > bound {
+			t.Errorf("dot [set %s]: off the exact dot by %g, %.3g times n·2^-104·Σ|a·b|", k.name, e, e/bound)
+		}
+		// sum rounds s + c: the rounding of the result is allowed too.
+		if e := off(k.sum(x), 0); e > bound+0x1p-53 {
+			t.Errorf("sum [set %s]: off the exact sum by %g", k.name, e)
+		}
+	})
+	x64 := widen(x)
+	if e := off(dotDD(x64, widen(ones))); e > bound {
+		t.Errorf("dot [float64]: off the exact dot by %g, %.3g times n·2^-104·Σ|a·b|", e, e/bound)
+	}
 }
 
 // TestBackwardCancellation: SoftmaxBackward where dy − ⟨p, dy⟩ cancels

@@ -369,7 +369,7 @@ func crossEntropy[F Float, L Label](k *kernels[F], grad, logits []F, labels []L,
 }
 
 // crossEntropySum does crossEntropy's rows (grad may be empty) and returns
-// the sum of their losses as a Neumaier pair; ignored rows get a zero
+// the sum of their losses as a compensated pair (addComp); ignored rows get a zero
 // gradient.
 func crossEntropySum[F Float, L Label](k *kernels[F], grad, logits []F, labels []L, cols int, scale float64) (loss, c float64) {
 	lv := viewLabels(labels)
@@ -377,7 +377,7 @@ func crossEntropySum[F Float, L Label](k *kernels[F], grad, logits []F, labels [
 		if k.crossEntropyRows != nil && lv.ok() {
 			var part float64
 			r, part = k.crossEntropyRows(grad, logits, lv, cols, r, scale)
-			loss, c = neumaier(loss, c, part)
+			loss, c = addComp(loss, c, part)
 			if r == len(labels) {
 				break
 			}
@@ -391,7 +391,7 @@ func crossEntropySum[F Float, L Label](k *kernels[F], grad, logits []F, labels [
 			fill(g, 0)
 			continue
 		}
-		loss, c = neumaier(loss, c, crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(l), scale))
+		loss, c = addComp(loss, c, crossEntropyRow(k, g, logits[r*cols:(r+1)*cols], int(l), scale))
 	}
 	return loss, c
 }
@@ -436,7 +436,7 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 	var loss, c float64
 	for j := range y {
 		if yj := float64(y[j]); yj != 0 {
-			loss, c = neumaier(loss, c, yj*(l-diff(x[j], m)))
+			loss, c = addComp(loss, c, yj*(l-diff(x[j], m)))
 		}
 	}
 	// g = (p·Σy − y)/scale with p = e/s, e again per element (expAt):
@@ -460,13 +460,13 @@ func softCrossEntropy[F Float](k *kernels[F], grad, logits, targets []F, cols in
 		if k.softCrossEntropyRows != nil {
 			var part float64
 			r, part = k.softCrossEntropyRows(grad, logits, targets, cols, r, float64(rows))
-			loss, c = neumaier(loss, c, part)
+			loss, c = addComp(loss, c, part)
 			if r == rows {
 				break
 			}
 		}
 		i, j := r*cols, (r+1)*cols
-		loss, c = neumaier(loss, c, softCrossEntropyRow(k, grad[i:j], logits[i:j], targets[i:j], float64(rows)))
+		loss, c = addComp(loss, c, softCrossEntropyRow(k, grad[i:j], logits[i:j], targets[i:j], float64(rows)))
 	}
 	return (loss + c) / float64(rows)
 }

@@ -134,9 +134,10 @@ type kernels[F Float] struct {
 	sub func(dst, x []F, m F, l float64)
 
 	// sum returns Σ x[i] and dot returns Σ a[i]·b[i], both compensated
-	// as generic's Neumaier sum (products of float32 values are exact in
-	// float64; float64 ones carry their FMA error): their error is a
-	// rounding of the result however much the terms cancel. len 0 gives
+	// as generic's addComp sums, the pair renormalized after each add
+	// (products of float32 values are exact in float64; float64 ones carry
+	// their FMA error): their error is a rounding of the result plus
+	// n·2^-104 of Σ|terms| however much the terms cancel. len 0 gives
 	// 0. sum is ±Inf or NaN where the plain sum is (LogSoftmaxBackward's
 	// dy − exp(logp)·Σ dy needs the compensation). dot returns the
 	// unevaluated pair s + c, which mulSub subtracts whole: dy − ⟨p, dy⟩

@@ -524,7 +524,7 @@ func TestKernelExpSumLong(t *testing.T) {
 				// The exact sum, compensated.
 				var s, c float64
 				for _, v := range x {
-					s, c = neumaier(s, c, expRef(v, m))
+					s, c = addComp(s, c, expRef(v, m))
 				}
 				want := s + c
 				rel := math.Abs(ones+rest-want) / want

@@ -160,7 +160,7 @@ func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, lab
 		})
 		var loss, c float64
 		for _, v := range losses {
-			loss, c = neumaier(loss, c, v[0]+v[1])
+			loss, c = addComp(loss, c, v[0]+v[1])
 		}
 		return (loss + c) / scale
 	}
@@ -184,7 +184,7 @@ func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, lab
 			e := expAt(xl, m)
 			g[label] = F(((e - s[1]) - s[0]) / (s[0] + s[1]) / scale)
 		}
-		loss, c = neumaier(loss, c, l)
+		loss, c = addComp(loss, c, l)
 	}
 	return (loss + c) / scale
 }

@@ -4664,6 +4664,12 @@ sum_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y1
 	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
 	VCVTPS2PD    16(AX), Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -4673,6 +4679,12 @@ sum_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y3
 	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
 	VCVTPS2PD    32(AX), Y8
 	VADDPD       Y8, Y4, Y9
 	VSUBPD       Y4, Y9, Y10
@@ -4682,6 +4694,12 @@ sum_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y5
 	VMOVAPD      Y9, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
 	VCVTPS2PD    48(AX), Y8
 	VADDPD       Y8, Y6, Y9
 	VSUBPD       Y6, Y9, Y10
@@ -4691,6 +4709,12 @@ sum_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y7
 	VMOVAPD      Y9, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          sum_loop
@@ -4707,6 +4731,12 @@ sum_single:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y1
 	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
 	ADDQ         $0x00000010, AX
 	SUBQ         $0x00000004, CX
 	JMP          sum_single
@@ -4751,6 +4781,12 @@ tail_loaded_60:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y3
 	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
 
 sum_done:
 	VADDPD       Y5, Y1, Y1
@@ -4839,6 +4875,12 @@ dot_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y1
 	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
 	VCVTPS2PD    16(AX), Y8
 	VCVTPS2PD    16(CX), Y9
 	VMULPD       Y9, Y8, Y8
@@ -4850,6 +4892,12 @@ dot_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y3
 	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
 	VCVTPS2PD    32(AX), Y8
 	VCVTPS2PD    32(CX), Y9
 	VMULPD       Y9, Y8, Y8
@@ -4861,6 +4909,12 @@ dot_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y5
 	VMOVAPD      Y9, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
 	VCVTPS2PD    48(AX), Y8
 	VCVTPS2PD    48(CX), Y9
 	VMULPD       Y9, Y8, Y8
@@ -4872,6 +4926,12 @@ dot_loop:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y7
 	VMOVAPD      Y9, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000040, CX
 	SUBQ         $0x00000010, DX
@@ -4891,6 +4951,12 @@ dot_single:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y1
 	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
 	ADDQ         $0x00000010, AX
 	ADDQ         $0x00000010, CX
 	SUBQ         $0x00000004, DX
@@ -4962,6 +5028,12 @@ tail_loaded_68:
 	VADDPD       Y10, Y11, Y11
 	VFMADD231PD  one64<>+0(SB), Y11, Y3
 	VMOVAPD      Y8, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
 
 dot_done:
 	VADDPD       Y5, Y1, Y1
@@ -9167,6 +9239,11 @@ sum_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z1
 	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
 	VCVTPS2PD    32(AX), Z8
 	VADDPD       Z8, Z2, Z9
 	VSUBPD       Z2, Z9, Z10
@@ -9176,6 +9253,11 @@ sum_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z3
 	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
 	VCVTPS2PD    64(AX), Z8
 	VADDPD       Z8, Z4, Z9
 	VSUBPD       Z4, Z9, Z10
@@ -9185,6 +9267,11 @@ sum_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z5
 	VMOVAPD      Z9, Z4
+	VADDPD       Z5, Z4, Z8
+	VSUBPD       Z4, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z4, K1, Z4
+	VSUBPD       Z8, Z5, K1, Z5
 	VCVTPS2PD    96(AX), Z8
 	VADDPD       Z8, Z6, Z9
 	VSUBPD       Z6, Z9, Z10
@@ -9194,6 +9281,11 @@ sum_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z7
 	VMOVAPD      Z9, Z6
+	VADDPD       Z7, Z6, Z8
+	VSUBPD       Z6, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z6, K1, Z6
+	VSUBPD       Z8, Z7, K1, Z7
 	ADDQ         $0x00000080, AX
 	SUBQ         $0x00000020, CX
 	JMP          sum_loop
@@ -9210,6 +9302,11 @@ sum_single:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z1
 	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	JMP          sum_single
@@ -9228,6 +9325,11 @@ sum_tail:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z3
 	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
 
 sum_done:
 	VADDPD        Z5, Z1, Z1
@@ -9327,6 +9429,11 @@ dot_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z1
 	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
 	VCVTPS2PD    32(AX), Z8
 	VCVTPS2PD    32(CX), Z9
 	VMULPD       Z9, Z8, Z8
@@ -9338,6 +9445,11 @@ dot_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z3
 	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
 	VCVTPS2PD    64(AX), Z8
 	VCVTPS2PD    64(CX), Z9
 	VMULPD       Z9, Z8, Z8
@@ -9349,6 +9461,11 @@ dot_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z5
 	VMOVAPD      Z9, Z4
+	VADDPD       Z5, Z4, Z8
+	VSUBPD       Z4, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z4, K1, Z4
+	VSUBPD       Z8, Z5, K1, Z5
 	VCVTPS2PD    96(AX), Z8
 	VCVTPS2PD    96(CX), Z9
 	VMULPD       Z9, Z8, Z8
@@ -9360,6 +9477,11 @@ dot_loop:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z7
 	VMOVAPD      Z9, Z6
+	VADDPD       Z7, Z6, Z8
+	VSUBPD       Z6, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z6, K1, Z6
+	VSUBPD       Z8, Z7, K1, Z7
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	SUBQ         $0x00000020, DX
@@ -9379,6 +9501,11 @@ dot_single:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z1
 	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
@@ -9400,6 +9527,11 @@ dot_tail:
 	VADDPD       Z10, Z11, Z11
 	VFMADD231PD  one64<>+0(SB), Z11, Z3
 	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
 
 dot_done:
 	VADDPD        Z5, Z1, Z1

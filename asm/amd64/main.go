@@ -759,9 +759,9 @@ func (a *arch) expMulSub() {
 	RET()
 }
 
-// sum and dot accumulate float64 lanes, compensated (twoSum): the
-// products of float32 values are exact there, so dot's error, like sum's,
-// does not grow with cancellation. dot returns the pair s + c unevaluated
+// sum and dot accumulate float64 lanes, compensated (twoSum, renormalized
+// after each add): the products of float32 values are exact there, so
+// dot's error, like sum's, does not grow with cancellation. dot returns the pair s + c unevaluated
 // (SoftmaxBackward subtracts both from dy).
 func (a *arch) sumDot(dot bool) {
 	if dot {
@@ -814,6 +814,7 @@ func (a *arch) sumDot(dot bool) {
 			VMULPD(one(1, off, t), v, v) // exact
 		}
 		twoSum(acc[u], comp[u], v, a.vec)
+		a.renorm(acc[u], comp[u])
 	})
 	for len(acc) > 1 { // pairwise, as addAll, with twoSum
 		h := len(acc) / 2

@@ -43,6 +43,30 @@ func twoSum(s, c, v Register, tmp func() VecVirtual) {
 	VMOVAPD(t, s)
 }
 
+// renorm makes the pair s + c normalized again (Fast2Sum: s + z is the
+// rounded sum and c − z its error), so that c stays within half an ULP of
+// s: twoSum's c, never folded in, grows with n, and its own roundings then
+// lose up to n²·2^-106 of the terms (softmax_generic.go's addComp). Where
+// s is ±Inf or c NaN, z is NaN and is not applied: s keeps its infinity,
+// which hsum64Comp returns.
+func (a *arch) renorm(s, c Register) {
+	t, z := a.vec(), a.vec()
+	VADDPD(c, s, t) // t = s + c
+	VSUBPD(s, t, z) // z = t − s
+	if a.z {
+		k := K()
+		VCMPPD(U8(0x07), z, z, k) // z ordered
+		VADDPD(z, s, k, s)
+		VSUBPD(z, c, k, c)
+		return
+	}
+	m := a.vec()
+	VCMPPD(U8(0x07), z, z, m)
+	VANDPD(m, z, z)
+	VADDPD(z, s, s)
+	VSUBPD(z, c, c)
+}
+
 // twoSumAll returns Σ vs as s + c in float64 lanes: vs added pairwise with
 // TwoSum (a tree: short chains), the rounding errors added plainly into c.
 func twoSumAll(vs []VecVirtual, tmp func() VecVirtual) (s, c VecVirtual) {

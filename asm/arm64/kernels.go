@@ -373,9 +373,9 @@ func expSumKernel(e *emitter) {
 }
 
 // sumKernel: Σ x in float64 (every element widened, four accumulators),
-// compensated as generic's Neumaier sum: each accumulator carries the
-// rounding errors of its additions (twoSum) in a second register, so the
-// error does not grow with cancellation.
+// compensated as generic's sum: each accumulator carries the rounding
+// errors of its additions (twoSum, renormalized after each add) in a second
+// register, so the error does not grow with cancellation.
 func sumKernel(e *emitter) {
 	e.text("sumNEON(x []float32) float64", 32)
 	const src, cnt gpr = 1, 2
@@ -399,6 +399,7 @@ func sumKernel(e *emitter) {
 		}
 		for j := range 2 * nv {
 			e.twoSum(acc[j%4], comp[j%4], wide[j], tmp)
+			e.renorm(acc[j%4], comp[j%4], tmp)
 		}
 	}, nil)
 	s0, c0 := e.reduceComp(acc, comp, tmp)
@@ -444,6 +445,22 @@ func (e *emitter) twoSum(s, c, v vreg, tmp []vreg) {
 	e.fadd(d2, s, s, v) // t again: s + v rounds the same way, and needs no move
 }
 
+// renorm makes the pair s + c normalized again (Fast2Sum: s + z is the
+// rounded sum, c − z its error), so that c stays within half an ULP of s:
+// twoSum's c, never folded in, grows with n, and its own roundings then
+// lose up to n²·2^-106 of the terms (softmax_generic.go's addComp). Where
+// s is ±Inf or c NaN, z is NaN and is not applied (s keeps its infinity).
+// It uses tmp[0..1].
+func (e *emitter) renorm(s, c vreg, tmp []vreg) {
+	z, ok := tmp[0], tmp[1]
+	e.fadd(d2, z, s, c)   // t = s + c
+	e.fsub(d2, z, z, s)   // z = t − s
+	e.fcmeq(d2, ok, z, z) // z ordered
+	e.vand(z, z, ok)
+	e.fadd(d2, s, s, z)
+	e.fsub(d2, c, c, z)
+}
+
 // dotKernel: Σ a·b as the pair s + c: the float64 products of float32
 // values are exact, added with twoSum as sumKernel adds (an infinite
 // product leaves a NaN in c, as in the generic dot).
@@ -477,6 +494,7 @@ func dotKernel(e *emitter) {
 		for j := range 2 * nv {
 			e.fmul(d2, xw[j], xw[j], yw[j]) // exact
 			e.twoSum(acc[j%4], comp[j%4], xw[j], tmp)
+			e.renorm(acc[j%4], comp[j%4], tmp)
 		}
 	}, nil)
 	s, c := e.reduceComp(acc, comp, tmp)

@@ -947,6 +947,8 @@ func cmpPred64(p uint64, a, b float64) bool {
 		return un || a != b
 	case 0x05:
 		return un || !(a < b)
+	case 0x07: // ORD_Q
+		return !un
 	case 0x11:
 		return !un && a < b
 	case 0x1d:
