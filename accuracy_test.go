@@ -272,7 +272,7 @@ func TestAccuracy64(t *testing.T) {
 		p := ref.Softmax(gen.Logits(rng, c.n, 2, 0), ref.Precise)
 		dy := gen.Logits(rng, c.n, 1, 0)
 		softmaxBackwardRow(&generic64, dst, p, dy)
-		check64(t, "SoftmaxBackward "+c.String(), dst, ref.SoftmaxBackward(p, dy))
+		checkTerms64(t, "SoftmaxBackward "+c.String(), dst, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, c.n))
 
 		if c.n > 0 {
 			labels := []int{rng.IntN(c.n)}
@@ -594,6 +594,36 @@ func TestBackwardCancellation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBackwardCancellation64 is TestBackwardCancellation for float64: the
+// softmax of a row whose entries are all equal but one, 35 above them
+// (probabilities near 1 and 6e-16), against constant gradients. dy −
+// ⟨p, dy⟩ is then a rounding of Σp, and the outputs are within 4 ULP of the
+// double-double reference plus dotTerms64's slack only because the dot's
+// pair stays renormalized (a plain Neumaier pair was 44 ULP off at 5000).
+func TestBackwardCancellation64(t *testing.T) {
+	rng := newRand(53)
+	for _, n := range []int{2, 3, 5, 17, 100, 1000, 5000} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = -6553.468911663751
+		}
+		x[rng.IntN(n)] += 35 + rng.Float64()
+		p := ref.Softmax(x, ref.Precise)
+		for _, c := range []float64{1, -384, 1e-20, -9379.529296875} {
+			dy := make([]float64, n)
+			for i := range dy {
+				dy[i] = c
+			}
+			if n%2 == 0 {
+				dy[rng.IntN(n)] = math.Nextafter(c, 0)
+			}
+			dx := make([]float64, n)
+			softmaxBackwardRow(&generic64, dx, p, dy)
+			checkTerms64(t, fmt.Sprintf("SoftmaxBackward n=%d c=%g", n, c), dx, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, n))
+		}
+	}
 }
 
 // TestDDExpNeg: logSumExpDD's exp against the reference's double-double

@@ -290,12 +290,18 @@ func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-20 }
 
 // dotTerms are checkTerms32's terms for SoftmaxBackward's outputs
 // p[i]·(dy[i] − ⟨p, dy⟩), rows of cols: the contract's dot pair is within
-// n·2^-104 of Σ|p·dy| (TestSumCancellation), and so is the reference's
-// double-double dot, which shows where dy[i] − ⟨p, dy⟩ cancels further
-// than that (dy constant, p summing to 1 within 2^-120: subnormal
+// n·2^-104 of Σ|p·dy| (TestSumCancellation, TestSumDrift), and so is the
+// reference's double-double dot, which shows where dy[i] − ⟨p, dy⟩ cancels
+// further than that (dy constant, p summing to 1 within 2^-120: subnormal
 // probabilities). 4 float32 ULPs of p[i]·n·Σ|p·dy|·2^-80 are at least
 // p[i]·n·2^-102 of it, both errors.
-func dotTerms(p, dy []float64, cols int) []float64 {
+func dotTerms(p, dy []float64, cols int) []float64 { return dotTermsAt(p, dy, cols, 0x1p-80) }
+
+// dotTerms64 are dotTerms for float64 outputs (checkTerms64): 4 float64
+// ULPs of p[i]·n·Σ|p·dy|·2^-52 are at least p[i]·n·2^-103 of it.
+func dotTerms64(p, dy []float64, cols int) []float64 { return dotTermsAt(p, dy, cols, 0x1p-52) }
+
+func dotTermsAt(p, dy []float64, cols int, unit float64) []float64 {
 	terms := make([]float64, len(p))
 	for r := 0; r < len(p); r += cols {
 		a := 0.0
@@ -306,7 +312,7 @@ func dotTerms(p, dy []float64, cols int) []float64 {
 			continue // the row's outputs are ±Inf or NaN: no slack
 		}
 		for j := r; j < r+cols; j++ {
-			terms[j] = math.Abs(p[j]) * float64(cols) * a * 0x1p-80
+			terms[j] = math.Abs(p[j]) * float64(cols) * a * unit
 		}
 	}
 	return terms

@@ -112,6 +112,26 @@ func check64(t *testing.T, what string, got, want []float64) {
 	record("float64/"+what[:indexSpace(what)], maxE)
 }
 
+// checkTerms64 is checkTerms32 for float64 outputs: within tol64 ULPs of
+// the output plus as many of its term where the output is a difference
+// that cancels.
+func checkTerms64(t *testing.T, what string, got, want, terms []float64) {
+	t.Helper()
+	maxE := 0.0
+	for i := range want {
+		e := ulp.Err64(got[i], want[i])
+		finite := !math.IsInf(want[i], 0) && !math.IsInf(got[i], 0) && want[i] == want[i] && got[i] == got[i]
+		if e > tol64 && finite {
+			e = math.Abs(got[i]-want[i]) / (ulp.Of64(want[i]) + ulp.Of64(terms[i]))
+		}
+		if e > tol64 || e != e {
+			t.Fatalf("%s [float64, n=%d]: element %d = %g, want %g, term %g (%.2f ULP > %d)", what, len(want), i, got[i], want[i], terms[i], e, tol64)
+		}
+		maxE = math.Max(maxE, e)
+	}
+	record("float64/"+what[:indexSpace(what)], maxE)
+}
+
 // placement says where a test slice lives: against a guard page at its end
 // or start, or in ordinary memory starting off elements past 64-byte
 // alignment.
