@@ -433,6 +433,34 @@ func adversarialRows(t *testing.T, k *kernels[float32], x []float32, low, high [
 	}
 }
 
+// TestLogSumExpCancellation64: float64 rows shifted so that max + log Σ
+// cancels, the result down to 2^-37 of log Σ, where math.Log's error and
+// the exps' (an ULP of log Σ each) are many ULPs of the result (29 at
+// 2^-8 of it before the double-double path), and rows with a negative
+// max just above −2·log Σ, where the result is smaller than log Σ but
+// does not cancel far. (Below 2^-42 of log Σ the double-double's own
+// 2^-95 shows: float64 log-probabilities, DESIGN.md's exception.)
+func TestLogSumExpCancellation64(t *testing.T) {
+	rng := newRand(61)
+	for i := range 600 {
+		n := 2 + i%97
+		xs := gen.Logits(rng, n, spreads[i%4], 0)
+		l := ref.LogSumExp(xs, ref.Precise)
+		r := (1 + rng.Float64()) / 2 * math.Ldexp(l, -i%37)
+		if i%2 == 0 {
+			r = -r
+		}
+		shift := l - r
+		if i%3 == 0 {
+			shift = xs[argmax(xs)] + l*rng.Float64()
+		}
+		for j := range xs {
+			xs[j] -= shift
+		}
+		check64(t, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float64{logSumExp(&generic64, xs)}, []float64{ref.LogSumExp(xs, ref.Precise)})
+	}
+}
+
 // TestSumCancellation: the contract's sum and dot are compensated on every
 // set (as generic's addComp): with big terms that cancel in pairs and
 // small ones that remain, sum's error is a rounding of the result (plus
@@ -628,18 +656,25 @@ func TestBackwardCancellation64(t *testing.T) {
 
 // TestDDExpNeg: logSumExpDD's exp against the reference's double-double
 // exp (an independent reduction: k·ln2 and (e^(r/1024))^1024) over the
-// range it takes, to 2^-92 relative.
+// range float32 rows give it and the float64 range with a low part (x − m
+// from twoDiff), to 2^-92 relative where the result is far above
+// float64's subnormals, to the subnormal spacing below.
 func TestDDExpNeg(t *testing.T) {
 	rng := newRand(59)
-	for i := 0; i < 20000; i++ {
-		d := float64(float32(expCutoff32 * rng.Float64()))
-		if i < 3 {
-			d = []float64{0, expCutoff32, -math.Ln2 / 128}[i]
+	for i := 0; i < 40000; i++ {
+		d, lo := float64(float32(expCutoff32*rng.Float64())), 0.0
+		if i%2 == 1 {
+			d = -746 * rng.Float64()
+			lo = d * 0x1p-53 * (rng.Float64() - 0.5)
 		}
-		got := ddExpNeg(d)
-		want := ref.Exp(ref.D(d))
-		if e := math.Abs(((got.hi - want.Hi) + (got.lo - want.Lo)) / want.Hi); !(e <= 0x1p-92) {
-			t.Fatalf("ddExpNeg(%v) = %v + %v, want %v + %v (relative %g)", d, got.hi, got.lo, want.Hi, want.Lo, e)
+		if i < 6 {
+			d = []float64{0, expCutoff32, -math.Ln2 / 128, -708.4, -745.1, -745.2}[i]
+		}
+		got := ddExpNeg(d, lo)
+		want := ref.Exp(ref.DD{Hi: d, Lo: lo})
+		diff := math.Abs((got.hi - want.Hi) + (got.lo - want.Lo))
+		if e := diff / want.Hi; !(e <= 0x1p-92) && !(want.Hi < 0x1p-960 && diff <= 0x1p-1074) {
+			t.Fatalf("ddExpNeg(%v, %v) = %v + %v, want %v + %v (relative %g)", d, lo, got.hi, got.lo, want.Hi, want.Lo, e)
 		}
 	}
 }

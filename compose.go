@@ -200,7 +200,14 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 	case rowMasked:
 		return F(math.Inf(-1))
 	}
-	if r := float64(m) + l; math.Abs(r) < l/2 && k.expSumPrecise != nil {
+	r := float64(m) + l
+	if !is32[F]() && math.Abs(r) < l {
+		// float64: l's error (math.Log's, and that of the exps, each
+		// up to about an ULP of l) is more than an ULP of r once r is
+		// smaller than l: then the row is summed again in double-double.
+		return F(logSumExpDD64(as64(x), float64(m)))
+	}
+	if math.Abs(r) < l/2 && k.expSumPrecise != nil {
 		// m + l cancels (m < 0, l ≈ −m) and magnifies the error of l,
 		// which expSum sums from float32 exps (SIMD sets) or without
 		// compensation. expSumPrecise's float64 exps and compensated sum

@@ -67,15 +67,20 @@ func init() {
 	}
 }
 
-// ddExpNeg returns exp(d) for d in [ln 2^-126, 0] to about 2^-95:
-// d = (64k + j)·ln2/64 + r with |r| <= ln2/128, exp(r) by its Taylor
-// series to r^9 (r^10/10! < 2^-97; the terms from r^5 on, below 2^-44,
-// in float64), times 2^(j/64) and 2^k.
-func ddExpNeg(d float64) dd {
+// ddExpNeg returns exp(d + lo) for d <= 0 (lo a rounding error of d, as
+// twoDiff leaves it) to about 2^-95 relative while the result is a normal
+// float64, and to its subnormal spacing below that (0 below e^-745.2):
+// d + lo = (64k + j)·ln2/64 + r with |r| <= ln2/128, exp(r) by its Taylor
+// series to r^9 (r^10/10! < 2^-97; the terms from r^5 on, below 2^-44, in
+// float64), times 2^(j/64) and 2^k.
+func ddExpNeg(d, lo float64) dd {
+	if d < -745.2 {
+		return dd{}
+	}
 	n := math.Round(d / ddLn2x64.hi)
 	ph := float64(n * ddLn2x64.hi)
 	pe := math.FMA(n, ddLn2x64.hi, -ph)
-	r := ddAdd(dd{d, 0}, dd{-ph, -pe})
+	r := ddAdd(ddNorm(d, lo), dd{-ph, -pe})
 	r = ddAdd(r, dd{-n * ddLn2x64.lo, 0})
 	q := 1.0 / 362880
 	for k := 8; k >= 5; k-- {
@@ -87,22 +92,44 @@ func ddExpNeg(d float64) dd {
 	}
 	k := int(math.Floor(n / 64))
 	p = ddMul(p, ddPow2[int(n)-64*k])
-	scale := math.Float64frombits(uint64(k+1023) << 52) // k >= −127: normal
+	if k < -1021 { // a subnormal result: Ldexp rounds it once
+		return ddNorm(math.Ldexp(p.hi, k), math.Ldexp(p.lo, k))
+	}
+	scale := math.Float64frombits(uint64(k+1023) << 52)
 	return dd{p.hi * scale, p.lo * scale}
 }
 
 // logSumExpDD returns m + log Σ exp(x − m) for a finite float32 row with
 // max m, in double-double, exp(x − m) flushed to 0 below ln 2^-126 as the
-// float32 kernels flush it: log S = y + log(S·e^-y) with y = log S.hi and
-// S·e^-y − 1 tiny, and m + y exact where they cancel.
+// float32 kernels flush it.
 func logSumExpDD(x []float32, m float32) float64 {
 	var s dd
 	for _, v := range x {
 		if d := float64(v) - float64(m); d >= expCutoff32 {
-			s = ddAdd(s, ddExpNeg(d))
+			s = ddAdd(s, ddExpNeg(d, 0))
 		}
 	}
+	return ddPlusLog(float64(m), s)
+}
+
+// logSumExpDD64 is logSumExpDD for a finite float64 row: x − m is
+// error-free (twoDiff), nothing is flushed.
+func logSumExpDD64(x []float64, m float64) float64 {
+	var s dd
+	for _, v := range x {
+		if d, lo := twoDiff(v, m); d >= -745.2 {
+			s = ddAdd(s, ddExpNeg(d, lo))
+		}
+	}
+	return ddPlusLog(m, s)
+}
+
+// ddPlusLog returns m + log s for s >= 1: log s = y + log(s·e^-y) with
+// y = log s.hi and s·e^-y − 1 = t tiny (log(1 + t) = t to 2^-104), and
+// m + y error-free where they cancel.
+func ddPlusLog(m float64, s dd) float64 {
 	y := math.Log(s.hi)
-	t := ddAdd(ddMul(s, ddExpNeg(-y)), dd{-1, 0})
-	return (float64(m) + y) + t.hi
+	t := ddAdd(ddMul(s, ddExpNeg(-y, 0)), dd{-1, 0})
+	h, l := twoDiff(m, -y)
+	return h + (l + t.hi)
 }

@@ -61,9 +61,12 @@
 // are below 2^-76: there they are added back, since many of them make
 // LogSoftmax and the loss at the max an output above 2^-126 (the row
 // [0, −88, −88, −88] has LogSumExp 1.8e-38).
-// float64 results are within 4 ULP of a double-double reference (not
-// LogSumExp where max + log Σ cancels beyond float64's precision, as for
-// float64 log-probabilities: that would take triple-double).
+// float64 results are within 4 ULP of a double-double reference. Where
+// LogSumExp's max + log Σ cancels (a negative max above −2·log Σ), math.Log's
+// error alone would be several ULPs of the result, so the row is summed
+// again in double-double: that holds the 4 ULP down to results of 2^-40 of
+// log Σ, not below (float64 log-probabilities, whose LogSumExp is about
+// 1e-16, would take triple-double).
 //
 // Outputs that are differences may cancel far below their terms: dy −
 // ⟨p, dy⟩ (SoftmaxBackward), dy − exp(logp)·Σdy (LogSoftmaxBackward) and
@@ -72,7 +75,8 @@
 // Σdy compensated, ⟨p, dy⟩ kept as a double-double pair, those exps
 // float64-accurate — so the bound there is 4 ULP of the output plus
 // float64's rounding of the larger term (2^-43 of it), and for
-// SoftmaxBackward p[i] times the double-double's, n·2^-104 of Σ|p·dy|
+// SoftmaxBackward (float64 too) p[i] times the double-double's, n·2^-104
+// of Σ|p·dy|
 // (reached where dy is constant and p sums to 1 within 2^-110, which
 // subnormal probabilities can do). LogSumExp = max +
 // log Σ cancels for log-probabilities (it is the rounding of their
