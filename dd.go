@@ -73,8 +73,13 @@ func init() {
 // d + lo = (64k + j)·ln2/64 + r with |r| <= ln2/128, exp(r) by its Taylor
 // series to r^9 (r^10/10! < 2^-97; the terms from r^5 on, below 2^-44, in
 // float64), times 2^(j/64) and 2^k.
-func ddExpNeg(d, lo float64) dd {
-	if d < -745.2 {
+func ddExpNeg(d, lo float64) dd { return ddExpScaled(d, lo, 0) }
+
+// ddExpScaled is ddExpNeg times 2^bits, rounded only where the product is
+// subnormal: logSumExpDD64 sums the terms below float64's normal range
+// scaled by 2^tinyBits, to their full precision.
+func ddExpScaled(d, lo float64, bits int) dd {
+	if d < -745.2-float64(bits)*math.Ln2 {
 		return dd{}
 	}
 	n := math.Round(d / ddLn2x64.hi)
@@ -92,6 +97,7 @@ func ddExpNeg(d, lo float64) dd {
 	}
 	k := int(math.Floor(n / 64))
 	p = ddMul(p, ddPow2[int(n)-64*k])
+	k += bits
 	if k < -1021 { // a subnormal result: Ldexp rounds it once
 		return ddNorm(math.Ldexp(p.hi, k), math.Ldexp(p.lo, k))
 	}
@@ -113,13 +119,20 @@ func logSumExpDD(x []float32, m float32) float64 {
 }
 
 // logSumExpDD64 is logSumExpDD for a finite float64 row: x − m is
-// error-free (twoDiff), nothing is flushed.
+// error-free (twoDiff), and the terms below float64's normal range are
+// summed scaled, as expSum64 sums them.
 func logSumExpDD64(x []float64, m float64) float64 {
-	var s dd
+	var s, tiny dd
 	for _, v := range x {
-		if d, lo := twoDiff(v, m); d >= -745.2 {
+		switch d, lo := twoDiff(v, m); {
+		case d >= tinyHi:
 			s = ddAdd(s, ddExpNeg(d, lo))
+		case d >= tinyLo:
+			tiny = ddAdd(tiny, ddExpScaled(d, lo, tinyBits))
 		}
+	}
+	if tiny.hi != 0 {
+		s = ddAdd(s, ddNorm(math.Ldexp(tiny.hi, -tinyBits), math.Ldexp(tiny.lo, -tinyBits)))
 	}
 	return ddPlusLog(m, s)
 }

@@ -61,7 +61,9 @@
 // are below 2^-76: there they are added back, since many of them make
 // LogSoftmax and the loss at the max an output above 2^-126 (the row
 // [0, −88, −88, −88] has LogSumExp 1.8e-38).
-// float64 results are within 4 ULP of a double-double reference. Where
+// float64 results are within 4 ULP of a double-double reference; float64
+// sums keep the terms below its normal range at full precision (scaled),
+// as many of them make a normal log Σ. Where
 // LogSumExp's max + log Σ cancels (a negative max above −2·log Σ), math.Log's
 // error alone would be several ULPs of the result, so the row is summed
 // again in double-double: that holds the 4 ULP down to results of 2^-40 of

@@ -1,12 +1,14 @@
 package softmax
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
 	"github.com/gosimd/softmax/internal/gen"
 	"github.com/gosimd/softmax/internal/guard"
 	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
 )
 
 // The rules of DESIGN.md "Semantics every path shares", on every set.
@@ -116,6 +118,72 @@ func TestSpecialRows64(t *testing.T) {
 		logSoftmaxRow(&generic64, dst, row)
 		check64(t, "LogSoftmax special", dst, ref.LogSoftmax(row, ref.Precise))
 		check64(t, "LogSumExp special", []float64{logSumExp(&generic64, row)}, []float64{ref.LogSumExp(row, ref.Precise)})
+	}
+}
+
+// TestTinyTerms64: float64 rows whose every term but the max's is below
+// float64's normal range — subnormal (bits lost) or below 2^-1075 (all
+// lost) — while their sum, log Σ ≈ rest, is normal: LogSoftmax and the
+// losses at the max, their gradients there, and LogSumExp of a row with
+// max 0 are then that sum. Summed as math.Exp gives them, the row
+// [0, −705, 1000 × −746] is 8 ULP off and [0, 2^17 × −720] thousands.
+func TestTinyTerms64(t *testing.T) {
+	type tiny struct {
+		d     float64 // the entries below the max
+		count int
+	}
+	rows := [][]tiny{
+		{{-705, 1}, {-746, 1000}},
+		{{-705, 1}, {-746, 1 << 12}},
+		{{-720, 1 << 17}},
+		{{-712.25, 100}},
+		{{-709.5, 3}, {-730, 5000}, {-760, 10000}},
+		{{-708.3, 2}, {-708.4, 2}, {-1e300, 2}, {math.Inf(-1), 1}},
+	}
+	for i, parts := range rows {
+		// A max of −3e-307 makes LogSumExp cancel: its double-double path.
+		for _, c := range []float64{0, -3e-307, 1000.5, -3e5} {
+			if c != 0 && len(parts) == 1 && parts[0].count > 1000 {
+				continue // the reference takes a while on 2^17 entries
+			}
+			x := []float64{c}
+			for _, p := range parts {
+				for range p.count {
+					x = append(x, c+p.d)
+				}
+			}
+			n := len(x)
+			what := fmt.Sprintf("row %d + %g, n=%d", i, c, n)
+			dst := make([]float64, n)
+			LogSoftmax(dst, x)
+			check64(t, "LogSoftmax "+what, dst, ref.LogSoftmax(x, ref.Precise))
+			if c <= 0 && c > -1 {
+				check64(t, "LogSumExp "+what, []float64{LogSumExp(x)}, []float64{ref.LogSumExp(x, ref.Precise)})
+			}
+			loss := CrossEntropyGrad(dst, x, []int{0}, n)
+			wantLoss, wantGrad := ref.CrossEntropy(x, []int{0}, n, ref.Precise)
+			check64(t, "CrossEntropyGrad/loss "+what, []float64{loss}, []float64{wantLoss})
+			check64(t, "CrossEntropyGrad "+what, dst, wantGrad)
+			y := make([]float64, n)
+			y[0] = 1
+			loss = SoftCrossEntropyGrad(dst, x, y, n)
+			wantLoss, wantGrad = ref.SoftCrossEntropy(x, y, n, ref.Precise)
+			check64(t, "SoftCrossEntropyGrad/loss "+what, []float64{loss}, []float64{wantLoss})
+			// p·Σy − y cancels at the max: the difference bound (doc.go).
+			terms := make([]float64, n)
+			for j, p := range ref.Softmax(x, ref.Precise) {
+				terms[j] = p + y[j]
+			}
+			checkTerms64(t, "SoftCrossEntropyGrad "+what, dst, wantGrad, terms)
+			// In place, and the parallel chunks.
+			g := append([]float64(nil), x...)
+			if loss = CrossEntropyGrad(g, g, []int{0}, n); ulp.Err64(loss, wantLoss) > tol64 {
+				t.Fatalf("CrossEntropyGrad in place %s: loss %g, want %g", what, loss, wantLoss)
+			}
+			loss = CrossEntropyGradParallel(dst, x, []int{0}, n, 2)
+			check64(t, "CrossEntropyGradParallel/loss "+what, []float64{loss}, []float64{wantLoss})
+			check64(t, "CrossEntropyGradParallel "+what, dst, wantGrad)
+		}
 	}
 }
 

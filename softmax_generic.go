@@ -79,6 +79,15 @@ func exp32(x, m float32) float64 {
 	return expNeg(d)
 }
 
+// Cody–Waite's ln 2 in two parts (the first has trailing zeros, so that
+// k·ln2Hi is exact) for expNeg and expTiny.
+const (
+	log2e = 1.4426950408889634
+	ln2Hi = 6.93147180369123816490e-01 // 0x3fe62e42fee00000
+	ln2Lo = 1.90821492927058770002e-10
+	round = 0x1.8p52 // adding it rounds to an integer
+)
+
 // expNeg is exp(d) for d in [expCutoff32, 0] to about 2^-46 relative: far
 // below a float32 ULP, so float32 results stay rounded once, and several
 // times faster than math.Exp, whose full float64 accuracy float32 never
@@ -90,12 +99,6 @@ func expNeg(d float64) float64 {
 	if !(d <= 0 && d >= expCutoff32) {
 		return math.Exp(d)
 	}
-	const (
-		log2e = 1.4426950408889634
-		ln2Hi = 6.93147180369123816490e-01 // 0x3fe62e42fee00000
-		ln2Lo = 1.90821492927058770002e-10
-		round = 0x1.8p52 // adding it rounds to an integer
-	)
 	k := (d*log2e + round) - round
 	r := (d - k*ln2Hi) - k*ln2Lo
 	// Estrin's scheme: a short dependency chain, so that consecutive
@@ -242,9 +245,40 @@ func exp64(x, m float64) float64 {
 	return e
 }
 
+// expSum64's rest holds the terms below float64's normal range too, to
+// their float64 precision: summed as they are they lose bits (subnormal),
+// or all of them (below 2^-1075), yet many can add up to a normal log Σ
+// where every other term is as small (LogSoftmax at the max of the row
+// [0, then 2^17 entries of −720] is −2^-1021.7). Terms below x − m =
+// tinyLo (2^-1140) are left out: 2^60 of them are below 2^-1080.
+const (
+	tinyHi   = -708.3 // exp below it: under 2^-1021.9, rounded as a subnormal or near it
+	tinyLo   = -790.0
+	tinyBits = 1100 // expTiny's scale
+)
+
+// expTiny returns exp(hi + lo)·2^tinyBits for hi in [tinyLo, tinyHi] (lo
+// the rounding error of hi), to math.Exp's accuracy: hi + lo = k·ln2 + r,
+// exp(r)·2^(k+tinyBits), a normal float64.
+func expTiny(hi, lo float64) float64 {
+	k := (hi*log2e + round) - round
+	r := ((hi - k*ln2Hi) - k*ln2Lo) + lo
+	return math.Exp(r) * math.Float64frombits(uint64(int64(k)+tinyBits+1023)<<52)
+}
+
 func expSum64(dst, x []float64, m float64) (rest, ones float64) {
-	var c float64
+	var c, tiny, tc float64
 	for i, v := range x {
+		hi, lo := twoDiff(v, m)
+		if hi < tinyHi {
+			if hi >= tinyLo {
+				tiny, tc = addComp(tiny, tc, expTiny(hi, lo))
+			}
+			if len(dst) != 0 {
+				dst[i] = exp64(v, m)
+			}
+			continue
+		}
 		e := exp64(v, m)
 		if e == 1 {
 			ones++
@@ -254,6 +288,9 @@ func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 		if len(dst) != 0 {
 			dst[i] = e
 		}
+	}
+	if tiny != 0 {
+		rest, c = addComp(rest, c, math.Ldexp(tiny+tc, -tinyBits))
 	}
 	return rest + c, ones
 }

@@ -85,14 +85,33 @@ func analyse(x []float64, p Prec) row {
 		r.masked = true
 		return r
 	}
-	terms := make([]DD, len(x))
-	for i, v := range x {
-		terms[i] = p.sumExp(Sub(D(v), D(r.m)))
+	var terms, tiny []DD
+	for _, v := range x {
+		d := Sub(D(v), D(r.m))
+		if p == Precise && d.Hi < tinyExp {
+			tiny = append(tiny, Exp(Add(d, tinyScale)))
+			continue
+		}
+		terms = append(terms, p.sumExp(d))
 	}
 	r.s = sum(terms)
+	if t := sum(tiny); t.Hi != 0 {
+		r.s = Add(r.s, DD{math.Ldexp(t.Hi, -tinyBits), math.Ldexp(t.Lo, -tinyBits)})
+	}
 	r.l = p.log(r.s)
 	return r
 }
+
+// Terms exp(d) below 2^-960 (d < tinyExp) lose bits as float64s, and below
+// 2^-1075 all of them, yet many can add up to a normal log Σ (the row
+// [0, then 2^17 entries of −720] has LogSoftmax −2^-1021.7 at the max):
+// Precise sums them scaled by 2^tinyBits and scales the sum back.
+const (
+	tinyExp  = -665.0
+	tinyBits = 1100
+)
+
+var tinyScale = Mul(D(tinyBits), ln2)
 
 func fill(n int, v float64) []float64 {
 	out := make([]float64, n)
