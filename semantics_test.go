@@ -187,6 +187,38 @@ func TestTinyTerms64(t *testing.T) {
 	}
 }
 
+// TestTinyTerms64Backward: LogSoftmaxBackward's dy − exp(logp)·Σdy where
+// exp(logp) is subnormal (logp in [−790, −708.3]) and Σdy large: the bits
+// math.Exp loses there, times Σdy, were up to 16 ULPs of a small output
+// (dy near 2^-1020).
+func TestTinyTerms64Backward(t *testing.T) {
+	rng := newRand(67)
+	for n := 2; n <= 40; n++ {
+		logp := make([]float64, n)
+		dy := make([]float64, n)
+		for i := range logp {
+			logp[i] = -708.3 - 82*rng.Float64()
+			dy[i] = math.Ldexp(rng.Float64()-0.5, -1010-rng.IntN(14))
+		}
+		dy[0] = []float64{1000, -3e5, 1e-300, 0x1p-77}[n%4] // Σdy
+		if n%5 == 0 {
+			dy[1] = math.Exp(logp[1]) * dy[0] // cancels against its term
+		}
+		dx := make([]float64, n)
+		LogSoftmaxBackward(dx, logp, dy)
+		want := ref.LogSoftmaxBackward(logp, dy, ref.Precise)
+		sdy := 0.0
+		for _, v := range dy {
+			sdy += v
+		}
+		terms := make([]float64, n)
+		for i := range terms {
+			terms[i] = math.Abs(math.Exp(logp[i]) * sdy)
+		}
+		checkTerms64(t, fmt.Sprintf("LogSoftmaxBackward n=%d", n), dx, want, terms)
+	}
+}
+
 func TestMaskedRowsPublic(t *testing.T) {
 	x := []float32{float32(ninf), float32(ninf), float32(ninf)}
 	dst := make([]float32, 3)

@@ -321,6 +321,27 @@ func mulSub64(dx, p, dy []float64, s, c float64) {
 
 func expMulSub64(dx, logp, dy []float64, s float64) {
 	for i := range dx {
+		if l := logp[i]; l < tinyHi && l >= tinyLo {
+			dx[i] = expMulSubTiny(l, dy[i], s)
+			continue
+		}
 		dx[i] = math.FMA(-math.Exp(logp[i]), s, dy[i])
 	}
+}
+
+// expMulSubTiny is dy − exp(l)·s for l in [tinyLo, tinyHi), where exp(l)
+// as a float64 is subnormal or 0 and its lost bits, times s, can be many
+// ULPs of a small output: the product is formed scaled (expTiny), exactly
+// as p + pe, and scaled back once.
+func expMulSubTiny(l, dy, s float64) float64 {
+	e := expTiny(l, 0)
+	p := e * s
+	if math.IsInf(p, 0) || p != p {
+		return math.FMA(-math.Exp(l), s, dy)
+	}
+	pe := math.FMA(e, s, -p)
+	if math.Abs(dy) < 0x1p-76 { // dy·2^tinyBits is finite and exact
+		return math.Ldexp((math.Ldexp(dy, tinyBits)-p)-pe, -tinyBits)
+	}
+	return (dy - math.Ldexp(p, -tinyBits)) - math.Ldexp(pe, -tinyBits)
 }

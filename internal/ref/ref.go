@@ -191,6 +191,18 @@ func LogSoftmaxBackward(logp, dy []float64, p Prec) []float64 {
 	}
 	out := make([]float64, len(dy))
 	for i := range dy {
+		if p == Precise && logp[i] < tinyExp {
+			// exp(logp)·Σdy scaled by 2^tinyBits, as analyse's tiny
+			// terms, and the difference scaled back once.
+			t := Mul(Exp(Add(D(logp[i]), tinyScale)), s)
+			if math.Abs(dy[i]) < 0x1p-76 {
+				d := Sub(D(math.Ldexp(dy[i], tinyBits)), t)
+				out[i] = math.Ldexp(d.Hi, -tinyBits) + math.Ldexp(d.Lo, -tinyBits)
+			} else {
+				out[i] = Sub(D(dy[i]), DD{math.Ldexp(t.Hi, -tinyBits), math.Ldexp(t.Lo, -tinyBits)}).Float()
+			}
+			continue
+		}
 		out[i] = Sub(D(dy[i]), Mul(p.exp(D(logp[i])), s)).Float()
 	}
 	return out
