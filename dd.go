@@ -4,10 +4,12 @@ import "math"
 
 // Double-double arithmetic (a value hi + lo, about 106 bits) for the one
 // place float64 does not suffice: LogSumExp where m + log Σ exp(x − m)
-// cancels far below log Σ (log-probabilities, whose LogSumExp is the
-// rounding of their normalization, 1e-8 against terms near 10). There
-// float64's rounding of log Σ alone is hundreds of float32 ULPs of the
-// result, so the sum, its exps and its log are carried in double-double.
+// cancels below log Σ. For float32 rows that is far below it
+// (log-probabilities, whose LogSumExp is the rounding of their
+// normalization, 1e-8 against terms near 10: float64's rounding of log Σ
+// alone is hundreds of float32 ULPs of the result); for float64 rows any
+// result smaller than log Σ, where math.Log's error is more than an ULP of
+// it. There the sum, its exps and its log are carried in double-double.
 
 type dd struct{ hi, lo float64 }
 
