@@ -96,7 +96,7 @@ func analyse(x []float64, p Prec) row {
 	}
 	r.s = sum(terms)
 	if t := sum(tiny); t.Hi != 0 {
-		r.s = Add(r.s, DD{math.Ldexp(t.Hi, -tinyBits), math.Ldexp(t.Lo, -tinyBits)})
+		r.s = Add(r.s, unscale(t))
 	}
 	r.l = p.log(r.s)
 	return r
@@ -112,6 +112,9 @@ const (
 )
 
 var tinyScale = Mul(D(tinyBits), ln2)
+
+// unscale returns t·2^-tinyBits, rounded where it is subnormal.
+func unscale(t DD) DD { return DD{math.Ldexp(t.Hi, -tinyBits), math.Ldexp(t.Lo, -tinyBits)} }
 
 func fill(n int, v float64) []float64 {
 	out := make([]float64, n)
@@ -196,10 +199,9 @@ func LogSoftmaxBackward(logp, dy []float64, p Prec) []float64 {
 			// terms, and the difference scaled back once.
 			t := Mul(Exp(Add(D(logp[i]), tinyScale)), s)
 			if math.Abs(dy[i]) < 0x1p-76 {
-				d := Sub(D(math.Ldexp(dy[i], tinyBits)), t)
-				out[i] = math.Ldexp(d.Hi, -tinyBits) + math.Ldexp(d.Lo, -tinyBits)
+				out[i] = unscale(Sub(D(math.Ldexp(dy[i], tinyBits)), t)).Float()
 			} else {
-				out[i] = Sub(D(dy[i]), DD{math.Ldexp(t.Hi, -tinyBits), math.Ldexp(t.Lo, -tinyBits)}).Float()
+				out[i] = Sub(D(dy[i]), unscale(t)).Float()
 			}
 			continue
 		}
