@@ -8,7 +8,7 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// Compensated float64 sums: the general path's sum is Neumaier's, whose
+// Compensated float64 sums: the general path's sum is addComp's, whose
 // error does not grow with cancellation (Σ dy of 2, −3, 1 and 1.5e-19 is
 // 1.5e-19, not 0); a plain float64 sum loses such a term, and the output
 // that depends on it (LogSoftmaxBackward's dy − exp(logp)·Σ dy) with it.
@@ -91,7 +91,7 @@ func twoSumAll(vs []VecVirtual, tmp func() VecVirtual) (s, c VecVirtual) {
 
 // hsum64Comp reduces the compensated sums s + c (one per lane) to one
 // float64 in an XMM register's low lane: s + c from hsum64Pair; where s
-// is ±Inf or NaN, s itself (as Neumaier's sum stops compensating there,
+// is ±Inf or NaN, s itself (as addComp stops compensating there,
 // and c may be NaN).
 func (a *arch) hsum64Comp(s, c VecVirtual) VecVirtual {
 	s1, c1 := a.hsum64Pair(s, c)

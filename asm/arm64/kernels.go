@@ -403,8 +403,8 @@ func sumKernel(e *emitter) {
 		}
 	}, nil)
 	s0, c0 := e.reduceComp(acc, comp, tmp)
-	// s + c, or s where s is ±Inf or NaN (s − s is not 0), as Neumaier's
-	// sum stops compensating there.
+	// s + c, or s where s is ±Inf or NaN (s − s is not 0), as generic's
+	// addComp stops compensating there.
 	hi, r := acc[1], acc[2]
 	e.faddd(r, s0, c0)
 	e.fsubd(hi, s0, s0)
