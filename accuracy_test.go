@@ -347,6 +347,19 @@ func TestLogSumExpCancellation(t *testing.T) {
 			got := logSumExp(k, f32(xs))
 			check32(t, k, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float32{got}, []float64{ref.LogSumExp(xs, ref.Precise)})
 		}
+		// A max of −0.9·log Σ where log Σ is made of terms below the exp
+		// cutoff alone (withTail's), so the double-double path must add
+		// them back too: it gave the max itself, −5.4e-36 for 6.1e-37.
+		for _, d := range []float32{-87.5, -88, -90, -100} {
+			for _, n := range []int{50, 1000, 20000} {
+				xs := make([]float64, n+1)
+				xs[0] = float64(float32(-0.9 * float64(n) * math.Exp(float64(d))))
+				for j := 1; j <= n; j++ {
+					xs[j] = float64(d)
+				}
+				check32(t, k, fmt.Sprintf("LogSumExp below the cutoff d=%g n=%d", d, n), []float32{logSumExp(k, f32(xs))}, []float64{ref.LogSumExp(xs, ref.Precise)})
+			}
+		}
 		ns := append(lengths()[1:301:301], 1000, 4097)
 		for i, n := range ns {
 			sigma := []float64{0.5, 2, 8}[i%3]

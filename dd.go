@@ -108,12 +108,14 @@ func ddExpScaled(d, lo float64, bits int) dd {
 }
 
 // logSumExpDD returns m + log Σ exp(x − m) for a finite float32 row with
-// max m, in double-double, exp(x − m) flushed to 0 below ln 2^-126 as the
-// float32 kernels flush it.
+// max m, in double-double, with the terms below the exp cutoff down to
+// 2^-252 as withTail adds them: where m + log Σ cancels, the row's log Σ
+// may be made of them alone (m = −0.9·1000·e^-88 and 1000 entries of −88
+// have LogSumExp 6e-37, and m with them flushed).
 func logSumExpDD(x []float32, m float32) float64 {
 	var s dd
 	for _, v := range x {
-		if d := float64(v) - float64(m); d >= expCutoff32 {
+		if d := float64(v) - float64(m); d >= 2*expCutoff32 {
 			s = ddAdd(s, ddExpNeg(d, 0))
 		}
 	}
