@@ -157,7 +157,11 @@ func fuzzRows(xs []float64, sel uint8) ([]float64, int) {
 // with i), and non-negative when nonneg (targets). ok is false when there
 // are fewer than n values.
 func fuzzSecond(data []byte, n int, nonneg bool) (v []float64, ok bool) {
-	v = decode(data)
+	return tame(decode(data), n, nonneg)
+}
+
+// tame is fuzzSecond on values already decoded (FuzzFloat64's float64s).
+func tame(v []float64, n int, nonneg bool) ([]float64, bool) {
 	if len(v) < n {
 		return nil, false
 	}
