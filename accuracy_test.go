@@ -283,6 +283,33 @@ func TestAccuracy64(t *testing.T) {
 			wantLoss, wantGrad := ref.CrossEntropy(xs, labels, c.n, ref.Precise)
 			check64(t, "CrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
 			check64(t, "CrossEntropyGrad "+c.String(), dst, wantGrad)
+
+			// Soft targets: a distribution, or the probabilities
+			// themselves (the gradient cancels to roundings of p).
+			y := ref.Softmax(gen.Logits(rng, c.n, 1, 0), ref.Precise)
+			pr := ref.Softmax(xs, ref.Precise)
+			if c.seed%2 == 0 {
+				y = pr
+			}
+			loss = softCrossEntropy(&generic64, dst, x, y, c.n)
+			wantLoss, wantGrad = ref.SoftCrossEntropy(xs, y, c.n, ref.Precise)
+			check64(t, "SoftCrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
+			terms := make([]float64, c.n)
+			for j := range terms {
+				terms[j] = y[j] + pr[j]
+			}
+			checkTerms64(t, "SoftCrossEntropyGrad "+c.String(), dst, wantGrad, terms)
+
+			logp := ref.LogSoftmax(xs, ref.Precise)
+			logSoftmaxBackwardRow(&generic64, dst, logp, dy)
+			sdy := 0.0
+			for _, v := range dy {
+				sdy += v
+			}
+			for j := range terms {
+				terms[j] = math.Abs(math.Exp(logp[j]) * sdy)
+			}
+			checkTerms64(t, "LogSoftmaxBackward "+c.String(), dst, ref.LogSoftmaxBackward(logp, dy, ref.Precise), terms)
 		}
 		free1()
 		free2()
