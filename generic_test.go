@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gosimd/softmax/internal/ref"
+	"github.com/gosimd/softmax/internal/ulp"
 )
 
 func TestExpNeg(t *testing.T) {
@@ -24,4 +25,36 @@ func TestExpNeg(t *testing.T) {
 			t.Errorf("expNeg(%g) = %g, want %g", d, got, want)
 		}
 	}
+}
+
+// TestExpPair: float64's exp against the double-double reference over
+// [tinyHi, 0] with a low part: e + el within 2^-58 relative, e within
+// 0.52 ULP (rounded once but for that), where math.Exp errs by up to an
+// ULP and took float64 Softmax to 4 ULP of a reference rounded to float64.
+// exp64, built on it, is within 0.52 ULP too.
+func TestExpPair(t *testing.T) {
+	rng := newRand(71)
+	worstPair, worstE := 0.0, 0.0
+	for i := 0; i < 400_000; i++ {
+		hi := tinyHi * math.Pow(rng.Float64(), 3) // many small |hi|, and all of the range
+		lo := hi * 0x1p-53 * (rng.Float64() - 0.5)
+		if i < 4 {
+			hi, lo = []float64{0, -0x1p-60, tinyHi, -math.Ln2 / 128}[i], 0
+		}
+		want := ref.Exp(ref.DD{Hi: hi, Lo: lo})
+		e, el := expPair(hi, lo)
+		if want.Hi > 0x1p-960 { // el is not subnormal
+			worstPair = math.Max(worstPair, math.Abs((e-want.Hi)+(el-want.Lo))/want.Hi)
+		}
+		worstE = math.Max(worstE, math.Abs((e-want.Hi)-want.Lo)/ulp.Of64(want.Hi))
+	}
+	if worstPair > 0x1p-58 || worstE > 0.52 {
+		t.Fatalf("expPair: e + el within %g relative (want 2^-58), e within %.4f ULP (want 0.52)", worstPair, worstE)
+	}
+	x, m := -3.141592653589793, 700.25 // x − m rounds: exp64 folds lo in
+	hi, lo := twoDiff(x, m)
+	if got, want := exp64(x, m), ref.Exp(ref.DD{Hi: hi, Lo: lo}); math.Abs((got-want.Hi)-want.Lo)/ulp.Of64(want.Hi) > 0.52 {
+		t.Fatalf("exp64(%v, %v) = %v, want %v", x, m, got, want)
+	}
+	t.Logf("expPair: pair %.3g relative, e %.4f ULP", worstPair, worstE)
 }

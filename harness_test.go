@@ -19,9 +19,9 @@ import (
 
 // Accuracy bars, in ULPs of the output type.
 const (
-	tolSIMD32    = 4 // every SIMD set, float32
-	tolGeneric32 = 1 // the generic float32 set: float64 arithmetic, rounded once or twice
-	tol64        = 4 // float64 (generic kernels)
+	tolSIMD32    = 4   // every SIMD set, float32
+	tolGeneric32 = 1   // the generic float32 set: float64 arithmetic, rounded once or twice
+	tol64        = 3.5 // float64 (generic kernels), against a reference rounded to float64: 4 ULP of the exact value
 )
 
 func tolFor(k *kernels[float32]) float64 {
@@ -105,7 +105,7 @@ func check64(t *testing.T, what string, got, want []float64) {
 	for i := range want {
 		e := ulp.Err64(got[i], want[i])
 		if e > tol64 || e != e {
-			t.Fatalf("%s [float64, n=%d]: element %d = %g, want %g (%.2f ULP > %d)", what, len(want), i, got[i], want[i], e, tol64)
+			t.Fatalf("%s [float64, n=%d]: element %d = %g, want %g (%.2f ULP > %g)", what, len(want), i, got[i], want[i], e, tol64)
 		}
 		maxE = math.Max(maxE, e)
 	}
@@ -125,7 +125,7 @@ func checkTerms64(t *testing.T, what string, got, want, terms []float64) {
 			e = math.Abs(got[i]-want[i]) / (ulp.Of64(want[i]) + ulp.Of64(terms[i]))
 		}
 		if e > tol64 || e != e {
-			t.Fatalf("%s [float64, n=%d]: element %d = %g, want %g, term %g (%.2f ULP > %d)", what, len(want), i, got[i], want[i], terms[i], e, tol64)
+			t.Fatalf("%s [float64, n=%d]: element %d = %g, want %g, term %g (%.2f ULP > %g)", what, len(want), i, got[i], want[i], terms[i], e, tol64)
 		}
 		maxE = math.Max(maxE, e)
 	}

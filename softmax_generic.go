@@ -50,6 +50,7 @@ var generic64 = kernels[float64]{
 	name:      "generic",
 	max:       maxGeneric[float64],
 	expSum:    expSum64,
+	expDiv:    expDiv64,
 	div:       div64,
 	sub:       sub64,
 	sum:       sumGeneric[float64],
@@ -234,15 +235,42 @@ func twoDiff(a, b float64) (hi, lo float64) {
 	return hi, lo
 }
 
-// exp64 is exp(x − m) with the rounding of x − m folded back in:
-// exp(hi + lo) = exp(hi)·(1 + lo) to within lo², far below an ULP.
+// exp64 is exp(x − m) with the rounding of x − m folded back in, within
+// about half an ULP (expPair) where it is a normal float64.
 func exp64(x, m float64) float64 {
 	hi, lo := twoDiff(x, m)
+	if hi >= tinyHi && hi <= 0 {
+		e, _ := expPair(hi, lo)
+		return e
+	}
 	e := math.Exp(hi)
 	if e != 0 && lo != 0 && !math.IsInf(e, 0) {
 		e += e * lo
 	}
 	return e
+}
+
+// expPair returns exp(hi + lo) for hi in [tinyHi, 0] (lo a rounding error
+// of hi) as e + el, to about 2^-60 relative, e rounded to nearest but for
+// that: float64 Softmax would be up to 6 ULP off with math.Exp's error (an
+// ULP) in both e and Σe, and the division's. hi + lo = (64k + j)·ln2/64 +
+// r with |r| <= ln2/128 (n·ln2/64 exact as a pair by FMA); e^r − 1 = q by
+// its Taylor series to r^6 (r^7/7! < 2^-64); 2^(j/64)·(1 + q) with
+// 2^(j/64) as a double-double (ddPow2), rounded once; times 2^k.
+func expPair(hi, lo float64) (e, el float64) {
+	const c1, c2 = 0x1.62e42fefa39efp-1 / 64, 0x1.abc9e3b39803fp-56 / 64 // ln2/64 as c1 + c2
+	n := (hi*(64/math.Ln2) + round) - round
+	ph := n * c1
+	pe := math.FMA(n, c1, -ph)
+	r := ((hi - ph) - pe) + (lo - n*c2)
+	q := r + r*r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720)))))
+	ni := int64(n)
+	t := ddPow2[ni&63]
+	u := math.FMA(t.hi, q, t.lo)
+	e = t.hi + u
+	el = u - (e - t.hi)
+	scale := math.Float64frombits(uint64(ni>>6+1023) << 52)
+	return e * scale, el * scale
 }
 
 // expSum64's rest holds the terms below float64's normal range too, to
@@ -279,11 +307,17 @@ func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 			}
 			continue
 		}
-		e := exp64(v, m)
+		var e, el float64
+		if hi <= 0 {
+			e, el = expPair(hi, lo)
+		} else {
+			e = math.Exp(hi) // NaN (hi > 0 needs m below the max)
+		}
 		if e == 1 {
 			ones++
 		} else {
 			rest, c = addComp(rest, c, e)
+			c += el
 		}
 		if len(dst) != 0 {
 			dst[i] = e
@@ -293,6 +327,22 @@ func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 		rest, c = addComp(rest, c, math.Ldexp(tiny+tc, -tinyBits))
 	}
 	return rest + c, ones
+}
+
+// expDiv64 stores exp(x − m)/s from expPair's e + el, rounded once but
+// for s's rounding: Softmax's outputs within about an ULP.
+func expDiv64(dst, x []float64, m float64, s float64) {
+	r := 1 / s // q's residual below makes up for its rounding
+	for i, v := range x {
+		hi, lo := twoDiff(v, m)
+		if !(hi >= tinyHi && hi <= 0) {
+			dst[i] = exp64(v, m) / s // a subnormal output (or NaN)
+			continue
+		}
+		e, el := expPair(hi, lo)
+		q := e * r
+		dst[i] = q + (math.FMA(-q, s, e)+el)*r
+	}
 }
 
 func div64(dst, x []float64, s float64) {
