@@ -260,7 +260,7 @@ func exp64(x, m float64) float64 {
 func expPair(hi, lo float64) (e, el float64) {
 	const c1, c2 = 0x1.62e42fefa39efp-1 / 64, 0x1.abc9e3b39803fp-56 / 64 // ln2/64 as c1 + c2
 	n := (hi*(64/math.Ln2) + round) - round
-	ph := n * c1
+	ph := float64(n * c1) // rounded here: no FMA fusion (arm64) into hi − ph
 	pe := math.FMA(n, c1, -ph)
 	r := ((hi - ph) - pe) + (lo - n*c2)
 	q := r + r*r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720)))))
@@ -340,7 +340,7 @@ func expDiv64(dst, x []float64, m float64, s float64) {
 			continue
 		}
 		e, el := expPair(hi, lo)
-		q := e * r
+		q := float64(e * r)
 		dst[i] = q + (math.FMA(-q, s, e)+el)*r
 	}
 }
@@ -385,7 +385,7 @@ func expMulSub64(dx, logp, dy []float64, s float64) {
 // as p + pe, and scaled back once.
 func expMulSubTiny(l, dy, s float64) float64 {
 	e := expTiny(l, 0)
-	p := e * s
+	p := float64(e * s) // rounded: pe is its error
 	if math.IsInf(p, 0) || p != p {
 		return math.FMA(-math.Exp(l), s, dy)
 	}
