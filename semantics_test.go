@@ -141,6 +141,9 @@ func TestTinyTerms64(t *testing.T) {
 		{{-708.3, 2}, {-708.4, 2}, {-1e300, 2}, {math.Inf(-1), 1}},
 	}
 	for i, parts := range rows {
+		if testing.Short() && parts[0].count > 1000 {
+			continue // 2^17 entries: seconds of reference under qemu
+		}
 		// A max of −3e-307 makes LogSumExp cancel: its double-double path.
 		for _, c := range []float64{0, -3e-307, 1000.5, -3e5} {
 			if c != 0 && len(parts) == 1 && parts[0].count > 1000 {
