@@ -369,13 +369,20 @@ func mulSub64(dx, p, dy []float64, s, c float64) {
 	}
 }
 
+// expMulSub64 forms exp(logp)·s from expPair's e + el where logp is in
+// its range (log-probabilities are), so that the term is exact to 2^-59
+// before dy − term rounds once.
 func expMulSub64(dx, logp, dy []float64, s float64) {
 	for i := range dx {
-		if l := logp[i]; l < tinyHi && l >= tinyLo {
+		switch l := logp[i]; {
+		case l >= tinyHi && l <= 0:
+			e, el := expPair(l, 0)
+			dx[i] = math.FMA(-e, s, dy[i]) - el*s
+		case l < tinyHi && l >= tinyLo:
 			dx[i] = expMulSubTiny(l, dy[i], s)
-			continue
+		default:
+			dx[i] = math.FMA(-math.Exp(l), s, dy[i])
 		}
-		dx[i] = math.FMA(-math.Exp(logp[i]), s, dy[i])
 	}
 }
 
