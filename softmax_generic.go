@@ -251,7 +251,7 @@ func exp64(x, m float64) float64 {
 }
 
 // expPair returns exp(hi + lo) for hi in [tinyHi, 0] (lo a rounding error
-// of hi) as e + el, to about 2^-60 relative, e rounded to nearest but for
+// of hi) as e + el, to about 2^-59 relative, e rounded to nearest but for
 // that: float64 Softmax would be up to 6 ULP off with math.Exp's error (an
 // ULP) in both e and Σe, and the division's. hi + lo = (64k + j)·ln2/64 +
 // r with |r| <= ln2/128 (n·ln2/64 exact as a pair by FMA); e^r − 1 = q by
