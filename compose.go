@@ -202,10 +202,11 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 	}
 	r := float64(m) + l
 	if !is32[F]() && math.Abs(r) < l {
-		// float64: l's error (math.Log's, and that of the exps, each
-		// up to about an ULP of l) is more than an ULP of r once r is
-		// smaller than l: then the row is summed again in double-double.
-		return F(logSumExpDD64(as64(x), float64(m)))
+		// float64: l's error (math.Log's, and that of the sum, each up
+		// to about an ULP of l) is more than an ULP of r once r is
+		// smaller than l: the row is summed again, as a pair, and in
+		// double-double where r is smaller still (logSumExp64).
+		return F(logSumExp64(as64(x), float64(m), r))
 	}
 	if math.Abs(r) < l/2 && k.expSumPrecise != nil {
 		// m + l cancels (m < 0, l ≈ −m) and magnifies the error of l,

@@ -63,12 +63,12 @@
 // [0, −88, −88, −88] has LogSumExp 1.8e-38).
 // float64 results are within 4 ULP of a double-double reference; float64
 // sums keep the terms below its normal range at full precision (scaled),
-// as many of them make a normal log Σ. Where
-// LogSumExp's max + log Σ cancels (a negative max above −2·log Σ), math.Log's
-// error alone would be several ULPs of the result, so the row is summed
-// again in double-double: that holds the 4 ULP down to results of 2^-40 of
-// log Σ, not below (float64 log-probabilities, whose LogSumExp is about
-// 1e-16, would take triple-double).
+// as many of them make a normal log Σ. Where LogSumExp's max + log Σ
+// cancels (a negative max above −2·log Σ), math.Log's error alone would be
+// several ULPs of the result, so the row is summed again (in double-double
+// where the result is below 1/16): that holds the 4 ULP down to results of
+// 2^-40 of log Σ, not below (float64 log-probabilities, whose LogSumExp is
+// about 1e-16, would take triple-double).
 //
 // Outputs that are differences may cancel far below their terms: dy −
 // ⟨p, dy⟩ (SoftmaxBackward), dy − exp(logp)·Σdy (LogSoftmaxBackward) and

@@ -295,7 +295,14 @@ func expTiny(hi, lo float64) float64 {
 }
 
 func expSum64(dst, x []float64, m float64) (rest, ones float64) {
-	var c, tiny, tc float64
+	rest, c, ones := expSumPair64(dst, x, m)
+	return rest + c, ones
+}
+
+// expSumPair64 is expSum64 with its rest as the pair rest + c, good to
+// 2^-59 of it (expPair's e + el, a compensated sum): logSumExp64 needs it.
+func expSumPair64(dst, x []float64, m float64) (rest, c, ones float64) {
+	var tiny, tc float64
 	for i, v := range x {
 		hi, lo := twoDiff(v, m)
 		if hi < tinyHi {
@@ -326,7 +333,7 @@ func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 	if tiny != 0 {
 		rest, c = addComp(rest, c, math.Ldexp(tiny+tc, -tinyBits))
 	}
-	return rest + c, ones
+	return rest, c, ones
 }
 
 // expDiv64 stores exp(x − m)/s from expPair's e + el, rounded once but
