@@ -416,10 +416,16 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		fill(g, nan)
 		return nan
 	case rowMasked:
+		// Every p is 0: each nonzero target adds y·(+Inf), so targets of
+		// both signs give NaN, as a NaN target does, whatever their order.
+		if sy != sy {
+			fill(g, nan)
+			return nan
+		}
 		loss := 0.0
 		for j := range y {
 			if y[j] != 0 {
-				loss = math.Inf(1) * float64(y[j])
+				loss += math.Inf(1) * float64(y[j])
 			}
 			g[j] = F(-float64(y[j]) / scale)
 		}

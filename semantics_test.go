@@ -293,6 +293,41 @@ func TestIgnoredRowsNaN(t *testing.T) {
 	}
 }
 
+// TestSoftTargetsMasked: soft targets on rows whose logits are all or
+// partly −Inf. Each nonzero target at a −Inf logit adds −y·log 0 = y·(+Inf)
+// to the loss, so targets of both signs there give NaN, as a NaN target
+// does, in whatever order they come.
+func TestSoftTargetsMasked(t *testing.T) {
+	nan := math.NaN()
+	for _, cols := range []int{2, 16, 17} {
+		for _, masked := range []bool{true, false} {
+			x := make([]float64, cols)
+			for i := range x {
+				if masked || i == 0 {
+					x[i] = ninf
+				}
+			}
+			for _, pair := range [][2]float64{{1, -1}, {-1, 1}, {nan, 1}, {1, nan}, {0.25, 0.75}, {0, 1}, {-0.5, 0}} {
+				y := make([]float64, cols)
+				y[0], y[cols-1] = pair[0], pair[1]
+				what := fmt.Sprintf("cols=%d masked=%v y=%v", cols, masked, pair)
+				wantLoss, wantGrad := ref.SoftCrossEntropy(x, y, cols, ref.Precise)
+				g := make([]float64, cols)
+				loss := softCrossEntropy(&generic64, g, x, y, cols)
+				check64(t, "SoftCrossEntropyGrad/loss masked "+what, []float64{loss}, []float64{wantLoss})
+				check64(t, "SoftCrossEntropyGrad masked "+what, g, wantGrad)
+				forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+					x32, y32 := f32(x), f32(y)
+					g := make([]float32, cols)
+					loss := softCrossEntropy(k, g, x32, y32, cols)
+					check32(t, k, "SoftCrossEntropyGrad/loss masked "+what, []float32{float32(loss)}, []float64{wantLoss})
+					check32(t, k, "SoftCrossEntropyGrad masked "+what, g, wantGrad)
+				})
+			}
+		}
+	}
+}
+
 func TestEmpty(t *testing.T) {
 	Softmax[float32](nil, nil)
 	LogSoftmax[float64](nil, []float64{})

@@ -308,7 +308,7 @@ func SoftCrossEntropy(logits, targets []float64, cols int, p Prec) (float64, []f
 				continue
 			}
 			if rw.masked || math.IsInf(x[j], -1) {
-				loss = Add(loss, D(math.Inf(1)))
+				loss = Add(loss, D(y[j]*math.Inf(1))) // −y·log 0
 				continue
 			}
 			lp := Sub(Sub(D(x[j]), D(rw.m)), rw.l)
