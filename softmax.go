@@ -192,7 +192,10 @@ func CrossEntropyGrad[F Float, L Label](grad, logits []F, labels []L, cols int) 
 // SoftCrossEntropyGrad is cross-entropy against dense targets, each row a
 // distribution (label smoothing, distillation): it returns the mean over rows
 // of −Σ y·log softmax(row) and stores the gradient (softmax(row)·Σy − y)/rows
-// in grad. A zero target never multiplies a −Inf log-probability (0·log 0 = 0).
+// in grad. A zero target never multiplies a −Inf log-probability (0·log 0 = 0);
+// a nonzero one adds y·(+Inf) to its row's loss. A NaN target makes its row's
+// loss and gradient NaN. Targets need not sum to 1 (the gradient scales p by
+// their sum) and are not checked.
 // grad may be logits. It panics if cols <= 0, a length is not a multiple of
 // cols, or the lengths differ.
 func SoftCrossEntropyGrad[F Float](grad, logits, targets []F, cols int) F {
