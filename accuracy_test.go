@@ -396,6 +396,19 @@ func TestLogSumExpCancellation(t *testing.T) {
 			check32(t, k, fmt.Sprintf("LogSumExp log-probabilities n=%d σ=%g", n, sigma), []float32{got}, []float64{ref.LogSumExp(lp, ref.Precise)})
 			free()
 		}
+		// A confident classifier's log-probabilities: the max within 1e-8
+		// of 0, the rest near −20. x − m is then inexact in float64 (their
+		// exponents are over 29 apart), and its rounding, e^-20·2^-53·20,
+		// is hundreds of ULPs of a LogSumExp near 1e-20.
+		for i := range 300 {
+			n := 2 + i%5
+			xs := make([]float64, n)
+			for j := 1; j < n; j++ {
+				xs[j] = -12 - 14*rng.Float64()
+			}
+			lp := rounded32(ref.LogSoftmax(xs, ref.Fast))
+			check32(t, k, fmt.Sprintf("LogSumExp confident log-probabilities n=%d", n), []float32{logSumExp(k, f32(lp))}, []float64{ref.LogSumExp(lp, ref.Precise)})
+		}
 	})
 }
 

@@ -463,8 +463,9 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 	return loss + c
 }
 
-// diff is x − m without rounding for float32, and with it for float64 (the
-// caller's accuracy there is bounded by the loss's own rounding).
+// diff is x − m in float64: exact for float32 unless their exponents are
+// more than 29 apart, and within 2^-53 of it otherwise, which the loss's
+// terms l − d (d <= 0 <= l: no cancellation) keep.
 func diff[F Float](x, m F) float64 { return float64(x) - float64(m) }
 
 func softCrossEntropy[F Float](k *kernels[F], grad, logits, targets []F, cols int) float64 {

@@ -115,8 +115,10 @@ func ddExpScaled(d, lo float64, bits int) dd {
 func logSumExpDD(x []float32, m float32) float64 {
 	var s dd
 	for _, v := range x {
-		if d := float64(v) - float64(m); d >= 2*expCutoff32 {
-			s = ddAdd(s, ddExpNeg(d, 0))
+		// x − m is inexact in float64 where their exponents are more than
+		// 29 apart (a max near 0 among logits near −20): keep its error.
+		if d, lo := twoDiff(float64(v), float64(m)); d >= 2*expCutoff32 {
+			s = ddAdd(s, ddExpNeg(d, lo))
 		}
 	}
 	return ddPlusLog(float64(m), s)
