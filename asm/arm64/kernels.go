@@ -181,21 +181,6 @@ var (
 	expOverflow64 = 7.09782712893383973096e+02
 )
 
-// expTaylor returns 2/k! for k = 0..deg: 2·exp(t) by its Taylor series,
-// relative error below 2^-41 on [−ln2/2, ln2/2] for deg 10 (expMulSub),
-// 2^-46 for deg 11 (exp64p).
-func expTaylor(deg int) []float64 {
-	c := make([]float64, deg+1)
-	f := 2.0
-	for k := range c {
-		if k > 0 {
-			f /= float64(k)
-		}
-		c[k] = f
-	}
-	return c
-}
-
 // maxKernel: the largest element (NaN if any is NaN), −Inf for none.
 func maxKernel(e *emitter) {
 	e.text("maxNEON(x []float32) float32", 28)
@@ -616,7 +601,7 @@ func mulSubKernel(e *emitter) {
 }
 
 // expMulSubKernel: dx = dy − exp(logp)·s with exp evaluated in float64
-// (about 2^-41 relative), so that dy − e·s may cancel many bits and still
+// (about 2^-49 relative), so that dy − e·s may cancel many bits and still
 // round right, and with the generic kernel's ±Inf, NaN and 0.
 func expMulSubKernel(e *emitter) {
 	e.text("expMulSubNEON(dx, logp, dy []float32, s float64)", 80)
@@ -637,7 +622,7 @@ func expMulSubKernel(e *emitter) {
 	// c(j) holds the coefficient of t^j, 2/j!, j = 0..9: c0 = c1 = 2
 	// share V23, c2..c9 are V24..V31.
 	c := func(j int) vreg { return 22 + vreg(max(j, 1)) }
-	poly := expTaylor(10)
+	poly := expFit(10)
 	e.movdArg("dx_base+0(FP)", dst)
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("logp_base+24(FP)", pl)

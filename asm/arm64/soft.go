@@ -14,7 +14,7 @@ import (
 // exp64pConsts loads exp64p's constants into V16..V29 from table: magic,
 // {log2e, ln2 hi}, {ln2 lo, c11}, the cutoff, c0 = c1, c2..c10.
 func (e *emitter) exp64pConsts(table string, ptr gpr) {
-	c := expTaylor(11)
+	c := expFit(11)
 	vals := []vec128{
 		splat64(magic64),
 		pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}),
@@ -31,7 +31,7 @@ func (e *emitter) exp64pConsts(table string, ptr gpr) {
 const cutoff64 = -87.33654475055310898657
 
 // exp64p stores exp(d) for the two float64 lanes of d to float64's
-// precision (about 2^-46) in the register it returns (p), for d <= 0: 0
+// precision (about 2^-51) in the register it returns (p), for d <= 0: 0
 // below the cutoff (−Inf too), NaN for NaN, exactly 1 for 0. d, z, q and lt
 // are clobbered.
 func (e *emitter) exp64p(d, z, p, q, lt vreg) vreg {
