@@ -43,7 +43,7 @@ type smallRow struct {
 // row is not regular: a max that is NaN or ±Inf (special rows, which the
 // general path fills), or a NaN sum (a NaN past the max), or a sum of
 // the e other than the ones below 2^-76 (see withTail). The exp's
-// polynomial has degree deg: 8 is within 2^-32 of exp, far below a
+// polynomial has degree deg: 8 is within 2^-37 of exp, far below a
 // float32 rounding; soft targets' p·Σy − y cancels and needs 11 (float64's
 // precision).
 func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, deg int, each func(i int, d, e VecVirtual)) *smallRow {

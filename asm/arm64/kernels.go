@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
 )
 
@@ -622,7 +623,7 @@ func expMulSubKernel(e *emitter) {
 	// c(j) holds the coefficient of t^j, 2/j!, j = 0..9: c0 = c1 = 2
 	// share V23, c2..c9 are V24..V31.
 	c := func(j int) vreg { return 22 + vreg(max(j, 1)) }
-	poly := expFit(10)
+	poly := expfit.Coeffs(10)
 	e.movdArg("dx_base+0(FP)", dst)
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("logp_base+24(FP)", pl)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 func TestExpPolynomials(t *testing.T) {
 	const steps = 100000
 	worst32, worst64, worstP := 0.0, 0.0, 0.0
-	c64, cp := expFit(10), expFit(11)
+	c64, cp := expfit.Coeffs(10), expfit.Coeffs(11)
 	for i := 0; i <= steps; i++ {
 		x := -math.Ln2/2 + math.Ln2*float64(i)/steps
 		q := 0.0

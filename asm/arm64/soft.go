@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
 )
 
@@ -14,7 +15,7 @@ import (
 // exp64pConsts loads exp64p's constants into V16..V29 from table: magic,
 // {log2e, ln2 hi}, {ln2 lo, c11}, the cutoff, c0 = c1, c2..c10.
 func (e *emitter) exp64pConsts(table string, ptr gpr) {
-	c := expFit(11)
+	c := expfit.Coeffs(11)
 	vals := []vec128{
 		splat64(magic64),
 		pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}),

@@ -1,18 +1,21 @@
-package main
+// Package expfit computes the coefficients of the generators' float64 exp
+// polynomials.
+package expfit
 
 import (
 	"math"
 	"math/big"
 )
 
-// expFit returns c[0..deg] with Σ c[k]·t^k ≈ 2·exp(t) on the reduced range
-// |t| <= ln2/2, for the float64-lane exps (expMulSub, exp64p). c[0] = c[1]
-// = 2 exactly (the kernels keep them in one register); the rest interpolate
+// Coeffs returns c[0..deg] with Σ c[k]·t^k ≈ 2·exp(t) on the reduced range
+// |t| <= ln2/2, for the kernels' float64-lane exps. c[0] = c[1] = 2 exactly,
+// so that exp(0) is exactly 1 (the sums count those terms apart) and the
+// neon kernels keep both in one register; the rest interpolate
 // q(t) = 2(exp(t) − 1 − t)/t² at Chebyshev nodes, which is within a small
 // factor of the minimax polynomial: about 2^-50 relative for deg 10, where
 // the Taylor series stops at 2^-42, and float64's rounding for deg 11.
 // Computed in 256-bit arithmetic, then rounded to float64.
-func expFit(deg int) []float64 {
+func Coeffs(deg int) []float64 {
 	const prec = 256
 	nf := func(v float64) *big.Float { return new(big.Float).SetPrec(prec).SetFloat64(v) }
 	m := deg - 1 // coefficients c[2..deg]: q's degree is m − 1
