@@ -10,12 +10,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
 // arch describes one kernel set.

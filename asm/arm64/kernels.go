@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
+
+	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
 // The kernel descriptions: one function per kernel of the `neon` set (the

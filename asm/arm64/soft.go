@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/gosimd/softmax/asm/internal/expfit"
 	"math"
+
+	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
 // The soft-target cross-entropy's kernels: its gradient p·Σy − y cancels
