@@ -124,24 +124,39 @@ func Log(a DD) DD {
 		return D(math.Log(a.Hi))
 	}
 	if u := Sub(a, D(1)); math.Abs(u.Hi) < 1.0/64 {
-		// Near 1 Newton's absolute error would swamp a tiny log: sum the
-		// series of log(1+u) = u − u²/2 + u³/3 − … instead (|u|^19 < 2^-114).
-		var y DD
-		pow := u
-		for i := 1; i < 20; i++ {
-			term := Div(pow, D(float64(i)))
-			if i%2 == 0 {
-				term = DD{-term.Hi, -term.Lo}
-			}
-			y = Add(y, term)
-			pow = Mul(pow, u)
-		}
-		return y
+		// Near 1 Newton's absolute error would swamp a tiny log.
+		return log1pSeries(u)
 	}
 	y := D(math.Log(a.Hi))
 	for range 2 {
 		y = Add(y, Sub(Mul(a, Exp(DD{-y.Hi, -y.Lo})), D(1)))
 		y = norm(y.Hi, y.Lo)
+	}
+	return y
+}
+
+// Log1p returns ln(1 + u) for u > −1 to u's own relative precision: where
+// u is tiny, 1 + u as a DD would round it at 2^-106 of 1 (the log Σ of
+// log-probabilities, 1 + 1e-22, needs far more).
+func Log1p(u DD) DD {
+	if math.Abs(u.Hi) < 1.0/64 {
+		return log1pSeries(u)
+	}
+	return Log(Add(D(1), u))
+}
+
+// log1pSeries sums log(1+u) = u − u²/2 + u³/3 − … for |u| < 1/64
+// (|u|^19 < 2^-114).
+func log1pSeries(u DD) DD {
+	var y DD
+	pow := u
+	for i := 1; i < 20; i++ {
+		term := Div(pow, D(float64(i)))
+		if i%2 == 0 {
+			term = DD{-term.Hi, -term.Lo}
+		}
+		y = Add(y, term)
+		pow = Mul(pow, u)
 	}
 	return y
 }

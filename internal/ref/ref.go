@@ -67,7 +67,7 @@ type row struct {
 	nan    bool    // a NaN or +Inf entry: every output NaN
 	masked bool    // every entry −Inf
 	s      DD      // Σ exp(x − m)
-	l      DD      // log s
+	l      DD      // log s, to the precision of s − 1 where only one x is m
 }
 
 func analyse(x []float64, p Prec) row {
@@ -85,8 +85,16 @@ func analyse(x []float64, p Prec) row {
 		r.masked = true
 		return r
 	}
+	// The terms equal to 1 are counted apart: with one of them, log s is
+	// log1p of the rest, which may be far below 2^-106 (log-probabilities:
+	// LogSumExp is the max plus it, and cancels).
 	var terms, tiny []DD
+	ones := 0
 	for _, v := range x {
+		if v == r.m {
+			ones++
+			continue
+		}
 		d := Sub(D(v), D(r.m))
 		if p == Precise && d.Hi < tinyExp {
 			tiny = append(tiny, Exp(Add(d, tinyScale)))
@@ -94,11 +102,19 @@ func analyse(x []float64, p Prec) row {
 		}
 		terms = append(terms, p.sumExp(d))
 	}
-	r.s = sum(terms)
+	rest := sum(terms)
 	if t := sum(tiny); t.Hi != 0 {
-		r.s = Add(r.s, unscale(t))
+		rest = Add(rest, unscale(t))
 	}
-	r.l = p.log(r.s)
+	r.s = Add(D(float64(ones)), rest)
+	switch {
+	case ones == 1 && p == Precise:
+		r.l = Log1p(rest)
+	case ones == 1:
+		r.l = D(math.Log1p(rest.Float()))
+	default:
+		r.l = p.log(r.s)
+	}
 	return r
 }
 

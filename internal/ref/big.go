@@ -1,0 +1,70 @@
+package ref
+
+import (
+	"math"
+	"math/big"
+)
+
+// The reference of last resort: arbitrary precision, for checking the
+// double-double one and the rows it cannot judge.
+
+const bigPrec = 400
+
+func bf(x float64) *big.Float { return new(big.Float).SetPrec(bigPrec).SetFloat64(x) }
+
+// bigExpOf is e^x for a big x: halved until below 2^-10, Taylor, squared
+// back.
+func bigExpOf(x *big.Float) *big.Float {
+	x = new(big.Float).SetPrec(bigPrec).Set(x)
+	h := 0
+	for x.MantExp(nil) > -10 && x.Sign() != 0 {
+		x.Quo(x, bf(2))
+		h++
+	}
+	sum, term := bf(1), bf(1)
+	for i := 1; i < 60; i++ {
+		term.Mul(term, x)
+		term.Quo(term, bf(float64(i)))
+		sum.Add(sum, term)
+	}
+	for range h {
+		sum.Mul(sum, sum)
+	}
+	return sum
+}
+
+// bigLog is ln s for s >= 1: 2·atanh(z), z = (s − 1)/(s + 1), by its
+// series, after taking square roots until s < 1 + 2^-8.
+func bigLog(s *big.Float) *big.Float {
+	s = new(big.Float).SetPrec(bigPrec).Set(s)
+	h := 0
+	for s.Cmp(bf(1+0x1p-8)) > 0 {
+		s.Sqrt(s)
+		h++
+	}
+	z := new(big.Float).Quo(new(big.Float).Sub(s, bf(1)), new(big.Float).Add(s, bf(1)))
+	z2 := new(big.Float).Mul(z, z)
+	sum, pow := new(big.Float).SetPrec(bigPrec), new(big.Float).Set(z)
+	for k := 1; k < 120; k += 2 {
+		sum.Add(sum, new(big.Float).Quo(pow, bf(float64(k))))
+		pow.Mul(pow, z2)
+	}
+	sum.Mul(sum, bf(math.Ldexp(2, h)))
+	return sum
+}
+
+// BigLogSumExp returns m + log Σ e^(x − m) and log Σ for a finite row, in
+// 400-bit arithmetic with x − m exact: slow (milliseconds per element), for
+// short rows whose LogSumExp cancels further than double-double reaches.
+func BigLogSumExp(x []float64) (r, l *big.Float) {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, v)
+	}
+	s := bf(0)
+	for _, v := range x {
+		s.Add(s, bigExpOf(new(big.Float).Sub(bf(v), bf(m))))
+	}
+	l = bigLog(s)
+	return new(big.Float).Add(bf(m), l), l
+}
