@@ -113,15 +113,19 @@ func ddExpScaled(d, lo float64, bits int) dd {
 // may be made of them alone (m = −0.9·1000·e^-88 and 1000 entries of −88
 // have LogSumExp 6e-37, and m with them flushed).
 func logSumExpDD(x []float32, m float32) float64 {
-	var s dd
+	var rest dd
+	ones := 0.0
 	for _, v := range x {
 		// x − m is inexact in float64 where their exponents are more than
 		// 29 apart (a max near 0 among logits near −20): keep its error.
-		if d, lo := twoDiff(float64(v), float64(m)); d >= 2*expCutoff32 {
-			s = ddAdd(s, ddExpNeg(d, lo))
+		switch d, lo := twoDiff(float64(v), float64(m)); {
+		case d == 0:
+			ones++ // v == m
+		case d >= 2*expCutoff32:
+			rest = ddAdd(rest, ddExpNeg(d, lo))
 		}
 	}
-	return ddPlusLog(float64(m), s)
+	return ddPlusLog(float64(m), ddLogOnes(ones, rest))
 }
 
 // logSumExp64 returns m + log Σ exp(x − m) for a finite float64 row where
@@ -150,27 +154,57 @@ func logSumExp64(x []float64, m, r float64) float64 {
 // error-free (twoDiff), and the terms below float64's normal range are
 // summed scaled, as expSum64 sums them.
 func logSumExpDD64(x []float64, m float64) float64 {
-	var s, tiny dd
+	var rest, tiny dd
+	ones := 0.0
 	for _, v := range x {
 		switch d, lo := twoDiff(v, m); {
+		case d == 0:
+			ones++
 		case d >= tinyHi:
-			s = ddAdd(s, ddExpNeg(d, lo))
+			rest = ddAdd(rest, ddExpNeg(d, lo))
 		case d >= tinyLo:
 			tiny = ddAdd(tiny, ddExpScaled(d, lo, tinyBits))
 		}
 	}
 	if tiny.hi != 0 {
-		s = ddAdd(s, ddNorm(math.Ldexp(tiny.hi, -tinyBits), math.Ldexp(tiny.lo, -tinyBits)))
+		rest = ddAdd(rest, ddNorm(math.Ldexp(tiny.hi, -tinyBits), math.Ldexp(tiny.lo, -tinyBits)))
 	}
-	return ddPlusLog(m, s)
+	return ddPlusLog(m, ddLogOnes(ones, rest))
 }
 
-// ddPlusLog returns m + log s for s >= 1: log s = y + log(s·e^-y) with
-// y = log s.hi and s·e^-y − 1 = t tiny (log(1 + t) = t to 2^-104), and
-// m + y error-free where they cancel.
-func ddPlusLog(m float64, s dd) float64 {
+// ddLogOnes returns log(ones + rest) for a whole ones >= 1 and rest >= 0,
+// the row's Σ exp(x − m) split as the sums keep it. With one 1 and a small
+// rest it is log1p(rest) by its series, to 2^-104 of rest itself: the
+// log Σ of log-probabilities (rest ≈ 1e-22, against which LogSumExp
+// cancels to 1e-35) would lose all of it as the double-double 1 + rest,
+// rounded at 2^-106 of 1. Otherwise log Σ >= log(17/16) and an absolute
+// 2^-104 is enough: log Σ = y + log(Σ·e^-y) with y = log Σ.hi, where
+// Σ·e^-y − 1 = t is tiny and log(1 + t) = t to 2^-104.
+func ddLogOnes(ones float64, rest dd) dd {
+	if ones == 1 && rest.hi < 1.0/16 {
+		// rest − rest²/2 + rest³/3 − …: each term at most 1/16 of the last.
+		sum, pow := rest, rest
+		for k := 2.0; ; k++ {
+			pow = ddMul(pow, rest)
+			term := ddDivF(pow, k)
+			if int(k)%2 == 0 {
+				term = dd{-term.hi, -term.lo}
+			}
+			sum = ddAdd(sum, term)
+			if !(math.Abs(term.hi) > 0x1p-108*sum.hi) { // also where both are 0
+				return sum
+			}
+		}
+	}
+	s := ddAdd(dd{ones, 0}, rest)
 	y := math.Log(s.hi)
 	t := ddAdd(ddMul(s, ddExpNeg(-y, 0)), dd{-1, 0})
-	h, l := twoDiff(m, -y)
-	return h + (l + t.hi)
+	return ddAdd(dd{y, 0}, t)
+}
+
+// ddPlusLog returns m + l for l = log Σ, m + l.hi error-free where they
+// cancel.
+func ddPlusLog(m float64, l dd) float64 {
+	h, lo := twoDiff(m, -l.hi)
+	return h + (lo + l.lo)
 }

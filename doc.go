@@ -67,8 +67,9 @@
 // cancels (a negative max above −2·log Σ), math.Log's error alone would be
 // several ULPs of the result, so the row is summed again (in double-double
 // where the result is below 1/16): that holds the 4 ULP down to results of
-// 2^-40 of log Σ, not below (float64 log-probabilities, whose LogSumExp is
-// about 1e-16, would take triple-double).
+// 2^-40 of log Σ, however small log Σ is, not below (float64
+// log-probabilities, whose LogSumExp is about 1e-16, would take
+// triple-double).
 //
 // Outputs that are differences may cancel far below their terms: dy −
 // ⟨p, dy⟩ (SoftmaxBackward), dy − exp(logp)·Σdy (LogSoftmaxBackward) and
@@ -83,8 +84,12 @@
 // subnormal probabilities can do). LogSumExp = max +
 // log Σ cancels for log-probabilities (it is the rounding of their
 // normalization, 1e-8 against terms near 10); such a row is summed again
-// in double-double, so the float32 result keeps its 4 ULP there too, at
-// about a hundred times the cost.
+// in double-double, with log Σ as log1p of the terms other than the max's
+// (a confident classifier's log Σ is near 1e-22, its LogSumExp 1e-35), so
+// the float32 result keeps its 4 ULP there too, at about a hundred times
+// the cost. That holds down to results of 2^-70 of log Σ (log-probabilities
+// are near 2^-25 of it); only rows whose logits are picked so that their
+// exps cancel go further, and there the error is within 2^-95 of log Σ.
 //
 // # Kernel sets and dispatch
 //
