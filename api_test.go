@@ -293,3 +293,56 @@ func TestConcurrent(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+// TestParallelManyChunks: one long float64 row over 256 chunks. Their sums
+// were added plainly, whose roundings grow with the count: 4 ULP from the
+// reference at 2^22 entries, 8 at 2^24 (the serial path: 1). Compensated,
+// the chunked result stays within 2 ULP of the serial one.
+func TestParallelManyChunks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2^22 float64 entries: 0.5 s, and seconds under qemu")
+	}
+	rng := newRand(10)
+	x := make([]float64, 1<<22)
+	for i := range x {
+		x[i] = rng.NormFloat64() * 3
+	}
+	want, got := make([]float64, len(x)), make([]float64, len(x))
+	SoftmaxRows(want, x, len(x))
+	SoftmaxRowsParallel(got, x, len(x), 256)
+	worst := 0.0
+	for i := range got {
+		worst = math.Max(worst, ulp.Err64(got[i], want[i]))
+	}
+	if worst > 2 {
+		t.Fatalf("SoftmaxRowsParallel, 256 chunks: %.1f ULP from SoftmaxRows", worst)
+	}
+	label := []int{int(rng.IntN(len(x)))}
+	l1 := CrossEntropyGrad(want, x, label, len(x))
+	l2 := CrossEntropyGradParallel(got, x, label, len(x), 256)
+	if e := ulp.Err64(l2, l1); e > 2 {
+		t.Fatalf("CrossEntropyGradParallel, 256 chunks: loss %.1f ULP from serial", e)
+	}
+	for i := range got {
+		worst = math.Max(worst, ulp.Err64(got[i], want[i]))
+	}
+	if worst > 2 {
+		t.Fatalf("CrossEntropyGradParallel, 256 chunks: %.1f ULP from serial", worst)
+	}
+}
+
+// TestMergeSums: a rest of 1 and then 1000 chunks of 2^-54, each of which a
+// plain add rounds away (a tie to even), must come to 1 + 1000·2^-54.
+func TestMergeSums(t *testing.T) {
+	sums := [][2]float64{{1, 3}}
+	for range 1000 {
+		sums = append(sums, [2]float64{0x1p-54, 1})
+	}
+	if s := mergeSums(sums); s[0] != 1+1000*0x1p-54 || s[1] != 1003 {
+		t.Fatalf("mergeSums = %v, want [%v 1003]", s, 1+1000*0x1p-54)
+	}
+	nan := [][2]float64{{1, 1}, {math.NaN(), 1}, {2, 0}}
+	if s := mergeSums(nan); s[0] == s[0] {
+		t.Fatalf("mergeSums with a NaN rest = %v, want NaN", s)
+	}
+}
