@@ -125,7 +125,14 @@ func logSumExpDD(x []float32, m float32) float64 {
 			rest = ddAdd(rest, ddExpNeg(d, lo))
 		}
 	}
-	return ddPlusLog(float64(m), ddLogOnes(ones, rest))
+	l := ddLogOnes(ones, rest)
+	r := ddPlusLog(float64(m), l)
+	if math.Abs(r) < 0x1p-68*l.hi {
+		// Within about 2^-95 of l: not enough for 4 ULP of r below
+		// 2^-70 of it.
+		return logSumExpTD(x, m)
+	}
+	return r
 }
 
 // logSumExp64 returns m + log Σ exp(x − m) for a finite float64 row where

@@ -12,9 +12,9 @@ const bigPrec = 400
 
 func bf(x float64) *big.Float { return new(big.Float).SetPrec(bigPrec).SetFloat64(x) }
 
-// bigExpOf is e^x for a big x: halved until below 2^-10, Taylor, squared
-// back.
-func bigExpOf(x *big.Float) *big.Float {
+// BigExp is e^x for a big x, in 400-bit arithmetic: halved until below
+// 2^-10, Taylor, squared back.
+func BigExp(x *big.Float) *big.Float {
 	x = new(big.Float).SetPrec(bigPrec).Set(x)
 	h := 0
 	for x.MantExp(nil) > -10 && x.Sign() != 0 {
@@ -63,7 +63,7 @@ func BigLogSumExp(x []float64) (r, l *big.Float) {
 	}
 	s := bf(0)
 	for _, v := range x {
-		s.Add(s, bigExpOf(new(big.Float).Sub(bf(v), bf(m))))
+		s.Add(s, BigExp(new(big.Float).Sub(bf(v), bf(m))))
 	}
 	l = bigLog(s)
 	return new(big.Float).Add(bf(m), l), l
