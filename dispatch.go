@@ -18,6 +18,14 @@ var active32 = chooseSet(os.Getenv("SOFTMAX_IMPL"))
 // knownSets are every set name any build of the package may offer.
 var knownSets = []string{"avx512", "avx2", "neon", "generic"}
 
+// needs says what each SIMD set takes, for the panic when it is forced
+// where it cannot run.
+var needs = map[string]string{
+	"avx512": "amd64 with AVX-512F and FMA, enabled by the OS",
+	"avx2":   "amd64 with AVX2 and FMA",
+	"neon":   "arm64",
+}
+
 func chooseSet(name string) *kernels[float32] {
 	if name == "" {
 		return sets32[0]
@@ -31,7 +39,7 @@ func chooseSet(name string) *kernels[float32] {
 	for _, n := range knownSets {
 		known = known || n == name
 	}
-	why := "this CPU (or this build) cannot run it"
+	why := "this CPU (or this build) cannot run it: it needs " + needs[name] + ", in a build without the purego tag"
 	if !known {
 		why = "no such kernel set; known sets: " + strings.Join(knownSets, ", ")
 	}

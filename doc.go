@@ -40,8 +40,9 @@
 //     panic with a message naming the function and the values, before
 //     anything is written.
 //
-// The functions allocate nothing, start no goroutines (except the
-// *Parallel ones) and are safe for concurrent use.
+// The functions allocate nothing and start no goroutines, except the
+// *Parallel ones when they split the work (a few small objects per
+// worker); all are safe for concurrent use.
 //
 // # Accuracy
 //
@@ -57,8 +58,8 @@
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
-// (Softmax gives exactly 0 there), except in log Σ where all other terms
-// are below 2^-76: there they are added back, since many of them make
+// (Softmax gives exactly 0 there), except in log Σ where the other terms
+// sum to below 2^-76: there they are added back, since many of them make
 // LogSoftmax and the loss at the max an output above 2^-126 (the row
 // [0, −88, −88, −88] has LogSumExp 1.8e-38).
 // float64 results are within 4 ULP of a double-double reference; float64

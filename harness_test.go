@@ -59,7 +59,7 @@ func forEachSet(t *testing.T, f func(t *testing.T, k *kernels[float32])) {
 }
 
 // worst records the largest error each set showed per function, for the
-// summary TestWorstULP prints.
+// summary TestMain prints with -v.
 var worst = struct {
 	sync.Mutex
 	m map[string]float64

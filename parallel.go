@@ -14,11 +14,11 @@ const minChunk = 1 << 14
 // (workers <= 0: GOMAXPROCS): whole rows when there are enough of them, and
 // chunks of one row when there are fewer rows than workers. The results
 // agree with SoftmaxRows within the accuracy bar (the sums are added in a
-// different order). Small inputs run on the calling goroutine. It panics
-// as SoftmaxRows does.
+// different order). Small inputs run on the calling goroutine; split work
+// allocates a few small objects per worker. It panics as SoftmaxRows does.
 func SoftmaxRowsParallel[F Float](dst, x []F, cols, workers int) {
 	checkSame("SoftmaxRowsParallel", "dst", "x", len(dst), len(x))
-	checkRows("SoftmaxRowsParallel", len(x), cols)
+	checkRows("SoftmaxRowsParallel", "x", len(x), cols)
 	if is32[F]() {
 		softmaxRowsParallel(active32, as32(dst), as32(x), cols, workers)
 	} else {
@@ -28,10 +28,13 @@ func SoftmaxRowsParallel[F Float](dst, x []F, cols, workers int) {
 
 // CrossEntropyGradParallel is CrossEntropyGrad spread over up to workers
 // goroutines (workers <= 0: GOMAXPROCS), by rows or, with fewer rows than
-// workers, by chunks of a row. It panics as CrossEntropyGrad does.
+// workers, by chunks of a row. The loss and gradient agree with
+// CrossEntropyGrad within the accuracy bar. Small inputs run on the calling
+// goroutine; split work allocates a few small objects per worker. It panics
+// as CrossEntropyGrad does.
 func CrossEntropyGradParallel[F Float, L Label](grad, logits []F, labels []L, cols, workers int) F {
 	checkSame("CrossEntropyGradParallel", "grad", "logits", len(grad), len(logits))
-	rows := checkRows("CrossEntropyGradParallel", len(logits), cols)
+	rows := checkRows("CrossEntropyGradParallel", "logits", len(logits), cols)
 	kept := checkLabels("CrossEntropyGradParallel", labels, rows, cols)
 	if is32[F]() {
 		return F(crossEntropyParallel(active32, as32(grad), as32(logits), labels, cols, kept, workers))
