@@ -817,11 +817,33 @@ func TestLogSumExpCrafted(t *testing.T) {
 		{-9.357622960124771e-14, -30.000000000000092},
 		{-2.061153620242396e-09, -20.000000002061153},
 	}
+	// log Σ near 2^-1005 (N entries near −705 under a max of about
+	// −N·e^-705), results near 2^-1022: unscaled, the double-double's low
+	// words were subnormal, 5 to 221 ULP off.
+	p := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+	rows64 = append(rows64,
+		append([]float64{p("-0x1.3cd71fc6a5ecp-1014")}, fill64(10, p("-0x1.6078e60471dc8p+09"))...),
+		append([]float64{p("-0x1.982828059283bp-1016")}, fill64(16, p("-0x1.61479a5df95d5p+09"))...))
+	for _, n := range []int{10, 256, 1000} {
+		for _, a := range []int{8, 16, 30} {
+			v := -705 + float64(a)/7
+			m := -float64(n) * math.Exp(v) * (1 - math.Ldexp(1, -a))
+			rows64 = append(rows64, append([]float64{m}, fill64(n, v)...))
+		}
+	}
 	for _, x := range rows64 {
 		want, _ := ref.BigLogSumExp(x)
 		w, _ := want.Float64()
-		check64(t, fmt.Sprintf("LogSumExp crafted %v", x), []float64{logSumExp(&generic64, x)}, []float64{w})
+		check64(t, fmt.Sprintf("LogSumExp crafted %v…", x[:2]), []float64{logSumExp(&generic64, x)}, []float64{w})
 	}
+}
+
+func fill64(n int, v float64) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 // TestLogSumExpGreedy builds rows that cancel as far as float32 logits

@@ -157,9 +157,16 @@ func logSumExp64(x []float64, m, r float64) float64 {
 	return logSumExpDD64(x, m)
 }
 
+// ddTinyHi bounds the terms logSumExpDD64 sums unscaled: above e^-600 ≈
+// 2^-866 a pair's low word is a normal float64 (its full 2^-106).
+const ddTinyHi = -600
+
 // logSumExpDD64 is logSumExpDD for a finite float64 row: x − m is
-// error-free (twoDiff), and the terms below float64's normal range are
-// summed scaled, as expSum64 sums them.
+// error-free (twoDiff), and the terms below 2^-866 are summed scaled by
+// 2^tinyBits. Where they are the whole rest (one max, log Σ below 2^-833),
+// m + log Σ = m + rest (rest² is below 2^-1666) is formed scaled too and
+// rounded once: unscaled, the pair's low word would be subnormal, and a
+// result near 2^-1022 was off by hundreds of ULPs.
 func logSumExpDD64(x []float64, m float64) float64 {
 	var rest, tiny dd
 	ones := 0.0
@@ -167,11 +174,15 @@ func logSumExpDD64(x []float64, m float64) float64 {
 		switch d, lo := twoDiff(v, m); {
 		case d == 0:
 			ones++
-		case d >= tinyHi:
+		case d >= ddTinyHi:
 			rest = ddAdd(rest, ddExpNeg(d, lo))
 		case d >= tinyLo:
 			tiny = ddAdd(tiny, ddExpScaled(d, lo, tinyBits))
 		}
+	}
+	if rest.hi == 0 && ones == 1 && math.Abs(m) < 0x1p-800 {
+		h, l := twoDiff(math.Ldexp(m, tinyBits), -tiny.hi)
+		return math.Ldexp(h+(l+tiny.lo), -tinyBits)
 	}
 	if tiny.hi != 0 {
 		rest = ddAdd(rest, ddNorm(math.Ldexp(tiny.hi, -tinyBits), math.Ldexp(tiny.lo, -tinyBits)))

@@ -107,7 +107,9 @@ func tdDivInt(a td, k float64) td {
 // ln2TD is ln 2 to 2^-159.
 var ln2TD = td{0x1.62e42fefa39efp-01, 0x1.abc9e3b39803fp-56, 0x1.7b57a079a1934p-111}
 
-// tdExpNeg returns exp(d + lo) for d + lo <= 0 and above −746: d + lo =
+// tdExpNeg returns exp(d + lo) for d + lo in [−600, 0] (below, its low
+// words turn subnormal; callers pass x − m above twice the float32 exp
+// cutoff, and −log Σ): d + lo =
 // k·ln2 + r, |r| <= ln2/2 (as an exact expansion, less k·ln2's last
 // rounding, 2^-150 of r), e^r by Horner's 1 + r(1 + r/2(1 + …)) to r^30
 // (0.35^31/31! < 2^-159), times 2^k.

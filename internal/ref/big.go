@@ -15,6 +15,12 @@ func bf(x float64) *big.Float { return new(big.Float).SetPrec(bigPrec).SetFloat6
 // BigExp is e^x for a big x, in 400-bit arithmetic: halved until below
 // 2^-10, Taylor, squared back.
 func BigExp(x *big.Float) *big.Float {
+	if x.IsInf() {
+		if x.Sign() < 0 {
+			return bf(0)
+		}
+		return new(big.Float).SetInf(false)
+	}
 	x = new(big.Float).SetPrec(bigPrec).Set(x)
 	h := 0
 	for x.MantExp(nil) > -10 && x.Sign() != 0 {
@@ -56,15 +62,36 @@ func bigLog(s *big.Float) *big.Float {
 // BigLogSumExp returns m + log Σ e^(x − m) and log Σ for a finite row, in
 // 400-bit arithmetic with x − m exact: slow (milliseconds per element), for
 // short rows whose LogSumExp cancels further than double-double reaches.
+// The terms equal to 1 are counted apart, and with one of them log Σ is
+// log1p of the rest by its series, which keeps a rest far below 2^-400
+// (a float64 row's log Σ may be 1e-300).
 func BigLogSumExp(x []float64) (r, l *big.Float) {
 	m := math.Inf(-1)
 	for _, v := range x {
 		m = math.Max(m, v)
 	}
-	s := bf(0)
+	rest, ones := bf(0), 0
 	for _, v := range x {
-		s.Add(s, BigExp(new(big.Float).Sub(bf(v), bf(m))))
+		switch {
+		case v == m:
+			ones++
+		case !math.IsInf(v, -1):
+			rest.Add(rest, BigExp(new(big.Float).Sub(bf(v), bf(m))))
+		}
 	}
-	l = bigLog(s)
+	if ones == 1 && rest.Cmp(bf(0x1p-8)) < 0 {
+		l = new(big.Float).SetPrec(bigPrec)
+		pow := new(big.Float).Set(rest)
+		for k := 1; pow.Sign() != 0 && pow.MantExp(nil) > rest.MantExp(nil)-bigPrec; k++ {
+			term := new(big.Float).Quo(pow, bf(float64(k)))
+			if k%2 == 0 {
+				term.Neg(term)
+			}
+			l.Add(l, term)
+			pow.Mul(pow, rest)
+		}
+	} else {
+		l = bigLog(rest.Add(rest, bf(float64(ones))))
+	}
 	return new(big.Float).Add(bf(m), l), l
 }
