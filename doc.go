@@ -90,7 +90,7 @@
 // the float32 result keeps its 4 ULP there too, at about a hundred times
 // the cost. Below 2^-68 of log Σ (log-probabilities are near 2^-25 of it),
 // which only rows whose logits are picked so that their exps cancel reach,
-// the row is summed once more in triple-double (about 15 µs an element),
+// the row is summed once more in triple-double (15–20 µs an element),
 // which holds the 4 ULP down to the float32 normal range.
 //
 // # Kernel sets and dispatch
