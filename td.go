@@ -3,7 +3,7 @@ package softmax
 import "math"
 
 // Triple-double arithmetic (about 159 bits) for float32 LogSumExp rows whose
-// max + log Σ cancels beyond what double-double resolves: below 2^-70 of
+// max + log Σ cancels beyond what double-double resolves: below 2^-68 of
 // log Σ, where only rows whose logits are picked so that their exps cancel
 // against the max go (the result must still be within 4 ULP when it is
 // above 2^-126, which takes log Σ to about 2^-150 of itself). Slow — each
