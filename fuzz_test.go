@@ -286,7 +286,7 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 
 // roundTerm is the slack of a difference one of whose terms is term,
 // computed in float64 (LogSoftmaxBackward's exp(logp)·Σdy, the soft
-// gradient's p·Σy): its rounding there (exp to about 2^-46 on generic,
+// gradient's p·Σy): its rounding there (exp to about 2^-51 on generic,
 // 2^-49 on neon's expMulSub), which shows where the difference cancels
 // below it; a float32 ULP of term·2^-20 is 2^-43 of the term. A float32
 // rounding of the term (2^-24 of it) is far outside.

@@ -742,7 +742,7 @@ func TestKernelSumDot(t *testing.T) {
 }
 
 // TestKernelExpSumPrecise: expSumPrecise against generic's (exp32, precise
-// to about 2^-46, compensated sums): rest within 2^-44 of it, ones the
+// to about 2^-51, compensated sums): rest within 2^-44 of it, ones the
 // same count, NaN where it is NaN; every
 // length, misaligned next to guard pages, with −Inf, NaN, the max
 // repeated, values within 2^-25 of it, values around the cutoff, and one

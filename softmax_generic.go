@@ -89,13 +89,15 @@ const (
 	round = 0x1.8p52 // adding it rounds to an integer
 )
 
-// expNeg is exp(d) for d in [expCutoff32, 0] to about 2^-46 relative: far
+// expNeg is exp(d) for d in [expCutoff32, 0] to about 2^-51 relative: far
 // below a float32 ULP, so float32 results stay rounded once, and several
-// times faster than math.Exp, whose full float64 accuracy float32 never
-// sees. d = k·ln2 + r with |r| <= ln2/2 (Cody–Waite, ln2 in two parts
-// whose first has trailing zeros so k·ln2Hi is exact), then a degree-11
-// Taylor polynomial for e^r (error r^12/12! < 2^-47) and 2^k in the
-// exponent bits. Other d (NaN, > 0) go to math.Exp.
+// times faster than math.Exp. d = k·ln2 + r with |r| <= ln2/2 (Cody–Waite,
+// ln2 in two parts whose first has trailing zeros so k·ln2Hi is exact),
+// then a degree-11 polynomial for e^r and 2^k in the exponent bits. The
+// polynomial is the kernels' float64 one (asm/internal/expfit: fitted at
+// Chebyshev nodes, 1 + r exact, 2^-51.4; Taylor's was 2^-47, which left
+// the soft-target gradient's cancelling sums at 2^-46.7 where the SIMD
+// sets are at 2^-52). Other d (NaN, > 0) go to math.Exp.
 func expNeg(d float64) float64 {
 	if !(d <= 0 && d >= expCutoff32) {
 		return math.Exp(d)
@@ -106,9 +108,9 @@ func expNeg(d float64) float64 {
 	// elements overlap in the CPU instead of waiting on one long Horner.
 	r2 := r * r
 	r4 := r2 * r2
-	q0 := (1 + r) + r2*(1.0/2+r*(1.0/6))
-	q1 := (1.0/24 + r*(1.0/120)) + r2*(1.0/720+r*(1.0/5040))
-	q2 := (1.0/40320 + r*(1.0/362880)) + r2*(1.0/3628800+r*(1.0/39916800))
+	q0 := (1 + r) + r2*(0x1.0000000000001p-01+r*0x1.5555555555556p-03)
+	q1 := (0x1.5555555553d68p-05 + r*0x1.11111111109b5p-07) + r2*(0x1.6c16c17889ef1p-10+r*0x1.a01a01a7c2efep-13)
+	q2 := (0x1.a019b9149a41cp-16 + r*0x1.71de0db2f6b19p-19) + r2*(0x1.28917c89a43a7p-22+r*0x1.af389ecfc4b9cp-26)
 	p := q0 + r4*(q1+r4*q2)
 	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
 }
