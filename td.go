@@ -38,17 +38,22 @@ func (e *expansion) add(v float64) {
 	e.n = k
 }
 
+// approx is e's value rounded (smallest components first: within an ULP).
+func (e *expansion) approx() float64 {
+	s := 0.0
+	for i := 0; i < e.n; i++ {
+		s += e.c[i]
+	}
+	return s
+}
+
 // td rounds e to three words: from the top, each word the rounded sum of
 // what is left.
 func (e *expansion) td() td {
 	var r td
 	for w := range r {
-		s := 0.0
-		for i := 0; i < e.n; i++ {
-			s += e.c[i]
-		}
-		r[w] = s
-		e.add(-s)
+		r[w] = e.approx()
+		e.add(-r[w])
 	}
 	return r
 }
@@ -88,11 +93,7 @@ func tdDivInt(a td, k float64) td {
 	}
 	var q td
 	for w := range q {
-		s := 0.0
-		for i := 0; i < e.n; i++ {
-			s += e.c[i]
-		}
-		q[w] = s / k
+		q[w] = e.approx() / k
 		p := q[w] * k
 		e.add(-p)
 		e.add(-math.FMA(q[w], k, -p))
@@ -109,10 +110,9 @@ var ln2TD = td{0x1.62e42fefa39efp-01, 0x1.abc9e3b39803fp-56, 0x1.7b57a079a1934p-
 
 // tdExpNeg returns exp(d + lo) for d + lo in [−600, 0] (below, its low
 // words turn subnormal; callers pass x − m above twice the float32 exp
-// cutoff, and −log Σ): d + lo =
-// k·ln2 + r, |r| <= ln2/2 (as an exact expansion, less k·ln2's last
-// rounding, 2^-150 of r), e^r by Horner's 1 + r(1 + r/2(1 + …)) to r^30
-// (0.35^31/31! < 2^-159), times 2^k.
+// cutoff, and −log Σ): d + lo = k·ln2 + r, |r| <= ln2/2 (an exact
+// expansion but for k·ln2's last rounding, 2^-150 of r), e^r by Horner's
+// 1 + r(1 + r/2(1 + …)) to r^30 (0.35^31/31! < 2^-159), times 2^k.
 func tdExpNeg(d, lo float64) td {
 	k := math.Round(d / math.Ln2)
 	var e expansion
