@@ -586,7 +586,7 @@ func TestSumDrift(t *testing.T) {
 		switch {
 		case i == 0:
 			x[i] = 1
-		case (i*2654435761)>>9%2 == 0: // an irregular mix in every lane
+		case (uint32(i)*2654435761)>>9%2 == 0: // an irregular mix in every lane
 			x[i], nb = large, nb+1
 		default:
 			x[i], ns = small, ns+1
