@@ -73,23 +73,37 @@ func BenchmarkCrossEntropyGrad(b *testing.B) {
 // rowShapes are the report's shapes (rows×cols).
 var rowShapes = [][2]int{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}}
 
-// benchRows runs f, a public batch function, on the report's shapes on the
-// active set; labels holds one label per row, a third of the way along.
+// benchRows runs f, a public batch function, on the report's shapes on
+// every set, so that benchstat -col /impl compares them; labels holds one
+// label per row, a third of the way along.
 func benchRows(b *testing.B, f func(dst, x []float32, labels []int, cols int)) {
-	for _, s := range rowShapes {
-		b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", Impl(), s[0], s[1]), func(b *testing.B) {
-			x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
-			dst := make([]float32, len(x))
-			labels := make([]int, s[0])
-			for i := range labels {
-				labels[i] = s[1] / 3
-			}
-			b.SetBytes(int64(4 * len(x)))
-			for b.Loop() {
-				f(dst, x, labels, s[1])
-			}
-		})
+	for _, k := range sets32 {
+		for _, s := range rowShapes {
+			b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", k.name, s[0], s[1]), func(b *testing.B) {
+				x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
+				dst := make([]float32, len(x))
+				labels := make([]int, s[0])
+				for i := range labels {
+					labels[i] = s[1] / 3
+				}
+				b.SetBytes(int64(4 * len(x)))
+				withActive(k, func() {
+					for b.Loop() {
+						f(dst, x, labels, s[1])
+					}
+				})
+			})
+		}
 	}
+}
+
+// withActive runs f with k as the public functions' set. Only benchmarks
+// use it: they run one at a time, while tests of the public functions may
+// run in parallel and must see the set dispatch chose.
+func withActive(k *kernels[float32], f func()) {
+	defer func(a *kernels[float32]) { active32 = a }(active32)
+	active32 = k
+	f()
 }
 
 func BenchmarkSoftmaxRows(b *testing.B) {
