@@ -180,6 +180,13 @@ func TestParallel(t *testing.T) {
 			got := make([]float32, len(x))
 			SoftmaxRowsParallel(got, x, b.cols, workers)
 			checkAll32(t, "SoftmaxRowsParallel", got, widen(want))
+			if shape[0] >= workersFor(workers, len(x)) { // whole rows: SoftmaxRows' kernels, bit for bit
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("SoftmaxRowsParallel %dx%d, %d workers: [%d] = %g, SoftmaxRows %g", shape[0], shape[1], workers, i, got[i], want[i])
+					}
+				}
+			}
 
 			g1, g2 := make([]float32, len(x)), make([]float32, len(x))
 			l1 := CrossEntropyGrad(g1, x, b.labels, b.cols)
@@ -236,6 +243,11 @@ func TestZeroAllocs(t *testing.T) {
 		"SoftmaxRows[float64]":   func() { SoftmaxRows(d64, x64, 300) },
 		"CrossEntropyGrad[f64]":  func() { CrossEntropyGrad(d64, x64, b.labels, 300) },
 		"LogSumExp[float64]":     func() { LogSumExp(x64) },
+		// The parallel functions on work they do not split.
+		"SoftmaxRowsParallel workers=1":      func() { SoftmaxRowsParallel(d, x, 300, 1) },
+		"SoftmaxRowsParallel small":          func() { SoftmaxRowsParallel(d, x, 300, 0) },
+		"CrossEntropyGradParallel workers=1": func() { CrossEntropyGradParallel(d, x, b.labels, 300, 1) },
+		"CrossEntropyGradParallel small":     func() { CrossEntropyGradParallel(d, x, b.labels, 300, 0) },
 		// Rows shorter than 16: the small-row kernel, AVX2's through a
 		// padded copy on the stack.
 		"Softmax n=10":                  func() { Softmax(d[:10], x[:10]) },

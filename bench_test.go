@@ -187,3 +187,20 @@ func BenchmarkSoftmaxBackward64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSoftmaxRowsParallel: the report's shapes on one worker (the
+// serial path, which should match BenchmarkSoftmaxRows) and on GOMAXPROCS.
+func BenchmarkSoftmaxRowsParallel(b *testing.B) {
+	for _, workers := range []int{1, 0} {
+		for _, s := range rowShapes {
+			b.Run(fmt.Sprintf("impl=%s/shape=%dx%d/workers=%d", Impl(), s[0], s[1], workers), func(b *testing.B) {
+				x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
+				dst := make([]float32, len(x))
+				b.SetBytes(int64(4 * len(x)))
+				for b.Loop() {
+					SoftmaxRowsParallel(dst, x, s[1], workers)
+				}
+			})
+		}
+	}
+}

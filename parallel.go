@@ -68,16 +68,14 @@ func parallelFor(w, n int, f func(part, lo, hi int)) {
 func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) {
 	rows := len(x) / cols
 	w := workersFor(workers, len(x))
+	// Whole rows go through softmaxRows, which takes the set's batch
+	// kernels (4× a loop of softmaxRow on rows of 10).
 	switch {
 	case w <= 1:
-		for r := range rows {
-			softmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
-		}
+		softmaxRows(k, dst, x, cols)
 	case rows >= w:
 		parallelFor(w, rows, func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				softmaxRow(k, dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
-			}
+			softmaxRows(k, dst[lo*cols:hi*cols], x[lo*cols:hi*cols], cols)
 		})
 	default:
 		for r := range rows {
