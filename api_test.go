@@ -358,3 +358,22 @@ func TestMergeSums(t *testing.T) {
 		t.Fatalf("mergeSums with a NaN rest = %v, want NaN", s)
 	}
 }
+
+// TestPart: the parallel split covers [0, n) in order, parts within one
+// of each other, also where p*n overflows an int32.
+func TestPart(t *testing.T) {
+	for _, c := range [][2]int{{1, 0}, {1, 7}, {3, 7}, {7, 3}, {8, 1 << 16}, {64, 1<<28 + 5}, {5, math.MaxInt32}} {
+		w, n := c[0], c[1]
+		next := 0
+		for p := range w {
+			lo, hi := part(p, w, n)
+			if lo != next || hi < lo || hi-lo > n/w+1 || hi-lo < n/w {
+				t.Fatalf("part(%d, %d, %d) = [%d, %d), want a part of size n/w or n/w+1 from %d", p, w, n, lo, hi, next)
+			}
+			next = hi
+		}
+		if next != n {
+			t.Fatalf("parts of %d into %d end at %d", n, w, next)
+		}
+	}
+}

@@ -30,6 +30,8 @@ func TestPanics(t *testing.T) {
 		{[]string{"softmax.SoftmaxBackward:", "len(dy)=5", "len(p)=6"}, x6, func(o []float32) { SoftmaxBackward(o, x6, x5) }},
 		{[]string{"softmax.LogSoftmaxBackward:", "len(dy)=5", "len(logp)=6"}, x6, func(o []float32) { LogSoftmaxBackward(o, x6, x5) }},
 		{[]string{"softmax.Jacobian:", "len(dst)=5", "len(p)*len(p) = 2*2 = 4"}, x5, func(o []float32) { Jacobian(o, x6[:2]) }},
+		// 65536² is 0 in a 32-bit int.
+		{[]string{"softmax.Jacobian:", "len(dst)=0", "= 65536*65536 = 4294967296"}, nil, func(o []float32) { Jacobian(o, make([]float32, 65536)) }},
 		{[]string{"softmax.SoftmaxRows:", "cols=0"}, x6, func(o []float32) { SoftmaxRows(o, x6, 0) }},
 		{[]string{"softmax.SoftmaxRows:", "cols=-2"}, x6, func(o []float32) { SoftmaxRows(o, x6, -2) }},
 		{[]string{"softmax.SoftmaxRows:", "len(x)=6", "not a multiple of cols=4"}, x6, func(o []float32) { SoftmaxRows(o, x6, 4) }},

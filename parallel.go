@@ -49,13 +49,20 @@ func workersFor(workers, n int) int {
 	return max(1, min(workers, n/minChunk))
 }
 
+// part returns the bounds of part p of [0, n) split into w near-equal
+// parts; unlike p*n/w, it cannot overflow (32-bit ints, rows of 2^28).
+func part(p, w, n int) (lo, hi int) {
+	q, r := n/w, n%w
+	return p*q + min(p, r), (p+1)*q + min(p+1, r)
+}
+
 // parallelFor splits [0, n) into up to w contiguous ranges and runs f on
 // each in its own goroutine, returning when all are done.
 func parallelFor(w, n int, f func(part, lo, hi int)) {
 	w = min(w, n)
 	var wg sync.WaitGroup
 	for p := range w {
-		lo, hi := p*n/w, (p+1)*n/w
+		lo, hi := part(p, w, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -94,7 +101,7 @@ func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) 
 // that the serial path handles; a NaN found while summing fills dst with NaN.
 func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, tail bool) (m F, s [2]float64, ok bool) {
 	w = max(1, min(w, len(x)/minChunk))
-	chunk := func(p int) (int, int) { return p * len(x) / w, (p + 1) * len(x) / w }
+	chunk := func(p int) (int, int) { return part(p, w, len(x)) }
 	maxes := make([]F, w)
 	parallelFor(w, w, func(p, _, _ int) {
 		lo, hi := chunk(p)

@@ -96,8 +96,9 @@ func LogSoftmaxBackward[F Float](dx, logp, dy []F) {
 // n = len(p).
 func Jacobian[F Float](dst, p []F) {
 	n := len(p)
-	if len(dst) != n*n {
-		panic(fmt.Sprintf("softmax.Jacobian: len(dst)=%d, want len(p)*len(p) = %d*%d = %d", len(dst), n, n, n*n))
+	// n*n wraps for n >= 65536 on 32-bit platforms: compare by division.
+	if len(dst) != n*n || n > 0 && len(dst)/n != n {
+		panic(fmt.Sprintf("softmax.Jacobian: len(dst)=%d, want len(p)*len(p) = %d*%d = %d", len(dst), n, n, uint64(n)*uint64(n)))
 	}
 	for i, pi := range p {
 		row := dst[i*n : (i+1)*n]
