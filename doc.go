@@ -77,8 +77,9 @@
 // p·Σy − y (the soft-target gradient, where the targets match the
 // probabilities). Every set forms them in float64 precision — ⟨p, dy⟩ and
 // Σdy compensated, ⟨p, dy⟩ kept as a double-double pair, those exps
-// float64-accurate — so the bound there is 4 ULP of the output plus
-// float64's rounding of the larger term (2^-43 of it), and for
+// float64-accurate — so the bound there is 4 ULP of the output plus 2^-43
+// of the larger term (what the sets reach is float64's rounding of that
+// term, 2^-53 to 2^-51 of it, on float32 and float64 alike), and for
 // SoftmaxBackward (float64 too) p[i] times the double-double's, n·2^-104
 // of Σ|p·dy|
 // (reached where dy is constant and p sums to 1 within 2^-110, which
