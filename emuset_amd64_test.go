@@ -280,6 +280,17 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 				y[rng.IntN(n)] = float32(v)
 			}
 		}
+		if n > 6 && c%5 == 2 { // ±0, subnormals and a tied max: max/min's operand order, no FTZ/DAZ
+			specials := []float32{0, float32(math.Copysign(0, -1)), 0x1p-149, -0x1p-149, 0x1.fffffcp-127, -0x1p-140}
+			for _, v := range specials {
+				x[rng.IntN(n)], y[rng.IntN(n)] = v, v
+			}
+			m, _ := maxMinGo(x)
+			x[rng.IntN(n)] = m
+		}
+		if n > 4 && c%7 == 3 { // a +Inf max
+			x[rng.IntN(n)] = float32(math.Inf(1))
+		}
 		two := func() ([]float32, []float32) {
 			a, b := make([]float32, n+off)[off:], make([]float32, n+off)[off:]
 			for i := range a {

@@ -764,6 +764,14 @@ func vwidth(ops []opnd) int {
 
 func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 	switch op {
+	case opPREFETCHT0, opPREFETCHT1, opPREFETCHNTA, opMOVQ, opMOVL, opLEAQ, opADDQ, opANDQ, opSUBQ,
+		opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ, opCMPQ, opTESTQ, opTESTL, opVMOVMSKPD, opCMOVQHI,
+		opKMOVW, opMOVSD, opMOVSS, opMOVLQSX, opVMOVD, opKSHIFTRW:
+		if zeroing { // the vector forms (execVec) check their own
+			return fmt.Errorf("%s.Z not modelled", opNames[op])
+		}
+	}
+	switch op {
 	case opPREFETCHT0, opPREFETCHT1, opPREFETCHNTA:
 		// A hint: no access, and no fault at any address.
 		if len(ops) != 1 || ops[0].kind != 'm' {
@@ -786,20 +794,35 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 	case opADDQ, opANDQ, opSUBQ, opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ:
 		var s uint64
 		d := ops[len(ops)-1]
+		if d.kind != 'r' {
+			return fmt.Errorf("%s to memory not modelled", opNames[op])
+		}
 		if len(ops) == 2 {
-			s, _ = m.gpVal(ops[0], 8)
+			var err error
+			if s, err = m.gpVal(ops[0], 8); err != nil {
+				return err
+			}
 		}
 		v := m.gp[d.reg]
 		switch op {
 		case opADDQ:
+			m.cf = v+s < v
 			v += s
 		case opSUBQ:
 			m.cf = v < s
 			v -= s
-		case opSHRQ:
-			v >>= s
-		case opSHLQ:
-			v <<= s
+		case opSHRQ, opSHLQ:
+			s &= 63
+			if s == 0 { // no flags change
+				return nil
+			}
+			if op == opSHRQ {
+				m.cf = v>>(s-1)&1 == 1
+				v >>= s
+			} else {
+				m.cf = v<<(s-1)>>63 == 1
+				v <<= s
+			}
 		case opXORQ:
 			v ^= s
 			m.cf = false
@@ -814,15 +837,23 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 		m.gp[d.reg] = v
 		m.zf = v == 0
 		return nil
-	case opCMPQ:
-		a, _ := m.gpVal(ops[0], 8)
-		b, _ := m.gpVal(ops[1], 8)
-		m.zf, m.cf = a == b, a < b
-		return nil
-	case opTESTL:
-		a, _ := m.gpVal(ops[0], 8)
-		b, _ := m.gpVal(ops[1], 8)
-		m.zf, m.cf = uint32(a&b) == 0, false
+	case opCMPQ, opTESTQ, opTESTL:
+		a, err := m.gpVal(ops[0], 8)
+		if err != nil {
+			return err
+		}
+		b, err := m.gpVal(ops[1], 8)
+		if err != nil {
+			return err
+		}
+		switch op {
+		case opCMPQ:
+			m.zf, m.cf = a == b, a < b
+		case opTESTQ:
+			m.zf, m.cf = a&b == 0, false
+		default:
+			m.zf, m.cf = uint32(a&b) == 0, false
+		}
 		return nil
 	case opVMOVMSKPD:
 		v := m.vec[ops[0].idx]
@@ -831,11 +862,6 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 			r |= uint64(v[8*i+7]>>7) << i
 		}
 		m.gp[ops[1].reg] = r
-		return nil
-	case opTESTQ:
-		a, _ := m.gpVal(ops[0], 8)
-		b, _ := m.gpVal(ops[1], 8)
-		m.zf, m.cf = a&b == 0, false
 		return nil
 	case opCMOVQHI:
 		if !m.cf && !m.zf {
@@ -985,9 +1011,29 @@ func (m *Machine) src(o opnd, w int, k *opnd, es int) ([]byte, error) {
 	return b, nil
 }
 
+// maskable lists the opcodes whose cases below apply an opmask (merging,
+// or zeroing with .Z); the others refuse one rather than ignore it.
+var maskable = map[opcode]bool{
+	opVMOVUPS: true, opVMOVUPD: true, opVMOVAPD: true, opVMOVDQU: true, opVROUNDPS: true, opVRNDSCALEPS: true,
+	opVADDPD: true, opVMULPD: true, opVPXORD: true, opVPXOR: true, opVXORPS: true, opVANDPS: true,
+	opVANDPD: true, opVANDNPS: true, opVANDNPD: true, opVPAND: true, opVPOR: true, opVORPD: true,
+	opVADDPS: true, opVSUBPS: true, opVMULPS: true, opVFMADD213PS: true, opVFMADD132PS: true,
+	opVFMADD231PS: true, opVFNMADD231PS: true, opVPADDD: true, opVPSUBD: true, opVPERMPS: true,
+	opVPSLLD: true, opVMAXPS: true, opVMINPS: true, opVCVTPS2PD: true,
+	opVSUBPD: true, opVMAXPD: true, opVFMADD213PD: true, opVFMADD231PD: true, opVFNMADD132PD: true,
+	opVFNMADD231PD: true, opVPSLLQ: true, opVPSRLQ: true, opVPADDQ: true, opVPSUBQ: true, opVSCALEFPS: true,
+}
+
 func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 	ops, k := m.splitMask(all)
 	dst := ops[len(ops)-1]
+	if k != nil || zeroing {
+		// Compares into an opmask AND their result with a mask (no .Z).
+		cmpToK := (op == opVCMPPS || op == opVCMPPD) && dst.kind == 'k' && !zeroing
+		if !maskable[op] && !cmpToK {
+			return fmt.Errorf("%s under an opmask or .Z not modelled", opNames[op])
+		}
+	}
 	w := vwidth(ops)
 	es := esizes[op]
 	switch op {
@@ -1276,7 +1322,11 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		if ops[0].kind == 'i' {
 			imm, ops = ops[0].imm, ops[1:]
 		}
-		s2, err := m.readVec(ops[0], 8)
+		n := 8 // a memory source is the scalar: 4 bytes for the SS forms
+		if op == opVCVTSS2SD || op == opVMULSS || op == opVCMPSS {
+			n = 4
+		}
+		s2, err := m.readVec(ops[0], n)
 		if err != nil {
 			return err
 		}
@@ -1327,7 +1377,10 @@ func (m *Machine) execVec(op opcode, zeroing bool, all []opnd) error {
 		}
 		return m.masked(dst, dst.width, k, zeroing, res, 8)
 	case opVADDSD:
-		a, _ := m.readVec(ops[0], 16)
+		a, err := m.readVec(ops[0], 8) // a memory source is 8 bytes
+		if err != nil {
+			return err
+		}
 		b, _ := m.readVec(ops[1], 16)
 		res := append(m.tmp(0), b...)
 		putf64(res, 0, f64(b, 0)+f64(a, 0))

@@ -209,3 +209,93 @@ func TestMergeMaskPD(t *testing.T) {
 		t.Fatalf("VCVTSI2SDL of −5 = %g", got)
 	}
 }
+
+// refusedAsm holds forms the interpreter does not model: each must be an
+// error, not a run that ignores the opmask or writes the wrong place.
+const refusedAsm = `
+TEXT ·bcastMasked(SB), NOSPLIT, $0-24
+	MOVQ         x_base+0(FP), AX
+	KMOVW        (AX), K1
+	VBROADCASTSS 4(AX), K1, Z0
+	RET
+
+TEXT ·permilZero(SB), NOSPLIT, $0-24
+	MOVQ           x_base+0(FP), AX
+	KMOVW          (AX), K1
+	VPERMILPS.Z    $0x00, Z1, K1, Z1
+	RET
+
+TEXT ·extractMasked(SB), NOSPLIT, $0-24
+	MOVQ          x_base+0(FP), AX
+	KMOVW         (AX), K1
+	VEXTRACTF64X4 $0x01, Z1, K1, Y2
+	RET
+
+TEXT ·addToMemory(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), AX
+	ADDQ $0x01, 8(AX)
+	RET
+
+TEXT ·cmpOutside(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), AX
+	CMPQ 4096(AX), $0x00
+	RET
+`
+
+// TestRefused: opmasks on instructions whose model ignores them,
+// arithmetic into memory and compares that read outside every region are
+// errors.
+func TestRefused(t *testing.T) {
+	p, err := Parse(refusedAsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"bcastMasked", "permilZero", "extractMasked", "addToMemory", "cmpOutside"} {
+		m := NewMachine(p)
+		args := make([]byte, 24)
+		binary.LittleEndian.PutUint64(args, m.Map(make([]byte, 64)).Addr)
+		_, err := m.Call(fn, args)
+		if err == nil {
+			t.Errorf("%s ran; want an error", fn)
+			continue
+		}
+		t.Logf("%s: %v", fn, err)
+	}
+}
+
+const flagsAsm = `
+TEXT ·flags(SB), NOSPLIT, $0-24
+	MOVQ    x_base+0(FP), AX
+	MOVQ    $-1, CX
+	ADDQ    $0x02, CX
+	MOVQ    $0x00, DX
+	MOVQ    $0x01, SI
+	CMOVQHI SI, DX
+	MOVQ    DX, (AX)
+	MOVQ    $0x05, CX
+	SHRQ    $0x01, CX
+	MOVQ    $0x00, DX
+	CMOVQHI SI, DX
+	MOVQ    DX, 8(AX)
+	RET
+`
+
+// TestFlags: ADDQ's carry and SHRQ's last bit out set CF as the hardware
+// does (CMOVQHI moves when CF and ZF are both clear).
+func TestFlags(t *testing.T) {
+	p, err := Parse(flagsAsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMachine(p)
+	data := make([]byte, 16)
+	args := make([]byte, 24)
+	binary.LittleEndian.PutUint64(args, m.Map(data).Addr)
+	if _, err := m.Call("flags", args); err != nil {
+		t.Fatal(err)
+	}
+	// 2^64−1 + 2 carries: CF set, so no move; 5 >> 1 shifts out a 1: CF set.
+	if a, b := binary.LittleEndian.Uint64(data), binary.LittleEndian.Uint64(data[8:]); a != 0 || b != 0 {
+		t.Fatalf("CMOVQHI after a carry moved: %d, after a shifted-out 1: %d; want 0, 0", a, b)
+	}
+}
