@@ -195,6 +195,16 @@ func TestParallel(t *testing.T) {
 			checkAll32(t, "CrossEntropyGradParallel/loss", []float32{l2}, []float64{float64(l1)})
 		}
 	}
+	// float64, split by whole rows: SoftmaxRows' bits.
+	b := newBatch(64, 1000, 6)
+	want64, got64 := make([]float64, len(b.x)), make([]float64, len(b.x))
+	SoftmaxRows(want64, b.x, b.cols)
+	SoftmaxRowsParallel(got64, b.x, b.cols, 3)
+	for i := range got64 {
+		if math.Float64bits(got64[i]) != math.Float64bits(want64[i]) {
+			t.Fatalf("SoftmaxRowsParallel[float64] 64x1000, 3 workers: [%d] = %g, SoftmaxRows %g", i, got64[i], want64[i])
+		}
+	}
 	// Special rows take the serial path inside the parallel one.
 	x := make([]float32, 1<<16)
 	x[100] = float32(math.NaN())

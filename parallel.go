@@ -12,9 +12,10 @@ const minChunk = 1 << 14
 
 // SoftmaxRowsParallel is SoftmaxRows spread over up to workers goroutines
 // (workers <= 0: GOMAXPROCS): whole rows when there are enough of them, and
-// chunks of one row when there are fewer rows than workers. The results
-// agree with SoftmaxRows within the accuracy bar (the sums are added in a
-// different order). Small inputs run on the calling goroutine; split work
+// chunks of one row when there are fewer rows than workers. Split by whole
+// rows, the results are SoftmaxRows' bit for bit; a row split into chunks
+// adds its sums in another order, which agrees with SoftmaxRows within the
+// accuracy bar. Small inputs run on the calling goroutine; split work
 // allocates a few small objects per worker. It panics as SoftmaxRows does.
 func SoftmaxRowsParallel[F Float](dst, x []F, cols, workers int) {
 	checkSame("SoftmaxRowsParallel", "dst", "x", len(dst), len(x))
