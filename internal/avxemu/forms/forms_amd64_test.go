@@ -81,17 +81,12 @@ func isNaN(b []byte, es int) bool {
 	return math.IsNaN(math.Float64frombits(binary.LittleEndian.Uint64(b)))
 }
 
-func needAVX2(t *testing.T) {
+// program skips the test on a CPU without AVX2 and FMA and returns the
+// forms' assembly parsed for the interpreter.
+func program(t *testing.T) *avxemu.Program {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		t.Skip("the CPU lacks AVX2 or FMA: no hardware to compare the interpreter with")
 	}
-}
-
-// TestFormsMatchHardware runs every form natively and under avxemu on the
-// same inputs and wants the same bytes, NaN payloads aside (avxemu does
-// not model them).
-func TestFormsMatchHardware(t *testing.T) {
-	needAVX2(t)
 	src, err := os.ReadFile("forms_amd64.s")
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +95,27 @@ func TestFormsMatchHardware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// interpret runs form name under the interpreter on copies of a, b, c,
+// into out.
+func interpret(t *testing.T, p *avxemu.Program, name string, a, b, c, out *[40]byte) {
+	m := avxemu.NewMachine(p)
+	args := make([]byte, 32)
+	for i, buf := range [][]byte{append([]byte(nil), a[:]...), append([]byte(nil), b[:]...), append([]byte(nil), c[:]...), out[:]} {
+		binary.LittleEndian.PutUint64(args[8*i:], m.Map(buf).Addr)
+	}
+	if _, err := m.Call(name, args); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// TestFormsMatchHardware runs every form natively and under avxemu on the
+// same inputs and wants the same bytes, NaN payloads aside (avxemu does
+// not model them).
+func TestFormsMatchHardware(t *testing.T) {
+	p := program(t)
 	n := 20000
 	if testing.Short() {
 		n = 2000
@@ -112,16 +128,8 @@ func TestFormsMatchHardware(t *testing.T) {
 			fill(r, f.esize, &a)
 			fill(r, f.esize, &b)
 			fill(r, f.esize, &c)
-			m := avxemu.NewMachine(p)
-			args := make([]byte, 32)
-			em = a // out starts as a on both sides: the bytes a form leaves must match too
-			for i, buf := range [][]byte{append([]byte(nil), a[:]...), append([]byte(nil), b[:]...), append([]byte(nil), c[:]...), em[:]} {
-				binary.LittleEndian.PutUint64(args[8*i:], m.Map(buf).Addr)
-			}
-			if _, err := m.Call(f.name, args); err != nil {
-				t.Fatalf("%s: %v", f.name, err)
-			}
-			hw = a
+			em, hw = a, a // out starts as a on both sides: the bytes a form leaves must match too
+			interpret(t, p, f.name, &a, &b, &c, &em)
 			f.fn(&a, &b, &c, &hw)
 			for i := 0; i < 40; i += f.esize {
 				if string(hw[i:i+f.esize]) != string(em[i:i+f.esize]) && !(i < 32 && isNaN(hw[i:], f.esize) && isNaN(em[i:], f.esize)) {
@@ -139,16 +147,7 @@ func TestFormsMatchHardware(t *testing.T) {
 // FMA rounded to float32 would round twice (products on float32
 // midpoints, nudged by a tiny addend) and at subnormal results.
 func TestFMAMidpoints(t *testing.T) {
-	needAVX2(t)
-	f := VFMADD231PS // Y2 += Y0·Y1
-	src, err := os.ReadFile("forms_amd64.s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := avxemu.Parse(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := program(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	put := func(b *[40]byte, i int, v float32) { binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v)) }
 	for range 20000 {
@@ -171,17 +170,8 @@ func TestFMAMidpoints(t *testing.T) {
 				put(&c, i, float32(r.NormFloat64()))
 			}
 		}
-		m := avxemu.NewMachine(p)
-		args := make([]byte, 32)
-		for i, buf := range [][]byte{a[:], b[:], c[:], em[:]} {
-			binary.LittleEndian.PutUint64(args[8*i:], m.Map(append([]byte(nil), buf...)).Addr)
-		}
-		out := m.Map(em[:])
-		binary.LittleEndian.PutUint64(args[24:], out.Addr)
-		if _, err := m.Call("VFMADD231PS", args); err != nil {
-			t.Fatal(err)
-		}
-		f(&a, &b, &c, &hw)
+		interpret(t, p, "VFMADD231PS", &a, &b, &c, &em) // Y2 += Y0·Y1
+		VFMADD231PS(&a, &b, &c, &hw)
 		if string(hw[:32]) != string(em[:32]) {
 			t.Fatalf("VFMADD231PS:\n a  %x\n b  %x\n c  %x\n hardware    %x\n interpreted %x", a[:32], b[:32], c[:32], hw[:32], em[:32])
 		}
