@@ -102,10 +102,9 @@ func softmaxRowsParallel[F Float](k *kernels[F], dst, x []F, cols, workers int) 
 // that the serial path handles; a NaN found while summing fills dst with NaN.
 func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, tail bool) (m F, s [2]float64, ok bool) {
 	w = max(1, min(w, len(x)/minChunk))
-	chunk := func(p int) (int, int) { return part(p, w, len(x)) }
 	maxes := make([]F, w)
 	parallelFor(w, w, func(p, _, _ int) {
-		lo, hi := chunk(p)
+		lo, hi := part(p, w, len(x))
 		maxes[p] = k.max(x[lo:hi])
 	})
 	m = maxes[0]
@@ -120,7 +119,7 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, ta
 	later := tail && aliased(dst, x)
 	store := k.expDiv == nil && !later
 	parallelFor(w, w, func(p, _, _ int) {
-		lo, hi := chunk(p)
+		lo, hi := part(p, w, len(x))
 		var d []F
 		if store {
 			d = dst[lo:hi]
@@ -137,7 +136,7 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, ta
 	}
 	total := (s[0] + s[1]) * scale
 	parallelFor(w, w, func(p, _, _ int) {
-		lo, hi := chunk(p)
+		lo, hi := part(p, w, len(x))
 		switch {
 		case store:
 			k.div(dst[lo:hi], dst[lo:hi], total)
