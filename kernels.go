@@ -46,6 +46,7 @@ type kernels[F Float] struct {
 	// the cutoff no e[i] can be forced to 0, and the kernel may skip the
 	// cutoff. When x holds a NaN, lo may be anything: the total is NaN
 	// then whatever the other e[i] are. Sets without it leave it nil.
+	// (generic64 has it for its total rounded once, with mu = 0.)
 	expSumTotal func(dst, x []F, m, lo F) (s, mu float64)
 
 	// maxMin, when not nil, returns max(x) as max does and the smallest

@@ -47,16 +47,17 @@ var generic32 = kernels[float32]{
 }
 
 var generic64 = kernels[float64]{
-	name:      "generic",
-	max:       maxGeneric[float64],
-	expSum:    expSum64,
-	expDiv:    expDiv64,
-	div:       div64,
-	sub:       sub64,
-	sum:       sumGeneric[float64],
-	dot:       dotDD[float64],
-	mulSub:    mulSub64,
-	expMulSub: expMulSub64,
+	name:        "generic",
+	max:         maxGeneric[float64],
+	maxMin:      maxMin64,
+	expSum:      expSum64,
+	expSumTotal: expSumTotal64,
+	div:         div64,
+	sub:         sub64,
+	sum:         sumGeneric[float64],
+	dot:         dotDD[float64],
+	mulSub:      mulSub64,
+	expMulSub:   expMulSub64,
 }
 
 func maxGeneric[F Float](x []F) F {
@@ -296,6 +297,32 @@ func expTiny(hi, lo float64) float64 {
 	return math.Exp(r) * math.Float64frombits(uint64(int64(k)+tinyBits+1023)<<52)
 }
 
+// maxMin64 is for Softmax's route through expSumTotal64 (which has no use
+// for the smallest element).
+func maxMin64(x []float64) (hi, lo float64) {
+	hi, lo = math.Inf(-1), math.Inf(1)
+	for _, v := range x {
+		if v > hi {
+			hi = v
+		}
+		if v < lo {
+			lo = v
+		}
+	}
+	return hi, lo
+}
+
+// expSumTotal64 is Softmax's exp pass: the stored e within half an ULP
+// (expPair's), and the total ones + rest + c rounded once, so that the
+// division leaves Softmax within about an ULP. Rounding rest + c and then
+// ones + rest, as the split sum's users do, added up to half an ULP of
+// the total more.
+func expSumTotal64(dst, x []float64, m, _ float64) (s, mu float64) {
+	rest, c, ones := expSumPair64(dst, x, m)
+	hi, lo := twoDiff(ones, -rest)
+	return hi + (lo + c), 0
+}
+
 func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 	rest, c, ones := expSumPair64(dst, x, m)
 	return rest + c, ones
@@ -338,22 +365,9 @@ func expSumPair64(dst, x []float64, m float64) (rest, c, ones float64) {
 	return rest, c, ones
 }
 
-// expDiv64 stores exp(x − m)/s from expPair's e + el, rounded once but
-// for s's rounding: Softmax's outputs within about an ULP.
-func expDiv64(dst, x []float64, m float64, s float64) {
-	r := 1 / s // q's residual below makes up for its rounding
-	for i, v := range x {
-		hi, lo := twoDiff(v, m)
-		if !(hi >= tinyHi && hi <= 0) {
-			dst[i] = exp64(v, m) / s // a subnormal output (or NaN)
-			continue
-		}
-		e, el := expPair(hi, lo)
-		q := float64(e * r)
-		dst[i] = q + (math.FMA(-q, s, e)+el)*r
-	}
-}
-
+// div64 divides: e (expPair's, within half an ULP) over s gives Softmax
+// within about an ULP from one exp pass. Dividing expPair's e + el in a
+// second pass instead (rounded once) took a third more time.
 func div64(dst, x []float64, s float64) {
 	for i, v := range x {
 		dst[i] = v / s
