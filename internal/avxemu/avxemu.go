@@ -546,6 +546,7 @@ const (
 	opVCVTSI2SDL
 	opVCVTSI2SDQ
 	opVCVTSS2SD
+	opVDIVPD
 	opVDIVSD
 	opVEXTRACTF128
 	opVEXTRACTF64X4
@@ -566,6 +567,7 @@ const (
 	opVMAXPD
 	opVMASKMOVPS
 	opVMAXPS
+	opVMINPD
 	opVMINPS
 	opVMOVAPD
 	opVMOVD
@@ -600,6 +602,7 @@ const (
 	opVROUNDSD
 	opVSCALEFPS
 	opVSUBPD
+	opVTESTPD
 	opVSUBPS
 	opVSUBSD
 	opVXORPS
@@ -614,21 +617,21 @@ var opNames = [...]string{
 	opMOVLQSX: "MOVLQSX", opMOVQ: "MOVQ", opMOVSD: "MOVSD", opMOVSS: "MOVSS",
 	opPREFETCHNTA: "PREFETCHNTA", opPREFETCHT0: "PREFETCHT0", opPREFETCHT1: "PREFETCHT1",
 	opRET: "RET", opSHLQ: "SHLQ", opSHRQ: "SHRQ", opSUBQ: "SUBQ", opTESTL: "TESTL",
-	opTESTQ: "TESTQ", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD",
+	opTESTQ: "TESTQ", opVTESTPD: "VTESTPD", opVADDPD: "VADDPD", opVADDPS: "VADDPS", opVADDSD: "VADDSD",
 	opVANDNPD: "VANDNPD", opVANDNPS: "VANDNPS", opVANDPD: "VANDPD", opVANDPS: "VANDPS",
 	opVBLENDVPD: "VBLENDVPD", opVBLENDVPS: "VBLENDVPS", opVBROADCASTSD: "VBROADCASTSD",
 	opVBROADCASTSS: "VBROADCASTSS", opVCMPPD: "VCMPPD", opVCMPPS: "VCMPPS",
 	opVCMPSD: "VCMPSD", opVCMPSS: "VCMPSS", opVCVTPD2PS: "VCVTPD2PS",
 	opVCVTPD2PSY: "VCVTPD2PSY", opVCVTPS2PD: "VCVTPS2PD", opVCVTSD2SS: "VCVTSD2SS",
 	opVCVTSI2SDL: "VCVTSI2SDL", opVCVTSI2SDQ: "VCVTSI2SDQ",
-	opVCVTSS2SD: "VCVTSS2SD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128",
+	opVCVTSS2SD: "VCVTSS2SD", opVDIVPD: "VDIVPD", opVDIVSD: "VDIVSD", opVEXTRACTF128: "VEXTRACTF128",
 	opVEXTRACTF64X4: "VEXTRACTF64X4", opVEXTRACTI128: "VEXTRACTI128", opVEXTRACTI32X4: "VEXTRACTI32X4",
 	opVEXTRACTI64X4: "VEXTRACTI64X4", opVFMADD132PS: "VFMADD132PS",
 	opVFMADD213PD: "VFMADD213PD", opVFMADD213PS: "VFMADD213PS", opVFMADD213SD: "VFMADD213SD", opVFMADD231PD: "VFMADD231PD",
 	opVFMADD231PS: "VFMADD231PS", opVFNMADD132PD: "VFNMADD132PD", opVFNMADD231PD: "VFNMADD231PD",
 	opVFNMADD231PS: "VFNMADD231PS", opVINSERTF128: "VINSERTF128",
 	opVINSERTF64X4: "VINSERTF64X4", opVMAXPD: "VMAXPD", opVMASKMOVPS: "VMASKMOVPS",
-	opVMAXPS: "VMAXPS", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
+	opVMAXPS: "VMAXPS", opVMINPD: "VMINPD", opVMINPS: "VMINPS", opVMOVAPD: "VMOVAPD", opVMOVD: "VMOVD",
 	opVMOVDQU: "VMOVDQU", opVMOVMSKPD: "VMOVMSKPD", opVMOVSD: "VMOVSD", opVMOVSS: "VMOVSS",
 	opVMOVUPD: "VMOVUPD", opVMOVUPS: "VMOVUPS", opVMULPD: "VMULPD", opVMULPS: "VMULPS",
 	opVMULSD: "VMULSD", opVMULSS: "VMULSS", opVORPD: "VORPD", opVPADDD: "VPADDD", opVPADDQ: "VPADDQ", opVPAND: "VPAND", opVPERMILPD: "VPERMILPD",
@@ -766,7 +769,7 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 	switch op {
 	case opPREFETCHT0, opPREFETCHT1, opPREFETCHNTA, opMOVQ, opMOVL, opLEAQ, opADDQ, opANDQ, opSUBQ,
 		opSHRQ, opSHLQ, opXORQ, opINCQ, opDECQ, opCMPQ, opTESTQ, opTESTL, opVMOVMSKPD, opCMOVQHI,
-		opKMOVW, opMOVSD, opMOVSS, opMOVLQSX, opVMOVD, opKSHIFTRW:
+		opKMOVW, opMOVSD, opMOVSS, opMOVLQSX, opVMOVD, opKSHIFTRW, opVTESTPD:
 		if zeroing { // the vector forms (execVec) check their own
 			return fmt.Errorf("%s.Z not modelled", opNames[op])
 		}
@@ -853,6 +856,22 @@ func (m *Machine) execOps(op opcode, zeroing bool, ops []opnd) error {
 			m.zf, m.cf = a&b == 0, false
 		default:
 			m.zf, m.cf = uint32(a&b) == 0, false
+		}
+		return nil
+	case opVTESTPD:
+		// Go's first operand is Intel's second (src), the second dst:
+		// ZF when no lane has both sign bits, CF when none has src's alone.
+		w := vwidth(ops)
+		src, err := m.readVec(ops[0], w)
+		if err != nil {
+			return err
+		}
+		dst, _ := m.readVec(ops[1], w)
+		m.zf, m.cf = true, true
+		for i := 0; i < w/8; i++ {
+			a, b := src[8*i+7]>>7, dst[8*i+7]>>7
+			m.zf = m.zf && a&b == 0
+			m.cf = m.cf && a&^b == 0
 		}
 		return nil
 	case opVMOVMSKPD:
@@ -1020,7 +1039,7 @@ var maskable = map[opcode]bool{
 	opVADDPS: true, opVSUBPS: true, opVMULPS: true, opVFMADD213PS: true, opVFMADD132PS: true,
 	opVFMADD231PS: true, opVFNMADD231PS: true, opVPADDD: true, opVPSUBD: true, opVPERMPS: true,
 	opVPSLLD: true, opVMAXPS: true, opVMINPS: true, opVCVTPS2PD: true,
-	opVSUBPD: true, opVMAXPD: true, opVFMADD213PD: true, opVFMADD231PD: true, opVFNMADD132PD: true,
+	opVSUBPD: true, opVMAXPD: true, opVMINPD: true, opVDIVPD: true, opVFMADD213PD: true, opVFMADD231PD: true, opVFNMADD132PD: true,
 	opVFNMADD231PD: true, opVPSLLQ: true, opVPSRLQ: true, opVPADDQ: true, opVPSUBQ: true, opVSCALEFPS: true,
 }
 
@@ -1411,7 +1430,7 @@ func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
 	dst := ops[len(ops)-1]
 	w := vwidth(ops)
 	switch op {
-	case opVSUBPD, opVMAXPD, opVFMADD213PD, opVFMADD231PD, opVFNMADD132PD, opVFNMADD231PD:
+	case opVSUBPD, opVDIVPD, opVMAXPD, opVMINPD, opVFMADD213PD, opVFMADD231PD, opVFNMADD132PD, opVFNMADD231PD:
 		a, err := m.src(ops[0], w, k, 8)
 		if err != nil {
 			return err
@@ -1424,9 +1443,16 @@ func (m *Machine) execVec2(op opcode, zeroing bool, ops []opnd, k *opnd) error {
 			switch op {
 			case opVSUBPD:
 				v = f64(b, i) - f64(a, i)
+			case opVDIVPD:
+				v = f64(b, i) / f64(a, i)
 			case opVMAXPD: // dst = b > a ? b : a
 				v = f64(a, i)
 				if f64(b, i) > v {
+					v = f64(b, i)
+				}
+			case opVMINPD: // dst = b < a ? b : a
+				v = f64(a, i)
+				if f64(b, i) < v {
 					v = f64(b, i)
 				}
 			case opVFMADD213PD: // dst = dst·b + a

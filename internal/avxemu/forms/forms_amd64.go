@@ -25,6 +25,11 @@ var forms = []form{
 	{"VSUBPD", 8, VSUBPD},
 	{"VMULPD", 8, VMULPD},
 	{"VMAXPD", 8, VMAXPD},
+	{"VMINPD", 8, VMINPD},
+	{"VDIVPD", 8, VDIVPD},
+	{"VORPD", 8, VORPD},
+	{"VTESTPD_zf", 8, VTESTPD_zf},
+	{"VTESTPD_cf", 8, VTESTPD_cf},
 	{"VFMADD213PD", 8, VFMADD213PD},
 	{"VFMADD231PD", 8, VFMADD231PD},
 	{"VFNMADD132PD", 8, VFNMADD132PD},
@@ -165,6 +170,21 @@ func VMULPD(a, b, c, out *[40]byte)
 
 //go:noescape
 func VMAXPD(a, b, c, out *[40]byte)
+
+//go:noescape
+func VMINPD(a, b, c, out *[40]byte)
+
+//go:noescape
+func VDIVPD(a, b, c, out *[40]byte)
+
+//go:noescape
+func VORPD(a, b, c, out *[40]byte)
+
+//go:noescape
+func VTESTPD_zf(a, b, c, out *[40]byte)
+
+//go:noescape
+func VTESTPD_cf(a, b, c, out *[40]byte)
 
 //go:noescape
 func VFMADD213PD(a, b, c, out *[40]byte)

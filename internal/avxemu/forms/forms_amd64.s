@@ -270,6 +270,86 @@ TEXT ·VMAXPD(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
+// func VMINPD(a, b, c, out *[40]byte)
+TEXT ·VMINPD(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ out+24(FP), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (DX), Y2
+	VMINPD Y0, Y1, Y2
+	VMOVUPS Y2, (BX)
+	VZEROUPPER
+	RET
+
+// func VDIVPD(a, b, c, out *[40]byte)
+TEXT ·VDIVPD(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ out+24(FP), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (DX), Y2
+	VDIVPD Y0, Y1, Y2
+	VMOVUPS Y2, (BX)
+	VZEROUPPER
+	RET
+
+// func VORPD(a, b, c, out *[40]byte)
+TEXT ·VORPD(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ out+24(FP), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (DX), Y2
+	VORPD Y0, Y1, Y2
+	VMOVUPS Y2, (BX)
+	VZEROUPPER
+	RET
+
+// func VTESTPD_zf(a, b, c, out *[40]byte)
+TEXT ·VTESTPD_zf(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ out+24(FP), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (DX), Y2
+	MOVQ $0x01, SI
+	VTESTPD Y0, Y1
+	JNZ vtestpd_zf
+	MOVQ $0x02, SI
+	vtestpd_zf:
+	MOVQ SI, 32(BX)
+	VMOVUPS Y2, (BX)
+	VZEROUPPER
+	RET
+
+// func VTESTPD_cf(a, b, c, out *[40]byte)
+TEXT ·VTESTPD_cf(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ out+24(FP), BX
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y1
+	VMOVUPS (DX), Y2
+	MOVQ $0x01, SI
+	VTESTPD Y0, Y1
+	JAE vtestpd_cf
+	MOVQ $0x02, SI
+	vtestpd_cf:
+	MOVQ SI, 32(BX)
+	VMOVUPS Y2, (BX)
+	VZEROUPPER
+	RET
+
 // func VFMADD213PD(a, b, c, out *[40]byte)
 TEXT ·VFMADD213PD(SB), NOSPLIT, $0-32
 	MOVQ a+0(FP), AX
