@@ -252,9 +252,18 @@ func argmax(x []float64) int {
 }
 
 // TestAccuracy64 runs the same sweep for float64 against the double-double
-// reference, on shorter rows (the reference is slow).
+// reference, on shorter rows (the reference is slow), on every float64 set.
 func TestAccuracy64(t *testing.T) {
-	for _, c := range accCases(4097) {
+	for _, k := range sets64 {
+		for _, c := range accCases(4097) {
+			accuracy64(t, k, c)
+		}
+	}
+}
+
+func accuracy64(t *testing.T, k *kernels[float64], c accCase) {
+	t.Helper()
+	{
 		rng := newRand(c.seed)
 		x, free1 := vec64(c.x, c.place)
 		dst, free2 := alloc[float64](c.n, placementFor(int(c.seed)+1))
@@ -264,26 +273,26 @@ func TestAccuracy64(t *testing.T) {
 		}
 		xs := append([]float64(nil), x...)
 
-		softmaxRow(&generic64, dst, x)
-		check64(t, "Softmax "+c.String(), dst, ref.Softmax(xs, ref.Precise))
-		logSoftmaxRow(&generic64, dst, x)
-		check64(t, "LogSoftmax "+c.String(), dst, ref.LogSoftmax(xs, ref.Precise))
-		check64(t, "LogSumExp "+c.String(), []float64{logSumExp(&generic64, x)}, []float64{ref.LogSumExp(xs, ref.Precise)})
+		softmaxRow(k, dst, x)
+		check64(t, k.name+"/Softmax "+c.String(), dst, ref.Softmax(xs, ref.Precise))
+		logSoftmaxRow(k, dst, x)
+		check64(t, k.name+"/LogSoftmax "+c.String(), dst, ref.LogSoftmax(xs, ref.Precise))
+		check64(t, k.name+"/LogSumExp "+c.String(), []float64{logSumExp(k, x)}, []float64{ref.LogSumExp(xs, ref.Precise)})
 
 		p := ref.Softmax(gen.Logits(rng, c.n, 2, 0), ref.Precise)
 		dy := gen.Logits(rng, c.n, 1, 0)
-		softmaxBackwardRow(&generic64, dst, p, dy)
-		checkTerms64(t, "SoftmaxBackward "+c.String(), dst, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, c.n))
+		softmaxBackwardRow(k, dst, p, dy)
+		checkTerms64(t, k.name+"/SoftmaxBackward "+c.String(), dst, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, c.n))
 
 		if c.n > 0 {
 			labels := []int{rng.IntN(c.n)}
 			if c.seed%3 == 0 {
 				labels[0] = argmax(xs)
 			}
-			loss := crossEntropy(&generic64, dst, x, labels, c.n, 1)
+			loss := crossEntropy(k, dst, x, labels, c.n, 1)
 			wantLoss, wantGrad := ref.CrossEntropy(xs, labels, c.n, ref.Precise)
-			check64(t, "CrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
-			check64(t, "CrossEntropyGrad "+c.String(), dst, wantGrad)
+			check64(t, k.name+"/CrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
+			check64(t, k.name+"/CrossEntropyGrad "+c.String(), dst, wantGrad)
 
 			// Soft targets: a distribution, or the probabilities
 			// themselves (the gradient cancels to roundings of p).
@@ -292,17 +301,17 @@ func TestAccuracy64(t *testing.T) {
 			if c.seed%2 == 0 {
 				y = pr
 			}
-			loss = softCrossEntropy(&generic64, dst, x, y, c.n)
+			loss = softCrossEntropy(k, dst, x, y, c.n)
 			wantLoss, wantGrad = ref.SoftCrossEntropy(xs, y, c.n, ref.Precise)
-			check64(t, "SoftCrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
+			check64(t, k.name+"/SoftCrossEntropyGrad/loss "+c.String(), []float64{loss}, []float64{wantLoss})
 			terms := make([]float64, c.n)
 			for j := range terms {
 				terms[j] = y[j] + pr[j]
 			}
-			checkTerms64(t, "SoftCrossEntropyGrad "+c.String(), dst, wantGrad, terms)
+			checkTerms64(t, k.name+"/SoftCrossEntropyGrad "+c.String(), dst, wantGrad, terms)
 
 			logp := ref.LogSoftmax(xs, ref.Precise)
-			logSoftmaxBackwardRow(&generic64, dst, logp, dy)
+			logSoftmaxBackwardRow(k, dst, logp, dy)
 			sdy := 0.0
 			for _, v := range dy {
 				sdy += v
@@ -310,7 +319,7 @@ func TestAccuracy64(t *testing.T) {
 			for j := range terms {
 				terms[j] = math.Abs(math.Exp(logp[j]) * sdy)
 			}
-			checkTerms64(t, "LogSoftmaxBackward "+c.String(), dst, ref.LogSoftmaxBackward(logp, dy, ref.Precise), terms)
+			checkTerms64(t, k.name+"/LogSoftmaxBackward "+c.String(), dst, ref.LogSoftmaxBackward(logp, dy, ref.Precise), terms)
 		}
 		free1()
 		free2()

@@ -161,21 +161,25 @@ func BenchmarkSoftCrossEntropyGradRows(b *testing.B) {
 	})
 }
 
-// BenchmarkSoftmax64 times float64 Softmax beside impl=plain, the three
-// passes anyone would write with math.Exp (17–258 ULP off on random rows
-// of 1000 to 32000, where ours stays within 2), for what the accuracy costs.
+// BenchmarkSoftmax64 times float64 Softmax on every float64 set beside
+// impl=plain, the three passes anyone would write with math.Exp (17–258
+// ULP off on random rows of 1000 to 32000, where ours stay within 2).
 func BenchmarkSoftmax64(b *testing.B) {
 	for _, n := range []int{1000, 32000} {
 		x := gen.Logits(newRand(1), n, 4, 0)
 		dst := make([]float64, n)
-		for _, impl := range []string{"generic", "plain"} {
+		for _, k := range append(sets64, nil) {
+			impl := "plain"
+			if k != nil {
+				impl = k.name
+			}
 			b.Run(fmt.Sprintf("impl=%s/n=%d", impl, n), func(b *testing.B) {
 				b.SetBytes(int64(8 * n))
 				for b.Loop() {
-					if impl == "plain" {
+					if k == nil {
 						plainSoftmax64(dst, x)
 					} else {
-						softmaxRow(&generic64, dst, x)
+						softmaxRow(k, dst, x)
 					}
 				}
 			})

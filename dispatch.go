@@ -15,6 +15,22 @@ var sets32 = append(archSets32(), &generic32)
 // named by SOFTMAX_IMPL. It is chosen once, at init, and never changes.
 var active32 = chooseSet(os.Getenv("SOFTMAX_IMPL"))
 
+// sets64 and active64 are the same for float64: amd64 with AVX2 has
+// float64 kernels for Softmax (f64_amd64.go), every other set is generic's.
+// SOFTMAX_IMPL=generic makes float64 generic too; any other value leaves
+// float64 on its best set.
+var (
+	sets64   = append(archSets64(), &generic64)
+	active64 = chooseSet64(os.Getenv("SOFTMAX_IMPL"))
+)
+
+func chooseSet64(name string) *kernels[float64] {
+	if name == "generic" {
+		return &generic64
+	}
+	return sets64[0]
+}
+
 // knownSets are every set name any build of the package may offer.
 var knownSets = []string{"avx512", "avx2", "neon", "generic"}
 
@@ -55,5 +71,7 @@ func setNames() []string {
 }
 
 // Impl reports the kernel set in use for float32: "avx512", "avx2", "neon"
-// or "generic". float64 always runs on the generic kernels.
+// or "generic". float64 runs the generic kernels, but for Softmax and
+// SoftmaxRows on amd64 with AVX2 (AVX-512 CPUs included), which run AVX2
+// float64 kernels unless SOFTMAX_IMPL=generic.
 func Impl() string { return active32.name }

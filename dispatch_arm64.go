@@ -31,3 +31,6 @@ func archSets32() []*kernels[float32] {
 	}
 	return nil
 }
+
+// archSets64: float64 runs the generic kernels on arm64.
+func archSets64() []*kernels[float64] { return nil }

@@ -845,6 +845,15 @@ func TestDispatchAMD64(t *testing.T) {
 	if os.Getenv("SOFTMAX_IMPL") == "" && Impl() != want[0] {
 		t.Errorf("Impl() = %s, want %s", Impl(), want[0])
 	}
+	// float64: avx2 where the CPU has it (AVX-512 CPUs too), unless
+	// SOFTMAX_IMPL=generic.
+	want64 := "generic"
+	if cpuid.CPU.Supports(avx2Features...) && os.Getenv("SOFTMAX_IMPL") != "generic" {
+		want64 = "avx2"
+	}
+	if active64.name != want64 {
+		t.Errorf("float64 set %s, want %s", active64.name, want64)
+	}
 	t.Logf("CPU %s: sets %v", cpuid.CPU.BrandName, setNames())
 }
 

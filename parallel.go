@@ -23,7 +23,7 @@ func SoftmaxRowsParallel[F Float](dst, x []F, cols, workers int) {
 	if is32[F]() {
 		softmaxRowsParallel(active32, as32(dst), as32(x), cols, workers)
 	} else {
-		softmaxRowsParallel(&generic64, as64(dst), as64(x), cols, workers)
+		softmaxRowsParallel(active64, as64(dst), as64(x), cols, workers)
 	}
 }
 
@@ -40,7 +40,7 @@ func CrossEntropyGradParallel[F Float, L Label](grad, logits []F, labels []L, co
 	if is32[F]() {
 		return F(crossEntropyParallel(active32, as32(grad), as32(logits), labels, cols, kept, workers))
 	}
-	return F(crossEntropyParallel(&generic64, as64(grad), as64(logits), labels, cols, kept, workers))
+	return F(crossEntropyParallel(active64, as64(grad), as64(logits), labels, cols, kept, workers))
 }
 
 func workersFor(workers, n int) int {

@@ -110,14 +110,16 @@ func exact(t *testing.T, k *kernels[float32], fn string, row []float64, got []fl
 }
 
 func TestSpecialRows64(t *testing.T) {
-	for _, row := range specialRows() {
-		n := len(row)
-		dst := make([]float64, n)
-		softmaxRow(&generic64, dst, row)
-		check64(t, "Softmax special", dst, ref.Softmax(row, ref.Precise))
-		logSoftmaxRow(&generic64, dst, row)
-		check64(t, "LogSoftmax special", dst, ref.LogSoftmax(row, ref.Precise))
-		check64(t, "LogSumExp special", []float64{logSumExp(&generic64, row)}, []float64{ref.LogSumExp(row, ref.Precise)})
+	for _, k := range sets64 {
+		for _, row := range specialRows() {
+			n := len(row)
+			dst := make([]float64, n)
+			softmaxRow(k, dst, row)
+			check64(t, k.name+"/Softmax special", dst, ref.Softmax(row, ref.Precise))
+			logSoftmaxRow(k, dst, row)
+			check64(t, k.name+"/LogSoftmax special", dst, ref.LogSoftmax(row, ref.Precise))
+			check64(t, k.name+"/LogSumExp special", []float64{logSumExp(k, row)}, []float64{ref.LogSumExp(row, ref.Precise)})
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func Softmax[F Float](dst, x []F) {
 	if is32[F]() {
 		softmaxRow(active32, as32(dst), as32(x))
 	} else {
-		softmaxRow(&generic64, as64(dst), as64(x))
+		softmaxRow(active64, as64(dst), as64(x))
 	}
 }
 
@@ -47,7 +47,7 @@ func LogSoftmax[F Float](dst, x []F) {
 	if is32[F]() {
 		logSoftmaxRow(active32, as32(dst), as32(x))
 	} else {
-		logSoftmaxRow(&generic64, as64(dst), as64(x))
+		logSoftmaxRow(active64, as64(dst), as64(x))
 	}
 }
 
@@ -61,7 +61,7 @@ func LogSumExp[F Float](x []F) F {
 	if is32[F]() {
 		return F(logSumExp(active32, as32(x)))
 	}
-	return F(logSumExp(&generic64, as64(x)))
+	return F(logSumExp(active64, as64(x)))
 }
 
 // SoftmaxBackward stores the gradient with respect to the logits of a loss
@@ -73,7 +73,7 @@ func SoftmaxBackward[F Float](dx, p, dy []F) {
 	if is32[F]() {
 		softmaxBackwardRow(active32, as32(dx), as32(p), as32(dy))
 	} else {
-		softmaxBackwardRow(&generic64, as64(dx), as64(p), as64(dy))
+		softmaxBackwardRow(active64, as64(dx), as64(p), as64(dy))
 	}
 }
 
@@ -87,7 +87,7 @@ func LogSoftmaxBackward[F Float](dx, logp, dy []F) {
 	if is32[F]() {
 		logSoftmaxBackwardRow(active32, as32(dx), as32(logp), as32(dy))
 	} else {
-		logSoftmaxBackwardRow(&generic64, as64(dx), as64(logp), as64(dy))
+		logSoftmaxBackwardRow(active64, as64(dx), as64(logp), as64(dy))
 	}
 }
 
@@ -121,7 +121,7 @@ func SoftmaxRows[F Float](dst, x []F, cols int) {
 	if is32[F]() {
 		softmaxRows(active32, as32(dst), as32(x), cols)
 	} else {
-		softmaxRows(&generic64, as64(dst), as64(x), cols)
+		softmaxRows(active64, as64(dst), as64(x), cols)
 	}
 }
 
@@ -133,7 +133,7 @@ func LogSoftmaxRows[F Float](dst, x []F, cols int) {
 	if is32[F]() {
 		logSoftmaxRows(active32, as32(dst), as32(x), cols)
 	} else {
-		logSoftmaxRows(&generic64, as64(dst), as64(x), cols)
+		logSoftmaxRows(active64, as64(dst), as64(x), cols)
 	}
 }
 
@@ -146,7 +146,7 @@ func SoftmaxBackwardRows[F Float](dx, p, dy []F, cols int) {
 	if is32[F]() {
 		softmaxBackwardRows(active32, as32(dx), as32(p), as32(dy), cols)
 	} else {
-		softmaxBackwardRows(&generic64, as64(dx), as64(p), as64(dy), cols)
+		softmaxBackwardRows(active64, as64(dx), as64(p), as64(dy), cols)
 	}
 }
 
@@ -159,7 +159,7 @@ func LogSoftmaxBackwardRows[F Float](dx, logp, dy []F, cols int) {
 	if is32[F]() {
 		logSoftmaxBackwardRows(active32, as32(dx), as32(logp), as32(dy), cols)
 	} else {
-		logSoftmaxBackwardRows(&generic64, as64(dx), as64(logp), as64(dy), cols)
+		logSoftmaxBackwardRows(active64, as64(dx), as64(logp), as64(dy), cols)
 	}
 }
 
@@ -176,7 +176,7 @@ func CrossEntropy[F Float, L Label](logits []F, labels []L, cols int) F {
 	if is32[F]() {
 		return F(crossEntropy(active32, nil, as32(logits), labels, cols, kept))
 	}
-	return F(crossEntropy(&generic64, nil, as64(logits), labels, cols, kept))
+	return F(crossEntropy(active64, nil, as64(logits), labels, cols, kept))
 }
 
 // CrossEntropyGrad returns CrossEntropy(logits, labels, cols) and stores its
@@ -190,7 +190,7 @@ func CrossEntropyGrad[F Float, L Label](grad, logits []F, labels []L, cols int) 
 	if is32[F]() {
 		return F(crossEntropy(active32, as32(grad), as32(logits), labels, cols, kept))
 	}
-	return F(crossEntropy(&generic64, as64(grad), as64(logits), labels, cols, kept))
+	return F(crossEntropy(active64, as64(grad), as64(logits), labels, cols, kept))
 }
 
 // SoftCrossEntropyGrad is cross-entropy against dense targets, each row a
@@ -212,5 +212,5 @@ func SoftCrossEntropyGrad[F Float](grad, logits, targets []F, cols int) F {
 	if is32[F]() {
 		return F(softCrossEntropy(active32, as32(grad), as32(logits), as32(targets), cols))
 	}
-	return F(softCrossEntropy(&generic64, as64(grad), as64(logits), as64(targets), cols))
+	return F(softCrossEntropy(active64, as64(grad), as64(logits), as64(targets), cols))
 }

@@ -271,3 +271,18 @@ func softGradAVX512(g []float32, x []float32, y []float32, m float32, l float64,
 //
 //go:noescape
 func expSumPreciseAVX512(x []float32, m float32) (rest float64, ones float64)
+
+// maxMin64AVX2 returns the largest and the smallest element of x (−Inf and +Inf when empty).
+//
+//go:noescape
+func maxMin64AVX2(x []float64) (max float64, min float64)
+
+// expSumTotal64AVX2 stores e[i] = exp(x[i] − m) to dst (len(dst) >= len(x)) and returns Σ e[i] as s + c.
+//
+//go:noescape
+func expSumTotal64AVX2(dst []float64, x []float64, m float64) (s float64, c float64)
+
+// div64AVX2 stores dst[i] = x[i]/s, correctly rounded; len(dst) >= len(x).
+//
+//go:noescape
+func div64AVX2(dst []float64, x []float64, s float64)

@@ -10571,3 +10571,811 @@ expsump_done:
 	MOVSD         X0, rest+32(FP)
 	MOVSD         X2, ones+40(FP)
 	RET
+
+// func maxMin64AVX2(x []float64) (max float64, min float64)
+// Requires: AVX, AVX2, SSE2
+TEXT ·maxMin64AVX2(SB), NOSPLIT, $32-40
+	MOVQ    x_base+0(FP), AX
+	MOVQ    x_len+8(FP), CX
+	SHLQ    $0x01, CX
+	VMOVUPS neginf64<>+0(SB), Y0
+	VMOVUPS inf64<>+0(SB), Y1
+	VMOVUPS neginf64<>+0(SB), Y2
+	VMOVUPS inf64<>+0(SB), Y3
+	VMOVUPS neginf64<>+0(SB), Y4
+	VMOVUPS inf64<>+0(SB), Y5
+	VMOVUPS neginf64<>+0(SB), Y6
+	VMOVUPS inf64<>+0(SB), Y7
+
+maxmin64_loop:
+	CMPQ    CX, $0x00000020
+	JB      maxmin64_single
+	VMOVUPS (AX), Y8
+	VMAXPD  Y8, Y0, Y0
+	VMINPD  Y8, Y1, Y1
+	VMOVUPS 32(AX), Y8
+	VMAXPD  Y8, Y2, Y2
+	VMINPD  Y8, Y3, Y3
+	VMOVUPS 64(AX), Y8
+	VMAXPD  Y8, Y4, Y4
+	VMINPD  Y8, Y5, Y5
+	VMOVUPS 96(AX), Y8
+	VMAXPD  Y8, Y6, Y6
+	VMINPD  Y8, Y7, Y7
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     maxmin64_loop
+
+maxmin64_single:
+	CMPQ    CX, $0x00000008
+	JB      maxmin64_tail
+	VMOVUPS (AX), Y8
+	VMAXPD  Y8, Y0, Y0
+	VMINPD  Y8, Y1, Y1
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     maxmin64_single
+
+maxmin64_tail:
+	TESTQ      CX, CX
+	JZ         maxmin64_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y8
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_105
+	VMASKMOVPS (AX), Y8, Y9
+	JMP        tail_loaded_106
+
+tail_page_105:
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
+	XORQ    DX, DX
+
+copy_107:
+	CMPQ DX, CX
+	JAE  copied_108
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_107
+
+copied_108:
+	VMOVUPS (SP), Y9
+
+tail_loaded_106:
+	VMOVUPS   neginf64<>+0(SB), Y10
+	VBLENDVPD Y8, Y9, Y10, Y10
+	VMAXPD    Y10, Y2, Y2
+	VMOVUPS   inf64<>+0(SB), Y10
+	VBLENDVPD Y8, Y9, Y10, Y9
+	VMINPD    Y9, Y3, Y3
+
+maxmin64_done:
+	VMAXPD       Y4, Y0, Y0
+	VMAXPD       Y6, Y2, Y2
+	VMAXPD       Y2, Y0, Y0
+	VMINPD       Y5, Y1, Y1
+	VMINPD       Y7, Y3, Y3
+	VMINPD       Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y0, X2
+	VMAXPD       X2, X0, X2
+	VPERMILPD    $0x01, X2, X0
+	VMAXPD       X0, X2, X2
+	VEXTRACTF128 $0x01, Y1, X0
+	VMINPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VMINPD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X2, max+24(FP)
+	MOVSD        X0, min+32(FP)
+	RET
+
+// func expSumTotal64AVX2(dst []float64, x []float64, m float64) (s float64, c float64)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumTotal64AVX2(SB), NOSPLIT, $32-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	SHLQ         $0x01, DX
+	VBROADCASTSD m+48(FP), Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+
+exptotal64_loop:
+	CMPQ         DX, $0x00000010
+	JB           exptotal64_single
+	VMOVUPS      (CX), Y5
+	VSUBPD       Y0, Y5, Y6
+	VSUBPD       Y5, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y5, Y8
+	VADDPD       Y0, Y7, Y5
+	VSUBPD       Y5, Y8, Y5
+	VMOVUPD      magic64n<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y7
+	VSUBPD       magic64n<>+0(SB), Y7, Y8
+	VMOVAPD      Y6, Y9
+	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
+	VMULPD       Y9, Y9, Y8
+	VMULPD       Y8, Y8, Y10
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
+	VFMADD231PD  Y8, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y12
+	VFMADD231PD  Y10, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y11
+	VFMADD231PD  Y10, Y12, Y11
+	VMULPD       Y8, Y11, Y11
+	VADDPD       Y11, Y9, Y8
+	VFMADD231PD  Y8, Y5, Y5
+	VADDPD       Y11, Y5, Y5
+	VADDPD       one64<>+0(SB), Y9, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y10
+	VSUBPD       Y10, Y9, Y10
+	VADDPD       Y10, Y5, Y5
+	VADDPD       Y5, Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VPADDQ       Y7, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
+	VANDNPD      Y8, Y5, Y8
+	VCMPPD       $0x03, Y6, Y6, Y5
+	VORPD        Y5, Y8, Y8
+	VMOVUPS      Y8, (AX)
+	VADDPD       Y8, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VADDPD       Y6, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VMOVAPD      Y5, Y1
+	VMOVUPS      32(CX), Y5
+	VSUBPD       Y0, Y5, Y6
+	VSUBPD       Y5, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y5, Y8
+	VADDPD       Y0, Y7, Y5
+	VSUBPD       Y5, Y8, Y5
+	VMOVUPD      magic64n<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y7
+	VSUBPD       magic64n<>+0(SB), Y7, Y8
+	VMOVAPD      Y6, Y9
+	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
+	VMULPD       Y9, Y9, Y8
+	VMULPD       Y8, Y8, Y10
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
+	VFMADD231PD  Y8, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y12
+	VFMADD231PD  Y10, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y11
+	VFMADD231PD  Y10, Y12, Y11
+	VMULPD       Y8, Y11, Y11
+	VADDPD       Y11, Y9, Y8
+	VFMADD231PD  Y8, Y5, Y5
+	VADDPD       Y11, Y5, Y5
+	VADDPD       one64<>+0(SB), Y9, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y10
+	VSUBPD       Y10, Y9, Y10
+	VADDPD       Y10, Y5, Y5
+	VADDPD       Y5, Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VPADDQ       Y7, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
+	VANDNPD      Y8, Y5, Y8
+	VCMPPD       $0x03, Y6, Y6, Y5
+	VORPD        Y5, Y8, Y8
+	VMOVUPS      Y8, 32(AX)
+	VADDPD       Y8, Y3, Y5
+	VSUBPD       Y3, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VFNMADD132PD one64<>+0(SB), Y3, Y7
+	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VADDPD       Y6, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y4
+	VMOVAPD      Y5, Y3
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	JMP          exptotal64_loop
+
+exptotal64_single:
+	CMPQ         DX, $0x00000008
+	JB           exptotal64_tail
+	VMOVUPS      (CX), Y5
+	VSUBPD       Y0, Y5, Y6
+	VSUBPD       Y5, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y5, Y8
+	VADDPD       Y0, Y7, Y5
+	VSUBPD       Y5, Y8, Y5
+	VMOVUPD      magic64n<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y7
+	VSUBPD       magic64n<>+0(SB), Y7, Y8
+	VMOVAPD      Y6, Y9
+	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
+	VMULPD       Y9, Y9, Y8
+	VMULPD       Y8, Y8, Y10
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
+	VFMADD231PD  Y8, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y12
+	VFMADD231PD  Y10, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y11
+	VFMADD231PD  Y10, Y12, Y11
+	VMULPD       Y8, Y11, Y11
+	VADDPD       Y11, Y9, Y8
+	VFMADD231PD  Y8, Y5, Y5
+	VADDPD       Y11, Y5, Y5
+	VADDPD       one64<>+0(SB), Y9, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y10
+	VSUBPD       Y10, Y9, Y10
+	VADDPD       Y10, Y5, Y5
+	VADDPD       Y5, Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VPADDQ       Y7, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
+	VANDNPD      Y8, Y5, Y8
+	VCMPPD       $0x03, Y6, Y6, Y5
+	VORPD        Y5, Y8, Y8
+	VMOVUPS      Y8, (AX)
+	VADDPD       Y8, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VADDPD       Y6, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VMOVAPD      Y5, Y1
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          exptotal64_single
+
+exptotal64_tail:
+	TESTQ      DX, DX
+	JZ         exptotal64_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y5
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_109
+	VMASKMOVPS (CX), Y5, Y6
+	JMP        tail_loaded_110
+
+tail_page_109:
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
+	XORQ    BX, BX
+
+copy_111:
+	CMPQ BX, DX
+	JAE  copied_112
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_111
+
+copied_112:
+	VMOVUPS (SP), Y6
+
+tail_loaded_110:
+	VSUBPD       Y0, Y6, Y7
+	VSUBPD       Y6, Y7, Y8
+	VSUBPD       Y8, Y7, Y9
+	VSUBPD       Y9, Y6, Y9
+	VADDPD       Y0, Y8, Y0
+	VSUBPD       Y0, Y9, Y0
+	VMOVUPD      magic64n<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y7, Y6
+	VSUBPD       magic64n<>+0(SB), Y6, Y8
+	VMOVAPD      Y7, Y9
+	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
+	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y0
+	VMULPD       Y9, Y9, Y8
+	VMULPD       Y8, Y8, Y10
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
+	VFMADD231PD  Y8, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y12
+	VFMADD231PD  Y10, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
+	VFMADD231PD  Y8, Y13, Y11
+	VFMADD231PD  Y10, Y12, Y11
+	VMULPD       Y8, Y11, Y11
+	VADDPD       Y11, Y9, Y8
+	VFMADD231PD  Y8, Y0, Y0
+	VADDPD       Y11, Y0, Y0
+	VADDPD       one64<>+0(SB), Y9, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y10
+	VSUBPD       Y10, Y9, Y10
+	VADDPD       Y10, Y0, Y0
+	VADDPD       Y0, Y8, Y8
+	VPSLLQ       $0x34, Y6, Y6
+	VPADDQ       Y6, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y7, Y0
+	VANDNPD      Y8, Y0, Y8
+	VCMPPD       $0x03, Y7, Y7, Y0
+	VORPD        Y0, Y8, Y8
+	VANDPD       Y5, Y8, Y8
+	VMOVUPS      Y8, (SP)
+	XORQ         CX, CX
+
+copy_113:
+	CMPQ CX, DX
+	JAE  copied_114
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_113
+
+copied_114:
+	VADDPD       Y8, Y3, Y0
+	VSUBPD       Y3, Y0, Y5
+	VSUBPD       Y5, Y0, Y6
+	VFNMADD132PD one64<>+0(SB), Y3, Y6
+	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y4
+	VMOVAPD      Y0, Y3
+
+exptotal64_done:
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y3, Y1, Y0
+	VSUBPD       Y1, Y0, Y4
+	VSUBPD       Y4, Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y1, Y5
+	VFNMADD132PD one64<>+0(SB), Y3, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y2
+	VMOVAPD      Y0, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VEXTRACTF128 $0x01, Y2, X3
+	VADDPD       X3, X2, X3
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X4
+	VSUBPD       X4, X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X1, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VPERMILPD    $0x01, X3, X2
+	VADDSD       X2, X3, X3
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X4
+	VSUBPD       X4, X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X1, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X2, X0
+	VZEROUPPER
+	MOVSD        X0, s+56(FP)
+	MOVSD        X3, c+64(FP)
+	RET
+
+DATA magic64n<>+0(SB)/8, $0x43380000000000c8
+DATA magic64n<>+8(SB)/8, $0x43380000000000c8
+DATA magic64n<>+16(SB)/8, $0x43380000000000c8
+DATA magic64n<>+24(SB)/8, $0x43380000000000c8
+DATA magic64n<>+32(SB)/8, $0x43380000000000c8
+DATA magic64n<>+40(SB)/8, $0x43380000000000c8
+DATA magic64n<>+48(SB)/8, $0x43380000000000c8
+DATA magic64n<>+56(SB)/8, $0x43380000000000c8
+GLOBL magic64n<>(SB), RODATA|NOPTR, $64
+
+DATA ln2hi42<>+0(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+8(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+16(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+32(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+40(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+48(SB)/8, $0x3fe62e42fefa3800
+DATA ln2hi42<>+56(SB)/8, $0x3fe62e42fefa3800
+GLOBL ln2hi42<>(SB), RODATA|NOPTR, $64
+
+DATA ln2lo42<>+0(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+8(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+16(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+24(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+32(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+40(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+48(SB)/8, $0x3d2ef35793c76730
+DATA ln2lo42<>+56(SB)/8, $0x3d2ef35793c76730
+GLOBL ln2lo42<>(SB), RODATA|NOPTR, $64
+
+DATA invfact11<>+0(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+8(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+16(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+24(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+32(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+40(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+48(SB)/8, $0x3e5ae64567f544e4
+DATA invfact11<>+56(SB)/8, $0x3e5ae64567f544e4
+GLOBL invfact11<>(SB), RODATA|NOPTR, $64
+
+DATA invfact10<>+0(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+8(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+16(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+24(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+32(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+40(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+48(SB)/8, $0x3e927e4fb7789f5c
+DATA invfact10<>+56(SB)/8, $0x3e927e4fb7789f5c
+GLOBL invfact10<>(SB), RODATA|NOPTR, $64
+
+DATA invfact13<>+0(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+8(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+16(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+24(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+32(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+40(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+48(SB)/8, $0x3de6124613a86d09
+DATA invfact13<>+56(SB)/8, $0x3de6124613a86d09
+GLOBL invfact13<>(SB), RODATA|NOPTR, $64
+
+DATA invfact12<>+0(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+16(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+24(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+32(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+40(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+48(SB)/8, $0x3e21eed8eff8d898
+DATA invfact12<>+56(SB)/8, $0x3e21eed8eff8d898
+GLOBL invfact12<>(SB), RODATA|NOPTR, $64
+
+DATA invfact7<>+0(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+8(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+16(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+24(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+32(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+40(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+48(SB)/8, $0x3f2a01a01a01a01a
+DATA invfact7<>+56(SB)/8, $0x3f2a01a01a01a01a
+GLOBL invfact7<>(SB), RODATA|NOPTR, $64
+
+DATA invfact6<>+0(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+8(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+24(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+32(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+40(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+48(SB)/8, $0x3f56c16c16c16c17
+DATA invfact6<>+56(SB)/8, $0x3f56c16c16c16c17
+GLOBL invfact6<>(SB), RODATA|NOPTR, $64
+
+DATA invfact9<>+0(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+8(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+16(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+24(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+32(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+40(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+48(SB)/8, $0x3ec71de3a556c734
+DATA invfact9<>+56(SB)/8, $0x3ec71de3a556c734
+GLOBL invfact9<>(SB), RODATA|NOPTR, $64
+
+DATA invfact8<>+0(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+8(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+16(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+24(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+32(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+40(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+48(SB)/8, $0x3efa01a01a01a01a
+DATA invfact8<>+56(SB)/8, $0x3efa01a01a01a01a
+GLOBL invfact8<>(SB), RODATA|NOPTR, $64
+
+DATA invfact3<>+0(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+8(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+16(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+24(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+32(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+40(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+48(SB)/8, $0x3fc5555555555555
+DATA invfact3<>+56(SB)/8, $0x3fc5555555555555
+GLOBL invfact3<>(SB), RODATA|NOPTR, $64
+
+DATA invfact2<>+0(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+8(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+16(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+24(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+32(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+40(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+48(SB)/8, $0x3fe0000000000000
+DATA invfact2<>+56(SB)/8, $0x3fe0000000000000
+GLOBL invfact2<>(SB), RODATA|NOPTR, $64
+
+DATA invfact5<>+0(SB)/8, $0x3f81111111111111
+DATA invfact5<>+8(SB)/8, $0x3f81111111111111
+DATA invfact5<>+16(SB)/8, $0x3f81111111111111
+DATA invfact5<>+24(SB)/8, $0x3f81111111111111
+DATA invfact5<>+32(SB)/8, $0x3f81111111111111
+DATA invfact5<>+40(SB)/8, $0x3f81111111111111
+DATA invfact5<>+48(SB)/8, $0x3f81111111111111
+DATA invfact5<>+56(SB)/8, $0x3f81111111111111
+GLOBL invfact5<>(SB), RODATA|NOPTR, $64
+
+DATA invfact4<>+0(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+8(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+16(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+24(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+32(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+40(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+48(SB)/8, $0x3fa5555555555555
+DATA invfact4<>+56(SB)/8, $0x3fa5555555555555
+GLOBL invfact4<>(SB), RODATA|NOPTR, $64
+
+DATA twom200<>+0(SB)/8, $0x3370000000000000
+DATA twom200<>+8(SB)/8, $0x3370000000000000
+DATA twom200<>+16(SB)/8, $0x3370000000000000
+DATA twom200<>+24(SB)/8, $0x3370000000000000
+DATA twom200<>+32(SB)/8, $0x3370000000000000
+DATA twom200<>+40(SB)/8, $0x3370000000000000
+DATA twom200<>+48(SB)/8, $0x3370000000000000
+DATA twom200<>+56(SB)/8, $0x3370000000000000
+GLOBL twom200<>(SB), RODATA|NOPTR, $64
+
+// func div64AVX2(dst []float64, x []float64, s float64)
+// Requires: AVX, AVX2, FMA3
+TEXT ·div64AVX2(SB), NOSPLIT, $32-56
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	SHLQ         $0x01, DX
+	VBROADCASTSD s+48(FP), Y0
+	VMOVSD       one64<>+0(SB), X1
+	VDIVSD       X0, X1, X1
+	VBROADCASTSD X1, Y1
+	VMULPD       twom1020<>+0(SB), Y0, Y2
+	VMAXPD       twom960<>+0(SB), Y2, Y2
+	VMULPD       two1020<>+0(SB), Y0, Y3
+	VPXOR        Y4, Y4, Y4
+
+div64_loop:
+	CMPQ         DX, $0x00000020
+	JB           div64_single
+	VMOVUPS      (CX), Y5
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y7
+	VCMPPD       $0x11, Y2, Y7, Y8
+	VCMPPD       $0x1e, Y4, Y7, Y9
+	VCMPPD       $0x1d, Y3, Y7, Y7
+	VANDPD       Y9, Y8, Y8
+	VORPD        Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JZ           div64_ok_115
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_115:
+	VMOVUPS      Y6, (AX)
+	VMOVUPS      32(CX), Y5
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y7
+	VCMPPD       $0x11, Y2, Y7, Y8
+	VCMPPD       $0x1e, Y4, Y7, Y9
+	VCMPPD       $0x1d, Y3, Y7, Y7
+	VANDPD       Y9, Y8, Y8
+	VORPD        Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JZ           div64_ok_116
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_116:
+	VMOVUPS      Y6, 32(AX)
+	VMOVUPS      64(CX), Y5
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y7
+	VCMPPD       $0x11, Y2, Y7, Y8
+	VCMPPD       $0x1e, Y4, Y7, Y9
+	VCMPPD       $0x1d, Y3, Y7, Y7
+	VANDPD       Y9, Y8, Y8
+	VORPD        Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JZ           div64_ok_117
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_117:
+	VMOVUPS      Y6, 64(AX)
+	VMOVUPS      96(CX), Y5
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y7
+	VCMPPD       $0x11, Y2, Y7, Y8
+	VCMPPD       $0x1e, Y4, Y7, Y9
+	VCMPPD       $0x1d, Y3, Y7, Y7
+	VANDPD       Y9, Y8, Y8
+	VORPD        Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JZ           div64_ok_118
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_118:
+	VMOVUPS Y6, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     div64_loop
+
+div64_single:
+	CMPQ         DX, $0x00000008
+	JB           div64_tail
+	VMOVUPS      (CX), Y5
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y7
+	VCMPPD       $0x11, Y2, Y7, Y8
+	VCMPPD       $0x1e, Y4, Y7, Y9
+	VCMPPD       $0x1d, Y3, Y7, Y7
+	VANDPD       Y9, Y8, Y8
+	VORPD        Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JZ           div64_ok_119
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_119:
+	VMOVUPS Y6, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+	JMP     div64_single
+
+div64_tail:
+	TESTQ      DX, DX
+	JZ         div64_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y5
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_120
+	VMASKMOVPS (CX), Y5, Y5
+	JMP        tail_loaded_121
+
+tail_page_120:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
+	XORQ    BX, BX
+
+copy_122:
+	CMPQ BX, DX
+	JAE  copied_123
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_122
+
+copied_123:
+	VMOVUPS (SP), Y5
+
+tail_loaded_121:
+	VMULPD       Y1, Y5, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD Y0, Y6, Y7
+	VFMADD231PD  Y1, Y7, Y6
+	VANDPD       abs64<>+0(SB), Y5, Y1
+	VCMPPD       $0x11, Y2, Y1, Y2
+	VCMPPD       $0x1e, Y4, Y1, Y4
+	VCMPPD       $0x1d, Y3, Y1, Y1
+	VANDPD       Y4, Y2, Y2
+	VORPD        Y1, Y2, Y2
+	VTESTPD      Y2, Y2
+	JZ           div64_ok_124
+	VDIVPD       Y0, Y5, Y6
+
+div64_ok_124:
+	VMOVUPS Y6, (SP)
+	XORQ    CX, CX
+
+copy_125:
+	CMPQ CX, DX
+	JAE  copied_126
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_125
+
+copied_126:
+div64_done:
+	VZEROUPPER
+	RET
+
+DATA twom1020<>+0(SB)/8, $0x0030000000000000
+DATA twom1020<>+8(SB)/8, $0x0030000000000000
+DATA twom1020<>+16(SB)/8, $0x0030000000000000
+DATA twom1020<>+24(SB)/8, $0x0030000000000000
+DATA twom1020<>+32(SB)/8, $0x0030000000000000
+DATA twom1020<>+40(SB)/8, $0x0030000000000000
+DATA twom1020<>+48(SB)/8, $0x0030000000000000
+DATA twom1020<>+56(SB)/8, $0x0030000000000000
+GLOBL twom1020<>(SB), RODATA|NOPTR, $64
+
+DATA twom960<>+0(SB)/8, $0x03f0000000000000
+DATA twom960<>+8(SB)/8, $0x03f0000000000000
+DATA twom960<>+16(SB)/8, $0x03f0000000000000
+DATA twom960<>+24(SB)/8, $0x03f0000000000000
+DATA twom960<>+32(SB)/8, $0x03f0000000000000
+DATA twom960<>+40(SB)/8, $0x03f0000000000000
+DATA twom960<>+48(SB)/8, $0x03f0000000000000
+DATA twom960<>+56(SB)/8, $0x03f0000000000000
+GLOBL twom960<>(SB), RODATA|NOPTR, $64
+
+DATA two1020<>+0(SB)/8, $0x7fb0000000000000
+DATA two1020<>+8(SB)/8, $0x7fb0000000000000
+DATA two1020<>+16(SB)/8, $0x7fb0000000000000
+DATA two1020<>+24(SB)/8, $0x7fb0000000000000
+DATA two1020<>+32(SB)/8, $0x7fb0000000000000
+DATA two1020<>+40(SB)/8, $0x7fb0000000000000
+DATA two1020<>+48(SB)/8, $0x7fb0000000000000
+DATA two1020<>+56(SB)/8, $0x7fb0000000000000
+GLOBL two1020<>(SB), RODATA|NOPTR, $64

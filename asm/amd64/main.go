@@ -1,5 +1,6 @@
 // Command amd64 generates the AVX2 and AVX-512 float32 kernels of package
-// softmax (softmax_amd64.s) and their Go declarations (softmax_amd64.go).
+// softmax (softmax_amd64.s), the AVX2 float64 kernels of its Softmax
+// (f64.go), and their Go declarations (softmax_amd64.go).
 //
 // Run through go generate at the repository root. Both kernel sets come from
 // the same code below, parameterised by the vector width: the avx2 set uses
@@ -863,5 +864,8 @@ func main() {
 		a.softGrad()
 		a.expSumPrecise()
 	}
+	avx2.maxMin64()
+	avx2.expSumTotal64()
+	avx2.div64()
 	Generate()
 }

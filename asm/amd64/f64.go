@@ -1,0 +1,260 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The float64 kernels (AVX2 only: a CPU with AVX-512 runs them too), for
+// float64 Softmax: maxMin, the exp pass with its store and compensated
+// total, and the division. They walk float64 slices as pairs of float32
+// lanes, so the float32 loop, tail masks and page-safe tails serve them
+// unchanged: n counts dwords (2 per float64), and a tail of r float64s is
+// the mask of 2r dwords, whose qwords are all ones or all zeros.
+
+// dwords loads the length of the float64 slice name, in dwords.
+func dwords(name string) GPVirtual {
+	n := Load(Param(name).Len(), GP64()).(GPVirtual)
+	SHLQ(U8(1), n)
+	return n
+}
+
+// reduce64 reduces the float64 lanes of a YMM with op (VMAXPD, VMINPD)
+// into the low lane of the returned XMM.
+func reduce64(op func(...Op), v VecVirtual) VecVirtual {
+	x := XMM()
+	VEXTRACTF128(U8(1), v, x)
+	op(x, v.AsX(), x)
+	t := XMM()
+	VPERMILPD(U8(1), x, t)
+	op(t, x, x)
+	return x
+}
+
+// maxMin64: maxMin for float64 (−Inf and +Inf when empty; a NaN may be
+// skipped or returned, as maxMin's).
+func (a *arch) maxMin64() {
+	a.fn("maxMin64", "func(x []float64) (max, min float64)",
+		"maxMin64"+a.suffix+" returns the largest and the smallest element of x (−Inf and +Inf when empty).")
+	x := slicePtr("x")
+	n := dwords("x")
+	neg, pos := c64("neginf64", math.Inf(-1)), c64("inf64", math.Inf(1))
+	const unroll = 4
+	hi, lo := make([]VecVirtual, unroll), make([]VecVirtual, unroll)
+	for i := range hi {
+		hi[i], lo[i] = a.bcast(neg), a.bcast(pos)
+	}
+	s := streams{ptrs: []GPVirtual{x}, n: n}
+	elementwise(a, s, "maxmin64", a.lanes, unroll, a.lanes, func(off int, t tail) {
+		u := off / a.bytes()
+		v := a.load(s.mem(0, off), t)
+		if !t.full() {
+			u = 1
+			w := a.vec()
+			VBLENDVPD(t.v, v, a.bcast(neg), w) // inactive lanes: −Inf
+			VMAXPD(w, hi[u], hi[u])
+			VBLENDVPD(t.v, v, a.bcast(pos), v) // inactive lanes: +Inf
+			VMINPD(v, lo[u], lo[u])
+			return
+		}
+		VMAXPD(v, hi[u], hi[u])
+		VMINPD(v, lo[u], lo[u])
+	})
+	addAll(VMAXPD, hi)
+	addAll(VMINPD, lo)
+	mx, mn := reduce64(VMAXPD, hi[0]), reduce64(VMINPD, lo[0])
+	VZEROUPPER()
+	Store(mx, ReturnIndex(0))
+	Store(mn, ReturnIndex(1))
+	RET()
+}
+
+// expSumTotal64 stores e = exp(x − m) for float64 Softmax and returns
+// their total as a compensated pair. hi + lo = x − m exactly (TwoDiff);
+// hi + lo = n·ln2 + r + rl with r = hi − n·ln2hi42 exact, rl = lo −
+// n·ln2lo42; e^(r+rl) = 1 + r + w, w = rl +
+// r²·P(r) with P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14! < 2^-57 for
+// |r| <= ln2/2), rounded once (Fast2Sum for 1 + r), so that e is within
+// about 0.55 ULP; 2^n joins as 2^(n+200) by an integer add to the
+// exponent and 2^-200 by a multiply, which rounds the results below 2^-1022
+// to subnormals as math.Exp does. Where x − m < −745.13 (−Inf too) e is 0,
+// as math.Exp gives. NaN stays NaN.
+func (a *arch) expSumTotal64() {
+	a.fn("expSumTotal64", "func(dst, x []float64, m float64) (s, c float64)",
+		"expSumTotal64"+a.suffix+" stores e[i] = exp(x[i] − m) to dst (len(dst) >= len(x)) and returns Σ e[i] as s + c.")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := dwords("x")
+	mv := a.bcast64("m")
+	const unroll = 2
+	acc, comp := make([]VecVirtual, unroll), make([]VecVirtual, unroll)
+	for i := range acc {
+		acc[i], comp[i] = a.vec(), a.vec()
+		a.zero(acc[i])
+		a.zero(comp[i])
+	}
+	magic := c64("magic64n", 0x1.8p52+200) // k = hi·log2e + magic holds n + 200 in its low bits
+	s := streams{ptrs: []GPVirtual{d, x}, n: n}
+	elementwise(a, s, "exptotal64", a.lanes, unroll, a.lanes, func(off int, t tail) {
+		u := off / a.bytes()
+		if !t.full() {
+			u = 1
+		}
+		v := a.load(s.mem(1, off), t)
+		// TwoDiff: hi = v − m, lo = (v − (hi − bb)) − (m + bb), bb = hi − v.
+		hi, bb, lo, w := a.vec(), a.vec(), a.vec(), a.vec()
+		VSUBPD(mv, v, hi)
+		VSUBPD(v, hi, bb)
+		VSUBPD(bb, hi, w)
+		VSUBPD(w, v, w)
+		VADDPD(mv, bb, lo)
+		VSUBPD(lo, w, lo)
+		k := a.vec()
+		VMOVUPD(magic, k)
+		VFMADD231PD(c64("log2e64", math.Log2E), hi, k)
+		nf := a.vec()
+		VSUBPD(magic, k, nf)
+		r := a.vec()
+		VMOVAPD(hi, r)
+		VFNMADD231PD(c64("ln2hi42", ln2hi42), nf, r)  // exact
+		VFNMADD231PD(c64("ln2lo42", ln2lo42), nf, lo) // rl, in lo
+		r2, t1 := a.vec(), a.vec()
+		VMULPD(r, r, r2)
+		p := a.taylorP(r, r2)
+		VMULPD(r2, p, p)        // r²·P = e^r − 1 − r
+		VADDPD(p, r, t1)        // e^r − 1
+		VFMADD231PD(t1, lo, lo) // rl·e^r
+		VADDPD(p, lo, lo)       // w = rl·e^r + r²·P
+		// 1 + r + w rounded once: 1 + r = eh + (r − (eh − 1)) exactly
+		// (Fast2Sum), the error and w added before the last add.
+		e, f := a.vec(), a.vec()
+		VADDPD(one64(), r, e)
+		VSUBPD(one64(), e, f)
+		VSUBPD(f, r, f)
+		VADDPD(f, lo, lo)
+		VADDPD(lo, e, e)
+		VPSLLQ(U8(52), k, k)
+		VPADDQ(k, e, e) // ·2^(n+200)
+		VMULPD(c64("twom200", 0x1p-200), e, e)
+		below := a.vec()
+		VCMPPD(U8(0x11), c64("exp64lo", expLo64), hi, below) // hi < −745.13 (ordered)
+		VANDNPD(e, below, e)
+		// A NaN hi: the exponent add may have made e a number; all ones
+		// is a NaN.
+		VCMPPD(U8(0x03), hi, hi, below) // unordered
+		VORPD(below, e, e)
+		if !t.full() {
+			VANDPD(t.v, e, e) // inactive lanes (x = 0) add nothing
+		}
+		a.store(e, s.mem(0, off), t)
+		twoSum(acc[u], comp[u], e, a.vec)
+	})
+	VADDPD(comp[1], comp[0], comp[0])
+	twoSum(acc[0], comp[0], acc[1], a.vec)
+	s1, c1 := a.hsum64Pair(acc[0], comp[0])
+	VZEROUPPER()
+	Store(s1, ReturnIndex(0))
+	Store(c1, ReturnIndex(1))
+	RET()
+}
+
+// taylorP returns P(r) = Σ r^j/(j+2)!, j = 0..11, by Estrin's scheme:
+// pairs c_j + c_{j+1}·r, combined by r² into q0, q1, q2, then q0 +
+// r^4·(q1 + r^4·q2), five FMAs deep where Horner's eleven made the exp
+// pass wait on its latency. The order keeps few registers live (AVX2 has
+// 16).
+func (a *arch) taylorP(r, r2 VecVirtual) VecVirtual {
+	c := func(j int) Mem { return c64(fmt.Sprintf("invfact%d", j+2), 1/fact(j+2)) }
+	pair := func(j int) VecVirtual {
+		v := a.vec()
+		VMOVUPD(c(j+1), v)
+		VFMADD213PD(c(j), r, v) // c_j + c_j+1·r
+		return v
+	}
+	quad := func(j int) VecVirtual { // pair(j) + pair(j+2)·r²
+		lo, hi := pair(j), pair(j+2)
+		VFMADD231PD(r2, hi, lo)
+		return lo
+	}
+	r4 := a.vec()
+	VMULPD(r2, r2, r4)
+	q := quad(8)
+	q1 := quad(4)
+	VFMADD231PD(r4, q, q1)
+	q0 := quad(0)
+	VFMADD231PD(r4, q1, q0)
+	return q0
+}
+
+// ln2hi42 + ln2lo42 is ln 2 to 2^-95, ln2hi42 with 42 significant bits:
+// n·ln2hi42 is exact for |n| < 2^11, so hi − n·ln2hi42 is (Sterbenz), and
+// rl = n·ln2lo42 stays below 2^-32, where rl²/2, which w leaves out, is
+// below 2^-65 (with a 33-bit ln2hi it was 2^-46: 80 ULP at x − m = −700).
+var (
+	ln2hi42 = math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<11 - 1))
+	ln2lo42 = (math.Ln2 - ln2hi42) + 0x1.abc9e3b39803fp-56
+)
+
+func fact(k int) float64 {
+	f := 1.0
+	for i := 2; i <= k; i++ {
+		f *= float64(i)
+	}
+	return f
+}
+
+// div64: dst = x/s correctly rounded, as generic's division: q = x·(1/s)
+// rounded, then q + (x − q·s)·(1/s) with the residual exact by FMA
+// (Markstein), at a multiply's cost instead of a divide's. That needs q
+// normal and the residual exact: its last bit, ulp(q)·ulp(s), near
+// x·2^-106, must not be below the subnormals' 2^-1074. A vector with a
+// lane where either may fail (0 < |x| < max(2^-960, s·2^-1020)), or
+// where q may overflow (|x| >= s·2^1020, ±Inf included), divides instead.
+func (a *arch) div64() {
+	a.fn("div64", "func(dst, x []float64, s float64)",
+		"div64"+a.suffix+" stores dst[i] = x[i]/s, correctly rounded; len(dst) >= len(x).")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := dwords("x")
+	sv := a.bcast64("s")
+	rx := XMM()
+	VMOVSD(c64("one64", 1), rx)
+	VDIVSD(sv.AsX(), rx, rx)
+	rv := a.vec()
+	VBROADCASTSD(rx, rv)
+	thr := a.vec()
+	VMULPD(c64("twom1020", 0x1p-1020), sv, thr)
+	VMAXPD(c64("twom960", 0x1p-960), thr, thr)
+	big := a.vec()
+	VMULPD(c64("two1020", 0x1p1020), sv, big)
+	zero := a.vec()
+	a.zero(zero)
+	s := streams{ptrs: []GPVirtual{d, x}, n: n}
+	elementwise(a, s, "div64", a.lanes, 4, a.lanes, func(off int, t tail) {
+		v := a.load(s.mem(1, off), t)
+		q, res := a.vec(), a.vec()
+		VMULPD(rv, v, q)
+		VMOVAPD(v, res)
+		VFNMADD231PD(sv, q, res) // x − q·s, exact for normal quotients
+		VFMADD231PD(rv, res, q)
+		ab, small, nz, over := a.vec(), a.vec(), a.vec(), a.vec()
+		VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), v, ab)
+		VCMPPD(U8(0x11), thr, ab, small) // |x| < thr (ordered)
+		VCMPPD(U8(0x1e), zero, ab, nz)   // |x| > 0 (ordered)
+		VCMPPD(U8(0x1d), big, ab, over)  // |x| >= s·2^1020 (ordered)
+		VANDPD(nz, small, small)
+		VORPD(over, small, small)
+		ok := label("div64_ok")
+		VTESTPD(small, small)
+		JZ(LabelRef(ok))
+		VDIVPD(sv, v, q)
+		Label(ok)
+		a.store(q, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}

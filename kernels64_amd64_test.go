@@ -1,0 +1,164 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/ulp"
+)
+
+// TestKernels64 checks the amd64 float64 kernels against generic's, kernel
+// by kernel: every length 0..300 and powers of two ±1 beyond, each at a
+// guard page's edge (either side) and at misaligned offsets, with −Inf,
+// NaN, ties at the max and terms in and below the subnormal range mixed in.
+func TestKernels64(t *testing.T) {
+	sets := archSets64()
+	if len(sets) == 0 {
+		t.Skip("no float64 SIMD set on this CPU")
+	}
+	lens := kernelLens(testing.Short())
+	if !testing.Short() {
+		lens = append(lens, 1<<20+3)
+	}
+	for _, k := range sets {
+		for i, n := range lens {
+			for p := range 4 {
+				kernels64Case(t, k, n, 4*i+p)
+			}
+		}
+	}
+}
+
+// row64 builds case c's row: normal logits of a spread that varies with c,
+// and, by c, special values at random places.
+func row64(n, c int) []float64 {
+	rng := newRand(uint64(c))
+	spread := []float64{0.01, 1, 30, 300}[c%4]
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = rng.NormFloat64()*spread + 5
+	}
+	if n == 0 {
+		return x
+	}
+	put := func(v float64) { x[rng.IntN(n)] = v }
+	switch c % 7 {
+	case 1:
+		put(math.Inf(-1))
+		put(math.Inf(-1))
+	case 2:
+		put(math.NaN())
+	case 3: // terms whose exp is subnormal, at and below exp's underflow
+		m := maxGeneric(x)
+		for _, d := range []float64{-708.3, -708.4, -720, -745.1, -745.2, -800} {
+			put(m + d)
+		}
+	case 4: // ties at the max
+		m := maxGeneric(x)
+		put(m)
+		put(m)
+	case 5: // every element −Inf but one
+		for i := range x {
+			x[i] = math.Inf(-1)
+		}
+		put(-3)
+	}
+	return x
+}
+
+func kernels64Case(t *testing.T, k *kernels[float64], n, c int) {
+	t.Helper()
+	x, free := vec64(row64(n, c), placementFor(c))
+	defer free()
+	dst, free2 := alloc[float64](n, placementFor(c+1))
+	defer free2()
+	where := fmt.Sprintf("set %s, n=%d, case %d (%v)", k.name, n, c, placementFor(c))
+	hasNaN := false
+	for _, v := range x {
+		hasNaN = hasNaN || v != v
+	}
+
+	hi, lo := k.maxMin(x)
+	ghi, glo := maxMin64(x)
+	if !hasNaN && (hi != ghi || lo != glo) {
+		t.Fatalf("maxMin, %s: (%v, %v), want (%v, %v)", where, hi, lo, ghi, glo)
+	}
+	if m := k.max(x); !hasNaN && m != ghi {
+		t.Fatalf("max, %s: %v, want %v", where, m, ghi)
+	}
+	if math.IsInf(ghi, 0) {
+		return // no finite max: the composition never calls the exp pass
+	}
+
+	want := make([]float64, n)
+	ws, _ := expSumTotal64(want, x, ghi, glo)
+	s, mu := k.expSumTotal(dst, x, ghi, glo)
+	if mu != 0 || (s != s) != (ws != ws) || math.Abs(s-ws) > 0x1p-52*ws {
+		t.Fatalf("expSumTotal, %s: total %v (mu %v), want %v", where, s, mu, ws)
+	}
+	for i := range want {
+		if e := ulp.Err64(dst[i], want[i]); e > 1 || (want[i] != want[i]) != (dst[i] != dst[i]) {
+			t.Fatalf("expSumTotal, %s: e[%d] = %v, want %v (x − m = %v)", where, i, dst[i], want[i], x[i]-ghi)
+		}
+	}
+	// In place gives the same.
+	in := append([]float64(nil), x...)
+	if s2, _ := k.expSumTotal(in, in, ghi, glo); s2 != s && s == s {
+		t.Fatalf("expSumTotal in place, %s: total %v, want %v", where, s2, s)
+	}
+	for i := range in {
+		if math.Float64bits(in[i]) != math.Float64bits(dst[i]) {
+			t.Fatalf("expSumTotal in place, %s: e[%d] = %v, want %v", where, i, in[i], dst[i])
+		}
+	}
+	if s != s {
+		return
+	}
+	// div: generic divides; the kernel's corrected product must round the
+	// same (Markstein's correction), subnormal quotients included.
+	k.div(in, dst, s)
+	div64(want, dst, s)
+	for i := range want {
+		if math.Float64bits(in[i]) != math.Float64bits(want[i]) {
+			t.Fatalf("div, %s: %v/%v = %v, want %v", where, dst[i], s, in[i], want[i])
+		}
+	}
+}
+
+// TestDiv64 checks the float64 div kernel on random bit patterns, s from
+// 2^-1000 to 2^1000 as its wrapper passes them: quotients that overflow,
+// underflow, are subnormal or next to it, and ±Inf, NaN, ±0 dividends,
+// each as generic's division rounds it.
+func TestDiv64(t *testing.T) {
+	sets := archSets64()
+	if len(sets) == 0 {
+		t.Skip("no float64 SIMD set on this CPU")
+	}
+	rng := newRand(64)
+	x := make([]float64, 1000)
+	got, want := make([]float64, len(x)), make([]float64, len(x))
+	for _, k := range sets {
+		for trial := range 2000 {
+			for i := range x {
+				x[i] = math.Float64frombits(rng.Uint64())
+			}
+			x[rng.IntN(len(x))] = math.Inf(1)
+			x[rng.IntN(len(x))] = 0
+			x[rng.IntN(len(x))] = 5e-324
+			s := math.Ldexp(1+rng.Float64(), rng.IntN(2001)-1000)
+			if trial%2 == 0 {
+				s = 1 + rng.Float64()*float64(rng.IntN(1<<20))
+			}
+			k.div(got, x, s)
+			div64(want, x, s)
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("set %s: %v/%v = %v, want %v", k.name, x[i], s, got[i], want[i])
+				}
+			}
+		}
+	}
+}
