@@ -147,6 +147,7 @@ func TestDiv64(t *testing.T) {
 			}
 			x[rng.IntN(len(x))] = math.Inf(1)
 			x[rng.IntN(len(x))] = 0
+			x[rng.IntN(len(x))] = math.Copysign(0, -1)
 			x[rng.IntN(len(x))] = 5e-324
 			s := math.Ldexp(1+rng.Float64(), rng.IntN(2001)-1000)
 			if trial%2 == 0 {

@@ -192,6 +192,30 @@ func TestTinyTerms64(t *testing.T) {
 	}
 }
 
+// TestUnderflowEdge64: the smallest probabilities. x − m rounds to
+// −745.1332191019412, below ln 2^-1075 (where math.Exp gives 0), but its
+// rounding error lifts the exact difference above it: exp is 2^-1074 after
+// rounding, and so is the output (s is near 1). Generic's exp64 took
+// math.Exp(hi) there and gave 0. Every set must give 2^-1074, and 0 one
+// step further down.
+func TestUnderflowEdge64(t *testing.T) {
+	hi := math.Float64frombits(0xc0872b773b9396b8) // 3.7 + hi rounds to 3.7 − 745.1332191019412
+	for _, k := range sets64 {
+		for _, c := range []struct {
+			x    float64
+			want float64
+		}{{hi, 5e-324}, {math.Nextafter(hi, math.Inf(-1)), 0}} {
+			row := []float64{3.7, c.x}
+			w := ref.Softmax(row, ref.Precise)
+			dst := make([]float64, 2)
+			softmaxRow(k, dst, row)
+			if dst[1] != c.want || w[1] != c.want {
+				t.Errorf("%s: Softmax(3.7, %v)[1] = %v, want %v (reference %v)", k.name, c.x, dst[1], c.want, w[1])
+			}
+		}
+	}
+}
+
 // TestTinyTerms64Backward: LogSoftmaxBackward's dy − exp(logp)·Σdy where
 // exp(logp) is subnormal (logp in [−790, −708.3]) and Σdy large: the bits
 // math.Exp loses there, times Σdy, were up to 16 ULPs of a small output

@@ -11196,6 +11196,8 @@ div64_loop:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y7
+	VXORPS       Y7, Y5, Y8
+	VORPD        Y8, Y6, Y6
 	VCMPPD       $0x11, Y2, Y7, Y8
 	VCMPPD       $0x1e, Y4, Y7, Y9
 	VCMPPD       $0x1d, Y3, Y7, Y7
@@ -11213,6 +11215,8 @@ div64_ok_115:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y7
+	VXORPS       Y7, Y5, Y8
+	VORPD        Y8, Y6, Y6
 	VCMPPD       $0x11, Y2, Y7, Y8
 	VCMPPD       $0x1e, Y4, Y7, Y9
 	VCMPPD       $0x1d, Y3, Y7, Y7
@@ -11230,6 +11234,8 @@ div64_ok_116:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y7
+	VXORPS       Y7, Y5, Y8
+	VORPD        Y8, Y6, Y6
 	VCMPPD       $0x11, Y2, Y7, Y8
 	VCMPPD       $0x1e, Y4, Y7, Y9
 	VCMPPD       $0x1d, Y3, Y7, Y7
@@ -11247,6 +11253,8 @@ div64_ok_117:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y7
+	VXORPS       Y7, Y5, Y8
+	VORPD        Y8, Y6, Y6
 	VCMPPD       $0x11, Y2, Y7, Y8
 	VCMPPD       $0x1e, Y4, Y7, Y9
 	VCMPPD       $0x1d, Y3, Y7, Y7
@@ -11272,6 +11280,8 @@ div64_single:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y7
+	VXORPS       Y7, Y5, Y8
+	VORPD        Y8, Y6, Y6
 	VCMPPD       $0x11, Y2, Y7, Y8
 	VCMPPD       $0x1e, Y4, Y7, Y9
 	VCMPPD       $0x1d, Y3, Y7, Y7
@@ -11324,12 +11334,14 @@ tail_loaded_121:
 	VFNMADD231PD Y0, Y6, Y7
 	VFMADD231PD  Y1, Y7, Y6
 	VANDPD       abs64<>+0(SB), Y5, Y1
-	VCMPPD       $0x11, Y2, Y1, Y2
-	VCMPPD       $0x1e, Y4, Y1, Y4
+	VXORPS       Y1, Y5, Y7
+	VORPD        Y7, Y6, Y6
+	VCMPPD       $0x11, Y2, Y1, Y7
+	VCMPPD       $0x1e, Y4, Y1, Y2
 	VCMPPD       $0x1d, Y3, Y1, Y1
-	VANDPD       Y4, Y2, Y2
-	VORPD        Y1, Y2, Y2
-	VTESTPD      Y2, Y2
+	VANDPD       Y2, Y7, Y7
+	VORPD        Y1, Y7, Y7
+	VTESTPD      Y7, Y7
 	JZ           div64_ok_124
 	VDIVPD       Y0, Y5, Y6
 

@@ -239,12 +239,18 @@ func twoDiff(a, b float64) (hi, lo float64) {
 }
 
 // exp64 is exp(x − m) with the rounding of x − m folded back in, within
-// about half an ULP (expPair) where it is a normal float64.
+// about half an ULP (expPair) where it is a normal float64, and rounded
+// once (expTiny, scaled back) where it is subnormal: math.Exp(hi) there
+// would lose lo, which at hi = −745.1332191019412 (below ln 2^-1075, where
+// math.Exp gives 0) can lift hi + lo above it, to 2^-1074.
 func exp64(x, m float64) float64 {
 	hi, lo := twoDiff(x, m)
 	if hi >= tinyHi && hi <= 0 {
 		e, _ := expPair(hi, lo)
 		return e
+	}
+	if hi < tinyHi && hi >= tinyLo {
+		return math.Ldexp(expTiny(hi, lo), -tinyBits)
 	}
 	e := math.Exp(hi)
 	if e != 0 && lo != 0 && !math.IsInf(e, 0) {

@@ -243,6 +243,8 @@ func (a *arch) div64() {
 		VFMADD231PD(rv, res, q)
 		ab, small, nz, over := a.vec(), a.vec(), a.vec(), a.vec()
 		VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), v, ab)
+		VXORPS(ab, v, small) // x's sign: x = −0 gave q + (+0)·r = +0
+		VORPD(small, q, q)
 		VCMPPD(U8(0x11), thr, ab, small) // |x| < thr (ordered)
 		VCMPPD(U8(0x1e), zero, ab, nz)   // |x| > 0 (ordered)
 		VCMPPD(U8(0x1d), big, ab, over)  // |x| >= s·2^1020 (ordered)
