@@ -15,8 +15,9 @@ var sets32 = append(archSets32(), &generic32)
 // named by SOFTMAX_IMPL. It is chosen once, at init, and never changes.
 var active32 = chooseSet(os.Getenv("SOFTMAX_IMPL"))
 
-// sets64 and active64 are the same for float64: amd64 with AVX2 has
-// float64 kernels for Softmax (f64_amd64.go), every other set is generic's.
+// sets64 and active64 are the same for float64: amd64 with AVX2 and arm64
+// have float64 kernels for Softmax (f64_amd64.go, dispatch_arm64.go),
+// every other set is generic's.
 // SOFTMAX_IMPL=generic makes float64 generic too; any other value leaves
 // float64 on its best set.
 var (
@@ -72,6 +73,7 @@ func setNames() []string {
 
 // Impl reports the kernel set in use for float32: "avx512", "avx2", "neon"
 // or "generic". float64 runs the generic kernels, but for Softmax and
-// SoftmaxRows on amd64 with AVX2 (AVX-512 CPUs included), which run AVX2
-// float64 kernels unless SOFTMAX_IMPL=generic.
+// SoftmaxRows on amd64 with AVX2 (AVX-512 CPUs included) and on arm64,
+// which run float64 kernels of their own (avx2, neon) unless
+// SOFTMAX_IMPL=generic.
 func Impl() string { return active32.name }

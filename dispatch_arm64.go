@@ -32,5 +32,26 @@ func archSets32() []*kernels[float32] {
 	return nil
 }
 
-// archSets64: float64 runs the generic kernels on arm64.
-func archSets64() []*kernels[float64] { return nil }
+// neon64 is generic64 with Softmax's float64 passes in NEON (asm/arm64/f64.go):
+// maxMin (and max from it), the exp pass with its store and total, and
+// the division. The other float64 functions keep the generic kernels.
+var neon64 = func() kernels[float64] {
+	k := generic64
+	k.name = "neon"
+	k.max = func(x []float64) float64 { m, _ := maxMin64NEON(x); return m }
+	k.maxMin = maxMin64NEON
+	k.expSumTotal = func(dst, x []float64, m, _ float64) (s, mu float64) {
+		h, c := expSumTotal64NEON(dst[:len(x)], x, m)
+		return h + c, 0 // rounded once
+	}
+	k.div = func(dst, x []float64, s float64) { div64NEON(dst[:len(x)], x, s) }
+	return k
+}()
+
+// archSets64 lists the arm64 float64 sets, as archSets32.
+func archSets64() []*kernels[float64] {
+	if cpu.ARM64.HasASIMD {
+		return []*kernels[float64]{&neon64}
+	}
+	return nil
+}

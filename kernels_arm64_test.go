@@ -400,6 +400,9 @@ func TestNEONPicked(t *testing.T) {
 	if Impl() != "neon" || sets32[0].name != "neon" {
 		t.Fatalf("Impl() = %q, sets %v; want neon first", Impl(), setNames())
 	}
+	if active64.name != "neon" {
+		t.Fatalf("float64 set %q, want neon", active64.name)
+	}
 }
 
 // TestNEONLongRow checks a row of 2^24 logits against float64 arithmetic:

@@ -33,3 +33,12 @@ func expSumPreciseNEON(x []float32, m float32) (rest, ones float64)
 
 //go:noescape
 func softGradNEON(g, x, y []float32, m float32, l, sa, rs float64) float64
+
+//go:noescape
+func maxMin64NEON(x []float64) (max, min float64)
+
+//go:noescape
+func expSumTotal64NEON(dst, x []float64, m float64) (s, c float64)
+
+//go:noescape
+func div64NEON(dst, x []float64, s float64)

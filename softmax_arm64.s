@@ -138,6 +138,48 @@ DATA	·softGradExp<>+208(SB)/8, $0x3ea28917c89a43a7
 DATA	·softGradExp<>+216(SB)/8, $0x3ea28917c89a43a7
 GLOBL	·softGradExp<>(SB), RODATA|NOPTR, $224
 
+DATA	·maxMin64Init<>+0(SB)/8, $0xfff0000000000000
+DATA	·maxMin64Init<>+8(SB)/8, $0xfff0000000000000
+DATA	·maxMin64Init<>+16(SB)/8, $0x7ff0000000000000
+DATA	·maxMin64Init<>+24(SB)/8, $0x7ff0000000000000
+GLOBL	·maxMin64Init<>(SB), RODATA|NOPTR, $32
+
+DATA	·expSumTotal64<>+0(SB)/8, $0x43380000000000c8
+DATA	·expSumTotal64<>+8(SB)/8, $0x43380000000000c8
+DATA	·expSumTotal64<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·expSumTotal64<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA	·expSumTotal64<>+32(SB)/8, $0x3d2ef35793c76730
+DATA	·expSumTotal64<>+40(SB)/8, $0x0000000000000000
+DATA	·expSumTotal64<>+48(SB)/8, $0x3ff0000000000000
+DATA	·expSumTotal64<>+56(SB)/8, $0x3ff0000000000000
+DATA	·expSumTotal64<>+64(SB)/8, $0xc0874910d52d3052
+DATA	·expSumTotal64<>+72(SB)/8, $0xc0874910d52d3052
+DATA	·expSumTotal64<>+80(SB)/8, $0x3370000000000000
+DATA	·expSumTotal64<>+88(SB)/8, $0x3370000000000000
+DATA	·expSumTotal64<>+96(SB)/8, $0x3fc5555555555555
+DATA	·expSumTotal64<>+104(SB)/8, $0x3f81111111111111
+DATA	·expSumTotal64<>+112(SB)/8, $0x3f2a01a01a01a01a
+DATA	·expSumTotal64<>+120(SB)/8, $0x3ec71de3a556c734
+DATA	·expSumTotal64<>+128(SB)/8, $0x3e5ae64567f544e4
+DATA	·expSumTotal64<>+136(SB)/8, $0x3de6124613a86d09
+DATA	·expSumTotal64<>+144(SB)/8, $0x3fe0000000000000
+DATA	·expSumTotal64<>+152(SB)/8, $0x3fe0000000000000
+DATA	·expSumTotal64<>+160(SB)/8, $0x3fa5555555555555
+DATA	·expSumTotal64<>+168(SB)/8, $0x3fa5555555555555
+DATA	·expSumTotal64<>+176(SB)/8, $0x3f56c16c16c16c17
+DATA	·expSumTotal64<>+184(SB)/8, $0x3f56c16c16c16c17
+DATA	·expSumTotal64<>+192(SB)/8, $0x3efa01a01a01a01a
+DATA	·expSumTotal64<>+200(SB)/8, $0x3efa01a01a01a01a
+DATA	·expSumTotal64<>+208(SB)/8, $0x3e927e4fb7789f5c
+DATA	·expSumTotal64<>+216(SB)/8, $0x3e927e4fb7789f5c
+DATA	·expSumTotal64<>+224(SB)/8, $0x3e21eed8eff8d898
+DATA	·expSumTotal64<>+232(SB)/8, $0x3e21eed8eff8d898
+GLOBL	·expSumTotal64<>(SB), RODATA|NOPTR, $240
+
+DATA	·expSumTotal64Inf<>+0(SB)/8, $0xfff0000000000000
+DATA	·expSumTotal64Inf<>+8(SB)/8, $0xfff0000000000000
+GLOBL	·expSumTotal64Inf<>(SB), RODATA|NOPTR, $16
+
 // func maxNEON(x []float32) float32
 TEXT ·maxNEON(SB), NOSPLIT, $0-28
 	MOVD	x_base+0(FP), R1
@@ -2297,4 +2339,327 @@ sg_storeed:
 sg_done:
 	WORD	$0x7e70d96b	// faddp d11, v11.2d
 	FMOVD	F11, ret+104(FP)
+	RET
+
+// func maxMin64NEON(x []float64) (max, min float64)
+TEXT ·maxMin64NEON(SB), NOSPLIT, $0-40
+	MOVD	x_base+0(FP), R1
+	MOVD	x_len+8(FP), R2
+	LSL	$1, R2, R2
+	MOVD	$·maxMin64Init<>(SB), R3
+	VLD1.P	32(R3), [V13.S4, V14.S4]
+	VMOV	V13.B16, V4.B16
+	VMOV	V14.B16, V8.B16
+	CBZ	R2, mm64_ret
+	FMOVD	(R1), F12
+	VDUP	V12.D[0], V12.D2
+	VMOV	V12.B16, V4.B16
+	VMOV	V12.B16, V8.B16
+	VMOV	V12.B16, V5.B16
+	VMOV	V12.B16, V9.B16
+	VMOV	V12.B16, V6.B16
+	VMOV	V12.B16, V10.B16
+	VMOV	V12.B16, V7.B16
+	VMOV	V12.B16, V11.B16
+	SUBS	$16, R2, R2
+	BLT	mm64_w4
+mm64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD	$0x4e60f484	// fmax v4.2d, v4.2d, v0.2d
+	WORD	$0x4ee0f508	// fmin v8.2d, v8.2d, v0.2d
+	WORD	$0x4e61f4a5	// fmax v5.2d, v5.2d, v1.2d
+	WORD	$0x4ee1f529	// fmin v9.2d, v9.2d, v1.2d
+	WORD	$0x4e62f4c6	// fmax v6.2d, v6.2d, v2.2d
+	WORD	$0x4ee2f54a	// fmin v10.2d, v10.2d, v2.2d
+	WORD	$0x4e63f4e7	// fmax v7.2d, v7.2d, v3.2d
+	WORD	$0x4ee3f56b	// fmin v11.2d, v11.2d, v3.2d
+	SUBS	$16, R2, R2
+	BGE	mm64_loop16
+mm64_w4:
+	ADDS	$12, R2, R2
+	BLT	mm64_tail
+mm64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4e60f484	// fmax v4.2d, v4.2d, v0.2d
+	WORD	$0x4ee0f508	// fmin v8.2d, v8.2d, v0.2d
+	SUBS	$4, R2, R2
+	BGE	mm64_loop4
+mm64_tail:
+	ADDS	$4, R2, R2
+	BEQ	mm64_done
+	VMOV	V12.B16, V0.B16
+	CMP	$2, R2
+	BLT	mm64_load1
+	BEQ	mm64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	mm64_loaded
+mm64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	mm64_loaded
+mm64_load1:
+	VLD1.P	4(R1), V0.S[0]
+mm64_loaded:
+	WORD	$0x4e60f484	// fmax v4.2d, v4.2d, v0.2d
+	WORD	$0x4ee0f508	// fmin v8.2d, v8.2d, v0.2d
+mm64_done:
+	WORD	$0x4e65f484	// fmax v4.2d, v4.2d, v5.2d
+	WORD	$0x4e67f4c6	// fmax v6.2d, v6.2d, v7.2d
+	WORD	$0x4e66f484	// fmax v4.2d, v4.2d, v6.2d
+	WORD	$0x4ee9f508	// fmin v8.2d, v8.2d, v9.2d
+	WORD	$0x4eebf54a	// fmin v10.2d, v10.2d, v11.2d
+	WORD	$0x4eeaf508	// fmin v8.2d, v8.2d, v10.2d
+	VDUP	V4.D[1], V15.D2
+	WORD	$0x4e6ff484	// fmax v4.2d, v4.2d, v15.2d
+	VDUP	V8.D[1], V15.D2
+	WORD	$0x4eeff508	// fmin v8.2d, v8.2d, v15.2d
+mm64_ret:
+	FMOVD	F4, max+24(FP)
+	FMOVD	F8, min+32(FP)
+	RET
+
+// func expSumTotal64NEON(dst, x []float64, m float64) (s, c float64)
+TEXT ·expSumTotal64NEON(SB), NOSPLIT, $0-72
+	MOVD	dst_base+0(FP), R0
+	MOVD	x_base+24(FP), R1
+	MOVD	x_len+32(FP), R2
+	LSL	$1, R2, R2
+	FMOVD	m+48(FP), F15
+	VDUP	V15.D[0], V15.D2
+	MOVD	$·expSumTotal64<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	64(R4), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P	48(R4), [V28.S4, V29.S4, V30.S4]
+	MOVD	$·expSumTotal64Inf<>(SB), R4
+	VLD1.P	16(R4), [V14.S4]
+	VEOR	V12.B16, V12.B16, V12.B16
+	VEOR	V13.B16, V13.B16, V13.B16
+	SUBS	$4, R2, R2
+	BLT	est64_tail
+est64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VMOV	V29.B16, V4.B16
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VMOV	V30.B16, V5.B16
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VMOV	V27.B16, V6.B16
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VMOV	V28.B16, V5.B16
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VMOV	V25.B16, V8.B16
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VMOV	V26.B16, V5.B16
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d661	// fadd v1.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d425	// fsub v5.2d, v1.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d421	// fadd v1.2d, v1.2d, v3.2d
+	VSHL	$52, V7.D2, V7.D2
+	VADD	V7.D2, V1.D2, V1.D2
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6ee2e684	// fcmgt v4.2d, v20.2d, v2.2d
+	WORD	$0x4e641c21	// bic v1.16b, v1.16b, v4.16b
+	WORD	$0x4e62e444	// fcmeq v4.2d, v2.2d, v2.2d
+	VBIF	V4.B16, V2.B16, V1.B16
+	WORD	$0x4e61d584	// fadd v4.2d, v12.2d, v1.2d
+	WORD	$0x4eecd485	// fsub v5.2d, v4.2d, v12.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d586	// fsub v6.2d, v12.2d, v6.2d
+	WORD	$0x4ee5d425	// fsub v5.2d, v1.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d5ad	// fadd v13.2d, v13.2d, v6.2d
+	WORD	$0x4e61d58c	// fadd v12.2d, v12.2d, v1.2d
+	VST1.P	[V1.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	est64_loop4
+est64_tail:
+	ADDS	$4, R2, R2
+	BEQ	est64_done
+	VMOV	V14.B16, V0.B16
+	CMP	$2, R2
+	BLT	est64_load1
+	BEQ	est64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	est64_loaded
+est64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	est64_loaded
+est64_load1:
+	VLD1.P	4(R1), V0.S[0]
+est64_loaded:
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VMOV	V29.B16, V4.B16
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VMOV	V30.B16, V5.B16
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VMOV	V27.B16, V6.B16
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VMOV	V28.B16, V5.B16
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VMOV	V25.B16, V8.B16
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VMOV	V26.B16, V5.B16
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d661	// fadd v1.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d425	// fsub v5.2d, v1.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d421	// fadd v1.2d, v1.2d, v3.2d
+	VSHL	$52, V7.D2, V7.D2
+	VADD	V7.D2, V1.D2, V1.D2
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6ee2e684	// fcmgt v4.2d, v20.2d, v2.2d
+	WORD	$0x4e641c21	// bic v1.16b, v1.16b, v4.16b
+	WORD	$0x4e62e444	// fcmeq v4.2d, v2.2d, v2.2d
+	VBIF	V4.B16, V2.B16, V1.B16
+	WORD	$0x4e61d584	// fadd v4.2d, v12.2d, v1.2d
+	WORD	$0x4eecd485	// fsub v5.2d, v4.2d, v12.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d586	// fsub v6.2d, v12.2d, v6.2d
+	WORD	$0x4ee5d425	// fsub v5.2d, v1.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d5ad	// fadd v13.2d, v13.2d, v6.2d
+	WORD	$0x4e61d58c	// fadd v12.2d, v12.2d, v1.2d
+	CMP	$2, R2
+	BLT	est64_store1
+	BEQ	est64_store2
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	VST1.P	V1.S[2], 4(R0)
+	B	est64_storeed
+est64_store2:
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	B	est64_storeed
+est64_store1:
+	VST1.P	V1.S[0], 4(R0)
+est64_storeed:
+est64_done:
+	WORD	$0x7e70d9ad	// faddp d13, v13.2d
+	VDUP	V12.D[1], V5.D2
+	WORD	$0x4e65d584	// fadd v4.2d, v12.2d, v5.2d
+	WORD	$0x4eecd486	// fsub v6.2d, v4.2d, v12.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d587	// fsub v7.2d, v12.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d5ad	// fadd v13.2d, v13.2d, v7.2d
+	WORD	$0x4e65d58c	// fadd v12.2d, v12.2d, v5.2d
+	FMOVD	F12, s+56(FP)
+	FMOVD	F13, c+64(FP)
+	RET
+
+// func div64NEON(dst, x []float64, s float64)
+TEXT ·div64NEON(SB), NOSPLIT, $0-56
+	MOVD	dst_base+0(FP), R0
+	MOVD	x_base+24(FP), R1
+	MOVD	x_len+32(FP), R2
+	LSL	$1, R2, R2
+	FMOVD	s+48(FP), F8
+	VDUP	V8.D[0], V8.D2
+	SUBS	$16, R2, R2
+	BLT	div64_w4
+div64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD	$0x6e68fc04	// fdiv v4.2d, v0.2d, v8.2d
+	WORD	$0x6e68fc25	// fdiv v5.2d, v1.2d, v8.2d
+	WORD	$0x6e68fc46	// fdiv v6.2d, v2.2d, v8.2d
+	WORD	$0x6e68fc67	// fdiv v7.2d, v3.2d, v8.2d
+	VST1.P	[V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUBS	$16, R2, R2
+	BGE	div64_loop16
+div64_w4:
+	ADDS	$12, R2, R2
+	BLT	div64_tail
+div64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x6e68fc04	// fdiv v4.2d, v0.2d, v8.2d
+	VST1.P	[V4.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	div64_loop4
+div64_tail:
+	ADDS	$4, R2, R2
+	BEQ	div64_done
+	CMP	$2, R2
+	BLT	div64_load1
+	BEQ	div64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	div64_loaded
+div64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	div64_loaded
+div64_load1:
+	VLD1.P	4(R1), V0.S[0]
+div64_loaded:
+	WORD	$0x6e68fc04	// fdiv v4.2d, v0.2d, v8.2d
+	CMP	$2, R2
+	BLT	div64_store1
+	BEQ	div64_store2
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	VST1.P	V4.S[2], 4(R0)
+	B	div64_storeed
+div64_store2:
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	B	div64_storeed
+div64_store1:
+	VST1.P	V4.S[0], 4(R0)
+div64_storeed:
+div64_done:
 	RET

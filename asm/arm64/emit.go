@@ -158,6 +158,12 @@ func (e *emitter) vand(d, n, m vreg) { e.op("VAND", m.b16(), n.b16(), d.b16()) }
 // vbit: d = (d AND NOT m) OR (n AND m), inserting n's bits where m is set.
 func (e *emitter) vbit(d, n, m vreg) { e.op("VBIT", m.b16(), n.b16(), d.b16()) }
 
+// vadd (integer lanes): d = n + m.
+func (e *emitter) vadd(a arr, d, n, m vreg) { e.op("VADD", m.arr(a), n.arr(a), d.arr(a)) }
+
+// vbif: d = (d AND m) OR (n AND NOT m), inserting n's bits where m is clear.
+func (e *emitter) vbif(d, n, m vreg) { e.op("VBIF", m.b16(), n.b16(), d.b16()) }
+
 // vsub (integer lanes): d = n − m.
 func (e *emitter) vsub(a arr, d, n, m vreg) { e.op("VSUB", m.arr(a), n.arr(a), d.arr(a)) }
 
@@ -198,6 +204,8 @@ func (e *emitter) fadd(a arr, d, n, m vreg)  { e.word(fadd(a, d, n, m)) }
 func (e *emitter) fsub(a arr, d, n, m vreg)  { e.word(fsub(a, d, n, m)) }
 func (e *emitter) fmul(a arr, d, n, m vreg)  { e.word(fmul(a, d, n, m)) }
 func (e *emitter) fmax(a arr, d, n, m vreg)  { e.word(fmax(a, d, n, m)) }
+func (e *emitter) fmin(a arr, d, n, m vreg)  { e.word(fmin(a, d, n, m)) }
+func (e *emitter) fdiv(a arr, d, n, m vreg)  { e.word(fdiv(a, d, n, m)) }
 func (e *emitter) fcmeq(a arr, d, n, m vreg) { e.word(fcmeq(a, d, n, m)) }
 func (e *emitter) fcmgt(a arr, d, n, m vreg) { e.word(fcmgt(a, d, n, m)) }
 func (e *emitter) bic(d, n, m vreg)          { e.word(bic(d, n, m)) }

@@ -65,6 +65,12 @@ func fmul(a arr, d, n, m vreg) inst { return threeSame(0x6e20dc00, "fmul", a, d,
 // fmax: d = max(n, m), NaN if either is NaN.
 func fmax(a arr, d, n, m vreg) inst { return threeSame(0x4e20f400, "fmax", a, d, n, m) }
 
+// fmin: d = min(n, m), NaN if either is NaN.
+func fmin(a arr, d, n, m vreg) inst { return threeSame(0x4ea0f400, "fmin", a, d, n, m) }
+
+// fdiv: d = n/m, correctly rounded.
+func fdiv(a arr, d, n, m vreg) inst { return threeSame(0x6e20fc00, "fdiv", a, d, n, m) }
+
 // fcmeq: d = all ones where n == m (false for NaN).
 func fcmeq(a arr, d, n, m vreg) inst { return threeSame(0x4e20e400, "fcmeq", a, d, n, m) }
 

@@ -28,7 +28,8 @@ func allForms() []inst {
 		for _, a := range []arr{s4, d2} {
 			out = append(out,
 				fadd(a, d, n, m), fsub(a, d, n, m), fmul(a, d, n, m),
-				fmax(a, d, n, m), fcmeq(a, d, n, m), fcmgt(a, d, n, m))
+				fmax(a, d, n, m), fcmeq(a, d, n, m), fcmgt(a, d, n, m),
+				fmin(a, d, n, m), fdiv(a, d, n, m))
 			for idx := range a.lanes() {
 				out = append(out, fmlaElem(a, d, n, m, idx), fmlsElem(a, d, n, m, idx))
 			}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// The float64 kernels of Softmax: maxMin, the exp pass with its store and
+// compensated total, and the division (the root package's f64 sets). They
+// walk float64 slices as pairs of float32 lanes, so walk's blocks and its
+// lane-by-lane tail serve them unchanged: the count is in 4-byte units
+// (two per float64), and the tail is one float64, lanes S[0] and S[1].
+
+// ln2Hi42 + ln2Lo42 is ln 2 to 2^-95, ln2Hi42 with 42 significant bits:
+// n·ln2Hi42 is exact for |n| < 2^11, so hi − n·ln2Hi42 is (Sterbenz), and
+// rl = n·ln2Lo42 stays below 2^-32, where rl²/2, which the exp leaves
+// out, is below 2^-65. (The same split as asm/amd64/f64.go.)
+var (
+	ln2Hi42 = math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<11 - 1))
+	ln2Lo42 = (math.Ln2 - ln2Hi42) + 0x1.abc9e3b39803fp-56
+)
+
+// invFact is 1/k!.
+func invFact(k int) float64 {
+	f := 1.0
+	for i := 2; i <= k; i++ {
+		f *= float64(i)
+	}
+	return 1 / f
+}
+
+// dwordCount loads the length of the float64 slice arg into r, in 4-byte
+// units.
+func (e *emitter) dwordCount(arg string, r gpr) {
+	e.movdArg(arg, r)
+	e.op("LSL", "$1", r.String(), r.String())
+}
+
+// maxMin64Kernel: the largest and the smallest element (−Inf and +Inf
+// when empty; a NaN may be returned by either, as FMAX and FMIN give it).
+// The first element fills the tail's unused lane: neutral for both.
+func maxMin64Kernel(e *emitter) {
+	e.text("maxMin64NEON(x []float64) (max, min float64)", 40)
+	const src, cnt, tmp gpr = 1, 2, 3
+	x := seq(0, 4)
+	hi, lo := seq(4, 4), seq(8, 4)
+	const first, ninf, pinf, t vreg = 12, 13, 14, 15
+	e.movdArg("x_base+0(FP)", src)
+	e.dwordCount("x_len+8(FP)", cnt)
+	e.constants("maxMin64Init", tmp, ninf, splat64(f64(math.Inf(-1))), splat64(f64(math.Inf(1))))
+	e.vmov(hi[0], ninf)
+	e.vmov(lo[0], pinf)
+	e.cbz(cnt, "mm64_ret")
+	e.op("FMOVD", fmt.Sprintf("(%s)", src), first.f())
+	e.vdupLane0(d2, first, first)
+	for i := range hi {
+		e.vmov(hi[i], first)
+		e.vmov(lo[i], first)
+	}
+	e.walk("mm64", cnt, []int{16, 4}, []stream{{src, x}}, nil, func() {
+		e.vmov(x[0], first)
+	}, func(nv int) {
+		for i := range nv {
+			e.fmax(d2, hi[i], hi[i], x[i])
+			e.fmin(d2, lo[i], lo[i], x[i])
+		}
+	}, nil)
+	e.fmax(d2, hi[0], hi[0], hi[1])
+	e.fmax(d2, hi[2], hi[2], hi[3])
+	e.fmax(d2, hi[0], hi[0], hi[2])
+	e.fmin(d2, lo[0], lo[0], lo[1])
+	e.fmin(d2, lo[2], lo[2], lo[3])
+	e.fmin(d2, lo[0], lo[0], lo[2])
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", hi[0]), fmt.Sprintf("V%d.D2", t))
+	e.fmax(d2, hi[0], hi[0], t)
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", lo[0]), fmt.Sprintf("V%d.D2", t))
+	e.fmin(d2, lo[0], lo[0], t)
+	e.label("mm64_ret")
+	e.fmovdRet(hi[0], "max+24(FP)")
+	e.fmovdRet(lo[0], "min+32(FP)")
+	e.ret()
+}
+
+// expSumTotal64Kernel stores e = exp(x − m) for float64 Softmax and
+// returns their total as the pair s + c, as asm/amd64/f64.go's kernel
+// does: hi + lo = x − m (TwoDiff), r = hi − n·ln2Hi42 exact, rl = lo −
+// n·ln2Lo42, e^(r+rl) = 1 + r + w with w = rl·e^r + r²·P(r), P Taylor's to
+// r^13 by Estrin, 1 + r by Fast2Sum, so e is rounded once but for about
+// 2^-56; 2^(n+200) by an integer add to the exponent, then 2^-200 by a
+// multiply (subnormal results round as math.Exp's). 0 where x − m <
+// −745.13 (−Inf too); NaN stays NaN. The tail's unused lane reads −Inf.
+func expSumTotal64Kernel(e *emitter) {
+	e.text("expSumTotal64NEON(dst, x []float64, m float64) (s, c float64)", 72)
+	const dst, src, cnt, tmp gpr = 0, 1, 2, 4
+	const x, ev, hi, lo, t1, t2, t3, k, nf, r, r2, r4, s, c, ninf, mv vreg = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+	const magic, k1, k2, one, expLo, scale, c13, c57, c911, add0 vreg = 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("x_base+24(FP)", src)
+	e.dwordCount("x_len+32(FP)", cnt)
+	e.fmovdArg("m+48(FP)", mv)
+	e.vdupLane0(d2, mv, mv)
+	coef := func(j int) uint64 { return f64(invFact(j + 2)) } // P's c_j
+	vals := []vec128{
+		splat64(f64(0x1.8p52 + 200)),                     // magic: k = magic + hi·log2e holds n + 200
+		pack64([2]uint64{f64(math.Log2E), f64(ln2Hi42)}), // k1
+		pack64([2]uint64{f64(ln2Lo42), 0}),               // k2
+		splat64(f64(1)),
+		splat64(f64(expLo64)),
+		splat64(f64(0x1p-200)),
+		pack64([2]uint64{coef(1), coef(3)}),
+		pack64([2]uint64{coef(5), coef(7)}),
+		pack64([2]uint64{coef(9), coef(11)}),
+	}
+	for j := 0; j <= 10; j += 2 {
+		vals = append(vals, splat64(coef(j))) // V25..V30: c0, c2, …, c10
+	}
+	e.constants("expSumTotal64", tmp, magic, vals...)
+	e.constants("expSumTotal64Inf", tmp, ninf, splat64(f64(math.Inf(-1))))
+	e.veor(s, s, s)
+	e.veor(c, c, c)
+	// pair(j) = c_j + c_j+1·r into v; quad(j) = pair(j) + pair(j+2)·r².
+	pair := func(j int, v vreg) {
+		e.vmov(v, add0+vreg(j/2))
+		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
+	}
+	quad := func(j int, a, b vreg) {
+		pair(j, a)
+		pair(j+2, b)
+		e.vfmla(d2, a, b, r2)
+	}
+	e.walk("est64", cnt, []int{4}, []stream{{src, []vreg{x}}}, []stream{{dst, []vreg{ev}}}, func() {
+		e.vmov(x, ninf)
+	}, func(int) {
+		e.fsub(d2, hi, x, mv)
+		e.fsub(d2, t1, hi, x)  // bb = hi − x
+		e.fsub(d2, t2, hi, t1) // hi − bb
+		e.fsub(d2, t2, x, t2)  // x − (hi − bb)
+		e.fadd(d2, t3, mv, t1) // m + bb
+		e.fsub(d2, lo, t2, t3) // lo
+		e.vmov(k, magic)
+		e.fmlaElem(d2, k, hi, k1, 0) // magic + hi·log2e
+		e.fsub(d2, nf, k, magic)     // n
+		e.vmov(r, hi)
+		e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·ln2Hi42, exact
+		e.fmlsElem(d2, lo, nf, k2, 0) // rl = lo − n·ln2Lo42
+		e.fmul(d2, r2, r, r)
+		e.fmul(d2, r4, r2, r2)
+		quad(8, t1, t2)
+		quad(4, t3, t2)
+		e.vfmla(d2, t3, t1, r4)
+		quad(0, nf, t2)
+		e.vfmla(d2, nf, t3, r4) // P
+		e.fmul(d2, nf, nf, r2)  // r²·P = e^r − 1 − r
+		e.fadd(d2, t1, nf, r)   // e^r − 1
+		e.vfmla(d2, lo, lo, t1) // rl·e^r
+		e.fadd(d2, lo, lo, nf)  // w
+		e.fadd(d2, ev, one, r)  // 1 + r, and its error (Fast2Sum)
+		e.fsub(d2, t2, ev, one)
+		e.fsub(d2, t2, r, t2)
+		e.fadd(d2, lo, lo, t2)
+		e.fadd(d2, ev, ev, lo)
+		e.vshl(d2, k, k, 52)
+		e.vadd(d2, ev, ev, k) // ·2^(n+200)
+		e.fmul(d2, ev, ev, scale)
+		e.fcmgt(d2, t1, expLo, hi) // hi < −745.13 (ordered)
+		e.bic(ev, ev, t1)
+		e.fcmeq(d2, t1, hi, hi) // hi ordered; else e = hi, a NaN
+		e.vbif(ev, hi, t1)
+		e.twoSum(s, c, ev, []vreg{t1, t2, t3})
+	}, nil)
+	e.faddpD(c, c)
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", s), fmt.Sprintf("V%d.D2", t2))
+	e.twoSum(s, c, t2, []vreg{t1, t3, k})
+	e.fmovdRet(s, "s+56(FP)")
+	e.fmovdRet(c, "c+64(FP)")
+	e.ret()
+}
+
+// expLo64 is where math.Exp's result turns 0 (below ln 2^-1075).
+const expLo64 = -745.1332191019412
+
+// div64Kernel: dst = x/s, correctly rounded (FDIV).
+func div64Kernel(e *emitter) {
+	e.text("div64NEON(dst, x []float64, s float64)", 56)
+	const dst, src, cnt gpr = 0, 1, 2
+	x, out := seq(0, 4), seq(4, 4)
+	const sv vreg = 8
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("x_base+24(FP)", src)
+	e.dwordCount("x_len+32(FP)", cnt)
+	e.fmovdArg("s+48(FP)", sv)
+	e.vdupLane0(d2, sv, sv)
+	e.mapKernel("div64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
+		for i := range nv {
+			e.fdiv(d2, out[i], x[i], sv)
+		}
+	})
+	e.ret()
+}
