@@ -7,6 +7,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
 // The float64 kernels (AVX2 only: a CPU with AVX-512 runs them too), for
@@ -75,8 +77,8 @@ func (a *arch) maxMin64() {
 
 // expSumTotal64 stores e = exp(x − m) for float64 Softmax and returns
 // their total as a compensated pair. hi + lo = x − m exactly (TwoDiff);
-// hi + lo = n·ln2 + r + rl with r = hi − n·ln2hi42 exact, rl = lo −
-// n·ln2lo42; e^(r+rl) = 1 + r + w, w = rl +
+// hi + lo = n·ln2 + r + rl with r = hi − n·Ln2Hi42 exact (expfit), rl = lo −
+// n·Ln2Lo42; e^(r+rl) = 1 + r + w, w = rl +
 // r²·P(r) with P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14! < 2^-57 for
 // |r| <= ln2/2), rounded once (Fast2Sum for 1 + r), so that e is within
 // about 0.55 ULP; 2^n joins as 2^(n+200) by an integer add to the
@@ -120,8 +122,8 @@ func (a *arch) expSumTotal64() {
 		VSUBPD(magic, k, nf)
 		r := a.vec()
 		VMOVAPD(hi, r)
-		VFNMADD231PD(c64("ln2hi42", ln2hi42), nf, r)  // exact
-		VFNMADD231PD(c64("ln2lo42", ln2lo42), nf, lo) // rl, in lo
+		VFNMADD231PD(c64("ln2hi42", expfit.Ln2Hi42), nf, r)  // exact
+		VFNMADD231PD(c64("ln2lo42", expfit.Ln2Lo42), nf, lo) // rl, in lo
 		r2, t1 := a.vec(), a.vec()
 		VMULPD(r, r, r2)
 		p := a.taylorP(r, r2)
@@ -168,7 +170,7 @@ func (a *arch) expSumTotal64() {
 // pass wait on its latency. The order keeps few registers live (AVX2 has
 // 16).
 func (a *arch) taylorP(r, r2 VecVirtual) VecVirtual {
-	c := func(j int) Mem { return c64(fmt.Sprintf("invfact%d", j+2), 1/fact(j+2)) }
+	c := func(j int) Mem { return c64(fmt.Sprintf("invfact%d", j+2), expfit.InvFact(j+2)) }
 	pair := func(j int) VecVirtual {
 		v := a.vec()
 		VMOVUPD(c(j+1), v)
@@ -188,23 +190,6 @@ func (a *arch) taylorP(r, r2 VecVirtual) VecVirtual {
 	q0 := quad(0)
 	VFMADD231PD(r4, q1, q0)
 	return q0
-}
-
-// ln2hi42 + ln2lo42 is ln 2 to 2^-95, ln2hi42 with 42 significant bits:
-// n·ln2hi42 is exact for |n| < 2^11, so hi − n·ln2hi42 is (Sterbenz), and
-// rl = n·ln2lo42 stays below 2^-32, where rl²/2, which w leaves out, is
-// below 2^-65 (with a 33-bit ln2hi it was 2^-46: 80 ULP at x − m = −700).
-var (
-	ln2hi42 = math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<11 - 1))
-	ln2lo42 = (math.Ln2 - ln2hi42) + 0x1.abc9e3b39803fp-56
-)
-
-func fact(k int) float64 {
-	f := 1.0
-	for i := 2; i <= k; i++ {
-		f *= float64(i)
-	}
-	return f
 }
 
 // div64: dst = x/s correctly rounded, as generic's division: q = x·(1/s)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+
+	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
 // The float64 kernels of Softmax: maxMin, the exp pass with its store and
@@ -10,24 +12,6 @@ import (
 // walk float64 slices as pairs of float32 lanes, so walk's blocks and its
 // lane-by-lane tail serve them unchanged: the count is in 4-byte units
 // (two per float64), and the tail is one float64, lanes S[0] and S[1].
-
-// ln2Hi42 + ln2Lo42 is ln 2 to 2^-95, ln2Hi42 with 42 significant bits:
-// n·ln2Hi42 is exact for |n| < 2^11, so hi − n·ln2Hi42 is (Sterbenz), and
-// rl = n·ln2Lo42 stays below 2^-32, where rl²/2, which the exp leaves
-// out, is below 2^-65. (The same split as asm/amd64/f64.go.)
-var (
-	ln2Hi42 = math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<11 - 1))
-	ln2Lo42 = (math.Ln2 - ln2Hi42) + 0x1.abc9e3b39803fp-56
-)
-
-// invFact is 1/k!.
-func invFact(k int) float64 {
-	f := 1.0
-	for i := 2; i <= k; i++ {
-		f *= float64(i)
-	}
-	return 1 / f
-}
 
 // dwordCount loads the length of the float64 slice arg into r, in 4-byte
 // units.
@@ -83,8 +67,8 @@ func maxMin64Kernel(e *emitter) {
 
 // expSumTotal64Kernel stores e = exp(x − m) for float64 Softmax and
 // returns their total as the pair s + c, as asm/amd64/f64.go's kernel
-// does: hi + lo = x − m (TwoDiff), r = hi − n·ln2Hi42 exact, rl = lo −
-// n·ln2Lo42, e^(r+rl) = 1 + r + w with w = rl·e^r + r²·P(r), P Taylor's to
+// does: hi + lo = x − m (TwoDiff), r = hi − n·Ln2Hi42 exact, rl = lo −
+// n·Ln2Lo42 (expfit), e^(r+rl) = 1 + r + w with w = rl·e^r + r²·P(r), P Taylor's to
 // r^13 by Estrin, 1 + r by Fast2Sum, so e is rounded once but for about
 // 2^-56; 2^(n+200) by an integer add to the exponent, then 2^-200 by a
 // multiply (subnormal results round as math.Exp's). 0 where x − m <
@@ -99,11 +83,11 @@ func expSumTotal64Kernel(e *emitter) {
 	e.dwordCount("x_len+32(FP)", cnt)
 	e.fmovdArg("m+48(FP)", mv)
 	e.vdupLane0(d2, mv, mv)
-	coef := func(j int) uint64 { return f64(invFact(j + 2)) } // P's c_j
+	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
 	vals := []vec128{
-		splat64(f64(0x1.8p52 + 200)),                     // magic: k = magic + hi·log2e holds n + 200
-		pack64([2]uint64{f64(math.Log2E), f64(ln2Hi42)}), // k1
-		pack64([2]uint64{f64(ln2Lo42), 0}),               // k2
+		splat64(f64(0x1.8p52 + 200)),                            // magic: k = magic + hi·log2e holds n + 200
+		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}), // k1
+		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),               // k2
 		splat64(f64(1)),
 		splat64(f64(expLo64)),
 		splat64(f64(0x1p-200)),
@@ -141,7 +125,7 @@ func expSumTotal64Kernel(e *emitter) {
 		e.fmlaElem(d2, k, hi, k1, 0) // magic + hi·log2e
 		e.fsub(d2, nf, k, magic)     // n
 		e.vmov(r, hi)
-		e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·ln2Hi42, exact
+		e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·Ln2Hi42, exact
 		e.fmlsElem(d2, lo, nf, k2, 0) // rl = lo − n·ln2Lo42
 		e.fmul(d2, r2, r, r)
 		e.fmul(d2, r4, r2, r2)
