@@ -2,20 +2,44 @@
 
 package softmax
 
-import "github.com/klauspost/cpuid/v2"
+import (
+	"math"
 
-// avx2Set64 is generic64 with Softmax's kernels in AVX2 (asm/amd64/f64.go):
-// maxMin (and max from it), the exp pass with its store and total, and
-// the division. The other float64 functions keep the generic kernels.
+	"github.com/klauspost/cpuid/v2"
+)
+
+// avx2Set64 is generic64 with its exp passes, max and division in AVX2
+// (asm/amd64/f64.go): maxMin (and max from it), Softmax's exp pass with
+// its store and total, the split exp sum the other functions take, and
+// the division. expSumPrecise stays generic's (the soft-target gradient
+// wants each e to 2^-59); so do sub, sum, dot and the backward kernels.
 var avx2Set64 = func() kernels[float64] {
 	k := generic64
 	k.name = "avx2"
 	k.max = func(x []float64) float64 { m, _ := maxMin64AVX2(x); return m }
 	k.maxMin = maxMin64AVX2
 	k.expSumTotal = expSumTotal64Asm
+	k.expSum = expSum64Asm
+	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
 	k.div = div64Asm
 	return k
 }()
+
+// expSum64Asm is the contract's expSum: the kernel's split sum, its tiny
+// terms (scaled by 2^tinyBits) added back as generic's expSumPair64 adds
+// them.
+func expSum64Asm(dst, x []float64, m float64) (rest, ones float64) {
+	var s, c, ts, tc float64
+	if len(dst) == 0 {
+		s, c, ts, tc, ones = expSumNoStore64AVX2(x, m)
+	} else {
+		s, c, ts, tc, ones = expSum64AVX2(dst[:len(x)], x, m)
+	}
+	if t := ts + tc; t != 0 {
+		s, c = addComp(s, c, math.Ldexp(t, -tinyBits))
+	}
+	return s + c, ones
+}
 
 // expSumTotal64Asm is the contract's expSumTotal (mu = 0): the total s + c
 // rounded once.

@@ -124,6 +124,32 @@ func kernels64Case(t *testing.T, k *kernels[float64], n, c int) {
 			t.Fatalf("expSumTotal in place, %s: e[%d] = %v, want %v", where, i, in[i], dst[i])
 		}
 	}
+	// expSum: the split sum. ones must match (no lane of these rows is
+	// within rounding of the max but the max's ties), rest to 2^-50 of
+	// itself or 2^-60 of the total (the terms scaled below 2^-1022 add
+	// tails of their own), the stored e within 1 ULP, and the no-store and
+	// in-place forms must give the same.
+	wr, wo := expSum64(want, x, ghi)
+	gr, gotOnes := k.expSum(dst, x, ghi)
+	if (gr != gr) != (wr != wr) || gotOnes != wo || math.Abs(gr-wr) > 0x1p-50*wr+0x1p-60*(wr+wo) {
+		t.Fatalf("expSum, %s: (rest %v, ones %v), want (%v, %v)", where, gr, gotOnes, wr, wo)
+	}
+	for i := range want {
+		if e := ulp.Err64(dst[i], want[i]); e > 1 || (want[i] != want[i]) != (dst[i] != dst[i]) {
+			t.Fatalf("expSum, %s: e[%d] = %v, want %v (x − m = %v)", where, i, dst[i], want[i], x[i]-ghi)
+		}
+	}
+	nr, no := k.expSum(nil, x, ghi)
+	in = append(in[:0], x...)
+	ir, io := k.expSum(in, in, ghi)
+	if (nr != gr || no != gotOnes || ir != gr || io != gotOnes) && gr == gr {
+		t.Fatalf("expSum, %s: no store (%v, %v), in place (%v, %v), want (%v, %v)", where, nr, no, ir, io, gr, gotOnes)
+	}
+	for i := range in {
+		if math.Float64bits(in[i]) != math.Float64bits(dst[i]) {
+			t.Fatalf("expSum in place, %s: e[%d] = %v, want %v", where, i, in[i], dst[i])
+		}
+	}
 	if s != s {
 		return
 	}

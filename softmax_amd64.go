@@ -286,3 +286,15 @@ func expSumTotal64AVX2(dst []float64, x []float64, m float64) (s float64, c floa
 //
 //go:noescape
 func div64AVX2(dst []float64, x []float64, s float64)
+
+// expSum64AVX2 returns Σ exp(x[i] − m) split as ones (the terms equal to 1), s + c (the other terms above e^-708.3)
+// and ts + tc (the terms from e^-790 to e^-708.3, times 2^1100); it stores each exp(x[i] − m) to dst (len(dst) >= len(x)).
+//
+//go:noescape
+func expSum64AVX2(dst []float64, x []float64, m float64) (s float64, c float64, ts float64, tc float64, ones float64)
+
+// expSumNoStore64AVX2 returns Σ exp(x[i] − m) split as ones (the terms equal to 1), s + c (the other terms above e^-708.3)
+// and ts + tc (the terms from e^-790 to e^-708.3, times 2^1100); it stores nothing.
+//
+//go:noescape
+func expSumNoStore64AVX2(x []float64, m float64) (s float64, c float64, ts float64, tc float64, ones float64)

@@ -10730,8 +10730,8 @@ exptotal64_loop:
 	VSUBPD       one64<>+0(SB), Y8, Y10
 	VSUBPD       Y10, Y9, Y10
 	VADDPD       Y10, Y5, Y5
-	VADDPD       Y5, Y8, Y8
 	VPSLLQ       $0x34, Y7, Y7
+	VADDPD       Y5, Y8, Y8
 	VPADDQ       Y7, Y8, Y8
 	VMULPD       twom200<>+0(SB), Y8, Y8
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
@@ -10787,8 +10787,8 @@ exptotal64_loop:
 	VSUBPD       one64<>+0(SB), Y8, Y10
 	VSUBPD       Y10, Y9, Y10
 	VADDPD       Y10, Y5, Y5
-	VADDPD       Y5, Y8, Y8
 	VPSLLQ       $0x34, Y7, Y7
+	VADDPD       Y5, Y8, Y8
 	VPADDQ       Y7, Y8, Y8
 	VMULPD       twom200<>+0(SB), Y8, Y8
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
@@ -10852,8 +10852,8 @@ exptotal64_single:
 	VSUBPD       one64<>+0(SB), Y8, Y10
 	VSUBPD       Y10, Y9, Y10
 	VADDPD       Y10, Y5, Y5
-	VADDPD       Y5, Y8, Y8
 	VPSLLQ       $0x34, Y7, Y7
+	VADDPD       Y5, Y8, Y8
 	VPADDQ       Y7, Y8, Y8
 	VMULPD       twom200<>+0(SB), Y8, Y8
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
@@ -10944,8 +10944,8 @@ tail_loaded_110:
 	VSUBPD       one64<>+0(SB), Y8, Y10
 	VSUBPD       Y10, Y9, Y10
 	VADDPD       Y10, Y0, Y0
-	VADDPD       Y0, Y8, Y8
 	VPSLLQ       $0x34, Y6, Y6
+	VADDPD       Y0, Y8, Y8
 	VPADDQ       Y6, Y8, Y8
 	VMULPD       twom200<>+0(SB), Y8, Y8
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y7, Y0
@@ -11391,3 +11391,832 @@ DATA two1020<>+40(SB)/8, $0x7fb0000000000000
 DATA two1020<>+48(SB)/8, $0x7fb0000000000000
 DATA two1020<>+56(SB)/8, $0x7fb0000000000000
 GLOBL two1020<>(SB), RODATA|NOPTR, $64
+
+// func expSum64AVX2(dst []float64, x []float64, m float64) (s float64, c float64, ts float64, tc float64, ones float64)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSum64AVX2(SB), NOSPLIT, $96-96
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	SHLQ         $0x01, DX
+	VBROADCASTSD m+48(FP), Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y4, 32(SP)
+
+expsum64_loop:
+	CMPQ         DX, $0x00000008
+	JB           expsum64_single
+	VMOVUPS      (CX), Y4
+	VSUBPD       Y0, Y4, Y5
+	VSUBPD       Y4, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VSUBPD       Y7, Y4, Y7
+	VADDPD       Y0, Y6, Y4
+	VSUBPD       Y4, Y7, Y4
+	VMOVUPD      magic64n<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64n<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y4, Y4
+	VADDPD       Y10, Y4, Y4
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y4, Y4
+	VPSLLQ       $0x34, Y6, Y6
+	VADDPD       Y4, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y4, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y4
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
+	VANDNPD      Y6, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsum64_notiny_127
+	VMULPD       Y4, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsum64_notiny_127:
+	VMULPD       Y4, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y4, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
+	VANDNPD      Y8, Y4, Y8
+	VCMPPD       $0x03, Y5, Y5, Y4
+	VORPD        Y4, Y8, Y8
+	VMOVUPS      Y8, (AX)
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
+	VORPD        Y4, Y6, Y6
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y8, Y6, Y8
+	VANDNPD      Y7, Y6, Y7
+	VADDPD       Y8, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
+	VADDPD       Y7, Y2, Y2
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          expsum64_loop
+
+expsum64_single:
+	CMPQ         DX, $0x00000008
+	JB           expsum64_tail
+	VMOVUPS      (CX), Y4
+	VSUBPD       Y0, Y4, Y5
+	VSUBPD       Y4, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VSUBPD       Y7, Y4, Y7
+	VADDPD       Y0, Y6, Y4
+	VSUBPD       Y4, Y7, Y4
+	VMOVUPD      magic64n<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64n<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y4, Y4
+	VADDPD       Y10, Y4, Y4
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y4, Y4
+	VPSLLQ       $0x34, Y6, Y6
+	VADDPD       Y4, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y4, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y4
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
+	VANDNPD      Y6, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsum64_notiny_128
+	VMULPD       Y4, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsum64_notiny_128:
+	VMULPD       Y4, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y4, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
+	VANDNPD      Y8, Y4, Y8
+	VCMPPD       $0x03, Y5, Y5, Y4
+	VORPD        Y4, Y8, Y8
+	VMOVUPS      Y8, (AX)
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
+	VORPD        Y4, Y6, Y6
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y8, Y6, Y8
+	VANDNPD      Y7, Y6, Y7
+	VADDPD       Y8, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
+	VADDPD       Y7, Y2, Y2
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          expsum64_single
+
+expsum64_tail:
+	TESTQ      DX, DX
+	JZ         expsum64_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y4
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_129
+	VMASKMOVPS (CX), Y4, Y5
+	JMP        tail_loaded_130
+
+tail_page_129:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 64(SP)
+	XORQ    BX, BX
+
+copy_131:
+	CMPQ BX, DX
+	JAE  copied_132
+	MOVL (CX)(BX*4), SI
+	MOVL SI, 64(SP)(BX*4)
+	INCQ BX
+	JMP  copy_131
+
+copied_132:
+	VMOVUPS 64(SP), Y5
+
+tail_loaded_130:
+	VSUBPD       Y0, Y5, Y6
+	VSUBPD       Y5, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y5, Y8
+	VADDPD       Y0, Y7, Y0
+	VSUBPD       Y0, Y8, Y0
+	VMOVUPD      magic64n<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
+	VSUBPD       magic64n<>+0(SB), Y5, Y7
+	VMOVAPD      Y6, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y0
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y0, Y0
+	VADDPD       Y10, Y0, Y0
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y0, Y0
+	VPSLLQ       $0x34, Y5, Y5
+	VADDPD       Y0, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y0, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y0
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y5
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y6, Y9
+	VANDNPD      Y5, Y9, Y9
+	VANDPD       Y4, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsum64_notiny_133
+	VMULPD       Y0, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsum64_notiny_133:
+	VMULPD  Y0, Y8, Y8
+	VMULPD  twom200<>+0(SB), Y8, Y8
+	VMULPD  Y0, Y7, Y7
+	VMULPD  twom200<>+0(SB), Y7, Y7
+	VCMPPD  $0x11, exp64lo<>+0(SB), Y6, Y0
+	VANDNPD Y8, Y0, Y8
+	VCMPPD  $0x03, Y6, Y6, Y0
+	VORPD   Y0, Y8, Y8
+	VANDPD  Y4, Y8, Y8
+	VANDPD  Y4, Y7, Y7
+	VMOVUPS Y8, 64(SP)
+	XORQ    CX, CX
+
+copy_134:
+	CMPQ CX, DX
+	JAE  copied_135
+	MOVL 64(SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_134
+
+copied_135:
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y0
+	VORPD        Y0, Y5, Y5
+	VANDPD       one64<>+0(SB), Y0, Y0
+	VADDPD       Y0, Y3, Y3
+	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y7, Y5, Y7
+	VADDPD       Y8, Y1, Y0
+	VSUBPD       Y1, Y0, Y4
+	VSUBPD       Y4, Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y1, Y5
+	VFNMADD132PD one64<>+0(SB), Y8, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y2
+	VMOVAPD      Y0, Y1
+	VADDPD       Y7, Y2, Y2
+
+expsum64_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPD       X4, X2, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VPERMILPD    $0x01, X4, X2
+	VADDSD       X2, X4, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
+	VMOVUPD      (SP), Y1
+	VMOVUPD      32(SP), Y2
+	VEXTRACTF128 $0x01, Y1, X5
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPD       X6, X2, X6
+	VADDPD       X1, X5, X2
+	VSUBPD       X5, X2, X7
+	VSUBPD       X7, X2, X8
+	VFNMADD132PD one64<>+0(SB), X5, X8
+	VFNMADD132PD one64<>+0(SB), X1, X7
+	VADDPD       X7, X8, X8
+	VFMADD231PD  one64<>+0(SB), X8, X6
+	VMOVAPD      X2, X5
+	VPERMILPD    $0x01, X5, X1
+	VPERMILPD    $0x01, X6, X2
+	VADDSD       X2, X6, X6
+	VADDPD       X1, X5, X2
+	VSUBPD       X5, X2, X7
+	VSUBPD       X7, X2, X8
+	VFNMADD132PD one64<>+0(SB), X5, X8
+	VFNMADD132PD one64<>+0(SB), X1, X7
+	VADDPD       X7, X8, X8
+	VFMADD231PD  one64<>+0(SB), X8, X6
+	VMOVAPD      X2, X5
+	VEXTRACTF128 $0x01, Y3, X1
+	VADDPD       X1, X3, X1
+	VPERMILPD    $0x01, X1, X2
+	VADDSD       X2, X1, X1
+	VZEROUPPER
+	MOVSD        X0, s+56(FP)
+	MOVSD        X4, c+64(FP)
+	MOVSD        X5, ts+72(FP)
+	MOVSD        X6, tc+80(FP)
+	MOVSD        X1, ones+88(FP)
+	RET
+
+DATA tinyhi64<>+0(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+8(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+16(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+24(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+32(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+40(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+48(SB)/8, $0xc086226666666666
+DATA tinyhi64<>+56(SB)/8, $0xc086226666666666
+GLOBL tinyhi64<>(SB), RODATA|NOPTR, $64
+
+DATA tinylo64<>+0(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+8(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+16(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+24(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+32(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+40(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+48(SB)/8, $0xc088b00000000000
+DATA tinylo64<>+56(SB)/8, $0xc088b00000000000
+GLOBL tinylo64<>(SB), RODATA|NOPTR, $64
+
+DATA two900<>+0(SB)/8, $0x7830000000000000
+DATA two900<>+8(SB)/8, $0x7830000000000000
+DATA two900<>+16(SB)/8, $0x7830000000000000
+DATA two900<>+24(SB)/8, $0x7830000000000000
+DATA two900<>+32(SB)/8, $0x7830000000000000
+DATA two900<>+40(SB)/8, $0x7830000000000000
+DATA two900<>+48(SB)/8, $0x7830000000000000
+DATA two900<>+56(SB)/8, $0x7830000000000000
+GLOBL two900<>(SB), RODATA|NOPTR, $64
+
+// func expSumNoStore64AVX2(x []float64, m float64) (s float64, c float64, ts float64, tc float64, ones float64)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumNoStore64AVX2(SB), NOSPLIT, $96-72
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	SHLQ         $0x01, CX
+	VBROADCASTSD m+24(FP), Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VMOVUPD      Y4, (SP)
+	VMOVUPD      Y4, 32(SP)
+
+expsumns64_loop:
+	CMPQ         CX, $0x00000008
+	JB           expsumns64_single
+	VMOVUPS      (AX), Y4
+	VSUBPD       Y0, Y4, Y5
+	VSUBPD       Y4, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VSUBPD       Y7, Y4, Y7
+	VADDPD       Y0, Y6, Y4
+	VSUBPD       Y4, Y7, Y4
+	VMOVUPD      magic64n<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64n<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y4, Y4
+	VADDPD       Y10, Y4, Y4
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y4, Y4
+	VPSLLQ       $0x34, Y6, Y6
+	VADDPD       Y4, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y4, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y4
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
+	VANDNPD      Y6, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsumns64_notiny_136
+	VMULPD       Y4, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsumns64_notiny_136:
+	VMULPD       Y4, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y4, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
+	VANDNPD      Y8, Y4, Y8
+	VCMPPD       $0x03, Y5, Y5, Y4
+	VORPD        Y4, Y8, Y8
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
+	VORPD        Y4, Y6, Y6
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y8, Y6, Y8
+	VANDNPD      Y7, Y6, Y7
+	VADDPD       Y8, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
+	VADDPD       Y7, Y2, Y2
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          expsumns64_loop
+
+expsumns64_single:
+	CMPQ         CX, $0x00000008
+	JB           expsumns64_tail
+	VMOVUPS      (AX), Y4
+	VSUBPD       Y0, Y4, Y5
+	VSUBPD       Y4, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VSUBPD       Y7, Y4, Y7
+	VADDPD       Y0, Y6, Y4
+	VSUBPD       Y4, Y7, Y4
+	VMOVUPD      magic64n<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y6
+	VSUBPD       magic64n<>+0(SB), Y6, Y7
+	VMOVAPD      Y5, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y4, Y4
+	VADDPD       Y10, Y4, Y4
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y4, Y4
+	VPSLLQ       $0x34, Y6, Y6
+	VADDPD       Y4, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y4, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y4
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
+	VANDNPD      Y6, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsumns64_notiny_137
+	VMULPD       Y4, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsumns64_notiny_137:
+	VMULPD       Y4, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y4, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
+	VANDNPD      Y8, Y4, Y8
+	VCMPPD       $0x03, Y5, Y5, Y4
+	VORPD        Y4, Y8, Y8
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
+	VORPD        Y4, Y6, Y6
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y8, Y6, Y8
+	VANDNPD      Y7, Y6, Y7
+	VADDPD       Y8, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
+	VADDPD       Y7, Y2, Y2
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          expsumns64_single
+
+expsumns64_tail:
+	TESTQ      CX, CX
+	JZ         expsumns64_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y4
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_138
+	VMASKMOVPS (AX), Y4, Y5
+	JMP        tail_loaded_139
+
+tail_page_138:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, 64(SP)
+	XORQ    DX, DX
+
+copy_140:
+	CMPQ DX, CX
+	JAE  copied_141
+	MOVL (AX)(DX*4), BX
+	MOVL BX, 64(SP)(DX*4)
+	INCQ DX
+	JMP  copy_140
+
+copied_141:
+	VMOVUPS 64(SP), Y5
+
+tail_loaded_139:
+	VSUBPD       Y0, Y5, Y6
+	VSUBPD       Y5, Y6, Y7
+	VSUBPD       Y7, Y6, Y8
+	VSUBPD       Y8, Y5, Y8
+	VADDPD       Y0, Y7, Y0
+	VSUBPD       Y0, Y8, Y0
+	VMOVUPD      magic64n<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
+	VSUBPD       magic64n<>+0(SB), Y5, Y7
+	VMOVAPD      Y6, Y8
+	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
+	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y0
+	VMULPD       Y8, Y8, Y7
+	VMULPD       Y7, Y7, Y9
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
+	VFMADD231PD  Y7, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y11
+	VFMADD231PD  Y9, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
+	VFMADD231PD  Y7, Y12, Y10
+	VFMADD231PD  Y9, Y11, Y10
+	VMULPD       Y7, Y10, Y10
+	VADDPD       Y10, Y8, Y7
+	VFMADD231PD  Y7, Y0, Y0
+	VADDPD       Y10, Y0, Y0
+	VADDPD       one64<>+0(SB), Y8, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y9
+	VSUBPD       Y9, Y8, Y9
+	VADDPD       Y9, Y0, Y0
+	VPSLLQ       $0x34, Y5, Y5
+	VADDPD       Y0, Y7, Y8
+	VSUBPD       Y7, Y8, Y7
+	VSUBPD       Y7, Y0, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y0
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y5
+	VCMPPD       $0x11, tinylo64<>+0(SB), Y6, Y9
+	VANDNPD      Y5, Y9, Y9
+	VANDPD       Y4, Y9, Y9
+	VTESTPD      Y9, Y9
+	JZ           expsumns64_notiny_142
+	VMULPD       Y0, Y8, Y10
+	VMULPD       two900<>+0(SB), Y10, Y10
+	VANDPD       Y9, Y10, Y10
+	VMOVUPD      (SP), Y9
+	VMOVUPD      32(SP), Y11
+	VADDPD       Y10, Y9, Y12
+	VSUBPD       Y9, Y12, Y13
+	VSUBPD       Y13, Y12, Y14
+	VFNMADD132PD one64<>+0(SB), Y9, Y14
+	VFNMADD132PD one64<>+0(SB), Y10, Y13
+	VADDPD       Y13, Y14, Y14
+	VFMADD231PD  one64<>+0(SB), Y14, Y11
+	VMOVAPD      Y12, Y9
+	VMOVUPD      Y9, (SP)
+	VMOVUPD      Y11, 32(SP)
+
+expsumns64_notiny_142:
+	VMULPD       Y0, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y0, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y0
+	VANDNPD      Y8, Y0, Y8
+	VCMPPD       $0x03, Y6, Y6, Y0
+	VORPD        Y0, Y8, Y8
+	VANDPD       Y4, Y8, Y8
+	VANDPD       Y4, Y7, Y7
+	VCMPPD       $0x00, one64<>+0(SB), Y8, Y0
+	VORPD        Y0, Y5, Y5
+	VANDPD       one64<>+0(SB), Y0, Y0
+	VADDPD       Y0, Y3, Y3
+	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y7, Y5, Y7
+	VADDPD       Y8, Y1, Y0
+	VSUBPD       Y1, Y0, Y4
+	VSUBPD       Y4, Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y1, Y5
+	VFNMADD132PD one64<>+0(SB), Y8, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y2
+	VMOVAPD      Y0, Y1
+	VADDPD       Y7, Y2, Y2
+
+expsumns64_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VEXTRACTF128 $0x01, Y2, X4
+	VADDPD       X4, X2, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VPERMILPD    $0x01, X4, X2
+	VADDSD       X2, X4, X4
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X5
+	VSUBPD       X5, X2, X6
+	VFNMADD132PD one64<>+0(SB), X0, X6
+	VFNMADD132PD one64<>+0(SB), X1, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X4
+	VMOVAPD      X2, X0
+	VMOVUPD      (SP), Y1
+	VMOVUPD      32(SP), Y2
+	VEXTRACTF128 $0x01, Y1, X5
+	VEXTRACTF128 $0x01, Y2, X6
+	VADDPD       X6, X2, X6
+	VADDPD       X1, X5, X2
+	VSUBPD       X5, X2, X7
+	VSUBPD       X7, X2, X8
+	VFNMADD132PD one64<>+0(SB), X5, X8
+	VFNMADD132PD one64<>+0(SB), X1, X7
+	VADDPD       X7, X8, X8
+	VFMADD231PD  one64<>+0(SB), X8, X6
+	VMOVAPD      X2, X5
+	VPERMILPD    $0x01, X5, X1
+	VPERMILPD    $0x01, X6, X2
+	VADDSD       X2, X6, X6
+	VADDPD       X1, X5, X2
+	VSUBPD       X5, X2, X7
+	VSUBPD       X7, X2, X8
+	VFNMADD132PD one64<>+0(SB), X5, X8
+	VFNMADD132PD one64<>+0(SB), X1, X7
+	VADDPD       X7, X8, X8
+	VFMADD231PD  one64<>+0(SB), X8, X6
+	VMOVAPD      X2, X5
+	VEXTRACTF128 $0x01, Y3, X1
+	VADDPD       X1, X3, X1
+	VPERMILPD    $0x01, X1, X2
+	VADDSD       X2, X1, X1
+	VZEROUPPER
+	MOVSD        X0, s+32(FP)
+	MOVSD        X4, c+40(FP)
+	MOVSD        X5, ts+48(FP)
+	MOVSD        X6, tc+56(FP)
+	MOVSD        X1, ones+64(FP)
+	RET

@@ -99,56 +99,17 @@ func (a *arch) expSumTotal64() {
 		a.zero(acc[i])
 		a.zero(comp[i])
 	}
-	magic := c64("magic64n", 0x1.8p52+200) // k = hi·log2e + magic holds n + 200 in its low bits
 	s := streams{ptrs: []GPVirtual{d, x}, n: n}
 	elementwise(a, s, "exptotal64", a.lanes, unroll, a.lanes, func(off int, t tail) {
 		u := off / a.bytes()
 		if !t.full() {
 			u = 1
 		}
-		v := a.load(s.mem(1, off), t)
-		// TwoDiff: hi = v − m, lo = (v − (hi − bb)) − (m + bb), bb = hi − v.
-		hi, bb, lo, w := a.vec(), a.vec(), a.vec(), a.vec()
-		VSUBPD(mv, v, hi)
-		VSUBPD(v, hi, bb)
-		VSUBPD(bb, hi, w)
-		VSUBPD(w, v, w)
-		VADDPD(mv, bb, lo)
-		VSUBPD(lo, w, lo)
-		k := a.vec()
-		VMOVUPD(magic, k)
-		VFMADD231PD(c64("log2e64", math.Log2E), hi, k)
-		nf := a.vec()
-		VSUBPD(magic, k, nf)
-		r := a.vec()
-		VMOVAPD(hi, r)
-		VFNMADD231PD(c64("ln2hi42", expfit.Ln2Hi42), nf, r)  // exact
-		VFNMADD231PD(c64("ln2lo42", expfit.Ln2Lo42), nf, lo) // rl, in lo
-		r2, t1 := a.vec(), a.vec()
-		VMULPD(r, r, r2)
-		p := a.taylorP(r, r2)
-		VMULPD(r2, p, p)        // r²·P = e^r − 1 − r
-		VADDPD(p, r, t1)        // e^r − 1
-		VFMADD231PD(t1, lo, lo) // rl·e^r
-		VADDPD(p, lo, lo)       // w = rl·e^r + r²·P
-		// 1 + r + w rounded once: 1 + r = eh + (r − (eh − 1)) exactly
-		// (Fast2Sum), the error and w added before the last add.
-		e, f := a.vec(), a.vec()
-		VADDPD(one64(), r, e)
-		VSUBPD(one64(), e, f)
-		VSUBPD(f, r, f)
-		VADDPD(f, lo, lo)
-		VADDPD(lo, e, e)
-		VPSLLQ(U8(52), k, k)
-		VPADDQ(k, e, e) // ·2^(n+200)
+		hi, e, lo, k := a.exp64Core(a.load(s.mem(1, off), t), mv)
+		VADDPD(lo, e, e) // 1 + r + w, rounded once
+		VPADDQ(k, e, e)  // ·2^(n+200)
 		VMULPD(c64("twom200", 0x1p-200), e, e)
-		below := a.vec()
-		VCMPPD(U8(0x11), c64("exp64lo", expLo64), hi, below) // hi < −745.13 (ordered)
-		VANDNPD(e, below, e)
-		// A NaN hi: the exponent add may have made e a number; all ones
-		// is a NaN.
-		VCMPPD(U8(0x03), hi, hi, below) // unordered
-		VORPD(below, e, e)
+		a.expFix64(hi, e)
 		if !t.full() {
 			VANDPD(t.v, e, e) // inactive lanes (x = 0) add nothing
 		}
@@ -163,6 +124,171 @@ func (a *arch) expSumTotal64() {
 	Store(c1, ReturnIndex(1))
 	RET()
 }
+
+// exp64Core is the float64 kernels' exp up to its last add: for x's lanes
+// it returns hi = fl(x − m), eh = fl(1 + r) and lo, with e^(x−m) =
+// (eh + lo)·2^n to about 2^-56, and k = (n + 200)·2^52 (the exponent
+// field's increment for 2^(n+200)). See expSumTotal64.
+func (a *arch) exp64Core(v, mv VecVirtual) (hi, eh, lo, k VecVirtual) {
+	// TwoDiff: hi = v − m, lo = (v − (hi − bb)) − (m + bb), bb = hi − v.
+	hi, bb, w := a.vec(), a.vec(), a.vec()
+	lo = a.vec()
+	VSUBPD(mv, v, hi)
+	VSUBPD(v, hi, bb)
+	VSUBPD(bb, hi, w)
+	VSUBPD(w, v, w)
+	VADDPD(mv, bb, lo)
+	VSUBPD(lo, w, lo)
+	magic := c64("magic64n", 0x1.8p52+200) // k = hi·log2e + magic holds n + 200 in its low bits
+	k = a.vec()
+	VMOVUPD(magic, k)
+	VFMADD231PD(c64("log2e64", math.Log2E), hi, k)
+	nf := a.vec()
+	VSUBPD(magic, k, nf)
+	r := a.vec()
+	VMOVAPD(hi, r)
+	VFNMADD231PD(c64("ln2hi42", expfit.Ln2Hi42), nf, r)  // exact
+	VFNMADD231PD(c64("ln2lo42", expfit.Ln2Lo42), nf, lo) // rl, in lo
+	r2, t1 := a.vec(), a.vec()
+	VMULPD(r, r, r2)
+	p := a.taylorP(r, r2)
+	VMULPD(r2, p, p)        // r²·P = e^r − 1 − r
+	VADDPD(p, r, t1)        // e^r − 1
+	VFMADD231PD(t1, lo, lo) // rl·e^r
+	VADDPD(p, lo, lo)       // w = rl·e^r + r²·P
+	// 1 + r = eh + (r − (eh − 1)) exactly (Fast2Sum); the error joins w.
+	eh = a.vec()
+	f := a.vec()
+	VADDPD(one64(), r, eh)
+	VSUBPD(one64(), eh, f)
+	VSUBPD(f, r, f)
+	VADDPD(f, lo, lo)
+	VPSLLQ(U8(52), k, k)
+	return hi, eh, lo, k
+}
+
+// expFix64 zeroes e where hi < −745.13 (−Inf too, as math.Exp) and makes
+// it NaN where hi is: the exponent add may have made a NaN a number, and
+// all ones is a NaN.
+func (a *arch) expFix64(hi, e VecVirtual) {
+	m := a.vec()
+	VCMPPD(U8(0x11), c64("exp64lo", expLo64), hi, m) // hi < −745.13 (ordered)
+	VANDNPD(e, m, e)
+	VCMPPD(U8(0x03), hi, hi, m) // unordered
+	VORPD(m, e, e)
+}
+
+// expSum64 is the float64 contract's expSum: e = exp(x − m), stored when
+// store, and their sum split as generic's expSumPair64 keeps it: ones
+// counts the e that are exactly 1; s + c sums the others whose x − m is
+// at or above −708.3 (tinyHi), each e's rounding error (Fast2Sum of the
+// last add, scaled) joining c, so that the pair is good to about 2^-58
+// as generic's; ts + tc sums the terms with x − m in [−790, −708.3)
+// scaled by 2^1100, where e is subnormal or next to it and loses bits
+// (generic's tiny terms: many of them make a normal log Σ). That sum is
+// kept on the stack and taken only for vectors with such a lane.
+func (a *arch) expSum64(store bool) {
+	name, sig := "expSumNoStore64", "func(x []float64, m float64) (s, c, ts, tc, ones float64)"
+	if store {
+		name, sig = "expSum64", "func(dst, x []float64, m float64) (s, c, ts, tc, ones float64)"
+	}
+	a.fn(name, sig,
+		name+a.suffix+" returns Σ exp(x[i] − m) split as ones (the terms equal to 1), s + c (the other terms above e^-708.3)",
+		"and ts + tc (the terms from e^-790 to e^-708.3, times 2^1100); "+map[bool]string{true: "it stores each exp(x[i] − m) to dst (len(dst) >= len(x)).", false: "it stores nothing."}[store])
+	var ptrs []GPVirtual
+	if store {
+		ptrs = append(ptrs, slicePtr("dst"))
+	}
+	ptrs = append(ptrs, slicePtr("x"))
+	xi := len(ptrs) - 1
+	n := dwords("x")
+	mv := a.bcast64("m")
+	acc, comp, ones := a.vec(), a.vec(), a.vec()
+	a.zero(acc)
+	a.zero(comp)
+	a.zero(ones)
+	tiny := AllocLocal(64) // ts and tc, 4 lanes each
+	z := a.vec()
+	a.zero(z)
+	VMOVUPD(z, tiny)
+	VMOVUPD(z, tiny.Offset(32))
+	s := streams{ptrs: ptrs, n: n}
+	pfx := map[bool]string{true: "expsum64", false: "expsumns64"}[store]
+	elementwise(a, s, pfx, a.lanes, 1, a.lanes, func(off int, t tail) {
+		hi, eh, lo, k := a.exp64Core(a.load(s.mem(xi, off), t), mv)
+		e, el := a.vec(), a.vec()
+		VADDPD(lo, eh, e) // 1 + r + w, rounded once
+		VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
+		VSUBPD(el, lo, el)
+		pow := a.vec()
+		VPADDQ(one64(), k, pow) // 2^(n+200)
+		inTiny := a.vec()
+		VCMPPD(U8(0x11), c64("tinyhi64", tinyHi64), hi, inTiny) // hi < −708.3 (ordered)
+		lowOut := a.vec()
+		VCMPPD(U8(0x11), c64("tinylo64", tinyLo64), hi, lowOut) // hi < −790 (ordered)
+		VANDNPD(inTiny, lowOut, lowOut)                         // in [−790, −708.3)
+		if !t.full() {
+			VANDPD(t.v, lowOut, lowOut)
+		}
+		skip := label(pfx + "_notiny")
+		VTESTPD(lowOut, lowOut)
+		JZ(LabelRef(skip))
+		{
+			ts, tc, v := a.vec(), a.vec(), a.vec()
+			VMULPD(pow, e, v)
+			VMULPD(c64("two900", 0x1p900), v, v) // e·2^(n+1100), normal in these lanes
+			VANDPD(lowOut, v, v)
+			VMOVUPD(tiny, ts)
+			VMOVUPD(tiny.Offset(32), tc)
+			twoSum(ts, tc, v, a.vec)
+			VMOVUPD(ts, tiny)
+			VMOVUPD(tc, tiny.Offset(32))
+		}
+		Label(skip)
+		scale := c64("twom200", 0x1p-200)
+		VMULPD(pow, e, e)
+		VMULPD(scale, e, e) // e·2^n, subnormals rounded once
+		VMULPD(pow, el, el)
+		VMULPD(scale, el, el)
+		a.expFix64(hi, e)
+		if !t.full() {
+			VANDPD(t.v, e, e) // inactive lanes (x = 0) add nothing
+			VANDPD(t.v, el, el)
+		}
+		if store {
+			a.store(e, s.mem(0, off), t)
+		}
+		one := a.vec()
+		VCMPPD(U8(0x00), one64(), e, one) // e == 1
+		VORPD(one, inTiny, inTiny)        // the lanes s + c leave out
+		VANDPD(one64(), one, one)
+		VADDPD(one, ones, ones)
+		VANDNPD(e, inTiny, e)
+		VANDNPD(el, inTiny, el)
+		twoSum(acc, comp, e, a.vec)
+		VADDPD(el, comp, comp)
+	})
+	s1, c1 := a.hsum64Pair(acc, comp)
+	ts, tc := a.vec(), a.vec()
+	VMOVUPD(tiny, ts)
+	VMOVUPD(tiny.Offset(32), tc)
+	ts1, tc1 := a.hsum64Pair(ts, tc)
+	o := a.hsum64(ones)
+	VZEROUPPER()
+	Store(s1, ReturnIndex(0))
+	Store(c1, ReturnIndex(1))
+	Store(ts1, ReturnIndex(2))
+	Store(tc1, ReturnIndex(3))
+	Store(o, ReturnIndex(4))
+	RET()
+}
+
+// tinyHi64 and tinyLo64 are generic's tinyHi and tinyLo: between them the
+// terms are summed scaled.
+const (
+	tinyHi64 = -708.3
+	tinyLo64 = -790.0
+)
 
 // taylorP returns P(r) = Σ r^j/(j+2)!, j = 0..11, by Estrin's scheme:
 // pairs c_j + c_{j+1}·r, combined by r² into q0, q1, q2, then q0 +

@@ -867,5 +867,7 @@ func main() {
 	avx2.maxMin64()
 	avx2.expSumTotal64()
 	avx2.div64()
+	avx2.expSum64(true)
+	avx2.expSum64(false)
 	Generate()
 }
