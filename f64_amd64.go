@@ -10,9 +10,10 @@ import (
 
 // avx2Set64 is generic64 with its exp passes, max and division in AVX2
 // (asm/amd64/f64.go): maxMin (and max from it), Softmax's exp pass with
-// its store and total, the split exp sum the other functions take, and
-// the division. expSumPrecise stays generic's (the soft-target gradient
-// wants each e to 2^-59); so do sub, sum, dot and the backward kernels.
+// its store and total, the split exp sum the other functions take, the
+// division and LogSoftmax's subtraction. expSumPrecise stays generic's
+// (the soft-target gradient wants each e to 2^-59); so do sum, dot and
+// the backward kernels.
 var avx2Set64 = func() kernels[float64] {
 	k := generic64
 	k.name = "avx2"
@@ -22,6 +23,7 @@ var avx2Set64 = func() kernels[float64] {
 	k.expSum = expSum64Asm
 	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
 	k.div = div64Asm
+	k.sub = func(dst, x []float64, m, l float64) { sub64AVX2(dst[:len(x)], x, m, l) }
 	return k
 }()
 

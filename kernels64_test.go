@@ -150,6 +150,15 @@ func kernels64Case(t *testing.T, k *kernels[float64], n, c int) {
 			t.Fatalf("expSum in place, %s: e[%d] = %v, want %v", where, i, in[i], dst[i])
 		}
 	}
+	// sub: bit for bit generic's, −Inf and NaN lanes included.
+	l := math.Log(ws)
+	k.sub(in, x, ghi, l)
+	sub64(want, x, ghi, l)
+	for i := range want {
+		if math.Float64bits(in[i]) != math.Float64bits(want[i]) && !(in[i] != in[i] && want[i] != want[i]) {
+			t.Fatalf("sub, %s: (%v − %v) − %v = %v, want %v", where, x[i], ghi, l, in[i], want[i])
+		}
+	}
 	if s != s {
 		return
 	}

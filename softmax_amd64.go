@@ -298,3 +298,8 @@ func expSum64AVX2(dst []float64, x []float64, m float64) (s float64, c float64, 
 //
 //go:noescape
 func expSumNoStore64AVX2(x []float64, m float64) (s float64, c float64, ts float64, tc float64, ones float64)
+
+// sub64AVX2 stores dst[i] = (x[i] − m) − l with x[i] − m exact (TwoDiff); len(dst) >= len(x).
+//
+//go:noescape
+func sub64AVX2(dst []float64, x []float64, m float64, l float64)

@@ -12220,3 +12220,122 @@ expsumns64_done:
 	MOVSD        X6, tc+56(FP)
 	MOVSD        X1, ones+64(FP)
 	RET
+
+// func sub64AVX2(dst []float64, x []float64, m float64, l float64)
+// Requires: AVX, AVX2
+TEXT ·sub64AVX2(SB), NOSPLIT, $32-64
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	SHLQ         $0x01, DX
+	VBROADCASTSD m+48(FP), Y0
+	VBROADCASTSD l+56(FP), Y1
+
+sub64_loop:
+	CMPQ      DX, $0x00000010
+	JB        sub64_single
+	VMOVUPS   (CX), Y2
+	VSUBPD    Y0, Y2, Y3
+	VSUBPD    Y2, Y3, Y4
+	VSUBPD    Y4, Y3, Y5
+	VSUBPD    Y5, Y2, Y5
+	VADDPD    Y0, Y4, Y2
+	VSUBPD    Y2, Y5, Y2
+	VSUBPD    Y1, Y3, Y3
+	VADDPD    Y2, Y3, Y5
+	VCMPPD    $0x03, Y2, Y2, Y4
+	VBLENDVPD Y4, Y3, Y5, Y5
+	VMOVUPS   Y5, (AX)
+	VMOVUPS   32(CX), Y2
+	VSUBPD    Y0, Y2, Y3
+	VSUBPD    Y2, Y3, Y4
+	VSUBPD    Y4, Y3, Y5
+	VSUBPD    Y5, Y2, Y5
+	VADDPD    Y0, Y4, Y2
+	VSUBPD    Y2, Y5, Y2
+	VSUBPD    Y1, Y3, Y3
+	VADDPD    Y2, Y3, Y5
+	VCMPPD    $0x03, Y2, Y2, Y4
+	VBLENDVPD Y4, Y3, Y5, Y5
+	VMOVUPS   Y5, 32(AX)
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000040, CX
+	SUBQ      $0x00000010, DX
+	JMP       sub64_loop
+
+sub64_single:
+	CMPQ      DX, $0x00000008
+	JB        sub64_tail
+	VMOVUPS   (CX), Y2
+	VSUBPD    Y0, Y2, Y3
+	VSUBPD    Y2, Y3, Y4
+	VSUBPD    Y4, Y3, Y5
+	VSUBPD    Y5, Y2, Y5
+	VADDPD    Y0, Y4, Y2
+	VSUBPD    Y2, Y5, Y2
+	VSUBPD    Y1, Y3, Y3
+	VADDPD    Y2, Y3, Y5
+	VCMPPD    $0x03, Y2, Y2, Y4
+	VBLENDVPD Y4, Y3, Y5, Y5
+	VMOVUPS   Y5, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000008, DX
+	JMP       sub64_single
+
+sub64_tail:
+	TESTQ      DX, DX
+	JZ         sub64_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y2
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_143
+	VMASKMOVPS (CX), Y2, Y2
+	JMP        tail_loaded_144
+
+tail_page_143:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    BX, BX
+
+copy_145:
+	CMPQ BX, DX
+	JAE  copied_146
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_145
+
+copied_146:
+	VMOVUPS (SP), Y2
+
+tail_loaded_144:
+	VSUBPD    Y0, Y2, Y3
+	VSUBPD    Y2, Y3, Y4
+	VSUBPD    Y4, Y3, Y5
+	VSUBPD    Y5, Y2, Y5
+	VADDPD    Y0, Y4, Y0
+	VSUBPD    Y0, Y5, Y0
+	VSUBPD    Y1, Y3, Y3
+	VADDPD    Y0, Y3, Y5
+	VCMPPD    $0x03, Y0, Y0, Y4
+	VBLENDVPD Y4, Y3, Y5, Y5
+	VMOVUPS   Y5, (SP)
+	XORQ      CX, CX
+
+copy_147:
+	CMPQ CX, DX
+	JAE  copied_148
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_147
+
+copied_148:
+sub64_done:
+	VZEROUPPER
+	RET

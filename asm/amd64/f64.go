@@ -283,6 +283,36 @@ func (a *arch) expSum64(store bool) {
 	RET()
 }
 
+// sub64: dst = (x − m) − l as generic's sub64 forms it: hi + lo = x − m
+// (TwoDiff), (hi − l) + lo, or hi − l where lo is NaN (x − m infinite,
+// or x NaN).
+func (a *arch) sub64() {
+	a.fn("sub64", "func(dst, x []float64, m, l float64)",
+		"sub64"+a.suffix+" stores dst[i] = (x[i] − m) − l with x[i] − m exact (TwoDiff); len(dst) >= len(x).")
+	d := slicePtr("dst")
+	x := slicePtr("x")
+	n := dwords("x")
+	mv, lv := a.bcast64("m"), a.bcast64("l")
+	s := streams{ptrs: []GPVirtual{d, x}, n: n}
+	elementwise(a, s, "sub64", a.lanes, 2, a.lanes, func(off int, t tail) {
+		v := a.load(s.mem(1, off), t)
+		hi, bb, w, lo := a.vec(), a.vec(), a.vec(), a.vec()
+		VSUBPD(mv, v, hi)
+		VSUBPD(v, hi, bb)
+		VSUBPD(bb, hi, w)
+		VSUBPD(w, v, w)
+		VADDPD(mv, bb, lo)
+		VSUBPD(lo, w, lo)
+		VSUBPD(lv, hi, hi) // hi − l
+		VADDPD(lo, hi, w)  // (hi − l) + lo
+		VCMPPD(U8(0x03), lo, lo, bb)
+		VBLENDVPD(bb, hi, w, w)
+		a.store(w, s.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}
+
 // tinyHi64 and tinyLo64 are generic's tinyHi and tinyLo: between them the
 // terms are summed scaled.
 const (

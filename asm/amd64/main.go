@@ -869,5 +869,6 @@ func main() {
 	avx2.div64()
 	avx2.expSum64(true)
 	avx2.expSum64(false)
+	avx2.sub64()
 	Generate()
 }
