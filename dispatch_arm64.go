@@ -32,9 +32,8 @@ func archSets32() []*kernels[float32] {
 	return nil
 }
 
-// neon64 is generic64 with Softmax's float64 passes in NEON (asm/arm64/f64.go):
-// maxMin (and max from it), the exp pass with its store and total, and
-// the division. The other float64 functions keep the generic kernels.
+// neon64 is generic64 with its exp passes, max, division and subtraction in
+// NEON (asm/arm64/f64.go), as amd64's avx2Set64.
 var neon64 = func() kernels[float64] {
 	k := generic64
 	k.name = "neon"
@@ -45,6 +44,18 @@ var neon64 = func() kernels[float64] {
 		return h + c, 0 // rounded once
 	}
 	k.div = func(dst, x []float64, s float64) { div64NEON(dst[:len(x)], x, s) }
+	k.sub = func(dst, x []float64, m, l float64) { sub64NEON(dst[:len(x)], x, m, l) }
+	k.expSum = func(dst, x []float64, m float64) (rest, ones float64) {
+		var s, c, ts, tc float64
+		if len(dst) == 0 {
+			s, c, ts, tc, ones = expSumNoStore64NEON(x, m)
+		} else {
+			s, c, ts, tc, ones = expSum64NEON(dst[:len(x)], x, m)
+		}
+		return tinyJoin(s, c, ts, tc), ones
+	}
+	// The soft-target gradient wants each e to 2^-59: generic's.
+	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
 	return k
 }()
 

@@ -2,11 +2,7 @@
 
 package softmax
 
-import (
-	"math"
-
-	"github.com/klauspost/cpuid/v2"
-)
+import "github.com/klauspost/cpuid/v2"
 
 // avx2Set64 is generic64 with its exp passes, max and division in AVX2
 // (asm/amd64/f64.go): maxMin (and max from it), Softmax's exp pass with
@@ -28,8 +24,7 @@ var avx2Set64 = func() kernels[float64] {
 }()
 
 // expSum64Asm is the contract's expSum: the kernel's split sum, its tiny
-// terms (scaled by 2^tinyBits) added back as generic's expSumPair64 adds
-// them.
+// terms (scaled by 2^tinyBits) added back (tinyJoin).
 func expSum64Asm(dst, x []float64, m float64) (rest, ones float64) {
 	var s, c, ts, tc float64
 	if len(dst) == 0 {
@@ -37,10 +32,7 @@ func expSum64Asm(dst, x []float64, m float64) (rest, ones float64) {
 	} else {
 		s, c, ts, tc, ones = expSum64AVX2(dst[:len(x)], x, m)
 	}
-	if t := ts + tc; t != 0 {
-		s, c = addComp(s, c, math.Ldexp(t, -tinyBits))
-	}
-	return s + c, ones
+	return tinyJoin(s, c, ts, tc), ones
 }
 
 // expSumTotal64Asm is the contract's expSumTotal (mu = 0): the total s + c

@@ -42,3 +42,12 @@ func expSumTotal64NEON(dst, x []float64, m float64) (s, c float64)
 
 //go:noescape
 func div64NEON(dst, x []float64, s float64)
+
+//go:noescape
+func expSum64NEON(dst, x []float64, m float64) (s, c, ts, tc, ones float64)
+
+//go:noescape
+func expSumNoStore64NEON(x []float64, m float64) (s, c, ts, tc, ones float64)
+
+//go:noescape
+func sub64NEON(dst, x []float64, m, l float64)

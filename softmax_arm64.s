@@ -180,6 +180,78 @@ DATA	·expSumTotal64Inf<>+0(SB)/8, $0xfff0000000000000
 DATA	·expSumTotal64Inf<>+8(SB)/8, $0xfff0000000000000
 GLOBL	·expSumTotal64Inf<>(SB), RODATA|NOPTR, $16
 
+DATA	·es64Exp<>+0(SB)/8, $0x43380000000000c8
+DATA	·es64Exp<>+8(SB)/8, $0x43380000000000c8
+DATA	·es64Exp<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·es64Exp<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA	·es64Exp<>+32(SB)/8, $0x3d2ef35793c76730
+DATA	·es64Exp<>+40(SB)/8, $0x7830000000000000
+DATA	·es64Exp<>+48(SB)/8, $0x3ff0000000000000
+DATA	·es64Exp<>+56(SB)/8, $0x3ff0000000000000
+DATA	·es64Exp<>+64(SB)/8, $0xc0874910d52d3052
+DATA	·es64Exp<>+72(SB)/8, $0xc0874910d52d3052
+DATA	·es64Exp<>+80(SB)/8, $0x3370000000000000
+DATA	·es64Exp<>+88(SB)/8, $0x3370000000000000
+DATA	·es64Exp<>+96(SB)/8, $0x3fc5555555555555
+DATA	·es64Exp<>+104(SB)/8, $0x3f81111111111111
+DATA	·es64Exp<>+112(SB)/8, $0x3f2a01a01a01a01a
+DATA	·es64Exp<>+120(SB)/8, $0x3ec71de3a556c734
+DATA	·es64Exp<>+128(SB)/8, $0x3e5ae64567f544e4
+DATA	·es64Exp<>+136(SB)/8, $0x3de6124613a86d09
+DATA	·es64Exp<>+144(SB)/8, $0xc086226666666666
+DATA	·es64Exp<>+152(SB)/8, $0xc086226666666666
+DATA	·es64Exp<>+160(SB)/8, $0xc088b00000000000
+DATA	·es64Exp<>+168(SB)/8, $0xc088b00000000000
+GLOBL	·es64Exp<>(SB), RODATA|NOPTR, $176
+
+DATA	·es64Add<>+0(SB)/8, $0x3e927e4fb7789f5c
+DATA	·es64Add<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA	·es64Add<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA	·es64Add<>+24(SB)/8, $0x3efa01a01a01a01a
+DATA	·es64Add<>+32(SB)/8, $0x3fe0000000000000
+DATA	·es64Add<>+40(SB)/8, $0x3fa5555555555555
+GLOBL	·es64Add<>(SB), RODATA|NOPTR, $48
+
+DATA	·es64Inf<>+0(SB)/8, $0xfff0000000000000
+DATA	·es64Inf<>+8(SB)/8, $0xfff0000000000000
+GLOBL	·es64Inf<>(SB), RODATA|NOPTR, $16
+
+DATA	·esn64Exp<>+0(SB)/8, $0x43380000000000c8
+DATA	·esn64Exp<>+8(SB)/8, $0x43380000000000c8
+DATA	·esn64Exp<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·esn64Exp<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA	·esn64Exp<>+32(SB)/8, $0x3d2ef35793c76730
+DATA	·esn64Exp<>+40(SB)/8, $0x7830000000000000
+DATA	·esn64Exp<>+48(SB)/8, $0x3ff0000000000000
+DATA	·esn64Exp<>+56(SB)/8, $0x3ff0000000000000
+DATA	·esn64Exp<>+64(SB)/8, $0xc0874910d52d3052
+DATA	·esn64Exp<>+72(SB)/8, $0xc0874910d52d3052
+DATA	·esn64Exp<>+80(SB)/8, $0x3370000000000000
+DATA	·esn64Exp<>+88(SB)/8, $0x3370000000000000
+DATA	·esn64Exp<>+96(SB)/8, $0x3fc5555555555555
+DATA	·esn64Exp<>+104(SB)/8, $0x3f81111111111111
+DATA	·esn64Exp<>+112(SB)/8, $0x3f2a01a01a01a01a
+DATA	·esn64Exp<>+120(SB)/8, $0x3ec71de3a556c734
+DATA	·esn64Exp<>+128(SB)/8, $0x3e5ae64567f544e4
+DATA	·esn64Exp<>+136(SB)/8, $0x3de6124613a86d09
+DATA	·esn64Exp<>+144(SB)/8, $0xc086226666666666
+DATA	·esn64Exp<>+152(SB)/8, $0xc086226666666666
+DATA	·esn64Exp<>+160(SB)/8, $0xc088b00000000000
+DATA	·esn64Exp<>+168(SB)/8, $0xc088b00000000000
+GLOBL	·esn64Exp<>(SB), RODATA|NOPTR, $176
+
+DATA	·esn64Add<>+0(SB)/8, $0x3e927e4fb7789f5c
+DATA	·esn64Add<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA	·esn64Add<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA	·esn64Add<>+24(SB)/8, $0x3efa01a01a01a01a
+DATA	·esn64Add<>+32(SB)/8, $0x3fe0000000000000
+DATA	·esn64Add<>+40(SB)/8, $0x3fa5555555555555
+GLOBL	·esn64Add<>(SB), RODATA|NOPTR, $48
+
+DATA	·esn64Inf<>+0(SB)/8, $0xfff0000000000000
+DATA	·esn64Inf<>+8(SB)/8, $0xfff0000000000000
+GLOBL	·esn64Inf<>(SB), RODATA|NOPTR, $16
+
 // func maxNEON(x []float32) float32
 TEXT ·maxNEON(SB), NOSPLIT, $0-28
 	MOVD	x_base+0(FP), R1
@@ -2662,4 +2734,633 @@ div64_store1:
 	VST1.P	V4.S[0], 4(R0)
 div64_storeed:
 div64_done:
+	RET
+
+// func expSum64NEON(dst, x []float64, m float64) (s, c, ts, tc, ones float64)
+TEXT ·expSum64NEON(SB), NOSPLIT, $0-96
+	MOVD	dst_base+0(FP), R0
+	MOVD	x_base+24(FP), R1
+	MOVD	x_len+32(FP), R2
+	LSL	$1, R2, R2
+	FMOVD	m+48(FP), F15
+	VDUP	V15.D[0], V15.D2
+	MOVD	$·es64Exp<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	48(R4), [V24.S4, V25.S4, V26.S4]
+	MOVD	$·es64Add<>(SB), R6
+	VEOR	V12.B16, V12.B16, V12.B16
+	VEOR	V13.B16, V13.B16, V13.B16
+	VEOR	V14.B16, V14.B16, V14.B16
+	VEOR	V27.B16, V27.B16, V27.B16
+	VEOR	V28.B16, V28.B16, V28.B16
+	SUBS	$4, R2, R2
+	BLT	es64_tail
+es64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	MOVD	R6, R5
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
+	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
+	VSHL	$52, V7.D2, V30.D2
+	VADD	V19.D2, V30.D2, V30.D2
+	WORD	$0x6ee2e73f	// fcmgt v31.2d, v25.2d, v2.2d
+	WORD	$0x6ee2e744	// fcmgt v4.2d, v26.2d, v2.2d
+	WORD	$0x4e641fe4	// bic v4.16b, v31.16b, v4.16b
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBZ	R7, es64_notiny0
+	WORD	$0x6e7edc25	// fmul v5.2d, v1.2d, v30.2d
+	VEOR	V9.B16, V9.B16, V9.B16
+	WORD	$0x4fd218a9	// fmla v9.2d, v5.2d, v18.d[1]
+	VAND	V4.B16, V9.B16, V9.B16
+	WORD	$0x4e69d765	// fadd v5.2d, v27.2d, v9.2d
+	WORD	$0x4efbd4a6	// fsub v6.2d, v5.2d, v27.2d
+	WORD	$0x4ee6d4a8	// fsub v8.2d, v5.2d, v6.2d
+	WORD	$0x4ee8d768	// fsub v8.2d, v27.2d, v8.2d
+	WORD	$0x4ee6d526	// fsub v6.2d, v9.2d, v6.2d
+	WORD	$0x4e66d508	// fadd v8.2d, v8.2d, v6.2d
+	WORD	$0x4e68d79c	// fadd v28.2d, v28.2d, v8.2d
+	WORD	$0x4e69d77b	// fadd v27.2d, v27.2d, v9.2d
+es64_notiny0:
+	WORD	$0x6e7edc21	// fmul v1.2d, v1.2d, v30.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7edfbd	// fmul v29.2d, v29.2d, v30.2d
+	WORD	$0x6e75dfbd	// fmul v29.2d, v29.2d, v21.2d
+	WORD	$0x6ee2e685	// fcmgt v5.2d, v20.2d, v2.2d
+	WORD	$0x4e651c21	// bic v1.16b, v1.16b, v5.16b
+	WORD	$0x4e62e445	// fcmeq v5.2d, v2.2d, v2.2d
+	VBIF	V5.B16, V2.B16, V1.B16
+	WORD	$0x4e73e425	// fcmeq v5.2d, v1.2d, v19.2d
+	VAND	V19.B16, V5.B16, V6.B16
+	WORD	$0x4e66d5ce	// fadd v14.2d, v14.2d, v6.2d
+	VORR	V5.B16, V31.B16, V31.B16
+	WORD	$0x4e7f1c26	// bic v6.16b, v1.16b, v31.16b
+	WORD	$0x4e7f1fbd	// bic v29.16b, v29.16b, v31.16b
+	WORD	$0x4e66d585	// fadd v5.2d, v12.2d, v6.2d
+	WORD	$0x4eecd4a9	// fsub v9.2d, v5.2d, v12.2d
+	WORD	$0x4ee9d4aa	// fsub v10.2d, v5.2d, v9.2d
+	WORD	$0x4eead58a	// fsub v10.2d, v12.2d, v10.2d
+	WORD	$0x4ee9d4c9	// fsub v9.2d, v6.2d, v9.2d
+	WORD	$0x4e69d54a	// fadd v10.2d, v10.2d, v9.2d
+	WORD	$0x4e6ad5ad	// fadd v13.2d, v13.2d, v10.2d
+	WORD	$0x4e66d58c	// fadd v12.2d, v12.2d, v6.2d
+	WORD	$0x4e7dd5ad	// fadd v13.2d, v13.2d, v29.2d
+	VST1.P	[V1.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	es64_loop4
+es64_tail:
+	ADDS	$4, R2, R2
+	BEQ	es64_done
+	MOVD	$·es64Inf<>(SB), R4
+	VLD1.P	16(R4), [V0.S4]
+	CMP	$2, R2
+	BLT	es64_load1
+	BEQ	es64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	es64_loaded
+es64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	es64_loaded
+es64_load1:
+	VLD1.P	4(R1), V0.S[0]
+es64_loaded:
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	MOVD	R6, R5
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
+	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
+	VSHL	$52, V7.D2, V30.D2
+	VADD	V19.D2, V30.D2, V30.D2
+	WORD	$0x6ee2e73f	// fcmgt v31.2d, v25.2d, v2.2d
+	WORD	$0x6ee2e744	// fcmgt v4.2d, v26.2d, v2.2d
+	WORD	$0x4e641fe4	// bic v4.16b, v31.16b, v4.16b
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBZ	R7, es64_notiny1
+	WORD	$0x6e7edc25	// fmul v5.2d, v1.2d, v30.2d
+	VEOR	V9.B16, V9.B16, V9.B16
+	WORD	$0x4fd218a9	// fmla v9.2d, v5.2d, v18.d[1]
+	VAND	V4.B16, V9.B16, V9.B16
+	WORD	$0x4e69d765	// fadd v5.2d, v27.2d, v9.2d
+	WORD	$0x4efbd4a6	// fsub v6.2d, v5.2d, v27.2d
+	WORD	$0x4ee6d4a8	// fsub v8.2d, v5.2d, v6.2d
+	WORD	$0x4ee8d768	// fsub v8.2d, v27.2d, v8.2d
+	WORD	$0x4ee6d526	// fsub v6.2d, v9.2d, v6.2d
+	WORD	$0x4e66d508	// fadd v8.2d, v8.2d, v6.2d
+	WORD	$0x4e68d79c	// fadd v28.2d, v28.2d, v8.2d
+	WORD	$0x4e69d77b	// fadd v27.2d, v27.2d, v9.2d
+es64_notiny1:
+	WORD	$0x6e7edc21	// fmul v1.2d, v1.2d, v30.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7edfbd	// fmul v29.2d, v29.2d, v30.2d
+	WORD	$0x6e75dfbd	// fmul v29.2d, v29.2d, v21.2d
+	WORD	$0x6ee2e685	// fcmgt v5.2d, v20.2d, v2.2d
+	WORD	$0x4e651c21	// bic v1.16b, v1.16b, v5.16b
+	WORD	$0x4e62e445	// fcmeq v5.2d, v2.2d, v2.2d
+	VBIF	V5.B16, V2.B16, V1.B16
+	WORD	$0x4e73e425	// fcmeq v5.2d, v1.2d, v19.2d
+	VAND	V19.B16, V5.B16, V6.B16
+	WORD	$0x4e66d5ce	// fadd v14.2d, v14.2d, v6.2d
+	VORR	V5.B16, V31.B16, V31.B16
+	WORD	$0x4e7f1c26	// bic v6.16b, v1.16b, v31.16b
+	WORD	$0x4e7f1fbd	// bic v29.16b, v29.16b, v31.16b
+	WORD	$0x4e66d585	// fadd v5.2d, v12.2d, v6.2d
+	WORD	$0x4eecd4a9	// fsub v9.2d, v5.2d, v12.2d
+	WORD	$0x4ee9d4aa	// fsub v10.2d, v5.2d, v9.2d
+	WORD	$0x4eead58a	// fsub v10.2d, v12.2d, v10.2d
+	WORD	$0x4ee9d4c9	// fsub v9.2d, v6.2d, v9.2d
+	WORD	$0x4e69d54a	// fadd v10.2d, v10.2d, v9.2d
+	WORD	$0x4e6ad5ad	// fadd v13.2d, v13.2d, v10.2d
+	WORD	$0x4e66d58c	// fadd v12.2d, v12.2d, v6.2d
+	WORD	$0x4e7dd5ad	// fadd v13.2d, v13.2d, v29.2d
+	CMP	$2, R2
+	BLT	es64_store1
+	BEQ	es64_store2
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	VST1.P	V1.S[2], 4(R0)
+	B	es64_storeed
+es64_store2:
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	B	es64_storeed
+es64_store1:
+	VST1.P	V1.S[0], 4(R0)
+es64_storeed:
+es64_done:
+	WORD	$0x7e70d9ad	// faddp d13, v13.2d
+	VDUP	V12.D[1], V5.D2
+	WORD	$0x4e65d584	// fadd v4.2d, v12.2d, v5.2d
+	WORD	$0x4eecd486	// fsub v6.2d, v4.2d, v12.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d587	// fsub v7.2d, v12.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d5ad	// fadd v13.2d, v13.2d, v7.2d
+	WORD	$0x4e65d58c	// fadd v12.2d, v12.2d, v5.2d
+	WORD	$0x7e70db9c	// faddp d28, v28.2d
+	VDUP	V27.D[1], V5.D2
+	WORD	$0x4e65d764	// fadd v4.2d, v27.2d, v5.2d
+	WORD	$0x4efbd486	// fsub v6.2d, v4.2d, v27.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d767	// fsub v7.2d, v27.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d79c	// fadd v28.2d, v28.2d, v7.2d
+	WORD	$0x4e65d77b	// fadd v27.2d, v27.2d, v5.2d
+	WORD	$0x7e70d9ce	// faddp d14, v14.2d
+	FMOVD	F12, s+56(FP)
+	FMOVD	F13, c+64(FP)
+	FMOVD	F27, ts+72(FP)
+	FMOVD	F28, tc+80(FP)
+	FMOVD	F14, ones+88(FP)
+	RET
+
+// func expSumNoStore64NEON(x []float64, m float64) (s, c, ts, tc, ones float64)
+TEXT ·expSumNoStore64NEON(SB), NOSPLIT, $0-72
+	MOVD	x_base+0(FP), R1
+	MOVD	x_len+8(FP), R2
+	LSL	$1, R2, R2
+	FMOVD	m+24(FP), F15
+	VDUP	V15.D[0], V15.D2
+	MOVD	$·esn64Exp<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	48(R4), [V24.S4, V25.S4, V26.S4]
+	MOVD	$·esn64Add<>(SB), R6
+	VEOR	V12.B16, V12.B16, V12.B16
+	VEOR	V13.B16, V13.B16, V13.B16
+	VEOR	V14.B16, V14.B16, V14.B16
+	VEOR	V27.B16, V27.B16, V27.B16
+	VEOR	V28.B16, V28.B16, V28.B16
+	SUBS	$4, R2, R2
+	BLT	esn64_tail
+esn64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	MOVD	R6, R5
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
+	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
+	VSHL	$52, V7.D2, V30.D2
+	VADD	V19.D2, V30.D2, V30.D2
+	WORD	$0x6ee2e73f	// fcmgt v31.2d, v25.2d, v2.2d
+	WORD	$0x6ee2e744	// fcmgt v4.2d, v26.2d, v2.2d
+	WORD	$0x4e641fe4	// bic v4.16b, v31.16b, v4.16b
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBZ	R7, esn64_notiny0
+	WORD	$0x6e7edc25	// fmul v5.2d, v1.2d, v30.2d
+	VEOR	V9.B16, V9.B16, V9.B16
+	WORD	$0x4fd218a9	// fmla v9.2d, v5.2d, v18.d[1]
+	VAND	V4.B16, V9.B16, V9.B16
+	WORD	$0x4e69d765	// fadd v5.2d, v27.2d, v9.2d
+	WORD	$0x4efbd4a6	// fsub v6.2d, v5.2d, v27.2d
+	WORD	$0x4ee6d4a8	// fsub v8.2d, v5.2d, v6.2d
+	WORD	$0x4ee8d768	// fsub v8.2d, v27.2d, v8.2d
+	WORD	$0x4ee6d526	// fsub v6.2d, v9.2d, v6.2d
+	WORD	$0x4e66d508	// fadd v8.2d, v8.2d, v6.2d
+	WORD	$0x4e68d79c	// fadd v28.2d, v28.2d, v8.2d
+	WORD	$0x4e69d77b	// fadd v27.2d, v27.2d, v9.2d
+esn64_notiny0:
+	WORD	$0x6e7edc21	// fmul v1.2d, v1.2d, v30.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7edfbd	// fmul v29.2d, v29.2d, v30.2d
+	WORD	$0x6e75dfbd	// fmul v29.2d, v29.2d, v21.2d
+	WORD	$0x6ee2e685	// fcmgt v5.2d, v20.2d, v2.2d
+	WORD	$0x4e651c21	// bic v1.16b, v1.16b, v5.16b
+	WORD	$0x4e62e445	// fcmeq v5.2d, v2.2d, v2.2d
+	VBIF	V5.B16, V2.B16, V1.B16
+	WORD	$0x4e73e425	// fcmeq v5.2d, v1.2d, v19.2d
+	VAND	V19.B16, V5.B16, V6.B16
+	WORD	$0x4e66d5ce	// fadd v14.2d, v14.2d, v6.2d
+	VORR	V5.B16, V31.B16, V31.B16
+	WORD	$0x4e7f1c26	// bic v6.16b, v1.16b, v31.16b
+	WORD	$0x4e7f1fbd	// bic v29.16b, v29.16b, v31.16b
+	WORD	$0x4e66d585	// fadd v5.2d, v12.2d, v6.2d
+	WORD	$0x4eecd4a9	// fsub v9.2d, v5.2d, v12.2d
+	WORD	$0x4ee9d4aa	// fsub v10.2d, v5.2d, v9.2d
+	WORD	$0x4eead58a	// fsub v10.2d, v12.2d, v10.2d
+	WORD	$0x4ee9d4c9	// fsub v9.2d, v6.2d, v9.2d
+	WORD	$0x4e69d54a	// fadd v10.2d, v10.2d, v9.2d
+	WORD	$0x4e6ad5ad	// fadd v13.2d, v13.2d, v10.2d
+	WORD	$0x4e66d58c	// fadd v12.2d, v12.2d, v6.2d
+	WORD	$0x4e7dd5ad	// fadd v13.2d, v13.2d, v29.2d
+	SUBS	$4, R2, R2
+	BGE	esn64_loop4
+esn64_tail:
+	ADDS	$4, R2, R2
+	BEQ	esn64_done
+	MOVD	$·esn64Inf<>(SB), R4
+	VLD1.P	16(R4), [V0.S4]
+	CMP	$2, R2
+	BLT	esn64_load1
+	BEQ	esn64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	esn64_loaded
+esn64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	esn64_loaded
+esn64_load1:
+	VLD1.P	4(R1), V0.S[0]
+esn64_loaded:
+	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5e6	// fadd v6.2d, v15.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	MOVD	R6, R5
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
+	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
+	VSHL	$52, V7.D2, V30.D2
+	VADD	V19.D2, V30.D2, V30.D2
+	WORD	$0x6ee2e73f	// fcmgt v31.2d, v25.2d, v2.2d
+	WORD	$0x6ee2e744	// fcmgt v4.2d, v26.2d, v2.2d
+	WORD	$0x4e641fe4	// bic v4.16b, v31.16b, v4.16b
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBZ	R7, esn64_notiny1
+	WORD	$0x6e7edc25	// fmul v5.2d, v1.2d, v30.2d
+	VEOR	V9.B16, V9.B16, V9.B16
+	WORD	$0x4fd218a9	// fmla v9.2d, v5.2d, v18.d[1]
+	VAND	V4.B16, V9.B16, V9.B16
+	WORD	$0x4e69d765	// fadd v5.2d, v27.2d, v9.2d
+	WORD	$0x4efbd4a6	// fsub v6.2d, v5.2d, v27.2d
+	WORD	$0x4ee6d4a8	// fsub v8.2d, v5.2d, v6.2d
+	WORD	$0x4ee8d768	// fsub v8.2d, v27.2d, v8.2d
+	WORD	$0x4ee6d526	// fsub v6.2d, v9.2d, v6.2d
+	WORD	$0x4e66d508	// fadd v8.2d, v8.2d, v6.2d
+	WORD	$0x4e68d79c	// fadd v28.2d, v28.2d, v8.2d
+	WORD	$0x4e69d77b	// fadd v27.2d, v27.2d, v9.2d
+esn64_notiny1:
+	WORD	$0x6e7edc21	// fmul v1.2d, v1.2d, v30.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7edfbd	// fmul v29.2d, v29.2d, v30.2d
+	WORD	$0x6e75dfbd	// fmul v29.2d, v29.2d, v21.2d
+	WORD	$0x6ee2e685	// fcmgt v5.2d, v20.2d, v2.2d
+	WORD	$0x4e651c21	// bic v1.16b, v1.16b, v5.16b
+	WORD	$0x4e62e445	// fcmeq v5.2d, v2.2d, v2.2d
+	VBIF	V5.B16, V2.B16, V1.B16
+	WORD	$0x4e73e425	// fcmeq v5.2d, v1.2d, v19.2d
+	VAND	V19.B16, V5.B16, V6.B16
+	WORD	$0x4e66d5ce	// fadd v14.2d, v14.2d, v6.2d
+	VORR	V5.B16, V31.B16, V31.B16
+	WORD	$0x4e7f1c26	// bic v6.16b, v1.16b, v31.16b
+	WORD	$0x4e7f1fbd	// bic v29.16b, v29.16b, v31.16b
+	WORD	$0x4e66d585	// fadd v5.2d, v12.2d, v6.2d
+	WORD	$0x4eecd4a9	// fsub v9.2d, v5.2d, v12.2d
+	WORD	$0x4ee9d4aa	// fsub v10.2d, v5.2d, v9.2d
+	WORD	$0x4eead58a	// fsub v10.2d, v12.2d, v10.2d
+	WORD	$0x4ee9d4c9	// fsub v9.2d, v6.2d, v9.2d
+	WORD	$0x4e69d54a	// fadd v10.2d, v10.2d, v9.2d
+	WORD	$0x4e6ad5ad	// fadd v13.2d, v13.2d, v10.2d
+	WORD	$0x4e66d58c	// fadd v12.2d, v12.2d, v6.2d
+	WORD	$0x4e7dd5ad	// fadd v13.2d, v13.2d, v29.2d
+esn64_done:
+	WORD	$0x7e70d9ad	// faddp d13, v13.2d
+	VDUP	V12.D[1], V5.D2
+	WORD	$0x4e65d584	// fadd v4.2d, v12.2d, v5.2d
+	WORD	$0x4eecd486	// fsub v6.2d, v4.2d, v12.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d587	// fsub v7.2d, v12.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d5ad	// fadd v13.2d, v13.2d, v7.2d
+	WORD	$0x4e65d58c	// fadd v12.2d, v12.2d, v5.2d
+	WORD	$0x7e70db9c	// faddp d28, v28.2d
+	VDUP	V27.D[1], V5.D2
+	WORD	$0x4e65d764	// fadd v4.2d, v27.2d, v5.2d
+	WORD	$0x4efbd486	// fsub v6.2d, v4.2d, v27.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d767	// fsub v7.2d, v27.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d79c	// fadd v28.2d, v28.2d, v7.2d
+	WORD	$0x4e65d77b	// fadd v27.2d, v27.2d, v5.2d
+	WORD	$0x7e70d9ce	// faddp d14, v14.2d
+	FMOVD	F12, s+32(FP)
+	FMOVD	F13, c+40(FP)
+	FMOVD	F27, ts+48(FP)
+	FMOVD	F28, tc+56(FP)
+	FMOVD	F14, ones+64(FP)
+	RET
+
+// func sub64NEON(dst, x []float64, m, l float64)
+TEXT ·sub64NEON(SB), NOSPLIT, $0-64
+	MOVD	dst_base+0(FP), R0
+	MOVD	x_base+24(FP), R1
+	MOVD	x_len+32(FP), R2
+	LSL	$1, R2, R2
+	FMOVD	m+48(FP), F13
+	VDUP	V13.D[0], V13.D2
+	FMOVD	l+56(FP), F14
+	VDUP	V14.D[0], V14.D2
+	SUBS	$16, R2, R2
+	BLT	sub64_w4
+sub64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD	$0x4eedd408	// fsub v8.2d, v0.2d, v13.2d
+	WORD	$0x4ee0d50a	// fsub v10.2d, v8.2d, v0.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd40b	// fsub v11.2d, v0.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V4.B16
+	WORD	$0x4eedd428	// fsub v8.2d, v1.2d, v13.2d
+	WORD	$0x4ee1d50a	// fsub v10.2d, v8.2d, v1.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd42b	// fsub v11.2d, v1.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d505	// fadd v5.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V5.B16
+	WORD	$0x4eedd448	// fsub v8.2d, v2.2d, v13.2d
+	WORD	$0x4ee2d50a	// fsub v10.2d, v8.2d, v2.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd44b	// fsub v11.2d, v2.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d506	// fadd v6.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V6.B16
+	WORD	$0x4eedd468	// fsub v8.2d, v3.2d, v13.2d
+	WORD	$0x4ee3d50a	// fsub v10.2d, v8.2d, v3.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd46b	// fsub v11.2d, v3.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d507	// fadd v7.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V7.B16
+	VST1.P	[V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUBS	$16, R2, R2
+	BGE	sub64_loop16
+sub64_w4:
+	ADDS	$12, R2, R2
+	BLT	sub64_tail
+sub64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4eedd408	// fsub v8.2d, v0.2d, v13.2d
+	WORD	$0x4ee0d50a	// fsub v10.2d, v8.2d, v0.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd40b	// fsub v11.2d, v0.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V4.B16
+	VST1.P	[V4.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	sub64_loop4
+sub64_tail:
+	ADDS	$4, R2, R2
+	BEQ	sub64_done
+	CMP	$2, R2
+	BLT	sub64_load1
+	BEQ	sub64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	sub64_loaded
+sub64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	sub64_loaded
+sub64_load1:
+	VLD1.P	4(R1), V0.S[0]
+sub64_loaded:
+	WORD	$0x4eedd408	// fsub v8.2d, v0.2d, v13.2d
+	WORD	$0x4ee0d50a	// fsub v10.2d, v8.2d, v0.2d
+	WORD	$0x4eead50b	// fsub v11.2d, v8.2d, v10.2d
+	WORD	$0x4eebd40b	// fsub v11.2d, v0.2d, v11.2d
+	WORD	$0x4e6ad5ac	// fadd v12.2d, v13.2d, v10.2d
+	WORD	$0x4eecd569	// fsub v9.2d, v11.2d, v12.2d
+	WORD	$0x4eeed508	// fsub v8.2d, v8.2d, v14.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	WORD	$0x4e69e52a	// fcmeq v10.2d, v9.2d, v9.2d
+	VBIF	V10.B16, V8.B16, V4.B16
+	CMP	$2, R2
+	BLT	sub64_store1
+	BEQ	sub64_store2
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	VST1.P	V4.S[2], 4(R0)
+	B	sub64_storeed
+sub64_store2:
+	VST1.P	V4.S[0], 4(R0)
+	VST1.P	V4.S[1], 4(R0)
+	B	sub64_storeed
+sub64_store1:
+	VST1.P	V4.S[0], 4(R0)
+sub64_storeed:
+sub64_done:
 	RET

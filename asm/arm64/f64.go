@@ -160,6 +160,188 @@ func expSumTotal64Kernel(e *emitter) {
 	e.ret()
 }
 
+// expSum64Kernel is the float64 contract's expSum, as asm/amd64/f64.go's
+// expSum64: e stored when store; ones counts the e equal to 1; s + c sums
+// the other terms at or above e^-708.3, each e's rounding error (Fast2Sum
+// of the last add, scaled) joining c; ts + tc sums the terms in
+// [e^-790, e^-708.3) scaled by 2^1100 (only for vectors with such a lane).
+// The exp is expSumTotal64Kernel's, but for Estrin's addends, loaded
+// (LD1R) each step to leave registers for the sums.
+func expSum64Kernel(store bool) func(*emitter) {
+	return func(e *emitter) {
+		name, args, argSize, ret := "expSumNoStore64NEON(x []float64, m float64) (s, c, ts, tc, ones float64)", 0, 72, 32
+		if store {
+			name, args, argSize, ret = "expSum64NEON(dst, x []float64, m float64) (s, c, ts, tc, ones float64)", 24, 96, 56
+		}
+		e.text(name, argSize)
+		const dst, src, cnt, tmp, addPtr, addBase, f0, f1 gpr = 0, 1, 2, 4, 5, 6, 7, 8
+		const x, ev, hi, lo, t1, t2, t3, k, nf, r, r2, r4, s, c, ones, mv vreg = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+		const magic, k1, k2, one, expLo, scale, c13, c57, c911, tinyHi, tinyLo vreg = 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26
+		const ts, tc, el, pow, msk vreg = 27, 28, 29, 30, 31
+		pfx := map[bool]string{true: "es64", false: "esn64"}[store]
+		if store {
+			e.movdArg("dst_base+0(FP)", dst)
+		}
+		e.movdArg(fmt.Sprintf("x_base+%d(FP)", args), src)
+		e.dwordCount(fmt.Sprintf("x_len+%d(FP)", args+8), cnt)
+		e.fmovdArg(fmt.Sprintf("m+%d(FP)", args+24), mv)
+		e.vdupLane0(d2, mv, mv)
+		coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
+		e.constants(pfx+"Exp", tmp, magic,
+			splat64(f64(0x1.8p52+200)),
+			pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
+			pack64([2]uint64{f64(expfit.Ln2Lo42), f64(0x1p900)}),
+			splat64(f64(1)),
+			splat64(f64(expLo64)),
+			splat64(f64(0x1p-200)),
+			pack64([2]uint64{coef(1), coef(3)}),
+			pack64([2]uint64{coef(5), coef(7)}),
+			pack64([2]uint64{coef(9), coef(11)}),
+			splat64(f64(tinyHi64)),
+			splat64(f64(tinyLo64)))
+		// Estrin's addends in the order pair() takes them: c8, c10, c4, c6, c0, c2.
+		sym := "·" + pfx + "Add<>"
+		for i, j := range []int{8, 10, 4, 6, 0, 2} {
+			fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
+		}
+		fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
+		e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+		for _, v := range []vreg{s, c, ones, ts, tc} {
+			e.veor(v, v, v)
+		}
+		pair := func(j int, v vreg) { // c_j + c_j+1·r
+			e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
+			e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
+		}
+		quad := func(j int, a, b vreg) {
+			pair(j, a)
+			pair(j+2, b)
+			e.vfmla(d2, a, b, r2)
+		}
+		skips := 0
+		var outs []stream
+		if store {
+			outs = []stream{{dst, []vreg{ev}}}
+		}
+		e.walk(pfx, cnt, []int{4}, []stream{{src, []vreg{x}}}, outs, func() {
+			e.constants(pfx+"Inf", tmp, x, splat64(f64(math.Inf(-1))))
+		}, func(int) {
+			e.fsub(d2, hi, x, mv)
+			e.fsub(d2, t1, hi, x)  // bb = hi − x
+			e.fsub(d2, t2, hi, t1) // hi − bb
+			e.fsub(d2, t2, x, t2)  // x − (hi − bb)
+			e.fadd(d2, t3, mv, t1) // m + bb
+			e.fsub(d2, lo, t2, t3) // lo
+			e.vmov(k, magic)
+			e.fmlaElem(d2, k, hi, k1, 0) // magic + hi·log2e
+			e.fsub(d2, nf, k, magic)     // n
+			e.vmov(r, hi)
+			e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·Ln2Hi42, exact
+			e.fmlsElem(d2, lo, nf, k2, 0) // rl = lo − n·Ln2Lo42
+			e.fmul(d2, r2, r, r)
+			e.fmul(d2, r4, r2, r2)
+			e.op("MOVD", addBase.String(), addPtr.String())
+			quad(8, t1, t2)
+			quad(4, t3, t2)
+			e.vfmla(d2, t3, t1, r4)
+			quad(0, nf, t2)
+			e.vfmla(d2, nf, t3, r4) // P
+			e.fmul(d2, nf, nf, r2)  // r²·P = e^r − 1 − r
+			e.fadd(d2, t1, nf, r)   // e^r − 1
+			e.vfmla(d2, lo, lo, t1) // rl·e^r
+			e.fadd(d2, lo, lo, nf)  // w
+			e.fadd(d2, t3, one, r)  // eh = 1 + r, and its error (Fast2Sum)
+			e.fsub(d2, t2, t3, one)
+			e.fsub(d2, t2, r, t2)
+			e.fadd(d2, lo, lo, t2)
+			e.fadd(d2, ev, t3, lo) // e, rounded once
+			e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
+			e.fsub(d2, el, lo, el)
+			e.vshl(d2, pow, k, 52)
+			e.vadd(d2, pow, pow, one)                      // 2^(n+200)
+			e.fcmgt(d2, msk, tinyHi, hi)                   // hi < −708.3 (ordered)
+			e.fcmgt(d2, t1, tinyLo, hi)                    // hi < −790
+			e.bic(t1, msk, t1)                             // in [−790, −708.3)
+			skip := fmt.Sprintf("%s_notiny%d", pfx, skips) // compute runs twice: the loop and the tail
+			skips++
+			e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
+			e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
+			e.op("ORR", f1.String(), f0.String(), f0.String())
+			e.cbz(f0, skip)
+			e.fmul(d2, t2, ev, pow)
+			e.veor(r, r, r)
+			e.fmlaElem(d2, r, t2, k2, 1) // e·2^(n+1100), exact
+			e.vand(r, r, t1)
+			e.twoSum(ts, tc, r, []vreg{t2, t3, nf})
+			e.label(skip)
+			e.fmul(d2, ev, ev, pow)
+			e.fmul(d2, ev, ev, scale) // e·2^n, subnormals rounded once
+			e.fmul(d2, el, el, pow)
+			e.fmul(d2, el, el, scale)
+			e.fcmgt(d2, t2, expLo, hi) // hi < −745.13 (ordered)
+			e.bic(ev, ev, t2)
+			e.fcmeq(d2, t2, hi, hi) // hi ordered; else e = hi, a NaN
+			e.vbif(ev, hi, t2)
+			e.fcmeq(d2, t2, ev, one) // e == 1
+			e.vand(t3, t2, one)
+			e.fadd(d2, ones, ones, t3)
+			e.op("VORR", t2.b16(), msk.b16(), msk.b16()) // the lanes s + c leave out
+			e.bic(t3, ev, msk)
+			e.bic(el, el, msk)
+			e.twoSum(s, c, t3, []vreg{t2, r, r2})
+			e.fadd(d2, c, c, el)
+		}, nil)
+		for _, p := range [][2]vreg{{s, c}, {ts, tc}} {
+			e.faddpD(p[1], p[1])
+			e.op("VDUP", fmt.Sprintf("V%d.D[1]", p[0]), fmt.Sprintf("V%d.D2", t2))
+			e.twoSum(p[0], p[1], t2, []vreg{t1, t3, k})
+		}
+		e.faddpD(ones, ones)
+		for i, v := range []vreg{s, c, ts, tc, ones} {
+			e.fmovdRet(v, fmt.Sprintf("%s+%d(FP)", []string{"s", "c", "ts", "tc", "ones"}[i], ret+8*i))
+		}
+		e.ret()
+	}
+}
+
+// tinyHi64 and tinyLo64 are generic's tinyHi and tinyLo: between them the
+// terms are summed scaled.
+const (
+	tinyHi64 = -708.3
+	tinyLo64 = -790.0
+)
+
+// sub64Kernel: dst = (x − m) − l as generic's sub64 forms it: hi + lo =
+// x − m (TwoDiff), (hi − l) + lo, or hi − l where lo is NaN.
+func sub64Kernel(e *emitter) {
+	e.text("sub64NEON(dst, x []float64, m, l float64)", 64)
+	const dst, src, cnt gpr = 0, 1, 2
+	x, out := seq(0, 4), seq(4, 4)
+	const hi, lo, t1, t2, t3, mv, lv vreg = 8, 9, 10, 11, 12, 13, 14
+	e.movdArg("dst_base+0(FP)", dst)
+	e.movdArg("x_base+24(FP)", src)
+	e.dwordCount("x_len+32(FP)", cnt)
+	e.fmovdArg("m+48(FP)", mv)
+	e.vdupLane0(d2, mv, mv)
+	e.fmovdArg("l+56(FP)", lv)
+	e.vdupLane0(d2, lv, lv)
+	e.mapKernel("sub64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
+		for i := range nv {
+			e.fsub(d2, hi, x[i], mv)
+			e.fsub(d2, t1, hi, x[i]) // bb = hi − x
+			e.fsub(d2, t2, hi, t1)   // hi − bb
+			e.fsub(d2, t2, x[i], t2) // x − (hi − bb)
+			e.fadd(d2, t3, mv, t1)   // m + bb
+			e.fsub(d2, lo, t2, t3)   // lo
+			e.fsub(d2, hi, hi, lv)   // hi − l
+			e.fadd(d2, out[i], hi, lo)
+			e.fcmeq(d2, t1, lo, lo)
+			e.vbif(out[i], hi, t1) // lo NaN: hi − l
+		}
+	})
+	e.ret()
+}
+
 // expLo64 is where math.Exp's result turns 0 (below ln 2^-1075).
 const expLo64 = -745.1332191019412
 
