@@ -187,6 +187,32 @@ func BenchmarkSoftmax64(b *testing.B) {
 	}
 }
 
+// BenchmarkFloat64 times the float64 functions whose exp passes the SIMD
+// sets run (the backward passes and the soft-target gradient stay
+// generic's), on every float64 set: impl=<set>/fn=<name>.
+func BenchmarkFloat64(b *testing.B) {
+	const n = 4096
+	x := gen.Logits(newRand(2), n, 4, 0)
+	dst := make([]float64, n)
+	for _, k := range sets64 {
+		for _, f := range []struct {
+			name string
+			run  func()
+		}{
+			{"LogSoftmax", func() { logSoftmaxRow(k, dst, x) }},
+			{"LogSumExp", func() { logSumExp(k, x) }},
+			{"CrossEntropyGrad", func() { crossEntropy(k, dst, x, []int{7}, n, 1) }},
+		} {
+			b.Run(fmt.Sprintf("impl=%s/fn=%s/n=%d", k.name, f.name, n), func(b *testing.B) {
+				b.SetBytes(8 * n)
+				for b.Loop() {
+					f.run()
+				}
+			})
+		}
+	}
+}
+
 func plainSoftmax64(dst, x []float64) {
 	m := math.Inf(-1)
 	for _, v := range x {

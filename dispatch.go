@@ -16,8 +16,8 @@ var sets32 = append(archSets32(), &generic32)
 var active32 = chooseSet(os.Getenv("SOFTMAX_IMPL"))
 
 // sets64 and active64 are the same for float64: amd64 with AVX2 and arm64
-// have float64 kernels for Softmax (f64_amd64.go, dispatch_arm64.go),
-// every other set is generic's.
+// have float64 sets (f64_amd64.go, dispatch_arm64.go), generic's kernels
+// with the max, exp, division and subtraction passes in SIMD.
 // SOFTMAX_IMPL=generic makes float64 generic too; any other value leaves
 // float64 on its best set.
 var (
@@ -72,8 +72,8 @@ func setNames() []string {
 }
 
 // Impl reports the kernel set in use for float32: "avx512", "avx2", "neon"
-// or "generic". float64 runs the generic kernels, but for Softmax and
-// SoftmaxRows on amd64 with AVX2 (AVX-512 CPUs included) and on arm64,
-// which run float64 kernels of their own (avx2, neon) unless
-// SOFTMAX_IMPL=generic.
+// or "generic". float64 has SIMD kernels on amd64 with AVX2 (AVX-512
+// CPUs included) and on arm64 for the passes of Softmax, LogSoftmax,
+// LogSumExp and CrossEntropy(Grad); the others, and every float64 pass
+// under SOFTMAX_IMPL=generic, run the generic kernels.
 func Impl() string { return active32.name }
