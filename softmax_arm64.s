@@ -2548,11 +2548,11 @@ est64_loop4:
 	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
 	VFMLA	V4.D2, V3.D2, V3.D2
 	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
-	WORD	$0x4e69d661	// fadd v1.2d, v19.2d, v9.2d
-	WORD	$0x4ef3d425	// fsub v5.2d, v1.2d, v19.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
-	WORD	$0x4e63d421	// fadd v1.2d, v1.2d, v3.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	VSHL	$52, V7.D2, V7.D2
 	VADD	V7.D2, V1.D2, V1.D2
 	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
@@ -2624,11 +2624,11 @@ est64_loaded:
 	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
 	VFMLA	V4.D2, V3.D2, V3.D2
 	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
-	WORD	$0x4e69d661	// fadd v1.2d, v19.2d, v9.2d
-	WORD	$0x4ef3d425	// fsub v5.2d, v1.2d, v19.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
-	WORD	$0x4e63d421	// fadd v1.2d, v1.2d, v3.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	VSHL	$52, V7.D2, V7.D2
 	VADD	V7.D2, V1.D2, V1.D2
 	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
@@ -2758,6 +2758,7 @@ TEXT ·expSum64NEON(SB), NOSPLIT, $0-96
 	BLT	es64_tail
 es64_loop4:
 	VLD1.P	16(R1), [V0.S4]
+	MOVD	R6, R5
 	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
 	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
 	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
@@ -2772,7 +2773,6 @@ es64_loop4:
 	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
 	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
 	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
-	MOVD	R6, R5
 	VLD1R.P	8(R5), [V4.D2]
 	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
 	VLD1R.P	8(R5), [V5.D2]
@@ -2868,6 +2868,7 @@ es64_load2:
 es64_load1:
 	VLD1.P	4(R1), V0.S[0]
 es64_loaded:
+	MOVD	R6, R5
 	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
 	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
 	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
@@ -2882,7 +2883,6 @@ es64_loaded:
 	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
 	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
 	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
-	MOVD	R6, R5
 	VLD1R.P	8(R5), [V4.D2]
 	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
 	VLD1R.P	8(R5), [V5.D2]
@@ -3020,6 +3020,7 @@ TEXT ·expSumNoStore64NEON(SB), NOSPLIT, $0-72
 	BLT	esn64_tail
 esn64_loop4:
 	VLD1.P	16(R1), [V0.S4]
+	MOVD	R6, R5
 	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
 	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
 	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
@@ -3034,7 +3035,6 @@ esn64_loop4:
 	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
 	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
 	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
-	MOVD	R6, R5
 	VLD1R.P	8(R5), [V4.D2]
 	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
 	VLD1R.P	8(R5), [V5.D2]
@@ -3129,6 +3129,7 @@ esn64_load2:
 esn64_load1:
 	VLD1.P	4(R1), V0.S[0]
 esn64_loaded:
+	MOVD	R6, R5
 	WORD	$0x4eefd402	// fsub v2.2d, v0.2d, v15.2d
 	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
 	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
@@ -3143,7 +3144,6 @@ esn64_loaded:
 	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
 	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
 	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
-	MOVD	R6, R5
 	VLD1R.P	8(R5), [V4.D2]
 	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
 	VLD1R.P	8(R5), [V5.D2]

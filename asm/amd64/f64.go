@@ -78,8 +78,8 @@ func (a *arch) maxMin64() {
 // expSumTotal64 stores e = exp(x − m) for float64 Softmax and returns
 // their total as a compensated pair. hi + lo = x − m exactly (TwoDiff);
 // hi + lo = n·ln2 + r + rl with r = hi − n·Ln2Hi42 exact (expfit), rl = lo −
-// n·Ln2Lo42; e^(r+rl) = 1 + r + w, w = rl +
-// r²·P(r) with P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14! < 2^-57 for
+// n·Ln2Lo42; e^(r+rl) = 1 + r + w, w = rl·e^r +
+// r²·P(r) (rl²/2 is below 2^-65) with P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14! < 2^-57 for
 // |r| <= ln2/2), rounded once (Fast2Sum for 1 + r), so that e is within
 // about 0.55 ULP; 2^n joins as 2^(n+200) by an integer add to the
 // exponent and 2^-200 by a multiply, which rounds the results below 2^-1022
@@ -130,15 +130,7 @@ func (a *arch) expSumTotal64() {
 // (eh + lo)·2^n to about 2^-56, and k = (n + 200)·2^52 (the exponent
 // field's increment for 2^(n+200)). See expSumTotal64.
 func (a *arch) exp64Core(v, mv VecVirtual) (hi, eh, lo, k VecVirtual) {
-	// TwoDiff: hi = v − m, lo = (v − (hi − bb)) − (m + bb), bb = hi − v.
-	hi, bb, w := a.vec(), a.vec(), a.vec()
-	lo = a.vec()
-	VSUBPD(mv, v, hi)
-	VSUBPD(v, hi, bb)
-	VSUBPD(bb, hi, w)
-	VSUBPD(w, v, w)
-	VADDPD(mv, bb, lo)
-	VSUBPD(lo, w, lo)
+	hi, lo = a.twoDiff64(v, mv)
 	magic := c64("magic64n", 0x1.8p52+200) // k = hi·log2e + magic holds n + 200 in its low bits
 	k = a.vec()
 	VMOVUPD(magic, k)
@@ -165,6 +157,21 @@ func (a *arch) exp64Core(v, mv VecVirtual) (hi, eh, lo, k VecVirtual) {
 	VADDPD(f, lo, lo)
 	VPSLLQ(U8(52), k, k)
 	return hi, eh, lo, k
+}
+
+// twoDiff64 returns hi = fl(v − m) and lo, hi + lo = v − m exactly (Knuth's
+// TwoSum: lo = (v − (hi − bb)) − (m + bb), bb = hi − v; NaN where hi is
+// infinite), as generic's twoDiff.
+func (a *arch) twoDiff64(v, mv VecVirtual) (hi, lo VecVirtual) {
+	hi, lo = a.vec(), a.vec()
+	bb, w := a.vec(), a.vec()
+	VSUBPD(mv, v, hi)
+	VSUBPD(v, hi, bb)
+	VSUBPD(bb, hi, w)
+	VSUBPD(w, v, w)
+	VADDPD(mv, bb, lo)
+	VSUBPD(lo, w, lo)
+	return hi, lo
 }
 
 // expFix64 zeroes e where hi < −745.13 (−Inf too, as math.Exp) and makes
@@ -295,18 +302,12 @@ func (a *arch) sub64() {
 	mv, lv := a.bcast64("m"), a.bcast64("l")
 	s := streams{ptrs: []GPVirtual{d, x}, n: n}
 	elementwise(a, s, "sub64", a.lanes, 2, a.lanes, func(off int, t tail) {
-		v := a.load(s.mem(1, off), t)
-		hi, bb, w, lo := a.vec(), a.vec(), a.vec(), a.vec()
-		VSUBPD(mv, v, hi)
-		VSUBPD(v, hi, bb)
-		VSUBPD(bb, hi, w)
-		VSUBPD(w, v, w)
-		VADDPD(mv, bb, lo)
-		VSUBPD(lo, w, lo)
+		hi, lo := a.twoDiff64(a.load(s.mem(1, off), t), mv)
+		w, nan := a.vec(), a.vec()
 		VSUBPD(lv, hi, hi) // hi − l
 		VADDPD(lo, hi, w)  // (hi − l) + lo
-		VCMPPD(U8(0x03), lo, lo, bb)
-		VBLENDVPD(bb, hi, w, w)
+		VCMPPD(U8(0x03), lo, lo, nan)
+		VBLENDVPD(nan, hi, w, w)
 		a.store(w, s.mem(0, off), t)
 	})
 	VZEROUPPER()

@@ -102,47 +102,16 @@ func expSumTotal64Kernel(e *emitter) {
 	e.constants("expSumTotal64Inf", tmp, ninf, splat64(f64(math.Inf(-1))))
 	e.veor(s, s, s)
 	e.veor(c, c, c)
-	// pair(j) = c_j + c_j+1·r into v; quad(j) = pair(j) + pair(j+2)·r².
-	pair := func(j int, v vreg) {
+	pair := func(j int, v vreg) { // c_j + c_j+1·r
 		e.vmov(v, add0+vreg(j/2))
 		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
 	}
-	quad := func(j int, a, b vreg) {
-		pair(j, a)
-		pair(j+2, b)
-		e.vfmla(d2, a, b, r2)
-	}
+	regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, mv, magic, k1, k2, one}
 	e.walk("est64", cnt, []int{4}, []stream{{src, []vreg{x}}}, []stream{{dst, []vreg{ev}}}, func() {
 		e.vmov(x, ninf)
 	}, func(int) {
-		e.fsub(d2, hi, x, mv)
-		e.fsub(d2, t1, hi, x)  // bb = hi − x
-		e.fsub(d2, t2, hi, t1) // hi − bb
-		e.fsub(d2, t2, x, t2)  // x − (hi − bb)
-		e.fadd(d2, t3, mv, t1) // m + bb
-		e.fsub(d2, lo, t2, t3) // lo
-		e.vmov(k, magic)
-		e.fmlaElem(d2, k, hi, k1, 0) // magic + hi·log2e
-		e.fsub(d2, nf, k, magic)     // n
-		e.vmov(r, hi)
-		e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·Ln2Hi42, exact
-		e.fmlsElem(d2, lo, nf, k2, 0) // rl = lo − n·ln2Lo42
-		e.fmul(d2, r2, r, r)
-		e.fmul(d2, r4, r2, r2)
-		quad(8, t1, t2)
-		quad(4, t3, t2)
-		e.vfmla(d2, t3, t1, r4)
-		quad(0, nf, t2)
-		e.vfmla(d2, nf, t3, r4) // P
-		e.fmul(d2, nf, nf, r2)  // r²·P = e^r − 1 − r
-		e.fadd(d2, t1, nf, r)   // e^r − 1
-		e.vfmla(d2, lo, lo, t1) // rl·e^r
-		e.fadd(d2, lo, lo, nf)  // w
-		e.fadd(d2, ev, one, r)  // 1 + r, and its error (Fast2Sum)
-		e.fsub(d2, t2, ev, one)
-		e.fsub(d2, t2, r, t2)
-		e.fadd(d2, lo, lo, t2)
-		e.fadd(d2, ev, ev, lo)
+		e.exp64Core(regs, pair)
+		e.fadd(d2, ev, t3, lo) // e, rounded once
 		e.vshl(d2, k, k, 52)
 		e.vadd(d2, ev, ev, k) // ·2^(n+200)
 		e.fmul(d2, ev, ev, scale)
@@ -213,11 +182,7 @@ func expSum64Kernel(store bool) func(*emitter) {
 			e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
 			e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
 		}
-		quad := func(j int, a, b vreg) {
-			pair(j, a)
-			pair(j+2, b)
-			e.vfmla(d2, a, b, r2)
-		}
+		regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, mv, magic, k1, k2, one}
 		skips := 0
 		var outs []stream
 		if store {
@@ -226,34 +191,8 @@ func expSum64Kernel(store bool) func(*emitter) {
 		e.walk(pfx, cnt, []int{4}, []stream{{src, []vreg{x}}}, outs, func() {
 			e.constants(pfx+"Inf", tmp, x, splat64(f64(math.Inf(-1))))
 		}, func(int) {
-			e.fsub(d2, hi, x, mv)
-			e.fsub(d2, t1, hi, x)  // bb = hi − x
-			e.fsub(d2, t2, hi, t1) // hi − bb
-			e.fsub(d2, t2, x, t2)  // x − (hi − bb)
-			e.fadd(d2, t3, mv, t1) // m + bb
-			e.fsub(d2, lo, t2, t3) // lo
-			e.vmov(k, magic)
-			e.fmlaElem(d2, k, hi, k1, 0) // magic + hi·log2e
-			e.fsub(d2, nf, k, magic)     // n
-			e.vmov(r, hi)
-			e.fmlsElem(d2, r, nf, k1, 1)  // r = hi − n·Ln2Hi42, exact
-			e.fmlsElem(d2, lo, nf, k2, 0) // rl = lo − n·Ln2Lo42
-			e.fmul(d2, r2, r, r)
-			e.fmul(d2, r4, r2, r2)
 			e.op("MOVD", addBase.String(), addPtr.String())
-			quad(8, t1, t2)
-			quad(4, t3, t2)
-			e.vfmla(d2, t3, t1, r4)
-			quad(0, nf, t2)
-			e.vfmla(d2, nf, t3, r4) // P
-			e.fmul(d2, nf, nf, r2)  // r²·P = e^r − 1 − r
-			e.fadd(d2, t1, nf, r)   // e^r − 1
-			e.vfmla(d2, lo, lo, t1) // rl·e^r
-			e.fadd(d2, lo, lo, nf)  // w
-			e.fadd(d2, t3, one, r)  // eh = 1 + r, and its error (Fast2Sum)
-			e.fsub(d2, t2, t3, one)
-			e.fsub(d2, t2, r, t2)
-			e.fadd(d2, lo, lo, t2)
+			e.exp64Core(regs, pair)
 			e.fadd(d2, ev, t3, lo) // e, rounded once
 			e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
 			e.fsub(d2, el, lo, el)
@@ -327,19 +266,68 @@ func sub64Kernel(e *emitter) {
 	e.vdupLane0(d2, lv, lv)
 	e.mapKernel("sub64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
-			e.fsub(d2, hi, x[i], mv)
-			e.fsub(d2, t1, hi, x[i]) // bb = hi − x
-			e.fsub(d2, t2, hi, t1)   // hi − bb
-			e.fsub(d2, t2, x[i], t2) // x − (hi − bb)
-			e.fadd(d2, t3, mv, t1)   // m + bb
-			e.fsub(d2, lo, t2, t3)   // lo
-			e.fsub(d2, hi, hi, lv)   // hi − l
+			e.twoDiff64(hi, lo, x[i], mv, t1, t2, t3)
+			e.fsub(d2, hi, hi, lv) // hi − l
 			e.fadd(d2, out[i], hi, lo)
 			e.fcmeq(d2, t1, lo, lo)
 			e.vbif(out[i], hi, t1) // lo NaN: hi − l
 		}
 	})
 	e.ret()
+}
+
+// twoDiff64 sets hi = fl(x − m) and lo, hi + lo = x − m exactly (Knuth's
+// TwoSum; NaN where hi is infinite), as generic's twoDiff; t1..t3 are
+// clobbered.
+func (e *emitter) twoDiff64(hi, lo, x, m, t1, t2, t3 vreg) {
+	e.fsub(d2, hi, x, m)
+	e.fsub(d2, t1, hi, x)  // bb = hi − x
+	e.fsub(d2, t2, hi, t1) // hi − bb
+	e.fsub(d2, t2, x, t2)  // x − (hi − bb)
+	e.fadd(d2, t3, m, t1)  // m + bb
+	e.fsub(d2, lo, t2, t3) // lo
+}
+
+// expRegs names the registers exp64Core works in and the constants it
+// reads: magic (1.5·2^52 + 200), k1 = {log2e, Ln2Hi42}, k2 = {Ln2Lo42, ·},
+// one, and through pair, Estrin's coefficients.
+type expRegs struct {
+	x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, m, magic, k1, k2, one vreg
+}
+
+// exp64Core is the float64 kernels' exp up to its last add (see
+// expSumTotal64Kernel): for x's lanes it leaves hi = fl(x − m), eh =
+// fl(1 + r) in t3 and lo, with e^(x−m) = (eh + lo)·2^n to about 2^-56,
+// and k = magic + hi·log2e (n + 200 in its low bits). pair(j, v) sets v to
+// c_j + c_j+1·r, P's coefficients taken as the kernel keeps them.
+func (e *emitter) exp64Core(g expRegs, pair func(j int, v vreg)) {
+	quad := func(j int, a, b vreg) { // pair(j) + pair(j+2)·r²
+		pair(j, a)
+		pair(j+2, b)
+		e.vfmla(d2, a, b, g.r2)
+	}
+	e.twoDiff64(g.hi, g.lo, g.x, g.m, g.t1, g.t2, g.t3)
+	e.vmov(g.k, g.magic)
+	e.fmlaElem(d2, g.k, g.hi, g.k1, 0) // magic + hi·log2e
+	e.fsub(d2, g.nf, g.k, g.magic)     // n
+	e.vmov(g.r, g.hi)
+	e.fmlsElem(d2, g.r, g.nf, g.k1, 1)  // r = hi − n·Ln2Hi42, exact
+	e.fmlsElem(d2, g.lo, g.nf, g.k2, 0) // rl = lo − n·Ln2Lo42
+	e.fmul(d2, g.r2, g.r, g.r)
+	e.fmul(d2, g.r4, g.r2, g.r2)
+	quad(8, g.t1, g.t2)
+	quad(4, g.t3, g.t2)
+	e.vfmla(d2, g.t3, g.t1, g.r4)
+	quad(0, g.nf, g.t2)
+	e.vfmla(d2, g.nf, g.t3, g.r4) // P
+	e.fmul(d2, g.nf, g.nf, g.r2)  // r²·P = e^r − 1 − r
+	e.fadd(d2, g.t1, g.nf, g.r)   // e^r − 1
+	e.vfmla(d2, g.lo, g.lo, g.t1) // rl·e^r
+	e.fadd(d2, g.lo, g.lo, g.nf)  // w
+	e.fadd(d2, g.t3, g.one, g.r)  // eh = 1 + r, and its error (Fast2Sum)
+	e.fsub(d2, g.t2, g.t3, g.one)
+	e.fsub(d2, g.t2, g.r, g.t2)
+	e.fadd(d2, g.lo, g.lo, g.t2)
 }
 
 // expLo64 is where math.Exp's result turns 0 (below ln 2^-1075).
