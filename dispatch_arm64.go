@@ -32,32 +32,8 @@ func archSets32() []*kernels[float32] {
 	return nil
 }
 
-// neon64 is generic64 with its exp passes, max, division and subtraction in
-// NEON (asm/arm64/f64.go), as amd64's avx2Set64.
-var neon64 = func() kernels[float64] {
-	k := generic64
-	k.name = "neon"
-	k.max = func(x []float64) float64 { m, _ := maxMin64NEON(x); return m }
-	k.maxMin = maxMin64NEON
-	k.expSumTotal = func(dst, x []float64, m, _ float64) (s, mu float64) {
-		h, c := expSumTotal64NEON(dst[:len(x)], x, m)
-		return h + c, 0 // rounded once
-	}
-	k.div = func(dst, x []float64, s float64) { div64NEON(dst[:len(x)], x, s) }
-	k.sub = func(dst, x []float64, m, l float64) { sub64NEON(dst[:len(x)], x, m, l) }
-	k.expSum = func(dst, x []float64, m float64) (rest, ones float64) {
-		var s, c, ts, tc float64
-		if len(dst) == 0 {
-			s, c, ts, tc, ones = expSumNoStore64NEON(x, m)
-		} else {
-			s, c, ts, tc, ones = expSum64NEON(dst[:len(x)], x, m)
-		}
-		return tinyJoin(s, c, ts, tc), ones
-	}
-	// The soft-target gradient wants each e to 2^-59: generic's.
-	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
-	return k
-}()
+// neon64 is the arm64 float64 set (asm/arm64/f64.go).
+var neon64 = simd64(asm64{"neon", maxMin64NEON, expSumTotal64NEON, expSum64NEON, expSumNoStore64NEON, div64NEON, sub64NEON})
 
 // archSets64 lists the arm64 float64 sets, as archSets32.
 func archSets64() []*kernels[float64] {

@@ -329,16 +329,6 @@ func expSumTotal64(dst, x []float64, m, _ float64) (s, mu float64) {
 	return hi + (lo + c), 0
 }
 
-// tinyJoin finishes a SIMD set's float64 expSum as expSumPair64 does: its
-// pair s + c and its terms below e^tinyHi summed scaled (ts + tc, times
-// 2^tinyBits) make rest.
-func tinyJoin(s, c, ts, tc float64) float64 {
-	if t := ts + tc; t != 0 {
-		s, c = addComp(s, c, math.Ldexp(t, -tinyBits))
-	}
-	return s + c
-}
-
 func expSum64(dst, x []float64, m float64) (rest, ones float64) {
 	rest, c, ones := expSumPair64(dst, x, m)
 	return rest + c, ones

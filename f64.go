@@ -1,0 +1,59 @@
+//go:build !purego && (amd64 || arm64)
+
+package softmax
+
+import "math"
+
+// asm64 are one architecture's float64 kernels, as their stubs declare
+// them; simd64 makes the float64 set from them (f64_amd64.go,
+// dispatch_arm64.go).
+type asm64 struct {
+	name   string
+	maxMin func(x []float64) (max, min float64)
+	total  func(dst, x []float64, m float64) (s, c float64)
+	sum    func(dst, x []float64, m float64) (s, c, ts, tc, ones float64)
+	sumNS  func(x []float64, m float64) (s, c, ts, tc, ones float64) // no store
+	div    func(dst, x []float64, s float64)
+	sub    func(dst, x []float64, m, l float64)
+}
+
+// simd64 is generic64 with a's kernels for its max, exp, division and
+// subtraction passes: Softmax's exp pass with its store and a total
+// rounded once (mu = 0), the split exp-sum the other functions take (its
+// terms below e^tinyHi summed scaled and added back by tinyJoin), and
+// LogSoftmax's x − m − l. expSumPrecise stays generic's (the soft-target
+// gradient wants each e to 2^-59); so do sum, dot and the backward
+// kernels.
+func simd64(a asm64) kernels[float64] {
+	k := generic64
+	k.name = a.name
+	k.max = func(x []float64) float64 { m, _ := a.maxMin(x); return m }
+	k.maxMin = a.maxMin
+	k.expSumTotal = func(dst, x []float64, m, _ float64) (s, mu float64) {
+		h, c := a.total(dst[:len(x)], x, m)
+		return h + c, 0
+	}
+	k.expSum = func(dst, x []float64, m float64) (rest, ones float64) {
+		var s, c, ts, tc float64
+		if len(dst) == 0 {
+			s, c, ts, tc, ones = a.sumNS(x, m)
+		} else {
+			s, c, ts, tc, ones = a.sum(dst[:len(x)], x, m)
+		}
+		return tinyJoin(s, c, ts, tc), ones
+	}
+	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
+	k.div = func(dst, x []float64, s float64) { a.div(dst[:len(x)], x, s) }
+	k.sub = func(dst, x []float64, m, l float64) { a.sub(dst[:len(x)], x, m, l) }
+	return k
+}
+
+// tinyJoin finishes a SIMD set's float64 expSum as expSumPair64 does: its
+// pair s + c and its terms below e^tinyHi summed scaled (ts + tc, times
+// 2^tinyBits) make rest.
+func tinyJoin(s, c, ts, tc float64) float64 {
+	if t := ts + tc; t != 0 {
+		s, c = addComp(s, c, math.Ldexp(t, -tinyBits))
+	}
+	return s + c
+}
