@@ -77,14 +77,14 @@ func (a *arch) maxMin64() {
 
 // expSumTotal64 stores e = exp(x − m) for float64 Softmax and returns
 // their total as a compensated pair. hi + lo = x − m exactly (TwoDiff);
-// hi + lo = n·ln2 + r + rl with r = hi − n·Ln2Hi42 exact (expfit), rl = lo −
-// n·Ln2Lo42; e^(r+rl) = 1 + r + w, w = rl·e^r +
-// r²·P(r) (rl²/2 is below 2^-65) with P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14! < 2^-57 for
-// |r| <= ln2/2), rounded once (Fast2Sum for 1 + r), so that e is within
-// about 0.55 ULP; 2^n joins as 2^(n+200) by an integer add to the
-// exponent and 2^-200 by a multiply, which rounds the results below 2^-1022
-// to subnormals as math.Exp does. Where x − m < −745.13 (−Inf too) e is 0,
-// as math.Exp gives. NaN stays NaN.
+// hi + lo = n·ln2 + r + rl with r = hi − n·Ln2Hi42 exact and rl = lo −
+// n·Ln2Lo42 (expfit); e^(r+rl) = 1 + r + w with w = rl·e^r + r²·P(r)
+// (rl²/2 is below 2^-65), P Taylor's (e^r − 1 − r)/r² to r^13 (r^14/14!
+// < 2^-57 for |r| <= ln2/2), rounded once (Fast2Sum for 1 + r), so that e
+// is within about 0.55 ULP; 2^n joins as 2^(n+200) by an integer add to
+// the exponent and 2^-200 by a multiply, which rounds the results below
+// 2^-1022 to subnormals as math.Exp does. Where x − m < −745.13 (−Inf
+// too) e is 0, as math.Exp gives. NaN stays NaN.
 func (a *arch) expSumTotal64() {
 	a.fn("expSumTotal64", "func(dst, x []float64, m float64) (s, c float64)",
 		"expSumTotal64"+a.suffix+" stores e[i] = exp(x[i] − m) to dst (len(dst) >= len(x)) and returns Σ e[i] as s + c.")
