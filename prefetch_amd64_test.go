@@ -22,6 +22,8 @@ var prefetchPlans = []struct {
 	{"exp:x,div:none,ahead:1", prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 1, singleAhead: 1}},
 	{"exp:x,div:none,ahead:3", prefetchPlan{exp: prefetchX, div: prefetchNone, pairAhead: 3, singleAhead: 2}},
 	{"exp:x,div:dst,ahead:2", prefetchPlan{exp: prefetchX, div: prefetchDst, pairAhead: 2, singleAhead: 1}},
+	{"exp:x,div:dst,ahead:1", prefetchPlan{exp: prefetchX, div: prefetchDst, pairAhead: 1, singleAhead: 1}},
+	{"exp:x,div:dst,ahead:3", prefetchPlan{exp: prefetchX, div: prefetchDst, pairAhead: 3, singleAhead: 2}},
 	{"exp:dst,div:x,ahead:2", prefetchPlan{exp: prefetchDst, div: prefetchX, pairAhead: 2, singleAhead: 1}},
 	{"exp:none,div:x,ahead:2", prefetchPlan{exp: prefetchNone, div: prefetchX, pairAhead: 2, singleAhead: 1}},
 }
