@@ -4,7 +4,12 @@
 # binary and the benchmark report with the C peers, plus every shared
 # library the report links, in one tarball.
 #
-#   bench/bundle.sh [out.tgz]          # default: /tmp/softmax-bundle.tgz
+#   bench/bundle.sh [out.tgz [REV...]]   # default: /tmp/softmax-bundle.tgz
+#
+# Each REV (a commit or branch that differs, say, in a tuning default) adds
+# a report binary bench-peers-REV built from that commit, so that one visit
+# to the other machine can compare candidates in full report runs
+# (devcheck.sh runs every bench-peers* it finds).
 #
 # On the other machine, from a checkout of the same commit (the tests read
 # testdata and softmax_amd64.s from the repository root):
@@ -34,12 +39,21 @@ if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
 	commit="$commit+dirty"
 fi
 go -C "$root/bench" build -tags peers -ldflags "-X main.builtCommit=$commit" -o "$dir/bench-peers" .
+for rev in "${@:2}"; do
+	wt="$dir/src-$rev"
+	git -C "$root" worktree add -q --detach "$wt" "$rev"
+	go -C "$wt/bench" build -tags peers -ldflags "-X main.builtCommit=$(git -C "$wt" rev-parse --short=12 HEAD)" \
+		-o "$dir/bench-peers-${rev//\//-}" .
+	git -C "$root" worktree remove --force "$wt"
+done
 for l in $(ldd "$dir/bench-peers" | awk '/=>/ {print $3}') /lib64/ld-linux-x86-64.so.2; do
 	cp -L "$l" "$dir/lib/"
 done
 # DT_RPATH (--force-rpath), not DT_RUNPATH: it also serves the libraries'
 # own dependencies (libxnnpack's libcpuinfo), which RUNPATH does not.
-patchelf --set-interpreter /tmp/softmax-bundle/lib/ld-linux-x86-64.so.2 --force-rpath --set-rpath '$ORIGIN/lib' "$dir/bench-peers"
+for b in "$dir"/bench-peers*; do
+	patchelf --set-interpreter /tmp/softmax-bundle/lib/ld-linux-x86-64.so.2 --force-rpath --set-rpath '$ORIGIN/lib' "$b"
+done
 strip "$dir"/lib/*.so* 2>/dev/null || true
 tar czf "$out" -C "$dir" .
 echo "$out: $(du -h "$out" | cut -f1)"

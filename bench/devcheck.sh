@@ -5,31 +5,89 @@
 #
 #   bench/devcheck.sh BUNDLE.tgz OUTDIR          # from the repository root
 #
-# It writes to OUTDIR: tests.txt (the test binary on the avx512 set, with
-# TestEmuMatchesHardware), plans.txt (BenchmarkPrefetchPlan, for benchstat
-# -col /plan), memory.txt (SoftmaxRows on the report's batches and on
-# batches in cache, and BenchmarkStreamRow, on both sets: benchstat -col
-# /plan for streamRow), and the report (report.txt, <cpu>.md/.json/.svg)
-# with the two sets and oneDNN at both ISAs, five rounds, one thread.
-# About four minutes on a 16-core Xeon. IMPL=avx2 runs the same steps on an AVX2
-# machine (to try the script out).
+# It writes to OUTDIR (eight files at most, what a borrowed machine gives
+# back):
+#   tests.txt    the test binary on the avx512 set, TestEmuMatchesHardware
+#                included;
+#   plans.txt    BenchmarkPrefetchPlan, for benchstat -col /plan;
+#   memory.txt   SoftmaxRows on the report's batches and on batches in
+#                cache, and BenchmarkStreamRow, on both sets (benchstat
+#                -col /plan for streamRow);
+#   reports.tgz  full report runs (the two sets and oneDNN at both ISAs,
+#                one thread), one per report binary in the bundle
+#                (bench-peers and each bench-peers-REV) per round, the
+#                binaries taking turns;
+#   ratios.txt   each report's set ÷ oneDNN on the four shapes issue 4
+#                judges.
+# Report rounds go on while the elapsed time is below DEADLINE seconds
+# (default 400), at least ROUNDS (default 1) of them. IMPL=avx2 runs the
+# same steps on an AVX2 machine (to try the script out).
 set -uo pipefail
 bundle=${1:?usage: devcheck.sh BUNDLE.tgz OUTDIR}
 out=${2:?usage: devcheck.sh BUNDLE.tgz OUTDIR}
 impl=${IMPL:-avx512}
+deadline=${DEADLINE:-400}
+minRounds=${ROUNDS:-1}
 mkdir -p "$out" /tmp/softmax-bundle
 tar xzf "$bundle" -C /tmp/softmax-bundle || exit 1
 bin=/tmp/softmax-bundle
+reports=$(mktemp -d)
 status=0
+start=$SECONDS
 
 echo "== tests on $impl"
-SOFTMAX_WANT_IMPL=$impl "$bin/softmax.test" -test.v >"$out/tests.txt" 2>&1 || status=1
+SOFTMAX_WANT_IMPL=$impl timeout 200 "$bin/softmax.test" -test.v >"$out/tests.txt" 2>&1 || status=1
 grep -E '^(PASS|FAIL|--- FAIL|panic)' "$out/tests.txt" | head -20
+echo "($((SECONDS - start)) s)"
+
+# ratios prints, for one report's text, the set ÷ oneDNN ratios on the
+# judged shapes: avx512 ÷ onednn, then avx2 ÷ onednn-avx2.
+ratios() {
+	awk -F'|' -v impl="$impl" '
+		{ for (i = 2; i <= 4; i++) gsub(/^ +| +$/, "", $i) }
+		$2 ~ /^(512×1000|128×4096|16×32000|4×128256)$/ && $4 ~ /^[0-9.]+$/ { g[$2 "/" $3] = $4 }
+		END {
+			n = split("512×1000 128×4096 16×32000 4×128256", s, " ")
+			for (k = 1; k <= n; k++) {
+				a = g[s[k] "/" impl]; b = g[s[k] "/onednn (peer)"]
+				c = g[s[k] "/avx2"]; d = g[s[k] "/onednn-avx2 (peer)"]
+				printf "%s %s÷onednn %.2f  avx2÷onednn-avx2 %.2f\n", s[k], impl, (b ? a / b : 0), (d ? c / d : 0)
+			}
+		}' "$1"
+}
+
+# round runs one report per binary, unless the deadline has passed and
+# ROUNDS rounds are done.
+round=0
+reportRound() {
+	round=$((round + 1))
+	if [ $round -gt "$minRounds" ] && [ $((SECONDS - start)) -ge "$deadline" ]; then
+		return 1
+	fi
+	for b in "$bin"/bench-peers*; do
+		name=$(basename "$b")-$round
+		mkdir -p "$reports/$name"
+		OMP_NUM_THREADS=1 "$b" -impls "$impl,onednn,avx2,onednn-avx2" \
+			-out "$reports/$name" >"$reports/$name/report.txt" 2>&1 || status=1
+		{
+			echo "$name ($(grep -m1 '^commit:' "$reports/$name/report.txt"))"
+			ratios "$reports/$name/report.txt"
+		} | tee -a "$out/ratios.txt"
+	done
+	echo "($((SECONDS - start)) s)"
+}
+
+echo "== report round"
+reportRound
 
 echo "== prefetch plans"
 "$bin/softmax.test" -test.run '^$' -test.bench "PrefetchPlan/impl=$impl" \
-	-test.count 8 -test.benchtime 100ms >"$out/plans.txt" 2>&1 || status=1
+	-test.count 6 -test.benchtime 100ms >"$out/plans.txt" 2>&1 || status=1
 tail -2 "$out/plans.txt"
+echo "($((SECONDS - start)) s)"
+
+echo "== report round"
+reportRound
 
 echo "== memory or compute: batches in cache, streamRow"
 "$bin/softmax.test" -test.run '^$' -test.bench "BenchmarkSoftmaxRows\$/impl=($impl|avx2)\$" \
@@ -37,15 +95,13 @@ echo "== memory or compute: batches in cache, streamRow"
 for set in "$impl" avx2; do
 	SOFTMAX_IMPL=$set "$bin/softmax.test" -test.run '^$' \
 		-test.bench 'SoftmaxRowsInCache|StreamRow' \
-		-test.count 5 -test.benchtime 100ms >>"$out/memory.txt" 2>&1 || status=1
+		-test.count 4 -test.benchtime 100ms >>"$out/memory.txt" 2>&1 || status=1
 	[ "$impl" = avx2 ] && break
 done
 tail -2 "$out/memory.txt"
+echo "($((SECONDS - start)) s)"
 
-echo "== report"
-if [ -x "$bin/bench-peers" ]; then
-	OMP_NUM_THREADS=1 "$bin/bench-peers" -impls "$impl,onednn,avx2,onednn-avx2" -rounds 5 \
-		-out "$out" >"$out/report.txt" 2>&1 || status=1
-	grep -E '^\|' "$out/report.txt" | head -40
-fi
+echo "== report rounds until ${deadline} s"
+while reportRound; do :; done
+tar czf "$out/reports.tgz" -C "$reports" .
 exit $status
