@@ -477,14 +477,18 @@ func headerLines(run Run) []string {
 }
 
 // builtCommit is the commit a binary was built from, set by bundle.sh
-// (-ldflags -X) for machines that run it outside a git checkout.
+// (-ldflags -X): the binary may run outside a checkout, or inside one of
+// another commit.
 var builtCommit string
 
 // gitCommit names the commit of the source being measured (bench/ sits in
 // the package's repository and builds it through a replace), with
-// "+dirty" when tracked files outside bench/results differ from it;
-// builtCommit outside a checkout.
+// "+dirty" when tracked files outside bench/results differ from it, or
+// builtCommit when the build says.
 func gitCommit() string {
+	if builtCommit != "" {
+		return builtCommit
+	}
 	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {
 		return builtCommit
