@@ -74,6 +74,7 @@ reportRound() {
 			ratios "$reports/$name/report.txt"
 		} | tee -a "$out/ratios.txt"
 	done
+	tar czf "$out/reports.tgz" -C "$reports" . # after each round: a run cut short keeps what it did
 	echo "($((SECONDS - start)) s)"
 }
 
@@ -103,5 +104,4 @@ echo "($((SECONDS - start)) s)"
 
 echo "== report rounds until ${deadline} s"
 while reportRound; do :; done
-tar czf "$out/reports.tgz" -C "$reports" .
 exit $status
