@@ -641,20 +641,7 @@ func (a *arch) mulSub() {
 	RET()
 }
 
-// exp64 computes exp(x) in float64 lanes to about float64 accuracy where
-// exp(x) >= 2^-1021. Which results are 0 or +Inf follows Go's math.Exp on
-// amd64, which the generic kernels use, so that which outputs are NaN
-// (∞·0) or ±Inf (e·∞) matches generic: 0 below −745.1332191019412 (where
-// exp underflows to 0), +Inf above 709.436139303104 (where the amd64
-// math.Exp overflows). Between −745.13 and ln 2^-1021 the result is tiny
-// but not the subnormal exp(x): x is clamped to ln 2^-1021, a value whose
-// product with any sum of float32s vanishes next to a float32 anyway.
-// NaN stays NaN.
-func (a *arch) exp64(x VecVirtual) VecVirtual {
-	return a.exp64With(x, exp64Opts{lo: c64("exp64lo", expLo64), degree: 11})
-}
-
-// exp64Opts vary exp64: the bound lo below which the result is 0, the
+// exp64Opts vary exp64N: the bound lo below which the result is 0, the
 // degree of the polynomial, and whether x <= lo or x <= 0 always holds
 // (no clamp, no overflow check: below lo the result is 0 whatever the
 // arithmetic gave, −Inf included).
@@ -664,67 +651,111 @@ type exp64Opts struct {
 	negOnly bool
 }
 
+// exp64With is exp64N of one vector.
 func (a *arch) exp64With(x VecVirtual, o exp64Opts) VecVirtual {
+	return a.exp64N([]VecVirtual{x}, o)[0]
+}
+
+// exp64N computes exp(x) for each x of xs in float64 lanes to about
+// float64 accuracy where exp(x) >= 2^-1021. Which results are 0 or +Inf
+// follows Go's math.Exp on amd64, which the generic kernels use, so that
+// which outputs are NaN (∞·0) or ±Inf (e·∞) matches generic: 0 below
+// −745.1332191019412 (where exp underflows to 0), +Inf above
+// 709.436139303104 (where the amd64 math.Exp overflows). Between −745.13
+// and ln 2^-1021 the result is tiny but not the subnormal exp(x): x is
+// clamped to ln 2^-1021, a value whose product with any sum of float32s
+// vanishes next to a float32 anyway. NaN stays NaN. o varies it.
+//
+// Its steps are emitted in turns across xs: the polynomial is a chain of
+// dependent FMAs, and the scheduler, fed one vector's whole chain after
+// the other's, held too few of them in flight (LogSoftmaxBackward's exp
+// pass ran at 26 cycles a vector on a Zen 3). The results are the same,
+// bit for bit, for any number of xs.
+func (a *arch) exp64N(xs []VecVirtual, o exp64Opts) []VecVirtual {
+	vecs := func() []VecVirtual {
+		vs := make([]VecVirtual, len(xs))
+		for i := range vs {
+			vs[i] = a.vec()
+		}
+		return vs
+	}
 	// n = round(x·log2e) via the magic bias 1.5·2^52 + 1022: the low bits of
 	// v then hold n + 1022, so v<<52 is 2^(n−1), and the polynomial returns
 	// 2·exp(r), which keeps n = 1024 in range.
 	magic := c64("magic64", 0x1.8p52+1022)
-	xc := x
+	xc := xs
 	if !o.negOnly {
-		xc = a.vec()
-		VMOVUPD(c64("exp64min", -707.703310327652), xc)
-		VMAXPD(x, xc, xc) // max(min, x), and NaN when x is NaN
+		xc = vecs()
+		for i := range xs {
+			VMOVUPD(c64("exp64min", -707.703310327652), xc[i])
+			VMAXPD(xs[i], xc[i], xc[i]) // max(min, x), and NaN when x is NaN
+		}
 	}
-	v := a.vec()
-	VMOVUPD(magic, v)
-	VFMADD231PD(c64("log2e64", math.Log2E), xc, v)
-	n := a.vec()
-	VSUBPD(magic, v, n)
-	var r VecVirtual
+	v, nf := vecs(), vecs()
+	for i := range xs {
+		VMOVUPD(magic, v[i])
+		VFMADD231PD(c64("log2e64", math.Log2E), xc[i], v[i])
+	}
+	for i := range xs {
+		VSUBPD(magic, v[i], nf[i])
+	}
+	var r []VecVirtual
 	if o.degree > 8 {
 		// ln 2 in two parts: n·ln2hi is exact.
-		r = a.vec()
-		VMOVAPD(xc, r)
-		VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), n, r)
-		VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), n, r)
+		r = vecs()
+		for i := range xs {
+			VMOVAPD(xc[i], r[i])
+			VFNMADD231PD(c64("ln2hi64", 0x1.62e42fee00000p-1), nf[i], r[i])
+		}
+		for i := range xs {
+			VFNMADD231PD(c64("ln2lo64", 0x1.a39ef35793c76p-33), nf[i], r[i])
+		}
 	} else {
 		// One FMA with ln 2 rounded, into n's register: where the result
 		// is not zeroed (|n| <= 127 for the float32 cutoff), r is within
 		// 2^-48 of x − n·ln2, far under the degree-8 polynomial's 2^-37.
-		r = n
-		VFNMADD132PD(c64("ln2_64", math.Ln2), xc, r) // r = −(r·ln2) + x
+		r = nf
+		for i := range xs {
+			VFNMADD132PD(c64("ln2_64", math.Ln2), xc[i], r[i]) // r = −(r·ln2) + x
+		}
 	}
 	// 2·exp(r) by a polynomial fitted on |r| <= ln2/2 with c0 = c1 = 2
 	// (exp(0) = 1 exactly): within 2^-51 for degree 11, 2^-37 for degree
 	// 8 (the Taylor series: 2^-47 and 2^-32).
-	p := a.vec()
+	p := vecs()
 	cs := expfit.Coeffs(o.degree)
 	coef := func(k int) Mem { return c64(fmt.Sprintf("exp64c%d_%d", o.degree, k), cs[k]) }
-	VMOVUPD(coef(o.degree), p)
-	for k := o.degree - 1; k >= 0; k-- {
-		VFMADD213PD(coef(k), r, p)
+	for i := range xs {
+		VMOVUPD(coef(o.degree), p[i])
 	}
-	VPSLLQ(U8(52), v, v)
-	VMULPD(v, p, p)
-	if a.z {
-		klo := K()
-		VCMPPD(U8(0x05), o.lo, x, klo) // !(x < lo): keep, NaN too
-		VMOVAPD_Z(p, klo, p)
-		if !o.negOnly {
-			khi := K()
-			VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
-			VMOVUPD(c64("inf64", math.Inf(1)), khi, p)
+	for k := o.degree - 1; k >= 0; k-- {
+		for i := range xs {
+			VFMADD213PD(coef(k), r[i], p[i])
 		}
-	} else {
-		below := a.vec()
-		VCMPPD(U8(0x11), o.lo, x, below) // x < lo (ordered)
-		VANDNPD(p, below, p)
-		if !o.negOnly {
-			hi := a.vec()
-			VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
-			inf := a.vec()
-			VMOVUPD(c64("inf64", math.Inf(1)), inf)
-			VBLENDVPD(hi, inf, p, p)
+	}
+	for i, x := range xs {
+		VPSLLQ(U8(52), v[i], v[i])
+		VMULPD(v[i], p[i], p[i])
+		if a.z {
+			klo := K()
+			VCMPPD(U8(0x05), o.lo, x, klo) // !(x < lo): keep, NaN too
+			VMOVAPD_Z(p[i], klo, p[i])
+			if !o.negOnly {
+				khi := K()
+				VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, khi) // x > hi (ordered)
+				VMOVUPD(c64("inf64", math.Inf(1)), khi, p[i])
+			}
+		} else {
+			below := a.vec()
+			VCMPPD(U8(0x11), o.lo, x, below) // x < lo (ordered)
+			VANDNPD(p[i], below, p[i])
+			if !o.negOnly {
+				hi := a.vec()
+				VCMPPD(U8(0x1e), c64("exp64hi", expHi64), x, hi)
+				inf := a.vec()
+				VMOVUPD(c64("inf64", math.Inf(1)), inf)
+				VBLENDVPD(hi, inf, p[i], p[i])
+			}
 		}
 	}
 	return p
@@ -747,11 +778,10 @@ func (a *arch) expMulSub() {
 	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
 	elementwise(a, s, "expmulsub", a.lanes, 1, a.lanes, func(off int, t tail) {
 		plo, phi := a.widen(s.mem(1, off), t)
-		ylo, yhi := a.widen(s.mem(2, off), t)
-		elo := a.exp64(plo)
-		VFNMADD231PD(sv, elo, ylo)
-		ehi := a.exp64(phi)
-		VFNMADD231PD(sv, ehi, yhi)
+		e := a.exp64N([]VecVirtual{plo, phi}, exp64Opts{lo: c64("exp64lo", expLo64), degree: 11})
+		ylo, yhi := a.widen(s.mem(2, off), t) // after: AVX2 has no registers to spare for them
+		VFNMADD231PD(sv, e[0], ylo)
+		VFNMADD231PD(sv, e[1], yhi)
 		a.narrow(ylo, yhi, s.mem(0, off), t)
 	})
 	VZEROUPPER()
@@ -759,9 +789,10 @@ func (a *arch) expMulSub() {
 }
 
 // sum and dot accumulate float64 lanes, compensated (twoSum, renormalized
-// after each add): the products of float32 values are exact there, so
-// dot's error, like sum's, does not grow with cancellation. dot returns the pair s + c unevaluated
-// (SoftmaxBackward subtracts both from dy).
+// after every renormEvery adds): the products of float32 values are exact
+// there, so dot's error, like sum's, does not grow with cancellation. dot
+// returns the pair s + c unevaluated (SoftmaxBackward subtracts both from
+// dy).
 func (a *arch) sumDot(dot bool) {
 	if dot {
 		a.fn("dot", "func(a, b []float32) (s, c float64)",
@@ -803,8 +834,13 @@ func (a *arch) sumDot(dot bool) {
 	if dot {
 		name = "dot"
 	}
-	elementwise(a, s, name, w, 4, w, func(off int, t tail) {
-		u := off / (4 * w)
+	// The loop's units go to the accumulators in turn, renormalizing each
+	// after its last add of the iteration; the single and tail units (the
+	// calls after the loop's) after each add.
+	unroll, calls := 4*renormEvery, 0
+	elementwise(a, s, name, w, unroll, w, func(off int, t tail) {
+		calls++
+		u := off / (4 * w) % 4
 		if !t.full() {
 			u = 1
 		}
@@ -813,7 +849,9 @@ func (a *arch) sumDot(dot bool) {
 			VMULPD(one(1, off, t), v, v) // exact
 		}
 		twoSum(acc[u], comp[u], v, a.vec)
-		a.renorm(acc[u], comp[u])
+		if calls > unroll-4 {
+			a.renorm(acc[u], comp[u])
+		}
 	})
 	for len(acc) > 1 { // pairwise, as addAll, with twoSum
 		h := len(acc) / 2

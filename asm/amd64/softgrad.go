@@ -49,12 +49,13 @@ func (a *arch) softGrad() {
 	s := streams{ptrs: []GPVirtual{gp, xp, yp}, n: n}
 	elementwise(a, s, "softgrad", a.lanes, 1, a.lanes, func(off int, t tail) {
 		xlo, xhi := a.widen(s.mem(1, off), t)
-		ylo, yhi := a.widen(s.mem(2, off), t)
+		VSUBPD(ops[0], xlo, xlo)
+		VSUBPD(ops[0], xhi, xhi)
+		es := a.exp64N([]VecVirtual{xlo, xhi}, exp64Opts{lo: cut, degree: 11, negOnly: true})
+		ylo, yhi := a.widen(s.mem(2, off), t) // after the exps: AVX2 has no registers to spare
 		var gs []VecVirtual
-		for _, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
-			d, y := p[0], p[1]
-			VSUBPD(ops[0], d, d)
-			e := a.exp64With(d, exp64Opts{lo: cut, degree: 11, negOnly: true})
+		for i, p := range [][2]VecVirtual{{xlo, ylo}, {xhi, yhi}} {
+			d, y, e := p[0], p[1], es[i]
 			VSUBPD(ops[1], d, d) // d − l: the loss's terms negated
 			VMULPD(y, d, d)
 			if a.z {
@@ -121,9 +122,9 @@ func (a *arch) expSumPrecise() {
 			VBLENDVPS(t.v, v, a.bcast(neg), v)
 		}
 		lo, hi := a.widenReg(v)
-		for _, d := range []VecVirtual{lo, hi} {
-			VSUBPD(mv, d, d)
-			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 11, negOnly: true})
+		VSUBPD(mv, lo, lo)
+		VSUBPD(mv, hi, hi)
+		for _, e := range a.exp64N([]VecVirtual{lo, hi}, exp64Opts{lo: c64("cutoff64", cutoff64), degree: 11, negOnly: true}) {
 			if a.z {
 				k1, kr := K(), K()
 				VCMPPD(U8(0x00), one, e, k1) // e == 1 (ordered)

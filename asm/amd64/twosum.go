@@ -43,6 +43,15 @@ func twoSum(s, c, v Register, tmp func() VecVirtual) {
 	VMOVAPD(t, s)
 }
 
+// renormEvery is how many twoSum adds an accumulator takes between
+// renorms in sum and dot. Renormalizing after every add put renorm's five
+// dependent operations on the loop's critical path (2.4 cycles an element
+// on a Zen 3). Between renorms c grows to 5·2^-53 of |s| (at the j-th add
+// since the last, |c| <= (j+1)·2^-53·|s|), so the bound on its roundings
+// grows from 2 to 3.5·2^-106 of |s| per add: still inside the n·2^-104
+// of Σ|p·dy| that doc.go states for SoftmaxBackward.
+const renormEvery = 4
+
 // renorm makes the pair s + c normalized again (Fast2Sum: s + z is the
 // rounded sum and c − z its error), so that c stays within half an ULP of
 // s: twoSum's c, never folded in, grows with n, and its own roundings then
