@@ -1048,12 +1048,6 @@ sum_loop16:
 	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
 	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
-	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
-	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
-	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
-	VAND	V25.B16, V24.B16, V24.B16
-	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
-	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
 	WORD	$0x4e69d638	// fadd v24.2d, v17.2d, v9.2d
 	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
 	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
@@ -1062,12 +1056,6 @@ sum_loop16:
 	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
 	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
-	WORD	$0x4e75d638	// fadd v24.2d, v17.2d, v21.2d
-	WORD	$0x4ef1d718	// fsub v24.2d, v24.2d, v17.2d
-	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
-	VAND	V25.B16, V24.B16, V24.B16
-	WORD	$0x4e78d631	// fadd v17.2d, v17.2d, v24.2d
-	WORD	$0x4ef8d6b5	// fsub v21.2d, v21.2d, v24.2d
 	WORD	$0x4e6ad658	// fadd v24.2d, v18.2d, v10.2d
 	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
 	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
@@ -1076,12 +1064,6 @@ sum_loop16:
 	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
 	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
 	WORD	$0x4e6ad652	// fadd v18.2d, v18.2d, v10.2d
-	WORD	$0x4e76d658	// fadd v24.2d, v18.2d, v22.2d
-	WORD	$0x4ef2d718	// fsub v24.2d, v24.2d, v18.2d
-	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
-	VAND	V25.B16, V24.B16, V24.B16
-	WORD	$0x4e78d652	// fadd v18.2d, v18.2d, v24.2d
-	WORD	$0x4ef8d6d6	// fsub v22.2d, v22.2d, v24.2d
 	WORD	$0x4e6bd678	// fadd v24.2d, v19.2d, v11.2d
 	WORD	$0x4ef3d719	// fsub v25.2d, v24.2d, v19.2d
 	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
@@ -1090,12 +1072,6 @@ sum_loop16:
 	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
 	WORD	$0x4e7ad6f7	// fadd v23.2d, v23.2d, v26.2d
 	WORD	$0x4e6bd673	// fadd v19.2d, v19.2d, v11.2d
-	WORD	$0x4e77d678	// fadd v24.2d, v19.2d, v23.2d
-	WORD	$0x4ef3d718	// fsub v24.2d, v24.2d, v19.2d
-	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
-	VAND	V25.B16, V24.B16, V24.B16
-	WORD	$0x4e78d673	// fadd v19.2d, v19.2d, v24.2d
-	WORD	$0x4ef8d6f7	// fsub v23.2d, v23.2d, v24.2d
 	WORD	$0x4e6cd618	// fadd v24.2d, v16.2d, v12.2d
 	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
 	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
@@ -1327,12 +1303,6 @@ dot_loop16:
 	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
 	WORD	$0x4e66d79c	// fadd v28.2d, v28.2d, v6.2d
 	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
-	WORD	$0x4e7cd604	// fadd v4.2d, v16.2d, v28.2d
-	WORD	$0x4ef0d484	// fsub v4.2d, v4.2d, v16.2d
-	WORD	$0x4e64e485	// fcmeq v5.2d, v4.2d, v4.2d
-	VAND	V5.B16, V4.B16, V4.B16
-	WORD	$0x4e64d610	// fadd v16.2d, v16.2d, v4.2d
-	WORD	$0x4ee4d79c	// fsub v28.2d, v28.2d, v4.2d
 	WORD	$0x6e75dd29	// fmul v9.2d, v9.2d, v21.2d
 	WORD	$0x4e69d624	// fadd v4.2d, v17.2d, v9.2d
 	WORD	$0x4ef1d485	// fsub v5.2d, v4.2d, v17.2d
@@ -1342,12 +1312,6 @@ dot_loop16:
 	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
 	WORD	$0x4e66d7bd	// fadd v29.2d, v29.2d, v6.2d
 	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
-	WORD	$0x4e7dd624	// fadd v4.2d, v17.2d, v29.2d
-	WORD	$0x4ef1d484	// fsub v4.2d, v4.2d, v17.2d
-	WORD	$0x4e64e485	// fcmeq v5.2d, v4.2d, v4.2d
-	VAND	V5.B16, V4.B16, V4.B16
-	WORD	$0x4e64d631	// fadd v17.2d, v17.2d, v4.2d
-	WORD	$0x4ee4d7bd	// fsub v29.2d, v29.2d, v4.2d
 	WORD	$0x6e76dd4a	// fmul v10.2d, v10.2d, v22.2d
 	WORD	$0x4e6ad644	// fadd v4.2d, v18.2d, v10.2d
 	WORD	$0x4ef2d485	// fsub v5.2d, v4.2d, v18.2d
@@ -1357,12 +1321,6 @@ dot_loop16:
 	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
 	WORD	$0x4e66d7de	// fadd v30.2d, v30.2d, v6.2d
 	WORD	$0x4e6ad652	// fadd v18.2d, v18.2d, v10.2d
-	WORD	$0x4e7ed644	// fadd v4.2d, v18.2d, v30.2d
-	WORD	$0x4ef2d484	// fsub v4.2d, v4.2d, v18.2d
-	WORD	$0x4e64e485	// fcmeq v5.2d, v4.2d, v4.2d
-	VAND	V5.B16, V4.B16, V4.B16
-	WORD	$0x4e64d652	// fadd v18.2d, v18.2d, v4.2d
-	WORD	$0x4ee4d7de	// fsub v30.2d, v30.2d, v4.2d
 	WORD	$0x6e77dd6b	// fmul v11.2d, v11.2d, v23.2d
 	WORD	$0x4e6bd664	// fadd v4.2d, v19.2d, v11.2d
 	WORD	$0x4ef3d485	// fsub v5.2d, v4.2d, v19.2d
@@ -1372,12 +1330,6 @@ dot_loop16:
 	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
 	WORD	$0x4e66d7ff	// fadd v31.2d, v31.2d, v6.2d
 	WORD	$0x4e6bd673	// fadd v19.2d, v19.2d, v11.2d
-	WORD	$0x4e7fd664	// fadd v4.2d, v19.2d, v31.2d
-	WORD	$0x4ef3d484	// fsub v4.2d, v4.2d, v19.2d
-	WORD	$0x4e64e485	// fcmeq v5.2d, v4.2d, v4.2d
-	VAND	V5.B16, V4.B16, V4.B16
-	WORD	$0x4e64d673	// fadd v19.2d, v19.2d, v4.2d
-	WORD	$0x4ee4d7ff	// fsub v31.2d, v31.2d, v4.2d
 	WORD	$0x6e78dd8c	// fmul v12.2d, v12.2d, v24.2d
 	WORD	$0x4e6cd604	// fadd v4.2d, v16.2d, v12.2d
 	WORD	$0x4ef0d485	// fsub v5.2d, v4.2d, v16.2d
