@@ -619,9 +619,11 @@ func TestSumDrift(t *testing.T) {
 			t.Errorf("sum [set %s]: off the exact sum by %g", k.name, e)
 		}
 	})
-	x64 := widen(x)
-	if e := off(dotDD(x64, widen(ones))); e > bound {
-		t.Errorf("dot [float64]: off the exact dot by %g, %.3g times n·2^-104·Σ|a·b|", e, e/bound)
+	x64, ones64 := widen(x), widen(ones)
+	for _, k := range sets64 {
+		if e := off(k.dot(x64, ones64)); e > bound {
+			t.Errorf("dot [float64 set %s]: off the exact dot by %g, %.3g times n·2^-104·Σ|a·b|", k.name, e, e/bound)
+		}
 	}
 }
 
@@ -693,6 +695,7 @@ func TestBackwardCancellation(t *testing.T) {
 // ⟨p, dy⟩ is then a rounding of Σp, and the outputs are within 4 ULP of the
 // double-double reference plus dotTerms64's slack only because the dot's
 // pair stays renormalized (a plain Neumaier pair was 44 ULP off at 5000).
+// Every float64 set.
 func TestBackwardCancellation64(t *testing.T) {
 	rng := newRand(53)
 	for _, n := range []int{2, 3, 5, 17, 100, 1000, 5000} {
@@ -711,8 +714,10 @@ func TestBackwardCancellation64(t *testing.T) {
 				dy[rng.IntN(n)] = math.Nextafter(c, 0)
 			}
 			dx := make([]float64, n)
-			softmaxBackwardRow(&generic64, dx, p, dy)
-			checkTerms64(t, fmt.Sprintf("SoftmaxBackward n=%d c=%g", n, c), dx, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, n))
+			for _, k := range sets64 {
+				softmaxBackwardRow(k, dx, p, dy)
+				checkTerms64(t, fmt.Sprintf("SoftmaxBackward [set %s] n=%d c=%g", k.name, n, c), dx, ref.SoftmaxBackward(p, dy), dotTerms64(p, dy, n))
+			}
 		}
 	}
 }

@@ -230,17 +230,19 @@ func plainSoftmax64(dst, x []float64) {
 }
 
 func BenchmarkSoftmaxBackward64(b *testing.B) {
-	for _, n := range []int{1000, 32000} {
-		b.Run(fmt.Sprintf("impl=generic/n=%d", n), func(b *testing.B) {
-			rng := newRand(uint64(n))
-			dy := gen.Logits(rng, n, 1, 0)
-			p := distribution(rng, n)
-			dst := make([]float64, n)
-			b.SetBytes(int64(8 * n))
-			for b.Loop() {
-				softmaxBackwardRow(&generic64, dst, p, dy)
-			}
-		})
+	for _, k := range sets64 {
+		for _, n := range []int{1000, 32000} {
+			b.Run(fmt.Sprintf("impl=%s/n=%d", k.name, n), func(b *testing.B) {
+				rng := newRand(uint64(n))
+				dy := gen.Logits(rng, n, 1, 0)
+				p := distribution(rng, n)
+				dst := make([]float64, n)
+				b.SetBytes(int64(8 * n))
+				for b.Loop() {
+					softmaxBackwardRow(k, dst, p, dy)
+				}
+			})
+		}
 	}
 }
 

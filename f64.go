@@ -15,15 +15,18 @@ type asm64 struct {
 	sumNS  func(x []float64, m float64) (s, c, ts, tc, ones float64) // no store
 	div    func(dst, x []float64, s float64)
 	sub    func(dst, x []float64, m, l float64)
+	// SoftmaxBackward's passes; nil: generic's.
+	dot    func(a, b []float64) (s, c float64)
+	mulSub func(dx, p, dy []float64, s, c float64)
 }
 
 // simd64 is generic64 with a's kernels for its max, exp, division and
 // subtraction passes: Softmax's exp pass with its store and a total
 // rounded once (mu = 0), the split exp-sum the other functions take (its
 // terms below e^tinyHi summed scaled and added back by tinyJoin), and
-// LogSoftmax's x − m − l. expSumPrecise stays generic's (the soft-target
-// gradient wants each e to 2^-59); so do sum, dot and the backward
-// kernels.
+// LogSoftmax's x − m − l, and SoftmaxBackward's dot and update where a
+// has them. expSumPrecise stays generic's (the soft-target gradient wants
+// each e to 2^-59); so do sum and LogSoftmaxBackward's expMulSub.
 func simd64(a asm64) kernels[float64] {
 	k := generic64
 	k.name = a.name
@@ -45,6 +48,10 @@ func simd64(a asm64) kernels[float64] {
 	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
 	k.div = func(dst, x []float64, s float64) { a.div(dst[:len(x)], x, s) }
 	k.sub = func(dst, x []float64, m, l float64) { a.sub(dst[:len(x)], x, m, l) }
+	if a.dot != nil {
+		k.dot = func(x, y []float64) (s, c float64) { return a.dot(x, y[:len(x)]) }
+		k.mulSub = func(dx, p, dy []float64, s, c float64) { a.mulSub(dx, p[:len(dx)], dy[:len(dx)], s, c) }
+	}
 	return k
 }
 

@@ -6,7 +6,8 @@ import "github.com/klauspost/cpuid/v2"
 
 // avx2Set64 is the amd64 float64 set (asm/amd64/f64.go), for CPUs with
 // AVX2 and FMA, AVX-512 ones included.
-var avx2Set64 = simd64(asm64{"avx2", maxMin64AVX2, expSumTotal64AVX2, expSum64AVX2, expSumNoStore64AVX2, div64Asm, sub64AVX2})
+var avx2Set64 = simd64(asm64{"avx2", maxMin64AVX2, expSumTotal64AVX2, expSum64AVX2, expSumNoStore64AVX2, div64Asm, sub64AVX2,
+	dot64AVX2, mulSub64AVX2})
 
 // div64Asm is the division: where 1/s is far from the float64 range's ends
 // (always, for softmax sums), the kernel's corrected product, else

@@ -19,6 +19,18 @@ func TestKernels64(t *testing.T) {
 	if len(sets) == 0 {
 		t.Skip("no float64 SIMD set on this CPU")
 	}
+	for _, k := range sets {
+		for i, n := range lens64() {
+			for p := range 4 {
+				kernels64Case(t, k, n, 4*i+p)
+			}
+		}
+	}
+}
+
+// lens64 are the lengths the float64 kernels are tested on: every length
+// 0..300, powers of two ±1 up to 2^16 (2^12 in short mode), and 2^20+3.
+func lens64() []int {
 	var lens []int
 	for n := 0; n <= 300; n++ {
 		lens = append(lens, n)
@@ -33,10 +45,89 @@ func TestKernels64(t *testing.T) {
 	if !testing.Short() {
 		lens = append(lens, 1<<20+3)
 	}
+	return lens
+}
+
+// TestBackwardKernels64 checks the float64 sets' dot and mulSub (where a
+// set has its own) against generic's dotDD and mulSub64 on lens64's
+// lengths, at guard pages and misaligned: p a softmax, dy normal with, by
+// case, ±Inf, NaN and huge values mixed in, and dy constant (where
+// dy − ⟨p, dy⟩ cancels). dot's pair must match generic's to 2^-100 of
+// Σ|p·dy| (both carry it to about 2^-104), mulSub bit for bit given the
+// same pair, in place on p and on dy too.
+func TestBackwardKernels64(t *testing.T) {
+	sets := archSets64()
+	if len(sets) == 0 {
+		t.Skip("no float64 SIMD set on this CPU")
+	}
 	for _, k := range sets {
-		for i, n := range lens {
-			for p := range 4 {
-				kernels64Case(t, k, n, 4*i+p)
+		for i, n := range lens64() {
+			for c := 4 * i; c < 4*i+4; c++ {
+				backward64Case(t, k, n, c)
+			}
+		}
+	}
+}
+
+func backward64Case(t *testing.T, k *kernels[float64], n, c int) {
+	t.Helper()
+	rng := newRand(uint64(c) + 99)
+	pv, dyv := make([]float64, n), make([]float64, n)
+	if n > 0 {
+		x := row64(n, c%4*7) // normal rows of spread by c
+		softmaxRow(&generic64, pv, x)
+	}
+	for i := range dyv {
+		dyv[i] = rng.NormFloat64()
+		if c%5 == 4 {
+			dyv[i] = 0.75 // constant: dy − ⟨p, dy⟩ cancels
+		}
+	}
+	if n > 0 {
+		switch c % 5 {
+		case 1:
+			dyv[rng.IntN(n)] = math.Inf(1)
+		case 2:
+			dyv[rng.IntN(n)] = math.NaN()
+		case 3: // products near the float64 range's end, one overflowing
+			dyv[rng.IntN(n)] = 1e308
+			pv[rng.IntN(n)] = 1e300
+		}
+	}
+	p, free := vec64(pv, placementFor(c))
+	defer free()
+	dy, free2 := vec64(dyv, placementFor(c+1))
+	defer free2()
+	where := fmt.Sprintf("set %s, n=%d, case %d (%v)", k.name, n, c, placementFor(c))
+
+	gs, gc := k.dot(p, dy)
+	ws, wc := dotDD(p, dy)
+	abs := 0.0
+	for i := range p {
+		abs += math.Abs(p[i] * dy[i])
+	}
+	special := math.IsInf(ws, 0) || ws != ws || wc != wc || math.IsInf(abs, 0)
+	switch {
+	case special:
+		if g, w := gs+gc, ws+wc; (g != g) != (w != w) && !(math.IsInf(ws, 0) && math.IsInf(gs, 0)) {
+			t.Fatalf("dot, %s: %v + %v, want %v + %v", where, gs, gc, ws, wc)
+		}
+	case math.Abs((gs-ws)+(gc-wc)) > 0x1p-100*abs:
+		t.Fatalf("dot, %s: %v + %v, want %v + %v (Σ|p·dy| %v)", where, gs, gc, ws, wc, abs)
+	}
+
+	want, got := make([]float64, n), make([]float64, n)
+	mulSub64(want, p, dy, ws, wc)
+	k.mulSub(got, p, dy, ws, wc)
+	inP := append([]float64(nil), p...)
+	k.mulSub(inP, inP, dy, ws, wc)
+	inY := append([]float64(nil), dy...)
+	k.mulSub(inY, p, inY, ws, wc)
+	for i := range want {
+		w := math.Float64bits(want[i])
+		for _, g := range []float64{got[i], inP[i], inY[i]} {
+			if math.Float64bits(g) != w && !(g != g && want[i] != want[i]) {
+				t.Fatalf("mulSub, %s: p=%v dy=%v: %v (in place: %v, %v), want %v", where, p[i], dy[i], got[i], inP[i], inY[i], want[i])
 			}
 		}
 	}

@@ -303,3 +303,13 @@ func expSumNoStore64AVX2(x []float64, m float64) (s float64, c float64, ts float
 //
 //go:noescape
 func sub64AVX2(dst []float64, x []float64, m float64, l float64)
+
+// dot64AVX2 returns Σ a[i]·b[i] as s + c, compensated, each product exact (TwoProd); len(b) >= len(a).
+//
+//go:noescape
+func dot64AVX2(a []float64, b []float64) (s float64, c float64)
+
+// mulSub64AVX2 stores dx[i] = p[i]·(hi + (lo − c)), hi + lo = dy[i] − s exactly (TwoDiff); len(p), len(dy) >= len(dx).
+//
+//go:noescape
+func mulSub64AVX2(dx []float64, p []float64, dy []float64, s float64, c float64)

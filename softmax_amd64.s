@@ -12819,3 +12819,559 @@ copied_148:
 sub64_done:
 	VZEROUPPER
 	RET
+
+// func dot64AVX2(a []float64, b []float64) (s float64, c float64)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·dot64AVX2(SB), NOSPLIT, $32-64
+	MOVQ  a_base+0(FP), AX
+	MOVQ  b_base+24(FP), CX
+	MOVQ  a_len+8(FP), DX
+	SHLQ  $0x01, DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+dot64_loop:
+	CMPQ         DX, $0x00000080
+	JB           dot64_single
+	VMOVUPS      (AX), Y8
+	VMOVUPS      (CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y1, Y1
+	VADDPD       Y10, Y0, Y8
+	VSUBPD       Y0, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y8, Y0
+	VMOVUPS      32(AX), Y8
+	VMOVUPS      32(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y3, Y3
+	VADDPD       Y10, Y2, Y8
+	VSUBPD       Y2, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
+	VMOVUPS      64(AX), Y8
+	VMOVUPS      64(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y5, Y5
+	VADDPD       Y10, Y4, Y8
+	VSUBPD       Y4, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y8, Y4
+	VMOVUPS      96(AX), Y8
+	VMOVUPS      96(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y7, Y7
+	VADDPD       Y10, Y6, Y8
+	VSUBPD       Y6, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y8, Y6
+	VMOVUPS      128(AX), Y8
+	VMOVUPS      128(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y1, Y1
+	VADDPD       Y10, Y0, Y8
+	VSUBPD       Y0, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y8, Y0
+	VMOVUPS      160(AX), Y8
+	VMOVUPS      160(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y3, Y3
+	VADDPD       Y10, Y2, Y8
+	VSUBPD       Y2, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
+	VMOVUPS      192(AX), Y8
+	VMOVUPS      192(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y5, Y5
+	VADDPD       Y10, Y4, Y8
+	VSUBPD       Y4, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y8, Y4
+	VMOVUPS      224(AX), Y8
+	VMOVUPS      224(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y7, Y7
+	VADDPD       Y10, Y6, Y8
+	VSUBPD       Y6, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y8, Y6
+	VMOVUPS      256(AX), Y8
+	VMOVUPS      256(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y1, Y1
+	VADDPD       Y10, Y0, Y8
+	VSUBPD       Y0, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y8, Y0
+	VMOVUPS      288(AX), Y8
+	VMOVUPS      288(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y3, Y3
+	VADDPD       Y10, Y2, Y8
+	VSUBPD       Y2, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
+	VMOVUPS      320(AX), Y8
+	VMOVUPS      320(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y5, Y5
+	VADDPD       Y10, Y4, Y8
+	VSUBPD       Y4, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y8, Y4
+	VMOVUPS      352(AX), Y8
+	VMOVUPS      352(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y7, Y7
+	VADDPD       Y10, Y6, Y8
+	VSUBPD       Y6, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y8, Y6
+	VMOVUPS      384(AX), Y8
+	VMOVUPS      384(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y1, Y1
+	VADDPD       Y10, Y0, Y8
+	VSUBPD       Y0, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y8, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	VMOVUPS      416(AX), Y8
+	VMOVUPS      416(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y3, Y3
+	VADDPD       Y10, Y2, Y8
+	VSUBPD       Y2, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+	VMOVUPS      448(AX), Y8
+	VMOVUPS      448(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y5, Y5
+	VADDPD       Y10, Y4, Y8
+	VSUBPD       Y4, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y8, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
+	VMOVUPS      480(AX), Y8
+	VMOVUPS      480(CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y7, Y7
+	VADDPD       Y10, Y6, Y8
+	VSUBPD       Y6, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y8, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
+	ADDQ         $0x00000200, AX
+	ADDQ         $0x00000200, CX
+	SUBQ         $0x00000080, DX
+	JMP          dot64_loop
+
+dot64_single:
+	CMPQ         DX, $0x00000008
+	JB           dot64_tail
+	VMOVUPS      (AX), Y8
+	VMOVUPS      (CX), Y9
+	VMULPD       Y9, Y8, Y10
+	VFNMADD132PD Y9, Y10, Y8
+	VSUBPD       Y8, Y1, Y1
+	VADDPD       Y10, Y0, Y8
+	VSUBPD       Y0, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y8, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	JMP          dot64_single
+
+dot64_tail:
+	TESTQ      DX, DX
+	JZ         dot64_done
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y8
+	LEAQ       (AX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_149
+	VMASKMOVPS (AX), Y8, Y9
+	JMP        tail_loaded_150
+
+tail_page_149:
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
+	XORQ    BX, BX
+
+copy_151:
+	CMPQ BX, DX
+	JAE  copied_152
+	MOVL (AX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_151
+
+copied_152:
+	VMOVUPS (SP), Y9
+
+tail_loaded_150:
+	LEAQ       (CX), AX
+	ANDQ       $0x00000fff, AX
+	CMPQ       AX, $0x00000fe0
+	JA         tail_page_153
+	VMASKMOVPS (CX), Y8, Y8
+	JMP        tail_loaded_154
+
+tail_page_153:
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
+	XORQ    AX, AX
+
+copy_155:
+	CMPQ AX, DX
+	JAE  copied_156
+	MOVL (CX)(AX*4), BX
+	MOVL BX, (SP)(AX*4)
+	INCQ AX
+	JMP  copy_155
+
+copied_156:
+	VMOVUPS (SP), Y8
+
+tail_loaded_154:
+	VMULPD       Y8, Y9, Y10
+	VFNMADD132PD Y8, Y10, Y9
+	VSUBPD       Y9, Y3, Y3
+	VADDPD       Y10, Y2, Y8
+	VSUBPD       Y2, Y8, Y9
+	VSUBPD       Y9, Y8, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y10, Y9
+	VADDPD       Y9, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y8, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+
+dot64_done:
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y2
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VZEROUPPER
+	MOVSD        X2, s+48(FP)
+	MOVSD        X3, c+56(FP)
+	RET
+
+// func mulSub64AVX2(dx []float64, p []float64, dy []float64, s float64, c float64)
+// Requires: AVX, AVX2
+TEXT ·mulSub64AVX2(SB), NOSPLIT, $32-88
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         p_base+24(FP), CX
+	MOVQ         dy_base+48(FP), DX
+	MOVQ         dx_len+8(FP), BX
+	SHLQ         $0x01, BX
+	VBROADCASTSD s+72(FP), Y0
+	VBROADCASTSD c+80(FP), Y1
+
+mulsub64_loop:
+	CMPQ    BX, $0x00000010
+	JB      mulsub64_single
+	VMOVUPS (DX), Y2
+	VSUBPD  Y0, Y2, Y3
+	VSUBPD  Y2, Y3, Y4
+	VSUBPD  Y4, Y3, Y5
+	VSUBPD  Y5, Y2, Y5
+	VADDPD  Y0, Y4, Y2
+	VSUBPD  Y2, Y5, Y2
+	VSUBPD  Y1, Y2, Y2
+	VADDPD  Y2, Y3, Y3
+	VMOVUPS (CX), Y2
+	VMULPD  Y2, Y3, Y3
+	VMOVUPS Y3, (AX)
+	VMOVUPS 32(DX), Y2
+	VSUBPD  Y0, Y2, Y3
+	VSUBPD  Y2, Y3, Y4
+	VSUBPD  Y4, Y3, Y5
+	VSUBPD  Y5, Y2, Y5
+	VADDPD  Y0, Y4, Y2
+	VSUBPD  Y2, Y5, Y2
+	VSUBPD  Y1, Y2, Y2
+	VADDPD  Y2, Y3, Y3
+	VMOVUPS 32(CX), Y2
+	VMULPD  Y2, Y3, Y3
+	VMOVUPS Y3, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, BX
+	JMP     mulsub64_loop
+
+mulsub64_single:
+	CMPQ    BX, $0x00000008
+	JB      mulsub64_tail
+	VMOVUPS (DX), Y2
+	VSUBPD  Y0, Y2, Y3
+	VSUBPD  Y2, Y3, Y4
+	VSUBPD  Y4, Y3, Y5
+	VSUBPD  Y5, Y2, Y5
+	VADDPD  Y0, Y4, Y2
+	VSUBPD  Y2, Y5, Y2
+	VSUBPD  Y1, Y2, Y2
+	VADDPD  Y2, Y3, Y3
+	VMOVUPS (CX), Y2
+	VMULPD  Y2, Y3, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, BX
+	JMP     mulsub64_single
+
+mulsub64_tail:
+	TESTQ      BX, BX
+	JZ         mulsub64_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y2
+	LEAQ       (DX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_157
+	VMASKMOVPS (DX), Y2, Y3
+	JMP        tail_loaded_158
+
+tail_page_157:
+	VPXOR   Y3, Y3, Y3
+	VMOVDQU Y3, (SP)
+	XORQ    SI, SI
+
+copy_159:
+	CMPQ SI, BX
+	JAE  copied_160
+	MOVL (DX)(SI*4), DI
+	MOVL DI, (SP)(SI*4)
+	INCQ SI
+	JMP  copy_159
+
+copied_160:
+	VMOVUPS (SP), Y3
+
+tail_loaded_158:
+	VSUBPD     Y0, Y3, Y4
+	VSUBPD     Y3, Y4, Y5
+	VSUBPD     Y5, Y4, Y6
+	VSUBPD     Y6, Y3, Y6
+	VADDPD     Y0, Y5, Y0
+	VSUBPD     Y0, Y6, Y0
+	VSUBPD     Y1, Y0, Y0
+	VADDPD     Y0, Y4, Y4
+	LEAQ       (CX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_161
+	VMASKMOVPS (CX), Y2, Y0
+	JMP        tail_loaded_162
+
+tail_page_161:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU Y0, (SP)
+	XORQ    DX, DX
+
+copy_163:
+	CMPQ DX, BX
+	JAE  copied_164
+	MOVL (CX)(DX*4), SI
+	MOVL SI, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_163
+
+copied_164:
+	VMOVUPS (SP), Y0
+
+tail_loaded_162:
+	VMULPD  Y0, Y4, Y4
+	VMOVUPS Y4, (SP)
+	XORQ    CX, CX
+
+copy_165:
+	CMPQ CX, BX
+	JAE  copied_166
+	MOVL (SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_165
+
+copied_166:
+mulsub64_done:
+	VZEROUPPER
+	RET

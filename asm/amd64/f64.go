@@ -402,3 +402,74 @@ func (a *arch) div64() {
 	VZEROUPPER()
 	RET()
 }
+
+// dot64 is generic's dotDD for float64: each product exact as p + pe
+// (an FMA gives pe), pe added into c plainly and p with twoSum,
+// renormalized every renormEvery adds as the float32 dot. An infinite
+// product leaves a NaN in c, as in dotDD; a sum that overflows with
+// finite products does too (dotDD's c stays finite there), which the one
+// consumer, mulSub64's x − s with s infinite, makes NaN either way.
+func (a *arch) dot64() {
+	a.fn("dot64", "func(a, b []float64) (s, c float64)",
+		"dot64"+a.suffix+" returns Σ a[i]·b[i] as s + c, compensated, each product exact (TwoProd); len(b) >= len(a).")
+	s := streams{ptrs: []GPVirtual{slicePtr("a"), slicePtr("b")}, n: dwords("a")}
+	acc, comp := make([]VecVirtual, 4), make([]VecVirtual, 4)
+	for i := range acc {
+		acc[i], comp[i] = a.vec(), a.vec()
+		a.zero(acc[i])
+		a.zero(comp[i])
+	}
+	// As sumDot: units to the accumulators in turn, each renormalized
+	// after its last add of the loop's iteration, and after each add in
+	// the single and tail units (the calls after the loop's).
+	unroll, calls := 4*renormEvery, 0
+	elementwise(a, s, "dot64", a.lanes, unroll, a.lanes, func(off int, t tail) {
+		calls++
+		u := off / a.bytes() % 4
+		if !t.full() {
+			u = 1
+		}
+		x := a.load(s.mem(0, off), t) // past a tail: zeros, whose products add nothing
+		y := a.load(s.mem(1, off), t)
+		p := a.vec()
+		VMULPD(y, x, p)
+		VFNMADD132PD(y, p, x)       // x = p − x·y, exact: −pe
+		VSUBPD(x, comp[u], comp[u]) // c + pe
+		twoSum(acc[u], comp[u], p, a.vec)
+		if calls > unroll-4 {
+			a.renorm(acc[u], comp[u])
+		}
+	})
+	for len(acc) > 1 { // pairwise, with twoSum
+		h := len(acc) / 2
+		for i := 0; i < h; i++ {
+			VADDPD(comp[i+h], comp[i], comp[i])
+			twoSum(acc[i], comp[i], acc[i+h], a.vec)
+		}
+		acc, comp = acc[:h], comp[:h]
+	}
+	s1, c1 := a.hsum64Pair(acc[0], comp[0])
+	VZEROUPPER()
+	Store(s1, ReturnIndex(0))
+	Store(c1, ReturnIndex(1))
+	RET()
+}
+
+// mulSub64 is generic's mulSub64: dx = p·(hi + (lo − c)), hi + lo = dy − s
+// exactly (TwoDiff), so where dy cancels against s the pair's c still
+// counts.
+func (a *arch) mulSub64() {
+	a.fn("mulSub64", "func(dx, p, dy []float64, s, c float64)",
+		"mulSub64"+a.suffix+" stores dx[i] = p[i]·(hi + (lo − c)), hi + lo = dy[i] − s exactly (TwoDiff); len(p), len(dy) >= len(dx).")
+	st := streams{ptrs: []GPVirtual{slicePtr("dx"), slicePtr("p"), slicePtr("dy")}, n: dwords("dx")}
+	sv, cv := a.bcast64("s"), a.bcast64("c")
+	elementwise(a, st, "mulsub64", a.lanes, 2, a.lanes, func(off int, t tail) {
+		hi, lo := a.twoDiff64(a.load(st.mem(2, off), t), sv)
+		VSUBPD(cv, lo, lo)
+		VADDPD(lo, hi, hi)
+		VMULPD(a.load(st.mem(1, off), t), hi, hi)
+		a.store(hi, st.mem(0, off), t)
+	})
+	VZEROUPPER()
+	RET()
+}

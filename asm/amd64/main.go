@@ -908,5 +908,7 @@ func main() {
 	avx2.expSum64(true)
 	avx2.expSum64(false)
 	avx2.sub64()
+	avx2.dot64()
+	avx2.mulSub64()
 	Generate()
 }
