@@ -4,12 +4,14 @@
 # binary and the benchmark report with the C peers, plus every shared
 # library the report links, in one tarball.
 #
-#   bench/bundle.sh [out.tgz [REV...]]   # default: /tmp/softmax-bundle.tgz
+#   bench/bundle.sh [out.tgz [VARIANT...]]   # default: /tmp/softmax-bundle.tgz
 #
-# Each REV (a commit or branch that differs, say, in a tuning default) adds
-# a report binary bench-peers-REV built from that commit, so that one visit
-# to the other machine can compare candidates in full report runs
-# (devcheck.sh runs every bench-peers* it finds).
+# Each VARIANT adds a report binary bench-peers-NAME, so that one visit to
+# the other machine can compare candidates in full report runs (devcheck.sh
+# runs every bench-peers* it finds): a commit or branch (NAME: the REV), or
+# a patch to HEAD such as bench/variants/*.patch (NAME: its base name),
+# applied in a scratch worktree, which regenerates the assembly when the
+# patch touches asm/. Such a binary names its commit HEAD+NAME.
 #
 # On the other machine, from a checkout of the same commit (the tests read
 # testdata and softmax_amd64.s from the repository root):
@@ -39,11 +41,20 @@ if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
 	commit="$commit+dirty"
 fi
 go -C "$root/bench" build -tags peers -ldflags "-X main.builtCommit=$commit" -o "$dir/bench-peers" .
-for rev in "${@:2}"; do
-	wt="$dir/src-$rev"
-	git -C "$root" worktree add -q --detach "$wt" "$rev"
-	go -C "$wt/bench" build -tags peers -ldflags "-X main.builtCommit=$(git -C "$wt" rev-parse --short=12 HEAD)" \
-		-o "$dir/bench-peers-${rev//\//-}" .
+for v in "${@:2}"; do
+	wt="$dir/src"
+	if [ -f "$v" ]; then
+		name=$(basename "$v" .patch)
+		git -C "$root" worktree add -q --detach "$wt" HEAD
+		git -C "$wt" apply "$(cd "$(dirname "$v")" && pwd)/$(basename "$v")"
+		if git -C "$wt" diff --quiet -- asm; then :; else go -C "$wt" generate ./...; fi
+		built="$(git -C "$root" rev-parse --short=12 HEAD)+$name"
+	else
+		name=${v//\//-}
+		git -C "$root" worktree add -q --detach "$wt" "$v"
+		built=$(git -C "$wt" rev-parse --short=12 HEAD)
+	fi
+	go -C "$wt/bench" build -tags peers -ldflags "-X main.builtCommit=$built" -o "$dir/bench-peers-$name" .
 	git -C "$root" worktree remove --force "$wt"
 done
 for l in $(ldd "$dir/bench-peers" | awk '/=>/ {print $3}') /lib64/ld-linux-x86-64.so.2; do

@@ -15,7 +15,7 @@
 #                -col /plan for streamRow);
 #   reports.tgz  full report runs (the two sets and oneDNN at both ISAs,
 #                one thread), one per report binary in the bundle
-#                (bench-peers and each bench-peers-REV) per round, the
+#                (bench-peers and each bench-peers-NAME) per round, the
 #                binaries taking turns;
 #   ratios.txt   each report's set ÷ oneDNN on the four shapes issue 4
 #                judges.
