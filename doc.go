@@ -106,9 +106,9 @@
 // max, exp, division and subtraction passes of Softmax, LogSoftmax,
 // LogSumExp and the integer-label cross-entropy (and their Rows and
 // Parallel forms), within the worst errors of generic's and 6 to 8 times
-// as fast (AVX2); on amd64 SoftmaxBackward's dot and update too, with
-// generic's numerics (the dot a renormalized double-double pair of exact
-// products), about 9 times as fast. LogSoftmaxBackward and the soft-target
+// as fast (AVX2); SoftmaxBackward's dot and update too, with generic's
+// numerics (the dot a renormalized double-double pair of exact products),
+// about 9 times as fast (AVX2). LogSoftmaxBackward and the soft-target
 // gradient stay generic. SOFTMAX_IMPL=generic makes float64
 // generic too. Building with the tag
 // purego compiles no assembly at all.

@@ -3316,3 +3316,329 @@ sub64_store1:
 sub64_storeed:
 sub64_done:
 	RET
+
+// func dot64NEON(a, b []float64) (s, c float64)
+TEXT ·dot64NEON(SB), NOSPLIT, $0-64
+	MOVD	a_base+0(FP), R1
+	MOVD	a_len+8(FP), R2
+	LSL	$1, R2, R2
+	MOVD	b_base+24(FP), R3
+	VEOR	V16.B16, V16.B16, V16.B16
+	VEOR	V20.B16, V20.B16, V20.B16
+	VEOR	V17.B16, V17.B16, V17.B16
+	VEOR	V21.B16, V21.B16, V21.B16
+	VEOR	V18.B16, V18.B16, V18.B16
+	VEOR	V22.B16, V22.B16, V22.B16
+	VEOR	V19.B16, V19.B16, V19.B16
+	VEOR	V23.B16, V23.B16, V23.B16
+	SUBS	$16, R2, R2
+	BLT	dot64_w4
+dot64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P	64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD	$0x6e64dc08	// fmul v8.2d, v0.2d, v4.2d
+	VMOV	V8.B16, V12.B16
+	WORD	$0x4ee4cc0c	// fmls v12.2d, v0.2d, v4.2d
+	WORD	$0x4eecd694	// fsub v20.2d, v20.2d, v12.2d
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+	WORD	$0x6e65dc29	// fmul v9.2d, v1.2d, v5.2d
+	VMOV	V9.B16, V13.B16
+	WORD	$0x4ee5cc2d	// fmls v13.2d, v1.2d, v5.2d
+	WORD	$0x4eedd6b5	// fsub v21.2d, v21.2d, v13.2d
+	WORD	$0x4e69d638	// fadd v24.2d, v17.2d, v9.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d539	// fsub v25.2d, v9.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
+	WORD	$0x4e69d631	// fadd v17.2d, v17.2d, v9.2d
+	WORD	$0x4e75d638	// fadd v24.2d, v17.2d, v21.2d
+	WORD	$0x4ef1d718	// fsub v24.2d, v24.2d, v17.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d631	// fadd v17.2d, v17.2d, v24.2d
+	WORD	$0x4ef8d6b5	// fsub v21.2d, v21.2d, v24.2d
+	WORD	$0x6e66dc4a	// fmul v10.2d, v2.2d, v6.2d
+	VMOV	V10.B16, V14.B16
+	WORD	$0x4ee6cc4e	// fmls v14.2d, v2.2d, v6.2d
+	WORD	$0x4eeed6d6	// fsub v22.2d, v22.2d, v14.2d
+	WORD	$0x4e6ad658	// fadd v24.2d, v18.2d, v10.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d559	// fsub v25.2d, v10.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
+	WORD	$0x4e6ad652	// fadd v18.2d, v18.2d, v10.2d
+	WORD	$0x4e76d658	// fadd v24.2d, v18.2d, v22.2d
+	WORD	$0x4ef2d718	// fsub v24.2d, v24.2d, v18.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d652	// fadd v18.2d, v18.2d, v24.2d
+	WORD	$0x4ef8d6d6	// fsub v22.2d, v22.2d, v24.2d
+	WORD	$0x6e67dc6b	// fmul v11.2d, v3.2d, v7.2d
+	VMOV	V11.B16, V15.B16
+	WORD	$0x4ee7cc6f	// fmls v15.2d, v3.2d, v7.2d
+	WORD	$0x4eefd6f7	// fsub v23.2d, v23.2d, v15.2d
+	WORD	$0x4e6bd678	// fadd v24.2d, v19.2d, v11.2d
+	WORD	$0x4ef3d719	// fsub v25.2d, v24.2d, v19.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad67a	// fsub v26.2d, v19.2d, v26.2d
+	WORD	$0x4ef9d579	// fsub v25.2d, v11.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6f7	// fadd v23.2d, v23.2d, v26.2d
+	WORD	$0x4e6bd673	// fadd v19.2d, v19.2d, v11.2d
+	WORD	$0x4e77d678	// fadd v24.2d, v19.2d, v23.2d
+	WORD	$0x4ef3d718	// fsub v24.2d, v24.2d, v19.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d673	// fadd v19.2d, v19.2d, v24.2d
+	WORD	$0x4ef8d6f7	// fsub v23.2d, v23.2d, v24.2d
+	SUBS	$16, R2, R2
+	BGE	dot64_loop16
+dot64_w4:
+	ADDS	$12, R2, R2
+	BLT	dot64_tail
+dot64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	VLD1.P	16(R3), [V4.S4]
+	WORD	$0x6e64dc08	// fmul v8.2d, v0.2d, v4.2d
+	VMOV	V8.B16, V12.B16
+	WORD	$0x4ee4cc0c	// fmls v12.2d, v0.2d, v4.2d
+	WORD	$0x4eecd694	// fsub v20.2d, v20.2d, v12.2d
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+	SUBS	$4, R2, R2
+	BGE	dot64_loop4
+dot64_tail:
+	ADDS	$4, R2, R2
+	BEQ	dot64_done
+	VEOR	V0.B16, V0.B16, V0.B16
+	VEOR	V4.B16, V4.B16, V4.B16
+	CMP	$2, R2
+	BLT	dot64_load1
+	BEQ	dot64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V4.S[2]
+	B	dot64_loaded
+dot64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	B	dot64_loaded
+dot64_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+dot64_loaded:
+	WORD	$0x6e64dc08	// fmul v8.2d, v0.2d, v4.2d
+	VMOV	V8.B16, V12.B16
+	WORD	$0x4ee4cc0c	// fmls v12.2d, v0.2d, v4.2d
+	WORD	$0x4eecd694	// fsub v20.2d, v20.2d, v12.2d
+	WORD	$0x4e68d618	// fadd v24.2d, v16.2d, v8.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d519	// fsub v25.2d, v8.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e68d610	// fadd v16.2d, v16.2d, v8.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+dot64_done:
+	WORD	$0x4e75d694	// fadd v20.2d, v20.2d, v21.2d
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	WORD	$0x4e77d6d6	// fadd v22.2d, v22.2d, v23.2d
+	WORD	$0x4e73d658	// fadd v24.2d, v18.2d, v19.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d679	// fsub v25.2d, v19.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
+	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
+	WORD	$0x4e76d694	// fadd v20.2d, v20.2d, v22.2d
+	WORD	$0x4e72d618	// fadd v24.2d, v16.2d, v18.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d659	// fsub v25.2d, v18.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e72d610	// fadd v16.2d, v16.2d, v18.2d
+	WORD	$0x7e70da9b	// faddp d27, v20.2d
+	VDUP	V16.D[1], V17.D2
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad77b	// fadd v27.2d, v27.2d, v26.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	FMOVD	F16, s+48(FP)
+	FMOVD	F27, c+56(FP)
+	RET
+
+// func mulSub64NEON(dx, p, dy []float64, s, c float64)
+TEXT ·mulSub64NEON(SB), NOSPLIT, $0-88
+	MOVD	dx_base+0(FP), R0
+	MOVD	dx_len+8(FP), R2
+	LSL	$1, R2, R2
+	MOVD	p_base+24(FP), R1
+	MOVD	dy_base+48(FP), R3
+	FMOVD	s+72(FP), F17
+	VDUP	V17.D[0], V17.D2
+	FMOVD	c+80(FP), F18
+	VDUP	V18.D[0], V18.D2
+	SUBS	$16, R2, R2
+	BLT	mulsub64_w4
+mulsub64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P	64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD	$0x4ef1d48c	// fsub v12.2d, v4.2d, v17.2d
+	WORD	$0x4ee4d58e	// fsub v14.2d, v12.2d, v4.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd48f	// fsub v15.2d, v4.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc08	// fmul v8.2d, v0.2d, v12.2d
+	WORD	$0x4ef1d4ac	// fsub v12.2d, v5.2d, v17.2d
+	WORD	$0x4ee5d58e	// fsub v14.2d, v12.2d, v5.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd4af	// fsub v15.2d, v5.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc29	// fmul v9.2d, v1.2d, v12.2d
+	WORD	$0x4ef1d4cc	// fsub v12.2d, v6.2d, v17.2d
+	WORD	$0x4ee6d58e	// fsub v14.2d, v12.2d, v6.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd4cf	// fsub v15.2d, v6.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc4a	// fmul v10.2d, v2.2d, v12.2d
+	WORD	$0x4ef1d4ec	// fsub v12.2d, v7.2d, v17.2d
+	WORD	$0x4ee7d58e	// fsub v14.2d, v12.2d, v7.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd4ef	// fsub v15.2d, v7.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc6b	// fmul v11.2d, v3.2d, v12.2d
+	VST1.P	[V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	SUBS	$16, R2, R2
+	BGE	mulsub64_loop16
+mulsub64_w4:
+	ADDS	$12, R2, R2
+	BLT	mulsub64_tail
+mulsub64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	VLD1.P	16(R3), [V4.S4]
+	WORD	$0x4ef1d48c	// fsub v12.2d, v4.2d, v17.2d
+	WORD	$0x4ee4d58e	// fsub v14.2d, v12.2d, v4.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd48f	// fsub v15.2d, v4.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc08	// fmul v8.2d, v0.2d, v12.2d
+	VST1.P	[V8.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	mulsub64_loop4
+mulsub64_tail:
+	ADDS	$4, R2, R2
+	BEQ	mulsub64_done
+	CMP	$2, R2
+	BLT	mulsub64_load1
+	BEQ	mulsub64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V4.S[2]
+	B	mulsub64_loaded
+mulsub64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V4.S[1]
+	B	mulsub64_loaded
+mulsub64_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V4.S[0]
+mulsub64_loaded:
+	WORD	$0x4ef1d48c	// fsub v12.2d, v4.2d, v17.2d
+	WORD	$0x4ee4d58e	// fsub v14.2d, v12.2d, v4.2d
+	WORD	$0x4eeed58f	// fsub v15.2d, v12.2d, v14.2d
+	WORD	$0x4eefd48f	// fsub v15.2d, v4.2d, v15.2d
+	WORD	$0x4e6ed630	// fadd v16.2d, v17.2d, v14.2d
+	WORD	$0x4ef0d5ed	// fsub v13.2d, v15.2d, v16.2d
+	WORD	$0x4ef2d5ad	// fsub v13.2d, v13.2d, v18.2d
+	WORD	$0x4e6dd58c	// fadd v12.2d, v12.2d, v13.2d
+	WORD	$0x6e6cdc08	// fmul v8.2d, v0.2d, v12.2d
+	CMP	$2, R2
+	BLT	mulsub64_store1
+	BEQ	mulsub64_store2
+	VST1.P	V8.S[0], 4(R0)
+	VST1.P	V8.S[1], 4(R0)
+	VST1.P	V8.S[2], 4(R0)
+	B	mulsub64_storeed
+mulsub64_store2:
+	VST1.P	V8.S[0], 4(R0)
+	VST1.P	V8.S[1], 4(R0)
+	B	mulsub64_storeed
+mulsub64_store1:
+	VST1.P	V8.S[0], 4(R0)
+mulsub64_storeed:
+mulsub64_done:
+	RET

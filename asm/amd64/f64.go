@@ -11,9 +11,10 @@ import (
 	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
-// The float64 kernels (AVX2 only: a CPU with AVX-512 runs them too), for
-// float64 Softmax: maxMin, the exp pass with its store and compensated
-// total, and the division. They walk float64 slices as pairs of float32
+// The float64 kernels (AVX2 only: a CPU with AVX-512 runs them too):
+// maxMin, the exp passes with their compensated sums, the division and
+// the subtraction of Softmax, LogSoftmax, LogSumExp and the cross-entropy,
+// and SoftmaxBackward's dot and update. They walk float64 slices as pairs of float32
 // lanes, so the float32 loop, tail masks and page-safe tails serve them
 // unchanged: n counts dwords (2 per float64), and a tail of r float64s is
 // the mask of 2r dwords, whose qwords are all ones or all zeros.

@@ -206,6 +206,7 @@ func (e *emitter) fmul(a arr, d, n, m vreg)  { e.word(fmul(a, d, n, m)) }
 func (e *emitter) fmax(a arr, d, n, m vreg)  { e.word(fmax(a, d, n, m)) }
 func (e *emitter) fmin(a arr, d, n, m vreg)  { e.word(fmin(a, d, n, m)) }
 func (e *emitter) fdiv(a arr, d, n, m vreg)  { e.word(fdiv(a, d, n, m)) }
+func (e *emitter) fmls(a arr, d, n, m vreg)  { e.word(fmls(a, d, n, m)) }
 func (e *emitter) fcmeq(a arr, d, n, m vreg) { e.word(fcmeq(a, d, n, m)) }
 func (e *emitter) fcmgt(a arr, d, n, m vreg) { e.word(fcmgt(a, d, n, m)) }
 func (e *emitter) bic(d, n, m vreg)          { e.word(bic(d, n, m)) }

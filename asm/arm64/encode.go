@@ -71,6 +71,9 @@ func fmin(a arr, d, n, m vreg) inst { return threeSame(0x4ea0f400, "fmin", a, d,
 // fdiv: d = n/m, correctly rounded.
 func fdiv(a arr, d, n, m vreg) inst { return threeSame(0x6e20fc00, "fdiv", a, d, n, m) }
 
+// fmls: d −= n·m, fused (one rounding).
+func fmls(a arr, d, n, m vreg) inst { return threeSame(0x4ea0cc00, "fmls", a, d, n, m) }
+
 // fcmeq: d = all ones where n == m (false for NaN).
 func fcmeq(a arr, d, n, m vreg) inst { return threeSame(0x4e20e400, "fcmeq", a, d, n, m) }
 

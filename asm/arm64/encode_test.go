@@ -29,7 +29,7 @@ func allForms() []inst {
 			out = append(out,
 				fadd(a, d, n, m), fsub(a, d, n, m), fmul(a, d, n, m),
 				fmax(a, d, n, m), fcmeq(a, d, n, m), fcmgt(a, d, n, m),
-				fmin(a, d, n, m), fdiv(a, d, n, m))
+				fmin(a, d, n, m), fdiv(a, d, n, m), fmls(a, d, n, m))
 			for idx := range a.lanes() {
 				out = append(out, fmlaElem(a, d, n, m, idx), fmlsElem(a, d, n, m, idx))
 			}

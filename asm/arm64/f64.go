@@ -7,8 +7,9 @@ import (
 	"github.com/gosimd/softmax/asm/internal/expfit"
 )
 
-// The float64 kernels of Softmax: maxMin, the exp pass with its store and
-// compensated total, and the division (the root package's f64 sets). They
+// The float64 kernels: maxMin, the exp passes with their compensated sums,
+// the division and the subtraction, and SoftmaxBackward's dot and update
+// (the root package's f64 sets). They
 // walk float64 slices as pairs of float32 lanes, so walk's blocks and its
 // lane-by-lane tail serve them unchanged: the count is in 4-byte units
 // (two per float64), and the tail is one float64, lanes S[0] and S[1].
@@ -347,6 +348,67 @@ func div64Kernel(e *emitter) {
 	e.mapKernel("div64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fdiv(d2, out[i], x[i], sv)
+		}
+	})
+	e.ret()
+}
+
+// dot64Kernel is generic's dotDD for float64 (amd64's dot64): each
+// product exact as p + pe (FMLS gives −pe), pe added into c plainly and p
+// with twoSum, renormalized after every add, four accumulators reduced as
+// dotKernel's. An infinite product leaves a NaN in c, as in dotDD.
+func dot64Kernel(e *emitter) {
+	e.text("dot64NEON(a, b []float64) (s, c float64)", 64)
+	const pa, cnt, pb gpr = 1, 2, 3
+	x, y, p, q := seq(0, 4), seq(4, 4), seq(8, 4), seq(12, 4)
+	acc, comp, tmp := seq(16, 4), seq(20, 4), seq(24, 4)
+	e.movdArg("a_base+0(FP)", pa)
+	e.dwordCount("a_len+8(FP)", cnt)
+	e.movdArg("b_base+24(FP)", pb)
+	for i := range acc {
+		e.veor(acc[i], acc[i], acc[i])
+		e.veor(comp[i], comp[i], comp[i])
+	}
+	e.walk("dot64", cnt, []int{16, 4}, []stream{{pa, x}, {pb, y}}, nil, func() {
+		e.veor(x[0], x[0], x[0]) // past the tail: zeros, whose products add nothing
+		e.veor(y[0], y[0], y[0])
+	}, func(nv int) {
+		for j := range nv {
+			e.fmul(d2, p[j], x[j], y[j])
+			e.vmov(q[j], p[j])
+			e.fmls(d2, q[j], x[j], y[j]) // p − x·y, exact: −pe
+			e.fsub(d2, comp[j], comp[j], q[j])
+			e.twoSum(acc[j], comp[j], p[j], tmp)
+			e.renorm(acc[j], comp[j], tmp)
+		}
+	}, nil)
+	s, c := e.reduceComp(acc, comp, tmp)
+	e.fmovdRet(s, "s+48(FP)")
+	e.fmovdRet(c, "c+56(FP)")
+	e.ret()
+}
+
+// mulSub64Kernel is generic's mulSub64 (amd64's mulSub64): dx = p·(hi +
+// (lo − c)), hi + lo = dy − s exactly (TwoDiff).
+func mulSub64Kernel(e *emitter) {
+	e.text("mulSub64NEON(dx, p, dy []float64, s, c float64)", 88)
+	const dst, pp, cnt, py gpr = 0, 1, 2, 3
+	p, y, out := seq(0, 4), seq(4, 4), seq(8, 4)
+	const hi, lo, t1, t2, t3, sv, cv vreg = 12, 13, 14, 15, 16, 17, 18
+	e.movdArg("dx_base+0(FP)", dst)
+	e.dwordCount("dx_len+8(FP)", cnt)
+	e.movdArg("p_base+24(FP)", pp)
+	e.movdArg("dy_base+48(FP)", py)
+	e.fmovdArg("s+72(FP)", sv)
+	e.vdupLane0(d2, sv, sv)
+	e.fmovdArg("c+80(FP)", cv)
+	e.vdupLane0(d2, cv, cv)
+	e.mapKernel("mulsub64", cnt, []int{16, 4}, []stream{{pp, p}, {py, y}}, stream{dst, out}, func(nv int) {
+		for i := range nv {
+			e.twoDiff64(hi, lo, y[i], sv, t1, t2, t3)
+			e.fsub(d2, lo, lo, cv)
+			e.fadd(d2, hi, hi, lo)
+			e.fmul(d2, out[i], p[i], hi)
 		}
 	})
 	e.ret()
