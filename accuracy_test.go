@@ -624,6 +624,9 @@ func TestSumDrift(t *testing.T) {
 		if e := off(k.dot(x64, ones64)); e > bound {
 			t.Errorf("dot [float64 set %s]: off the exact dot by %g, %.3g times n·2^-104·Σ|a·b|", k.name, e, e/bound)
 		}
+		if e := off(k.sum(x64), 0); e > bound+0x1p-53 {
+			t.Errorf("sum [float64 set %s]: off the exact sum by %g", k.name, e)
+		}
 	}
 }
 

@@ -194,6 +194,9 @@ func BenchmarkFloat64(b *testing.B) {
 	const n = 4096
 	x := gen.Logits(newRand(2), n, 4, 0)
 	dst := make([]float64, n)
+	logp := make([]float64, n)
+	logSoftmaxRow(&generic64, logp, x)
+	dy := gen.Logits(newRand(3), n, 1, 0)
 	for _, k := range sets64 {
 		for _, f := range []struct {
 			name string
@@ -202,6 +205,7 @@ func BenchmarkFloat64(b *testing.B) {
 			{"LogSoftmax", func() { logSoftmaxRow(k, dst, x) }},
 			{"LogSumExp", func() { logSumExp(k, x) }},
 			{"CrossEntropyGrad", func() { crossEntropy(k, dst, x, []int{7}, n, 1) }},
+			{"LogSoftmaxBackward", func() { logSoftmaxBackwardRow(k, dst, logp, dy) }},
 		} {
 			b.Run(fmt.Sprintf("impl=%s/fn=%s/n=%d", k.name, f.name, n), func(b *testing.B) {
 				b.SetBytes(8 * n)

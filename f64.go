@@ -15,18 +15,21 @@ type asm64 struct {
 	sumNS  func(x []float64, m float64) (s, c, ts, tc, ones float64) // no store
 	div    func(dst, x []float64, s float64)
 	sub    func(dst, x []float64, m, l float64)
-	// SoftmaxBackward's passes; nil: generic's.
-	dot    func(a, b []float64) (s, c float64)
-	mulSub func(dx, p, dy []float64, s, c float64)
+	// The backward passes' kernels (Σdy, ⟨p, dy⟩ and the two updates);
+	// nil: generic's.
+	compSum   func(x []float64) float64
+	dot       func(a, b []float64) (s, c float64)
+	mulSub    func(dx, p, dy []float64, s, c float64)
+	expMulSub func(dx, logp, dy []float64, s float64)
 }
 
 // simd64 is generic64 with a's kernels for its max, exp, division and
 // subtraction passes: Softmax's exp pass with its store and a total
 // rounded once (mu = 0), the split exp-sum the other functions take (its
 // terms below e^tinyHi summed scaled and added back by tinyJoin), and
-// LogSoftmax's x − m − l, and SoftmaxBackward's dot and update where a
-// has them. expSumPrecise stays generic's (the soft-target gradient wants
-// each e to 2^-59); so do sum and LogSoftmaxBackward's expMulSub.
+// LogSoftmax's x − m − l, and the backward passes' sum, dot and updates
+// where a has them. expSumPrecise stays generic's (the soft-target
+// gradient wants each e to 2^-59).
 func simd64(a asm64) kernels[float64] {
 	k := generic64
 	k.name = a.name
@@ -51,6 +54,12 @@ func simd64(a asm64) kernels[float64] {
 	if a.dot != nil {
 		k.dot = func(x, y []float64) (s, c float64) { return a.dot(x, y[:len(x)]) }
 		k.mulSub = func(dx, p, dy []float64, s, c float64) { a.mulSub(dx, p[:len(dx)], dy[:len(dx)], s, c) }
+	}
+	if a.compSum != nil {
+		k.sum = a.compSum
+	}
+	if a.expMulSub != nil {
+		k.expMulSub = a.expMulSub
 	}
 	return k
 }

@@ -2,12 +2,16 @@
 
 package softmax
 
-import "github.com/klauspost/cpuid/v2"
+import (
+	"math"
+
+	"github.com/klauspost/cpuid/v2"
+)
 
 // avx2Set64 is the amd64 float64 set (asm/amd64/f64.go), for CPUs with
 // AVX2 and FMA, AVX-512 ones included.
 var avx2Set64 = simd64(asm64{"avx2", maxMin64AVX2, expSumTotal64AVX2, expSum64AVX2, expSumNoStore64AVX2, div64Asm, sub64AVX2,
-	dot64AVX2, mulSub64AVX2})
+	sum64AVX2, dot64AVX2, mulSub64AVX2, expMulSub64Asm})
 
 // div64Asm is the division: where 1/s is far from the float64 range's ends
 // (always, for softmax sums), the kernel's corrected product, else
@@ -26,4 +30,23 @@ func archSets64() []*kernels[float64] {
 		return []*kernels[float64]{&avx2Set64}
 	}
 	return nil
+}
+
+// expMulSub64Asm is LogSoftmaxBackward's update: the kernel while logp
+// holds log-probabilities (or −Inf), generic's for the vector of four
+// where it stopped, and generic's throughout for a Σdy that is not finite
+// (where which outputs are NaN follows el's sign, which the two exps need
+// not share).
+func expMulSub64Asm(dx, logp, dy []float64, s float64) {
+	logp, dy = logp[:len(dx)], dy[:len(dx)]
+	if math.IsInf(s, 0) || s != s {
+		expMulSub64(dx, logp, dy, s)
+		return
+	}
+	for len(dx) > 0 {
+		n := expMulSub64AVX2(dx, logp, dy, s)
+		k := min(n+4, len(dx))
+		expMulSub64(dx[n:k], logp[n:k], dy[n:k], s)
+		dx, logp, dy = dx[k:], logp[k:], dy[k:]
+	}
 }

@@ -48,13 +48,14 @@ func lens64() []int {
 	return lens
 }
 
-// TestBackwardKernels64 checks the float64 sets' dot and mulSub (where a
-// set has its own) against generic's dotDD and mulSub64 on lens64's
+// TestBackwardKernels64 checks the float64 sets' sum, dot, mulSub and
+// expMulSub (where a set has its own) against generic's on lens64's
 // lengths, at guard pages and misaligned: p a softmax, dy normal with, by
 // case, ±Inf, NaN and huge values mixed in, and dy constant (where
 // dy − ⟨p, dy⟩ cancels). dot's pair must match generic's to 2^-100 of
 // Σ|p·dy| (both carry it to about 2^-104), mulSub bit for bit given the
-// same pair, in place on p and on dy too.
+// same pair, in place on p and on dy too; expMulSub64Case says what
+// expMulSub must do.
 func TestBackwardKernels64(t *testing.T) {
 	sets := archSets64()
 	if len(sets) == 0 {
@@ -115,6 +116,20 @@ func backward64Case(t *testing.T, k *kernels[float64], n, c int) {
 	case math.Abs((gs-ws)+(gc-wc)) > 0x1p-100*abs:
 		t.Fatalf("dot, %s: %v + %v, want %v + %v (Σ|p·dy| %v)", where, gs, gc, ws, wc, abs)
 	}
+
+	// sum (Σdy): s + c rounded, so generic's within 2^-52 of itself and
+	// 2^-100 of Σ|dy|; NaN and ±Inf where generic's are.
+	gsum, wsum := k.sum(dy), sumGeneric(dy)
+	absy := 0.0
+	for _, v := range dy {
+		absy += math.Abs(v)
+	}
+	if (gsum != gsum) != (wsum != wsum) || (math.IsInf(gsum, 0) || math.IsInf(wsum, 0)) && gsum != wsum ||
+		wsum == wsum && !math.IsInf(wsum, 0) && math.Abs(gsum-wsum) > 0x1p-52*math.Abs(wsum)+0x1p-100*absy {
+		t.Fatalf("sum, %s: %v, want %v", where, gsum, wsum)
+	}
+
+	expMulSub64Case(t, k, n, c, dy, where)
 
 	want, got := make([]float64, n), make([]float64, n)
 	mulSub64(want, p, dy, ws, wc)
@@ -295,6 +310,58 @@ func TestDiv64(t *testing.T) {
 				if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
 					t.Fatalf("set %s: %v/%v = %v, want %v", k.name, x[i], s, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// expMulSub64Case: expMulSub on logp = LogSoftmax of a row of case c's
+// spread, with, by case, −Inf (masked logits), log-probabilities below
+// −708.3 (whose exp is subnormal), a positive value and a NaN (which the
+// kernels leave to generic's), and Σdy = s normal, tiny, huge or
+// infinite. Each output within 2 ULP of generic's plus 2^-55 of the term
+// exp(logp)·s (both forms e·s to about 2^-56 before dy − e·s rounds),
+// NaN and ±Inf where generic's are; in place on logp and on dy too.
+func expMulSub64Case(t *testing.T, k *kernels[float64], n, c int, dy []float64, where string) {
+	t.Helper()
+	rng := newRand(uint64(c) + 7)
+	lp := make([]float64, n)
+	if n > 0 {
+		logSoftmaxRow(&generic64, lp, row64(n, c%4*7))
+		switch c % 6 {
+		case 1:
+			lp[rng.IntN(n)] = math.Inf(-1)
+			lp[rng.IntN(n)] = math.Inf(-1)
+		case 2:
+			lp[rng.IntN(n)] = -708.3 - 40*rng.Float64()
+			lp[rng.IntN(n)] = -708.3 + rng.Float64()
+			lp[rng.IntN(n)] = -800
+		case 3:
+			lp[rng.IntN(n)] = 0.5
+		case 4:
+			lp[rng.IntN(n)] = math.NaN()
+		}
+	}
+	logp, free := vec64(lp, placementFor(c+2))
+	defer free()
+	s := []float64{1, 0.37, 1e-300, 1e300, math.Inf(1)}[c%5]
+	want, got := make([]float64, n), make([]float64, n)
+	expMulSub64(want, logp, dy, s)
+	k.expMulSub(got, logp, dy, s)
+	inL := append([]float64(nil), logp...)
+	k.expMulSub(inL, inL, dy, s)
+	inY := append([]float64(nil), dy...)
+	k.expMulSub(inY, logp, inY, s)
+	for i := range want {
+		w := want[i]
+		for _, g := range []float64{got[i], inL[i], inY[i]} {
+			bad := (g != g) != (w != w) || (math.IsInf(g, 0) || math.IsInf(w, 0)) && g != w
+			if !bad && w == w && !math.IsInf(w, 0) {
+				term := math.Abs(math.Exp(logp[i]) * s)
+				bad = math.Abs(g-w) > 2*ulp.Of64(w)+0x1p-55*term
+			}
+			if bad {
+				t.Fatalf("expMulSub, %s: logp=%v dy=%v s=%v: %v (in place: %v, %v), want %v", where, logp[i], dy[i], s, got[i], inL[i], inY[i], w)
 			}
 		}
 	}

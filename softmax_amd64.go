@@ -304,6 +304,11 @@ func expSumNoStore64AVX2(x []float64, m float64) (s float64, c float64, ts float
 //go:noescape
 func sub64AVX2(dst []float64, x []float64, m float64, l float64)
 
+// sum64AVX2 returns Σ x[i], compensated (TwoSum): its error does not grow with cancellation.
+//
+//go:noescape
+func sum64AVX2(x []float64) float64
+
 // dot64AVX2 returns Σ a[i]·b[i] as s + c, compensated, each product exact (TwoProd); len(b) >= len(a).
 //
 //go:noescape
@@ -313,3 +318,8 @@ func dot64AVX2(a []float64, b []float64) (s float64, c float64)
 //
 //go:noescape
 func mulSub64AVX2(dx []float64, p []float64, dy []float64, s float64, c float64)
+
+// expMulSub64AVX2 stores dx[i] = dy[i] − exp(logp[i])·s while logp[i] is in [−708.3, 0] or −Inf, and returns how many it did; len(logp), len(dy) >= len(dx).
+//
+//go:noescape
+func expMulSub64AVX2(dx []float64, logp []float64, dy []float64, s float64) (done int)

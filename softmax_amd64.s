@@ -12820,6 +12820,322 @@ sub64_done:
 	VZEROUPPER
 	RET
 
+// func sum64AVX2(x []float64) float64
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·sum64AVX2(SB), NOSPLIT, $32-32
+	MOVQ  x_base+0(FP), AX
+	MOVQ  x_len+8(FP), CX
+	SHLQ  $0x01, CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+sum64_loop:
+	CMPQ         CX, $0x00000080
+	JB           sum64_single
+	VMOVUPS      (AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VMOVUPS      32(AX), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VMOVUPS      64(AX), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VMOVUPS      96(AX), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VMOVUPS      128(AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VMOVUPS      160(AX), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VMOVUPS      192(AX), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VMOVUPS      224(AX), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VMOVUPS      256(AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VMOVUPS      288(AX), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VMOVUPS      320(AX), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VMOVUPS      352(AX), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VMOVUPS      384(AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	VMOVUPS      416(AX), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+	VMOVUPS      448(AX), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
+	VMOVUPS      480(AX), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
+	ADDQ         $0x00000200, AX
+	SUBQ         $0x00000080, CX
+	JMP          sum64_loop
+
+sum64_single:
+	CMPQ         CX, $0x00000008
+	JB           sum64_tail
+	VMOVUPS      (AX), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          sum64_single
+
+sum64_tail:
+	TESTQ      CX, CX
+	JZ         sum64_done
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y8
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_149
+	VMASKMOVPS (AX), Y8, Y8
+	JMP        tail_loaded_150
+
+tail_page_149:
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
+	XORQ    DX, DX
+
+copy_151:
+	CMPQ DX, CX
+	JAE  copied_152
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_151
+
+copied_152:
+	VMOVUPS (SP), Y8
+
+tail_loaded_150:
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+
+sum64_done:
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y2
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VADDSD       X3, X2, X0
+	VANDPD       abs64<>+0(SB), X2, X1
+	VCMPSD       $0x05, inf64<>+0(SB), X1, X1
+	VBLENDVPD    X1, X2, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+24(FP)
+	RET
+
 // func dot64AVX2(a []float64, b []float64) (s float64, c float64)
 // Requires: AVX, AVX2, FMA3, SSE2
 TEXT ·dot64AVX2(SB), NOSPLIT, $32-64
@@ -13113,51 +13429,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_149
+	JA         tail_page_153
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_150
+	JMP        tail_loaded_154
 
-tail_page_149:
+tail_page_153:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_151:
+copy_155:
 	CMPQ BX, DX
-	JAE  copied_152
+	JAE  copied_156
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_151
+	JMP  copy_155
 
-copied_152:
+copied_156:
 	VMOVUPS (SP), Y9
 
-tail_loaded_150:
+tail_loaded_154:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_153
+	JA         tail_page_157
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_154
+	JMP        tail_loaded_158
 
-tail_page_153:
+tail_page_157:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_155:
+copy_159:
 	CMPQ AX, DX
-	JAE  copied_156
+	JAE  copied_160
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_155
+	JMP  copy_159
 
-copied_156:
+copied_160:
 	VMOVUPS (SP), Y8
 
-tail_loaded_154:
+tail_loaded_158:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -13306,27 +13622,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_157
+	JA         tail_page_161
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_158
+	JMP        tail_loaded_162
 
-tail_page_157:
+tail_page_161:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_159:
+copy_163:
 	CMPQ SI, BX
-	JAE  copied_160
+	JAE  copied_164
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_159
+	JMP  copy_163
 
-copied_160:
+copied_164:
 	VMOVUPS (SP), Y3
 
-tail_loaded_158:
+tail_loaded_162:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -13338,40 +13654,348 @@ tail_loaded_158:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_161
+	JA         tail_page_165
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_162
+	JMP        tail_loaded_166
 
-tail_page_161:
+tail_page_165:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_163:
+copy_167:
 	CMPQ DX, BX
-	JAE  copied_164
+	JAE  copied_168
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_163
+	JMP  copy_167
 
-copied_164:
+copied_168:
 	VMOVUPS (SP), Y0
 
-tail_loaded_162:
+tail_loaded_166:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_165:
+copy_169:
 	CMPQ CX, BX
-	JAE  copied_166
+	JAE  copied_170
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_165
+	JMP  copy_169
 
-copied_166:
+copied_170:
 mulsub64_done:
 	VZEROUPPER
+	RET
+
+// func expMulSub64AVX2(dx []float64, logp []float64, dy []float64, s float64) (done int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expMulSub64AVX2(SB), NOSPLIT, $32-88
+	MOVQ         dx_base+0(FP), AX
+	MOVQ         logp_base+24(FP), CX
+	MOVQ         dy_base+48(FP), DX
+	MOVQ         dx_len+8(FP), BX
+	SHLQ         $0x01, BX
+	VBROADCASTSD s+72(FP), Y0
+	VPXOR        Y1, Y1, Y1
+
+expmulsub64_loop:
+	CMPQ         BX, $0x00000008
+	JB           expmulsub64_single
+	VMOVUPS      (CX), Y2
+	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y2, Y3
+	VCMPPD       $0x02, Y1, Y2, Y4
+	VANDPD       Y4, Y3, Y3
+	VCMPPD       $0x00, neginf64<>+0(SB), Y2, Y4
+	VORPD        Y4, Y3, Y3
+	VCMPPD       $0x00, Y1, Y1, Y4
+	VTESTPD      Y4, Y3
+	JCC          expmulsub64_bail_171
+	VSUBPD       Y1, Y2, Y3
+	VSUBPD       Y2, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VSUBPD       Y5, Y2, Y5
+	VADDPD       Y1, Y4, Y2
+	VSUBPD       Y2, Y5, Y2
+	VMOVUPD      magic64n<>+0(SB), Y4
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
+	VSUBPD       magic64n<>+0(SB), Y4, Y6
+	VMOVAPD      Y3, Y5
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y5
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y2
+	VMULPD       Y5, Y5, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPD      invfact11<>+0(SB), Y8
+	VFMADD213PD  invfact10<>+0(SB), Y5, Y8
+	VMOVUPD      invfact13<>+0(SB), Y9
+	VFMADD213PD  invfact12<>+0(SB), Y5, Y9
+	VFMADD231PD  Y6, Y9, Y8
+	VMOVUPD      invfact7<>+0(SB), Y9
+	VFMADD213PD  invfact6<>+0(SB), Y5, Y9
+	VMOVUPD      invfact9<>+0(SB), Y10
+	VFMADD213PD  invfact8<>+0(SB), Y5, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VFMADD231PD  Y7, Y8, Y9
+	VMOVUPD      invfact3<>+0(SB), Y8
+	VFMADD213PD  invfact2<>+0(SB), Y5, Y8
+	VMOVUPD      invfact5<>+0(SB), Y10
+	VFMADD213PD  invfact4<>+0(SB), Y5, Y10
+	VFMADD231PD  Y6, Y10, Y8
+	VFMADD231PD  Y7, Y9, Y8
+	VMULPD       Y6, Y8, Y8
+	VADDPD       Y8, Y5, Y6
+	VFMADD231PD  Y6, Y2, Y2
+	VADDPD       Y8, Y2, Y2
+	VADDPD       one64<>+0(SB), Y5, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       Y7, Y5, Y7
+	VADDPD       Y7, Y2, Y2
+	VPSLLQ       $0x34, Y4, Y4
+	VADDPD       Y2, Y6, Y5
+	VSUBPD       Y6, Y5, Y6
+	VSUBPD       Y6, Y2, Y6
+	VPADDQ       one64<>+0(SB), Y4, Y2
+	VMULPD       Y2, Y5, Y5
+	VMULPD       twom200<>+0(SB), Y5, Y5
+	VMULPD       Y2, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
+	VANDNPD      Y5, Y2, Y5
+	VCMPPD       $0x03, Y3, Y3, Y2
+	VORPD        Y2, Y5, Y5
+	VCMPPD       $0x00, neginf64<>+0(SB), Y3, Y4
+	VANDNPD      Y6, Y4, Y6
+	VMOVUPS      (DX), Y2
+	VFNMADD231PD Y0, Y5, Y2
+	VMULPD       Y0, Y6, Y6
+	VSUBPD       Y6, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          expmulsub64_loop
+
+expmulsub64_single:
+	CMPQ         BX, $0x00000008
+	JB           expmulsub64_tail
+	VMOVUPS      (CX), Y2
+	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y2, Y3
+	VCMPPD       $0x02, Y1, Y2, Y4
+	VANDPD       Y4, Y3, Y3
+	VCMPPD       $0x00, neginf64<>+0(SB), Y2, Y4
+	VORPD        Y4, Y3, Y3
+	VCMPPD       $0x00, Y1, Y1, Y4
+	VTESTPD      Y4, Y3
+	JCC          expmulsub64_bail_171
+	VSUBPD       Y1, Y2, Y3
+	VSUBPD       Y2, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VSUBPD       Y5, Y2, Y5
+	VADDPD       Y1, Y4, Y2
+	VSUBPD       Y2, Y5, Y2
+	VMOVUPD      magic64n<>+0(SB), Y4
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
+	VSUBPD       magic64n<>+0(SB), Y4, Y6
+	VMOVAPD      Y3, Y5
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y5
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y2
+	VMULPD       Y5, Y5, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPD      invfact11<>+0(SB), Y8
+	VFMADD213PD  invfact10<>+0(SB), Y5, Y8
+	VMOVUPD      invfact13<>+0(SB), Y9
+	VFMADD213PD  invfact12<>+0(SB), Y5, Y9
+	VFMADD231PD  Y6, Y9, Y8
+	VMOVUPD      invfact7<>+0(SB), Y9
+	VFMADD213PD  invfact6<>+0(SB), Y5, Y9
+	VMOVUPD      invfact9<>+0(SB), Y10
+	VFMADD213PD  invfact8<>+0(SB), Y5, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VFMADD231PD  Y7, Y8, Y9
+	VMOVUPD      invfact3<>+0(SB), Y8
+	VFMADD213PD  invfact2<>+0(SB), Y5, Y8
+	VMOVUPD      invfact5<>+0(SB), Y10
+	VFMADD213PD  invfact4<>+0(SB), Y5, Y10
+	VFMADD231PD  Y6, Y10, Y8
+	VFMADD231PD  Y7, Y9, Y8
+	VMULPD       Y6, Y8, Y8
+	VADDPD       Y8, Y5, Y6
+	VFMADD231PD  Y6, Y2, Y2
+	VADDPD       Y8, Y2, Y2
+	VADDPD       one64<>+0(SB), Y5, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       Y7, Y5, Y7
+	VADDPD       Y7, Y2, Y2
+	VPSLLQ       $0x34, Y4, Y4
+	VADDPD       Y2, Y6, Y5
+	VSUBPD       Y6, Y5, Y6
+	VSUBPD       Y6, Y2, Y6
+	VPADDQ       one64<>+0(SB), Y4, Y2
+	VMULPD       Y2, Y5, Y5
+	VMULPD       twom200<>+0(SB), Y5, Y5
+	VMULPD       Y2, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
+	VANDNPD      Y5, Y2, Y5
+	VCMPPD       $0x03, Y3, Y3, Y2
+	VORPD        Y2, Y5, Y5
+	VCMPPD       $0x00, neginf64<>+0(SB), Y3, Y4
+	VANDNPD      Y6, Y4, Y6
+	VMOVUPS      (DX), Y2
+	VFNMADD231PD Y0, Y5, Y2
+	VMULPD       Y0, Y6, Y6
+	VSUBPD       Y6, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          expmulsub64_single
+
+expmulsub64_tail:
+	TESTQ      BX, BX
+	JZ         expmulsub64_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y2
+	LEAQ       (CX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_172
+	VMASKMOVPS (CX), Y2, Y3
+	JMP        tail_loaded_173
+
+tail_page_172:
+	VPXOR   Y3, Y3, Y3
+	VMOVDQU Y3, (SP)
+	XORQ    SI, SI
+
+copy_174:
+	CMPQ SI, BX
+	JAE  copied_175
+	MOVL (CX)(SI*4), DI
+	MOVL DI, (SP)(SI*4)
+	INCQ SI
+	JMP  copy_174
+
+copied_175:
+	VMOVUPS (SP), Y3
+
+tail_loaded_173:
+	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
+	VCMPPD       $0x02, Y1, Y3, Y5
+	VANDPD       Y5, Y4, Y4
+	VCMPPD       $0x00, neginf64<>+0(SB), Y3, Y5
+	VORPD        Y5, Y4, Y4
+	VCMPPD       $0x00, Y1, Y1, Y5
+	VTESTPD      Y5, Y4
+	JCC          expmulsub64_bail_171
+	VSUBPD       Y1, Y3, Y4
+	VSUBPD       Y3, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VSUBPD       Y6, Y3, Y6
+	VADDPD       Y1, Y5, Y1
+	VSUBPD       Y1, Y6, Y1
+	VMOVUPD      magic64n<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
+	VSUBPD       magic64n<>+0(SB), Y5, Y6
+	VMOVAPD      Y4, Y3
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y3
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y1
+	VMULPD       Y3, Y3, Y6
+	VMULPD       Y6, Y6, Y7
+	VMOVUPD      invfact11<>+0(SB), Y8
+	VFMADD213PD  invfact10<>+0(SB), Y3, Y8
+	VMOVUPD      invfact13<>+0(SB), Y9
+	VFMADD213PD  invfact12<>+0(SB), Y3, Y9
+	VFMADD231PD  Y6, Y9, Y8
+	VMOVUPD      invfact7<>+0(SB), Y9
+	VFMADD213PD  invfact6<>+0(SB), Y3, Y9
+	VMOVUPD      invfact9<>+0(SB), Y10
+	VFMADD213PD  invfact8<>+0(SB), Y3, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VFMADD231PD  Y7, Y8, Y9
+	VMOVUPD      invfact3<>+0(SB), Y8
+	VFMADD213PD  invfact2<>+0(SB), Y3, Y8
+	VMOVUPD      invfact5<>+0(SB), Y10
+	VFMADD213PD  invfact4<>+0(SB), Y3, Y10
+	VFMADD231PD  Y6, Y10, Y8
+	VFMADD231PD  Y7, Y9, Y8
+	VMULPD       Y6, Y8, Y8
+	VADDPD       Y8, Y3, Y6
+	VFMADD231PD  Y6, Y1, Y1
+	VADDPD       Y8, Y1, Y1
+	VADDPD       one64<>+0(SB), Y3, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       Y7, Y3, Y7
+	VADDPD       Y7, Y1, Y1
+	VPSLLQ       $0x34, Y5, Y5
+	VADDPD       Y1, Y6, Y3
+	VSUBPD       Y6, Y3, Y6
+	VSUBPD       Y6, Y1, Y6
+	VPADDQ       one64<>+0(SB), Y5, Y1
+	VMULPD       Y1, Y3, Y3
+	VMULPD       twom200<>+0(SB), Y3, Y3
+	VMULPD       Y1, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y4, Y1
+	VANDNPD      Y3, Y1, Y3
+	VCMPPD       $0x03, Y4, Y4, Y1
+	VORPD        Y1, Y3, Y3
+	VCMPPD       $0x00, neginf64<>+0(SB), Y4, Y5
+	VANDNPD      Y6, Y5, Y6
+	LEAQ         (DX), CX
+	ANDQ         $0x00000fff, CX
+	CMPQ         CX, $0x00000fe0
+	JA           tail_page_176
+	VMASKMOVPS   (DX), Y2, Y1
+	JMP          tail_loaded_177
+
+tail_page_176:
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    CX, CX
+
+copy_178:
+	CMPQ CX, BX
+	JAE  copied_179
+	MOVL (DX)(CX*4), SI
+	MOVL SI, (SP)(CX*4)
+	INCQ CX
+	JMP  copy_178
+
+copied_179:
+	VMOVUPS (SP), Y1
+
+tail_loaded_177:
+	VFNMADD231PD Y0, Y3, Y1
+	VMULPD       Y0, Y6, Y6
+	VSUBPD       Y6, Y1, Y1
+	VMOVUPS      Y1, (SP)
+	XORQ         CX, CX
+
+copy_180:
+	CMPQ CX, BX
+	JAE  copied_181
+	MOVL (SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_180
+
+copied_181:
+expmulsub64_done:
+	XORQ BX, BX
+
+expmulsub64_bail_171:
+	MOVQ dx_len+8(FP), AX
+	SHRQ $0x01, BX
+	SUBQ BX, AX
+	VZEROUPPER
+	MOVQ AX, done+80(FP)
 	RET

@@ -404,16 +404,28 @@ func (a *arch) div64() {
 	RET()
 }
 
-// dot64 is generic's dotDD for float64: each product exact as p + pe
-// (an FMA gives pe), pe added into c plainly and p with twoSum,
-// renormalized every renormEvery adds as the float32 dot. An infinite
-// product leaves a NaN in c, as in dotDD; a sum that overflows with
-// finite products does too (dotDD's c stays finite there), which the one
-// consumer, mulSub64's x − s with s infinite, makes NaN either way.
-func (a *arch) dot64() {
-	a.fn("dot64", "func(a, b []float64) (s, c float64)",
-		"dot64"+a.suffix+" returns Σ a[i]·b[i] as s + c, compensated, each product exact (TwoProd); len(b) >= len(a).")
-	s := streams{ptrs: []GPVirtual{slicePtr("a"), slicePtr("b")}, n: dwords("a")}
+// sumDot64 is generic's sumGeneric (dot false) or dotDD (dot true) for
+// float64. dot: each product exact as p + pe (an FMA gives pe), pe added
+// into c plainly and p with twoSum; sum: each element with twoSum; both
+// renormalized every renormEvery adds as the float32 sum and dot. sum
+// returns s + c, or s where it is ±Inf or NaN, as addComp stops
+// compensating there. An infinite product leaves a NaN in dot's c, as in
+// dotDD; a sum that overflows with finite products does too (dotDD's c
+// stays finite there), which the one consumer, mulSub64's x − s with s
+// infinite, makes NaN either way. Where generic's running sum overflows
+// but a SIMD lane's partial sums do not, sum may return the finite sum
+// that generic's order missed.
+func (a *arch) sumDot64(dot bool) {
+	var st streams
+	if dot {
+		a.fn("dot64", "func(a, b []float64) (s, c float64)",
+			"dot64"+a.suffix+" returns Σ a[i]·b[i] as s + c, compensated, each product exact (TwoProd); len(b) >= len(a).")
+		st = streams{ptrs: []GPVirtual{slicePtr("a"), slicePtr("b")}, n: dwords("a")}
+	} else {
+		a.fn("sum64", "func(x []float64) float64",
+			"sum64"+a.suffix+" returns Σ x[i], compensated (TwoSum): its error does not grow with cancellation.")
+		st = streams{ptrs: []GPVirtual{slicePtr("x")}, n: dwords("x")}
+	}
 	acc, comp := make([]VecVirtual, 4), make([]VecVirtual, 4)
 	for i := range acc {
 		acc[i], comp[i] = a.vec(), a.vec()
@@ -424,19 +436,23 @@ func (a *arch) dot64() {
 	// after its last add of the loop's iteration, and after each add in
 	// the single and tail units (the calls after the loop's).
 	unroll, calls := 4*renormEvery, 0
-	elementwise(a, s, "dot64", a.lanes, unroll, a.lanes, func(off int, t tail) {
+	name := map[bool]string{true: "dot64", false: "sum64"}[dot]
+	elementwise(a, st, name, a.lanes, unroll, a.lanes, func(off int, t tail) {
 		calls++
 		u := off / a.bytes() % 4
 		if !t.full() {
 			u = 1
 		}
-		x := a.load(s.mem(0, off), t) // past a tail: zeros, whose products add nothing
-		y := a.load(s.mem(1, off), t)
-		p := a.vec()
-		VMULPD(y, x, p)
-		VFNMADD132PD(y, p, x)       // x = p − x·y, exact: −pe
-		VSUBPD(x, comp[u], comp[u]) // c + pe
-		twoSum(acc[u], comp[u], p, a.vec)
+		x := a.load(st.mem(0, off), t) // past a tail: zeros, which add nothing
+		v := x
+		if dot {
+			y := a.load(st.mem(1, off), t)
+			v = a.vec()
+			VMULPD(y, x, v)
+			VFNMADD132PD(y, v, x)       // x = p − x·y, exact: −pe
+			VSUBPD(x, comp[u], comp[u]) // c + pe
+		}
+		twoSum(acc[u], comp[u], v, a.vec)
 		if calls > unroll-4 {
 			a.renorm(acc[u], comp[u])
 		}
@@ -448,6 +464,13 @@ func (a *arch) dot64() {
 			twoSum(acc[i], comp[i], acc[i+h], a.vec)
 		}
 		acc, comp = acc[:h], comp[:h]
+	}
+	if !dot {
+		r := a.hsum64Comp(acc[0], comp[0])
+		VZEROUPPER()
+		Store(r, ReturnIndex(0))
+		RET()
+		return
 	}
 	s1, c1 := a.hsum64Pair(acc[0], comp[0])
 	VZEROUPPER()
@@ -472,5 +495,63 @@ func (a *arch) mulSub64() {
 		a.store(hi, st.mem(0, off), t)
 	})
 	VZEROUPPER()
+	RET()
+}
+
+// expMulSub64 is generic's expMulSub64 where logp is a log-probability
+// (in [tinyHi, 0]) or −Inf: dx = fl(dy − e·s) − el·s with e + el =
+// exp(logp) to about 2^-56 (exp64Core's e and its rounding error, as
+// expSum64 forms them) and e = el = 0 at −Inf. At the first vector with
+// another value (a NaN, a positive logp, one below tinyHi) it stops and
+// returns how many elements it did, for the caller to do that vector
+// generic's way.
+func (a *arch) expMulSub64() {
+	a.fn("expMulSub64", "func(dx, logp, dy []float64, s float64) (done int)",
+		"expMulSub64"+a.suffix+" stores dx[i] = dy[i] − exp(logp[i])·s while logp[i] is in [−708.3, 0] or −Inf, and returns how many it did; len(logp), len(dy) >= len(dx).")
+	st := streams{ptrs: []GPVirtual{slicePtr("dx"), slicePtr("logp"), slicePtr("dy")}, n: dwords("dx")}
+	sv := a.bcast64("s")
+	zero := a.vec()
+	a.zero(zero)
+	bail := label("expmulsub64_bail")
+	elementwise(a, st, "expmulsub64", a.lanes, 1, a.lanes, func(off int, t tail) {
+		l := a.load(st.mem(1, off), t) // past a tail: 0, in range
+		in, ninf := a.vec(), a.vec()
+		VCMPPD(U8(0x1d), c64("tinyhi64", tinyHi64), l, in) // l >= −708.3 (ordered)
+		VCMPPD(U8(0x02), zero, l, ninf)                    // l <= 0 (ordered)
+		VANDPD(ninf, in, in)
+		VCMPPD(U8(0x00), c64("neginf64", math.Inf(-1)), l, ninf) // l == −Inf
+		VORPD(ninf, in, in)
+		VCMPPD(U8(0x00), zero, zero, ninf) // all ones
+		VTESTPD(ninf, in)                  // CF: every lane in range
+		JCC(LabelRef(bail))
+		hi, eh, lo, k := a.exp64Core(l, zero)
+		e, el := a.vec(), a.vec()
+		VADDPD(lo, eh, e) // 1 + r + w, rounded once
+		VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
+		VSUBPD(el, lo, el)
+		pow := a.vec()
+		VPADDQ(one64(), k, pow) // 2^(n+200)
+		scale := c64("twom200", 0x1p-200)
+		VMULPD(pow, e, e)
+		VMULPD(scale, e, e)
+		VMULPD(pow, el, el)
+		VMULPD(scale, el, el)
+		a.expFix64(hi, e) // 0 at −Inf
+		VCMPPD(U8(0x00), c64("neginf64", math.Inf(-1)), hi, ninf)
+		VANDNPD(el, ninf, el) // 0 at −Inf (lo was NaN there)
+		y := a.load(st.mem(2, off), t)
+		VFNMADD231PD(sv, e, y) // dy − e·s, rounded once
+		VMULPD(sv, el, el)
+		VSUBPD(el, y, y)
+		a.store(y, st.mem(0, off), t)
+	})
+	XORQ(st.n, st.n) // all done (the tail leaves its count in n)
+	Label(bail)
+	// done = len(dx) − the dwords left (the vector that stopped it included)/2.
+	d := Load(Param("dx").Len(), GP64()).(GPVirtual)
+	SHRQ(U8(1), st.n)
+	SUBQ(st.n, d)
+	VZEROUPPER()
+	Store(d, ReturnIndex(0))
 	RET()
 }

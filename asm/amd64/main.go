@@ -908,7 +908,9 @@ func main() {
 	avx2.expSum64(true)
 	avx2.expSum64(false)
 	avx2.sub64()
-	avx2.dot64()
+	avx2.sumDot64(false)
+	avx2.sumDot64(true)
 	avx2.mulSub64()
+	avx2.expMulSub64()
 	Generate()
 }
