@@ -53,6 +53,9 @@ func expSumNoStore64NEON(x []float64, m float64) (s, c, ts, tc, ones float64)
 func sub64NEON(dst, x []float64, m, l float64)
 
 //go:noescape
+func sum64NEON(x []float64) float64
+
+//go:noescape
 func dot64NEON(a, b []float64) (s, c float64)
 
 //go:noescape

@@ -3317,6 +3317,179 @@ sub64_storeed:
 sub64_done:
 	RET
 
+// func sum64NEON(x []float64) float64
+TEXT ·sum64NEON(SB), NOSPLIT, $0-32
+	MOVD	x_base+0(FP), R1
+	MOVD	x_len+8(FP), R2
+	LSL	$1, R2, R2
+	VEOR	V16.B16, V16.B16, V16.B16
+	VEOR	V20.B16, V20.B16, V20.B16
+	VEOR	V17.B16, V17.B16, V17.B16
+	VEOR	V21.B16, V21.B16, V21.B16
+	VEOR	V18.B16, V18.B16, V18.B16
+	VEOR	V22.B16, V22.B16, V22.B16
+	VEOR	V19.B16, V19.B16, V19.B16
+	VEOR	V23.B16, V23.B16, V23.B16
+	SUBS	$16, R2, R2
+	BLT	sum64_w4
+sum64_loop16:
+	VLD1.P	64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD	$0x4e60d618	// fadd v24.2d, v16.2d, v0.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d419	// fsub v25.2d, v0.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e60d610	// fadd v16.2d, v16.2d, v0.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+	WORD	$0x4e61d638	// fadd v24.2d, v17.2d, v1.2d
+	WORD	$0x4ef1d719	// fsub v25.2d, v24.2d, v17.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad63a	// fsub v26.2d, v17.2d, v26.2d
+	WORD	$0x4ef9d439	// fsub v25.2d, v1.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6b5	// fadd v21.2d, v21.2d, v26.2d
+	WORD	$0x4e61d631	// fadd v17.2d, v17.2d, v1.2d
+	WORD	$0x4e75d638	// fadd v24.2d, v17.2d, v21.2d
+	WORD	$0x4ef1d718	// fsub v24.2d, v24.2d, v17.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d631	// fadd v17.2d, v17.2d, v24.2d
+	WORD	$0x4ef8d6b5	// fsub v21.2d, v21.2d, v24.2d
+	WORD	$0x4e62d658	// fadd v24.2d, v18.2d, v2.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d459	// fsub v25.2d, v2.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
+	WORD	$0x4e62d652	// fadd v18.2d, v18.2d, v2.2d
+	WORD	$0x4e76d658	// fadd v24.2d, v18.2d, v22.2d
+	WORD	$0x4ef2d718	// fsub v24.2d, v24.2d, v18.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d652	// fadd v18.2d, v18.2d, v24.2d
+	WORD	$0x4ef8d6d6	// fsub v22.2d, v22.2d, v24.2d
+	WORD	$0x4e63d678	// fadd v24.2d, v19.2d, v3.2d
+	WORD	$0x4ef3d719	// fsub v25.2d, v24.2d, v19.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad67a	// fsub v26.2d, v19.2d, v26.2d
+	WORD	$0x4ef9d479	// fsub v25.2d, v3.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6f7	// fadd v23.2d, v23.2d, v26.2d
+	WORD	$0x4e63d673	// fadd v19.2d, v19.2d, v3.2d
+	WORD	$0x4e77d678	// fadd v24.2d, v19.2d, v23.2d
+	WORD	$0x4ef3d718	// fsub v24.2d, v24.2d, v19.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d673	// fadd v19.2d, v19.2d, v24.2d
+	WORD	$0x4ef8d6f7	// fsub v23.2d, v23.2d, v24.2d
+	SUBS	$16, R2, R2
+	BGE	sum64_loop16
+sum64_w4:
+	ADDS	$12, R2, R2
+	BLT	sum64_tail
+sum64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	WORD	$0x4e60d618	// fadd v24.2d, v16.2d, v0.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d419	// fsub v25.2d, v0.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e60d610	// fadd v16.2d, v16.2d, v0.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+	SUBS	$4, R2, R2
+	BGE	sum64_loop4
+sum64_tail:
+	ADDS	$4, R2, R2
+	BEQ	sum64_done
+	VEOR	V0.B16, V0.B16, V0.B16
+	CMP	$2, R2
+	BLT	sum64_load1
+	BEQ	sum64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	B	sum64_loaded
+sum64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	B	sum64_loaded
+sum64_load1:
+	VLD1.P	4(R1), V0.S[0]
+sum64_loaded:
+	WORD	$0x4e60d618	// fadd v24.2d, v16.2d, v0.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d419	// fsub v25.2d, v0.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e60d610	// fadd v16.2d, v16.2d, v0.2d
+	WORD	$0x4e74d618	// fadd v24.2d, v16.2d, v20.2d
+	WORD	$0x4ef0d718	// fsub v24.2d, v24.2d, v16.2d
+	WORD	$0x4e78e719	// fcmeq v25.2d, v24.2d, v24.2d
+	VAND	V25.B16, V24.B16, V24.B16
+	WORD	$0x4e78d610	// fadd v16.2d, v16.2d, v24.2d
+	WORD	$0x4ef8d694	// fsub v20.2d, v20.2d, v24.2d
+sum64_done:
+	WORD	$0x4e75d694	// fadd v20.2d, v20.2d, v21.2d
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	WORD	$0x4e77d6d6	// fadd v22.2d, v22.2d, v23.2d
+	WORD	$0x4e73d658	// fadd v24.2d, v18.2d, v19.2d
+	WORD	$0x4ef2d719	// fsub v25.2d, v24.2d, v18.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad65a	// fsub v26.2d, v18.2d, v26.2d
+	WORD	$0x4ef9d679	// fsub v25.2d, v19.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad6d6	// fadd v22.2d, v22.2d, v26.2d
+	WORD	$0x4e73d652	// fadd v18.2d, v18.2d, v19.2d
+	WORD	$0x4e76d694	// fadd v20.2d, v20.2d, v22.2d
+	WORD	$0x4e72d618	// fadd v24.2d, v16.2d, v18.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d659	// fsub v25.2d, v18.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad694	// fadd v20.2d, v20.2d, v26.2d
+	WORD	$0x4e72d610	// fadd v16.2d, v16.2d, v18.2d
+	WORD	$0x7e70da9b	// faddp d27, v20.2d
+	VDUP	V16.D[1], V17.D2
+	WORD	$0x4e71d618	// fadd v24.2d, v16.2d, v17.2d
+	WORD	$0x4ef0d719	// fsub v25.2d, v24.2d, v16.2d
+	WORD	$0x4ef9d71a	// fsub v26.2d, v24.2d, v25.2d
+	WORD	$0x4efad61a	// fsub v26.2d, v16.2d, v26.2d
+	WORD	$0x4ef9d639	// fsub v25.2d, v17.2d, v25.2d
+	WORD	$0x4e79d75a	// fadd v26.2d, v26.2d, v25.2d
+	WORD	$0x4e7ad77b	// fadd v27.2d, v27.2d, v26.2d
+	WORD	$0x4e71d610	// fadd v16.2d, v16.2d, v17.2d
+	FADDD	F27, F16, F18
+	FSUBD	F16, F16, F17
+	FCMPD	$(0.0), F17
+	FCSELD	EQ, F18, F16, F18
+	FMOVD	F18, ret+24(FP)
+	RET
+
 // func dot64NEON(a, b []float64) (s, c float64)
 TEXT ·dot64NEON(SB), NOSPLIT, $0-64
 	MOVD	a_base+0(FP), R1

@@ -388,6 +388,39 @@ func dot64Kernel(e *emitter) {
 	e.ret()
 }
 
+// sum64Kernel is generic's sumGeneric for float64 (amd64's sum64): each
+// element added with twoSum, renormalized after every add, four
+// accumulators reduced as sumKernel's; s + c, or s where s is ±Inf or NaN
+// (addComp stops compensating there).
+func sum64Kernel(e *emitter) {
+	e.text("sum64NEON(x []float64) float64", 32)
+	const src, cnt gpr = 1, 2
+	x := seq(0, 4)
+	acc, comp, tmp := seq(16, 4), seq(20, 4), seq(24, 4)
+	e.movdArg("x_base+0(FP)", src)
+	e.dwordCount("x_len+8(FP)", cnt)
+	for i := range acc {
+		e.veor(acc[i], acc[i], acc[i])
+		e.veor(comp[i], comp[i], comp[i])
+	}
+	e.walk("sum64", cnt, []int{16, 4}, []stream{{src, x}}, nil, func() {
+		e.veor(x[0], x[0], x[0]) // past the tail: zeros, which add nothing
+	}, func(nv int) {
+		for j := range nv {
+			e.twoSum(acc[j], comp[j], x[j], tmp)
+			e.renorm(acc[j], comp[j], tmp)
+		}
+	}, nil)
+	s0, c0 := e.reduceComp(acc, comp, tmp)
+	hi, r := acc[1], acc[2]
+	e.faddd(r, s0, c0)
+	e.fsubd(hi, s0, s0)
+	e.op("FCMPD", "$(0.0)", hi.f())
+	e.op("FCSELD", "EQ", r.f(), s0.f(), r.f())
+	e.fmovdRet(r, "ret+24(FP)")
+	e.ret()
+}
+
 // mulSub64Kernel is generic's mulSub64 (amd64's mulSub64): dx = p·(hi +
 // (lo − c)), hi + lo = dy − s exactly (TwoDiff).
 func mulSub64Kernel(e *emitter) {

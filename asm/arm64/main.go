@@ -39,6 +39,7 @@ var kernelList = []func(*emitter){
 	expSum64Kernel(true),
 	expSum64Kernel(false),
 	sub64Kernel,
+	sum64Kernel,
 	dot64Kernel,
 	mulSub64Kernel,
 }
