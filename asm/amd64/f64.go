@@ -457,26 +457,7 @@ func (a *arch) sumDot64(dot bool) {
 			a.renorm(acc[u], comp[u])
 		}
 	})
-	for len(acc) > 1 { // pairwise, with twoSum
-		h := len(acc) / 2
-		for i := 0; i < h; i++ {
-			VADDPD(comp[i+h], comp[i], comp[i])
-			twoSum(acc[i], comp[i], acc[i+h], a.vec)
-		}
-		acc, comp = acc[:h], comp[:h]
-	}
-	if !dot {
-		r := a.hsum64Comp(acc[0], comp[0])
-		VZEROUPPER()
-		Store(r, ReturnIndex(0))
-		RET()
-		return
-	}
-	s1, c1 := a.hsum64Pair(acc[0], comp[0])
-	VZEROUPPER()
-	Store(s1, ReturnIndex(0))
-	Store(c1, ReturnIndex(1))
-	RET()
+	a.sumDotReturn(acc, comp, dot)
 }
 
 // mulSub64 is generic's mulSub64: dx = p·(hi + (lo − c)), hi + lo = dy − s

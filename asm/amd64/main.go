@@ -853,7 +853,15 @@ func (a *arch) sumDot(dot bool) {
 			a.renorm(acc[u], comp[u])
 		}
 	})
-	for len(acc) > 1 { // pairwise, as addAll, with twoSum
+	a.sumDotReturn(acc, comp, dot)
+}
+
+// sumDotReturn ends sum and dot kernels (float32 and float64 alike): the
+// accumulators' pairs acc + comp added pairwise (as addAll, with twoSum),
+// their lanes reduced, and the result returned: dot's pair s + c, or
+// sum's s + c (s where it is ±Inf or NaN).
+func (a *arch) sumDotReturn(acc, comp []VecVirtual, dot bool) {
+	for len(acc) > 1 {
 		h := len(acc) / 2
 		for i := 0; i < h; i++ {
 			VADDPD(comp[i+h], comp[i], comp[i])

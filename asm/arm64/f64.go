@@ -411,14 +411,7 @@ func sum64Kernel(e *emitter) {
 			e.renorm(acc[j], comp[j], tmp)
 		}
 	}, nil)
-	s0, c0 := e.reduceComp(acc, comp, tmp)
-	hi, r := acc[1], acc[2]
-	e.faddd(r, s0, c0)
-	e.fsubd(hi, s0, s0)
-	e.op("FCMPD", "$(0.0)", hi.f())
-	e.op("FCSELD", "EQ", r.f(), s0.f(), r.f())
-	e.fmovdRet(r, "ret+24(FP)")
-	e.ret()
+	e.retSum(acc, comp, tmp, "ret+24(FP)")
 }
 
 // mulSub64Kernel is generic's mulSub64 (amd64's mulSub64): dx = p·(hi +

@@ -392,15 +392,21 @@ func sumKernel(e *emitter) {
 			}
 		}
 	}, nil)
+	e.retSum(acc, comp, tmp, "ret+24(FP)")
+}
+
+// retSum ends a sum kernel (float32 and float64 alike): the four
+// compensated sums acc + comp reduced (reduceComp) and s + c returned in
+// ret, or s where s is ±Inf or NaN (s − s is not 0), as generic's addComp
+// stops compensating there.
+func (e *emitter) retSum(acc, comp, tmp []vreg, ret string) {
 	s0, c0 := e.reduceComp(acc, comp, tmp)
-	// s + c, or s where s is ±Inf or NaN (s − s is not 0), as generic's
-	// addComp stops compensating there.
 	hi, r := acc[1], acc[2]
 	e.faddd(r, s0, c0)
 	e.fsubd(hi, s0, s0)
 	e.op("FCMPD", "$(0.0)", hi.f())
 	e.op("FCSELD", "EQ", r.f(), s0.f(), r.f())
-	e.fmovdRet(r, "ret+24(FP)")
+	e.fmovdRet(r, ret)
 	e.ret()
 }
 
