@@ -66,6 +66,13 @@ func (e *emitter) movdArg(arg string, r gpr)   { e.op("MOVD", arg, r.String()) }
 func (e *emitter) fmovsArg(arg string, v vreg) { e.op("FMOVS", arg, v.f()) }
 func (e *emitter) fmovdArg(arg string, v vreg) { e.op("FMOVD", arg, v.f()) }
 func (e *emitter) fmovsRet(v vreg, res string) { e.op("FMOVS", v.f(), res) }
+
+// dupArg64 loads the float64 argument arg into both lanes of v.
+func (e *emitter) dupArg64(arg string, v vreg) {
+	e.fmovdArg(arg, v)
+	e.vdupLane0(d2, v, v)
+}
+
 func (e *emitter) fmovdRet(v vreg, res string) { e.op("FMOVD", v.f(), res) }
 
 // max64Arg loads the float32 argument arg (a row's max) into both

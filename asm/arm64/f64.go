@@ -82,8 +82,7 @@ func expSumTotal64Kernel(e *emitter) {
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("x_base+24(FP)", src)
 	e.dwordCount("x_len+32(FP)", cnt)
-	e.fmovdArg("m+48(FP)", mv)
-	e.vdupLane0(d2, mv, mv)
+	e.dupArg64("m+48(FP)", mv)
 	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
 	vals := []vec128{
 		splat64(f64(0x1.8p52 + 200)),                            // magic: k = magic + hi·log2e holds n + 200
@@ -154,8 +153,7 @@ func expSum64Kernel(store bool) func(*emitter) {
 		}
 		e.movdArg(fmt.Sprintf("x_base+%d(FP)", args), src)
 		e.dwordCount(fmt.Sprintf("x_len+%d(FP)", args+8), cnt)
-		e.fmovdArg(fmt.Sprintf("m+%d(FP)", args+24), mv)
-		e.vdupLane0(d2, mv, mv)
+		e.dupArg64(fmt.Sprintf("m+%d(FP)", args+24), mv)
 		coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
 		e.constants(pfx+"Exp", tmp, magic,
 			splat64(f64(0x1.8p52+200)),
@@ -261,10 +259,8 @@ func sub64Kernel(e *emitter) {
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("x_base+24(FP)", src)
 	e.dwordCount("x_len+32(FP)", cnt)
-	e.fmovdArg("m+48(FP)", mv)
-	e.vdupLane0(d2, mv, mv)
-	e.fmovdArg("l+56(FP)", lv)
-	e.vdupLane0(d2, lv, lv)
+	e.dupArg64("m+48(FP)", mv)
+	e.dupArg64("l+56(FP)", lv)
 	e.mapKernel("sub64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.twoDiff64(hi, lo, x[i], mv, t1, t2, t3)
@@ -343,8 +339,7 @@ func div64Kernel(e *emitter) {
 	e.movdArg("dst_base+0(FP)", dst)
 	e.movdArg("x_base+24(FP)", src)
 	e.dwordCount("x_len+32(FP)", cnt)
-	e.fmovdArg("s+48(FP)", sv)
-	e.vdupLane0(d2, sv, sv)
+	e.dupArg64("s+48(FP)", sv)
 	e.mapKernel("div64", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fdiv(d2, out[i], x[i], sv)
@@ -425,10 +420,8 @@ func mulSub64Kernel(e *emitter) {
 	e.dwordCount("dx_len+8(FP)", cnt)
 	e.movdArg("p_base+24(FP)", pp)
 	e.movdArg("dy_base+48(FP)", py)
-	e.fmovdArg("s+72(FP)", sv)
-	e.vdupLane0(d2, sv, sv)
-	e.fmovdArg("c+80(FP)", cv)
-	e.vdupLane0(d2, cv, cv)
+	e.dupArg64("s+72(FP)", sv)
+	e.dupArg64("c+80(FP)", cv)
 	e.mapKernel("mulsub64", cnt, []int{16, 4}, []stream{{pp, p}, {py, y}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.twoDiff64(hi, lo, y[i], sv, t1, t2, t3)

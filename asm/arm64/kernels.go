@@ -557,8 +557,7 @@ func subKernel(e *emitter) {
 	e.movdArg("x_base+24(FP)", src)
 	e.movdArg("x_len+32(FP)", cnt)
 	e.max64Arg("m+48(FP)", m)
-	e.fmovdArg("l+56(FP)", l)
-	e.vdupLane0(d2, l, l)
+	e.dupArg64("l+56(FP)", l)
 	e.mapKernel("sub", cnt, []int{16, 4}, []stream{{src, x}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(lo[i], x[i])
@@ -591,10 +590,8 @@ func mulSubKernel(e *emitter) {
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("p_base+24(FP)", pp)
 	e.movdArg("dy_base+48(FP)", py)
-	e.fmovdArg("s+72(FP)", s)
-	e.vdupLane0(d2, s, s)
-	e.fmovdArg("c+80(FP)", c)
-	e.vdupLane0(d2, c, c)
+	e.dupArg64("s+72(FP)", s)
+	e.dupArg64("c+80(FP)", c)
 	e.mapKernel("mulsub", cnt, []int{16, 4}, []stream{{pp, p}, {py, y}}, stream{dst, out}, func(nv int) {
 		for i := range nv {
 			e.fcvtl(plo[i], p[i])
@@ -649,8 +646,7 @@ func expMulSubKernel(e *emitter) {
 	e.movdArg("dx_len+8(FP)", cnt)
 	e.movdArg("logp_base+24(FP)", pl)
 	e.movdArg("dy_base+48(FP)", py)
-	e.fmovdArg("s+72(FP)", s)
-	e.vdupLane0(d2, s, s)
+	e.dupArg64("s+72(FP)", s)
 	// magic, zero, ovf, inf: V15..V18; k1, k2, clamp, c1..c9: V20..V31.
 	e.constants("expMulSubLimits", tmp, magic, splat64(magic64), splat64(f64(expZero64)), splat64(f64(expOverflow64)), splat64(f64(math.Inf(1))))
 	consts := []vec128{pack64([2]uint64{f64(math.Log2E), f64(ln2Hi64)}), pack64([2]uint64{f64(ln2Lo64), f64(poly[10])}), splat64(f64(expClamp64))}

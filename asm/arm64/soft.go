@@ -129,8 +129,7 @@ func softGradKernel(e *emitter) {
 		arg string
 		v   vreg
 	}{{"l+80(FP)", lv}, {"sa+88(FP)", av}, {"rs+96(FP)", rsv}} {
-		e.fmovdArg(a.arg, a.v)
-		e.vdupLane0(d2, a.v, a.v)
+		e.dupArg64(a.arg, a.v)
 	}
 	e.exp64pConsts("softGradExp", tmp)
 	e.veor(zero, zero, zero)
