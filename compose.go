@@ -446,6 +446,12 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 	if k.softGrad != nil {
 		return k.softGrad(g, x, y, m, l, sy/(ones+rest), scale)
 	}
+	return softGradRow(g, x, y, m, l, sy/(ones+rest), scale)
+}
+
+// softGradRow is softGrad in scalar passes: for sets without one, and for
+// the elements a set's softGrad leaves. a is Σy/Σe.
+func softGradRow[F Float](g, x, y []F, m F, l, a, scale float64) float64 {
 	// loss = Σ y·(l − d) with d = x − m <= 0: no cancellation when y >= 0.
 	var loss, c float64
 	for j := range y {
@@ -456,7 +462,6 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 	// g = (p·Σy − y)/scale with p = e/s, e again per element (expAt):
 	// where p·Σy − y cancels, a float32 e (a set's expSum store) would
 	// show its rounding.
-	a := sy / (ones + rest)
 	for j := range y {
 		g[j] = F((expAt(x[j], m)*a - float64(y[j])) / scale)
 	}
