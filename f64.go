@@ -21,6 +21,7 @@ type asm64 struct {
 	dot       func(a, b []float64) (s, c float64)
 	mulSub    func(dx, p, dy []float64, s, c float64)
 	expMulSub func(dx, logp, dy []float64, s float64)
+	softGrad  func(g, x, y []float64, m, l, sa, scale float64) float64
 }
 
 // simd64 is generic64 with a's kernels for its max, exp, division and
@@ -28,8 +29,9 @@ type asm64 struct {
 // rounded once (mu = 0), the split exp-sum the other functions take (its
 // terms below e^tinyHi summed scaled and added back by tinyJoin), and
 // LogSoftmax's x − m − l, and the backward passes' sum, dot and updates
-// where a has them. expSumPrecise stays generic's (the soft-target
-// gradient wants each e to 2^-59).
+// and the soft-target gradient's pass where a has them. The soft-target
+// gradient's sum is the split exp-sum without a store (expSumPrecise nil):
+// its pair is good to about 2^-58, as generic's.
 func simd64(a asm64) kernels[float64] {
 	k := generic64
 	k.name = a.name
@@ -48,7 +50,6 @@ func simd64(a asm64) kernels[float64] {
 		}
 		return tinyJoin(s, c, ts, tc), ones
 	}
-	k.expSumPrecise = func(x []float64, m float64) (rest, ones float64) { return expSum64(nil, x, m) }
 	k.div = func(dst, x []float64, s float64) { a.div(dst[:len(x)], x, s) }
 	k.sub = func(dst, x []float64, m, l float64) { a.sub(dst[:len(x)], x, m, l) }
 	if a.dot != nil {
@@ -60,6 +61,9 @@ func simd64(a asm64) kernels[float64] {
 	}
 	if a.expMulSub != nil {
 		k.expMulSub = a.expMulSub
+	}
+	if a.softGrad != nil {
+		k.softGrad = a.softGrad
 	}
 	return k
 }

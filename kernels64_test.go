@@ -54,8 +54,8 @@ func lens64() []int {
 // case, ±Inf, NaN and huge values mixed in, and dy constant (where
 // dy − ⟨p, dy⟩ cancels). dot's pair must match generic's to 2^-100 of
 // Σ|p·dy| (both carry it to about 2^-104), mulSub bit for bit given the
-// same pair, in place on p and on dy too; expMulSub64Case says what
-// expMulSub must do.
+// same pair, in place on p and on dy too; expMulSub64Case and
+// softGrad64Case say what expMulSub and softGrad must do.
 func TestBackwardKernels64(t *testing.T) {
 	sets := archSets64()
 	if len(sets) == 0 {
@@ -130,6 +130,7 @@ func backward64Case(t *testing.T, k *kernels[float64], n, c int) {
 	}
 
 	expMulSub64Case(t, k, n, c, dy, where)
+	softGrad64Case(t, k, n, c, where)
 
 	want, got := make([]float64, n), make([]float64, n)
 	mulSub64(want, p, dy, ws, wc)
@@ -363,6 +364,112 @@ func expMulSub64Case(t *testing.T, k *kernels[float64], n, c int, dy []float64, 
 			if bad {
 				t.Fatalf("expMulSub, %s: logp=%v dy=%v s=%v: %v (in place: %v, %v), want %v", where, logp[i], dy[i], s, got[i], inL[i], inY[i], w)
 			}
+		}
+	}
+}
+
+// softGrad64Case checks a set's softGrad (where it has its own) on case
+// c's row (row64, without NaN: a NaN row never reaches it) against a
+// double-double reference from expPair's e + el: (e·sa − y)/scale within
+// 2 ULP plus 2^-55 of e·sa/scale, which an e rounded to float64 (2^-53
+// of the term) fails where the targets are the probabilities and the
+// gradient cancels. The vectors of four holding an x − m in [−790,
+// −708.3), which the kernel leaves to generic, and whole rows whose sa is
+// not finite must be generic's bit for bit; ±Inf and NaN outputs must
+// be generic's everywhere (a 0 where generic's e·sa − y cancels to 0 need
+// not be: e + el says what it missed). The loss must be generic's to 2^-52 of
+// itself plus 2^-100 of Σ|terms| (the same terms, summed in another
+// order). In place on x gives the same bits.
+func softGrad64Case(t *testing.T, k *kernels[float64], n, c int, where string) {
+	t.Helper()
+	if k.softGrad == nil || n == 0 {
+		return
+	}
+	rng := newRand(uint64(c) + 11)
+	xv := row64(n, c)
+	for i, v := range xv {
+		if v != v {
+			xv[i] = -1
+		}
+	}
+	m := maxGeneric(xv)
+	rest, ones := expSum64(nil, xv, m)
+	l := logOf(rest, ones)
+	yv := make([]float64, n)
+	for i := range yv {
+		switch c % 5 {
+		case 0, 3: // a distribution
+			yv[i] = rng.Float64() * 2 / float64(n)
+		case 1: // the probabilities: the gradient cancels
+			yv[i] = exp64(xv[i], m) / (ones + rest)
+		case 2: // zeros and negative targets
+			if rng.IntN(2) == 0 {
+				yv[i] = -rng.Float64()
+			}
+		case 4: // a large Σy
+			yv[i] = rng.Float64() * 1e300
+		}
+	}
+	if c%5 == 3 {
+		yv[rng.IntN(n)] = math.Inf(1) // sa = +Inf: generic's throughout
+	}
+	x, free := vec64(xv, placementFor(c))
+	defer free()
+	y, free2 := vec64(yv, placementFor(c+1))
+	defer free2()
+	g, free3 := alloc[float64](n, placementFor(c+2))
+	defer free3()
+	sa := sumGeneric(y) / (ones + rest)
+	scale := []float64{1, 3, 1000}[c%3]
+	want := make([]float64, n)
+	wl := softGradRow(want, x, y, m, l, sa, scale)
+	gl := k.softGrad(g, x, y, m, l, sa, scale)
+	in := append([]float64(nil), x...)
+	il := k.softGrad(in, in, y, m, l, sa, scale)
+	where = fmt.Sprintf("softGrad, %s, sa %v, scale %v", where, sa, scale)
+
+	terms := 0.0
+	for i := range y {
+		if y[i] != 0 {
+			terms += math.Abs(y[i] * (l - (x[i] - m)))
+		}
+	}
+	finite := func(v float64) bool { return v == v && !math.IsInf(v, 0) }
+	if math.Float64bits(il) != math.Float64bits(gl) && !(il != il && gl != gl) ||
+		finite(wl) != finite(gl) || !finite(wl) && (wl == wl) != (gl == gl) ||
+		finite(wl) && math.Abs(gl-wl) > 0x1p-52*math.Abs(wl)+0x1p-100*terms {
+		t.Fatalf("%s: loss %v (in place %v), want %v", where, gl, il, wl)
+	}
+	generic := !finite(sa)
+	for i := range want {
+		gi, wi := g[i], want[i]
+		if math.Float64bits(in[i]) != math.Float64bits(gi) && !(gi != gi && in[i] != in[i]) {
+			t.Fatalf("%s: in place g[%d] = %v, want %v", where, i, in[i], gi)
+		}
+		if (gi != gi) != (wi != wi) || (math.IsInf(gi, 0) || math.IsInf(wi, 0)) && gi != wi {
+			t.Fatalf("%s: g[%d] = %v, want %v (x − m = %v, y = %v)", where, i, gi, wi, x[i]-m, y[i])
+		}
+		tiny := false
+		for j := i &^ 3; j < min(i&^3+4, n); j++ {
+			d := x[j] - m
+			tiny = tiny || d >= tinyLo && d < tinyHi
+		}
+		if generic || tiny {
+			if math.Float64bits(gi) != math.Float64bits(wi) && wi == wi {
+				t.Fatalf("%s: g[%d] = %v, want generic's %v (x − m = %v)", where, i, gi, wi, x[i]-m)
+			}
+			continue
+		}
+		if !finite(wi) {
+			continue
+		}
+		var e dd
+		if hi, lo := twoDiff(x[i], m); hi >= tinyHi {
+			e.hi, e.lo = expPair(hi, lo)
+		}
+		ref := ddDivF(ddAdd(ddMul(e, dd{sa, 0}), dd{-y[i], 0}), scale).hi
+		if math.Abs(gi-ref) > 2*ulp.Of64(ref)+0x1p-55*math.Abs(e.hi*sa/scale) {
+			t.Fatalf("%s: g[%d] = %v, want %v (generic's %v; x − m = %v, y = %v)", where, i, gi, ref, wi, x[i]-m, y[i])
 		}
 	}
 }

@@ -323,3 +323,9 @@ func mulSub64AVX2(dx []float64, p []float64, dy []float64, s float64, c float64)
 //
 //go:noescape
 func expMulSub64AVX2(dx []float64, logp []float64, dy []float64, s float64) (done int)
+
+// softGrad64AVX2 stores g[i] = (exp(x[i] − m)·sa − y[i])/scale and sums the loss Σ y[i]·(l − (x[i] − m)) over the y[i] != 0 into s + c
+// while x[i] − m is −Inf, below −790 or at or above −708.3; done is how many elements it did; len(x), len(y) >= len(g).
+//
+//go:noescape
+func softGrad64AVX2(g []float64, x []float64, y []float64, m float64, l float64, sa float64, scale float64) (s float64, c float64, done int)

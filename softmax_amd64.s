@@ -13999,3 +13999,367 @@ expmulsub64_bail_171:
 	VZEROUPPER
 	MOVQ AX, done+80(FP)
 	RET
+
+// func softGrad64AVX2(g []float64, x []float64, y []float64, m float64, l float64, sa float64, scale float64) (s float64, c float64, done int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·softGrad64AVX2(SB), NOSPLIT, $128-128
+	MOVQ         g_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         y_base+48(FP), DX
+	MOVQ         g_len+8(FP), BX
+	SHLQ         $0x01, BX
+	VBROADCASTSD m+72(FP), Y0
+	VBROADCASTSD l+80(FP), Y1
+	VMOVUPD      Y1, (SP)
+	VBROADCASTSD sa+88(FP), Y1
+	VMOVUPD      Y1, 32(SP)
+	VBROADCASTSD scale+96(FP), Y1
+	VMOVUPD      Y1, 64(SP)
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+
+softgrad64_loop:
+	CMPQ         BX, $0x00000008
+	JB           softgrad64_single
+	VMOVUPS      (CX), Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y3, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VSUBPD       Y6, Y3, Y6
+	VADDPD       Y0, Y5, Y3
+	VSUBPD       Y3, Y6, Y3
+	VMOVUPD      magic64n<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
+	VSUBPD       magic64n<>+0(SB), Y5, Y6
+	VMOVAPD      Y4, Y7
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y3
+	VMULPD       Y7, Y7, Y6
+	VMULPD       Y6, Y6, Y8
+	VMOVUPD      invfact11<>+0(SB), Y9
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
+	VMOVUPD      invfact13<>+0(SB), Y10
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VMOVUPD      invfact7<>+0(SB), Y10
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
+	VMOVUPD      invfact9<>+0(SB), Y11
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y10
+	VFMADD231PD  Y8, Y9, Y10
+	VMOVUPD      invfact3<>+0(SB), Y9
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
+	VMOVUPD      invfact5<>+0(SB), Y11
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y9
+	VFMADD231PD  Y8, Y10, Y9
+	VMULPD       Y6, Y9, Y9
+	VADDPD       Y9, Y7, Y6
+	VFMADD231PD  Y6, Y3, Y3
+	VADDPD       Y9, Y3, Y3
+	VADDPD       one64<>+0(SB), Y7, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y8
+	VSUBPD       Y8, Y7, Y8
+	VADDPD       Y8, Y3, Y3
+	VPSLLQ       $0x34, Y5, Y5
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y7
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y8
+	VANDPD       Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JNZ          softgrad64_bail_182
+	VADDPD       Y3, Y6, Y8
+	VSUBPD       Y6, Y8, Y6
+	VSUBPD       Y6, Y3, Y6
+	VPADDQ       one64<>+0(SB), Y5, Y3
+	VMULPD       Y3, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y3, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y6, Y7, Y6
+	VMOVUPS      (DX), Y3
+	VSUBPD       (SP), Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y5
+	VANDPD       Y5, Y4, Y4
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y7
+	VSUBPD       Y7, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y1, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y7
+	VADDPD       Y7, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y2
+	VMOVAPD      Y5, Y1
+	VPXOR        Y4, Y4, Y4
+	VSUBPD       Y3, Y4, Y4
+	VFMADD231PD  32(SP), Y8, Y4
+	VFMADD231PD  32(SP), Y6, Y4
+	VDIVPD       64(SP), Y4, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          softgrad64_loop
+
+softgrad64_single:
+	CMPQ         BX, $0x00000008
+	JB           softgrad64_tail
+	VMOVUPS      (CX), Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y3, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VSUBPD       Y6, Y3, Y6
+	VADDPD       Y0, Y5, Y3
+	VSUBPD       Y3, Y6, Y3
+	VMOVUPD      magic64n<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
+	VSUBPD       magic64n<>+0(SB), Y5, Y6
+	VMOVAPD      Y4, Y7
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y3
+	VMULPD       Y7, Y7, Y6
+	VMULPD       Y6, Y6, Y8
+	VMOVUPD      invfact11<>+0(SB), Y9
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
+	VMOVUPD      invfact13<>+0(SB), Y10
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VMOVUPD      invfact7<>+0(SB), Y10
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
+	VMOVUPD      invfact9<>+0(SB), Y11
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y10
+	VFMADD231PD  Y8, Y9, Y10
+	VMOVUPD      invfact3<>+0(SB), Y9
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
+	VMOVUPD      invfact5<>+0(SB), Y11
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y9
+	VFMADD231PD  Y8, Y10, Y9
+	VMULPD       Y6, Y9, Y9
+	VADDPD       Y9, Y7, Y6
+	VFMADD231PD  Y6, Y3, Y3
+	VADDPD       Y9, Y3, Y3
+	VADDPD       one64<>+0(SB), Y7, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y8
+	VSUBPD       Y8, Y7, Y8
+	VADDPD       Y8, Y3, Y3
+	VPSLLQ       $0x34, Y5, Y5
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y7
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y8
+	VANDPD       Y7, Y8, Y8
+	VTESTPD      Y8, Y8
+	JNZ          softgrad64_bail_182
+	VADDPD       Y3, Y6, Y8
+	VSUBPD       Y6, Y8, Y6
+	VSUBPD       Y6, Y3, Y6
+	VPADDQ       one64<>+0(SB), Y5, Y3
+	VMULPD       Y3, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y3, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y6, Y7, Y6
+	VMOVUPS      (DX), Y3
+	VSUBPD       (SP), Y4, Y4
+	VMULPD       Y3, Y4, Y4
+	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y5
+	VANDPD       Y5, Y4, Y4
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y7
+	VSUBPD       Y7, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y1, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y7
+	VADDPD       Y7, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y2
+	VMOVAPD      Y5, Y1
+	VPXOR        Y4, Y4, Y4
+	VSUBPD       Y3, Y4, Y4
+	VFMADD231PD  32(SP), Y8, Y4
+	VFMADD231PD  32(SP), Y6, Y4
+	VDIVPD       64(SP), Y4, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000020, DX
+	SUBQ         $0x00000008, BX
+	JMP          softgrad64_single
+
+softgrad64_tail:
+	TESTQ      BX, BX
+	JZ         softgrad64_done
+	LEAQ       tailmask<>+0(SB), SI
+	MOVQ       $0x00000008, DI
+	SUBQ       BX, DI
+	VMOVDQU    (SI)(DI*4), Y3
+	LEAQ       (CX), SI
+	ANDQ       $0x00000fff, SI
+	CMPQ       SI, $0x00000fe0
+	JA         tail_page_183
+	VMASKMOVPS (CX), Y3, Y4
+	JMP        tail_loaded_184
+
+tail_page_183:
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, 96(SP)
+	XORQ    SI, SI
+
+copy_185:
+	CMPQ SI, BX
+	JAE  copied_186
+	MOVL (CX)(SI*4), DI
+	MOVL DI, 96(SP)(SI*4)
+	INCQ SI
+	JMP  copy_185
+
+copied_186:
+	VMOVUPS 96(SP), Y4
+
+tail_loaded_184:
+	VSUBPD       Y0, Y4, Y5
+	VSUBPD       Y4, Y5, Y6
+	VSUBPD       Y6, Y5, Y7
+	VSUBPD       Y7, Y4, Y7
+	VADDPD       Y0, Y6, Y0
+	VSUBPD       Y0, Y7, Y0
+	VMOVUPD      magic64n<>+0(SB), Y4
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y4
+	VSUBPD       magic64n<>+0(SB), Y4, Y6
+	VMOVAPD      Y5, Y7
+	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
+	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y0
+	VMULPD       Y7, Y7, Y6
+	VMULPD       Y6, Y6, Y8
+	VMOVUPD      invfact11<>+0(SB), Y9
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
+	VMOVUPD      invfact13<>+0(SB), Y10
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
+	VFMADD231PD  Y6, Y10, Y9
+	VMOVUPD      invfact7<>+0(SB), Y10
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
+	VMOVUPD      invfact9<>+0(SB), Y11
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y10
+	VFMADD231PD  Y8, Y9, Y10
+	VMOVUPD      invfact3<>+0(SB), Y9
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
+	VMOVUPD      invfact5<>+0(SB), Y11
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
+	VFMADD231PD  Y6, Y11, Y9
+	VFMADD231PD  Y8, Y10, Y9
+	VMULPD       Y6, Y9, Y9
+	VADDPD       Y9, Y7, Y6
+	VFMADD231PD  Y6, Y0, Y0
+	VADDPD       Y9, Y0, Y0
+	VADDPD       one64<>+0(SB), Y7, Y6
+	VSUBPD       one64<>+0(SB), Y6, Y8
+	VSUBPD       Y8, Y7, Y8
+	VADDPD       Y8, Y0, Y0
+	VPSLLQ       $0x34, Y4, Y4
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y7
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y5, Y8
+	VANDPD       Y7, Y8, Y8
+	VANDPD       Y3, Y8, Y8
+	VTESTPD      Y8, Y8
+	JNZ          softgrad64_bail_182
+	VADDPD       Y0, Y6, Y8
+	VSUBPD       Y6, Y8, Y6
+	VSUBPD       Y6, Y0, Y6
+	VPADDQ       one64<>+0(SB), Y4, Y0
+	VMULPD       Y0, Y8, Y8
+	VMULPD       twom200<>+0(SB), Y8, Y8
+	VMULPD       Y0, Y6, Y6
+	VMULPD       twom200<>+0(SB), Y6, Y6
+	VANDNPD      Y8, Y7, Y8
+	VANDNPD      Y6, Y7, Y6
+	LEAQ         (DX), CX
+	ANDQ         $0x00000fff, CX
+	CMPQ         CX, $0x00000fe0
+	JA           tail_page_187
+	VMASKMOVPS   (DX), Y3, Y0
+	JMP          tail_loaded_188
+
+tail_page_187:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU Y0, 96(SP)
+	XORQ    CX, CX
+
+copy_189:
+	CMPQ CX, BX
+	JAE  copied_190
+	MOVL (DX)(CX*4), SI
+	MOVL SI, 96(SP)(CX*4)
+	INCQ CX
+	JMP  copy_189
+
+copied_190:
+	VMOVUPS 96(SP), Y0
+
+tail_loaded_188:
+	VSUBPD       (SP), Y5, Y3
+	VMULPD       Y0, Y3, Y3
+	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
+	VANDPD       Y4, Y3, Y3
+	VADDPD       Y3, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VFNMADD132PD one64<>+0(SB), Y3, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VMOVAPD      Y4, Y1
+	VPXOR        Y3, Y3, Y3
+	VSUBPD       Y0, Y3, Y3
+	VFMADD231PD  32(SP), Y8, Y3
+	VFMADD231PD  32(SP), Y6, Y3
+	VDIVPD       64(SP), Y3, Y3
+	VMOVUPS      Y3, 96(SP)
+	XORQ         CX, CX
+
+copy_191:
+	CMPQ CX, BX
+	JAE  copied_192
+	MOVL 96(SP)(CX*4), DX
+	MOVL DX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_191
+
+copied_192:
+softgrad64_done:
+	XORQ BX, BX
+
+softgrad64_bail_182:
+	MOVQ         g_len+8(FP), AX
+	SHRQ         $0x01, BX
+	SUBQ         BX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VEXTRACTF128 $0x01, Y2, X3
+	VADDPD       X3, X2, X3
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X4
+	VSUBPD       X4, X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X1, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VPERMILPD    $0x01, X3, X2
+	VADDSD       X2, X3, X3
+	VADDPD       X1, X0, X2
+	VSUBPD       X0, X2, X4
+	VSUBPD       X4, X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X5
+	VFNMADD132PD one64<>+0(SB), X1, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X2, X0
+	VXORPS       X1, X1, X1
+	VSUBSD       X0, X1, X0
+	VSUBSD       X3, X1, X3
+	VZEROUPPER
+	MOVSD        X0, s+104(FP)
+	MOVSD        X3, c+112(FP)
+	MOVQ         AX, done+120(FP)
+	RET

@@ -536,3 +536,89 @@ func (a *arch) expMulSub64() {
 	Store(d, ReturnIndex(0))
 	RET()
 }
+
+// softGrad64 is the float64 soft-target cross-entropy's last pass, as
+// generic's softGradRow forms it for x finite or −Inf (the row has a
+// finite max m): hi + lo = x − m (TwoDiff), e + el = exp(hi + lo) to
+// about 2^-56 (exp64Core, as expMulSub64), g = (fl(e·sa − y) + el·sa)/
+// scale, each step rounded once, and the loss Σ y·(l − hi) over the y !=
+// 0, each term as generic's, compensated (twoSum) and negated while it
+// runs (hi − l: l then stays in memory). Lanes with hi below −708.3 have
+// e = el = 0, which is what generic's exp gives below −790; at the first
+// vector with an hi in [−790, −708.3), where e is subnormal or next to it
+// and generic rounds it its own way, it stops and returns how many
+// elements it did, for the caller to do that vector. AVX2 has sixteen
+// registers and the exp takes most: l, sa and scale are read from the
+// stack.
+func (a *arch) softGrad64() {
+	a.fn("softGrad64", "func(g, x, y []float64, m, l, sa, scale float64) (s, c float64, done int)",
+		"softGrad64"+a.suffix+" stores g[i] = (exp(x[i] − m)·sa − y[i])/scale and sums the loss Σ y[i]·(l − (x[i] − m)) over the y[i] != 0 into s + c",
+		"while x[i] − m is −Inf, below −790 or at or above −708.3; done is how many elements it did; len(x), len(y) >= len(g).")
+	st := streams{ptrs: []GPVirtual{slicePtr("g"), slicePtr("x"), slicePtr("y")}, n: dwords("g")}
+	mv := a.bcast64("m")
+	loc := AllocLocal(3 * 32)
+	lm, sam, scm := loc, loc.Offset(32), loc.Offset(64)
+	for i, name := range []string{"l", "sa", "scale"} {
+		v := a.bcast64(name)
+		VMOVUPD(v, loc.Offset(32*i))
+	}
+	acc, comp := a.vec(), a.vec()
+	a.zero(acc)
+	a.zero(comp)
+	zero := c64("zero64", 0)
+	bail := label("softgrad64_bail")
+	elementwise(a, st, "softgrad64", a.lanes, 1, a.lanes, func(off int, t tail) {
+		hi, eh, lo, k := a.exp64Core(a.load(st.mem(1, off), t), mv) // past a tail: x = 0
+		below, tiny := a.vec(), a.vec()
+		VCMPPD(U8(0x11), c64("tinyhi64", tinyHi64), hi, below) // hi < −708.3 (ordered; −Inf too)
+		VCMPPD(U8(0x1d), c64("tinylo64", tinyLo64), hi, tiny)  // hi >= −790 (ordered)
+		VANDPD(below, tiny, tiny)
+		if !t.full() {
+			VANDPD(t.v, tiny, tiny)
+		}
+		VTESTPD(tiny, tiny)
+		JNZ(LabelRef(bail))
+		e, el := a.vec(), a.vec()
+		VADDPD(lo, eh, e) // 1 + r + w, rounded once
+		VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
+		VSUBPD(el, lo, el)
+		pow := a.vec()
+		VPADDQ(one64(), k, pow) // 2^(n+200)
+		scale := c64("twom200", 0x1p-200)
+		VMULPD(pow, e, e)
+		VMULPD(scale, e, e)
+		VMULPD(pow, el, el)
+		VMULPD(scale, el, el)
+		VANDNPD(e, below, e) // 0 below −790 and at −Inf
+		VANDNPD(el, below, el)
+		y := a.load(st.mem(2, off), t) // past a tail: 0, no loss term
+		d, nz := a.vec(), a.vec()
+		VSUBPD(lm, hi, d) // hi − l: the term negated
+		VMULPD(y, d, d)
+		VCMPPD(U8(0x04), zero, y, nz) // y != 0: a zero target never meets ∞·0
+		VANDPD(nz, d, d)
+		twoSum(acc, comp, d, a.vec)
+		w := a.vec()
+		a.zero(w)
+		VSUBPD(y, w, w)         // −y, exact (and +0 for ±0, as e·sa − y gives)
+		VFMADD231PD(sam, e, w)  // e·sa − y, rounded once
+		VFMADD231PD(sam, el, w) // + el·sa
+		VDIVPD(scm, w, w)
+		a.store(w, st.mem(0, off), t)
+	})
+	XORQ(st.n, st.n) // all done (the tail leaves its count in n)
+	Label(bail)
+	d := Load(Param("g").Len(), GP64()).(GPVirtual)
+	SHRQ(U8(1), st.n)
+	SUBQ(st.n, d)
+	s1, c1 := a.hsum64Pair(acc, comp)
+	neg := XMM()
+	VXORPS(neg, neg, neg)
+	VSUBSD(s1, neg, s1) // the loss: the terms' sum negated back
+	VSUBSD(c1, neg, c1)
+	VZEROUPPER()
+	Store(s1, ReturnIndex(0))
+	Store(c1, ReturnIndex(1))
+	Store(d, ReturnIndex(2))
+	RET()
+}

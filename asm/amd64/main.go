@@ -920,5 +920,6 @@ func main() {
 	avx2.sumDot64(true)
 	avx2.mulSub64()
 	avx2.expMulSub64()
+	avx2.softGrad64()
 	Generate()
 }
