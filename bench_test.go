@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gosimd/softmax/internal/gen"
+	"github.com/gosimd/softmax/internal/ref"
 )
 
 // Kernel-level benchmarks, benchstat-friendly: impl=<set>/n=<len>, with
@@ -187,9 +188,9 @@ func BenchmarkSoftmax64(b *testing.B) {
 	}
 }
 
-// BenchmarkFloat64 times the float64 functions whose exp passes the SIMD
-// sets run (the backward passes and the soft-target gradient stay
-// generic's), on every float64 set: impl=<set>/fn=<name>.
+// BenchmarkFloat64 times the float64 functions beside Softmax
+// (BenchmarkSoftmax64) and SoftmaxBackward (BenchmarkSoftmaxBackward64)
+// on every float64 set: impl=<set>/fn=<name>.
 func BenchmarkFloat64(b *testing.B) {
 	const n = 4096
 	x := gen.Logits(newRand(2), n, 4, 0)
@@ -197,6 +198,7 @@ func BenchmarkFloat64(b *testing.B) {
 	logp := make([]float64, n)
 	logSoftmaxRow(&generic64, logp, x)
 	dy := gen.Logits(newRand(3), n, 1, 0)
+	y := ref.Softmax(gen.Logits(newRand(4), n, 1, 0), ref.Precise)
 	for _, k := range sets64 {
 		for _, f := range []struct {
 			name string
@@ -206,6 +208,7 @@ func BenchmarkFloat64(b *testing.B) {
 			{"LogSumExp", func() { logSumExp(k, x) }},
 			{"CrossEntropyGrad", func() { crossEntropy(k, dst, x, []int{7}, n, 1) }},
 			{"LogSoftmaxBackward", func() { logSoftmaxBackwardRow(k, dst, logp, dy) }},
+			{"SoftCrossEntropyGrad", func() { softCrossEntropy(k, dst, x, y, n) }},
 		} {
 			b.Run(fmt.Sprintf("impl=%s/fn=%s/n=%d", k.name, f.name, n), func(b *testing.B) {
 				b.SetBytes(8 * n)
