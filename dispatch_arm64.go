@@ -33,7 +33,7 @@ func archSets32() []*kernels[float32] {
 }
 
 // neon64 is the arm64 float64 set (asm/arm64/f64.go).
-var neon64 = simd64(asm64{"neon", maxMin64NEON, expSumTotal64NEON, expSum64NEON, expSumNoStore64NEON, div64NEON, sub64NEON, sum64NEON, dot64NEON, mulSub64NEON, nil, nil})
+var neon64 = simd64(asm64{"neon", maxMin64NEON, expSumTotal64NEON, expSum64NEON, expSumNoStore64NEON, div64NEON, sub64NEON, sum64NEON, dot64NEON, mulSub64NEON, expMulSubUntil(expMulSub64NEON, 2), softGradUntil(softGrad64NEON, 2)})
 
 // archSets64 lists the arm64 float64 sets, as archSets32.
 func archSets64() []*kernels[float64] {

@@ -108,10 +108,9 @@
 // Parallel forms), within the worst errors of generic's and 6 to 8 times
 // as fast (AVX2); SoftmaxBackward's dot and update too, with generic's
 // numerics (the dot a renormalized double-double pair of exact products),
-// about 8 times as fast (AVX2), and on amd64 LogSoftmaxBackward, about 7
-// times (its exp as the Softmax kernels', to about 2^-56, where logp is a
-// log-probability or −Inf), and the soft-target gradient, about 8 times
-// (its exp sum on both, its gradient pass on amd64). SOFTMAX_IMPL=generic
-// makes float64 generic too. Building with the tag
+// about 8 times as fast (AVX2), LogSoftmaxBackward, about 7 times (its
+// exp as the Softmax kernels', to about 2^-56, where logp is a
+// log-probability or −Inf), and the soft-target gradient, about 8 times.
+// SOFTMAX_IMPL=generic makes float64 generic too. Building with the tag
 // purego compiles no assembly at all.
 package softmax

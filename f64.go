@@ -77,3 +77,55 @@ func tinyJoin(s, c, ts, tc float64) float64 {
 	}
 	return s + c
 }
+
+// expMulSubUntil makes LogSoftmaxBackward's update from a kernel that does
+// it while logp holds log-probabilities (or −Inf) and returns how many
+// elements it did, stopping at the first vector of width elements with
+// another value: the kernel, generic's for that vector, the kernel again;
+// generic's throughout for a Σdy that is not finite (where which outputs
+// are NaN follows el's sign, which the two exps need not share).
+func expMulSubUntil(kernel func(dx, logp, dy []float64, s float64) int, width int) func(dx, logp, dy []float64, s float64) {
+	return func(dx, logp, dy []float64, s float64) {
+		logp, dy = logp[:len(dx)], dy[:len(dx)]
+		if math.IsInf(s, 0) || s != s {
+			expMulSub64(dx, logp, dy, s)
+			return
+		}
+		for len(dx) > 0 {
+			n := kernel(dx, logp, dy, s)
+			k := min(n+width, len(dx))
+			expMulSub64(dx[n:k], logp[n:k], dy[n:k], s)
+			dx, logp, dy = dx[k:], logp[k:], dy[k:]
+		}
+	}
+}
+
+// softGradUntil makes the soft-target gradient's pass from a kernel that
+// does it while x − m stays out of [−790, −708.3) (where e is subnormal or
+// next to it, and generic rounds it its own way) and returns its loss
+// pair and how many elements it did, stopping at the first vector of
+// width elements with such an x: the kernel, generic's for that vector,
+// the kernel again; generic's throughout where sa is not finite (Σy
+// overflowed or holds +Inf: sa·el would be NaN where generic has sa·e
+// alone).
+func softGradUntil(kernel func(g, x, y []float64, m, l, sa, scale float64) (s, c float64, done int), width int) func(g, x, y []float64, m, l, sa, scale float64) float64 {
+	return func(g, x, y []float64, m, l, sa, scale float64) float64 {
+		x, y = x[:len(g)], y[:len(g)]
+		if math.IsInf(sa, 0) || sa != sa {
+			return softGradRow(g, x, y, m, l, sa, scale)
+		}
+		var loss, c float64
+		for len(g) > 0 {
+			s, sc, n := kernel(g, x, y, m, l, sa, scale)
+			if math.IsInf(s, 0) || s != s {
+				sc = 0 // twoSum's ∞ − ∞
+			}
+			loss, c = addComp(loss, c, s)
+			c += sc
+			k := min(n+width, len(g))
+			loss, c = addComp(loss, c, softGradRow(g[n:k], x[n:k], y[n:k], m, l, sa, scale))
+			g, x, y = g[k:], x[k:], y[k:]
+		}
+		return loss + c
+	}
+}

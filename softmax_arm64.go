@@ -60,3 +60,9 @@ func dot64NEON(a, b []float64) (s, c float64)
 
 //go:noescape
 func mulSub64NEON(dx, p, dy []float64, s, c float64)
+
+//go:noescape
+func expMulSub64NEON(dx, logp, dy []float64, s float64) (done int)
+
+//go:noescape
+func softGrad64NEON(g, x, y []float64, m, l, sa, scale float64) (s, c float64, done int)

@@ -252,6 +252,74 @@ DATA	·esn64Inf<>+0(SB)/8, $0xfff0000000000000
 DATA	·esn64Inf<>+8(SB)/8, $0xfff0000000000000
 GLOBL	·esn64Inf<>(SB), RODATA|NOPTR, $16
 
+DATA	·expMulSub64<>+0(SB)/8, $0x43380000000000c8
+DATA	·expMulSub64<>+8(SB)/8, $0x43380000000000c8
+DATA	·expMulSub64<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·expMulSub64<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA	·expMulSub64<>+32(SB)/8, $0x3d2ef35793c76730
+DATA	·expMulSub64<>+40(SB)/8, $0x0000000000000000
+DATA	·expMulSub64<>+48(SB)/8, $0x3ff0000000000000
+DATA	·expMulSub64<>+56(SB)/8, $0x3ff0000000000000
+DATA	·expMulSub64<>+64(SB)/8, $0xc0874910d52d3052
+DATA	·expMulSub64<>+72(SB)/8, $0xc0874910d52d3052
+DATA	·expMulSub64<>+80(SB)/8, $0x3370000000000000
+DATA	·expMulSub64<>+88(SB)/8, $0x3370000000000000
+DATA	·expMulSub64<>+96(SB)/8, $0x3fc5555555555555
+DATA	·expMulSub64<>+104(SB)/8, $0x3f81111111111111
+DATA	·expMulSub64<>+112(SB)/8, $0x3f2a01a01a01a01a
+DATA	·expMulSub64<>+120(SB)/8, $0x3ec71de3a556c734
+DATA	·expMulSub64<>+128(SB)/8, $0x3e5ae64567f544e4
+DATA	·expMulSub64<>+136(SB)/8, $0x3de6124613a86d09
+DATA	·expMulSub64<>+144(SB)/8, $0xc086226666666667
+DATA	·expMulSub64<>+152(SB)/8, $0xc086226666666667
+DATA	·expMulSub64<>+160(SB)/8, $0x0000000000000001
+DATA	·expMulSub64<>+168(SB)/8, $0x0000000000000001
+GLOBL	·expMulSub64<>(SB), RODATA|NOPTR, $176
+
+DATA	·expMulSub64Inf<>+0(SB)/8, $0xfff0000000000000
+DATA	·expMulSub64Inf<>+8(SB)/8, $0xfff0000000000000
+GLOBL	·expMulSub64Inf<>(SB), RODATA|NOPTR, $16
+
+DATA	·expMulSub64Add<>+0(SB)/8, $0x3e927e4fb7789f5c
+DATA	·expMulSub64Add<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA	·expMulSub64Add<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA	·expMulSub64Add<>+24(SB)/8, $0x3efa01a01a01a01a
+DATA	·expMulSub64Add<>+32(SB)/8, $0x3fe0000000000000
+DATA	·expMulSub64Add<>+40(SB)/8, $0x3fa5555555555555
+GLOBL	·expMulSub64Add<>(SB), RODATA|NOPTR, $48
+
+DATA	·softGrad64<>+0(SB)/8, $0x43380000000000c8
+DATA	·softGrad64<>+8(SB)/8, $0x43380000000000c8
+DATA	·softGrad64<>+16(SB)/8, $0x3ff71547652b82fe
+DATA	·softGrad64<>+24(SB)/8, $0x3fe62e42fefa3800
+DATA	·softGrad64<>+32(SB)/8, $0x3d2ef35793c76730
+DATA	·softGrad64<>+40(SB)/8, $0x0000000000000000
+DATA	·softGrad64<>+48(SB)/8, $0x3ff0000000000000
+DATA	·softGrad64<>+56(SB)/8, $0x3ff0000000000000
+GLOBL	·softGrad64<>(SB), RODATA|NOPTR, $64
+
+DATA	·softGrad64Exp<>+0(SB)/8, $0x3370000000000000
+DATA	·softGrad64Exp<>+8(SB)/8, $0x3370000000000000
+DATA	·softGrad64Exp<>+16(SB)/8, $0x3fc5555555555555
+DATA	·softGrad64Exp<>+24(SB)/8, $0x3f81111111111111
+DATA	·softGrad64Exp<>+32(SB)/8, $0x3f2a01a01a01a01a
+DATA	·softGrad64Exp<>+40(SB)/8, $0x3ec71de3a556c734
+DATA	·softGrad64Exp<>+48(SB)/8, $0x3e5ae64567f544e4
+DATA	·softGrad64Exp<>+56(SB)/8, $0x3de6124613a86d09
+DATA	·softGrad64Exp<>+64(SB)/8, $0xc086226666666666
+DATA	·softGrad64Exp<>+72(SB)/8, $0xc086226666666666
+DATA	·softGrad64Exp<>+80(SB)/8, $0xc088b00000000001
+DATA	·softGrad64Exp<>+88(SB)/8, $0xc088b00000000001
+GLOBL	·softGrad64Exp<>(SB), RODATA|NOPTR, $96
+
+DATA	·softGrad64Add<>+0(SB)/8, $0x3e927e4fb7789f5c
+DATA	·softGrad64Add<>+8(SB)/8, $0x3e21eed8eff8d898
+DATA	·softGrad64Add<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA	·softGrad64Add<>+24(SB)/8, $0x3efa01a01a01a01a
+DATA	·softGrad64Add<>+32(SB)/8, $0x3fe0000000000000
+DATA	·softGrad64Add<>+40(SB)/8, $0x3fa5555555555555
+GLOBL	·softGrad64Add<>(SB), RODATA|NOPTR, $48
+
 // func maxNEON(x []float32) float32
 TEXT ·maxNEON(SB), NOSPLIT, $0-28
 	MOVD	x_base+0(FP), R1
@@ -3814,4 +3882,456 @@ mulsub64_store1:
 	VST1.P	V8.S[0], 4(R0)
 mulsub64_storeed:
 mulsub64_done:
+	RET
+
+// func expMulSub64NEON(dx, logp, dy []float64, s float64) (done int)
+TEXT ·expMulSub64NEON(SB), NOSPLIT, $0-88
+	MOVD	dx_base+0(FP), R0
+	MOVD	dx_len+8(FP), R2
+	LSL	$1, R2, R2
+	MOVD	logp_base+24(FP), R1
+	MOVD	dy_base+48(FP), R3
+	FMOVD	s+72(FP), F13
+	VDUP	V13.D[0], V13.D2
+	MOVD	$·expMulSub64<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P	64(R4), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1.P	48(R4), [V24.S4, V25.S4, V26.S4]
+	MOVD	$·expMulSub64Inf<>(SB), R4
+	VLD1.P	16(R4), [V15.S4]
+	MOVD	$·expMulSub64Add<>(SB), R6
+	VEOR	V14.B16, V14.B16, V14.B16
+	SUBS	$4, R2, R2
+	BLT	ems64_tail
+ems64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	VLD1.P	16(R3), [V12.S4]
+	WORD	$0x6ef9e404	// fcmgt v4.2d, v0.2d, v25.2d
+	WORD	$0x6ee0e745	// fcmgt v5.2d, v26.2d, v0.2d
+	VAND	V5.B16, V4.B16, V4.B16
+	WORD	$0x4e6fe405	// fcmeq v5.2d, v0.2d, v15.2d
+	VORR	V5.B16, V4.B16, V4.B16
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	AND	R8, R7, R7
+	CMN	$1, R7
+	BNE	ems64_bailloop
+	MOVD	R6, R5
+	WORD	$0x4eeed402	// fsub v2.2d, v0.2d, v14.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5c6	// fadd v6.2d, v14.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
+	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
+	VSHL	$52, V7.D2, V28.D2
+	VADD	V19.D2, V28.D2, V28.D2
+	WORD	$0x6e7cdc21	// fmul v1.2d, v1.2d, v28.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7cdf7b	// fmul v27.2d, v27.2d, v28.2d
+	WORD	$0x6e75df7b	// fmul v27.2d, v27.2d, v21.2d
+	WORD	$0x6ee2e684	// fcmgt v4.2d, v20.2d, v2.2d
+	WORD	$0x4e641c21	// bic v1.16b, v1.16b, v4.16b
+	WORD	$0x4e641f7b	// bic v27.16b, v27.16b, v4.16b
+	VMOV	V12.B16, V5.B16
+	WORD	$0x4eedcc25	// fmls v5.2d, v1.2d, v13.2d
+	WORD	$0x6e6ddf7b	// fmul v27.2d, v27.2d, v13.2d
+	WORD	$0x4efbd4a1	// fsub v1.2d, v5.2d, v27.2d
+	VST1.P	[V1.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	ems64_loop4
+ems64_tail:
+	ADDS	$4, R2, R2
+	BEQ	ems64_done
+	VMOV	V14.B16, V0.B16
+	CMP	$2, R2
+	BLT	ems64_load1
+	BEQ	ems64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V12.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V12.S[2]
+	B	ems64_loaded
+ems64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V12.S[1]
+	B	ems64_loaded
+ems64_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+ems64_loaded:
+	WORD	$0x6ef9e404	// fcmgt v4.2d, v0.2d, v25.2d
+	WORD	$0x6ee0e745	// fcmgt v5.2d, v26.2d, v0.2d
+	VAND	V5.B16, V4.B16, V4.B16
+	WORD	$0x4e6fe405	// fcmeq v5.2d, v0.2d, v15.2d
+	VORR	V5.B16, V4.B16, V4.B16
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	AND	R8, R7, R7
+	CMN	$1, R7
+	BNE	ems64_bail
+	MOVD	R6, R5
+	WORD	$0x4eeed402	// fsub v2.2d, v0.2d, v14.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5c6	// fadd v6.2d, v14.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
+	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
+	VSHL	$52, V7.D2, V28.D2
+	VADD	V19.D2, V28.D2, V28.D2
+	WORD	$0x6e7cdc21	// fmul v1.2d, v1.2d, v28.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7cdf7b	// fmul v27.2d, v27.2d, v28.2d
+	WORD	$0x6e75df7b	// fmul v27.2d, v27.2d, v21.2d
+	WORD	$0x6ee2e684	// fcmgt v4.2d, v20.2d, v2.2d
+	WORD	$0x4e641c21	// bic v1.16b, v1.16b, v4.16b
+	WORD	$0x4e641f7b	// bic v27.16b, v27.16b, v4.16b
+	VMOV	V12.B16, V5.B16
+	WORD	$0x4eedcc25	// fmls v5.2d, v1.2d, v13.2d
+	WORD	$0x6e6ddf7b	// fmul v27.2d, v27.2d, v13.2d
+	WORD	$0x4efbd4a1	// fsub v1.2d, v5.2d, v27.2d
+	CMP	$2, R2
+	BLT	ems64_store1
+	BEQ	ems64_store2
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	VST1.P	V1.S[2], 4(R0)
+	B	ems64_storeed
+ems64_store2:
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	B	ems64_storeed
+ems64_store1:
+	VST1.P	V1.S[0], 4(R0)
+ems64_storeed:
+ems64_done:
+	MOVD	dx_len+8(FP), R7
+	MOVD	R7, done+80(FP)
+	RET
+ems64_bailloop:
+	ADDS	$4, R2, R2
+ems64_bail:
+	MOVD	dx_len+8(FP), R7
+	SUB	R2>>1, R7, R7
+	MOVD	R7, done+80(FP)
+	RET
+
+// func softGrad64NEON(g, x, y []float64, m, l, sa, scale float64) (s, c float64, done int)
+TEXT ·softGrad64NEON(SB), NOSPLIT, $0-128
+	MOVD	g_base+0(FP), R0
+	MOVD	g_len+8(FP), R2
+	LSL	$1, R2, R2
+	MOVD	x_base+24(FP), R1
+	MOVD	y_base+48(FP), R3
+	FMOVD	m+72(FP), F13
+	VDUP	V13.D[0], V13.D2
+	FMOVD	l+80(FP), F29
+	VDUP	V29.D[0], V29.D2
+	FMOVD	sa+88(FP), F30
+	VDUP	V30.D[0], V30.D2
+	FMOVD	scale+96(FP), F31
+	VDUP	V31.D[0], V31.D2
+	MOVD	$·softGrad64<>(SB), R4
+	VLD1.P	64(R4), [V16.S4, V17.S4, V18.S4, V19.S4]
+	MOVD	$·softGrad64Exp<>(SB), R4
+	VLD1.P	64(R4), [V21.S4, V22.S4, V23.S4, V24.S4]
+	VLD1.P	32(R4), [V25.S4, V26.S4]
+	MOVD	$·softGrad64Add<>(SB), R6
+	VEOR	V14.B16, V14.B16, V14.B16
+	VEOR	V15.B16, V15.B16, V15.B16
+	VEOR	V20.B16, V20.B16, V20.B16
+	SUBS	$4, R2, R2
+	BLT	sg64_tail
+sg64_loop4:
+	VLD1.P	16(R1), [V0.S4]
+	VLD1.P	16(R3), [V12.S4]
+	MOVD	R6, R5
+	WORD	$0x4eedd402	// fsub v2.2d, v0.2d, v13.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5a6	// fadd v6.2d, v13.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x6ee2e728	// fcmgt v8.2d, v25.2d, v2.2d
+	WORD	$0x6efae444	// fcmgt v4.2d, v2.2d, v26.2d
+	VAND	V8.B16, V4.B16, V4.B16
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBNZ	R7, sg64_bailloop
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
+	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
+	VSHL	$52, V7.D2, V28.D2
+	VADD	V19.D2, V28.D2, V28.D2
+	WORD	$0x6e7cdc21	// fmul v1.2d, v1.2d, v28.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7cdf7b	// fmul v27.2d, v27.2d, v28.2d
+	WORD	$0x6e75df7b	// fmul v27.2d, v27.2d, v21.2d
+	WORD	$0x4e681c21	// bic v1.16b, v1.16b, v8.16b
+	WORD	$0x4e681f7b	// bic v27.16b, v27.16b, v8.16b
+	WORD	$0x4efdd447	// fsub v7.2d, v2.2d, v29.2d
+	WORD	$0x6e6cdce7	// fmul v7.2d, v7.2d, v12.2d
+	WORD	$0x4e6ee584	// fcmeq v4.2d, v12.2d, v14.2d
+	WORD	$0x4e641ce7	// bic v7.16b, v7.16b, v4.16b
+	WORD	$0x4e67d5e4	// fadd v4.2d, v15.2d, v7.2d
+	WORD	$0x4eefd485	// fsub v5.2d, v4.2d, v15.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d5e6	// fsub v6.2d, v15.2d, v6.2d
+	WORD	$0x4ee5d4e5	// fsub v5.2d, v7.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d694	// fadd v20.2d, v20.2d, v6.2d
+	WORD	$0x4e67d5ef	// fadd v15.2d, v15.2d, v7.2d
+	WORD	$0x4eecd5c4	// fsub v4.2d, v14.2d, v12.2d
+	VFMLA	V30.D2, V1.D2, V4.D2
+	VFMLA	V30.D2, V27.D2, V4.D2
+	WORD	$0x6e7ffc81	// fdiv v1.2d, v4.2d, v31.2d
+	VST1.P	[V1.S4], 16(R0)
+	SUBS	$4, R2, R2
+	BGE	sg64_loop4
+sg64_tail:
+	ADDS	$4, R2, R2
+	BEQ	sg64_done
+	VMOV	V13.B16, V0.B16
+	VMOV	V14.B16, V12.B16
+	CMP	$2, R2
+	BLT	sg64_load1
+	BEQ	sg64_load2
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V12.S[1]
+	VLD1.P	4(R1), V0.S[2]
+	VLD1.P	4(R3), V12.S[2]
+	B	sg64_loaded
+sg64_load2:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+	VLD1.P	4(R1), V0.S[1]
+	VLD1.P	4(R3), V12.S[1]
+	B	sg64_loaded
+sg64_load1:
+	VLD1.P	4(R1), V0.S[0]
+	VLD1.P	4(R3), V12.S[0]
+sg64_loaded:
+	MOVD	R6, R5
+	WORD	$0x4eedd402	// fsub v2.2d, v0.2d, v13.2d
+	WORD	$0x4ee0d444	// fsub v4.2d, v2.2d, v0.2d
+	WORD	$0x4ee4d445	// fsub v5.2d, v2.2d, v4.2d
+	WORD	$0x4ee5d405	// fsub v5.2d, v0.2d, v5.2d
+	WORD	$0x4e64d5a6	// fadd v6.2d, v13.2d, v4.2d
+	WORD	$0x4ee6d4a3	// fsub v3.2d, v5.2d, v6.2d
+	VMOV	V16.B16, V7.B16
+	WORD	$0x4fd11047	// fmla v7.2d, v2.2d, v17.d[0]
+	WORD	$0x4ef0d4e8	// fsub v8.2d, v7.2d, v16.2d
+	VMOV	V2.B16, V9.B16
+	WORD	$0x4fd15909	// fmls v9.2d, v8.2d, v17.d[1]
+	WORD	$0x4fd25103	// fmls v3.2d, v8.2d, v18.d[0]
+	WORD	$0x6e69dd2a	// fmul v10.2d, v9.2d, v9.2d
+	WORD	$0x6e6add4b	// fmul v11.2d, v10.2d, v10.2d
+	VLD1R.P	8(R5), [V4.D2]
+	WORD	$0x4fd81124	// fmla v4.2d, v9.2d, v24.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd81925	// fmla v5.2d, v9.2d, v24.d[1]
+	VFMLA	V10.D2, V5.D2, V4.D2
+	VLD1R.P	8(R5), [V6.D2]
+	WORD	$0x4fd71126	// fmla v6.2d, v9.2d, v23.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd71925	// fmla v5.2d, v9.2d, v23.d[1]
+	VFMLA	V10.D2, V5.D2, V6.D2
+	VFMLA	V11.D2, V4.D2, V6.D2
+	VLD1R.P	8(R5), [V8.D2]
+	WORD	$0x4fd61128	// fmla v8.2d, v9.2d, v22.d[0]
+	VLD1R.P	8(R5), [V5.D2]
+	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
+	VFMLA	V10.D2, V5.D2, V8.D2
+	VFMLA	V11.D2, V6.D2, V8.D2
+	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
+	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
+	VFMLA	V4.D2, V3.D2, V3.D2
+	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
+	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
+	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
+	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	WORD	$0x6ee2e728	// fcmgt v8.2d, v25.2d, v2.2d
+	WORD	$0x6efae444	// fcmgt v4.2d, v2.2d, v26.2d
+	VAND	V8.B16, V4.B16, V4.B16
+	VMOV	V4.D[0], R7
+	VMOV	V4.D[1], R8
+	ORR	R8, R7, R7
+	CBNZ	R7, sg64_bail
+	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
+	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
+	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
+	VSHL	$52, V7.D2, V28.D2
+	VADD	V19.D2, V28.D2, V28.D2
+	WORD	$0x6e7cdc21	// fmul v1.2d, v1.2d, v28.2d
+	WORD	$0x6e75dc21	// fmul v1.2d, v1.2d, v21.2d
+	WORD	$0x6e7cdf7b	// fmul v27.2d, v27.2d, v28.2d
+	WORD	$0x6e75df7b	// fmul v27.2d, v27.2d, v21.2d
+	WORD	$0x4e681c21	// bic v1.16b, v1.16b, v8.16b
+	WORD	$0x4e681f7b	// bic v27.16b, v27.16b, v8.16b
+	WORD	$0x4efdd447	// fsub v7.2d, v2.2d, v29.2d
+	WORD	$0x6e6cdce7	// fmul v7.2d, v7.2d, v12.2d
+	WORD	$0x4e6ee584	// fcmeq v4.2d, v12.2d, v14.2d
+	WORD	$0x4e641ce7	// bic v7.16b, v7.16b, v4.16b
+	WORD	$0x4e67d5e4	// fadd v4.2d, v15.2d, v7.2d
+	WORD	$0x4eefd485	// fsub v5.2d, v4.2d, v15.2d
+	WORD	$0x4ee5d486	// fsub v6.2d, v4.2d, v5.2d
+	WORD	$0x4ee6d5e6	// fsub v6.2d, v15.2d, v6.2d
+	WORD	$0x4ee5d4e5	// fsub v5.2d, v7.2d, v5.2d
+	WORD	$0x4e65d4c6	// fadd v6.2d, v6.2d, v5.2d
+	WORD	$0x4e66d694	// fadd v20.2d, v20.2d, v6.2d
+	WORD	$0x4e67d5ef	// fadd v15.2d, v15.2d, v7.2d
+	WORD	$0x4eecd5c4	// fsub v4.2d, v14.2d, v12.2d
+	VFMLA	V30.D2, V1.D2, V4.D2
+	VFMLA	V30.D2, V27.D2, V4.D2
+	WORD	$0x6e7ffc81	// fdiv v1.2d, v4.2d, v31.2d
+	CMP	$2, R2
+	BLT	sg64_store1
+	BEQ	sg64_store2
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	VST1.P	V1.S[2], 4(R0)
+	B	sg64_storeed
+sg64_store2:
+	VST1.P	V1.S[0], 4(R0)
+	VST1.P	V1.S[1], 4(R0)
+	B	sg64_storeed
+sg64_store1:
+	VST1.P	V1.S[0], 4(R0)
+sg64_storeed:
+sg64_done:
+	MOVD	g_len+8(FP), R7
+	B	sg64_ret
+sg64_bailloop:
+	ADDS	$4, R2, R2
+sg64_bail:
+	MOVD	g_len+8(FP), R7
+	SUB	R2>>1, R7, R7
+sg64_ret:
+	MOVD	R7, done+120(FP)
+	WORD	$0x7e70da94	// faddp d20, v20.2d
+	VDUP	V15.D[1], V5.D2
+	WORD	$0x4e65d5e4	// fadd v4.2d, v15.2d, v5.2d
+	WORD	$0x4eefd486	// fsub v6.2d, v4.2d, v15.2d
+	WORD	$0x4ee6d487	// fsub v7.2d, v4.2d, v6.2d
+	WORD	$0x4ee7d5e7	// fsub v7.2d, v15.2d, v7.2d
+	WORD	$0x4ee6d4a6	// fsub v6.2d, v5.2d, v6.2d
+	WORD	$0x4e66d4e7	// fadd v7.2d, v7.2d, v6.2d
+	WORD	$0x4e67d694	// fadd v20.2d, v20.2d, v7.2d
+	WORD	$0x4e65d5ef	// fadd v15.2d, v15.2d, v5.2d
+	WORD	$0x4eefd5cf	// fsub v15.2d, v14.2d, v15.2d
+	WORD	$0x4ef4d5d4	// fsub v20.2d, v14.2d, v20.2d
+	FMOVD	F15, s+104(FP)
+	FMOVD	F20, c+112(FP)
 	RET

@@ -14,7 +14,8 @@ import (
 // The float64 kernels (AVX2 only: a CPU with AVX-512 runs them too):
 // maxMin, the exp passes with their compensated sums, the division and
 // the subtraction of Softmax, LogSoftmax, LogSumExp and the cross-entropy,
-// and SoftmaxBackward's dot and update. They walk float64 slices as pairs of float32
+// SoftmaxBackward's dot and update, LogSoftmaxBackward's update and the
+// soft-target gradient's pass. They walk float64 slices as pairs of float32
 // lanes, so the float32 loop, tail masks and page-safe tails serve them
 // unchanged: n counts dwords (2 per float64), and a tail of r float64s is
 // the mask of 2r dwords, whose qwords are all ones or all zeros.

@@ -8,8 +8,9 @@ import (
 )
 
 // The float64 kernels: maxMin, the exp passes with their compensated sums,
-// the division and the subtraction, and SoftmaxBackward's dot and update
-// (the root package's f64 sets). They
+// the division and the subtraction, SoftmaxBackward's dot and update,
+// LogSoftmaxBackward's update and the soft-target gradient's pass (the
+// root package's f64 sets). They
 // walk float64 slices as pairs of float32 lanes, so walk's blocks and its
 // lane-by-lane tail serve them unchanged: the count is in 4-byte units
 // (two per float64), and the tail is one float64, lanes S[0] and S[1].
@@ -430,5 +431,213 @@ func mulSub64Kernel(e *emitter) {
 			e.fmul(d2, out[i], p[i], hi)
 		}
 	})
+	e.ret()
+}
+
+// expMulSub64Kernel is amd64's expMulSub64: generic's expMulSub64 where
+// logp is a log-probability (in [−708.3, 0]) or −Inf, dx = fl(dy − e·s) −
+// el·s with e + el = exp(logp) to about 2^-56 (exp64Core's e and its
+// rounding error, as expSum64Kernel forms them), 0 at −Inf. At the first
+// vector holding another value it stops and returns how many elements it
+// did, for the caller to do that vector generic's way. Estrin's addends
+// are loaded each step (as expSum64Kernel's) to leave registers for the
+// range check.
+func expMulSub64Kernel(e *emitter) {
+	e.text("expMulSub64NEON(dx, logp, dy []float64, s float64) (done int)", 88)
+	const dst, src, cnt, py, tmp, addPtr, addBase, f0, f1 gpr = 0, 1, 2, 3, 4, 5, 6, 7, 8
+	const x, ev, hi, lo, t1, t2, t3, k, nf, r, r2, r4, y, sv, zero, ninf vreg = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+	const magic, k1, k2, one, expLo, scale, c13, c57, c911, inLo, inHi, el, pow vreg = 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28
+	e.movdArg("dx_base+0(FP)", dst)
+	e.dwordCount("dx_len+8(FP)", cnt)
+	e.movdArg("logp_base+24(FP)", src)
+	e.movdArg("dy_base+48(FP)", py)
+	e.dupArg64("s+72(FP)", sv)
+	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
+	e.constants("expMulSub64", tmp, magic,
+		splat64(f64(0x1.8p52+200)),
+		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
+		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),
+		splat64(f64(1)),
+		splat64(f64(expLo64)),
+		splat64(f64(0x1p-200)),
+		pack64([2]uint64{coef(1), coef(3)}),
+		pack64([2]uint64{coef(5), coef(7)}),
+		pack64([2]uint64{coef(9), coef(11)}),
+		// l >= −708.3 and l <= 0 as ordered greater-thans: l above the
+		// float64 below −708.3, 2^-1074 above l.
+		splat64(f64(math.Nextafter(tinyHi64, math.Inf(-1)))),
+		splat64(f64(math.SmallestNonzeroFloat64)))
+	e.constants("expMulSub64Inf", tmp, ninf, splat64(f64(math.Inf(-1))))
+	sym := "·expMulSub64Add<>"
+	for i, j := range []int{8, 10, 4, 6, 0, 2} { // in the order pair() takes them
+		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
+	}
+	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
+	e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+	e.veor(zero, zero, zero)
+	pair := func(j int, v vreg) { // c_j + c_j+1·r
+		e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
+		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
+	}
+	regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, zero, magic, k1, k2, one}
+	calls := 0
+	e.walk("ems64", cnt, []int{4}, []stream{{src, []vreg{x}}, {py, []vreg{y}}}, []stream{{dst, []vreg{ev}}}, func() {
+		e.vmov(x, zero) // past the tail: logp 0, in range
+	}, func(int) {
+		// compute runs twice: in the loop, where cnt is what remains
+		// less this vector, and for the tail, where it is what remains.
+		bail := map[bool]string{true: "ems64_bailloop", false: "ems64_bail"}[calls == 0]
+		calls++
+		e.fcmgt(d2, t1, x, inLo) // l >= −708.3
+		e.fcmgt(d2, t2, inHi, x) // l <= 0
+		e.vand(t1, t1, t2)
+		e.fcmeq(d2, t2, x, ninf)
+		e.op("VORR", t2.b16(), t1.b16(), t1.b16())
+		e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
+		e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
+		e.op("AND", f1.String(), f0.String(), f0.String())
+		e.op("CMN", "$1", f0.String()) // both lanes all ones?
+		e.op("BNE", bail)
+		e.op("MOVD", addBase.String(), addPtr.String())
+		e.exp64Core(regs, pair)
+		e.fadd(d2, ev, t3, lo) // e, rounded once
+		e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
+		e.fsub(d2, el, lo, el)
+		e.vshl(d2, pow, k, 52)
+		e.vadd(d2, pow, pow, one) // 2^(n+200)
+		e.fmul(d2, ev, ev, pow)
+		e.fmul(d2, ev, ev, scale)
+		e.fmul(d2, el, el, pow)
+		e.fmul(d2, el, el, scale)
+		e.fcmgt(d2, t1, expLo, hi) // −Inf: e and el 0 (el was NaN)
+		e.bic(ev, ev, t1)
+		e.bic(el, el, t1)
+		e.vmov(t2, y)
+		e.fmls(d2, t2, ev, sv) // dy − e·s, rounded once
+		e.fmul(d2, el, el, sv)
+		e.fsub(d2, ev, t2, el)
+	}, nil)
+	e.movdArg("dx_len+8(FP)", f0) // all done
+	e.op("MOVD", f0.String(), "done+80(FP)")
+	e.ret()
+	e.label("ems64_bailloop")
+	e.addsImm(cnt, cnt, 4)
+	e.label("ems64_bail")
+	// done = len(dx) − the dwords left (the vector that stopped it
+	// included)/2.
+	e.movdArg("dx_len+8(FP)", f0)
+	e.op("SUB", fmt.Sprintf("%s>>1", cnt), f0.String(), f0.String())
+	e.op("MOVD", f0.String(), "done+80(FP)")
+	e.ret()
+}
+
+// softGrad64Kernel is amd64's softGrad64: the float64 soft-target
+// cross-entropy's last pass for x finite or −Inf, hi + lo = x − m, e + el
+// = exp(hi + lo) to about 2^-56 (exp64Core), g = (fl(e·sa − y) +
+// el·sa)/scale, each step rounded once, and the loss Σ y·(l − hi) over
+// the y != 0, each term as generic's, compensated and negated while it
+// runs. Lanes with hi below −708.3 have e = el = 0 (generic's exp gives 0
+// below −790); at the first vector with an hi in [−790, −708.3) it stops
+// and returns how many elements it did, for the caller to do that vector.
+// Estrin's addends are loaded each step, as expSum64Kernel's.
+func softGrad64Kernel(e *emitter) {
+	e.text("softGrad64NEON(g, x, y []float64, m, l, sa, scale float64) (s, c float64, done int)", 128)
+	const dst, src, cnt, py, tmp, addPtr, addBase, f0, f1 gpr = 0, 1, 2, 3, 4, 5, 6, 7, 8
+	const x, ev, hi, lo, t1, t2, t3, k, nf, r, r2, r4, y, mv, zero, acc vreg = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+	const magic, k1, k2, one, comp, scale, c13, c57, c911, tinyHi, tinyLo, el, pow, lv, sav, scv vreg = 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+	e.movdArg("g_base+0(FP)", dst)
+	e.dwordCount("g_len+8(FP)", cnt)
+	e.movdArg("x_base+24(FP)", src)
+	e.movdArg("y_base+48(FP)", py)
+	e.dupArg64("m+72(FP)", mv)
+	e.dupArg64("l+80(FP)", lv)
+	e.dupArg64("sa+88(FP)", sav)
+	e.dupArg64("scale+96(FP)", scv)
+	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
+	e.constants("softGrad64", tmp, magic,
+		splat64(f64(0x1.8p52+200)),
+		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
+		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),
+		splat64(f64(1)))
+	e.constants("softGrad64Exp", tmp, scale,
+		splat64(f64(0x1p-200)),
+		pack64([2]uint64{coef(1), coef(3)}),
+		pack64([2]uint64{coef(5), coef(7)}),
+		pack64([2]uint64{coef(9), coef(11)}),
+		splat64(f64(tinyHi64)),
+		// hi >= −790 as an ordered greater-than: hi above the float64
+		// below −790.
+		splat64(f64(math.Nextafter(tinyLo64, math.Inf(-1)))))
+	sym := "·softGrad64Add<>"
+	for i, j := range []int{8, 10, 4, 6, 0, 2} { // in the order pair() takes them
+		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
+	}
+	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
+	e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+	for _, v := range []vreg{zero, acc, comp} {
+		e.veor(v, v, v)
+	}
+	pair := func(j int, v vreg) { // c_j + c_j+1·r
+		e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
+		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
+	}
+	regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, mv, magic, k1, k2, one}
+	calls := 0
+	e.walk("sg64", cnt, []int{4}, []stream{{src, []vreg{x}}, {py, []vreg{y}}}, []stream{{dst, []vreg{ev}}}, func() {
+		e.vmov(x, mv)   // past the tail: x = m (e = 1), and
+		e.vmov(y, zero) // y = 0 (no loss term)
+	}, func(int) {
+		// compute runs twice: in the loop, where cnt is what remains
+		// less this vector, and for the tail, where it is what remains.
+		bail := map[bool]string{true: "sg64_bailloop", false: "sg64_bail"}[calls == 0]
+		calls++
+		e.op("MOVD", addBase.String(), addPtr.String())
+		e.exp64Core(regs, pair)
+		e.fcmgt(d2, nf, tinyHi, hi) // hi < −708.3 (ordered; −Inf too)
+		e.fcmgt(d2, t1, hi, tinyLo) // hi >= −790
+		e.vand(t1, t1, nf)
+		e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
+		e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
+		e.op("ORR", f1.String(), f0.String(), f0.String())
+		e.op("CBNZ", f0.String(), bail)
+		e.fadd(d2, ev, t3, lo) // e, rounded once
+		e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
+		e.fsub(d2, el, lo, el)
+		e.vshl(d2, pow, k, 52)
+		e.vadd(d2, pow, pow, one) // 2^(n+200)
+		e.fmul(d2, ev, ev, pow)
+		e.fmul(d2, ev, ev, scale)
+		e.fmul(d2, el, el, pow)
+		e.fmul(d2, el, el, scale)
+		e.bic(ev, ev, nf) // 0 below −790 and at −Inf
+		e.bic(el, el, nf)
+		e.fsub(d2, k, hi, lv) // hi − l: the term negated
+		e.fmul(d2, k, k, y)
+		e.fcmeq(d2, t1, y, zero) // a zero target never meets ∞·0
+		e.bic(k, k, t1)
+		e.twoSum(acc, comp, k, []vreg{t1, t2, t3})
+		e.fsub(d2, t1, zero, y)  // −y, exact (+0 for ±0, as e·sa − y gives)
+		e.vfmla(d2, t1, ev, sav) // e·sa − y, rounded once
+		e.vfmla(d2, t1, el, sav) // + el·sa
+		e.fdiv(d2, ev, t1, scv)
+	}, nil)
+	e.movdArg("g_len+8(FP)", f0) // all done
+	e.b("sg64_ret")
+	e.label("sg64_bailloop")
+	e.addsImm(cnt, cnt, 4)
+	e.label("sg64_bail")
+	// done = len(g) − the dwords left (the vector that stopped it
+	// included)/2.
+	e.movdArg("g_len+8(FP)", f0)
+	e.op("SUB", fmt.Sprintf("%s>>1", cnt), f0.String(), f0.String())
+	e.label("sg64_ret")
+	e.op("MOVD", f0.String(), "done+120(FP)")
+	e.faddpD(comp, comp)
+	e.op("VDUP", fmt.Sprintf("V%d.D[1]", acc), fmt.Sprintf("V%d.D2", t2))
+	e.twoSum(acc, comp, t2, []vreg{t1, t3, k})
+	e.fsub(d2, acc, zero, acc) // the loss: the terms' sum negated back
+	e.fsub(d2, comp, zero, comp)
+	e.fmovdRet(acc, "s+104(FP)")
+	e.fmovdRet(comp, "c+112(FP)")
 	e.ret()
 }
