@@ -11184,46 +11184,46 @@ exptotal64_loop:
 	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
 	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
 	VMULPD       Y9, Y9, Y8
-	VMULPD       Y8, Y8, Y10
-	VMOVUPD      invfact11<>+0(SB), Y11
-	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
-	VMOVUPD      invfact13<>+0(SB), Y12
-	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
-	VFMADD231PD  Y8, Y12, Y11
-	VMOVUPD      invfact7<>+0(SB), Y12
-	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
-	VMOVUPD      invfact9<>+0(SB), Y13
-	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VADDPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       one64<>+0(SB), Y10, Y11
+	VSUBPD       Y11, Y9, Y11
+	VMOVAPD      Y5, Y12
+	VFMADD231PD  Y9, Y5, Y12
+	VADDPD       Y11, Y12, Y12
+	VMULPD       Y8, Y8, Y11
+	VMOVUPD      invfact11<>+0(SB), Y13
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y13
+	VMOVUPD      invfact13<>+0(SB), Y14
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y14
+	VFMADD231PD  Y8, Y14, Y13
+	VMOVUPD      invfact7<>+0(SB), Y14
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y14
+	VMOVUPD      invfact9<>+0(SB), Y15
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y14
+	VFMADD231PD  Y11, Y13, Y14
+	VMOVUPD      invfact3<>+0(SB), Y13
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y13
+	VMOVUPD      invfact5<>+0(SB), Y15
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y13
+	VFMADD231PD  Y11, Y14, Y13
+	VFMADD231PD  Y13, Y5, Y13
 	VFMADD231PD  Y8, Y13, Y12
-	VFMADD231PD  Y10, Y11, Y12
-	VMOVUPD      invfact3<>+0(SB), Y11
-	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
-	VMOVUPD      invfact5<>+0(SB), Y13
-	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
-	VFMADD231PD  Y8, Y13, Y11
-	VFMADD231PD  Y10, Y12, Y11
-	VMULPD       Y8, Y11, Y11
-	VADDPD       Y11, Y9, Y8
-	VFMADD231PD  Y8, Y5, Y5
-	VADDPD       Y11, Y5, Y5
-	VADDPD       one64<>+0(SB), Y9, Y8
-	VSUBPD       one64<>+0(SB), Y8, Y10
-	VSUBPD       Y10, Y9, Y10
-	VADDPD       Y10, Y5, Y5
 	VPSLLQ       $0x34, Y7, Y7
-	VADDPD       Y5, Y8, Y8
-	VPADDQ       Y7, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
+	VADDPD       Y12, Y10, Y10
+	VPADDQ       Y7, Y10, Y10
+	VMULPD       twom200<>+0(SB), Y10, Y10
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
-	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y10, Y5, Y10
 	VCMPPD       $0x03, Y6, Y6, Y5
-	VORPD        Y5, Y8, Y8
-	VMOVUPS      Y8, (AX)
-	VADDPD       Y8, Y1, Y5
+	VORPD        Y5, Y10, Y10
+	VMOVUPS      Y10, (AX)
+	VADDPD       Y10, Y1, Y5
 	VSUBPD       Y1, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
 	VFNMADD132PD one64<>+0(SB), Y1, Y7
-	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VFNMADD132PD one64<>+0(SB), Y10, Y6
 	VADDPD       Y6, Y7, Y7
 	VFMADD231PD  one64<>+0(SB), Y7, Y2
 	VMOVAPD      Y5, Y1
@@ -11241,46 +11241,46 @@ exptotal64_loop:
 	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
 	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
 	VMULPD       Y9, Y9, Y8
-	VMULPD       Y8, Y8, Y10
-	VMOVUPD      invfact11<>+0(SB), Y11
-	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
-	VMOVUPD      invfact13<>+0(SB), Y12
-	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
-	VFMADD231PD  Y8, Y12, Y11
-	VMOVUPD      invfact7<>+0(SB), Y12
-	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
-	VMOVUPD      invfact9<>+0(SB), Y13
-	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VADDPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       one64<>+0(SB), Y10, Y11
+	VSUBPD       Y11, Y9, Y11
+	VMOVAPD      Y5, Y12
+	VFMADD231PD  Y9, Y5, Y12
+	VADDPD       Y11, Y12, Y12
+	VMULPD       Y8, Y8, Y11
+	VMOVUPD      invfact11<>+0(SB), Y13
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y13
+	VMOVUPD      invfact13<>+0(SB), Y14
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y14
+	VFMADD231PD  Y8, Y14, Y13
+	VMOVUPD      invfact7<>+0(SB), Y14
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y14
+	VMOVUPD      invfact9<>+0(SB), Y15
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y14
+	VFMADD231PD  Y11, Y13, Y14
+	VMOVUPD      invfact3<>+0(SB), Y13
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y13
+	VMOVUPD      invfact5<>+0(SB), Y15
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y13
+	VFMADD231PD  Y11, Y14, Y13
+	VFMADD231PD  Y13, Y5, Y13
 	VFMADD231PD  Y8, Y13, Y12
-	VFMADD231PD  Y10, Y11, Y12
-	VMOVUPD      invfact3<>+0(SB), Y11
-	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
-	VMOVUPD      invfact5<>+0(SB), Y13
-	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
-	VFMADD231PD  Y8, Y13, Y11
-	VFMADD231PD  Y10, Y12, Y11
-	VMULPD       Y8, Y11, Y11
-	VADDPD       Y11, Y9, Y8
-	VFMADD231PD  Y8, Y5, Y5
-	VADDPD       Y11, Y5, Y5
-	VADDPD       one64<>+0(SB), Y9, Y8
-	VSUBPD       one64<>+0(SB), Y8, Y10
-	VSUBPD       Y10, Y9, Y10
-	VADDPD       Y10, Y5, Y5
 	VPSLLQ       $0x34, Y7, Y7
-	VADDPD       Y5, Y8, Y8
-	VPADDQ       Y7, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
+	VADDPD       Y12, Y10, Y10
+	VPADDQ       Y7, Y10, Y10
+	VMULPD       twom200<>+0(SB), Y10, Y10
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
-	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y10, Y5, Y10
 	VCMPPD       $0x03, Y6, Y6, Y5
-	VORPD        Y5, Y8, Y8
-	VMOVUPS      Y8, 32(AX)
-	VADDPD       Y8, Y3, Y5
+	VORPD        Y5, Y10, Y10
+	VMOVUPS      Y10, 32(AX)
+	VADDPD       Y10, Y3, Y5
 	VSUBPD       Y3, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
 	VFNMADD132PD one64<>+0(SB), Y3, Y7
-	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VFNMADD132PD one64<>+0(SB), Y10, Y6
 	VADDPD       Y6, Y7, Y7
 	VFMADD231PD  one64<>+0(SB), Y7, Y4
 	VMOVAPD      Y5, Y3
@@ -11306,46 +11306,46 @@ exptotal64_single:
 	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
 	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y5
 	VMULPD       Y9, Y9, Y8
-	VMULPD       Y8, Y8, Y10
-	VMOVUPD      invfact11<>+0(SB), Y11
-	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
-	VMOVUPD      invfact13<>+0(SB), Y12
-	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
-	VFMADD231PD  Y8, Y12, Y11
-	VMOVUPD      invfact7<>+0(SB), Y12
-	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
-	VMOVUPD      invfact9<>+0(SB), Y13
-	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VADDPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       one64<>+0(SB), Y10, Y11
+	VSUBPD       Y11, Y9, Y11
+	VMOVAPD      Y5, Y12
+	VFMADD231PD  Y9, Y5, Y12
+	VADDPD       Y11, Y12, Y12
+	VMULPD       Y8, Y8, Y11
+	VMOVUPD      invfact11<>+0(SB), Y13
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y13
+	VMOVUPD      invfact13<>+0(SB), Y14
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y14
+	VFMADD231PD  Y8, Y14, Y13
+	VMOVUPD      invfact7<>+0(SB), Y14
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y14
+	VMOVUPD      invfact9<>+0(SB), Y15
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y14
+	VFMADD231PD  Y11, Y13, Y14
+	VMOVUPD      invfact3<>+0(SB), Y13
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y13
+	VMOVUPD      invfact5<>+0(SB), Y15
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y13
+	VFMADD231PD  Y11, Y14, Y13
+	VFMADD231PD  Y13, Y5, Y13
 	VFMADD231PD  Y8, Y13, Y12
-	VFMADD231PD  Y10, Y11, Y12
-	VMOVUPD      invfact3<>+0(SB), Y11
-	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
-	VMOVUPD      invfact5<>+0(SB), Y13
-	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
-	VFMADD231PD  Y8, Y13, Y11
-	VFMADD231PD  Y10, Y12, Y11
-	VMULPD       Y8, Y11, Y11
-	VADDPD       Y11, Y9, Y8
-	VFMADD231PD  Y8, Y5, Y5
-	VADDPD       Y11, Y5, Y5
-	VADDPD       one64<>+0(SB), Y9, Y8
-	VSUBPD       one64<>+0(SB), Y8, Y10
-	VSUBPD       Y10, Y9, Y10
-	VADDPD       Y10, Y5, Y5
 	VPSLLQ       $0x34, Y7, Y7
-	VADDPD       Y5, Y8, Y8
-	VPADDQ       Y7, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
+	VADDPD       Y12, Y10, Y10
+	VPADDQ       Y7, Y10, Y10
+	VMULPD       twom200<>+0(SB), Y10, Y10
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
-	VANDNPD      Y8, Y5, Y8
+	VANDNPD      Y10, Y5, Y10
 	VCMPPD       $0x03, Y6, Y6, Y5
-	VORPD        Y5, Y8, Y8
-	VMOVUPS      Y8, (AX)
-	VADDPD       Y8, Y1, Y5
+	VORPD        Y5, Y10, Y10
+	VMOVUPS      Y10, (AX)
+	VADDPD       Y10, Y1, Y5
 	VSUBPD       Y1, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
 	VFNMADD132PD one64<>+0(SB), Y1, Y7
-	VFNMADD132PD one64<>+0(SB), Y8, Y6
+	VFNMADD132PD one64<>+0(SB), Y10, Y6
 	VADDPD       Y6, Y7, Y7
 	VFMADD231PD  one64<>+0(SB), Y7, Y2
 	VMOVAPD      Y5, Y1
@@ -11398,42 +11398,42 @@ tail_loaded_110:
 	VFNMADD231PD ln2hi42<>+0(SB), Y8, Y9
 	VFNMADD231PD ln2lo42<>+0(SB), Y8, Y0
 	VMULPD       Y9, Y9, Y8
-	VMULPD       Y8, Y8, Y10
-	VMOVUPD      invfact11<>+0(SB), Y11
-	VFMADD213PD  invfact10<>+0(SB), Y9, Y11
-	VMOVUPD      invfact13<>+0(SB), Y12
-	VFMADD213PD  invfact12<>+0(SB), Y9, Y12
-	VFMADD231PD  Y8, Y12, Y11
-	VMOVUPD      invfact7<>+0(SB), Y12
-	VFMADD213PD  invfact6<>+0(SB), Y9, Y12
-	VMOVUPD      invfact9<>+0(SB), Y13
-	VFMADD213PD  invfact8<>+0(SB), Y9, Y13
+	VADDPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       one64<>+0(SB), Y10, Y11
+	VSUBPD       Y11, Y9, Y11
+	VMOVAPD      Y0, Y12
+	VFMADD231PD  Y9, Y0, Y12
+	VADDPD       Y11, Y12, Y12
+	VMULPD       Y8, Y8, Y11
+	VMOVUPD      invfact11<>+0(SB), Y13
+	VFMADD213PD  invfact10<>+0(SB), Y9, Y13
+	VMOVUPD      invfact13<>+0(SB), Y14
+	VFMADD213PD  invfact12<>+0(SB), Y9, Y14
+	VFMADD231PD  Y8, Y14, Y13
+	VMOVUPD      invfact7<>+0(SB), Y14
+	VFMADD213PD  invfact6<>+0(SB), Y9, Y14
+	VMOVUPD      invfact9<>+0(SB), Y15
+	VFMADD213PD  invfact8<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y14
+	VFMADD231PD  Y11, Y13, Y14
+	VMOVUPD      invfact3<>+0(SB), Y13
+	VFMADD213PD  invfact2<>+0(SB), Y9, Y13
+	VMOVUPD      invfact5<>+0(SB), Y15
+	VFMADD213PD  invfact4<>+0(SB), Y9, Y15
+	VFMADD231PD  Y8, Y15, Y13
+	VFMADD231PD  Y11, Y14, Y13
+	VFMADD231PD  Y13, Y0, Y13
 	VFMADD231PD  Y8, Y13, Y12
-	VFMADD231PD  Y10, Y11, Y12
-	VMOVUPD      invfact3<>+0(SB), Y11
-	VFMADD213PD  invfact2<>+0(SB), Y9, Y11
-	VMOVUPD      invfact5<>+0(SB), Y13
-	VFMADD213PD  invfact4<>+0(SB), Y9, Y13
-	VFMADD231PD  Y8, Y13, Y11
-	VFMADD231PD  Y10, Y12, Y11
-	VMULPD       Y8, Y11, Y11
-	VADDPD       Y11, Y9, Y8
-	VFMADD231PD  Y8, Y0, Y0
-	VADDPD       Y11, Y0, Y0
-	VADDPD       one64<>+0(SB), Y9, Y8
-	VSUBPD       one64<>+0(SB), Y8, Y10
-	VSUBPD       Y10, Y9, Y10
-	VADDPD       Y10, Y0, Y0
 	VPSLLQ       $0x34, Y6, Y6
-	VADDPD       Y0, Y8, Y8
-	VPADDQ       Y6, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
+	VADDPD       Y12, Y10, Y10
+	VPADDQ       Y6, Y10, Y10
+	VMULPD       twom200<>+0(SB), Y10, Y10
 	VCMPPD       $0x11, exp64lo<>+0(SB), Y7, Y0
-	VANDNPD      Y8, Y0, Y8
+	VANDNPD      Y10, Y0, Y10
 	VCMPPD       $0x03, Y7, Y7, Y0
-	VORPD        Y0, Y8, Y8
-	VANDPD       Y5, Y8, Y8
-	VMOVUPS      Y8, (SP)
+	VORPD        Y0, Y10, Y10
+	VANDPD       Y5, Y10, Y10
+	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
 copy_113:
@@ -11445,11 +11445,11 @@ copy_113:
 	JMP  copy_113
 
 copied_114:
-	VADDPD       Y8, Y3, Y0
+	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
 	VFNMADD132PD one64<>+0(SB), Y3, Y6
-	VFNMADD132PD one64<>+0(SB), Y8, Y5
+	VFNMADD132PD one64<>+0(SB), Y10, Y5
 	VADDPD       Y5, Y6, Y6
 	VFMADD231PD  one64<>+0(SB), Y6, Y4
 	VMOVAPD      Y0, Y3
@@ -11904,43 +11904,43 @@ expsum64_loop:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y4, Y11
+	VFMADD231PD  Y8, Y4, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y4, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y4, Y4
-	VADDPD       Y10, Y4, Y4
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y4, Y4
 	VPSLLQ       $0x34, Y6, Y6
-	VADDPD       Y4, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y4, Y7
-	VPADDQ       one64<>+0(SB), Y6, Y4
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VADDPD       Y11, Y9, Y4
+	VSUBPD       Y9, Y4, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
-	VANDNPD      Y6, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsum64_notiny_127
-	VMULPD       Y4, Y8, Y10
+	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -11957,29 +11957,29 @@ expsum64_loop:
 	VMOVUPD      Y11, 32(SP)
 
 expsum64_notiny_127:
-	VMULPD       Y4, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y4, Y7, Y7
+	VMULPD       Y6, Y4, Y4
+	VMULPD       twom200<>+0(SB), Y4, Y4
+	VMULPD       Y6, Y7, Y7
 	VMULPD       twom200<>+0(SB), Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
-	VANDNPD      Y8, Y4, Y8
-	VCMPPD       $0x03, Y5, Y5, Y4
-	VORPD        Y4, Y8, Y8
-	VMOVUPS      Y8, (AX)
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
-	VORPD        Y4, Y6, Y6
-	VANDPD       one64<>+0(SB), Y4, Y4
-	VADDPD       Y4, Y3, Y3
-	VANDNPD      Y8, Y6, Y8
-	VANDNPD      Y7, Y6, Y7
-	VADDPD       Y8, Y1, Y4
-	VSUBPD       Y1, Y4, Y5
-	VSUBPD       Y5, Y4, Y6
-	VFNMADD132PD one64<>+0(SB), Y1, Y6
-	VFNMADD132PD one64<>+0(SB), Y8, Y5
-	VADDPD       Y5, Y6, Y6
-	VFMADD231PD  one64<>+0(SB), Y6, Y2
-	VMOVAPD      Y4, Y1
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y6
+	VANDNPD      Y4, Y6, Y4
+	VCMPPD       $0x03, Y5, Y5, Y6
+	VORPD        Y6, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VCMPPD       $0x00, one64<>+0(SB), Y4, Y5
+	VORPD        Y5, Y8, Y8
+	VANDPD       one64<>+0(SB), Y5, Y5
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y4, Y8, Y4
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y4, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VADDPD       Y7, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
@@ -12003,43 +12003,43 @@ expsum64_single:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y4, Y11
+	VFMADD231PD  Y8, Y4, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y4, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y4, Y4
-	VADDPD       Y10, Y4, Y4
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y4, Y4
 	VPSLLQ       $0x34, Y6, Y6
-	VADDPD       Y4, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y4, Y7
-	VPADDQ       one64<>+0(SB), Y6, Y4
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VADDPD       Y11, Y9, Y4
+	VSUBPD       Y9, Y4, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
-	VANDNPD      Y6, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsum64_notiny_128
-	VMULPD       Y4, Y8, Y10
+	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -12056,29 +12056,29 @@ expsum64_single:
 	VMOVUPD      Y11, 32(SP)
 
 expsum64_notiny_128:
-	VMULPD       Y4, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y4, Y7, Y7
+	VMULPD       Y6, Y4, Y4
+	VMULPD       twom200<>+0(SB), Y4, Y4
+	VMULPD       Y6, Y7, Y7
 	VMULPD       twom200<>+0(SB), Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
-	VANDNPD      Y8, Y4, Y8
-	VCMPPD       $0x03, Y5, Y5, Y4
-	VORPD        Y4, Y8, Y8
-	VMOVUPS      Y8, (AX)
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
-	VORPD        Y4, Y6, Y6
-	VANDPD       one64<>+0(SB), Y4, Y4
-	VADDPD       Y4, Y3, Y3
-	VANDNPD      Y8, Y6, Y8
-	VANDNPD      Y7, Y6, Y7
-	VADDPD       Y8, Y1, Y4
-	VSUBPD       Y1, Y4, Y5
-	VSUBPD       Y5, Y4, Y6
-	VFNMADD132PD one64<>+0(SB), Y1, Y6
-	VFNMADD132PD one64<>+0(SB), Y8, Y5
-	VADDPD       Y5, Y6, Y6
-	VFMADD231PD  one64<>+0(SB), Y6, Y2
-	VMOVAPD      Y4, Y1
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y6
+	VANDNPD      Y4, Y6, Y4
+	VCMPPD       $0x03, Y5, Y5, Y6
+	VORPD        Y6, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	VCMPPD       $0x00, one64<>+0(SB), Y4, Y5
+	VORPD        Y5, Y8, Y8
+	VANDPD       one64<>+0(SB), Y5, Y5
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y4, Y8, Y4
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y4, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VADDPD       Y7, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
@@ -12129,44 +12129,44 @@ tail_loaded_130:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y0
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y0, Y11
+	VFMADD231PD  Y8, Y0, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y0, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y0, Y0
-	VADDPD       Y10, Y0, Y0
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y0, Y0
 	VPSLLQ       $0x34, Y5, Y5
-	VADDPD       Y0, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y0, Y7
-	VPADDQ       one64<>+0(SB), Y5, Y0
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y5
+	VADDPD       Y11, Y9, Y0
+	VSUBPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y5
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y6, Y9
-	VANDNPD      Y5, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsum64_notiny_133
-	VMULPD       Y0, Y8, Y10
+	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -12183,17 +12183,17 @@ tail_loaded_130:
 	VMOVUPD      Y11, 32(SP)
 
 expsum64_notiny_133:
-	VMULPD  Y0, Y8, Y8
-	VMULPD  twom200<>+0(SB), Y8, Y8
-	VMULPD  Y0, Y7, Y7
+	VMULPD  Y5, Y0, Y0
+	VMULPD  twom200<>+0(SB), Y0, Y0
+	VMULPD  Y5, Y7, Y7
 	VMULPD  twom200<>+0(SB), Y7, Y7
-	VCMPPD  $0x11, exp64lo<>+0(SB), Y6, Y0
-	VANDNPD Y8, Y0, Y8
-	VCMPPD  $0x03, Y6, Y6, Y0
-	VORPD   Y0, Y8, Y8
-	VANDPD  Y4, Y8, Y8
+	VCMPPD  $0x11, exp64lo<>+0(SB), Y6, Y5
+	VANDNPD Y0, Y5, Y0
+	VCMPPD  $0x03, Y6, Y6, Y5
+	VORPD   Y5, Y0, Y0
+	VANDPD  Y4, Y0, Y0
 	VANDPD  Y4, Y7, Y7
-	VMOVUPS Y8, 64(SP)
+	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
 copy_134:
@@ -12205,20 +12205,20 @@ copy_134:
 	JMP  copy_134
 
 copied_135:
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y0
-	VORPD        Y0, Y5, Y5
-	VANDPD       one64<>+0(SB), Y0, Y0
-	VADDPD       Y0, Y3, Y3
-	VANDNPD      Y8, Y5, Y8
-	VANDNPD      Y7, Y5, Y7
-	VADDPD       Y8, Y1, Y0
-	VSUBPD       Y1, Y0, Y4
-	VSUBPD       Y4, Y0, Y5
-	VFNMADD132PD one64<>+0(SB), Y1, Y5
-	VFNMADD132PD one64<>+0(SB), Y8, Y4
-	VADDPD       Y4, Y5, Y5
-	VFMADD231PD  one64<>+0(SB), Y5, Y2
-	VMOVAPD      Y0, Y1
+	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
+	VORPD        Y4, Y8, Y8
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y0, Y8, Y0
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y0, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
 	VADDPD       Y7, Y2, Y2
 
 expsum64_done:
@@ -12341,43 +12341,43 @@ expsumns64_loop:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y4, Y11
+	VFMADD231PD  Y8, Y4, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y4, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y4, Y4
-	VADDPD       Y10, Y4, Y4
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y4, Y4
 	VPSLLQ       $0x34, Y6, Y6
-	VADDPD       Y4, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y4, Y7
-	VPADDQ       one64<>+0(SB), Y6, Y4
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VADDPD       Y11, Y9, Y4
+	VSUBPD       Y9, Y4, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
-	VANDNPD      Y6, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsumns64_notiny_136
-	VMULPD       Y4, Y8, Y10
+	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -12394,28 +12394,28 @@ expsumns64_loop:
 	VMOVUPD      Y11, 32(SP)
 
 expsumns64_notiny_136:
-	VMULPD       Y4, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y4, Y7, Y7
+	VMULPD       Y6, Y4, Y4
+	VMULPD       twom200<>+0(SB), Y4, Y4
+	VMULPD       Y6, Y7, Y7
 	VMULPD       twom200<>+0(SB), Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
-	VANDNPD      Y8, Y4, Y8
-	VCMPPD       $0x03, Y5, Y5, Y4
-	VORPD        Y4, Y8, Y8
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
-	VORPD        Y4, Y6, Y6
-	VANDPD       one64<>+0(SB), Y4, Y4
-	VADDPD       Y4, Y3, Y3
-	VANDNPD      Y8, Y6, Y8
-	VANDNPD      Y7, Y6, Y7
-	VADDPD       Y8, Y1, Y4
-	VSUBPD       Y1, Y4, Y5
-	VSUBPD       Y5, Y4, Y6
-	VFNMADD132PD one64<>+0(SB), Y1, Y6
-	VFNMADD132PD one64<>+0(SB), Y8, Y5
-	VADDPD       Y5, Y6, Y6
-	VFMADD231PD  one64<>+0(SB), Y6, Y2
-	VMOVAPD      Y4, Y1
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y6
+	VANDNPD      Y4, Y6, Y4
+	VCMPPD       $0x03, Y5, Y5, Y6
+	VORPD        Y6, Y4, Y4
+	VCMPPD       $0x00, one64<>+0(SB), Y4, Y5
+	VORPD        Y5, Y8, Y8
+	VANDPD       one64<>+0(SB), Y5, Y5
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y4, Y8, Y4
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y4, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VADDPD       Y7, Y2, Y2
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
@@ -12438,43 +12438,43 @@ expsumns64_single:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y4
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y4, Y11
+	VFMADD231PD  Y8, Y4, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y4, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y4, Y4
-	VADDPD       Y10, Y4, Y4
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y4, Y4
 	VPSLLQ       $0x34, Y6, Y6
-	VADDPD       Y4, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y4, Y7
-	VPADDQ       one64<>+0(SB), Y6, Y4
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y6
+	VADDPD       Y11, Y9, Y4
+	VSUBPD       Y9, Y4, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y6, Y6
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
-	VANDNPD      Y6, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsumns64_notiny_137
-	VMULPD       Y4, Y8, Y10
+	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -12491,28 +12491,28 @@ expsumns64_single:
 	VMOVUPD      Y11, 32(SP)
 
 expsumns64_notiny_137:
-	VMULPD       Y4, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y4, Y7, Y7
+	VMULPD       Y6, Y4, Y4
+	VMULPD       twom200<>+0(SB), Y4, Y4
+	VMULPD       Y6, Y7, Y7
 	VMULPD       twom200<>+0(SB), Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y4
-	VANDNPD      Y8, Y4, Y8
-	VCMPPD       $0x03, Y5, Y5, Y4
-	VORPD        Y4, Y8, Y8
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y4
-	VORPD        Y4, Y6, Y6
-	VANDPD       one64<>+0(SB), Y4, Y4
-	VADDPD       Y4, Y3, Y3
-	VANDNPD      Y8, Y6, Y8
-	VANDNPD      Y7, Y6, Y7
-	VADDPD       Y8, Y1, Y4
-	VSUBPD       Y1, Y4, Y5
-	VSUBPD       Y5, Y4, Y6
-	VFNMADD132PD one64<>+0(SB), Y1, Y6
-	VFNMADD132PD one64<>+0(SB), Y8, Y5
-	VADDPD       Y5, Y6, Y6
-	VFMADD231PD  one64<>+0(SB), Y6, Y2
-	VMOVAPD      Y4, Y1
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y5, Y6
+	VANDNPD      Y4, Y6, Y4
+	VCMPPD       $0x03, Y5, Y5, Y6
+	VORPD        Y6, Y4, Y4
+	VCMPPD       $0x00, one64<>+0(SB), Y4, Y5
+	VORPD        Y5, Y8, Y8
+	VANDPD       one64<>+0(SB), Y5, Y5
+	VADDPD       Y5, Y3, Y3
+	VANDNPD      Y4, Y8, Y4
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y4, Y1, Y5
+	VSUBPD       Y1, Y5, Y6
+	VSUBPD       Y6, Y5, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
+	VFNMADD132PD one64<>+0(SB), Y4, Y6
+	VADDPD       Y6, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
+	VMOVAPD      Y5, Y1
 	VADDPD       Y7, Y2, Y2
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
@@ -12562,44 +12562,44 @@ tail_loaded_139:
 	VFNMADD231PD ln2hi42<>+0(SB), Y7, Y8
 	VFNMADD231PD ln2lo42<>+0(SB), Y7, Y0
 	VMULPD       Y8, Y8, Y7
-	VMULPD       Y7, Y7, Y9
-	VMOVUPD      invfact11<>+0(SB), Y10
-	VFMADD213PD  invfact10<>+0(SB), Y8, Y10
-	VMOVUPD      invfact13<>+0(SB), Y11
-	VFMADD213PD  invfact12<>+0(SB), Y8, Y11
-	VFMADD231PD  Y7, Y11, Y10
-	VMOVUPD      invfact7<>+0(SB), Y11
-	VFMADD213PD  invfact6<>+0(SB), Y8, Y11
-	VMOVUPD      invfact9<>+0(SB), Y12
-	VFMADD213PD  invfact8<>+0(SB), Y8, Y12
+	VADDPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       one64<>+0(SB), Y9, Y10
+	VSUBPD       Y10, Y8, Y10
+	VMOVAPD      Y0, Y11
+	VFMADD231PD  Y8, Y0, Y11
+	VADDPD       Y10, Y11, Y11
+	VMULPD       Y7, Y7, Y10
+	VMOVUPD      invfact11<>+0(SB), Y12
+	VFMADD213PD  invfact10<>+0(SB), Y8, Y12
+	VMOVUPD      invfact13<>+0(SB), Y13
+	VFMADD213PD  invfact12<>+0(SB), Y8, Y13
+	VFMADD231PD  Y7, Y13, Y12
+	VMOVUPD      invfact7<>+0(SB), Y13
+	VFMADD213PD  invfact6<>+0(SB), Y8, Y13
+	VMOVUPD      invfact9<>+0(SB), Y14
+	VFMADD213PD  invfact8<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y13
+	VFMADD231PD  Y10, Y12, Y13
+	VMOVUPD      invfact3<>+0(SB), Y12
+	VFMADD213PD  invfact2<>+0(SB), Y8, Y12
+	VMOVUPD      invfact5<>+0(SB), Y14
+	VFMADD213PD  invfact4<>+0(SB), Y8, Y14
+	VFMADD231PD  Y7, Y14, Y12
+	VFMADD231PD  Y10, Y13, Y12
+	VFMADD231PD  Y12, Y0, Y12
 	VFMADD231PD  Y7, Y12, Y11
-	VFMADD231PD  Y9, Y10, Y11
-	VMOVUPD      invfact3<>+0(SB), Y10
-	VFMADD213PD  invfact2<>+0(SB), Y8, Y10
-	VMOVUPD      invfact5<>+0(SB), Y12
-	VFMADD213PD  invfact4<>+0(SB), Y8, Y12
-	VFMADD231PD  Y7, Y12, Y10
-	VFMADD231PD  Y9, Y11, Y10
-	VMULPD       Y7, Y10, Y10
-	VADDPD       Y10, Y8, Y7
-	VFMADD231PD  Y7, Y0, Y0
-	VADDPD       Y10, Y0, Y0
-	VADDPD       one64<>+0(SB), Y8, Y7
-	VSUBPD       one64<>+0(SB), Y7, Y9
-	VSUBPD       Y9, Y8, Y9
-	VADDPD       Y9, Y0, Y0
 	VPSLLQ       $0x34, Y5, Y5
-	VADDPD       Y0, Y7, Y8
-	VSUBPD       Y7, Y8, Y7
-	VSUBPD       Y7, Y0, Y7
-	VPADDQ       one64<>+0(SB), Y5, Y0
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y5
+	VADDPD       Y11, Y9, Y0
+	VSUBPD       Y9, Y0, Y7
+	VSUBPD       Y7, Y11, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y5
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y6, Y8
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y6, Y9
-	VANDNPD      Y5, Y9, Y9
+	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
 	JZ           expsumns64_notiny_142
-	VMULPD       Y0, Y8, Y10
+	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
 	VMOVUPD      (SP), Y9
@@ -12616,30 +12616,30 @@ tail_loaded_139:
 	VMOVUPD      Y11, 32(SP)
 
 expsumns64_notiny_142:
-	VMULPD       Y0, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y0, Y7, Y7
+	VMULPD       Y5, Y0, Y0
+	VMULPD       twom200<>+0(SB), Y0, Y0
+	VMULPD       Y5, Y7, Y7
 	VMULPD       twom200<>+0(SB), Y7, Y7
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y0
-	VANDNPD      Y8, Y0, Y8
-	VCMPPD       $0x03, Y6, Y6, Y0
-	VORPD        Y0, Y8, Y8
-	VANDPD       Y4, Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y6, Y5
+	VANDNPD      Y0, Y5, Y0
+	VCMPPD       $0x03, Y6, Y6, Y5
+	VORPD        Y5, Y0, Y0
+	VANDPD       Y4, Y0, Y0
 	VANDPD       Y4, Y7, Y7
-	VCMPPD       $0x00, one64<>+0(SB), Y8, Y0
-	VORPD        Y0, Y5, Y5
-	VANDPD       one64<>+0(SB), Y0, Y0
-	VADDPD       Y0, Y3, Y3
-	VANDNPD      Y8, Y5, Y8
-	VANDNPD      Y7, Y5, Y7
-	VADDPD       Y8, Y1, Y0
-	VSUBPD       Y1, Y0, Y4
-	VSUBPD       Y4, Y0, Y5
-	VFNMADD132PD one64<>+0(SB), Y1, Y5
-	VFNMADD132PD one64<>+0(SB), Y8, Y4
-	VADDPD       Y4, Y5, Y5
-	VFMADD231PD  one64<>+0(SB), Y5, Y2
-	VMOVAPD      Y0, Y1
+	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
+	VORPD        Y4, Y8, Y8
+	VANDPD       one64<>+0(SB), Y4, Y4
+	VADDPD       Y4, Y3, Y3
+	VANDNPD      Y0, Y8, Y0
+	VANDNPD      Y7, Y8, Y7
+	VADDPD       Y0, Y1, Y4
+	VSUBPD       Y1, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y1, Y6
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VADDPD       Y5, Y6, Y6
+	VFMADD231PD  one64<>+0(SB), Y6, Y2
+	VMOVAPD      Y4, Y1
 	VADDPD       Y7, Y2, Y2
 
 expsumns64_done:
@@ -13723,57 +13723,57 @@ expmulsub64_loop:
 	VSUBPD       Y2, Y5, Y2
 	VMOVUPD      magic64n<>+0(SB), Y4
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
-	VSUBPD       magic64n<>+0(SB), Y4, Y6
-	VMOVAPD      Y3, Y5
-	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y5
-	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y2
-	VMULPD       Y5, Y5, Y6
-	VMULPD       Y6, Y6, Y7
-	VMOVUPD      invfact11<>+0(SB), Y8
-	VFMADD213PD  invfact10<>+0(SB), Y5, Y8
-	VMOVUPD      invfact13<>+0(SB), Y9
-	VFMADD213PD  invfact12<>+0(SB), Y5, Y9
-	VFMADD231PD  Y6, Y9, Y8
-	VMOVUPD      invfact7<>+0(SB), Y9
-	VFMADD213PD  invfact6<>+0(SB), Y5, Y9
-	VMOVUPD      invfact9<>+0(SB), Y10
-	VFMADD213PD  invfact8<>+0(SB), Y5, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VFMADD231PD  Y7, Y8, Y9
-	VMOVUPD      invfact3<>+0(SB), Y8
-	VFMADD213PD  invfact2<>+0(SB), Y5, Y8
-	VMOVUPD      invfact5<>+0(SB), Y10
-	VFMADD213PD  invfact4<>+0(SB), Y5, Y10
-	VFMADD231PD  Y6, Y10, Y8
-	VFMADD231PD  Y7, Y9, Y8
-	VMULPD       Y6, Y8, Y8
-	VADDPD       Y8, Y5, Y6
-	VFMADD231PD  Y6, Y2, Y2
-	VADDPD       Y8, Y2, Y2
-	VADDPD       one64<>+0(SB), Y5, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y7
-	VSUBPD       Y7, Y5, Y7
-	VADDPD       Y7, Y2, Y2
+	VSUBPD       magic64n<>+0(SB), Y4, Y5
+	VMOVAPD      Y3, Y6
+	VFNMADD231PD ln2hi42<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo42<>+0(SB), Y5, Y2
+	VMULPD       Y6, Y6, Y5
+	VADDPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       Y8, Y6, Y8
+	VMOVAPD      Y2, Y9
+	VFMADD231PD  Y6, Y2, Y9
+	VADDPD       Y8, Y9, Y9
+	VMULPD       Y5, Y5, Y8
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y6, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y6, Y11
+	VFMADD231PD  Y5, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y6, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y11
+	VFMADD231PD  Y8, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y6, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y10
+	VFMADD231PD  Y8, Y11, Y10
+	VFMADD231PD  Y10, Y2, Y10
+	VFMADD231PD  Y5, Y10, Y9
 	VPSLLQ       $0x34, Y4, Y4
-	VADDPD       Y2, Y6, Y5
-	VSUBPD       Y6, Y5, Y6
-	VSUBPD       Y6, Y2, Y6
-	VPADDQ       one64<>+0(SB), Y4, Y2
-	VMULPD       Y2, Y5, Y5
+	VADDPD       Y9, Y7, Y2
+	VSUBPD       Y7, Y2, Y5
+	VSUBPD       Y5, Y9, Y5
+	VPADDQ       one64<>+0(SB), Y4, Y4
+	VMULPD       Y4, Y2, Y2
+	VMULPD       twom200<>+0(SB), Y2, Y2
+	VMULPD       Y4, Y5, Y5
 	VMULPD       twom200<>+0(SB), Y5, Y5
-	VMULPD       Y2, Y6, Y6
-	VMULPD       twom200<>+0(SB), Y6, Y6
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
-	VANDNPD      Y5, Y2, Y5
-	VCMPPD       $0x03, Y3, Y3, Y2
-	VORPD        Y2, Y5, Y5
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y4
+	VANDNPD      Y2, Y4, Y2
+	VCMPPD       $0x03, Y3, Y3, Y4
+	VORPD        Y4, Y2, Y2
 	VCMPPD       $0x00, neginf64<>+0(SB), Y3, Y4
-	VANDNPD      Y6, Y4, Y6
-	VMOVUPS      (DX), Y2
-	VFNMADD231PD Y0, Y5, Y2
-	VMULPD       Y0, Y6, Y6
-	VSUBPD       Y6, Y2, Y2
-	VMOVUPS      Y2, (AX)
+	VANDNPD      Y5, Y4, Y5
+	VMOVUPS      (DX), Y3
+	VFNMADD231PD Y0, Y2, Y3
+	VMULPD       Y0, Y5, Y5
+	VSUBPD       Y5, Y3, Y3
+	VMOVUPS      Y3, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000020, DX
@@ -13800,57 +13800,57 @@ expmulsub64_single:
 	VSUBPD       Y2, Y5, Y2
 	VMOVUPD      magic64n<>+0(SB), Y4
 	VFMADD231PD  log2e64<>+0(SB), Y3, Y4
-	VSUBPD       magic64n<>+0(SB), Y4, Y6
-	VMOVAPD      Y3, Y5
-	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y5
-	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y2
-	VMULPD       Y5, Y5, Y6
-	VMULPD       Y6, Y6, Y7
-	VMOVUPD      invfact11<>+0(SB), Y8
-	VFMADD213PD  invfact10<>+0(SB), Y5, Y8
-	VMOVUPD      invfact13<>+0(SB), Y9
-	VFMADD213PD  invfact12<>+0(SB), Y5, Y9
-	VFMADD231PD  Y6, Y9, Y8
-	VMOVUPD      invfact7<>+0(SB), Y9
-	VFMADD213PD  invfact6<>+0(SB), Y5, Y9
-	VMOVUPD      invfact9<>+0(SB), Y10
-	VFMADD213PD  invfact8<>+0(SB), Y5, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VFMADD231PD  Y7, Y8, Y9
-	VMOVUPD      invfact3<>+0(SB), Y8
-	VFMADD213PD  invfact2<>+0(SB), Y5, Y8
-	VMOVUPD      invfact5<>+0(SB), Y10
-	VFMADD213PD  invfact4<>+0(SB), Y5, Y10
-	VFMADD231PD  Y6, Y10, Y8
-	VFMADD231PD  Y7, Y9, Y8
-	VMULPD       Y6, Y8, Y8
-	VADDPD       Y8, Y5, Y6
-	VFMADD231PD  Y6, Y2, Y2
-	VADDPD       Y8, Y2, Y2
-	VADDPD       one64<>+0(SB), Y5, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y7
-	VSUBPD       Y7, Y5, Y7
-	VADDPD       Y7, Y2, Y2
+	VSUBPD       magic64n<>+0(SB), Y4, Y5
+	VMOVAPD      Y3, Y6
+	VFNMADD231PD ln2hi42<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo42<>+0(SB), Y5, Y2
+	VMULPD       Y6, Y6, Y5
+	VADDPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       Y8, Y6, Y8
+	VMOVAPD      Y2, Y9
+	VFMADD231PD  Y6, Y2, Y9
+	VADDPD       Y8, Y9, Y9
+	VMULPD       Y5, Y5, Y8
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y6, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y6, Y11
+	VFMADD231PD  Y5, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y6, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y11
+	VFMADD231PD  Y8, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y6, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y10
+	VFMADD231PD  Y8, Y11, Y10
+	VFMADD231PD  Y10, Y2, Y10
+	VFMADD231PD  Y5, Y10, Y9
 	VPSLLQ       $0x34, Y4, Y4
-	VADDPD       Y2, Y6, Y5
-	VSUBPD       Y6, Y5, Y6
-	VSUBPD       Y6, Y2, Y6
-	VPADDQ       one64<>+0(SB), Y4, Y2
-	VMULPD       Y2, Y5, Y5
+	VADDPD       Y9, Y7, Y2
+	VSUBPD       Y7, Y2, Y5
+	VSUBPD       Y5, Y9, Y5
+	VPADDQ       one64<>+0(SB), Y4, Y4
+	VMULPD       Y4, Y2, Y2
+	VMULPD       twom200<>+0(SB), Y2, Y2
+	VMULPD       Y4, Y5, Y5
 	VMULPD       twom200<>+0(SB), Y5, Y5
-	VMULPD       Y2, Y6, Y6
-	VMULPD       twom200<>+0(SB), Y6, Y6
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
-	VANDNPD      Y5, Y2, Y5
-	VCMPPD       $0x03, Y3, Y3, Y2
-	VORPD        Y2, Y5, Y5
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y4
+	VANDNPD      Y2, Y4, Y2
+	VCMPPD       $0x03, Y3, Y3, Y4
+	VORPD        Y4, Y2, Y2
 	VCMPPD       $0x00, neginf64<>+0(SB), Y3, Y4
-	VANDNPD      Y6, Y4, Y6
-	VMOVUPS      (DX), Y2
-	VFNMADD231PD Y0, Y5, Y2
-	VMULPD       Y0, Y6, Y6
-	VSUBPD       Y6, Y2, Y2
-	VMOVUPS      Y2, (AX)
+	VANDNPD      Y5, Y4, Y5
+	VMOVUPS      (DX), Y3
+	VFNMADD231PD Y0, Y2, Y3
+	VMULPD       Y0, Y5, Y5
+	VSUBPD       Y5, Y3, Y3
+	VMOVUPS      Y3, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000020, DX
@@ -13902,64 +13902,64 @@ tail_loaded_173:
 	VSUBPD       Y6, Y3, Y6
 	VADDPD       Y1, Y5, Y1
 	VSUBPD       Y1, Y6, Y1
-	VMOVUPD      magic64n<>+0(SB), Y5
-	VFMADD231PD  log2e64<>+0(SB), Y4, Y5
-	VSUBPD       magic64n<>+0(SB), Y5, Y6
-	VMOVAPD      Y4, Y3
-	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y3
-	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y1
-	VMULPD       Y3, Y3, Y6
-	VMULPD       Y6, Y6, Y7
-	VMOVUPD      invfact11<>+0(SB), Y8
-	VFMADD213PD  invfact10<>+0(SB), Y3, Y8
-	VMOVUPD      invfact13<>+0(SB), Y9
-	VFMADD213PD  invfact12<>+0(SB), Y3, Y9
-	VFMADD231PD  Y6, Y9, Y8
-	VMOVUPD      invfact7<>+0(SB), Y9
-	VFMADD213PD  invfact6<>+0(SB), Y3, Y9
-	VMOVUPD      invfact9<>+0(SB), Y10
-	VFMADD213PD  invfact8<>+0(SB), Y3, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VFMADD231PD  Y7, Y8, Y9
-	VMOVUPD      invfact3<>+0(SB), Y8
-	VFMADD213PD  invfact2<>+0(SB), Y3, Y8
-	VMOVUPD      invfact5<>+0(SB), Y10
-	VFMADD213PD  invfact4<>+0(SB), Y3, Y10
-	VFMADD231PD  Y6, Y10, Y8
-	VFMADD231PD  Y7, Y9, Y8
-	VMULPD       Y6, Y8, Y8
-	VADDPD       Y8, Y3, Y6
-	VFMADD231PD  Y6, Y1, Y1
-	VADDPD       Y8, Y1, Y1
-	VADDPD       one64<>+0(SB), Y3, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y7
-	VSUBPD       Y7, Y3, Y7
-	VADDPD       Y7, Y1, Y1
-	VPSLLQ       $0x34, Y5, Y5
-	VADDPD       Y1, Y6, Y3
-	VSUBPD       Y6, Y3, Y6
-	VSUBPD       Y6, Y1, Y6
-	VPADDQ       one64<>+0(SB), Y5, Y1
-	VMULPD       Y1, Y3, Y3
-	VMULPD       twom200<>+0(SB), Y3, Y3
-	VMULPD       Y1, Y6, Y6
+	VMOVUPD      magic64n<>+0(SB), Y3
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y3
+	VSUBPD       magic64n<>+0(SB), Y3, Y5
+	VMOVAPD      Y4, Y6
+	VFNMADD231PD ln2hi42<>+0(SB), Y5, Y6
+	VFNMADD231PD ln2lo42<>+0(SB), Y5, Y1
+	VMULPD       Y6, Y6, Y5
+	VADDPD       one64<>+0(SB), Y6, Y7
+	VSUBPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       Y8, Y6, Y8
+	VMOVAPD      Y1, Y9
+	VFMADD231PD  Y6, Y1, Y9
+	VADDPD       Y8, Y9, Y9
+	VMULPD       Y5, Y5, Y8
+	VMOVUPD      invfact11<>+0(SB), Y10
+	VFMADD213PD  invfact10<>+0(SB), Y6, Y10
+	VMOVUPD      invfact13<>+0(SB), Y11
+	VFMADD213PD  invfact12<>+0(SB), Y6, Y11
+	VFMADD231PD  Y5, Y11, Y10
+	VMOVUPD      invfact7<>+0(SB), Y11
+	VFMADD213PD  invfact6<>+0(SB), Y6, Y11
+	VMOVUPD      invfact9<>+0(SB), Y12
+	VFMADD213PD  invfact8<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y11
+	VFMADD231PD  Y8, Y10, Y11
+	VMOVUPD      invfact3<>+0(SB), Y10
+	VFMADD213PD  invfact2<>+0(SB), Y6, Y10
+	VMOVUPD      invfact5<>+0(SB), Y12
+	VFMADD213PD  invfact4<>+0(SB), Y6, Y12
+	VFMADD231PD  Y5, Y12, Y10
+	VFMADD231PD  Y8, Y11, Y10
+	VFMADD231PD  Y10, Y1, Y10
+	VFMADD231PD  Y5, Y10, Y9
+	VPSLLQ       $0x34, Y3, Y3
+	VADDPD       Y9, Y7, Y1
+	VSUBPD       Y7, Y1, Y6
+	VSUBPD       Y6, Y9, Y6
+	VPADDQ       one64<>+0(SB), Y3, Y3
+	VMULPD       Y3, Y1, Y1
+	VMULPD       twom200<>+0(SB), Y1, Y1
+	VMULPD       Y3, Y6, Y6
 	VMULPD       twom200<>+0(SB), Y6, Y6
-	VCMPPD       $0x11, exp64lo<>+0(SB), Y4, Y1
-	VANDNPD      Y3, Y1, Y3
-	VCMPPD       $0x03, Y4, Y4, Y1
-	VORPD        Y1, Y3, Y3
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y4, Y3
+	VANDNPD      Y1, Y3, Y1
+	VCMPPD       $0x03, Y4, Y4, Y3
+	VORPD        Y3, Y1, Y1
 	VCMPPD       $0x00, neginf64<>+0(SB), Y4, Y5
 	VANDNPD      Y6, Y5, Y6
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
 	JA           tail_page_176
-	VMASKMOVPS   (DX), Y2, Y1
+	VMASKMOVPS   (DX), Y2, Y2
 	JMP          tail_loaded_177
 
 tail_page_176:
-	VPXOR   Y1, Y1, Y1
-	VMOVDQU Y1, (SP)
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
 copy_178:
@@ -13971,13 +13971,13 @@ copy_178:
 	JMP  copy_178
 
 copied_179:
-	VMOVUPS (SP), Y1
+	VMOVUPS (SP), Y2
 
 tail_loaded_177:
-	VFNMADD231PD Y0, Y3, Y1
+	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
-	VSUBPD       Y6, Y1, Y1
-	VMOVUPS      Y1, (SP)
+	VSUBPD       Y6, Y2, Y2
+	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
 copy_180:
@@ -14035,65 +14035,65 @@ softgrad64_loop:
 	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
 	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y3
 	VMULPD       Y7, Y7, Y6
-	VMULPD       Y6, Y6, Y8
-	VMOVUPD      invfact11<>+0(SB), Y9
-	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
-	VMOVUPD      invfact13<>+0(SB), Y10
-	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VMOVUPD      invfact7<>+0(SB), Y10
-	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
-	VMOVUPD      invfact9<>+0(SB), Y11
-	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VADDPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       Y9, Y7, Y9
+	VMOVAPD      Y3, Y10
+	VFMADD231PD  Y7, Y3, Y10
+	VADDPD       Y9, Y10, Y10
+	VMULPD       Y6, Y6, Y9
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y12
+	VFMADD231PD  Y6, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y12
+	VFMADD231PD  Y9, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y11
+	VFMADD231PD  Y9, Y12, Y11
+	VFMADD231PD  Y11, Y3, Y11
 	VFMADD231PD  Y6, Y11, Y10
-	VFMADD231PD  Y8, Y9, Y10
-	VMOVUPD      invfact3<>+0(SB), Y9
-	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
-	VMOVUPD      invfact5<>+0(SB), Y11
-	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
-	VFMADD231PD  Y6, Y11, Y9
-	VFMADD231PD  Y8, Y10, Y9
-	VMULPD       Y6, Y9, Y9
-	VADDPD       Y9, Y7, Y6
-	VFMADD231PD  Y6, Y3, Y3
-	VADDPD       Y9, Y3, Y3
-	VADDPD       one64<>+0(SB), Y7, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y8
-	VSUBPD       Y8, Y7, Y8
-	VADDPD       Y8, Y3, Y3
 	VPSLLQ       $0x34, Y5, Y5
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y7
-	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y8
-	VANDPD       Y7, Y8, Y8
-	VTESTPD      Y8, Y8
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y3
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
+	VANDPD       Y3, Y6, Y6
+	VTESTPD      Y6, Y6
 	JNZ          softgrad64_bail_182
-	VADDPD       Y3, Y6, Y8
-	VSUBPD       Y6, Y8, Y6
-	VSUBPD       Y6, Y3, Y6
-	VPADDQ       one64<>+0(SB), Y5, Y3
-	VMULPD       Y3, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y3, Y6, Y6
+	VADDPD       Y10, Y8, Y6
+	VSUBPD       Y8, Y6, Y7
+	VSUBPD       Y7, Y10, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y5
+	VMULPD       Y5, Y6, Y6
 	VMULPD       twom200<>+0(SB), Y6, Y6
-	VANDNPD      Y8, Y7, Y8
-	VANDNPD      Y6, Y7, Y6
+	VMULPD       Y5, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VANDNPD      Y6, Y3, Y6
+	VANDNPD      Y7, Y3, Y7
 	VMOVUPS      (DX), Y3
 	VSUBPD       (SP), Y4, Y4
 	VMULPD       Y3, Y4, Y4
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y5
 	VANDPD       Y5, Y4, Y4
 	VADDPD       Y4, Y1, Y5
-	VSUBPD       Y1, Y5, Y7
-	VSUBPD       Y7, Y5, Y9
+	VSUBPD       Y1, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
 	VFNMADD132PD one64<>+0(SB), Y1, Y9
-	VFNMADD132PD one64<>+0(SB), Y4, Y7
-	VADDPD       Y7, Y9, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
 	VFMADD231PD  one64<>+0(SB), Y9, Y2
 	VMOVAPD      Y5, Y1
 	VPXOR        Y4, Y4, Y4
 	VSUBPD       Y3, Y4, Y4
-	VFMADD231PD  32(SP), Y8, Y4
 	VFMADD231PD  32(SP), Y6, Y4
+	VFMADD231PD  32(SP), Y7, Y4
 	VDIVPD       64(SP), Y4, Y4
 	VMOVUPS      Y4, (AX)
 	ADDQ         $0x00000020, AX
@@ -14119,65 +14119,65 @@ softgrad64_single:
 	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
 	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y3
 	VMULPD       Y7, Y7, Y6
-	VMULPD       Y6, Y6, Y8
-	VMOVUPD      invfact11<>+0(SB), Y9
-	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
-	VMOVUPD      invfact13<>+0(SB), Y10
-	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VMOVUPD      invfact7<>+0(SB), Y10
-	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
-	VMOVUPD      invfact9<>+0(SB), Y11
-	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VADDPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       Y9, Y7, Y9
+	VMOVAPD      Y3, Y10
+	VFMADD231PD  Y7, Y3, Y10
+	VADDPD       Y9, Y10, Y10
+	VMULPD       Y6, Y6, Y9
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y12
+	VFMADD231PD  Y6, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y12
+	VFMADD231PD  Y9, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y11
+	VFMADD231PD  Y9, Y12, Y11
+	VFMADD231PD  Y11, Y3, Y11
 	VFMADD231PD  Y6, Y11, Y10
-	VFMADD231PD  Y8, Y9, Y10
-	VMOVUPD      invfact3<>+0(SB), Y9
-	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
-	VMOVUPD      invfact5<>+0(SB), Y11
-	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
-	VFMADD231PD  Y6, Y11, Y9
-	VFMADD231PD  Y8, Y10, Y9
-	VMULPD       Y6, Y9, Y9
-	VADDPD       Y9, Y7, Y6
-	VFMADD231PD  Y6, Y3, Y3
-	VADDPD       Y9, Y3, Y3
-	VADDPD       one64<>+0(SB), Y7, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y8
-	VSUBPD       Y8, Y7, Y8
-	VADDPD       Y8, Y3, Y3
 	VPSLLQ       $0x34, Y5, Y5
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y7
-	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y8
-	VANDPD       Y7, Y8, Y8
-	VTESTPD      Y8, Y8
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y4, Y3
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
+	VANDPD       Y3, Y6, Y6
+	VTESTPD      Y6, Y6
 	JNZ          softgrad64_bail_182
-	VADDPD       Y3, Y6, Y8
-	VSUBPD       Y6, Y8, Y6
-	VSUBPD       Y6, Y3, Y6
-	VPADDQ       one64<>+0(SB), Y5, Y3
-	VMULPD       Y3, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y3, Y6, Y6
+	VADDPD       Y10, Y8, Y6
+	VSUBPD       Y8, Y6, Y7
+	VSUBPD       Y7, Y10, Y7
+	VPADDQ       one64<>+0(SB), Y5, Y5
+	VMULPD       Y5, Y6, Y6
 	VMULPD       twom200<>+0(SB), Y6, Y6
-	VANDNPD      Y8, Y7, Y8
-	VANDNPD      Y6, Y7, Y6
+	VMULPD       Y5, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VANDNPD      Y6, Y3, Y6
+	VANDNPD      Y7, Y3, Y7
 	VMOVUPS      (DX), Y3
 	VSUBPD       (SP), Y4, Y4
 	VMULPD       Y3, Y4, Y4
 	VCMPPD       $0x04, zero64<>+0(SB), Y3, Y5
 	VANDPD       Y5, Y4, Y4
 	VADDPD       Y4, Y1, Y5
-	VSUBPD       Y1, Y5, Y7
-	VSUBPD       Y7, Y5, Y9
+	VSUBPD       Y1, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
 	VFNMADD132PD one64<>+0(SB), Y1, Y9
-	VFNMADD132PD one64<>+0(SB), Y4, Y7
-	VADDPD       Y7, Y9, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
 	VFMADD231PD  one64<>+0(SB), Y9, Y2
 	VMOVAPD      Y5, Y1
 	VPXOR        Y4, Y4, Y4
 	VSUBPD       Y3, Y4, Y4
-	VFMADD231PD  32(SP), Y8, Y4
 	VFMADD231PD  32(SP), Y6, Y4
+	VFMADD231PD  32(SP), Y7, Y4
 	VDIVPD       64(SP), Y4, Y4
 	VMOVUPS      Y4, (AX)
 	ADDQ         $0x00000020, AX
@@ -14230,49 +14230,49 @@ tail_loaded_184:
 	VFNMADD231PD ln2hi42<>+0(SB), Y6, Y7
 	VFNMADD231PD ln2lo42<>+0(SB), Y6, Y0
 	VMULPD       Y7, Y7, Y6
-	VMULPD       Y6, Y6, Y8
-	VMOVUPD      invfact11<>+0(SB), Y9
-	VFMADD213PD  invfact10<>+0(SB), Y7, Y9
-	VMOVUPD      invfact13<>+0(SB), Y10
-	VFMADD213PD  invfact12<>+0(SB), Y7, Y10
-	VFMADD231PD  Y6, Y10, Y9
-	VMOVUPD      invfact7<>+0(SB), Y10
-	VFMADD213PD  invfact6<>+0(SB), Y7, Y10
-	VMOVUPD      invfact9<>+0(SB), Y11
-	VFMADD213PD  invfact8<>+0(SB), Y7, Y11
+	VADDPD       one64<>+0(SB), Y7, Y8
+	VSUBPD       one64<>+0(SB), Y8, Y9
+	VSUBPD       Y9, Y7, Y9
+	VMOVAPD      Y0, Y10
+	VFMADD231PD  Y7, Y0, Y10
+	VADDPD       Y9, Y10, Y10
+	VMULPD       Y6, Y6, Y9
+	VMOVUPD      invfact11<>+0(SB), Y11
+	VFMADD213PD  invfact10<>+0(SB), Y7, Y11
+	VMOVUPD      invfact13<>+0(SB), Y12
+	VFMADD213PD  invfact12<>+0(SB), Y7, Y12
+	VFMADD231PD  Y6, Y12, Y11
+	VMOVUPD      invfact7<>+0(SB), Y12
+	VFMADD213PD  invfact6<>+0(SB), Y7, Y12
+	VMOVUPD      invfact9<>+0(SB), Y13
+	VFMADD213PD  invfact8<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y12
+	VFMADD231PD  Y9, Y11, Y12
+	VMOVUPD      invfact3<>+0(SB), Y11
+	VFMADD213PD  invfact2<>+0(SB), Y7, Y11
+	VMOVUPD      invfact5<>+0(SB), Y13
+	VFMADD213PD  invfact4<>+0(SB), Y7, Y13
+	VFMADD231PD  Y6, Y13, Y11
+	VFMADD231PD  Y9, Y12, Y11
+	VFMADD231PD  Y11, Y0, Y11
 	VFMADD231PD  Y6, Y11, Y10
-	VFMADD231PD  Y8, Y9, Y10
-	VMOVUPD      invfact3<>+0(SB), Y9
-	VFMADD213PD  invfact2<>+0(SB), Y7, Y9
-	VMOVUPD      invfact5<>+0(SB), Y11
-	VFMADD213PD  invfact4<>+0(SB), Y7, Y11
-	VFMADD231PD  Y6, Y11, Y9
-	VFMADD231PD  Y8, Y10, Y9
-	VMULPD       Y6, Y9, Y9
-	VADDPD       Y9, Y7, Y6
-	VFMADD231PD  Y6, Y0, Y0
-	VADDPD       Y9, Y0, Y0
-	VADDPD       one64<>+0(SB), Y7, Y6
-	VSUBPD       one64<>+0(SB), Y6, Y8
-	VSUBPD       Y8, Y7, Y8
-	VADDPD       Y8, Y0, Y0
 	VPSLLQ       $0x34, Y4, Y4
-	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y7
-	VCMPPD       $0x1d, tinylo64<>+0(SB), Y5, Y8
-	VANDPD       Y7, Y8, Y8
-	VANDPD       Y3, Y8, Y8
-	VTESTPD      Y8, Y8
+	VCMPPD       $0x11, tinyhi64<>+0(SB), Y5, Y0
+	VCMPPD       $0x1d, tinylo64<>+0(SB), Y5, Y6
+	VANDPD       Y0, Y6, Y6
+	VANDPD       Y3, Y6, Y6
+	VTESTPD      Y6, Y6
 	JNZ          softgrad64_bail_182
-	VADDPD       Y0, Y6, Y8
-	VSUBPD       Y6, Y8, Y6
-	VSUBPD       Y6, Y0, Y6
-	VPADDQ       one64<>+0(SB), Y4, Y0
-	VMULPD       Y0, Y8, Y8
-	VMULPD       twom200<>+0(SB), Y8, Y8
-	VMULPD       Y0, Y6, Y6
+	VADDPD       Y10, Y8, Y6
+	VSUBPD       Y8, Y6, Y7
+	VSUBPD       Y7, Y10, Y7
+	VPADDQ       one64<>+0(SB), Y4, Y4
+	VMULPD       Y4, Y6, Y6
 	VMULPD       twom200<>+0(SB), Y6, Y6
-	VANDNPD      Y8, Y7, Y8
-	VANDNPD      Y6, Y7, Y6
+	VMULPD       Y4, Y7, Y7
+	VMULPD       twom200<>+0(SB), Y7, Y7
+	VANDNPD      Y6, Y0, Y6
+	VANDNPD      Y7, Y0, Y7
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
@@ -14303,16 +14303,16 @@ tail_loaded_188:
 	VANDPD       Y4, Y3, Y3
 	VADDPD       Y3, Y1, Y4
 	VSUBPD       Y1, Y4, Y5
-	VSUBPD       Y5, Y4, Y7
-	VFNMADD132PD one64<>+0(SB), Y1, Y7
+	VSUBPD       Y5, Y4, Y8
+	VFNMADD132PD one64<>+0(SB), Y1, Y8
 	VFNMADD132PD one64<>+0(SB), Y3, Y5
-	VADDPD       Y5, Y7, Y7
-	VFMADD231PD  one64<>+0(SB), Y7, Y2
+	VADDPD       Y5, Y8, Y8
+	VFMADD231PD  one64<>+0(SB), Y8, Y2
 	VMOVAPD      Y4, Y1
 	VPXOR        Y3, Y3, Y3
 	VSUBPD       Y0, Y3, Y3
-	VFMADD231PD  32(SP), Y8, Y3
 	VFMADD231PD  32(SP), Y6, Y3
+	VFMADD231PD  32(SP), Y7, Y3
 	VDIVPD       64(SP), Y3, Y3
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX

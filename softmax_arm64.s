@@ -2564,14 +2564,13 @@ est64_loop4:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	VSHL	$52, V7.D2, V7.D2
 	VADD	V7.D2, V1.D2, V1.D2
@@ -2640,14 +2639,13 @@ est64_loaded:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	VSHL	$52, V7.D2, V7.D2
 	VADD	V7.D2, V1.D2, V1.D2
@@ -2810,14 +2808,13 @@ es64_loop4:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
 	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
@@ -2920,14 +2917,13 @@ es64_loaded:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
 	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
@@ -3072,14 +3068,13 @@ esn64_loop4:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
 	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
@@ -3181,14 +3176,13 @@ esn64_loaded:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43d	// fsub v29.2d, v1.2d, v6.2d
 	WORD	$0x4efdd47d	// fsub v29.2d, v3.2d, v29.2d
@@ -3948,14 +3942,13 @@ ems64_loop4:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
 	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
@@ -4041,14 +4034,13 @@ ems64_loaded:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x4e63d4c1	// fadd v1.2d, v6.2d, v3.2d
 	WORD	$0x4ee6d43b	// fsub v27.2d, v1.2d, v6.2d
 	WORD	$0x4efbd47b	// fsub v27.2d, v3.2d, v27.2d
@@ -4152,14 +4144,13 @@ sg64_loop4:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x6ee2e728	// fcmgt v8.2d, v25.2d, v2.2d
 	WORD	$0x6efae444	// fcmgt v4.2d, v2.2d, v26.2d
 	VAND	V8.B16, V4.B16, V4.B16
@@ -4254,14 +4245,13 @@ sg64_loaded:
 	WORD	$0x4fd61925	// fmla v5.2d, v9.2d, v22.d[1]
 	VFMLA	V10.D2, V5.D2, V8.D2
 	VFMLA	V11.D2, V6.D2, V8.D2
-	WORD	$0x6e6add08	// fmul v8.2d, v8.2d, v10.2d
-	WORD	$0x4e69d504	// fadd v4.2d, v8.2d, v9.2d
-	VFMLA	V4.D2, V3.D2, V3.D2
-	WORD	$0x4e68d463	// fadd v3.2d, v3.2d, v8.2d
+	VFMLA	V3.D2, V8.D2, V8.D2
+	VFMLA	V9.D2, V3.D2, V3.D2
 	WORD	$0x4e69d666	// fadd v6.2d, v19.2d, v9.2d
 	WORD	$0x4ef3d4c5	// fsub v5.2d, v6.2d, v19.2d
 	WORD	$0x4ee5d525	// fsub v5.2d, v9.2d, v5.2d
 	WORD	$0x4e65d463	// fadd v3.2d, v3.2d, v5.2d
+	VFMLA	V10.D2, V8.D2, V3.D2
 	WORD	$0x6ee2e728	// fcmgt v8.2d, v25.2d, v2.2d
 	WORD	$0x6efae444	// fcmgt v4.2d, v2.2d, v26.2d
 	VAND	V8.B16, V4.B16, V4.B16

@@ -143,22 +143,25 @@ func (a *arch) exp64Core(v, mv VecVirtual) (hi, eh, lo, k VecVirtual) {
 	VMOVAPD(hi, r)
 	VFNMADD231PD(c64("ln2hi42", expfit.Ln2Hi42), nf, r)  // exact
 	VFNMADD231PD(c64("ln2lo42", expfit.Ln2Lo42), nf, lo) // rl, in lo
-	r2, t1 := a.vec(), a.vec()
+	r2 := a.vec()
 	VMULPD(r, r, r2)
-	p := a.taylorP(r, r2)
-	VMULPD(r2, p, p)        // r²·P = e^r − 1 − r
-	VADDPD(p, r, t1)        // e^r − 1
-	VFMADD231PD(t1, lo, lo) // rl·e^r
-	VADDPD(p, lo, lo)       // w = rl·e^r + r²·P
-	// 1 + r = eh + (r − (eh − 1)) exactly (Fast2Sum); the error joins w.
+	// Beside the polynomial: 1 + r = eh + f exactly (Fast2Sum), and u =
+	// rl·(1 + r) + f. Then w = r²·P·(1 + rl) + u, two FMAs after P where
+	// forming r²·P, e^r − 1, rl·e^r and the sums took six steps: the
+	// chain is what bounds the exp passes.
 	eh = a.vec()
-	f := a.vec()
+	f, u := a.vec(), a.vec()
 	VADDPD(one64(), r, eh)
 	VSUBPD(one64(), eh, f)
 	VSUBPD(f, r, f)
-	VADDPD(f, lo, lo)
+	VMOVAPD(lo, u)
+	VFMADD231PD(r, lo, u) // rl·(1 + r)
+	VADDPD(f, u, u)
+	p := a.taylorP(r, r2)
+	VFMADD231PD(p, lo, p) // P·(1 + rl)
+	VFMADD231PD(r2, p, u) // w
 	VPSLLQ(U8(52), k, k)
-	return hi, eh, lo, k
+	return hi, eh, u, k
 }
 
 // twoDiff64 returns hi = fl(v − m) and lo, hi + lo = v − m exactly (Knuth's

@@ -318,14 +318,15 @@ func (e *emitter) exp64Core(g expRegs, pair func(j int, v vreg)) {
 	e.vfmla(d2, g.t3, g.t1, g.r4)
 	quad(0, g.nf, g.t2)
 	e.vfmla(d2, g.nf, g.t3, g.r4) // P
-	e.fmul(d2, g.nf, g.nf, g.r2)  // r²·P = e^r − 1 − r
-	e.fadd(d2, g.t1, g.nf, g.r)   // e^r − 1
-	e.vfmla(d2, g.lo, g.lo, g.t1) // rl·e^r
-	e.fadd(d2, g.lo, g.lo, g.nf)  // w
-	e.fadd(d2, g.t3, g.one, g.r)  // eh = 1 + r, and its error (Fast2Sum)
+	// w = r²·P·(1 + rl) + rl·(1 + r) + f, where eh + f = 1 + r exactly
+	// (Fast2Sum): two steps after P, as amd64's.
+	e.vfmla(d2, g.nf, g.nf, g.lo) // P·(1 + rl)
+	e.vfmla(d2, g.lo, g.lo, g.r)  // rl·(1 + r)
+	e.fadd(d2, g.t3, g.one, g.r)  // eh
 	e.fsub(d2, g.t2, g.t3, g.one)
 	e.fsub(d2, g.t2, g.r, g.t2)
 	e.fadd(d2, g.lo, g.lo, g.t2)
+	e.vfmla(d2, g.lo, g.nf, g.r2) // w
 }
 
 // expLo64 is where math.Exp's result turns 0 (below ln 2^-1075).
