@@ -105,7 +105,7 @@
 // amd64 with AVX2 and FMA (AVX-512 CPUs run them) and on arm64 (NEON): the
 // max, exp, division and subtraction passes of Softmax, LogSoftmax,
 // LogSumExp and the integer-label cross-entropy (and their Rows and
-// Parallel forms), within the worst errors of generic's and 6 to 8 times
+// Parallel forms), within the worst errors of generic's and 6 to 9 times
 // as fast (AVX2); SoftmaxBackward's dot and update too, with generic's
 // numerics (the dot a renormalized double-double pair of exact products),
 // about 8 times as fast (AVX2), LogSoftmaxBackward, about 7 times (its
