@@ -4073,13 +4073,13 @@ ems64_store1:
 ems64_storeed:
 ems64_done:
 	MOVD	dx_len+8(FP), R7
-	MOVD	R7, done+80(FP)
-	RET
+	B	ems64_counted
 ems64_bailloop:
 	ADDS	$4, R2, R2
 ems64_bail:
 	MOVD	dx_len+8(FP), R7
 	SUB	R2>>1, R7, R7
+ems64_counted:
 	MOVD	R7, done+80(FP)
 	RET
 
@@ -4302,13 +4302,13 @@ sg64_store1:
 sg64_storeed:
 sg64_done:
 	MOVD	g_len+8(FP), R7
-	B	sg64_ret
+	B	sg64_counted
 sg64_bailloop:
 	ADDS	$4, R2, R2
 sg64_bail:
 	MOVD	g_len+8(FP), R7
 	SUB	R2>>1, R7, R7
-sg64_ret:
+sg64_counted:
 	MOVD	R7, done+120(FP)
 	WORD	$0x7e70da94	// faddp d20, v20.2d
 	VDUP	V15.D[1], V5.D2

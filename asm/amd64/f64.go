@@ -510,17 +510,7 @@ func (a *arch) expMulSub64() {
 		VTESTPD(ninf, in)                  // CF: every lane in range
 		JCC(LabelRef(bail))
 		hi, eh, lo, k := a.exp64Core(l, zero)
-		e, el := a.vec(), a.vec()
-		VADDPD(lo, eh, e) // 1 + r + w, rounded once
-		VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
-		VSUBPD(el, lo, el)
-		pow := a.vec()
-		VPADDQ(one64(), k, pow) // 2^(n+200)
-		scale := c64("twom200", 0x1p-200)
-		VMULPD(pow, e, e)
-		VMULPD(scale, e, e)
-		VMULPD(pow, el, el)
-		VMULPD(scale, el, el)
+		e, el := a.expPair64(eh, lo, k)
 		a.expFix64(hi, e) // 0 at −Inf
 		VCMPPD(U8(0x00), c64("neginf64", math.Inf(-1)), hi, ninf)
 		VANDNPD(el, ninf, el) // 0 at −Inf (lo was NaN there)
@@ -530,12 +520,7 @@ func (a *arch) expMulSub64() {
 		VSUBPD(el, y, y)
 		a.store(y, st.mem(0, off), t)
 	})
-	XORQ(st.n, st.n) // all done (the tail leaves its count in n)
-	Label(bail)
-	// done = len(dx) − the dwords left (the vector that stopped it included)/2.
-	d := Load(Param("dx").Len(), GP64()).(GPVirtual)
-	SHRQ(U8(1), st.n)
-	SUBQ(st.n, d)
+	d := doneCount(st, bail, "dx")
 	VZEROUPPER()
 	Store(d, ReturnIndex(0))
 	RET()
@@ -582,17 +567,7 @@ func (a *arch) softGrad64() {
 		}
 		VTESTPD(tiny, tiny)
 		JNZ(LabelRef(bail))
-		e, el := a.vec(), a.vec()
-		VADDPD(lo, eh, e) // 1 + r + w, rounded once
-		VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
-		VSUBPD(el, lo, el)
-		pow := a.vec()
-		VPADDQ(one64(), k, pow) // 2^(n+200)
-		scale := c64("twom200", 0x1p-200)
-		VMULPD(pow, e, e)
-		VMULPD(scale, e, e)
-		VMULPD(pow, el, el)
-		VMULPD(scale, el, el)
+		e, el := a.expPair64(eh, lo, k)
 		VANDNPD(e, below, e) // 0 below −790 and at −Inf
 		VANDNPD(el, below, el)
 		y := a.load(st.mem(2, off), t) // past a tail: 0, no loss term
@@ -610,11 +585,7 @@ func (a *arch) softGrad64() {
 		VDIVPD(scm, w, w)
 		a.store(w, st.mem(0, off), t)
 	})
-	XORQ(st.n, st.n) // all done (the tail leaves its count in n)
-	Label(bail)
-	d := Load(Param("g").Len(), GP64()).(GPVirtual)
-	SHRQ(U8(1), st.n)
-	SUBQ(st.n, d)
+	d := doneCount(st, bail, "g")
 	s1, c1 := a.hsum64Pair(acc, comp)
 	neg := XMM()
 	VXORPS(neg, neg, neg)
@@ -625,4 +596,36 @@ func (a *arch) softGrad64() {
 	Store(c1, ReturnIndex(1))
 	Store(d, ReturnIndex(2))
 	RET()
+}
+
+// expPair64 finishes exp64Core's eh, lo and k as e + el = exp(x − m),
+// each scaled by 2^n (through 2^(n+200), then 2^-200: results below
+// 2^-1022 round once, as subnormals): e = eh + lo rounded once, el its
+// error, exact before the scaling.
+func (a *arch) expPair64(eh, lo, k VecVirtual) (e, el VecVirtual) {
+	e, el = a.vec(), a.vec()
+	VADDPD(lo, eh, e) // 1 + r + w, rounded once
+	VSUBPD(eh, e, el) // its error: lo − (e − eh), exact
+	VSUBPD(el, lo, el)
+	pow := a.vec()
+	VPADDQ(one64(), k, pow) // 2^(n+200)
+	scale := c64("twom200", 0x1p-200)
+	VMULPD(pow, e, e)
+	VMULPD(scale, e, e)
+	VMULPD(pow, el, el)
+	VMULPD(scale, el, el)
+	return e, el
+}
+
+// doneCount ends the loop of a kernel that may stop at a vector (by a
+// jump to bail) and returns how many float64 elements of the slice name
+// it did: all of them after the loop, else len − the dwords left (the
+// vector that stopped it included)/2.
+func doneCount(st streams, bail, name string) GPVirtual {
+	XORQ(st.n, st.n) // all done (the tail leaves its count in n)
+	Label(bail)
+	d := Load(Param(name).Len(), GP64()).(GPVirtual)
+	SHRQ(U8(1), st.n)
+	SUBQ(st.n, d)
+	return d
 }

@@ -84,20 +84,9 @@ func expSumTotal64Kernel(e *emitter) {
 	e.movdArg("x_base+24(FP)", src)
 	e.dwordCount("x_len+32(FP)", cnt)
 	e.dupArg64("m+48(FP)", mv)
-	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
-	vals := []vec128{
-		splat64(f64(0x1.8p52 + 200)),                            // magic: k = magic + hi·log2e holds n + 200
-		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}), // k1
-		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),               // k2
-		splat64(f64(1)),
-		splat64(f64(expLo64)),
-		splat64(f64(0x1p-200)),
-		pack64([2]uint64{coef(1), coef(3)}),
-		pack64([2]uint64{coef(5), coef(7)}),
-		pack64([2]uint64{coef(9), coef(11)}),
-	}
+	vals := exp64Consts(0)
 	for j := 0; j <= 10; j += 2 {
-		vals = append(vals, splat64(coef(j))) // V25..V30: c0, c2, …, c10
+		vals = append(vals, splat64(taylorCoef(j))) // V25..V30: c0, c2, …, c10
 	}
 	e.constants("expSumTotal64", tmp, magic, vals...)
 	e.constants("expSumTotal64Inf", tmp, ninf, splat64(f64(math.Inf(-1))))
@@ -155,32 +144,10 @@ func expSum64Kernel(store bool) func(*emitter) {
 		e.movdArg(fmt.Sprintf("x_base+%d(FP)", args), src)
 		e.dwordCount(fmt.Sprintf("x_len+%d(FP)", args+8), cnt)
 		e.dupArg64(fmt.Sprintf("m+%d(FP)", args+24), mv)
-		coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
-		e.constants(pfx+"Exp", tmp, magic,
-			splat64(f64(0x1.8p52+200)),
-			pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
-			pack64([2]uint64{f64(expfit.Ln2Lo42), f64(0x1p900)}),
-			splat64(f64(1)),
-			splat64(f64(expLo64)),
-			splat64(f64(0x1p-200)),
-			pack64([2]uint64{coef(1), coef(3)}),
-			pack64([2]uint64{coef(5), coef(7)}),
-			pack64([2]uint64{coef(9), coef(11)}),
-			splat64(f64(tinyHi64)),
-			splat64(f64(tinyLo64)))
-		// Estrin's addends in the order pair() takes them: c8, c10, c4, c6, c0, c2.
-		sym := "·" + pfx + "Add<>"
-		for i, j := range []int{8, 10, 4, 6, 0, 2} {
-			fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
-		}
-		fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
-		e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+		e.constants(pfx+"Exp", tmp, magic, exp64Consts(f64(0x1p900), splat64(f64(tinyHi64)), splat64(f64(tinyLo64)))...)
+		pair := e.loadedAddends("·"+pfx+"Add<>", addBase, addPtr, r, c13)
 		for _, v := range []vreg{s, c, ones, ts, tc} {
 			e.veor(v, v, v)
-		}
-		pair := func(j int, v vreg) { // c_j + c_j+1·r
-			e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
-			e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
 		}
 		regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, mv, magic, k1, k2, one}
 		skips := 0
@@ -203,9 +170,7 @@ func expSum64Kernel(store bool) func(*emitter) {
 			e.bic(t1, msk, t1)                             // in [−790, −708.3)
 			skip := fmt.Sprintf("%s_notiny%d", pfx, skips) // compute runs twice: the loop and the tail
 			skips++
-			e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
-			e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
-			e.op("ORR", f1.String(), f0.String(), f0.String())
+			e.lanesTo(t1, f0, f1, "ORR")
 			e.cbz(f0, skip)
 			e.fmul(d2, t2, ev, pow)
 			e.veor(r, r, r)
@@ -453,33 +418,14 @@ func expMulSub64Kernel(e *emitter) {
 	e.movdArg("logp_base+24(FP)", src)
 	e.movdArg("dy_base+48(FP)", py)
 	e.dupArg64("s+72(FP)", sv)
-	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
-	e.constants("expMulSub64", tmp, magic,
-		splat64(f64(0x1.8p52+200)),
-		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
-		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),
-		splat64(f64(1)),
-		splat64(f64(expLo64)),
-		splat64(f64(0x1p-200)),
-		pack64([2]uint64{coef(1), coef(3)}),
-		pack64([2]uint64{coef(5), coef(7)}),
-		pack64([2]uint64{coef(9), coef(11)}),
+	e.constants("expMulSub64", tmp, magic, exp64Consts(0,
 		// l >= −708.3 and l <= 0 as ordered greater-thans: l above the
 		// float64 below −708.3, 2^-1074 above l.
 		splat64(f64(math.Nextafter(tinyHi64, math.Inf(-1)))),
-		splat64(f64(math.SmallestNonzeroFloat64)))
+		splat64(f64(math.SmallestNonzeroFloat64)))...)
 	e.constants("expMulSub64Inf", tmp, ninf, splat64(f64(math.Inf(-1))))
-	sym := "·expMulSub64Add<>"
-	for i, j := range []int{8, 10, 4, 6, 0, 2} { // in the order pair() takes them
-		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
-	}
-	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
-	e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+	pair := e.loadedAddends("·expMulSub64Add<>", addBase, addPtr, r, c13)
 	e.veor(zero, zero, zero)
-	pair := func(j int, v vreg) { // c_j + c_j+1·r
-		e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
-		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
-	}
 	regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, zero, magic, k1, k2, one}
 	calls := 0
 	e.walk("ems64", cnt, []int{4}, []stream{{src, []vreg{x}}, {py, []vreg{y}}}, []stream{{dst, []vreg{ev}}}, func() {
@@ -494,22 +440,12 @@ func expMulSub64Kernel(e *emitter) {
 		e.vand(t1, t1, t2)
 		e.fcmeq(d2, t2, x, ninf)
 		e.op("VORR", t2.b16(), t1.b16(), t1.b16())
-		e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
-		e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
-		e.op("AND", f1.String(), f0.String(), f0.String())
+		e.lanesTo(t1, f0, f1, "AND")
 		e.op("CMN", "$1", f0.String()) // both lanes all ones?
 		e.op("BNE", bail)
 		e.op("MOVD", addBase.String(), addPtr.String())
 		e.exp64Core(regs, pair)
-		e.fadd(d2, ev, t3, lo) // e, rounded once
-		e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
-		e.fsub(d2, el, lo, el)
-		e.vshl(d2, pow, k, 52)
-		e.vadd(d2, pow, pow, one) // 2^(n+200)
-		e.fmul(d2, ev, ev, pow)
-		e.fmul(d2, ev, ev, scale)
-		e.fmul(d2, el, el, pow)
-		e.fmul(d2, el, el, scale)
+		e.expPair64(ev, el, t3, lo, k, pow, one, scale)
 		e.fcmgt(d2, t1, expLo, hi) // −Inf: e and el 0 (el was NaN)
 		e.bic(ev, ev, t1)
 		e.bic(el, el, t1)
@@ -518,16 +454,7 @@ func expMulSub64Kernel(e *emitter) {
 		e.fmul(d2, el, el, sv)
 		e.fsub(d2, ev, t2, el)
 	}, nil)
-	e.movdArg("dx_len+8(FP)", f0) // all done
-	e.op("MOVD", f0.String(), "done+80(FP)")
-	e.ret()
-	e.label("ems64_bailloop")
-	e.addsImm(cnt, cnt, 4)
-	e.label("ems64_bail")
-	// done = len(dx) − the dwords left (the vector that stopped it
-	// included)/2.
-	e.movdArg("dx_len+8(FP)", f0)
-	e.op("SUB", fmt.Sprintf("%s>>1", cnt), f0.String(), f0.String())
+	e.doneCount("ems64", cnt, "dx_len+8(FP)", f0)
 	e.op("MOVD", f0.String(), "done+80(FP)")
 	e.ret()
 }
@@ -554,33 +481,15 @@ func softGrad64Kernel(e *emitter) {
 	e.dupArg64("l+80(FP)", lv)
 	e.dupArg64("sa+88(FP)", sav)
 	e.dupArg64("scale+96(FP)", scv)
-	coef := func(j int) uint64 { return f64(expfit.InvFact(j + 2)) } // P's c_j
-	e.constants("softGrad64", tmp, magic,
-		splat64(f64(0x1.8p52+200)),
-		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
-		pack64([2]uint64{f64(expfit.Ln2Lo42), 0}),
-		splat64(f64(1)))
-	e.constants("softGrad64Exp", tmp, scale,
-		splat64(f64(0x1p-200)),
-		pack64([2]uint64{coef(1), coef(3)}),
-		pack64([2]uint64{coef(5), coef(7)}),
-		pack64([2]uint64{coef(9), coef(11)}),
+	e.constants("softGrad64", tmp, magic, exp64Head(0)...)
+	e.constants("softGrad64Exp", tmp, scale, append(append([]vec128{splat64(f64(0x1p-200))}, exp64Odd()...),
 		splat64(f64(tinyHi64)),
 		// hi >= −790 as an ordered greater-than: hi above the float64
 		// below −790.
-		splat64(f64(math.Nextafter(tinyLo64, math.Inf(-1)))))
-	sym := "·softGrad64Add<>"
-	for i, j := range []int{8, 10, 4, 6, 0, 2} { // in the order pair() takes them
-		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, coef(j))
-	}
-	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
-	e.op("MOVD", "$"+sym+"(SB)", addBase.String())
+		splat64(f64(math.Nextafter(tinyLo64, math.Inf(-1)))))...)
+	pair := e.loadedAddends("·softGrad64Add<>", addBase, addPtr, r, c13)
 	for _, v := range []vreg{zero, acc, comp} {
 		e.veor(v, v, v)
-	}
-	pair := func(j int, v vreg) { // c_j + c_j+1·r
-		e.op("VLD1R.P", fmt.Sprintf("8(%s)", addPtr), fmt.Sprintf("[%s]", v.arr(d2)))
-		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
 	}
 	regs := expRegs{x, hi, lo, t1, t2, t3, k, nf, r, r2, r4, mv, magic, k1, k2, one}
 	calls := 0
@@ -597,19 +506,9 @@ func softGrad64Kernel(e *emitter) {
 		e.fcmgt(d2, nf, tinyHi, hi) // hi < −708.3 (ordered; −Inf too)
 		e.fcmgt(d2, t1, hi, tinyLo) // hi >= −790
 		e.vand(t1, t1, nf)
-		e.op("VMOV", fmt.Sprintf("V%d.D[0]", t1), f0.String())
-		e.op("VMOV", fmt.Sprintf("V%d.D[1]", t1), f1.String())
-		e.op("ORR", f1.String(), f0.String(), f0.String())
+		e.lanesTo(t1, f0, f1, "ORR")
 		e.op("CBNZ", f0.String(), bail)
-		e.fadd(d2, ev, t3, lo) // e, rounded once
-		e.fsub(d2, el, ev, t3) // its error: lo − (e − eh)
-		e.fsub(d2, el, lo, el)
-		e.vshl(d2, pow, k, 52)
-		e.vadd(d2, pow, pow, one) // 2^(n+200)
-		e.fmul(d2, ev, ev, pow)
-		e.fmul(d2, ev, ev, scale)
-		e.fmul(d2, el, el, pow)
-		e.fmul(d2, el, el, scale)
+		e.expPair64(ev, el, t3, lo, k, pow, one, scale)
 		e.bic(ev, ev, nf) // 0 below −790 and at −Inf
 		e.bic(el, el, nf)
 		e.fsub(d2, k, hi, lv) // hi − l: the term negated
@@ -622,16 +521,7 @@ func softGrad64Kernel(e *emitter) {
 		e.vfmla(d2, t1, el, sav) // + el·sa
 		e.fdiv(d2, ev, t1, scv)
 	}, nil)
-	e.movdArg("g_len+8(FP)", f0) // all done
-	e.b("sg64_ret")
-	e.label("sg64_bailloop")
-	e.addsImm(cnt, cnt, 4)
-	e.label("sg64_bail")
-	// done = len(g) − the dwords left (the vector that stopped it
-	// included)/2.
-	e.movdArg("g_len+8(FP)", f0)
-	e.op("SUB", fmt.Sprintf("%s>>1", cnt), f0.String(), f0.String())
-	e.label("sg64_ret")
+	e.doneCount("sg64", cnt, "g_len+8(FP)", f0)
 	e.op("MOVD", f0.String(), "done+120(FP)")
 	e.faddpD(comp, comp)
 	e.op("VDUP", fmt.Sprintf("V%d.D[1]", acc), fmt.Sprintf("V%d.D2", t2))
@@ -642,3 +532,94 @@ func softGrad64Kernel(e *emitter) {
 	e.fmovdRet(comp, "c+112(FP)")
 	e.ret()
 }
+
+// loadedAddends emits the table sym of Estrin's addends in the order
+// pair takes them (c8, c10, c4, c6, c0, c2) and loads its address into
+// base; pair, for kernels short of registers, loads each from ptr (set to
+// base before each exp) and sets v to c_j + c_j+1·r (c13.. hold the odd
+// coefficients).
+func (e *emitter) loadedAddends(sym string, base, ptr gpr, r, c13 vreg) (pair func(j int, v vreg)) {
+	for i, j := range []int{8, 10, 4, 6, 0, 2} {
+		fmt.Fprintf(&e.data, "DATA\t%s+%d(SB)/8, $0x%016x\n", sym, 8*i, taylorCoef(j))
+	}
+	fmt.Fprintf(&e.data, "GLOBL\t%s(SB), RODATA|NOPTR, $48\n\n", sym)
+	e.op("MOVD", "$"+sym+"(SB)", base.String())
+	return func(j int, v vreg) {
+		e.op("VLD1R.P", fmt.Sprintf("8(%s)", ptr), fmt.Sprintf("[%s]", v.arr(d2)))
+		e.fmlaElem(d2, v, r, c13+vreg(j/4), (j/2)%2)
+	}
+}
+
+// lanesTo moves v's two 64-bit lanes to f0 and f1 and combines them into
+// f0 by op: ORR (any lane's bits), AND (bits in both).
+func (e *emitter) lanesTo(v vreg, f0, f1 gpr, op string) {
+	e.op("VMOV", fmt.Sprintf("V%d.D[0]", v), f0.String())
+	e.op("VMOV", fmt.Sprintf("V%d.D[1]", v), f1.String())
+	e.op(op, f1.String(), f0.String(), f0.String())
+}
+
+// expPair64 finishes exp64Core's eh and lo (and k) as ev + el = exp(x −
+// m): ev = eh + lo rounded once, el its error, both scaled by 2^(n+200)
+// and then 2^-200 (results below 2^-1022 round once, as subnormals).
+func (e *emitter) expPair64(ev, el, eh, lo, k, pow, one, scale vreg) {
+	e.fadd(d2, ev, eh, lo) // e, rounded once
+	e.fsub(d2, el, ev, eh) // its error: lo − (e − eh)
+	e.fsub(d2, el, lo, el)
+	e.vshl(d2, pow, k, 52)
+	e.vadd(d2, pow, pow, one) // 2^(n+200)
+	e.fmul(d2, ev, ev, pow)
+	e.fmul(d2, ev, ev, scale)
+	e.fmul(d2, el, el, pow)
+	e.fmul(d2, el, el, scale)
+}
+
+// doneCount sets f0 to how many float64 elements (of the slice whose
+// length is lenArg) a kernel did that may leave walk for pfx_bailloop
+// (from its loop, where cnt is what remains less the vector) or
+// pfx_bail (from its tail, where cnt is what remains): all of them after
+// walk, else the length less the dwords left (the vector that stopped it
+// included)/2.
+func (e *emitter) doneCount(pfx string, cnt gpr, lenArg string, f0 gpr) {
+	e.movdArg(lenArg, f0)
+	e.b(pfx + "_counted")
+	e.label(pfx + "_bailloop")
+	e.addsImm(cnt, cnt, 4)
+	e.label(pfx + "_bail")
+	e.movdArg(lenArg, f0)
+	e.op("SUB", fmt.Sprintf("%s>>1", cnt), f0.String(), f0.String())
+	e.label(pfx + "_counted")
+}
+
+// exp64Consts are the constants of the exp kernels, in the registers from
+// magic on: exp64Head's, expLo (−745.13), scale (2^-200), exp64Odd's,
+// then the kernel's own (extra).
+func exp64Consts(lane1 uint64, extra ...vec128) []vec128 {
+	v := append(exp64Head(lane1), splat64(f64(expLo64)), splat64(f64(0x1p-200)))
+	return append(append(v, exp64Odd()...), extra...)
+}
+
+// exp64Head are the first four constants of exp64Core, as expRegs names
+// them: magic, k1 = {log2e, Ln2Hi42}, k2 = {Ln2Lo42, lane1} (a kernel's own
+// constant in k2's unused lane) and one.
+func exp64Head(lane1 uint64) []vec128 {
+	return []vec128{
+		splat64(f64(0x1.8p52 + 200)),
+		pack64([2]uint64{f64(math.Log2E), f64(expfit.Ln2Hi42)}),
+		pack64([2]uint64{f64(expfit.Ln2Lo42), lane1}),
+		splat64(f64(1)),
+	}
+}
+
+// exp64Odd are P's odd-indexed coefficients in pairs, {c1, c3}, {c5,
+// c7}, {c9, c11}: the registers c13, c57 and c911 that pair multiplies r
+// by, one lane each.
+func exp64Odd() []vec128 {
+	return []vec128{
+		pack64([2]uint64{taylorCoef(1), taylorCoef(3)}),
+		pack64([2]uint64{taylorCoef(5), taylorCoef(7)}),
+		pack64([2]uint64{taylorCoef(9), taylorCoef(11)}),
+	}
+}
+
+// taylorCoef is P's c_j, 1/(j+2)!.
+func taylorCoef(j int) uint64 { return f64(expfit.InvFact(j + 2)) }
