@@ -30,6 +30,7 @@ var (
 type asmKernels struct {
 	name       string
 	tableLen   float64 // entries of the table kernels' exp table
+	streamCols int     // the narrowest row streamRow takes (table_amd64.go)
 	max        func(x []float32) float32
 	maxMin     func(x []float32) (max, min float32)
 	expSum     func(dst, x []float32, nm, nml, t float32) (rest float64, ones int)
@@ -60,13 +61,13 @@ type asmKernels struct {
 	padded func(kind smallKind, a smallArgs, from int) (int, float64)
 }
 
-var avx2Asm = asmKernels{"avx2", 8, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
+var avx2Asm = asmKernels{"avx2", 8, math.MaxInt, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
 	expSumTotalAVX2, expSumTotalNoCutAVX2, expSumTotalNoStoreAVX2, expScaleAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
 	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2, expSumPreciseAVX2,
 	paddedAVX2}
 
-var avx512Asm = asmKernels{"avx512", 16, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
+var avx512Asm = asmKernels{"avx512", 16, 1 << 22, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
 	expSumTotalAVX512, expSumTotalNoCutAVX512, expSumTotalNoStoreAVX512, expScaleAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
 	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512, expSumPreciseAVX512,

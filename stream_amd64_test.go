@@ -99,8 +99,8 @@ func finiteWant(x []float32, chunk int) streamWant {
 // chunks differ: masked chunks, chunks far below the max, special values,
 // maxima the table kernels do not take.
 func TestStreamRow(t *testing.T) {
-	defer func(c, ch int) { streamCols, streamChunk = c, ch }(streamCols, streamChunk)
-	streamCols = 1
+	defer func(c, ch int) { forceStreamCols, streamChunk = c, ch }(forceStreamCols, streamChunk)
+	forceStreamCols = 1
 	ninf32 := float32(math.Inf(-1))
 	for _, s := range asmTestSets() {
 		t.Run("impl="+s.k.name, func(t *testing.T) {
@@ -167,12 +167,12 @@ func TestStreamRow(t *testing.T) {
 
 // BenchmarkStreamRow times SoftmaxRows on long rows with streamRow
 // (plan=stream) and with rows's three passes (plan=three), on the active
-// set (SOFTMAX_IMPL picks it), to place streamCols:
+// set (SOFTMAX_IMPL picks it), to place the sets' streamCols:
 //
 //	go test -run '^$' -bench StreamRow -count 8 | benchstat -col /plan -
 func BenchmarkStreamRow(b *testing.B) {
-	defer func(c int) { streamCols = c }(streamCols)
-	for _, sh := range [][2]int{{64, 8192}, {16, 32000}, {8, 65536}, {4, 128256}, {1, 1 << 20}, {1, 1 << 24}} {
+	defer func(c int) { forceStreamCols = c }(forceStreamCols)
+	for _, sh := range [][2]int{{64, 8192}, {16, 32000}, {8, 65536}, {4, 128256}, {1, 1 << 20}, {1, 1 << 22}, {1, 1 << 24}} {
 		x := f32(gen.Logits(newRand(1), sh[0]*sh[1], 4, 0))
 		dst := make([]float32, len(x))
 		for _, plan := range []struct {
@@ -180,7 +180,7 @@ func BenchmarkStreamRow(b *testing.B) {
 			cols int
 		}{{"three", math.MaxInt}, {"stream", 1}} {
 			b.Run(fmt.Sprintf("impl=%s/shape=%dx%d/plan=%s", Impl(), sh[0], sh[1], plan.name), func(b *testing.B) {
-				streamCols = plan.cols
+				forceStreamCols = plan.cols
 				b.SetBytes(int64(4 * len(x)))
 				for b.Loop() {
 					SoftmaxRows(dst, x, sh[1])

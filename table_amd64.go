@@ -162,7 +162,7 @@ func (k *asmKernels) rows(dst, x []float32, cols int) int {
 		return r
 	}
 	i := 0
-	if cols >= streamCols {
+	if cols >= k.streamFrom() {
 		for ; i < n; i++ {
 			if !k.streamRow(dst[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols]) {
 				return i
@@ -198,14 +198,27 @@ func (k *asmKernels) rows(dst, x []float32, cols int) int {
 	return i
 }
 
-// streamCols is the narrowest row that streamRow takes; math.MaxInt: none
-// yet. It trades a third of rows's memory traffic for a second exp per
-// element, which pays only where memory bounds the passes: on a Zen 3
-// (AVX2), where they are compute-bound, streamRow was 40–115% slower on
-// rows of 8192 to 2^20 and no faster at 2^24 (BenchmarkStreamRow). Set it
-// (prefetchBytes/8: rows whose x and dst overflow L2) for the sets where
-// that benchmark shows a gain.
-var streamCols = math.MaxInt
+// A set's streamCols is the narrowest row that streamRow takes
+// (math.MaxInt: none). streamRow trades a third of rows's memory traffic
+// for a second exp per element, which pays only where memory bounds the
+// passes (BenchmarkStreamRow, medians of 4):
+//   - Xeon (Emerald Rapids, L2 2 MiB), avx512: 14% faster at 2^24 columns
+//     (27.3 against 31.6 ms), 5% slower at 2^20, 30–60% slower from 8192
+//     to 128256 columns; hence rows of 2^22 and wider, between the two
+//     that were measured;
+//   - the same Xeon, avx2, and a Zen 3 (AVX2), where the passes are
+//     compute-bound: no faster at 2^24, 40–115% slower on narrower rows:
+//     none.
+//
+// forceStreamCols, when not 0, replaces every set's streamCols (tests).
+var forceStreamCols int
+
+func (k *asmKernels) streamFrom() int {
+	if forceStreamCols != 0 {
+		return forceStreamCols
+	}
+	return k.streamCols
+}
 
 // streamChunk is the part of a row that streamRow's first pass reads
 // twice (max, then the sum): a quarter of the smallest L1 data cache of
