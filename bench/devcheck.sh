@@ -18,7 +18,8 @@
 #                (bench-peers and each bench-peers-NAME) per round, the
 #                binaries taking turns;
 #   ratios.txt   each report's set ÷ oneDNN on the four shapes issue 4
-#                judges.
+#                judges;
+#   paired.txt   each variant against main, round by round (paired.sh).
 # Report rounds go on while the elapsed time is below DEADLINE seconds
 # (default 400), at least ROUNDS (default 1) of them. IMPL=avx2 runs the
 # same steps on an AVX2 machine (to try the script out). REPORTS_ONLY=1
@@ -86,8 +87,15 @@ reportRound() {
 	echo "($((SECONDS - start)) s)"
 }
 
+# pairs compares each variant with main round by round (paired.sh).
+pairs() {
+	"$(dirname "$0")/paired.sh" "$reports" "$impl" >"$out/paired.txt" 2>&1 || status=1
+	cat "$out/paired.txt"
+}
+
 if [ "$reportsOnly" = 1 ]; then
 	while reportRound; do :; done
+	pairs
 	exit $status
 fi
 
@@ -117,4 +125,5 @@ echo "($((SECONDS - start)) s)"
 
 echo "== report rounds until ${deadline} s"
 while reportRound; do :; done
+pairs
 exit $status
