@@ -73,7 +73,13 @@ reportRound() {
 	if [ $round -gt "$minRounds" ] && [ $((SECONDS - start)) -ge "$deadline" ]; then
 		return 1
 	fi
-	for b in "$bin"/bench-peers*; do
+	# The order flips every round: a fixed one biases the pairs (a binary
+	# that always runs after another meets the machine in another state).
+	local bins=("$bin"/bench-peers*) order=() i
+	for i in "${!bins[@]}"; do
+		if [ $((round % 2)) = 1 ]; then order+=("${bins[i]}"); else order=("${bins[i]}" "${order[@]}"); fi
+	done
+	for b in "${order[@]}"; do
 		name=$(basename "$b")-$round
 		mkdir -p "$reports/$name"
 		OMP_NUM_THREADS=1 "$b" -impls "$impl,onednn,avx2,onednn-avx2" \
