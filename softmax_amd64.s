@@ -1009,8 +1009,8 @@ done:
 	RET
 
 // func expSumTotalAVX2(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
-// Requires: AVX, AVX2, CMOV, FMA3, MMX+, SSE2
-TEXT ·expSumTotalAVX2(SB), NOSPLIT, $64-72
+// Requires: AVX, AVX2, FMA3, MMX+, SSE2
+TEXT ·expSumTotalAVX2(SB), NOSPLIT, $32-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
@@ -1018,309 +1018,267 @@ TEXT ·expSumTotalAVX2(SB), NOSPLIT, $64-72
 	VBROADCASTSS c+48(FP), Y0
 	VBROADCASTSS t+52(FP), Y1
 	VPXOR        Y2, Y2, Y2
-	VMOVUPD      Y2, (SP)
-	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-
-blocks:
-	MOVQ    DX, SI
-	SHRQ    $0x05, SI
-	JZ      rest
-	MOVQ    $0x00000002, DI
-	CMPQ    SI, DI
-	CMOVQHI DI, SI
-	MOVQ    SI, DI
-	SHLQ    $0x05, DI
-	SUBQ    DI, DX
+	MOVQ         DX, SI
+	SHRQ         $0x05, SI
+	JZ           rest
+	ANDQ         $0x0000001f, DX
 
 iter:
 	PREFETCHT0   (CX)(BX*1)
 	PREFETCHT0   64(CX)(BX*1)
-	VMOVUPS      (CX), Y6
-	VMOVUPS      (CX), Y7
-	VMOVUPS      32(CX), Y8
-	VMOVUPS      32(CX), Y9
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VMOVUPS      32(CX), Y6
+	VMOVUPS      32(CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
-	VSUBPS       Y0, Y6, Y10
-	VSUBPS       Y0, Y8, Y11
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y4, Y4
 	VPSLLD       $0x14, Y6, Y6
-	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y4, Y5, Y5
 	VPADDD       Y6, Y7, Y7
-	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
-	VCMPPS       $0x1e, (CX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VCMPPS       $0x1e, 32(CX), Y1, Y6
-	VANDNPS      Y9, Y6, Y9
-	VMOVUPS      Y7, (AX)
-	VMOVUPS      Y9, 32(AX)
-	VADDPS       Y7, Y2, Y2
-	VADDPS       Y9, Y3, Y3
-	VMOVUPS      64(CX), Y6
-	VMOVUPS      64(CX), Y7
-	VMOVUPS      96(CX), Y8
-	VMOVUPS      96(CX), Y9
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 32(CX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMOVUPS      Y5, (AX)
+	VMOVUPS      Y7, 32(AX)
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
-	VSUBPS       Y0, Y6, Y10
-	VSUBPS       Y0, Y8, Y11
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y4, Y4
 	VPSLLD       $0x14, Y6, Y6
-	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y4, Y5, Y5
 	VPADDD       Y6, Y7, Y7
-	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
-	VCMPPS       $0x1e, 64(CX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VCMPPS       $0x1e, 96(CX), Y1, Y6
-	VANDNPS      Y9, Y6, Y9
-	VMOVUPS      Y7, 64(AX)
-	VMOVUPS      Y9, 96(AX)
-	VADDPS       Y7, Y4, Y4
-	VADDPS       Y9, Y5, Y5
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, 64(CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 96(CX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMOVUPS      Y5, 64(AX)
+	VMOVUPS      Y7, 96(AX)
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         SI
 	JNZ          iter
-	VMOVUPD      (SP), Y6
-	VCVTPS2PD    X2, Y7
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y8
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y9
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VCVTPS2PD    X5, Y10
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y9, Y7, Y7
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y10, Y8, Y8
-	VADDPD       Y5, Y3, Y3
-	VADDPD       Y8, Y7, Y7
-	VADDPD       Y3, Y2, Y2
-	VADDPD       Y2, Y7, Y7
-	VADDPD       Y7, Y6, Y6
-	VMOVUPD      Y6, (SP)
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-	JMP          blocks
 
 rest:
 	TESTQ        DX, DX
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
-	VMOVUPS      (CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (CX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VMOVUPS      Y7, (AX)
-	VADDPS       Y7, Y2, Y2
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (AX)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
-	VMOVUPS      (CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (CX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VMOVUPS      Y7, (AX)
-	VADDPS       Y7, Y3, Y3
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (AX)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
-	VMOVUPS      (CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (CX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VMOVUPS      Y7, (AX)
-	VADDPS       Y7, Y4, Y4
+	VMOVUPS      (CX), Y4
+	VMOVUPS      (CX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (CX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (AX)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 
 tail:
 	TESTQ      DX, DX
-	JZ         done
+	JZ         sum
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), Y6
+	VMOVDQU    (BX)(SI*4), Y4
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
 	JA         tail_page_19
-	VMASKMOVPS (CX), Y6, Y7
+	VMASKMOVPS (CX), Y4, Y5
 	JMP        tail_loaded_20
 
 tail_page_19:
-	VPXOR   Y7, Y7, Y7
-	VMOVDQU Y7, 32(SP)
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
 copy_21:
 	CMPQ BX, DX
 	JAE  copied_22
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 32(SP)(BX*4)
+	MOVL SI, (SP)(BX*4)
 	INCQ BX
 	JMP  copy_21
 
 copied_22:
-	VMOVUPS 32(SP), Y7
+	VMOVUPS (SP), Y5
 
 tail_loaded_20:
-	VMOVUPS      Y7, Y8
-	VMOVUPS      Y7, Y9
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y7, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
-	VMULPS       Y8, Y8, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
-	VFMADD213PS  Y8, Y0, Y10
-	VPERMPS      exptab8<>+0(SB), Y7, Y0
-	VPSLLD       $0x14, Y7, Y7
-	VPADDD       Y7, Y0, Y0
-	VFMADD213PS  Y0, Y10, Y0
-	VCMPPS       $0x1e, Y9, Y1, Y1
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y5, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
+	VMULPS       Y6, Y6, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD213PS  Y6, Y0, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y0
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VFMADD213PS  Y0, Y8, Y0
+	VCMPPS       $0x1e, Y7, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, 32(SP)
+	VANDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, (SP)
 	XORQ         CX, CX
 
 copy_23:
 	CMPQ CX, DX
 	JAE  copied_24
-	MOVL 32(SP)(CX*4), BX
+	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_23
 
 copied_24:
-	VADDPS Y0, Y5, Y5
-
-done:
-	VMOVUPD      (SP), Y0
-	VCVTPS2PD    X2, Y1
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y6
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y7
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VCVTPS2PD    X5, Y8
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y7, Y1, Y1
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y8, Y6, Y6
-	VADDPD       Y5, Y3, Y3
-	VADDPD       Y6, Y1, Y1
-	VADDPD       Y3, Y2, Y2
-	VADDPD       Y2, Y1, Y1
-	VADDPD       Y1, Y0, Y0
-	VMOVUPD      Y0, (SP)
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y2, Y2
+	VADDPD       Y0, Y3, Y3
 
 sum:
-	VMOVUPD      (SP), Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
 	VZEROUPPER
-	MOVSD        X1, ret+64(FP)
+	MOVSD        X0, ret+64(FP)
 	RET
 
 DATA exptab8<>+0(SB)/4, $0x3f800000
@@ -1396,592 +1354,508 @@ DATA exptab8c4<>+60(SB)/4, $0x3d2aacc2
 GLOBL exptab8c4<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX2(dst []float32, x []float32, c float32, pf uintptr) float64
-// Requires: AVX, AVX2, CMOV, FMA3, MMX+, SSE2
-TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $64-72
+// Requires: AVX, AVX2, FMA3, MMX+, SSE2
+TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $32-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
 	MOVQ         pf+56(FP), BX
 	VBROADCASTSS c+48(FP), Y0
 	VPXOR        Y1, Y1, Y1
-	VMOVUPD      Y1, (SP)
-	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-
-blocks:
-	MOVQ    DX, SI
-	SHRQ    $0x05, SI
-	JZ      rest
-	MOVQ    $0x00000002, DI
-	CMPQ    SI, DI
-	CMOVQHI DI, SI
-	MOVQ    SI, DI
-	SHLQ    $0x05, DI
-	SUBQ    DI, DX
+	MOVQ         DX, SI
+	SHRQ         $0x05, SI
+	JZ           rest
+	ANDQ         $0x0000001f, DX
 
 iter:
 	PREFETCHT0   (CX)(BX*1)
 	PREFETCHT0   64(CX)(BX*1)
-	VMOVUPS      (CX), Y5
-	VMOVUPS      (CX), Y6
-	VMOVUPS      32(CX), Y7
-	VMOVUPS      32(CX), Y8
+	VMOVUPS      (CX), Y3
+	VMOVUPS      (CX), Y4
+	VMOVUPS      32(CX), Y5
+	VMOVUPS      32(CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y5, Y9
-	VSUBPS       Y0, Y7, Y10
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VSUBPS       Y0, Y3, Y7
+	VSUBPS       Y0, Y5, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD213PS  Y4, Y7, Y9
+	VFMADD213PS  Y6, Y8, Y10
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y3, Y3
 	VPSLLD       $0x14, Y5, Y5
-	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y3, Y4, Y4
 	VPADDD       Y5, Y6, Y6
-	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
-	VMOVUPS      Y6, (AX)
-	VMOVUPS      Y8, 32(AX)
-	VADDPS       Y6, Y1, Y1
-	VADDPS       Y8, Y2, Y2
-	VMOVUPS      64(CX), Y5
-	VMOVUPS      64(CX), Y6
-	VMOVUPS      96(CX), Y7
-	VMOVUPS      96(CX), Y8
+	VFMADD213PS  Y4, Y9, Y4
+	VFMADD213PS  Y6, Y10, Y6
+	VMOVUPS      Y4, (AX)
+	VMOVUPS      Y6, 32(AX)
+	VADDPS       Y4, Y6, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y1, Y1
+	VADDPD       Y3, Y2, Y2
+	VMOVUPS      64(CX), Y3
+	VMOVUPS      64(CX), Y4
+	VMOVUPS      96(CX), Y5
+	VMOVUPS      96(CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y5, Y9
-	VSUBPS       Y0, Y7, Y10
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VSUBPS       Y0, Y3, Y7
+	VSUBPS       Y0, Y5, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD213PS  Y4, Y7, Y9
+	VFMADD213PS  Y6, Y8, Y10
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y3, Y3
 	VPSLLD       $0x14, Y5, Y5
-	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y3, Y4, Y4
 	VPADDD       Y5, Y6, Y6
-	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
-	VMOVUPS      Y6, 64(AX)
-	VMOVUPS      Y8, 96(AX)
-	VADDPS       Y6, Y3, Y3
-	VADDPS       Y8, Y4, Y4
+	VFMADD213PS  Y4, Y9, Y4
+	VFMADD213PS  Y6, Y10, Y6
+	VMOVUPS      Y4, 64(AX)
+	VMOVUPS      Y6, 96(AX)
+	VADDPS       Y4, Y6, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y1, Y1
+	VADDPD       Y3, Y2, Y2
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         SI
 	JNZ          iter
-	VMOVUPD      (SP), Y5
-	VCVTPS2PD    X1, Y6
-	VEXTRACTF128 $0x01, Y1, X1
-	VCVTPS2PD    X1, Y1
-	VCVTPS2PD    X2, Y7
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y8
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y9
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y8, Y6, Y6
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y9, Y7, Y7
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y7, Y6, Y6
-	VADDPD       Y2, Y1, Y1
-	VADDPD       Y1, Y6, Y6
-	VADDPD       Y6, Y5, Y5
-	VMOVUPD      Y5, (SP)
-	VPXOR        Y1, Y1, Y1
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	JMP          blocks
 
 rest:
 	TESTQ        DX, DX
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
-	VMOVUPS      (CX), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
-	VMOVUPS      Y6, (AX)
-	VADDPS       Y6, Y1, Y1
+	VMOVUPS      (CX), Y3
+	VMOVUPS      (CX), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (AX)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
-	VMOVUPS      (CX), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
-	VMOVUPS      Y6, (AX)
-	VADDPS       Y6, Y2, Y2
+	VMOVUPS      (CX), Y3
+	VMOVUPS      (CX), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (AX)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
-	VMOVUPS      (CX), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
-	VMOVUPS      Y6, (AX)
-	VADDPS       Y6, Y3, Y3
+	VMOVUPS      (CX), Y3
+	VMOVUPS      (CX), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (AX)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 
 tail:
 	TESTQ      DX, DX
-	JZ         done
+	JZ         sum
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), Y5
+	VMOVDQU    (BX)(SI*4), Y3
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
 	JA         tail_page_25
-	VMASKMOVPS (CX), Y5, Y6
+	VMASKMOVPS (CX), Y3, Y4
 	JMP        tail_loaded_26
 
 tail_page_25:
-	VPXOR   Y6, Y6, Y6
-	VMOVDQU Y6, 32(SP)
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
 	XORQ    BX, BX
 
 copy_27:
 	CMPQ BX, DX
 	JAE  copied_28
 	MOVL (CX)(BX*4), SI
-	MOVL SI, 32(SP)(BX*4)
+	MOVL SI, (SP)(BX*4)
 	INCQ BX
 	JMP  copy_27
 
 copied_28:
-	VMOVUPS 32(SP), Y6
+	VMOVUPS (SP), Y4
 
 tail_loaded_26:
-	VMOVUPS      Y6, Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
-	VMULPS       Y7, Y7, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD213PS  Y7, Y0, Y8
-	VPERMPS      exptab8<>+0(SB), Y6, Y0
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y0, Y0
-	VFMADD213PS  Y0, Y8, Y0
-	VANDPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(SP)
+	VMOVUPS      Y4, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y5
+	VMULPS       Y5, Y5, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y6
+	VFMADD213PS  Y5, Y0, Y6
+	VPERMPS      exptab8<>+0(SB), Y4, Y0
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VFMADD213PS  Y0, Y6, Y0
+	VANDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (SP)
 	XORQ         CX, CX
 
 copy_29:
 	CMPQ CX, DX
 	JAE  copied_30
-	MOVL 32(SP)(CX*4), BX
+	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
 	JMP  copy_29
 
 copied_30:
-	VADDPS Y0, Y4, Y4
-
-done:
-	VMOVUPD      (SP), Y0
-	VCVTPS2PD    X1, Y5
-	VEXTRACTF128 $0x01, Y1, X1
-	VCVTPS2PD    X1, Y1
-	VCVTPS2PD    X2, Y6
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y7
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y8
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X0, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
 	VADDPD       Y3, Y1, Y1
-	VADDPD       Y8, Y6, Y6
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y6, Y5, Y5
-	VADDPD       Y2, Y1, Y1
-	VADDPD       Y1, Y5, Y5
-	VADDPD       Y5, Y0, Y0
-	VMOVUPD      Y0, (SP)
-	VPXOR        Y1, Y1, Y1
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
+	VADDPD       Y0, Y2, Y2
 
 sum:
-	VMOVUPD      (SP), Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
 	VZEROUPPER
-	MOVSD        X1, ret+64(FP)
+	MOVSD        X0, ret+64(FP)
 	RET
 
 // func expSumTotalNoStoreAVX2(x []float32, c float32, t float32) float64
-// Requires: AVX, AVX2, CMOV, FMA3, SSE2
-TEXT ·expSumTotalNoStoreAVX2(SB), NOSPLIT, $64-40
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumTotalNoStoreAVX2(SB), NOSPLIT, $32-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS c+24(FP), Y0
 	VBROADCASTSS t+28(FP), Y1
 	VPXOR        Y2, Y2, Y2
-	VMOVUPD      Y2, (SP)
-	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-
-blocks:
-	MOVQ    CX, DX
-	SHRQ    $0x05, DX
-	JZ      rest
-	MOVQ    $0x00000002, BX
-	CMPQ    DX, BX
-	CMOVQHI BX, DX
-	MOVQ    DX, BX
-	SHLQ    $0x05, BX
-	SUBQ    BX, CX
+	MOVQ         CX, DX
+	SHRQ         $0x05, DX
+	JZ           rest
+	ANDQ         $0x0000001f, CX
 
 iter:
-	VMOVUPS      (AX), Y6
-	VMOVUPS      (AX), Y7
-	VMOVUPS      32(AX), Y8
-	VMOVUPS      32(AX), Y9
+	VMOVUPS      (AX), Y4
+	VMOVUPS      (AX), Y5
+	VMOVUPS      32(AX), Y6
+	VMOVUPS      32(AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
-	VSUBPS       Y0, Y6, Y10
-	VSUBPS       Y0, Y8, Y11
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y4, Y4
 	VPSLLD       $0x14, Y6, Y6
-	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y4, Y5, Y5
 	VPADDD       Y6, Y7, Y7
-	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
-	VCMPPS       $0x1e, (AX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VCMPPS       $0x1e, 32(AX), Y1, Y6
-	VANDNPS      Y9, Y6, Y9
-	VADDPS       Y7, Y2, Y2
-	VADDPS       Y9, Y3, Y3
-	VMOVUPS      64(AX), Y6
-	VMOVUPS      64(AX), Y7
-	VMOVUPS      96(AX), Y8
-	VMOVUPS      96(AX), Y9
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 32(AX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
+	VMOVUPS      64(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VMOVUPS      96(AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
-	VSUBPS       Y0, Y6, Y10
-	VSUBPS       Y0, Y8, Y11
-	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
-	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y4, Y4
 	VPSLLD       $0x14, Y6, Y6
-	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y4, Y5, Y5
 	VPADDD       Y6, Y7, Y7
-	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
-	VCMPPS       $0x1e, 64(AX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VCMPPS       $0x1e, 96(AX), Y1, Y6
-	VANDNPS      Y9, Y6, Y9
-	VADDPS       Y7, Y4, Y4
-	VADDPS       Y9, Y5, Y5
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, 64(AX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 96(AX), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
 	ADDQ         $0x00000080, AX
 	DECQ         DX
 	JNZ          iter
-	VMOVUPD      (SP), Y6
-	VCVTPS2PD    X2, Y7
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y8
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y9
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VCVTPS2PD    X5, Y10
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y9, Y7, Y7
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y10, Y8, Y8
-	VADDPD       Y5, Y3, Y3
-	VADDPD       Y8, Y7, Y7
-	VADDPD       Y3, Y2, Y2
-	VADDPD       Y2, Y7, Y7
-	VADDPD       Y7, Y6, Y6
-	VMOVUPD      Y6, (SP)
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-	JMP          blocks
 
 rest:
 	TESTQ        CX, CX
 	JZ           sum
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
-	VMOVUPS      (AX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (AX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y2, Y2
+	VMOVUPS      (AX), Y4
+	VMOVUPS      (AX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (AX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
-	VMOVUPS      (AX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (AX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y3, Y3
+	VMOVUPS      (AX), Y4
+	VMOVUPS      (AX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (AX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
-	VMOVUPS      (AX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y6, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
-	VCMPPS       $0x1e, (AX), Y1, Y6
-	VANDNPS      Y7, Y6, Y7
-	VADDPS       Y7, Y4, Y4
+	VMOVUPS      (AX), Y4
+	VMOVUPS      (AX), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (AX), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 
 tail:
 	TESTQ      CX, CX
-	JZ         done
+	JZ         sum
 	LEAQ       tailmask<>+0(SB), DX
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
-	VMOVDQU    (DX)(BX*4), Y6
+	VMOVDQU    (DX)(BX*4), Y4
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
 	JA         tail_page_31
-	VMASKMOVPS (AX), Y6, Y7
+	VMASKMOVPS (AX), Y4, Y5
 	JMP        tail_loaded_32
 
 tail_page_31:
-	VPXOR   Y7, Y7, Y7
-	VMOVDQU Y7, 32(SP)
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
 copy_33:
 	CMPQ DX, CX
 	JAE  copied_34
 	MOVL (AX)(DX*4), BX
-	MOVL BX, 32(SP)(DX*4)
+	MOVL BX, (SP)(DX*4)
 	INCQ DX
 	JMP  copy_33
 
 copied_34:
-	VMOVUPS 32(SP), Y7
+	VMOVUPS (SP), Y5
 
 tail_loaded_32:
-	VMOVUPS      Y7, Y8
-	VMOVUPS      Y7, Y9
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y7, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
-	VMULPS       Y8, Y8, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
-	VFMADD213PS  Y8, Y0, Y10
-	VPERMPS      exptab8<>+0(SB), Y7, Y0
-	VPSLLD       $0x14, Y7, Y7
-	VPADDD       Y7, Y0, Y0
-	VFMADD213PS  Y0, Y10, Y0
-	VCMPPS       $0x1e, Y9, Y1, Y1
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y5, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
+	VMULPS       Y6, Y6, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD213PS  Y6, Y0, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y0
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VFMADD213PS  Y0, Y8, Y0
+	VCMPPS       $0x1e, Y7, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y6, Y0, Y0
-	VADDPS       Y0, Y5, Y5
-
-done:
-	VMOVUPD      (SP), Y0
-	VCVTPS2PD    X2, Y1
-	VEXTRACTF128 $0x01, Y2, X2
-	VCVTPS2PD    X2, Y2
-	VCVTPS2PD    X3, Y6
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VCVTPS2PD    X4, Y7
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VCVTPS2PD    X5, Y8
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y7, Y1, Y1
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y8, Y6, Y6
-	VADDPD       Y5, Y3, Y3
-	VADDPD       Y6, Y1, Y1
-	VADDPD       Y3, Y2, Y2
-	VADDPD       Y2, Y1, Y1
-	VADDPD       Y1, Y0, Y0
-	VMOVUPD      Y0, (SP)
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
+	VANDPS       Y4, Y0, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y2, Y2
+	VADDPD       Y0, Y3, Y3
 
 sum:
-	VMOVUPD      (SP), Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPD       X1, X0, X1
-	VPERMILPD    $0x01, X1, X0
-	VADDSD       X0, X1, X1
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
 	VZEROUPPER
-	MOVSD        X1, ret+32(FP)
+	MOVSD        X0, ret+32(FP)
 	RET
 
 // func expScaleAVX2(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
-// Requires: AVX, AVX2, CMOV, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·expScaleAVX2(SB), NOSPLIT, $32-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -1990,17 +1864,10 @@ TEXT ·expScaleAVX2(SB), NOSPLIT, $32-64
 	VBROADCASTSS t+52(FP), Y1
 	VBROADCASTSS rhi+56(FP), Y2
 	VBROADCASTSS rlo+60(FP), Y3
-
-blocks:
-	MOVQ    DX, BX
-	SHRQ    $0x05, BX
-	JZ      rest
-	MOVQ    $0x00000002, SI
-	CMPQ    BX, SI
-	CMOVQHI SI, BX
-	MOVQ    BX, SI
-	SHLQ    $0x05, SI
-	SUBQ    SI, DX
+	MOVQ         DX, BX
+	SHRQ         $0x05, BX
+	JZ           rest
+	ANDQ         $0x0000001f, DX
 
 iter:
 	VMOVUPS      (CX), Y4
@@ -2087,7 +1954,6 @@ iter:
 	ADDQ         $0x00000080, CX
 	DECQ         BX
 	JNZ          iter
-	JMP          blocks
 
 rest:
 	TESTQ        DX, DX
@@ -2170,7 +2036,7 @@ rest:
 
 tail:
 	TESTQ      DX, DX
-	JZ         done
+	JZ         sum
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
@@ -2231,7 +2097,6 @@ copy_39:
 	JMP  copy_39
 
 copied_40:
-done:
 sum:
 	VZEROUPPER
 	RET
@@ -7164,7 +7029,7 @@ done:
 	RET
 
 // func expSumTotalAVX512(dst []float32, x []float32, c float32, t float32, pf uintptr) float64
-// Requires: AVX, AVX512F, CMOV, MMX+, SSE2
+// Requires: AVX, AVX512F, MMX+, SSE2
 TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7179,244 +7044,208 @@ TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
 	VMOVUPS      exptab16c2<>+0(SB), Z6
 	VPXORD       Z7, Z7, Z7
 	VPXORD       Z8, Z8, Z8
-	VPXORD       Z9, Z9, Z9
-	VPXORD       Z10, Z10, Z10
-	VPXORD       Z11, Z11, Z11
-
-blocks:
-	MOVQ    DX, SI
-	SHRQ    $0x06, SI
-	JZ      rest
-	MOVQ    $0x00000002, DI
-	CMPQ    SI, DI
-	CMOVQHI DI, SI
-	MOVQ    SI, DI
-	SHLQ    $0x06, DI
-	SUBQ    DI, DX
+	MOVQ         DX, SI
+	SHRQ         $0x06, SI
+	JZ           rest
+	ANDQ         $0x0000003f, DX
 
 iter:
 	PREFETCHT0    (CX)(BX*1)
 	PREFETCHT0    64(CX)(BX*1)
 	PREFETCHT0    128(CX)(BX*1)
 	PREFETCHT0    192(CX)(BX*1)
-	VMOVUPS       (CX), Z12
-	VMOVUPS       (CX), Z13
-	VMOVUPS       64(CX), Z14
-	VMOVUPS       64(CX), Z15
-	VMOVUPS       128(CX), Z16
-	VMOVUPS       128(CX), Z17
-	VMOVUPS       192(CX), Z18
-	VMOVUPS       192(CX), Z19
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x15, Z1, Z15, K2
-	VCMPPS        $0x15, Z1, Z17, K3
-	VCMPPS        $0x15, Z1, Z19, K4
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
-	VFMADD132PS   Z2, Z0, Z16
-	VFMADD132PS   Z2, Z0, Z18
-	VSUBPS        Z0, Z12, Z20
-	VSUBPS        Z0, Z14, Z21
-	VSUBPS        Z0, Z16, Z22
-	VSUBPS        Z0, Z18, Z23
-	VFNMADD231PS  Z3, Z20, Z13
-	VFNMADD231PS  Z3, Z21, Z15
-	VFNMADD231PS  Z3, Z22, Z17
-	VFNMADD231PS  Z3, Z23, Z19
-	VFNMADD231PS  Z4, Z20, Z13
-	VFNMADD231PS  Z4, Z21, Z15
-	VFNMADD231PS  Z4, Z22, Z17
-	VFNMADD231PS  Z4, Z23, Z19
-	VMULPS        Z13, Z13, Z20
-	VMULPS        Z15, Z15, Z21
-	VMULPS        Z17, Z17, Z22
-	VMULPS        Z19, Z19, Z23
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VMOVUPS       64(CX), Z11
+	VMOVUPS       64(CX), Z12
+	VMOVUPS       128(CX), Z13
+	VMOVUPS       128(CX), Z14
+	VMOVUPS       192(CX), Z15
+	VMOVUPS       192(CX), Z16
+	VCMPPS        $0x15, Z1, Z10, K1
+	VCMPPS        $0x15, Z1, Z12, K2
+	VCMPPS        $0x15, Z1, Z14, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VFMADD132PS   Z2, Z0, Z9
+	VFMADD132PS   Z2, Z0, Z11
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z9, Z17
+	VSUBPS        Z0, Z11, Z18
+	VSUBPS        Z0, Z13, Z19
+	VSUBPS        Z0, Z15, Z20
+	VFNMADD231PS  Z3, Z17, Z10
+	VFNMADD231PS  Z3, Z18, Z12
+	VFNMADD231PS  Z3, Z19, Z14
+	VFNMADD231PS  Z3, Z20, Z16
+	VFNMADD231PS  Z4, Z17, Z10
+	VFNMADD231PS  Z4, Z18, Z12
+	VFNMADD231PS  Z4, Z19, Z14
+	VFNMADD231PS  Z4, Z20, Z16
+	VMULPS        Z10, Z10, Z17
+	VMULPS        Z12, Z12, Z18
+	VMULPS        Z14, Z14, Z19
+	VMULPS        Z16, Z16, Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
 	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VMOVUPS       exptab16c3<>+0(SB), Z25
-	VMOVUPS       exptab16c3<>+0(SB), Z26
-	VMOVUPS       exptab16c3<>+0(SB), Z27
-	VFMADD213PS   Z6, Z13, Z24
-	VFMADD213PS   Z6, Z15, Z25
-	VFMADD213PS   Z6, Z17, Z26
-	VFMADD213PS   Z6, Z19, Z27
-	VFMADD213PS   Z13, Z20, Z24
-	VFMADD213PS   Z15, Z21, Z25
-	VFMADD213PS   Z17, Z22, Z26
-	VFMADD213PS   Z19, Z23, Z27
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
-	VPERMPS       Z5, Z16, Z17
-	VPERMPS       Z5, Z18, Z19
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPSLLD        $0x13, Z16, Z16
-	VPSLLD        $0x13, Z18, Z18
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VPADDD        Z16, Z17, Z17
-	VPADDD        Z18, Z19, Z19
-	VFMADD213PS.Z Z13, Z24, K1, Z13
-	VFMADD213PS.Z Z15, Z25, K2, Z15
-	VFMADD213PS.Z Z17, Z26, K3, Z17
-	VFMADD213PS.Z Z19, Z27, K4, Z19
-	VMOVUPS       Z13, (AX)
-	VMOVUPS       Z15, 64(AX)
-	VMOVUPS       Z17, 128(AX)
-	VMOVUPS       Z19, 192(AX)
-	VADDPS        Z13, Z8, Z8
-	VADDPS        Z15, Z9, Z9
-	VADDPS        Z17, Z10, Z10
-	VADDPS        Z19, Z11, Z11
+	VFMADD213PS   Z6, Z10, Z21
+	VFMADD213PS   Z6, Z12, Z22
+	VFMADD213PS   Z6, Z14, Z23
+	VFMADD213PS   Z6, Z16, Z24
+	VFMADD213PS   Z10, Z17, Z21
+	VFMADD213PS   Z12, Z18, Z22
+	VFMADD213PS   Z14, Z19, Z23
+	VFMADD213PS   Z16, Z20, Z24
+	VPERMPS       Z5, Z9, Z10
+	VPERMPS       Z5, Z11, Z12
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z9, Z9
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z9, Z10, Z10
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z10, Z21, K1, Z10
+	VFMADD213PS.Z Z12, Z22, K2, Z12
+	VFMADD213PS.Z Z14, Z23, K3, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VMOVUPS       Z10, (AX)
+	VMOVUPS       Z12, 64(AX)
+	VMOVUPS       Z14, 128(AX)
+	VMOVUPS       Z16, 192(AX)
+	VADDPS        Z10, Z12, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
+	VADDPS        Z14, Z16, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          SI
 	JNZ           iter
-	VCVTPS2PD     Y8, Z12
-	VEXTRACTF64X4 $0x01, Z8, Y13
-	VCVTPS2PD     Y13, Z13
-	VCVTPS2PD     Y9, Z14
-	VEXTRACTF64X4 $0x01, Z9, Y15
-	VCVTPS2PD     Y15, Z15
-	VCVTPS2PD     Y10, Z16
-	VEXTRACTF64X4 $0x01, Z10, Y17
-	VCVTPS2PD     Y17, Z17
-	VCVTPS2PD     Y11, Z18
-	VEXTRACTF64X4 $0x01, Z11, Y19
-	VCVTPS2PD     Y19, Z19
-	VADDPD        Z16, Z12, Z12
-	VADDPD        Z17, Z13, Z13
-	VADDPD        Z18, Z14, Z14
-	VADDPD        Z19, Z15, Z15
-	VADDPD        Z14, Z12, Z12
-	VADDPD        Z15, Z13, Z13
-	VADDPD        Z13, Z12, Z12
-	VADDPD        Z12, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
-	JMP           blocks
 
 rest:
 	TESTQ         DX, DX
 	JZ            sum
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
-	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VMOVUPS       Z13, (AX)
-	VADDPS        Z13, Z8, Z8
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (AX)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
-	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VMOVUPS       Z13, (AX)
-	VADDPS        Z13, Z9, Z9
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (AX)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
-	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VMOVUPS       Z13, (AX)
-	VADDPS        Z13, Z10, Z10
+	VMOVUPS       (CX), Z9
+	VMOVUPS       (CX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (AX)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 
 tail:
 	TESTQ         DX, DX
-	JZ            done
+	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z12
-	VMOVUPS.Z     (CX), K1, Z13
-	VCMPPS        $0x15, Z1, Z13, K1, K2
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z0
-	VFNMADD231PS  Z3, Z0, Z13
-	VFNMADD231PS  Z4, Z0, Z13
-	VMULPS        Z13, Z13, Z0
+	VMOVUPS.Z     (CX), K1, Z9
+	VMOVUPS.Z     (CX), K1, Z10
+	VCMPPS        $0x15, Z1, Z10, K1, K2
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z3, Z0, Z10
+	VFNMADD231PS  Z4, Z0, Z10
+	VMULPS        Z10, Z10, Z0
 	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z13, Z1
-	VFMADD213PS   Z13, Z0, Z1
-	VPERMPS       Z5, Z12, Z0
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z0, Z0
+	VFMADD213PS   Z6, Z10, Z1
+	VFMADD213PS   Z10, Z0, Z1
+	VPERMPS       Z5, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
 	VFMADD213PS.Z Z0, Z1, K2, Z0
 	VMOVUPS       Z0, K1, (AX)
-	VADDPS        Z0, Z11, Z11
-
-done:
-	VCVTPS2PD     Y8, Z0
-	VEXTRACTF64X4 $0x01, Z8, Y1
-	VCVTPS2PD     Y1, Z1
-	VCVTPS2PD     Y9, Z2
-	VEXTRACTF64X4 $0x01, Z9, Y3
-	VCVTPS2PD     Y3, Z3
-	VCVTPS2PD     Y10, Z4
-	VEXTRACTF64X4 $0x01, Z10, Y5
-	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     Y11, Z6
-	VEXTRACTF64X4 $0x01, Z11, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z4, Z0, Z0
-	VADDPD        Z5, Z1, Z1
-	VADDPD        Z6, Z2, Z2
-	VADDPD        Z12, Z3, Z3
-	VADDPD        Z2, Z0, Z0
-	VADDPD        Z3, Z1, Z1
-	VADDPD        Z1, Z0, Z0
-	VADDPD        Z0, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z7, Z7
+	VADDPD        Z0, Z8, Z8
 
 sum:
+	VADDPD        Z8, Z7, Z7
 	VEXTRACTF64X4 $0x01, Z7, Y0
 	VADDPD        Y0, Y7, Y0
 	VEXTRACTF128  $0x01, Y0, X1
@@ -7482,7 +7311,7 @@ DATA exptab16c3<>+60(SB)/4, $0x3e2aab31
 GLOBL exptab16c3<>(SB), RODATA|NOPTR, $64
 
 // func expSumTotalNoCutAVX512(dst []float32, x []float32, c float32, pf uintptr) float64
-// Requires: AVX, AVX512F, CMOV, MMX+, SSE2
+// Requires: AVX, AVX512F, MMX+, SSE2
 TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-72
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7496,236 +7325,200 @@ TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-72
 	VMOVUPS      exptab16c2<>+0(SB), Z5
 	VPXORD       Z6, Z6, Z6
 	VPXORD       Z7, Z7, Z7
-	VPXORD       Z8, Z8, Z8
-	VPXORD       Z9, Z9, Z9
-	VPXORD       Z10, Z10, Z10
-
-blocks:
-	MOVQ    DX, SI
-	SHRQ    $0x06, SI
-	JZ      rest
-	MOVQ    $0x00000002, DI
-	CMPQ    SI, DI
-	CMOVQHI DI, SI
-	MOVQ    SI, DI
-	SHLQ    $0x06, DI
-	SUBQ    DI, DX
+	MOVQ         DX, SI
+	SHRQ         $0x06, SI
+	JZ           rest
+	ANDQ         $0x0000003f, DX
 
 iter:
 	PREFETCHT0    (CX)(BX*1)
 	PREFETCHT0    64(CX)(BX*1)
 	PREFETCHT0    128(CX)(BX*1)
 	PREFETCHT0    192(CX)(BX*1)
-	VMOVUPS       (CX), Z11
-	VMOVUPS       (CX), Z12
-	VMOVUPS       64(CX), Z13
-	VMOVUPS       64(CX), Z14
-	VMOVUPS       128(CX), Z15
-	VMOVUPS       128(CX), Z16
-	VMOVUPS       192(CX), Z17
-	VMOVUPS       192(CX), Z18
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VFMADD132PS   Z1, Z0, Z15
-	VFMADD132PS   Z1, Z0, Z17
-	VSUBPS        Z0, Z11, Z19
-	VSUBPS        Z0, Z13, Z20
-	VSUBPS        Z0, Z15, Z21
-	VSUBPS        Z0, Z17, Z22
-	VFNMADD231PS  Z2, Z19, Z12
-	VFNMADD231PS  Z2, Z20, Z14
-	VFNMADD231PS  Z2, Z21, Z16
-	VFNMADD231PS  Z2, Z22, Z18
-	VFNMADD231PS  Z3, Z19, Z12
-	VFNMADD231PS  Z3, Z20, Z14
-	VFNMADD231PS  Z3, Z21, Z16
-	VFNMADD231PS  Z3, Z22, Z18
-	VMULPS        Z12, Z12, Z19
-	VMULPS        Z14, Z14, Z20
-	VMULPS        Z16, Z16, Z21
-	VMULPS        Z18, Z18, Z22
+	VMOVUPS       (CX), Z8
+	VMOVUPS       (CX), Z9
+	VMOVUPS       64(CX), Z10
+	VMOVUPS       64(CX), Z11
+	VMOVUPS       128(CX), Z12
+	VMOVUPS       128(CX), Z13
+	VMOVUPS       192(CX), Z14
+	VMOVUPS       192(CX), Z15
+	VFMADD132PS   Z1, Z0, Z8
+	VFMADD132PS   Z1, Z0, Z10
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z8, Z16
+	VSUBPS        Z0, Z10, Z17
+	VSUBPS        Z0, Z12, Z18
+	VSUBPS        Z0, Z14, Z19
+	VFNMADD231PS  Z2, Z16, Z9
+	VFNMADD231PS  Z2, Z17, Z11
+	VFNMADD231PS  Z2, Z18, Z13
+	VFNMADD231PS  Z2, Z19, Z15
+	VFNMADD231PS  Z3, Z16, Z9
+	VFNMADD231PS  Z3, Z17, Z11
+	VFNMADD231PS  Z3, Z18, Z13
+	VFNMADD231PS  Z3, Z19, Z15
+	VMULPS        Z9, Z9, Z16
+	VMULPS        Z11, Z11, Z17
+	VMULPS        Z13, Z13, Z18
+	VMULPS        Z15, Z15, Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
 	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VMOVUPS       exptab16c3<>+0(SB), Z25
-	VMOVUPS       exptab16c3<>+0(SB), Z26
-	VFMADD213PS   Z5, Z12, Z23
-	VFMADD213PS   Z5, Z14, Z24
-	VFMADD213PS   Z5, Z16, Z25
-	VFMADD213PS   Z5, Z18, Z26
-	VFMADD213PS   Z12, Z19, Z23
-	VFMADD213PS   Z14, Z20, Z24
-	VFMADD213PS   Z16, Z21, Z25
-	VFMADD213PS   Z18, Z22, Z26
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPERMPS       Z4, Z15, Z16
-	VPERMPS       Z4, Z17, Z18
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPSLLD        $0x13, Z15, Z15
-	VPSLLD        $0x13, Z17, Z17
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VPADDD        Z15, Z16, Z16
-	VPADDD        Z17, Z18, Z18
-	VFMADD213PS   Z12, Z23, Z12
-	VFMADD213PS   Z14, Z24, Z14
-	VFMADD213PS   Z16, Z25, Z16
-	VFMADD213PS   Z18, Z26, Z18
-	VMOVUPS       Z12, (AX)
-	VMOVUPS       Z14, 64(AX)
-	VMOVUPS       Z16, 128(AX)
-	VMOVUPS       Z18, 192(AX)
-	VADDPS        Z12, Z7, Z7
-	VADDPS        Z14, Z8, Z8
-	VADDPS        Z16, Z9, Z9
-	VADDPS        Z18, Z10, Z10
+	VFMADD213PS   Z5, Z9, Z20
+	VFMADD213PS   Z5, Z11, Z21
+	VFMADD213PS   Z5, Z13, Z22
+	VFMADD213PS   Z5, Z15, Z23
+	VFMADD213PS   Z9, Z16, Z20
+	VFMADD213PS   Z11, Z17, Z21
+	VFMADD213PS   Z13, Z18, Z22
+	VFMADD213PS   Z15, Z19, Z23
+	VPERMPS       Z4, Z8, Z9
+	VPERMPS       Z4, Z10, Z11
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z8, Z8
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z8, Z9, Z9
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z9, Z20, Z9
+	VFMADD213PS   Z11, Z21, Z11
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VMOVUPS       Z9, (AX)
+	VMOVUPS       Z11, 64(AX)
+	VMOVUPS       Z13, 128(AX)
+	VMOVUPS       Z15, 192(AX)
+	VADDPS        Z9, Z11, Z8
+	VCVTPS2PD     Y8, Z9
+	VEXTRACTF64X4 $0x01, Z8, Y8
+	VCVTPS2PD     Y8, Z8
+	VADDPD        Z9, Z6, Z6
+	VADDPD        Z8, Z7, Z7
+	VADDPS        Z13, Z15, Z8
+	VCVTPS2PD     Y8, Z9
+	VEXTRACTF64X4 $0x01, Z8, Y8
+	VCVTPS2PD     Y8, Z8
+	VADDPD        Z9, Z6, Z6
+	VADDPD        Z8, Z7, Z7
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          SI
 	JNZ           iter
-	VCVTPS2PD     Y7, Z11
-	VEXTRACTF64X4 $0x01, Z7, Y12
-	VCVTPS2PD     Y12, Z12
-	VCVTPS2PD     Y8, Z13
-	VEXTRACTF64X4 $0x01, Z8, Y14
-	VCVTPS2PD     Y14, Z14
-	VCVTPS2PD     Y9, Z15
-	VEXTRACTF64X4 $0x01, Z9, Y16
-	VCVTPS2PD     Y16, Z16
-	VCVTPS2PD     Y10, Z17
-	VEXTRACTF64X4 $0x01, Z10, Y18
-	VCVTPS2PD     Y18, Z18
-	VADDPD        Z15, Z11, Z11
-	VADDPD        Z16, Z12, Z12
-	VADDPD        Z17, Z13, Z13
-	VADDPD        Z18, Z14, Z14
-	VADDPD        Z13, Z11, Z11
-	VADDPD        Z14, Z12, Z12
-	VADDPD        Z12, Z11, Z11
-	VADDPD        Z11, Z6, Z6
-	VPXORD        Z7, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	JMP           blocks
 
 rest:
-	TESTQ        DX, DX
-	JZ           sum
-	CMPQ         DX, $0x00000010
-	JB           tail
-	VMOVUPS      (CX), Z11
-	VMOVUPS      (CX), Z12
-	VFMADD132PS  Z1, Z0, Z11
-	VSUBPS       Z0, Z11, Z13
-	VFNMADD231PS Z2, Z13, Z12
-	VFNMADD231PS Z3, Z13, Z12
-	VMULPS       Z12, Z12, Z13
-	VMOVUPS      exptab16c3<>+0(SB), Z14
-	VFMADD213PS  Z5, Z12, Z14
-	VFMADD213PS  Z12, Z13, Z14
-	VPERMPS      Z4, Z11, Z12
-	VPSLLD       $0x13, Z11, Z11
-	VPADDD       Z11, Z12, Z12
-	VFMADD213PS  Z12, Z14, Z12
-	VMOVUPS      Z12, (AX)
-	VADDPS       Z12, Z7, Z7
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, CX
-	SUBQ         $0x00000010, DX
-	CMPQ         DX, $0x00000010
-	JB           tail
-	VMOVUPS      (CX), Z11
-	VMOVUPS      (CX), Z12
-	VFMADD132PS  Z1, Z0, Z11
-	VSUBPS       Z0, Z11, Z13
-	VFNMADD231PS Z2, Z13, Z12
-	VFNMADD231PS Z3, Z13, Z12
-	VMULPS       Z12, Z12, Z13
-	VMOVUPS      exptab16c3<>+0(SB), Z14
-	VFMADD213PS  Z5, Z12, Z14
-	VFMADD213PS  Z12, Z13, Z14
-	VPERMPS      Z4, Z11, Z12
-	VPSLLD       $0x13, Z11, Z11
-	VPADDD       Z11, Z12, Z12
-	VFMADD213PS  Z12, Z14, Z12
-	VMOVUPS      Z12, (AX)
-	VADDPS       Z12, Z8, Z8
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, CX
-	SUBQ         $0x00000010, DX
-	CMPQ         DX, $0x00000010
-	JB           tail
-	VMOVUPS      (CX), Z11
-	VMOVUPS      (CX), Z12
-	VFMADD132PS  Z1, Z0, Z11
-	VSUBPS       Z0, Z11, Z13
-	VFNMADD231PS Z2, Z13, Z12
-	VFNMADD231PS Z3, Z13, Z12
-	VMULPS       Z12, Z12, Z13
-	VMOVUPS      exptab16c3<>+0(SB), Z14
-	VFMADD213PS  Z5, Z12, Z14
-	VFMADD213PS  Z12, Z13, Z14
-	VPERMPS      Z4, Z11, Z12
-	VPSLLD       $0x13, Z11, Z11
-	VPADDD       Z11, Z12, Z12
-	VFMADD213PS  Z12, Z14, Z12
-	VMOVUPS      Z12, (AX)
-	VADDPS       Z12, Z9, Z9
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, CX
-	SUBQ         $0x00000010, DX
+	TESTQ         DX, DX
+	JZ            sum
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z8
+	VMOVUPS       (CX), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (AX)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z8
+	VMOVUPS       (CX), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (AX)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z8
+	VMOVUPS       (CX), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (AX)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
 
 tail:
 	TESTQ         DX, DX
-	JZ            done
+	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z11
-	VMOVUPS.Z     (CX), K1, Z12
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z0
-	VFNMADD231PS  Z2, Z0, Z12
-	VFNMADD231PS  Z3, Z0, Z12
-	VMULPS        Z12, Z12, Z0
+	VMOVUPS.Z     (CX), K1, Z8
+	VMOVUPS.Z     (CX), K1, Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z0
+	VFNMADD231PS  Z2, Z0, Z9
+	VFNMADD231PS  Z3, Z0, Z9
+	VMULPS        Z9, Z9, Z0
 	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z5, Z12, Z1
-	VFMADD213PS   Z12, Z0, Z1
-	VPERMPS       Z4, Z11, Z0
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z0, Z0
+	VFMADD213PS   Z5, Z9, Z1
+	VFMADD213PS   Z9, Z0, Z1
+	VPERMPS       Z4, Z8, Z0
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z0, Z0
 	VFMADD213PS.Z Z0, Z1, K1, Z0
 	VMOVUPS       Z0, K1, (AX)
-	VADDPS        Z0, Z10, Z10
-
-done:
-	VCVTPS2PD     Y7, Z0
-	VEXTRACTF64X4 $0x01, Z7, Y1
-	VCVTPS2PD     Y1, Z1
-	VCVTPS2PD     Y8, Z2
-	VEXTRACTF64X4 $0x01, Z8, Y3
-	VCVTPS2PD     Y3, Z3
-	VCVTPS2PD     Y9, Z4
-	VEXTRACTF64X4 $0x01, Z9, Y5
-	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     Y10, Z11
-	VEXTRACTF64X4 $0x01, Z10, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z4, Z0, Z0
-	VADDPD        Z5, Z1, Z1
-	VADDPD        Z11, Z2, Z2
-	VADDPD        Z12, Z3, Z3
-	VADDPD        Z2, Z0, Z0
-	VADDPD        Z3, Z1, Z1
-	VADDPD        Z1, Z0, Z0
-	VADDPD        Z0, Z6, Z6
-	VPXORD        Z7, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z6, Z6
+	VADDPD        Z0, Z7, Z7
 
 sum:
+	VADDPD        Z7, Z6, Z6
 	VEXTRACTF64X4 $0x01, Z6, Y0
 	VADDPD        Y0, Y6, Y0
 	VEXTRACTF128  $0x01, Y0, X1
@@ -7737,7 +7530,7 @@ sum:
 	RET
 
 // func expSumTotalNoStoreAVX512(x []float32, c float32, t float32) float64
-// Requires: AVX, AVX512F, CMOV, SSE2
+// Requires: AVX, AVX512F, SSE2
 TEXT ·expSumTotalNoStoreAVX512(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
@@ -7750,228 +7543,192 @@ TEXT ·expSumTotalNoStoreAVX512(SB), NOSPLIT, $0-40
 	VMOVUPS      exptab16c2<>+0(SB), Z6
 	VPXORD       Z7, Z7, Z7
 	VPXORD       Z8, Z8, Z8
-	VPXORD       Z9, Z9, Z9
-	VPXORD       Z10, Z10, Z10
-	VPXORD       Z11, Z11, Z11
-
-blocks:
-	MOVQ    CX, DX
-	SHRQ    $0x06, DX
-	JZ      rest
-	MOVQ    $0x00000002, BX
-	CMPQ    DX, BX
-	CMOVQHI BX, DX
-	MOVQ    DX, BX
-	SHLQ    $0x06, BX
-	SUBQ    BX, CX
+	MOVQ         CX, DX
+	SHRQ         $0x06, DX
+	JZ           rest
+	ANDQ         $0x0000003f, CX
 
 iter:
-	VMOVUPS       (AX), Z12
-	VMOVUPS       (AX), Z13
-	VMOVUPS       64(AX), Z14
-	VMOVUPS       64(AX), Z15
-	VMOVUPS       128(AX), Z16
-	VMOVUPS       128(AX), Z17
-	VMOVUPS       192(AX), Z18
-	VMOVUPS       192(AX), Z19
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x15, Z1, Z15, K2
-	VCMPPS        $0x15, Z1, Z17, K3
-	VCMPPS        $0x15, Z1, Z19, K4
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
-	VFMADD132PS   Z2, Z0, Z16
-	VFMADD132PS   Z2, Z0, Z18
-	VSUBPS        Z0, Z12, Z20
-	VSUBPS        Z0, Z14, Z21
-	VSUBPS        Z0, Z16, Z22
-	VSUBPS        Z0, Z18, Z23
-	VFNMADD231PS  Z3, Z20, Z13
-	VFNMADD231PS  Z3, Z21, Z15
-	VFNMADD231PS  Z3, Z22, Z17
-	VFNMADD231PS  Z3, Z23, Z19
-	VFNMADD231PS  Z4, Z20, Z13
-	VFNMADD231PS  Z4, Z21, Z15
-	VFNMADD231PS  Z4, Z22, Z17
-	VFNMADD231PS  Z4, Z23, Z19
-	VMULPS        Z13, Z13, Z20
-	VMULPS        Z15, Z15, Z21
-	VMULPS        Z17, Z17, Z22
-	VMULPS        Z19, Z19, Z23
+	VMOVUPS       (AX), Z9
+	VMOVUPS       (AX), Z10
+	VMOVUPS       64(AX), Z11
+	VMOVUPS       64(AX), Z12
+	VMOVUPS       128(AX), Z13
+	VMOVUPS       128(AX), Z14
+	VMOVUPS       192(AX), Z15
+	VMOVUPS       192(AX), Z16
+	VCMPPS        $0x15, Z1, Z10, K1
+	VCMPPS        $0x15, Z1, Z12, K2
+	VCMPPS        $0x15, Z1, Z14, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VFMADD132PS   Z2, Z0, Z9
+	VFMADD132PS   Z2, Z0, Z11
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z9, Z17
+	VSUBPS        Z0, Z11, Z18
+	VSUBPS        Z0, Z13, Z19
+	VSUBPS        Z0, Z15, Z20
+	VFNMADD231PS  Z3, Z17, Z10
+	VFNMADD231PS  Z3, Z18, Z12
+	VFNMADD231PS  Z3, Z19, Z14
+	VFNMADD231PS  Z3, Z20, Z16
+	VFNMADD231PS  Z4, Z17, Z10
+	VFNMADD231PS  Z4, Z18, Z12
+	VFNMADD231PS  Z4, Z19, Z14
+	VFNMADD231PS  Z4, Z20, Z16
+	VMULPS        Z10, Z10, Z17
+	VMULPS        Z12, Z12, Z18
+	VMULPS        Z14, Z14, Z19
+	VMULPS        Z16, Z16, Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
 	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VMOVUPS       exptab16c3<>+0(SB), Z25
-	VMOVUPS       exptab16c3<>+0(SB), Z26
-	VMOVUPS       exptab16c3<>+0(SB), Z27
-	VFMADD213PS   Z6, Z13, Z24
-	VFMADD213PS   Z6, Z15, Z25
-	VFMADD213PS   Z6, Z17, Z26
-	VFMADD213PS   Z6, Z19, Z27
-	VFMADD213PS   Z13, Z20, Z24
-	VFMADD213PS   Z15, Z21, Z25
-	VFMADD213PS   Z17, Z22, Z26
-	VFMADD213PS   Z19, Z23, Z27
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
-	VPERMPS       Z5, Z16, Z17
-	VPERMPS       Z5, Z18, Z19
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPSLLD        $0x13, Z16, Z16
-	VPSLLD        $0x13, Z18, Z18
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VPADDD        Z16, Z17, Z17
-	VPADDD        Z18, Z19, Z19
-	VFMADD213PS.Z Z13, Z24, K1, Z13
-	VFMADD213PS.Z Z15, Z25, K2, Z15
-	VFMADD213PS.Z Z17, Z26, K3, Z17
-	VFMADD213PS.Z Z19, Z27, K4, Z19
-	VADDPS        Z13, Z8, Z8
-	VADDPS        Z15, Z9, Z9
-	VADDPS        Z17, Z10, Z10
-	VADDPS        Z19, Z11, Z11
+	VFMADD213PS   Z6, Z10, Z21
+	VFMADD213PS   Z6, Z12, Z22
+	VFMADD213PS   Z6, Z14, Z23
+	VFMADD213PS   Z6, Z16, Z24
+	VFMADD213PS   Z10, Z17, Z21
+	VFMADD213PS   Z12, Z18, Z22
+	VFMADD213PS   Z14, Z19, Z23
+	VFMADD213PS   Z16, Z20, Z24
+	VPERMPS       Z5, Z9, Z10
+	VPERMPS       Z5, Z11, Z12
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z9, Z9
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z9, Z10, Z10
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z10, Z21, K1, Z10
+	VFMADD213PS.Z Z12, Z22, K2, Z12
+	VFMADD213PS.Z Z14, Z23, K3, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VADDPS        Z10, Z12, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
+	VADDPS        Z14, Z16, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
 	ADDQ          $0x00000100, AX
 	DECQ          DX
 	JNZ           iter
-	VCVTPS2PD     Y8, Z12
-	VEXTRACTF64X4 $0x01, Z8, Y13
-	VCVTPS2PD     Y13, Z13
-	VCVTPS2PD     Y9, Z14
-	VEXTRACTF64X4 $0x01, Z9, Y15
-	VCVTPS2PD     Y15, Z15
-	VCVTPS2PD     Y10, Z16
-	VEXTRACTF64X4 $0x01, Z10, Y17
-	VCVTPS2PD     Y17, Z17
-	VCVTPS2PD     Y11, Z18
-	VEXTRACTF64X4 $0x01, Z11, Y19
-	VCVTPS2PD     Y19, Z19
-	VADDPD        Z16, Z12, Z12
-	VADDPD        Z17, Z13, Z13
-	VADDPD        Z18, Z14, Z14
-	VADDPD        Z19, Z15, Z15
-	VADDPD        Z14, Z12, Z12
-	VADDPD        Z15, Z13, Z13
-	VADDPD        Z13, Z12, Z12
-	VADDPD        Z12, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
-	JMP           blocks
 
 rest:
 	TESTQ         CX, CX
 	JZ            sum
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
-	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VADDPS        Z13, Z8, Z8
+	VMOVUPS       (AX), Z9
+	VMOVUPS       (AX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
-	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VADDPS        Z13, Z9, Z9
+	VMOVUPS       (AX), Z9
+	VMOVUPS       (AX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
-	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z14
-	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VADDPS        Z13, Z10, Z10
+	VMOVUPS       (AX), Z9
+	VMOVUPS       (AX), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 
 tail:
 	TESTQ         CX, CX
-	JZ            done
+	JZ            sum
 	LEAQ          tailk<>+0(SB), DX
 	KMOVW         (DX)(CX*2), K1
-	VMOVUPS.Z     (AX), K1, Z12
-	VMOVUPS.Z     (AX), K1, Z13
-	VCMPPS        $0x15, Z1, Z13, K1, K1
-	VFMADD132PS   Z2, Z0, Z12
-	VSUBPS        Z0, Z12, Z0
-	VFNMADD231PS  Z3, Z0, Z13
-	VFNMADD231PS  Z4, Z0, Z13
-	VMULPS        Z13, Z13, Z0
+	VMOVUPS.Z     (AX), K1, Z9
+	VMOVUPS.Z     (AX), K1, Z10
+	VCMPPS        $0x15, Z1, Z10, K1, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z3, Z0, Z10
+	VFNMADD231PS  Z4, Z0, Z10
+	VMULPS        Z10, Z10, Z0
 	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z13, Z1
-	VFMADD213PS   Z13, Z0, Z1
-	VPERMPS       Z5, Z12, Z0
-	VPSLLD        $0x13, Z12, Z12
-	VPADDD        Z12, Z0, Z0
+	VFMADD213PS   Z6, Z10, Z1
+	VFMADD213PS   Z10, Z0, Z1
+	VPERMPS       Z5, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
 	VFMADD213PS.Z Z0, Z1, K1, Z0
-	VADDPS        Z0, Z11, Z11
-
-done:
-	VCVTPS2PD     Y8, Z0
-	VEXTRACTF64X4 $0x01, Z8, Y1
-	VCVTPS2PD     Y1, Z1
-	VCVTPS2PD     Y9, Z2
-	VEXTRACTF64X4 $0x01, Z9, Y3
-	VCVTPS2PD     Y3, Z3
-	VCVTPS2PD     Y10, Z4
-	VEXTRACTF64X4 $0x01, Z10, Y5
-	VCVTPS2PD     Y5, Z5
-	VCVTPS2PD     Y11, Z6
-	VEXTRACTF64X4 $0x01, Z11, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z4, Z0, Z0
-	VADDPD        Z5, Z1, Z1
-	VADDPD        Z6, Z2, Z2
-	VADDPD        Z12, Z3, Z3
-	VADDPD        Z2, Z0, Z0
-	VADDPD        Z3, Z1, Z1
-	VADDPD        Z1, Z0, Z0
-	VADDPD        Z0, Z7, Z7
-	VPXORD        Z8, Z8, Z8
-	VPXORD        Z9, Z9, Z9
-	VPXORD        Z10, Z10, Z10
-	VPXORD        Z11, Z11, Z11
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z7, Z7
+	VADDPD        Z0, Z8, Z8
 
 sum:
+	VADDPD        Z8, Z7, Z7
 	VEXTRACTF64X4 $0x01, Z7, Y0
 	VADDPD        Y0, Y7, Y0
 	VEXTRACTF128  $0x01, Y0, X1
@@ -7983,7 +7740,7 @@ sum:
 	RET
 
 // func expScaleAVX512(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
-// Requires: AVX, AVX512F, CMOV
+// Requires: AVX, AVX512F
 TEXT ·expScaleAVX512(SB), NOSPLIT, $0-64
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -7997,17 +7754,10 @@ TEXT ·expScaleAVX512(SB), NOSPLIT, $0-64
 	VMOVUPS      exptab16c2<>+0(SB), Z6
 	VBROADCASTSS rhi+56(FP), Z7
 	VBROADCASTSS rlo+60(FP), Z8
-
-blocks:
-	MOVQ    DX, BX
-	SHRQ    $0x06, BX
-	JZ      rest
-	MOVQ    $0x00000002, SI
-	CMPQ    BX, SI
-	CMOVQHI SI, BX
-	MOVQ    BX, SI
-	SHLQ    $0x06, SI
-	SUBQ    SI, DX
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           rest
+	ANDQ         $0x0000003f, DX
 
 iter:
 	VMOVUPS       (CX), Z9
@@ -8086,7 +7836,6 @@ iter:
 	ADDQ          $0x00000100, CX
 	DECQ          BX
 	JNZ           iter
-	JMP           blocks
 
 rest:
 	TESTQ         DX, DX
@@ -8163,7 +7912,7 @@ rest:
 
 tail:
 	TESTQ         DX, DX
-	JZ            done
+	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
 	VMOVUPS.Z     (CX), K1, Z9
@@ -8185,7 +7934,6 @@ tail:
 	VFMADD213PS   Z1, Z7, Z0
 	VMOVUPS       Z0, K1, (AX)
 
-done:
 sum:
 	VZEROUPPER
 	RET
