@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bundle.sh builds self-contained binaries for measuring on another amd64
 # Linux machine that has neither Go nor oneDNN/XNNPACK: the package's test
-# binary and the benchmark report with the C peers, plus every shared
-# library the report links, in one tarball.
+# binary, the benchmark report with the C peers, plus every shared library
+# the report links, and the store probe's test binary (bench/storeprobe),
+# in one tarball.
 #
 #   bench/bundle.sh [out.tgz [VARIANT...]]   # default: /tmp/softmax-bundle.tgz
 #
@@ -36,6 +37,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/lib"
 go -C "$root" test -c -o "$dir/softmax.test" .
+go -C "$root/bench" test -c -o "$dir/storeprobe.test" ./storeprobe
 commit=$(git -C "$root" rev-parse --short=12 HEAD)
 if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
 	commit="$commit+dirty"

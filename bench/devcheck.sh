@@ -13,6 +13,8 @@
 #   memory.txt   SoftmaxRows on the report's batches and on batches in
 #                cache, and BenchmarkStreamRow, on both sets (benchstat
 #                -col /plan for streamRow);
+#   stores.txt   bench/storeprobe: what each way of storing an output
+#                in L3 costs (benchstat -col /mode);
 #   reports.tgz  full report runs (the two sets and oneDNN at both ISAs,
 #                one thread), one per report binary in the bundle
 #                (bench-peers and each bench-peers-NAME) per round, the
@@ -127,6 +129,12 @@ for set in "$impl" avx2; do
 	[ "$impl" = avx2 ] && break
 done
 tail -2 "$out/memory.txt"
+echo "($((SECONDS - start)) s)"
+
+echo "== store probe"
+"$bin/storeprobe.test" -test.run '^$' -test.bench Store \
+	-test.count 3 -test.benchtime 100ms >"$out/stores.txt" 2>&1 || status=1
+tail -2 "$out/stores.txt"
 echo "($((SECONDS - start)) s)"
 
 echo "== report rounds until ${deadline} s"
