@@ -24,6 +24,19 @@ func classify[F Float](k *kernels[F], x []F) (F, rowKind) {
 	return classifyMax(k, x, k.max(x))
 }
 
+// classifyMin is classify that also returns a lower bound lo on x: its
+// smallest element where the set has maxMin (any value when x holds a
+// NaN), else −Inf.
+func classifyMin[F Float](k *kernels[F], x []F) (m, lo F, kind rowKind) {
+	if k.maxMin == nil {
+		m, kind = classify(k, x)
+		return m, F(math.Inf(-1)), kind
+	}
+	m, lo = k.maxMin(x)
+	m, kind = classifyMax(k, x, m)
+	return m, lo, kind
+}
+
 // classifyMax is classify for a row whose max m is already known.
 func classifyMax[F Float](k *kernels[F], x []F, m F) (F, rowKind) {
 	switch {
@@ -36,6 +49,18 @@ func classifyMax[F Float](k *kernels[F], x []F, m F) (F, rowKind) {
 		return m, rowMasked
 	}
 	return m, rowFinite
+}
+
+// splitSum is expSum through the set's expSumOnes where it takes the row;
+// the e stored to dst carry the factor f (1 from expSum).
+func splitSum[F Float](k *kernels[F], dst, x []F, m, lo F) (rest, ones, f float64) {
+	if k.expSumOnes != nil {
+		if rest, ones, f, ok := k.expSumOnes(dst, x, m, lo); ok {
+			return rest, ones, f
+		}
+	}
+	rest, ones = k.expSum(dst, x, m)
+	return rest, ones, 1
 }
 
 // logOf returns log(ones + rest) accurately when rest is tiny: the split
@@ -178,11 +203,11 @@ func logSumExpRow[F Float](k *kernels[F], x []F) (F, float64, rowKind) {
 			return m, l, rowFinite
 		}
 	}
-	m, kind := classify(k, x)
+	m, lo, kind := classifyMin(k, x)
 	if kind != rowFinite {
 		return m, 0, kind
 	}
-	rest, ones := k.expSum(nil, x, m)
+	rest, ones, _ := splitSum(k, nil, x, m, lo)
 	if rest != rest {
 		return m, nan, rowNaN
 	}
@@ -306,15 +331,7 @@ func expAt[F Float](x, m F) float64 {
 // when len(g) == len(x), stores the row's gradient (softmax(x) − onehot)/scale.
 func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64) float64 {
 	xl := x[label] // read before g, which may be x, is written
-	var m, lo F
-	var kind rowKind
-	if k.maxMin != nil {
-		m, lo = k.maxMin(x)
-		m, kind = classifyMax(k, x, m)
-	} else {
-		m, kind = classify(k, x)
-		lo = F(math.Inf(-1)) // unknown
-	}
+	m, lo, kind := classifyMin(k, x)
 	switch kind {
 	case rowNaN:
 		fill(g, nan)
@@ -334,10 +351,11 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 	store := len(g) != 0 && k.expDiv == nil
 	later := store && tail && aliased(g, x)
 	var rest, ones float64
+	f := 1.0 // the factor of the e stored to g
 	if store && !later {
-		rest, ones = k.expSum(g, x, m)
+		rest, ones, f = splitSum(k, g, x, m, lo)
 	} else {
-		rest, ones = k.expSum(nil, x, m)
+		rest, ones, _ = splitSum(k, nil, x, m, lo)
 	}
 	if rest != rest {
 		fill(g, nan)
@@ -347,7 +365,7 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 		rest = withTail(x, m, rest)
 	}
 	if later {
-		k.expSum(g, x, m)
+		_, _, f = splitSum(k, g, x, m, lo)
 	}
 	s := ones + rest
 	loss := (float64(m) - float64(xl)) + logOf(rest, ones)
@@ -357,7 +375,7 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 	if k.expDiv != nil {
 		k.expDiv(g, x, m, s*scale)
 	} else {
-		k.div(g, g, s*scale)
+		k.div(g, g, s*scale*f) // g holds e·f
 	}
 	// p − 1 at the label, without the cancellation of computing p first:
 	// (e − s)/s with s = ones + rest and e − ones exact.

@@ -39,6 +39,10 @@ type asmKernels struct {
 	totalNoCut func(dst, x []float32, c float32, pf uintptr) float64
 	totalNS    func(x []float32, c, t float32) float64 // no store
 	expScale   func(dst, x []float32, c, t, rhi, rlo float32)
+	ones       func(dst, x []float32, c, t, m float32) (rest float64, ones int)
+	onesNS     func(x []float32, c, t, m float32) (rest float64, ones int) // no store
+	onesNoCut  func(dst, x []float32, c, m float32) (rest float64, ones int)
+	onesNCNS   func(x []float32, c, m float32) (rest float64, ones int) // no cutoff, no store
 	small      func(dst, x []float32, cols, rows int) int
 	logSmall   func(dst, x []float32, cols, rows int) int
 	lseSmall   func(x []float32, n int) (m, l float64, ok int)
@@ -62,13 +66,13 @@ type asmKernels struct {
 }
 
 var avx2Asm = asmKernels{"avx2", 8, math.MaxInt, maxAVX2, maxMinAVX2, expSumAVX2, expSumNoStoreAVX2,
-	expSumTotalAVX2, expSumTotalNoCutAVX2, expSumTotalNoStoreAVX2, expScaleAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
+	expSumTotalAVX2, expSumTotalNoCutAVX2, expSumTotalNoStoreAVX2, expScaleAVX2, expSumOnesAVX2, expSumOnesNoStoreAVX2, expSumOnesNoCutAVX2, expSumOnesNoCutNoStoreAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
 	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2, expSumPreciseAVX2,
 	paddedAVX2}
 
 var avx512Asm = asmKernels{"avx512", 16, 1 << 22, maxAVX512, maxMinAVX512, expSumAVX512, expSumNoStoreAVX512,
-	expSumTotalAVX512, expSumTotalNoCutAVX512, expSumTotalNoStoreAVX512, expScaleAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
+	expSumTotalAVX512, expSumTotalNoCutAVX512, expSumTotalNoStoreAVX512, expScaleAVX512, expSumOnesAVX512, expSumOnesNoStoreAVX512, expSumOnesNoCutAVX512, expSumOnesNoCutNoStoreAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
 	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512, expSumPreciseAVX512,
 	nil}
@@ -84,6 +88,7 @@ func (k *asmKernels) kernels() kernels[float32] {
 		name:                   k.name,
 		max:                    k.max,
 		expSum:                 k.expSumSplit,
+		expSumOnes:             k.expSumOnes,
 		expSumTotal:            k.expSumTotal,
 		maxMin:                 k.maxMin,
 		softmaxRows:            k.softmaxRows,

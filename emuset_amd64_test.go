@@ -53,6 +53,22 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.expScale = func(dst, x []float32, c, t, rhi, rlo float32) {
 		emuCall(fn("expScale"), dst, x, c, t, rhi, rlo)
 	}
+	a.ones = func(dst, x []float32, c, t, m float32) (float64, int) {
+		r := emuCall(fn("expSumOnes"), dst, x, c, t, m)
+		return r.f64(0), r.int(8)
+	}
+	a.onesNS = func(x []float32, c, t, m float32) (float64, int) {
+		r := emuCall(fn("expSumOnesNoStore"), x, c, t, m)
+		return r.f64(0), r.int(8)
+	}
+	a.onesNoCut = func(dst, x []float32, c, m float32) (float64, int) {
+		r := emuCall(fn("expSumOnesNoCut"), dst, x, c, m)
+		return r.f64(0), r.int(8)
+	}
+	a.onesNCNS = func(x []float32, c, m float32) (float64, int) {
+		r := emuCall(fn("expSumOnesNoCutNoStore"), x, c, m)
+		return r.f64(0), r.int(8)
+	}
 	a.small = func(dst, x []float32, cols, rows int) int {
 		return emuCall(fn("softmaxSmall"), dst, x, cols, rows).int(0)
 	}
@@ -341,6 +357,36 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 				hw.expScale(d1, x, cb, th, 0x1.234568p-7, -0x1.8p-33)
 				emu.expScale(d2, x, cb, th, 0x1.234568p-7, -0x1.8p-33)
 				eqs(what("expScale"), n, d1, d2)
+				d1, d2 = two()
+				r1, o1 = hw.ones(d1, x, cb, th, m)
+				r2, o2 = emu.ones(d2, x, cb, th, m)
+				eqs(what("expSumOnes"), n, d1, d2)
+				eq64(what("expSumOnes rest"), n, r1, r2)
+				if o1 != o2 {
+					t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSumOnes"), n, o1, o2)
+				}
+				r1, o1 = hw.onesNS(x, cb, th, m)
+				r2, o2 = emu.onesNS(x, cb, th, m)
+				eq64(what("expSumOnesNoStore rest"), n, r1, r2)
+				if o1 != o2 {
+					t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSumOnesNoStore"), n, o1, o2)
+				}
+				if lo >= th {
+					d1, d2 = two()
+					r1, o1 = hw.onesNoCut(d1, x, cb, m)
+					r2, o2 = emu.onesNoCut(d2, x, cb, m)
+					eqs(what("expSumOnesNoCut"), n, d1, d2)
+					eq64(what("expSumOnesNoCut rest"), n, r1, r2)
+					if o1 != o2 {
+						t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSumOnesNoCut"), n, o1, o2)
+					}
+					r1, o1 = hw.onesNCNS(x, cb, m)
+					r2, o2 = emu.onesNCNS(x, cb, m)
+					eq64(what("expSumOnesNoCutNoStore rest"), n, r1, r2)
+					if o1 != o2 {
+						t.Fatalf("%s n=%d: ones %d, interpreted %d", what("expSumOnesNoCutNoStore"), n, o1, o2)
+					}
+				}
 			}
 			// In place: dst is x.
 			x1, x2 := append([]float32(nil), x...), append([]float32(nil), x...)

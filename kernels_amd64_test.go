@@ -233,6 +233,7 @@ func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off 
 		}
 	}
 	krecord(k, "expSum e[i]", worst)
+	checkExpSumOnes(t, k, xs, x, m, gd, off, what)
 	totals := checkExpSumTotal(t, k, xs, x, m, gd, off, what)
 	if nan {
 		if rest == rest {
@@ -279,6 +280,97 @@ func checkExpSum(t *testing.T, k *kernels[float32], x []float32, m float32, off 
 		if r := math.Abs(rest-wr) / wr; r > 0x1p-22 {
 			t.Fatalf("%s: rest %v, want %v (rel %.3g)", what, rest, wr, r)
 		}
+	}
+}
+
+// checkExpSumOnes runs expSumOnes (when the set has it) with and without
+// a store into a guarded dst, with the lower bound unknown (−Inf: the
+// cutoff's kernels) and with the row's min (the kernels without it where
+// the spread allows): it must take the rows with |m| below tableMaxAbs,
+// store e[i] = exp(x[i] − m)·f within 1.5 ULP (0 and NaN where generic's
+// gd has them), return the same in all four ways and store the same bits,
+// count exactly the x[i] == m, and sum the others to within 2^-22.
+func checkExpSumOnes(t *testing.T, k *kernels[float32], xs, x []float32, m float32, gd []float32, off int, what string) {
+	t.Helper()
+	if k.expSumOnes == nil {
+		return
+	}
+	n := len(x)
+	_, lo := k.maxMin(xs)
+	var dst []float32
+	var rest, ones, f float64
+	for i, l := range []float32{float32(math.Inf(-1)), lo} {
+		d := place(t, make([]float32, n), (off+5)%16, off%2 == 0)
+		for i := range d {
+			d[i] = 12345 // every element must be written
+		}
+		r1, o1, f1, ok1 := k.expSumOnes(d, xs, m, l)
+		r2, o2, f2, ok2 := k.expSumOnes(nil, xs, m, l)
+		if want := m < tableMaxAbs && m > -tableMaxAbs; ok1 != want || ok2 != want {
+			t.Fatalf("%s: expSumOnes(lo=%v) ok = %v, %v (no store) for m = %v, want %v", what, l, ok1, ok2, m, want)
+		}
+		if !ok1 {
+			return
+		}
+		if !same64(r1, r2) || o1 != o2 || f1 != f2 {
+			t.Fatalf("%s: expSumOnes(lo=%v) with and without a store: (%v,%v,%v) vs (%v,%v,%v)", what, l, r1, o1, f1, r2, o2, f2)
+		}
+		if i == 0 {
+			dst, rest, ones, f = d, r1, o1, f1
+			continue
+		}
+		if !same64(r1, rest) || o1 != ones || f1 != f {
+			t.Fatalf("%s: expSumOnes(lo=%v) = (%v,%v,%v), (%v,%v,%v) with lo=−Inf", what, l, r1, o1, f1, rest, ones, f)
+		}
+		for i := range d {
+			if math.Float32bits(d[i]) != math.Float32bits(dst[i]) && !(d[i] != d[i] && dst[i] != dst[i]) {
+				t.Fatalf("%s: expSumOnes e[%d] = %v with lo=%v, %v with lo=−Inf", what, i, d[i], l, dst[i])
+			}
+		}
+	}
+	if !(f >= 1 && f <= math.Exp2(0.125)) {
+		t.Fatalf("%s: expSumOnes f = %v, want in [1, 2^(1/8)]", what, f)
+	}
+	var wantRest, eqs float64
+	nan := false
+	worst := 0.0
+	for i := range x {
+		if (dst[i] == 0) != (gd[i] == 0) || (dst[i] != dst[i]) != (gd[i] != gd[i]) {
+			t.Fatalf("%s: expSumOnes e[%d] = %v, generic %v (x=%v m=%v)", what, i, dst[i], gd[i], x[i], m)
+		}
+		e := expRef(x[i], m)
+		switch {
+		case x[i] != x[i]:
+			e, nan = math.NaN(), true
+		case x[i] == m:
+			eqs++
+		default:
+			wantRest += e
+		}
+		if err := errULP(dst[i], e*f); err > worst {
+			worst = err
+			if err > 1.5 {
+				t.Fatalf("%s: expSumOnes e[%d] = %v, want %v: %.2f ULP (x=%v m=%v)", what, i, dst[i], e*f, err, x[i], m)
+			}
+		}
+	}
+	krecord(k, "expSumOnes e[i]", worst)
+	if nan {
+		if rest == rest {
+			t.Fatalf("%s: expSumOnes rest = %v with a NaN input", what, rest)
+		}
+		return
+	}
+	if ones != eqs {
+		t.Fatalf("%s: expSumOnes ones = %v, want %v (the x == m)", what, ones, eqs)
+	}
+	rel := math.Abs(rest - wantRest)
+	if wantRest != 0 {
+		rel /= wantRest
+	}
+	krecord(k, "expSumOnes rest (2^-24 units)", rel/0x1p-24)
+	if rel > 0x1p-22 {
+		t.Fatalf("%s: expSumOnes rest %v, want %v (rel %.3g)", what, rest, wantRest, rel)
 	}
 }
 

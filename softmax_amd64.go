@@ -52,6 +52,34 @@ func expSumTotalNoStoreAVX2(x []float32, c float32, t float32) float64
 //go:noescape
 func expScaleAVX2(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
 
+// expSumOnesAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^20 − M, M a multiple of 1/8,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesAVX2(dst []float32, x []float32, c float32, t float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoStoreAVX2 computes e[i] = exp(x[i] − M·ln2), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^20 − M, M a multiple of 1/8,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoStoreAVX2(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoCutAVX2 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^20 − M, M a multiple of 1/8,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoCutAVX2(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoCutNoStoreAVX2 computes e[i] = exp(x[i] − M·ln2) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^20 − M, M a multiple of 1/8,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoCutNoStoreAVX2(x []float32, c float32, m float32) (rest float64, ones int)
+
 // softmaxSmallAVX2 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.
 //
@@ -185,6 +213,34 @@ func expSumTotalNoStoreAVX512(x []float32, c float32, t float32) float64
 //
 //go:noescape
 func expScaleAVX512(dst []float32, x []float32, c float32, t float32, rhi float32, rlo float32)
+
+// expSumOnesAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^19 − M, M a multiple of 1/16,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesAVX512(dst []float32, x []float32, c float32, t float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoStoreAVX512 computes e[i] = exp(x[i] − M·ln2), with e[i] = 0 where x[i] < t,
+// where c = 1.5·2^19 − M, M a multiple of 1/16,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoStoreAVX512(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoCutAVX512 stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x)) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^19 − M, M a multiple of 1/16,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoCutAVX512(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
+
+// expSumOnesNoCutNoStoreAVX512 computes e[i] = exp(x[i] − M·ln2) for every x[i] >= the cutoff's t or NaN,
+// where c = 1.5·2^19 − M, M a multiple of 1/16,
+// and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m.
+//
+//go:noescape
+func expSumOnesNoCutNoStoreAVX512(x []float32, c float32, m float32) (rest float64, ones int)
 
 // softmaxSmallAVX512 stores the softmax of rows 0, 1, ... of x (cols <= 16 columns each) to dst
 // until rows rows are done or a row is not regular, and returns how many it stored.

@@ -2101,6 +2101,1148 @@ sum:
 	VZEROUPPER
 	RET
 
+// func expSumOnesAVX2(dst []float32, x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumOnesAVX2(SB), NOSPLIT, $32-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+	VBROADCASTSS t+52(FP), Y1
+	VBROADCASTSS m+56(FP), Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         DX, BX
+	SHRQ         $0x05, BX
+	JZ           rest
+	ANDQ         $0x0000001f, DX
+
+iter:
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (AX)
+	VMOVUPS      32(CX), Y7
+	VMOVUPS      32(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y8
+	VMULPS       Y8, Y8, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y8, Y10, Y8
+	VCMPPS       $0x1e, 32(CX), Y1, Y7
+	VANDNPS      Y8, Y7, Y8
+	VCMPPS       $0x00, 32(CX), Y2, Y7
+	VPSUBD       Y7, Y3, Y3
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y8, 32(AX)
+	VADDPS       Y6, Y7, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      64(CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, 64(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 64(CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 64(AX)
+	VMOVUPS      96(CX), Y7
+	VMOVUPS      96(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y8
+	VMULPS       Y8, Y8, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y8, Y10, Y8
+	VCMPPS       $0x1e, 96(CX), Y1, Y7
+	VANDNPS      Y8, Y7, Y8
+	VCMPPS       $0x00, 96(CX), Y2, Y7
+	VPSUBD       Y7, Y3, Y3
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y8, 96(AX)
+	VADDPS       Y6, Y7, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          iter
+
+rest:
+	TESTQ        DX, DX
+	JZ           sum
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y6
+	VMOVUPS      (CX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y6
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_41
+	VMASKMOVPS (CX), Y6, Y7
+	JMP        tail_loaded_42
+
+tail_page_41:
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
+	XORQ    BX, BX
+
+copy_43:
+	CMPQ BX, DX
+	JAE  copied_44
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_43
+
+copied_44:
+	VMOVUPS (SP), Y7
+
+tail_loaded_42:
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VMULPS       Y8, Y8, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
+	VFMADD213PS  Y8, Y0, Y10
+	VPERMPS      exptab8<>+0(SB), Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y6, Y0, Y0
+	VCMPPS       $0x00, Y9, Y2, Y1
+	VANDPS       Y6, Y1, Y1
+	VPSUBD       Y1, Y3, Y3
+	VANDNPS      Y0, Y1, Y1
+	VMOVUPS      Y0, (SP)
+	XORQ         CX, CX
+
+copy_45:
+	CMPQ CX, DX
+	JAE  copied_46
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_45
+
+copied_46:
+	VCVTPS2PD    X1, Y0
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y4, Y4
+	VADDPD       Y1, Y5, Y5
+
+sum:
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y3, X1
+	VPADDD       X1, X3, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, AX
+	MOVLQSX      AX, AX
+	VZEROUPPER
+	MOVSD        X0, rest+64(FP)
+	MOVQ         AX, ones+72(FP)
+	RET
+
+// func expSumOnesNoStoreAVX2(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumOnesNoStoreAVX2(SB), NOSPLIT, $32-56
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Y0
+	VBROADCASTSS t+28(FP), Y1
+	VBROADCASTSS m+32(FP), Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         CX, DX
+	SHRQ         $0x05, DX
+	JZ           rest
+	ANDQ         $0x0000001f, CX
+
+iter:
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VMOVUPS      32(AX), Y8
+	VMOVUPS      32(AX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMULPS       Y7, Y7, Y10
+	VMULPS       Y9, Y9, Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD213PS  Y7, Y10, Y12
+	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y12, Y7
+	VFMADD213PS  Y9, Y13, Y9
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCMPPS       $0x00, 32(AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y9, Y6, Y9
+	VADDPS       Y7, Y9, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      64(AX), Y6
+	VMOVUPS      64(AX), Y7
+	VMOVUPS      96(AX), Y8
+	VMOVUPS      96(AX), Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VMULPS       Y7, Y7, Y10
+	VMULPS       Y9, Y9, Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD213PS  Y7, Y10, Y12
+	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y12, Y7
+	VFMADD213PS  Y9, Y13, Y9
+	VCMPPS       $0x1e, 64(AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 64(AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCMPPS       $0x00, 96(AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y9, Y6, Y9
+	VADDPS       Y7, Y9, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JNZ          iter
+
+rest:
+	TESTQ        CX, CX
+	JZ           sum
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y6
+	VMOVUPS      (AX), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y9, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (AX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+
+tail:
+	TESTQ      CX, CX
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y6
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_47
+	VMASKMOVPS (AX), Y6, Y7
+	JMP        tail_loaded_48
+
+tail_page_47:
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
+	XORQ    DX, DX
+
+copy_49:
+	CMPQ DX, CX
+	JAE  copied_50
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_49
+
+copied_50:
+	VMOVUPS (SP), Y7
+
+tail_loaded_48:
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VMULPS       Y8, Y8, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
+	VFMADD213PS  Y8, Y0, Y10
+	VPERMPS      exptab8<>+0(SB), Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y6, Y0, Y0
+	VCMPPS       $0x00, Y9, Y2, Y1
+	VANDPS       Y6, Y1, Y1
+	VPSUBD       Y1, Y3, Y3
+	VANDNPS      Y0, Y1, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
+
+sum:
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y3, X1
+	VPADDD       X1, X3, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, AX
+	MOVLQSX      AX, AX
+	VZEROUPPER
+	MOVSD        X0, rest+40(FP)
+	MOVQ         AX, ones+48(FP)
+	RET
+
+// func expSumOnesNoCutAVX2(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumOnesNoCutAVX2(SB), NOSPLIT, $32-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Y0
+	VBROADCASTSS m+52(FP), Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	MOVQ         DX, BX
+	SHRQ         $0x05, BX
+	JZ           rest
+	ANDQ         $0x0000001f, DX
+
+iter:
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VMOVUPS      32(CX), Y7
+	VMOVUPS      32(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, (CX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VCMPPS       $0x00, 32(CX), Y1, Y7
+	VPSUBD       Y7, Y2, Y2
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y6, (AX)
+	VMOVUPS      Y8, 32(AX)
+	VADDPS       Y5, Y7, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VMOVUPS      64(CX), Y5
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      96(CX), Y7
+	VMOVUPS      96(CX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, 64(CX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VCMPPS       $0x00, 96(CX), Y1, Y7
+	VPSUBD       Y7, Y2, Y2
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y6, 64(AX)
+	VMOVUPS      Y8, 96(AX)
+	VADDPS       Y5, Y7, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000080, CX
+	DECQ         BX
+	JNZ          iter
+
+rest:
+	TESTQ        DX, DX
+	JZ           sum
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (CX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (CX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+	CMPQ         DX, $0x00000008
+	JB           tail
+	VMOVUPS      (CX), Y5
+	VMOVUPS      (CX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (CX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000020, CX
+	SUBQ         $0x00000008, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), BX
+	MOVQ       $0x00000008, SI
+	SUBQ       DX, SI
+	VMOVDQU    (BX)(SI*4), Y5
+	LEAQ       (CX), BX
+	ANDQ       $0x00000fff, BX
+	CMPQ       BX, $0x00000fe0
+	JA         tail_page_51
+	VMASKMOVPS (CX), Y5, Y6
+	JMP        tail_loaded_52
+
+tail_page_51:
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
+	XORQ    BX, BX
+
+copy_53:
+	CMPQ BX, DX
+	JAE  copied_54
+	MOVL (CX)(BX*4), SI
+	MOVL SI, (SP)(BX*4)
+	INCQ BX
+	JMP  copy_53
+
+copied_54:
+	VMOVUPS (SP), Y6
+
+tail_loaded_52:
+	VMOVUPS      Y6, Y7
+	VMOVUPS      Y6, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VMULPS       Y7, Y7, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
+	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y9, Y0
+	VANDPS       Y5, Y0, Y0
+	VCMPPS       $0x00, Y8, Y1, Y1
+	VANDPS       Y5, Y1, Y1
+	VPSUBD       Y1, Y2, Y2
+	VANDNPS      Y0, Y1, Y1
+	VMOVUPS      Y0, (SP)
+	XORQ         CX, CX
+
+copy_55:
+	CMPQ CX, DX
+	JAE  copied_56
+	MOVL (SP)(CX*4), BX
+	MOVL BX, (AX)(CX*4)
+	INCQ CX
+	JMP  copy_55
+
+copied_56:
+	VCVTPS2PD    X1, Y0
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y3, Y3
+	VADDPD       Y1, Y4, Y4
+
+sum:
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, AX
+	MOVLQSX      AX, AX
+	VZEROUPPER
+	MOVSD        X0, rest+56(FP)
+	MOVQ         AX, ones+64(FP)
+	RET
+
+// func expSumOnesNoCutNoStoreAVX2(x []float32, c float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX2, FMA3, SSE2
+TEXT ·expSumOnesNoCutNoStoreAVX2(SB), NOSPLIT, $32-48
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Y0
+	VBROADCASTSS m+28(FP), Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	MOVQ         CX, DX
+	SHRQ         $0x05, DX
+	JZ           rest
+	ANDQ         $0x0000001f, CX
+
+iter:
+	VMOVUPS      (AX), Y5
+	VMOVUPS      (AX), Y6
+	VMOVUPS      32(AX), Y7
+	VMOVUPS      32(AX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, (AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCMPPS       $0x00, 32(AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y8, Y5, Y8
+	VADDPS       Y6, Y8, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      64(AX), Y6
+	VMOVUPS      96(AX), Y7
+	VMOVUPS      96(AX), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, 64(AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCMPPS       $0x00, 96(AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y8, Y5, Y8
+	VADDPS       Y6, Y8, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JNZ          iter
+
+rest:
+	TESTQ        CX, CX
+	JZ           sum
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y5
+	VMOVUPS      (AX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y5
+	VMOVUPS      (AX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	CMPQ         CX, $0x00000008
+	JB           tail
+	VMOVUPS      (AX), Y5
+	VMOVUPS      (AX), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (AX), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+
+tail:
+	TESTQ      CX, CX
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), DX
+	MOVQ       $0x00000008, BX
+	SUBQ       CX, BX
+	VMOVDQU    (DX)(BX*4), Y5
+	LEAQ       (AX), DX
+	ANDQ       $0x00000fff, DX
+	CMPQ       DX, $0x00000fe0
+	JA         tail_page_57
+	VMASKMOVPS (AX), Y5, Y6
+	JMP        tail_loaded_58
+
+tail_page_57:
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
+	XORQ    DX, DX
+
+copy_59:
+	CMPQ DX, CX
+	JAE  copied_60
+	MOVL (AX)(DX*4), BX
+	MOVL BX, (SP)(DX*4)
+	INCQ DX
+	JMP  copy_59
+
+copied_60:
+	VMOVUPS (SP), Y6
+
+tail_loaded_58:
+	VMOVUPS      Y6, Y7
+	VMOVUPS      Y6, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VMULPS       Y7, Y7, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
+	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y9, Y0
+	VANDPS       Y5, Y0, Y0
+	VCMPPS       $0x00, Y8, Y1, Y1
+	VANDPS       Y5, Y1, Y1
+	VPSUBD       Y1, Y2, Y2
+	VANDNPS      Y0, Y1, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y3, Y3
+	VADDPD       Y0, Y4, Y4
+
+sum:
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, AX
+	MOVLQSX      AX, AX
+	VZEROUPPER
+	MOVSD        X0, rest+32(FP)
+	MOVQ         AX, ones+40(FP)
+	RET
+
 // func softmaxSmallAVX2(dst []float32, x []float32, cols int, rows int) int
 // Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·softmaxSmallAVX2(SB), NOSPLIT, $0-72
@@ -4354,41 +5496,41 @@ div_pf_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_41
+	JA         tail_page_61
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_42
+	JMP        tail_loaded_62
 
-tail_page_41:
+tail_page_61:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_43:
+copy_63:
 	CMPQ BX, DX
-	JAE  copied_44
+	JAE  copied_64
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_43
+	JMP  copy_63
 
-copied_44:
+copied_64:
 	VMOVUPS (SP), Y2
 
-tail_loaded_42:
+tail_loaded_62:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_45:
+copy_65:
 	CMPQ CX, DX
-	JAE  copied_46
+	JAE  copied_66
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_45
+	JMP  copy_65
 
-copied_46:
+copied_66:
 div_pf_done:
 	VZEROUPPER
 	RET
@@ -4440,41 +5582,41 @@ div_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_47
+	JA         tail_page_67
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_48
+	JMP        tail_loaded_68
 
-tail_page_47:
+tail_page_67:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_49:
+copy_69:
 	CMPQ BX, DX
-	JAE  copied_50
+	JAE  copied_70
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_49
+	JMP  copy_69
 
-copied_50:
+copied_70:
 	VMOVUPS (SP), Y2
 
-tail_loaded_48:
+tail_loaded_68:
 	VMULPS      Y1, Y2, Y1
 	VFMADD231PS Y0, Y2, Y1
 	VMOVUPS     Y1, (SP)
 	XORQ        CX, CX
 
-copy_51:
+copy_71:
 	CMPQ CX, DX
-	JAE  copied_52
+	JAE  copied_72
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_51
+	JMP  copy_71
 
-copied_52:
+copied_72:
 div_done:
 	VZEROUPPER
 	RET
@@ -4546,27 +5688,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_53
+	JA         tail_page_73
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_54
+	JMP        tail_loaded_74
 
-tail_page_53:
+tail_page_73:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_55:
+copy_75:
 	CMPQ BX, DX
-	JAE  copied_56
+	JAE  copied_76
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_55
+	JMP  copy_75
 
-copied_56:
+copied_76:
 	VMOVUPS (SP), Y3
 
-tail_loaded_54:
+tail_loaded_74:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -4580,15 +5722,15 @@ tail_loaded_54:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_57:
+copy_77:
 	CMPQ CX, DX
-	JAE  copied_58
+	JAE  copied_78
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_57
+	JMP  copy_77
 
-copied_58:
+copied_78:
 sub_done:
 	VZEROUPPER
 	RET
@@ -4814,27 +5956,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_59
+	JA         tail_page_79
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_60
+	JMP        tail_loaded_80
 
-tail_page_59:
+tail_page_79:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_61:
+copy_81:
 	CMPQ DX, CX
-	JAE  copied_62
+	JAE  copied_82
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_61
+	JMP  copy_81
 
-copied_62:
+copied_82:
 	VMOVUPS (SP), X8
 
-tail_loaded_60:
+tail_loaded_80:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -5167,52 +6309,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_63
+	JA         tail_page_83
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_64
+	JMP        tail_loaded_84
 
-tail_page_63:
+tail_page_83:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_65:
+copy_85:
 	CMPQ BX, DX
-	JAE  copied_66
+	JAE  copied_86
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_65
+	JMP  copy_85
 
-copied_66:
+copied_86:
 	VMOVUPS (SP), X9
 
-tail_loaded_64:
+tail_loaded_84:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_67
+	JA         tail_page_87
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_68
+	JMP        tail_loaded_88
 
-tail_page_67:
+tail_page_87:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_69:
+copy_89:
 	CMPQ AX, DX
-	JAE  copied_70
+	JAE  copied_90
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_69
+	JMP  copy_89
 
-copied_70:
+copied_90:
 	VMOVUPS (SP), X8
 
-tail_loaded_68:
+tail_loaded_88:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -5365,54 +6507,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_71
+	JA         tail_page_91
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_72
+	JMP        tail_loaded_92
 
-tail_page_71:
+tail_page_91:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_73:
+copy_93:
 	CMPQ SI, BX
-	JAE  copied_74
+	JAE  copied_94
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_73
+	JMP  copy_93
 
-copied_74:
+copied_94:
 	VMOVUPS (SP), Y4
 
-tail_loaded_72:
+tail_loaded_92:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_75
+	JA           tail_page_95
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_76
+	JMP          tail_loaded_96
 
-tail_page_75:
+tail_page_95:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_77:
+copy_97:
 	CMPQ CX, BX
-	JAE  copied_78
+	JAE  copied_98
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_77
+	JMP  copy_97
 
-copied_78:
+copied_98:
 	VMOVUPS (SP), Y5
 
-tail_loaded_76:
+tail_loaded_96:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -5428,15 +6570,15 @@ tail_loaded_76:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_79:
+copy_99:
 	CMPQ CX, BX
-	JAE  copied_80
+	JAE  copied_100
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_79
+	JMP  copy_99
 
-copied_80:
+copied_100:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -5606,27 +6748,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_81
+	JA         tail_page_101
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_82
+	JMP        tail_loaded_102
 
-tail_page_81:
+tail_page_101:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_83:
+copy_103:
 	CMPQ SI, BX
-	JAE  copied_84
+	JAE  copied_104
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_83
+	JMP  copy_103
 
-copied_84:
+copied_104:
 	VMOVUPS (SP), Y3
 
-tail_loaded_82:
+tail_loaded_102:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -5687,27 +6829,27 @@ tail_loaded_82:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_85
+	JA           tail_page_105
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_86
+	JMP          tail_loaded_106
 
-tail_page_85:
+tail_page_105:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_87:
+copy_107:
 	CMPQ CX, BX
-	JAE  copied_88
+	JAE  copied_108
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_87
+	JMP  copy_107
 
-copied_88:
+copied_108:
 	VMOVUPS (SP), Y2
 
-tail_loaded_86:
+tail_loaded_106:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -5719,15 +6861,15 @@ tail_loaded_86:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_89:
+copy_109:
 	CMPQ CX, BX
-	JAE  copied_90
+	JAE  copied_110
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_89
+	JMP  copy_109
 
-copied_90:
+copied_110:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -5919,27 +7061,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_91
+	JA         tail_page_111
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_92
+	JMP        tail_loaded_112
 
-tail_page_91:
+tail_page_111:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_93:
+copy_113:
 	CMPQ SI, BX
-	JAE  copied_94
+	JAE  copied_114
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_93
+	JMP  copy_113
 
-copied_94:
+copied_114:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_92:
+tail_loaded_112:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -5992,27 +7134,27 @@ tail_loaded_92:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_95
+	JA           tail_page_115
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_96
+	JMP          tail_loaded_116
 
-tail_page_95:
+tail_page_115:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_97:
+copy_117:
 	CMPQ CX, BX
-	JAE  copied_98
+	JAE  copied_118
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_97
+	JMP  copy_117
 
-copied_98:
+copied_118:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_96:
+tail_loaded_116:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -6038,15 +7180,15 @@ tail_loaded_96:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_99:
+copy_119:
 	CMPQ CX, BX
-	JAE  copied_100
+	JAE  copied_120
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_99
+	JMP  copy_119
 
-copied_100:
+copied_120:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -6242,27 +7384,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_101
+	JA         tail_page_121
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_102
+	JMP        tail_loaded_122
 
-tail_page_101:
+tail_page_121:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_103:
+copy_123:
 	CMPQ DX, CX
-	JAE  copied_104
+	JAE  copied_124
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_103
+	JMP  copy_123
 
-copied_104:
+copied_124:
 	VMOVUPS (SP), Y5
 
-tail_loaded_102:
+tail_loaded_122:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -7936,6 +9078,1022 @@ tail:
 
 sum:
 	VZEROUPPER
+	RET
+
+// func expSumOnesAVX512(dst []float32, x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesAVX512(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Z0
+	VBROADCASTSS t+52(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VBROADCASTSS m+56(FP), Z7
+	VPXORD       Z8, Z8, Z8
+	VMOVUPS      onei32<>+0(SB), Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           rest
+	ANDQ         $0x0000003f, DX
+
+iter:
+	VMOVUPS       (CX), Z12
+	VMOVUPS       (CX), Z13
+	VMOVUPS       64(CX), Z14
+	VMOVUPS       64(CX), Z15
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VCMPPS        $0x15, Z1, Z15, K4
+	VCMPPS        $0x00, Z7, Z15, K5
+	VCMPPS        $0x04, Z7, Z15, K4, K6
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VFNMADD231PS  Z4, Z16, Z13
+	VFNMADD231PS  Z4, Z17, Z15
+	VMULPS        Z13, Z13, Z16
+	VMULPS        Z15, Z15, Z17
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VFMADD213PS   Z6, Z13, Z20
+	VFMADD213PS   Z6, Z15, Z21
+	VFMADD213PS   Z13, Z16, Z20
+	VFMADD213PS   Z15, Z17, Z21
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z20, K1, Z13
+	VFMADD213PS.Z Z15, Z21, K4, Z15
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z13, K3, Z12
+	VPADDD        Z9, Z8, K5, Z8
+	VMOVUPS.Z     Z15, K6, Z14
+	VMOVUPS       Z13, (AX)
+	VMOVUPS       Z15, 64(AX)
+	VADDPS        Z12, Z14, Z12
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VMOVUPS       128(CX), Z12
+	VMOVUPS       128(CX), Z13
+	VMOVUPS       192(CX), Z14
+	VMOVUPS       192(CX), Z15
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VCMPPS        $0x15, Z1, Z15, K4
+	VCMPPS        $0x00, Z7, Z15, K5
+	VCMPPS        $0x04, Z7, Z15, K4, K6
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VFNMADD231PS  Z4, Z16, Z13
+	VFNMADD231PS  Z4, Z17, Z15
+	VMULPS        Z13, Z13, Z16
+	VMULPS        Z15, Z15, Z17
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VFMADD213PS   Z6, Z13, Z20
+	VFMADD213PS   Z6, Z15, Z21
+	VFMADD213PS   Z13, Z16, Z20
+	VFMADD213PS   Z15, Z17, Z21
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z20, K1, Z13
+	VFMADD213PS.Z Z15, Z21, K4, Z15
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z13, K3, Z12
+	VPADDD        Z9, Z8, K5, Z8
+	VMOVUPS.Z     Z15, K6, Z14
+	VMOVUPS       Z13, 128(AX)
+	VMOVUPS       Z15, 192(AX)
+	VADDPS        Z12, Z14, Z12
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+
+rest:
+	TESTQ         DX, DX
+	JZ            sum
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z12
+	VMOVUPS       (CX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z13, K3, Z12
+	VMOVUPS       Z13, (AX)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z12
+	VMOVUPS       (CX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z13, K3, Z12
+	VMOVUPS       Z13, (AX)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z12
+	VMOVUPS       (CX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z13, K3, Z12
+	VMOVUPS       Z13, (AX)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+
+tail:
+	TESTQ         DX, DX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z12
+	VMOVUPS.Z     (CX), K1, Z13
+	VCMPPS        $0x15, Z1, Z13, K1, K2
+	VCMPPS        $0x00, Z7, Z13, K1, K3
+	VCMPPS        $0x04, Z7, Z13, K2, K4
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z3, Z0, Z13
+	VFNMADD231PS  Z4, Z0, Z13
+	VMULPS        Z13, Z13, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z6, Z13, Z1
+	VFMADD213PS   Z13, Z0, Z1
+	VPERMPS       Z5, Z12, Z0
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VPADDD        Z9, Z8, K3, Z8
+	VMOVUPS.Z     Z0, K4, Z1
+	VMOVUPS       Z0, K1, (AX)
+	VCVTPS2PD     Y1, Z0
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z10, Z10
+	VADDPD        Z1, Z11, Z11
+
+sum:
+	VADDPD        Z11, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPD        Y0, Y10, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z8, Y18
+	VPADDD        Z8, Z18, Z18
+	VEXTRACTI32X4 $0x01, Z18, X19
+	VPADDD        Z18, Z19, Z19
+	VPSHUFD       $0x0e, Z19, Z0
+	VPADDD        Z0, Z19, Z19
+	VPSHUFD       $0x01, Z19, Z0
+	VPADDD        Z0, Z19, Z19
+	VMOVD         X19, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+64(FP)
+	MOVQ          AX, ones+72(FP)
+	RET
+
+// func expSumOnesNoStoreAVX512(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesNoStoreAVX512(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Z0
+	VBROADCASTSS t+28(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VBROADCASTSS m+32(FP), Z7
+	VPXORD       Z8, Z8, Z8
+	VMOVUPS      onei32<>+0(SB), Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	MOVQ         CX, DX
+	SHRQ         $0x06, DX
+	JZ           rest
+	ANDQ         $0x0000003f, CX
+
+iter:
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VMOVUPS       64(AX), Z14
+	VMOVUPS       64(AX), Z15
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x00, Z7, Z15, K4
+	VCMPPS        $0x04, Z7, Z15, K3, K3
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VFNMADD231PS  Z4, Z16, Z13
+	VFNMADD231PS  Z4, Z17, Z15
+	VMULPS        Z13, Z13, Z16
+	VMULPS        Z15, Z15, Z17
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VFMADD213PS   Z6, Z13, Z20
+	VFMADD213PS   Z6, Z15, Z21
+	VFMADD213PS   Z13, Z16, Z20
+	VFMADD213PS   Z15, Z17, Z21
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z20, K1, Z13
+	VFMADD213PS.Z Z15, Z21, K3, Z15
+	VPADDD        Z9, Z8, K2, Z8
+	VPADDD        Z9, Z8, K4, Z8
+	VADDPS        Z13, Z15, Z12
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VMOVUPS       128(AX), Z12
+	VMOVUPS       128(AX), Z13
+	VMOVUPS       192(AX), Z14
+	VMOVUPS       192(AX), Z15
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x00, Z7, Z15, K4
+	VCMPPS        $0x04, Z7, Z15, K3, K3
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VFNMADD231PS  Z4, Z16, Z13
+	VFNMADD231PS  Z4, Z17, Z15
+	VMULPS        Z13, Z13, Z16
+	VMULPS        Z15, Z15, Z17
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VFMADD213PS   Z6, Z13, Z20
+	VFMADD213PS   Z6, Z15, Z21
+	VFMADD213PS   Z13, Z16, Z20
+	VFMADD213PS   Z15, Z17, Z21
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z20, K1, Z13
+	VFMADD213PS.Z Z15, Z21, K3, Z15
+	VPADDD        Z9, Z8, K2, Z8
+	VPADDD        Z9, Z8, K4, Z8
+	VADDPS        Z13, Z15, Z12
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	ADDQ          $0x00000100, AX
+	DECQ          DX
+	JNZ           iter
+
+rest:
+	TESTQ         CX, CX
+	JZ            sum
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z12
+	VMOVUPS       (AX), Z13
+	VCMPPS        $0x15, Z1, Z13, K1
+	VCMPPS        $0x00, Z7, Z13, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z3, Z14, Z13
+	VFNMADD231PS  Z4, Z14, Z13
+	VMULPS        Z13, Z13, Z14
+	VMOVUPS       exptab16c3<>+0(SB), Z15
+	VFMADD213PS   Z6, Z13, Z15
+	VFMADD213PS   Z13, Z14, Z15
+	VPERMPS       Z5, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z15, K1, Z13
+	VPADDD        Z9, Z8, K2, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+
+tail:
+	TESTQ         CX, CX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS.Z     (AX), K1, Z12
+	VMOVUPS.Z     (AX), K1, Z13
+	VCMPPS        $0x15, Z1, Z13, K1, K2
+	VCMPPS        $0x00, Z7, Z13, K1, K1
+	VCMPPS        $0x04, Z7, Z13, K2, K2
+	VFMADD132PS   Z2, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z3, Z0, Z13
+	VFNMADD231PS  Z4, Z0, Z13
+	VMULPS        Z13, Z13, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z6, Z13, Z1
+	VFMADD213PS   Z13, Z0, Z1
+	VPERMPS       Z5, Z12, Z0
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VPADDD        Z9, Z8, K1, Z8
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z10, Z10
+	VADDPD        Z0, Z11, Z11
+
+sum:
+	VADDPD        Z11, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPD        Y0, Y10, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z8, Y18
+	VPADDD        Z8, Z18, Z18
+	VEXTRACTI32X4 $0x01, Z18, X19
+	VPADDD        Z18, Z19, Z19
+	VPSHUFD       $0x0e, Z19, Z0
+	VPADDD        Z0, Z19, Z19
+	VPSHUFD       $0x01, Z19, Z0
+	VPADDD        Z0, Z19, Z19
+	VMOVD         X19, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+40(FP)
+	MOVQ          AX, ones+48(FP)
+	RET
+
+// func expSumOnesNoCutAVX512(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesNoCutAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Z0
+	VMOVUPS      log2e32<>+0(SB), Z1
+	VMOVUPS      ln2hi32<>+0(SB), Z2
+	VMOVUPS      ln2lo32<>+0(SB), Z3
+	VMOVUPS      exptab16<>+0(SB), Z4
+	VMOVUPS      exptab16c2<>+0(SB), Z5
+	VBROADCASTSS m+52(FP), Z6
+	VPXORD       Z7, Z7, Z7
+	VMOVUPS      onei32<>+0(SB), Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           rest
+	ANDQ         $0x0000003f, DX
+
+iter:
+	VMOVUPS       (CX), Z11
+	VMOVUPS       (CX), Z12
+	VMOVUPS       64(CX), Z13
+	VMOVUPS       64(CX), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS   Z12, Z19, Z12
+	VFMADD213PS   Z14, Z20, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VPADDD        Z8, Z7, K3, Z7
+	VMOVUPS.Z     Z14, K4, Z13
+	VMOVUPS       Z12, (AX)
+	VMOVUPS       Z14, 64(AX)
+	VADDPS        Z11, Z13, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	VMOVUPS       128(CX), Z11
+	VMOVUPS       128(CX), Z12
+	VMOVUPS       192(CX), Z13
+	VMOVUPS       192(CX), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS   Z12, Z19, Z12
+	VFMADD213PS   Z14, Z20, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VPADDD        Z8, Z7, K3, Z7
+	VMOVUPS.Z     Z14, K4, Z13
+	VMOVUPS       Z12, 128(AX)
+	VMOVUPS       Z14, 192(AX)
+	VADDPS        Z11, Z13, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+
+rest:
+	TESTQ         DX, DX
+	JZ            sum
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z11
+	VMOVUPS       (CX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (AX)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z11
+	VMOVUPS       (CX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (AX)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z11
+	VMOVUPS       (CX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (AX)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+
+tail:
+	TESTQ         DX, DX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z11
+	VMOVUPS.Z     (CX), K1, Z12
+	VCMPPS        $0x00, Z6, Z12, K1, K2
+	VCMPPS        $0x04, Z6, Z12, K1, K3
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z0
+	VFNMADD231PS  Z2, Z0, Z12
+	VFNMADD231PS  Z3, Z0, Z12
+	VMULPS        Z12, Z12, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z5, Z12, Z1
+	VFMADD213PS   Z12, Z0, Z1
+	VPERMPS       Z4, Z11, Z0
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VPADDD        Z8, Z7, K2, Z7
+	VMOVUPS.Z     Z0, K3, Z1
+	VMOVUPS       Z0, K1, (AX)
+	VCVTPS2PD     Y1, Z0
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z9, Z9
+	VADDPD        Z1, Z10, Z10
+
+sum:
+	VADDPD        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPD        Y0, Y9, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z7, Y17
+	VPADDD        Z7, Z17, Z17
+	VEXTRACTI32X4 $0x01, Z17, X18
+	VPADDD        Z17, Z18, Z18
+	VPSHUFD       $0x0e, Z18, Z0
+	VPADDD        Z0, Z18, Z18
+	VPSHUFD       $0x01, Z18, Z0
+	VPADDD        Z0, Z18, Z18
+	VMOVD         X18, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+56(FP)
+	MOVQ          AX, ones+64(FP)
+	RET
+
+// func expSumOnesNoCutNoStoreAVX512(x []float32, c float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesNoCutNoStoreAVX512(SB), NOSPLIT, $0-48
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Z0
+	VMOVUPS      log2e32<>+0(SB), Z1
+	VMOVUPS      ln2hi32<>+0(SB), Z2
+	VMOVUPS      ln2lo32<>+0(SB), Z3
+	VMOVUPS      exptab16<>+0(SB), Z4
+	VMOVUPS      exptab16c2<>+0(SB), Z5
+	VBROADCASTSS m+28(FP), Z6
+	VPXORD       Z7, Z7, Z7
+	VMOVUPS      onei32<>+0(SB), Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	MOVQ         CX, DX
+	SHRQ         $0x06, DX
+	JZ           rest
+	ANDQ         $0x0000003f, CX
+
+iter:
+	VMOVUPS       (AX), Z11
+	VMOVUPS       (AX), Z12
+	VMOVUPS       64(AX), Z13
+	VMOVUPS       64(AX), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z12, Z19, K2, Z12
+	VFMADD213PS.Z Z14, Z20, K4, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VPADDD        Z8, Z7, K3, Z7
+	VADDPS        Z12, Z14, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	VMOVUPS       128(AX), Z11
+	VMOVUPS       128(AX), Z12
+	VMOVUPS       192(AX), Z13
+	VMOVUPS       192(AX), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z12, Z19, K2, Z12
+	VFMADD213PS.Z Z14, Z20, K4, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VPADDD        Z8, Z7, K3, Z7
+	VADDPS        Z12, Z14, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000100, AX
+	DECQ          DX
+	JNZ           iter
+
+rest:
+	TESTQ         CX, CX
+	JZ            sum
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z11
+	VMOVUPS       (AX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z11
+	VMOVUPS       (AX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z11
+	VMOVUPS       (AX), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+
+tail:
+	TESTQ         CX, CX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS.Z     (AX), K1, Z11
+	VMOVUPS.Z     (AX), K1, Z12
+	VCMPPS        $0x00, Z6, Z12, K1, K2
+	VCMPPS        $0x04, Z6, Z12, K1, K1
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z0
+	VFNMADD231PS  Z2, Z0, Z12
+	VFNMADD231PS  Z3, Z0, Z12
+	VMULPS        Z12, Z12, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z5, Z12, Z1
+	VFMADD213PS   Z12, Z0, Z1
+	VPERMPS       Z4, Z11, Z0
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VPADDD        Z8, Z7, K2, Z7
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z9, Z9
+	VADDPD        Z0, Z10, Z10
+
+sum:
+	VADDPD        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPD        Y0, Y9, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z7, Y17
+	VPADDD        Z7, Z17, Z17
+	VEXTRACTI32X4 $0x01, Z17, X18
+	VPADDD        Z17, Z18, Z18
+	VPSHUFD       $0x0e, Z18, Z0
+	VPADDD        Z0, Z18, Z18
+	VPSHUFD       $0x01, Z18, Z0
+	VPADDD        Z0, Z18, Z18
+	VMOVD         X18, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+32(FP)
+	MOVQ          AX, ones+40(FP)
 	RET
 
 // func softmaxSmallAVX512(dst []float32, x []float32, cols int, rows int) int
@@ -10854,27 +13012,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_105
+	JA         tail_page_125
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_106
+	JMP        tail_loaded_126
 
-tail_page_105:
+tail_page_125:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_107:
+copy_127:
 	CMPQ DX, CX
-	JAE  copied_108
+	JAE  copied_128
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_107
+	JMP  copy_127
 
-copied_108:
+copied_128:
 	VMOVUPS (SP), Y9
 
-tail_loaded_106:
+tail_loaded_126:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -11112,27 +13270,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_109
+	JA         tail_page_129
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_110
+	JMP        tail_loaded_130
 
-tail_page_109:
+tail_page_129:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_111:
+copy_131:
 	CMPQ BX, DX
-	JAE  copied_112
+	JAE  copied_132
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_111
+	JMP  copy_131
 
-copied_112:
+copied_132:
 	VMOVUPS (SP), Y6
 
-tail_loaded_110:
+tail_loaded_130:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -11184,15 +13342,15 @@ tail_loaded_110:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_113:
+copy_133:
 	CMPQ CX, DX
-	JAE  copied_114
+	JAE  copied_134
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_113
+	JMP  copy_133
 
-copied_114:
+copied_134:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -11432,10 +13590,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_115
+	JZ           div64_ok_135
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_115:
+div64_ok_135:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -11451,10 +13609,10 @@ div64_ok_115:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_116
+	JZ           div64_ok_136
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_116:
+div64_ok_136:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -11470,10 +13628,10 @@ div64_ok_116:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_117
+	JZ           div64_ok_137
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_117:
+div64_ok_137:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -11489,10 +13647,10 @@ div64_ok_117:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_118
+	JZ           div64_ok_138
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_118:
+div64_ok_138:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -11516,10 +13674,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_119
+	JZ           div64_ok_139
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_119:
+div64_ok_139:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -11536,27 +13694,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_120
+	JA         tail_page_140
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_121
+	JMP        tail_loaded_141
 
-tail_page_120:
+tail_page_140:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_122:
+copy_142:
 	CMPQ BX, DX
-	JAE  copied_123
+	JAE  copied_143
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_122
+	JMP  copy_142
 
-copied_123:
+copied_143:
 	VMOVUPS (SP), Y5
 
-tail_loaded_121:
+tail_loaded_141:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -11570,22 +13728,22 @@ tail_loaded_121:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_124
+	JZ           div64_ok_144
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_124:
+div64_ok_144:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_125:
+copy_145:
 	CMPQ CX, DX
-	JAE  copied_126
+	JAE  copied_146
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_125
+	JMP  copy_145
 
-copied_126:
+copied_146:
 div64_done:
 	VZEROUPPER
 	RET
@@ -11687,7 +13845,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_127
+	JZ           expsum64_notiny_147
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -11704,7 +13862,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_127:
+expsum64_notiny_147:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -11786,7 +13944,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_128
+	JZ           expsum64_notiny_148
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -11803,7 +13961,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_128:
+expsum64_notiny_148:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -11843,27 +14001,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_129
+	JA         tail_page_149
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_130
+	JMP        tail_loaded_150
 
-tail_page_129:
+tail_page_149:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_131:
+copy_151:
 	CMPQ BX, DX
-	JAE  copied_132
+	JAE  copied_152
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_131
+	JMP  copy_151
 
-copied_132:
+copied_152:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_130:
+tail_loaded_150:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -11913,7 +14071,7 @@ tail_loaded_130:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_133
+	JZ           expsum64_notiny_153
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -11930,7 +14088,7 @@ tail_loaded_130:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_133:
+expsum64_notiny_153:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -11944,15 +14102,15 @@ expsum64_notiny_133:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_134:
+copy_154:
 	CMPQ CX, DX
-	JAE  copied_135
+	JAE  copied_155
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_134
+	JMP  copy_154
 
-copied_135:
+copied_155:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -12124,7 +14282,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_136
+	JZ           expsumns64_notiny_156
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -12141,7 +14299,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_136:
+expsumns64_notiny_156:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -12221,7 +14379,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_137
+	JZ           expsumns64_notiny_157
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -12238,7 +14396,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_137:
+expsumns64_notiny_157:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -12276,27 +14434,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_138
+	JA         tail_page_158
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_139
+	JMP        tail_loaded_159
 
-tail_page_138:
+tail_page_158:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_140:
+copy_160:
 	CMPQ DX, CX
-	JAE  copied_141
+	JAE  copied_161
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_140
+	JMP  copy_160
 
-copied_141:
+copied_161:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_139:
+tail_loaded_159:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -12346,7 +14504,7 @@ tail_loaded_139:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_142
+	JZ           expsumns64_notiny_162
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -12363,7 +14521,7 @@ tail_loaded_139:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_142:
+expsumns64_notiny_162:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -12521,27 +14679,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_143
+	JA         tail_page_163
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_144
+	JMP        tail_loaded_164
 
-tail_page_143:
+tail_page_163:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_145:
+copy_165:
 	CMPQ BX, DX
-	JAE  copied_146
+	JAE  copied_166
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_145
+	JMP  copy_165
 
-copied_146:
+copied_166:
 	VMOVUPS (SP), Y2
 
-tail_loaded_144:
+tail_loaded_164:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -12555,15 +14713,15 @@ tail_loaded_144:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_147:
+copy_167:
 	CMPQ CX, DX
-	JAE  copied_148
+	JAE  copied_168
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_147
+	JMP  copy_167
 
-copied_148:
+copied_168:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -12790,27 +14948,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_149
+	JA         tail_page_169
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_150
+	JMP        tail_loaded_170
 
-tail_page_149:
+tail_page_169:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_151:
+copy_171:
 	CMPQ DX, CX
-	JAE  copied_152
+	JAE  copied_172
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_151
+	JMP  copy_171
 
-copied_152:
+copied_172:
 	VMOVUPS (SP), Y8
 
-tail_loaded_150:
+tail_loaded_170:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -13177,51 +15335,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_153
+	JA         tail_page_173
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_154
+	JMP        tail_loaded_174
 
-tail_page_153:
+tail_page_173:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_155:
+copy_175:
 	CMPQ BX, DX
-	JAE  copied_156
+	JAE  copied_176
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_155
+	JMP  copy_175
 
-copied_156:
+copied_176:
 	VMOVUPS (SP), Y9
 
-tail_loaded_154:
+tail_loaded_174:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_157
+	JA         tail_page_177
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_158
+	JMP        tail_loaded_178
 
-tail_page_157:
+tail_page_177:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_159:
+copy_179:
 	CMPQ AX, DX
-	JAE  copied_160
+	JAE  copied_180
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_159
+	JMP  copy_179
 
-copied_160:
+copied_180:
 	VMOVUPS (SP), Y8
 
-tail_loaded_158:
+tail_loaded_178:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -13370,27 +15528,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_161
+	JA         tail_page_181
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_162
+	JMP        tail_loaded_182
 
-tail_page_161:
+tail_page_181:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_163:
+copy_183:
 	CMPQ SI, BX
-	JAE  copied_164
+	JAE  copied_184
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_163
+	JMP  copy_183
 
-copied_164:
+copied_184:
 	VMOVUPS (SP), Y3
 
-tail_loaded_162:
+tail_loaded_182:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -13402,40 +15560,40 @@ tail_loaded_162:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_165
+	JA         tail_page_185
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_166
+	JMP        tail_loaded_186
 
-tail_page_165:
+tail_page_185:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_167:
+copy_187:
 	CMPQ DX, BX
-	JAE  copied_168
+	JAE  copied_188
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_167
+	JMP  copy_187
 
-copied_168:
+copied_188:
 	VMOVUPS (SP), Y0
 
-tail_loaded_166:
+tail_loaded_186:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_169:
+copy_189:
 	CMPQ CX, BX
-	JAE  copied_170
+	JAE  copied_190
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_169
+	JMP  copy_189
 
-copied_170:
+copied_190:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -13462,7 +15620,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_171
+	JCC          expmulsub64_bail_191
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -13539,7 +15697,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_171
+	JCC          expmulsub64_bail_191
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -13615,27 +15773,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_172
+	JA         tail_page_192
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_173
+	JMP        tail_loaded_193
 
-tail_page_172:
+tail_page_192:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_174:
+copy_194:
 	CMPQ SI, BX
-	JAE  copied_175
+	JAE  copied_195
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_174
+	JMP  copy_194
 
-copied_175:
+copied_195:
 	VMOVUPS (SP), Y3
 
-tail_loaded_173:
+tail_loaded_193:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -13643,7 +15801,7 @@ tail_loaded_173:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_171
+	JCC          expmulsub64_bail_191
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -13701,46 +15859,46 @@ tail_loaded_173:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_176
+	JA           tail_page_196
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_177
+	JMP          tail_loaded_197
 
-tail_page_176:
+tail_page_196:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_178:
+copy_198:
 	CMPQ CX, BX
-	JAE  copied_179
+	JAE  copied_199
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_178
+	JMP  copy_198
 
-copied_179:
+copied_199:
 	VMOVUPS (SP), Y2
 
-tail_loaded_177:
+tail_loaded_197:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_180:
+copy_200:
 	CMPQ CX, BX
-	JAE  copied_181
+	JAE  copied_201
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_180
+	JMP  copy_200
 
-copied_181:
+copied_201:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_171:
+expmulsub64_bail_191:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -13814,7 +15972,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_182
+	JNZ          softgrad64_bail_202
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -13898,7 +16056,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_182
+	JNZ          softgrad64_bail_202
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -13944,27 +16102,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_183
+	JA         tail_page_203
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_184
+	JMP        tail_loaded_204
 
-tail_page_183:
+tail_page_203:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_185:
+copy_205:
 	CMPQ SI, BX
-	JAE  copied_186
+	JAE  copied_206
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_185
+	JMP  copy_205
 
-copied_186:
+copied_206:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_184:
+tail_loaded_204:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -14010,7 +16168,7 @@ tail_loaded_184:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_182
+	JNZ          softgrad64_bail_202
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -14024,27 +16182,27 @@ tail_loaded_184:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_187
+	JA           tail_page_207
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_188
+	JMP          tail_loaded_208
 
-tail_page_187:
+tail_page_207:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_189:
+copy_209:
 	CMPQ CX, BX
-	JAE  copied_190
+	JAE  copied_210
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_189
+	JMP  copy_209
 
-copied_190:
+copied_210:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_188:
+tail_loaded_208:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -14065,19 +16223,19 @@ tail_loaded_188:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_191:
+copy_211:
 	CMPQ CX, BX
-	JAE  copied_192
+	JAE  copied_212
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_191
+	JMP  copy_211
 
-copied_192:
+copied_212:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_182:
+softgrad64_bail_202:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

@@ -48,6 +48,34 @@ func (k *asmKernels) expSumTotal(dst, x []float32, m, lo float32) (s, mu float64
 	return r.s, mu
 }
 
+// expSumOnes is the set's expSumOnes: expSum's split sum from the table
+// kernels, for rows with |m| below tableMaxAbs. They compute e[i] =
+// exp(x[i] − M·ln2) = exp(x[i] − m)·f with f = exp(mu), count the x[i]
+// == m and sum the others, which rest takes back to exp(x[i] − m) by
+// dividing by f (a float64 rounding). Without the cutoff's compare where
+// the row's smallest element lo is at or above its threshold.
+func (k *asmKernels) expSumOnes(dst, x []float32, m, lo float32) (rest, ones, f float64, ok bool) {
+	if !(m < tableMaxAbs && m > -tableMaxAbs) {
+		return 0, 0, 0, false
+	}
+	c, mu := tableBias(m, k.tableLen)
+	t := expThreshold(m)
+	var s float64
+	var n int
+	switch {
+	case lo >= t && len(dst) == 0:
+		s, n = k.onesNCNS(x, c, m)
+	case lo >= t:
+		s, n = k.onesNoCut(dst[:len(x)], x, c, m)
+	case len(dst) == 0:
+		s, n = k.onesNS(x, c, t, m)
+	default:
+		s, n = k.ones(dst[:len(x)], x, c, t, m)
+	}
+	f = math.Exp(mu)
+	return s / f, float64(n), f, true
+}
+
 // tableRow is one row in flight: its max and min, then its exp's bias and
 // threshold, then its sum.
 type tableRow struct {

@@ -12,7 +12,10 @@ import (
 // The exp of Softmax's pass (expSumTotal): e = exp(x − M·ln2) for a per-row
 // M, M·ln2 within ln2/L below the max m. Softmax divides by Σe, so the
 // factor exp(m − M·ln2) cancels, and without m in the argument no
-// error-free x − m is needed: the reduction starts from x itself.
+// error-free x − m is needed: the reduction starts from x itself. The
+// same exp serves LogSoftmax, LogSumExp and the cross-entropy (expOnes),
+// which count the x == m apart from the others' sum (expSum's split)
+// and divide the factor out of the sum in float64.
 //
 //   - v = x·log2e + c rounded to the grid 1/L by the bias c = magicL − M
 //     (magicL = 1.5·2^(23−log2 L) has ULP 1/L): v = magicL + (N − M) with
@@ -49,6 +52,9 @@ type tableConsts struct {
 	poly  []Op // c2, c3, ...: the highest last
 	// rhi, rlo: when not nil, e is stored times rhi + rlo (rounded once).
 	rhi, rlo VecVirtual
+	// m, when not nil: the x == m are counted in cnt (int32 lanes) and
+	// left out of the sum (onei: AVX-512's 1s to count with).
+	m, cnt, onei VecVirtual
 }
 
 // expTablePoly holds c2, c3 (and c4) of 1 + r + c2·r² + ... for each table
@@ -98,6 +104,9 @@ type totalJob struct {
 	e    VecVirtual
 	xt   VecVirtual    // AVX2 tail with the cutoff: x, for the compare
 	keep OpmaskVirtual // AVX-512: the lanes to keep (cutoff, tail)
+	eq   OpmaskVirtual // AVX-512 ones: the active lanes where x == m
+	sk   OpmaskVirtual // AVX-512 ones with a store: keep without them
+	se   VecVirtual    // ones with a store: e without the x == m, to sum
 }
 
 // tableBodies computes e for each job (j.e) and stores it, interleaving
@@ -118,7 +127,7 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			default:
 				loadTail(j.src, j.t, j.v, 32)
 				VMOVUPS(j.v, j.r)
-				if k.t != nil {
+				if k.t != nil || k.m != nil {
 					j.xt = a.vec()
 					VMOVUPS(j.v, j.xt)
 				}
@@ -137,6 +146,27 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 				VCMPPS(U8(0x15), k.t, j.r, j.t.k, j.keep)
 			case !j.t.full():
 				j.keep = j.t.k
+			}
+			if k.m == nil {
+				return
+			}
+			// The lanes where x == m are counted, not summed: ones.
+			j.eq = K()
+			if j.t.full() {
+				VCMPPS(U8(0x00), k.m, j.r, j.eq)
+			} else {
+				VCMPPS(U8(0x00), k.m, j.r, j.t.k, j.eq)
+			}
+			nk := K()
+			if j.keep != nil {
+				VCMPPS(U8(0x04), k.m, j.r, j.keep, nk) // keep, and x != m (or NaN)
+			} else {
+				VCMPPS(U8(0x04), k.m, j.r, nk)
+			}
+			if j.dst != nil {
+				j.sk = nk
+			} else {
+				j.keep = nk
 			}
 		},
 		func(j *totalJob) { VFMADD132PS(k.log2e, k.c, j.v) },       // v = x·log2e + c
@@ -185,6 +215,35 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			}
 			if j.and != nil {
 				VANDPS(j.and, j.e, j.e)
+			}
+			if k.m != nil {
+				// x == m: counted in cnt (−1 lanes), left out of the sum.
+				eq := a.vec()
+				var src Op = j.src
+				if !j.t.full() {
+					src = j.xt
+				}
+				VCMPPS(U8(0x00), src, k.m, eq)
+				if !j.t.full() {
+					VANDPS(j.t.v, eq, eq)
+				}
+				VPSUBD(eq, k.cnt, k.cnt)
+				if j.dst != nil {
+					j.se = a.vec()
+					VANDNPS(j.e, eq, j.se)
+				} else {
+					VANDNPS(j.e, eq, j.e)
+				}
+			}
+		},
+		func(j *totalJob) {
+			if !a.z || j.eq == nil {
+				return
+			}
+			VPADDD(k.onei, k.cnt, j.eq, k.cnt)
+			if j.sk != nil {
+				j.se = a.vec()
+				VMOVUPS_Z(j.e, j.sk, j.se)
 			}
 		},
 		func(j *totalJob) {
@@ -240,6 +299,7 @@ type tablePass struct {
 	scale     bool // stores e·(rhi+rlo), rounded once
 	sum       bool // returns Σe
 	pf        bool // prefetches pf bytes past x
+	ones      bool // sums the e where x != m, counts the x == m (needs cut)
 }
 
 // expTotal: Softmax's exp-and-sum pass, with or without the cutoff.
@@ -273,6 +333,29 @@ func (a *arch) expStream() {
 			"with e[i] = 0 where x[i] < t, " + bias}})
 }
 
+// expOnes: the table pass for LogSoftmax, LogSumExp and the cross-entropy,
+// with and without a store: the split sum of expSum (the x == m counted,
+// the others summed), from the table exp, which is cheaper than expSum's
+// error-free x − m.
+func (a *arch) expOnes() {
+	l := a.tableSize()
+	bias := fmt.Sprintf("where c = 1.5·2^%d − M, M a multiple of 1/%d,", 23-shift(l), l)
+	ret := "and returns the sum of the e[i] where x[i] != m and the count of the x[i] == m."
+	for _, cut := range []bool{true, false} {
+		name, t, cutdoc := "expSumOnes", "t, ", ", with e[i] = 0 where x[i] < t,"
+		if !cut {
+			name, t, cutdoc = "expSumOnesNoCut", "", " for every x[i] >= the cutoff's t or NaN,"
+		}
+		a.tablePass(tablePass{name: name, sig: "func(dst, x []float32, c, " + t + "m float32) (rest float64, ones int)",
+			cut: cut, store: true, sum: true, ones: true,
+			doc: []string{name + a.suffix + " stores e[i] = exp(x[i] − M·ln2) to dst (len(dst) >= len(x))" + cutdoc, bias, ret}})
+		name += "NoStore"
+		a.tablePass(tablePass{name: name, sig: "func(x []float32, c, " + t + "m float32) (rest float64, ones int)",
+			cut: cut, sum: true, ones: true,
+			doc: []string{name + a.suffix + " computes e[i] = exp(x[i] − M·ln2)" + cutdoc, bias, ret}})
+	}
+}
+
 // tablePass emits one table-exp pass over x.
 func (a *arch) tablePass(p tablePass) {
 	a.fn(p.name, p.sig, p.doc...)
@@ -296,6 +379,14 @@ func (a *arch) tablePass(p tablePass) {
 		t = tv
 	}
 	k := a.tableConsts(cv, t)
+	if p.ones {
+		k.m, k.cnt = a.vec(), a.vec()
+		VBROADCASTSS(paramAddr("m"), k.m)
+		a.zero(k.cnt)
+		if a.z {
+			k.onei = a.bcast(c32("onei32", 1))
+		}
+	}
 	if p.scale {
 		k.rhi, k.rlo = a.vec(), a.vec()
 		VBROADCASTSS(paramAddr("rhi"), k.rhi)
@@ -355,9 +446,13 @@ func (a *arch) tablePass(p tablePass) {
 		}
 	}
 	per := 4 // jobs interleaved
-	if !a.z {
-		per = 2 // 16 registers
+	switch {
+	case !a.z && p.ones && p.store && p.cut:
+		per = 1 // 16 registers, less t, m, the count and e to sum
+	case !a.z, p.ones:
+		per = 2 // 16 registers; 7 opmasks, 3 a vector with ones
 	}
+	var pending []*totalJob // summed in pairs, across groups of jobs
 	for u := 0; u < 4; u += per {
 		var jobs []*totalJob
 		for i := u; i < u+per; i++ {
@@ -365,8 +460,9 @@ func (a *arch) tablePass(p tablePass) {
 		}
 		a.tableBodies(k, jobs)
 		if p.sum {
-			for i := 0; i+1 < len(jobs); i += 2 {
-				pairSum(jobs[i].e, jobs[i+1].e)
+			pending = append(pending, jobs...)
+			for ; len(pending) >= 2; pending = pending[2:] {
+				pairSum(pending[0].summed(), pending[1].summed())
 			}
 		}
 	}
@@ -381,7 +477,7 @@ func (a *arch) tablePass(p tablePass) {
 	JZ(LabelRef("sum"))
 	wide := func(j *totalJob) {
 		if p.sum {
-			lo, hi := a.widenReg(j.e)
+			lo, hi := a.widenReg(j.summed())
 			VADDPD(lo, sums[0], sums[0])
 			VADDPD(hi, sums[1], sums[1])
 		}
@@ -409,7 +505,22 @@ func (a *arch) tablePass(p tablePass) {
 	}
 	VADDPD(sums[1], sums[0], sums[0])
 	r := a.hsum64(sums[0])
+	var ones GPVirtual
+	if p.ones {
+		ones = a.hsumCount(k.cnt)
+	}
 	VZEROUPPER() // before the SSE store of the sum
 	Store(r, ReturnIndex(0))
+	if p.ones {
+		Store(ones, ReturnIndex(1))
+	}
 	RET()
+}
+
+// summed is the e that the job adds to the sum.
+func (j *totalJob) summed() VecVirtual {
+	if j.se != nil {
+		return j.se
+	}
+	return j.e
 }

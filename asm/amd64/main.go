@@ -894,6 +894,7 @@ func main() {
 		a.expTotal(false)
 		a.expTotal(true)
 		a.expStream()
+		a.expOnes()
 		a.softmaxSmall()
 		a.logSoftmaxSmall()
 		a.logSumExpSmall()
