@@ -117,7 +117,7 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 // which BenchmarkSoftmaxRows's 2 MiB batches fall short of where memory
 // bounds them.
 func BenchmarkSoftmaxRowsInCache(b *testing.B) {
-	for _, cols := range []int{10, 1000, 4096, 32000} {
+	for _, cols := range []int{10, 64, 1000, 4096, 32000} { // 64: the per-row cost
 		rows := 32768 / cols
 		b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", Impl(), rows, cols), func(b *testing.B) {
 			x := f32(gen.Logits(newRand(1), rows*cols, 4, 0))
