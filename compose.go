@@ -64,12 +64,29 @@ func splitSum[F Float](k *kernels[F], dst, x []F, m, lo F) (rest, ones, f float6
 }
 
 // logOf returns log(ones + rest) accurately when rest is tiny: the split
-// sum of expSum keeps the exact ones apart for this.
-func logOf(rest, ones float64) float64 {
-	if ones == 1 {
-		return math.Log1p(rest)
+// sum of expSum keeps the exact ones apart for this. float32 rows take
+// log1p from math.Log (assembly on amd64), which is 2–3 times as fast as
+// math.Log1p: a fifth of a cross-entropy row of 32 columns.
+func logOf[F Float](rest, ones float64) float64 {
+	switch {
+	case ones != 1:
+		return math.Log(ones + rest)
+	case is32[F]():
+		return log1pFast(rest)
 	}
-	return math.Log(ones + rest)
+	return math.Log1p(rest)
+}
+
+// log1pFast is log(1 + r) for r >= 0 (or NaN) to within a few float64 ULPs:
+// log(u)·r/(u − 1) with u = fl(1 + r) corrects the rounding of 1 + r
+// (Goldberg, "What every computer scientist should know about
+// floating-point arithmetic", theorem 4).
+func log1pFast(r float64) float64 {
+	u := 1 + r
+	if u == 1 {
+		return r // r < 2^-53: log1p(r) = r(1 − r/2 + …) rounds to r
+	}
+	return math.Log(u) * (r / (u - 1))
 }
 
 // withTail returns the row's rest (the sum of the e other than the ones)
@@ -211,7 +228,7 @@ func logSumExpRow[F Float](k *kernels[F], x []F) (F, float64, rowKind) {
 	if rest != rest {
 		return m, nan, rowNaN
 	}
-	return m, logOf(withTail(x, m, rest), ones), rowFinite
+	return m, logOf[F](withTail(x, m, rest), ones), rowFinite
 }
 
 func logSumExp[F Float](k *kernels[F], x []F) F {
@@ -243,7 +260,7 @@ func logSumExp[F Float](k *kernels[F], x []F) F {
 		// rounding) the row is summed again in double-double. Only
 		// LogSumExp itself cancels.
 		rest, ones := k.expSumPrecise(x, m)
-		l = logOf(withTail(x, m, rest), ones)
+		l = logOf[F](withTail(x, m, rest), ones)
 		if r = float64(m) + l; math.Abs(r) < 0x1p-19+0x1p-26*l && is32[F]() {
 			return F(logSumExpDD(as32(x), float32(m)))
 		}
@@ -368,7 +385,7 @@ func crossEntropyRow[F Float](k *kernels[F], g, x []F, label int, scale float64)
 		_, _, f = splitSum(k, g, x, m, lo)
 	}
 	s := ones + rest
-	loss := (float64(m) - float64(xl)) + logOf(rest, ones)
+	loss := (float64(m) - float64(xl)) + logOf[F](rest, ones)
 	if len(g) == 0 {
 		return loss
 	}
@@ -460,7 +477,7 @@ func softCrossEntropyRow[F Float](k *kernels[F], g, x, y []F, scale float64) flo
 		return nan
 	}
 	rest = withTail(x, m, rest)
-	l := logOf(rest, ones)
+	l := logOf[F](rest, ones)
 	if k.softGrad != nil {
 		return k.softGrad(g, x, y, m, l, sy/(ones+rest), scale)
 	}

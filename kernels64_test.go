@@ -395,7 +395,7 @@ func softGrad64Case(t *testing.T, k *kernels[float64], n, c int, where string) {
 	}
 	m := maxGeneric(xv)
 	rest, ones := expSum64(nil, xv, m)
-	l := logOf(rest, ones)
+	l := logOf[float64](rest, ones)
 	yv := make([]float64, n)
 	for i := range yv {
 		switch c % 5 {

@@ -197,7 +197,7 @@ func crossEntropyParallel[F Float, L Label](k *kernels[F], grad, logits []F, lab
 		case s[0] != s[0]:
 			l = nan
 		default:
-			l = (float64(m) - float64(xl)) + logOf(s[0], s[1])
+			l = (float64(m) - float64(xl)) + logOf[F](s[0], s[1])
 			e := expAt(xl, m)
 			g[label] = F(((e - s[1]) - s[0]) / (s[0] + s[1]) / scale)
 		}
