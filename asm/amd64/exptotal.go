@@ -299,7 +299,7 @@ type tablePass struct {
 	scale     bool // stores e·(rhi+rlo), rounded once
 	sum       bool // returns Σe
 	pf        bool // prefetches pf bytes past x
-	ones      bool // sums the e where x != m, counts the x == m (needs cut)
+	ones      bool // sums the e where x != m, counts the x == m
 }
 
 // expTotal: Softmax's exp-and-sum pass, with or without the cutoff.
