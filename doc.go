@@ -51,10 +51,12 @@
 // at every length and logit spread; the generic kernels, which compute in
 // float64, are within 1 ULP. Two effects would otherwise dominate: the
 // rounding of x − m, which the kernels recover with an error-free
-// difference (or, in the AVX sets' Softmax, never form: they reduce x
+// difference (or, in the AVX sets' Softmax, and their LogSoftmax,
+// LogSumExp and cross-entropy where |m| < 176, never form: they reduce x
 // against a per-row M·ln2 just below m, exactly, and the constant factor
-// exp(m − M·ln2) cancels in the division), and the growth of the float32
-// sum's error with n, which they avoid by folding block sums into float64.
+// exp(m − M·ln2) cancels in the division or is divided out of the sum in
+// float64), and the growth of the float32 sum's error with n, which they
+// avoid by adding every term to float64 after at most one float32 addition.
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
