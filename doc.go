@@ -56,7 +56,8 @@
 // against a per-row M·ln2 just below m, exactly, and the constant factor
 // exp(m − M·ln2) cancels in the division or is divided out of the sum in
 // float64), and the growth of the float32 sum's error with n, which they
-// avoid by adding every term to float64 after at most one float32 addition.
+// avoid by adding short float32 runs into float64 (in the table kernels,
+// every term after at most one float32 addition).
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
