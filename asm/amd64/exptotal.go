@@ -102,7 +102,7 @@ type totalJob struct {
 	r2   VecVirtual // r²
 	n, q VecVirtual // n: N; q: the polynomial
 	e    VecVirtual
-	xt   VecVirtual    // AVX2 tail with the cutoff: x, for the compare
+	xt   VecVirtual    // AVX2 tail with the cutoff or ones: x, for the compares
 	keep OpmaskVirtual // AVX-512: the lanes to keep (cutoff, tail)
 	eq   OpmaskVirtual // AVX-512 ones: the active lanes where x == m
 	sk   OpmaskVirtual // AVX-512 ones with a store: keep without them
