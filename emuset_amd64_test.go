@@ -119,6 +119,33 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 	a.lbwdSmall = func(dx, lp, dy []float32, cols, rows int) int {
 		return emuCall(fn("logSoftmaxBackwardSmall"), dx, lp, dy, cols, rows).int(0)
 	}
+	// The block kernels' arrays go through the frame as bytes.
+	a.block = blockKernels{
+		maxMin: func(x []float32, cols, rows int) (m, lo [blockMax]float32) {
+			r := emuCall(fn("maxMinRows"), x, cols, rows)
+			for j := range rows {
+				m[j], lo[j] = r.f32(4*j), r.f32(4*blockMax+4*j)
+			}
+			return m, lo
+		},
+		total: func(dst, x []float32, cols, rows int, c, t [blockMax]float32, pf uintptr) (s [blockMax]float64) {
+			r := emuCall(fn("expSumTotalRows"), dst, x, cols, rows, c, t, pf)
+			for j := range rows {
+				s[j] = r.f64(8 * j)
+			}
+			return s
+		},
+		totalNoCut: func(dst, x []float32, cols, rows int, c [blockMax]float32, pf uintptr) (s [blockMax]float64) {
+			r := emuCall(fn("expSumTotalNoCutRows"), dst, x, cols, rows, c, pf)
+			for j := range rows {
+				s[j] = r.f64(8 * j)
+			}
+			return s
+		},
+		div: func(x []float32, cols, rows int, rhi, rlo [blockMax]float32) {
+			emuCall(fn("divRows"), x, cols, rows, rhi, rlo)
+		},
+	}
 	if a.padded != nil {
 		// The native padded calls the hardware kernels; the interpreted
 		// set leaves those rows to the general path instead.
@@ -186,6 +213,10 @@ func emuCall(name string, args ...any) emuResults {
 			slice(unsafe.Pointer(unsafe.SliceData(v)), len(v), 8)
 		case []int32:
 			slice(unsafe.Pointer(unsafe.SliceData(v)), len(v), 4)
+		case [blockMax]float32:
+			for _, f := range v {
+				put(4, uint64(math.Float32bits(f)))
+			}
 		case float32:
 			put(4, uint64(math.Float32bits(v)))
 		case float64:

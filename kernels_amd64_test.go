@@ -1241,8 +1241,9 @@ func TestKernelSoftmaxRows(t *testing.T) {
 		}
 		rng := rand.New(rand.NewPCG(19, 20))
 		worst := 0.0
-		// pairCols and past it: the rows loop's pairs and single rows.
-		for _, cols := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 31, 64, 100, 257, pairCols, pairCols + 1} {
+		// Blocks (of blockMax rows at 128 columns, fewer wider), blockCols
+		// and past it (pairs), pairCols and past it (single rows).
+		for _, cols := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 31, 64, 100, 128, 129, 257, blockCols, blockCols + 1, pairCols, pairCols + 1} {
 			rowCounts := []int{1, 2, 3, 5, 17, 40}
 			if cols > 1000 {
 				rowCounts = []int{1, 2, 3}
@@ -1285,6 +1286,15 @@ func TestKernelSoftmaxRows(t *testing.T) {
 					in := place(t, x, (off+9)%16, trial%2 == 1)
 					softmaxRows(k, in, in, cols)
 					sameBits(t, fmt.Sprintf("in place cols=%d rows=%d", cols, rows), in, got)
+					if cols > smallCols && cols <= blockCols {
+						// The pair loop's bits: the block kernels run its loops.
+						pair := make([]float32, len(x))
+						old := blockCols
+						blockCols = 0
+						softmaxRows(k, pair, xs, cols)
+						blockCols = old
+						sameBits(t, fmt.Sprintf("pair loop cols=%d rows=%d", cols, rows), pair, got)
+					}
 					// The kernel alone writes only the rows it reports.
 					d := make([]float32, len(x))
 					for i := range d {

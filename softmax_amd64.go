@@ -130,6 +130,34 @@ func logSoftmaxBackwardSmallAVX2(dx []float32, logp []float32, dy []float32, col
 //go:noescape
 func divAVX2(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
 
+// maxMinRowsAVX2 is maxMinAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func maxMinRowsAVX2(x []float32, cols int, rows int) (m [16]float32, lo [16]float32)
+
+// expSumTotalRowsAVX2 is expSumTotalAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumTotalRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, t [16]float32, pf uintptr) (s [16]float64)
+
+// expSumTotalNoCutRowsAVX2 is expSumTotalNoCutAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumTotalNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, pf uintptr) (s [16]float64)
+
+// divRowsAVX2 is divAVX2 in place
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func divRowsAVX2(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
+
 // subAVX2 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //
 //go:noescape
@@ -291,6 +319,34 @@ func logSoftmaxBackwardSmallAVX512(dx []float32, logp []float32, dy []float32, c
 //
 //go:noescape
 func divAVX512(dst []float32, x []float32, rhi float32, rlo float32, pf uintptr)
+
+// maxMinRowsAVX512 is maxMinAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func maxMinRowsAVX512(x []float32, cols int, rows int) (m [16]float32, lo [16]float32)
+
+// expSumTotalRowsAVX512 is expSumTotalAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumTotalRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, t [16]float32, pf uintptr) (s [16]float64)
+
+// expSumTotalNoCutRowsAVX512 is expSumTotalNoCutAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumTotalNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, pf uintptr) (s [16]float64)
+
+// divRowsAVX512 is divAVX512 in place
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func divRowsAVX512(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
 
 // subAVX512 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //

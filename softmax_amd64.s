@@ -5621,6 +5621,808 @@ div_done:
 	VZEROUPPER
 	RET
 
+// func maxMinRowsAVX2(x []float32, cols int, rows int) (m [16]float32, lo [16]float32)
+// Requires: AVX, AVX2
+TEXT ·maxMinRowsAVX2(SB), NOSPLIT, $32-168
+	MOVQ  x_base+0(FP), AX
+	LEAQ  m_0+40(FP), CX
+	LEAQ  lo_0+104(FP), DX
+	MOVQ  cols+24(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+32(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ    AX, R8
+	MOVQ    BX, R9
+	VMOVUPS neginf32<>+0(SB), Y0
+	VMOVUPS posinf32<>+0(SB), Y1
+	VMOVUPS neginf32<>+0(SB), Y2
+	VMOVUPS posinf32<>+0(SB), Y3
+	VMOVUPS neginf32<>+0(SB), Y4
+	VMOVUPS posinf32<>+0(SB), Y5
+	VMOVUPS neginf32<>+0(SB), Y6
+	VMOVUPS posinf32<>+0(SB), Y7
+
+maxmin_loop:
+	CMPQ    R9, $0x00000020
+	JB      maxmin_single
+	VMOVUPS (R8), Y8
+	VMAXPS  Y8, Y0, Y0
+	VMINPS  Y8, Y1, Y1
+	VMOVUPS 32(R8), Y8
+	VMAXPS  Y8, Y2, Y2
+	VMINPS  Y8, Y3, Y3
+	VMOVUPS 64(R8), Y8
+	VMAXPS  Y8, Y4, Y4
+	VMINPS  Y8, Y5, Y5
+	VMOVUPS 96(R8), Y8
+	VMAXPS  Y8, Y6, Y6
+	VMINPS  Y8, Y7, Y7
+	ADDQ    $0x00000080, R8
+	SUBQ    $0x00000020, R9
+	JMP     maxmin_loop
+
+maxmin_single:
+	CMPQ    R9, $0x00000008
+	JB      maxmin_tail
+	VMOVUPS (R8), Y8
+	VMAXPS  Y8, Y0, Y0
+	VMINPS  Y8, Y1, Y1
+	ADDQ    $0x00000020, R8
+	SUBQ    $0x00000008, R9
+	JMP     maxmin_single
+
+maxmin_tail:
+	TESTQ      R9, R9
+	JZ         maxmin_done
+	LEAQ       tailmask<>+0(SB), R10
+	MOVQ       $0x00000008, R11
+	SUBQ       R9, R11
+	VMOVDQU    (R10)(R11*4), Y8
+	LEAQ       (R8), R10
+	ANDQ       $0x00000fff, R10
+	CMPQ       R10, $0x00000fe0
+	JA         tail_page_73
+	VMASKMOVPS (R8), Y8, Y9
+	JMP        tail_loaded_74
+
+tail_page_73:
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
+	XORQ    R10, R10
+
+copy_75:
+	CMPQ R10, R9
+	JAE  copied_76
+	MOVL (R8)(R10*4), R11
+	MOVL R11, (SP)(R10*4)
+	INCQ R10
+	JMP  copy_75
+
+copied_76:
+	VMOVUPS (SP), Y9
+
+tail_loaded_74:
+	VMOVUPS   neginf32<>+0(SB), Y10
+	VBLENDVPS Y8, Y9, Y10, Y10
+	VMAXPS    Y10, Y2, Y2
+	VMOVUPS   posinf32<>+0(SB), Y10
+	VBLENDVPS Y8, Y9, Y10, Y9
+	VMINPS    Y9, Y3, Y3
+
+maxmin_done:
+	VMAXPS       Y4, Y0, Y0
+	VMAXPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y5, Y1, Y1
+	VMINPS       Y7, Y3, Y3
+	VMINPS       Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y0, X2
+	VMAXPS       X2, X0, X2
+	VPERMILPS    $0x0e, X2, X0
+	VMAXPS       X0, X2, X2
+	VPERMILPS    $0x01, X2, X0
+	VMAXPS       X0, X2, X2
+	VEXTRACTF128 $0x01, Y1, X0
+	VMINPS       X0, X1, X0
+	VPERMILPS    $0x0e, X0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0x01, X0, X1
+	VMINPS       X1, X0, X0
+	VMOVSS       X2, (CX)
+	VMOVSS       X0, (DX)
+	ADDQ         $0x04, CX
+	ADDQ         $0x04, DX
+	ADDQ         SI, AX
+	DECQ         DI
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumTotalRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, t [16]float32, pf uintptr) (s [16]float64)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·expSumTotalRowsAVX2(SB), NOSPLIT, $32-328
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  c_0+64(FP), DX
+	LEAQ  s_0+200(FP), BX
+	LEAQ  t_0+128(FP), SI
+	MOVQ  pf+192(FP), DI
+	MOVQ  cols+48(FP), R8
+	MOVQ  R8, R9
+	SHLQ  $0x02, R9
+	MOVQ  rows+56(FP), R10
+	TESTQ R10, R10
+	JZ    done
+
+row:
+	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y1
+	ADDQ         $0x04, SI
+	MOVQ         AX, R11
+	MOVQ         CX, R12
+	MOVQ         R8, R13
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	MOVQ         R13, R14
+	SHRQ         $0x05, R14
+	JZ           rest
+	ANDQ         $0x0000001f, R13
+
+iter:
+	PREFETCHT0   (R12)(DI*1)
+	PREFETCHT0   64(R12)(DI*1)
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12), Y5
+	VMOVUPS      32(R12), Y6
+	VMOVUPS      32(R12), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y4, Y4
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y4, Y5, Y5
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, (R12), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 32(R12), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMOVUPS      Y5, (R11)
+	VMOVUPS      Y7, 32(R11)
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
+	VMOVUPS      64(R12), Y4
+	VMOVUPS      64(R12), Y5
+	VMOVUPS      96(R12), Y6
+	VMOVUPS      96(R12), Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y4, Y8
+	VSUBPS       Y0, Y6, Y9
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
+	VMULPS       Y5, Y5, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y5, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y4, Y4
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y4, Y5, Y5
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y5, Y10, Y5
+	VFMADD213PS  Y7, Y11, Y7
+	VCMPPS       $0x1e, 64(R12), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VCMPPS       $0x1e, 96(R12), Y1, Y4
+	VANDNPS      Y7, Y4, Y7
+	VMOVUPS      Y5, 64(R11)
+	VMOVUPS      Y7, 96(R11)
+	VADDPS       Y5, Y7, Y4
+	VCVTPS2PD    X4, Y5
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y5, Y2, Y2
+	VADDPD       Y4, Y3, Y3
+	ADDQ         $0x00000080, R11
+	ADDQ         $0x00000080, R12
+	DECQ         R14
+	JNZ          iter
+
+rest:
+	TESTQ        R13, R13
+	JZ           sum
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (R12), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (R11)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
+	ADDQ         $0x00000020, R11
+	ADDQ         $0x00000020, R12
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (R12), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (R11)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
+	ADDQ         $0x00000020, R11
+	ADDQ         $0x00000020, R12
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R12), Y4
+	VMOVUPS      (R12), Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
+	VMULPS       Y5, Y5, Y6
+	VMOVUPS      exptab8c3<>+0(SB), Y7
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
+	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
+	VFMADD213PS  Y5, Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y4, Y5
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y5, Y5
+	VFMADD213PS  Y5, Y7, Y5
+	VCMPPS       $0x1e, (R12), Y1, Y4
+	VANDNPS      Y5, Y4, Y5
+	VMOVUPS      Y5, (R11)
+	VCVTPS2PD    X5, Y4
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y4, Y2, Y2
+	VADDPD       Y5, Y3, Y3
+	ADDQ         $0x00000020, R11
+	ADDQ         $0x00000020, R12
+	SUBQ         $0x00000008, R13
+
+tail:
+	TESTQ      R13, R13
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R14
+	MOVQ       $0x00000008, R15
+	SUBQ       R13, R15
+	VMOVDQU    (R14)(R15*4), Y4
+	LEAQ       (R12), R14
+	ANDQ       $0x00000fff, R14
+	CMPQ       R14, $0x00000fe0
+	JA         tail_page_77
+	VMASKMOVPS (R12), Y4, Y5
+	JMP        tail_loaded_78
+
+tail_page_77:
+	VPXOR   Y5, Y5, Y5
+	VMOVDQU Y5, (SP)
+	XORQ    R14, R14
+
+copy_79:
+	CMPQ R14, R13
+	JAE  copied_80
+	MOVL (R12)(R14*4), R15
+	MOVL R15, (SP)(R14*4)
+	INCQ R14
+	JMP  copy_79
+
+copied_80:
+	VMOVUPS (SP), Y5
+
+tail_loaded_78:
+	VMOVUPS      Y5, Y6
+	VMOVUPS      Y5, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
+	VMULPS       Y6, Y6, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
+	VFMADD213PS  Y6, Y0, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y0
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VFMADD213PS  Y0, Y8, Y0
+	VCMPPS       $0x1e, Y7, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, (SP)
+	XORQ         R12, R12
+
+copy_81:
+	CMPQ R12, R13
+	JAE  copied_82
+	MOVL (SP)(R12*4), R14
+	MOVL R14, (R11)(R12*4)
+	INCQ R12
+	JMP  copy_81
+
+copied_82:
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y2, Y2
+	VADDPD       Y0, Y3, Y3
+
+sum:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPD       X0, X2, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, (BX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x08, BX
+	ADDQ         R9, AX
+	ADDQ         R9, CX
+	DECQ         R10
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumTotalNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, pf uintptr) (s [16]float64)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·expSumTotalNoCutRowsAVX2(SB), NOSPLIT, $32-264
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  c_0+64(FP), DX
+	LEAQ  s_0+136(FP), BX
+	MOVQ  pf+128(FP), SI
+	MOVQ  cols+48(FP), DI
+	MOVQ  DI, R8
+	SHLQ  $0x02, R8
+	MOVQ  rows+56(FP), R9
+	TESTQ R9, R9
+	JZ    done
+
+row:
+	VBROADCASTSS (DX), Y0
+	MOVQ         AX, R10
+	MOVQ         CX, R11
+	MOVQ         DI, R12
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	MOVQ         R12, R13
+	SHRQ         $0x05, R13
+	JZ           rest
+	ANDQ         $0x0000001f, R12
+
+iter:
+	PREFETCHT0   (R11)(SI*1)
+	PREFETCHT0   64(R11)(SI*1)
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11), Y4
+	VMOVUPS      32(R11), Y5
+	VMOVUPS      32(R11), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y3, Y7
+	VSUBPS       Y0, Y5, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD213PS  Y4, Y7, Y9
+	VFMADD213PS  Y6, Y8, Y10
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y3, Y3
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y3, Y4, Y4
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y4, Y9, Y4
+	VFMADD213PS  Y6, Y10, Y6
+	VMOVUPS      Y4, (R10)
+	VMOVUPS      Y6, 32(R10)
+	VADDPS       Y4, Y6, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y1, Y1
+	VADDPD       Y3, Y2, Y2
+	VMOVUPS      64(R11), Y3
+	VMOVUPS      64(R11), Y4
+	VMOVUPS      96(R11), Y5
+	VMOVUPS      96(R11), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y3, Y7
+	VSUBPS       Y0, Y5, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
+	VMULPS       Y4, Y4, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD213PS  Y4, Y7, Y9
+	VFMADD213PS  Y6, Y8, Y10
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y3, Y3
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y3, Y4, Y4
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y4, Y9, Y4
+	VFMADD213PS  Y6, Y10, Y6
+	VMOVUPS      Y4, 64(R10)
+	VMOVUPS      Y6, 96(R10)
+	VADDPS       Y4, Y6, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD       Y4, Y1, Y1
+	VADDPD       Y3, Y2, Y2
+	ADDQ         $0x00000080, R10
+	ADDQ         $0x00000080, R11
+	DECQ         R13
+	JNZ          iter
+
+rest:
+	TESTQ        R12, R12
+	JZ           sum
+	CMPQ         R12, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (R10)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	ADDQ         $0x00000020, R10
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R12
+	CMPQ         R12, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (R10)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	ADDQ         $0x00000020, R10
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R12
+	CMPQ         R12, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y3
+	VMOVUPS      (R11), Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VSUBPS       Y0, Y3, Y5
+	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
+	VFMADD213PS  Y4, Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y3, Y4
+	VPSLLD       $0x14, Y3, Y3
+	VPADDD       Y3, Y4, Y4
+	VFMADD213PS  Y4, Y6, Y4
+	VMOVUPS      Y4, (R10)
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	ADDQ         $0x00000020, R10
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R12
+
+tail:
+	TESTQ      R12, R12
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R13
+	MOVQ       $0x00000008, R14
+	SUBQ       R12, R14
+	VMOVDQU    (R13)(R14*4), Y3
+	LEAQ       (R11), R13
+	ANDQ       $0x00000fff, R13
+	CMPQ       R13, $0x00000fe0
+	JA         tail_page_83
+	VMASKMOVPS (R11), Y3, Y4
+	JMP        tail_loaded_84
+
+tail_page_83:
+	VPXOR   Y4, Y4, Y4
+	VMOVDQU Y4, (SP)
+	XORQ    R13, R13
+
+copy_85:
+	CMPQ R13, R12
+	JAE  copied_86
+	MOVL (R11)(R13*4), R14
+	MOVL R14, (SP)(R13*4)
+	INCQ R13
+	JMP  copy_85
+
+copied_86:
+	VMOVUPS (SP), Y4
+
+tail_loaded_84:
+	VMOVUPS      Y4, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VSUBPS       Y0, Y4, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y5
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y5
+	VMULPS       Y5, Y5, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y6
+	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y6
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y6
+	VFMADD213PS  Y5, Y0, Y6
+	VPERMPS      exptab8<>+0(SB), Y4, Y0
+	VPSLLD       $0x14, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VFMADD213PS  Y0, Y6, Y0
+	VANDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (SP)
+	XORQ         R11, R11
+
+copy_87:
+	CMPQ R11, R12
+	JAE  copied_88
+	MOVL (SP)(R11*4), R13
+	MOVL R13, (R10)(R11*4)
+	INCQ R11
+	JMP  copy_87
+
+copied_88:
+	VCVTPS2PD    X0, Y3
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y0, Y2, Y2
+
+sum:
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, (BX)
+	ADDQ         $0x04, DX
+	ADDQ         $0x08, BX
+	ADDQ         R8, AX
+	ADDQ         R8, CX
+	DECQ         R9
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func divRowsAVX2(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·divRowsAVX2(SB), NOSPLIT, $32-168
+	MOVQ  x_base+0(FP), AX
+	LEAQ  rhi_0+40(FP), CX
+	LEAQ  rlo_0+104(FP), DX
+	MOVQ  cols+24(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+32(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS (DX), Y1
+	MOVQ         AX, R8
+	MOVQ         BX, R9
+
+div_loop:
+	CMPQ        R9, $0x00000020
+	JB          div_single
+	VMOVUPS     (R8), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (R8)
+	VMOVUPS     32(R8), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 32(R8)
+	VMOVUPS     64(R8), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 64(R8)
+	VMOVUPS     96(R8), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 96(R8)
+	ADDQ        $0x00000080, R8
+	SUBQ        $0x00000020, R9
+	JMP         div_loop
+
+div_single:
+	CMPQ        R9, $0x00000008
+	JB          div_tail
+	VMOVUPS     (R8), Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (R8)
+	ADDQ        $0x00000020, R8
+	SUBQ        $0x00000008, R9
+	JMP         div_single
+
+div_tail:
+	TESTQ      R9, R9
+	JZ         div_done
+	LEAQ       tailmask<>+0(SB), R10
+	MOVQ       $0x00000008, R11
+	SUBQ       R9, R11
+	VMOVDQU    (R10)(R11*4), Y2
+	LEAQ       (R8), R10
+	ANDQ       $0x00000fff, R10
+	CMPQ       R10, $0x00000fe0
+	JA         tail_page_89
+	VMASKMOVPS (R8), Y2, Y2
+	JMP        tail_loaded_90
+
+tail_page_89:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    R10, R10
+
+copy_91:
+	CMPQ R10, R9
+	JAE  copied_92
+	MOVL (R8)(R10*4), R11
+	MOVL R11, (SP)(R10*4)
+	INCQ R10
+	JMP  copy_91
+
+copied_92:
+	VMOVUPS (SP), Y2
+
+tail_loaded_90:
+	VMULPS      Y1, Y2, Y1
+	VFMADD231PS Y0, Y2, Y1
+	VMOVUPS     Y1, (SP)
+	XORQ        R10, R10
+
+copy_93:
+	CMPQ R10, R9
+	JAE  copied_94
+	MOVL (SP)(R10*4), R11
+	MOVL R11, (R8)(R10*4)
+	INCQ R10
+	JMP  copy_93
+
+copied_94:
+div_done:
+	ADDQ $0x04, CX
+	ADDQ $0x04, DX
+	ADDQ SI, AX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX2
 TEXT ·subAVX2(SB), NOSPLIT, $32-64
@@ -5688,27 +6490,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_73
+	JA         tail_page_95
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_74
+	JMP        tail_loaded_96
 
-tail_page_73:
+tail_page_95:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_75:
+copy_97:
 	CMPQ BX, DX
-	JAE  copied_76
+	JAE  copied_98
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_75
+	JMP  copy_97
 
-copied_76:
+copied_98:
 	VMOVUPS (SP), Y3
 
-tail_loaded_74:
+tail_loaded_96:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -5722,15 +6524,15 @@ tail_loaded_74:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_77:
+copy_99:
 	CMPQ CX, DX
-	JAE  copied_78
+	JAE  copied_100
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_77
+	JMP  copy_99
 
-copied_78:
+copied_100:
 sub_done:
 	VZEROUPPER
 	RET
@@ -5956,27 +6758,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_79
+	JA         tail_page_101
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_80
+	JMP        tail_loaded_102
 
-tail_page_79:
+tail_page_101:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_81:
+copy_103:
 	CMPQ DX, CX
-	JAE  copied_82
+	JAE  copied_104
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_81
+	JMP  copy_103
 
-copied_82:
+copied_104:
 	VMOVUPS (SP), X8
 
-tail_loaded_80:
+tail_loaded_102:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -6309,52 +7111,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_83
+	JA         tail_page_105
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_84
+	JMP        tail_loaded_106
 
-tail_page_83:
+tail_page_105:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_85:
+copy_107:
 	CMPQ BX, DX
-	JAE  copied_86
+	JAE  copied_108
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_85
+	JMP  copy_107
 
-copied_86:
+copied_108:
 	VMOVUPS (SP), X9
 
-tail_loaded_84:
+tail_loaded_106:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_87
+	JA         tail_page_109
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_88
+	JMP        tail_loaded_110
 
-tail_page_87:
+tail_page_109:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_89:
+copy_111:
 	CMPQ AX, DX
-	JAE  copied_90
+	JAE  copied_112
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_89
+	JMP  copy_111
 
-copied_90:
+copied_112:
 	VMOVUPS (SP), X8
 
-tail_loaded_88:
+tail_loaded_110:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -6507,54 +7309,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_91
+	JA         tail_page_113
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_92
+	JMP        tail_loaded_114
 
-tail_page_91:
+tail_page_113:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_93:
+copy_115:
 	CMPQ SI, BX
-	JAE  copied_94
+	JAE  copied_116
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_93
+	JMP  copy_115
 
-copied_94:
+copied_116:
 	VMOVUPS (SP), Y4
 
-tail_loaded_92:
+tail_loaded_114:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_95
+	JA           tail_page_117
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_96
+	JMP          tail_loaded_118
 
-tail_page_95:
+tail_page_117:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_97:
+copy_119:
 	CMPQ CX, BX
-	JAE  copied_98
+	JAE  copied_120
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_97
+	JMP  copy_119
 
-copied_98:
+copied_120:
 	VMOVUPS (SP), Y5
 
-tail_loaded_96:
+tail_loaded_118:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -6570,15 +7372,15 @@ tail_loaded_96:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_99:
+copy_121:
 	CMPQ CX, BX
-	JAE  copied_100
+	JAE  copied_122
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_99
+	JMP  copy_121
 
-copied_100:
+copied_122:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -6748,27 +7550,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_101
+	JA         tail_page_123
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_102
+	JMP        tail_loaded_124
 
-tail_page_101:
+tail_page_123:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_103:
+copy_125:
 	CMPQ SI, BX
-	JAE  copied_104
+	JAE  copied_126
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_103
+	JMP  copy_125
 
-copied_104:
+copied_126:
 	VMOVUPS (SP), Y3
 
-tail_loaded_102:
+tail_loaded_124:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -6829,27 +7631,27 @@ tail_loaded_102:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_105
+	JA           tail_page_127
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_106
+	JMP          tail_loaded_128
 
-tail_page_105:
+tail_page_127:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_107:
+copy_129:
 	CMPQ CX, BX
-	JAE  copied_108
+	JAE  copied_130
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_107
+	JMP  copy_129
 
-copied_108:
+copied_130:
 	VMOVUPS (SP), Y2
 
-tail_loaded_106:
+tail_loaded_128:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -6861,15 +7663,15 @@ tail_loaded_106:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_109:
+copy_131:
 	CMPQ CX, BX
-	JAE  copied_110
+	JAE  copied_132
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_109
+	JMP  copy_131
 
-copied_110:
+copied_132:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -7061,27 +7863,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_111
+	JA         tail_page_133
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_112
+	JMP        tail_loaded_134
 
-tail_page_111:
+tail_page_133:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_113:
+copy_135:
 	CMPQ SI, BX
-	JAE  copied_114
+	JAE  copied_136
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_113
+	JMP  copy_135
 
-copied_114:
+copied_136:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_112:
+tail_loaded_134:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7134,27 +7936,27 @@ tail_loaded_112:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_115
+	JA           tail_page_137
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_116
+	JMP          tail_loaded_138
 
-tail_page_115:
+tail_page_137:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_117:
+copy_139:
 	CMPQ CX, BX
-	JAE  copied_118
+	JAE  copied_140
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_117
+	JMP  copy_139
 
-copied_118:
+copied_140:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_116:
+tail_loaded_138:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -7180,15 +7982,15 @@ tail_loaded_116:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_119:
+copy_141:
 	CMPQ CX, BX
-	JAE  copied_120
+	JAE  copied_142
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_119
+	JMP  copy_141
 
-copied_120:
+copied_142:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -7384,27 +8186,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_121
+	JA         tail_page_143
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_122
+	JMP        tail_loaded_144
 
-tail_page_121:
+tail_page_143:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_123:
+copy_145:
 	CMPQ DX, CX
-	JAE  copied_124
+	JAE  copied_146
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_123
+	JMP  copy_145
 
-copied_124:
+copied_146:
 	VMOVUPS (SP), Y5
 
-tail_loaded_122:
+tail_loaded_144:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -11371,6 +12173,667 @@ div_done:
 	VZEROUPPER
 	RET
 
+// func maxMinRowsAVX512(x []float32, cols int, rows int) (m [16]float32, lo [16]float32)
+// Requires: AVX, AVX512F
+TEXT ·maxMinRowsAVX512(SB), NOSPLIT, $0-168
+	MOVQ  x_base+0(FP), AX
+	LEAQ  m_0+40(FP), CX
+	LEAQ  lo_0+104(FP), DX
+	MOVQ  cols+24(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+32(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ    AX, R8
+	MOVQ    BX, R9
+	VMOVUPS neginf32<>+0(SB), Z0
+	VMOVUPS posinf32<>+0(SB), Z1
+	VMOVUPS neginf32<>+0(SB), Z2
+	VMOVUPS posinf32<>+0(SB), Z3
+	VMOVUPS neginf32<>+0(SB), Z4
+	VMOVUPS posinf32<>+0(SB), Z5
+	VMOVUPS neginf32<>+0(SB), Z6
+	VMOVUPS posinf32<>+0(SB), Z7
+
+maxmin_loop:
+	CMPQ    R9, $0x00000040
+	JB      maxmin_single
+	VMOVUPS (R8), Z8
+	VMAXPS  Z8, Z0, Z0
+	VMINPS  Z8, Z1, Z1
+	VMOVUPS 64(R8), Z8
+	VMAXPS  Z8, Z2, Z2
+	VMINPS  Z8, Z3, Z3
+	VMOVUPS 128(R8), Z8
+	VMAXPS  Z8, Z4, Z4
+	VMINPS  Z8, Z5, Z5
+	VMOVUPS 192(R8), Z8
+	VMAXPS  Z8, Z6, Z6
+	VMINPS  Z8, Z7, Z7
+	ADDQ    $0x00000100, R8
+	SUBQ    $0x00000040, R9
+	JMP     maxmin_loop
+
+maxmin_single:
+	CMPQ    R9, $0x00000010
+	JB      maxmin_tail
+	VMOVUPS (R8), Z8
+	VMAXPS  Z8, Z0, Z0
+	VMINPS  Z8, Z1, Z1
+	ADDQ    $0x00000040, R8
+	SUBQ    $0x00000010, R9
+	JMP     maxmin_single
+
+maxmin_tail:
+	TESTQ     R9, R9
+	JZ        maxmin_done
+	LEAQ      tailk<>+0(SB), R10
+	KMOVW     (R10)(R9*2), K1
+	VMOVUPS.Z (R8), K1, Z8
+	VMAXPS    Z8, Z2, K1, Z2
+	VMINPS    Z8, Z3, K1, Z3
+
+maxmin_done:
+	VMAXPS        Z4, Z0, Z0
+	VMAXPS        Z6, Z2, Z2
+	VMAXPS        Z2, Z0, Z0
+	VMINPS        Z5, Z1, Z1
+	VMINPS        Z7, Z3, Z3
+	VMINPS        Z3, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VMAXPS        Y2, Y0, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VMAXPS        X0, X2, X0
+	VPERMILPS     $0x0e, X0, X2
+	VMAXPS        X2, X0, X0
+	VPERMILPS     $0x01, X0, X2
+	VMAXPS        X2, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VMINPS        Y2, Y1, Y2
+	VEXTRACTF128  $0x01, Y2, X1
+	VMINPS        X1, X2, X1
+	VPERMILPS     $0x0e, X1, X2
+	VMINPS        X2, X1, X1
+	VPERMILPS     $0x01, X1, X2
+	VMINPS        X2, X1, X1
+	VMOVSS        X0, (CX)
+	VMOVSS        X1, (DX)
+	ADDQ          $0x04, CX
+	ADDQ          $0x04, DX
+	ADDQ          SI, AX
+	DECQ          DI
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumTotalRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, t [16]float32, pf uintptr) (s [16]float64)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·expSumTotalRowsAVX512(SB), NOSPLIT, $0-328
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    s_0+200(FP), BX
+	LEAQ    t_0+128(FP), SI
+	MOVQ    pf+192(FP), DI
+	MOVQ    cols+48(FP), R8
+	MOVQ    R8, R9
+	SHLQ    $0x02, R9
+	MOVQ    rows+56(FP), R10
+	TESTQ   R10, R10
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z2
+	VMOVUPS ln2hi32<>+0(SB), Z3
+	VMOVUPS ln2lo32<>+0(SB), Z4
+	VMOVUPS exptab16<>+0(SB), Z5
+	VMOVUPS exptab16c2<>+0(SB), Z6
+
+row:
+	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z1
+	ADDQ         $0x04, SI
+	MOVQ         AX, R11
+	MOVQ         CX, R12
+	MOVQ         R8, R13
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	MOVQ         R13, R14
+	SHRQ         $0x06, R14
+	JZ           rest
+	ANDQ         $0x0000003f, R13
+
+iter:
+	PREFETCHT0    (R12)(DI*1)
+	PREFETCHT0    64(R12)(DI*1)
+	PREFETCHT0    128(R12)(DI*1)
+	PREFETCHT0    192(R12)(DI*1)
+	VMOVUPS       (R12), Z9
+	VMOVUPS       (R12), Z10
+	VMOVUPS       64(R12), Z11
+	VMOVUPS       64(R12), Z12
+	VMOVUPS       128(R12), Z13
+	VMOVUPS       128(R12), Z14
+	VMOVUPS       192(R12), Z15
+	VMOVUPS       192(R12), Z16
+	VCMPPS        $0x15, Z1, Z10, K1
+	VCMPPS        $0x15, Z1, Z12, K2
+	VCMPPS        $0x15, Z1, Z14, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VFMADD132PS   Z2, Z0, Z9
+	VFMADD132PS   Z2, Z0, Z11
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z9, Z17
+	VSUBPS        Z0, Z11, Z18
+	VSUBPS        Z0, Z13, Z19
+	VSUBPS        Z0, Z15, Z20
+	VFNMADD231PS  Z3, Z17, Z10
+	VFNMADD231PS  Z3, Z18, Z12
+	VFNMADD231PS  Z3, Z19, Z14
+	VFNMADD231PS  Z3, Z20, Z16
+	VFNMADD231PS  Z4, Z17, Z10
+	VFNMADD231PS  Z4, Z18, Z12
+	VFNMADD231PS  Z4, Z19, Z14
+	VFNMADD231PS  Z4, Z20, Z16
+	VMULPS        Z10, Z10, Z17
+	VMULPS        Z12, Z12, Z18
+	VMULPS        Z14, Z14, Z19
+	VMULPS        Z16, Z16, Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z6, Z10, Z21
+	VFMADD213PS   Z6, Z12, Z22
+	VFMADD213PS   Z6, Z14, Z23
+	VFMADD213PS   Z6, Z16, Z24
+	VFMADD213PS   Z10, Z17, Z21
+	VFMADD213PS   Z12, Z18, Z22
+	VFMADD213PS   Z14, Z19, Z23
+	VFMADD213PS   Z16, Z20, Z24
+	VPERMPS       Z5, Z9, Z10
+	VPERMPS       Z5, Z11, Z12
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z9, Z9
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z9, Z10, Z10
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z10, Z21, K1, Z10
+	VFMADD213PS.Z Z12, Z22, K2, Z12
+	VFMADD213PS.Z Z14, Z23, K3, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VMOVUPS       Z10, (R11)
+	VMOVUPS       Z12, 64(R11)
+	VMOVUPS       Z14, 128(R11)
+	VMOVUPS       Z16, 192(R11)
+	VADDPS        Z10, Z12, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
+	VADDPS        Z14, Z16, Z9
+	VCVTPS2PD     Y9, Z10
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z10, Z7, Z7
+	VADDPD        Z9, Z8, Z8
+	ADDQ          $0x00000100, R11
+	ADDQ          $0x00000100, R12
+	DECQ          R14
+	JNZ           iter
+
+rest:
+	TESTQ         R13, R13
+	JZ            sum
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R12), Z9
+	VMOVUPS       (R12), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (R11)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
+	ADDQ          $0x00000040, R11
+	ADDQ          $0x00000040, R12
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R12), Z9
+	VMOVUPS       (R12), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (R11)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
+	ADDQ          $0x00000040, R11
+	ADDQ          $0x00000040, R12
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R12), Z9
+	VMOVUPS       (R12), Z10
+	VCMPPS        $0x15, Z1, Z10, K1
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z11
+	VFNMADD231PS  Z3, Z11, Z10
+	VFNMADD231PS  Z4, Z11, Z10
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z10, Z11, Z12
+	VPERMPS       Z5, Z9, Z10
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z10, Z10
+	VFMADD213PS.Z Z10, Z12, K1, Z10
+	VMOVUPS       Z10, (R11)
+	VCVTPS2PD     Y10, Z9
+	VEXTRACTF64X4 $0x01, Z10, Y10
+	VCVTPS2PD     Y10, Z10
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z10, Z8, Z8
+	ADDQ          $0x00000040, R11
+	ADDQ          $0x00000040, R12
+	SUBQ          $0x00000010, R13
+
+tail:
+	TESTQ         R13, R13
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R14
+	KMOVW         (R14)(R13*2), K1
+	VMOVUPS.Z     (R12), K1, Z9
+	VMOVUPS.Z     (R12), K1, Z10
+	VCMPPS        $0x15, Z1, Z10, K1, K2
+	VFMADD132PS   Z2, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z3, Z0, Z10
+	VFNMADD231PS  Z4, Z0, Z10
+	VMULPS        Z10, Z10, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z1
+	VFMADD213PS   Z6, Z10, Z1
+	VFMADD213PS   Z10, Z0, Z1
+	VPERMPS       Z5, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
+	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VMOVUPS       Z0, K1, (R11)
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z7, Z7
+	VADDPD        Z0, Z8, Z8
+
+sum:
+	VADDPD        Z8, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VMOVSD        X1, (BX)
+	ADDQ          $0x04, DX
+	ADDQ          $0x08, BX
+	ADDQ          R9, AX
+	ADDQ          R9, CX
+	DECQ          R10
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumTotalNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, pf uintptr) (s [16]float64)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·expSumTotalNoCutRowsAVX512(SB), NOSPLIT, $0-264
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    s_0+136(FP), BX
+	MOVQ    pf+128(FP), SI
+	MOVQ    cols+48(FP), DI
+	MOVQ    DI, R8
+	SHLQ    $0x02, R8
+	MOVQ    rows+56(FP), R9
+	TESTQ   R9, R9
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z1
+	VMOVUPS ln2hi32<>+0(SB), Z2
+	VMOVUPS ln2lo32<>+0(SB), Z3
+	VMOVUPS exptab16<>+0(SB), Z4
+	VMOVUPS exptab16c2<>+0(SB), Z5
+
+row:
+	VBROADCASTSS (DX), Z0
+	MOVQ         AX, R10
+	MOVQ         CX, R11
+	MOVQ         DI, R12
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	MOVQ         R12, R13
+	SHRQ         $0x06, R13
+	JZ           rest
+	ANDQ         $0x0000003f, R12
+
+iter:
+	PREFETCHT0    (R11)(SI*1)
+	PREFETCHT0    64(R11)(SI*1)
+	PREFETCHT0    128(R11)(SI*1)
+	PREFETCHT0    192(R11)(SI*1)
+	VMOVUPS       (R11), Z8
+	VMOVUPS       (R11), Z9
+	VMOVUPS       64(R11), Z10
+	VMOVUPS       64(R11), Z11
+	VMOVUPS       128(R11), Z12
+	VMOVUPS       128(R11), Z13
+	VMOVUPS       192(R11), Z14
+	VMOVUPS       192(R11), Z15
+	VFMADD132PS   Z1, Z0, Z8
+	VFMADD132PS   Z1, Z0, Z10
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z8, Z16
+	VSUBPS        Z0, Z10, Z17
+	VSUBPS        Z0, Z12, Z18
+	VSUBPS        Z0, Z14, Z19
+	VFNMADD231PS  Z2, Z16, Z9
+	VFNMADD231PS  Z2, Z17, Z11
+	VFNMADD231PS  Z2, Z18, Z13
+	VFNMADD231PS  Z2, Z19, Z15
+	VFNMADD231PS  Z3, Z16, Z9
+	VFNMADD231PS  Z3, Z17, Z11
+	VFNMADD231PS  Z3, Z18, Z13
+	VFNMADD231PS  Z3, Z19, Z15
+	VMULPS        Z9, Z9, Z16
+	VMULPS        Z11, Z11, Z17
+	VMULPS        Z13, Z13, Z18
+	VMULPS        Z15, Z15, Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VMOVUPS       exptab16c3<>+0(SB), Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z5, Z9, Z20
+	VFMADD213PS   Z5, Z11, Z21
+	VFMADD213PS   Z5, Z13, Z22
+	VFMADD213PS   Z5, Z15, Z23
+	VFMADD213PS   Z9, Z16, Z20
+	VFMADD213PS   Z11, Z17, Z21
+	VFMADD213PS   Z13, Z18, Z22
+	VFMADD213PS   Z15, Z19, Z23
+	VPERMPS       Z4, Z8, Z9
+	VPERMPS       Z4, Z10, Z11
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z8, Z8
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z8, Z9, Z9
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z9, Z20, Z9
+	VFMADD213PS   Z11, Z21, Z11
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VMOVUPS       Z9, (R10)
+	VMOVUPS       Z11, 64(R10)
+	VMOVUPS       Z13, 128(R10)
+	VMOVUPS       Z15, 192(R10)
+	VADDPS        Z9, Z11, Z8
+	VCVTPS2PD     Y8, Z9
+	VEXTRACTF64X4 $0x01, Z8, Y8
+	VCVTPS2PD     Y8, Z8
+	VADDPD        Z9, Z6, Z6
+	VADDPD        Z8, Z7, Z7
+	VADDPS        Z13, Z15, Z8
+	VCVTPS2PD     Y8, Z9
+	VEXTRACTF64X4 $0x01, Z8, Y8
+	VCVTPS2PD     Y8, Z8
+	VADDPD        Z9, Z6, Z6
+	VADDPD        Z8, Z7, Z7
+	ADDQ          $0x00000100, R10
+	ADDQ          $0x00000100, R11
+	DECQ          R13
+	JNZ           iter
+
+rest:
+	TESTQ         R12, R12
+	JZ            sum
+	CMPQ          R12, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z8
+	VMOVUPS       (R11), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (R10)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, R10
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R12
+	CMPQ          R12, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z8
+	VMOVUPS       (R11), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (R10)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, R10
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R12
+	CMPQ          R12, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z8
+	VMOVUPS       (R11), Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z10
+	VFNMADD231PS  Z2, Z10, Z9
+	VFNMADD231PS  Z3, Z10, Z9
+	VMULPS        Z9, Z9, Z10
+	VMOVUPS       exptab16c3<>+0(SB), Z11
+	VFMADD213PS   Z5, Z9, Z11
+	VFMADD213PS   Z9, Z10, Z11
+	VPERMPS       Z4, Z8, Z9
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z9, Z9
+	VFMADD213PS   Z9, Z11, Z9
+	VMOVUPS       Z9, (R10)
+	VCVTPS2PD     Y9, Z8
+	VEXTRACTF64X4 $0x01, Z9, Y9
+	VCVTPS2PD     Y9, Z9
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z9, Z7, Z7
+	ADDQ          $0x00000040, R10
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R12
+
+tail:
+	TESTQ         R12, R12
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R13
+	KMOVW         (R13)(R12*2), K1
+	VMOVUPS.Z     (R11), K1, Z8
+	VMOVUPS.Z     (R11), K1, Z9
+	VFMADD132PS   Z1, Z0, Z8
+	VSUBPS        Z0, Z8, Z0
+	VFNMADD231PS  Z2, Z0, Z9
+	VFNMADD231PS  Z3, Z0, Z9
+	VMULPS        Z9, Z9, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z10
+	VFMADD213PS   Z5, Z9, Z10
+	VFMADD213PS   Z9, Z0, Z10
+	VPERMPS       Z4, Z8, Z0
+	VPSLLD        $0x13, Z8, Z8
+	VPADDD        Z8, Z0, Z0
+	VFMADD213PS.Z Z0, Z10, K1, Z0
+	VMOVUPS       Z0, K1, (R10)
+	VCVTPS2PD     Y0, Z8
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z8, Z6, Z6
+	VADDPD        Z0, Z7, Z7
+
+sum:
+	VADDPD        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y0
+	VEXTRACTF128  $0x01, Y0, X8
+	VADDPD        X8, X0, X8
+	VPERMILPD     $0x01, X8, X0
+	VADDSD        X0, X8, X8
+	VMOVSD        X8, (BX)
+	ADDQ          $0x04, DX
+	ADDQ          $0x08, BX
+	ADDQ          R8, AX
+	ADDQ          R8, CX
+	DECQ          R9
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
+// func divRowsAVX512(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
+// Requires: AVX, AVX512F
+TEXT ·divRowsAVX512(SB), NOSPLIT, $0-168
+	MOVQ  x_base+0(FP), AX
+	LEAQ  rhi_0+40(FP), CX
+	LEAQ  rlo_0+104(FP), DX
+	MOVQ  cols+24(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+32(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	VBROADCASTSS (CX), Z0
+	VBROADCASTSS (DX), Z1
+	MOVQ         AX, R8
+	MOVQ         BX, R9
+
+div_loop:
+	CMPQ        R9, $0x00000040
+	JB          div_single
+	VMOVUPS     (R8), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (R8)
+	VMOVUPS     64(R8), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 64(R8)
+	VMOVUPS     128(R8), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 128(R8)
+	VMOVUPS     192(R8), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 192(R8)
+	ADDQ        $0x00000100, R8
+	SUBQ        $0x00000040, R9
+	JMP         div_loop
+
+div_single:
+	CMPQ        R9, $0x00000010
+	JB          div_tail
+	VMOVUPS     (R8), Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (R8)
+	ADDQ        $0x00000040, R8
+	SUBQ        $0x00000010, R9
+	JMP         div_single
+
+div_tail:
+	TESTQ       R9, R9
+	JZ          div_done
+	LEAQ        tailk<>+0(SB), R10
+	KMOVW       (R10)(R9*2), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K1, (R8)
+
+div_done:
+	ADDQ $0x04, CX
+	ADDQ $0x04, DX
+	ADDQ SI, AX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX512(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX512F
 TEXT ·subAVX512(SB), NOSPLIT, $0-64
@@ -13012,27 +14475,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_125
+	JA         tail_page_147
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_126
+	JMP        tail_loaded_148
 
-tail_page_125:
+tail_page_147:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_127:
+copy_149:
 	CMPQ DX, CX
-	JAE  copied_128
+	JAE  copied_150
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_127
+	JMP  copy_149
 
-copied_128:
+copied_150:
 	VMOVUPS (SP), Y9
 
-tail_loaded_126:
+tail_loaded_148:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -13270,27 +14733,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_129
+	JA         tail_page_151
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_130
+	JMP        tail_loaded_152
 
-tail_page_129:
+tail_page_151:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_131:
+copy_153:
 	CMPQ BX, DX
-	JAE  copied_132
+	JAE  copied_154
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_131
+	JMP  copy_153
 
-copied_132:
+copied_154:
 	VMOVUPS (SP), Y6
 
-tail_loaded_130:
+tail_loaded_152:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -13342,15 +14805,15 @@ tail_loaded_130:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_133:
+copy_155:
 	CMPQ CX, DX
-	JAE  copied_134
+	JAE  copied_156
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_133
+	JMP  copy_155
 
-copied_134:
+copied_156:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -13590,10 +15053,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_135
+	JZ           div64_ok_157
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_135:
+div64_ok_157:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -13609,10 +15072,10 @@ div64_ok_135:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_136
+	JZ           div64_ok_158
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_136:
+div64_ok_158:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -13628,10 +15091,10 @@ div64_ok_136:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_137
+	JZ           div64_ok_159
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_137:
+div64_ok_159:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -13647,10 +15110,10 @@ div64_ok_137:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_138
+	JZ           div64_ok_160
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_138:
+div64_ok_160:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -13674,10 +15137,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_139
+	JZ           div64_ok_161
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_139:
+div64_ok_161:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -13694,27 +15157,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_140
+	JA         tail_page_162
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_141
+	JMP        tail_loaded_163
 
-tail_page_140:
+tail_page_162:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_142:
+copy_164:
 	CMPQ BX, DX
-	JAE  copied_143
+	JAE  copied_165
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_142
+	JMP  copy_164
 
-copied_143:
+copied_165:
 	VMOVUPS (SP), Y5
 
-tail_loaded_141:
+tail_loaded_163:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -13728,22 +15191,22 @@ tail_loaded_141:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_144
+	JZ           div64_ok_166
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_144:
+div64_ok_166:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_145:
+copy_167:
 	CMPQ CX, DX
-	JAE  copied_146
+	JAE  copied_168
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_145
+	JMP  copy_167
 
-copied_146:
+copied_168:
 div64_done:
 	VZEROUPPER
 	RET
@@ -13845,7 +15308,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_147
+	JZ           expsum64_notiny_169
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -13862,7 +15325,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_147:
+expsum64_notiny_169:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -13944,7 +15407,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_148
+	JZ           expsum64_notiny_170
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -13961,7 +15424,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_148:
+expsum64_notiny_170:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -14001,27 +15464,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_149
+	JA         tail_page_171
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_150
+	JMP        tail_loaded_172
 
-tail_page_149:
+tail_page_171:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_151:
+copy_173:
 	CMPQ BX, DX
-	JAE  copied_152
+	JAE  copied_174
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_151
+	JMP  copy_173
 
-copied_152:
+copied_174:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_150:
+tail_loaded_172:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -14071,7 +15534,7 @@ tail_loaded_150:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_153
+	JZ           expsum64_notiny_175
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -14088,7 +15551,7 @@ tail_loaded_150:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_153:
+expsum64_notiny_175:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -14102,15 +15565,15 @@ expsum64_notiny_153:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_154:
+copy_176:
 	CMPQ CX, DX
-	JAE  copied_155
+	JAE  copied_177
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_154
+	JMP  copy_176
 
-copied_155:
+copied_177:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -14282,7 +15745,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_156
+	JZ           expsumns64_notiny_178
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -14299,7 +15762,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_156:
+expsumns64_notiny_178:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -14379,7 +15842,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_157
+	JZ           expsumns64_notiny_179
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -14396,7 +15859,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_157:
+expsumns64_notiny_179:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -14434,27 +15897,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_158
+	JA         tail_page_180
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_159
+	JMP        tail_loaded_181
 
-tail_page_158:
+tail_page_180:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_160:
+copy_182:
 	CMPQ DX, CX
-	JAE  copied_161
+	JAE  copied_183
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_160
+	JMP  copy_182
 
-copied_161:
+copied_183:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_159:
+tail_loaded_181:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -14504,7 +15967,7 @@ tail_loaded_159:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_162
+	JZ           expsumns64_notiny_184
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -14521,7 +15984,7 @@ tail_loaded_159:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_162:
+expsumns64_notiny_184:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -14679,27 +16142,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_163
+	JA         tail_page_185
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_164
+	JMP        tail_loaded_186
 
-tail_page_163:
+tail_page_185:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_165:
+copy_187:
 	CMPQ BX, DX
-	JAE  copied_166
+	JAE  copied_188
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_165
+	JMP  copy_187
 
-copied_166:
+copied_188:
 	VMOVUPS (SP), Y2
 
-tail_loaded_164:
+tail_loaded_186:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -14713,15 +16176,15 @@ tail_loaded_164:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_167:
+copy_189:
 	CMPQ CX, DX
-	JAE  copied_168
+	JAE  copied_190
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_167
+	JMP  copy_189
 
-copied_168:
+copied_190:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -14948,27 +16411,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_169
+	JA         tail_page_191
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_170
+	JMP        tail_loaded_192
 
-tail_page_169:
+tail_page_191:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_171:
+copy_193:
 	CMPQ DX, CX
-	JAE  copied_172
+	JAE  copied_194
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_171
+	JMP  copy_193
 
-copied_172:
+copied_194:
 	VMOVUPS (SP), Y8
 
-tail_loaded_170:
+tail_loaded_192:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -15335,51 +16798,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_173
+	JA         tail_page_195
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_174
+	JMP        tail_loaded_196
 
-tail_page_173:
+tail_page_195:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_175:
+copy_197:
 	CMPQ BX, DX
-	JAE  copied_176
+	JAE  copied_198
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_175
+	JMP  copy_197
 
-copied_176:
+copied_198:
 	VMOVUPS (SP), Y9
 
-tail_loaded_174:
+tail_loaded_196:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_177
+	JA         tail_page_199
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_178
+	JMP        tail_loaded_200
 
-tail_page_177:
+tail_page_199:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_179:
+copy_201:
 	CMPQ AX, DX
-	JAE  copied_180
+	JAE  copied_202
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_179
+	JMP  copy_201
 
-copied_180:
+copied_202:
 	VMOVUPS (SP), Y8
 
-tail_loaded_178:
+tail_loaded_200:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -15528,27 +16991,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_181
+	JA         tail_page_203
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_182
+	JMP        tail_loaded_204
 
-tail_page_181:
+tail_page_203:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_183:
+copy_205:
 	CMPQ SI, BX
-	JAE  copied_184
+	JAE  copied_206
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_183
+	JMP  copy_205
 
-copied_184:
+copied_206:
 	VMOVUPS (SP), Y3
 
-tail_loaded_182:
+tail_loaded_204:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -15560,40 +17023,40 @@ tail_loaded_182:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_185
+	JA         tail_page_207
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_186
+	JMP        tail_loaded_208
 
-tail_page_185:
+tail_page_207:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_187:
+copy_209:
 	CMPQ DX, BX
-	JAE  copied_188
+	JAE  copied_210
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_187
+	JMP  copy_209
 
-copied_188:
+copied_210:
 	VMOVUPS (SP), Y0
 
-tail_loaded_186:
+tail_loaded_208:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_189:
+copy_211:
 	CMPQ CX, BX
-	JAE  copied_190
+	JAE  copied_212
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_189
+	JMP  copy_211
 
-copied_190:
+copied_212:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -15620,7 +17083,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_191
+	JCC          expmulsub64_bail_213
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -15697,7 +17160,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_191
+	JCC          expmulsub64_bail_213
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -15773,27 +17236,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_192
+	JA         tail_page_214
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_193
+	JMP        tail_loaded_215
 
-tail_page_192:
+tail_page_214:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_194:
+copy_216:
 	CMPQ SI, BX
-	JAE  copied_195
+	JAE  copied_217
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_194
+	JMP  copy_216
 
-copied_195:
+copied_217:
 	VMOVUPS (SP), Y3
 
-tail_loaded_193:
+tail_loaded_215:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -15801,7 +17264,7 @@ tail_loaded_193:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_191
+	JCC          expmulsub64_bail_213
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -15859,46 +17322,46 @@ tail_loaded_193:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_196
+	JA           tail_page_218
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_197
+	JMP          tail_loaded_219
 
-tail_page_196:
+tail_page_218:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_198:
+copy_220:
 	CMPQ CX, BX
-	JAE  copied_199
+	JAE  copied_221
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_198
+	JMP  copy_220
 
-copied_199:
+copied_221:
 	VMOVUPS (SP), Y2
 
-tail_loaded_197:
+tail_loaded_219:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_200:
+copy_222:
 	CMPQ CX, BX
-	JAE  copied_201
+	JAE  copied_223
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_200
+	JMP  copy_222
 
-copied_201:
+copied_223:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_191:
+expmulsub64_bail_213:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -15972,7 +17435,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_202
+	JNZ          softgrad64_bail_224
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -16056,7 +17519,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_202
+	JNZ          softgrad64_bail_224
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -16102,27 +17565,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_203
+	JA         tail_page_225
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_204
+	JMP        tail_loaded_226
 
-tail_page_203:
+tail_page_225:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_205:
+copy_227:
 	CMPQ SI, BX
-	JAE  copied_206
+	JAE  copied_228
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_205
+	JMP  copy_227
 
-copied_206:
+copied_228:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_204:
+tail_loaded_226:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -16168,7 +17631,7 @@ tail_loaded_204:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_202
+	JNZ          softgrad64_bail_224
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -16182,27 +17645,27 @@ tail_loaded_204:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_207
+	JA           tail_page_229
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_208
+	JMP          tail_loaded_230
 
-tail_page_207:
+tail_page_229:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_209:
+copy_231:
 	CMPQ CX, BX
-	JAE  copied_210
+	JAE  copied_232
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_209
+	JMP  copy_231
 
-copied_210:
+copied_232:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_208:
+tail_loaded_230:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -16223,19 +17686,19 @@ tail_loaded_208:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_211:
+copy_233:
 	CMPQ CX, BX
-	JAE  copied_212
+	JAE  copied_234
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_211
+	JMP  copy_233
 
-copied_212:
+copied_234:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_202:
+softgrad64_bail_224:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

@@ -392,6 +392,23 @@ func (a *arch) tablePass(p tablePass) {
 		VBROADCASTSS(paramAddr("rhi"), k.rhi)
 		VBROADCASTSS(paramAddr("rlo"), k.rlo)
 	}
+	r, ones := a.tableLoop(p, k, ptrs, n, pf)
+	VZEROUPPER() // before the SSE store of the sum
+	if p.sum {
+		Store(r, ReturnIndex(0))
+	}
+	if p.ones {
+		Store(ones, ReturnIndex(1))
+	}
+	RET()
+}
+
+// tableLoop is tablePass's loop over the n elements at ptrs (x last, dst
+// first where p stores; all advance), with pf bytes ahead of x prefetched
+// where p.pf. It returns the sum in the low lane of r and the count of the
+// ones where p asks for them.
+func (a *arch) tableLoop(p tablePass, k *tableConsts, ptrs []GPVirtual, n, pf GPVirtual) (r VecVirtual, ones GPVirtual) {
+	x := ptrs[len(ptrs)-1]
 	// The float64 sums, of the low and the high lanes of the pairs that
 	// pairSum widens.
 	var sums [2]VecVirtual
@@ -499,22 +516,14 @@ func (a *arch) tablePass(p tablePass) {
 	wide(j)
 	Label("sum")
 	if !p.sum {
-		VZEROUPPER()
-		RET()
-		return
+		return nil, nil
 	}
 	VADDPD(sums[1], sums[0], sums[0])
-	r := a.hsum64(sums[0])
-	var ones GPVirtual
+	r = a.hsum64(sums[0])
 	if p.ones {
 		ones = a.hsumCount(k.cnt)
 	}
-	VZEROUPPER() // before the SSE store of the sum
-	Store(r, ReturnIndex(0))
-	if p.ones {
-		Store(ones, ReturnIndex(1))
-	}
-	RET()
+	return r, ones
 }
 
 // summed is the e that the job adds to the sum.

@@ -438,6 +438,16 @@ func (a *arch) maxMin() {
 		"maxMin"+a.suffix+" returns the largest and the smallest element of x (−Inf and +Inf when empty).")
 	x := slicePtr("x")
 	n := Load(Param("x").Len(), GP64()).(GPVirtual)
+	mx, mn := a.maxMinLoop(x, n)
+	VZEROUPPER()
+	Store(mx, ReturnIndex(0))
+	Store(mn, ReturnIndex(1))
+	RET()
+}
+
+// maxMinLoop is maxMin's pass over the n float32s at x (both advance),
+// the max and min in the low lanes of the returned XMMs.
+func (a *arch) maxMinLoop(x, n GPVirtual) (mx, mn VecVirtual) {
 	neg := f32("neginf32", float32(math.Inf(-1)))
 	pos := f32("posinf32", float32(math.Inf(1)))
 	const unroll = 4
@@ -470,12 +480,7 @@ func (a *arch) maxMin() {
 	})
 	addAll(VMAXPS, hi)
 	addAll(VMINPS, lo)
-	mx := a.reduceLanes(VMAXPS, hi[0])
-	mn := a.reduceLanes(VMINPS, lo[0])
-	VZEROUPPER()
-	Store(mx, ReturnIndex(0))
-	Store(mn, ReturnIndex(1))
-	RET()
+	return a.reduceLanes(VMAXPS, hi[0]), a.reduceLanes(VMINPS, lo[0])
 }
 
 // div: dst = x·(rhi + rlo), where rhi + rlo is 1/s in double-float32: the
@@ -903,6 +908,10 @@ func main() {
 		a.softmaxBackwardSmall()
 		a.logSoftmaxBackwardSmall()
 		a.div()
+		a.maxMinRows()
+		a.expTotalRows(false)
+		a.expTotalRows(true)
+		a.divRows()
 		a.sub()
 		a.sumDot(false)
 		a.sumDot(true)

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/gotypes"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The block kernels of SoftmaxRows on medium rows (table_amd64.go's
+// blockRows): each runs one pass of Softmax over several rows, with each
+// row's own scalars (max, bias, threshold, sum, reciprocal) in arrays. One
+// row's pass over a few hundred columns is a short dependency chain (the
+// loads, the exp, the reduction) that one call per row leaves exposed: the
+// out-of-order core holds little more than one such call. Over a block of
+// rows the passes of different rows are independent, and the core overlaps
+// them. The per-row loops are maxMin's, the table pass's and div's.
+
+// blockMax is the most rows a block kernel takes: the rows' scalars pass
+// by value, in arrays of that many, which keeps them off the heap where
+// the kernels are called through func values.
+const blockMax = 16
+
+// rowPtrs advances each row pointer of a block kernel by the row's stride
+// (cols·4 bytes).
+func rowPtrs(stride GPVirtual, ptrs ...GPVirtual) {
+	for _, p := range ptrs {
+		ADDQ(stride, p)
+	}
+}
+
+// rowCopy returns a copy of p, for a row's pass to advance.
+func rowCopy(p GPVirtual) GPVirtual {
+	c := GP64()
+	MOVQ(p, c)
+	return c
+}
+
+// arrayPtr returns the address of the first element of an array argument
+// or result.
+func arrayPtr(c Component) GPVirtual {
+	b, err := c.Index(0).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	p := GP64()
+	LEAQ(b.Addr, p)
+	return p
+}
+
+// blockStart loads cols and rows and returns cols, the stride cols·4 and
+// the row count, branching to "done" when there are no rows.
+func blockStart() (cols, stride, n GPVirtual) {
+	cols = Load(Param("cols"), GP64()).(GPVirtual)
+	stride = GP64()
+	MOVQ(cols, stride)
+	SHLQ(U8(2), stride)
+	n = Load(Param("rows"), GP64()).(GPVirtual)
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	return cols, stride, n
+}
+
+func blockDoc(name, what string) []string {
+	return []string{name + " " + what, fmt.Sprintf("on each of the rows rows of x (cols columns each; 0 < cols, rows <= %d),", blockMax),
+		"with row r's scalars at index r of the arrays."}
+}
+
+// maxMinRows: maxMin on each row of a block.
+func (a *arch) maxMinRows() {
+	sig := fmt.Sprintf("func(x []float32, cols, rows int) (m, lo [%d]float32)", blockMax)
+	a.fn("maxMinRows", sig, blockDoc("maxMinRows"+a.suffix, "is maxMin"+a.suffix)...)
+	x := slicePtr("x")
+	mp, lp := arrayPtr(ReturnIndex(0)), arrayPtr(ReturnIndex(1))
+	cols, stride, n := blockStart()
+	Label("row")
+	mx, mn := a.maxMinLoop(rowCopy(x), rowCopy(cols))
+	VMOVSS(mx, Mem{Base: mp})
+	VMOVSS(mn, Mem{Base: lp})
+	ADDQ(U8(4), mp)
+	ADDQ(U8(4), lp)
+	rowPtrs(stride, x)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// expTotalRows: Softmax's exp-and-sum pass (expSumTotal) on each row of a
+// block, with each row's bias and threshold.
+func (a *arch) expTotalRows(nocut bool) {
+	name, t := "expSumTotalRows", fmt.Sprintf("t [%d]float32, ", blockMax)
+	if nocut {
+		name, t = "expSumTotalNoCutRows", ""
+	}
+	sig := fmt.Sprintf("func(dst, x []float32, cols, rows int, c [%d]float32, %spf uintptr) (s [%d]float64)", blockMax, t, blockMax)
+	a.fn(name, sig, blockDoc(name+a.suffix, "is expSumTotal"+map[bool]string{true: "NoCut", false: ""}[nocut]+a.suffix)...)
+	d, x := slicePtr("dst"), slicePtr("x")
+	cp, sp := arrayPtr(Param("c")), arrayPtr(ReturnIndex(0))
+	var tp GPVirtual
+	if !nocut {
+		tp = arrayPtr(Param("t"))
+	}
+	pf := Load(Param("pf"), GP64()).(GPVirtual)
+	cols, stride, n := blockStart()
+	cv := a.vec()
+	var tc Op
+	var tv VecVirtual
+	if !nocut {
+		tv = a.vec()
+		tc = tv
+	}
+	k := a.tableConsts(cv, tc)
+	Label("row")
+	VBROADCASTSS(Mem{Base: cp}, cv)
+	if !nocut {
+		VBROADCASTSS(Mem{Base: tp}, tv)
+		ADDQ(U8(4), tp)
+	}
+	p := tablePass{cut: !nocut, store: true, sum: true, pf: true}
+	r, _ := a.tableLoop(p, k, []GPVirtual{rowCopy(d), rowCopy(x)}, rowCopy(cols), pf)
+	VMOVSD(r, Mem{Base: sp})
+	ADDQ(U8(4), cp)
+	ADDQ(U8(8), sp)
+	rowPtrs(stride, d, x)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// divRows: div in place on each row of a block, with each row's reciprocal.
+func (a *arch) divRows() {
+	sig := fmt.Sprintf("func(x []float32, cols, rows int, rhi, rlo [%d]float32)", blockMax)
+	a.fn("divRows", sig, blockDoc("divRows"+a.suffix, "is div"+a.suffix+" in place")...)
+	d := slicePtr("x")
+	hp, lp := arrayPtr(Param("rhi")), arrayPtr(Param("rlo"))
+	cols, stride, n := blockStart()
+	hi, lo := a.vec(), a.vec()
+	Label("row")
+	VBROADCASTSS(Mem{Base: hp}, hi)
+	VBROADCASTSS(Mem{Base: lp}, lo)
+	s := streams{ptrs: []GPVirtual{rowCopy(d)}, n: rowCopy(cols)}
+	elementwise(a, s, "div", a.lanes, 4, a.lanes, func(off int, t tail) {
+		m := s.mem(0, off)
+		v := a.load(m, t)
+		p := a.vec()
+		VMULPS(lo, v, p)
+		VFMADD231PS(hi, v, p)
+		a.store(p, m, t)
+	})
+	ADDQ(U8(4), hp)
+	ADDQ(U8(4), lp)
+	rowPtrs(stride, d)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,113 @@
+//go:build !purego
+
+package softmax
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// blockTestSets are the asm sets whose block kernels run here: each set
+// this CPU has, and the avx512 set under the interpreter where it lacks
+// AVX-512 (not in -short runs).
+func blockTestSets() []*asmKernels {
+	var sets []*asmKernels
+	if hasSet("avx2") {
+		sets = append(sets, &avx2Asm)
+	}
+	if hasSet("avx512") {
+		sets = append(sets, &avx512Asm)
+	} else if !testing.Short() {
+		sets = append(sets, emuAsm(&avx512Asm, "AVX512"))
+	}
+	return sets
+}
+
+// TestBlockKernels checks each block kernel against the same set's
+// one-row kernel, row by row, bit for bit: the block kernels run the
+// one-row kernels' loops, so SoftmaxRows gives the same bits whichever
+// path takes a row. Every width from 1 to 70 and wider ones around the
+// unrolled loops' steps, blocks of 0 to blockMax rows, misaligned and
+// next to guard pages, with −Inf, NaN and rows past the cutoff.
+func TestBlockKernels(t *testing.T) {
+	sets := blockTestSets()
+	if len(sets) == 0 {
+		t.Skip("no AVX2 or AVX-512 on this CPU")
+	}
+	var widths []int
+	for c := 1; c <= 70; c++ {
+		widths = append(widths, c)
+	}
+	widths = append(widths, 127, 128, 129, 255, 256, 257, 300, 511, 512, 1000)
+	for _, k := range sets {
+		t.Run("impl="+k.name, func(t *testing.T) {
+			rng := newRand(43)
+			for wi, cols := range widths {
+				rows := []int{0, 1, 2, 3, 7, blockMax}[wi%6]
+				if testing.Short() && cols > 300 {
+					continue
+				}
+				for trial := range 2 {
+					x := place(t, kernelRows(rng, rows, cols), (wi+trial)%16, trial == 0)
+					what := func(kernel string, r int) string {
+						return fmt.Sprintf("%s cols=%d rows=%d row %d", kernel, cols, rows, r)
+					}
+					m, lo := k.block.maxMin(x, cols, rows)
+					var c, th [blockMax]float32
+					cutOK := true
+					for r := range rows {
+						row := x[r*cols : (r+1)*cols]
+						wm, wl := k.maxMin(row)
+						if !same32(m[r], wm) || !same32(lo[r], wl) {
+							t.Fatalf("%s: %v %v, one-row kernel %v %v", what("maxMinRows", r), m[r], lo[r], wm, wl)
+						}
+						// The table kernels' rows: any other max gets a
+						// bias of 0 here, which they must take too.
+						if m[r] < tableMaxAbs && m[r] > -tableMaxAbs {
+							c[r], _ = tableBias(m[r], k.tableLen)
+						}
+						th[r] = expThreshold(m[r])
+						cutOK = cutOK && lo[r] >= th[r]
+					}
+					check := func(kernel string, got []float32, s [blockMax]float64, one func(d, row []float32, r int) float64) {
+						t.Helper()
+						want := make([]float32, len(x))
+						for r := range rows {
+							d, row := want[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols]
+							w := one(d, row, r)
+							if math.Float64bits(s[r]) != math.Float64bits(w) && !(w != w && s[r] != s[r]) {
+								t.Fatalf("%s: sum %v, one-row kernel %v", what(kernel, r), s[r], w)
+							}
+							for i := range row {
+								if !same32(got[r*cols+i], d[i]) {
+									t.Fatalf("%s [%d] (x %v): %v, one-row kernel %v", what(kernel, r), i, row[i], got[r*cols+i], d[i])
+								}
+							}
+						}
+					}
+					dst := place(t, make([]float32, len(x)), (wi+trial+3)%16, trial == 1)
+					for i := range dst {
+						dst[i] = 7 // every element must be written
+					}
+					s := k.block.total(dst, x, cols, rows, c, th, 64)
+					check("expSumTotalRows", dst, s, func(d, row []float32, r int) float64 { return k.total(d, row, c[r], th[r], 0) })
+					if cutOK {
+						s = k.block.totalNoCut(dst, x, cols, rows, c, 0)
+						check("expSumTotalNoCutRows", dst, s, func(d, row []float32, r int) float64 { return k.totalNoCut(d, row, c[r], 0) })
+					}
+					var hi, rl [blockMax]float32
+					for r := range rows {
+						hi[r], rl[r] = 0x1.234568p-7*float32(r+1), -0x1.8p-33*float32(r+1)
+					}
+					in := append([]float32(nil), dst...)
+					k.block.div(dst, cols, rows, hi, rl)
+					check("divRows", dst, s, func(d, row []float32, r int) float64 {
+						k.div(d, in[r*cols:(r+1)*cols], hi[r], rl[r], 0)
+						return s[r]
+					})
+				}
+			}
+		})
+	}
+}
