@@ -2,7 +2,9 @@
 
 package softmax
 
-// SoftmaxRows on medium rows: a block of rows at a time, each pass of
+import "math"
+
+// SoftmaxRows and the cross-entropy on medium rows: a block of rows at a time, each pass of
 // Softmax (max, exp and sum, scale) over the whole block in one kernel call
 // (asm/amd64/rows.go), and the per-row scalars between the passes in
 // arrays. A pass over one row of a few hundred columns is a short
@@ -11,14 +13,16 @@ package softmax
 // waiting); within one call the rows' passes are independent.
 
 // blockKernels are a set's block kernels: maxMin, expSumTotal (with and
-// without the cutoff) and div on each row of a block of up to blockMax
-// rows. The rows' scalars pass by value, in arrays: through the func
+// without the cutoff), div, and expSumOnesNoCut (with and without the
+// store) on each row of a block of up to blockMax rows. The rows' scalars pass by value, in arrays: through the func
 // values here, slices of arrays on the stack would escape to the heap.
 type blockKernels struct {
 	maxMin     func(x []float32, cols, rows int) (m, lo [blockMax]float32)
 	total      func(dst, x []float32, cols, rows int, c, t [blockMax]float32, pf uintptr) [blockMax]float64
 	totalNoCut func(dst, x []float32, cols, rows int, c [blockMax]float32, pf uintptr) [blockMax]float64
 	div        func(x []float32, cols, rows int, rhi, rlo [blockMax]float32)
+	ones       func(dst, x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
+	onesNS     func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
 }
 
 const (
@@ -91,4 +95,80 @@ func (k *asmKernels) blockRows(dst, x []float32, cols int) int {
 		}
 	}
 	return n
+}
+
+// ceBlockRows is the set's crossEntropyRows for rows of up to blockCols
+// columns, from row from on: crossEntropyRow's arithmetic (the bits of its
+// gradient), a block at a time. It stops at the first row that
+// crossEntropyRow would take another way: a negative label, a max that is
+// not finite or beyond tableMaxAbs, or an element below the exp cutoff.
+func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+	n := len(x) / cols
+	per := min(blockMax, max(1, blockElems/cols))
+	var (
+		loss, comp float64
+		c, xl      [blockMax]float32
+		hi, rl     [blockMax]float32
+		mu         [blockMax]float64
+		label      [blockMax]int
+	)
+	for i := from; i < n; i += per {
+		r := min(per, n-i)
+		xb := x[i*cols : (i+r)*cols]
+		m, lo := k.block.maxMin(xb, cols, r)
+		stop := false
+		for j := range r {
+			l, mj := labels.at(i+j), m[j]
+			if l < 0 || !(mj < tableMaxAbs && mj > -tableMaxAbs) || !(lo[j] >= expThreshold(mj)) {
+				r, stop = j, true
+				break
+			}
+			label[j], xl[j] = l, xb[j*cols+l] // x before g, which may be x, is written
+			c[j], mu[j] = tableBias(mj, k.tableLen)
+		}
+		if r > 0 {
+			xb := xb[:r*cols]
+			var gb []float32
+			var rest [blockMax]float64
+			var ones [blockMax]int32
+			if len(g) != 0 {
+				gb = g[i*cols : (i+r)*cols]
+				rest, ones = k.block.ones(gb, xb, cols, r, c, m)
+			} else {
+				rest, ones = k.block.onesNS(xb, cols, r, c, m)
+			}
+			var f, s [blockMax]float64
+			odd := false // a row of NaN, or whose reciprocal div cannot take
+			for j := range r {
+				f[j] = math.Exp(mu[j])
+				rest[j] /= f[j]
+				s[j] = float64(ones[j]) + rest[j]
+				loss, comp = addComp(loss, comp, (float64(m[j])-float64(xl[j]))+logOf[float32](rest[j], float64(ones[j])))
+				var ok bool
+				if hi[j], rl[j], ok = recip(s[j] * scale * f[j]); !ok { // NaN too
+					hi[j], rl[j], odd = 1, 0, true // e·1 + e·0: e, exactly
+				}
+			}
+			if len(g) != 0 {
+				k.block.div(gb, cols, r, hi, rl)
+				for j := range r {
+					row := gb[j*cols : (j+1)*cols]
+					switch {
+					case odd && s[j] != s[j]:
+						fill(row, nan)
+						continue
+					case odd && hi[j] == 1 && rl[j] == 0:
+						div32(row, row, s[j]*scale*f[j])
+					}
+					// p − 1 at the label, as crossEntropyRow.
+					e := expAt(xl[j], m[j])
+					row[label[j]] = float32(((e - float64(ones[j])) - rest[j]) / s[j] / scale)
+				}
+			}
+		}
+		if stop {
+			return i + r, loss + comp
+		}
+	}
+	return n, loss + comp
 }

@@ -96,6 +96,31 @@ func TestBlockKernels(t *testing.T) {
 						s = k.block.totalNoCut(dst, x, cols, rows, c, 0)
 						check("expSumTotalNoCutRows", dst, s, func(d, row []float32, r int) float64 { return k.totalNoCut(d, row, c[r], 0) })
 					}
+					if cutOK {
+						var mm [blockMax]float32
+						copy(mm[:], m[:])
+						// (The no-store kernel's "output" is x itself.)
+						ones := func(kernel string, got []float32, rest [blockMax]float64, ones [blockMax]int32, one func(d, row []float32, r int) (float64, int)) {
+							t.Helper()
+							var s [blockMax]float64
+							copy(s[:], rest[:])
+							check(kernel, got, s, func(d, row []float32, r int) float64 {
+								w, o := one(d, row, r)
+								if int(ones[r]) != o {
+									t.Fatalf("%s: ones %d, one-row kernel %d", what(kernel, r), ones[r], o)
+								}
+								if &got[0] == &x[0] {
+									copy(d, row) // nothing stored: x compared with itself
+								}
+								return w
+							})
+						}
+						rest, cnt := k.block.ones(dst, x, cols, rows, c, mm)
+						ones("expSumOnesNoCutRows", dst, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.onesNoCut(d, row, c[r], mm[r]) })
+						rest, cnt = k.block.onesNS(x, cols, rows, c, mm)
+						ones("expSumOnesNoCutNoStoreRows", x, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.onesNCNS(row, c[r], mm[r]) })
+						s = k.block.totalNoCut(dst, x, cols, rows, c, 0) // for divRows below
+					}
 					var hi, rl [blockMax]float32
 					for r := range rows {
 						hi[r], rl[r] = 0x1.234568p-7*float32(r+1), -0x1.8p-33*float32(r+1)

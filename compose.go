@@ -546,6 +546,14 @@ func viewLabels[L Label](labels []L) labelView {
 
 func (v labelView) ok() bool { return v.l64 != nil || v.l32 != nil }
 
+// at returns row i's label.
+func (v labelView) at(i int) int {
+	if v.l64 != nil {
+		return int(v.l64[i])
+	}
+	return int(v.l32[i])
+}
+
 // rows returns the labels of rows i to j.
 func (v labelView) rows(i, j int) labelView {
 	if v.l64 != nil {

@@ -145,6 +145,12 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		div: func(x []float32, cols, rows int, rhi, rlo [blockMax]float32) {
 			emuCall(fn("divRows"), x, cols, rows, rhi, rlo)
 		},
+		ones: func(dst, x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
+			return emuOnes(emuCall(fn("expSumOnesNoCutRows"), dst, x, cols, rows, c, m), rows)
+		},
+		onesNS: func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
+			return emuOnes(emuCall(fn("expSumOnesNoCutNoStoreRows"), x, cols, rows, c, m), rows)
+		},
 	}
 	if a.padded != nil {
 		// The native padded calls the hardware kernels; the interpreted
@@ -281,6 +287,14 @@ func TestEmuMatchesHardware(t *testing.T) {
 	if ran == 0 {
 		t.Skip("no AVX2 or AVX-512 on this CPU: nothing to compare the interpreter with")
 	}
+}
+
+// emuOnes reads the block ones kernels' results.
+func emuOnes(r emuResults, rows int) (rest [blockMax]float64, ones [blockMax]int32) {
+	for j := range rows {
+		rest[j], ones[j] = r.f64(8*j), int32(binary.LittleEndian.Uint32(r[8*blockMax+4*j:]))
+	}
+	return rest, ones
 }
 
 // same32 reports whether two outputs agree bit for bit (any NaN matches

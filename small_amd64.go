@@ -116,6 +116,9 @@ func lseAVX2(x []float32, n int) (m, l float64, ok int) {
 }
 
 func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
+	if cols > smallCols && cols <= blockCols {
+		return k.ceBlockRows(g, x, labels, cols, from, scale)
+	}
 	a := smallArgs{dst: g, x: x, labels: labels, cols: cols, scale: scale}
 	return k.smallRun(kindCrossEntropy, a, from, func(from, rows int) (int, float64) {
 		i := from * cols

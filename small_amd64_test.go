@@ -122,8 +122,20 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 		}
 		rng := newRand(29)
 		worstLoss, worstGrad := 0.0, 0.0
+		blockLoss, blockGrad := 0.0, 0.0 // ceBlockRows's rows
+		var widths []int
 		for cols := 1; cols <= smallCols+2; cols++ {
-			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+			widths = append(widths, cols)
+		}
+		// Blocks (of blockMax rows at 128 columns, fewer wider), and past
+		// blockCols the general rows.
+		widths = append(widths, 31, 64, 100, 128, 129, blockCols, blockCols+1)
+		for _, cols := range widths {
+			rowCounts := []int{1, 2, 3, 5, 17, 40}
+			if cols > smallCols+2 && testing.Short() {
+				rowCounts = []int{3, 17}
+			}
+			for _, rows := range rowCounts {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					labels := make([]int, rows)
@@ -152,6 +164,8 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 						e := errULP(loss, wantLoss)
 						if cols <= smallCols {
 							worstLoss = max(worstLoss, e)
+						} else if cols <= blockCols {
+							blockLoss = max(blockLoss, e)
 						}
 						if e > 4 {
 							t.Fatalf("%s: loss %v, want %v (%.2f ULP)", what, loss, wantLoss, e)
@@ -167,6 +181,8 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 						e := errULP(g[i], wantGrad[i])
 						if cols <= smallCols {
 							worstGrad = max(worstGrad, e)
+						} else if cols <= blockCols {
+							blockGrad = max(blockGrad, e)
 						}
 						if e > 4 {
 							t.Fatalf("%s: grad[%d] = %v, want %v (%.2f ULP)", what, i, g[i], wantGrad[i], e)
@@ -191,12 +207,27 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 						t.Fatalf("%s: loss in place %v, else %v", what, l, loss)
 					}
 					sameBits(t, what+": in place", in, g)
+					if cols > smallCols && cols <= blockCols {
+						// crossEntropyRow's gradient bits, and its loss
+						// but for the order of the compensated sum.
+						old := blockCols
+						blockCols = 0
+						rowG := make([]float32, len(x))
+						rowLoss := crossEntropy(k, rowG, xs, labels, cols, kept)
+						blockCols = old
+						sameBits(t, what+": crossEntropyRow's gradient", g, rowG)
+						if !same32(loss, rowLoss) && errULP(loss, float64(rowLoss)) > 1 {
+							t.Fatalf("%s: loss %v, crossEntropyRow's %v", what, loss, rowLoss)
+						}
+					}
 				}
 			}
 		}
 		krecord(k, "crossEntropyRows/loss", worstLoss)
 		krecord(k, "crossEntropyRows", worstGrad)
-		t.Logf("worst %.3f ULP (loss %.3f)", worstGrad, worstLoss)
+		krecord(k, "ceBlockRows/loss", blockLoss)
+		krecord(k, "ceBlockRows", blockGrad)
+		t.Logf("worst %.3f ULP (loss %.3f); blocks %.3f (loss %.3f)", worstGrad, worstLoss, blockGrad, blockLoss)
 		// Labels of 8 bytes for the batch, of 4 for the single row.
 		takesRegularRows(t, rng, 2, func(d, x []float32, cols, rows int) int {
 			v := labelView{l64: make([]int64, rows)}

@@ -158,6 +158,20 @@ func expSumTotalNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c 
 //go:noescape
 func divRowsAVX2(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
 
+// expSumOnesNoCutRowsAVX2 is expSumOnesNoCutAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumOnesNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// expSumOnesNoCutNoStoreRowsAVX2 is expSumOnesNoCutNoStoreAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumOnesNoCutNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
 // subAVX2 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //
 //go:noescape
@@ -347,6 +361,20 @@ func expSumTotalNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, 
 //
 //go:noescape
 func divRowsAVX512(x []float32, cols int, rows int, rhi [16]float32, rlo [16]float32)
+
+// expSumOnesNoCutRowsAVX512 is expSumOnesNoCutAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumOnesNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// expSumOnesNoCutNoStoreRowsAVX512 is expSumOnesNoCutNoStoreAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func expSumOnesNoCutNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
 
 // subAVX512 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //

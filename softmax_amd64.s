@@ -6423,6 +6423,606 @@ done:
 	VZEROUPPER
 	RET
 
+// func expSumOnesNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expSumOnesNoCutRowsAVX2(SB), NOSPLIT, $32-384
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  c_0+64(FP), DX
+	LEAQ  m_0+128(FP), BX
+	LEAQ  rest_0+192(FP), SI
+	LEAQ  ones_0+320(FP), DI
+	MOVQ  cols+48(FP), R8
+	MOVQ  R8, R9
+	SHLQ  $0x02, R9
+	MOVQ  rows+56(FP), R10
+	TESTQ R10, R10
+	JZ    done
+
+row:
+	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y1
+	VPXOR        Y2, Y2, Y2
+	MOVQ         CX, R11
+	MOVQ         AX, R12
+	MOVQ         R8, R13
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	MOVQ         R13, R14
+	SHRQ         $0x05, R14
+	JZ           rest
+	ANDQ         $0x0000001f, R13
+
+iter:
+	VMOVUPS      (R11), Y5
+	VMOVUPS      (R11), Y6
+	VMOVUPS      32(R11), Y7
+	VMOVUPS      32(R11), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, (R11), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VCMPPS       $0x00, 32(R11), Y1, Y7
+	VPSUBD       Y7, Y2, Y2
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y6, (R12)
+	VMOVUPS      Y8, 32(R12)
+	VADDPS       Y5, Y7, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VMOVUPS      64(R11), Y5
+	VMOVUPS      64(R11), Y6
+	VMOVUPS      96(R11), Y7
+	VMOVUPS      96(R11), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, 64(R11), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VCMPPS       $0x00, 96(R11), Y1, Y7
+	VPSUBD       Y7, Y2, Y2
+	VANDNPS      Y8, Y7, Y7
+	VMOVUPS      Y6, 64(R12)
+	VMOVUPS      Y8, 96(R12)
+	VADDPS       Y5, Y7, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000080, R12
+	ADDQ         $0x00000080, R11
+	DECQ         R14
+	JNZ          iter
+
+rest:
+	TESTQ        R13, R13
+	JZ           sum
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y5
+	VMOVUPS      (R11), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R11), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (R12)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y5
+	VMOVUPS      (R11), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R11), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (R12)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y5
+	VMOVUPS      (R11), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R11), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y5
+	VMOVUPS      Y6, (R12)
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+
+tail:
+	TESTQ      R13, R13
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R14
+	MOVQ       $0x00000008, R15
+	SUBQ       R13, R15
+	VMOVDQU    (R14)(R15*4), Y5
+	LEAQ       (R11), R14
+	ANDQ       $0x00000fff, R14
+	CMPQ       R14, $0x00000fe0
+	JA         tail_page_95
+	VMASKMOVPS (R11), Y5, Y6
+	JMP        tail_loaded_96
+
+tail_page_95:
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
+	XORQ    R14, R14
+
+copy_97:
+	CMPQ R14, R13
+	JAE  copied_98
+	MOVL (R11)(R14*4), R15
+	MOVL R15, (SP)(R14*4)
+	INCQ R14
+	JMP  copy_97
+
+copied_98:
+	VMOVUPS (SP), Y6
+
+tail_loaded_96:
+	VMOVUPS      Y6, Y7
+	VMOVUPS      Y6, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VMULPS       Y7, Y7, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
+	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y9, Y0
+	VANDPS       Y5, Y0, Y0
+	VCMPPS       $0x00, Y8, Y1, Y1
+	VANDPS       Y5, Y1, Y1
+	VPSUBD       Y1, Y2, Y2
+	VANDNPS      Y0, Y1, Y1
+	VMOVUPS      Y0, (SP)
+	XORQ         R11, R11
+
+copy_99:
+	CMPQ R11, R13
+	JAE  copied_100
+	MOVL (SP)(R11*4), R14
+	MOVL R14, (R12)(R11*4)
+	INCQ R11
+	JMP  copy_99
+
+copied_100:
+	VCVTPS2PD    X1, Y0
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y3, Y3
+	VADDPD       Y1, Y4, Y4
+
+sum:
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, R11
+	MOVLQSX      R11, R11
+	VMOVSD       X0, (SI)
+	MOVL         R11, (DI)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x08, SI
+	ADDQ         $0x04, DI
+	ADDQ         R9, AX
+	ADDQ         R9, CX
+	DECQ         R10
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumOnesNoCutNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expSumOnesNoCutNoStoreRowsAVX2(SB), NOSPLIT, $32-360
+	MOVQ  x_base+0(FP), AX
+	LEAQ  c_0+40(FP), CX
+	LEAQ  m_0+104(FP), DX
+	LEAQ  rest_0+168(FP), BX
+	LEAQ  ones_0+296(FP), SI
+	MOVQ  cols+24(FP), DI
+	MOVQ  DI, R8
+	SHLQ  $0x02, R8
+	MOVQ  rows+32(FP), R9
+	TESTQ R9, R9
+	JZ    done
+
+row:
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS (DX), Y1
+	VPXOR        Y2, Y2, Y2
+	MOVQ         AX, R10
+	MOVQ         DI, R11
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	MOVQ         R11, R12
+	SHRQ         $0x05, R12
+	JZ           rest
+	ANDQ         $0x0000001f, R11
+
+iter:
+	VMOVUPS      (R10), Y5
+	VMOVUPS      (R10), Y6
+	VMOVUPS      32(R10), Y7
+	VMOVUPS      32(R10), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, (R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCMPPS       $0x00, 32(R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y8, Y5, Y8
+	VADDPS       Y6, Y8, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	VMOVUPS      64(R10), Y5
+	VMOVUPS      64(R10), Y6
+	VMOVUPS      96(R10), Y7
+	VMOVUPS      96(R10), Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VMULPS       Y6, Y6, Y9
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VMOVUPS      exptab8c3<>+0(SB), Y12
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
+	VFMADD213PS  Y6, Y9, Y11
+	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPERMPS      exptab8<>+0(SB), Y7, Y8
+	VPSLLD       $0x14, Y5, Y5
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y5, Y6, Y6
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y11, Y6
+	VFMADD213PS  Y8, Y12, Y8
+	VCMPPS       $0x00, 64(R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCMPPS       $0x00, 96(R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y8, Y5, Y8
+	VADDPS       Y6, Y8, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VADDPD       Y6, Y3, Y3
+	VADDPD       Y5, Y4, Y4
+	ADDQ         $0x00000080, R10
+	DECQ         R12
+	JNZ          iter
+
+rest:
+	TESTQ        R11, R11
+	JZ           sum
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y5
+	VMOVUPS      (R10), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y5
+	VMOVUPS      (R10), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y5
+	VMOVUPS      (R10), Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VMULPS       Y6, Y6, Y7
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
+	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptab8<>+0(SB), Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y8, Y6
+	VCMPPS       $0x00, (R10), Y1, Y5
+	VPSUBD       Y5, Y2, Y2
+	VANDNPS      Y6, Y5, Y6
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+
+tail:
+	TESTQ      R11, R11
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R12
+	MOVQ       $0x00000008, R13
+	SUBQ       R11, R13
+	VMOVDQU    (R12)(R13*4), Y5
+	LEAQ       (R10), R12
+	ANDQ       $0x00000fff, R12
+	CMPQ       R12, $0x00000fe0
+	JA         tail_page_101
+	VMASKMOVPS (R10), Y5, Y6
+	JMP        tail_loaded_102
+
+tail_page_101:
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
+	XORQ    R12, R12
+
+copy_103:
+	CMPQ R12, R11
+	JAE  copied_104
+	MOVL (R10)(R12*4), R13
+	MOVL R13, (SP)(R12*4)
+	INCQ R12
+	JMP  copy_103
+
+copied_104:
+	VMOVUPS (SP), Y6
+
+tail_loaded_102:
+	VMOVUPS      Y6, Y7
+	VMOVUPS      Y6, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VMULPS       Y7, Y7, Y0
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
+	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptab8<>+0(SB), Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y9, Y0
+	VANDPS       Y5, Y0, Y0
+	VCMPPS       $0x00, Y8, Y1, Y1
+	VANDPS       Y5, Y1, Y1
+	VPSUBD       Y1, Y2, Y2
+	VANDNPS      Y0, Y1, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y3, Y3
+	VADDPD       Y0, Y4, Y4
+
+sum:
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, R10
+	MOVLQSX      R10, R10
+	VMOVSD       X0, (BX)
+	MOVL         R10, (SI)
+	ADDQ         $0x04, CX
+	ADDQ         $0x04, DX
+	ADDQ         $0x08, BX
+	ADDQ         $0x04, SI
+	ADDQ         R8, AX
+	DECQ         R9
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX2
 TEXT ·subAVX2(SB), NOSPLIT, $32-64
@@ -6490,27 +7090,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_95
+	JA         tail_page_105
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_96
+	JMP        tail_loaded_106
 
-tail_page_95:
+tail_page_105:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_97:
+copy_107:
 	CMPQ BX, DX
-	JAE  copied_98
+	JAE  copied_108
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_97
+	JMP  copy_107
 
-copied_98:
+copied_108:
 	VMOVUPS (SP), Y3
 
-tail_loaded_96:
+tail_loaded_106:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -6524,15 +7124,15 @@ tail_loaded_96:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_99:
+copy_109:
 	CMPQ CX, DX
-	JAE  copied_100
+	JAE  copied_110
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_99
+	JMP  copy_109
 
-copied_100:
+copied_110:
 sub_done:
 	VZEROUPPER
 	RET
@@ -6758,27 +7358,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_101
+	JA         tail_page_111
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_102
+	JMP        tail_loaded_112
 
-tail_page_101:
+tail_page_111:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_103:
+copy_113:
 	CMPQ DX, CX
-	JAE  copied_104
+	JAE  copied_114
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_103
+	JMP  copy_113
 
-copied_104:
+copied_114:
 	VMOVUPS (SP), X8
 
-tail_loaded_102:
+tail_loaded_112:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -7111,52 +7711,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_105
+	JA         tail_page_115
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_106
+	JMP        tail_loaded_116
 
-tail_page_105:
+tail_page_115:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_107:
+copy_117:
 	CMPQ BX, DX
-	JAE  copied_108
+	JAE  copied_118
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_107
+	JMP  copy_117
 
-copied_108:
+copied_118:
 	VMOVUPS (SP), X9
 
-tail_loaded_106:
+tail_loaded_116:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_109
+	JA         tail_page_119
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_110
+	JMP        tail_loaded_120
 
-tail_page_109:
+tail_page_119:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_111:
+copy_121:
 	CMPQ AX, DX
-	JAE  copied_112
+	JAE  copied_122
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_111
+	JMP  copy_121
 
-copied_112:
+copied_122:
 	VMOVUPS (SP), X8
 
-tail_loaded_110:
+tail_loaded_120:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -7309,54 +7909,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_113
+	JA         tail_page_123
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_114
+	JMP        tail_loaded_124
 
-tail_page_113:
+tail_page_123:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_115:
+copy_125:
 	CMPQ SI, BX
-	JAE  copied_116
+	JAE  copied_126
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_115
+	JMP  copy_125
 
-copied_116:
+copied_126:
 	VMOVUPS (SP), Y4
 
-tail_loaded_114:
+tail_loaded_124:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_117
+	JA           tail_page_127
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_118
+	JMP          tail_loaded_128
 
-tail_page_117:
+tail_page_127:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_119:
+copy_129:
 	CMPQ CX, BX
-	JAE  copied_120
+	JAE  copied_130
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_119
+	JMP  copy_129
 
-copied_120:
+copied_130:
 	VMOVUPS (SP), Y5
 
-tail_loaded_118:
+tail_loaded_128:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -7372,15 +7972,15 @@ tail_loaded_118:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_121:
+copy_131:
 	CMPQ CX, BX
-	JAE  copied_122
+	JAE  copied_132
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_121
+	JMP  copy_131
 
-copied_122:
+copied_132:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -7550,27 +8150,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_123
+	JA         tail_page_133
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_124
+	JMP        tail_loaded_134
 
-tail_page_123:
+tail_page_133:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_125:
+copy_135:
 	CMPQ SI, BX
-	JAE  copied_126
+	JAE  copied_136
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_125
+	JMP  copy_135
 
-copied_126:
+copied_136:
 	VMOVUPS (SP), Y3
 
-tail_loaded_124:
+tail_loaded_134:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7631,27 +8231,27 @@ tail_loaded_124:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_127
+	JA           tail_page_137
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_128
+	JMP          tail_loaded_138
 
-tail_page_127:
+tail_page_137:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_129:
+copy_139:
 	CMPQ CX, BX
-	JAE  copied_130
+	JAE  copied_140
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_129
+	JMP  copy_139
 
-copied_130:
+copied_140:
 	VMOVUPS (SP), Y2
 
-tail_loaded_128:
+tail_loaded_138:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -7663,15 +8263,15 @@ tail_loaded_128:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_131:
+copy_141:
 	CMPQ CX, BX
-	JAE  copied_132
+	JAE  copied_142
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_131
+	JMP  copy_141
 
-copied_132:
+copied_142:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -7863,27 +8463,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_133
+	JA         tail_page_143
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_134
+	JMP        tail_loaded_144
 
-tail_page_133:
+tail_page_143:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_135:
+copy_145:
 	CMPQ SI, BX
-	JAE  copied_136
+	JAE  copied_146
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_135
+	JMP  copy_145
 
-copied_136:
+copied_146:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_134:
+tail_loaded_144:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7936,27 +8536,27 @@ tail_loaded_134:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_137
+	JA           tail_page_147
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_138
+	JMP          tail_loaded_148
 
-tail_page_137:
+tail_page_147:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_139:
+copy_149:
 	CMPQ CX, BX
-	JAE  copied_140
+	JAE  copied_150
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_139
+	JMP  copy_149
 
-copied_140:
+copied_150:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_138:
+tail_loaded_148:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -7982,15 +8582,15 @@ tail_loaded_138:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_141:
+copy_151:
 	CMPQ CX, BX
-	JAE  copied_142
+	JAE  copied_152
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_141
+	JMP  copy_151
 
-copied_142:
+copied_152:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8186,27 +8786,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_143
+	JA         tail_page_153
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_144
+	JMP        tail_loaded_154
 
-tail_page_143:
+tail_page_153:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_145:
+copy_155:
 	CMPQ DX, CX
-	JAE  copied_146
+	JAE  copied_156
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_145
+	JMP  copy_155
 
-copied_146:
+copied_156:
 	VMOVUPS (SP), Y5
 
-tail_loaded_144:
+tail_loaded_154:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -12834,6 +13434,551 @@ done:
 	VZEROUPPER
 	RET
 
+// func expSumOnesNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX512F
+TEXT ·expSumOnesNoCutRowsAVX512(SB), NOSPLIT, $0-384
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    m_0+128(FP), BX
+	LEAQ    rest_0+192(FP), SI
+	LEAQ    ones_0+320(FP), DI
+	MOVQ    cols+48(FP), R8
+	MOVQ    R8, R9
+	SHLQ    $0x02, R9
+	MOVQ    rows+56(FP), R10
+	TESTQ   R10, R10
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z1
+	VMOVUPS ln2hi32<>+0(SB), Z2
+	VMOVUPS ln2lo32<>+0(SB), Z3
+	VMOVUPS exptab16<>+0(SB), Z4
+	VMOVUPS exptab16c2<>+0(SB), Z5
+	VMOVUPS onei32<>+0(SB), Z8
+
+row:
+	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z6
+	VPXORD       Z7, Z7, Z7
+	MOVQ         CX, R11
+	MOVQ         AX, R12
+	MOVQ         R8, R13
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	MOVQ         R13, R14
+	SHRQ         $0x06, R14
+	JZ           rest
+	ANDQ         $0x0000003f, R13
+
+iter:
+	VMOVUPS       (R11), Z11
+	VMOVUPS       (R11), Z12
+	VMOVUPS       64(R11), Z13
+	VMOVUPS       64(R11), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS   Z12, Z19, Z12
+	VFMADD213PS   Z14, Z20, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VPADDD        Z8, Z7, K3, Z7
+	VMOVUPS.Z     Z14, K4, Z13
+	VMOVUPS       Z12, (R12)
+	VMOVUPS       Z14, 64(R12)
+	VADDPS        Z11, Z13, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	VMOVUPS       128(R11), Z11
+	VMOVUPS       128(R11), Z12
+	VMOVUPS       192(R11), Z13
+	VMOVUPS       192(R11), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS   Z12, Z19, Z12
+	VFMADD213PS   Z14, Z20, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VPADDD        Z8, Z7, K3, Z7
+	VMOVUPS.Z     Z14, K4, Z13
+	VMOVUPS       Z12, 128(R12)
+	VMOVUPS       Z14, 192(R12)
+	VADDPS        Z11, Z13, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000100, R12
+	ADDQ          $0x00000100, R11
+	DECQ          R14
+	JNZ           iter
+
+rest:
+	TESTQ         R13, R13
+	JZ            sum
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z11
+	VMOVUPS       (R11), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (R12)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z11
+	VMOVUPS       (R11), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (R12)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z11
+	VMOVUPS       (R11), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS   Z12, Z14, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VMOVUPS.Z     Z12, K2, Z11
+	VMOVUPS       Z12, (R12)
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+
+tail:
+	TESTQ         R13, R13
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R14
+	KMOVW         (R14)(R13*2), K1
+	VMOVUPS.Z     (R11), K1, Z11
+	VMOVUPS.Z     (R11), K1, Z12
+	VCMPPS        $0x00, Z6, Z12, K1, K2
+	VCMPPS        $0x04, Z6, Z12, K1, K3
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z0
+	VFNMADD231PS  Z2, Z0, Z12
+	VFNMADD231PS  Z3, Z0, Z12
+	VMULPS        Z12, Z12, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z6
+	VFMADD213PS   Z5, Z12, Z6
+	VFMADD213PS   Z12, Z0, Z6
+	VPERMPS       Z4, Z11, Z0
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z0, Z0
+	VFMADD213PS.Z Z0, Z6, K1, Z0
+	VPADDD        Z8, Z7, K2, Z7
+	VMOVUPS.Z     Z0, K3, Z6
+	VMOVUPS       Z0, K1, (R12)
+	VCVTPS2PD     Y6, Z0
+	VEXTRACTF64X4 $0x01, Z6, Y6
+	VCVTPS2PD     Y6, Z6
+	VADDPD        Z0, Z9, Z9
+	VADDPD        Z6, Z10, Z10
+
+sum:
+	VADDPD        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y6
+	VADDPD        Y6, Y9, Y6
+	VEXTRACTF128  $0x01, Y6, X0
+	VADDPD        X0, X6, X0
+	VPERMILPD     $0x01, X0, X6
+	VADDSD        X6, X0, X0
+	VEXTRACTI64X4 $0x01, Z7, Y17
+	VPADDD        Z7, Z17, Z17
+	VEXTRACTI32X4 $0x01, Z17, X18
+	VPADDD        Z17, Z18, Z18
+	VPSHUFD       $0x0e, Z18, Z6
+	VPADDD        Z6, Z18, Z18
+	VPSHUFD       $0x01, Z18, Z6
+	VPADDD        Z6, Z18, Z18
+	VMOVD         X18, R11
+	MOVLQSX       R11, R11
+	VMOVSD        X0, (SI)
+	MOVL          R11, (DI)
+	ADDQ          $0x04, DX
+	ADDQ          $0x04, BX
+	ADDQ          $0x08, SI
+	ADDQ          $0x04, DI
+	ADDQ          R9, AX
+	ADDQ          R9, CX
+	DECQ          R10
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumOnesNoCutNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX512F
+TEXT ·expSumOnesNoCutNoStoreRowsAVX512(SB), NOSPLIT, $0-360
+	MOVQ    x_base+0(FP), AX
+	LEAQ    c_0+40(FP), CX
+	LEAQ    m_0+104(FP), DX
+	LEAQ    rest_0+168(FP), BX
+	LEAQ    ones_0+296(FP), SI
+	MOVQ    cols+24(FP), DI
+	MOVQ    DI, R8
+	SHLQ    $0x02, R8
+	MOVQ    rows+32(FP), R9
+	TESTQ   R9, R9
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z1
+	VMOVUPS ln2hi32<>+0(SB), Z2
+	VMOVUPS ln2lo32<>+0(SB), Z3
+	VMOVUPS exptab16<>+0(SB), Z4
+	VMOVUPS exptab16c2<>+0(SB), Z5
+	VMOVUPS onei32<>+0(SB), Z8
+
+row:
+	VBROADCASTSS (CX), Z0
+	VBROADCASTSS (DX), Z6
+	VPXORD       Z7, Z7, Z7
+	MOVQ         AX, R10
+	MOVQ         DI, R11
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	MOVQ         R11, R12
+	SHRQ         $0x06, R12
+	JZ           rest
+	ANDQ         $0x0000003f, R11
+
+iter:
+	VMOVUPS       (R10), Z11
+	VMOVUPS       (R10), Z12
+	VMOVUPS       64(R10), Z13
+	VMOVUPS       64(R10), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z12, Z19, K2, Z12
+	VFMADD213PS.Z Z14, Z20, K4, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VPADDD        Z8, Z7, K3, Z7
+	VADDPS        Z12, Z14, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	VMOVUPS       128(R10), Z11
+	VMOVUPS       128(R10), Z12
+	VMOVUPS       192(R10), Z13
+	VMOVUPS       192(R10), Z14
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VCMPPS        $0x00, Z6, Z14, K3
+	VCMPPS        $0x04, Z6, Z14, K4
+	VFMADD132PS   Z1, Z0, Z11
+	VFMADD132PS   Z1, Z0, Z13
+	VSUBPS        Z0, Z11, Z15
+	VSUBPS        Z0, Z13, Z16
+	VFNMADD231PS  Z2, Z15, Z12
+	VFNMADD231PS  Z2, Z16, Z14
+	VFNMADD231PS  Z3, Z15, Z12
+	VFNMADD231PS  Z3, Z16, Z14
+	VMULPS        Z12, Z12, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z19
+	VMOVUPS       exptab16c3<>+0(SB), Z20
+	VFMADD213PS   Z5, Z12, Z19
+	VFMADD213PS   Z5, Z14, Z20
+	VFMADD213PS   Z12, Z15, Z19
+	VFMADD213PS   Z14, Z16, Z20
+	VPERMPS       Z4, Z11, Z12
+	VPERMPS       Z4, Z13, Z14
+	VPSLLD        $0x13, Z11, Z11
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z11, Z12, Z12
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z12, Z19, K2, Z12
+	VFMADD213PS.Z Z14, Z20, K4, Z14
+	VPADDD        Z8, Z7, K1, Z7
+	VPADDD        Z8, Z7, K3, Z7
+	VADDPS        Z12, Z14, Z11
+	VCVTPS2PD     Y11, Z12
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z12, Z9, Z9
+	VADDPD        Z11, Z10, Z10
+	ADDQ          $0x00000100, R10
+	DECQ          R12
+	JNZ           iter
+
+rest:
+	TESTQ         R11, R11
+	JZ            sum
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z11
+	VMOVUPS       (R10), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z11
+	VMOVUPS       (R10), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z11
+	VMOVUPS       (R10), Z12
+	VCMPPS        $0x00, Z6, Z12, K1
+	VCMPPS        $0x04, Z6, Z12, K2
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z13
+	VFNMADD231PS  Z2, Z13, Z12
+	VFNMADD231PS  Z3, Z13, Z12
+	VMULPS        Z12, Z12, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z5, Z12, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z4, Z11, Z12
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z12, Z12
+	VFMADD213PS.Z Z12, Z14, K2, Z12
+	VPADDD        Z8, Z7, K1, Z7
+	VCVTPS2PD     Y12, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z11, Z9, Z9
+	VADDPD        Z12, Z10, Z10
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+
+tail:
+	TESTQ         R11, R11
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R12
+	KMOVW         (R12)(R11*2), K1
+	VMOVUPS.Z     (R10), K1, Z11
+	VMOVUPS.Z     (R10), K1, Z12
+	VCMPPS        $0x00, Z6, Z12, K1, K2
+	VCMPPS        $0x04, Z6, Z12, K1, K1
+	VFMADD132PS   Z1, Z0, Z11
+	VSUBPS        Z0, Z11, Z0
+	VFNMADD231PS  Z2, Z0, Z12
+	VFNMADD231PS  Z3, Z0, Z12
+	VMULPS        Z12, Z12, Z0
+	VMOVUPS       exptab16c3<>+0(SB), Z6
+	VFMADD213PS   Z5, Z12, Z6
+	VFMADD213PS   Z12, Z0, Z6
+	VPERMPS       Z4, Z11, Z0
+	VPSLLD        $0x13, Z11, Z11
+	VPADDD        Z11, Z0, Z0
+	VFMADD213PS.Z Z0, Z6, K1, Z0
+	VPADDD        Z8, Z7, K2, Z7
+	VCVTPS2PD     Y0, Z6
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z6, Z9, Z9
+	VADDPD        Z0, Z10, Z10
+
+sum:
+	VADDPD        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y6
+	VADDPD        Y6, Y9, Y6
+	VEXTRACTF128  $0x01, Y6, X0
+	VADDPD        X0, X6, X0
+	VPERMILPD     $0x01, X0, X6
+	VADDSD        X6, X0, X0
+	VEXTRACTI64X4 $0x01, Z7, Y17
+	VPADDD        Z7, Z17, Z17
+	VEXTRACTI32X4 $0x01, Z17, X18
+	VPADDD        Z17, Z18, Z18
+	VPSHUFD       $0x0e, Z18, Z6
+	VPADDD        Z6, Z18, Z18
+	VPSHUFD       $0x01, Z18, Z6
+	VPADDD        Z6, Z18, Z18
+	VMOVD         X18, R10
+	MOVLQSX       R10, R10
+	VMOVSD        X0, (BX)
+	MOVL          R10, (SI)
+	ADDQ          $0x04, CX
+	ADDQ          $0x04, DX
+	ADDQ          $0x08, BX
+	ADDQ          $0x04, SI
+	ADDQ          R8, AX
+	DECQ          R9
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX512(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX512F
 TEXT ·subAVX512(SB), NOSPLIT, $0-64
@@ -14475,27 +15620,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_147
+	JA         tail_page_157
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_148
+	JMP        tail_loaded_158
 
-tail_page_147:
+tail_page_157:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_149:
+copy_159:
 	CMPQ DX, CX
-	JAE  copied_150
+	JAE  copied_160
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_149
+	JMP  copy_159
 
-copied_150:
+copied_160:
 	VMOVUPS (SP), Y9
 
-tail_loaded_148:
+tail_loaded_158:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -14733,27 +15878,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_151
+	JA         tail_page_161
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_152
+	JMP        tail_loaded_162
 
-tail_page_151:
+tail_page_161:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_153:
+copy_163:
 	CMPQ BX, DX
-	JAE  copied_154
+	JAE  copied_164
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_153
+	JMP  copy_163
 
-copied_154:
+copied_164:
 	VMOVUPS (SP), Y6
 
-tail_loaded_152:
+tail_loaded_162:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -14805,15 +15950,15 @@ tail_loaded_152:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_155:
+copy_165:
 	CMPQ CX, DX
-	JAE  copied_156
+	JAE  copied_166
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_155
+	JMP  copy_165
 
-copied_156:
+copied_166:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -15053,10 +16198,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_157
+	JZ           div64_ok_167
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_157:
+div64_ok_167:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -15072,10 +16217,10 @@ div64_ok_157:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_158
+	JZ           div64_ok_168
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_158:
+div64_ok_168:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -15091,10 +16236,10 @@ div64_ok_158:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_159
+	JZ           div64_ok_169
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_159:
+div64_ok_169:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -15110,10 +16255,10 @@ div64_ok_159:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_160
+	JZ           div64_ok_170
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_160:
+div64_ok_170:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -15137,10 +16282,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_161
+	JZ           div64_ok_171
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_161:
+div64_ok_171:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -15157,27 +16302,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_162
+	JA         tail_page_172
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_163
+	JMP        tail_loaded_173
 
-tail_page_162:
+tail_page_172:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_164:
+copy_174:
 	CMPQ BX, DX
-	JAE  copied_165
+	JAE  copied_175
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_164
+	JMP  copy_174
 
-copied_165:
+copied_175:
 	VMOVUPS (SP), Y5
 
-tail_loaded_163:
+tail_loaded_173:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -15191,22 +16336,22 @@ tail_loaded_163:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_166
+	JZ           div64_ok_176
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_166:
+div64_ok_176:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_167:
+copy_177:
 	CMPQ CX, DX
-	JAE  copied_168
+	JAE  copied_178
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_167
+	JMP  copy_177
 
-copied_168:
+copied_178:
 div64_done:
 	VZEROUPPER
 	RET
@@ -15308,7 +16453,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_169
+	JZ           expsum64_notiny_179
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15325,7 +16470,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_169:
+expsum64_notiny_179:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -15407,7 +16552,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_170
+	JZ           expsum64_notiny_180
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15424,7 +16569,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_170:
+expsum64_notiny_180:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -15464,27 +16609,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_171
+	JA         tail_page_181
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_172
+	JMP        tail_loaded_182
 
-tail_page_171:
+tail_page_181:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_173:
+copy_183:
 	CMPQ BX, DX
-	JAE  copied_174
+	JAE  copied_184
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_173
+	JMP  copy_183
 
-copied_174:
+copied_184:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_172:
+tail_loaded_182:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -15534,7 +16679,7 @@ tail_loaded_172:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_175
+	JZ           expsum64_notiny_185
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15551,7 +16696,7 @@ tail_loaded_172:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_175:
+expsum64_notiny_185:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -15565,15 +16710,15 @@ expsum64_notiny_175:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_176:
+copy_186:
 	CMPQ CX, DX
-	JAE  copied_177
+	JAE  copied_187
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_176
+	JMP  copy_186
 
-copied_177:
+copied_187:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -15745,7 +16890,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_178
+	JZ           expsumns64_notiny_188
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15762,7 +16907,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_178:
+expsumns64_notiny_188:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -15842,7 +16987,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_179
+	JZ           expsumns64_notiny_189
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15859,7 +17004,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_179:
+expsumns64_notiny_189:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -15897,27 +17042,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_180
+	JA         tail_page_190
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_181
+	JMP        tail_loaded_191
 
-tail_page_180:
+tail_page_190:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_182:
+copy_192:
 	CMPQ DX, CX
-	JAE  copied_183
+	JAE  copied_193
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_182
+	JMP  copy_192
 
-copied_183:
+copied_193:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_181:
+tail_loaded_191:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -15967,7 +17112,7 @@ tail_loaded_181:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_184
+	JZ           expsumns64_notiny_194
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -15984,7 +17129,7 @@ tail_loaded_181:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_184:
+expsumns64_notiny_194:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -16142,27 +17287,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_185
+	JA         tail_page_195
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_186
+	JMP        tail_loaded_196
 
-tail_page_185:
+tail_page_195:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_187:
+copy_197:
 	CMPQ BX, DX
-	JAE  copied_188
+	JAE  copied_198
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_187
+	JMP  copy_197
 
-copied_188:
+copied_198:
 	VMOVUPS (SP), Y2
 
-tail_loaded_186:
+tail_loaded_196:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -16176,15 +17321,15 @@ tail_loaded_186:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_189:
+copy_199:
 	CMPQ CX, DX
-	JAE  copied_190
+	JAE  copied_200
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_189
+	JMP  copy_199
 
-copied_190:
+copied_200:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -16411,27 +17556,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_191
+	JA         tail_page_201
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_192
+	JMP        tail_loaded_202
 
-tail_page_191:
+tail_page_201:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_193:
+copy_203:
 	CMPQ DX, CX
-	JAE  copied_194
+	JAE  copied_204
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_193
+	JMP  copy_203
 
-copied_194:
+copied_204:
 	VMOVUPS (SP), Y8
 
-tail_loaded_192:
+tail_loaded_202:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -16798,51 +17943,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_195
+	JA         tail_page_205
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_196
+	JMP        tail_loaded_206
 
-tail_page_195:
+tail_page_205:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_197:
+copy_207:
 	CMPQ BX, DX
-	JAE  copied_198
+	JAE  copied_208
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_197
+	JMP  copy_207
 
-copied_198:
+copied_208:
 	VMOVUPS (SP), Y9
 
-tail_loaded_196:
+tail_loaded_206:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_199
+	JA         tail_page_209
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_200
+	JMP        tail_loaded_210
 
-tail_page_199:
+tail_page_209:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_201:
+copy_211:
 	CMPQ AX, DX
-	JAE  copied_202
+	JAE  copied_212
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_201
+	JMP  copy_211
 
-copied_202:
+copied_212:
 	VMOVUPS (SP), Y8
 
-tail_loaded_200:
+tail_loaded_210:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -16991,27 +18136,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_203
+	JA         tail_page_213
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_204
+	JMP        tail_loaded_214
 
-tail_page_203:
+tail_page_213:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_205:
+copy_215:
 	CMPQ SI, BX
-	JAE  copied_206
+	JAE  copied_216
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_205
+	JMP  copy_215
 
-copied_206:
+copied_216:
 	VMOVUPS (SP), Y3
 
-tail_loaded_204:
+tail_loaded_214:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -17023,40 +18168,40 @@ tail_loaded_204:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_207
+	JA         tail_page_217
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_208
+	JMP        tail_loaded_218
 
-tail_page_207:
+tail_page_217:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_209:
+copy_219:
 	CMPQ DX, BX
-	JAE  copied_210
+	JAE  copied_220
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_209
+	JMP  copy_219
 
-copied_210:
+copied_220:
 	VMOVUPS (SP), Y0
 
-tail_loaded_208:
+tail_loaded_218:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_211:
+copy_221:
 	CMPQ CX, BX
-	JAE  copied_212
+	JAE  copied_222
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_211
+	JMP  copy_221
 
-copied_212:
+copied_222:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -17083,7 +18228,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_213
+	JCC          expmulsub64_bail_223
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -17160,7 +18305,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_213
+	JCC          expmulsub64_bail_223
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -17236,27 +18381,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_214
+	JA         tail_page_224
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_215
+	JMP        tail_loaded_225
 
-tail_page_214:
+tail_page_224:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_216:
+copy_226:
 	CMPQ SI, BX
-	JAE  copied_217
+	JAE  copied_227
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_216
+	JMP  copy_226
 
-copied_217:
+copied_227:
 	VMOVUPS (SP), Y3
 
-tail_loaded_215:
+tail_loaded_225:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -17264,7 +18409,7 @@ tail_loaded_215:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_213
+	JCC          expmulsub64_bail_223
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -17322,46 +18467,46 @@ tail_loaded_215:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_218
+	JA           tail_page_228
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_219
+	JMP          tail_loaded_229
 
-tail_page_218:
+tail_page_228:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_220:
+copy_230:
 	CMPQ CX, BX
-	JAE  copied_221
+	JAE  copied_231
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_220
+	JMP  copy_230
 
-copied_221:
+copied_231:
 	VMOVUPS (SP), Y2
 
-tail_loaded_219:
+tail_loaded_229:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_222:
+copy_232:
 	CMPQ CX, BX
-	JAE  copied_223
+	JAE  copied_233
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_222
+	JMP  copy_232
 
-copied_223:
+copied_233:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_213:
+expmulsub64_bail_223:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -17435,7 +18580,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_224
+	JNZ          softgrad64_bail_234
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -17519,7 +18664,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_224
+	JNZ          softgrad64_bail_234
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -17565,27 +18710,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_225
+	JA         tail_page_235
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_226
+	JMP        tail_loaded_236
 
-tail_page_225:
+tail_page_235:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_227:
+copy_237:
 	CMPQ SI, BX
-	JAE  copied_228
+	JAE  copied_238
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_227
+	JMP  copy_237
 
-copied_228:
+copied_238:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_226:
+tail_loaded_236:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -17631,7 +18776,7 @@ tail_loaded_226:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_224
+	JNZ          softgrad64_bail_234
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -17645,27 +18790,27 @@ tail_loaded_226:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_229
+	JA           tail_page_239
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_230
+	JMP          tail_loaded_240
 
-tail_page_229:
+tail_page_239:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_231:
+copy_241:
 	CMPQ CX, BX
-	JAE  copied_232
+	JAE  copied_242
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_231
+	JMP  copy_241
 
-copied_232:
+copied_242:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_230:
+tail_loaded_240:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -17686,19 +18831,19 @@ tail_loaded_230:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_233:
+copy_243:
 	CMPQ CX, BX
-	JAE  copied_234
+	JAE  copied_244
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_233
+	JMP  copy_243
 
-copied_234:
+copied_244:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_224:
+softgrad64_bail_234:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

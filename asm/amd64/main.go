@@ -912,6 +912,8 @@ func main() {
 		a.expTotalRows(false)
 		a.expTotalRows(true)
 		a.divRows()
+		a.expOnesRows(true)
+		a.expOnesRows(false)
 		a.sub()
 		a.sumDot(false)
 		a.sumDot(true)

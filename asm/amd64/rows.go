@@ -162,3 +162,59 @@ func (a *arch) divRows() {
 	VZEROUPPER()
 	RET()
 }
+
+// expOnesRows: the cross-entropy's exp pass without the cutoff
+// (expSumOnesNoCut, with or without the store) on each row of a block,
+// with each row's bias and max.
+func (a *arch) expOnesRows(store bool) {
+	name, d := "expSumOnesNoCutRows", "dst, "
+	if !store {
+		name, d = "expSumOnesNoCutNoStoreRows", ""
+	}
+	sig := fmt.Sprintf("func(%sx []float32, cols, rows int, c, m [%d]float32) (rest [%d]float64, ones [%d]int32)", d, blockMax, blockMax, blockMax)
+	one := "expSumOnesNoCut"
+	if !store {
+		one += "NoStore"
+	}
+	a.fn(name, sig, blockDoc(name+a.suffix, "is "+one+a.suffix)...)
+	var dp GPVirtual
+	if store {
+		dp = slicePtr("dst")
+	}
+	x := slicePtr("x")
+	cp, mp := arrayPtr(Param("c")), arrayPtr(Param("m"))
+	rp, op := arrayPtr(ReturnIndex(0)), arrayPtr(ReturnIndex(1))
+	cols, stride, n := blockStart()
+	cv := a.vec()
+	k := a.tableConsts(cv, nil)
+	k.m, k.cnt = a.vec(), a.vec()
+	if a.z {
+		k.onei = a.bcast(c32("onei32", 1))
+	}
+	Label("row")
+	VBROADCASTSS(Mem{Base: cp}, cv)
+	VBROADCASTSS(Mem{Base: mp}, k.m)
+	a.zero(k.cnt)
+	p := tablePass{store: store, sum: true, ones: true}
+	ptrs := []GPVirtual{rowCopy(x)}
+	if store {
+		ptrs = []GPVirtual{rowCopy(dp), ptrs[0]}
+	}
+	r, ones := a.tableLoop(p, k, ptrs, rowCopy(cols), nil)
+	VMOVSD(r, Mem{Base: rp})
+	MOVL(ones.As32(), Mem{Base: op})
+	ADDQ(U8(4), cp)
+	ADDQ(U8(4), mp)
+	ADDQ(U8(8), rp)
+	ADDQ(U8(4), op)
+	if store {
+		rowPtrs(stride, dp, x)
+	} else {
+		rowPtrs(stride, x)
+	}
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
