@@ -4,7 +4,7 @@ package softmax
 
 import "math"
 
-// SoftmaxRows and the cross-entropy on medium rows: a block of rows at a time, each pass of
+// SoftmaxRows, LogSoftmaxRows and the cross-entropy on medium rows: a block of rows at a time, each pass of
 // Softmax (max, exp and sum, scale) over the whole block in one kernel call
 // (asm/amd64/rows.go), and the per-row scalars between the passes in
 // arrays. A pass over one row of a few hundred columns is a short
@@ -13,8 +13,8 @@ import "math"
 // waiting); within one call the rows' passes are independent.
 
 // blockKernels are a set's block kernels: maxMin, expSumTotal (with and
-// without the cutoff), div, and expSumOnesNoCut (with and without the
-// store) on each row of a block of up to blockMax rows. The rows' scalars pass by value, in arrays: through the func
+// without the cutoff), div, expSumOnesNoCut (with and without the store)
+// and sub on each row of a block of up to blockMax rows. The rows' scalars pass by value, in arrays: through the func
 // values here, slices of arrays on the stack would escape to the heap.
 type blockKernels struct {
 	maxMin     func(x []float32, cols, rows int) (m, lo [blockMax]float32)
@@ -23,6 +23,7 @@ type blockKernels struct {
 	div        func(x []float32, cols, rows int, rhi, rlo [blockMax]float32)
 	ones       func(dst, x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
 	onesNS     func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
+	sub        func(dst, x []float32, cols, rows int, m [blockMax]float32, l [blockMax]float64)
 }
 
 const (
@@ -171,4 +172,51 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 		}
 	}
 	return n, loss + comp
+}
+
+// logBlockRows is the set's logSoftmaxRows for rows of up to blockCols
+// columns: logSoftmaxRow's arithmetic (its bits), a block at a time. It
+// stops at the first row that logSoftmaxRow would take another way: a max
+// that is not finite or beyond tableMaxAbs, or an element below the exp
+// cutoff.
+func (k *asmKernels) logBlockRows(dst, x []float32, cols int) int {
+	n := len(x) / cols
+	per := min(blockMax, max(1, blockElems/cols))
+	var (
+		c  [blockMax]float32
+		mu [blockMax]float64
+	)
+	for i := 0; i < n; i += per {
+		r := min(per, n-i)
+		xb := x[i*cols : (i+r)*cols]
+		m, lo := k.block.maxMin(xb, cols, r)
+		stop := false
+		for j := range r {
+			mj := m[j]
+			if !(mj < tableMaxAbs && mj > -tableMaxAbs) || !(lo[j] >= expThreshold(mj)) {
+				r, stop = j, true
+				break
+			}
+			c[j], mu[j] = tableBias(mj, k.tableLen)
+		}
+		if r > 0 {
+			xb, db := xb[:r*cols], dst[i*cols:(i+r)*cols]
+			rest, ones := k.block.onesNS(xb, cols, r, c, m)
+			var l [blockMax]float64
+			for j := range r {
+				rj := rest[j] / math.Exp(mu[j])
+				l[j] = logOf[float32](withTail(xb[j*cols:(j+1)*cols], m[j], rj), float64(ones[j]))
+			}
+			k.block.sub(db, xb, cols, r, m, l)
+			for j := range r {
+				if l[j] != l[j] { // a NaN the max skipped
+					fill(db[j*cols:(j+1)*cols], nan)
+				}
+			}
+		}
+		if stop {
+			return i + r
+		}
+	}
+	return n
 }

@@ -121,6 +121,17 @@ func TestBlockKernels(t *testing.T) {
 						ones("expSumOnesNoCutNoStoreRows", x, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.onesNCNS(row, c[r], mm[r]) })
 						s = k.block.totalNoCut(dst, x, cols, rows, c, 0) // for divRows below
 					}
+					var l [blockMax]float64
+					var mm [blockMax]float32
+					for r := range rows {
+						mm[r], l[r] = m[r], 0.75*float64(r)+0x1p-30
+					}
+					sub := place(t, make([]float32, len(x)), (wi+trial+7)%16, trial == 0)
+					k.block.sub(sub, x, cols, rows, mm, l)
+					check("subRows", sub, s, func(d, row []float32, r int) float64 {
+						k.sub(d, row, mm[r], l[r])
+						return s[r]
+					})
 					var hi, rl [blockMax]float32
 					for r := range rows {
 						hi[r], rl[r] = 0x1.234568p-7*float32(r+1), -0x1.8p-33*float32(r+1)

@@ -151,6 +151,9 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		onesNS: func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
 			return emuOnes(emuCall(fn("expSumOnesNoCutNoStoreRows"), x, cols, rows, c, m), rows)
 		},
+		sub: func(dst, x []float32, cols, rows int, m [blockMax]float32, l [blockMax]float64) {
+			emuCall(fn("subRows"), dst, x, cols, rows, m, l)
+		},
 	}
 	if a.padded != nil {
 		// The native padded calls the hardware kernels; the interpreted
@@ -222,6 +225,10 @@ func emuCall(name string, args ...any) emuResults {
 		case [blockMax]float32:
 			for _, f := range v {
 				put(4, uint64(math.Float32bits(f)))
+			}
+		case [blockMax]float64:
+			for _, f := range v {
+				put(8, math.Float64bits(f))
 			}
 		case float32:
 			put(4, uint64(math.Float32bits(v)))

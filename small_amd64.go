@@ -87,6 +87,9 @@ func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 }
 
 func (k *asmKernels) logSoftmaxRows(dst, x []float32, cols int) int {
+	if cols > smallCols && cols <= blockCols {
+		return k.logBlockRows(dst, x, cols)
+	}
 	done, _ := k.smallRun(kindLogSoftmax, smallArgs{dst: dst, x: x, cols: cols}, 0, func(from, rows int) (int, float64) {
 		i := from * cols
 		return k.logSmall(dst[i:len(x)], x[i:], cols, rows), 0

@@ -24,9 +24,20 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 			t.Skip("no whole-row kernel")
 		}
 		rng := newRand(23)
-		worst := 0.0
+		worst, block := 0.0, 0.0 // block: logBlockRows's rows
+		var widths []int
 		for cols := 1; cols <= smallCols+2; cols++ {
-			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+			widths = append(widths, cols)
+		}
+		// Blocks (of blockMax rows at 128 columns, fewer wider), and past
+		// blockCols the general rows.
+		widths = append(widths, 31, 64, 100, 128, 129, blockCols, blockCols+1)
+		for _, cols := range widths {
+			rowCounts := []int{1, 2, 3, 5, 17, 40}
+			if cols > smallCols+2 && testing.Short() {
+				rowCounts = []int{3, 17}
+			}
+			for _, rows := range rowCounts {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					off := rng.IntN(16)
@@ -48,8 +59,10 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 								continue
 							}
 							e := errULP(g, want[i])
-							if cols <= smallCols { // (wider rows: the general path)
+							if cols <= smallCols {
 								worst = max(worst, e)
+							} else if cols <= blockCols {
+								block = max(block, e)
 							}
 							if e > 4 {
 								t.Fatalf("%s = %v, want %v (%.2f ULP)", what(), g, want[i], e)
@@ -62,11 +75,21 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 					onlyRowsDone(t, fmt.Sprintf("cols=%d rows=%d", cols, rows), len(x), cols, got, func(d []float32) int {
 						return k.logSoftmaxRows(d, x, cols)
 					})
+					if cols > smallCols && cols <= blockCols {
+						// logSoftmaxRow's bits.
+						old := blockCols
+						blockCols = 0
+						rowOut := make([]float32, len(x))
+						logSoftmaxRows(k, rowOut, xs, cols)
+						blockCols = old
+						sameBits(t, fmt.Sprintf("logSoftmaxRow's cols=%d rows=%d", cols, rows), got, rowOut)
+					}
 				}
 			}
 		}
 		krecord(k, "logSoftmaxRows", worst)
-		t.Logf("worst %.3f ULP", worst)
+		krecord(k, "logBlockRows", block)
+		t.Logf("worst %.3f ULP; blocks %.3f", worst, block)
 		takesRegularRows(t, rng, 2, func(d, x []float32, cols, _ int) int { return k.logSoftmaxRows(d, x, cols) })
 	})
 }

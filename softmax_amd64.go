@@ -172,6 +172,13 @@ func expSumOnesNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [
 //go:noescape
 func expSumOnesNoCutNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
 
+// subRowsAVX2 is subAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func subRowsAVX2(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
+
 // subAVX2 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //
 //go:noescape
@@ -375,6 +382,13 @@ func expSumOnesNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c
 //
 //go:noescape
 func expSumOnesNoCutNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// subRowsAVX512 is subAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+//
+//go:noescape
+func subRowsAVX512(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
 
 // subAVX512 stores dst[i] = (x[i] − m) − l computed in float64 and rounded once.
 //

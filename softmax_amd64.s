@@ -7023,6 +7023,140 @@ done:
 	VZEROUPPER
 	RET
 
+// func subRowsAVX2(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
+// Requires: AVX, AVX2
+TEXT ·subRowsAVX2(SB), NOSPLIT, $32-256
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  m_0+64(FP), DX
+	LEAQ  l_0+128(FP), BX
+	MOVQ  cols+48(FP), SI
+	MOVQ  SI, DI
+	SHLQ  $0x02, DI
+	MOVQ  rows+56(FP), R8
+	TESTQ R8, R8
+	JZ    done
+
+row:
+	VMOVSS       (DX), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD X0, Y0
+	VBROADCASTSD (BX), Y1
+	MOVQ         AX, R9
+	MOVQ         CX, R10
+	MOVQ         SI, R11
+
+sub_loop:
+	CMPQ        R11, $0x00000010
+	JB          sub_single
+	VCVTPS2PD   (R10), Y2
+	VCVTPS2PD   16(R10), Y3
+	VSUBPD      Y0, Y2, Y2
+	VSUBPD      Y0, Y3, Y3
+	VSUBPD      Y1, Y2, Y2
+	VSUBPD      Y1, Y3, Y3
+	VCVTPD2PSY  Y2, X4
+	VCVTPD2PSY  Y3, X2
+	VINSERTF128 $0x01, X2, Y4, Y4
+	VMOVUPS     Y4, (R9)
+	VCVTPS2PD   32(R10), Y2
+	VCVTPS2PD   48(R10), Y3
+	VSUBPD      Y0, Y2, Y2
+	VSUBPD      Y0, Y3, Y3
+	VSUBPD      Y1, Y2, Y2
+	VSUBPD      Y1, Y3, Y3
+	VCVTPD2PSY  Y2, X5
+	VCVTPD2PSY  Y3, X2
+	VINSERTF128 $0x01, X2, Y5, Y5
+	VMOVUPS     Y5, 32(R9)
+	ADDQ        $0x00000040, R9
+	ADDQ        $0x00000040, R10
+	SUBQ        $0x00000010, R11
+	JMP         sub_loop
+
+sub_single:
+	CMPQ        R11, $0x00000008
+	JB          sub_tail
+	VCVTPS2PD   (R10), Y2
+	VCVTPS2PD   16(R10), Y3
+	VSUBPD      Y0, Y2, Y2
+	VSUBPD      Y0, Y3, Y3
+	VSUBPD      Y1, Y2, Y2
+	VSUBPD      Y1, Y3, Y3
+	VCVTPD2PSY  Y2, X6
+	VCVTPD2PSY  Y3, X2
+	VINSERTF128 $0x01, X2, Y6, Y6
+	VMOVUPS     Y6, (R9)
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, R10
+	SUBQ        $0x00000008, R11
+	JMP         sub_single
+
+sub_tail:
+	TESTQ      R11, R11
+	JZ         sub_done
+	LEAQ       tailmask<>+0(SB), R12
+	MOVQ       $0x00000008, R13
+	SUBQ       R11, R13
+	VMOVDQU    (R12)(R13*4), Y2
+	LEAQ       (R10), R12
+	ANDQ       $0x00000fff, R12
+	CMPQ       R12, $0x00000fe0
+	JA         tail_page_105
+	VMASKMOVPS (R10), Y2, Y3
+	JMP        tail_loaded_106
+
+tail_page_105:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    R12, R12
+
+copy_107:
+	CMPQ R12, R11
+	JAE  copied_108
+	MOVL (R10)(R12*4), R13
+	MOVL R13, (SP)(R12*4)
+	INCQ R12
+	JMP  copy_107
+
+copied_108:
+	VMOVUPS (SP), Y3
+
+tail_loaded_106:
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VSUBPD       Y0, Y2, Y2
+	VSUBPD       Y0, Y3, Y3
+	VSUBPD       Y1, Y2, Y2
+	VSUBPD       Y1, Y3, Y3
+	VCVTPD2PSY   Y2, X7
+	VCVTPD2PSY   Y3, X0
+	VINSERTF128  $0x01, X0, Y7, Y7
+	VMOVUPS      Y7, (SP)
+	XORQ         R10, R10
+
+copy_109:
+	CMPQ R10, R11
+	JAE  copied_110
+	MOVL (SP)(R10*4), R12
+	MOVL R12, (R9)(R10*4)
+	INCQ R10
+	JMP  copy_109
+
+copied_110:
+sub_done:
+	ADDQ $0x04, DX
+	ADDQ $0x08, BX
+	ADDQ DI, AX
+	ADDQ DI, CX
+	DECQ R8
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX2
 TEXT ·subAVX2(SB), NOSPLIT, $32-64
@@ -7090,27 +7224,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_105
+	JA         tail_page_111
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_106
+	JMP        tail_loaded_112
 
-tail_page_105:
+tail_page_111:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_107:
+copy_113:
 	CMPQ BX, DX
-	JAE  copied_108
+	JAE  copied_114
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_107
+	JMP  copy_113
 
-copied_108:
+copied_114:
 	VMOVUPS (SP), Y3
 
-tail_loaded_106:
+tail_loaded_112:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7124,15 +7258,15 @@ tail_loaded_106:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_109:
+copy_115:
 	CMPQ CX, DX
-	JAE  copied_110
+	JAE  copied_116
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_109
+	JMP  copy_115
 
-copied_110:
+copied_116:
 sub_done:
 	VZEROUPPER
 	RET
@@ -7358,27 +7492,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_111
+	JA         tail_page_117
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_112
+	JMP        tail_loaded_118
 
-tail_page_111:
+tail_page_117:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_113:
+copy_119:
 	CMPQ DX, CX
-	JAE  copied_114
+	JAE  copied_120
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_113
+	JMP  copy_119
 
-copied_114:
+copied_120:
 	VMOVUPS (SP), X8
 
-tail_loaded_112:
+tail_loaded_118:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -7711,52 +7845,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_115
+	JA         tail_page_121
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_116
+	JMP        tail_loaded_122
 
-tail_page_115:
+tail_page_121:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_117:
+copy_123:
 	CMPQ BX, DX
-	JAE  copied_118
+	JAE  copied_124
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_117
+	JMP  copy_123
 
-copied_118:
+copied_124:
 	VMOVUPS (SP), X9
 
-tail_loaded_116:
+tail_loaded_122:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_119
+	JA         tail_page_125
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_120
+	JMP        tail_loaded_126
 
-tail_page_119:
+tail_page_125:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_121:
+copy_127:
 	CMPQ AX, DX
-	JAE  copied_122
+	JAE  copied_128
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_121
+	JMP  copy_127
 
-copied_122:
+copied_128:
 	VMOVUPS (SP), X8
 
-tail_loaded_120:
+tail_loaded_126:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -7909,54 +8043,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_123
+	JA         tail_page_129
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_124
+	JMP        tail_loaded_130
 
-tail_page_123:
+tail_page_129:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_125:
+copy_131:
 	CMPQ SI, BX
-	JAE  copied_126
+	JAE  copied_132
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_125
+	JMP  copy_131
 
-copied_126:
+copied_132:
 	VMOVUPS (SP), Y4
 
-tail_loaded_124:
+tail_loaded_130:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_127
+	JA           tail_page_133
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_128
+	JMP          tail_loaded_134
 
-tail_page_127:
+tail_page_133:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_129:
+copy_135:
 	CMPQ CX, BX
-	JAE  copied_130
+	JAE  copied_136
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_129
+	JMP  copy_135
 
-copied_130:
+copied_136:
 	VMOVUPS (SP), Y5
 
-tail_loaded_128:
+tail_loaded_134:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -7972,15 +8106,15 @@ tail_loaded_128:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_131:
+copy_137:
 	CMPQ CX, BX
-	JAE  copied_132
+	JAE  copied_138
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_131
+	JMP  copy_137
 
-copied_132:
+copied_138:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -8150,27 +8284,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_133
+	JA         tail_page_139
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_134
+	JMP        tail_loaded_140
 
-tail_page_133:
+tail_page_139:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_135:
+copy_141:
 	CMPQ SI, BX
-	JAE  copied_136
+	JAE  copied_142
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_135
+	JMP  copy_141
 
-copied_136:
+copied_142:
 	VMOVUPS (SP), Y3
 
-tail_loaded_134:
+tail_loaded_140:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8231,27 +8365,27 @@ tail_loaded_134:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_137
+	JA           tail_page_143
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_138
+	JMP          tail_loaded_144
 
-tail_page_137:
+tail_page_143:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_139:
+copy_145:
 	CMPQ CX, BX
-	JAE  copied_140
+	JAE  copied_146
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_139
+	JMP  copy_145
 
-copied_140:
+copied_146:
 	VMOVUPS (SP), Y2
 
-tail_loaded_138:
+tail_loaded_144:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -8263,15 +8397,15 @@ tail_loaded_138:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_141:
+copy_147:
 	CMPQ CX, BX
-	JAE  copied_142
+	JAE  copied_148
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_141
+	JMP  copy_147
 
-copied_142:
+copied_148:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -8463,27 +8597,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_143
+	JA         tail_page_149
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_144
+	JMP        tail_loaded_150
 
-tail_page_143:
+tail_page_149:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_145:
+copy_151:
 	CMPQ SI, BX
-	JAE  copied_146
+	JAE  copied_152
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_145
+	JMP  copy_151
 
-copied_146:
+copied_152:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_144:
+tail_loaded_150:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8536,27 +8670,27 @@ tail_loaded_144:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_147
+	JA           tail_page_153
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_148
+	JMP          tail_loaded_154
 
-tail_page_147:
+tail_page_153:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_149:
+copy_155:
 	CMPQ CX, BX
-	JAE  copied_150
+	JAE  copied_156
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_149
+	JMP  copy_155
 
-copied_150:
+copied_156:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_148:
+tail_loaded_154:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -8582,15 +8716,15 @@ tail_loaded_148:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_151:
+copy_157:
 	CMPQ CX, BX
-	JAE  copied_152
+	JAE  copied_158
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_151
+	JMP  copy_157
 
-copied_152:
+copied_158:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8786,27 +8920,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_153
+	JA         tail_page_159
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_154
+	JMP        tail_loaded_160
 
-tail_page_153:
+tail_page_159:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_155:
+copy_161:
 	CMPQ DX, CX
-	JAE  copied_156
+	JAE  copied_162
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_155
+	JMP  copy_161
 
-copied_156:
+copied_162:
 	VMOVUPS (SP), Y5
 
-tail_loaded_154:
+tail_loaded_160:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -13979,6 +14113,104 @@ done:
 	VZEROUPPER
 	RET
 
+// func subRowsAVX512(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
+// Requires: AVX, AVX512F
+TEXT ·subRowsAVX512(SB), NOSPLIT, $0-256
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  m_0+64(FP), DX
+	LEAQ  l_0+128(FP), BX
+	MOVQ  cols+48(FP), SI
+	MOVQ  SI, DI
+	SHLQ  $0x02, DI
+	MOVQ  rows+56(FP), R8
+	TESTQ R8, R8
+	JZ    done
+
+row:
+	VMOVSS       (DX), X0
+	VCVTSS2SD    X0, X0, X0
+	VBROADCASTSD X0, Z0
+	VBROADCASTSD (BX), Z1
+	MOVQ         AX, R9
+	MOVQ         CX, R10
+	MOVQ         SI, R11
+
+sub_loop:
+	CMPQ         R11, $0x00000020
+	JB           sub_single
+	VCVTPS2PD    (R10), Z2
+	VCVTPS2PD    32(R10), Z3
+	VSUBPD       Z0, Z2, Z2
+	VSUBPD       Z0, Z3, Z3
+	VSUBPD       Z1, Z2, Z2
+	VSUBPD       Z1, Z3, Z3
+	VCVTPD2PS    Z2, Y4
+	VCVTPD2PS    Z3, Y2
+	VINSERTF64X4 $0x01, Y2, Z4, Z4
+	VMOVUPS      Z4, (R9)
+	VCVTPS2PD    64(R10), Z2
+	VCVTPS2PD    96(R10), Z3
+	VSUBPD       Z0, Z2, Z2
+	VSUBPD       Z0, Z3, Z3
+	VSUBPD       Z1, Z2, Z2
+	VSUBPD       Z1, Z3, Z3
+	VCVTPD2PS    Z2, Y5
+	VCVTPD2PS    Z3, Y2
+	VINSERTF64X4 $0x01, Y2, Z5, Z5
+	VMOVUPS      Z5, 64(R9)
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000080, R10
+	SUBQ         $0x00000020, R11
+	JMP          sub_loop
+
+sub_single:
+	CMPQ         R11, $0x00000010
+	JB           sub_tail
+	VCVTPS2PD    (R10), Z2
+	VCVTPS2PD    32(R10), Z3
+	VSUBPD       Z0, Z2, Z2
+	VSUBPD       Z0, Z3, Z3
+	VSUBPD       Z1, Z2, Z2
+	VSUBPD       Z1, Z3, Z3
+	VCVTPD2PS    Z2, Y6
+	VCVTPD2PS    Z3, Y2
+	VINSERTF64X4 $0x01, Y2, Z6, Z6
+	VMOVUPS      Z6, (R9)
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000040, R10
+	SUBQ         $0x00000010, R11
+	JMP          sub_single
+
+sub_tail:
+	TESTQ        R11, R11
+	JZ           sub_done
+	LEAQ         tailk<>+0(SB), R12
+	KMOVW        (R12)(R11*2), K1
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (R10), K1, Z2
+	VCVTPS2PD.Z  32(R10), K2, Z3
+	VSUBPD       Z0, Z2, Z2
+	VSUBPD       Z0, Z3, Z3
+	VSUBPD       Z1, Z2, Z2
+	VSUBPD       Z1, Z3, Z3
+	VCVTPD2PS    Z2, Y7
+	VCVTPD2PS    Z3, Y0
+	VINSERTF64X4 $0x01, Y0, Z7, Z7
+	VMOVUPS      Z7, K1, (R9)
+
+sub_done:
+	ADDQ $0x04, DX
+	ADDQ $0x08, BX
+	ADDQ DI, AX
+	ADDQ DI, CX
+	DECQ R8
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX512(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX512F
 TEXT ·subAVX512(SB), NOSPLIT, $0-64
@@ -15620,27 +15852,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_157
+	JA         tail_page_163
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_158
+	JMP        tail_loaded_164
 
-tail_page_157:
+tail_page_163:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_159:
+copy_165:
 	CMPQ DX, CX
-	JAE  copied_160
+	JAE  copied_166
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_159
+	JMP  copy_165
 
-copied_160:
+copied_166:
 	VMOVUPS (SP), Y9
 
-tail_loaded_158:
+tail_loaded_164:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -15878,27 +16110,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_161
+	JA         tail_page_167
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_162
+	JMP        tail_loaded_168
 
-tail_page_161:
+tail_page_167:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_163:
+copy_169:
 	CMPQ BX, DX
-	JAE  copied_164
+	JAE  copied_170
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_163
+	JMP  copy_169
 
-copied_164:
+copied_170:
 	VMOVUPS (SP), Y6
 
-tail_loaded_162:
+tail_loaded_168:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -15950,15 +16182,15 @@ tail_loaded_162:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_165:
+copy_171:
 	CMPQ CX, DX
-	JAE  copied_166
+	JAE  copied_172
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_165
+	JMP  copy_171
 
-copied_166:
+copied_172:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -16198,10 +16430,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_167
+	JZ           div64_ok_173
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_167:
+div64_ok_173:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16217,10 +16449,10 @@ div64_ok_167:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_168
+	JZ           div64_ok_174
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_168:
+div64_ok_174:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16236,10 +16468,10 @@ div64_ok_168:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_169
+	JZ           div64_ok_175
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_169:
+div64_ok_175:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16255,10 +16487,10 @@ div64_ok_169:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_170
+	JZ           div64_ok_176
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_170:
+div64_ok_176:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -16282,10 +16514,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_171
+	JZ           div64_ok_177
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_171:
+div64_ok_177:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -16302,27 +16534,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_172
+	JA         tail_page_178
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_173
+	JMP        tail_loaded_179
 
-tail_page_172:
+tail_page_178:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_174:
+copy_180:
 	CMPQ BX, DX
-	JAE  copied_175
+	JAE  copied_181
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_174
+	JMP  copy_180
 
-copied_175:
+copied_181:
 	VMOVUPS (SP), Y5
 
-tail_loaded_173:
+tail_loaded_179:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -16336,22 +16568,22 @@ tail_loaded_173:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_176
+	JZ           div64_ok_182
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_176:
+div64_ok_182:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_177:
+copy_183:
 	CMPQ CX, DX
-	JAE  copied_178
+	JAE  copied_184
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_177
+	JMP  copy_183
 
-copied_178:
+copied_184:
 div64_done:
 	VZEROUPPER
 	RET
@@ -16453,7 +16685,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_179
+	JZ           expsum64_notiny_185
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16470,7 +16702,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_179:
+expsum64_notiny_185:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -16552,7 +16784,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_180
+	JZ           expsum64_notiny_186
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16569,7 +16801,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_180:
+expsum64_notiny_186:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -16609,27 +16841,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_181
+	JA         tail_page_187
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_182
+	JMP        tail_loaded_188
 
-tail_page_181:
+tail_page_187:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_183:
+copy_189:
 	CMPQ BX, DX
-	JAE  copied_184
+	JAE  copied_190
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_183
+	JMP  copy_189
 
-copied_184:
+copied_190:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_182:
+tail_loaded_188:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -16679,7 +16911,7 @@ tail_loaded_182:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_185
+	JZ           expsum64_notiny_191
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16696,7 +16928,7 @@ tail_loaded_182:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_185:
+expsum64_notiny_191:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -16710,15 +16942,15 @@ expsum64_notiny_185:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_186:
+copy_192:
 	CMPQ CX, DX
-	JAE  copied_187
+	JAE  copied_193
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_186
+	JMP  copy_192
 
-copied_187:
+copied_193:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -16890,7 +17122,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_188
+	JZ           expsumns64_notiny_194
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16907,7 +17139,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_188:
+expsumns64_notiny_194:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -16987,7 +17219,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_189
+	JZ           expsumns64_notiny_195
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -17004,7 +17236,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_189:
+expsumns64_notiny_195:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -17042,27 +17274,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_190
+	JA         tail_page_196
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_191
+	JMP        tail_loaded_197
 
-tail_page_190:
+tail_page_196:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_192:
+copy_198:
 	CMPQ DX, CX
-	JAE  copied_193
+	JAE  copied_199
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_192
+	JMP  copy_198
 
-copied_193:
+copied_199:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_191:
+tail_loaded_197:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -17112,7 +17344,7 @@ tail_loaded_191:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_194
+	JZ           expsumns64_notiny_200
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -17129,7 +17361,7 @@ tail_loaded_191:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_194:
+expsumns64_notiny_200:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -17287,27 +17519,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_195
+	JA         tail_page_201
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_196
+	JMP        tail_loaded_202
 
-tail_page_195:
+tail_page_201:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_197:
+copy_203:
 	CMPQ BX, DX
-	JAE  copied_198
+	JAE  copied_204
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_197
+	JMP  copy_203
 
-copied_198:
+copied_204:
 	VMOVUPS (SP), Y2
 
-tail_loaded_196:
+tail_loaded_202:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -17321,15 +17553,15 @@ tail_loaded_196:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_199:
+copy_205:
 	CMPQ CX, DX
-	JAE  copied_200
+	JAE  copied_206
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_199
+	JMP  copy_205
 
-copied_200:
+copied_206:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -17556,27 +17788,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_201
+	JA         tail_page_207
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_202
+	JMP        tail_loaded_208
 
-tail_page_201:
+tail_page_207:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_203:
+copy_209:
 	CMPQ DX, CX
-	JAE  copied_204
+	JAE  copied_210
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_203
+	JMP  copy_209
 
-copied_204:
+copied_210:
 	VMOVUPS (SP), Y8
 
-tail_loaded_202:
+tail_loaded_208:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -17943,51 +18175,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_205
+	JA         tail_page_211
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_206
+	JMP        tail_loaded_212
 
-tail_page_205:
+tail_page_211:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_207:
+copy_213:
 	CMPQ BX, DX
-	JAE  copied_208
+	JAE  copied_214
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_207
+	JMP  copy_213
 
-copied_208:
+copied_214:
 	VMOVUPS (SP), Y9
 
-tail_loaded_206:
+tail_loaded_212:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_209
+	JA         tail_page_215
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_210
+	JMP        tail_loaded_216
 
-tail_page_209:
+tail_page_215:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_211:
+copy_217:
 	CMPQ AX, DX
-	JAE  copied_212
+	JAE  copied_218
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_211
+	JMP  copy_217
 
-copied_212:
+copied_218:
 	VMOVUPS (SP), Y8
 
-tail_loaded_210:
+tail_loaded_216:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -18136,27 +18368,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_213
+	JA         tail_page_219
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_214
+	JMP        tail_loaded_220
 
-tail_page_213:
+tail_page_219:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_215:
+copy_221:
 	CMPQ SI, BX
-	JAE  copied_216
+	JAE  copied_222
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_215
+	JMP  copy_221
 
-copied_216:
+copied_222:
 	VMOVUPS (SP), Y3
 
-tail_loaded_214:
+tail_loaded_220:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -18168,40 +18400,40 @@ tail_loaded_214:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_217
+	JA         tail_page_223
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_218
+	JMP        tail_loaded_224
 
-tail_page_217:
+tail_page_223:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_219:
+copy_225:
 	CMPQ DX, BX
-	JAE  copied_220
+	JAE  copied_226
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_219
+	JMP  copy_225
 
-copied_220:
+copied_226:
 	VMOVUPS (SP), Y0
 
-tail_loaded_218:
+tail_loaded_224:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_221:
+copy_227:
 	CMPQ CX, BX
-	JAE  copied_222
+	JAE  copied_228
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_221
+	JMP  copy_227
 
-copied_222:
+copied_228:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -18228,7 +18460,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_223
+	JCC          expmulsub64_bail_229
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -18305,7 +18537,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_223
+	JCC          expmulsub64_bail_229
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -18381,27 +18613,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_224
+	JA         tail_page_230
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_225
+	JMP        tail_loaded_231
 
-tail_page_224:
+tail_page_230:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_226:
+copy_232:
 	CMPQ SI, BX
-	JAE  copied_227
+	JAE  copied_233
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_226
+	JMP  copy_232
 
-copied_227:
+copied_233:
 	VMOVUPS (SP), Y3
 
-tail_loaded_225:
+tail_loaded_231:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -18409,7 +18641,7 @@ tail_loaded_225:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_223
+	JCC          expmulsub64_bail_229
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -18467,46 +18699,46 @@ tail_loaded_225:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_228
+	JA           tail_page_234
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_229
+	JMP          tail_loaded_235
 
-tail_page_228:
+tail_page_234:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_230:
+copy_236:
 	CMPQ CX, BX
-	JAE  copied_231
+	JAE  copied_237
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_230
+	JMP  copy_236
 
-copied_231:
+copied_237:
 	VMOVUPS (SP), Y2
 
-tail_loaded_229:
+tail_loaded_235:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_232:
+copy_238:
 	CMPQ CX, BX
-	JAE  copied_233
+	JAE  copied_239
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_232
+	JMP  copy_238
 
-copied_233:
+copied_239:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_223:
+expmulsub64_bail_229:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -18580,7 +18812,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_234
+	JNZ          softgrad64_bail_240
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -18664,7 +18896,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_234
+	JNZ          softgrad64_bail_240
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -18710,27 +18942,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_235
+	JA         tail_page_241
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_236
+	JMP        tail_loaded_242
 
-tail_page_235:
+tail_page_241:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_237:
+copy_243:
 	CMPQ SI, BX
-	JAE  copied_238
+	JAE  copied_244
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_237
+	JMP  copy_243
 
-copied_238:
+copied_244:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_236:
+tail_loaded_242:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -18776,7 +19008,7 @@ tail_loaded_236:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_234
+	JNZ          softgrad64_bail_240
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -18790,27 +19022,27 @@ tail_loaded_236:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_239
+	JA           tail_page_245
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_240
+	JMP          tail_loaded_246
 
-tail_page_239:
+tail_page_245:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_241:
+copy_247:
 	CMPQ CX, BX
-	JAE  copied_242
+	JAE  copied_248
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_241
+	JMP  copy_247
 
-copied_242:
+copied_248:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_240:
+tail_loaded_246:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -18831,19 +19063,19 @@ tail_loaded_240:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_243:
+copy_249:
 	CMPQ CX, BX
-	JAE  copied_244
+	JAE  copied_250
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_243
+	JMP  copy_249
 
-copied_244:
+copied_250:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_234:
+softgrad64_bail_240:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

@@ -605,7 +605,14 @@ func (a *arch) sub() {
 	VMOVSS(paramAddr("m"), mx)
 	VCVTSS2SD(mx, mx, mx)
 	VBROADCASTSD(mx, m)
-	l := a.bcast64("l")
+	a.subLoop(d, x, n, m, a.bcast64("l"))
+	VZEROUPPER()
+	RET()
+}
+
+// subLoop is sub's pass over the n elements at x to d (both advance), with
+// m and l broadcast in float64 lanes.
+func (a *arch) subLoop(d, x, n GPVirtual, m, l VecVirtual) {
 	s := streams{ptrs: []GPVirtual{d, x}, n: n}
 	elementwise(a, s, "sub", a.lanes, 2, a.lanes, func(off int, t tail) {
 		lo, hi := a.widen(s.mem(1, off), t)
@@ -615,8 +622,6 @@ func (a *arch) sub() {
 		VSUBPD(l, hi, hi)
 		a.narrow(lo, hi, s.mem(0, off), t)
 	})
-	VZEROUPPER()
-	RET()
 }
 
 // mulSub: dx = float32(float64(p)·((float64(dy) − s) − c)), s + c
@@ -914,6 +919,7 @@ func main() {
 		a.divRows()
 		a.expOnesRows(true)
 		a.expOnesRows(false)
+		a.subRows()
 		a.sub()
 		a.sumDot(false)
 		a.sumDot(true)

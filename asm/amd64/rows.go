@@ -218,3 +218,29 @@ func (a *arch) expOnesRows(store bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// subRows: LogSoftmax's last pass (sub) on each row of a block, with each
+// row's max and log Σ.
+func (a *arch) subRows() {
+	sig := fmt.Sprintf("func(dst, x []float32, cols, rows int, m [%d]float32, l [%d]float64)", blockMax, blockMax)
+	a.fn("subRows", sig, blockDoc("subRows"+a.suffix, "is sub"+a.suffix)...)
+	d, x := slicePtr("dst"), slicePtr("x")
+	mp, lp := arrayPtr(Param("m")), arrayPtr(Param("l"))
+	cols, stride, n := blockStart()
+	m, l := a.vec(), a.vec()
+	mx := XMM()
+	Label("row")
+	VMOVSS(Mem{Base: mp}, mx)
+	VCVTSS2SD(mx, mx, mx)
+	VBROADCASTSD(mx, m)
+	VBROADCASTSD(Mem{Base: lp}, l)
+	a.subLoop(rowCopy(d), rowCopy(x), rowCopy(cols), m, l)
+	ADDQ(U8(4), mp)
+	ADDQ(U8(8), lp)
+	rowPtrs(stride, d, x)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
