@@ -75,12 +75,13 @@ func BenchmarkCrossEntropyGrad(b *testing.B) {
 // rowShapes are the report's shapes (rows×cols).
 var rowShapes = [][2]int{{8192, 10}, {512, 1000}, {128, 4096}, {16, 32000}, {4, 128256}}
 
-// benchRows runs f, a public batch function, on the report's shapes on
-// every set, so that benchstat -col /impl compares them; labels holds one
-// label per row, a third of the way along.
+// benchRows runs f, a public batch function, on the report's shapes and
+// on rows of 64 (the amd64 sets' blocks of rows) on every set, so that
+// benchstat -col /impl compares them; labels holds one label per row, a
+// third of the way along.
 func benchRows(b *testing.B, f func(dst, x []float32, labels []int, cols int)) {
 	for _, k := range sets32 {
-		for _, s := range rowShapes {
+		for _, s := range append(rowShapes, [2]int{8192, 64}) {
 			b.Run(fmt.Sprintf("impl=%s/shape=%dx%d", k.name, s[0], s[1]), func(b *testing.B) {
 				x := f32(gen.Logits(newRand(1), s[0]*s[1], 4, 0))
 				dst := make([]float32, len(x))

@@ -4,7 +4,8 @@ package softmax
 
 import "math"
 
-// SoftmaxRows, LogSoftmaxRows and the cross-entropy on medium rows: a block of rows at a time, each pass of
+// SoftmaxRows, LogSoftmaxRows, the cross-entropy and the backward passes
+// on medium rows: a block of rows at a time, each pass of
 // Softmax (max, exp and sum, scale) over the whole block in one kernel call
 // (asm/amd64/rows.go), and the per-row scalars between the passes in
 // arrays. A pass over one row of a few hundred columns is a short
@@ -14,7 +15,8 @@ import "math"
 
 // blockKernels are a set's block kernels: maxMin, expSumTotal (with and
 // without the cutoff), div, expSumOnesNoCut (with and without the store)
-// and sub on each row of a block of up to blockMax rows. The rows' scalars pass by value, in arrays: through the func
+// and sub on each row of a block of up to blockMax rows, and the backward
+// passes. The rows' scalars pass by value, in arrays: through the func
 // values here, slices of arrays on the stack would escape to the heap.
 type blockKernels struct {
 	maxMin     func(x []float32, cols, rows int) (m, lo [blockMax]float32)
@@ -24,6 +26,10 @@ type blockKernels struct {
 	ones       func(dst, x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
 	onesNS     func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32)
 	sub        func(dst, x []float32, cols, rows int, m [blockMax]float32, l [blockMax]float64)
+	// bwd and lbwd do SoftmaxBackward's and LogSoftmaxBackward's passes
+	// row after row, any number of rows in one call: the two passes of a
+	// row have nothing but their reduction between them.
+	bwd, lbwd func(dx, p, dy []float32, cols, rows int)
 }
 
 const (

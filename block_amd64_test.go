@@ -132,6 +132,26 @@ func TestBlockKernels(t *testing.T) {
 						k.sub(d, row, mm[r], l[r])
 						return s[r]
 					})
+					// The backward passes, with the rows as p (or logp)
+					// and dst's e as dy.
+					for _, log := range []bool{false, true} {
+						dx := place(t, make([]float32, len(x)), (wi+trial+11)%16, trial == 1)
+						kernel, bwd := "softmaxBackwardRows", k.block.bwd
+						if log {
+							kernel, bwd = "logSoftmaxBackwardRows", k.block.lbwd
+						}
+						bwd(dx, x, dst, cols, rows)
+						check(kernel, dx, s, func(d, row []float32, r int) float64 {
+							dy := dst[r*cols : (r+1)*cols]
+							if log {
+								k.expMulSub(d, row, dy, k.sum(dy))
+							} else {
+								sd, cd := k.dot(row, dy)
+								k.mulSub(d, row, dy, sd, cd)
+							}
+							return s[r]
+						})
+					}
 					var hi, rl [blockMax]float32
 					for r := range rows {
 						hi[r], rl[r] = 0x1.234568p-7*float32(r+1), -0x1.8p-33*float32(r+1)

@@ -154,6 +154,12 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		sub: func(dst, x []float32, cols, rows int, m [blockMax]float32, l [blockMax]float64) {
 			emuCall(fn("subRows"), dst, x, cols, rows, m, l)
 		},
+		bwd: func(dx, p, dy []float32, cols, rows int) {
+			emuCall(fn("softmaxBackwardRows"), dx, p, dy, cols, rows)
+		},
+		lbwd: func(dx, logp, dy []float32, cols, rows int) {
+			emuCall(fn("logSoftmaxBackwardRows"), dx, logp, dy, cols, rows)
+		},
 	}
 	if a.padded != nil {
 		// The native padded calls the hardware kernels; the interpreted

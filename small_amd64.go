@@ -143,6 +143,11 @@ func (k *asmKernels) softCrossEntropyRows(g, x, y []float32, cols, from int, sca
 }
 
 func (k *asmKernels) softmaxBackwardRows(dx, p, dy []float32, cols int) int {
+	if cols > smallCols && cols <= blockCols {
+		n := len(p) / cols
+		k.block.bwd(dx[:n*cols], p[:n*cols], dy[:n*cols], cols, n)
+		return n
+	}
 	done, _ := k.smallRun(kindBackward, smallArgs{dst: dx, x: p, y: dy, cols: cols}, 0, func(from, rows int) (int, float64) {
 		i := from * cols
 		return k.bwdSmall(dx[i:len(p)], p[i:], dy[i:len(p)], cols, rows), 0
@@ -151,6 +156,11 @@ func (k *asmKernels) softmaxBackwardRows(dx, p, dy []float32, cols int) int {
 }
 
 func (k *asmKernels) logSoftmaxBackwardRows(dx, logp, dy []float32, cols int) int {
+	if cols > smallCols && cols <= blockCols {
+		n := len(logp) / cols
+		k.block.lbwd(dx[:n*cols], logp[:n*cols], dy[:n*cols], cols, n)
+		return n
+	}
 	done, _ := k.smallRun(kindLogBackward, smallArgs{dst: dx, x: logp, y: dy, cols: cols}, 0, func(from, rows int) (int, float64) {
 		i := from * cols
 		return k.lbwdSmall(dx[i:len(logp)], logp[i:], dy[i:len(logp)], cols, rows), 0

@@ -390,8 +390,18 @@ func TestKernelBackwardRows(t *testing.T) {
 			t.Skip("no whole-row kernels")
 		}
 		rng := newRand(37)
+		var widths []int
 		for cols := 1; cols <= smallCols+2; cols++ {
-			for _, rows := range []int{1, 2, 3, 5, 17, 40} {
+			widths = append(widths, cols)
+		}
+		// The block kernels, and past blockCols the general rows.
+		widths = append(widths, 31, 64, 100, 129, blockCols, blockCols+1)
+		for _, cols := range widths {
+			rowCounts := []int{1, 2, 3, 5, 17, 40}
+			if cols > smallCols+2 && testing.Short() {
+				rowCounts = []int{3, 17}
+			}
+			for _, rows := range rowCounts {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					var p, logp, dy []float64
@@ -401,7 +411,7 @@ func TestKernelBackwardRows(t *testing.T) {
 						logp = append(logp, rounded32(ref.LogSoftmax(row, ref.Fast))...)
 						d := rounded32(gen.Logits(rng, cols, []float64{1, 100, 1e-3}[rng.IntN(3)], 0))
 						if rng.IntN(8) == 0 {
-							d[rng.IntN(cols)] = []float64{math.NaN(), math.Inf(1), math.Inf(-1), 3e38}[rng.IntN(4)]
+							d[rng.IntN(cols)] = []float64{math.NaN(), math.Inf(1), math.Inf(-1), float64(float32(3e38))}[rng.IntN(4)] // (a float32: the kernels see that)
 						}
 						dy = append(dy, d...)
 					}
@@ -422,6 +432,19 @@ func TestKernelBackwardRows(t *testing.T) {
 						} else {
 							softmaxBackwardRows(k, got, xs, ys, cols)
 							softmaxBackwardRows(&generic32, gen, f32(in), f32(dy), cols)
+						}
+						if cols > smallCols && cols <= blockCols {
+							// The row compositions' bits.
+							old := blockCols
+							blockCols = 0
+							rowOut := make([]float32, len(in))
+							if log {
+								logSoftmaxBackwardRows(k, rowOut, xs, ys, cols)
+							} else {
+								softmaxBackwardRows(k, rowOut, xs, ys, cols)
+							}
+							blockCols = old
+							sameBits(t, what+": one row at a time", got, rowOut)
 						}
 						for r := range rows {
 							i, j := r*cols, (r+1)*cols

@@ -7157,6 +7157,1166 @@ done:
 	VZEROUPPER
 	RET
 
+// func softmaxBackwardRowsAVX2(dx []float32, p []float32, dy []float32, cols int, rows int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·softmaxBackwardRowsAVX2(SB), NOSPLIT, $32-88
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  p_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  cols+72(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+80(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ  CX, R8
+	MOVQ  DX, R9
+	MOVQ  BX, R10
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+dot_loop:
+	CMPQ         R10, $0x00000040
+	JB           dot_single
+	VCVTPS2PD    (R8), Y8
+	VCVTPS2PD    (R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y0, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    16(R8), Y8
+	VCVTPS2PD    16(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y2, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    32(R8), Y8
+	VCVTPS2PD    32(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y4, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    48(R8), Y8
+	VCVTPS2PD    48(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y6, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    64(R8), Y8
+	VCVTPS2PD    64(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y0, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    80(R8), Y8
+	VCVTPS2PD    80(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y2, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    96(R8), Y8
+	VCVTPS2PD    96(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y4, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    112(R8), Y8
+	VCVTPS2PD    112(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y6, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    128(R8), Y8
+	VCVTPS2PD    128(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y0, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    144(R8), Y8
+	VCVTPS2PD    144(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y2, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    160(R8), Y8
+	VCVTPS2PD    160(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y4, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    176(R8), Y8
+	VCVTPS2PD    176(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y6, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    192(R8), Y8
+	VCVTPS2PD    192(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y0, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	VCVTPS2PD    208(R8), Y8
+	VCVTPS2PD    208(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y2, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+	VCVTPS2PD    224(R8), Y8
+	VCVTPS2PD    224(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y4, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y5
+	VMOVAPD      Y9, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
+	VCVTPS2PD    240(R8), Y8
+	VCVTPS2PD    240(R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y6, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y7
+	VMOVAPD      Y9, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
+	ADDQ         $0x00000100, R8
+	ADDQ         $0x00000100, R9
+	SUBQ         $0x00000040, R10
+	JMP          dot_loop
+
+dot_single:
+	CMPQ         R10, $0x00000004
+	JB           dot_tail
+	VCVTPS2PD    (R8), Y8
+	VCVTPS2PD    (R9), Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y0, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	ADDQ         $0x00000010, R8
+	ADDQ         $0x00000010, R9
+	SUBQ         $0x00000004, R10
+	JMP          dot_single
+
+dot_tail:
+	TESTQ      R10, R10
+	JZ         dot_done
+	LEAQ       tailmask<>+0(SB), R11
+	MOVQ       $0x00000008, R12
+	SUBQ       R10, R12
+	VMOVDQU    (R11)(R12*4), X9
+	LEAQ       (R8), R11
+	ANDQ       $0x00000fff, R11
+	CMPQ       R11, $0x00000ff0
+	JA         tail_page_111
+	VMASKMOVPS (R8), X9, X8
+	JMP        tail_loaded_112
+
+tail_page_111:
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
+	XORQ    R11, R11
+
+copy_113:
+	CMPQ R11, R10
+	JAE  copied_114
+	MOVL (R8)(R11*4), R12
+	MOVL R12, (SP)(R11*4)
+	INCQ R11
+	JMP  copy_113
+
+copied_114:
+	VMOVUPS (SP), X8
+
+tail_loaded_112:
+	VCVTPS2PD  X8, Y8
+	LEAQ       (R9), R8
+	ANDQ       $0x00000fff, R8
+	CMPQ       R8, $0x00000ff0
+	JA         tail_page_115
+	VMASKMOVPS (R9), X9, X9
+	JMP        tail_loaded_116
+
+tail_page_115:
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU Y9, (SP)
+	XORQ    R8, R8
+
+copy_117:
+	CMPQ R8, R10
+	JAE  copied_118
+	MOVL (R9)(R8*4), R11
+	MOVL R11, (SP)(R8*4)
+	INCQ R8
+	JMP  copy_117
+
+copied_118:
+	VMOVUPS (SP), X9
+
+tail_loaded_116:
+	VCVTPS2PD    X9, Y9
+	VMULPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y14
+	VSUBPD       Y14, Y9, Y15
+	VFNMADD132PD one64<>+0(SB), Y2, Y15
+	VFNMADD132PD one64<>+0(SB), Y8, Y14
+	VADDPD       Y14, Y15, Y15
+	VFMADD231PD  one64<>+0(SB), Y15, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+
+dot_done:
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y2
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VBROADCASTSD X2, Y0
+	VBROADCASTSD X3, Y1
+	MOVQ         AX, R8
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+	MOVQ         BX, R11
+
+mulsub_loop:
+	CMPQ        R11, $0x00000010
+	JB          mulsub_single
+	VCVTPS2PD   (R9), Y2
+	VCVTPS2PD   16(R9), Y3
+	VCVTPS2PD   (R10), Y4
+	VCVTPS2PD   16(R10), Y5
+	VSUBPD      Y0, Y4, Y4
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
+	VMULPD      Y2, Y4, Y4
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X10
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y10, Y10
+	VMOVUPS     Y10, (R8)
+	VCVTPS2PD   32(R9), Y2
+	VCVTPS2PD   48(R9), Y3
+	VCVTPS2PD   32(R10), Y4
+	VCVTPS2PD   48(R10), Y5
+	VSUBPD      Y0, Y4, Y4
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
+	VMULPD      Y2, Y4, Y4
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X11
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y11, Y11
+	VMOVUPS     Y11, 32(R8)
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, R9
+	ADDQ        $0x00000040, R10
+	SUBQ        $0x00000010, R11
+	JMP         mulsub_loop
+
+mulsub_single:
+	CMPQ        R11, $0x00000008
+	JB          mulsub_tail
+	VCVTPS2PD   (R9), Y2
+	VCVTPS2PD   16(R9), Y3
+	VCVTPS2PD   (R10), Y4
+	VCVTPS2PD   16(R10), Y5
+	VSUBPD      Y0, Y4, Y4
+	VSUBPD      Y0, Y5, Y5
+	VSUBPD      Y1, Y4, Y4
+	VSUBPD      Y1, Y5, Y5
+	VMULPD      Y2, Y4, Y4
+	VMULPD      Y3, Y5, Y5
+	VCVTPD2PSY  Y4, X12
+	VCVTPD2PSY  Y5, X2
+	VINSERTF128 $0x01, X2, Y12, Y12
+	VMOVUPS     Y12, (R8)
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, R9
+	ADDQ        $0x00000020, R10
+	SUBQ        $0x00000008, R11
+	JMP         mulsub_single
+
+mulsub_tail:
+	TESTQ      R11, R11
+	JZ         mulsub_done
+	LEAQ       tailmask<>+0(SB), R12
+	MOVQ       $0x00000008, R13
+	SUBQ       R11, R13
+	VMOVDQU    (R12)(R13*4), Y2
+	LEAQ       (R9), R12
+	ANDQ       $0x00000fff, R12
+	CMPQ       R12, $0x00000fe0
+	JA         tail_page_119
+	VMASKMOVPS (R9), Y2, Y4
+	JMP        tail_loaded_120
+
+tail_page_119:
+	VPXOR   Y3, Y3, Y3
+	VMOVDQU Y3, (SP)
+	XORQ    R12, R12
+
+copy_121:
+	CMPQ R12, R11
+	JAE  copied_122
+	MOVL (R9)(R12*4), R13
+	MOVL R13, (SP)(R12*4)
+	INCQ R12
+	JMP  copy_121
+
+copied_122:
+	VMOVUPS (SP), Y4
+
+tail_loaded_120:
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X4
+	VCVTPS2PD    X4, Y4
+	LEAQ         (R10), R9
+	ANDQ         $0x00000fff, R9
+	CMPQ         R9, $0x00000fe0
+	JA           tail_page_123
+	VMASKMOVPS   (R10), Y2, Y5
+	JMP          tail_loaded_124
+
+tail_page_123:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    R9, R9
+
+copy_125:
+	CMPQ R9, R11
+	JAE  copied_126
+	MOVL (R10)(R9*4), R12
+	MOVL R12, (SP)(R9*4)
+	INCQ R9
+	JMP  copy_125
+
+copied_126:
+	VMOVUPS (SP), Y5
+
+tail_loaded_124:
+	VCVTPS2PD    X5, Y2
+	VEXTRACTF128 $0x01, Y5, X5
+	VCVTPS2PD    X5, Y5
+	VSUBPD       Y0, Y2, Y2
+	VSUBPD       Y0, Y5, Y5
+	VSUBPD       Y1, Y2, Y2
+	VSUBPD       Y1, Y5, Y5
+	VMULPD       Y3, Y2, Y2
+	VMULPD       Y4, Y5, Y5
+	VCVTPD2PSY   Y2, X13
+	VCVTPD2PSY   Y5, X0
+	VINSERTF128  $0x01, X0, Y13, Y13
+	VMOVUPS      Y13, (SP)
+	XORQ         R9, R9
+
+copy_127:
+	CMPQ R9, R11
+	JAE  copied_128
+	MOVL (SP)(R9*4), R10
+	MOVL R10, (R8)(R9*4)
+	INCQ R9
+	JMP  copy_127
+
+copied_128:
+mulsub_done:
+	ADDQ SI, AX
+	ADDQ SI, CX
+	ADDQ SI, DX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func logSoftmaxBackwardRowsAVX2(dx []float32, logp []float32, dy []float32, cols int, rows int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logSoftmaxBackwardRowsAVX2(SB), NOSPLIT, $32-88
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  logp_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  cols+72(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+80(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ  DX, R8
+	MOVQ  BX, R9
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+sum_loop:
+	CMPQ         R9, $0x00000040
+	JB           sum_single
+	VCVTPS2PD    (R8), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    16(R8), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    32(R8), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    48(R8), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    64(R8), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    80(R8), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    96(R8), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    112(R8), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    128(R8), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VCVTPS2PD    144(R8), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VCVTPS2PD    160(R8), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VCVTPS2PD    176(R8), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VCVTPS2PD    192(R8), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	VCVTPS2PD    208(R8), Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+	VCVTPS2PD    224(R8), Y8
+	VADDPD       Y8, Y4, Y9
+	VSUBPD       Y4, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y4, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y5
+	VMOVAPD      Y9, Y4
+	VADDPD       Y5, Y4, Y8
+	VSUBPD       Y4, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y4, Y4
+	VSUBPD       Y8, Y5, Y5
+	VCVTPS2PD    240(R8), Y8
+	VADDPD       Y8, Y6, Y9
+	VSUBPD       Y6, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y6, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y7
+	VMOVAPD      Y9, Y6
+	VADDPD       Y7, Y6, Y8
+	VSUBPD       Y6, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y6, Y6
+	VSUBPD       Y8, Y7, Y7
+	ADDQ         $0x00000100, R8
+	SUBQ         $0x00000040, R9
+	JMP          sum_loop
+
+sum_single:
+	CMPQ         R9, $0x00000004
+	JB           sum_tail
+	VCVTPS2PD    (R8), Y8
+	VADDPD       Y8, Y0, Y9
+	VSUBPD       Y0, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y0, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y1
+	VMOVAPD      Y9, Y0
+	VADDPD       Y1, Y0, Y8
+	VSUBPD       Y0, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y0, Y0
+	VSUBPD       Y8, Y1, Y1
+	ADDQ         $0x00000010, R8
+	SUBQ         $0x00000004, R9
+	JMP          sum_single
+
+sum_tail:
+	TESTQ      R9, R9
+	JZ         sum_done
+	LEAQ       tailmask<>+0(SB), R10
+	MOVQ       $0x00000008, R11
+	SUBQ       R9, R11
+	VMOVDQU    (R10)(R11*4), X8
+	LEAQ       (R8), R10
+	ANDQ       $0x00000fff, R10
+	CMPQ       R10, $0x00000ff0
+	JA         tail_page_129
+	VMASKMOVPS (R8), X8, X8
+	JMP        tail_loaded_130
+
+tail_page_129:
+	VPXOR   Y8, Y8, Y8
+	VMOVDQU Y8, (SP)
+	XORQ    R10, R10
+
+copy_131:
+	CMPQ R10, R9
+	JAE  copied_132
+	MOVL (R8)(R10*4), R11
+	MOVL R11, (SP)(R10*4)
+	INCQ R10
+	JMP  copy_131
+
+copied_132:
+	VMOVUPS (SP), X8
+
+tail_loaded_130:
+	VCVTPS2PD    X8, Y8
+	VADDPD       Y8, Y2, Y9
+	VSUBPD       Y2, Y9, Y10
+	VSUBPD       Y10, Y9, Y11
+	VFNMADD132PD one64<>+0(SB), Y2, Y11
+	VFNMADD132PD one64<>+0(SB), Y8, Y10
+	VADDPD       Y10, Y11, Y11
+	VFMADD231PD  one64<>+0(SB), Y11, Y3
+	VMOVAPD      Y9, Y2
+	VADDPD       Y3, Y2, Y8
+	VSUBPD       Y2, Y8, Y8
+	VCMPPD       $0x07, Y8, Y8, Y9
+	VANDPD       Y9, Y8, Y8
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y8, Y3, Y3
+
+sum_done:
+	VADDPD       Y5, Y1, Y1
+	VADDPD       Y4, Y0, Y5
+	VSUBPD       Y0, Y5, Y8
+	VSUBPD       Y8, Y5, Y9
+	VFNMADD132PD one64<>+0(SB), Y0, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y8
+	VADDPD       Y8, Y9, Y9
+	VFMADD231PD  one64<>+0(SB), Y9, Y1
+	VMOVAPD      Y5, Y0
+	VADDPD       Y7, Y3, Y3
+	VADDPD       Y6, Y2, Y4
+	VSUBPD       Y2, Y4, Y5
+	VSUBPD       Y5, Y4, Y7
+	VFNMADD132PD one64<>+0(SB), Y2, Y7
+	VFNMADD132PD one64<>+0(SB), Y6, Y5
+	VADDPD       Y5, Y7, Y7
+	VFMADD231PD  one64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y2
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y2, Y0, Y3
+	VSUBPD       Y0, Y3, Y4
+	VSUBPD       Y4, Y3, Y5
+	VFNMADD132PD one64<>+0(SB), Y0, Y5
+	VFNMADD132PD one64<>+0(SB), Y2, Y4
+	VADDPD       Y4, Y5, Y5
+	VFMADD231PD  one64<>+0(SB), Y5, Y1
+	VMOVAPD      Y3, Y0
+	VEXTRACTF128 $0x01, Y0, X2
+	VEXTRACTF128 $0x01, Y1, X3
+	VADDPD       X3, X1, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VPERMILPD    $0x01, X2, X0
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VADDPD       X0, X2, X1
+	VSUBPD       X2, X1, X4
+	VSUBPD       X4, X1, X5
+	VFNMADD132PD one64<>+0(SB), X2, X5
+	VFNMADD132PD one64<>+0(SB), X0, X4
+	VADDPD       X4, X5, X5
+	VFMADD231PD  one64<>+0(SB), X5, X3
+	VMOVAPD      X1, X2
+	VADDSD       X3, X2, X0
+	VANDPD       abs64<>+0(SB), X2, X1
+	VCMPSD       $0x05, inf64<>+0(SB), X1, X1
+	VBLENDVPD    X1, X2, X0, X0
+	VBROADCASTSD X0, Y0
+	MOVQ         AX, R8
+	MOVQ         CX, R9
+	MOVQ         DX, R10
+	MOVQ         BX, R11
+
+expmulsub_loop:
+	CMPQ         R11, $0x00000008
+	JB           expmulsub_single
+	VCVTPS2PD    (R9), Y1
+	VCVTPS2PD    16(R9), Y2
+	VMOVUPD      exp64min<>+0(SB), Y3
+	VMAXPD       Y1, Y3, Y3
+	VMOVUPD      exp64min<>+0(SB), Y4
+	VMAXPD       Y2, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y5
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y6
+	VSUBPD       magic64<>+0(SB), Y5, Y7
+	VSUBPD       magic64<>+0(SB), Y6, Y8
+	VMOVAPD      Y3, Y3
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y4
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y4
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y3
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y4
+	VMOVUPD      exp64c11_11<>+0(SB), Y7
+	VMOVUPD      exp64c11_11<>+0(SB), Y8
+	VFMADD213PD  exp64c11_10<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_10<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_9<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_9<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_8<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_8<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_7<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_7<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_6<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_6<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_5<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_5<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_4<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_4<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_3<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_3<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_2<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_2<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_1<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_1<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_0<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_0<>+0(SB), Y4, Y8
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y1, Y3
+	VANDNPD      Y7, Y3, Y7
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y1, Y1
+	VMOVUPD      inf64<>+0(SB), Y3
+	VBLENDVPD    Y1, Y3, Y7, Y7
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y1
+	VANDNPD      Y8, Y1, Y8
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y1
+	VMOVUPD      inf64<>+0(SB), Y2
+	VBLENDVPD    Y1, Y2, Y8, Y8
+	VCVTPS2PD    (R10), Y1
+	VCVTPS2PD    16(R10), Y2
+	VFNMADD231PD Y0, Y7, Y1
+	VFNMADD231PD Y0, Y8, Y2
+	VCVTPD2PSY   Y1, X12
+	VCVTPD2PSY   Y2, X1
+	VINSERTF128  $0x01, X1, Y12, Y12
+	VMOVUPS      Y12, (R8)
+	ADDQ         $0x00000020, R8
+	ADDQ         $0x00000020, R9
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	JMP          expmulsub_loop
+
+expmulsub_single:
+	CMPQ         R11, $0x00000008
+	JB           expmulsub_tail
+	VCVTPS2PD    (R9), Y1
+	VCVTPS2PD    16(R9), Y2
+	VMOVUPD      exp64min<>+0(SB), Y3
+	VMAXPD       Y1, Y3, Y3
+	VMOVUPD      exp64min<>+0(SB), Y4
+	VMAXPD       Y2, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y5
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y5
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y6
+	VSUBPD       magic64<>+0(SB), Y5, Y7
+	VSUBPD       magic64<>+0(SB), Y6, Y8
+	VMOVAPD      Y3, Y3
+	VFNMADD231PD ln2hi64<>+0(SB), Y7, Y3
+	VMOVAPD      Y4, Y4
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y4
+	VFNMADD231PD ln2lo64<>+0(SB), Y7, Y3
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y4
+	VMOVUPD      exp64c11_11<>+0(SB), Y7
+	VMOVUPD      exp64c11_11<>+0(SB), Y8
+	VFMADD213PD  exp64c11_10<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_10<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_9<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_9<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_8<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_8<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_7<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_7<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_6<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_6<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_5<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_5<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_4<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_4<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_3<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_3<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_2<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_2<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_1<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_1<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_0<>+0(SB), Y3, Y7
+	VFMADD213PD  exp64c11_0<>+0(SB), Y4, Y8
+	VPSLLQ       $0x34, Y5, Y5
+	VMULPD       Y5, Y7, Y7
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y1, Y3
+	VANDNPD      Y7, Y3, Y7
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y1, Y1
+	VMOVUPD      inf64<>+0(SB), Y3
+	VBLENDVPD    Y1, Y3, Y7, Y7
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y1
+	VANDNPD      Y8, Y1, Y8
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y1
+	VMOVUPD      inf64<>+0(SB), Y2
+	VBLENDVPD    Y1, Y2, Y8, Y8
+	VCVTPS2PD    (R10), Y1
+	VCVTPS2PD    16(R10), Y2
+	VFNMADD231PD Y0, Y7, Y1
+	VFNMADD231PD Y0, Y8, Y2
+	VCVTPD2PSY   Y1, X13
+	VCVTPD2PSY   Y2, X1
+	VINSERTF128  $0x01, X1, Y13, Y13
+	VMOVUPS      Y13, (R8)
+	ADDQ         $0x00000020, R8
+	ADDQ         $0x00000020, R9
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	JMP          expmulsub_single
+
+expmulsub_tail:
+	TESTQ      R11, R11
+	JZ         expmulsub_done
+	LEAQ       tailmask<>+0(SB), R12
+	MOVQ       $0x00000008, R13
+	SUBQ       R11, R13
+	VMOVDQU    (R12)(R13*4), Y1
+	LEAQ       (R9), R12
+	ANDQ       $0x00000fff, R12
+	CMPQ       R12, $0x00000fe0
+	JA         tail_page_133
+	VMASKMOVPS (R9), Y1, Y3
+	JMP        tail_loaded_134
+
+tail_page_133:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (SP)
+	XORQ    R12, R12
+
+copy_135:
+	CMPQ R12, R11
+	JAE  copied_136
+	MOVL (R9)(R12*4), R13
+	MOVL R13, (SP)(R12*4)
+	INCQ R12
+	JMP  copy_135
+
+copied_136:
+	VMOVUPS (SP), Y3
+
+tail_loaded_134:
+	VCVTPS2PD    X3, Y2
+	VEXTRACTF128 $0x01, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VMOVUPD      exp64min<>+0(SB), Y4
+	VMAXPD       Y2, Y4, Y4
+	VMOVUPD      exp64min<>+0(SB), Y5
+	VMAXPD       Y3, Y5, Y5
+	VMOVUPD      magic64<>+0(SB), Y6
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y6
+	VMOVUPD      magic64<>+0(SB), Y7
+	VFMADD231PD  log2e64<>+0(SB), Y5, Y7
+	VSUBPD       magic64<>+0(SB), Y6, Y8
+	VSUBPD       magic64<>+0(SB), Y7, Y9
+	VMOVAPD      Y4, Y4
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y4
+	VMOVAPD      Y5, Y5
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y5
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y4
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y5
+	VMOVUPD      exp64c11_11<>+0(SB), Y8
+	VMOVUPD      exp64c11_11<>+0(SB), Y9
+	VFMADD213PD  exp64c11_10<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_10<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_9<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_9<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_8<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_8<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_7<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_7<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_6<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_6<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_5<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_5<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_4<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_4<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_3<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_3<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_2<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_2<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_1<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_1<>+0(SB), Y5, Y9
+	VFMADD213PD  exp64c11_0<>+0(SB), Y4, Y8
+	VFMADD213PD  exp64c11_0<>+0(SB), Y5, Y9
+	VPSLLQ       $0x34, Y6, Y6
+	VMULPD       Y6, Y8, Y8
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y2, Y4
+	VANDNPD      Y8, Y4, Y8
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y2, Y2
+	VMOVUPD      inf64<>+0(SB), Y4
+	VBLENDVPD    Y2, Y4, Y8, Y8
+	VPSLLQ       $0x34, Y7, Y7
+	VMULPD       Y7, Y9, Y9
+	VCMPPD       $0x11, exp64lo<>+0(SB), Y3, Y2
+	VANDNPD      Y9, Y2, Y9
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Y3, Y2
+	VMOVUPD      inf64<>+0(SB), Y3
+	VBLENDVPD    Y2, Y3, Y9, Y9
+	LEAQ         (R10), R9
+	ANDQ         $0x00000fff, R9
+	CMPQ         R9, $0x00000fe0
+	JA           tail_page_137
+	VMASKMOVPS   (R10), Y1, Y2
+	JMP          tail_loaded_138
+
+tail_page_137:
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, (SP)
+	XORQ    R9, R9
+
+copy_139:
+	CMPQ R9, R11
+	JAE  copied_140
+	MOVL (R10)(R9*4), R12
+	MOVL R12, (SP)(R9*4)
+	INCQ R9
+	JMP  copy_139
+
+copied_140:
+	VMOVUPS (SP), Y2
+
+tail_loaded_138:
+	VCVTPS2PD    X2, Y1
+	VEXTRACTF128 $0x01, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VFNMADD231PD Y0, Y8, Y1
+	VFNMADD231PD Y0, Y9, Y2
+	VCVTPD2PSY   Y1, X14
+	VCVTPD2PSY   Y2, X0
+	VINSERTF128  $0x01, X0, Y14, Y14
+	VMOVUPS      Y14, (SP)
+	XORQ         R9, R9
+
+copy_141:
+	CMPQ R9, R11
+	JAE  copied_142
+	MOVL (SP)(R9*4), R10
+	MOVL R10, (R8)(R9*4)
+	INCQ R9
+	JMP  copy_141
+
+copied_142:
+expmulsub_done:
+	ADDQ SI, AX
+	ADDQ SI, CX
+	ADDQ SI, DX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX2(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX2
 TEXT ·subAVX2(SB), NOSPLIT, $32-64
@@ -7224,27 +8384,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_111
+	JA         tail_page_143
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_112
+	JMP        tail_loaded_144
 
-tail_page_111:
+tail_page_143:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_113:
+copy_145:
 	CMPQ BX, DX
-	JAE  copied_114
+	JAE  copied_146
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_113
+	JMP  copy_145
 
-copied_114:
+copied_146:
 	VMOVUPS (SP), Y3
 
-tail_loaded_112:
+tail_loaded_144:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7258,15 +8418,15 @@ tail_loaded_112:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_115:
+copy_147:
 	CMPQ CX, DX
-	JAE  copied_116
+	JAE  copied_148
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_115
+	JMP  copy_147
 
-copied_116:
+copied_148:
 sub_done:
 	VZEROUPPER
 	RET
@@ -7492,27 +8652,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_117
+	JA         tail_page_149
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_118
+	JMP        tail_loaded_150
 
-tail_page_117:
+tail_page_149:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_119:
+copy_151:
 	CMPQ DX, CX
-	JAE  copied_120
+	JAE  copied_152
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_119
+	JMP  copy_151
 
-copied_120:
+copied_152:
 	VMOVUPS (SP), X8
 
-tail_loaded_118:
+tail_loaded_150:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -7845,52 +9005,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_121
+	JA         tail_page_153
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_122
+	JMP        tail_loaded_154
 
-tail_page_121:
+tail_page_153:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_123:
+copy_155:
 	CMPQ BX, DX
-	JAE  copied_124
+	JAE  copied_156
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_123
+	JMP  copy_155
 
-copied_124:
+copied_156:
 	VMOVUPS (SP), X9
 
-tail_loaded_122:
+tail_loaded_154:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_125
+	JA         tail_page_157
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_126
+	JMP        tail_loaded_158
 
-tail_page_125:
+tail_page_157:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_127:
+copy_159:
 	CMPQ AX, DX
-	JAE  copied_128
+	JAE  copied_160
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_127
+	JMP  copy_159
 
-copied_128:
+copied_160:
 	VMOVUPS (SP), X8
 
-tail_loaded_126:
+tail_loaded_158:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -8043,54 +9203,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_129
+	JA         tail_page_161
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_130
+	JMP        tail_loaded_162
 
-tail_page_129:
+tail_page_161:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_131:
+copy_163:
 	CMPQ SI, BX
-	JAE  copied_132
+	JAE  copied_164
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_131
+	JMP  copy_163
 
-copied_132:
+copied_164:
 	VMOVUPS (SP), Y4
 
-tail_loaded_130:
+tail_loaded_162:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_133
+	JA           tail_page_165
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_134
+	JMP          tail_loaded_166
 
-tail_page_133:
+tail_page_165:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_135:
+copy_167:
 	CMPQ CX, BX
-	JAE  copied_136
+	JAE  copied_168
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_135
+	JMP  copy_167
 
-copied_136:
+copied_168:
 	VMOVUPS (SP), Y5
 
-tail_loaded_134:
+tail_loaded_166:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -8106,15 +9266,15 @@ tail_loaded_134:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_137:
+copy_169:
 	CMPQ CX, BX
-	JAE  copied_138
+	JAE  copied_170
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_137
+	JMP  copy_169
 
-copied_138:
+copied_170:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -8284,27 +9444,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_139
+	JA         tail_page_171
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_140
+	JMP        tail_loaded_172
 
-tail_page_139:
+tail_page_171:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_141:
+copy_173:
 	CMPQ SI, BX
-	JAE  copied_142
+	JAE  copied_174
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_141
+	JMP  copy_173
 
-copied_142:
+copied_174:
 	VMOVUPS (SP), Y3
 
-tail_loaded_140:
+tail_loaded_172:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8365,27 +9525,27 @@ tail_loaded_140:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_143
+	JA           tail_page_175
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_144
+	JMP          tail_loaded_176
 
-tail_page_143:
+tail_page_175:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_145:
+copy_177:
 	CMPQ CX, BX
-	JAE  copied_146
+	JAE  copied_178
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_145
+	JMP  copy_177
 
-copied_146:
+copied_178:
 	VMOVUPS (SP), Y2
 
-tail_loaded_144:
+tail_loaded_176:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -8397,15 +9557,15 @@ tail_loaded_144:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_147:
+copy_179:
 	CMPQ CX, BX
-	JAE  copied_148
+	JAE  copied_180
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_147
+	JMP  copy_179
 
-copied_148:
+copied_180:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -8597,27 +9757,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_149
+	JA         tail_page_181
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_150
+	JMP        tail_loaded_182
 
-tail_page_149:
+tail_page_181:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_151:
+copy_183:
 	CMPQ SI, BX
-	JAE  copied_152
+	JAE  copied_184
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_151
+	JMP  copy_183
 
-copied_152:
+copied_184:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_150:
+tail_loaded_182:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8670,27 +9830,27 @@ tail_loaded_150:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_153
+	JA           tail_page_185
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_154
+	JMP          tail_loaded_186
 
-tail_page_153:
+tail_page_185:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_155:
+copy_187:
 	CMPQ CX, BX
-	JAE  copied_156
+	JAE  copied_188
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_155
+	JMP  copy_187
 
-copied_156:
+copied_188:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_154:
+tail_loaded_186:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -8716,15 +9876,15 @@ tail_loaded_154:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_157:
+copy_189:
 	CMPQ CX, BX
-	JAE  copied_158
+	JAE  copied_190
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_157
+	JMP  copy_189
 
-copied_158:
+copied_190:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -8920,27 +10080,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_159
+	JA         tail_page_191
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_160
+	JMP        tail_loaded_192
 
-tail_page_159:
+tail_page_191:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_161:
+copy_193:
 	CMPQ DX, CX
-	JAE  copied_162
+	JAE  copied_194
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_161
+	JMP  copy_193
 
-copied_162:
+copied_194:
 	VMOVUPS (SP), Y5
 
-tail_loaded_160:
+tail_loaded_192:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -14211,6 +15371,974 @@ done:
 	VZEROUPPER
 	RET
 
+// func softmaxBackwardRowsAVX512(dx []float32, p []float32, dy []float32, cols int, rows int)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·softmaxBackwardRowsAVX512(SB), NOSPLIT, $0-88
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  p_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  cols+72(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+80(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ   CX, R8
+	MOVQ   DX, R9
+	MOVQ   BX, R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+dot_loop:
+	CMPQ         R10, $0x00000080
+	JB           dot_single
+	VCVTPS2PD    (R8), Z8
+	VCVTPS2PD    (R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z0, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    32(R8), Z8
+	VCVTPS2PD    32(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z2, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    64(R8), Z8
+	VCVTPS2PD    64(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z4, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    96(R8), Z8
+	VCVTPS2PD    96(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z6, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    128(R8), Z8
+	VCVTPS2PD    128(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z0, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    160(R8), Z8
+	VCVTPS2PD    160(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z2, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    192(R8), Z8
+	VCVTPS2PD    192(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z4, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    224(R8), Z8
+	VCVTPS2PD    224(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z6, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    256(R8), Z8
+	VCVTPS2PD    256(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z0, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    288(R8), Z8
+	VCVTPS2PD    288(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z2, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    320(R8), Z8
+	VCVTPS2PD    320(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z4, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    352(R8), Z8
+	VCVTPS2PD    352(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z6, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    384(R8), Z8
+	VCVTPS2PD    384(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z0, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z1
+	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
+	VCVTPS2PD    416(R8), Z8
+	VCVTPS2PD    416(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z2, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z3
+	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
+	VCVTPS2PD    448(R8), Z8
+	VCVTPS2PD    448(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z4, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z5
+	VMOVAPD      Z9, Z4
+	VADDPD       Z5, Z4, Z8
+	VSUBPD       Z4, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z4, K1, Z4
+	VSUBPD       Z8, Z5, K1, Z5
+	VCVTPS2PD    480(R8), Z8
+	VCVTPS2PD    480(R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z6, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z7
+	VMOVAPD      Z9, Z6
+	VADDPD       Z7, Z6, Z8
+	VSUBPD       Z6, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z6, K1, Z6
+	VSUBPD       Z8, Z7, K1, Z7
+	ADDQ         $0x00000200, R8
+	ADDQ         $0x00000200, R9
+	SUBQ         $0x00000080, R10
+	JMP          dot_loop
+
+dot_single:
+	CMPQ         R10, $0x00000008
+	JB           dot_tail
+	VCVTPS2PD    (R8), Z8
+	VCVTPS2PD    (R9), Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z0, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z1
+	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
+	ADDQ         $0x00000020, R8
+	ADDQ         $0x00000020, R9
+	SUBQ         $0x00000008, R10
+	JMP          dot_single
+
+dot_tail:
+	TESTQ        R10, R10
+	JZ           dot_done
+	LEAQ         tailk<>+0(SB), R11
+	KMOVW        (R11)(R10*2), K1
+	VCVTPS2PD.Z  (R8), K1, Z8
+	VCVTPS2PD.Z  (R9), K1, Z9
+	VMULPD       Z9, Z8, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z14
+	VSUBPD       Z14, Z9, Z15
+	VFNMADD132PD one64<>+0(SB), Z2, Z15
+	VFNMADD132PD one64<>+0(SB), Z8, Z14
+	VADDPD       Z14, Z15, Z15
+	VFMADD231PD  one64<>+0(SB), Z15, Z3
+	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
+
+dot_done:
+	VADDPD        Z5, Z1, Z1
+	VADDPD        Z4, Z0, Z8
+	VSUBPD        Z0, Z8, Z9
+	VSUBPD        Z9, Z8, Z14
+	VFNMADD132PD  one64<>+0(SB), Z0, Z14
+	VFNMADD132PD  one64<>+0(SB), Z4, Z9
+	VADDPD        Z9, Z14, Z14
+	VFMADD231PD   one64<>+0(SB), Z14, Z1
+	VMOVAPD       Z8, Z0
+	VADDPD        Z7, Z3, Z3
+	VADDPD        Z6, Z2, Z8
+	VSUBPD        Z2, Z8, Z9
+	VSUBPD        Z9, Z8, Z14
+	VFNMADD132PD  one64<>+0(SB), Z2, Z14
+	VFNMADD132PD  one64<>+0(SB), Z6, Z9
+	VADDPD        Z9, Z14, Z14
+	VFMADD231PD   one64<>+0(SB), Z14, Z3
+	VMOVAPD       Z8, Z2
+	VADDPD        Z3, Z1, Z1
+	VADDPD        Z2, Z0, Z8
+	VSUBPD        Z0, Z8, Z9
+	VSUBPD        Z9, Z8, Z14
+	VFNMADD132PD  one64<>+0(SB), Z0, Z14
+	VFNMADD132PD  one64<>+0(SB), Z2, Z9
+	VADDPD        Z9, Z14, Z14
+	VFMADD231PD   one64<>+0(SB), Z14, Z1
+	VMOVAPD       Z8, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VEXTRACTF64X4 $0x01, Z1, Y10
+	VADDPD        Y10, Y1, Y10
+	VADDPD        Y0, Y8, Y9
+	VSUBPD        Y8, Y9, Y11
+	VSUBPD        Y11, Y9, Y12
+	VFNMADD132PD  one64<>+0(SB), Y8, Y12
+	VFNMADD132PD  one64<>+0(SB), Y0, Y11
+	VADDPD        Y11, Y12, Y12
+	VFMADD231PD   one64<>+0(SB), Y12, Y10
+	VMOVAPD       Y9, Y8
+	VEXTRACTF128  $0x01, Y8, X11
+	VEXTRACTF128  $0x01, Y10, X9
+	VADDPD        X9, X10, X9
+	VADDPD        X8, X11, X10
+	VSUBPD        X11, X10, X12
+	VSUBPD        X12, X10, X13
+	VFNMADD132PD  one64<>+0(SB), X11, X13
+	VFNMADD132PD  one64<>+0(SB), X8, X12
+	VADDPD        X12, X13, X13
+	VFMADD231PD   one64<>+0(SB), X13, X9
+	VMOVAPD       X10, X11
+	VPERMILPD     $0x01, X11, X8
+	VPERMILPD     $0x01, X9, X10
+	VADDSD        X10, X9, X9
+	VADDPD        X8, X11, X10
+	VSUBPD        X11, X10, X12
+	VSUBPD        X12, X10, X13
+	VFNMADD132PD  one64<>+0(SB), X11, X13
+	VFNMADD132PD  one64<>+0(SB), X8, X12
+	VADDPD        X12, X13, X13
+	VFMADD231PD   one64<>+0(SB), X13, X9
+	VMOVAPD       X10, X11
+	VBROADCASTSD  X11, Z8
+	VBROADCASTSD  X9, Z9
+	MOVQ          AX, R8
+	MOVQ          CX, R9
+	MOVQ          DX, R10
+	MOVQ          BX, R11
+
+mulsub_loop:
+	CMPQ         R11, $0x00000020
+	JB           mulsub_single
+	VCVTPS2PD    (R9), Z14
+	VCVTPS2PD    32(R9), Z15
+	VCVTPS2PD    (R10), Z16
+	VCVTPS2PD    32(R10), Z17
+	VSUBPD       Z8, Z16, Z16
+	VSUBPD       Z8, Z17, Z17
+	VSUBPD       Z9, Z16, Z16
+	VSUBPD       Z9, Z17, Z17
+	VMULPD       Z14, Z16, Z16
+	VMULPD       Z15, Z17, Z17
+	VCVTPD2PS    Z16, Y10
+	VCVTPD2PS    Z17, Y11
+	VINSERTF64X4 $0x01, Y11, Z10, Z10
+	VMOVUPS      Z10, (R8)
+	VCVTPS2PD    64(R9), Z14
+	VCVTPS2PD    96(R9), Z15
+	VCVTPS2PD    64(R10), Z16
+	VCVTPS2PD    96(R10), Z17
+	VSUBPD       Z8, Z16, Z16
+	VSUBPD       Z8, Z17, Z17
+	VSUBPD       Z9, Z16, Z16
+	VSUBPD       Z9, Z17, Z17
+	VMULPD       Z14, Z16, Z16
+	VMULPD       Z15, Z17, Z17
+	VCVTPD2PS    Z16, Y11
+	VCVTPD2PS    Z17, Y10
+	VINSERTF64X4 $0x01, Y10, Z11, Z11
+	VMOVUPS      Z11, 64(R8)
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000080, R10
+	SUBQ         $0x00000020, R11
+	JMP          mulsub_loop
+
+mulsub_single:
+	CMPQ         R11, $0x00000010
+	JB           mulsub_tail
+	VCVTPS2PD    (R9), Z14
+	VCVTPS2PD    32(R9), Z15
+	VCVTPS2PD    (R10), Z16
+	VCVTPS2PD    32(R10), Z17
+	VSUBPD       Z8, Z16, Z16
+	VSUBPD       Z8, Z17, Z17
+	VSUBPD       Z9, Z16, Z16
+	VSUBPD       Z9, Z17, Z17
+	VMULPD       Z14, Z16, Z16
+	VMULPD       Z15, Z17, Z17
+	VCVTPD2PS    Z16, Y12
+	VCVTPD2PS    Z17, Y10
+	VINSERTF64X4 $0x01, Y10, Z12, Z12
+	VMOVUPS      Z12, (R8)
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000040, R10
+	SUBQ         $0x00000010, R11
+	JMP          mulsub_single
+
+mulsub_tail:
+	TESTQ        R11, R11
+	JZ           mulsub_done
+	LEAQ         tailk<>+0(SB), R12
+	KMOVW        (R12)(R11*2), K1
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (R9), K1, Z14
+	VCVTPS2PD.Z  32(R9), K2, Z15
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (R10), K1, Z16
+	VCVTPS2PD.Z  32(R10), K2, Z17
+	VSUBPD       Z8, Z16, Z16
+	VSUBPD       Z8, Z17, Z17
+	VSUBPD       Z9, Z16, Z16
+	VSUBPD       Z9, Z17, Z17
+	VMULPD       Z14, Z16, Z16
+	VMULPD       Z15, Z17, Z17
+	VCVTPD2PS    Z16, Y13
+	VCVTPD2PS    Z17, Y8
+	VINSERTF64X4 $0x01, Y8, Z13, Z13
+	VMOVUPS      Z13, K1, (R8)
+
+mulsub_done:
+	ADDQ SI, AX
+	ADDQ SI, CX
+	ADDQ SI, DX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func logSoftmaxBackwardRowsAVX512(dx []float32, logp []float32, dy []float32, cols int, rows int)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·logSoftmaxBackwardRowsAVX512(SB), NOSPLIT, $0-88
+	MOVQ  dx_base+0(FP), AX
+	MOVQ  logp_base+24(FP), CX
+	MOVQ  dy_base+48(FP), DX
+	MOVQ  cols+72(FP), BX
+	MOVQ  BX, SI
+	SHLQ  $0x02, SI
+	MOVQ  rows+80(FP), DI
+	TESTQ DI, DI
+	JZ    done
+
+row:
+	MOVQ   DX, R8
+	MOVQ   BX, R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+sum_loop:
+	CMPQ         R9, $0x00000080
+	JB           sum_single
+	VCVTPS2PD    (R8), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    32(R8), Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    64(R8), Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    96(R8), Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    128(R8), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    160(R8), Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    192(R8), Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    224(R8), Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    256(R8), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VCVTPS2PD    288(R8), Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VCVTPS2PD    320(R8), Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VCVTPS2PD    352(R8), Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	VCVTPS2PD    384(R8), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
+	VCVTPS2PD    416(R8), Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
+	VCVTPS2PD    448(R8), Z8
+	VADDPD       Z8, Z4, Z9
+	VSUBPD       Z4, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z4, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z5
+	VMOVAPD      Z9, Z4
+	VADDPD       Z5, Z4, Z8
+	VSUBPD       Z4, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z4, K1, Z4
+	VSUBPD       Z8, Z5, K1, Z5
+	VCVTPS2PD    480(R8), Z8
+	VADDPD       Z8, Z6, Z9
+	VSUBPD       Z6, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z6, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z7
+	VMOVAPD      Z9, Z6
+	VADDPD       Z7, Z6, Z8
+	VSUBPD       Z6, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z6, K1, Z6
+	VSUBPD       Z8, Z7, K1, Z7
+	ADDQ         $0x00000200, R8
+	SUBQ         $0x00000080, R9
+	JMP          sum_loop
+
+sum_single:
+	CMPQ         R9, $0x00000008
+	JB           sum_tail
+	VCVTPS2PD    (R8), Z8
+	VADDPD       Z8, Z0, Z9
+	VSUBPD       Z0, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z0, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z1
+	VMOVAPD      Z9, Z0
+	VADDPD       Z1, Z0, Z8
+	VSUBPD       Z0, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z0, K1, Z0
+	VSUBPD       Z8, Z1, K1, Z1
+	ADDQ         $0x00000020, R8
+	SUBQ         $0x00000008, R9
+	JMP          sum_single
+
+sum_tail:
+	TESTQ        R9, R9
+	JZ           sum_done
+	LEAQ         tailk<>+0(SB), R10
+	KMOVW        (R10)(R9*2), K1
+	VCVTPS2PD.Z  (R8), K1, Z8
+	VADDPD       Z8, Z2, Z9
+	VSUBPD       Z2, Z9, Z10
+	VSUBPD       Z10, Z9, Z11
+	VFNMADD132PD one64<>+0(SB), Z2, Z11
+	VFNMADD132PD one64<>+0(SB), Z8, Z10
+	VADDPD       Z10, Z11, Z11
+	VFMADD231PD  one64<>+0(SB), Z11, Z3
+	VMOVAPD      Z9, Z2
+	VADDPD       Z3, Z2, Z8
+	VSUBPD       Z2, Z8, Z8
+	VCMPPD       $0x07, Z8, Z8, K1
+	VADDPD       Z8, Z2, K1, Z2
+	VSUBPD       Z8, Z3, K1, Z3
+
+sum_done:
+	VADDPD        Z5, Z1, Z1
+	VADDPD        Z4, Z0, Z8
+	VSUBPD        Z0, Z8, Z9
+	VSUBPD        Z9, Z8, Z10
+	VFNMADD132PD  one64<>+0(SB), Z0, Z10
+	VFNMADD132PD  one64<>+0(SB), Z4, Z9
+	VADDPD        Z9, Z10, Z10
+	VFMADD231PD   one64<>+0(SB), Z10, Z1
+	VMOVAPD       Z8, Z0
+	VADDPD        Z7, Z3, Z3
+	VADDPD        Z6, Z2, Z8
+	VSUBPD        Z2, Z8, Z9
+	VSUBPD        Z9, Z8, Z10
+	VFNMADD132PD  one64<>+0(SB), Z2, Z10
+	VFNMADD132PD  one64<>+0(SB), Z6, Z9
+	VADDPD        Z9, Z10, Z10
+	VFMADD231PD   one64<>+0(SB), Z10, Z3
+	VMOVAPD       Z8, Z2
+	VADDPD        Z3, Z1, Z1
+	VADDPD        Z2, Z0, Z8
+	VSUBPD        Z0, Z8, Z9
+	VSUBPD        Z9, Z8, Z10
+	VFNMADD132PD  one64<>+0(SB), Z0, Z10
+	VFNMADD132PD  one64<>+0(SB), Z2, Z9
+	VADDPD        Z9, Z10, Z10
+	VFMADD231PD   one64<>+0(SB), Z10, Z1
+	VMOVAPD       Z8, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VEXTRACTF64X4 $0x01, Z1, Y9
+	VADDPD        Y9, Y1, Y9
+	VADDPD        Y0, Y8, Y10
+	VSUBPD        Y8, Y10, Y11
+	VSUBPD        Y11, Y10, Y12
+	VFNMADD132PD  one64<>+0(SB), Y8, Y12
+	VFNMADD132PD  one64<>+0(SB), Y0, Y11
+	VADDPD        Y11, Y12, Y12
+	VFMADD231PD   one64<>+0(SB), Y12, Y9
+	VMOVAPD       Y10, Y8
+	VEXTRACTF128  $0x01, Y8, X10
+	VEXTRACTF128  $0x01, Y9, X11
+	VADDPD        X11, X9, X11
+	VADDPD        X8, X10, X9
+	VSUBPD        X10, X9, X12
+	VSUBPD        X12, X9, X13
+	VFNMADD132PD  one64<>+0(SB), X10, X13
+	VFNMADD132PD  one64<>+0(SB), X8, X12
+	VADDPD        X12, X13, X13
+	VFMADD231PD   one64<>+0(SB), X13, X11
+	VMOVAPD       X9, X10
+	VPERMILPD     $0x01, X10, X8
+	VPERMILPD     $0x01, X11, X9
+	VADDSD        X9, X11, X11
+	VADDPD        X8, X10, X9
+	VSUBPD        X10, X9, X12
+	VSUBPD        X12, X9, X13
+	VFNMADD132PD  one64<>+0(SB), X10, X13
+	VFNMADD132PD  one64<>+0(SB), X8, X12
+	VADDPD        X12, X13, X13
+	VFMADD231PD   one64<>+0(SB), X13, X11
+	VMOVAPD       X9, X10
+	VADDSD        X11, X10, X8
+	VANDPD        abs64<>+0(SB), X10, X9
+	VCMPSD        $0x05, inf64<>+0(SB), X9, X9
+	VBLENDVPD     X9, X10, X8, X8
+	VBROADCASTSD  X8, Z8
+	MOVQ          AX, R8
+	MOVQ          CX, R9
+	MOVQ          DX, R10
+	MOVQ          BX, R11
+
+expmulsub_loop:
+	CMPQ         R11, $0x00000010
+	JB           expmulsub_single
+	VCVTPS2PD    (R9), Z9
+	VCVTPS2PD    32(R9), Z10
+	VMOVUPD      exp64min<>+0(SB), Z11
+	VMAXPD       Z9, Z11, Z11
+	VMOVUPD      exp64min<>+0(SB), Z15
+	VMAXPD       Z10, Z15, Z15
+	VMOVUPD      magic64<>+0(SB), Z16
+	VFMADD231PD  log2e64<>+0(SB), Z11, Z16
+	VMOVUPD      magic64<>+0(SB), Z17
+	VFMADD231PD  log2e64<>+0(SB), Z15, Z17
+	VSUBPD       magic64<>+0(SB), Z16, Z18
+	VSUBPD       magic64<>+0(SB), Z17, Z19
+	VMOVAPD      Z11, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z18, Z11
+	VMOVAPD      Z15, Z15
+	VFNMADD231PD ln2hi64<>+0(SB), Z19, Z15
+	VFNMADD231PD ln2lo64<>+0(SB), Z18, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z19, Z15
+	VMOVUPD      exp64c11_11<>+0(SB), Z18
+	VMOVUPD      exp64c11_11<>+0(SB), Z19
+	VFMADD213PD  exp64c11_10<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_10<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_9<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_9<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_8<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_8<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_7<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_7<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_6<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_6<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_5<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_5<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_4<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_4<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_3<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_3<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_2<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_2<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_1<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_1<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_0<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_0<>+0(SB), Z15, Z19
+	VPSLLQ       $0x34, Z16, Z16
+	VMULPD       Z16, Z18, Z18
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z9, K1
+	VMOVAPD.Z    Z18, K1, Z18
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z9, K1
+	VMOVUPD      inf64<>+0(SB), K1, Z18
+	VPSLLQ       $0x34, Z17, Z17
+	VMULPD       Z17, Z19, Z19
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z10, K1
+	VMOVAPD.Z    Z19, K1, Z19
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z10, K1
+	VMOVUPD      inf64<>+0(SB), K1, Z19
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VFNMADD231PD Z8, Z18, Z9
+	VFNMADD231PD Z8, Z19, Z10
+	VCVTPD2PS    Z9, Y12
+	VCVTPD2PS    Z10, Y9
+	VINSERTF64X4 $0x01, Y9, Z12, Z12
+	VMOVUPS      Z12, (R8)
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000040, R10
+	SUBQ         $0x00000010, R11
+	JMP          expmulsub_loop
+
+expmulsub_single:
+	CMPQ         R11, $0x00000010
+	JB           expmulsub_tail
+	VCVTPS2PD    (R9), Z9
+	VCVTPS2PD    32(R9), Z10
+	VMOVUPD      exp64min<>+0(SB), Z11
+	VMAXPD       Z9, Z11, Z11
+	VMOVUPD      exp64min<>+0(SB), Z15
+	VMAXPD       Z10, Z15, Z15
+	VMOVUPD      magic64<>+0(SB), Z16
+	VFMADD231PD  log2e64<>+0(SB), Z11, Z16
+	VMOVUPD      magic64<>+0(SB), Z17
+	VFMADD231PD  log2e64<>+0(SB), Z15, Z17
+	VSUBPD       magic64<>+0(SB), Z16, Z18
+	VSUBPD       magic64<>+0(SB), Z17, Z19
+	VMOVAPD      Z11, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z18, Z11
+	VMOVAPD      Z15, Z15
+	VFNMADD231PD ln2hi64<>+0(SB), Z19, Z15
+	VFNMADD231PD ln2lo64<>+0(SB), Z18, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z19, Z15
+	VMOVUPD      exp64c11_11<>+0(SB), Z18
+	VMOVUPD      exp64c11_11<>+0(SB), Z19
+	VFMADD213PD  exp64c11_10<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_10<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_9<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_9<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_8<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_8<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_7<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_7<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_6<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_6<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_5<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_5<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_4<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_4<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_3<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_3<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_2<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_2<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_1<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_1<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_0<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_0<>+0(SB), Z15, Z19
+	VPSLLQ       $0x34, Z16, Z16
+	VMULPD       Z16, Z18, Z18
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z9, K1
+	VMOVAPD.Z    Z18, K1, Z18
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z9, K1
+	VMOVUPD      inf64<>+0(SB), K1, Z18
+	VPSLLQ       $0x34, Z17, Z17
+	VMULPD       Z17, Z19, Z19
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z10, K1
+	VMOVAPD.Z    Z19, K1, Z19
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z10, K1
+	VMOVUPD      inf64<>+0(SB), K1, Z19
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VFNMADD231PD Z8, Z18, Z9
+	VFNMADD231PD Z8, Z19, Z10
+	VCVTPD2PS    Z9, Y13
+	VCVTPD2PS    Z10, Y9
+	VINSERTF64X4 $0x01, Y9, Z13, Z13
+	VMOVUPS      Z13, (R8)
+	ADDQ         $0x00000040, R8
+	ADDQ         $0x00000040, R9
+	ADDQ         $0x00000040, R10
+	SUBQ         $0x00000010, R11
+	JMP          expmulsub_single
+
+expmulsub_tail:
+	TESTQ        R11, R11
+	JZ           expmulsub_done
+	LEAQ         tailk<>+0(SB), R12
+	KMOVW        (R12)(R11*2), K1
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (R9), K1, Z9
+	VCVTPS2PD.Z  32(R9), K2, Z10
+	VMOVUPD      exp64min<>+0(SB), Z11
+	VMAXPD       Z9, Z11, Z11
+	VMOVUPD      exp64min<>+0(SB), Z15
+	VMAXPD       Z10, Z15, Z15
+	VMOVUPD      magic64<>+0(SB), Z16
+	VFMADD231PD  log2e64<>+0(SB), Z11, Z16
+	VMOVUPD      magic64<>+0(SB), Z17
+	VFMADD231PD  log2e64<>+0(SB), Z15, Z17
+	VSUBPD       magic64<>+0(SB), Z16, Z18
+	VSUBPD       magic64<>+0(SB), Z17, Z19
+	VMOVAPD      Z11, Z11
+	VFNMADD231PD ln2hi64<>+0(SB), Z18, Z11
+	VMOVAPD      Z15, Z15
+	VFNMADD231PD ln2hi64<>+0(SB), Z19, Z15
+	VFNMADD231PD ln2lo64<>+0(SB), Z18, Z11
+	VFNMADD231PD ln2lo64<>+0(SB), Z19, Z15
+	VMOVUPD      exp64c11_11<>+0(SB), Z18
+	VMOVUPD      exp64c11_11<>+0(SB), Z19
+	VFMADD213PD  exp64c11_10<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_10<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_9<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_9<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_8<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_8<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_7<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_7<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_6<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_6<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_5<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_5<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_4<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_4<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_3<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_3<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_2<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_2<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_1<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_1<>+0(SB), Z15, Z19
+	VFMADD213PD  exp64c11_0<>+0(SB), Z11, Z18
+	VFMADD213PD  exp64c11_0<>+0(SB), Z15, Z19
+	VPSLLQ       $0x34, Z16, Z16
+	VMULPD       Z16, Z18, Z18
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z9, K2
+	VMOVAPD.Z    Z18, K2, Z18
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z9, K2
+	VMOVUPD      inf64<>+0(SB), K2, Z18
+	VPSLLQ       $0x34, Z17, Z17
+	VMULPD       Z17, Z19, Z19
+	VCMPPD       $0x05, exp64lo<>+0(SB), Z10, K2
+	VMOVAPD.Z    Z19, K2, Z19
+	VCMPPD       $0x1e, exp64hi<>+0(SB), Z10, K2
+	VMOVUPD      inf64<>+0(SB), K2, Z19
+	KSHIFTRW     $0x08, K1, K2
+	VCVTPS2PD.Z  (R10), K1, Z9
+	VCVTPS2PD.Z  32(R10), K2, Z10
+	VFNMADD231PD Z8, Z18, Z9
+	VFNMADD231PD Z8, Z19, Z10
+	VCVTPD2PS    Z9, Y14
+	VCVTPD2PS    Z10, Y8
+	VINSERTF64X4 $0x01, Y8, Z14, Z14
+	VMOVUPS      Z14, K1, (R8)
+
+expmulsub_done:
+	ADDQ SI, AX
+	ADDQ SI, CX
+	ADDQ SI, DX
+	DECQ DI
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subAVX512(dst []float32, x []float32, m float32, l float64)
 // Requires: AVX, AVX512F
 TEXT ·subAVX512(SB), NOSPLIT, $0-64
@@ -15852,27 +17980,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_163
+	JA         tail_page_195
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_164
+	JMP        tail_loaded_196
 
-tail_page_163:
+tail_page_195:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_165:
+copy_197:
 	CMPQ DX, CX
-	JAE  copied_166
+	JAE  copied_198
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_165
+	JMP  copy_197
 
-copied_166:
+copied_198:
 	VMOVUPS (SP), Y9
 
-tail_loaded_164:
+tail_loaded_196:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -16110,27 +18238,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_167
+	JA         tail_page_199
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_168
+	JMP        tail_loaded_200
 
-tail_page_167:
+tail_page_199:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_169:
+copy_201:
 	CMPQ BX, DX
-	JAE  copied_170
+	JAE  copied_202
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_169
+	JMP  copy_201
 
-copied_170:
+copied_202:
 	VMOVUPS (SP), Y6
 
-tail_loaded_168:
+tail_loaded_200:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -16182,15 +18310,15 @@ tail_loaded_168:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_171:
+copy_203:
 	CMPQ CX, DX
-	JAE  copied_172
+	JAE  copied_204
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_171
+	JMP  copy_203
 
-copied_172:
+copied_204:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -16430,10 +18558,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_173
+	JZ           div64_ok_205
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_173:
+div64_ok_205:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16449,10 +18577,10 @@ div64_ok_173:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_174
+	JZ           div64_ok_206
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_174:
+div64_ok_206:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16468,10 +18596,10 @@ div64_ok_174:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_175
+	JZ           div64_ok_207
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_175:
+div64_ok_207:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -16487,10 +18615,10 @@ div64_ok_175:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_176
+	JZ           div64_ok_208
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_176:
+div64_ok_208:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -16514,10 +18642,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_177
+	JZ           div64_ok_209
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_177:
+div64_ok_209:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -16534,27 +18662,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_178
+	JA         tail_page_210
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_179
+	JMP        tail_loaded_211
 
-tail_page_178:
+tail_page_210:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_180:
+copy_212:
 	CMPQ BX, DX
-	JAE  copied_181
+	JAE  copied_213
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_180
+	JMP  copy_212
 
-copied_181:
+copied_213:
 	VMOVUPS (SP), Y5
 
-tail_loaded_179:
+tail_loaded_211:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -16568,22 +18696,22 @@ tail_loaded_179:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_182
+	JZ           div64_ok_214
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_182:
+div64_ok_214:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_183:
+copy_215:
 	CMPQ CX, DX
-	JAE  copied_184
+	JAE  copied_216
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_183
+	JMP  copy_215
 
-copied_184:
+copied_216:
 div64_done:
 	VZEROUPPER
 	RET
@@ -16685,7 +18813,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_185
+	JZ           expsum64_notiny_217
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16702,7 +18830,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_185:
+expsum64_notiny_217:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -16784,7 +18912,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_186
+	JZ           expsum64_notiny_218
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16801,7 +18929,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_186:
+expsum64_notiny_218:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -16841,27 +18969,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_187
+	JA         tail_page_219
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_188
+	JMP        tail_loaded_220
 
-tail_page_187:
+tail_page_219:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_189:
+copy_221:
 	CMPQ BX, DX
-	JAE  copied_190
+	JAE  copied_222
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_189
+	JMP  copy_221
 
-copied_190:
+copied_222:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_188:
+tail_loaded_220:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -16911,7 +19039,7 @@ tail_loaded_188:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_191
+	JZ           expsum64_notiny_223
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -16928,7 +19056,7 @@ tail_loaded_188:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_191:
+expsum64_notiny_223:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -16942,15 +19070,15 @@ expsum64_notiny_191:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_192:
+copy_224:
 	CMPQ CX, DX
-	JAE  copied_193
+	JAE  copied_225
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_192
+	JMP  copy_224
 
-copied_193:
+copied_225:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -17122,7 +19250,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_194
+	JZ           expsumns64_notiny_226
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -17139,7 +19267,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_194:
+expsumns64_notiny_226:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -17219,7 +19347,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_195
+	JZ           expsumns64_notiny_227
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -17236,7 +19364,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_195:
+expsumns64_notiny_227:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -17274,27 +19402,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_196
+	JA         tail_page_228
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_197
+	JMP        tail_loaded_229
 
-tail_page_196:
+tail_page_228:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_198:
+copy_230:
 	CMPQ DX, CX
-	JAE  copied_199
+	JAE  copied_231
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_198
+	JMP  copy_230
 
-copied_199:
+copied_231:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_197:
+tail_loaded_229:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -17344,7 +19472,7 @@ tail_loaded_197:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_200
+	JZ           expsumns64_notiny_232
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -17361,7 +19489,7 @@ tail_loaded_197:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_200:
+expsumns64_notiny_232:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -17519,27 +19647,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_201
+	JA         tail_page_233
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_202
+	JMP        tail_loaded_234
 
-tail_page_201:
+tail_page_233:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_203:
+copy_235:
 	CMPQ BX, DX
-	JAE  copied_204
+	JAE  copied_236
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_203
+	JMP  copy_235
 
-copied_204:
+copied_236:
 	VMOVUPS (SP), Y2
 
-tail_loaded_202:
+tail_loaded_234:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -17553,15 +19681,15 @@ tail_loaded_202:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_205:
+copy_237:
 	CMPQ CX, DX
-	JAE  copied_206
+	JAE  copied_238
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_205
+	JMP  copy_237
 
-copied_206:
+copied_238:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -17788,27 +19916,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_207
+	JA         tail_page_239
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_208
+	JMP        tail_loaded_240
 
-tail_page_207:
+tail_page_239:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_209:
+copy_241:
 	CMPQ DX, CX
-	JAE  copied_210
+	JAE  copied_242
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_209
+	JMP  copy_241
 
-copied_210:
+copied_242:
 	VMOVUPS (SP), Y8
 
-tail_loaded_208:
+tail_loaded_240:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -18175,51 +20303,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_211
+	JA         tail_page_243
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_212
+	JMP        tail_loaded_244
 
-tail_page_211:
+tail_page_243:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_213:
+copy_245:
 	CMPQ BX, DX
-	JAE  copied_214
+	JAE  copied_246
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_213
+	JMP  copy_245
 
-copied_214:
+copied_246:
 	VMOVUPS (SP), Y9
 
-tail_loaded_212:
+tail_loaded_244:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_215
+	JA         tail_page_247
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_216
+	JMP        tail_loaded_248
 
-tail_page_215:
+tail_page_247:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_217:
+copy_249:
 	CMPQ AX, DX
-	JAE  copied_218
+	JAE  copied_250
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_217
+	JMP  copy_249
 
-copied_218:
+copied_250:
 	VMOVUPS (SP), Y8
 
-tail_loaded_216:
+tail_loaded_248:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -18368,27 +20496,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_219
+	JA         tail_page_251
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_220
+	JMP        tail_loaded_252
 
-tail_page_219:
+tail_page_251:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_221:
+copy_253:
 	CMPQ SI, BX
-	JAE  copied_222
+	JAE  copied_254
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_221
+	JMP  copy_253
 
-copied_222:
+copied_254:
 	VMOVUPS (SP), Y3
 
-tail_loaded_220:
+tail_loaded_252:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -18400,40 +20528,40 @@ tail_loaded_220:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_223
+	JA         tail_page_255
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_224
+	JMP        tail_loaded_256
 
-tail_page_223:
+tail_page_255:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_225:
+copy_257:
 	CMPQ DX, BX
-	JAE  copied_226
+	JAE  copied_258
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_225
+	JMP  copy_257
 
-copied_226:
+copied_258:
 	VMOVUPS (SP), Y0
 
-tail_loaded_224:
+tail_loaded_256:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_227:
+copy_259:
 	CMPQ CX, BX
-	JAE  copied_228
+	JAE  copied_260
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_227
+	JMP  copy_259
 
-copied_228:
+copied_260:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -18460,7 +20588,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_229
+	JCC          expmulsub64_bail_261
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -18537,7 +20665,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_229
+	JCC          expmulsub64_bail_261
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -18613,27 +20741,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_230
+	JA         tail_page_262
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_231
+	JMP        tail_loaded_263
 
-tail_page_230:
+tail_page_262:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_232:
+copy_264:
 	CMPQ SI, BX
-	JAE  copied_233
+	JAE  copied_265
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_232
+	JMP  copy_264
 
-copied_233:
+copied_265:
 	VMOVUPS (SP), Y3
 
-tail_loaded_231:
+tail_loaded_263:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -18641,7 +20769,7 @@ tail_loaded_231:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_229
+	JCC          expmulsub64_bail_261
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -18699,46 +20827,46 @@ tail_loaded_231:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_234
+	JA           tail_page_266
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_235
+	JMP          tail_loaded_267
 
-tail_page_234:
+tail_page_266:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_236:
+copy_268:
 	CMPQ CX, BX
-	JAE  copied_237
+	JAE  copied_269
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_236
+	JMP  copy_268
 
-copied_237:
+copied_269:
 	VMOVUPS (SP), Y2
 
-tail_loaded_235:
+tail_loaded_267:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_238:
+copy_270:
 	CMPQ CX, BX
-	JAE  copied_239
+	JAE  copied_271
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_238
+	JMP  copy_270
 
-copied_239:
+copied_271:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_229:
+expmulsub64_bail_261:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -18812,7 +20940,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_240
+	JNZ          softgrad64_bail_272
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -18896,7 +21024,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_240
+	JNZ          softgrad64_bail_272
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -18942,27 +21070,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_241
+	JA         tail_page_273
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_242
+	JMP        tail_loaded_274
 
-tail_page_241:
+tail_page_273:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_243:
+copy_275:
 	CMPQ SI, BX
-	JAE  copied_244
+	JAE  copied_276
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_243
+	JMP  copy_275
 
-copied_244:
+copied_276:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_242:
+tail_loaded_274:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -19008,7 +21136,7 @@ tail_loaded_242:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_240
+	JNZ          softgrad64_bail_272
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -19022,27 +21150,27 @@ tail_loaded_242:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_245
+	JA           tail_page_277
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_246
+	JMP          tail_loaded_278
 
-tail_page_245:
+tail_page_277:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_247:
+copy_279:
 	CMPQ CX, BX
-	JAE  copied_248
+	JAE  copied_280
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_247
+	JMP  copy_279
 
-copied_248:
+copied_280:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_246:
+tail_loaded_278:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -19063,19 +21191,19 @@ tail_loaded_246:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_249:
+copy_281:
 	CMPQ CX, BX
-	JAE  copied_250
+	JAE  copied_282
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_249
+	JMP  copy_281
 
-copied_250:
+copied_282:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_240:
+softgrad64_bail_272:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

@@ -634,7 +634,14 @@ func (a *arch) mulSub() {
 	p := slicePtr("p")
 	y := slicePtr("dy")
 	n := Load(Param("dx").Len(), GP64()).(GPVirtual)
-	sv, cv := a.bcast64("s"), a.bcast64("c")
+	a.mulSubLoop(d, p, y, n, a.bcast64("s"), a.bcast64("c"))
+	VZEROUPPER()
+	RET()
+}
+
+// mulSubLoop is mulSub's pass over the n elements at d, p and y (all
+// advance), with s and c broadcast.
+func (a *arch) mulSubLoop(d, p, y, n GPVirtual, sv, cv VecVirtual) {
 	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
 	elementwise(a, s, "mulsub", a.lanes, 2, a.lanes, func(off int, t tail) {
 		plo, phi := a.widen(s.mem(1, off), t)
@@ -647,8 +654,6 @@ func (a *arch) mulSub() {
 		VMULPD(phi, yhi, yhi)
 		a.narrow(ylo, yhi, s.mem(0, off), t)
 	})
-	VZEROUPPER()
-	RET()
 }
 
 // exp64Opts vary exp64N: the bound lo below which the result is 0, the
@@ -784,7 +789,14 @@ func (a *arch) expMulSub() {
 	p := slicePtr("logp")
 	y := slicePtr("dy")
 	n := Load(Param("dx").Len(), GP64()).(GPVirtual)
-	sv := a.bcast64("s")
+	a.expMulSubLoop(d, p, y, n, a.bcast64("s"))
+	VZEROUPPER()
+	RET()
+}
+
+// expMulSubLoop is expMulSub's pass over the n elements at d, p and y
+// (all advance), with s broadcast.
+func (a *arch) expMulSubLoop(d, p, y, n GPVirtual, sv VecVirtual) {
 	s := streams{ptrs: []GPVirtual{d, p, y}, n: n}
 	elementwise(a, s, "expmulsub", a.lanes, 1, a.lanes, func(off int, t tail) {
 		plo, phi := a.widen(s.mem(1, off), t)
@@ -794,8 +806,6 @@ func (a *arch) expMulSub() {
 		VFNMADD231PD(sv, e[1], yhi)
 		a.narrow(ylo, yhi, s.mem(0, off), t)
 	})
-	VZEROUPPER()
-	RET()
 }
 
 // sum and dot accumulate float64 lanes, compensated (twoSum, renormalized
@@ -817,8 +827,15 @@ func (a *arch) sumDot(dot bool) {
 	} else {
 		s = streams{ptrs: []GPVirtual{slicePtr("x")}, n: Load(Param("x").Len(), GP64()).(GPVirtual)}
 	}
-	acc := make([]VecVirtual, 4)
-	comp := make([]VecVirtual, 4) // the compensations (twoSum)
+	acc, comp := a.sumDotLoop(s, dot)
+	a.sumDotReturn(acc, comp, dot)
+}
+
+// sumDotLoop is sum's or dot's pass over the streams s (they advance),
+// returning the accumulators and their compensations.
+func (a *arch) sumDotLoop(s streams, dot bool) (acc, comp []VecVirtual) {
+	acc = make([]VecVirtual, 4)
+	comp = make([]VecVirtual, 4) // the compensations (twoSum)
 	for i := range acc {
 		acc[i], comp[i] = a.vec(), a.vec()
 		a.zero(acc[i])
@@ -863,7 +880,7 @@ func (a *arch) sumDot(dot bool) {
 			a.renorm(acc[u], comp[u])
 		}
 	})
-	a.sumDotReturn(acc, comp, dot)
+	return acc, comp
 }
 
 // sumDotReturn ends sum and dot kernels (float32 and float64 alike): the
@@ -871,14 +888,7 @@ func (a *arch) sumDot(dot bool) {
 // their lanes reduced, and the result returned: dot's pair s + c, or
 // sum's s + c (s where it is ±Inf or NaN).
 func (a *arch) sumDotReturn(acc, comp []VecVirtual, dot bool) {
-	for len(acc) > 1 {
-		h := len(acc) / 2
-		for i := 0; i < h; i++ {
-			VADDPD(comp[i+h], comp[i], comp[i])
-			twoSum(acc[i], comp[i], acc[i+h], a.vec)
-		}
-		acc, comp = acc[:h], comp[:h]
-	}
+	acc, comp = a.sumDotFold(acc, comp)
 	if dot {
 		s1, c1 := a.hsum64Pair(acc[0], comp[0])
 		VZEROUPPER()
@@ -891,6 +901,20 @@ func (a *arch) sumDotReturn(acc, comp []VecVirtual, dot bool) {
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
 	RET()
+}
+
+// sumDotFold adds the accumulators' pairs acc + comp pairwise (as addAll,
+// with twoSum) into the first.
+func (a *arch) sumDotFold(acc, comp []VecVirtual) ([]VecVirtual, []VecVirtual) {
+	for len(acc) > 1 {
+		h := len(acc) / 2
+		for i := 0; i < h; i++ {
+			VADDPD(comp[i+h], comp[i], comp[i])
+			twoSum(acc[i], comp[i], acc[i+h], a.vec)
+		}
+		acc, comp = acc[:h], comp[:h]
+	}
+	return acc, comp
 }
 
 func main() {
@@ -920,6 +944,8 @@ func main() {
 		a.expOnesRows(true)
 		a.expOnesRows(false)
 		a.subRows()
+		a.backwardRows(false)
+		a.backwardRows(true)
 		a.sub()
 		a.sumDot(false)
 		a.sumDot(true)

@@ -244,3 +244,45 @@ func (a *arch) subRows() {
 	VZEROUPPER()
 	RET()
 }
+
+// backwardRows: SoftmaxBackward (dot, then mulSub) or LogSoftmaxBackward
+// (sum of dy, then expMulSub) on each row of a block, in one kernel: no
+// scalar passes between a row's two loops, so no arrays either, and any
+// number of rows.
+func (a *arch) backwardRows(log bool) {
+	name, in, doc := "softmaxBackwardRows", "p", "dot"+a.suffix+" then mulSub"+a.suffix
+	if log {
+		name, in, doc = "logSoftmaxBackwardRows", "logp", "sum"+a.suffix+" of dy then expMulSub"+a.suffix
+	}
+	a.fn(name, "func(dx, "+in+", dy []float32, cols, rows int)",
+		name+a.suffix+" is "+doc+" on each of the rows rows of "+in+" and dy (cols columns each, cols > 0),",
+		"to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.")
+	d, p, y := slicePtr("dx"), slicePtr(in), slicePtr("dy")
+	cols, stride, n := blockStart()
+	Label("row")
+	var sv, cv VecVirtual
+	if log {
+		acc, comp := a.sumDotLoop(streams{ptrs: []GPVirtual{rowCopy(y)}, n: rowCopy(cols)}, false)
+		acc, comp = a.sumDotFold(acc, comp)
+		sv = a.vec()
+		VBROADCASTSD(a.hsum64Comp(acc[0], comp[0]), sv)
+	} else {
+		acc, comp := a.sumDotLoop(streams{ptrs: []GPVirtual{rowCopy(p), rowCopy(y)}, n: rowCopy(cols)}, true)
+		acc, comp = a.sumDotFold(acc, comp)
+		s1, c1 := a.hsum64Pair(acc[0], comp[0])
+		sv, cv = a.vec(), a.vec()
+		VBROADCASTSD(s1, sv)
+		VBROADCASTSD(c1, cv)
+	}
+	if log {
+		a.expMulSubLoop(rowCopy(d), rowCopy(p), rowCopy(y), rowCopy(cols), sv)
+	} else {
+		a.mulSubLoop(rowCopy(d), rowCopy(p), rowCopy(y), rowCopy(cols), sv, cv)
+	}
+	rowPtrs(stride, d, p, y)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
