@@ -5,13 +5,13 @@ package softmax
 import "math"
 
 // SoftmaxRows, LogSoftmaxRows, the cross-entropy and the backward passes
-// on medium rows: a block of rows at a time, each pass of
-// Softmax (max, exp and sum, scale) over the whole block in one kernel call
-// (asm/amd64/rows.go), and the per-row scalars between the passes in
+// on medium rows: a block of rows at a time, each pass (max, exp and sum,
+// scale or subtract) over the whole block in one kernel call
+// (asm/amd64/rows.go), and the rows' scalars between the passes in
 // arrays. A pass over one row of a few hundred columns is a short
 // dependency chain that the core cannot overlap with the next row's when
-// each is its own call (rows of 64 took 100 ns on a Zen 3, 60 of them
-// waiting); within one call the rows' passes are independent.
+// each is its own call (SoftmaxRows's rows of 64 took 100 ns on a Zen 3,
+// 60 of them waiting); within one call the rows' passes are independent.
 
 // blockKernels are a set's block kernels: maxMin, expSumTotal (with and
 // without the cutoff), div, expSumOnesNoCut (with and without the store)
@@ -40,12 +40,13 @@ const (
 	blockMax = 16
 )
 
-// blockCols is the widest row that blockRows takes: wider rows go two at
-// a time through rows's pair loop, where a row's passes are long enough
-// to hide the chains. On a Zen 3 (SoftmaxRows on 128 KiB batches, 10
-// interleaved runs) blocks took 33% less time on rows of 24, 27% on rows
-// of 64, and 4–16% less on rows of 128 to 512 (within the noise); on rows
-// of 1000 neither was faster. A variable for tests.
+// blockCols is the widest row that the blocks take: wider rows go one or
+// two at a time, where a row's passes are long enough to hide the chains.
+// On a Zen 3 (128 KiB batches, 8 to 10 interleaved runs) blocks took 33%
+// less time on SoftmaxRows's rows of 24, 27% on rows of 64, 4–16% less on
+// rows of 128 to 512 (within the noise), and no less from 768 columns on,
+// nor did LogSoftmaxRows's or the cross-entropy's (README, Performance).
+// A variable for tests.
 var blockCols = 512
 
 // blockRows is rows (table_amd64.go) for rows of up to blockCols columns:
