@@ -75,13 +75,14 @@ type kernels[F Float] struct {
 	// The rows it does agree with Softmax's within the accuracy bar.
 	// SoftmaxRows calls it again after each row it does itself, and
 	// Softmax calls it with the whole x as one row; sets without it leave
-	// it nil. (amd64: the small-row kernel up to 16 columns, pairs of rows
-	// on the table kernels above.)
+	// it nil. (amd64: the small-row kernel up to 16 columns, blocks of
+	// rows up to 512, pairs of rows on the table kernels above.)
 	softmaxRows func(dst, x []F, cols int) int
 
 	// logSoftmaxRows, when not nil, is softmaxRows's contract for
 	// LogSoftmax: the leading rows it takes agree with logSoftmaxRow
-	// within the accuracy bar. (amd64: rows up to 16 columns.)
+	// within the accuracy bar. (amd64: rows up to 16 columns, and blocks
+	// of rows up to 512 with logSoftmaxRow's bits.)
 	logSoftmaxRows func(dst, x []F, cols int) int
 
 	// crossEntropyRows, when not nil, does crossEntropyRow's work for the
@@ -92,7 +93,8 @@ type kernels[F Float] struct {
 	// It returns the row it stopped at (every row, or the first row it
 	// leaves to crossEntropyRow) and the sum of the losses of the rows it
 	// did, within the accuracy bar of crossEntropyRow's. (amd64: rows up
-	// to 16 columns, labels of 4 or 8 bytes.)
+	// to 16 columns, and blocks of rows up to 512 with crossEntropyRow's
+	// gradient bits; labels of 4 or 8 bytes.)
 	crossEntropyRows func(g, x []F, labels labelView, cols, from int, scale float64) (int, float64)
 
 	// softCrossEntropyRows, when not nil, is crossEntropyRows for dense
@@ -118,7 +120,9 @@ type kernels[F Float] struct {
 
 	// softmaxBackwardRows and logSoftmaxBackwardRows, when not nil, are
 	// softmaxRows's contract for the backward passes (no row is special
-	// there: they stop only at a width they do not take).
+	// there: they stop only at a width they do not take). (amd64: the
+	// small-row kernels up to 16 columns, then both passes of each row in
+	// one kernel call for any width, with the row compositions' bits.)
 	softmaxBackwardRows    func(dx, p, dy []F, cols int) int
 	logSoftmaxBackwardRows func(dx, logp, dy []F, cols int) int
 

@@ -143,7 +143,7 @@ func (k *asmKernels) softCrossEntropyRows(g, x, y []float32, cols, from int, sca
 }
 
 func (k *asmKernels) softmaxBackwardRows(dx, p, dy []float32, cols int) int {
-	if cols > smallCols && cols <= blockCols {
+	if cols > smallCols && cols <= bwdCols {
 		n := len(p) / cols
 		k.block.bwd(dx[:n*cols], p[:n*cols], dy[:n*cols], cols, n)
 		return n
@@ -156,7 +156,7 @@ func (k *asmKernels) softmaxBackwardRows(dx, p, dy []float32, cols int) int {
 }
 
 func (k *asmKernels) logSoftmaxBackwardRows(dx, logp, dy []float32, cols int) int {
-	if cols > smallCols && cols <= blockCols {
+	if cols > smallCols && cols <= bwdCols {
 		n := len(logp) / cols
 		k.block.lbwd(dx[:n*cols], logp[:n*cols], dy[:n*cols], cols, n)
 		return n
