@@ -180,13 +180,13 @@ func expSumOnesNoCutNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float
 func subRowsAVX2(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
 
 // softmaxBackwardRowsAVX2 is dotAVX2 then mulSubAVX2 on each of the rows rows of p and dy (cols columns each, cols > 0),
-// to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.
+// to the same row of dx: the passes of SoftmaxBackward one row at a time.
 //
 //go:noescape
 func softmaxBackwardRowsAVX2(dx []float32, p []float32, dy []float32, cols int, rows int)
 
 // logSoftmaxBackwardRowsAVX2 is sumAVX2 of dy then expMulSubAVX2 on each of the rows rows of logp and dy (cols columns each, cols > 0),
-// to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.
+// to the same row of dx: the passes of LogSoftmaxBackward one row at a time.
 //
 //go:noescape
 func logSoftmaxBackwardRowsAVX2(dx []float32, logp []float32, dy []float32, cols int, rows int)
@@ -403,13 +403,13 @@ func expSumOnesNoCutNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]flo
 func subRowsAVX512(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
 
 // softmaxBackwardRowsAVX512 is dotAVX512 then mulSubAVX512 on each of the rows rows of p and dy (cols columns each, cols > 0),
-// to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.
+// to the same row of dx: the passes of SoftmaxBackward one row at a time.
 //
 //go:noescape
 func softmaxBackwardRowsAVX512(dx []float32, p []float32, dy []float32, cols int, rows int)
 
 // logSoftmaxBackwardRowsAVX512 is sumAVX512 of dy then expMulSubAVX512 on each of the rows rows of logp and dy (cols columns each, cols > 0),
-// to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.
+// to the same row of dx: the passes of LogSoftmaxBackward one row at a time.
 //
 //go:noescape
 func logSoftmaxBackwardRowsAVX512(dx []float32, logp []float32, dy []float32, cols int, rows int)

@@ -250,13 +250,13 @@ func (a *arch) subRows() {
 // scalar passes between a row's two loops, so no arrays either, and any
 // number of rows.
 func (a *arch) backwardRows(log bool) {
-	name, in, doc := "softmaxBackwardRows", "p", "dot"+a.suffix+" then mulSub"+a.suffix
+	name, in, doc, fn := "softmaxBackwardRows", "p", "dot"+a.suffix+" then mulSub"+a.suffix, "SoftmaxBackward"
 	if log {
-		name, in, doc = "logSoftmaxBackwardRows", "logp", "sum"+a.suffix+" of dy then expMulSub"+a.suffix
+		name, in, doc, fn = "logSoftmaxBackwardRows", "logp", "sum"+a.suffix+" of dy then expMulSub"+a.suffix, "LogSoftmaxBackward"
 	}
 	a.fn(name, "func(dx, "+in+", dy []float32, cols, rows int)",
 		name+a.suffix+" is "+doc+" on each of the rows rows of "+in+" and dy (cols columns each, cols > 0),",
-		"to the same row of dx: the passes of SoftmaxBackward (LogSoftmaxBackward) one row at a time.")
+		"to the same row of dx: the passes of "+fn+" one row at a time.")
 	d, p, y := slicePtr("dx"), slicePtr(in), slicePtr("dy")
 	cols, stride, n := blockStart()
 	Label("row")
