@@ -25,19 +25,10 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 		}
 		rng := newRand(23)
 		worst, block := 0.0, 0.0 // block: logBlockRows's rows
-		var widths []int
-		for cols := 1; cols <= smallCols+2; cols++ {
-			widths = append(widths, cols)
-		}
 		// Blocks (of blockMax rows at 128 columns, fewer wider), and past
 		// blockCols the general rows.
-		widths = append(widths, 31, 64, 100, 128, 129, blockCols, blockCols+1)
-		for _, cols := range widths {
-			rowCounts := []int{1, 2, 3, 5, 17, 40}
-			if cols > smallCols+2 && testing.Short() {
-				rowCounts = []int{3, 17}
-			}
-			for _, rows := range rowCounts {
+		for _, cols := range rowWidths(31, 64, 100, 128, 129, blockCols, blockCols+1) {
+			for _, rows := range rowCounts(cols) {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					off := rng.IntN(16)
@@ -94,6 +85,25 @@ func TestKernelLogSoftmaxRows(t *testing.T) {
 	})
 }
 
+// rowWidths are the whole-row kernel tests' widths: every one up to two
+// past the small-row kernels', then wider.
+func rowWidths(wider ...int) []int {
+	var w []int
+	for cols := 1; cols <= smallCols+2; cols++ {
+		w = append(w, cols)
+	}
+	return append(w, wider...)
+}
+
+// rowCounts are the whole-row kernel tests' batch sizes for rows of cols
+// columns (fewer past the small-row kernels' in -short runs).
+func rowCounts(cols int) []int {
+	if cols > smallCols+2 && testing.Short() {
+		return []int{3, 17}
+	}
+	return []int{1, 2, 3, 5, 17, 40}
+}
+
 // takesRegularRows checks that a whole-row kernel, run(dst, x, cols, rows),
 // takes every regular row of every width from minCols on: 40 rows, and a
 // single row alone (AVX2's padded copies, whose 16-element window would
@@ -146,19 +156,10 @@ func TestKernelCrossEntropyRows(t *testing.T) {
 		rng := newRand(29)
 		worstLoss, worstGrad := 0.0, 0.0
 		blockLoss, blockGrad := 0.0, 0.0 // ceBlockRows's rows
-		var widths []int
-		for cols := 1; cols <= smallCols+2; cols++ {
-			widths = append(widths, cols)
-		}
 		// Blocks (of blockMax rows at 128 columns, fewer wider), and past
 		// blockCols the general rows.
-		widths = append(widths, 31, 64, 100, 128, 129, blockCols, blockCols+1)
-		for _, cols := range widths {
-			rowCounts := []int{1, 2, 3, 5, 17, 40}
-			if cols > smallCols+2 && testing.Short() {
-				rowCounts = []int{3, 17}
-			}
-			for _, rows := range rowCounts {
+		for _, cols := range rowWidths(31, 64, 100, 128, 129, blockCols, blockCols+1) {
+			for _, rows := range rowCounts(cols) {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					labels := make([]int, rows)
@@ -390,18 +391,9 @@ func TestKernelBackwardRows(t *testing.T) {
 			t.Skip("no whole-row kernels")
 		}
 		rng := newRand(37)
-		var widths []int
-		for cols := 1; cols <= smallCols+2; cols++ {
-			widths = append(widths, cols)
-		}
 		// The whole-row kernels on wider rows.
-		widths = append(widths, 31, 64, 100, 129, 512, 1000)
-		for _, cols := range widths {
-			rowCounts := []int{1, 2, 3, 5, 17, 40}
-			if cols > smallCols+2 && testing.Short() {
-				rowCounts = []int{3, 17}
-			}
-			for _, rows := range rowCounts {
+		for _, cols := range rowWidths(31, 64, 100, 129, 512, 1000) {
+			for _, rows := range rowCounts(cols) {
 				for trial := 0; trial < 6; trial++ {
 					x := kernelRows(rng, rows, cols)
 					var p, logp, dy []float64

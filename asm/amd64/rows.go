@@ -63,6 +63,16 @@ func blockStart() (cols, stride, n GPVirtual) {
 	return cols, stride, n
 }
 
+// rowEnd closes a block kernel's loop over its n rows (counting down) and
+// returns.
+func rowEnd(n GPVirtual) {
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
 func blockDoc(name, what string) []string {
 	return []string{name + " " + what, fmt.Sprintf("on each of the rows rows of x (cols columns each; 0 < cols, rows <= %d),", blockMax),
 		"with row r's scalars at index r of the arrays."}
@@ -82,11 +92,7 @@ func (a *arch) maxMinRows() {
 	ADDQ(U8(4), mp)
 	ADDQ(U8(4), lp)
 	rowPtrs(stride, x)
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
 
 // expTotalRows: Softmax's exp-and-sum pass (expSumTotal) on each row of a
@@ -126,11 +132,7 @@ func (a *arch) expTotalRows(nocut bool) {
 	ADDQ(U8(4), cp)
 	ADDQ(U8(8), sp)
 	rowPtrs(stride, d, x)
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
 
 // divRows: div in place on each row of a block, with each row's reciprocal.
@@ -156,11 +158,7 @@ func (a *arch) divRows() {
 	ADDQ(U8(4), hp)
 	ADDQ(U8(4), lp)
 	rowPtrs(stride, d)
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
 
 // expOnesRows: the cross-entropy's exp pass without the cutoff
@@ -212,11 +210,7 @@ func (a *arch) expOnesRows(store bool) {
 	} else {
 		rowPtrs(stride, x)
 	}
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
 
 // subRows: LogSoftmax's last pass (sub) on each row of a block, with each
@@ -238,11 +232,7 @@ func (a *arch) subRows() {
 	ADDQ(U8(4), mp)
 	ADDQ(U8(8), lp)
 	rowPtrs(stride, d, x)
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
 
 // backwardRows: SoftmaxBackward (dot, then mulSub) or LogSoftmaxBackward
@@ -280,9 +270,5 @@ func (a *arch) backwardRows(log bool) {
 		a.mulSubLoop(rowCopy(d), rowCopy(p), rowCopy(y), rowCopy(cols), sv, cv)
 	}
 	rowPtrs(stride, d, p, y)
-	DECQ(n)
-	JNZ(LabelRef("row"))
-	Label("done")
-	VZEROUPPER()
-	RET()
+	rowEnd(n)
 }
