@@ -152,17 +152,28 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 			} else {
 				rest, ones = k.block.onesNS(xb, cols, r, c, m)
 			}
-			var f, s [blockMax]float64
+			// One loop per step: each loop's rows are independent, so the
+			// core overlaps their exp, log and divisions, where one loop
+			// would chain each row's behind the last (16–21% of a row
+			// of 24–64 on a Zen 3).
+			var f, s, lr [blockMax]float64
 			odd := false // a row of NaN, or whose reciprocal div cannot take
 			for j := range r {
-				f[j] = math.Exp(mu[j])
+				f[j] = expMu(mu[j])
+			}
+			for j := range r {
 				rest[j] /= f[j]
 				s[j] = float64(ones[j]) + rest[j]
-				loss, comp = addComp(loss, comp, (float64(m[j])-float64(xl[j]))+logOf[float32](rest[j], float64(ones[j])))
 				var ok bool
 				if hi[j], rl[j], ok = recip(s[j] * scale * f[j]); !ok { // NaN too
 					hi[j], rl[j], odd = 1, 0, true // e·1 + e·0: e, exactly
 				}
+			}
+			for j := range r {
+				lr[j] = (float64(m[j]) - float64(xl[j])) + logOf[float32](rest[j], float64(ones[j]))
+			}
+			for j := range r {
+				loss, comp = addComp(loss, comp, lr[j])
 			}
 			if len(g) != 0 {
 				k.block.div(gb, cols, r, hi, rl)
@@ -218,7 +229,10 @@ func (k *asmKernels) logBlockRows(dst, x []float32, cols int) int {
 			rest, ones := k.block.onesNS(xb, cols, r, c, m)
 			var l [blockMax]float64
 			for j := range r {
-				rj := rest[j] / math.Exp(mu[j])
+				l[j] = expMu(mu[j])
+			}
+			for j := range r {
+				rj := rest[j] / l[j]
 				l[j] = logOf[float32](withTail(xb[j*cols:(j+1)*cols], m[j], rj), float64(ones[j]))
 			}
 			k.block.sub(db, xb, cols, r, m, l)

@@ -27,6 +27,24 @@ func tableBias(m float32, l float64) (c float32, mu float64) {
 	return float32(0x1.8p23*il - bm), float64(m) - bm*math.Ln2
 }
 
+// expMu is exp(mu) for tableBias's mu, in [0, ln2/8) for every set: its
+// Taylor series to mu⁹/9!, whose remainder there is below 2^-56, by
+// Horner's rule (within 2 float64 ULP of math.Exp). A quarter of
+// math.Exp's time; the rows of a block take one each.
+func expMu(mu float64) float64 {
+	const (
+		c2 = 1.0 / 2
+		c3 = 1.0 / 6
+		c4 = 1.0 / 24
+		c5 = 1.0 / 120
+		c6 = 1.0 / 720
+		c7 = 1.0 / 5040
+		c8 = 1.0 / 40320
+		c9 = 1.0 / 362880
+	)
+	return 1 + mu*(1+mu*(c2+mu*(c3+mu*(c4+mu*(c5+mu*(c6+mu*(c7+mu*(c8+mu*c9))))))))
+}
+
 // tableM is tableBias's M: m·log2e rounded down to a multiple of 1/l, with
 // il = 1/l, exact in float64. Callers pass |m| < tableMaxAbs, so m·log2e·l
 // is far inside int64's range and the conversion floors it without
@@ -83,7 +101,7 @@ func (k *asmKernels) expSumOnes(dst, x []float32, m, lo float32) (rest, ones, f 
 	default:
 		s, n = k.ones(dst[:len(x)], x, c, t, m)
 	}
-	f = math.Exp(mu)
+	f = expMu(mu)
 	return s / f, float64(n), f, true
 }
 

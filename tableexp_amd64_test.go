@@ -4,6 +4,7 @@ package softmax
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -151,4 +152,49 @@ func hasSet(name string) bool {
 		}
 	}
 	return false
+}
+
+// TestExpMu checks expMu against exp(mu) summed in 200-bit arithmetic, on
+// tableBias's range [0, ln2/8) and a little past both ends (mu's own
+// rounding), within 2 float64 ULP.
+func TestExpMu(t *testing.T) {
+	hi := math.Ln2 / 8
+	rng := rand.New(rand.NewPCG(1, 2))
+	mus := []float64{0, 0x1p-60, -0x1p-40, hi, math.Nextafter(hi, 0), hi + 0x1p-40}
+	for range 2000 {
+		mus = append(mus, rng.Float64()*hi)
+	}
+	for _, k := range []float64{8, 16} { // each set's mu from real maxima
+		for range 500 {
+			_, mu := tableBias(float32(rng.Float64()*350-175), k)
+			mus = append(mus, mu)
+		}
+	}
+	worst := 0.0
+	for _, mu := range mus {
+		want := expBig(mu)
+		got := expMu(mu)
+		u := math.Abs(got-want) / (math.Nextafter(want, math.Inf(1)) - want)
+		worst = max(worst, u)
+		if u > 2 {
+			t.Errorf("expMu(%v) = %v, want %v (%.2f ULP)", mu, got, want, u)
+		}
+	}
+	t.Logf("worst %.2f ULP over %d points", worst, len(mus))
+}
+
+// expBig is exp(x) for small |x|, its Taylor series in 200-bit floats,
+// rounded to float64.
+func expBig(x float64) float64 {
+	const prec = 200
+	bx := new(big.Float).SetPrec(prec).SetFloat64(x)
+	sum := new(big.Float).SetPrec(prec).SetInt64(1)
+	term := new(big.Float).SetPrec(prec).SetInt64(1)
+	for k := int64(1); k < 40; k++ {
+		term.Mul(term, bx)
+		term.Quo(term, new(big.Float).SetPrec(prec).SetInt64(k))
+		sum.Add(sum, term)
+	}
+	v, _ := sum.Float64()
+	return v
 }
