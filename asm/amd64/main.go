@@ -966,4 +966,5 @@ func main() {
 	avx2.expMulSub64()
 	avx2.softGrad64()
 	Generate()
+	checkOutput()
 }
