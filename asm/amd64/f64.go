@@ -326,13 +326,16 @@ const (
 	tinyLo64 = -790.0
 )
 
-// taylorP returns P(r) = Σ r^j/(j+2)!, j = 0..11, by Estrin's scheme:
-// pairs c_j + c_{j+1}·r, combined by r² into q0, q1, q2, then q0 +
-// r^4·(q1 + r^4·q2), five FMAs deep where Horner's eleven made the exp
-// pass wait on its latency. The order keeps few registers live (AVX2 has
-// 16).
+// taylorP returns P(r) = Σ r^j/(j+2)!, j = 0..11, by estrin11.
 func (a *arch) taylorP(r, r2 VecVirtual) VecVirtual {
-	c := func(j int) Mem { return c64(fmt.Sprintf("invfact%d", j+2), expfit.InvFact(j+2)) }
+	return a.estrin11(r, r2, func(j int) Mem { return c64(fmt.Sprintf("invfact%d", j+2), expfit.InvFact(j+2)) })
+}
+
+// estrin11 returns Σ c(j)·r^j, j = 0..11, by Estrin's scheme: pairs c_j +
+// c_{j+1}·r, combined by r² into q0, q1, q2, then q0 + r^4·(q1 +
+// r^4·q2), five FMAs deep where Horner's eleven made the exp passes wait
+// on their latency. The order keeps few registers live (AVX2 has 16).
+func (a *arch) estrin11(r, r2 VecVirtual, c func(j int) Mem) VecVirtual {
 	pair := func(j int) VecVirtual {
 		v := a.vec()
 		VMOVUPD(c(j+1), v)

@@ -664,6 +664,9 @@ type exp64Opts struct {
 	lo      Mem
 	degree  int
 	negOnly bool
+	// horner evaluates degree 11 by Horner's rule, not Estrin's scheme,
+	// whose temporaries the AVX2 small-row kernels have no registers for.
+	horner bool
 }
 
 // exp64With is exp64N of one vector.
@@ -737,15 +740,26 @@ func (a *arch) exp64N(xs []VecVirtual, o exp64Opts) []VecVirtual {
 	// 2·exp(r) by a polynomial fitted on |r| <= ln2/2 with c0 = c1 = 2
 	// (exp(0) = 1 exactly): within 2^-51 for degree 11, 2^-37 for degree
 	// 8 (the Taylor series: 2^-47 and 2^-32).
-	p := vecs()
 	cs := expfit.Coeffs(o.degree)
 	coef := func(k int) Mem { return c64(fmt.Sprintf("exp64c%d_%d", o.degree, k), cs[k]) }
-	for i := range xs {
-		VMOVUPD(coef(o.degree), p[i])
-	}
-	for k := o.degree - 1; k >= 0; k-- {
+	var p []VecVirtual
+	if o.degree == 11 && !o.horner {
+		// Estrin: 5 FMAs deep, not Horner's 11 (SoftCrossEntropyGrad's
+		// two exp passes waited on that chain on a Zen 3).
 		for i := range xs {
-			VFMADD213PD(coef(k), r[i], p[i])
+			r2 := a.vec()
+			VMULPD(r[i], r[i], r2)
+			p = append(p, a.estrin11(r[i], r2, coef))
+		}
+	} else {
+		p = vecs()
+		for i := range xs {
+			VMOVUPD(coef(o.degree), p[i])
+		}
+		for k := o.degree - 1; k >= 0; k-- {
+			for i := range xs {
+				VFMADD213PD(coef(k), r[i], p[i])
+			}
 		}
 	}
 	for i, x := range xs {

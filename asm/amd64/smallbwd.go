@@ -109,7 +109,7 @@ func (a *arch) logSoftmaxBackwardSmall() {
 		t := tail{k: ln.k} // AVX2: the whole window, whose lanes past the row are not stored
 		for i := 0; i < nv; i++ {
 			lo, hi := a.widen(Mem{Base: lp, Disp: a.bytes() * i}, t)
-			e := a.exp64N([]VecVirtual{lo, hi}, exp64Opts{lo: c64("exp64lo", expLo64), degree: 11})
+			e := a.exp64N([]VecVirtual{lo, hi}, exp64Opts{lo: c64("exp64lo", expLo64), degree: 11, horner: !a.z})
 			VFNMADD231PD(sv, e[0], ys[2*i])
 			VFNMADD231PD(sv, e[1], ys[2*i+1])
 			a.smallStore(a.narrowReg(ys[2*i], ys[2*i+1]), Mem{Base: d, Disp: a.bytes() * i}, ln, i)

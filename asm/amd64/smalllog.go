@@ -76,7 +76,7 @@ func (a *arch) smallStats(x GPVirtual, ln smallLanes, bail string, keep bool, de
 		for j, d := range []VecVirtual{lo, hi} {
 			VSUBPD(r.mv, d, d)
 			// 0 below the cutoff, as generic's exp32.
-			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: deg, negOnly: true})
+			e := a.exp64With(d, exp64Opts{lo: c64("cutoff64", cutoff64), degree: deg, negOnly: true, horner: !a.z})
 			if a.z {
 				kz, kn := K(), K()
 				VCMPPD(U8(0x00), zero, d, kz) // d == 0
