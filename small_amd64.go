@@ -87,7 +87,7 @@ func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 }
 
 func (k *asmKernels) logSoftmaxRows(dst, x []float32, cols int) int {
-	if cols > smallCols && cols <= blockCols {
+	if cols > smallCols && cols <= blockCols && len(x) >= 2*cols {
 		return k.logBlockRows(dst, x, cols)
 	}
 	done, _ := k.smallRun(kindLogSoftmax, smallArgs{dst: dst, x: x, cols: cols}, 0, func(from, rows int) (int, float64) {
@@ -119,7 +119,7 @@ func lseAVX2(x []float32, n int) (m, l float64, ok int) {
 }
 
 func (k *asmKernels) crossEntropyRows(g, x []float32, labels labelView, cols, from int, scale float64) (int, float64) {
-	if cols > smallCols && cols <= blockCols {
+	if cols > smallCols && cols <= blockCols && len(x) >= (from+2)*cols {
 		return k.ceBlockRows(g, x, labels, cols, from, scale)
 	}
 	a := smallArgs{dst: g, x: x, labels: labels, cols: cols, scale: scale}

@@ -196,9 +196,10 @@ func gap(a, b []float32) uintptr {
 // which on rows of a few thousand columns is worth 5–10%, and more on
 // shorter ones. The passes of each row prefetch a row ahead (prefetch
 // says which and what), whose max pass would otherwise wait on memory.
-// Rows of up to blockCols columns go a block at a time (blockRows).
+// Rows of up to blockCols columns go a block at a time (blockRows) when
+// there are two or more.
 func (k *asmKernels) rows(dst, x []float32, cols int) int {
-	if cols <= blockCols {
+	if cols <= blockCols && len(x) >= 2*cols {
 		return k.blockRows(dst, x, cols)
 	}
 	n := len(x) / cols
