@@ -63,6 +63,15 @@ func (k *asmKernels) smallRun(kind smallKind, a smallArgs, from int, kernel func
 	return from, loss + l
 }
 
+// single reports whether x is one row of up to smallCols columns that the
+// kernel can take straight from the slices (AVX-512, or AVX2 when the row
+// is the whole window): Softmax and LogSoftmax of one short vector then
+// skip smallRun, whose layers took a third of the call (Softmax of 16
+// elements: 56 against 37 ns on a Zen 3).
+func (k *asmKernels) single(x []float32, cols int) bool {
+	return len(x) == cols && cols <= smallCols && (k.padded == nil || cols == smallCols)
+}
+
 // windowRows is how many rows of cols columns, from the start of a slice
 // of n elements, have their 16-element window inside it.
 func windowRows(n, cols int) int {
@@ -79,6 +88,9 @@ func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols {
 		return k.rows(dst, x, cols)
 	}
+	if k.single(x, cols) {
+		return k.small(dst[:cols], x, cols, 1)
+	}
 	done, _ := k.smallRun(kindSoftmax, smallArgs{dst: dst, x: x, cols: cols}, 0, func(from, rows int) (int, float64) {
 		i := from * cols
 		return k.small(dst[i:len(x)], x[i:], cols, rows), 0
@@ -89,6 +101,9 @@ func (k *asmKernels) softmaxRows(dst, x []float32, cols int) int {
 func (k *asmKernels) logSoftmaxRows(dst, x []float32, cols int) int {
 	if cols > smallCols && cols <= blockCols && len(x) >= 2*cols {
 		return k.logBlockRows(dst, x, cols)
+	}
+	if k.single(x, cols) {
+		return k.logSmall(dst[:cols], x, cols, 1)
 	}
 	done, _ := k.smallRun(kindLogSoftmax, smallArgs{dst: dst, x: x, cols: cols}, 0, func(from, rows int) (int, float64) {
 		i := from * cols
