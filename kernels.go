@@ -40,7 +40,7 @@ type kernels[F Float] struct {
 	// exactly), with expSum's cutoff and NaN rules, and returns the split
 	// sum of exp(x[i] − m) with ones = the number of x[i] == m exactly
 	// and rest = the sum of the others, of an accuracy close to expSum's
-	// (amd64: each term within about 1 ULP of float32, against 0.75).
+	// (amd64: each term within 0.6 ULP of float32, against 0.75).
 	// lo is a lower bound on x as for expSumTotal (−Inf: unknown).
 	// splitSum picks it.
 	expSumOnes func(dst, x []F, m, lo F) (rest, ones, f float64, ok bool)

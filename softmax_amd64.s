@@ -1017,8 +1017,10 @@ TEXT ·expSumTotalAVX2(SB), NOSPLIT, $32-72
 	MOVQ         pf+56(FP), BX
 	VBROADCASTSS c+48(FP), Y0
 	VBROADCASTSS t+52(FP), Y1
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
+	VMOVUPS      exptab8<>+0(SB), Y2
+	VMOVUPS      exptau8<>+0(SB), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
 	MOVQ         DX, SI
 	SHRQ         $0x05, SI
 	JZ           rest
@@ -1027,90 +1029,102 @@ TEXT ·expSumTotalAVX2(SB), NOSPLIT, $32-72
 iter:
 	PREFETCHT0   (CX)(BX*1)
 	PREFETCHT0   64(CX)(BX*1)
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VMOVUPS      32(CX), Y6
-	VMOVUPS      32(CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      32(CX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 32(CX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMOVUPS      Y5, (AX)
-	VMOVUPS      Y7, 32(AX)
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
-	VMOVUPS      64(CX), Y4
-	VMOVUPS      64(CX), Y5
-	VMOVUPS      96(CX), Y6
-	VMOVUPS      96(CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, (AX)
+	VMOVUPS      Y9, 32(AX)
+	VCVTPS2PD    (AX), Y6
+	VCVTPS2PD    16(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    32(AX), Y6
+	VCVTPS2PD    48(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VMOVUPS      64(CX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      96(CX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, 64(CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 96(CX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMOVUPS      Y5, 64(AX)
-	VMOVUPS      Y7, 96(AX)
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, 64(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, 64(AX)
+	VMOVUPS      Y9, 96(AX)
+	VCVTPS2PD    64(AX), Y6
+	VCVTPS2PD    80(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    96(AX), Y6
+	VCVTPS2PD    112(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         SI
@@ -1121,85 +1135,88 @@ rest:
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (AX)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    (AX), Y6
+	VCVTPS2PD    16(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (AX)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    (AX), Y6
+	VCVTPS2PD    16(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (AX)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (AX)
+	VCVTPS2PD    (AX), Y6
+	VCVTPS2PD    16(AX), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
@@ -1210,17 +1227,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), Y4
+	VMOVDQU    (BX)(SI*4), Y6
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
 	JA         tail_page_19
-	VMASKMOVPS (CX), Y4, Y5
+	VMASKMOVPS (CX), Y6, Y7
 	JMP        tail_loaded_20
 
 tail_page_19:
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, (SP)
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
 	XORQ    BX, BX
 
 copy_21:
@@ -1232,27 +1249,29 @@ copy_21:
 	JMP  copy_21
 
 copied_22:
-	VMOVUPS (SP), Y5
+	VMOVUPS (SP), Y7
 
 tail_loaded_20:
-	VMOVUPS      Y5, Y6
-	VMOVUPS      Y5, Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD213PS  Y6, Y0, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y0
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y0, Y0
-	VFMADD213PS  Y0, Y8, Y0
-	VCMPPS       $0x1e, Y7, Y1, Y1
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      Y3, Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y3
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y3, Y10
+	VFMADD213PS  Y0, Y3, Y10
+	VPERMPS      Y2, Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y4, Y0, Y0
+	VANDPS       Y6, Y0, Y0
 	VMOVUPS      Y0, (SP)
 	XORQ         CX, CX
 
@@ -1268,13 +1287,13 @@ copied_24:
 	VCVTPS2PD    X0, Y1
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y1, Y2, Y2
-	VADDPD       Y0, Y3, Y3
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
 
 sum:
-	VADDPD       Y3, Y2, Y2
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPD       X0, X2, X0
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
 	VPERMILPD    $0x01, X0, X1
 	VADDSD       X1, X0, X0
 	VZEROUPPER
@@ -1298,6 +1317,24 @@ DATA exptab8<>+52(SB)/4, $0x00000000
 DATA exptab8<>+56(SB)/4, $0x00000000
 DATA exptab8<>+60(SB)/4, $0x00000000
 GLOBL exptab8<>(SB), RODATA|NOPTR, $64
+
+DATA exptau8<>+0(SB)/4, $0x00000000
+DATA exptau8<>+4(SB)/4, $0xb24e0610
+DATA exptau8<>+8(SB)/4, $0x33092801
+DATA exptau8<>+12(SB)/4, $0xb3051aa8
+DATA exptau8<>+16(SB)/4, $0x329302ae
+DATA exptau8<>+20(SB)/4, $0x31b3d0e6
+DATA exptau8<>+24(SB)/4, $0xb27ce182
+DATA exptau8<>+28(SB)/4, $0xb1d290be
+DATA exptau8<>+32(SB)/4, $0x00000000
+DATA exptau8<>+36(SB)/4, $0x00000000
+DATA exptau8<>+40(SB)/4, $0x00000000
+DATA exptau8<>+44(SB)/4, $0x00000000
+DATA exptau8<>+48(SB)/4, $0x00000000
+DATA exptau8<>+52(SB)/4, $0x00000000
+DATA exptau8<>+56(SB)/4, $0x00000000
+DATA exptau8<>+60(SB)/4, $0x00000000
+GLOBL exptau8<>(SB), RODATA|NOPTR, $64
 
 DATA exptab8c2<>+0(SB)/4, $0x3f000000
 DATA exptab8c2<>+4(SB)/4, $0x3f000000
@@ -1361,8 +1398,10 @@ TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $32-72
 	MOVQ         x_len+32(FP), DX
 	MOVQ         pf+56(FP), BX
 	VBROADCASTSS c+48(FP), Y0
-	VPXOR        Y1, Y1, Y1
-	VPXOR        Y2, Y2, Y2
+	VMOVUPS      exptab8<>+0(SB), Y1
+	VMOVUPS      exptau8<>+0(SB), Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 	MOVQ         DX, SI
 	SHRQ         $0x05, SI
 	JZ           rest
@@ -1371,82 +1410,94 @@ TEXT ·expSumTotalNoCutAVX2(SB), NOSPLIT, $32-72
 iter:
 	PREFETCHT0   (CX)(BX*1)
 	PREFETCHT0   64(CX)(BX*1)
-	VMOVUPS      (CX), Y3
-	VMOVUPS      (CX), Y4
-	VMOVUPS      32(CX), Y5
-	VMOVUPS      32(CX), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
+	VMOVUPS      32(CX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y3, Y7
-	VSUBPS       Y0, Y5, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y6, Y6, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD213PS  Y4, Y7, Y9
-	VFMADD213PS  Y6, Y8, Y10
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y3, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VPERMPS      Y2, Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      Y2, Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
+	VPERMPS      Y1, Y5, Y6
+	VPERMPS      Y1, Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y3, Y4, Y4
+	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y4, Y9, Y4
-	VFMADD213PS  Y6, Y10, Y6
-	VMOVUPS      Y4, (AX)
-	VMOVUPS      Y6, 32(AX)
-	VADDPS       Y4, Y6, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y1, Y1
-	VADDPD       Y3, Y2, Y2
-	VMOVUPS      64(CX), Y3
-	VMOVUPS      64(CX), Y4
-	VMOVUPS      96(CX), Y5
-	VMOVUPS      96(CX), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
+	VMOVUPS      Y6, (AX)
+	VMOVUPS      Y8, 32(AX)
+	VCVTPS2PD    (AX), Y5
+	VCVTPS2PD    16(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    32(AX), Y5
+	VCVTPS2PD    48(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VMOVUPS      64(CX), Y6
+	VMOVUPS      Y6, Y5
+	VMOVUPS      96(CX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y3, Y7
-	VSUBPS       Y0, Y5, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y6, Y6, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD213PS  Y4, Y7, Y9
-	VFMADD213PS  Y6, Y8, Y10
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y3, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VPERMPS      Y2, Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      Y2, Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
+	VPERMPS      Y1, Y5, Y6
+	VPERMPS      Y1, Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y3, Y4, Y4
+	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y4, Y9, Y4
-	VFMADD213PS  Y6, Y10, Y6
-	VMOVUPS      Y4, 64(AX)
-	VMOVUPS      Y6, 96(AX)
-	VADDPS       Y4, Y6, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y1, Y1
-	VADDPD       Y3, Y2, Y2
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
+	VMOVUPS      Y6, 64(AX)
+	VMOVUPS      Y8, 96(AX)
+	VCVTPS2PD    64(AX), Y5
+	VCVTPS2PD    80(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    96(AX), Y5
+	VCVTPS2PD    112(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         SI
@@ -1457,79 +1508,82 @@ rest:
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y3
-	VMOVUPS      (CX), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (AX)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    (AX), Y5
+	VCVTPS2PD    16(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y3
-	VMOVUPS      (CX), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (AX)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    (AX), Y5
+	VCVTPS2PD    16(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y3
-	VMOVUPS      (CX), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (AX)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (AX)
+	VCVTPS2PD    (AX), Y5
+	VCVTPS2PD    16(AX), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
@@ -1540,17 +1594,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), Y3
+	VMOVDQU    (BX)(SI*4), Y5
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
 	JA         tail_page_25
-	VMASKMOVPS (CX), Y3, Y4
+	VMASKMOVPS (CX), Y5, Y6
 	JMP        tail_loaded_26
 
 tail_page_25:
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
 copy_27:
@@ -1562,24 +1616,26 @@ copy_27:
 	JMP  copy_27
 
 copied_28:
-	VMOVUPS (SP), Y4
+	VMOVUPS (SP), Y6
 
 tail_loaded_26:
-	VMOVUPS      Y4, Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y5
-	VMULPS       Y5, Y5, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y6
-	VFMADD213PS  Y5, Y0, Y6
-	VPERMPS      exptab8<>+0(SB), Y4, Y0
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y0, Y0
-	VFMADD213PS  Y0, Y6, Y0
-	VANDPS       Y3, Y0, Y0
+	VMOVUPS      Y6, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VPERMPS      Y2, Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y2
+	VMOVUPS      exptab8c3<>+0(SB), Y8
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y8
+	VFMADD231PS  exptab8c4<>+0(SB), Y2, Y8
+	VFMADD213PS  Y0, Y2, Y8
+	VPERMPS      Y1, Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y8, Y0
+	VANDPS       Y5, Y0, Y0
 	VMOVUPS      Y0, (SP)
 	XORQ         CX, CX
 
@@ -1592,16 +1648,16 @@ copy_29:
 	JMP  copy_29
 
 copied_30:
-	VCVTPS2PD    X0, Y3
+	VCVTPS2PD    X0, Y1
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y0, Y2, Y2
+	VADDPD       Y1, Y3, Y3
+	VADDPD       Y0, Y4, Y4
 
 sum:
-	VADDPD       Y2, Y1, Y1
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPD       X0, X1, X0
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
 	VPERMILPD    $0x01, X0, X1
 	VADDSD       X1, X0, X0
 	VZEROUPPER
@@ -1615,94 +1671,112 @@ TEXT ·expSumTotalNoStoreAVX2(SB), NOSPLIT, $32-40
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS c+24(FP), Y0
 	VBROADCASTSS t+28(FP), Y1
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
+	VMOVUPS      exptab8<>+0(SB), Y2
+	VMOVUPS      exptau8<>+0(SB), Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
 	MOVQ         CX, DX
 	SHRQ         $0x05, DX
 	JZ           rest
 	ANDQ         $0x0000001f, CX
 
 iter:
-	VMOVUPS      (AX), Y4
-	VMOVUPS      (AX), Y5
-	VMOVUPS      32(AX), Y6
-	VMOVUPS      32(AX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      32(AX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, (AX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 32(AX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
-	VMOVUPS      64(AX), Y4
-	VMOVUPS      64(AX), Y5
-	VMOVUPS      96(AX), Y6
-	VMOVUPS      96(AX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VMOVUPS      64(AX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      96(AX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, 64(AX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 96(AX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, 64(AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(AX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000080, AX
 	DECQ         DX
 	JNZ          iter
@@ -1712,80 +1786,86 @@ rest:
 	JZ           sum
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y4
-	VMOVUPS      (AX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (AX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y4
-	VMOVUPS      (AX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (AX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y4
-	VMOVUPS      (AX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (AX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (AX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, AX
 	SUBQ         $0x00000008, CX
 
@@ -1795,17 +1875,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), DX
 	MOVQ       $0x00000008, BX
 	SUBQ       CX, BX
-	VMOVDQU    (DX)(BX*4), Y4
+	VMOVDQU    (DX)(BX*4), Y6
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
 	JA         tail_page_31
-	VMASKMOVPS (AX), Y4, Y5
+	VMASKMOVPS (AX), Y6, Y7
 	JMP        tail_loaded_32
 
 tail_page_31:
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, (SP)
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
 	XORQ    DX, DX
 
 copy_33:
@@ -1817,37 +1897,39 @@ copy_33:
 	JMP  copy_33
 
 copied_34:
-	VMOVUPS (SP), Y5
+	VMOVUPS (SP), Y7
 
 tail_loaded_32:
-	VMOVUPS      Y5, Y6
-	VMOVUPS      Y5, Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD213PS  Y6, Y0, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y0
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y0, Y0
-	VFMADD213PS  Y0, Y8, Y0
-	VCMPPS       $0x1e, Y7, Y1, Y1
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      Y3, Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y3
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y3, Y10
+	VFMADD213PS  Y0, Y3, Y10
+	VPERMPS      Y2, Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y4, Y0, Y0
+	VANDPS       Y6, Y0, Y0
 	VCVTPS2PD    X0, Y1
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y1, Y2, Y2
-	VADDPD       Y0, Y3, Y3
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
 
 sum:
-	VADDPD       Y3, Y2, Y2
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPD       X0, X2, X0
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
 	VPERMILPD    $0x01, X0, X1
 	VADDSD       X1, X0, X0
 	VZEROUPPER
@@ -1862,94 +1944,104 @@ TEXT ·expScaleAVX2(SB), NOSPLIT, $32-64
 	MOVQ         x_len+32(FP), DX
 	VBROADCASTSS c+48(FP), Y0
 	VBROADCASTSS t+52(FP), Y1
-	VBROADCASTSS rhi+56(FP), Y2
-	VBROADCASTSS rlo+60(FP), Y3
+	VMOVUPS      exptab8<>+0(SB), Y2
+	VMOVUPS      exptau8<>+0(SB), Y3
+	VBROADCASTSS rhi+56(FP), Y4
+	VBROADCASTSS rlo+60(FP), Y5
 	MOVQ         DX, BX
 	SHRQ         $0x05, BX
 	JZ           rest
 	ANDQ         $0x0000001f, DX
 
 iter:
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VMOVUPS      32(CX), Y6
-	VMOVUPS      32(CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      32(CX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 32(CX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMULPS       Y3, Y5, Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VMULPS       Y3, Y7, Y4
-	VFMADD213PS  Y4, Y2, Y7
-	VMOVUPS      Y5, (AX)
-	VMOVUPS      Y7, 32(AX)
-	VMOVUPS      64(CX), Y4
-	VMOVUPS      64(CX), Y5
-	VMOVUPS      96(CX), Y6
-	VMOVUPS      96(CX), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMULPS       Y5, Y7, Y6
+	VFMADD213PS  Y6, Y4, Y7
+	VMULPS       Y5, Y9, Y6
+	VFMADD213PS  Y6, Y4, Y9
+	VMOVUPS      Y7, (AX)
+	VMOVUPS      Y9, 32(AX)
+	VMOVUPS      64(CX), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      96(CX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, 64(CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 96(CX), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMULPS       Y3, Y5, Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VMULPS       Y3, Y7, Y4
-	VFMADD213PS  Y4, Y2, Y7
-	VMOVUPS      Y5, 64(AX)
-	VMOVUPS      Y7, 96(AX)
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, 64(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(CX), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMULPS       Y5, Y7, Y6
+	VFMADD213PS  Y6, Y4, Y7
+	VMULPS       Y5, Y9, Y6
+	VFMADD213PS  Y6, Y4, Y9
+	VMOVUPS      Y7, 64(AX)
+	VMOVUPS      Y9, 96(AX)
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         BX
@@ -1960,76 +2052,82 @@ rest:
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMULPS       Y3, Y5, Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VMOVUPS      Y5, (AX)
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMULPS       Y5, Y7, Y6
+	VFMADD213PS  Y6, Y4, Y7
+	VMOVUPS      Y7, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMULPS       Y3, Y5, Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VMOVUPS      Y5, (AX)
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMULPS       Y5, Y7, Y6
+	VFMADD213PS  Y6, Y4, Y7
+	VMOVUPS      Y7, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y4
-	VMOVUPS      (CX), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (CX), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMULPS       Y3, Y5, Y4
-	VFMADD213PS  Y4, Y2, Y5
-	VMOVUPS      Y5, (AX)
+	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMULPS       Y5, Y7, Y6
+	VFMADD213PS  Y6, Y4, Y7
+	VMOVUPS      Y7, (AX)
 	ADDQ         $0x00000020, AX
 	ADDQ         $0x00000020, CX
 	SUBQ         $0x00000008, DX
@@ -2040,17 +2138,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), BX
 	MOVQ       $0x00000008, SI
 	SUBQ       DX, SI
-	VMOVDQU    (BX)(SI*4), Y4
+	VMOVDQU    (BX)(SI*4), Y6
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
 	JA         tail_page_35
-	VMASKMOVPS (CX), Y4, Y5
+	VMASKMOVPS (CX), Y6, Y7
 	JMP        tail_loaded_36
 
 tail_page_35:
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, (SP)
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
 	XORQ    BX, BX
 
 copy_37:
@@ -2062,29 +2160,31 @@ copy_37:
 	JMP  copy_37
 
 copied_38:
-	VMOVUPS (SP), Y5
+	VMOVUPS (SP), Y7
 
 tail_loaded_36:
-	VMOVUPS      Y5, Y6
-	VMOVUPS      Y5, Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD213PS  Y6, Y0, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y0
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y0, Y0
-	VFMADD213PS  Y0, Y8, Y0
-	VCMPPS       $0x1e, Y7, Y1, Y1
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      Y3, Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y3
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y3, Y10
+	VFMADD213PS  Y0, Y3, Y10
+	VPERMPS      Y2, Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y10, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y4, Y0, Y0
-	VMULPS       Y3, Y0, Y1
-	VFMADD213PS  Y1, Y2, Y0
+	VANDPS       Y6, Y0, Y0
+	VMULPS       Y5, Y0, Y1
+	VFMADD213PS  Y1, Y4, Y0
 	VMOVUPS      Y0, (SP)
 	XORQ         CX, CX
 
@@ -2119,97 +2219,113 @@ TEXT ·expSumOnesAVX2(SB), NOSPLIT, $32-80
 	ANDQ         $0x0000001f, DX
 
 iter:
-	VMOVUPS      (CX), Y6
 	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (CX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (CX), Y2, Y6
 	VPSUBD       Y6, Y3, Y3
 	VANDNPS      Y7, Y6, Y6
 	VMOVUPS      Y7, (AX)
-	VMOVUPS      32(CX), Y7
-	VMOVUPS      32(CX), Y8
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y7, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y8
-	VMULPS       Y8, Y8, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
-	VFMADD213PS  Y8, Y9, Y10
-	VPERMPS      exptab8<>+0(SB), Y7, Y8
-	VPSLLD       $0x14, Y7, Y7
-	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y8, Y10, Y8
-	VCMPPS       $0x1e, 32(CX), Y1, Y7
-	VANDNPS      Y8, Y7, Y8
-	VCMPPS       $0x00, 32(CX), Y2, Y7
-	VPSUBD       Y7, Y3, Y3
-	VANDNPS      Y8, Y7, Y7
-	VMOVUPS      Y8, 32(AX)
-	VADDPS       Y6, Y7, Y6
 	VCVTPS2PD    X6, Y7
 	VEXTRACTF128 $0x01, Y6, X6
 	VCVTPS2PD    X6, Y6
 	VADDPD       Y7, Y4, Y4
 	VADDPD       Y6, Y5, Y5
-	VMOVUPS      64(CX), Y6
-	VMOVUPS      64(CX), Y7
+	VMOVUPS      32(CX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, 32(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 32(CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 32(AX)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      64(CX), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, 64(CX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, 64(CX), Y2, Y6
 	VPSUBD       Y6, Y3, Y3
 	VANDNPS      Y7, Y6, Y6
 	VMOVUPS      Y7, 64(AX)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
 	VMOVUPS      96(CX), Y7
-	VMOVUPS      96(CX), Y8
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
-	VSUBPS       Y0, Y7, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y8
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y8
-	VMULPS       Y8, Y8, Y9
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
 	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
 	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
 	VFMADD213PS  Y8, Y9, Y10
-	VPERMPS      exptab8<>+0(SB), Y7, Y8
-	VPSLLD       $0x14, Y7, Y7
-	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y8, Y10, Y8
-	VCMPPS       $0x1e, 96(CX), Y1, Y7
-	VANDNPS      Y8, Y7, Y8
-	VCMPPS       $0x00, 96(CX), Y2, Y7
-	VPSUBD       Y7, Y3, Y3
-	VANDNPS      Y8, Y7, Y7
-	VMOVUPS      Y8, 96(AX)
-	VADDPS       Y6, Y7, Y6
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, 96(CX), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 96(CX), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 96(AX)
 	VCVTPS2PD    X6, Y7
 	VEXTRACTF128 $0x01, Y6, X6
 	VCVTPS2PD    X6, Y6
@@ -2225,21 +2341,23 @@ rest:
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
 	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (CX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (CX), Y2, Y6
@@ -2256,21 +2374,23 @@ rest:
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
 	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (CX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (CX), Y2, Y6
@@ -2287,21 +2407,23 @@ rest:
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y6
 	VMOVUPS      (CX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (CX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (CX), Y2, Y6
@@ -2354,15 +2476,17 @@ tail_loaded_42:
 	VSUBPS       Y0, Y7, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
-	VMULPS       Y8, Y8, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
-	VFMADD213PS  Y8, Y0, Y10
+	VPERMPS      exptau8<>+0(SB), Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y11
+	VFMADD213PS  Y0, Y10, Y11
 	VPERMPS      exptab8<>+0(SB), Y7, Y0
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y7, Y0, Y0
-	VFMADD213PS  Y0, Y10, Y0
+	VFMADD213PS  Y0, Y11, Y0
 	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
 	VANDPS       Y6, Y0, Y0
@@ -2424,10 +2548,10 @@ TEXT ·expSumOnesNoStoreAVX2(SB), NOSPLIT, $32-56
 	ANDQ         $0x0000001f, CX
 
 iter:
-	VMOVUPS      (AX), Y6
 	VMOVUPS      (AX), Y7
-	VMOVUPS      32(AX), Y8
+	VMOVUPS      Y7, Y6
 	VMOVUPS      32(AX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
 	VSUBPS       Y0, Y6, Y10
@@ -2436,24 +2560,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptau8<>+0(SB), Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      exptau8<>+0(SB), Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPERMPS      exptab8<>+0(SB), Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
 	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
 	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
 	VCMPPS       $0x1e, (AX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (AX), Y2, Y6
@@ -2464,16 +2592,20 @@ iter:
 	VCMPPS       $0x00, 32(AX), Y2, Y6
 	VPSUBD       Y6, Y3, Y3
 	VANDNPS      Y9, Y6, Y9
-	VADDPS       Y7, Y9, Y6
-	VCVTPS2PD    X6, Y7
-	VEXTRACTF128 $0x01, Y6, X6
-	VCVTPS2PD    X6, Y6
-	VADDPD       Y7, Y4, Y4
-	VADDPD       Y6, Y5, Y5
-	VMOVUPS      64(AX), Y6
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	VMOVUPS      64(AX), Y7
-	VMOVUPS      96(AX), Y8
+	VMOVUPS      Y7, Y6
 	VMOVUPS      96(AX), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
 	VSUBPS       Y0, Y6, Y10
@@ -2482,24 +2614,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
-	VMULPS       Y7, Y7, Y10
-	VMULPS       Y9, Y9, Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VMOVUPS      exptab8c3<>+0(SB), Y13
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y13
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
-	VFMADD213PS  Y7, Y10, Y12
-	VFMADD213PS  Y9, Y11, Y13
+	VPERMPS      exptau8<>+0(SB), Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      exptau8<>+0(SB), Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPERMPS      exptab8<>+0(SB), Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
 	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
 	VPADDD       Y8, Y9, Y9
-	VFMADD213PS  Y7, Y12, Y7
-	VFMADD213PS  Y9, Y13, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
 	VCMPPS       $0x1e, 64(AX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, 64(AX), Y2, Y6
@@ -2510,12 +2646,16 @@ iter:
 	VCMPPS       $0x00, 96(AX), Y2, Y6
 	VPSUBD       Y6, Y3, Y3
 	VANDNPS      Y9, Y6, Y9
-	VADDPS       Y7, Y9, Y6
-	VCVTPS2PD    X6, Y7
-	VEXTRACTF128 $0x01, Y6, X6
-	VCVTPS2PD    X6, Y6
-	VADDPD       Y7, Y4, Y4
-	VADDPD       Y6, Y5, Y5
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000080, AX
 	DECQ         DX
 	JNZ          iter
@@ -2525,21 +2665,23 @@ rest:
 	JZ           sum
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
 	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (AX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (AX), Y2, Y6
@@ -2554,21 +2696,23 @@ rest:
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
 	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (AX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (AX), Y2, Y6
@@ -2583,21 +2727,23 @@ rest:
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y6
 	VMOVUPS      (AX), Y7
+	VMOVUPS      Y7, Y6
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
 	VSUBPS       Y0, Y6, Y8
 	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
-	VMULPS       Y7, Y7, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
-	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y7
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y7, Y9, Y7
+	VFMADD213PS  Y7, Y10, Y7
 	VCMPPS       $0x1e, (AX), Y1, Y6
 	VANDNPS      Y7, Y6, Y7
 	VCMPPS       $0x00, (AX), Y2, Y6
@@ -2648,15 +2794,17 @@ tail_loaded_48:
 	VSUBPS       Y0, Y7, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
-	VMULPS       Y8, Y8, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y10
-	VFMADD213PS  Y8, Y0, Y10
+	VPERMPS      exptau8<>+0(SB), Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y11
+	VFMADD213PS  Y0, Y10, Y11
 	VPERMPS      exptab8<>+0(SB), Y7, Y0
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y7, Y0, Y0
-	VFMADD213PS  Y0, Y10, Y0
+	VFMADD213PS  Y0, Y11, Y0
 	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
 	VANDPS       Y6, Y0, Y0
@@ -2706,10 +2854,10 @@ TEXT ·expSumOnesNoCutAVX2(SB), NOSPLIT, $32-72
 	ANDQ         $0x0000001f, DX
 
 iter:
-	VMOVUPS      (CX), Y5
 	VMOVUPS      (CX), Y6
-	VMOVUPS      32(CX), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      32(CX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -2718,24 +2866,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, (CX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -2744,16 +2896,20 @@ iter:
 	VANDNPS      Y8, Y7, Y7
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      Y8, 32(AX)
-	VADDPS       Y5, Y7, Y5
 	VCVTPS2PD    X5, Y6
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
 	VADDPD       Y6, Y3, Y3
 	VADDPD       Y5, Y4, Y4
-	VMOVUPS      64(CX), Y5
+	VCVTPS2PD    X7, Y5
+	VEXTRACTF128 $0x01, Y7, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	VMOVUPS      64(CX), Y6
-	VMOVUPS      96(CX), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      96(CX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -2762,24 +2918,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, 64(CX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -2788,12 +2948,16 @@ iter:
 	VANDNPS      Y8, Y7, Y7
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      Y8, 96(AX)
-	VADDPS       Y5, Y7, Y5
 	VCVTPS2PD    X5, Y6
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
 	VADDPD       Y6, Y3, Y3
 	VADDPD       Y5, Y4, Y4
+	VCVTPS2PD    X7, Y5
+	VEXTRACTF128 $0x01, Y7, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000080, CX
 	DECQ         BX
@@ -2804,21 +2968,23 @@ rest:
 	JZ           sum
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
 	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (CX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -2833,21 +2999,23 @@ rest:
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
 	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (CX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -2862,21 +3030,23 @@ rest:
 	SUBQ         $0x00000008, DX
 	CMPQ         DX, $0x00000008
 	JB           tail
-	VMOVUPS      (CX), Y5
 	VMOVUPS      (CX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (CX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -2927,15 +3097,17 @@ tail_loaded_52:
 	VSUBPS       Y0, Y6, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
-	VMULPS       Y7, Y7, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y0, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y0
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y0, Y0
-	VFMADD213PS  Y0, Y9, Y0
+	VFMADD213PS  Y0, Y10, Y0
 	VANDPS       Y5, Y0, Y0
 	VCMPPS       $0x00, Y8, Y1, Y1
 	VANDPS       Y5, Y1, Y1
@@ -2994,10 +3166,10 @@ TEXT ·expSumOnesNoCutNoStoreAVX2(SB), NOSPLIT, $32-48
 	ANDQ         $0x0000001f, CX
 
 iter:
-	VMOVUPS      (AX), Y5
 	VMOVUPS      (AX), Y6
-	VMOVUPS      32(AX), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      32(AX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -3006,40 +3178,48 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, (AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
 	VCMPPS       $0x00, 32(AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y8, Y5, Y8
-	VADDPS       Y6, Y8, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y6, Y3, Y3
-	VADDPD       Y5, Y4, Y4
-	VMOVUPS      64(AX), Y5
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    X8, Y5
+	VEXTRACTF128 $0x01, Y8, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	VMOVUPS      64(AX), Y6
-	VMOVUPS      96(AX), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      96(AX), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -3048,36 +3228,44 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, 64(AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
 	VCMPPS       $0x00, 96(AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y8, Y5, Y8
-	VADDPS       Y6, Y8, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y6, Y3, Y3
-	VADDPD       Y5, Y4, Y4
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    X8, Y5
+	VEXTRACTF128 $0x01, Y8, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, AX
 	DECQ         DX
 	JNZ          iter
@@ -3087,21 +3275,23 @@ rest:
 	JZ           sum
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y5
 	VMOVUPS      (AX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -3114,21 +3304,23 @@ rest:
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y5
 	VMOVUPS      (AX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -3141,21 +3333,23 @@ rest:
 	SUBQ         $0x00000008, CX
 	CMPQ         CX, $0x00000008
 	JB           tail
-	VMOVUPS      (AX), Y5
 	VMOVUPS      (AX), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (AX), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -3204,15 +3398,17 @@ tail_loaded_58:
 	VSUBPS       Y0, Y6, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
-	VMULPS       Y7, Y7, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y0, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y0
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y0, Y0
-	VFMADD213PS  Y0, Y9, Y0
+	VFMADD213PS  Y0, Y10, Y0
 	VANDPS       Y5, Y0, Y0
 	VCMPPS       $0x00, Y8, Y1, Y1
 	VANDPS       Y5, Y1, Y1
@@ -3304,10 +3500,10 @@ small_row:
 	VBROADCASTSS (CX), Y1
 	VMOVUPS      magic8<>+0(SB), Y0
 	VFNMADD231PS log2e32<>+0(SB), Y1, Y0
-	VMOVUPS      (CX), Y1
 	VMOVUPS      (CX), Y2
-	VMOVUPS      32(CX), Y3
+	VMOVUPS      Y2, Y1
 	VMOVUPS      32(CX), Y6
+	VMOVUPS      Y6, Y3
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y1
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
 	VSUBPS       Y0, Y1, Y7
@@ -3316,24 +3512,28 @@ small_row:
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y2
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
-	VMULPS       Y2, Y2, Y0
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y2, Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
-	VFMADD213PS  Y2, Y0, Y8
-	VFMADD213PS  Y6, Y7, Y9
+	VPERMPS      exptau8<>+0(SB), Y1, Y0
+	VADDPS       Y2, Y0, Y0
+	VPERMPS      exptau8<>+0(SB), Y3, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y2, Y2, Y8
+	VMULPS       Y6, Y6, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y2, Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
+	VFMADD213PS  Y0, Y8, Y10
+	VFMADD213PS  Y7, Y9, Y11
 	VPERMPS      exptab8<>+0(SB), Y1, Y0
 	VPERMPS      exptab8<>+0(SB), Y3, Y2
 	VPSLLD       $0x14, Y1, Y1
 	VPSLLD       $0x14, Y3, Y3
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y3, Y2, Y2
-	VFMADD213PS  Y0, Y8, Y0
-	VFMADD213PS  Y2, Y9, Y2
+	VFMADD213PS  Y0, Y10, Y0
+	VFMADD213PS  Y2, Y11, Y2
 	VANDPS       (R8)(R11*4), Y0, Y0
 	VANDPS       (R8)(R9*4), Y2, Y2
 	VCVTPS2PD    X0, Y1
@@ -5747,18 +5947,20 @@ done:
 // func expSumTotalRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, t [16]float32, pf uintptr) (s [16]float64)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·expSumTotalRowsAVX2(SB), NOSPLIT, $32-328
-	MOVQ  dst_base+0(FP), AX
-	MOVQ  x_base+24(FP), CX
-	LEAQ  c_0+64(FP), DX
-	LEAQ  s_0+200(FP), BX
-	LEAQ  t_0+128(FP), SI
-	MOVQ  pf+192(FP), DI
-	MOVQ  cols+48(FP), R8
-	MOVQ  R8, R9
-	SHLQ  $0x02, R9
-	MOVQ  rows+56(FP), R10
-	TESTQ R10, R10
-	JZ    done
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    s_0+200(FP), BX
+	LEAQ    t_0+128(FP), SI
+	MOVQ    pf+192(FP), DI
+	MOVQ    cols+48(FP), R8
+	MOVQ    R8, R9
+	SHLQ    $0x02, R9
+	MOVQ    rows+56(FP), R10
+	TESTQ   R10, R10
+	JZ      done
+	VMOVUPS exptab8<>+0(SB), Y2
+	VMOVUPS exptau8<>+0(SB), Y3
 
 row:
 	VBROADCASTSS (DX), Y0
@@ -5767,8 +5969,8 @@ row:
 	MOVQ         AX, R11
 	MOVQ         CX, R12
 	MOVQ         R8, R13
-	VPXOR        Y2, Y2, Y2
-	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
 	MOVQ         R13, R14
 	SHRQ         $0x05, R14
 	JZ           rest
@@ -5777,90 +5979,102 @@ row:
 iter:
 	PREFETCHT0   (R12)(DI*1)
 	PREFETCHT0   64(R12)(DI*1)
-	VMOVUPS      (R12), Y4
-	VMOVUPS      (R12), Y5
-	VMOVUPS      32(R12), Y6
-	VMOVUPS      32(R12), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VMOVUPS      (R12), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      32(R12), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, (R12), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 32(R12), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMOVUPS      Y5, (R11)
-	VMOVUPS      Y7, 32(R11)
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
-	VMOVUPS      64(R12), Y4
-	VMOVUPS      64(R12), Y5
-	VMOVUPS      96(R12), Y6
-	VMOVUPS      96(R12), Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, (R12), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(R12), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, (R11)
+	VMOVUPS      Y9, 32(R11)
+	VCVTPS2PD    (R11), Y6
+	VCVTPS2PD    16(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    32(R11), Y6
+	VCVTPS2PD    48(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VMOVUPS      64(R12), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      96(R12), Y9
+	VMOVUPS      Y9, Y8
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
-	VSUBPS       Y0, Y4, Y8
-	VSUBPS       Y0, Y6, Y9
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y7
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y7
-	VMULPS       Y5, Y5, Y8
-	VMULPS       Y7, Y7, Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD213PS  Y5, Y8, Y10
-	VFMADD213PS  Y7, Y9, Y11
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPERMPS      exptab8<>+0(SB), Y6, Y7
-	VPSLLD       $0x14, Y4, Y4
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      Y3, Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      Y3, Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      Y2, Y6, Y7
+	VPERMPS      Y2, Y8, Y9
 	VPSLLD       $0x14, Y6, Y6
-	VPADDD       Y4, Y5, Y5
+	VPSLLD       $0x14, Y8, Y8
 	VPADDD       Y6, Y7, Y7
-	VFMADD213PS  Y5, Y10, Y5
-	VFMADD213PS  Y7, Y11, Y7
-	VCMPPS       $0x1e, 64(R12), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VCMPPS       $0x1e, 96(R12), Y1, Y4
-	VANDNPS      Y7, Y4, Y7
-	VMOVUPS      Y5, 64(R11)
-	VMOVUPS      Y7, 96(R11)
-	VADDPS       Y5, Y7, Y4
-	VCVTPS2PD    X4, Y5
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y5, Y2, Y2
-	VADDPD       Y4, Y3, Y3
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, 64(R12), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(R12), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VMOVUPS      Y7, 64(R11)
+	VMOVUPS      Y9, 96(R11)
+	VCVTPS2PD    64(R11), Y6
+	VCVTPS2PD    80(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    96(R11), Y6
+	VCVTPS2PD    112(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000080, R11
 	ADDQ         $0x00000080, R12
 	DECQ         R14
@@ -5871,85 +6085,88 @@ rest:
 	JZ           sum
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R12), Y4
-	VMOVUPS      (R12), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (R12), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (R11)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (R12), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R12), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (R11)
+	VCVTPS2PD    (R11), Y6
+	VCVTPS2PD    16(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, R11
 	ADDQ         $0x00000020, R12
 	SUBQ         $0x00000008, R13
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R12), Y4
-	VMOVUPS      (R12), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (R12), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (R11)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (R12), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R12), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (R11)
+	VCVTPS2PD    (R11), Y6
+	VCVTPS2PD    16(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, R11
 	ADDQ         $0x00000020, R12
 	SUBQ         $0x00000008, R13
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R12), Y4
-	VMOVUPS      (R12), Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y6
-	VFNMADD231PS ln2hi32<>+0(SB), Y6, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y6, Y5
-	VMULPS       Y5, Y5, Y6
-	VMOVUPS      exptab8c3<>+0(SB), Y7
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y7
-	VFMADD231PS  exptab8c4<>+0(SB), Y6, Y7
-	VFMADD213PS  Y5, Y6, Y7
-	VPERMPS      exptab8<>+0(SB), Y4, Y5
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y5, Y5
-	VFMADD213PS  Y5, Y7, Y5
-	VCMPPS       $0x1e, (R12), Y1, Y4
-	VANDNPS      Y5, Y4, Y5
-	VMOVUPS      Y5, (R11)
-	VCVTPS2PD    X5, Y4
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y4, Y2, Y2
-	VADDPD       Y5, Y3, Y3
+	VMOVUPS      (R12), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      Y3, Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      Y2, Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R12), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VMOVUPS      Y7, (R11)
+	VCVTPS2PD    (R11), Y6
+	VCVTPS2PD    16(R11), Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
 	ADDQ         $0x00000020, R11
 	ADDQ         $0x00000020, R12
 	SUBQ         $0x00000008, R13
@@ -5960,17 +6177,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), R14
 	MOVQ       $0x00000008, R15
 	SUBQ       R13, R15
-	VMOVDQU    (R14)(R15*4), Y4
+	VMOVDQU    (R14)(R15*4), Y6
 	LEAQ       (R12), R14
 	ANDQ       $0x00000fff, R14
 	CMPQ       R14, $0x00000fe0
 	JA         tail_page_77
-	VMASKMOVPS (R12), Y4, Y5
+	VMASKMOVPS (R12), Y6, Y7
 	JMP        tail_loaded_78
 
 tail_page_77:
-	VPXOR   Y5, Y5, Y5
-	VMOVDQU Y5, (SP)
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
 	XORQ    R14, R14
 
 copy_79:
@@ -5982,27 +6199,29 @@ copy_79:
 	JMP  copy_79
 
 copied_80:
-	VMOVUPS (SP), Y5
+	VMOVUPS (SP), Y7
 
 tail_loaded_78:
-	VMOVUPS      Y5, Y6
-	VMOVUPS      Y5, Y7
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y5, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y6
-	VMULPS       Y6, Y6, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y8
-	VFMADD213PS  Y6, Y0, Y8
-	VPERMPS      exptab8<>+0(SB), Y5, Y0
-	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y5, Y0, Y0
-	VFMADD213PS  Y0, Y8, Y0
-	VCMPPS       $0x1e, Y7, Y1, Y1
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      Y3, Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y11
+	VFMADD213PS  Y0, Y10, Y11
+	VPERMPS      Y2, Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y11, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
 	VANDNPS      Y0, Y1, Y0
-	VANDPS       Y4, Y0, Y0
+	VANDPS       Y6, Y0, Y0
 	VMOVUPS      Y0, (SP)
 	XORQ         R12, R12
 
@@ -6018,13 +6237,13 @@ copied_82:
 	VCVTPS2PD    X0, Y1
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y1, Y2, Y2
-	VADDPD       Y0, Y3, Y3
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
 
 sum:
-	VADDPD       Y3, Y2, Y2
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPD       X0, X2, X0
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
 	VPERMILPD    $0x01, X0, X1
 	VADDSD       X1, X0, X0
 	VMOVSD       X0, (BX)
@@ -6042,25 +6261,27 @@ done:
 // func expSumTotalNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, pf uintptr) (s [16]float64)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·expSumTotalNoCutRowsAVX2(SB), NOSPLIT, $32-264
-	MOVQ  dst_base+0(FP), AX
-	MOVQ  x_base+24(FP), CX
-	LEAQ  c_0+64(FP), DX
-	LEAQ  s_0+136(FP), BX
-	MOVQ  pf+128(FP), SI
-	MOVQ  cols+48(FP), DI
-	MOVQ  DI, R8
-	SHLQ  $0x02, R8
-	MOVQ  rows+56(FP), R9
-	TESTQ R9, R9
-	JZ    done
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    s_0+136(FP), BX
+	MOVQ    pf+128(FP), SI
+	MOVQ    cols+48(FP), DI
+	MOVQ    DI, R8
+	SHLQ    $0x02, R8
+	MOVQ    rows+56(FP), R9
+	TESTQ   R9, R9
+	JZ      done
+	VMOVUPS exptab8<>+0(SB), Y1
+	VMOVUPS exptau8<>+0(SB), Y2
 
 row:
 	VBROADCASTSS (DX), Y0
 	MOVQ         AX, R10
 	MOVQ         CX, R11
 	MOVQ         DI, R12
-	VPXOR        Y1, Y1, Y1
-	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
 	MOVQ         R12, R13
 	SHRQ         $0x05, R13
 	JZ           rest
@@ -6069,82 +6290,94 @@ row:
 iter:
 	PREFETCHT0   (R11)(SI*1)
 	PREFETCHT0   64(R11)(SI*1)
-	VMOVUPS      (R11), Y3
-	VMOVUPS      (R11), Y4
-	VMOVUPS      32(R11), Y5
-	VMOVUPS      32(R11), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
+	VMOVUPS      32(R11), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y3, Y7
-	VSUBPS       Y0, Y5, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y6, Y6, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD213PS  Y4, Y7, Y9
-	VFMADD213PS  Y6, Y8, Y10
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y3, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VPERMPS      Y2, Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      Y2, Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
+	VPERMPS      Y1, Y5, Y6
+	VPERMPS      Y1, Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y3, Y4, Y4
+	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y4, Y9, Y4
-	VFMADD213PS  Y6, Y10, Y6
-	VMOVUPS      Y4, (R10)
-	VMOVUPS      Y6, 32(R10)
-	VADDPS       Y4, Y6, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y1, Y1
-	VADDPD       Y3, Y2, Y2
-	VMOVUPS      64(R11), Y3
-	VMOVUPS      64(R11), Y4
-	VMOVUPS      96(R11), Y5
-	VMOVUPS      96(R11), Y6
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
+	VMOVUPS      Y6, (R10)
+	VMOVUPS      Y8, 32(R10)
+	VCVTPS2PD    (R10), Y5
+	VCVTPS2PD    16(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    32(R10), Y5
+	VCVTPS2PD    48(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VMOVUPS      64(R11), Y6
+	VMOVUPS      Y6, Y5
+	VMOVUPS      96(R11), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
-	VSUBPS       Y0, Y3, Y7
-	VSUBPS       Y0, Y5, Y8
-	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y6
-	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y6
-	VMULPS       Y4, Y4, Y7
-	VMULPS       Y6, Y6, Y8
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VMOVUPS      exptab8c3<>+0(SB), Y10
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y10
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y10
-	VFMADD213PS  Y4, Y7, Y9
-	VFMADD213PS  Y6, Y8, Y10
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPERMPS      exptab8<>+0(SB), Y5, Y6
-	VPSLLD       $0x14, Y3, Y3
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y5, Y9
+	VSUBPS       Y0, Y7, Y10
+	VFNMADD231PS ln2hi32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
+	VPERMPS      Y2, Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      Y2, Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
+	VPERMPS      Y1, Y5, Y6
+	VPERMPS      Y1, Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
-	VPADDD       Y3, Y4, Y4
+	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y4, Y9, Y4
-	VFMADD213PS  Y6, Y10, Y6
-	VMOVUPS      Y4, 64(R10)
-	VMOVUPS      Y6, 96(R10)
-	VADDPS       Y4, Y6, Y3
-	VCVTPS2PD    X3, Y4
-	VEXTRACTF128 $0x01, Y3, X3
-	VCVTPS2PD    X3, Y3
-	VADDPD       Y4, Y1, Y1
-	VADDPD       Y3, Y2, Y2
+	VPADDD       Y7, Y8, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
+	VMOVUPS      Y6, 64(R10)
+	VMOVUPS      Y8, 96(R10)
+	VCVTPS2PD    64(R10), Y5
+	VCVTPS2PD    80(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    96(R10), Y5
+	VCVTPS2PD    112(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, R10
 	ADDQ         $0x00000080, R11
 	DECQ         R13
@@ -6155,79 +6388,82 @@ rest:
 	JZ           sum
 	CMPQ         R12, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y3
-	VMOVUPS      (R11), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (R10)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (R10)
+	VCVTPS2PD    (R10), Y5
+	VCVTPS2PD    16(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, R10
 	ADDQ         $0x00000020, R11
 	SUBQ         $0x00000008, R12
 	CMPQ         R12, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y3
-	VMOVUPS      (R11), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (R10)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (R10)
+	VCVTPS2PD    (R10), Y5
+	VCVTPS2PD    16(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, R10
 	ADDQ         $0x00000020, R11
 	SUBQ         $0x00000008, R12
 	CMPQ         R12, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y3
-	VMOVUPS      (R11), Y4
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y3
-	VSUBPS       Y0, Y3, Y5
-	VFNMADD231PS ln2hi32<>+0(SB), Y5, Y4
-	VFNMADD231PS ln2lo32<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y4, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y5, Y6
-	VFMADD213PS  Y4, Y5, Y6
-	VPERMPS      exptab8<>+0(SB), Y3, Y4
-	VPSLLD       $0x14, Y3, Y3
-	VPADDD       Y3, Y4, Y4
-	VFMADD213PS  Y4, Y6, Y4
-	VMOVUPS      Y4, (R10)
-	VCVTPS2PD    X4, Y3
-	VEXTRACTF128 $0x01, Y4, X4
-	VCVTPS2PD    X4, Y4
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y4, Y2, Y2
+	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
+	VSUBPS       Y0, Y5, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
+	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
+	VPERMPS      Y2, Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
+	VPERMPS      Y1, Y5, Y6
+	VPSLLD       $0x14, Y5, Y5
+	VPADDD       Y5, Y6, Y6
+	VFMADD213PS  Y6, Y9, Y6
+	VMOVUPS      Y6, (R10)
+	VCVTPS2PD    (R10), Y5
+	VCVTPS2PD    16(R10), Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000020, R10
 	ADDQ         $0x00000020, R11
 	SUBQ         $0x00000008, R12
@@ -6238,17 +6474,17 @@ tail:
 	LEAQ       tailmask<>+0(SB), R13
 	MOVQ       $0x00000008, R14
 	SUBQ       R12, R14
-	VMOVDQU    (R13)(R14*4), Y3
+	VMOVDQU    (R13)(R14*4), Y5
 	LEAQ       (R11), R13
 	ANDQ       $0x00000fff, R13
 	CMPQ       R13, $0x00000fe0
 	JA         tail_page_83
-	VMASKMOVPS (R11), Y3, Y4
+	VMASKMOVPS (R11), Y5, Y6
 	JMP        tail_loaded_84
 
 tail_page_83:
-	VPXOR   Y4, Y4, Y4
-	VMOVDQU Y4, (SP)
+	VPXOR   Y6, Y6, Y6
+	VMOVDQU Y6, (SP)
 	XORQ    R13, R13
 
 copy_85:
@@ -6260,24 +6496,26 @@ copy_85:
 	JMP  copy_85
 
 copied_86:
-	VMOVUPS (SP), Y4
+	VMOVUPS (SP), Y6
 
 tail_loaded_84:
-	VMOVUPS      Y4, Y5
-	VFMADD132PS  log2e32<>+0(SB), Y0, Y4
-	VSUBPS       Y0, Y4, Y0
-	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y5
-	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y5
-	VMULPS       Y5, Y5, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y6
-	VFMADD213PS  exptab8c2<>+0(SB), Y5, Y6
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y6
-	VFMADD213PS  Y5, Y0, Y6
-	VPERMPS      exptab8<>+0(SB), Y4, Y0
-	VPSLLD       $0x14, Y4, Y4
-	VPADDD       Y4, Y0, Y0
-	VFMADD213PS  Y0, Y6, Y0
-	VANDPS       Y3, Y0, Y0
+	VMOVUPS      Y6, Y7
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
+	VPERMPS      Y2, Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y0, Y8, Y9
+	VPERMPS      Y1, Y6, Y0
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VFMADD213PS  Y0, Y9, Y0
+	VANDPS       Y5, Y0, Y0
 	VMOVUPS      Y0, (SP)
 	XORQ         R11, R11
 
@@ -6290,18 +6528,18 @@ copy_87:
 	JMP  copy_87
 
 copied_88:
-	VCVTPS2PD    X0, Y3
+	VCVTPS2PD    X0, Y5
 	VEXTRACTF128 $0x01, Y0, X0
 	VCVTPS2PD    X0, Y0
-	VADDPD       Y3, Y1, Y1
-	VADDPD       Y0, Y2, Y2
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y0, Y4, Y4
 
 sum:
-	VADDPD       Y2, Y1, Y1
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPD       X0, X1, X0
-	VPERMILPD    $0x01, X0, X1
-	VADDSD       X1, X0, X0
+	VADDPD       Y4, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPD       X0, X3, X0
+	VPERMILPD    $0x01, X0, X3
+	VADDSD       X3, X0, X0
 	VMOVSD       X0, (BX)
 	ADDQ         $0x04, DX
 	ADDQ         $0x08, BX
@@ -6454,10 +6692,10 @@ row:
 	ANDQ         $0x0000001f, R13
 
 iter:
-	VMOVUPS      (R11), Y5
 	VMOVUPS      (R11), Y6
-	VMOVUPS      32(R11), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      32(R11), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -6466,24 +6704,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, (R11), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -6492,16 +6734,20 @@ iter:
 	VANDNPS      Y8, Y7, Y7
 	VMOVUPS      Y6, (R12)
 	VMOVUPS      Y8, 32(R12)
-	VADDPS       Y5, Y7, Y5
 	VCVTPS2PD    X5, Y6
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
 	VADDPD       Y6, Y3, Y3
 	VADDPD       Y5, Y4, Y4
-	VMOVUPS      64(R11), Y5
+	VCVTPS2PD    X7, Y5
+	VEXTRACTF128 $0x01, Y7, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	VMOVUPS      64(R11), Y6
-	VMOVUPS      96(R11), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      96(R11), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -6510,24 +6756,28 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, 64(R11), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -6536,12 +6786,16 @@ iter:
 	VANDNPS      Y8, Y7, Y7
 	VMOVUPS      Y6, 64(R12)
 	VMOVUPS      Y8, 96(R12)
-	VADDPS       Y5, Y7, Y5
 	VCVTPS2PD    X5, Y6
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
 	VADDPD       Y6, Y3, Y3
 	VADDPD       Y5, Y4, Y4
+	VCVTPS2PD    X7, Y5
+	VEXTRACTF128 $0x01, Y7, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, R12
 	ADDQ         $0x00000080, R11
 	DECQ         R14
@@ -6552,21 +6806,23 @@ rest:
 	JZ           sum
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y5
 	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R11), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -6581,21 +6837,23 @@ rest:
 	SUBQ         $0x00000008, R13
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y5
 	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R11), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -6610,21 +6868,23 @@ rest:
 	SUBQ         $0x00000008, R13
 	CMPQ         R13, $0x00000008
 	JB           tail
-	VMOVUPS      (R11), Y5
 	VMOVUPS      (R11), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R11), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y5
@@ -6675,15 +6935,17 @@ tail_loaded_96:
 	VSUBPS       Y0, Y6, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
-	VMULPS       Y7, Y7, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y0, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y0
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y0, Y0
-	VFMADD213PS  Y0, Y9, Y0
+	VFMADD213PS  Y0, Y10, Y0
 	VANDPS       Y5, Y0, Y0
 	VCMPPS       $0x00, Y8, Y1, Y1
 	VANDPS       Y5, Y1, Y1
@@ -6765,10 +7027,10 @@ row:
 	ANDQ         $0x0000001f, R11
 
 iter:
-	VMOVUPS      (R10), Y5
 	VMOVUPS      (R10), Y6
-	VMOVUPS      32(R10), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      32(R10), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -6777,40 +7039,48 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, (R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
 	VCMPPS       $0x00, 32(R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y8, Y5, Y8
-	VADDPS       Y6, Y8, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y6, Y3, Y3
-	VADDPD       Y5, Y4, Y4
-	VMOVUPS      64(R10), Y5
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    X8, Y5
+	VEXTRACTF128 $0x01, Y8, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	VMOVUPS      64(R10), Y6
-	VMOVUPS      96(R10), Y7
+	VMOVUPS      Y6, Y5
 	VMOVUPS      96(R10), Y8
+	VMOVUPS      Y8, Y7
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
 	VSUBPS       Y0, Y5, Y9
@@ -6819,36 +7089,44 @@ iter:
 	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y8
 	VFNMADD231PS ln2lo32<>+0(SB), Y9, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y8
-	VMULPS       Y6, Y6, Y9
-	VMULPS       Y8, Y8, Y10
-	VMOVUPS      exptab8c3<>+0(SB), Y11
-	VMOVUPS      exptab8c3<>+0(SB), Y12
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y11
-	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y12
-	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y11
-	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y12
-	VFMADD213PS  Y6, Y9, Y11
-	VFMADD213PS  Y8, Y10, Y12
+	VPERMPS      exptau8<>+0(SB), Y5, Y9
+	VADDPS       Y6, Y9, Y9
+	VPERMPS      exptau8<>+0(SB), Y7, Y10
+	VADDPS       Y8, Y10, Y10
+	VMULPS       Y6, Y6, Y11
+	VMULPS       Y8, Y8, Y12
+	VMOVUPS      exptab8c3<>+0(SB), Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y13
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y11, Y13
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD213PS  Y9, Y11, Y13
+	VFMADD213PS  Y10, Y12, Y14
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPERMPS      exptab8<>+0(SB), Y7, Y8
 	VPSLLD       $0x14, Y5, Y5
 	VPSLLD       $0x14, Y7, Y7
 	VPADDD       Y5, Y6, Y6
 	VPADDD       Y7, Y8, Y8
-	VFMADD213PS  Y6, Y11, Y6
-	VFMADD213PS  Y8, Y12, Y8
+	VFMADD213PS  Y6, Y13, Y6
+	VFMADD213PS  Y8, Y14, Y8
 	VCMPPS       $0x00, 64(R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
 	VCMPPS       $0x00, 96(R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y8, Y5, Y8
-	VADDPS       Y6, Y8, Y5
-	VCVTPS2PD    X5, Y6
-	VEXTRACTF128 $0x01, Y5, X5
-	VCVTPS2PD    X5, Y5
-	VADDPD       Y6, Y3, Y3
-	VADDPD       Y5, Y4, Y4
+	VCVTPS2PD    X6, Y5
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
+	VCVTPS2PD    X8, Y5
+	VEXTRACTF128 $0x01, Y8, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y5, Y3, Y3
+	VADDPD       Y6, Y4, Y4
 	ADDQ         $0x00000080, R10
 	DECQ         R12
 	JNZ          iter
@@ -6858,21 +7136,23 @@ rest:
 	JZ           sum
 	CMPQ         R11, $0x00000008
 	JB           tail
-	VMOVUPS      (R10), Y5
 	VMOVUPS      (R10), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -6885,21 +7165,23 @@ rest:
 	SUBQ         $0x00000008, R11
 	CMPQ         R11, $0x00000008
 	JB           tail
-	VMOVUPS      (R10), Y5
 	VMOVUPS      (R10), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -6912,21 +7194,23 @@ rest:
 	SUBQ         $0x00000008, R11
 	CMPQ         R11, $0x00000008
 	JB           tail
-	VMOVUPS      (R10), Y5
 	VMOVUPS      (R10), Y6
+	VMOVUPS      Y6, Y5
 	VFMADD132PS  log2e32<>+0(SB), Y0, Y5
 	VSUBPS       Y0, Y5, Y7
 	VFNMADD231PS ln2hi32<>+0(SB), Y7, Y6
 	VFNMADD231PS ln2lo32<>+0(SB), Y7, Y6
-	VMULPS       Y6, Y6, Y7
-	VMOVUPS      exptab8c3<>+0(SB), Y8
-	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y8
-	VFMADD231PS  exptab8c4<>+0(SB), Y7, Y8
-	VFMADD213PS  Y6, Y7, Y8
+	VPERMPS      exptau8<>+0(SB), Y5, Y7
+	VADDPS       Y6, Y7, Y7
+	VMULPS       Y6, Y6, Y8
+	VMOVUPS      exptab8c3<>+0(SB), Y9
+	VFMADD213PS  exptab8c2<>+0(SB), Y6, Y9
+	VFMADD231PS  exptab8c4<>+0(SB), Y8, Y9
+	VFMADD213PS  Y7, Y8, Y9
 	VPERMPS      exptab8<>+0(SB), Y5, Y6
 	VPSLLD       $0x14, Y5, Y5
 	VPADDD       Y5, Y6, Y6
-	VFMADD213PS  Y6, Y8, Y6
+	VFMADD213PS  Y6, Y9, Y6
 	VCMPPS       $0x00, (R10), Y1, Y5
 	VPSUBD       Y5, Y2, Y2
 	VANDNPS      Y6, Y5, Y6
@@ -6975,15 +7259,17 @@ tail_loaded_102:
 	VSUBPS       Y0, Y6, Y0
 	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y7
 	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y7
-	VMULPS       Y7, Y7, Y0
-	VMOVUPS      exptab8c3<>+0(SB), Y9
-	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y9
-	VFMADD231PS  exptab8c4<>+0(SB), Y0, Y9
-	VFMADD213PS  Y7, Y0, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y0
+	VADDPS       Y7, Y0, Y0
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y0, Y9, Y10
 	VPERMPS      exptab8<>+0(SB), Y6, Y0
 	VPSLLD       $0x14, Y6, Y6
 	VPADDD       Y6, Y0, Y0
-	VFMADD213PS  Y0, Y9, Y0
+	VFMADD213PS  Y0, Y10, Y0
 	VANDPS       Y5, Y0, Y0
 	VCMPPS       $0x00, Y8, Y1, Y1
 	VANDPS       Y5, Y1, Y1
@@ -11047,9 +11333,10 @@ TEXT ·expSumTotalAVX512(SB), NOSPLIT, $0-72
 	VMOVUPS      ln2hi32<>+0(SB), Z3
 	VMOVUPS      ln2lo32<>+0(SB), Z4
 	VMOVUPS      exptab16<>+0(SB), Z5
-	VMOVUPS      exptab16c2<>+0(SB), Z6
-	VPXORD       Z7, Z7, Z7
+	VMOVUPS      exptau16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
 	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
 	MOVQ         DX, SI
 	SHRQ         $0x06, SI
 	JZ           rest
@@ -11060,82 +11347,94 @@ iter:
 	PREFETCHT0    64(CX)(BX*1)
 	PREFETCHT0    128(CX)(BX*1)
 	PREFETCHT0    192(CX)(BX*1)
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VMOVUPS       64(CX), Z11
-	VMOVUPS       64(CX), Z12
-	VMOVUPS       128(CX), Z13
-	VMOVUPS       128(CX), Z14
-	VMOVUPS       192(CX), Z15
-	VMOVUPS       192(CX), Z16
-	VCMPPS        $0x15, Z1, Z10, K1
-	VCMPPS        $0x15, Z1, Z12, K2
-	VCMPPS        $0x15, Z1, Z14, K3
-	VCMPPS        $0x15, Z1, Z16, K4
-	VFMADD132PS   Z2, Z0, Z9
-	VFMADD132PS   Z2, Z0, Z11
-	VFMADD132PS   Z2, Z0, Z13
-	VFMADD132PS   Z2, Z0, Z15
-	VSUBPS        Z0, Z9, Z17
-	VSUBPS        Z0, Z11, Z18
-	VSUBPS        Z0, Z13, Z19
-	VSUBPS        Z0, Z15, Z20
-	VFNMADD231PS  Z3, Z17, Z10
-	VFNMADD231PS  Z3, Z18, Z12
-	VFNMADD231PS  Z3, Z19, Z14
-	VFNMADD231PS  Z3, Z20, Z16
-	VFNMADD231PS  Z4, Z17, Z10
-	VFNMADD231PS  Z4, Z18, Z12
-	VFNMADD231PS  Z4, Z19, Z14
-	VFNMADD231PS  Z4, Z20, Z16
-	VMULPS        Z10, Z10, Z17
-	VMULPS        Z12, Z12, Z18
-	VMULPS        Z14, Z14, Z19
-	VMULPS        Z16, Z16, Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VFMADD213PS   Z6, Z10, Z21
-	VFMADD213PS   Z6, Z12, Z22
-	VFMADD213PS   Z6, Z14, Z23
-	VFMADD213PS   Z6, Z16, Z24
-	VFMADD213PS   Z10, Z17, Z21
-	VFMADD213PS   Z12, Z18, Z22
-	VFMADD213PS   Z14, Z19, Z23
-	VFMADD213PS   Z16, Z20, Z24
-	VPERMPS       Z5, Z9, Z10
-	VPERMPS       Z5, Z11, Z12
-	VPERMPS       Z5, Z13, Z14
-	VPERMPS       Z5, Z15, Z16
-	VPSLLD        $0x13, Z9, Z9
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPSLLD        $0x13, Z15, Z15
-	VPADDD        Z9, Z10, Z10
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VPADDD        Z15, Z16, Z16
-	VFMADD213PS.Z Z10, Z21, K1, Z10
-	VFMADD213PS.Z Z12, Z22, K2, Z12
-	VFMADD213PS.Z Z14, Z23, K3, Z14
-	VFMADD213PS.Z Z16, Z24, K4, Z16
-	VMOVUPS       Z10, (AX)
-	VMOVUPS       Z12, 64(AX)
-	VMOVUPS       Z14, 128(AX)
-	VMOVUPS       Z16, 192(AX)
-	VADDPS        Z10, Z12, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
-	VADDPS        Z14, Z16, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VMOVUPS       64(CX), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       128(CX), Z15
+	VMOVUPS       Z15, Z14
+	VMOVUPS       192(CX), Z17
+	VMOVUPS       Z17, Z16
+	VCMPPS        $0x15, Z1, Z11, K1
+	VCMPPS        $0x15, Z1, Z13, K2
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x15, Z1, Z17, K4
+	VFMADD132PS   Z2, Z0, Z10
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VFMADD132PS   Z2, Z0, Z16
+	VSUBPS        Z0, Z10, Z18
+	VSUBPS        Z0, Z12, Z19
+	VSUBPS        Z0, Z14, Z20
+	VSUBPS        Z0, Z16, Z21
+	VFNMADD231PS  Z3, Z18, Z11
+	VFNMADD231PS  Z3, Z19, Z13
+	VFNMADD231PS  Z3, Z20, Z15
+	VFNMADD231PS  Z3, Z21, Z17
+	VFNMADD231PS  Z4, Z18, Z11
+	VFNMADD231PS  Z4, Z19, Z13
+	VFNMADD231PS  Z4, Z20, Z15
+	VFNMADD231PS  Z4, Z21, Z17
+	VPERMPS       Z6, Z10, Z18
+	VADDPS        Z11, Z18, Z18
+	VPERMPS       Z6, Z12, Z19
+	VADDPS        Z13, Z19, Z19
+	VPERMPS       Z6, Z14, Z20
+	VADDPS        Z15, Z20, Z20
+	VPERMPS       Z6, Z16, Z21
+	VADDPS        Z17, Z21, Z21
+	VMULPS        Z11, Z11, Z22
+	VMULPS        Z13, Z13, Z23
+	VMULPS        Z15, Z15, Z24
+	VMULPS        Z17, Z17, Z25
+	VMOVUPS       exptab16c3<>+0(SB), Z26
+	VMOVUPS       exptab16c3<>+0(SB), Z27
+	VMOVUPS       exptab16c3<>+0(SB), Z28
+	VMOVUPS       exptab16c3<>+0(SB), Z29
+	VFMADD213PS   Z7, Z11, Z26
+	VFMADD213PS   Z7, Z13, Z27
+	VFMADD213PS   Z7, Z15, Z28
+	VFMADD213PS   Z7, Z17, Z29
+	VFMADD213PS   Z18, Z22, Z26
+	VFMADD213PS   Z19, Z23, Z27
+	VFMADD213PS   Z20, Z24, Z28
+	VFMADD213PS   Z21, Z25, Z29
+	VPERMPS       Z5, Z10, Z11
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z16, Z17
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPSLLD        $0x13, Z16, Z16
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VPADDD        Z16, Z17, Z17
+	VFMADD213PS.Z Z11, Z26, K1, Z11
+	VFMADD213PS.Z Z13, Z27, K2, Z13
+	VFMADD213PS.Z Z15, Z28, K3, Z15
+	VFMADD213PS.Z Z17, Z29, K4, Z17
+	VMOVUPS       Z11, (AX)
+	VMOVUPS       Z13, 64(AX)
+	VMOVUPS       Z15, 128(AX)
+	VMOVUPS       Z17, 192(AX)
+	VCVTPS2PD     (AX), Z10
+	VCVTPS2PD     32(AX), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     64(AX), Z10
+	VCVTPS2PD     96(AX), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     128(AX), Z10
+	VCVTPS2PD     160(AX), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     192(AX), Z10
+	VCVTPS2PD     224(AX), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          SI
@@ -11146,79 +11445,82 @@ rest:
 	JZ            sum
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (AX)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (AX)
+	VCVTPS2PD     (AX), Z10
+	VCVTPS2PD     32(AX), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (AX)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (AX)
+	VCVTPS2PD     (AX), Z10
+	VCVTPS2PD     32(AX), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (AX)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (AX)
+	VCVTPS2PD     (AX), Z10
+	VCVTPS2PD     32(AX), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
@@ -11228,32 +11530,34 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z9
 	VMOVUPS.Z     (CX), K1, Z10
-	VCMPPS        $0x15, Z1, Z10, K1, K2
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z0
-	VFNMADD231PS  Z3, Z0, Z10
-	VFNMADD231PS  Z4, Z0, Z10
-	VMULPS        Z10, Z10, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z10, Z1
-	VFMADD213PS   Z10, Z0, Z1
-	VPERMPS       Z5, Z9, Z0
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VMOVUPS.Z     (CX), K1, Z11
+	VCMPPS        $0x15, Z1, Z11, K1, K2
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z0
+	VFNMADD231PS  Z3, Z0, Z11
+	VFNMADD231PS  Z4, Z0, Z11
+	VPERMPS       Z6, Z10, Z0
+	VADDPS        Z11, Z0, Z0
+	VMULPS        Z11, Z11, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z7, Z11, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z5, Z10, Z0
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K2, Z0
 	VMOVUPS       Z0, K1, (AX)
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z1, Z7, Z7
-	VADDPD        Z0, Z8, Z8
+	VADDPD        Z1, Z8, Z8
+	VADDPD        Z0, Z9, Z9
 
 sum:
-	VADDPD        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPD        Y0, Y7, Y0
+	VADDPD        Z9, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
@@ -11279,6 +11583,24 @@ DATA exptab16<>+52(SB)/4, $0x3f78ccdf
 DATA exptab16<>+56(SB)/4, $0x3f7ac0c7
 DATA exptab16<>+60(SB)/4, $0x3f7d257d
 GLOBL exptab16<>(SB), RODATA|NOPTR, $64
+
+DATA exptau16<>+0(SB)/4, $0x00000000
+DATA exptau16<>+4(SB)/4, $0x3346cb6a
+DATA exptau16<>+8(SB)/4, $0xb24e0610
+DATA exptau16<>+12(SB)/4, $0x334b2482
+DATA exptau16<>+16(SB)/4, $0x33092801
+DATA exptau16<>+20(SB)/4, $0x331b85f2
+DATA exptau16<>+24(SB)/4, $0xb3051aa8
+DATA exptau16<>+28(SB)/4, $0xb2006c56
+DATA exptau16<>+32(SB)/4, $0x329302ae
+DATA exptau16<>+36(SB)/4, $0xb302e5a2
+DATA exptau16<>+40(SB)/4, $0x31b3d0e6
+DATA exptau16<>+44(SB)/4, $0x31d1daf2
+DATA exptau16<>+48(SB)/4, $0xb27ce182
+DATA exptau16<>+52(SB)/4, $0xb1b4b0da
+DATA exptau16<>+56(SB)/4, $0xb1d290be
+DATA exptau16<>+60(SB)/4, $0x31b0a147
+GLOBL exptau16<>(SB), RODATA|NOPTR, $64
 
 DATA exptab16c2<>+0(SB)/4, $0x3f0000a7
 DATA exptab16c2<>+4(SB)/4, $0x3f0000a7
@@ -11328,205 +11650,223 @@ TEXT ·expSumTotalNoCutAVX512(SB), NOSPLIT, $0-72
 	VMOVUPS      ln2hi32<>+0(SB), Z2
 	VMOVUPS      ln2lo32<>+0(SB), Z3
 	VMOVUPS      exptab16<>+0(SB), Z4
-	VMOVUPS      exptab16c2<>+0(SB), Z5
-	VPXORD       Z6, Z6, Z6
+	VMOVUPS      exptau16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
 	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
 	MOVQ         DX, SI
 	SHRQ         $0x06, SI
 	JZ           rest
 	ANDQ         $0x0000003f, DX
 
 iter:
-	PREFETCHT0    (CX)(BX*1)
-	PREFETCHT0    64(CX)(BX*1)
-	PREFETCHT0    128(CX)(BX*1)
-	PREFETCHT0    192(CX)(BX*1)
-	VMOVUPS       (CX), Z8
-	VMOVUPS       (CX), Z9
-	VMOVUPS       64(CX), Z10
-	VMOVUPS       64(CX), Z11
-	VMOVUPS       128(CX), Z12
-	VMOVUPS       128(CX), Z13
-	VMOVUPS       192(CX), Z14
-	VMOVUPS       192(CX), Z15
-	VFMADD132PS   Z1, Z0, Z8
-	VFMADD132PS   Z1, Z0, Z10
-	VFMADD132PS   Z1, Z0, Z12
-	VFMADD132PS   Z1, Z0, Z14
-	VSUBPS        Z0, Z8, Z16
-	VSUBPS        Z0, Z10, Z17
-	VSUBPS        Z0, Z12, Z18
-	VSUBPS        Z0, Z14, Z19
-	VFNMADD231PS  Z2, Z16, Z9
-	VFNMADD231PS  Z2, Z17, Z11
-	VFNMADD231PS  Z2, Z18, Z13
-	VFNMADD231PS  Z2, Z19, Z15
-	VFNMADD231PS  Z3, Z16, Z9
-	VFNMADD231PS  Z3, Z17, Z11
-	VFNMADD231PS  Z3, Z18, Z13
-	VFNMADD231PS  Z3, Z19, Z15
-	VMULPS        Z9, Z9, Z16
-	VMULPS        Z11, Z11, Z17
-	VMULPS        Z13, Z13, Z18
-	VMULPS        Z15, Z15, Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VFMADD213PS   Z5, Z9, Z20
-	VFMADD213PS   Z5, Z11, Z21
-	VFMADD213PS   Z5, Z13, Z22
-	VFMADD213PS   Z5, Z15, Z23
-	VFMADD213PS   Z9, Z16, Z20
-	VFMADD213PS   Z11, Z17, Z21
-	VFMADD213PS   Z13, Z18, Z22
-	VFMADD213PS   Z15, Z19, Z23
-	VPERMPS       Z4, Z8, Z9
-	VPERMPS       Z4, Z10, Z11
-	VPERMPS       Z4, Z12, Z13
-	VPERMPS       Z4, Z14, Z15
-	VPSLLD        $0x13, Z8, Z8
-	VPSLLD        $0x13, Z10, Z10
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPADDD        Z8, Z9, Z9
-	VPADDD        Z10, Z11, Z11
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VFMADD213PS   Z9, Z20, Z9
-	VFMADD213PS   Z11, Z21, Z11
-	VFMADD213PS   Z13, Z22, Z13
-	VFMADD213PS   Z15, Z23, Z15
-	VMOVUPS       Z9, (AX)
-	VMOVUPS       Z11, 64(AX)
-	VMOVUPS       Z13, 128(AX)
-	VMOVUPS       Z15, 192(AX)
-	VADDPS        Z9, Z11, Z8
-	VCVTPS2PD     Y8, Z9
-	VEXTRACTF64X4 $0x01, Z8, Y8
-	VCVTPS2PD     Y8, Z8
-	VADDPD        Z9, Z6, Z6
-	VADDPD        Z8, Z7, Z7
-	VADDPS        Z13, Z15, Z8
-	VCVTPS2PD     Y8, Z9
-	VEXTRACTF64X4 $0x01, Z8, Y8
-	VCVTPS2PD     Y8, Z8
-	VADDPD        Z9, Z6, Z6
-	VADDPD        Z8, Z7, Z7
-	ADDQ          $0x00000100, AX
-	ADDQ          $0x00000100, CX
-	DECQ          SI
-	JNZ           iter
+	PREFETCHT0   (CX)(BX*1)
+	PREFETCHT0   64(CX)(BX*1)
+	PREFETCHT0   128(CX)(BX*1)
+	PREFETCHT0   192(CX)(BX*1)
+	VMOVUPS      (CX), Z10
+	VMOVUPS      Z10, Z9
+	VMOVUPS      64(CX), Z12
+	VMOVUPS      Z12, Z11
+	VMOVUPS      128(CX), Z14
+	VMOVUPS      Z14, Z13
+	VMOVUPS      192(CX), Z16
+	VMOVUPS      Z16, Z15
+	VFMADD132PS  Z1, Z0, Z9
+	VFMADD132PS  Z1, Z0, Z11
+	VFMADD132PS  Z1, Z0, Z13
+	VFMADD132PS  Z1, Z0, Z15
+	VSUBPS       Z0, Z9, Z17
+	VSUBPS       Z0, Z11, Z18
+	VSUBPS       Z0, Z13, Z19
+	VSUBPS       Z0, Z15, Z20
+	VFNMADD231PS Z2, Z17, Z10
+	VFNMADD231PS Z2, Z18, Z12
+	VFNMADD231PS Z2, Z19, Z14
+	VFNMADD231PS Z2, Z20, Z16
+	VFNMADD231PS Z3, Z17, Z10
+	VFNMADD231PS Z3, Z18, Z12
+	VFNMADD231PS Z3, Z19, Z14
+	VFNMADD231PS Z3, Z20, Z16
+	VPERMPS      Z5, Z9, Z17
+	VADDPS       Z10, Z17, Z17
+	VPERMPS      Z5, Z11, Z18
+	VADDPS       Z12, Z18, Z18
+	VPERMPS      Z5, Z13, Z19
+	VADDPS       Z14, Z19, Z19
+	VPERMPS      Z5, Z15, Z20
+	VADDPS       Z16, Z20, Z20
+	VMULPS       Z10, Z10, Z21
+	VMULPS       Z12, Z12, Z22
+	VMULPS       Z14, Z14, Z23
+	VMULPS       Z16, Z16, Z24
+	VMOVUPS      exptab16c3<>+0(SB), Z25
+	VMOVUPS      exptab16c3<>+0(SB), Z26
+	VMOVUPS      exptab16c3<>+0(SB), Z27
+	VMOVUPS      exptab16c3<>+0(SB), Z28
+	VFMADD213PS  Z6, Z10, Z25
+	VFMADD213PS  Z6, Z12, Z26
+	VFMADD213PS  Z6, Z14, Z27
+	VFMADD213PS  Z6, Z16, Z28
+	VFMADD213PS  Z17, Z21, Z25
+	VFMADD213PS  Z18, Z22, Z26
+	VFMADD213PS  Z19, Z23, Z27
+	VFMADD213PS  Z20, Z24, Z28
+	VPERMPS      Z4, Z9, Z10
+	VPERMPS      Z4, Z11, Z12
+	VPERMPS      Z4, Z13, Z14
+	VPERMPS      Z4, Z15, Z16
+	VPSLLD       $0x13, Z9, Z9
+	VPSLLD       $0x13, Z11, Z11
+	VPSLLD       $0x13, Z13, Z13
+	VPSLLD       $0x13, Z15, Z15
+	VPADDD       Z9, Z10, Z10
+	VPADDD       Z11, Z12, Z12
+	VPADDD       Z13, Z14, Z14
+	VPADDD       Z15, Z16, Z16
+	VFMADD213PS  Z10, Z25, Z10
+	VFMADD213PS  Z12, Z26, Z12
+	VFMADD213PS  Z14, Z27, Z14
+	VFMADD213PS  Z16, Z28, Z16
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z12, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z16, 192(AX)
+	VCVTPS2PD    (AX), Z9
+	VCVTPS2PD    32(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    64(AX), Z9
+	VCVTPS2PD    96(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    128(AX), Z9
+	VCVTPS2PD    160(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    192(AX), Z9
+	VCVTPS2PD    224(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000100, CX
+	DECQ         SI
+	JNZ          iter
 
 rest:
-	TESTQ         DX, DX
-	JZ            sum
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z8
-	VMOVUPS       (CX), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (AX)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z8
-	VMOVUPS       (CX), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (AX)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z8
-	VMOVUPS       (CX), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (AX)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
+	TESTQ        DX, DX
+	JZ           sum
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (AX)
+	VCVTPS2PD    (AX), Z9
+	VCVTPS2PD    32(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (AX)
+	VCVTPS2PD    (AX), Z9
+	VCVTPS2PD    32(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
+	CMPQ         DX, $0x00000010
+	JB           tail
+	VMOVUPS      (CX), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (AX)
+	VCVTPS2PD    (AX), Z9
+	VCVTPS2PD    32(AX), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 
 tail:
 	TESTQ         DX, DX
 	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z8
 	VMOVUPS.Z     (CX), K1, Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z0
-	VFNMADD231PS  Z2, Z0, Z9
-	VFNMADD231PS  Z3, Z0, Z9
-	VMULPS        Z9, Z9, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z5, Z9, Z1
-	VFMADD213PS   Z9, Z0, Z1
-	VPERMPS       Z4, Z8, Z0
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VMOVUPS.Z     (CX), K1, Z10
+	VFMADD132PS   Z1, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z2, Z0, Z10
+	VFNMADD231PS  Z3, Z0, Z10
+	VPERMPS       Z5, Z9, Z0
+	VADDPS        Z10, Z0, Z0
+	VMULPS        Z10, Z10, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z6, Z10, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z4, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K1, Z0
 	VMOVUPS       Z0, K1, (AX)
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z1, Z6, Z6
-	VADDPD        Z0, Z7, Z7
+	VADDPD        Z1, Z7, Z7
+	VADDPD        Z0, Z8, Z8
 
 sum:
-	VADDPD        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y0
+	VADDPD        Z8, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
@@ -11546,87 +11886,104 @@ TEXT ·expSumTotalNoStoreAVX512(SB), NOSPLIT, $0-40
 	VMOVUPS      ln2hi32<>+0(SB), Z3
 	VMOVUPS      ln2lo32<>+0(SB), Z4
 	VMOVUPS      exptab16<>+0(SB), Z5
-	VMOVUPS      exptab16c2<>+0(SB), Z6
-	VPXORD       Z7, Z7, Z7
+	VMOVUPS      exptau16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
 	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
 	MOVQ         CX, DX
 	SHRQ         $0x06, DX
 	JZ           rest
 	ANDQ         $0x0000003f, CX
 
 iter:
-	VMOVUPS       (AX), Z9
-	VMOVUPS       (AX), Z10
-	VMOVUPS       64(AX), Z11
-	VMOVUPS       64(AX), Z12
-	VMOVUPS       128(AX), Z13
-	VMOVUPS       128(AX), Z14
-	VMOVUPS       192(AX), Z15
-	VMOVUPS       192(AX), Z16
-	VCMPPS        $0x15, Z1, Z10, K1
-	VCMPPS        $0x15, Z1, Z12, K2
-	VCMPPS        $0x15, Z1, Z14, K3
-	VCMPPS        $0x15, Z1, Z16, K4
-	VFMADD132PS   Z2, Z0, Z9
-	VFMADD132PS   Z2, Z0, Z11
-	VFMADD132PS   Z2, Z0, Z13
-	VFMADD132PS   Z2, Z0, Z15
-	VSUBPS        Z0, Z9, Z17
-	VSUBPS        Z0, Z11, Z18
-	VSUBPS        Z0, Z13, Z19
-	VSUBPS        Z0, Z15, Z20
-	VFNMADD231PS  Z3, Z17, Z10
-	VFNMADD231PS  Z3, Z18, Z12
-	VFNMADD231PS  Z3, Z19, Z14
-	VFNMADD231PS  Z3, Z20, Z16
-	VFNMADD231PS  Z4, Z17, Z10
-	VFNMADD231PS  Z4, Z18, Z12
-	VFNMADD231PS  Z4, Z19, Z14
-	VFNMADD231PS  Z4, Z20, Z16
-	VMULPS        Z10, Z10, Z17
-	VMULPS        Z12, Z12, Z18
-	VMULPS        Z14, Z14, Z19
-	VMULPS        Z16, Z16, Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VFMADD213PS   Z6, Z10, Z21
-	VFMADD213PS   Z6, Z12, Z22
-	VFMADD213PS   Z6, Z14, Z23
-	VFMADD213PS   Z6, Z16, Z24
-	VFMADD213PS   Z10, Z17, Z21
-	VFMADD213PS   Z12, Z18, Z22
-	VFMADD213PS   Z14, Z19, Z23
-	VFMADD213PS   Z16, Z20, Z24
-	VPERMPS       Z5, Z9, Z10
-	VPERMPS       Z5, Z11, Z12
-	VPERMPS       Z5, Z13, Z14
-	VPERMPS       Z5, Z15, Z16
-	VPSLLD        $0x13, Z9, Z9
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPSLLD        $0x13, Z15, Z15
-	VPADDD        Z9, Z10, Z10
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VPADDD        Z15, Z16, Z16
-	VFMADD213PS.Z Z10, Z21, K1, Z10
-	VFMADD213PS.Z Z12, Z22, K2, Z12
-	VFMADD213PS.Z Z14, Z23, K3, Z14
-	VFMADD213PS.Z Z16, Z24, K4, Z16
-	VADDPS        Z10, Z12, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
-	VADDPS        Z14, Z16, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
+	VMOVUPS       (AX), Z11
+	VMOVUPS       Z11, Z10
+	VMOVUPS       64(AX), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       128(AX), Z15
+	VMOVUPS       Z15, Z14
+	VMOVUPS       192(AX), Z17
+	VMOVUPS       Z17, Z16
+	VCMPPS        $0x15, Z1, Z11, K1
+	VCMPPS        $0x15, Z1, Z13, K2
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x15, Z1, Z17, K4
+	VFMADD132PS   Z2, Z0, Z10
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VFMADD132PS   Z2, Z0, Z16
+	VSUBPS        Z0, Z10, Z18
+	VSUBPS        Z0, Z12, Z19
+	VSUBPS        Z0, Z14, Z20
+	VSUBPS        Z0, Z16, Z21
+	VFNMADD231PS  Z3, Z18, Z11
+	VFNMADD231PS  Z3, Z19, Z13
+	VFNMADD231PS  Z3, Z20, Z15
+	VFNMADD231PS  Z3, Z21, Z17
+	VFNMADD231PS  Z4, Z18, Z11
+	VFNMADD231PS  Z4, Z19, Z13
+	VFNMADD231PS  Z4, Z20, Z15
+	VFNMADD231PS  Z4, Z21, Z17
+	VPERMPS       Z6, Z10, Z18
+	VADDPS        Z11, Z18, Z18
+	VPERMPS       Z6, Z12, Z19
+	VADDPS        Z13, Z19, Z19
+	VPERMPS       Z6, Z14, Z20
+	VADDPS        Z15, Z20, Z20
+	VPERMPS       Z6, Z16, Z21
+	VADDPS        Z17, Z21, Z21
+	VMULPS        Z11, Z11, Z22
+	VMULPS        Z13, Z13, Z23
+	VMULPS        Z15, Z15, Z24
+	VMULPS        Z17, Z17, Z25
+	VMOVUPS       exptab16c3<>+0(SB), Z26
+	VMOVUPS       exptab16c3<>+0(SB), Z27
+	VMOVUPS       exptab16c3<>+0(SB), Z28
+	VMOVUPS       exptab16c3<>+0(SB), Z29
+	VFMADD213PS   Z7, Z11, Z26
+	VFMADD213PS   Z7, Z13, Z27
+	VFMADD213PS   Z7, Z15, Z28
+	VFMADD213PS   Z7, Z17, Z29
+	VFMADD213PS   Z18, Z22, Z26
+	VFMADD213PS   Z19, Z23, Z27
+	VFMADD213PS   Z20, Z24, Z28
+	VFMADD213PS   Z21, Z25, Z29
+	VPERMPS       Z5, Z10, Z11
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z16, Z17
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPSLLD        $0x13, Z16, Z16
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VPADDD        Z16, Z17, Z17
+	VFMADD213PS.Z Z11, Z26, K1, Z11
+	VFMADD213PS.Z Z13, Z27, K2, Z13
+	VFMADD213PS.Z Z15, Z28, K3, Z15
+	VFMADD213PS.Z Z17, Z29, K4, Z17
+	VCVTPS2PD     Y11, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     Y13, Z10
+	VEXTRACTF64X4 $0x01, Z13, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     Y15, Z10
+	VEXTRACTF64X4 $0x01, Z15, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     Y17, Z10
+	VEXTRACTF64X4 $0x01, Z17, Y11
+	VCVTPS2PD     Y11, Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000100, AX
 	DECQ          DX
 	JNZ           iter
@@ -11636,74 +11993,80 @@ rest:
 	JZ            sum
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z9
-	VMOVUPS       (AX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (AX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VCVTPS2PD     Y11, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z9
-	VMOVUPS       (AX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (AX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VCVTPS2PD     Y11, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z9
-	VMOVUPS       (AX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (AX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VCVTPS2PD     Y11, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y11
+	VCVTPS2PD     Y11, Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, AX
 	SUBQ          $0x00000010, CX
 
@@ -11712,31 +12075,33 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), DX
 	KMOVW         (DX)(CX*2), K1
-	VMOVUPS.Z     (AX), K1, Z9
 	VMOVUPS.Z     (AX), K1, Z10
-	VCMPPS        $0x15, Z1, Z10, K1, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z0
-	VFNMADD231PS  Z3, Z0, Z10
-	VFNMADD231PS  Z4, Z0, Z10
-	VMULPS        Z10, Z10, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z10, Z1
-	VFMADD213PS   Z10, Z0, Z1
-	VPERMPS       Z5, Z9, Z0
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VMOVUPS.Z     (AX), K1, Z11
+	VCMPPS        $0x15, Z1, Z11, K1, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z0
+	VFNMADD231PS  Z3, Z0, Z11
+	VFNMADD231PS  Z4, Z0, Z11
+	VPERMPS       Z6, Z10, Z0
+	VADDPS        Z11, Z0, Z0
+	VMULPS        Z11, Z11, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z7, Z11, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z5, Z10, Z0
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K1, Z0
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z1, Z7, Z7
-	VADDPD        Z0, Z8, Z8
+	VADDPD        Z1, Z8, Z8
+	VADDPD        Z0, Z9, Z9
 
 sum:
-	VADDPD        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPD        Y0, Y7, Y0
+	VADDPD        Z9, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
@@ -11757,87 +12122,96 @@ TEXT ·expScaleAVX512(SB), NOSPLIT, $0-64
 	VMOVUPS      ln2hi32<>+0(SB), Z3
 	VMOVUPS      ln2lo32<>+0(SB), Z4
 	VMOVUPS      exptab16<>+0(SB), Z5
-	VMOVUPS      exptab16c2<>+0(SB), Z6
-	VBROADCASTSS rhi+56(FP), Z7
-	VBROADCASTSS rlo+60(FP), Z8
+	VMOVUPS      exptau16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
+	VBROADCASTSS rhi+56(FP), Z8
+	VBROADCASTSS rlo+60(FP), Z9
 	MOVQ         DX, BX
 	SHRQ         $0x06, BX
 	JZ           rest
 	ANDQ         $0x0000003f, DX
 
 iter:
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VMOVUPS       64(CX), Z11
-	VMOVUPS       64(CX), Z12
-	VMOVUPS       128(CX), Z13
-	VMOVUPS       128(CX), Z14
-	VMOVUPS       192(CX), Z15
-	VMOVUPS       192(CX), Z16
-	VCMPPS        $0x15, Z1, Z10, K1
-	VCMPPS        $0x15, Z1, Z12, K2
-	VCMPPS        $0x15, Z1, Z14, K3
-	VCMPPS        $0x15, Z1, Z16, K4
-	VFMADD132PS   Z2, Z0, Z9
-	VFMADD132PS   Z2, Z0, Z11
-	VFMADD132PS   Z2, Z0, Z13
-	VFMADD132PS   Z2, Z0, Z15
-	VSUBPS        Z0, Z9, Z17
-	VSUBPS        Z0, Z11, Z18
-	VSUBPS        Z0, Z13, Z19
-	VSUBPS        Z0, Z15, Z20
-	VFNMADD231PS  Z3, Z17, Z10
-	VFNMADD231PS  Z3, Z18, Z12
-	VFNMADD231PS  Z3, Z19, Z14
-	VFNMADD231PS  Z3, Z20, Z16
-	VFNMADD231PS  Z4, Z17, Z10
-	VFNMADD231PS  Z4, Z18, Z12
-	VFNMADD231PS  Z4, Z19, Z14
-	VFNMADD231PS  Z4, Z20, Z16
-	VMULPS        Z10, Z10, Z17
-	VMULPS        Z12, Z12, Z18
-	VMULPS        Z14, Z14, Z19
-	VMULPS        Z16, Z16, Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VFMADD213PS   Z6, Z10, Z21
-	VFMADD213PS   Z6, Z12, Z22
-	VFMADD213PS   Z6, Z14, Z23
-	VFMADD213PS   Z6, Z16, Z24
-	VFMADD213PS   Z10, Z17, Z21
-	VFMADD213PS   Z12, Z18, Z22
-	VFMADD213PS   Z14, Z19, Z23
-	VFMADD213PS   Z16, Z20, Z24
-	VPERMPS       Z5, Z9, Z10
-	VPERMPS       Z5, Z11, Z12
-	VPERMPS       Z5, Z13, Z14
-	VPERMPS       Z5, Z15, Z16
-	VPSLLD        $0x13, Z9, Z9
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPSLLD        $0x13, Z15, Z15
-	VPADDD        Z9, Z10, Z10
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VPADDD        Z15, Z16, Z16
-	VFMADD213PS.Z Z10, Z21, K1, Z10
-	VFMADD213PS.Z Z12, Z22, K2, Z12
-	VFMADD213PS.Z Z14, Z23, K3, Z14
-	VFMADD213PS.Z Z16, Z24, K4, Z16
-	VMULPS        Z8, Z10, Z9
-	VFMADD213PS   Z9, Z7, Z10
-	VMULPS        Z8, Z12, Z9
-	VFMADD213PS   Z9, Z7, Z12
-	VMULPS        Z8, Z14, Z9
-	VFMADD213PS   Z9, Z7, Z14
-	VMULPS        Z8, Z16, Z9
-	VFMADD213PS   Z9, Z7, Z16
-	VMOVUPS       Z10, (AX)
-	VMOVUPS       Z12, 64(AX)
-	VMOVUPS       Z14, 128(AX)
-	VMOVUPS       Z16, 192(AX)
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VMOVUPS       64(CX), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       128(CX), Z15
+	VMOVUPS       Z15, Z14
+	VMOVUPS       192(CX), Z17
+	VMOVUPS       Z17, Z16
+	VCMPPS        $0x15, Z1, Z11, K1
+	VCMPPS        $0x15, Z1, Z13, K2
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x15, Z1, Z17, K4
+	VFMADD132PS   Z2, Z0, Z10
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VFMADD132PS   Z2, Z0, Z16
+	VSUBPS        Z0, Z10, Z18
+	VSUBPS        Z0, Z12, Z19
+	VSUBPS        Z0, Z14, Z20
+	VSUBPS        Z0, Z16, Z21
+	VFNMADD231PS  Z3, Z18, Z11
+	VFNMADD231PS  Z3, Z19, Z13
+	VFNMADD231PS  Z3, Z20, Z15
+	VFNMADD231PS  Z3, Z21, Z17
+	VFNMADD231PS  Z4, Z18, Z11
+	VFNMADD231PS  Z4, Z19, Z13
+	VFNMADD231PS  Z4, Z20, Z15
+	VFNMADD231PS  Z4, Z21, Z17
+	VPERMPS       Z6, Z10, Z18
+	VADDPS        Z11, Z18, Z18
+	VPERMPS       Z6, Z12, Z19
+	VADDPS        Z13, Z19, Z19
+	VPERMPS       Z6, Z14, Z20
+	VADDPS        Z15, Z20, Z20
+	VPERMPS       Z6, Z16, Z21
+	VADDPS        Z17, Z21, Z21
+	VMULPS        Z11, Z11, Z22
+	VMULPS        Z13, Z13, Z23
+	VMULPS        Z15, Z15, Z24
+	VMULPS        Z17, Z17, Z25
+	VMOVUPS       exptab16c3<>+0(SB), Z26
+	VMOVUPS       exptab16c3<>+0(SB), Z27
+	VMOVUPS       exptab16c3<>+0(SB), Z28
+	VMOVUPS       exptab16c3<>+0(SB), Z29
+	VFMADD213PS   Z7, Z11, Z26
+	VFMADD213PS   Z7, Z13, Z27
+	VFMADD213PS   Z7, Z15, Z28
+	VFMADD213PS   Z7, Z17, Z29
+	VFMADD213PS   Z18, Z22, Z26
+	VFMADD213PS   Z19, Z23, Z27
+	VFMADD213PS   Z20, Z24, Z28
+	VFMADD213PS   Z21, Z25, Z29
+	VPERMPS       Z5, Z10, Z11
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z16, Z17
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPSLLD        $0x13, Z16, Z16
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VPADDD        Z16, Z17, Z17
+	VFMADD213PS.Z Z11, Z26, K1, Z11
+	VFMADD213PS.Z Z13, Z27, K2, Z13
+	VFMADD213PS.Z Z15, Z28, K3, Z15
+	VFMADD213PS.Z Z17, Z29, K4, Z17
+	VMULPS        Z9, Z11, Z10
+	VFMADD213PS   Z10, Z8, Z11
+	VMULPS        Z9, Z13, Z10
+	VFMADD213PS   Z10, Z8, Z13
+	VMULPS        Z9, Z15, Z10
+	VFMADD213PS   Z10, Z8, Z15
+	VMULPS        Z9, Z17, Z10
+	VFMADD213PS   Z10, Z8, Z17
+	VMOVUPS       Z11, (AX)
+	VMOVUPS       Z13, 64(AX)
+	VMOVUPS       Z15, 128(AX)
+	VMOVUPS       Z17, 192(AX)
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          BX
@@ -11848,70 +12222,76 @@ rest:
 	JZ            sum
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMULPS        Z8, Z10, Z9
-	VFMADD213PS   Z9, Z7, Z10
-	VMOVUPS       Z10, (AX)
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMULPS        Z9, Z11, Z10
+	VFMADD213PS   Z10, Z8, Z11
+	VMOVUPS       Z11, (AX)
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMULPS        Z8, Z10, Z9
-	VFMADD213PS   Z9, Z7, Z10
-	VMOVUPS       Z10, (AX)
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMULPS        Z9, Z11, Z10
+	VFMADD213PS   Z10, Z8, Z11
+	VMOVUPS       Z11, (AX)
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z9
-	VMOVUPS       (CX), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMULPS        Z8, Z10, Z9
-	VFMADD213PS   Z9, Z7, Z10
-	VMOVUPS       Z10, (AX)
+	VMOVUPS       (CX), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMULPS        Z9, Z11, Z10
+	VFMADD213PS   Z10, Z8, Z11
+	VMOVUPS       Z11, (AX)
 	ADDQ          $0x00000040, AX
 	ADDQ          $0x00000040, CX
 	SUBQ          $0x00000010, DX
@@ -11921,23 +12301,25 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), BX
 	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z9
 	VMOVUPS.Z     (CX), K1, Z10
-	VCMPPS        $0x15, Z1, Z10, K1, K2
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z0
-	VFNMADD231PS  Z3, Z0, Z10
-	VFNMADD231PS  Z4, Z0, Z10
-	VMULPS        Z10, Z10, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z10, Z1
-	VFMADD213PS   Z10, Z0, Z1
-	VPERMPS       Z5, Z9, Z0
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K2, Z0
-	VMULPS        Z8, Z0, Z1
-	VFMADD213PS   Z1, Z7, Z0
+	VMOVUPS.Z     (CX), K1, Z11
+	VCMPPS        $0x15, Z1, Z11, K1, K2
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z0
+	VFNMADD231PS  Z3, Z0, Z11
+	VFNMADD231PS  Z4, Z0, Z11
+	VPERMPS       Z6, Z10, Z0
+	VADDPS        Z11, Z0, Z0
+	VMULPS        Z11, Z11, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z7, Z11, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z5, Z10, Z0
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K2, Z0
+	VMULPS        Z9, Z0, Z1
+	VFMADD213PS   Z1, Z8, Z0
 	VMOVUPS       Z0, K1, (AX)
 
 sum:
@@ -11956,110 +12338,127 @@ TEXT ·expSumOnesAVX512(SB), NOSPLIT, $0-80
 	VMOVUPS      ln2hi32<>+0(SB), Z3
 	VMOVUPS      ln2lo32<>+0(SB), Z4
 	VMOVUPS      exptab16<>+0(SB), Z5
-	VMOVUPS      exptab16c2<>+0(SB), Z6
-	VBROADCASTSS m+56(FP), Z7
-	VPXORD       Z8, Z8, Z8
-	VMOVUPS      onei32<>+0(SB), Z9
-	VPXORD       Z10, Z10, Z10
+	VMOVUPS      exptau16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
+	VBROADCASTSS m+56(FP), Z8
+	VPXORD       Z9, Z9, Z9
+	VMOVUPS      onei32<>+0(SB), Z10
 	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
 	MOVQ         DX, BX
 	SHRQ         $0x06, BX
 	JZ           rest
 	ANDQ         $0x0000003f, DX
 
 iter:
-	VMOVUPS       (CX), Z12
-	VMOVUPS       (CX), Z13
-	VMOVUPS       64(CX), Z14
-	VMOVUPS       64(CX), Z15
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K3
-	VCMPPS        $0x15, Z1, Z15, K4
-	VCMPPS        $0x00, Z7, Z15, K5
-	VCMPPS        $0x04, Z7, Z15, K4, K6
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
-	VSUBPS        Z0, Z12, Z16
-	VSUBPS        Z0, Z14, Z17
-	VFNMADD231PS  Z3, Z16, Z13
-	VFNMADD231PS  Z3, Z17, Z15
-	VFNMADD231PS  Z4, Z16, Z13
-	VFNMADD231PS  Z4, Z17, Z15
-	VMULPS        Z13, Z13, Z16
-	VMULPS        Z15, Z15, Z17
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VFMADD213PS   Z6, Z13, Z20
-	VFMADD213PS   Z6, Z15, Z21
-	VFMADD213PS   Z13, Z16, Z20
-	VFMADD213PS   Z15, Z17, Z21
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VFMADD213PS.Z Z13, Z20, K1, Z13
-	VFMADD213PS.Z Z15, Z21, K4, Z15
-	VPADDD        Z9, Z8, K2, Z8
-	VMOVUPS.Z     Z13, K3, Z12
-	VPADDD        Z9, Z8, K5, Z8
-	VMOVUPS.Z     Z15, K6, Z14
-	VMOVUPS       Z13, (AX)
-	VMOVUPS       Z15, 64(AX)
-	VADDPS        Z12, Z14, Z12
-	VCVTPS2PD     Y12, Z13
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z13, Z10, Z10
-	VADDPD        Z12, Z11, Z11
-	VMOVUPS       128(CX), Z12
-	VMOVUPS       128(CX), Z13
-	VMOVUPS       192(CX), Z14
-	VMOVUPS       192(CX), Z15
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K3
-	VCMPPS        $0x15, Z1, Z15, K4
-	VCMPPS        $0x00, Z7, Z15, K5
-	VCMPPS        $0x04, Z7, Z15, K4, K6
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
-	VSUBPS        Z0, Z12, Z16
-	VSUBPS        Z0, Z14, Z17
-	VFNMADD231PS  Z3, Z16, Z13
-	VFNMADD231PS  Z3, Z17, Z15
-	VFNMADD231PS  Z4, Z16, Z13
-	VFNMADD231PS  Z4, Z17, Z15
-	VMULPS        Z13, Z13, Z16
-	VMULPS        Z15, Z15, Z17
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VFMADD213PS   Z6, Z13, Z20
-	VFMADD213PS   Z6, Z15, Z21
-	VFMADD213PS   Z13, Z16, Z20
-	VFMADD213PS   Z15, Z17, Z21
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VFMADD213PS.Z Z13, Z20, K1, Z13
-	VFMADD213PS.Z Z15, Z21, K4, Z15
-	VPADDD        Z9, Z8, K2, Z8
-	VMOVUPS.Z     Z13, K3, Z12
-	VPADDD        Z9, Z8, K5, Z8
-	VMOVUPS.Z     Z15, K6, Z14
-	VMOVUPS       Z13, 128(AX)
-	VMOVUPS       Z15, 192(AX)
-	VADDPS        Z12, Z14, Z12
-	VCVTPS2PD     Y12, Z13
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z13, Z10, Z10
-	VADDPD        Z12, Z11, Z11
+	VMOVUPS       (CX), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       64(CX), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VCMPPS        $0x00, Z8, Z16, K5
+	VCMPPS        $0x04, Z8, Z16, K4, K6
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VPADDD        Z10, Z9, K5, Z9
+	VMOVUPS.Z     Z16, K6, Z15
+	VMOVUPS       Z14, (AX)
+	VMOVUPS       Z16, 64(AX)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	VCVTPS2PD     Y15, Z13
+	VEXTRACTF64X4 $0x01, Z15, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VMOVUPS       128(CX), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       192(CX), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VCMPPS        $0x00, Z8, Z16, K5
+	VCMPPS        $0x04, Z8, Z16, K4, K6
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VPADDD        Z10, Z9, K5, Z9
+	VMOVUPS.Z     Z16, K6, Z15
+	VMOVUPS       Z14, 128(AX)
+	VMOVUPS       Z16, 192(AX)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	VCVTPS2PD     Y15, Z13
+	VEXTRACTF64X4 $0x01, Z15, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
 	ADDQ          $0x00000100, AX
 	ADDQ          $0x00000100, CX
 	DECQ          BX
@@ -12070,25 +12469,588 @@ rest:
 	JZ            sum
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
+	VMOVUPS       (CX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (AX)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (AX)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (AX)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, AX
+	ADDQ          $0x00000040, CX
+	SUBQ          $0x00000010, DX
+
+tail:
+	TESTQ         DX, DX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), BX
+	KMOVW         (BX)(DX*2), K1
+	VMOVUPS.Z     (CX), K1, Z13
+	VMOVUPS.Z     (CX), K1, Z14
+	VCMPPS        $0x15, Z1, Z14, K1, K2
+	VCMPPS        $0x00, Z8, Z14, K1, K3
+	VCMPPS        $0x04, Z8, Z14, K2, K4
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z0
+	VFNMADD231PS  Z3, Z0, Z14
+	VFNMADD231PS  Z4, Z0, Z14
+	VPERMPS       Z6, Z13, Z0
+	VADDPS        Z14, Z0, Z0
+	VMULPS        Z14, Z14, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z7, Z14, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z5, Z13, Z0
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K2, Z0
+	VPADDD        Z10, Z9, K3, Z9
+	VMOVUPS.Z     Z0, K4, Z1
+	VMOVUPS       Z0, K1, (AX)
+	VCVTPS2PD     Y1, Z0
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+sum:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z9, Y19
+	VPADDD        Z9, Z19, Z19
+	VEXTRACTI32X4 $0x01, Z19, X20
+	VPADDD        Z19, Z20, Z20
+	VPSHUFD       $0x0e, Z20, Z0
+	VPADDD        Z0, Z20, Z20
+	VPSHUFD       $0x01, Z20, Z0
+	VPADDD        Z0, Z20, Z20
+	VMOVD         X20, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+64(FP)
+	MOVQ          AX, ones+72(FP)
+	RET
+
+// func expSumOnesNoStoreAVX512(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesNoStoreAVX512(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS c+24(FP), Z0
+	VBROADCASTSS t+28(FP), Z1
+	VMOVUPS      log2e32<>+0(SB), Z2
+	VMOVUPS      ln2hi32<>+0(SB), Z3
+	VMOVUPS      ln2lo32<>+0(SB), Z4
+	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      exptau16<>+0(SB), Z6
+	VMOVUPS      exptab16c2<>+0(SB), Z7
+	VBROADCASTSS m+32(FP), Z8
+	VPXORD       Z9, Z9, Z9
+	VMOVUPS      onei32<>+0(SB), Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	MOVQ         CX, DX
+	SHRQ         $0x06, DX
+	JZ           rest
+	ANDQ         $0x0000003f, CX
+
+iter:
+	VMOVUPS       (AX), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       64(AX), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VCMPPS        $0x15, Z1, Z16, K3
+	VCMPPS        $0x00, Z8, Z16, K4
+	VCMPPS        $0x04, Z8, Z16, K3, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K3, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VPADDD        Z10, Z9, K4, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VCVTPS2PD     Y16, Z13
+	VEXTRACTF64X4 $0x01, Z16, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VMOVUPS       128(AX), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       192(AX), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VCMPPS        $0x15, Z1, Z16, K3
+	VCMPPS        $0x00, Z8, Z16, K4
+	VCMPPS        $0x04, Z8, Z16, K3, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K3, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VPADDD        Z10, Z9, K4, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VCVTPS2PD     Y16, Z13
+	VEXTRACTF64X4 $0x01, Z16, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000100, AX
+	DECQ          DX
+	JNZ           iter
+
+rest:
+	TESTQ         CX, CX
+	JZ            sum
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+	CMPQ          CX, $0x00000010
+	JB            tail
+	VMOVUPS       (AX), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, AX
+	SUBQ          $0x00000010, CX
+
+tail:
+	TESTQ         CX, CX
+	JZ            sum
+	LEAQ          tailk<>+0(SB), DX
+	KMOVW         (DX)(CX*2), K1
+	VMOVUPS.Z     (AX), K1, Z13
+	VMOVUPS.Z     (AX), K1, Z14
+	VCMPPS        $0x15, Z1, Z14, K1, K2
+	VCMPPS        $0x00, Z8, Z14, K1, K1
+	VCMPPS        $0x04, Z8, Z14, K2, K2
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z0
+	VFNMADD231PS  Z3, Z0, Z14
+	VFNMADD231PS  Z4, Z0, Z14
+	VPERMPS       Z6, Z13, Z0
+	VADDPS        Z14, Z0, Z0
+	VMULPS        Z14, Z14, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z7, Z14, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z5, Z13, Z0
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z0, Z0
+	VFMADD213PS.Z Z0, Z2, K2, Z0
+	VPADDD        Z10, Z9, K1, Z9
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z11, Z11
+	VADDPD        Z0, Z12, Z12
+
+sum:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPD        Y0, Y11, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X1
+	VPERMILPD     $0x01, X1, X0
+	VADDSD        X0, X1, X1
+	VEXTRACTI64X4 $0x01, Z9, Y19
+	VPADDD        Z9, Z19, Z19
+	VEXTRACTI32X4 $0x01, Z19, X20
+	VPADDD        Z19, Z20, Z20
+	VPSHUFD       $0x0e, Z20, Z0
+	VPADDD        Z0, Z20, Z20
+	VPSHUFD       $0x01, Z20, Z0
+	VPADDD        Z0, Z20, Z20
+	VMOVD         X20, AX
+	MOVLQSX       AX, AX
+	VZEROUPPER
+	MOVSD         X1, rest+40(FP)
+	MOVQ          AX, ones+48(FP)
+	RET
+
+// func expSumOnesNoCutAVX512(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·expSumOnesNoCutAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS c+48(FP), Z0
+	VMOVUPS      log2e32<>+0(SB), Z1
+	VMOVUPS      ln2hi32<>+0(SB), Z2
+	VMOVUPS      ln2lo32<>+0(SB), Z3
+	VMOVUPS      exptab16<>+0(SB), Z4
+	VMOVUPS      exptau16<>+0(SB), Z5
+	VMOVUPS      exptab16c2<>+0(SB), Z6
+	VBROADCASTSS m+52(FP), Z7
+	VPXORD       Z8, Z8, Z8
+	VMOVUPS      onei32<>+0(SB), Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	MOVQ         DX, BX
+	SHRQ         $0x06, BX
+	JZ           rest
+	ANDQ         $0x0000003f, DX
+
+iter:
 	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K3
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VMOVUPS       64(CX), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VPADDD        Z9, Z8, K3, Z8
+	VMOVUPS.Z     Z15, K4, Z14
+	VMOVUPS       Z13, (AX)
+	VMOVUPS       Z15, 64(AX)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VCVTPS2PD     Y14, Z12
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VMOVUPS       128(CX), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       192(CX), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VPADDD        Z9, Z8, K3, Z8
+	VMOVUPS.Z     Z15, K4, Z14
+	VMOVUPS       Z13, 128(AX)
+	VMOVUPS       Z15, 192(AX)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VCVTPS2PD     Y14, Z12
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x00000100, CX
+	DECQ          BX
+	JNZ           iter
+
+rest:
+	TESTQ         DX, DX
+	JZ            sum
+	CMPQ          DX, $0x00000010
+	JB            tail
+	VMOVUPS       (CX), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
-	VMOVUPS.Z     Z13, K3, Z12
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
 	VMOVUPS       Z13, (AX)
 	VCVTPS2PD     Y12, Z13
 	VEXTRACTF64X4 $0x01, Z12, Y12
@@ -12100,25 +13062,26 @@ rest:
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
 	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K3
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
-	VMOVUPS.Z     Z13, K3, Z12
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
 	VMOVUPS       Z13, (AX)
 	VCVTPS2PD     Y12, Z13
 	VEXTRACTF64X4 $0x01, Z12, Y12
@@ -12130,25 +13093,26 @@ rest:
 	SUBQ          $0x00000010, DX
 	CMPQ          DX, $0x00000010
 	JB            tail
-	VMOVUPS       (CX), Z12
 	VMOVUPS       (CX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K3
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
-	VMOVUPS.Z     Z13, K3, Z12
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
 	VMOVUPS       Z13, (AX)
 	VCVTPS2PD     Y12, Z13
 	VEXTRACTF64X4 $0x01, Z12, Y12
@@ -12166,23 +13130,24 @@ tail:
 	KMOVW         (BX)(DX*2), K1
 	VMOVUPS.Z     (CX), K1, Z12
 	VMOVUPS.Z     (CX), K1, Z13
-	VCMPPS        $0x15, Z1, Z13, K1, K2
-	VCMPPS        $0x00, Z7, Z13, K1, K3
-	VCMPPS        $0x04, Z7, Z13, K2, K4
-	VFMADD132PS   Z2, Z0, Z12
+	VCMPPS        $0x00, Z7, Z13, K1, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z2, Z0, Z13
 	VFNMADD231PS  Z3, Z0, Z13
-	VFNMADD231PS  Z4, Z0, Z13
-	VMULPS        Z13, Z13, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z13, Z1
-	VFMADD213PS   Z13, Z0, Z1
 	VPERMPS       Z5, Z12, Z0
+	VADDPS        Z13, Z0, Z0
+	VMULPS        Z13, Z13, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z6, Z13, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z4, Z12, Z0
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K2, Z0
-	VPADDD        Z9, Z8, K3, Z8
-	VMOVUPS.Z     Z0, K4, Z1
+	VFMADD213PS.Z Z0, Z2, K1, Z0
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z0, K3, Z1
 	VMOVUPS       Z0, K1, (AX)
 	VCVTPS2PD     Y1, Z0
 	VEXTRACTF64X4 $0x01, Z1, Y1
@@ -12209,23 +13174,23 @@ sum:
 	VMOVD         X19, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
-	MOVSD         X1, rest+64(FP)
-	MOVQ          AX, ones+72(FP)
+	MOVSD         X1, rest+56(FP)
+	MOVQ          AX, ones+64(FP)
 	RET
 
-// func expSumOnesNoStoreAVX512(x []float32, c float32, t float32, m float32) (rest float64, ones int)
+// func expSumOnesNoCutNoStoreAVX512(x []float32, c float32, m float32) (rest float64, ones int)
 // Requires: AVX, AVX512F, SSE2
-TEXT ·expSumOnesNoStoreAVX512(SB), NOSPLIT, $0-56
+TEXT ·expSumOnesNoCutNoStoreAVX512(SB), NOSPLIT, $0-48
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS c+24(FP), Z0
-	VBROADCASTSS t+28(FP), Z1
-	VMOVUPS      log2e32<>+0(SB), Z2
-	VMOVUPS      ln2hi32<>+0(SB), Z3
-	VMOVUPS      ln2lo32<>+0(SB), Z4
-	VMOVUPS      exptab16<>+0(SB), Z5
+	VMOVUPS      log2e32<>+0(SB), Z1
+	VMOVUPS      ln2hi32<>+0(SB), Z2
+	VMOVUPS      ln2lo32<>+0(SB), Z3
+	VMOVUPS      exptab16<>+0(SB), Z4
+	VMOVUPS      exptau16<>+0(SB), Z5
 	VMOVUPS      exptab16c2<>+0(SB), Z6
-	VBROADCASTSS m+32(FP), Z7
+	VBROADCASTSS m+28(FP), Z7
 	VPXORD       Z8, Z8, Z8
 	VMOVUPS      onei32<>+0(SB), Z9
 	VPXORD       Z10, Z10, Z10
@@ -12236,90 +13201,102 @@ TEXT ·expSumOnesNoStoreAVX512(SB), NOSPLIT, $0-56
 	ANDQ         $0x0000003f, CX
 
 iter:
-	VMOVUPS       (AX), Z12
 	VMOVUPS       (AX), Z13
-	VMOVUPS       64(AX), Z14
+	VMOVUPS       Z13, Z12
 	VMOVUPS       64(AX), Z15
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K1
-	VCMPPS        $0x15, Z1, Z15, K3
-	VCMPPS        $0x00, Z7, Z15, K4
-	VCMPPS        $0x04, Z7, Z15, K3, K3
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
 	VSUBPS        Z0, Z12, Z16
 	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
 	VFNMADD231PS  Z3, Z16, Z13
 	VFNMADD231PS  Z3, Z17, Z15
-	VFNMADD231PS  Z4, Z16, Z13
-	VFNMADD231PS  Z4, Z17, Z15
-	VMULPS        Z13, Z13, Z16
-	VMULPS        Z15, Z15, Z17
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VFMADD213PS   Z6, Z13, Z20
-	VFMADD213PS   Z6, Z15, Z21
-	VFMADD213PS   Z13, Z16, Z20
-	VFMADD213PS   Z15, Z17, Z21
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
 	VPSLLD        $0x13, Z12, Z12
 	VPSLLD        $0x13, Z14, Z14
 	VPADDD        Z12, Z13, Z13
 	VPADDD        Z14, Z15, Z15
-	VFMADD213PS.Z Z13, Z20, K1, Z13
-	VFMADD213PS.Z Z15, Z21, K3, Z15
-	VPADDD        Z9, Z8, K2, Z8
-	VPADDD        Z9, Z8, K4, Z8
-	VADDPS        Z13, Z15, Z12
-	VCVTPS2PD     Y12, Z13
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z13, Z10, Z10
-	VADDPD        Z12, Z11, Z11
-	VMOVUPS       128(AX), Z12
+	VFMADD213PS.Z Z13, Z22, K2, Z13
+	VFMADD213PS.Z Z15, Z23, K4, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VPADDD        Z9, Z8, K3, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VCVTPS2PD     Y15, Z12
+	VEXTRACTF64X4 $0x01, Z15, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	VMOVUPS       128(AX), Z13
-	VMOVUPS       192(AX), Z14
+	VMOVUPS       Z13, Z12
 	VMOVUPS       192(AX), Z15
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K1
-	VCMPPS        $0x15, Z1, Z15, K3
-	VCMPPS        $0x00, Z7, Z15, K4
-	VCMPPS        $0x04, Z7, Z15, K3, K3
-	VFMADD132PS   Z2, Z0, Z12
-	VFMADD132PS   Z2, Z0, Z14
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
 	VSUBPS        Z0, Z12, Z16
 	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
 	VFNMADD231PS  Z3, Z16, Z13
 	VFNMADD231PS  Z3, Z17, Z15
-	VFNMADD231PS  Z4, Z16, Z13
-	VFNMADD231PS  Z4, Z17, Z15
-	VMULPS        Z13, Z13, Z16
-	VMULPS        Z15, Z15, Z17
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VFMADD213PS   Z6, Z13, Z20
-	VFMADD213PS   Z6, Z15, Z21
-	VFMADD213PS   Z13, Z16, Z20
-	VFMADD213PS   Z15, Z17, Z21
-	VPERMPS       Z5, Z12, Z13
-	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
 	VPSLLD        $0x13, Z12, Z12
 	VPSLLD        $0x13, Z14, Z14
 	VPADDD        Z12, Z13, Z13
 	VPADDD        Z14, Z15, Z15
-	VFMADD213PS.Z Z13, Z20, K1, Z13
-	VFMADD213PS.Z Z15, Z21, K3, Z15
-	VPADDD        Z9, Z8, K2, Z8
-	VPADDD        Z9, Z8, K4, Z8
-	VADDPS        Z13, Z15, Z12
-	VCVTPS2PD     Y12, Z13
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z13, Z10, Z10
-	VADDPD        Z12, Z11, Z11
+	VFMADD213PS.Z Z13, Z22, K2, Z13
+	VFMADD213PS.Z Z15, Z23, K4, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VPADDD        Z9, Z8, K3, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VCVTPS2PD     Y15, Z12
+	VEXTRACTF64X4 $0x01, Z15, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000100, AX
 	DECQ          DX
 	JNZ           iter
@@ -12329,24 +13306,25 @@ rest:
 	JZ            sum
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
 	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K1
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
 	VCVTPS2PD     Y13, Z12
 	VEXTRACTF64X4 $0x01, Z13, Y13
 	VCVTPS2PD     Y13, Z13
@@ -12356,24 +13334,25 @@ rest:
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
 	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K1
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
 	VCVTPS2PD     Y13, Z12
 	VEXTRACTF64X4 $0x01, Z13, Y13
 	VCVTPS2PD     Y13, Z13
@@ -12383,24 +13362,25 @@ rest:
 	SUBQ          $0x00000010, CX
 	CMPQ          CX, $0x00000010
 	JB            tail
-	VMOVUPS       (AX), Z12
 	VMOVUPS       (AX), Z13
-	VCMPPS        $0x15, Z1, Z13, K1
-	VCMPPS        $0x00, Z7, Z13, K2
-	VCMPPS        $0x04, Z7, Z13, K1, K1
-	VFMADD132PS   Z2, Z0, Z12
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
 	VFNMADD231PS  Z3, Z14, Z13
-	VFNMADD231PS  Z4, Z14, Z13
-	VMULPS        Z13, Z13, Z14
-	VMOVUPS       exptab16c3<>+0(SB), Z15
-	VFMADD213PS   Z6, Z13, Z15
-	VFMADD213PS   Z13, Z14, Z15
-	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z13, Z13
-	VFMADD213PS.Z Z13, Z15, K1, Z13
-	VPADDD        Z9, Z8, K2, Z8
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
 	VCVTPS2PD     Y13, Z12
 	VEXTRACTF64X4 $0x01, Z13, Y13
 	VCVTPS2PD     Y13, Z13
@@ -12416,22 +13396,23 @@ tail:
 	KMOVW         (DX)(CX*2), K1
 	VMOVUPS.Z     (AX), K1, Z12
 	VMOVUPS.Z     (AX), K1, Z13
-	VCMPPS        $0x15, Z1, Z13, K1, K2
-	VCMPPS        $0x00, Z7, Z13, K1, K1
-	VCMPPS        $0x04, Z7, Z13, K2, K2
-	VFMADD132PS   Z2, Z0, Z12
+	VCMPPS        $0x00, Z7, Z13, K1, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VFMADD132PS   Z1, Z0, Z12
 	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z2, Z0, Z13
 	VFNMADD231PS  Z3, Z0, Z13
-	VFNMADD231PS  Z4, Z0, Z13
-	VMULPS        Z13, Z13, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z13, Z1
-	VFMADD213PS   Z13, Z0, Z1
 	VPERMPS       Z5, Z12, Z0
+	VADDPS        Z13, Z0, Z0
+	VMULPS        Z13, Z13, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z2
+	VFMADD213PS   Z6, Z13, Z2
+	VFMADD213PS   Z0, Z1, Z2
+	VPERMPS       Z4, Z12, Z0
 	VPSLLD        $0x13, Z12, Z12
 	VPADDD        Z12, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K2, Z0
-	VPADDD        Z9, Z8, K1, Z8
+	VFMADD213PS.Z Z0, Z2, K1, Z0
+	VPADDD        Z9, Z8, K2, Z8
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
@@ -12455,505 +13436,6 @@ sum:
 	VPSHUFD       $0x01, Z19, Z0
 	VPADDD        Z0, Z19, Z19
 	VMOVD         X19, AX
-	MOVLQSX       AX, AX
-	VZEROUPPER
-	MOVSD         X1, rest+40(FP)
-	MOVQ          AX, ones+48(FP)
-	RET
-
-// func expSumOnesNoCutAVX512(dst []float32, x []float32, c float32, m float32) (rest float64, ones int)
-// Requires: AVX, AVX512F, SSE2
-TEXT ·expSumOnesNoCutAVX512(SB), NOSPLIT, $0-72
-	MOVQ         dst_base+0(FP), AX
-	MOVQ         x_base+24(FP), CX
-	MOVQ         x_len+32(FP), DX
-	VBROADCASTSS c+48(FP), Z0
-	VMOVUPS      log2e32<>+0(SB), Z1
-	VMOVUPS      ln2hi32<>+0(SB), Z2
-	VMOVUPS      ln2lo32<>+0(SB), Z3
-	VMOVUPS      exptab16<>+0(SB), Z4
-	VMOVUPS      exptab16c2<>+0(SB), Z5
-	VBROADCASTSS m+52(FP), Z6
-	VPXORD       Z7, Z7, Z7
-	VMOVUPS      onei32<>+0(SB), Z8
-	VPXORD       Z9, Z9, Z9
-	VPXORD       Z10, Z10, Z10
-	MOVQ         DX, BX
-	SHRQ         $0x06, BX
-	JZ           rest
-	ANDQ         $0x0000003f, DX
-
-iter:
-	VMOVUPS       (CX), Z11
-	VMOVUPS       (CX), Z12
-	VMOVUPS       64(CX), Z13
-	VMOVUPS       64(CX), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS   Z12, Z19, Z12
-	VFMADD213PS   Z14, Z20, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VPADDD        Z8, Z7, K3, Z7
-	VMOVUPS.Z     Z14, K4, Z13
-	VMOVUPS       Z12, (AX)
-	VMOVUPS       Z14, 64(AX)
-	VADDPS        Z11, Z13, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	VMOVUPS       128(CX), Z11
-	VMOVUPS       128(CX), Z12
-	VMOVUPS       192(CX), Z13
-	VMOVUPS       192(CX), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS   Z12, Z19, Z12
-	VFMADD213PS   Z14, Z20, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VPADDD        Z8, Z7, K3, Z7
-	VMOVUPS.Z     Z14, K4, Z13
-	VMOVUPS       Z12, 128(AX)
-	VMOVUPS       Z14, 192(AX)
-	VADDPS        Z11, Z13, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	ADDQ          $0x00000100, AX
-	ADDQ          $0x00000100, CX
-	DECQ          BX
-	JNZ           iter
-
-rest:
-	TESTQ         DX, DX
-	JZ            sum
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z11
-	VMOVUPS       (CX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (AX)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z11
-	VMOVUPS       (CX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (AX)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
-	CMPQ          DX, $0x00000010
-	JB            tail
-	VMOVUPS       (CX), Z11
-	VMOVUPS       (CX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (AX)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	ADDQ          $0x00000040, AX
-	ADDQ          $0x00000040, CX
-	SUBQ          $0x00000010, DX
-
-tail:
-	TESTQ         DX, DX
-	JZ            sum
-	LEAQ          tailk<>+0(SB), BX
-	KMOVW         (BX)(DX*2), K1
-	VMOVUPS.Z     (CX), K1, Z11
-	VMOVUPS.Z     (CX), K1, Z12
-	VCMPPS        $0x00, Z6, Z12, K1, K2
-	VCMPPS        $0x04, Z6, Z12, K1, K3
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z0
-	VFNMADD231PS  Z2, Z0, Z12
-	VFNMADD231PS  Z3, Z0, Z12
-	VMULPS        Z12, Z12, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z5, Z12, Z1
-	VFMADD213PS   Z12, Z0, Z1
-	VPERMPS       Z4, Z11, Z0
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K1, Z0
-	VPADDD        Z8, Z7, K2, Z7
-	VMOVUPS.Z     Z0, K3, Z1
-	VMOVUPS       Z0, K1, (AX)
-	VCVTPS2PD     Y1, Z0
-	VEXTRACTF64X4 $0x01, Z1, Y1
-	VCVTPS2PD     Y1, Z1
-	VADDPD        Z0, Z9, Z9
-	VADDPD        Z1, Z10, Z10
-
-sum:
-	VADDPD        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPD        Y0, Y9, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPD        X1, X0, X1
-	VPERMILPD     $0x01, X1, X0
-	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z7, Y17
-	VPADDD        Z7, Z17, Z17
-	VEXTRACTI32X4 $0x01, Z17, X18
-	VPADDD        Z17, Z18, Z18
-	VPSHUFD       $0x0e, Z18, Z0
-	VPADDD        Z0, Z18, Z18
-	VPSHUFD       $0x01, Z18, Z0
-	VPADDD        Z0, Z18, Z18
-	VMOVD         X18, AX
-	MOVLQSX       AX, AX
-	VZEROUPPER
-	MOVSD         X1, rest+56(FP)
-	MOVQ          AX, ones+64(FP)
-	RET
-
-// func expSumOnesNoCutNoStoreAVX512(x []float32, c float32, m float32) (rest float64, ones int)
-// Requires: AVX, AVX512F, SSE2
-TEXT ·expSumOnesNoCutNoStoreAVX512(SB), NOSPLIT, $0-48
-	MOVQ         x_base+0(FP), AX
-	MOVQ         x_len+8(FP), CX
-	VBROADCASTSS c+24(FP), Z0
-	VMOVUPS      log2e32<>+0(SB), Z1
-	VMOVUPS      ln2hi32<>+0(SB), Z2
-	VMOVUPS      ln2lo32<>+0(SB), Z3
-	VMOVUPS      exptab16<>+0(SB), Z4
-	VMOVUPS      exptab16c2<>+0(SB), Z5
-	VBROADCASTSS m+28(FP), Z6
-	VPXORD       Z7, Z7, Z7
-	VMOVUPS      onei32<>+0(SB), Z8
-	VPXORD       Z9, Z9, Z9
-	VPXORD       Z10, Z10, Z10
-	MOVQ         CX, DX
-	SHRQ         $0x06, DX
-	JZ           rest
-	ANDQ         $0x0000003f, CX
-
-iter:
-	VMOVUPS       (AX), Z11
-	VMOVUPS       (AX), Z12
-	VMOVUPS       64(AX), Z13
-	VMOVUPS       64(AX), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS.Z Z12, Z19, K2, Z12
-	VFMADD213PS.Z Z14, Z20, K4, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VPADDD        Z8, Z7, K3, Z7
-	VADDPS        Z12, Z14, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	VMOVUPS       128(AX), Z11
-	VMOVUPS       128(AX), Z12
-	VMOVUPS       192(AX), Z13
-	VMOVUPS       192(AX), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS.Z Z12, Z19, K2, Z12
-	VFMADD213PS.Z Z14, Z20, K4, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VPADDD        Z8, Z7, K3, Z7
-	VADDPS        Z12, Z14, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	ADDQ          $0x00000100, AX
-	DECQ          DX
-	JNZ           iter
-
-rest:
-	TESTQ         CX, CX
-	JZ            sum
-	CMPQ          CX, $0x00000010
-	JB            tail
-	VMOVUPS       (AX), Z11
-	VMOVUPS       (AX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
-	VADDPD        Z12, Z10, Z10
-	ADDQ          $0x00000040, AX
-	SUBQ          $0x00000010, CX
-	CMPQ          CX, $0x00000010
-	JB            tail
-	VMOVUPS       (AX), Z11
-	VMOVUPS       (AX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
-	VADDPD        Z12, Z10, Z10
-	ADDQ          $0x00000040, AX
-	SUBQ          $0x00000010, CX
-	CMPQ          CX, $0x00000010
-	JB            tail
-	VMOVUPS       (AX), Z11
-	VMOVUPS       (AX), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
-	VADDPD        Z12, Z10, Z10
-	ADDQ          $0x00000040, AX
-	SUBQ          $0x00000010, CX
-
-tail:
-	TESTQ         CX, CX
-	JZ            sum
-	LEAQ          tailk<>+0(SB), DX
-	KMOVW         (DX)(CX*2), K1
-	VMOVUPS.Z     (AX), K1, Z11
-	VMOVUPS.Z     (AX), K1, Z12
-	VCMPPS        $0x00, Z6, Z12, K1, K2
-	VCMPPS        $0x04, Z6, Z12, K1, K1
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z0
-	VFNMADD231PS  Z2, Z0, Z12
-	VFNMADD231PS  Z3, Z0, Z12
-	VMULPS        Z12, Z12, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z5, Z12, Z1
-	VFMADD213PS   Z12, Z0, Z1
-	VPERMPS       Z4, Z11, Z0
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K1, Z0
-	VPADDD        Z8, Z7, K2, Z7
-	VCVTPS2PD     Y0, Z1
-	VEXTRACTF64X4 $0x01, Z0, Y0
-	VCVTPS2PD     Y0, Z0
-	VADDPD        Z1, Z9, Z9
-	VADDPD        Z0, Z10, Z10
-
-sum:
-	VADDPD        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPD        Y0, Y9, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPD        X1, X0, X1
-	VPERMILPD     $0x01, X1, X0
-	VADDSD        X0, X1, X1
-	VEXTRACTI64X4 $0x01, Z7, Y17
-	VPADDD        Z7, Z17, Z17
-	VEXTRACTI32X4 $0x01, Z17, X18
-	VPADDD        Z17, Z18, Z18
-	VPSHUFD       $0x0e, Z18, Z0
-	VPADDD        Z0, Z18, Z18
-	VPSHUFD       $0x01, Z18, Z0
-	VPADDD        Z0, Z18, Z18
-	VMOVD         X18, AX
 	MOVLQSX       AX, AX
 	VZEROUPPER
 	MOVSD         X1, rest+32(FP)
@@ -13012,21 +13494,24 @@ small_row:
 	VMOVUPS       ln2hi32<>+0(SB), Z4
 	VMOVUPS       ln2lo32<>+0(SB), Z5
 	VMOVUPS       exptab16<>+0(SB), Z6
-	VMOVUPS       exptab16c2<>+0(SB), Z7
-	VMOVUPS.Z     (CX), K1, Z8
+	VMOVUPS       exptau16<>+0(SB), Z7
+	VMOVUPS       exptab16c2<>+0(SB), Z8
 	VMOVUPS.Z     (CX), K1, Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z0
-	VFNMADD231PS  Z4, Z0, Z9
-	VFNMADD231PS  Z5, Z0, Z9
-	VMULPS        Z9, Z9, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z7, Z9, Z1
-	VFMADD213PS   Z9, Z0, Z1
-	VPERMPS       Z6, Z8, Z0
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K1, Z0
+	VMOVUPS.Z     (CX), K1, Z10
+	VFMADD132PS   Z1, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z4, Z0, Z10
+	VFNMADD231PS  Z5, Z0, Z10
+	VPERMPS       Z7, Z9, Z0
+	VADDPS        Z10, Z0, Z0
+	VMULPS        Z10, Z10, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z4
+	VFMADD213PS   Z8, Z10, Z4
+	VFMADD213PS   Z0, Z1, Z4
+	VPERMPS       Z6, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
+	VFMADD213PS.Z Z0, Z4, K1, Z0
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
@@ -14380,7 +14865,8 @@ TEXT ·expSumTotalRowsAVX512(SB), NOSPLIT, $0-328
 	VMOVUPS ln2hi32<>+0(SB), Z3
 	VMOVUPS ln2lo32<>+0(SB), Z4
 	VMOVUPS exptab16<>+0(SB), Z5
-	VMOVUPS exptab16c2<>+0(SB), Z6
+	VMOVUPS exptau16<>+0(SB), Z6
+	VMOVUPS exptab16c2<>+0(SB), Z7
 
 row:
 	VBROADCASTSS (DX), Z0
@@ -14389,8 +14875,8 @@ row:
 	MOVQ         AX, R11
 	MOVQ         CX, R12
 	MOVQ         R8, R13
-	VPXORD       Z7, Z7, Z7
 	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
 	MOVQ         R13, R14
 	SHRQ         $0x06, R14
 	JZ           rest
@@ -14401,82 +14887,94 @@ iter:
 	PREFETCHT0    64(R12)(DI*1)
 	PREFETCHT0    128(R12)(DI*1)
 	PREFETCHT0    192(R12)(DI*1)
-	VMOVUPS       (R12), Z9
-	VMOVUPS       (R12), Z10
-	VMOVUPS       64(R12), Z11
-	VMOVUPS       64(R12), Z12
-	VMOVUPS       128(R12), Z13
-	VMOVUPS       128(R12), Z14
-	VMOVUPS       192(R12), Z15
-	VMOVUPS       192(R12), Z16
-	VCMPPS        $0x15, Z1, Z10, K1
-	VCMPPS        $0x15, Z1, Z12, K2
-	VCMPPS        $0x15, Z1, Z14, K3
-	VCMPPS        $0x15, Z1, Z16, K4
-	VFMADD132PS   Z2, Z0, Z9
-	VFMADD132PS   Z2, Z0, Z11
-	VFMADD132PS   Z2, Z0, Z13
-	VFMADD132PS   Z2, Z0, Z15
-	VSUBPS        Z0, Z9, Z17
-	VSUBPS        Z0, Z11, Z18
-	VSUBPS        Z0, Z13, Z19
-	VSUBPS        Z0, Z15, Z20
-	VFNMADD231PS  Z3, Z17, Z10
-	VFNMADD231PS  Z3, Z18, Z12
-	VFNMADD231PS  Z3, Z19, Z14
-	VFNMADD231PS  Z3, Z20, Z16
-	VFNMADD231PS  Z4, Z17, Z10
-	VFNMADD231PS  Z4, Z18, Z12
-	VFNMADD231PS  Z4, Z19, Z14
-	VFNMADD231PS  Z4, Z20, Z16
-	VMULPS        Z10, Z10, Z17
-	VMULPS        Z12, Z12, Z18
-	VMULPS        Z14, Z14, Z19
-	VMULPS        Z16, Z16, Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VMOVUPS       exptab16c3<>+0(SB), Z24
-	VFMADD213PS   Z6, Z10, Z21
-	VFMADD213PS   Z6, Z12, Z22
-	VFMADD213PS   Z6, Z14, Z23
-	VFMADD213PS   Z6, Z16, Z24
-	VFMADD213PS   Z10, Z17, Z21
-	VFMADD213PS   Z12, Z18, Z22
-	VFMADD213PS   Z14, Z19, Z23
-	VFMADD213PS   Z16, Z20, Z24
-	VPERMPS       Z5, Z9, Z10
-	VPERMPS       Z5, Z11, Z12
-	VPERMPS       Z5, Z13, Z14
-	VPERMPS       Z5, Z15, Z16
-	VPSLLD        $0x13, Z9, Z9
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPSLLD        $0x13, Z15, Z15
-	VPADDD        Z9, Z10, Z10
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VPADDD        Z15, Z16, Z16
-	VFMADD213PS.Z Z10, Z21, K1, Z10
-	VFMADD213PS.Z Z12, Z22, K2, Z12
-	VFMADD213PS.Z Z14, Z23, K3, Z14
-	VFMADD213PS.Z Z16, Z24, K4, Z16
-	VMOVUPS       Z10, (R11)
-	VMOVUPS       Z12, 64(R11)
-	VMOVUPS       Z14, 128(R11)
-	VMOVUPS       Z16, 192(R11)
-	VADDPS        Z10, Z12, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
-	VADDPS        Z14, Z16, Z9
-	VCVTPS2PD     Y9, Z10
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z10, Z7, Z7
-	VADDPD        Z9, Z8, Z8
+	VMOVUPS       (R12), Z11
+	VMOVUPS       Z11, Z10
+	VMOVUPS       64(R12), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       128(R12), Z15
+	VMOVUPS       Z15, Z14
+	VMOVUPS       192(R12), Z17
+	VMOVUPS       Z17, Z16
+	VCMPPS        $0x15, Z1, Z11, K1
+	VCMPPS        $0x15, Z1, Z13, K2
+	VCMPPS        $0x15, Z1, Z15, K3
+	VCMPPS        $0x15, Z1, Z17, K4
+	VFMADD132PS   Z2, Z0, Z10
+	VFMADD132PS   Z2, Z0, Z12
+	VFMADD132PS   Z2, Z0, Z14
+	VFMADD132PS   Z2, Z0, Z16
+	VSUBPS        Z0, Z10, Z18
+	VSUBPS        Z0, Z12, Z19
+	VSUBPS        Z0, Z14, Z20
+	VSUBPS        Z0, Z16, Z21
+	VFNMADD231PS  Z3, Z18, Z11
+	VFNMADD231PS  Z3, Z19, Z13
+	VFNMADD231PS  Z3, Z20, Z15
+	VFNMADD231PS  Z3, Z21, Z17
+	VFNMADD231PS  Z4, Z18, Z11
+	VFNMADD231PS  Z4, Z19, Z13
+	VFNMADD231PS  Z4, Z20, Z15
+	VFNMADD231PS  Z4, Z21, Z17
+	VPERMPS       Z6, Z10, Z18
+	VADDPS        Z11, Z18, Z18
+	VPERMPS       Z6, Z12, Z19
+	VADDPS        Z13, Z19, Z19
+	VPERMPS       Z6, Z14, Z20
+	VADDPS        Z15, Z20, Z20
+	VPERMPS       Z6, Z16, Z21
+	VADDPS        Z17, Z21, Z21
+	VMULPS        Z11, Z11, Z22
+	VMULPS        Z13, Z13, Z23
+	VMULPS        Z15, Z15, Z24
+	VMULPS        Z17, Z17, Z25
+	VMOVUPS       exptab16c3<>+0(SB), Z26
+	VMOVUPS       exptab16c3<>+0(SB), Z27
+	VMOVUPS       exptab16c3<>+0(SB), Z28
+	VMOVUPS       exptab16c3<>+0(SB), Z29
+	VFMADD213PS   Z7, Z11, Z26
+	VFMADD213PS   Z7, Z13, Z27
+	VFMADD213PS   Z7, Z15, Z28
+	VFMADD213PS   Z7, Z17, Z29
+	VFMADD213PS   Z18, Z22, Z26
+	VFMADD213PS   Z19, Z23, Z27
+	VFMADD213PS   Z20, Z24, Z28
+	VFMADD213PS   Z21, Z25, Z29
+	VPERMPS       Z5, Z10, Z11
+	VPERMPS       Z5, Z12, Z13
+	VPERMPS       Z5, Z14, Z15
+	VPERMPS       Z5, Z16, Z17
+	VPSLLD        $0x13, Z10, Z10
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPSLLD        $0x13, Z16, Z16
+	VPADDD        Z10, Z11, Z11
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VPADDD        Z16, Z17, Z17
+	VFMADD213PS.Z Z11, Z26, K1, Z11
+	VFMADD213PS.Z Z13, Z27, K2, Z13
+	VFMADD213PS.Z Z15, Z28, K3, Z15
+	VFMADD213PS.Z Z17, Z29, K4, Z17
+	VMOVUPS       Z11, (R11)
+	VMOVUPS       Z13, 64(R11)
+	VMOVUPS       Z15, 128(R11)
+	VMOVUPS       Z17, 192(R11)
+	VCVTPS2PD     (R11), Z10
+	VCVTPS2PD     32(R11), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     64(R11), Z10
+	VCVTPS2PD     96(R11), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     128(R11), Z10
+	VCVTPS2PD     160(R11), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
+	VCVTPS2PD     192(R11), Z10
+	VCVTPS2PD     224(R11), Z11
+	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000100, R11
 	ADDQ          $0x00000100, R12
 	DECQ          R14
@@ -14487,79 +14985,82 @@ rest:
 	JZ            sum
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R12), Z9
-	VMOVUPS       (R12), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (R11)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (R12), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (R11)
+	VCVTPS2PD     (R11), Z10
+	VCVTPS2PD     32(R11), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, R11
 	ADDQ          $0x00000040, R12
 	SUBQ          $0x00000010, R13
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R12), Z9
-	VMOVUPS       (R12), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (R11)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (R12), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (R11)
+	VCVTPS2PD     (R11), Z10
+	VCVTPS2PD     32(R11), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, R11
 	ADDQ          $0x00000040, R12
 	SUBQ          $0x00000010, R13
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R12), Z9
-	VMOVUPS       (R12), Z10
-	VCMPPS        $0x15, Z1, Z10, K1
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z11
-	VFNMADD231PS  Z3, Z11, Z10
-	VFNMADD231PS  Z4, Z11, Z10
-	VMULPS        Z10, Z10, Z11
-	VMOVUPS       exptab16c3<>+0(SB), Z12
-	VFMADD213PS   Z6, Z10, Z12
-	VFMADD213PS   Z10, Z11, Z12
-	VPERMPS       Z5, Z9, Z10
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z10, Z10
-	VFMADD213PS.Z Z10, Z12, K1, Z10
-	VMOVUPS       Z10, (R11)
-	VCVTPS2PD     Y10, Z9
-	VEXTRACTF64X4 $0x01, Z10, Y10
-	VCVTPS2PD     Y10, Z10
-	VADDPD        Z9, Z7, Z7
+	VMOVUPS       (R12), Z11
+	VMOVUPS       Z11, Z10
+	VCMPPS        $0x15, Z1, Z11, K1
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z12
+	VFNMADD231PS  Z3, Z12, Z11
+	VFNMADD231PS  Z4, Z12, Z11
+	VPERMPS       Z6, Z10, Z12
+	VADDPS        Z11, Z12, Z12
+	VMULPS        Z11, Z11, Z13
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z7, Z11, Z14
+	VFMADD213PS   Z12, Z13, Z14
+	VPERMPS       Z5, Z10, Z11
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z11, Z11
+	VFMADD213PS.Z Z11, Z14, K1, Z11
+	VMOVUPS       Z11, (R11)
+	VCVTPS2PD     (R11), Z10
+	VCVTPS2PD     32(R11), Z11
 	VADDPD        Z10, Z8, Z8
+	VADDPD        Z11, Z9, Z9
 	ADDQ          $0x00000040, R11
 	ADDQ          $0x00000040, R12
 	SUBQ          $0x00000010, R13
@@ -14569,32 +15070,34 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), R14
 	KMOVW         (R14)(R13*2), K1
-	VMOVUPS.Z     (R12), K1, Z9
 	VMOVUPS.Z     (R12), K1, Z10
-	VCMPPS        $0x15, Z1, Z10, K1, K2
-	VFMADD132PS   Z2, Z0, Z9
-	VSUBPS        Z0, Z9, Z0
-	VFNMADD231PS  Z3, Z0, Z10
-	VFNMADD231PS  Z4, Z0, Z10
-	VMULPS        Z10, Z10, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z1
-	VFMADD213PS   Z6, Z10, Z1
-	VFMADD213PS   Z10, Z0, Z1
-	VPERMPS       Z5, Z9, Z0
-	VPSLLD        $0x13, Z9, Z9
-	VPADDD        Z9, Z0, Z0
-	VFMADD213PS.Z Z0, Z1, K2, Z0
+	VMOVUPS.Z     (R12), K1, Z11
+	VCMPPS        $0x15, Z1, Z11, K1, K2
+	VFMADD132PS   Z2, Z0, Z10
+	VSUBPS        Z0, Z10, Z0
+	VFNMADD231PS  Z3, Z0, Z11
+	VFNMADD231PS  Z4, Z0, Z11
+	VPERMPS       Z6, Z10, Z0
+	VADDPS        Z11, Z0, Z0
+	VMULPS        Z11, Z11, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z7, Z11, Z12
+	VFMADD213PS   Z0, Z1, Z12
+	VPERMPS       Z5, Z10, Z0
+	VPSLLD        $0x13, Z10, Z10
+	VPADDD        Z10, Z0, Z0
+	VFMADD213PS.Z Z0, Z12, K2, Z0
 	VMOVUPS       Z0, K1, (R11)
 	VCVTPS2PD     Y0, Z1
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z1, Z7, Z7
-	VADDPD        Z0, Z8, Z8
+	VADDPD        Z1, Z8, Z8
+	VADDPD        Z0, Z9, Z9
 
 sum:
-	VADDPD        Z8, Z7, Z7
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPD        Y0, Y7, Y0
+	VADDPD        Z9, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y0
 	VEXTRACTF128  $0x01, Y0, X1
 	VADDPD        X1, X0, X1
 	VPERMILPD     $0x01, X1, X0
@@ -14629,216 +15132,234 @@ TEXT ·expSumTotalNoCutRowsAVX512(SB), NOSPLIT, $0-264
 	VMOVUPS ln2hi32<>+0(SB), Z2
 	VMOVUPS ln2lo32<>+0(SB), Z3
 	VMOVUPS exptab16<>+0(SB), Z4
-	VMOVUPS exptab16c2<>+0(SB), Z5
+	VMOVUPS exptau16<>+0(SB), Z5
+	VMOVUPS exptab16c2<>+0(SB), Z6
 
 row:
 	VBROADCASTSS (DX), Z0
 	MOVQ         AX, R10
 	MOVQ         CX, R11
 	MOVQ         DI, R12
-	VPXORD       Z6, Z6, Z6
 	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
 	MOVQ         R12, R13
 	SHRQ         $0x06, R13
 	JZ           rest
 	ANDQ         $0x0000003f, R12
 
 iter:
-	PREFETCHT0    (R11)(SI*1)
-	PREFETCHT0    64(R11)(SI*1)
-	PREFETCHT0    128(R11)(SI*1)
-	PREFETCHT0    192(R11)(SI*1)
-	VMOVUPS       (R11), Z8
-	VMOVUPS       (R11), Z9
-	VMOVUPS       64(R11), Z10
-	VMOVUPS       64(R11), Z11
-	VMOVUPS       128(R11), Z12
-	VMOVUPS       128(R11), Z13
-	VMOVUPS       192(R11), Z14
-	VMOVUPS       192(R11), Z15
-	VFMADD132PS   Z1, Z0, Z8
-	VFMADD132PS   Z1, Z0, Z10
-	VFMADD132PS   Z1, Z0, Z12
-	VFMADD132PS   Z1, Z0, Z14
-	VSUBPS        Z0, Z8, Z16
-	VSUBPS        Z0, Z10, Z17
-	VSUBPS        Z0, Z12, Z18
-	VSUBPS        Z0, Z14, Z19
-	VFNMADD231PS  Z2, Z16, Z9
-	VFNMADD231PS  Z2, Z17, Z11
-	VFNMADD231PS  Z2, Z18, Z13
-	VFNMADD231PS  Z2, Z19, Z15
-	VFNMADD231PS  Z3, Z16, Z9
-	VFNMADD231PS  Z3, Z17, Z11
-	VFNMADD231PS  Z3, Z18, Z13
-	VFNMADD231PS  Z3, Z19, Z15
-	VMULPS        Z9, Z9, Z16
-	VMULPS        Z11, Z11, Z17
-	VMULPS        Z13, Z13, Z18
-	VMULPS        Z15, Z15, Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VMOVUPS       exptab16c3<>+0(SB), Z21
-	VMOVUPS       exptab16c3<>+0(SB), Z22
-	VMOVUPS       exptab16c3<>+0(SB), Z23
-	VFMADD213PS   Z5, Z9, Z20
-	VFMADD213PS   Z5, Z11, Z21
-	VFMADD213PS   Z5, Z13, Z22
-	VFMADD213PS   Z5, Z15, Z23
-	VFMADD213PS   Z9, Z16, Z20
-	VFMADD213PS   Z11, Z17, Z21
-	VFMADD213PS   Z13, Z18, Z22
-	VFMADD213PS   Z15, Z19, Z23
-	VPERMPS       Z4, Z8, Z9
-	VPERMPS       Z4, Z10, Z11
-	VPERMPS       Z4, Z12, Z13
-	VPERMPS       Z4, Z14, Z15
-	VPSLLD        $0x13, Z8, Z8
-	VPSLLD        $0x13, Z10, Z10
-	VPSLLD        $0x13, Z12, Z12
-	VPSLLD        $0x13, Z14, Z14
-	VPADDD        Z8, Z9, Z9
-	VPADDD        Z10, Z11, Z11
-	VPADDD        Z12, Z13, Z13
-	VPADDD        Z14, Z15, Z15
-	VFMADD213PS   Z9, Z20, Z9
-	VFMADD213PS   Z11, Z21, Z11
-	VFMADD213PS   Z13, Z22, Z13
-	VFMADD213PS   Z15, Z23, Z15
-	VMOVUPS       Z9, (R10)
-	VMOVUPS       Z11, 64(R10)
-	VMOVUPS       Z13, 128(R10)
-	VMOVUPS       Z15, 192(R10)
-	VADDPS        Z9, Z11, Z8
-	VCVTPS2PD     Y8, Z9
-	VEXTRACTF64X4 $0x01, Z8, Y8
-	VCVTPS2PD     Y8, Z8
-	VADDPD        Z9, Z6, Z6
-	VADDPD        Z8, Z7, Z7
-	VADDPS        Z13, Z15, Z8
-	VCVTPS2PD     Y8, Z9
-	VEXTRACTF64X4 $0x01, Z8, Y8
-	VCVTPS2PD     Y8, Z8
-	VADDPD        Z9, Z6, Z6
-	VADDPD        Z8, Z7, Z7
-	ADDQ          $0x00000100, R10
-	ADDQ          $0x00000100, R11
-	DECQ          R13
-	JNZ           iter
+	PREFETCHT0   (R11)(SI*1)
+	PREFETCHT0   64(R11)(SI*1)
+	PREFETCHT0   128(R11)(SI*1)
+	PREFETCHT0   192(R11)(SI*1)
+	VMOVUPS      (R11), Z10
+	VMOVUPS      Z10, Z9
+	VMOVUPS      64(R11), Z12
+	VMOVUPS      Z12, Z11
+	VMOVUPS      128(R11), Z14
+	VMOVUPS      Z14, Z13
+	VMOVUPS      192(R11), Z16
+	VMOVUPS      Z16, Z15
+	VFMADD132PS  Z1, Z0, Z9
+	VFMADD132PS  Z1, Z0, Z11
+	VFMADD132PS  Z1, Z0, Z13
+	VFMADD132PS  Z1, Z0, Z15
+	VSUBPS       Z0, Z9, Z17
+	VSUBPS       Z0, Z11, Z18
+	VSUBPS       Z0, Z13, Z19
+	VSUBPS       Z0, Z15, Z20
+	VFNMADD231PS Z2, Z17, Z10
+	VFNMADD231PS Z2, Z18, Z12
+	VFNMADD231PS Z2, Z19, Z14
+	VFNMADD231PS Z2, Z20, Z16
+	VFNMADD231PS Z3, Z17, Z10
+	VFNMADD231PS Z3, Z18, Z12
+	VFNMADD231PS Z3, Z19, Z14
+	VFNMADD231PS Z3, Z20, Z16
+	VPERMPS      Z5, Z9, Z17
+	VADDPS       Z10, Z17, Z17
+	VPERMPS      Z5, Z11, Z18
+	VADDPS       Z12, Z18, Z18
+	VPERMPS      Z5, Z13, Z19
+	VADDPS       Z14, Z19, Z19
+	VPERMPS      Z5, Z15, Z20
+	VADDPS       Z16, Z20, Z20
+	VMULPS       Z10, Z10, Z21
+	VMULPS       Z12, Z12, Z22
+	VMULPS       Z14, Z14, Z23
+	VMULPS       Z16, Z16, Z24
+	VMOVUPS      exptab16c3<>+0(SB), Z25
+	VMOVUPS      exptab16c3<>+0(SB), Z26
+	VMOVUPS      exptab16c3<>+0(SB), Z27
+	VMOVUPS      exptab16c3<>+0(SB), Z28
+	VFMADD213PS  Z6, Z10, Z25
+	VFMADD213PS  Z6, Z12, Z26
+	VFMADD213PS  Z6, Z14, Z27
+	VFMADD213PS  Z6, Z16, Z28
+	VFMADD213PS  Z17, Z21, Z25
+	VFMADD213PS  Z18, Z22, Z26
+	VFMADD213PS  Z19, Z23, Z27
+	VFMADD213PS  Z20, Z24, Z28
+	VPERMPS      Z4, Z9, Z10
+	VPERMPS      Z4, Z11, Z12
+	VPERMPS      Z4, Z13, Z14
+	VPERMPS      Z4, Z15, Z16
+	VPSLLD       $0x13, Z9, Z9
+	VPSLLD       $0x13, Z11, Z11
+	VPSLLD       $0x13, Z13, Z13
+	VPSLLD       $0x13, Z15, Z15
+	VPADDD       Z9, Z10, Z10
+	VPADDD       Z11, Z12, Z12
+	VPADDD       Z13, Z14, Z14
+	VPADDD       Z15, Z16, Z16
+	VFMADD213PS  Z10, Z25, Z10
+	VFMADD213PS  Z12, Z26, Z12
+	VFMADD213PS  Z14, Z27, Z14
+	VFMADD213PS  Z16, Z28, Z16
+	VMOVUPS      Z10, (R10)
+	VMOVUPS      Z12, 64(R10)
+	VMOVUPS      Z14, 128(R10)
+	VMOVUPS      Z16, 192(R10)
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    64(R10), Z9
+	VCVTPS2PD    96(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    128(R10), Z9
+	VCVTPS2PD    160(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	VCVTPS2PD    192(R10), Z9
+	VCVTPS2PD    224(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000100, R10
+	ADDQ         $0x00000100, R11
+	DECQ         R13
+	JNZ          iter
 
 rest:
-	TESTQ         R12, R12
-	JZ            sum
-	CMPQ          R12, $0x00000010
-	JB            tail
-	VMOVUPS       (R11), Z8
-	VMOVUPS       (R11), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (R10)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, R10
-	ADDQ          $0x00000040, R11
-	SUBQ          $0x00000010, R12
-	CMPQ          R12, $0x00000010
-	JB            tail
-	VMOVUPS       (R11), Z8
-	VMOVUPS       (R11), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (R10)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, R10
-	ADDQ          $0x00000040, R11
-	SUBQ          $0x00000010, R12
-	CMPQ          R12, $0x00000010
-	JB            tail
-	VMOVUPS       (R11), Z8
-	VMOVUPS       (R11), Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z10
-	VFNMADD231PS  Z2, Z10, Z9
-	VFNMADD231PS  Z3, Z10, Z9
-	VMULPS        Z9, Z9, Z10
-	VMOVUPS       exptab16c3<>+0(SB), Z11
-	VFMADD213PS   Z5, Z9, Z11
-	VFMADD213PS   Z9, Z10, Z11
-	VPERMPS       Z4, Z8, Z9
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z9, Z9
-	VFMADD213PS   Z9, Z11, Z9
-	VMOVUPS       Z9, (R10)
-	VCVTPS2PD     Y9, Z8
-	VEXTRACTF64X4 $0x01, Z9, Y9
-	VCVTPS2PD     Y9, Z9
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z9, Z7, Z7
-	ADDQ          $0x00000040, R10
-	ADDQ          $0x00000040, R11
-	SUBQ          $0x00000010, R12
+	TESTQ        R12, R12
+	JZ           sum
+	CMPQ         R12, $0x00000010
+	JB           tail
+	VMOVUPS      (R11), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (R10)
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, R10
+	ADDQ         $0x00000040, R11
+	SUBQ         $0x00000010, R12
+	CMPQ         R12, $0x00000010
+	JB           tail
+	VMOVUPS      (R11), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (R10)
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, R10
+	ADDQ         $0x00000040, R11
+	SUBQ         $0x00000010, R12
+	CMPQ         R12, $0x00000010
+	JB           tail
+	VMOVUPS      (R11), Z10
+	VMOVUPS      Z10, Z9
+	VFMADD132PS  Z1, Z0, Z9
+	VSUBPS       Z0, Z9, Z11
+	VFNMADD231PS Z2, Z11, Z10
+	VFNMADD231PS Z3, Z11, Z10
+	VPERMPS      Z5, Z9, Z11
+	VADDPS       Z10, Z11, Z11
+	VMULPS       Z10, Z10, Z12
+	VMOVUPS      exptab16c3<>+0(SB), Z13
+	VFMADD213PS  Z6, Z10, Z13
+	VFMADD213PS  Z11, Z12, Z13
+	VPERMPS      Z4, Z9, Z10
+	VPSLLD       $0x13, Z9, Z9
+	VPADDD       Z9, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z10
+	VMOVUPS      Z10, (R10)
+	VCVTPS2PD    (R10), Z9
+	VCVTPS2PD    32(R10), Z10
+	VADDPD       Z9, Z7, Z7
+	VADDPD       Z10, Z8, Z8
+	ADDQ         $0x00000040, R10
+	ADDQ         $0x00000040, R11
+	SUBQ         $0x00000010, R12
 
 tail:
 	TESTQ         R12, R12
 	JZ            sum
 	LEAQ          tailk<>+0(SB), R13
 	KMOVW         (R13)(R12*2), K1
-	VMOVUPS.Z     (R11), K1, Z8
 	VMOVUPS.Z     (R11), K1, Z9
-	VFMADD132PS   Z1, Z0, Z8
-	VSUBPS        Z0, Z8, Z0
-	VFNMADD231PS  Z2, Z0, Z9
-	VFNMADD231PS  Z3, Z0, Z9
-	VMULPS        Z9, Z9, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z10
-	VFMADD213PS   Z5, Z9, Z10
-	VFMADD213PS   Z9, Z0, Z10
-	VPERMPS       Z4, Z8, Z0
-	VPSLLD        $0x13, Z8, Z8
-	VPADDD        Z8, Z0, Z0
-	VFMADD213PS.Z Z0, Z10, K1, Z0
+	VMOVUPS.Z     (R11), K1, Z10
+	VFMADD132PS   Z1, Z0, Z9
+	VSUBPS        Z0, Z9, Z0
+	VFNMADD231PS  Z2, Z0, Z10
+	VFNMADD231PS  Z3, Z0, Z10
+	VPERMPS       Z5, Z9, Z0
+	VADDPS        Z10, Z0, Z0
+	VMULPS        Z10, Z10, Z11
+	VMOVUPS       exptab16c3<>+0(SB), Z12
+	VFMADD213PS   Z6, Z10, Z12
+	VFMADD213PS   Z0, Z11, Z12
+	VPERMPS       Z4, Z9, Z0
+	VPSLLD        $0x13, Z9, Z9
+	VPADDD        Z9, Z0, Z0
+	VFMADD213PS.Z Z0, Z12, K1, Z0
 	VMOVUPS       Z0, K1, (R10)
-	VCVTPS2PD     Y0, Z8
+	VCVTPS2PD     Y0, Z9
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z8, Z6, Z6
-	VADDPD        Z0, Z7, Z7
+	VADDPD        Z9, Z7, Z7
+	VADDPD        Z0, Z8, Z8
 
 sum:
-	VADDPD        Z7, Z6, Z6
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPD        Y0, Y6, Y0
-	VEXTRACTF128  $0x01, Y0, X8
-	VADDPD        X8, X0, X8
-	VPERMILPD     $0x01, X8, X0
-	VADDSD        X0, X8, X8
-	VMOVSD        X8, (BX)
+	VADDPD        Z8, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VADDPD        X9, X0, X9
+	VPERMILPD     $0x01, X9, X0
+	VADDSD        X0, X9, X9
+	VMOVSD        X9, (BX)
 	ADDQ          $0x04, DX
 	ADDQ          $0x08, BX
 	ADDQ          R8, AX
@@ -14943,112 +15464,129 @@ TEXT ·expSumOnesNoCutRowsAVX512(SB), NOSPLIT, $0-384
 	VMOVUPS ln2hi32<>+0(SB), Z2
 	VMOVUPS ln2lo32<>+0(SB), Z3
 	VMOVUPS exptab16<>+0(SB), Z4
-	VMOVUPS exptab16c2<>+0(SB), Z5
-	VMOVUPS onei32<>+0(SB), Z8
+	VMOVUPS exptau16<>+0(SB), Z5
+	VMOVUPS exptab16c2<>+0(SB), Z6
+	VMOVUPS onei32<>+0(SB), Z9
 
 row:
 	VBROADCASTSS (DX), Z0
-	VBROADCASTSS (BX), Z6
-	VPXORD       Z7, Z7, Z7
+	VBROADCASTSS (BX), Z7
+	VPXORD       Z8, Z8, Z8
 	MOVQ         CX, R11
 	MOVQ         AX, R12
 	MOVQ         R8, R13
-	VPXORD       Z9, Z9, Z9
 	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
 	MOVQ         R13, R14
 	SHRQ         $0x06, R14
 	JZ           rest
 	ANDQ         $0x0000003f, R13
 
 iter:
-	VMOVUPS       (R11), Z11
-	VMOVUPS       (R11), Z12
-	VMOVUPS       64(R11), Z13
-	VMOVUPS       64(R11), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS   Z12, Z19, Z12
-	VFMADD213PS   Z14, Z20, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VPADDD        Z8, Z7, K3, Z7
-	VMOVUPS.Z     Z14, K4, Z13
-	VMOVUPS       Z12, (R12)
-	VMOVUPS       Z14, 64(R12)
-	VADDPS        Z11, Z13, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	VMOVUPS       128(R11), Z11
-	VMOVUPS       128(R11), Z12
-	VMOVUPS       192(R11), Z13
-	VMOVUPS       192(R11), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS   Z12, Z19, Z12
-	VFMADD213PS   Z14, Z20, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VPADDD        Z8, Z7, K3, Z7
-	VMOVUPS.Z     Z14, K4, Z13
-	VMOVUPS       Z12, 128(R12)
-	VMOVUPS       Z14, 192(R12)
-	VADDPS        Z11, Z13, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
+	VMOVUPS       (R11), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       64(R11), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VPADDD        Z9, Z8, K3, Z8
+	VMOVUPS.Z     Z15, K4, Z14
+	VMOVUPS       Z13, (R12)
+	VMOVUPS       Z15, 64(R12)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VCVTPS2PD     Y14, Z12
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VMOVUPS       128(R11), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       192(R11), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS   Z13, Z22, Z13
+	VFMADD213PS   Z15, Z23, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VPADDD        Z9, Z8, K3, Z8
+	VMOVUPS.Z     Z15, K4, Z14
+	VMOVUPS       Z13, 128(R12)
+	VMOVUPS       Z15, 192(R12)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
+	VCVTPS2PD     Y14, Z12
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000100, R12
 	ADDQ          $0x00000100, R11
 	DECQ          R14
@@ -15059,88 +15597,94 @@ rest:
 	JZ            sum
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R11), Z11
-	VMOVUPS       (R11), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (R12)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
+	VMOVUPS       (R11), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VMOVUPS       Z13, (R12)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
 	ADDQ          $0x00000040, R12
 	ADDQ          $0x00000040, R11
 	SUBQ          $0x00000010, R13
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R11), Z11
-	VMOVUPS       (R11), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (R12)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
+	VMOVUPS       (R11), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VMOVUPS       Z13, (R12)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
 	ADDQ          $0x00000040, R12
 	ADDQ          $0x00000040, R11
 	SUBQ          $0x00000010, R13
 	CMPQ          R13, $0x00000010
 	JB            tail
-	VMOVUPS       (R11), Z11
-	VMOVUPS       (R11), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS   Z12, Z14, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VMOVUPS.Z     Z12, K2, Z11
-	VMOVUPS       Z12, (R12)
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
+	VMOVUPS       (R11), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS   Z13, Z16, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VMOVUPS.Z     Z13, K2, Z12
+	VMOVUPS       Z13, (R12)
+	VCVTPS2PD     Y12, Z13
+	VEXTRACTF64X4 $0x01, Z12, Y12
+	VCVTPS2PD     Y12, Z12
+	VADDPD        Z13, Z10, Z10
+	VADDPD        Z12, Z11, Z11
 	ADDQ          $0x00000040, R12
 	ADDQ          $0x00000040, R11
 	SUBQ          $0x00000010, R13
@@ -15150,48 +15694,50 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), R14
 	KMOVW         (R14)(R13*2), K1
-	VMOVUPS.Z     (R11), K1, Z11
 	VMOVUPS.Z     (R11), K1, Z12
-	VCMPPS        $0x00, Z6, Z12, K1, K2
-	VCMPPS        $0x04, Z6, Z12, K1, K3
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z0
-	VFNMADD231PS  Z2, Z0, Z12
-	VFNMADD231PS  Z3, Z0, Z12
-	VMULPS        Z12, Z12, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z6
-	VFMADD213PS   Z5, Z12, Z6
-	VFMADD213PS   Z12, Z0, Z6
-	VPERMPS       Z4, Z11, Z0
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z0, Z0
-	VFMADD213PS.Z Z0, Z6, K1, Z0
-	VPADDD        Z8, Z7, K2, Z7
-	VMOVUPS.Z     Z0, K3, Z6
+	VMOVUPS.Z     (R11), K1, Z13
+	VCMPPS        $0x00, Z7, Z13, K1, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K3
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z2, Z0, Z13
+	VFNMADD231PS  Z3, Z0, Z13
+	VPERMPS       Z5, Z12, Z0
+	VADDPS        Z13, Z0, Z0
+	VMULPS        Z13, Z13, Z7
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z6, Z13, Z14
+	VFMADD213PS   Z0, Z7, Z14
+	VPERMPS       Z4, Z12, Z0
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z0, Z0
+	VFMADD213PS.Z Z0, Z14, K1, Z0
+	VPADDD        Z9, Z8, K2, Z8
+	VMOVUPS.Z     Z0, K3, Z7
 	VMOVUPS       Z0, K1, (R12)
-	VCVTPS2PD     Y6, Z0
-	VEXTRACTF64X4 $0x01, Z6, Y6
-	VCVTPS2PD     Y6, Z6
-	VADDPD        Z0, Z9, Z9
-	VADDPD        Z6, Z10, Z10
+	VCVTPS2PD     Y7, Z0
+	VEXTRACTF64X4 $0x01, Z7, Y7
+	VCVTPS2PD     Y7, Z7
+	VADDPD        Z0, Z10, Z10
+	VADDPD        Z7, Z11, Z11
 
 sum:
-	VADDPD        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y6
-	VADDPD        Y6, Y9, Y6
-	VEXTRACTF128  $0x01, Y6, X0
-	VADDPD        X0, X6, X0
-	VPERMILPD     $0x01, X0, X6
-	VADDSD        X6, X0, X0
-	VEXTRACTI64X4 $0x01, Z7, Y17
-	VPADDD        Z7, Z17, Z17
-	VEXTRACTI32X4 $0x01, Z17, X18
-	VPADDD        Z17, Z18, Z18
-	VPSHUFD       $0x0e, Z18, Z6
-	VPADDD        Z6, Z18, Z18
-	VPSHUFD       $0x01, Z18, Z6
-	VPADDD        Z6, Z18, Z18
-	VMOVD         X18, R11
+	VADDPD        Z11, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y7
+	VADDPD        Y7, Y10, Y7
+	VEXTRACTF128  $0x01, Y7, X0
+	VADDPD        X0, X7, X0
+	VPERMILPD     $0x01, X0, X7
+	VADDSD        X7, X0, X0
+	VEXTRACTI64X4 $0x01, Z8, Y18
+	VPADDD        Z8, Z18, Z18
+	VEXTRACTI32X4 $0x01, Z18, X19
+	VPADDD        Z18, Z19, Z19
+	VPSHUFD       $0x0e, Z19, Z7
+	VPADDD        Z7, Z19, Z19
+	VPSHUFD       $0x01, Z19, Z7
+	VPADDD        Z7, Z19, Z19
+	VMOVD         X19, R11
 	MOVLQSX       R11, R11
 	VMOVSD        X0, (SI)
 	MOVL          R11, (DI)
@@ -15226,103 +15772,120 @@ TEXT ·expSumOnesNoCutNoStoreRowsAVX512(SB), NOSPLIT, $0-360
 	VMOVUPS ln2hi32<>+0(SB), Z2
 	VMOVUPS ln2lo32<>+0(SB), Z3
 	VMOVUPS exptab16<>+0(SB), Z4
-	VMOVUPS exptab16c2<>+0(SB), Z5
-	VMOVUPS onei32<>+0(SB), Z8
+	VMOVUPS exptau16<>+0(SB), Z5
+	VMOVUPS exptab16c2<>+0(SB), Z6
+	VMOVUPS onei32<>+0(SB), Z9
 
 row:
 	VBROADCASTSS (CX), Z0
-	VBROADCASTSS (DX), Z6
-	VPXORD       Z7, Z7, Z7
+	VBROADCASTSS (DX), Z7
+	VPXORD       Z8, Z8, Z8
 	MOVQ         AX, R10
 	MOVQ         DI, R11
-	VPXORD       Z9, Z9, Z9
 	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
 	MOVQ         R11, R12
 	SHRQ         $0x06, R12
 	JZ           rest
 	ANDQ         $0x0000003f, R11
 
 iter:
-	VMOVUPS       (R10), Z11
-	VMOVUPS       (R10), Z12
-	VMOVUPS       64(R10), Z13
-	VMOVUPS       64(R10), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS.Z Z12, Z19, K2, Z12
-	VFMADD213PS.Z Z14, Z20, K4, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VPADDD        Z8, Z7, K3, Z7
-	VADDPS        Z12, Z14, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
-	VMOVUPS       128(R10), Z11
-	VMOVUPS       128(R10), Z12
-	VMOVUPS       192(R10), Z13
-	VMOVUPS       192(R10), Z14
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VCMPPS        $0x00, Z6, Z14, K3
-	VCMPPS        $0x04, Z6, Z14, K4
-	VFMADD132PS   Z1, Z0, Z11
-	VFMADD132PS   Z1, Z0, Z13
-	VSUBPS        Z0, Z11, Z15
-	VSUBPS        Z0, Z13, Z16
-	VFNMADD231PS  Z2, Z15, Z12
-	VFNMADD231PS  Z2, Z16, Z14
-	VFNMADD231PS  Z3, Z15, Z12
-	VFNMADD231PS  Z3, Z16, Z14
-	VMULPS        Z12, Z12, Z15
-	VMULPS        Z14, Z14, Z16
-	VMOVUPS       exptab16c3<>+0(SB), Z19
-	VMOVUPS       exptab16c3<>+0(SB), Z20
-	VFMADD213PS   Z5, Z12, Z19
-	VFMADD213PS   Z5, Z14, Z20
-	VFMADD213PS   Z12, Z15, Z19
-	VFMADD213PS   Z14, Z16, Z20
-	VPERMPS       Z4, Z11, Z12
-	VPERMPS       Z4, Z13, Z14
-	VPSLLD        $0x13, Z11, Z11
-	VPSLLD        $0x13, Z13, Z13
-	VPADDD        Z11, Z12, Z12
-	VPADDD        Z13, Z14, Z14
-	VFMADD213PS.Z Z12, Z19, K2, Z12
-	VFMADD213PS.Z Z14, Z20, K4, Z14
-	VPADDD        Z8, Z7, K1, Z7
-	VPADDD        Z8, Z7, K3, Z7
-	VADDPS        Z12, Z14, Z11
-	VCVTPS2PD     Y11, Z12
-	VEXTRACTF64X4 $0x01, Z11, Y11
-	VCVTPS2PD     Y11, Z11
-	VADDPD        Z12, Z9, Z9
-	VADDPD        Z11, Z10, Z10
+	VMOVUPS       (R10), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       64(R10), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z22, K2, Z13
+	VFMADD213PS.Z Z15, Z23, K4, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VPADDD        Z9, Z8, K3, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VCVTPS2PD     Y15, Z12
+	VEXTRACTF64X4 $0x01, Z15, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VMOVUPS       128(R10), Z13
+	VMOVUPS       Z13, Z12
+	VMOVUPS       192(R10), Z15
+	VMOVUPS       Z15, Z14
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VCMPPS        $0x00, Z7, Z15, K3
+	VCMPPS        $0x04, Z7, Z15, K4
+	VFMADD132PS   Z1, Z0, Z12
+	VFMADD132PS   Z1, Z0, Z14
+	VSUBPS        Z0, Z12, Z16
+	VSUBPS        Z0, Z14, Z17
+	VFNMADD231PS  Z2, Z16, Z13
+	VFNMADD231PS  Z2, Z17, Z15
+	VFNMADD231PS  Z3, Z16, Z13
+	VFNMADD231PS  Z3, Z17, Z15
+	VPERMPS       Z5, Z12, Z16
+	VADDPS        Z13, Z16, Z16
+	VPERMPS       Z5, Z14, Z17
+	VADDPS        Z15, Z17, Z17
+	VMULPS        Z13, Z13, Z20
+	VMULPS        Z15, Z15, Z21
+	VMOVUPS       exptab16c3<>+0(SB), Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VFMADD213PS   Z6, Z13, Z22
+	VFMADD213PS   Z6, Z15, Z23
+	VFMADD213PS   Z16, Z20, Z22
+	VFMADD213PS   Z17, Z21, Z23
+	VPERMPS       Z4, Z12, Z13
+	VPERMPS       Z4, Z14, Z15
+	VPSLLD        $0x13, Z12, Z12
+	VPSLLD        $0x13, Z14, Z14
+	VPADDD        Z12, Z13, Z13
+	VPADDD        Z14, Z15, Z15
+	VFMADD213PS.Z Z13, Z22, K2, Z13
+	VFMADD213PS.Z Z15, Z23, K4, Z15
+	VPADDD        Z9, Z8, K1, Z8
+	VPADDD        Z9, Z8, K3, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
+	VCVTPS2PD     Y15, Z12
+	VEXTRACTF64X4 $0x01, Z15, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000100, R10
 	DECQ          R12
 	JNZ           iter
@@ -15332,80 +15895,86 @@ rest:
 	JZ            sum
 	CMPQ          R11, $0x00000010
 	JB            tail
-	VMOVUPS       (R10), Z11
-	VMOVUPS       (R10), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
+	VMOVUPS       (R10), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
 	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000040, R10
 	SUBQ          $0x00000010, R11
 	CMPQ          R11, $0x00000010
 	JB            tail
-	VMOVUPS       (R10), Z11
-	VMOVUPS       (R10), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
+	VMOVUPS       (R10), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
 	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000040, R10
 	SUBQ          $0x00000010, R11
 	CMPQ          R11, $0x00000010
 	JB            tail
-	VMOVUPS       (R10), Z11
-	VMOVUPS       (R10), Z12
-	VCMPPS        $0x00, Z6, Z12, K1
-	VCMPPS        $0x04, Z6, Z12, K2
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z13
-	VFNMADD231PS  Z2, Z13, Z12
-	VFNMADD231PS  Z3, Z13, Z12
-	VMULPS        Z12, Z12, Z13
-	VMOVUPS       exptab16c3<>+0(SB), Z14
-	VFMADD213PS   Z5, Z12, Z14
-	VFMADD213PS   Z12, Z13, Z14
-	VPERMPS       Z4, Z11, Z12
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z12, Z12
-	VFMADD213PS.Z Z12, Z14, K2, Z12
-	VPADDD        Z8, Z7, K1, Z7
-	VCVTPS2PD     Y12, Z11
-	VEXTRACTF64X4 $0x01, Z12, Y12
-	VCVTPS2PD     Y12, Z12
-	VADDPD        Z11, Z9, Z9
+	VMOVUPS       (R10), Z13
+	VMOVUPS       Z13, Z12
+	VCMPPS        $0x00, Z7, Z13, K1
+	VCMPPS        $0x04, Z7, Z13, K2
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z14
+	VFNMADD231PS  Z2, Z14, Z13
+	VFNMADD231PS  Z3, Z14, Z13
+	VPERMPS       Z5, Z12, Z14
+	VADDPS        Z13, Z14, Z14
+	VMULPS        Z13, Z13, Z15
+	VMOVUPS       exptab16c3<>+0(SB), Z16
+	VFMADD213PS   Z6, Z13, Z16
+	VFMADD213PS   Z14, Z15, Z16
+	VPERMPS       Z4, Z12, Z13
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z13, Z13
+	VFMADD213PS.Z Z13, Z16, K2, Z13
+	VPADDD        Z9, Z8, K1, Z8
+	VCVTPS2PD     Y13, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
 	VADDPD        Z12, Z10, Z10
+	VADDPD        Z13, Z11, Z11
 	ADDQ          $0x00000040, R10
 	SUBQ          $0x00000010, R11
 
@@ -15414,46 +15983,48 @@ tail:
 	JZ            sum
 	LEAQ          tailk<>+0(SB), R12
 	KMOVW         (R12)(R11*2), K1
-	VMOVUPS.Z     (R10), K1, Z11
 	VMOVUPS.Z     (R10), K1, Z12
-	VCMPPS        $0x00, Z6, Z12, K1, K2
-	VCMPPS        $0x04, Z6, Z12, K1, K1
-	VFMADD132PS   Z1, Z0, Z11
-	VSUBPS        Z0, Z11, Z0
-	VFNMADD231PS  Z2, Z0, Z12
-	VFNMADD231PS  Z3, Z0, Z12
-	VMULPS        Z12, Z12, Z0
-	VMOVUPS       exptab16c3<>+0(SB), Z6
-	VFMADD213PS   Z5, Z12, Z6
-	VFMADD213PS   Z12, Z0, Z6
-	VPERMPS       Z4, Z11, Z0
-	VPSLLD        $0x13, Z11, Z11
-	VPADDD        Z11, Z0, Z0
-	VFMADD213PS.Z Z0, Z6, K1, Z0
-	VPADDD        Z8, Z7, K2, Z7
-	VCVTPS2PD     Y0, Z6
+	VMOVUPS.Z     (R10), K1, Z13
+	VCMPPS        $0x00, Z7, Z13, K1, K2
+	VCMPPS        $0x04, Z7, Z13, K1, K1
+	VFMADD132PS   Z1, Z0, Z12
+	VSUBPS        Z0, Z12, Z0
+	VFNMADD231PS  Z2, Z0, Z13
+	VFNMADD231PS  Z3, Z0, Z13
+	VPERMPS       Z5, Z12, Z0
+	VADDPS        Z13, Z0, Z0
+	VMULPS        Z13, Z13, Z7
+	VMOVUPS       exptab16c3<>+0(SB), Z14
+	VFMADD213PS   Z6, Z13, Z14
+	VFMADD213PS   Z0, Z7, Z14
+	VPERMPS       Z4, Z12, Z0
+	VPSLLD        $0x13, Z12, Z12
+	VPADDD        Z12, Z0, Z0
+	VFMADD213PS.Z Z0, Z14, K1, Z0
+	VPADDD        Z9, Z8, K2, Z8
+	VCVTPS2PD     Y0, Z7
 	VEXTRACTF64X4 $0x01, Z0, Y0
 	VCVTPS2PD     Y0, Z0
-	VADDPD        Z6, Z9, Z9
-	VADDPD        Z0, Z10, Z10
+	VADDPD        Z7, Z10, Z10
+	VADDPD        Z0, Z11, Z11
 
 sum:
-	VADDPD        Z10, Z9, Z9
-	VEXTRACTF64X4 $0x01, Z9, Y6
-	VADDPD        Y6, Y9, Y6
-	VEXTRACTF128  $0x01, Y6, X0
-	VADDPD        X0, X6, X0
-	VPERMILPD     $0x01, X0, X6
-	VADDSD        X6, X0, X0
-	VEXTRACTI64X4 $0x01, Z7, Y17
-	VPADDD        Z7, Z17, Z17
-	VEXTRACTI32X4 $0x01, Z17, X18
-	VPADDD        Z17, Z18, Z18
-	VPSHUFD       $0x0e, Z18, Z6
-	VPADDD        Z6, Z18, Z18
-	VPSHUFD       $0x01, Z18, Z6
-	VPADDD        Z6, Z18, Z18
-	VMOVD         X18, R10
+	VADDPD        Z11, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y7
+	VADDPD        Y7, Y10, Y7
+	VEXTRACTF128  $0x01, Y7, X0
+	VADDPD        X0, X7, X0
+	VPERMILPD     $0x01, X0, X7
+	VADDSD        X7, X0, X0
+	VEXTRACTI64X4 $0x01, Z8, Y18
+	VPADDD        Z8, Z18, Z18
+	VEXTRACTI32X4 $0x01, Z18, X19
+	VPADDD        Z18, Z19, Z19
+	VPSHUFD       $0x0e, Z19, Z7
+	VPADDD        Z7, Z19, Z19
+	VPSHUFD       $0x01, Z19, Z7
+	VPADDD        Z7, Z19, Z19
+	VMOVD         X19, R10
 	MOVLQSX       R10, R10
 	VMOVSD        X0, (BX)
 	MOVL          R10, (SI)

@@ -25,6 +25,7 @@ var fma32 = avxemu.FMA32
 type tableModel struct {
 	l     int
 	table []uint32
+	tau   []float32 // 2^(j/l)/fl(2^(j/l)) − 1
 	poly  []float32 // c2, c3, ...
 }
 
@@ -32,7 +33,9 @@ func newTableModel(l int) *tableModel {
 	m := &tableModel{l: l}
 	s := 23 - bitsLen(l)
 	for j := 0; j < l; j++ {
-		m.table = append(m.table, math.Float32bits(float32(math.Exp2(float64(j)/float64(l))))-uint32(j)<<s)
+		x := math.Exp2(float64(j) / float64(l))
+		m.table = append(m.table, math.Float32bits(float32(x))-uint32(j)<<s)
+		m.tau = append(m.tau, float32(x/float64(float32(x))-1))
 	}
 	switch l {
 	case 16:
@@ -61,8 +64,8 @@ func (m *tableModel) exp(x, c float32) float32 {
 	if len(m.poly) == 3 {
 		q = fma32(r2, m.poly[2], q)
 	}
-	q = fma32(q, r2, r)
 	vb := math.Float32bits(v)
+	q = fma32(q, r2, r+m.tau[vb&uint32(m.l-1)])
 	tb := m.table[vb&uint32(m.l-1)] + vb<<(23-bitsLen(m.l))
 	t := math.Float32frombits(tb)
 	return fma32(t, q, t)

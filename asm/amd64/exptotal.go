@@ -30,8 +30,14 @@ import (
 //     bits, and v shifted left by 23 − log2 L puts k into the exponent
 //     field and j just below it, which the table entries have subtracted
 //     in advance: bits(T'[j]) = bits(2^(j/L)) − j<<(23 − log2 L).
-//   - e = T·q + T, one rounding: about 1 ULP (T's own rounding and the
-//     FMA's) against the 0.75 of the degree-6 kernels' polynomial.
+//   - e = T + T·(q + τ[j]) with τ[j] = 2^(j/L)/T[j] − 1 from a second
+//     table (expTau), one rounding: within 0.6 ULP (TestTableModelAccuracy),
+//     where T's own rounding (up to 0.8 ULP for L = 16) made it 1.
+//   - Each e is widened and added to float64 sums, so Σe errs by no more
+//     than its terms: e's rounding and the rest, at most 1.25·2^-24
+//     relative. With e's own error and the output's rounding (a whole ULP
+//     where p falls just below a power of two), p = e/Σe stays within 3.5
+//     ULP; rows built to line every error up reach 2.4 (TestCraftedRows).
 //
 // x >= t (the cutoff's threshold) gives x − M·ln2 >= ln 2^-126 − ... with
 // M·ln2 <= m, so k >= −126: the exponent field never underflows; lanes
@@ -49,6 +55,7 @@ type tableConsts struct {
 	ln2hi Op
 	ln2lo Op
 	table Op
+	tau   Op   // T's rounding: 2^(j/L)/T[j] − 1
 	poly  []Op // c2, c3, ...: the highest last
 	// rhi, rlo: when not nil, e is stored times rhi + rlo (rounded once).
 	rhi, rlo VecVirtual
@@ -92,6 +99,29 @@ func expTable(l int) Mem {
 	return m
 }
 
+// expTau is the table of τ[j] = 2^(j/L)/T[j] − 1 for the rounded entries
+// T[j] = fl(2^(j/L)), 64 bytes (AVX2 uses the first 32): e = T·(1 + q + τ)
+// is 2^(j/L)·(1 + q) to within |τ·q| < 2^-28, where T·(1 + q) carried T's
+// rounding, up to 2^-24 (TestCraftedRows: with the float32 rounding of e
+// and of the pairs summed, Softmax reached 4.35 ULP).
+func expTau(l int) Mem {
+	name := fmt.Sprintf("exptau%d", l)
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for j := 0; j < 16; j++ {
+		v := float32(0)
+		if j < l {
+			x := math.Exp2(float64(j) / float64(l))
+			v = float32(x/float64(float32(x)) - 1)
+		}
+		DATA(4*j, U32(math.Float32bits(v)))
+	}
+	consts[name] = m
+	return m
+}
+
 // totalJob is one vector of an expSumTotal iteration.
 type totalJob struct {
 	src  Mem
@@ -99,6 +129,7 @@ type totalJob struct {
 	t    tail
 	and  Op         // AVX2: when not nil, e &= and (softmaxSmall's lanes)
 	v, r VecVirtual // v: x·log2e + c, then the exponent bits; r: the reduced argument
+	rt   VecVirtual // r + τ[j]
 	r2   VecVirtual // r²
 	n, q VecVirtual // n: N; q: the polynomial
 	e    VecVirtual
@@ -119,8 +150,8 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 			j.v, j.r = a.vec(), a.vec()
 			switch {
 			case j.t.full():
-				VMOVUPS(j.src, j.v)
 				VMOVUPS(j.src, j.r)
+				VMOVUPS(j.r, j.v) // a copy, not a second load: loads bound the pass
 			case a.z:
 				VMOVUPS_Z(j.src, j.t.k, j.v)
 				VMOVUPS_Z(j.src, j.t.k, j.r)
@@ -173,6 +204,11 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 		func(j *totalJob) { j.n = a.vec(); VSUBPS(k.c, j.v, j.n) }, // N
 		func(j *totalJob) { VFNMADD231PS(k.ln2hi, j.n, j.r) },      // x − N·ln2hi, exact
 		func(j *totalJob) { VFNMADD231PS(k.ln2lo, j.n, j.r) },      // r
+		func(j *totalJob) { // r + τ[j], T's rounding, off the polynomial's chain
+			j.rt = a.vec()
+			VPERMPS(k.tau, j.v, j.rt)
+			VADDPS(j.r, j.rt, j.rt)
+		},
 		// q = exp(r) − 1 = r + r²·(c2 + c3·r [+ c4·r²]), Estrin's way: the
 		// chain from r is three steps, not Horner's four or five, and
 		// no more instructions (the loop is as much latency- as
@@ -185,7 +221,7 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 		steps = append(steps, func(j *totalJob) { VFMADD231PS(k.poly[2], j.r2, j.q) }) // + c4·r²
 	}
 	steps = append(steps,
-		func(j *totalJob) { VFMADD213PS(j.r, j.r2, j.q) }, // q = r + r²·(…)
+		func(j *totalJob) { VFMADD213PS(j.rt, j.r2, j.q) }, // q = r + τ + r²·(…)
 		func(j *totalJob) { j.e = a.vec(); VPERMPS(k.table, j.v, j.e) },
 		func(j *totalJob) { VPSLLD(U8(s), j.v, j.v) },
 		func(j *totalJob) { VPADDD(j.v, j.e, j.e) }, // T·2^k
@@ -269,22 +305,31 @@ func (a *arch) tableBodies(k *tableConsts, jobs []*totalJob) {
 // tableConsts returns the constants of the table exp for the bias c and
 // the cutoff threshold t (nil: no cutoff). AVX-512 keeps them in registers
 // (32 of them), except c3, which each vector loads as the start of its
-// polynomial; AVX2 reads them from memory.
-func (a *arch) tableConsts(c Register, t Op) *tableConsts {
+// polynomial; AVX2 reads them from memory, except the two tables where
+// hoist says the pass has the registers: loads bound AVX2's pass on a
+// Zen 3 (ten a vector with τ's table, against eight), and the tables in
+// registers and x loaded once took back most of what τ cost.
+func (a *arch) tableConsts(c Register, t Op, hoist bool) *tableConsts {
 	l := a.tableSize()
 	k := &tableConsts{l: l, c: c, t: t}
 	k.log2e = f32("log2e32", math.Log2E)
 	k.ln2hi = f32("ln2hi32", ln2hi32)
 	k.ln2lo = f32("ln2lo32", ln2lo32)
 	k.table = expTable(l)
+	k.tau = expTau(l)
 	for i, c := range expTablePoly[l] {
 		k.poly = append(k.poly, f32(fmt.Sprintf("exptab%dc%d", l, i+2), c))
+	}
+	if !a.z && hoist {
+		k.table = a.bcast(k.table.(Mem))
+		k.tau = a.bcast(k.tau.(Mem))
 	}
 	if a.z {
 		k.log2e = a.bcast(k.log2e.(Mem))
 		k.ln2hi = a.bcast(k.ln2hi.(Mem))
 		k.ln2lo = a.bcast(k.ln2lo.(Mem))
 		k.table = a.bcast(k.table.(Mem))
+		k.tau = a.bcast(k.tau.(Mem))
 		k.poly[0] = a.bcast(k.poly[0].(Mem))
 	}
 	return k
@@ -378,7 +423,7 @@ func (a *arch) tablePass(p tablePass) {
 		VBROADCASTSS(paramAddr("t"), tv)
 		t = tv
 	}
-	k := a.tableConsts(cv, t)
+	k := a.tableConsts(cv, t, !p.ones)
 	if p.ones {
 		k.m, k.cnt = a.vec(), a.vec()
 		VBROADCASTSS(paramAddr("m"), k.m)
@@ -409,8 +454,7 @@ func (a *arch) tablePass(p tablePass) {
 // ones where p asks for them.
 func (a *arch) tableLoop(p tablePass, k *tableConsts, ptrs []GPVirtual, n, pf GPVirtual) (r VecVirtual, ones GPVirtual) {
 	x := ptrs[len(ptrs)-1]
-	// The float64 sums, of the low and the high lanes of the pairs that
-	// pairSum widens.
+	// The float64 sums, of the low and the high lanes of each vector.
 	var sums [2]VecVirtual
 	if p.sum {
 		for i := range sums {
@@ -418,18 +462,26 @@ func (a *arch) tableLoop(p tablePass, k *tableConsts, ptrs []GPVirtual, n, pf GP
 			a.zero(sums[i])
 		}
 	}
-	// pairSum adds e0 + e1 in float32 and that pair's lanes, widened, to
-	// the float64 sums: every e meets one float32 rounding, no more (a
-	// confident row's big term ~1 would otherwise take a rounding of 2^-24
-	// at each level of a float32 sum: 3.5 ULP seen with two levels). The
-	// pairs take fewer instructions than the float32 accumulators that
-	// were folded every two iterations (widened, added as a tree, zeroed,
-	// under a block counter): a pass in L1 on a Zen 3 is 5–7% faster, and
-	// the float64 sums stay in registers on AVX2 too.
-	pairSum := func(e0, e1 VecVirtual) {
-		s := a.vec()
-		VADDPS(e0, e1, s)
-		lo, hi := a.widenReg(s)
+	// wide adds a vector's e, widened, to the float64 sums: no float32
+	// rounding beyond e's own. Adding pairs of vectors in float32 first
+	// took fewer instructions (5–7% of a pass in L1 on a Zen 3), but
+	// its rounding, on top of e's, let rows built to align them reach
+	// 4.35 ULP in Softmax (TestCraftedRows).
+	wide := func(j *totalJob) {
+		if !p.sum {
+			return
+		}
+		var lo, hi VecVirtual
+		if j.dst != nil && j.se == nil && j.t.full() {
+			// From the stored e: no shuffle for the high half.
+			lo, hi = a.vec(), a.vec()
+			VCVTPS2PD(*j.dst, lo)
+			h := *j.dst
+			h.Disp += a.bytes() / 2
+			VCVTPS2PD(h, hi)
+		} else {
+			lo, hi = a.widenReg(j.summed())
+		}
 		VADDPD(lo, sums[0], sums[0])
 		VADDPD(hi, sums[1], sums[1])
 	}
@@ -469,18 +521,14 @@ func (a *arch) tableLoop(p tablePass, k *tableConsts, ptrs []GPVirtual, n, pf GP
 	case !a.z, p.ones:
 		per = 2 // 16 registers; 7 opmasks, 3 a vector with ones
 	}
-	var pending []*totalJob // summed in pairs, across groups of jobs
 	for u := 0; u < 4; u += per {
 		var jobs []*totalJob
 		for i := u; i < u+per; i++ {
 			jobs = append(jobs, job(4*w*i, tail{}))
 		}
 		a.tableBodies(k, jobs)
-		if p.sum {
-			pending = append(pending, jobs...)
-			for ; len(pending) >= 2; pending = pending[2:] {
-				pairSum(pending[0].summed(), pending[1].summed())
-			}
+		for _, j := range jobs {
+			wide(j)
 		}
 	}
 	st.advance(4 * step)
@@ -488,17 +536,10 @@ func (a *arch) tableLoop(p tablePass, k *tableConsts, ptrs []GPVirtual, n, pf GP
 	JNZ(LabelRef("iter"))
 
 	// Fewer than four vectors left: up to three whole ones and a partial
-	// one, each added to the float64 sums on its own (no float32 rounding).
+	// one.
 	Label("rest")
 	TESTQ(n, n)
 	JZ(LabelRef("sum"))
-	wide := func(j *totalJob) {
-		if p.sum {
-			lo, hi := a.widenReg(j.summed())
-			VADDPD(lo, sums[0], sums[0])
-			VADDPD(hi, sums[1], sums[1])
-		}
-	}
 	for i := 0; i < 3; i++ {
 		CMPQ(n, U32(w))
 		JB(LabelRef("tail"))

@@ -119,7 +119,7 @@ func (a *arch) expTotalRows(nocut bool) {
 		tv = a.vec()
 		tc = tv
 	}
-	k := a.tableConsts(cv, tc)
+	k := a.tableConsts(cv, tc, true)
 	Label("row")
 	VBROADCASTSS(Mem{Base: cp}, cv)
 	if !nocut {
@@ -184,7 +184,7 @@ func (a *arch) expOnesRows(store bool) {
 	rp, op := arrayPtr(ReturnIndex(0)), arrayPtr(ReturnIndex(1))
 	cols, stride, n := blockStart()
 	cv := a.vec()
-	k := a.tableConsts(cv, nil)
+	k := a.tableConsts(cv, nil, false)
 	k.m, k.cnt = a.vec(), a.vec()
 	if a.z {
 		k.onei = a.bcast(c32("onei32", 1))

@@ -120,7 +120,7 @@ func (a *arch) softmaxSmall() {
 	// e, as expSumTotalNoCut computes it. (AVX-512 loads its constants
 	// into registers for each row: kept across the loop, they would push
 	// the scalar work into X16–X31, which VEX cannot encode.)
-	kc := a.tableConsts(cv, nil)
+	kc := a.tableConsts(cv, nil, false)
 	jobs := make([]*totalJob, nv)
 	for i := range jobs {
 		jobs[i] = &totalJob{src: Mem{Base: x, Disp: a.bytes() * i}}

@@ -1,0 +1,152 @@
+package softmax
+
+import (
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/gosimd/softmax/internal/ref"
+)
+
+// TestCraftedRows builds, for each set, rows that line up every error of
+// its own exp against the accuracy bar, as an outside audit did (it found
+// 4.35 ULP in Softmax before the table exp corrected T's rounding and the
+// sums stopped adding pairs of e in float32): one element whose e errs
+// most upward, its p just below a power of two (where the reference's ULP
+// halves), among a bulk of two values whose e err most downward, laid out
+// in runs of 1, 8 and 16 (the vectors' lanes) so that every way a kernel
+// pairs its terms meets the same errors. Softmax, SoftmaxRows and the
+// cross-entropy gradient take each row, at its own max and shifted past
+// the table kernels' range.
+func TestCraftedRows(t *testing.T) {
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		pairs, up := expExtremes(k)
+		for _, ab := range pairs {
+			for _, plus := range up {
+				for _, run := range []int{1, 8, 16} {
+					for _, bulk := range []int{60, 700} {
+						x := craftRow(ab[0], ab[1], plus, bulk, run)
+						if x == nil {
+							continue
+						}
+						checkCrafted(t, k, x)
+						for i := range x { // past tableMaxAbs
+							x[i] = float32(float64(x[i]) + 200)
+						}
+						checkCrafted(t, k, x)
+					}
+				}
+			}
+		}
+	})
+}
+
+// expExtremes sweeps x over [−3, −1/4] through the set's Softmax exp
+// (expSumTotal, or expSum) and returns the pairs of x whose e err most
+// downward, counting the rounding of e_a + e_b in float32 (a kernel that
+// adds lanes in pairs rounds there too), and the x whose e err most
+// upward, relative to exp(x + mu).
+func expExtremes(k *kernels[float32]) (pairs [][2]float32, up []float32) {
+	n := 1 << 20
+	if interpreted(k) {
+		n = 1 << 16
+	}
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = -3 + 2.75*float32(i)/float32(n)
+	}
+	e := make([]float32, n)
+	mu := 0.0
+	if k.expSumTotal != nil {
+		_, mu = k.expSumTotal(e, x, 0, x[0])
+	} else {
+		k.expSum(e, x, 0)
+	}
+	idx := make([]int, n)
+	rel := make([]float64, n)
+	for i := range x {
+		w := math.Exp(float64(x[i]) + mu)
+		rel[i] = (float64(e[i]) - w) / w
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+	type pair struct {
+		a, b  int
+		score float64
+	}
+	var ps []pair
+	for i := range 64 {
+		for j := i; j < 64; j++ {
+			a, b := idx[i], idx[j]
+			s := float64(e[a]) + float64(e[b])
+			ps = append(ps, pair{a, b, (rel[a]+rel[b])/2 + (float64(float32(s))-s)/s})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].score < ps[j].score })
+	for _, p := range ps[:4] {
+		pairs = append(pairs, [2]float32{x[p.a], x[p.b]})
+	}
+	for i := range 4 {
+		up = append(up, x[idx[n-1-i]])
+	}
+	return pairs, up
+}
+
+// craftRow returns [0, bulk values a and b in alternating runs of run, a
+// filler, plus], the filler chosen so that softmax(row)[last] is just
+// below a power of two; nil where no filler in (−87, 0] does that.
+func craftRow(a, b, plus float32, bulk, run int) []float32 {
+	ea, eb, ep := math.Exp(float64(a)), math.Exp(float64(b)), math.Exp(float64(plus))
+	s0 := 1 + ep + float64(bulk)*(ea+eb)/2
+	p := math.Ldexp(1, int(math.Floor(math.Log2(ep/s0))))
+	s := ep / (p * (1 - 2e-8)) // the sum that puts p(plus) just below p
+	x, sum := []float32{0}, 1+ep
+	for i := 0; ; i++ {
+		v := a
+		if (i/run)%2 == 1 {
+			v = b
+		}
+		ev := math.Exp(float64(v))
+		if sum+ev >= s {
+			break
+		}
+		x = append(x, v)
+		sum += ev
+	}
+	f := s - sum
+	if !(f > 1e-37 && f <= 1) {
+		return nil
+	}
+	return append(x, float32(math.Log(f)), plus)
+}
+
+func checkCrafted(t *testing.T, k *kernels[float32], x []float32) {
+	t.Helper()
+	n := len(x)
+	v := widen(x)
+	want := ref.Softmax(v, ref.Fast)
+	got := make([]float32, n)
+	softmaxRow(k, got, x)
+	check32(t, k, "Softmax crafted", got, want)
+
+	const rows = 3 // blocks or pairs of rows, and one alone
+	xs := make([]float32, 0, rows*n)
+	for range rows {
+		xs = append(xs, x...)
+	}
+	gs := make([]float32, rows*n)
+	softmaxRows(k, gs, xs, n)
+	for r := range rows {
+		check32(t, k, "SoftmaxRows crafted", gs[r*n:(r+1)*n], want)
+	}
+
+	labels := []int{0, n - 1, 0}
+	crossEntropy(k, gs, xs, labels, n, rows)
+	for r, l := range labels {
+		_, wantGrad := ref.CrossEntropy(v, []int{l}, n, ref.Fast)
+		for i := range wantGrad {
+			wantGrad[i] /= rows
+		}
+		check32(t, k, "CrossEntropyGrad crafted", gs[r*n:(r+1)*n], wantGrad)
+	}
+}
