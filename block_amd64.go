@@ -173,6 +173,9 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 			}
 			for j := range r {
 				lr[j] = (float64(m[j]) - float64(xl[j])) + logOf[float32](rest[j], float64(ones[j]))
+				if lr[j] != lr[j] {
+					lr[j] = nan // crossEntropyRow's NaN, not the kernel's negative one
+				}
 			}
 			for j := range r {
 				loss, comp = addComp(loss, comp, lr[j])

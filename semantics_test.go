@@ -521,3 +521,30 @@ func TestCutoffAlike(t *testing.T) {
 		}
 	})
 }
+
+// TestNaNBits: a NaN loss is the same NaN on every path and label type
+// (the block kernels once passed their own negative NaN through the log,
+// so the bits depended on the set and on whether labels were 4 or 8
+// bytes wide).
+func TestNaNBits(t *testing.T) {
+	rng := newRand(71)
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, cols := range []int{5, 17, 64, 300} {
+			const rows = 3
+			x := f32(gen.Logits(rng, rows*cols, 3, 0))
+			x[cols+cols/2] = float32(math.NaN()) // row 1, neither its max nor its min
+			g := make([]float32, len(x))
+			want := crossEntropy(&generic32, g, x, []int{0, 1, 2}, cols, rows)
+			for _, loss := range []float32{
+				crossEntropy(k, g, x, []int{0, 1, 2}, cols, rows),
+				crossEntropy(k, g, x, []int32{0, 1, 2}, cols, rows),
+				crossEntropy(k, g, x, []int8{0, 1, 2}, cols, rows),
+				crossEntropy(k, nil, x, []int32{0, 1, 2}, cols, rows),
+			} {
+				if math.Float32bits(loss) != math.Float32bits(want) {
+					t.Fatalf("cols=%d: loss %#x, generic %#x", cols, math.Float32bits(loss), math.Float32bits(want))
+				}
+			}
+		}
+	})
+}
