@@ -437,14 +437,7 @@ func TestAdversarialRows(t *testing.T) {
 			x[i] = -float32(i) / n * 4
 		}
 		extremes := func(e []float32, mu float64) (low, high []int) {
-			idx := make([]int, n)
-			rel := make([]float64, n)
-			for i := range x {
-				w := math.Exp(float64(x[i]) + mu)
-				rel[i] = (float64(e[i]) - w) / w
-				idx[i] = i
-			}
-			sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+			idx, _ := byExpError(x, e, mu)
 			return idx[:256], idx[n-256:]
 		}
 		e := make([]float32, n)
@@ -457,6 +450,20 @@ func TestAdversarialRows(t *testing.T) {
 			adversarialRows(t, k, x, low, high, "adversarial-total")
 		}
 	})
+}
+
+// byExpError returns the indices of x ordered by the relative error of
+// e[i] against exp(x[i] + mu), the most downward first, and the errors.
+func byExpError(x, e []float32, mu float64) (idx []int, rel []float64) {
+	idx = make([]int, len(x))
+	rel = make([]float64, len(x))
+	for i := range x {
+		w := math.Exp(float64(x[i]) + mu)
+		rel[i] = (float64(e[i]) - w) / w
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+	return idx, rel
 }
 
 // adversarialRows checks rows of x's elements: 0 (the max), one from one

@@ -62,14 +62,7 @@ func expExtremes(k *kernels[float32]) (pairs [][2]float32, up []float32) {
 	} else {
 		k.expSum(e, x, 0)
 	}
-	idx := make([]int, n)
-	rel := make([]float64, n)
-	for i := range x {
-		w := math.Exp(float64(x[i]) + mu)
-		rel[i] = (float64(e[i]) - w) / w
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return rel[idx[a]] < rel[idx[b]] })
+	idx, rel := byExpError(x, e, mu)
 	type pair struct {
 		a, b  int
 		score float64
