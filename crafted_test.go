@@ -15,25 +15,32 @@ import (
 // most upward, its p just below a power of two (where the reference's ULP
 // halves), among a bulk of two values whose e err most downward, laid out
 // in runs of 1, 8 and 16 (the vectors' lanes) so that every way a kernel
-// pairs its terms meets the same errors. Softmax, SoftmaxRows and the
-// cross-entropy gradient take each row, at its own max and shifted past
-// the table kernels' range.
+// pairs its terms meets the same errors. Softmax, SoftmaxRows, the
+// cross-entropy gradient and, on long rows, their parallel forms (a row
+// in chunks: 3.6 ULP when the chunks took the split kernels) take each
+// row, with its max at 0 and at −300 (past the table kernels' range,
+// where the row is shifted first).
 func TestCraftedRows(t *testing.T) {
 	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
-		pairs, up := expExtremes(k)
-		for _, ab := range pairs {
-			for _, plus := range up {
-				for _, run := range []int{1, 8, 16} {
-					for _, bulk := range []int{60, 700} {
-						x := craftRow(ab[0], ab[1], plus, bulk, run)
-						if x == nil {
-							continue
+		for _, m := range []float32{0, -300} {
+			pairs, up := expExtremes(k, m)
+			for i, ab := range pairs {
+				for j, plus := range up {
+					for _, run := range []int{1, 8, 16} {
+						bulks := []int{60, 700}
+						if i+j == 0 && run == 8 && !interpreted(k) {
+							bulks = append(bulks, 3*minChunk) // chunked
 						}
-						checkCrafted(t, k, x)
-						for i := range x { // past tableMaxAbs
-							x[i] = float32(float64(x[i]) + 200)
+						for _, bulk := range bulks {
+							x := craftRow(ab[0]-m, ab[1]-m, plus-m, bulk, run)
+							if x == nil {
+								continue
+							}
+							for i := range x {
+								x[i] += m // exact for the swept values
+							}
+							checkCrafted(t, k, x)
 						}
-						checkCrafted(t, k, x)
 					}
 				}
 			}
@@ -41,28 +48,34 @@ func TestCraftedRows(t *testing.T) {
 	})
 }
 
-// expExtremes sweeps x over [−3, −1/4] through the set's Softmax exp
-// (expSumTotal, or expSum) and returns the pairs of x whose e err most
-// downward, counting the rounding of e_a + e_b in float32 (a kernel that
-// adds lanes in pairs rounds there too), and the x whose e err most
-// upward, relative to exp(x + mu).
-func expExtremes(k *kernels[float32]) (pairs [][2]float32, up []float32) {
+// expExtremes sweeps x over m + [−3, −1/4], on a grid fine enough and
+// exact at m, through the set's Softmax exp (expSumTotal, or expSum) and
+// returns the pairs of x whose e err most downward, counting the rounding
+// of e_a + e_b in float32 (a kernel that adds lanes in pairs rounds there
+// too), and the x whose e err most upward, relative to exp(x − m + mu).
+func expExtremes(k *kernels[float32], m float32) (pairs [][2]float32, up []float32) {
 	n := 1 << 20
 	if interpreted(k) {
 		n = 1 << 16
 	}
+	step := math.Max(2.75/float64(n), ulpAt(m-3))
+	n = int(2.75 / step)
 	x := make([]float32, n)
 	for i := range x {
-		x[i] = -3 + 2.75*float32(i)/float32(n)
+		x[i] = float32(float64(m) - 3 + float64(i)*step)
 	}
 	e := make([]float32, n)
 	mu := 0.0
 	if k.expSumTotal != nil {
-		_, mu = k.expSumTotal(e, x, 0, x[0])
+		_, mu = k.expSumTotal(e, x, m, x[0])
 	} else {
-		k.expSum(e, x, 0)
+		k.expSum(e, x, m)
 	}
-	idx, rel := byExpError(x, e, mu)
+	d := make([]float32, n) // x − m, exact
+	for i := range x {
+		d[i] = x[i] - m
+	}
+	idx, rel := byExpError(d, e, mu)
 	type pair struct {
 		a, b  int
 		score float64
@@ -83,6 +96,11 @@ func expExtremes(k *kernels[float32]) (pairs [][2]float32, up []float32) {
 		up = append(up, x[idx[n-1-i]])
 	}
 	return pairs, up
+}
+
+// ulpAt is the spacing of float32s at |v|, a power of two.
+func ulpAt(v float32) float64 {
+	return math.Ldexp(1, math.Ilogb(math.Abs(float64(v)))-23)
 }
 
 // craftRow returns [0, bulk values a and b in alternating runs of run, a
@@ -141,5 +159,13 @@ func checkCrafted(t *testing.T, k *kernels[float32], x []float32) {
 			wantGrad[i] /= rows
 		}
 		check32(t, k, "CrossEntropyGrad crafted", gs[r*n:(r+1)*n], wantGrad)
+	}
+
+	if n >= 2*minChunk { // a row in chunks, on goroutines
+		softmaxRowsParallel(k, got, x, n, 4)
+		check32(t, k, "SoftmaxRowsParallel crafted", got, want)
+		_, wantGrad := ref.CrossEntropy(v, []int{n - 1}, n, ref.Fast)
+		crossEntropyParallel(k, got, x, []int{n - 1}, n, 1, 4)
+		check32(t, k, "CrossEntropyGradParallel crafted", got, wantGrad)
 	}
 }

@@ -115,16 +115,18 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, ta
 		return m, s, false
 	}
 	sums := make([][2]float64, w)
+	fs := make([]float64, w) // the factor of each chunk's stored e (splitSum)
 	// In place, withTail needs x after the sums: e is stored afterwards.
 	later := tail && aliased(dst, x)
 	store := k.expDiv == nil && !later
+	unknown := F(math.Inf(-1)) // each chunk's smallest element
 	parallelFor(w, w, func(p, _, _ int) {
 		lo, hi := part(p, w, len(x))
 		var d []F
 		if store {
 			d = dst[lo:hi]
 		}
-		sums[p][0], sums[p][1] = k.expSum(d, x[lo:hi], m)
+		sums[p][0], sums[p][1], fs[p] = splitSum(k, d, x[lo:hi], m, unknown)
 	})
 	s = mergeSums(sums)
 	if s[0] != s[0] {
@@ -139,12 +141,12 @@ func chunkedSoftmax[F Float](k *kernels[F], dst, x []F, w int, scale float64, ta
 		lo, hi := part(p, w, len(x))
 		switch {
 		case store:
-			k.div(dst[lo:hi], dst[lo:hi], total)
+			k.div(dst[lo:hi], dst[lo:hi], total*fs[p])
 		case k.expDiv != nil:
 			k.expDiv(dst[lo:hi], x[lo:hi], m, total)
 		default:
-			k.expSum(dst[lo:hi], x[lo:hi], m)
-			k.div(dst[lo:hi], dst[lo:hi], total)
+			_, _, f := splitSum(k, dst[lo:hi], x[lo:hi], m, unknown)
+			k.div(dst[lo:hi], dst[lo:hi], total*f)
 		}
 	})
 	return m, s, true
