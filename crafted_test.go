@@ -32,14 +32,16 @@ func TestCraftedRows(t *testing.T) {
 							bulks = append(bulks, 3*minChunk) // chunked
 						}
 						for _, bulk := range bulks {
-							x := craftRow(ab[0]-m, ab[1]-m, plus-m, bulk, run)
-							if x == nil {
-								continue
+							for _, below := range []float64{0.3, 1.2} { // ULPs below a power of two
+								x := craftRow(ab[0]-m, ab[1]-m, plus-m, bulk, run, below)
+								if x == nil {
+									continue
+								}
+								for i := range x {
+									x[i] += m // exact for the swept values
+								}
+								checkCrafted(t, k, x)
 							}
-							for i := range x {
-								x[i] += m // exact for the swept values
-							}
-							checkCrafted(t, k, x)
 						}
 					}
 				}
@@ -104,13 +106,14 @@ func ulpAt(v float32) float64 {
 }
 
 // craftRow returns [0, bulk values a and b in alternating runs of run, a
-// filler, plus], the filler chosen so that softmax(row)[last] is just
-// below a power of two; nil where no filler in (−87, 0] does that.
-func craftRow(a, b, plus float32, bulk, run int) []float32 {
+// filler, plus], the filler chosen so that softmax(row)[last] is below a
+// power of two by about below float32 ULPs (of the binade under it); nil
+// where no filler in (−87, 0] does that.
+func craftRow(a, b, plus float32, bulk, run int, below float64) []float32 {
 	ea, eb, ep := math.Exp(float64(a)), math.Exp(float64(b)), math.Exp(float64(plus))
 	s0 := 1 + ep + float64(bulk)*(ea+eb)/2
 	p := math.Ldexp(1, int(math.Floor(math.Log2(ep/s0))))
-	s := ep / (p * (1 - 2e-8)) // the sum that puts p(plus) just below p
+	s := ep / (p * (1 - below*0x1p-24)) // the sum that puts p(plus) there
 	x, sum := []float32{0}, 1+ep
 	for i := 0; ; i++ {
 		v := a

@@ -288,9 +288,10 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 // computed in float64 (LogSoftmaxBackward's exp(logp)·Σdy, the soft
 // gradient's p·Σy): its rounding there (exp to about 2^-51 on generic,
 // 2^-49 on neon's expMulSub), which shows where the difference cancels
-// below it; a float32 ULP of term·2^-20 is 2^-43 of the term. A float32
-// rounding of the term (2^-24 of it) is far outside.
-func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-20 }
+// below it; checkTerms32's 4 float32 ULPs of term·2^-22 are at most 2^-43
+// of the term, README's bound. A float32 rounding of the term (2^-24 of
+// it) is far outside.
+func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-22 }
 
 // dotTerms are checkTerms32's terms for SoftmaxBackward's outputs
 // p[i]·(dy[i] − ⟨p, dy⟩), rows of cols: the contract's dot pair is within
