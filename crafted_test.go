@@ -28,7 +28,7 @@ func TestCraftedRows(t *testing.T) {
 				for j, plus := range up {
 					for _, run := range []int{1, 8, 16} {
 						bulks := []int{60, 700}
-						if i+j == 0 && run == 8 && !interpreted(k) {
+						if i+j == 0 && run == 8 && !interpreted(k) && !testing.Short() {
 							bulks = append(bulks, 3*minChunk) // chunked
 						}
 						for _, bulk := range bulks {
@@ -57,7 +57,7 @@ func TestCraftedRows(t *testing.T) {
 // too), and the x whose e err most upward, relative to exp(x − m + mu).
 func expExtremes(k *kernels[float32], m float32) (pairs [][2]float32, up []float32) {
 	n := 1 << 20
-	if interpreted(k) {
+	if interpreted(k) || testing.Short() { // -short: CI's runs under qemu
 		n = 1 << 16
 	}
 	step := math.Max(2.75/float64(n), ulpAt(m-3))
