@@ -55,9 +55,13 @@
 // LogSumExp and cross-entropy where |m| < 176, never form: they reduce x
 // against a per-row M·ln2 just below m, exactly, and the constant factor
 // exp(m − M·ln2) cancels in the division or is divided out of the sum in
-// float64), and the growth of the float32 sum's error with n, which they
-// avoid by adding short float32 runs into float64 (in the table kernels,
-// every term after at most one float32 addition).
+// float64; Softmax and the cross-entropy gradient shift a row with a
+// larger max first, x − m being exact for every term that counts), and
+// the growth of the float32 sum's error with n, which they avoid by
+// adding short float32 runs into float64 (in the table kernels, every
+// term widened on its own). The table kernels also correct their table's
+// float32 rounding, so that in Softmax one term's error and the sum's,
+// lined up against each other on purpose, stay within 3.5 ULP.
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
