@@ -37,7 +37,7 @@ import (
 //     than its terms: e's rounding and the rest, at most 1.25·2^-24
 //     relative. With e's own error and the output's rounding (a whole ULP
 //     where p falls just below a power of two), p = e/Σe stays within 3.5
-//     ULP; rows built to line every error up reach 2.4 (TestCraftedRows).
+//     ULP; rows built to line every error up reach 3.0 (TestCraftedRows).
 //
 // x >= t (the cutoff's threshold) gives x − M·ln2 >= ln 2^-126 − ... with
 // M·ln2 <= m, so k >= −126: the exponent field never underflows; lanes
