@@ -95,3 +95,18 @@ func BigLogSumExp(x []float64) (r, l *big.Float) {
 	}
 	return new(big.Float).Add(bf(m), l), l
 }
+
+// exactSum is Σ terms rounded to a double-double: every float64 is a
+// multiple of 2^-1074 below 2^1024, so 2200 bits hold any sum of fewer
+// than 2^100 of them exactly.
+func exactSum(terms []DD) DD {
+	acc := new(big.Float).SetPrec(2200)
+	t := new(big.Float).SetPrec(2200)
+	for _, v := range terms {
+		acc.Add(acc, t.SetFloat64(v.Hi))
+		acc.Add(acc, t.SetFloat64(v.Lo))
+	}
+	hi, _ := acc.Float64()
+	lo, _ := acc.Sub(acc, t.SetFloat64(hi)).Float64()
+	return DD{hi, lo}
+}

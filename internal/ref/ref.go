@@ -36,20 +36,28 @@ func (p Prec) sumExp(a DD) DD {
 // sum adds terms smallest first, so that a sum like 1 + (many tiny terms)
 // keeps the tiny part to double-double accuracy: each binade's terms are
 // summed apart, then the binades from the smallest up (a sort of 2^24
-// distinct terms would take seconds).
+// distinct terms would take seconds). Each add of binades errs by about
+// 2^-106 of Σ|terms|: where the terms cancel to below 2^-32 of that, the
+// sum could lose its last parts (TestSumOfCancelling's rows lose 2^-20
+// next to 2^42), so the terms are added again exactly (exactSum).
 func sum(terms []DD) DD {
 	const bias = 1100 // float64 exponents from Frexp are within ±1075
 	var binades [2 * bias]DD
 	lo, hi := len(binades), 0
+	abs := 0.0
 	for _, t := range terms {
 		_, e := math.Frexp(t.Hi) // 0 for 0, ±Inf and NaN, which add as they are
 		i := e + bias
 		binades[i] = Add(binades[i], t)
 		lo, hi = min(lo, i), max(hi, i)
+		abs += math.Abs(t.Hi)
 	}
 	var s DD
 	for i := lo; i <= hi; i++ {
 		s = Add(s, binades[i])
+	}
+	if math.Abs(s.Hi) < abs*0x1p-32 && !math.IsInf(abs, 0) {
+		return exactSum(terms)
 	}
 	return s
 }
@@ -202,12 +210,18 @@ func SoftmaxBackward(pr, dy []float64) []float64 {
 	return out
 }
 
+// sumOf is sum of float64s.
+func sumOf(v []float64) DD {
+	terms := make([]DD, len(v))
+	for i, x := range v {
+		terms[i] = D(x)
+	}
+	return sum(terms)
+}
+
 // LogSoftmaxBackward returns dy − exp(logp)·Σ dy.
 func LogSoftmaxBackward(logp, dy []float64, p Prec) []float64 {
-	var s DD
-	for _, v := range dy {
-		s = Add(s, D(v))
-	}
+	s := sumOf(dy)
 	out := make([]float64, len(dy))
 	for i := range dy {
 		if p == Precise && logp[i] < tinyExp {
@@ -304,10 +318,7 @@ func SoftCrossEntropy(logits, targets []float64, cols int, p Prec) (float64, []f
 		x := logits[r*cols : (r+1)*cols]
 		y := targets[r*cols : (r+1)*cols]
 		g := grad[r*cols : (r+1)*cols]
-		var sy DD
-		for _, v := range y {
-			sy = Add(sy, D(v))
-		}
+		sy := sumOf(y)
 		rw := analyse(x, p)
 		if rw.nan || sy.Hi != sy.Hi {
 			loss = D(math.NaN())
@@ -333,3 +344,9 @@ func SoftCrossEntropy(logits, targets []float64, cols int, p Prec) (float64, []f
 	}
 	return Div(loss, n).Float(), grad
 }
+
+// Sum returns Σ v rounded to float64, to within 2^-64 of the exact sum
+// also where the terms cancel (TestSumOfCancelling): the tests' estimate
+// of a difference's term e·Σdy, which a plain float64 sum can make
+// anything (2^40 for 2^100 + 2^40 + 2^-20 − 2^100 − 2^40).
+func Sum(v []float64) float64 { return sumOf(v).Float() }
