@@ -129,10 +129,7 @@ func TestAccuracyBackward32(t *testing.T) {
 			logSoftmaxBackwardRow(k, dx, lp, dy)
 			want := ref.LogSoftmaxBackward(logp, dyv, ref.Fast)
 			terms := make([]float64, c.n)
-			sdy := 0.0
-			for _, v := range dyv {
-				sdy += v
-			}
+			sdy := ref.Sum(dyv)
 			for i := range terms {
 				terms[i] = roundTerm(math.Exp(logp[i]) * sdy)
 			}
@@ -312,10 +309,7 @@ func accuracy64(t *testing.T, k *kernels[float64], c accCase) {
 
 			logp := ref.LogSoftmax(xs, ref.Precise)
 			logSoftmaxBackwardRow(k, dst, logp, dy)
-			sdy := 0.0
-			for _, v := range dy {
-				sdy += v
-			}
+			sdy := ref.Sum(dy)
 			for j := range terms {
 				terms[j] = math.Abs(math.Exp(logp[j]) * sdy)
 			}
@@ -529,6 +523,56 @@ func TestLogSumExpCancellation64(t *testing.T) {
 		}
 		check64(t, fmt.Sprintf("LogSumExp cancelling n=%d", n), []float64{logSumExp(&generic64, xs)}, []float64{ref.LogSumExp(xs, ref.Precise)})
 	}
+}
+
+// TestBackwardSpan: LogSoftmaxBackward's dy − exp(logp)·Σdy and the soft
+// gradient's (p·Σy − y)/rows where dy (or y) spans more than a
+// double-double's 106 bits and cancels, against the exact sums
+// (ref.sumOf): every set is within the contract's slack (sumTerm: the
+// compensated sum's n·2^-104 of Σ|dy|), which a plain float64 sum, off by
+// 2^-53 of Σ|dy|, is not. An audit's dy first: 2^100 + 2^40 + 2^-20 −
+// 2^100 − 2^40, whose 2^-20 a double-double loses.
+func TestBackwardSpan(t *testing.T) {
+	rows := [][]float64{{0x1p100, 0x1p40, 0x1p-20, -0x1p100, -0x1p40}}
+	rng := newRand(61)
+	for _, n := range []int{2, 3, 7, 16, 33, 100, 301} {
+		for range 4 {
+			dy := make([]float64, n)
+			for i := range dy {
+				dy[i] = float64(float32(math.Ldexp(rng.Float64()+0.5, rng.IntN(240)-120)))
+			}
+			// Pairs that cancel exactly around the rest.
+			for i := 0; i+1 < n; i += 3 {
+				dy[i+1] = -dy[i]
+			}
+			rows = append(rows, dy)
+		}
+	}
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, dy := range rows {
+			n := len(dy)
+			logp := rounded32(ref.LogSoftmax(gen.Logits(newRand(uint64(n)), n, 2, 0), ref.Fast))
+			dx := make([]float32, n)
+			logSoftmaxBackwardRow(k, dx, f32(logp), f32(dy))
+			want := ref.LogSoftmaxBackward(logp, dy, ref.Precise)
+			sdy := ref.Sum(dy)
+			terms := make([]float64, n)
+			for i, v := range logp {
+				terms[i] = roundTerm(math.Exp(v)*sdy) + sumTerm(math.Exp(v), dy, 0x1p-80)
+			}
+			checkTerms32(t, k, fmt.Sprintf("LogSoftmaxBackward n=%d", n), dx, want, terms)
+
+			// Soft targets y = dy over rows of zero logits (p = 1/n).
+			x := make([]float64, n)
+			g := make([]float32, n)
+			softCrossEntropy(k, g, f32(x), f32(dy), n)
+			_, wantGrad := ref.SoftCrossEntropy(x, dy, n, ref.Fast)
+			for i := range terms {
+				terms[i] = roundTerm(dy[i]+sdy/float64(n)) + sumTerm(1/float64(n), dy, 0x1p-80)
+			}
+			checkTerms32(t, k, fmt.Sprintf("SoftCrossEntropyGrad n=%d", n), g, wantGrad, terms)
+		}
+	})
 }
 
 // TestSumCancellation: the contract's sum and dot are compensated on every

@@ -86,11 +86,14 @@
 // Σdy compensated, ⟨p, dy⟩ kept as a double-double pair, those exps
 // float64-accurate — so the bound there is 4 ULP of the output plus 2^-43
 // of the larger term (what the sets reach is float64's rounding of that
-// term, 2^-53 to 2^-51 of it, on float32 and float64 alike), and for
-// SoftmaxBackward (float64 too) p[i] times the double-double's, n·2^-104
-// of Σ|p·dy|
-// (reached where dy is constant and p sums to 1 within 2^-110, which
-// subnormal probabilities can do). LogSumExp = max +
+// term, 2^-53 to 2^-51 of it, on float32 and float64 alike), and, where
+// the compensated sum or dot itself cancels, its error, n·2^-104 of the
+// sum of the magnitudes, times its factor: p[i]·n·2^-104·Σ|p·dy| for
+// SoftmaxBackward (reached where dy is constant and p sums to 1 within
+// 2^-110, which subnormal probabilities can do), exp(logp[i])·n·2^-104·Σ|dy|
+// for LogSoftmaxBackward and p[i]·n·2^-104·Σ|y|/rows for the soft-target
+// gradient (reached where dy or y span more than 2^100 and cancel, as
+// 2^100 + 2^40 + 2^-20 − 2^100 − 2^40 does). LogSumExp = max +
 // log Σ cancels for log-probabilities (it is the rounding of their
 // normalization, 1e-8 against terms near 10); such a row is summed again
 // in double-double, with log Σ as log1p of the terms other than the max's

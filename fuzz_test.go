@@ -232,12 +232,9 @@ func FuzzBackwardRows(f *testing.F) {
 			want = append(want, ref.SoftmaxBackward(pr, d)...)
 			// ref.Precise: the sets compute exp(logp) unflushed.
 			wantLog = append(wantLog, ref.LogSoftmaxBackward(lr, d, ref.Precise)...)
-			sdy := 0.0
-			for _, v := range d {
-				sdy += v
-			}
+			sdy := ref.Sum(d)
 			for _, v := range lr {
-				termsLog = append(termsLog, roundTerm(math.Exp(v)*sdy))
+				termsLog = append(termsLog, roundTerm(math.Exp(v)*sdy)+sumTerm(math.Exp(v), d, 0x1p-80))
 			}
 		}
 		terms := dotTerms(p, dy, cols)
@@ -267,12 +264,9 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 		terms := make([]float64, len(xs))
 		for r := 0; r < len(xs); r += cols {
 			p := ref.Softmax(xs[r:r+cols], ref.Fast)
-			sy := 0.0
-			for _, v := range ys[r : r+cols] {
-				sy += v
-			}
+			sy := ref.Sum(ys[r : r+cols])
 			for j := range p {
-				terms[r+j] = roundTerm((ys[r+j] + p[j]*sy) / n)
+				terms[r+j] = roundTerm((ys[r+j]+p[j]*sy)/n) + sumTerm(p[j]/n, ys[r:r+cols], 0x1p-80)
 			}
 		}
 		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
@@ -292,6 +286,21 @@ func FuzzSoftCrossEntropyGrad(f *testing.F) {
 // of the term, README's bound. A float32 rounding of the term (2^-24 of
 // it) is far outside.
 func roundTerm(term float64) float64 { return math.Abs(term) * 0x1p-22 }
+
+// sumTerm is the slack of a difference whose term is e·Σv, with Σv the
+// contract's compensated sum (LogSoftmaxBackward's Σdy, the soft
+// gradient's Σy): within n·2^-104 of Σ|v| (TestSumCancellation), as
+// SoftmaxBackward's dot is (dotTerms), which shows where v's terms cancel
+// across more than 2^100 (TestBackwardSpan). For checkTerms32 unit is
+// 2^-80 (4 float32 ULPs of e·n·Σ|v|·2^-80 are at least e·n·2^-102 of it),
+// for checkTerms64 2^-52.
+func sumTerm(e float64, v []float64, unit float64) float64 {
+	a := 0.0
+	for _, x := range v {
+		a += math.Abs(x)
+	}
+	return math.Abs(e) * float64(len(v)) * a * unit
+}
 
 // dotTerms are checkTerms32's terms for SoftmaxBackward's outputs
 // p[i]·(dy[i] − ⟨p, dy⟩), rows of cols: the contract's dot pair is within

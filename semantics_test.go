@@ -236,10 +236,7 @@ func TestTinyTerms64Backward(t *testing.T) {
 		dx := make([]float64, n)
 		LogSoftmaxBackward(dx, logp, dy)
 		want := ref.LogSoftmaxBackward(logp, dy, ref.Precise)
-		sdy := 0.0
-		for _, v := range dy {
-			sdy += v
-		}
+		sdy := ref.Sum(dy)
 		terms := make([]float64, n)
 		for i := range terms {
 			terms[i] = math.Abs(math.Exp(logp[i]) * sdy)

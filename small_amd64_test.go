@@ -445,10 +445,7 @@ func TestKernelBackwardRows(t *testing.T) {
 								// Precise: Fast flushes exp(logp) below 2^-126 to 0, which
 								// no set does backwards; with Σdy near 3e38 it shows.
 								want = ref.LogSoftmaxBackward(in[i:j], dy[i:j], ref.Precise)
-								sdy := 0.0
-								for _, v := range dy[i:j] {
-									sdy += v
-								}
+								sdy := ref.Sum(dy[i:j])
 								for _, v := range in[i:j] {
 									terms = append(terms, roundTerm(math.Exp(v)*sdy))
 								}
