@@ -96,25 +96,29 @@ func TestBlockKernels(t *testing.T) {
 						s = k.block.totalNoCut(dst, x, cols, rows, c, 0)
 						check("expSumTotalNoCutRows", dst, s, func(d, row []float32, r int) float64 { return k.totalNoCut(d, row, c[r], 0) })
 					}
+					var mm [blockMax]float32
+					copy(mm[:], m[:])
+					// (The no-store kernel's "output" is x itself.)
+					ones := func(kernel string, got []float32, rest [blockMax]float64, ones [blockMax]int32, one func(d, row []float32, r int) (float64, int)) {
+						t.Helper()
+						var s [blockMax]float64
+						copy(s[:], rest[:])
+						check(kernel, got, s, func(d, row []float32, r int) float64 {
+							w, o := one(d, row, r)
+							if int(ones[r]) != o {
+								t.Fatalf("%s: ones %d, one-row kernel %d", what(kernel, r), ones[r], o)
+							}
+							if &got[0] == &x[0] {
+								copy(d, row) // nothing stored: x compared with itself
+							}
+							return w
+						})
+					}
+					rest, cnt := k.block.onesCut(dst, x, cols, rows, c, mm)
+					ones("expSumOnesRows", dst, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.ones(d, row, c[r], th[r], mm[r]) })
+					rest, cnt = k.block.onesCutNS(x, cols, rows, c, mm)
+					ones("expSumOnesNoStoreRows", x, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.onesNS(row, c[r], th[r], mm[r]) })
 					if cutOK {
-						var mm [blockMax]float32
-						copy(mm[:], m[:])
-						// (The no-store kernel's "output" is x itself.)
-						ones := func(kernel string, got []float32, rest [blockMax]float64, ones [blockMax]int32, one func(d, row []float32, r int) (float64, int)) {
-							t.Helper()
-							var s [blockMax]float64
-							copy(s[:], rest[:])
-							check(kernel, got, s, func(d, row []float32, r int) float64 {
-								w, o := one(d, row, r)
-								if int(ones[r]) != o {
-									t.Fatalf("%s: ones %d, one-row kernel %d", what(kernel, r), ones[r], o)
-								}
-								if &got[0] == &x[0] {
-									copy(d, row) // nothing stored: x compared with itself
-								}
-								return w
-							})
-						}
 						rest, cnt := k.block.ones(dst, x, cols, rows, c, mm)
 						ones("expSumOnesNoCutRows", dst, rest, cnt, func(d, row []float32, r int) (float64, int) { return k.onesNoCut(d, row, c[r], mm[r]) })
 						rest, cnt = k.block.onesNS(x, cols, rows, c, mm)
@@ -122,9 +126,8 @@ func TestBlockKernels(t *testing.T) {
 						s = k.block.totalNoCut(dst, x, cols, rows, c, 0) // for divRows below
 					}
 					var l [blockMax]float64
-					var mm [blockMax]float32
 					for r := range rows {
-						mm[r], l[r] = m[r], 0.75*float64(r)+0x1p-30
+						l[r] = 0.75*float64(r) + 0x1p-30
 					}
 					sub := place(t, make([]float32, len(x)), (wi+trial+7)%16, trial == 0)
 					k.block.sub(sub, x, cols, rows, mm, l)
@@ -165,5 +168,65 @@ func TestBlockKernels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlockThreshold: the block kernels with the cutoff compute each
+// row's threshold themselves (asm/amd64/rows.go's threshold); they must
+// cut exactly the elements expThreshold(m) cuts. Rows of m, then t, the
+// float32 below t and −Inf, for maxima across the table kernels' range,
+// near ±87.34 (where t changes sign) and at the float32s next to them:
+// the sum (of the e at t, next to 2^-126) and the stored e show any
+// difference, against the one-row kernels given expThreshold(m).
+func TestBlockThreshold(t *testing.T) {
+	sets := blockTestSets()
+	if len(sets) == 0 {
+		t.Skip("no AVX2 or AVX-512 on this CPU")
+	}
+	rng := newRand(47)
+	var ms []float32
+	for _, v := range []float32{0, 1, -1, 87.33654, -87.33654, 87.3366, 87.3365, 100, -100, 175.99, -175.99, 0x1p-20} {
+		ms = append(ms, v, math.Nextafter32(v, 200), math.Nextafter32(v, -200))
+	}
+	for range 200 {
+		ms = append(ms, float32(rng.Float64()*350-175))
+	}
+	const cols = 4
+	for _, k := range sets {
+		for i := 0; i < len(ms); i += blockMax {
+			rows := min(blockMax, len(ms)-i)
+			x := make([]float32, rows*cols)
+			var c, m [blockMax]float32
+			var th [blockMax]float32
+			for r := range rows {
+				mr := ms[i+r]
+				th[r] = expThreshold(mr)
+				m[r] = mr
+				c[r], _ = tableBias(mr, k.tableLen)
+				copy(x[r*cols:], []float32{th[r], mr, math.Nextafter32(th[r], float32(math.Inf(-1))), float32(math.Inf(-1))})
+			}
+			dst := make([]float32, len(x))
+			rest, ones := k.block.onesCut(dst, x, cols, rows, c, m)
+			restNS, onesNS := k.block.onesCutNS(x, cols, rows, c, m)
+			for r := range rows {
+				row := x[r*cols : (r+1)*cols]
+				d := make([]float32, cols)
+				w, o := k.ones(d, row, c[r], th[r], m[r])
+				wNS, oNS := k.onesNS(row, c[r], th[r], m[r])
+				if math.Float64bits(rest[r]) != math.Float64bits(w) || int(ones[r]) != o ||
+					math.Float64bits(restNS[r]) != math.Float64bits(wNS) || int(onesNS[r]) != oNS {
+					t.Fatalf("%s m=%v (t=%v): rows kernels %v, %d and %v, %d; one-row kernels %v, %d and %v, %d",
+						k.name, m[r], th[r], rest[r], ones[r], restNS[r], onesNS[r], w, o, wNS, oNS)
+				}
+				for j := range d {
+					if !same32(dst[r*cols+j], d[j]) {
+						t.Fatalf("%s m=%v (t=%v): e[%d] = %v, one-row kernel %v", k.name, m[r], th[r], j, dst[r*cols+j], d[j])
+					}
+				}
+				if w == 0 {
+					t.Fatalf("%s m=%v: the e at t is 0: the row does not test the threshold", k.name, m[r])
+				}
+			}
+		}
 	}
 }

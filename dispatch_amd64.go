@@ -70,7 +70,8 @@ var avx2Asm = asmKernels{"avx2", 8, math.MaxInt, maxAVX2, maxMinAVX2, expSumAVX2
 	expSumTotalAVX2, expSumTotalNoCutAVX2, expSumTotalNoStoreAVX2, expScaleAVX2, expSumOnesAVX2, expSumOnesNoStoreAVX2, expSumOnesNoCutAVX2, expSumOnesNoCutNoStoreAVX2, softmaxSmallAVX2, logSoftmaxSmallAVX2, lseAVX2, crossEntropySmallAVX2, softCrossEntropySmallAVX2,
 	softmaxBackwardSmallAVX2, logSoftmaxBackwardSmallAVX2,
 	divAVX2, subAVX2, sumAVX2, dotAVX2, mulSubAVX2, expMulSubAVX2, softGradAVX2, expSumPreciseAVX2,
-	blockKernels{maxMinRowsAVX2, expSumTotalRowsAVX2, expSumTotalNoCutRowsAVX2, divRowsAVX2, expSumOnesNoCutRowsAVX2, expSumOnesNoCutNoStoreRowsAVX2, subRowsAVX2,
+	blockKernels{maxMinRowsAVX2, expSumTotalRowsAVX2, expSumTotalNoCutRowsAVX2, divRowsAVX2, expSumOnesNoCutRowsAVX2, expSumOnesNoCutNoStoreRowsAVX2,
+		expSumOnesRowsAVX2, expSumOnesNoStoreRowsAVX2, subRowsAVX2,
 		softmaxBackwardRowsAVX2, logSoftmaxBackwardRowsAVX2},
 	paddedAVX2}
 
@@ -78,7 +79,8 @@ var avx512Asm = asmKernels{"avx512", 16, 1 << 22, maxAVX512, maxMinAVX512, expSu
 	expSumTotalAVX512, expSumTotalNoCutAVX512, expSumTotalNoStoreAVX512, expScaleAVX512, expSumOnesAVX512, expSumOnesNoStoreAVX512, expSumOnesNoCutAVX512, expSumOnesNoCutNoStoreAVX512, softmaxSmallAVX512, logSoftmaxSmallAVX512, logSumExpSmallAVX512, crossEntropySmallAVX512, softCrossEntropySmallAVX512,
 	softmaxBackwardSmallAVX512, logSoftmaxBackwardSmallAVX512,
 	divAVX512, subAVX512, sumAVX512, dotAVX512, mulSubAVX512, expMulSubAVX512, softGradAVX512, expSumPreciseAVX512,
-	blockKernels{maxMinRowsAVX512, expSumTotalRowsAVX512, expSumTotalNoCutRowsAVX512, divRowsAVX512, expSumOnesNoCutRowsAVX512, expSumOnesNoCutNoStoreRowsAVX512, subRowsAVX512,
+	blockKernels{maxMinRowsAVX512, expSumTotalRowsAVX512, expSumTotalNoCutRowsAVX512, divRowsAVX512, expSumOnesNoCutRowsAVX512, expSumOnesNoCutNoStoreRowsAVX512,
+		expSumOnesRowsAVX512, expSumOnesNoStoreRowsAVX512, subRowsAVX512,
 		softmaxBackwardRowsAVX512, logSoftmaxBackwardRowsAVX512},
 	nil}
 

@@ -151,6 +151,12 @@ func emuAsm(native *asmKernels, suffix string) *asmKernels {
 		onesNS: func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
 			return emuOnes(emuCall(fn("expSumOnesNoCutNoStoreRows"), x, cols, rows, c, m), rows)
 		},
+		onesCut: func(dst, x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
+			return emuOnes(emuCall(fn("expSumOnesRows"), dst, x, cols, rows, c, m), rows)
+		},
+		onesCutNS: func(x []float32, cols, rows int, c, m [blockMax]float32) (rest [blockMax]float64, ones [blockMax]int32) {
+			return emuOnes(emuCall(fn("expSumOnesNoStoreRows"), x, cols, rows, c, m), rows)
+		},
 		sub: func(dst, x []float32, cols, rows int, m [blockMax]float32, l [blockMax]float64) {
 			emuCall(fn("subRows"), dst, x, cols, rows, m, l)
 		},

@@ -172,6 +172,22 @@ func expSumOnesNoCutRowsAVX2(dst []float32, x []float32, cols int, rows int, c [
 //go:noescape
 func expSumOnesNoCutNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
 
+// expSumOnesRowsAVX2 is expSumOnesAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+// Each row's threshold t is expThreshold(m), computed here.
+//
+//go:noescape
+func expSumOnesRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// expSumOnesNoStoreRowsAVX2 is expSumOnesNoStoreAVX2
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+// Each row's threshold t is expThreshold(m), computed here.
+//
+//go:noescape
+func expSumOnesNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
 // subRowsAVX2 is subAVX2
 // on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
 // with row r's scalars at index r of the arrays.
@@ -394,6 +410,22 @@ func expSumOnesNoCutRowsAVX512(dst []float32, x []float32, cols int, rows int, c
 //
 //go:noescape
 func expSumOnesNoCutNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// expSumOnesRowsAVX512 is expSumOnesAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+// Each row's threshold t is expThreshold(m), computed here.
+//
+//go:noescape
+func expSumOnesRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+
+// expSumOnesNoStoreRowsAVX512 is expSumOnesNoStoreAVX512
+// on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),
+// with row r's scalars at index r of the arrays.
+// Each row's threshold t is expThreshold(m), computed here.
+//
+//go:noescape
+func expSumOnesNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
 
 // subRowsAVX512 is subAVX512
 // on each of the rows rows of x (cols columns each; 0 < cols, rows <= 16),

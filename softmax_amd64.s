@@ -7309,6 +7309,728 @@ done:
 	VZEROUPPER
 	RET
 
+// func expSumOnesRowsAVX2(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expSumOnesRowsAVX2(SB), NOSPLIT, $32-384
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  x_base+24(FP), CX
+	LEAQ  c_0+64(FP), DX
+	LEAQ  m_0+128(FP), BX
+	LEAQ  rest_0+192(FP), SI
+	LEAQ  ones_0+320(FP), DI
+	MOVQ  cols+48(FP), R8
+	MOVQ  R8, R9
+	SHLQ  $0x02, R9
+	MOVQ  rows+56(FP), R10
+	TESTQ R10, R10
+	JZ    done
+
+row:
+	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y2
+	VMOVSS       (BX), X3
+	VCVTSS2SD    X3, X3, X1
+	VADDSD       cutoff64<>+0(SB), X1, X1
+	VCVTSD2SS    X1, X1, X3
+	VCVTSS2SD    X3, X3, X4
+	VCMPSD       $0x11, X1, X4, X1
+	VCMPSS       $0x11, zero64<>+0(SB), X3, X4
+	VPADDD       X4, X4, X4
+	VPADDD       onei32<>+0(SB), X4, X4
+	VPAND        X1, X4, X4
+	VPADDD       X4, X3, X3
+	VBROADCASTSS X3, Y1
+	VPXOR        Y3, Y3, Y3
+	MOVQ         CX, R11
+	MOVQ         AX, R12
+	MOVQ         R8, R13
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         R13, R14
+	SHRQ         $0x05, R14
+	JZ           rest
+	ANDQ         $0x0000001f, R13
+
+iter:
+	VMOVUPS      (R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      32(R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, 32(R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 32(R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 32(R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      64(R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, 64(R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 64(R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 64(R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	VMOVUPS      96(R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, 96(R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 96(R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, 96(R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000080, R12
+	ADDQ         $0x00000080, R11
+	DECQ         R14
+	JNZ          iter
+
+rest:
+	TESTQ        R13, R13
+	JZ           sum
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+	CMPQ         R13, $0x00000008
+	JB           tail
+	VMOVUPS      (R11), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R11), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R11), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y6
+	VMOVUPS      Y7, (R12)
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $0x01, Y6, X6
+	VCVTPS2PD    X6, Y6
+	VADDPD       Y7, Y4, Y4
+	VADDPD       Y6, Y5, Y5
+	ADDQ         $0x00000020, R12
+	ADDQ         $0x00000020, R11
+	SUBQ         $0x00000008, R13
+
+tail:
+	TESTQ      R13, R13
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R14
+	MOVQ       $0x00000008, R15
+	SUBQ       R13, R15
+	VMOVDQU    (R14)(R15*4), Y6
+	LEAQ       (R11), R14
+	ANDQ       $0x00000fff, R14
+	CMPQ       R14, $0x00000fe0
+	JA         tail_page_105
+	VMASKMOVPS (R11), Y6, Y7
+	JMP        tail_loaded_106
+
+tail_page_105:
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
+	XORQ    R14, R14
+
+copy_107:
+	CMPQ R14, R13
+	JAE  copied_108
+	MOVL (R11)(R14*4), R15
+	MOVL R15, (SP)(R14*4)
+	INCQ R14
+	JMP  copy_107
+
+copied_108:
+	VMOVUPS (SP), Y7
+
+tail_loaded_106:
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      exptau8<>+0(SB), Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y11
+	VFMADD213PS  Y0, Y10, Y11
+	VPERMPS      exptab8<>+0(SB), Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y11, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y6, Y0, Y0
+	VCMPPS       $0x00, Y9, Y2, Y1
+	VANDPS       Y6, Y1, Y1
+	VPSUBD       Y1, Y3, Y3
+	VANDNPS      Y0, Y1, Y1
+	VMOVUPS      Y0, (SP)
+	XORQ         R11, R11
+
+copy_109:
+	CMPQ R11, R13
+	JAE  copied_110
+	MOVL (SP)(R11*4), R14
+	MOVL R14, (R12)(R11*4)
+	INCQ R11
+	JMP  copy_109
+
+copied_110:
+	VCVTPS2PD    X1, Y0
+	VEXTRACTF128 $0x01, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD       Y0, Y4, Y4
+	VADDPD       Y1, Y5, Y5
+
+sum:
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y3, X1
+	VPADDD       X1, X3, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, R11
+	MOVLQSX      R11, R11
+	VMOVSD       X0, (SI)
+	MOVL         R11, (DI)
+	ADDQ         $0x04, DX
+	ADDQ         $0x04, BX
+	ADDQ         $0x08, SI
+	ADDQ         $0x04, DI
+	ADDQ         R9, AX
+	ADDQ         R9, CX
+	DECQ         R10
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
+DATA onei32<>+0(SB)/4, $0x00000001
+DATA onei32<>+4(SB)/4, $0x00000001
+DATA onei32<>+8(SB)/4, $0x00000001
+DATA onei32<>+12(SB)/4, $0x00000001
+DATA onei32<>+16(SB)/4, $0x00000001
+DATA onei32<>+20(SB)/4, $0x00000001
+DATA onei32<>+24(SB)/4, $0x00000001
+DATA onei32<>+28(SB)/4, $0x00000001
+DATA onei32<>+32(SB)/4, $0x00000001
+DATA onei32<>+36(SB)/4, $0x00000001
+DATA onei32<>+40(SB)/4, $0x00000001
+DATA onei32<>+44(SB)/4, $0x00000001
+DATA onei32<>+48(SB)/4, $0x00000001
+DATA onei32<>+52(SB)/4, $0x00000001
+DATA onei32<>+56(SB)/4, $0x00000001
+DATA onei32<>+60(SB)/4, $0x00000001
+GLOBL onei32<>(SB), RODATA|NOPTR, $64
+
+// func expSumOnesNoStoreRowsAVX2(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expSumOnesNoStoreRowsAVX2(SB), NOSPLIT, $32-360
+	MOVQ  x_base+0(FP), AX
+	LEAQ  c_0+40(FP), CX
+	LEAQ  m_0+104(FP), DX
+	LEAQ  rest_0+168(FP), BX
+	LEAQ  ones_0+296(FP), SI
+	MOVQ  cols+24(FP), DI
+	MOVQ  DI, R8
+	SHLQ  $0x02, R8
+	MOVQ  rows+32(FP), R9
+	TESTQ R9, R9
+	JZ    done
+
+row:
+	VBROADCASTSS (CX), Y0
+	VBROADCASTSS (DX), Y2
+	VMOVSS       (DX), X3
+	VCVTSS2SD    X3, X3, X1
+	VADDSD       cutoff64<>+0(SB), X1, X1
+	VCVTSD2SS    X1, X1, X3
+	VCVTSS2SD    X3, X3, X4
+	VCMPSD       $0x11, X1, X4, X1
+	VCMPSS       $0x11, zero64<>+0(SB), X3, X4
+	VPADDD       X4, X4, X4
+	VPADDD       onei32<>+0(SB), X4, X4
+	VPAND        X1, X4, X4
+	VPADDD       X4, X3, X3
+	VBROADCASTSS X3, Y1
+	VPXOR        Y3, Y3, Y3
+	MOVQ         AX, R10
+	MOVQ         DI, R11
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         R11, R12
+	SHRQ         $0x05, R12
+	JZ           rest
+	ANDQ         $0x0000001f, R11
+
+iter:
+	VMOVUPS      (R10), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      32(R10), Y9
+	VMOVUPS      Y9, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      exptau8<>+0(SB), Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, (R10), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 32(R10), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCMPPS       $0x00, 32(R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y9, Y6, Y9
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VMOVUPS      64(R10), Y7
+	VMOVUPS      Y7, Y6
+	VMOVUPS      96(R10), Y9
+	VMOVUPS      Y9, Y8
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y8
+	VSUBPS       Y0, Y6, Y10
+	VSUBPS       Y0, Y8, Y11
+	VFNMADD231PS ln2hi32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2hi32<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo32<>+0(SB), Y10, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y11, Y9
+	VPERMPS      exptau8<>+0(SB), Y6, Y10
+	VADDPS       Y7, Y10, Y10
+	VPERMPS      exptau8<>+0(SB), Y8, Y11
+	VADDPS       Y9, Y11, Y11
+	VMULPS       Y7, Y7, Y12
+	VMULPS       Y9, Y9, Y13
+	VMOVUPS      exptab8c3<>+0(SB), Y14
+	VMOVUPS      exptab8c3<>+0(SB), Y15
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y14
+	VFMADD213PS  exptab8c2<>+0(SB), Y9, Y15
+	VFMADD231PS  exptab8c4<>+0(SB), Y12, Y14
+	VFMADD231PS  exptab8c4<>+0(SB), Y13, Y15
+	VFMADD213PS  Y10, Y12, Y14
+	VFMADD213PS  Y11, Y13, Y15
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPERMPS      exptab8<>+0(SB), Y8, Y9
+	VPSLLD       $0x14, Y6, Y6
+	VPSLLD       $0x14, Y8, Y8
+	VPADDD       Y6, Y7, Y7
+	VPADDD       Y8, Y9, Y9
+	VFMADD213PS  Y7, Y14, Y7
+	VFMADD213PS  Y9, Y15, Y9
+	VCMPPS       $0x1e, 64(R10), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, 64(R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x1e, 96(R10), Y1, Y6
+	VANDNPS      Y9, Y6, Y9
+	VCMPPS       $0x00, 96(R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y9, Y6, Y9
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VCVTPS2PD    X9, Y6
+	VEXTRACTF128 $0x01, Y9, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000080, R10
+	DECQ         R12
+	JNZ          iter
+
+rest:
+	TESTQ        R11, R11
+	JZ           sum
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R10), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R10), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+	CMPQ         R11, $0x00000008
+	JB           tail
+	VMOVUPS      (R10), Y7
+	VMOVUPS      Y7, Y6
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y6
+	VSUBPS       Y0, Y6, Y8
+	VFNMADD231PS ln2hi32<>+0(SB), Y8, Y7
+	VFNMADD231PS ln2lo32<>+0(SB), Y8, Y7
+	VPERMPS      exptau8<>+0(SB), Y6, Y8
+	VADDPS       Y7, Y8, Y8
+	VMULPS       Y7, Y7, Y9
+	VMOVUPS      exptab8c3<>+0(SB), Y10
+	VFMADD213PS  exptab8c2<>+0(SB), Y7, Y10
+	VFMADD231PS  exptab8c4<>+0(SB), Y9, Y10
+	VFMADD213PS  Y8, Y9, Y10
+	VPERMPS      exptab8<>+0(SB), Y6, Y7
+	VPSLLD       $0x14, Y6, Y6
+	VPADDD       Y6, Y7, Y7
+	VFMADD213PS  Y7, Y10, Y7
+	VCMPPS       $0x1e, (R10), Y1, Y6
+	VANDNPS      Y7, Y6, Y7
+	VCMPPS       $0x00, (R10), Y2, Y6
+	VPSUBD       Y6, Y3, Y3
+	VANDNPS      Y7, Y6, Y7
+	VCVTPS2PD    X7, Y6
+	VEXTRACTF128 $0x01, Y7, X7
+	VCVTPS2PD    X7, Y7
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	ADDQ         $0x00000020, R10
+	SUBQ         $0x00000008, R11
+
+tail:
+	TESTQ      R11, R11
+	JZ         sum
+	LEAQ       tailmask<>+0(SB), R12
+	MOVQ       $0x00000008, R13
+	SUBQ       R11, R13
+	VMOVDQU    (R12)(R13*4), Y6
+	LEAQ       (R10), R12
+	ANDQ       $0x00000fff, R12
+	CMPQ       R12, $0x00000fe0
+	JA         tail_page_111
+	VMASKMOVPS (R10), Y6, Y7
+	JMP        tail_loaded_112
+
+tail_page_111:
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU Y7, (SP)
+	XORQ    R12, R12
+
+copy_113:
+	CMPQ R12, R11
+	JAE  copied_114
+	MOVL (R10)(R12*4), R13
+	MOVL R13, (SP)(R12*4)
+	INCQ R12
+	JMP  copy_113
+
+copied_114:
+	VMOVUPS (SP), Y7
+
+tail_loaded_112:
+	VMOVUPS      Y7, Y8
+	VMOVUPS      Y7, Y9
+	VFMADD132PS  log2e32<>+0(SB), Y0, Y7
+	VSUBPS       Y0, Y7, Y0
+	VFNMADD231PS ln2hi32<>+0(SB), Y0, Y8
+	VFNMADD231PS ln2lo32<>+0(SB), Y0, Y8
+	VPERMPS      exptau8<>+0(SB), Y7, Y0
+	VADDPS       Y8, Y0, Y0
+	VMULPS       Y8, Y8, Y10
+	VMOVUPS      exptab8c3<>+0(SB), Y11
+	VFMADD213PS  exptab8c2<>+0(SB), Y8, Y11
+	VFMADD231PS  exptab8c4<>+0(SB), Y10, Y11
+	VFMADD213PS  Y0, Y10, Y11
+	VPERMPS      exptab8<>+0(SB), Y7, Y0
+	VPSLLD       $0x14, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VFMADD213PS  Y0, Y11, Y0
+	VCMPPS       $0x1e, Y9, Y1, Y1
+	VANDNPS      Y0, Y1, Y0
+	VANDPS       Y6, Y0, Y0
+	VCMPPS       $0x00, Y9, Y2, Y1
+	VANDPS       Y6, Y1, Y1
+	VPSUBD       Y1, Y3, Y3
+	VANDNPS      Y0, Y1, Y0
+	VCVTPS2PD    X0, Y1
+	VEXTRACTF128 $0x01, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VADDPD       Y1, Y4, Y4
+	VADDPD       Y0, Y5, Y5
+
+sum:
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPD       X0, X4, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VEXTRACTI128 $0x01, Y3, X1
+	VPADDD       X1, X3, X1
+	VPSHUFD      $0x0e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x01, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, R10
+	MOVLQSX      R10, R10
+	VMOVSD       X0, (BX)
+	MOVL         R10, (SI)
+	ADDQ         $0x04, CX
+	ADDQ         $0x04, DX
+	ADDQ         $0x08, BX
+	ADDQ         $0x04, SI
+	ADDQ         R8, AX
+	DECQ         R9
+	JNZ          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subRowsAVX2(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
 // Requires: AVX, AVX2
 TEXT ·subRowsAVX2(SB), NOSPLIT, $32-256
@@ -7388,27 +8110,27 @@ sub_tail:
 	LEAQ       (R10), R12
 	ANDQ       $0x00000fff, R12
 	CMPQ       R12, $0x00000fe0
-	JA         tail_page_105
+	JA         tail_page_115
 	VMASKMOVPS (R10), Y2, Y3
-	JMP        tail_loaded_106
+	JMP        tail_loaded_116
 
-tail_page_105:
+tail_page_115:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    R12, R12
 
-copy_107:
+copy_117:
 	CMPQ R12, R11
-	JAE  copied_108
+	JAE  copied_118
 	MOVL (R10)(R12*4), R13
 	MOVL R13, (SP)(R12*4)
 	INCQ R12
-	JMP  copy_107
+	JMP  copy_117
 
-copied_108:
+copied_118:
 	VMOVUPS (SP), Y3
 
-tail_loaded_106:
+tail_loaded_116:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -7422,15 +8144,15 @@ tail_loaded_106:
 	VMOVUPS      Y7, (SP)
 	XORQ         R10, R10
 
-copy_109:
+copy_119:
 	CMPQ R10, R11
-	JAE  copied_110
+	JAE  copied_120
 	MOVL (SP)(R10*4), R12
 	MOVL R12, (R9)(R10*4)
 	INCQ R10
-	JMP  copy_109
+	JMP  copy_119
 
-copied_110:
+copied_120:
 sub_done:
 	ADDQ $0x04, DX
 	ADDQ $0x08, BX
@@ -7712,52 +8434,52 @@ dot_tail:
 	LEAQ       (R8), R11
 	ANDQ       $0x00000fff, R11
 	CMPQ       R11, $0x00000ff0
-	JA         tail_page_111
+	JA         tail_page_121
 	VMASKMOVPS (R8), X9, X8
-	JMP        tail_loaded_112
+	JMP        tail_loaded_122
 
-tail_page_111:
+tail_page_121:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    R11, R11
 
-copy_113:
+copy_123:
 	CMPQ R11, R10
-	JAE  copied_114
+	JAE  copied_124
 	MOVL (R8)(R11*4), R12
 	MOVL R12, (SP)(R11*4)
 	INCQ R11
-	JMP  copy_113
+	JMP  copy_123
 
-copied_114:
+copied_124:
 	VMOVUPS (SP), X8
 
-tail_loaded_112:
+tail_loaded_122:
 	VCVTPS2PD  X8, Y8
 	LEAQ       (R9), R8
 	ANDQ       $0x00000fff, R8
 	CMPQ       R8, $0x00000ff0
-	JA         tail_page_115
+	JA         tail_page_125
 	VMASKMOVPS (R9), X9, X9
-	JMP        tail_loaded_116
+	JMP        tail_loaded_126
 
-tail_page_115:
+tail_page_125:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    R8, R8
 
-copy_117:
+copy_127:
 	CMPQ R8, R10
-	JAE  copied_118
+	JAE  copied_128
 	MOVL (R9)(R8*4), R11
 	MOVL R11, (SP)(R8*4)
 	INCQ R8
-	JMP  copy_117
+	JMP  copy_127
 
-copied_118:
+copied_128:
 	VMOVUPS (SP), X9
 
-tail_loaded_116:
+tail_loaded_126:
 	VCVTPS2PD    X9, Y9
 	VMULPD       Y9, Y8, Y8
 	VADDPD       Y8, Y2, Y9
@@ -7902,54 +8624,54 @@ mulsub_tail:
 	LEAQ       (R9), R12
 	ANDQ       $0x00000fff, R12
 	CMPQ       R12, $0x00000fe0
-	JA         tail_page_119
+	JA         tail_page_129
 	VMASKMOVPS (R9), Y2, Y4
-	JMP        tail_loaded_120
+	JMP        tail_loaded_130
 
-tail_page_119:
+tail_page_129:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    R12, R12
 
-copy_121:
+copy_131:
 	CMPQ R12, R11
-	JAE  copied_122
+	JAE  copied_132
 	MOVL (R9)(R12*4), R13
 	MOVL R13, (SP)(R12*4)
 	INCQ R12
-	JMP  copy_121
+	JMP  copy_131
 
-copied_122:
+copied_132:
 	VMOVUPS (SP), Y4
 
-tail_loaded_120:
+tail_loaded_130:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (R10), R9
 	ANDQ         $0x00000fff, R9
 	CMPQ         R9, $0x00000fe0
-	JA           tail_page_123
+	JA           tail_page_133
 	VMASKMOVPS   (R10), Y2, Y5
-	JMP          tail_loaded_124
+	JMP          tail_loaded_134
 
-tail_page_123:
+tail_page_133:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    R9, R9
 
-copy_125:
+copy_135:
 	CMPQ R9, R11
-	JAE  copied_126
+	JAE  copied_136
 	MOVL (R10)(R9*4), R12
 	MOVL R12, (SP)(R9*4)
 	INCQ R9
-	JMP  copy_125
+	JMP  copy_135
 
-copied_126:
+copied_136:
 	VMOVUPS (SP), Y5
 
-tail_loaded_124:
+tail_loaded_134:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -7965,15 +8687,15 @@ tail_loaded_124:
 	VMOVUPS      Y13, (SP)
 	XORQ         R9, R9
 
-copy_127:
+copy_137:
 	CMPQ R9, R11
-	JAE  copied_128
+	JAE  copied_138
 	MOVL (SP)(R9*4), R10
 	MOVL R10, (R8)(R9*4)
 	INCQ R9
-	JMP  copy_127
+	JMP  copy_137
 
-copied_128:
+copied_138:
 mulsub_done:
 	ADDQ SI, AX
 	ADDQ SI, CX
@@ -8217,27 +8939,27 @@ sum_tail:
 	LEAQ       (R8), R10
 	ANDQ       $0x00000fff, R10
 	CMPQ       R10, $0x00000ff0
-	JA         tail_page_129
+	JA         tail_page_139
 	VMASKMOVPS (R8), X8, X8
-	JMP        tail_loaded_130
+	JMP        tail_loaded_140
 
-tail_page_129:
+tail_page_139:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    R10, R10
 
-copy_131:
+copy_141:
 	CMPQ R10, R9
-	JAE  copied_132
+	JAE  copied_142
 	MOVL (R8)(R10*4), R11
 	MOVL R11, (SP)(R10*4)
 	INCQ R10
-	JMP  copy_131
+	JMP  copy_141
 
-copied_132:
+copied_142:
 	VMOVUPS (SP), X8
 
-tail_loaded_130:
+tail_loaded_140:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -8498,27 +9220,27 @@ expmulsub_tail:
 	LEAQ       (R9), R12
 	ANDQ       $0x00000fff, R12
 	CMPQ       R12, $0x00000fe0
-	JA         tail_page_133
+	JA         tail_page_143
 	VMASKMOVPS (R9), Y1, Y3
-	JMP        tail_loaded_134
+	JMP        tail_loaded_144
 
-tail_page_133:
+tail_page_143:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    R12, R12
 
-copy_135:
+copy_145:
 	CMPQ R12, R11
-	JAE  copied_136
+	JAE  copied_146
 	MOVL (R9)(R12*4), R13
 	MOVL R13, (SP)(R12*4)
 	INCQ R12
-	JMP  copy_135
+	JMP  copy_145
 
-copied_136:
+copied_146:
 	VMOVUPS (SP), Y3
 
-tail_loaded_134:
+tail_loaded_144:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8593,27 +9315,27 @@ tail_loaded_134:
 	LEAQ         (R10), R9
 	ANDQ         $0x00000fff, R9
 	CMPQ         R9, $0x00000fe0
-	JA           tail_page_137
+	JA           tail_page_147
 	VMASKMOVPS   (R10), Y1, Y2
-	JMP          tail_loaded_138
+	JMP          tail_loaded_148
 
-tail_page_137:
+tail_page_147:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    R9, R9
 
-copy_139:
+copy_149:
 	CMPQ R9, R11
-	JAE  copied_140
+	JAE  copied_150
 	MOVL (R10)(R9*4), R12
 	MOVL R12, (SP)(R9*4)
 	INCQ R9
-	JMP  copy_139
+	JMP  copy_149
 
-copied_140:
+copied_150:
 	VMOVUPS (SP), Y2
 
-tail_loaded_138:
+tail_loaded_148:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -8625,15 +9347,15 @@ tail_loaded_138:
 	VMOVUPS      Y14, (SP)
 	XORQ         R9, R9
 
-copy_141:
+copy_151:
 	CMPQ R9, R11
-	JAE  copied_142
+	JAE  copied_152
 	MOVL (SP)(R9*4), R10
 	MOVL R10, (R8)(R9*4)
 	INCQ R9
-	JMP  copy_141
+	JMP  copy_151
 
-copied_142:
+copied_152:
 expmulsub_done:
 	ADDQ SI, AX
 	ADDQ SI, CX
@@ -8712,27 +9434,27 @@ sub_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_143
+	JA         tail_page_153
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_144
+	JMP        tail_loaded_154
 
-tail_page_143:
+tail_page_153:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_145:
+copy_155:
 	CMPQ BX, DX
-	JAE  copied_146
+	JAE  copied_156
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_145
+	JMP  copy_155
 
-copied_146:
+copied_156:
 	VMOVUPS (SP), Y3
 
-tail_loaded_144:
+tail_loaded_154:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -8746,15 +9468,15 @@ tail_loaded_144:
 	VMOVUPS      Y7, (SP)
 	XORQ         CX, CX
 
-copy_147:
+copy_157:
 	CMPQ CX, DX
-	JAE  copied_148
+	JAE  copied_158
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_147
+	JMP  copy_157
 
-copied_148:
+copied_158:
 sub_done:
 	VZEROUPPER
 	RET
@@ -8980,27 +9702,27 @@ sum_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000ff0
-	JA         tail_page_149
+	JA         tail_page_159
 	VMASKMOVPS (AX), X8, X8
-	JMP        tail_loaded_150
+	JMP        tail_loaded_160
 
-tail_page_149:
+tail_page_159:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_151:
+copy_161:
 	CMPQ DX, CX
-	JAE  copied_152
+	JAE  copied_162
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_151
+	JMP  copy_161
 
-copied_152:
+copied_162:
 	VMOVUPS (SP), X8
 
-tail_loaded_150:
+tail_loaded_160:
 	VCVTPS2PD    X8, Y8
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
@@ -9333,52 +10055,52 @@ dot_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000ff0
-	JA         tail_page_153
+	JA         tail_page_163
 	VMASKMOVPS (AX), X8, X9
-	JMP        tail_loaded_154
+	JMP        tail_loaded_164
 
-tail_page_153:
+tail_page_163:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_155:
+copy_165:
 	CMPQ BX, DX
-	JAE  copied_156
+	JAE  copied_166
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_155
+	JMP  copy_165
 
-copied_156:
+copied_166:
 	VMOVUPS (SP), X9
 
-tail_loaded_154:
+tail_loaded_164:
 	VCVTPS2PD  X9, Y9
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000ff0
-	JA         tail_page_157
+	JA         tail_page_167
 	VMASKMOVPS (CX), X8, X8
-	JMP        tail_loaded_158
+	JMP        tail_loaded_168
 
-tail_page_157:
+tail_page_167:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_159:
+copy_169:
 	CMPQ AX, DX
-	JAE  copied_160
+	JAE  copied_170
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_159
+	JMP  copy_169
 
-copied_160:
+copied_170:
 	VMOVUPS (SP), X8
 
-tail_loaded_158:
+tail_loaded_168:
 	VCVTPS2PD    X8, Y8
 	VMULPD       Y8, Y9, Y9
 	VADDPD       Y9, Y2, Y8
@@ -9531,54 +10253,54 @@ mulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_161
+	JA         tail_page_171
 	VMASKMOVPS (CX), Y2, Y4
-	JMP        tail_loaded_162
+	JMP        tail_loaded_172
 
-tail_page_161:
+tail_page_171:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_163:
+copy_173:
 	CMPQ SI, BX
-	JAE  copied_164
+	JAE  copied_174
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_163
+	JMP  copy_173
 
-copied_164:
+copied_174:
 	VMOVUPS (SP), Y4
 
-tail_loaded_162:
+tail_loaded_172:
 	VCVTPS2PD    X4, Y3
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_165
+	JA           tail_page_175
 	VMASKMOVPS   (DX), Y2, Y5
-	JMP          tail_loaded_166
+	JMP          tail_loaded_176
 
-tail_page_165:
+tail_page_175:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_167:
+copy_177:
 	CMPQ CX, BX
-	JAE  copied_168
+	JAE  copied_178
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_167
+	JMP  copy_177
 
-copied_168:
+copied_178:
 	VMOVUPS (SP), Y5
 
-tail_loaded_166:
+tail_loaded_176:
 	VCVTPS2PD    X5, Y2
 	VEXTRACTF128 $0x01, Y5, X5
 	VCVTPS2PD    X5, Y5
@@ -9594,15 +10316,15 @@ tail_loaded_166:
 	VMOVUPS      Y9, (SP)
 	XORQ         CX, CX
 
-copy_169:
+copy_179:
 	CMPQ CX, BX
-	JAE  copied_170
+	JAE  copied_180
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_169
+	JMP  copy_179
 
-copied_170:
+copied_180:
 mulsub_done:
 	VZEROUPPER
 	RET
@@ -9800,27 +10522,27 @@ expmulsub_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_171
+	JA         tail_page_181
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_172
+	JMP        tail_loaded_182
 
-tail_page_171:
+tail_page_181:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    SI, SI
 
-copy_173:
+copy_183:
 	CMPQ SI, BX
-	JAE  copied_174
+	JAE  copied_184
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_173
+	JMP  copy_183
 
-copied_174:
+copied_184:
 	VMOVUPS (SP), Y3
 
-tail_loaded_172:
+tail_loaded_182:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -9895,27 +10617,27 @@ tail_loaded_172:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_175
+	JA           tail_page_185
 	VMASKMOVPS   (DX), Y1, Y2
-	JMP          tail_loaded_176
+	JMP          tail_loaded_186
 
-tail_page_175:
+tail_page_185:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, (SP)
 	XORQ    CX, CX
 
-copy_177:
+copy_187:
 	CMPQ CX, BX
-	JAE  copied_178
+	JAE  copied_188
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_177
+	JMP  copy_187
 
-copied_178:
+copied_188:
 	VMOVUPS (SP), Y2
 
-tail_loaded_176:
+tail_loaded_186:
 	VCVTPS2PD    X2, Y1
 	VEXTRACTF128 $0x01, Y2, X2
 	VCVTPS2PD    X2, Y2
@@ -9927,15 +10649,15 @@ tail_loaded_176:
 	VMOVUPS      Y11, (SP)
 	XORQ         CX, CX
 
-copy_179:
+copy_189:
 	CMPQ CX, BX
-	JAE  copied_180
+	JAE  copied_190
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_179
+	JMP  copy_189
 
-copied_180:
+copied_190:
 expmulsub_done:
 	VZEROUPPER
 	RET
@@ -10155,27 +10877,27 @@ softgrad_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_181
+	JA         tail_page_191
 	VMASKMOVPS (CX), Y1, Y3
-	JMP        tail_loaded_182
+	JMP        tail_loaded_192
 
-tail_page_181:
+tail_page_191:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, 128(SP)
 	XORQ    SI, SI
 
-copy_183:
+copy_193:
 	CMPQ SI, BX
-	JAE  copied_184
+	JAE  copied_194
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 128(SP)(SI*4)
 	INCQ SI
-	JMP  copy_183
+	JMP  copy_193
 
-copied_184:
+copied_194:
 	VMOVUPS 128(SP), Y3
 
-tail_loaded_182:
+tail_loaded_192:
 	VCVTPS2PD    X3, Y2
 	VEXTRACTF128 $0x01, Y3, X3
 	VCVTPS2PD    X3, Y3
@@ -10242,27 +10964,27 @@ tail_loaded_182:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_185
+	JA           tail_page_195
 	VMASKMOVPS   (DX), Y1, Y4
-	JMP          tail_loaded_186
+	JMP          tail_loaded_196
 
-tail_page_185:
+tail_page_195:
 	VPXOR   Y1, Y1, Y1
 	VMOVDQU Y1, 128(SP)
 	XORQ    CX, CX
 
-copy_187:
+copy_197:
 	CMPQ CX, BX
-	JAE  copied_188
+	JAE  copied_198
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 128(SP)(CX*4)
 	INCQ CX
-	JMP  copy_187
+	JMP  copy_197
 
-copied_188:
+copied_198:
 	VMOVUPS 128(SP), Y4
 
-tail_loaded_186:
+tail_loaded_196:
 	VCVTPS2PD    X4, Y1
 	VEXTRACTF128 $0x01, Y4, X4
 	VCVTPS2PD    X4, Y4
@@ -10288,15 +11010,15 @@ tail_loaded_186:
 	VMOVUPS      Y6, 128(SP)
 	XORQ         CX, CX
 
-copy_189:
+copy_199:
 	CMPQ CX, BX
-	JAE  copied_190
+	JAE  copied_200
 	MOVL 128(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_189
+	JMP  copy_199
 
-copied_190:
+copied_200:
 softgrad_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPD       X1, X0, X1
@@ -10520,27 +11242,27 @@ expsump_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_191
+	JA         tail_page_201
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_192
+	JMP        tail_loaded_202
 
-tail_page_191:
+tail_page_201:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    DX, DX
 
-copy_193:
+copy_203:
 	CMPQ DX, CX
-	JAE  copied_194
+	JAE  copied_204
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_193
+	JMP  copy_203
 
-copied_194:
+copied_204:
 	VMOVUPS (SP), Y5
 
-tail_loaded_192:
+tail_loaded_202:
 	VMOVUPS      neginf32<>+0(SB), Y6
 	VBLENDVPS    Y4, Y5, Y6, Y5
 	VCVTPS2PD    X5, Y4
@@ -11054,24 +11776,6 @@ done:
 	MOVSD         X1, rest+64(FP)
 	MOVQ          AX, ones+72(FP)
 	RET
-
-DATA onei32<>+0(SB)/4, $0x00000001
-DATA onei32<>+4(SB)/4, $0x00000001
-DATA onei32<>+8(SB)/4, $0x00000001
-DATA onei32<>+12(SB)/4, $0x00000001
-DATA onei32<>+16(SB)/4, $0x00000001
-DATA onei32<>+20(SB)/4, $0x00000001
-DATA onei32<>+24(SB)/4, $0x00000001
-DATA onei32<>+28(SB)/4, $0x00000001
-DATA onei32<>+32(SB)/4, $0x00000001
-DATA onei32<>+36(SB)/4, $0x00000001
-DATA onei32<>+40(SB)/4, $0x00000001
-DATA onei32<>+44(SB)/4, $0x00000001
-DATA onei32<>+48(SB)/4, $0x00000001
-DATA onei32<>+52(SB)/4, $0x00000001
-DATA onei32<>+56(SB)/4, $0x00000001
-DATA onei32<>+60(SB)/4, $0x00000001
-GLOBL onei32<>(SB), RODATA|NOPTR, $64
 
 // func expSumNoStoreAVX512(x []float32, nm float32, nml float32, t float32) (rest float64, ones int)
 // Requires: AVX, AVX512F, CMOV, SSE2
@@ -16040,6 +16744,641 @@ done:
 	VZEROUPPER
 	RET
 
+// func expSumOnesRowsAVX512(dst []float32, x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX512F
+TEXT ·expSumOnesRowsAVX512(SB), NOSPLIT, $0-384
+	MOVQ    dst_base+0(FP), AX
+	MOVQ    x_base+24(FP), CX
+	LEAQ    c_0+64(FP), DX
+	LEAQ    m_0+128(FP), BX
+	LEAQ    rest_0+192(FP), SI
+	LEAQ    ones_0+320(FP), DI
+	MOVQ    cols+48(FP), R8
+	MOVQ    R8, R9
+	SHLQ    $0x02, R9
+	MOVQ    rows+56(FP), R10
+	TESTQ   R10, R10
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z2
+	VMOVUPS ln2hi32<>+0(SB), Z3
+	VMOVUPS ln2lo32<>+0(SB), Z4
+	VMOVUPS exptab16<>+0(SB), Z5
+	VMOVUPS exptau16<>+0(SB), Z6
+	VMOVUPS exptab16c2<>+0(SB), Z7
+	VMOVUPS onei32<>+0(SB), Z10
+
+row:
+	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z8
+	VMOVSS       (BX), X13
+	VCVTSS2SD    X13, X13, X1
+	VADDSD       cutoff64<>+0(SB), X1, X1
+	VCVTSD2SS    X1, X1, X13
+	VCVTSS2SD    X13, X13, X14
+	VCMPSD       $0x11, X1, X14, X1
+	VCMPSS       $0x11, zero64<>+0(SB), X13, X14
+	VPADDD       X14, X14, X14
+	VPADDD       onei32<>+0(SB), X14, X14
+	VPAND        X1, X14, X14
+	VPADDD       X14, X13, X13
+	VBROADCASTSS X13, Z1
+	VPXORD       Z9, Z9, Z9
+	MOVQ         CX, R11
+	MOVQ         AX, R12
+	MOVQ         R8, R13
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	MOVQ         R13, R14
+	SHRQ         $0x06, R14
+	JZ           rest
+	ANDQ         $0x0000003f, R13
+
+iter:
+	VMOVUPS       (R11), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       64(R11), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VCMPPS        $0x00, Z8, Z16, K5
+	VCMPPS        $0x04, Z8, Z16, K4, K6
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VPADDD        Z10, Z9, K5, Z9
+	VMOVUPS.Z     Z16, K6, Z15
+	VMOVUPS       Z14, (R12)
+	VMOVUPS       Z16, 64(R12)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	VCVTPS2PD     Y15, Z13
+	VEXTRACTF64X4 $0x01, Z15, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VMOVUPS       128(R11), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       192(R11), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VCMPPS        $0x15, Z1, Z16, K4
+	VCMPPS        $0x00, Z8, Z16, K5
+	VCMPPS        $0x04, Z8, Z16, K4, K6
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K4, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VPADDD        Z10, Z9, K5, Z9
+	VMOVUPS.Z     Z16, K6, Z15
+	VMOVUPS       Z14, 128(R12)
+	VMOVUPS       Z16, 192(R12)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	VCVTPS2PD     Y15, Z13
+	VEXTRACTF64X4 $0x01, Z15, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000100, R12
+	ADDQ          $0x00000100, R11
+	DECQ          R14
+	JNZ           iter
+
+rest:
+	TESTQ         R13, R13
+	JZ            sum
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (R12)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (R12)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+	CMPQ          R13, $0x00000010
+	JB            tail
+	VMOVUPS       (R11), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VMOVUPS.Z     Z14, K3, Z13
+	VMOVUPS       Z14, (R12)
+	VCVTPS2PD     Y13, Z14
+	VEXTRACTF64X4 $0x01, Z13, Y13
+	VCVTPS2PD     Y13, Z13
+	VADDPD        Z14, Z11, Z11
+	VADDPD        Z13, Z12, Z12
+	ADDQ          $0x00000040, R12
+	ADDQ          $0x00000040, R11
+	SUBQ          $0x00000010, R13
+
+tail:
+	TESTQ         R13, R13
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R14
+	KMOVW         (R14)(R13*2), K1
+	VMOVUPS.Z     (R11), K1, Z13
+	VMOVUPS.Z     (R11), K1, Z14
+	VCMPPS        $0x15, Z1, Z14, K1, K2
+	VCMPPS        $0x00, Z8, Z14, K1, K3
+	VCMPPS        $0x04, Z8, Z14, K2, K4
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z0
+	VFNMADD231PS  Z3, Z0, Z14
+	VFNMADD231PS  Z4, Z0, Z14
+	VPERMPS       Z6, Z13, Z0
+	VADDPS        Z14, Z0, Z0
+	VMULPS        Z14, Z14, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z8
+	VFMADD213PS   Z7, Z14, Z8
+	VFMADD213PS   Z0, Z1, Z8
+	VPERMPS       Z5, Z13, Z0
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z0, Z0
+	VFMADD213PS.Z Z0, Z8, K2, Z0
+	VPADDD        Z10, Z9, K3, Z9
+	VMOVUPS.Z     Z0, K4, Z1
+	VMOVUPS       Z0, K1, (R12)
+	VCVTPS2PD     Y1, Z0
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VADDPD        Z0, Z11, Z11
+	VADDPD        Z1, Z12, Z12
+
+sum:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y1
+	VADDPD        Y1, Y11, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VEXTRACTI64X4 $0x01, Z9, Y19
+	VPADDD        Z9, Z19, Z19
+	VEXTRACTI32X4 $0x01, Z19, X20
+	VPADDD        Z19, Z20, Z20
+	VPSHUFD       $0x0e, Z20, Z1
+	VPADDD        Z1, Z20, Z20
+	VPSHUFD       $0x01, Z20, Z1
+	VPADDD        Z1, Z20, Z20
+	VMOVD         X20, R11
+	MOVLQSX       R11, R11
+	VMOVSD        X0, (SI)
+	MOVL          R11, (DI)
+	ADDQ          $0x04, DX
+	ADDQ          $0x04, BX
+	ADDQ          $0x08, SI
+	ADDQ          $0x04, DI
+	ADDQ          R9, AX
+	ADDQ          R9, CX
+	DECQ          R10
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
+// func expSumOnesNoStoreRowsAVX512(x []float32, cols int, rows int, c [16]float32, m [16]float32) (rest [16]float64, ones [16]int32)
+// Requires: AVX, AVX512F
+TEXT ·expSumOnesNoStoreRowsAVX512(SB), NOSPLIT, $0-360
+	MOVQ    x_base+0(FP), AX
+	LEAQ    c_0+40(FP), CX
+	LEAQ    m_0+104(FP), DX
+	LEAQ    rest_0+168(FP), BX
+	LEAQ    ones_0+296(FP), SI
+	MOVQ    cols+24(FP), DI
+	MOVQ    DI, R8
+	SHLQ    $0x02, R8
+	MOVQ    rows+32(FP), R9
+	TESTQ   R9, R9
+	JZ      done
+	VMOVUPS log2e32<>+0(SB), Z2
+	VMOVUPS ln2hi32<>+0(SB), Z3
+	VMOVUPS ln2lo32<>+0(SB), Z4
+	VMOVUPS exptab16<>+0(SB), Z5
+	VMOVUPS exptau16<>+0(SB), Z6
+	VMOVUPS exptab16c2<>+0(SB), Z7
+	VMOVUPS onei32<>+0(SB), Z10
+
+row:
+	VBROADCASTSS (CX), Z0
+	VBROADCASTSS (DX), Z8
+	VMOVSS       (DX), X13
+	VCVTSS2SD    X13, X13, X1
+	VADDSD       cutoff64<>+0(SB), X1, X1
+	VCVTSD2SS    X1, X1, X13
+	VCVTSS2SD    X13, X13, X14
+	VCMPSD       $0x11, X1, X14, X1
+	VCMPSS       $0x11, zero64<>+0(SB), X13, X14
+	VPADDD       X14, X14, X14
+	VPADDD       onei32<>+0(SB), X14, X14
+	VPAND        X1, X14, X14
+	VPADDD       X14, X13, X13
+	VBROADCASTSS X13, Z1
+	VPXORD       Z9, Z9, Z9
+	MOVQ         AX, R10
+	MOVQ         DI, R11
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	MOVQ         R11, R12
+	SHRQ         $0x06, R12
+	JZ           rest
+	ANDQ         $0x0000003f, R11
+
+iter:
+	VMOVUPS       (R10), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       64(R10), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VCMPPS        $0x15, Z1, Z16, K3
+	VCMPPS        $0x00, Z8, Z16, K4
+	VCMPPS        $0x04, Z8, Z16, K3, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K3, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VPADDD        Z10, Z9, K4, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VCVTPS2PD     Y16, Z13
+	VEXTRACTF64X4 $0x01, Z16, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VMOVUPS       128(R10), Z14
+	VMOVUPS       Z14, Z13
+	VMOVUPS       192(R10), Z16
+	VMOVUPS       Z16, Z15
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VCMPPS        $0x15, Z1, Z16, K3
+	VCMPPS        $0x00, Z8, Z16, K4
+	VCMPPS        $0x04, Z8, Z16, K3, K3
+	VFMADD132PS   Z2, Z0, Z13
+	VFMADD132PS   Z2, Z0, Z15
+	VSUBPS        Z0, Z13, Z17
+	VSUBPS        Z0, Z15, Z18
+	VFNMADD231PS  Z3, Z17, Z14
+	VFNMADD231PS  Z3, Z18, Z16
+	VFNMADD231PS  Z4, Z17, Z14
+	VFNMADD231PS  Z4, Z18, Z16
+	VPERMPS       Z6, Z13, Z17
+	VADDPS        Z14, Z17, Z17
+	VPERMPS       Z6, Z15, Z18
+	VADDPS        Z16, Z18, Z18
+	VMULPS        Z14, Z14, Z21
+	VMULPS        Z16, Z16, Z22
+	VMOVUPS       exptab16c3<>+0(SB), Z23
+	VMOVUPS       exptab16c3<>+0(SB), Z24
+	VFMADD213PS   Z7, Z14, Z23
+	VFMADD213PS   Z7, Z16, Z24
+	VFMADD213PS   Z17, Z21, Z23
+	VFMADD213PS   Z18, Z22, Z24
+	VPERMPS       Z5, Z13, Z14
+	VPERMPS       Z5, Z15, Z16
+	VPSLLD        $0x13, Z13, Z13
+	VPSLLD        $0x13, Z15, Z15
+	VPADDD        Z13, Z14, Z14
+	VPADDD        Z15, Z16, Z16
+	VFMADD213PS.Z Z14, Z23, K1, Z14
+	VFMADD213PS.Z Z16, Z24, K3, Z16
+	VPADDD        Z10, Z9, K2, Z9
+	VPADDD        Z10, Z9, K4, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	VCVTPS2PD     Y16, Z13
+	VEXTRACTF64X4 $0x01, Z16, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000100, R10
+	DECQ          R12
+	JNZ           iter
+
+rest:
+	TESTQ         R11, R11
+	JZ            sum
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+	CMPQ          R11, $0x00000010
+	JB            tail
+	VMOVUPS       (R10), Z14
+	VMOVUPS       Z14, Z13
+	VCMPPS        $0x15, Z1, Z14, K1
+	VCMPPS        $0x00, Z8, Z14, K2
+	VCMPPS        $0x04, Z8, Z14, K1, K1
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z15
+	VFNMADD231PS  Z3, Z15, Z14
+	VFNMADD231PS  Z4, Z15, Z14
+	VPERMPS       Z6, Z13, Z15
+	VADDPS        Z14, Z15, Z15
+	VMULPS        Z14, Z14, Z16
+	VMOVUPS       exptab16c3<>+0(SB), Z17
+	VFMADD213PS   Z7, Z14, Z17
+	VFMADD213PS   Z15, Z16, Z17
+	VPERMPS       Z5, Z13, Z14
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z14, Z14
+	VFMADD213PS.Z Z14, Z17, K1, Z14
+	VPADDD        Z10, Z9, K2, Z9
+	VCVTPS2PD     Y14, Z13
+	VEXTRACTF64X4 $0x01, Z14, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z13, Z11, Z11
+	VADDPD        Z14, Z12, Z12
+	ADDQ          $0x00000040, R10
+	SUBQ          $0x00000010, R11
+
+tail:
+	TESTQ         R11, R11
+	JZ            sum
+	LEAQ          tailk<>+0(SB), R12
+	KMOVW         (R12)(R11*2), K1
+	VMOVUPS.Z     (R10), K1, Z13
+	VMOVUPS.Z     (R10), K1, Z14
+	VCMPPS        $0x15, Z1, Z14, K1, K2
+	VCMPPS        $0x00, Z8, Z14, K1, K1
+	VCMPPS        $0x04, Z8, Z14, K2, K2
+	VFMADD132PS   Z2, Z0, Z13
+	VSUBPS        Z0, Z13, Z0
+	VFNMADD231PS  Z3, Z0, Z14
+	VFNMADD231PS  Z4, Z0, Z14
+	VPERMPS       Z6, Z13, Z0
+	VADDPS        Z14, Z0, Z0
+	VMULPS        Z14, Z14, Z1
+	VMOVUPS       exptab16c3<>+0(SB), Z8
+	VFMADD213PS   Z7, Z14, Z8
+	VFMADD213PS   Z0, Z1, Z8
+	VPERMPS       Z5, Z13, Z0
+	VPSLLD        $0x13, Z13, Z13
+	VPADDD        Z13, Z0, Z0
+	VFMADD213PS.Z Z0, Z8, K2, Z0
+	VPADDD        Z10, Z9, K1, Z9
+	VCVTPS2PD     Y0, Z1
+	VEXTRACTF64X4 $0x01, Z0, Y0
+	VCVTPS2PD     Y0, Z0
+	VADDPD        Z1, Z11, Z11
+	VADDPD        Z0, Z12, Z12
+
+sum:
+	VADDPD        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y1
+	VADDPD        Y1, Y11, Y1
+	VEXTRACTF128  $0x01, Y1, X0
+	VADDPD        X0, X1, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VEXTRACTI64X4 $0x01, Z9, Y19
+	VPADDD        Z9, Z19, Z19
+	VEXTRACTI32X4 $0x01, Z19, X20
+	VPADDD        Z19, Z20, Z20
+	VPSHUFD       $0x0e, Z20, Z1
+	VPADDD        Z1, Z20, Z20
+	VPSHUFD       $0x01, Z20, Z1
+	VPADDD        Z1, Z20, Z20
+	VMOVD         X20, R10
+	MOVLQSX       R10, R10
+	VMOVSD        X0, (BX)
+	MOVL          R10, (SI)
+	ADDQ          $0x04, CX
+	ADDQ          $0x04, DX
+	ADDQ          $0x08, BX
+	ADDQ          $0x04, SI
+	ADDQ          R8, AX
+	DECQ          R9
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
 // func subRowsAVX512(dst []float32, x []float32, cols int, rows int, m [16]float32, l [16]float64)
 // Requires: AVX, AVX512F
 TEXT ·subRowsAVX512(SB), NOSPLIT, $0-256
@@ -18915,27 +20254,27 @@ maxmin64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_195
+	JA         tail_page_205
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_196
+	JMP        tail_loaded_206
 
-tail_page_195:
+tail_page_205:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    DX, DX
 
-copy_197:
+copy_207:
 	CMPQ DX, CX
-	JAE  copied_198
+	JAE  copied_208
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_197
+	JMP  copy_207
 
-copied_198:
+copied_208:
 	VMOVUPS (SP), Y9
 
-tail_loaded_196:
+tail_loaded_206:
 	VMOVUPS   neginf64<>+0(SB), Y10
 	VBLENDVPD Y8, Y9, Y10, Y10
 	VMAXPD    Y10, Y2, Y2
@@ -19173,27 +20512,27 @@ exptotal64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_199
+	JA         tail_page_209
 	VMASKMOVPS (CX), Y5, Y6
-	JMP        tail_loaded_200
+	JMP        tail_loaded_210
 
-tail_page_199:
+tail_page_209:
 	VPXOR   Y6, Y6, Y6
 	VMOVDQU Y6, (SP)
 	XORQ    BX, BX
 
-copy_201:
+copy_211:
 	CMPQ BX, DX
-	JAE  copied_202
+	JAE  copied_212
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_201
+	JMP  copy_211
 
-copied_202:
+copied_212:
 	VMOVUPS (SP), Y6
 
-tail_loaded_200:
+tail_loaded_210:
 	VSUBPD       Y0, Y6, Y7
 	VSUBPD       Y6, Y7, Y8
 	VSUBPD       Y8, Y7, Y9
@@ -19245,15 +20584,15 @@ tail_loaded_200:
 	VMOVUPS      Y10, (SP)
 	XORQ         CX, CX
 
-copy_203:
+copy_213:
 	CMPQ CX, DX
-	JAE  copied_204
+	JAE  copied_214
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_203
+	JMP  copy_213
 
-copied_204:
+copied_214:
 	VADDPD       Y10, Y3, Y0
 	VSUBPD       Y3, Y0, Y5
 	VSUBPD       Y5, Y0, Y6
@@ -19493,10 +20832,10 @@ div64_loop:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_205
+	JZ           div64_ok_215
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_205:
+div64_ok_215:
 	VMOVUPS      Y6, (AX)
 	VMOVUPS      32(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -19512,10 +20851,10 @@ div64_ok_205:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_206
+	JZ           div64_ok_216
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_206:
+div64_ok_216:
 	VMOVUPS      Y6, 32(AX)
 	VMOVUPS      64(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -19531,10 +20870,10 @@ div64_ok_206:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_207
+	JZ           div64_ok_217
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_207:
+div64_ok_217:
 	VMOVUPS      Y6, 64(AX)
 	VMOVUPS      96(CX), Y5
 	VMULPD       Y1, Y5, Y6
@@ -19550,10 +20889,10 @@ div64_ok_207:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_208
+	JZ           div64_ok_218
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_208:
+div64_ok_218:
 	VMOVUPS Y6, 96(AX)
 	ADDQ    $0x00000080, AX
 	ADDQ    $0x00000080, CX
@@ -19577,10 +20916,10 @@ div64_single:
 	VANDPD       Y9, Y8, Y8
 	VORPD        Y7, Y8, Y8
 	VTESTPD      Y8, Y8
-	JZ           div64_ok_209
+	JZ           div64_ok_219
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_209:
+div64_ok_219:
 	VMOVUPS Y6, (AX)
 	ADDQ    $0x00000020, AX
 	ADDQ    $0x00000020, CX
@@ -19597,27 +20936,27 @@ div64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_210
+	JA         tail_page_220
 	VMASKMOVPS (CX), Y5, Y5
-	JMP        tail_loaded_211
+	JMP        tail_loaded_221
 
-tail_page_210:
+tail_page_220:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, (SP)
 	XORQ    BX, BX
 
-copy_212:
+copy_222:
 	CMPQ BX, DX
-	JAE  copied_213
+	JAE  copied_223
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_212
+	JMP  copy_222
 
-copied_213:
+copied_223:
 	VMOVUPS (SP), Y5
 
-tail_loaded_211:
+tail_loaded_221:
 	VMULPD       Y1, Y5, Y6
 	VMOVAPD      Y5, Y7
 	VFNMADD231PD Y0, Y6, Y7
@@ -19631,22 +20970,22 @@ tail_loaded_211:
 	VANDPD       Y2, Y7, Y7
 	VORPD        Y1, Y7, Y7
 	VTESTPD      Y7, Y7
-	JZ           div64_ok_214
+	JZ           div64_ok_224
 	VDIVPD       Y0, Y5, Y6
 
-div64_ok_214:
+div64_ok_224:
 	VMOVUPS Y6, (SP)
 	XORQ    CX, CX
 
-copy_215:
+copy_225:
 	CMPQ CX, DX
-	JAE  copied_216
+	JAE  copied_226
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_215
+	JMP  copy_225
 
-copied_216:
+copied_226:
 div64_done:
 	VZEROUPPER
 	RET
@@ -19748,7 +21087,7 @@ expsum64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_217
+	JZ           expsum64_notiny_227
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -19765,7 +21104,7 @@ expsum64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_217:
+expsum64_notiny_227:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -19847,7 +21186,7 @@ expsum64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_218
+	JZ           expsum64_notiny_228
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -19864,7 +21203,7 @@ expsum64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_218:
+expsum64_notiny_228:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -19904,27 +21243,27 @@ expsum64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_219
+	JA         tail_page_229
 	VMASKMOVPS (CX), Y4, Y5
-	JMP        tail_loaded_220
+	JMP        tail_loaded_230
 
-tail_page_219:
+tail_page_229:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    BX, BX
 
-copy_221:
+copy_231:
 	CMPQ BX, DX
-	JAE  copied_222
+	JAE  copied_232
 	MOVL (CX)(BX*4), SI
 	MOVL SI, 64(SP)(BX*4)
 	INCQ BX
-	JMP  copy_221
+	JMP  copy_231
 
-copied_222:
+copied_232:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_220:
+tail_loaded_230:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -19974,7 +21313,7 @@ tail_loaded_220:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsum64_notiny_223
+	JZ           expsum64_notiny_233
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -19991,7 +21330,7 @@ tail_loaded_220:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsum64_notiny_223:
+expsum64_notiny_233:
 	VMULPD  Y5, Y0, Y0
 	VMULPD  twom200<>+0(SB), Y0, Y0
 	VMULPD  Y5, Y7, Y7
@@ -20005,15 +21344,15 @@ expsum64_notiny_223:
 	VMOVUPS Y0, 64(SP)
 	XORQ    CX, CX
 
-copy_224:
+copy_234:
 	CMPQ CX, DX
-	JAE  copied_225
+	JAE  copied_235
 	MOVL 64(SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_224
+	JMP  copy_234
 
-copied_225:
+copied_235:
 	VCMPPD       $0x00, one64<>+0(SB), Y0, Y4
 	VORPD        Y4, Y8, Y8
 	VANDPD       one64<>+0(SB), Y4, Y4
@@ -20185,7 +21524,7 @@ expsumns64_loop:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_226
+	JZ           expsumns64_notiny_236
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -20202,7 +21541,7 @@ expsumns64_loop:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_226:
+expsumns64_notiny_236:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -20282,7 +21621,7 @@ expsumns64_single:
 	VCMPPD       $0x11, tinylo64<>+0(SB), Y5, Y9
 	VANDNPD      Y8, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_227
+	JZ           expsumns64_notiny_237
 	VMULPD       Y6, Y4, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -20299,7 +21638,7 @@ expsumns64_single:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_227:
+expsumns64_notiny_237:
 	VMULPD       Y6, Y4, Y4
 	VMULPD       twom200<>+0(SB), Y4, Y4
 	VMULPD       Y6, Y7, Y7
@@ -20337,27 +21676,27 @@ expsumns64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_228
+	JA         tail_page_238
 	VMASKMOVPS (AX), Y4, Y5
-	JMP        tail_loaded_229
+	JMP        tail_loaded_239
 
-tail_page_228:
+tail_page_238:
 	VPXOR   Y5, Y5, Y5
 	VMOVDQU Y5, 64(SP)
 	XORQ    DX, DX
 
-copy_230:
+copy_240:
 	CMPQ DX, CX
-	JAE  copied_231
+	JAE  copied_241
 	MOVL (AX)(DX*4), BX
 	MOVL BX, 64(SP)(DX*4)
 	INCQ DX
-	JMP  copy_230
+	JMP  copy_240
 
-copied_231:
+copied_241:
 	VMOVUPS 64(SP), Y5
 
-tail_loaded_229:
+tail_loaded_239:
 	VSUBPD       Y0, Y5, Y6
 	VSUBPD       Y5, Y6, Y7
 	VSUBPD       Y7, Y6, Y8
@@ -20407,7 +21746,7 @@ tail_loaded_229:
 	VANDNPD      Y8, Y9, Y9
 	VANDPD       Y4, Y9, Y9
 	VTESTPD      Y9, Y9
-	JZ           expsumns64_notiny_232
+	JZ           expsumns64_notiny_242
 	VMULPD       Y5, Y0, Y10
 	VMULPD       two900<>+0(SB), Y10, Y10
 	VANDPD       Y9, Y10, Y10
@@ -20424,7 +21763,7 @@ tail_loaded_229:
 	VMOVUPD      Y9, (SP)
 	VMOVUPD      Y11, 32(SP)
 
-expsumns64_notiny_232:
+expsumns64_notiny_242:
 	VMULPD       Y5, Y0, Y0
 	VMULPD       twom200<>+0(SB), Y0, Y0
 	VMULPD       Y5, Y7, Y7
@@ -20582,27 +21921,27 @@ sub64_tail:
 	LEAQ       (CX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_233
+	JA         tail_page_243
 	VMASKMOVPS (CX), Y2, Y2
-	JMP        tail_loaded_234
+	JMP        tail_loaded_244
 
-tail_page_233:
+tail_page_243:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    BX, BX
 
-copy_235:
+copy_245:
 	CMPQ BX, DX
-	JAE  copied_236
+	JAE  copied_246
 	MOVL (CX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_235
+	JMP  copy_245
 
-copied_236:
+copied_246:
 	VMOVUPS (SP), Y2
 
-tail_loaded_234:
+tail_loaded_244:
 	VSUBPD    Y0, Y2, Y3
 	VSUBPD    Y2, Y3, Y4
 	VSUBPD    Y4, Y3, Y5
@@ -20616,15 +21955,15 @@ tail_loaded_234:
 	VMOVUPS   Y1, (SP)
 	XORQ      CX, CX
 
-copy_237:
+copy_247:
 	CMPQ CX, DX
-	JAE  copied_238
+	JAE  copied_248
 	MOVL (SP)(CX*4), BX
 	MOVL BX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_237
+	JMP  copy_247
 
-copied_238:
+copied_248:
 sub64_done:
 	VZEROUPPER
 	RET
@@ -20851,27 +22190,27 @@ sum64_tail:
 	LEAQ       (AX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_239
+	JA         tail_page_249
 	VMASKMOVPS (AX), Y8, Y8
-	JMP        tail_loaded_240
+	JMP        tail_loaded_250
 
-tail_page_239:
+tail_page_249:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    DX, DX
 
-copy_241:
+copy_251:
 	CMPQ DX, CX
-	JAE  copied_242
+	JAE  copied_252
 	MOVL (AX)(DX*4), BX
 	MOVL BX, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_241
+	JMP  copy_251
 
-copied_242:
+copied_252:
 	VMOVUPS (SP), Y8
 
-tail_loaded_240:
+tail_loaded_250:
 	VADDPD       Y8, Y2, Y9
 	VSUBPD       Y2, Y9, Y10
 	VSUBPD       Y10, Y9, Y11
@@ -21238,51 +22577,51 @@ dot64_tail:
 	LEAQ       (AX), BX
 	ANDQ       $0x00000fff, BX
 	CMPQ       BX, $0x00000fe0
-	JA         tail_page_243
+	JA         tail_page_253
 	VMASKMOVPS (AX), Y8, Y9
-	JMP        tail_loaded_244
+	JMP        tail_loaded_254
 
-tail_page_243:
+tail_page_253:
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU Y9, (SP)
 	XORQ    BX, BX
 
-copy_245:
+copy_255:
 	CMPQ BX, DX
-	JAE  copied_246
+	JAE  copied_256
 	MOVL (AX)(BX*4), SI
 	MOVL SI, (SP)(BX*4)
 	INCQ BX
-	JMP  copy_245
+	JMP  copy_255
 
-copied_246:
+copied_256:
 	VMOVUPS (SP), Y9
 
-tail_loaded_244:
+tail_loaded_254:
 	LEAQ       (CX), AX
 	ANDQ       $0x00000fff, AX
 	CMPQ       AX, $0x00000fe0
-	JA         tail_page_247
+	JA         tail_page_257
 	VMASKMOVPS (CX), Y8, Y8
-	JMP        tail_loaded_248
+	JMP        tail_loaded_258
 
-tail_page_247:
+tail_page_257:
 	VPXOR   Y8, Y8, Y8
 	VMOVDQU Y8, (SP)
 	XORQ    AX, AX
 
-copy_249:
+copy_259:
 	CMPQ AX, DX
-	JAE  copied_250
+	JAE  copied_260
 	MOVL (CX)(AX*4), BX
 	MOVL BX, (SP)(AX*4)
 	INCQ AX
-	JMP  copy_249
+	JMP  copy_259
 
-copied_250:
+copied_260:
 	VMOVUPS (SP), Y8
 
-tail_loaded_248:
+tail_loaded_258:
 	VMULPD       Y8, Y9, Y10
 	VFNMADD132PD Y8, Y10, Y9
 	VSUBPD       Y9, Y3, Y3
@@ -21431,27 +22770,27 @@ mulsub64_tail:
 	LEAQ       (DX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_251
+	JA         tail_page_261
 	VMASKMOVPS (DX), Y2, Y3
-	JMP        tail_loaded_252
+	JMP        tail_loaded_262
 
-tail_page_251:
+tail_page_261:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_253:
+copy_263:
 	CMPQ SI, BX
-	JAE  copied_254
+	JAE  copied_264
 	MOVL (DX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_253
+	JMP  copy_263
 
-copied_254:
+copied_264:
 	VMOVUPS (SP), Y3
 
-tail_loaded_252:
+tail_loaded_262:
 	VSUBPD     Y0, Y3, Y4
 	VSUBPD     Y3, Y4, Y5
 	VSUBPD     Y5, Y4, Y6
@@ -21463,40 +22802,40 @@ tail_loaded_252:
 	LEAQ       (CX), DX
 	ANDQ       $0x00000fff, DX
 	CMPQ       DX, $0x00000fe0
-	JA         tail_page_255
+	JA         tail_page_265
 	VMASKMOVPS (CX), Y2, Y0
-	JMP        tail_loaded_256
+	JMP        tail_loaded_266
 
-tail_page_255:
+tail_page_265:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, (SP)
 	XORQ    DX, DX
 
-copy_257:
+copy_267:
 	CMPQ DX, BX
-	JAE  copied_258
+	JAE  copied_268
 	MOVL (CX)(DX*4), SI
 	MOVL SI, (SP)(DX*4)
 	INCQ DX
-	JMP  copy_257
+	JMP  copy_267
 
-copied_258:
+copied_268:
 	VMOVUPS (SP), Y0
 
-tail_loaded_256:
+tail_loaded_266:
 	VMULPD  Y0, Y4, Y4
 	VMOVUPS Y4, (SP)
 	XORQ    CX, CX
 
-copy_259:
+copy_269:
 	CMPQ CX, BX
-	JAE  copied_260
+	JAE  copied_270
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_259
+	JMP  copy_269
 
-copied_260:
+copied_270:
 mulsub64_done:
 	VZEROUPPER
 	RET
@@ -21523,7 +22862,7 @@ expmulsub64_loop:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_261
+	JCC          expmulsub64_bail_271
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -21600,7 +22939,7 @@ expmulsub64_single:
 	VORPD        Y4, Y3, Y3
 	VCMPPD       $0x00, Y1, Y1, Y4
 	VTESTPD      Y4, Y3
-	JCC          expmulsub64_bail_261
+	JCC          expmulsub64_bail_271
 	VSUBPD       Y1, Y2, Y3
 	VSUBPD       Y2, Y3, Y4
 	VSUBPD       Y4, Y3, Y5
@@ -21676,27 +23015,27 @@ expmulsub64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_262
+	JA         tail_page_272
 	VMASKMOVPS (CX), Y2, Y3
-	JMP        tail_loaded_263
+	JMP        tail_loaded_273
 
-tail_page_262:
+tail_page_272:
 	VPXOR   Y3, Y3, Y3
 	VMOVDQU Y3, (SP)
 	XORQ    SI, SI
 
-copy_264:
+copy_274:
 	CMPQ SI, BX
-	JAE  copied_265
+	JAE  copied_275
 	MOVL (CX)(SI*4), DI
 	MOVL DI, (SP)(SI*4)
 	INCQ SI
-	JMP  copy_264
+	JMP  copy_274
 
-copied_265:
+copied_275:
 	VMOVUPS (SP), Y3
 
-tail_loaded_263:
+tail_loaded_273:
 	VCMPPD       $0x1d, tinyhi64<>+0(SB), Y3, Y4
 	VCMPPD       $0x02, Y1, Y3, Y5
 	VANDPD       Y5, Y4, Y4
@@ -21704,7 +23043,7 @@ tail_loaded_263:
 	VORPD        Y5, Y4, Y4
 	VCMPPD       $0x00, Y1, Y1, Y5
 	VTESTPD      Y5, Y4
-	JCC          expmulsub64_bail_261
+	JCC          expmulsub64_bail_271
 	VSUBPD       Y1, Y3, Y4
 	VSUBPD       Y3, Y4, Y5
 	VSUBPD       Y5, Y4, Y6
@@ -21762,46 +23101,46 @@ tail_loaded_263:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_266
+	JA           tail_page_276
 	VMASKMOVPS   (DX), Y2, Y2
-	JMP          tail_loaded_267
+	JMP          tail_loaded_277
 
-tail_page_266:
+tail_page_276:
 	VPXOR   Y2, Y2, Y2
 	VMOVDQU Y2, (SP)
 	XORQ    CX, CX
 
-copy_268:
+copy_278:
 	CMPQ CX, BX
-	JAE  copied_269
+	JAE  copied_279
 	MOVL (DX)(CX*4), SI
 	MOVL SI, (SP)(CX*4)
 	INCQ CX
-	JMP  copy_268
+	JMP  copy_278
 
-copied_269:
+copied_279:
 	VMOVUPS (SP), Y2
 
-tail_loaded_267:
+tail_loaded_277:
 	VFNMADD231PD Y0, Y1, Y2
 	VMULPD       Y0, Y6, Y6
 	VSUBPD       Y6, Y2, Y2
 	VMOVUPS      Y2, (SP)
 	XORQ         CX, CX
 
-copy_270:
+copy_280:
 	CMPQ CX, BX
-	JAE  copied_271
+	JAE  copied_281
 	MOVL (SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_270
+	JMP  copy_280
 
-copied_271:
+copied_281:
 expmulsub64_done:
 	XORQ BX, BX
 
-expmulsub64_bail_261:
+expmulsub64_bail_271:
 	MOVQ dx_len+8(FP), AX
 	SHRQ $0x01, BX
 	SUBQ BX, AX
@@ -21875,7 +23214,7 @@ softgrad64_loop:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_272
+	JNZ          softgrad64_bail_282
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -21959,7 +23298,7 @@ softgrad64_single:
 	VCMPPD       $0x1d, tinylo64<>+0(SB), Y4, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_272
+	JNZ          softgrad64_bail_282
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -22005,27 +23344,27 @@ softgrad64_tail:
 	LEAQ       (CX), SI
 	ANDQ       $0x00000fff, SI
 	CMPQ       SI, $0x00000fe0
-	JA         tail_page_273
+	JA         tail_page_283
 	VMASKMOVPS (CX), Y3, Y4
-	JMP        tail_loaded_274
+	JMP        tail_loaded_284
 
-tail_page_273:
+tail_page_283:
 	VPXOR   Y4, Y4, Y4
 	VMOVDQU Y4, 96(SP)
 	XORQ    SI, SI
 
-copy_275:
+copy_285:
 	CMPQ SI, BX
-	JAE  copied_276
+	JAE  copied_286
 	MOVL (CX)(SI*4), DI
 	MOVL DI, 96(SP)(SI*4)
 	INCQ SI
-	JMP  copy_275
+	JMP  copy_285
 
-copied_276:
+copied_286:
 	VMOVUPS 96(SP), Y4
 
-tail_loaded_274:
+tail_loaded_284:
 	VSUBPD       Y0, Y4, Y5
 	VSUBPD       Y4, Y5, Y6
 	VSUBPD       Y6, Y5, Y7
@@ -22071,7 +23410,7 @@ tail_loaded_274:
 	VANDPD       Y0, Y6, Y6
 	VANDPD       Y3, Y6, Y6
 	VTESTPD      Y6, Y6
-	JNZ          softgrad64_bail_272
+	JNZ          softgrad64_bail_282
 	VADDPD       Y10, Y8, Y6
 	VSUBPD       Y8, Y6, Y7
 	VSUBPD       Y7, Y10, Y7
@@ -22085,27 +23424,27 @@ tail_loaded_274:
 	LEAQ         (DX), CX
 	ANDQ         $0x00000fff, CX
 	CMPQ         CX, $0x00000fe0
-	JA           tail_page_277
+	JA           tail_page_287
 	VMASKMOVPS   (DX), Y3, Y0
-	JMP          tail_loaded_278
+	JMP          tail_loaded_288
 
-tail_page_277:
+tail_page_287:
 	VPXOR   Y0, Y0, Y0
 	VMOVDQU Y0, 96(SP)
 	XORQ    CX, CX
 
-copy_279:
+copy_289:
 	CMPQ CX, BX
-	JAE  copied_280
+	JAE  copied_290
 	MOVL (DX)(CX*4), SI
 	MOVL SI, 96(SP)(CX*4)
 	INCQ CX
-	JMP  copy_279
+	JMP  copy_289
 
-copied_280:
+copied_290:
 	VMOVUPS 96(SP), Y0
 
-tail_loaded_278:
+tail_loaded_288:
 	VSUBPD       (SP), Y5, Y3
 	VMULPD       Y0, Y3, Y3
 	VCMPPD       $0x04, zero64<>+0(SB), Y0, Y4
@@ -22126,19 +23465,19 @@ tail_loaded_278:
 	VMOVUPS      Y3, 96(SP)
 	XORQ         CX, CX
 
-copy_281:
+copy_291:
 	CMPQ CX, BX
-	JAE  copied_282
+	JAE  copied_292
 	MOVL 96(SP)(CX*4), DX
 	MOVL DX, (AX)(CX*4)
 	INCQ CX
-	JMP  copy_281
+	JMP  copy_291
 
-copied_282:
+copied_292:
 softgrad64_done:
 	XORQ BX, BX
 
-softgrad64_bail_272:
+softgrad64_bail_282:
 	MOVQ         g_len+8(FP), AX
 	SHRQ         $0x01, BX
 	SUBQ         BX, AX

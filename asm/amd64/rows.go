@@ -161,20 +161,26 @@ func (a *arch) divRows() {
 	rowEnd(n)
 }
 
-// expOnesRows: the cross-entropy's exp pass without the cutoff
-// (expSumOnesNoCut, with or without the store) on each row of a block,
-// with each row's bias and max.
-func (a *arch) expOnesRows(store bool) {
-	name, d := "expSumOnesNoCutRows", "dst, "
-	if !store {
-		name, d = "expSumOnesNoCutNoStoreRows", ""
+// expOnesRows: the exp pass of LogSoftmax and the cross-entropy
+// (expSumOnes, with or without the store and the cutoff) on each row of a
+// block, with each row's bias, max and, with the cutoff, threshold: rows
+// with masked (−Inf) or far-below elements go in blocks too.
+func (a *arch) expOnesRows(store, cut bool) {
+	one := "expSumOnes"
+	if !cut {
+		one += "NoCut"
 	}
+	d := "dst, "
+	if !store {
+		one, d = one+"NoStore", ""
+	}
+	name := one + "Rows"
 	sig := fmt.Sprintf("func(%sx []float32, cols, rows int, c, m [%d]float32) (rest [%d]float64, ones [%d]int32)", d, blockMax, blockMax, blockMax)
-	one := "expSumOnesNoCut"
-	if !store {
-		one += "NoStore"
+	doc := blockDoc(name+a.suffix, "is "+one+a.suffix)
+	if cut {
+		doc = append(doc, "Each row's threshold t is expThreshold(m), computed here.")
 	}
-	a.fn(name, sig, blockDoc(name+a.suffix, "is "+one+a.suffix)...)
+	a.fn(name, sig, doc...)
 	var dp GPVirtual
 	if store {
 		dp = slicePtr("dst")
@@ -184,7 +190,13 @@ func (a *arch) expOnesRows(store bool) {
 	rp, op := arrayPtr(ReturnIndex(0)), arrayPtr(ReturnIndex(1))
 	cols, stride, n := blockStart()
 	cv := a.vec()
-	k := a.tableConsts(cv, nil, false)
+	var tc Op
+	var tv VecVirtual
+	if cut {
+		tv = a.vec()
+		tc = tv
+	}
+	k := a.tableConsts(cv, tc, false)
 	k.m, k.cnt = a.vec(), a.vec()
 	if a.z {
 		k.onei = a.bcast(c32("onei32", 1))
@@ -192,8 +204,11 @@ func (a *arch) expOnesRows(store bool) {
 	Label("row")
 	VBROADCASTSS(Mem{Base: cp}, cv)
 	VBROADCASTSS(Mem{Base: mp}, k.m)
+	if cut {
+		a.threshold(Mem{Base: mp}, tv)
+	}
 	a.zero(k.cnt)
-	p := tablePass{store: store, sum: true, ones: true}
+	p := tablePass{store: store, sum: true, ones: true, cut: cut}
 	ptrs := []GPVirtual{rowCopy(x)}
 	if store {
 		ptrs = []GPVirtual{rowCopy(dp), ptrs[0]}
@@ -211,6 +226,28 @@ func (a *arch) expOnesRows(store bool) {
 		rowPtrs(stride, x)
 	}
 	rowEnd(n)
+}
+
+// threshold sets every lane of tv to expThreshold(m) (softmax_generic.go)
+// for the float32 m at mem: s = float64(m) + cutoff, t = float32(s), and
+// where t < s, t's bits moved one towards +Inf. (expThreshold's t = 0
+// case cannot arise: the float32 nearest −cutoff is 3.1e-6 from it, so s
+// is never within 2^-19 of 0.) The arrays of a kernel that took t as one too
+// would make its arguments too many bytes for a NOSPLIT call chain.
+func (a *arch) threshold(mem Mem, tv VecVirtual) {
+	sd, tx, tb, lt, neg := XMM(), XMM(), XMM(), XMM(), XMM()
+	VMOVSS(mem, tx)
+	VCVTSS2SD(tx, tx, sd)
+	VADDSD(c64("cutoff64", cutoff64), sd, sd)
+	VCVTSD2SS(sd, sd, tx)
+	VCVTSS2SD(tx, tx, tb)
+	VCMPSD(U8(0x11), sd, tb, lt)                // float64(t) < s: all ones
+	VCMPSS(U8(0x11), c64("zero64", 0), tx, neg) // t < 0: all ones (−1)
+	VPADDD(neg, neg, neg)                       // −2 or 0
+	VPADDD(c32("onei32", 1), neg, neg)          // −1 or +1: towards +Inf
+	VPAND(lt, neg, neg)                         // where t < s
+	VPADDD(neg, tx, tx)
+	VBROADCASTSS(tx, tv)
 }
 
 // subRows: LogSoftmax's last pass (sub) on each row of a block, with each

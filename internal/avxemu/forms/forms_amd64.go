@@ -94,6 +94,11 @@ var forms = []form{
 	{"VFMADD213SD", 8, VFMADD213SD},
 	{"VADDSD_m", 8, VADDSD_m},
 	{"VCVTSS2SD", 4, VCVTSS2SD},
+	{"VCVTSD2SS", 8, VCVTSD2SS},
+	{"VCMPSS_11", 4, VCMPSS_11},
+	{"VCMPSS_11m", 4, VCMPSS_11m},
+	{"VBROADCASTSS_x", 4, VBROADCASTSS_x},
+	{"VPAND_x", 4, VPAND_x},
 	{"VEXTRACTF128", 4, VEXTRACTF128},
 	{"VINSERTF128", 4, VINSERTF128},
 	{"VBROADCASTSS", 4, VBROADCASTSS},
@@ -377,6 +382,21 @@ func VADDSD_m(a, b, c, out *[40]byte)
 
 //go:noescape
 func VCVTSS2SD(a, b, c, out *[40]byte)
+
+//go:noescape
+func VCVTSD2SS(a, b, c, out *[40]byte)
+
+//go:noescape
+func VCMPSS_11(a, b, c, out *[40]byte)
+
+//go:noescape
+func VCMPSS_11m(a, b, c, out *[40]byte)
+
+//go:noescape
+func VBROADCASTSS_x(a, b, c, out *[40]byte)
+
+//go:noescape
+func VPAND_x(a, b, c, out *[40]byte)
 
 //go:noescape
 func VEXTRACTF128(a, b, c, out *[40]byte)
