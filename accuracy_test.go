@@ -575,6 +575,56 @@ func TestBackwardSpan(t *testing.T) {
 	})
 }
 
+// TestSoftLossMixedSigns: SoftCrossEntropyGrad's loss Σ y·(l − d) with
+// targets of both signs is a sum that cancels, within 4 ULP plus 2^-50 of
+// Σ|y·log p| (softmax.go); an audit's float64 row was 8 ULP off, within
+// that. Float32 and float64 sets, against the double-double reference.
+func TestSoftLossMixedSigns(t *testing.T) {
+	rng := newRand(67)
+	type row struct{ x, y []float64 }
+	rows := []row{{
+		[]float64{-6.671875, -8.109375, -2.25, -11.671875, -4.71875, 9.0625, 4.828125},
+		[]float64{0.9375, 0.0625, 1.125, -0.8125, -0.5625, -0.4375, -0.6875},
+	}}
+	for range 300 {
+		n := 2 + rng.IntN(30)
+		x, y := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i] = float64(float32(rng.NormFloat64() * 6))
+			y[i] = float64(float32(rng.Float64()*2 - 0.8))
+		}
+		rows = append(rows, row{x, y})
+	}
+	slack := func(r row) float64 {
+		lp := ref.LogSoftmax(r.x, ref.Precise)
+		a := 0.0
+		for i := range lp {
+			a += math.Abs(r.y[i] * lp[i])
+		}
+		return a * 0x1p-50
+	}
+	for _, k := range sets64 {
+		for _, r := range rows {
+			g := make([]float64, len(r.x))
+			got := softCrossEntropy(k, g, r.x, r.y, len(r.x))
+			want, _ := ref.SoftCrossEntropy(r.x, r.y, len(r.x), ref.Precise)
+			if d := math.Abs(got - want); d > 4*ulp.Of64(want)+slack(r) {
+				t.Fatalf("%s: loss of %v, %v = %v, want %v (%.3g of the slack)", k.name, r.x, r.y, got, want, d/(4*ulp.Of64(want)+slack(r)))
+			}
+		}
+	}
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, r := range rows {
+			g := make([]float32, len(r.x))
+			got := softCrossEntropy(k, g, f32(r.x), f32(r.y), len(r.x))
+			want, _ := ref.SoftCrossEntropy(r.x, r.y, len(r.x), ref.Fast)
+			if d := math.Abs(float64(float32(got)) - want); d > 4*ulp.Of32(want)+slack(r) {
+				t.Fatalf("loss of %v, %v = %v, want %v", r.x, r.y, float32(got), want)
+			}
+		}
+	})
+}
+
 // TestSumCancellation: the contract's sum and dot are compensated on every
 // set (as generic's addComp): with big terms that cancel in pairs and
 // small ones that remain, sum's error is a rounding of the result (plus

@@ -491,14 +491,16 @@ func softGradRow[F Float](g, x, y []F, m F, l, a, scale float64) float64 {
 	var loss, c float64
 	for j := range y {
 		if yj := float64(y[j]); yj != 0 {
-			loss, c = addComp(loss, c, yj*(l-diff(x[j], m)))
+			// float64(): rounded before the add, which Go would
+			// otherwise fuse into an FMA on arm64 (and not on amd64).
+			loss, c = addComp(loss, c, float64(yj*(l-diff(x[j], m))))
 		}
 	}
 	// g = (p·Σy − y)/scale with p = e/s, e again per element (expAt):
 	// where p·Σy − y cancels, a float32 e (a set's expSum store) would
 	// show its rounding.
 	for j := range y {
-		g[j] = F((expAt(x[j], m)*a - float64(y[j])) / scale)
+		g[j] = F((float64(expAt(x[j], m)*a) - float64(y[j])) / scale) // no FMA, as above
 	}
 	return loss + c
 }

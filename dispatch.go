@@ -74,6 +74,8 @@ func setNames() []string {
 // Impl reports the kernel set in use for float32: "avx512", "avx2", "neon"
 // or "generic". float64 has SIMD kernels on amd64 with AVX2 (AVX-512
 // CPUs included) and on arm64 for the passes of Softmax, LogSoftmax,
-// LogSumExp and CrossEntropy(Grad); the others, and every float64 pass
-// under SOFTMAX_IMPL=generic, run the generic kernels.
+// LogSumExp, CrossEntropy(Grad), SoftmaxBackward, LogSoftmaxBackward and
+// SoftCrossEntropyGrad (and their batch and parallel forms); the Jacobian,
+// and every float64 pass under SOFTMAX_IMPL=generic, run the generic
+// kernels.
 func Impl() string { return active32.name }
