@@ -83,7 +83,7 @@ func (k *asmKernels) blockRows(dst, x []float32, cols int) int {
 			}
 			c[j], _ = tableBias(mj, k.tableLen)
 			t[j] = expThreshold(mj)
-			cut = cut || !(lo[j] >= t[j]) // a NaN lo too: the cutoff's kernel
+			cut = cut || !(lo[j] >= t[j]) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
 		}
 		if r > 0 {
 			xb, db := xb[:r*cols], dst[i*cols:(i+r)*cols]
@@ -150,7 +150,7 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 				break
 			}
 			t[j] = expThreshold(mj)
-			tail[j] = !(lo[j] >= t[j]) // a NaN lo too: the cutoff's kernel
+			tail[j] = !(lo[j] >= t[j]) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
 			if tail[j] && inPlace {
 				r, stop = j, true // crossEntropyRow sums it before storing
 				break
@@ -256,7 +256,7 @@ func (k *asmKernels) logBlockRows(dst, x []float32, cols int) int {
 			}
 			c[j], mu[j] = tableBias(mj, k.tableLen)
 			t[j] = expThreshold(mj)
-			cut = cut || !(lo[j] >= t[j]) // a NaN lo too: the cutoff's kernel
+			cut = cut || !(lo[j] >= t[j]) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
 		}
 		if r > 0 {
 			xb, db := xb[:r*cols], dst[i*cols:(i+r)*cols]

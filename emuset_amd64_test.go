@@ -320,6 +320,88 @@ func emuOnes(r emuResults, rows int) (rest [blockMax]float64, ones [blockMax]int
 // any NaN: the interpreter does not model payloads).
 func same32(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
 
+// matchBlocks compares the block kernels (asm/amd64/rows.go) on the
+// leading rows of x (and y, as dy): the avx512 set's block tests elsewhere
+// run them only under the interpreter.
+func matchBlocks(t *testing.T, hw, emu *asmKernels, x, y []float32, cols, rows int, two func() ([]float32, []float32)) {
+	t.Helper()
+	what := fmt.Sprintf("%s cols=%d rows=%d", hw.name, cols, rows)
+	x, y = x[:rows*cols], y[:rows*cols]
+	eqs := func(k string, a, b []float32) {
+		t.Helper()
+		for i := range rows * cols {
+			if !same32(a[i], b[i]) {
+				t.Fatalf("%s %s: [%d] hardware %v, interpreted %v", what, k, i, a[i], b[i])
+			}
+		}
+	}
+	eqRows := func(k string, a, b [blockMax]float64, oa, ob [blockMax]int32) {
+		t.Helper()
+		for j := range rows {
+			if math.Float64bits(a[j]) != math.Float64bits(b[j]) && !(a[j] != a[j] && b[j] != b[j]) || oa[j] != ob[j] {
+				t.Fatalf("%s %s: row %d hardware %v, %d, interpreted %v, %d", what, k, j, a[j], oa[j], b[j], ob[j])
+			}
+		}
+	}
+	m, lo := hw.block.maxMin(x, cols, rows)
+	m2, lo2 := emu.block.maxMin(x, cols, rows)
+	var c, th, rhi, rlo [blockMax]float32
+	var l [blockMax]float64
+	var none [blockMax]int32
+	nocut := true
+	for j := range rows {
+		if !same32(m[j], m2[j]) || !same32(lo[j], lo2[j]) {
+			t.Fatalf("%s maxMinRows: row %d hardware %v %v, interpreted %v %v", what, j, m[j], lo[j], m2[j], lo2[j])
+		}
+		if m[j] < tableMaxAbs && m[j] > -tableMaxAbs {
+			c[j], _ = tableBias(m[j], hw.tableLen)
+		}
+		th[j] = expThreshold(m[j])
+		nocut = nocut && lo[j] >= th[j]
+		rhi[j], rlo[j], _ = recip(1 + float64(j))
+		l[j] = 0.5 + float64(j)
+	}
+	d1, d2 := two()
+	eqRows("expSumTotalRows", hw.block.total(d1, x, cols, rows, c, th, 64), emu.block.total(d2, x, cols, rows, c, th, 64), none, none)
+	eqs("expSumTotalRows", d1, d2)
+	hw.block.div(d1, cols, rows, rhi, rlo)
+	emu.block.div(d2, cols, rows, rhi, rlo)
+	eqs("divRows", d1, d2)
+	d1, d2 = two()
+	r1, o1 := hw.block.onesCut(d1, x, cols, rows, c, m)
+	r2, o2 := emu.block.onesCut(d2, x, cols, rows, c, m)
+	eqRows("expSumOnesRows", r1, r2, o1, o2)
+	eqs("expSumOnesRows", d1, d2)
+	r1, o1 = hw.block.onesCutNS(x, cols, rows, c, m)
+	r2, o2 = emu.block.onesCutNS(x, cols, rows, c, m)
+	eqRows("expSumOnesNoStoreRows", r1, r2, o1, o2)
+	if nocut {
+		d1, d2 = two()
+		eqRows("expSumTotalNoCutRows", hw.block.totalNoCut(d1, x, cols, rows, c, 0), emu.block.totalNoCut(d2, x, cols, rows, c, 0), none, none)
+		eqs("expSumTotalNoCutRows", d1, d2)
+		d1, d2 = two()
+		r1, o1 = hw.block.ones(d1, x, cols, rows, c, m)
+		r2, o2 = emu.block.ones(d2, x, cols, rows, c, m)
+		eqRows("expSumOnesNoCutRows", r1, r2, o1, o2)
+		eqs("expSumOnesNoCutRows", d1, d2)
+		r1, o1 = hw.block.onesNS(x, cols, rows, c, m)
+		r2, o2 = emu.block.onesNS(x, cols, rows, c, m)
+		eqRows("expSumOnesNoCutNoStoreRows", r1, r2, o1, o2)
+	}
+	d1, d2 = two()
+	hw.block.sub(d1, x, cols, rows, m, l)
+	emu.block.sub(d2, x, cols, rows, m, l)
+	eqs("subRows", d1, d2)
+	d1, d2 = two()
+	hw.block.bwd(d1, x, y, cols, rows)
+	emu.block.bwd(d2, x, y, cols, rows)
+	eqs("softmaxBackwardRows", d1, d2)
+	d1, d2 = two()
+	hw.block.lbwd(d1, y, x, cols, rows)
+	emu.block.lbwd(d2, y, x, cols, rows)
+	eqs("logSoftmaxBackwardRows", d1, d2)
+}
+
 func matchKernels(t *testing.T, hw, emu *asmKernels) {
 	rng := newRand(41)
 	var lens []int
@@ -523,6 +605,9 @@ func matchKernels(t *testing.T, hw, emu *asmKernels) {
 			}
 			eq64(what("softCrossEntropySmall loss"), n, s1, s2)
 			eqs(what("softCrossEntropySmall"), n, d1, d2)
+		}
+		if cols := 17 + c%40; n >= cols {
+			matchBlocks(t, hw, emu, x, y, cols, min(blockMax, n/cols), two)
 		}
 		hi, lo32, _ := recip(1 + 37*rng.Float64())
 		for _, pf := range []uintptr{0, 256} {
