@@ -15,8 +15,8 @@ import "math"
 
 // blockKernels are a set's block kernels: maxMin, expSumTotal (with and
 // without the cutoff), div, expSumOnes (with and without the store and
-// the cutoff) and sub on each row of a block of up to blockMax rows, and the backward
-// passes. The rows' scalars pass by value, in arrays: through the func
+// the cutoff) and sub on each row of a block of up to blockMax rows, and
+// the backward passes. The rows' scalars pass by value, in arrays: through the func
 // values here, slices of arrays on the stack would escape to the heap.
 type blockKernels struct {
 	maxMin     func(x []float32, cols, rows int) (m, lo [blockMax]float32)
@@ -131,7 +131,7 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 	per := min(blockMax, max(1, blockElems/cols))
 	var (
 		loss, comp float64
-		c, t, xl   [blockMax]float32
+		c, xl      [blockMax]float32
 		hi, rl     [blockMax]float32
 		mu         [blockMax]float64
 		label      [blockMax]int
@@ -149,8 +149,7 @@ func (k *asmKernels) ceBlockRows(g, x []float32, labels labelView, cols, from in
 				r, stop = j, true
 				break
 			}
-			t[j] = expThreshold(mj)
-			tail[j] = !(lo[j] >= t[j]) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
+			tail[j] = !(lo[j] >= expThreshold(mj)) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
 			if tail[j] && inPlace {
 				r, stop = j, true // crossEntropyRow sums it before storing
 				break
@@ -240,8 +239,8 @@ func (k *asmKernels) logBlockRows(dst, x []float32, cols int) int {
 	n := len(x) / cols
 	per := min(blockMax, max(1, blockElems/cols))
 	var (
-		c, t [blockMax]float32
-		mu   [blockMax]float64
+		c  [blockMax]float32
+		mu [blockMax]float64
 	)
 	for i := 0; i < n; i += per {
 		r := min(per, n-i)
@@ -255,8 +254,7 @@ func (k *asmKernels) logBlockRows(dst, x []float32, cols int) int {
 				break
 			}
 			c[j], mu[j] = tableBias(mj, k.tableLen)
-			t[j] = expThreshold(mj)
-			cut = cut || !(lo[j] >= t[j]) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
+			cut = cut || !(lo[j] >= expThreshold(mj)) // (maxMin skips NaNs; a NaN lo would take the cutoff too)
 		}
 		if r > 0 {
 			xb, db := xb[:r*cols], dst[i*cols:(i+r)*cols]
