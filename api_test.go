@@ -232,7 +232,7 @@ func TestZeroAllocs(t *testing.T) {
 	d := make([]float32, len(x))
 	x64, d64 := b.x, make([]float64, len(x))
 	jac := make([]float32, 300*300)
-	labels32, labels64 := []int32{3, -1, 0, 9}, []int{3, -1, 0, 9}
+	labels32, labels64, labels8 := []int32{3, -1, 0, 9}, []int{3, -1, 0, 9}, []int8{3, -1, 0, 9}
 	fns := map[string]func(){
 		"Softmax":                func() { Softmax(d, x) },
 		"LogSoftmax":             func() { LogSoftmax(d, x) },
@@ -266,6 +266,7 @@ func TestZeroAllocs(t *testing.T) {
 		"LogSoftmaxRows cols=10":        func() { LogSoftmaxRows(d[:1200], x[:1200], 10) },
 		"CrossEntropyGrad cols=10":      func() { CrossEntropyGrad(d[:40], x[:40], labels64, 10) },
 		"CrossEntropy cols=10 int32":    func() { CrossEntropy(x[:40], labels32, 10) },
+		"CrossEntropyGrad cols=10 int8": func() { CrossEntropyGrad(d[:40], x[:40], labels8, 10) }, // the pooled widening
 		"SoftCrossEntropyGrad cols=10":  func() { SoftCrossEntropyGrad(d[:1200], x[:1200], dy[:1200], 10) },
 		"SoftmaxBackwardRows cols=10":   func() { SoftmaxBackwardRows(d[:1200], x[:1200], dy[:1200], 10) },
 		"LogSoftmaxBackwardRows cols=3": func() { LogSoftmaxBackwardRows(d[:6], x[:6], dy[:6], 3) },

@@ -545,3 +545,48 @@ func TestNaNBits(t *testing.T) {
 		}
 	})
 }
+
+// TestLabelWidths: labels of 1 and 2 bytes, widened a chunk of 256 rows at
+// a time for the batch kernels, give the gradient of int labels bit for
+// bit and its loss within a float32 ULP (the compensated sum adds the
+// chunks' rows in another grouping), over chunk edges, with ignored rows.
+func TestLabelWidths(t *testing.T) {
+	rng := newRand(73)
+	forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+		for _, s := range [][2]int{{600, 10}, {300, 24}, {5, 64}, {3, 700}} {
+			rows, cols := s[0], s[1]
+			if interpreted(k) && rows > 100 {
+				rows = 100
+			}
+			x := f32(gen.Logits(rng, rows*cols, 3, 0))
+			li, l8, l16 := make([]int, rows), make([]int8, rows), make([]int16, rows)
+			for r := range li {
+				li[r] = rng.IntN(min(cols, 127)+1) - 1 // −1: ignored
+				l8[r], l16[r] = int8(li[r]), int16(li[r])
+			}
+			kept := 0
+			for _, l := range li {
+				if l >= 0 {
+					kept++
+				}
+			}
+			want := make([]float32, len(x))
+			wantLoss := crossEntropy(k, want, x, li, cols, kept)
+			for name, f := range map[string]func(g []float32) float32{
+				"int8":  func(g []float32) float32 { return crossEntropy(k, g, x, l8, cols, kept) },
+				"int16": func(g []float32) float32 { return crossEntropy(k, g, x, l16, cols, kept) },
+			} {
+				g := make([]float32, len(x))
+				loss := f(g)
+				for i := range g {
+					if math.Float32bits(g[i]) != math.Float32bits(want[i]) && !(g[i] != g[i] && want[i] != want[i]) {
+						t.Fatalf("%s labels %dx%d: grad[%d] = %v, int labels %v", name, rows, cols, i, g[i], want[i])
+					}
+				}
+				if e := ulp.Err32(loss, float64(wantLoss)); e > 1 {
+					t.Fatalf("%s labels %dx%d: loss %v, int labels %v", name, rows, cols, loss, wantLoss)
+				}
+			}
+		}
+	})
+}
