@@ -33,8 +33,8 @@
 //     the "safe softmax" attention masks need, never NaN.
 //   - A NaN or +Inf anywhere in a row makes every output of that row NaN.
 //   - In CrossEntropy and CrossEntropyGrad a negative label marks a row to
-//     ignore (padding): its logits are never read, it adds no loss, is not
-//     counted in the mean, and gets a zero gradient.
+//     ignore (padding): its logits cannot change any result, it adds no
+//     loss, is not counted in the mean, and gets a zero gradient.
 //   - Bad arguments (length mismatches, cols <= 0, a batch length that is
 //     not a multiple of cols, a label >= cols, a Jacobian dst not n×n)
 //     panic with a message naming the function and the values, before

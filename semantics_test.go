@@ -3,6 +3,8 @@ package softmax
 import (
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gosimd/softmax/internal/gen"
@@ -587,6 +589,67 @@ func TestLabelWidths(t *testing.T) {
 					t.Fatalf("%s labels %dx%d: loss %v, int labels %v", name, rows, cols, loss, wantLoss)
 				}
 			}
+			// With every widening buffer in use (by other goroutines), the
+			// rows go one at a time: what int labels give without the
+			// set's batch kernels, bit for bit.
+			rowsOnly := *k
+			rowsOnly.crossEntropyRows = nil
+			wantLoss = crossEntropy(&rowsOnly, want, x, li, cols, kept)
+			var taken []int
+			for {
+				i, ok := claimLabelBuf()
+				if !ok {
+					break
+				}
+				taken = append(taken, i)
+			}
+			g := make([]float32, len(x))
+			loss := crossEntropy(k, g, x, l8, cols, kept)
+			for _, i := range taken {
+				releaseLabelBuf(i)
+			}
+			if len(taken) != len(labelBufs) {
+				t.Fatalf("claimed %d widening buffers, want all %d free", len(taken), len(labelBufs))
+			}
+			for i := range g {
+				if math.Float32bits(g[i]) != math.Float32bits(want[i]) && !(g[i] != g[i] && want[i] != want[i]) {
+					t.Fatalf("int8 labels, buffers taken, %dx%d: grad[%d] = %v, one-row path %v", rows, cols, i, g[i], want[i])
+				}
+			}
+			if math.Float32bits(loss) != math.Float32bits(wantLoss) {
+				t.Fatalf("int8 labels, buffers taken, %dx%d: loss %v, one-row path %v", rows, cols, loss, wantLoss)
+			}
 		}
 	})
+}
+
+// TestLabelBufs: the widening buffers' claims under contention, each
+// buffer held by one goroutine at a time (with -race, also that their
+// use is ordered).
+func TestLabelBufs(t *testing.T) {
+	var wg sync.WaitGroup
+	var held [len(labelBufs)]atomic.Int32
+	var bad atomic.Int32
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 2000 {
+				i, ok := claimLabelBuf()
+				if !ok {
+					continue
+				}
+				if held[i].Add(1) != 1 {
+					bad.Add(1)
+				}
+				labelBufs[i][0] = int32(g + n)
+				held[i].Add(-1)
+				releaseLabelBuf(i)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() != 0 || labelTaken.Load() != 0 {
+		t.Fatalf("%d double claims; %b still taken", bad.Load(), labelTaken.Load())
+	}
 }
