@@ -7,6 +7,7 @@
 #
 # It writes to OUTDIR (eight files at most, what a borrowed machine gives
 # back):
+#   cpu.txt      lscpu and the CPU flags, first (which machine it was);
 #   tests.txt    the test binary on the avx512 set, TestEmuMatchesHardware
 #                included;
 #   plans.txt    BenchmarkPrefetchPlan, for benchstat -col /plan;
@@ -24,13 +25,15 @@
 #   paired.txt   each variant against main, round by round (paired.sh).
 # Report rounds go on while the elapsed time is below DEADLINE seconds
 # (default 400), at least ROUNDS (default 1) of them. IMPL=avx2 runs the
-# same steps on an AVX2 machine (to try the script out). REPORTS_ONLY=1
+# same steps on an AVX2 machine (to try the script out); without IMPL, a
+# CPU without AVX-512F gets avx2. REPORTS_ONLY=1
 # runs the report rounds alone (for a short second visit); SHAPES (a
 # -shapes list) limits the reports to those shapes.
 set -uo pipefail
 bundle=${1:?usage: devcheck.sh BUNDLE.tgz OUTDIR}
 out=${2:?usage: devcheck.sh BUNDLE.tgz OUTDIR}
 impl=${IMPL:-avx512}
+if [ -z "${IMPL:-}" ] && ! grep -qw avx512f /proc/cpuinfo; then impl=avx2; fi
 deadline=${DEADLINE:-400}
 minRounds=${ROUNDS:-1}
 reportsOnly=${REPORTS_ONLY:-0}
@@ -39,6 +42,9 @@ shapes=()
 rm -rf /tmp/softmax-bundle # a bundle unpacked earlier would leave its binaries
 mkdir -p "$out" /tmp/softmax-bundle
 tar xzf "$bundle" -C /tmp/softmax-bundle || exit 1
+{ lscpu; grep -m1 '^flags' /proc/cpuinfo; } >"$out/cpu.txt" 2>&1
+grep -E '^(Model name|Vendor ID|CPU family|Model|Stepping|L2 cache):' "$out/cpu.txt"
+echo "set: $impl"
 bin=/tmp/softmax-bundle
 reports=$(mktemp -d)
 status=0
