@@ -229,7 +229,7 @@ func TestQuick(t *testing.T) {
 		t.Errorf("%d results, want %d", len(run.Results), want)
 	}
 	for _, r := range run.Results {
-		if !r.OK() || len(r.NsPerElem) != 2 || r.Accuracy.Compared == 0 || r.Accuracy.NonFinite > 0 {
+		if !r.OK() || len(r.NsPerElem) != 2 || (r.Accuracy.Compared == 0) != (r.Kind == kindBound) || r.Accuracy.NonFinite > 0 {
 			t.Errorf("%s %s: %+v", r.Impl, r.Shape, r)
 		}
 		if r.Kind == kindSet && r.Accuracy.MaxULP > 4 {
@@ -238,6 +238,9 @@ func TestQuick(t *testing.T) {
 		if r.Kind == kindSet && r.Detail != r.Impl {
 			t.Errorf("child for %s ran %s", r.Impl, r.Detail)
 		}
+	}
+	if out := renderReport(run); !strings.Contains(out, "| set ÷ copy |") || !strings.Contains(out, "| copy (no softmax) |") {
+		t.Errorf("report without the copy bound:\n%s", out)
 	}
 	if out := renderCompare([]Run{run, run}, []string{js, js}); !strings.Contains(out, "[2] ") {
 		t.Errorf("compare of a saved run:\n%s", out)

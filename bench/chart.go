@@ -16,8 +16,9 @@ import (
 )
 
 // drawChart plots Gelem/s against row length (log scale), one line per
-// implementation: kernel sets solid and thick, peers dashed. The file
-// type follows the name's extension (.svg, .png, .pdf).
+// implementation: kernel sets solid and thick, peers dashed, the copy
+// bound thin, grey and dotted. The file type follows the name's extension
+// (.svg, .png, .pdf).
 func drawChart(run Run, file string) error {
 	plot.DefaultFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 	p := plot.New()
@@ -63,13 +64,20 @@ func drawChart(run Run, file string) error {
 			return err
 		}
 		var c color.Color
-		if kind == kindSet {
+		switch kind {
+		case kindBound:
+			c = color.Gray{Y: 128}
+			l.Width = vg.Points(1)
+			l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+			s.Shape = draw.PlusGlyph{}
+			s.Radius = vg.Points(2.5)
+		case kindSet:
 			c = setColors[setIdx%len(setColors)]
 			setIdx++
 			l.Width = vg.Points(2.5)
 			s.Shape = draw.CircleGlyph{}
 			s.Radius = vg.Points(3.5)
-		} else {
+		default:
 			c = peerColors[peerIdx%len(peerColors)]
 			l.Width = vg.Points(1.5)
 			l.Dashes = plotutil.Dashes(1 + peerIdx%4)
@@ -80,8 +88,11 @@ func drawChart(run Run, file string) error {
 		l.Color, s.Color = c, c
 		p.Add(l, s)
 		label := name
-		if kind == kindPeer {
+		switch kind {
+		case kindPeer:
 			label += " (peer)"
+		case kindBound:
+			label += " (no softmax: the memory traffic)"
 		}
 		p.Legend.Add(label, l, s)
 	}

@@ -58,7 +58,8 @@ if [ "$reportsOnly" != 1 ]; then
 fi
 
 # ratios prints, for one report's text, the set ÷ oneDNN ratios on the
-# judged shapes: avx512 ÷ onednn, then avx2 ÷ onednn-avx2.
+# judged shapes: avx512 ÷ onednn, then avx2 ÷ onednn-avx2, then avx512 ÷
+# copy (the memory bound: near 1, no kernel can gain much there).
 ratios() {
 	awk -F'|' -v impl="$impl" '
 		{ for (i = 2; i <= 4; i++) gsub(/^ +| +$/, "", $i) }
@@ -67,8 +68,8 @@ ratios() {
 			n = split("512×1000 128×4096 16×32000 4×128256", s, " ")
 			for (k = 1; k <= n; k++) {
 				a = g[s[k] "/" impl]; b = g[s[k] "/onednn (peer)"]
-				c = g[s[k] "/avx2"]; d = g[s[k] "/onednn-avx2 (peer)"]
-				printf "%s %s÷onednn %.2f  avx2÷onednn-avx2 %.2f\n", s[k], impl, (b ? a / b : 0), (d ? c / d : 0)
+				c = g[s[k] "/avx2"]; d = g[s[k] "/onednn-avx2 (peer)"]; e = g[s[k] "/copy (no softmax)"]
+				printf "%s %s÷onednn %.2f  avx2÷onednn-avx2 %.2f  %s÷copy %.2f\n", s[k], impl, (b ? a / b : 0), (d ? c / d : 0), impl, (e ? a / e : 0)
 			}
 		}' "$1"
 }
@@ -90,7 +91,7 @@ reportRound() {
 	for b in "${order[@]}"; do
 		name=$(basename "$b")-$round
 		mkdir -p "$reports/$name"
-		OMP_NUM_THREADS=1 "$b" -impls "$impl,onednn,avx2,onednn-avx2" \
+		OMP_NUM_THREADS=1 "$b" -impls "$impl,onednn,avx2,onednn-avx2,copy" \
 			-out "$reports/$name" "${shapes[@]}" >"$reports/$name/report.txt" 2>&1 || status=1
 		{
 			echo "$name ($(grep -m1 '^commit:' "$reports/$name/report.txt"))"

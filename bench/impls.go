@@ -11,7 +11,7 @@ import (
 // rows of a matrix: one of the package's kernel sets or a peer.
 type implementation struct {
 	name string
-	kind string // kindSet or kindPeer
+	kind string // kindSet, kindPeer or kindBound
 	// env is added to the child process's environment; it is where a set
 	// is forced (SOFTMAX_IMPL) and where C libraries are configured before
 	// they initialise.
@@ -29,6 +29,10 @@ type implementation struct {
 const (
 	kindSet  = "set"
 	kindPeer = "peer"
+	// kindBound computes no softmax: it moves the batch's bytes, the least
+	// memory traffic any out-of-place softmax has. It has no ULP error and
+	// is never the "best peer".
+	kindBound = "bound"
 )
 
 // knownSets are the kernel-set names the package may offer on some CPU or
@@ -53,6 +57,26 @@ func setImpl(name string) implementation {
 var goPeers = []implementation{
 	{name: "plain-go", kind: kindPeer, prepare: prepareRows(plainSoftmax)},
 	{name: "vek", kind: kindPeer, prepare: prepareRows(vekSoftmax)},
+}
+
+// bounds are the references that compute nothing.
+var bounds = []implementation{{name: "copy", kind: kindBound, prepare: prepareCopy}}
+
+// copyPiece keeps Go's copy on plain stores: above 1 MiB it switches to
+// non-temporal ones, a different memory path from any softmax's.
+const copyPiece = 16 << 10 // elements
+
+// prepareCopy times dst ← x, the reads and writes of an out-of-place
+// softmax with none of its arithmetic: where a set runs near its speed,
+// the shape is bound by memory, not by the kernels.
+func prepareCopy(x []float32, cols int) (func(), []float32, func(), error) {
+	dst := make([]float32, len(x))
+	run := func() {
+		for i := 0; i < len(x); i += copyPiece {
+			copy(dst[i:], x[i:min(i+copyPiece, len(x))])
+		}
+	}
+	return run, dst, func() {}, nil
 }
 
 func prepareRows(f func(dst, x []float32)) func(x []float32, cols int) (func(), []float32, func(), error) {

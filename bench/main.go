@@ -89,7 +89,7 @@ func parseShapes(s string) ([]shape, error) {
 type Result struct {
 	Shape     shape     `json:"shape"`
 	Impl      string    `json:"impl"`
-	Kind      string    `json:"kind"`             // "set" or "peer"
+	Kind      string    `json:"kind"`             // "set", "peer" or "bound"
 	Detail    string    `json:"detail,omitempty"` // what actually ran, if the implementation says
 	NsPerElem []float64 `json:"ns_per_elem"`      // one per round
 	Accuracy  accuracy  `json:"accuracy"`
@@ -131,8 +131,12 @@ func (r Result) Spread() float64 {
 // OK reports whether the result has timings.
 func (r Result) OK() bool { return r.Err == "" && len(r.NsPerElem) > 0 }
 
-// MaxULPString is the max ULP error, or how many outputs were not finite.
+// MaxULPString is the max ULP error, or how many outputs were not finite
+// ("—" for a bound, which computes no softmax).
 func (r Result) MaxULPString() string {
+	if r.Kind == kindBound {
+		return "—"
+	}
 	if r.Accuracy.NonFinite > 0 {
 		return fmt.Sprintf("%d NaN/Inf", r.Accuracy.NonFinite)
 	}
@@ -441,7 +445,11 @@ func measureInterleaved(workers []*worker, shapes []shape, rounds int, start tim
 			}
 		}
 		for i, r := range res {
-			status := fmt.Sprintf("%6.3f Gelem/s  max %s ULP  spread %+.0f%%", r.Gelems(), r.MaxULPString(), 100*r.Spread())
+			ulps := "  max " + r.MaxULPString() + " ULP"
+			if r.Kind == kindBound {
+				ulps = ""
+			}
+			status := fmt.Sprintf("%6.3f Gelem/s%s  spread %+.0f%%", r.Gelems(), ulps, 100*r.Spread())
 			if r.Err != "" {
 				status = "error: " + r.Err
 			}
@@ -470,7 +478,9 @@ func headerLines(run Run) []string {
 	}
 	peers := []string{}
 	for _, p := range allPeers() {
-		peers = append(peers, p.name)
+		if p.kind == kindPeer {
+			peers = append(peers, p.name)
+		}
 	}
 	lines = append(lines, fmt.Sprintf("peers:    %s%s", strings.Join(peers, ", "), peersNote))
 	return lines

@@ -105,6 +105,13 @@ func bestOf(results []Result, sh shape, kind string) (Result, bool) {
 	return best, found
 }
 
+func meanULP(r Result) string {
+	if r.Kind == kindBound {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", r.Accuracy.MeanULP)
+}
+
 func ratio(a, b float64) string {
 	if a <= 0 || b <= 0 {
 		return "—"
@@ -113,15 +120,22 @@ func ratio(a, b float64) string {
 }
 
 // summaryTable is the headline: per shape, the fastest kernel set against
-// the fastest peer.
+// the fastest peer, and the copy that bounds both when the batch is
+// memory-bound (a column only in runs that measured it).
 func summaryTable(run Run) *table {
 	t := &table{
 		header: []string{"shape", "fastest set", "Gelem/s", "max ULP", "fastest peer", "Gelem/s", "max ULP", "set ÷ peer"},
 		right:  []bool{false, false, true, true, false, true, true, true},
 	}
+	withCopy := slices.ContainsFunc(run.Results, func(r Result) bool { return r.Kind == kindBound })
+	if withCopy {
+		t.header = append(t.header, "copy Gelem/s", "set ÷ copy")
+		t.right = append(t.right, true, true)
+	}
 	for _, sh := range shapesOf(run.Results) {
 		s, okS := bestOf(run.Results, sh, kindSet)
 		p, okP := bestOf(run.Results, sh, kindPeer)
+		c, okC := bestOf(run.Results, sh, kindBound)
 		row := []string{sh.String(), "—", "—", "—", "—", "—", "—", "—"}
 		if okS {
 			row[1], row[2], row[3] = s.Impl, fmt.Sprintf("%.3f", s.Gelems()), s.MaxULPString()
@@ -131,6 +145,15 @@ func summaryTable(run Run) *table {
 		}
 		if okS && okP {
 			row[7] = ratio(s.Gelems(), p.Gelems())
+		}
+		if withCopy {
+			row = append(row, "—", "—")
+		}
+		if okC {
+			row[8] = fmt.Sprintf("%.3f", c.Gelems())
+			if okS {
+				row[9] = ratio(s.Gelems(), c.Gelems())
+			}
 		}
 		t.add(row...)
 	}
@@ -153,8 +176,11 @@ func fullTable(run Run) *table {
 				continue
 			}
 			label := name
-			if r.Kind == kindPeer {
+			switch r.Kind {
+			case kindPeer:
 				label = name + " (peer)"
+			case kindBound:
+				label = name + " (no softmax)"
 			}
 			if !r.OK() {
 				msg := r.Err
@@ -165,10 +191,10 @@ func fullTable(run Run) *table {
 				continue
 			}
 			vsG, vsP := "—", "—"
-			if okG && gen.OK() {
+			if okG && gen.OK() && r.Kind != kindBound {
 				vsG = ratio(r.Gelems(), gen.Gelems())
 			}
-			if okP {
+			if okP && r.Kind != kindBound {
 				vsP = ratio(r.Gelems(), peer.Gelems())
 			}
 			t.add(sh.String(), label,
@@ -176,7 +202,7 @@ func fullTable(run Run) *table {
 				fmt.Sprintf("%.3f", r.Best()),
 				fmt.Sprintf("+%.0f%%", 100*r.Spread()),
 				r.MaxULPString(),
-				fmt.Sprintf("%.3f", r.Accuracy.MeanULP),
+				meanULP(r),
 				vsG, vsP)
 		}
 	}
@@ -207,7 +233,9 @@ median round was than the best, (median − best)/best. ULP: |got − ref| /
 ulp(ref) against a float64 reference rounded to float32, over outputs
 ≥ 2^-126. vs generic: speed-up over the pure-Go kernel set; vs best peer:
 throughput ÷ the fastest peer's on that shape. Logits: each row normal with
-σ = 4 around a random offset in [−50, 50], fixed seed. Rounds are
+σ = 4 around a random offset in [−50, 50], fixed seed. copy: dst ← x
+in 64 KiB pieces, no arithmetic: the memory traffic of an out-of-place
+softmax; a set near its speed is bound by memory there. Rounds are
 interleaved: per shape, round r of every implementation runs in turn (a
 different one first each round), so all see the same machine conditions.`
 
