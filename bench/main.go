@@ -165,6 +165,7 @@ type Run struct {
 	DefaultImpl string            `json:"default_impl"` // softmax.Impl() with no SOFTMAX_IMPL
 	Sets        []string          `json:"sets"`         // kernel sets this CPU runs
 	Unsupported map[string]string `json:"unsupported"`  // set → why not
+	Peers       []string          `json:"peers"`        // the peers measured (older runs: absent, nil)
 	Rounds      int               `json:"rounds"`
 	MinTimeMS   float64           `json:"min_time_ms"`
 	Interleaved bool              `json:"interleaved,omitempty"` // rounds took turns across implementations (older runs: false)
@@ -332,6 +333,7 @@ func measureAll(o options, command string) (Run, error) {
 		CPU:         detectCPU(),
 		DefaultImpl: softmax.Impl(),
 		Unsupported: map[string]string{},
+		Peers:       []string{},
 		Rounds:      o.rounds,
 		MinTimeMS:   float64(o.minTime) / float64(time.Millisecond),
 		Interleaved: true,
@@ -370,6 +372,9 @@ func measureAll(o options, command string) (Run, error) {
 	for _, p := range allPeers() {
 		if wanted(p.name) {
 			jobs = append(jobs, p)
+			if p.kind == kindPeer {
+				run.Peers = append(run.Peers, p.name)
+			}
 		}
 	}
 	if len(jobs) == 0 {
@@ -476,13 +481,15 @@ func headerLines(run Run) []string {
 	if len(un) > 0 {
 		lines = append(lines, fmt.Sprintf("          not on this CPU/build: %s", strings.Join(un, ", ")))
 	}
-	peers := []string{}
-	for _, p := range allPeers() {
-		if p.kind == kindPeer {
-			peers = append(peers, p.name)
+	peers := run.Peers
+	if peers == nil { // an older run: it measured every peer built in
+		for _, p := range allPeers() {
+			if p.kind == kindPeer {
+				peers = append(peers, p.name)
+			}
 		}
 	}
-	lines = append(lines, fmt.Sprintf("peers:    %s%s", strings.Join(peers, ", "), peersNote))
+	lines = append(lines, fmt.Sprintf("peers:    %s%s", cmp.Or(strings.Join(peers, ", "), "none"), peersNote))
 	return lines
 }
 
