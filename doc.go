@@ -10,7 +10,7 @@
 // negative rows, giving Inf/Inf or 0/0. Subtracting the row's max m first
 // changes nothing mathematically — the factor exp(−m) cancels between
 // numerator and denominator — but makes every exponent <= 0, so every term
-// is in (0, 1] and the sum is in [1, n]: no overflow, and the largest term
+// is in [0, 1] and the sum is in [1, n]: no overflow, and the largest term
 // is exactly 1, so the sum never underflows. The same shift gives
 // log Σ exp(x_k) = m + log Σ exp(x_k − m) and log-softmax
 // x_i − m − log Σ exp(x_k − m), computed without forming softmax, so they

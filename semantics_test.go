@@ -3,6 +3,7 @@ package softmax
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -409,6 +410,45 @@ func TestInPlace(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInPlaceTargets checks that SoftCrossEntropyGrad with grad == targets
+// gives bit for bit what a separate grad does, on batches of short rows
+// (the small-row kernels), blocks and long rows, float32 and float64.
+func TestInPlaceTargets(t *testing.T) {
+	rng := newRand(12)
+	for _, cols := range []int{1, 3, 10, 16, 17, 64, 513, 4099} {
+		const rows = 5
+		x := gen.Logits(rng, rows*cols, 4, 10)
+		y := make([]float64, rows*cols)
+		for i := range y {
+			y[i] = rng.Float64() / float64(cols)
+		}
+		t.Run(fmt.Sprintf("cols=%d", cols), func(t *testing.T) {
+			forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+				inPlaceTargets(t, k, f32(x), f32(y), cols)
+			})
+			for _, k := range sets64 {
+				inPlaceTargets(t, k, x, y, cols)
+			}
+		})
+	}
+}
+
+func inPlaceTargets[F Float](t *testing.T, k *kernels[F], x, y []F, cols int) {
+	t.Helper()
+	sep := make([]F, len(x))
+	want := softCrossEntropy(k, sep, x, y, cols)
+	in := slices.Clone(y)
+	got := softCrossEntropy(k, in, x, in, cols)
+	if math.Float64bits(got) != math.Float64bits(want) {
+		t.Fatalf("%T %s in place on targets: loss %g, separate grad gives %g", x[0], k.name, got, want)
+	}
+	for i := range sep {
+		if math.Float64bits(float64(sep[i])) != math.Float64bits(float64(in[i])) {
+			t.Fatalf("%T %s in place on targets: element %d = %g, separate grad gives %g", x[0], k.name, i, in[i], sep[i])
+		}
 	}
 }
 

@@ -16,7 +16,9 @@ type Float interface{ ~float32 | ~float64 }
 // kernels as they are; int8 and int16 labels are widened to int32, 256
 // rows at a time, in one of 16 static buffers (about 5% more time on rows
 // of 10; a call that finds all 16 in use by other goroutines takes the
-// rows one at a time).
+// rows one at a time). Unsigned types are not labels, since they cannot
+// mark a row to ignore: convert []uint8 class indices to []int32 (or
+// []int16) once, outside the training loop.
 type Label interface {
 	~int | ~int8 | ~int16 | ~int32 | ~int64
 }
@@ -99,8 +101,8 @@ func LogSoftmaxBackward[F Float](dx, logp, dy []F) {
 }
 
 // Jacobian stores the n×n Jacobian of softmax at p = softmax(x), row-major:
-// dst[i*n+j] = ∂p_i/∂x_j = p_i(δ_ij − p_j). It panics if len(dst) != n*n,
-// n = len(p).
+// dst[i*n+j] = ∂p_i/∂x_j = p_i(δ_ij − p_j). dst must not overlap p. It
+// panics if len(dst) != n*n, n = len(p).
 func Jacobian[F Float](dst, p []F) {
 	n := len(p)
 	// n*n wraps for n >= 65536 on 32-bit platforms: compare by division.
@@ -188,8 +190,11 @@ func CrossEntropy[F Float, L Label](logits []F, labels []L, cols int) F {
 
 // CrossEntropyGrad returns CrossEntropy(logits, labels, cols) and stores its
 // gradient with respect to the logits in grad: (softmax(row) − onehot(label))/m,
-// m the number of rows not ignored. Ignored rows get a zero gradient. grad
-// may be logits. It panics as CrossEntropy does, and if len(grad) != len(logits).
+// m the number of rows not ignored. Ignored rows get a zero gradient. A
+// label whose logit is −Inf makes the loss +Inf but leaves the gradient
+// finite: the row's softmax (all zeros if every logit is −Inf) minus the
+// one-hot, over m. grad may be logits. It panics as CrossEntropy does, and
+// if len(grad) != len(logits).
 func CrossEntropyGrad[F Float, L Label](grad, logits []F, labels []L, cols int) F {
 	checkSame("CrossEntropyGrad", "grad", "logits", len(grad), len(logits))
 	rows := checkRows("CrossEntropyGrad", "logits", len(logits), cols)
@@ -201,15 +206,16 @@ func CrossEntropyGrad[F Float, L Label](grad, logits []F, labels []L, cols int) 
 }
 
 // SoftCrossEntropyGrad is cross-entropy against dense targets, each row a
-// distribution (label smoothing, distillation): it returns the mean over rows
-// of −Σ y·log softmax(row) and stores the gradient (softmax(row)·Σy − y)/rows
+// distribution (label smoothing, distillation): it returns the mean over all
+// rows of −Σ y·log softmax(row) (a row of zero targets adds 0 but is
+// counted: there are no ignored rows) and stores the gradient (softmax(row)·Σy − y)/rows
 // in grad. A zero target never multiplies a −Inf log-probability (0·log 0 = 0);
 // a nonzero one adds y·(+Inf) to its row's loss. A NaN target makes its row's
 // loss and gradient NaN. Targets need not sum to 1 (the gradient scales p by
 // their sum) and are not checked; where they have mixed signs, the loss is
 // a sum that cancels, within 4 ULP plus 2^-50 of Σ|y·log p| rather than 4 ULP.
-// grad may be logits. It panics if cols <= 0, a length is not a multiple of
-// cols, or the lengths differ.
+// grad may be logits or targets. It panics if cols <= 0, a length is not a
+// multiple of cols, or the lengths differ.
 func SoftCrossEntropyGrad[F Float](grad, logits, targets []F, cols int) F {
 	checkSame("SoftCrossEntropyGrad", "grad", "logits", len(grad), len(logits))
 	checkSame("SoftCrossEntropyGrad", "targets", "logits", len(targets), len(logits))
