@@ -78,7 +78,7 @@ func worstSummary() []string {
 	defer worst.Unlock()
 	var out []string
 	for k, v := range worst.m {
-		out = append(out, fmt.Sprintf("%-40s %.3f ULP", k, v))
+		out = append(out, fmt.Sprintf("%-58s %.3g ULP", k, v))
 	}
 	sort.Strings(out)
 	return out
