@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
@@ -542,7 +543,7 @@ func TestLogSumExpCancellation64(t *testing.T) {
 // 2^-53 of Σ|dy|, is not. An audit's dy first: 2^100 + 2^40 + 2^-20 −
 // 2^100 − 2^40, whose 2^-20 a double-double loses.
 func TestBackwardSpan(t *testing.T) {
-	rows := [][]float64{{0x1p100, 0x1p40, 0x1p-20, -0x1p100, -0x1p40}}
+	rows := [][]float64{{0x1p100, 0x1p40, 0x1p-20, -0x1p100, -0x1p40}, {-0x1p100, 0x1p100, 0x1p40}}
 	rng := newRand(61)
 	for _, n := range []int{2, 3, 7, 16, 33, 100, 301} {
 		for range 4 {
@@ -580,6 +581,21 @@ func TestBackwardSpan(t *testing.T) {
 				terms[i] = roundTerm(dy[i]+sdy/float64(n)) + sumTerm(1/float64(n), dy, 0x1p-80)
 			}
 			checkTerms32(t, k, fmt.Sprintf("SoftCrossEntropyGrad n=%d", n), g, wantGrad, terms)
+
+			// Over random logits, y rotated: the small-row kernels add y's
+			// lanes in another order for each rotation (an audit found one
+			// that plain adds lose).
+			x = rounded32(gen.Logits(newRand(uint64(n)+1), n, 20, -50))
+			p := ref.Softmax(x, ref.Precise)
+			for rot := range min(n, 16) {
+				y := append(slices.Clone(dy[rot:]), dy[:rot]...)
+				softCrossEntropy(k, g, f32(x), f32(y), n)
+				_, wantGrad := ref.SoftCrossEntropy(x, y, n, ref.Fast)
+				for i := range terms {
+					terms[i] = roundTerm(y[i]+p[i]*sdy) + sumTerm(p[i], y, 0x1p-80)
+				}
+				checkTerms32(t, k, fmt.Sprintf("SoftCrossEntropyGrad n=%d rotated %d", n, rot), g, wantGrad, terms)
+			}
 		}
 	})
 }

@@ -4757,251 +4757,289 @@ soft_sized:
 soft_a:
 	CMPQ         R9, R8
 	JAE          soft_b
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VMOVDQU      (SP), Y6
-	VMOVUPS      (CX), Y5
-	VMOVUPS      neginf32<>+0(SB), Y7
-	VBLENDVPS    Y6, Y5, Y7, Y5
-	VMOVDQU      32(SP), Y7
-	VMOVUPS      32(CX), Y6
-	VMOVUPS      neginf32<>+0(SB), Y8
-	VBLENDVPS    Y7, Y6, Y8, Y6
-	VMAXPS       Y6, Y5, Y7
-	VEXTRACTF128 $0x01, Y7, X1
-	VMAXPS       X1, X7, X1
+	VMOVUPS      (DX), Y3
+	VANDPS       (SP), Y3, Y3
+	VCVTPS2PD    X3, Y4
+	VEXTRACTF128 $0x01, Y3, X1
+	VCVTPS2PD    X1, Y3
+	VMOVUPS      32(DX), Y5
+	VANDPS       32(SP), Y5, Y5
+	VCVTPS2PD    X5, Y6
+	VEXTRACTF128 $0x01, Y5, X1
+	VCVTPS2PD    X1, Y5
+	VADDPD       Y3, Y4, Y7
+	VSUBPD       Y4, Y7, Y8
+	VSUBPD       Y8, Y7, Y9
+	VFNMADD132PD one64<>+0(SB), Y4, Y9
+	VFNMADD132PD one64<>+0(SB), Y3, Y8
+	VADDPD       Y8, Y9, Y9
+	VADDPD       Y5, Y6, Y3
+	VSUBPD       Y6, Y3, Y4
+	VSUBPD       Y4, Y3, Y8
+	VFNMADD132PD one64<>+0(SB), Y6, Y8
+	VFNMADD132PD one64<>+0(SB), Y5, Y4
+	VADDPD       Y4, Y8, Y8
+	VADDPD       Y3, Y7, Y4
+	VSUBPD       Y7, Y4, Y5
+	VSUBPD       Y5, Y4, Y6
+	VFNMADD132PD one64<>+0(SB), Y7, Y6
+	VFNMADD132PD one64<>+0(SB), Y3, Y5
+	VADDPD       Y5, Y6, Y6
+	VADDPD       Y6, Y9, Y9
+	VADDPD       Y8, Y9, Y9
+	VEXTRACTF128 $0x01, Y4, X1
+	VEXTRACTF128 $0x01, Y9, X2
+	VADDPD       X2, X9, X2
+	VADDPD       X4, X1, X3
+	VSUBPD       X1, X3, X5
+	VSUBPD       X5, X3, X6
+	VFNMADD132PD one64<>+0(SB), X1, X6
+	VFNMADD132PD one64<>+0(SB), X4, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X2
+	VMOVAPD      X3, X1
+	VPERMILPD    $0x01, X1, X3
+	VPERMILPD    $0x01, X2, X4
+	VADDSD       X4, X2, X2
+	VADDPD       X3, X1, X4
+	VSUBPD       X1, X4, X5
+	VSUBPD       X5, X4, X6
+	VFNMADD132PD one64<>+0(SB), X1, X6
+	VFNMADD132PD one64<>+0(SB), X3, X5
+	VADDPD       X5, X6, X6
+	VFMADD231PD  one64<>+0(SB), X6, X2
+	VMOVAPD      X4, X1
+	VADDSD       X2, X1, X2
+	VANDPD       abs64<>+0(SB), X1, X3
+	VCMPSD       $0x05, inf64<>+0(SB), X3, X3
+	VBLENDVPD    X3, X1, X2, X2
+	VANDPD       abs64<>+0(SB), X2, X1
+	VCMPSD       $0x11, inf64<>+0(SB), X1, X1
+	VMOVMSKPD    X1, R10
+	TESTL        $0x00000001, R10
+	JZ           soft_b
+	VMOVSD       X2, 112(SP)(R9*1)
+	VMOVDQU      (SP), Y4
+	VMOVUPS      (CX), Y3
+	VMOVUPS      neginf32<>+0(SB), Y5
+	VBLENDVPS    Y4, Y3, Y5, Y3
+	VMOVDQU      32(SP), Y5
+	VMOVUPS      32(CX), Y4
+	VMOVUPS      neginf32<>+0(SB), Y6
+	VBLENDVPS    Y5, Y4, Y6, Y4
+	VMAXPS       Y4, Y3, Y5
+	VEXTRACTF128 $0x01, Y5, X1
+	VMAXPS       X1, X5, X1
 	VPERMILPS    $0x0e, X1, X2
 	VMAXPS       X2, X1, X1
 	VPERMILPS    $0x01, X1, X2
 	VMAXPS       X2, X1, X1
 	VCVTSS2SD    X1, X1, X2
-	VCMPSD       $0x11, inf64<>+0(SB), X2, X7
+	VCMPSD       $0x11, inf64<>+0(SB), X2, X5
 	VCMPSD       $0x1e, neginf64<>+0(SB), X2, X1
-	VANDPD       X1, X7, X7
-	VMOVMSKPD    X7, R10
+	VANDPD       X1, X5, X5
+	VMOVMSKPD    X5, R10
 	TESTL        $0x00000001, R10
 	JZ           soft_b
-	VBROADCASTSD X2, Y7
-	VPXOR        Y8, Y8, Y8
-	VPXOR        Y9, Y9, Y9
-	VCVTPS2PD    X5, Y10
-	VEXTRACTF128 $0x01, Y5, X1
-	VCVTPS2PD    X1, Y5
-	VSUBPD       Y7, Y10, Y10
-	VMOVUPD      magic64<>+0(SB), Y11
-	VFMADD231PD  log2e64<>+0(SB), Y10, Y11
-	VSUBPD       magic64<>+0(SB), Y11, Y12
-	VMOVAPD      Y10, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y12, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y12, Y13
-	VMOVUPD      exp64c11_11<>+0(SB), Y12
-	VFMADD213PD  exp64c11_10<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_9<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_8<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_7<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_6<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_5<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_4<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_3<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_2<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_1<>+0(SB), Y13, Y12
-	VFMADD213PD  exp64c11_0<>+0(SB), Y13, Y12
-	VPSLLQ       $0x34, Y11, Y11
-	VMULPD       Y11, Y12, Y12
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y10, Y11
-	VANDNPD      Y12, Y11, Y12
-	VCMPPD       $0x00, zero64<>+0(SB), Y10, Y10
-	VANDPD       one64<>+0(SB), Y10, Y11
-	VADDPD       Y11, Y8, Y8
-	VANDNPD      Y12, Y10, Y11
-	VADDPD       Y11, Y9, Y9
-	VMOVUPS      (DX), Y10
-	VANDPS       (SP), Y10, Y10
-	VCVTPS2PD    X10, Y11
-	VEXTRACTF128 $0x01, Y10, X1
-	VCVTPS2PD    X1, Y10
-	VADDPD       Y11, Y3, Y3
-	VADDPD       Y10, Y3, Y3
-	VSUBPD       Y7, Y5, Y5
-	VMOVUPD      magic64<>+0(SB), Y10
-	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
-	VSUBPD       magic64<>+0(SB), Y10, Y11
-	VMOVAPD      Y5, Y13
-	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y13
-	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y13
-	VMOVUPD      exp64c11_11<>+0(SB), Y11
-	VFMADD213PD  exp64c11_10<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_9<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_8<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_7<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_6<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_5<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_4<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_3<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_2<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_1<>+0(SB), Y13, Y11
-	VFMADD213PD  exp64c11_0<>+0(SB), Y13, Y11
-	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y11, Y11
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
-	VANDNPD      Y11, Y10, Y11
-	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
-	VANDPD       one64<>+0(SB), Y5, Y10
-	VADDPD       Y10, Y8, Y8
-	VANDNPD      Y11, Y5, Y10
-	VADDPD       Y10, Y9, Y9
-	VCVTPS2PD    X6, Y5
-	VEXTRACTF128 $0x01, Y6, X1
-	VCVTPS2PD    X1, Y6
-	VSUBPD       Y7, Y5, Y5
-	VMOVUPD      magic64<>+0(SB), Y10
-	VFMADD231PD  log2e64<>+0(SB), Y5, Y10
-	VSUBPD       magic64<>+0(SB), Y10, Y13
-	VMOVAPD      Y5, Y14
-	VFNMADD231PD ln2hi64<>+0(SB), Y13, Y14
-	VFNMADD231PD ln2lo64<>+0(SB), Y13, Y14
-	VMOVUPD      exp64c11_11<>+0(SB), Y13
-	VFMADD213PD  exp64c11_10<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_9<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_8<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_7<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_6<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_5<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_4<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_3<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_2<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_1<>+0(SB), Y14, Y13
-	VFMADD213PD  exp64c11_0<>+0(SB), Y14, Y13
-	VPSLLQ       $0x34, Y10, Y10
-	VMULPD       Y10, Y13, Y13
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y5, Y10
-	VANDNPD      Y13, Y10, Y13
-	VCMPPD       $0x00, zero64<>+0(SB), Y5, Y5
-	VANDPD       one64<>+0(SB), Y5, Y10
-	VADDPD       Y10, Y8, Y8
-	VANDNPD      Y13, Y5, Y10
-	VADDPD       Y10, Y9, Y9
-	VMOVUPS      32(DX), Y5
-	VANDPS       32(SP), Y5, Y5
-	VCVTPS2PD    X5, Y10
-	VEXTRACTF128 $0x01, Y5, X1
-	VCVTPS2PD    X1, Y5
-	VADDPD       Y10, Y3, Y3
-	VADDPD       Y5, Y3, Y3
-	VSUBPD       Y7, Y6, Y6
-	VMOVUPD      magic64<>+0(SB), Y5
-	VFMADD231PD  log2e64<>+0(SB), Y6, Y5
-	VSUBPD       magic64<>+0(SB), Y5, Y10
-	VMOVAPD      Y6, Y14
-	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y14
-	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y14
+	VBROADCASTSD X2, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VCVTPS2PD    X3, Y8
+	VEXTRACTF128 $0x01, Y3, X1
+	VCVTPS2PD    X1, Y3
+	VSUBPD       Y5, Y8, Y8
+	VMOVUPD      magic64<>+0(SB), Y9
+	VFMADD231PD  log2e64<>+0(SB), Y8, Y9
+	VSUBPD       magic64<>+0(SB), Y9, Y10
+	VMOVAPD      Y8, Y11
+	VFNMADD231PD ln2hi64<>+0(SB), Y10, Y11
+	VFNMADD231PD ln2lo64<>+0(SB), Y10, Y11
 	VMOVUPD      exp64c11_11<>+0(SB), Y10
-	VFMADD213PD  exp64c11_10<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_9<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_8<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_7<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_6<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_5<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_4<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_3<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_2<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_1<>+0(SB), Y14, Y10
-	VFMADD213PD  exp64c11_0<>+0(SB), Y14, Y10
-	VPSLLQ       $0x34, Y5, Y5
-	VMULPD       Y5, Y10, Y10
-	VCMPPD       $0x11, cutoff64<>+0(SB), Y6, Y5
-	VANDNPD      Y10, Y5, Y10
-	VCMPPD       $0x00, zero64<>+0(SB), Y6, Y5
-	VANDPD       one64<>+0(SB), Y5, Y6
-	VADDPD       Y6, Y8, Y8
-	VANDNPD      Y10, Y5, Y6
-	VADDPD       Y6, Y9, Y9
-	VEXTRACTF128 $0x01, Y8, X2
-	VADDPD       X2, X8, X2
+	VFMADD213PD  exp64c11_10<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_9<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_8<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_7<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_6<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_5<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_4<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_3<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_2<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_1<>+0(SB), Y11, Y10
+	VFMADD213PD  exp64c11_0<>+0(SB), Y11, Y10
+	VPSLLQ       $0x34, Y9, Y9
+	VMULPD       Y9, Y10, Y10
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y8, Y9
+	VANDNPD      Y10, Y9, Y10
+	VCMPPD       $0x00, zero64<>+0(SB), Y8, Y8
+	VANDPD       one64<>+0(SB), Y8, Y9
+	VADDPD       Y9, Y6, Y6
+	VANDNPD      Y10, Y8, Y9
+	VADDPD       Y9, Y7, Y7
+	VSUBPD       Y5, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y8
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y8
+	VSUBPD       magic64<>+0(SB), Y8, Y9
+	VMOVAPD      Y3, Y11
+	VFNMADD231PD ln2hi64<>+0(SB), Y9, Y11
+	VFNMADD231PD ln2lo64<>+0(SB), Y9, Y11
+	VMOVUPD      exp64c11_11<>+0(SB), Y9
+	VFMADD213PD  exp64c11_10<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_9<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_8<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_7<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_6<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_5<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_4<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_3<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_2<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_1<>+0(SB), Y11, Y9
+	VFMADD213PD  exp64c11_0<>+0(SB), Y11, Y9
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y8, Y9, Y9
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y8
+	VANDNPD      Y9, Y8, Y9
+	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y3
+	VANDPD       one64<>+0(SB), Y3, Y8
+	VADDPD       Y8, Y6, Y6
+	VANDNPD      Y9, Y3, Y8
+	VADDPD       Y8, Y7, Y7
+	VCVTPS2PD    X4, Y3
+	VEXTRACTF128 $0x01, Y4, X1
+	VCVTPS2PD    X1, Y4
+	VSUBPD       Y5, Y3, Y3
+	VMOVUPD      magic64<>+0(SB), Y8
+	VFMADD231PD  log2e64<>+0(SB), Y3, Y8
+	VSUBPD       magic64<>+0(SB), Y8, Y11
+	VMOVAPD      Y3, Y12
+	VFNMADD231PD ln2hi64<>+0(SB), Y11, Y12
+	VFNMADD231PD ln2lo64<>+0(SB), Y11, Y12
+	VMOVUPD      exp64c11_11<>+0(SB), Y11
+	VFMADD213PD  exp64c11_10<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_9<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_8<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_7<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_6<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_5<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_4<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_3<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_2<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_1<>+0(SB), Y12, Y11
+	VFMADD213PD  exp64c11_0<>+0(SB), Y12, Y11
+	VPSLLQ       $0x34, Y8, Y8
+	VMULPD       Y8, Y11, Y11
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y3, Y8
+	VANDNPD      Y11, Y8, Y11
+	VCMPPD       $0x00, zero64<>+0(SB), Y3, Y3
+	VANDPD       one64<>+0(SB), Y3, Y8
+	VADDPD       Y8, Y6, Y6
+	VANDNPD      Y11, Y3, Y8
+	VADDPD       Y8, Y7, Y7
+	VSUBPD       Y5, Y4, Y4
+	VMOVUPD      magic64<>+0(SB), Y3
+	VFMADD231PD  log2e64<>+0(SB), Y4, Y3
+	VSUBPD       magic64<>+0(SB), Y3, Y8
+	VMOVAPD      Y4, Y12
+	VFNMADD231PD ln2hi64<>+0(SB), Y8, Y12
+	VFNMADD231PD ln2lo64<>+0(SB), Y8, Y12
+	VMOVUPD      exp64c11_11<>+0(SB), Y8
+	VFMADD213PD  exp64c11_10<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_9<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_8<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_7<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_6<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_5<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_4<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_3<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_2<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_1<>+0(SB), Y12, Y8
+	VFMADD213PD  exp64c11_0<>+0(SB), Y12, Y8
+	VPSLLQ       $0x34, Y3, Y3
+	VMULPD       Y3, Y8, Y8
+	VCMPPD       $0x11, cutoff64<>+0(SB), Y4, Y3
+	VANDNPD      Y8, Y3, Y8
+	VCMPPD       $0x00, zero64<>+0(SB), Y4, Y3
+	VANDPD       one64<>+0(SB), Y3, Y4
+	VADDPD       Y4, Y6, Y6
+	VANDNPD      Y8, Y3, Y4
+	VADDPD       Y4, Y7, Y7
+	VEXTRACTF128 $0x01, Y6, X2
+	VADDPD       X2, X6, X2
 	VPERMILPD    $0x01, X2, X1
 	VADDSD       X1, X2, X2
-	VEXTRACTF128 $0x01, Y9, X5
-	VADDPD       X5, X9, X5
-	VPERMILPD    $0x01, X5, X1
-	VADDSD       X1, X5, X5
-	VCMPSD       $0x1d, tail64<>+0(SB), X5, X1
+	VEXTRACTF128 $0x01, Y7, X3
+	VADDPD       X3, X7, X3
+	VPERMILPD    $0x01, X3, X1
+	VADDSD       X1, X3, X3
+	VCMPSD       $0x1d, tail64<>+0(SB), X3, X1
 	VMOVMSKPD    X1, R10
 	TESTL        $0x00000001, R10
 	JZ           soft_b
-	VEXTRACTF128 $0x01, Y3, X1
-	VADDPD       X1, X3, X1
-	VPERMILPD    $0x01, X1, X3
-	VADDSD       X3, X1, X1
-	VANDPD       abs64<>+0(SB), X1, X3
-	VCMPSD       $0x11, inf64<>+0(SB), X3, X3
-	VMOVMSKPD    X3, R10
-	TESTL        $0x00000001, R10
-	JZ           soft_b
-	VADDSD       X5, X2, X3
-	VDIVSD       X3, X1, X3
-	VMOVSD       one64<>+0(SB), X6
-	VDIVSD       scale+88(FP), X6, X6
-	VBROADCASTSD X3, Y3
+	VPXOR        Y4, Y4, Y4
+	VADDSD       X3, X2, X6
+	VMOVSD       112(SP)(R9*1), X1
+	VDIVSD       X6, X1, X6
+	VMOVSD       one64<>+0(SB), X1
+	VDIVSD       scale+88(FP), X1, X1
 	VBROADCASTSD X6, Y6
+	VBROADCASTSD X1, Y7
 	VMOVSD       X2, 96(SP)(R9*1)
-	VMOVSD       X5, 104(SP)(R9*1)
-	VMOVSD       X1, 112(SP)(R9*1)
-	VMOVUPD      Y7, 64(SP)
-	VCVTPS2PD    (CX), Y5
-	VCVTPS2PD    16(CX), Y7
-	VMOVUPS      (DX), Y8
-	VANDPS       (SP), Y8, Y8
-	VCVTPS2PD    X8, Y9
-	VEXTRACTF128 $0x01, Y8, X1
-	VCVTPS2PD    X1, Y8
-	VSUBPD       64(SP), Y5, Y5
-	VMULPD       Y9, Y5, Y5
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y14
-	VANDPD       Y14, Y5, Y5
-	VADDPD       Y5, Y4, Y4
-	VMULPD       Y3, Y12, Y12
-	VSUBPD       Y9, Y12, Y12
-	VMULPD       Y6, Y12, Y12
-	VSUBPD       64(SP), Y7, Y7
-	VMULPD       Y8, Y7, Y7
-	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
-	VANDPD       Y5, Y7, Y7
-	VADDPD       Y7, Y4, Y4
-	VMULPD       Y3, Y11, Y11
-	VSUBPD       Y8, Y11, Y11
-	VMULPD       Y6, Y11, Y11
-	VCVTPD2PSY   Y12, X1
-	VCVTPD2PSY   Y11, X2
-	VINSERTF128  $0x01, X2, Y1, Y1
-	VMOVUPS      (AX), Y5
-	VMOVDQU      (SP), Y7
-	VBLENDVPS    Y7, Y1, Y5, Y5
-	VMOVUPS      Y5, (AX)
-	VCVTPS2PD    32(CX), Y5
-	VCVTPS2PD    48(CX), Y7
-	VMOVUPS      32(DX), Y8
-	VANDPS       32(SP), Y8, Y8
-	VCVTPS2PD    X8, Y9
-	VEXTRACTF128 $0x01, Y8, X1
-	VCVTPS2PD    X1, Y8
-	VSUBPD       64(SP), Y5, Y5
-	VMULPD       Y9, Y5, Y5
-	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y11
-	VANDPD       Y11, Y5, Y5
-	VADDPD       Y5, Y4, Y4
-	VMULPD       Y3, Y13, Y13
-	VSUBPD       Y9, Y13, Y13
-	VMULPD       Y6, Y13, Y13
-	VSUBPD       64(SP), Y7, Y7
-	VMULPD       Y8, Y7, Y7
-	VCMPPD       $0x04, zero64<>+0(SB), Y8, Y5
-	VANDPD       Y5, Y7, Y7
-	VADDPD       Y7, Y4, Y4
-	VMULPD       Y3, Y10, Y10
-	VSUBPD       Y8, Y10, Y10
+	VMOVSD       X3, 104(SP)(R9*1)
+	VMOVUPD      Y5, 64(SP)
+	VCVTPS2PD    (CX), Y3
+	VCVTPS2PD    16(CX), Y5
+	VMOVUPS      (DX), Y12
+	VANDPS       (SP), Y12, Y12
+	VCVTPS2PD    X12, Y13
+	VEXTRACTF128 $0x01, Y12, X1
+	VCVTPS2PD    X1, Y12
+	VSUBPD       64(SP), Y3, Y3
+	VMULPD       Y13, Y3, Y3
+	VCMPPD       $0x04, zero64<>+0(SB), Y13, Y14
+	VANDPD       Y14, Y3, Y3
+	VADDPD       Y3, Y4, Y4
 	VMULPD       Y6, Y10, Y10
-	VCVTPD2PSY   Y13, X2
+	VSUBPD       Y13, Y10, Y10
+	VMULPD       Y7, Y10, Y10
+	VSUBPD       64(SP), Y5, Y5
+	VMULPD       Y12, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y12, Y3
+	VANDPD       Y3, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VMULPD       Y6, Y9, Y9
+	VSUBPD       Y12, Y9, Y9
+	VMULPD       Y7, Y9, Y9
 	VCVTPD2PSY   Y10, X1
+	VCVTPD2PSY   Y9, X2
+	VINSERTF128  $0x01, X2, Y1, Y1
+	VMOVUPS      (AX), Y3
+	VMOVDQU      (SP), Y5
+	VBLENDVPS    Y5, Y1, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VCVTPS2PD    32(CX), Y3
+	VCVTPS2PD    48(CX), Y5
+	VMOVUPS      32(DX), Y9
+	VANDPS       32(SP), Y9, Y9
+	VCVTPS2PD    X9, Y10
+	VEXTRACTF128 $0x01, Y9, X1
+	VCVTPS2PD    X1, Y9
+	VSUBPD       64(SP), Y3, Y3
+	VMULPD       Y10, Y3, Y3
+	VCMPPD       $0x04, zero64<>+0(SB), Y10, Y12
+	VANDPD       Y12, Y3, Y3
+	VADDPD       Y3, Y4, Y4
+	VMULPD       Y6, Y11, Y11
+	VSUBPD       Y10, Y11, Y11
+	VMULPD       Y7, Y11, Y11
+	VSUBPD       64(SP), Y5, Y5
+	VMULPD       Y9, Y5, Y5
+	VCMPPD       $0x04, zero64<>+0(SB), Y9, Y3
+	VANDPD       Y3, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VMULPD       Y6, Y8, Y8
+	VSUBPD       Y9, Y8, Y8
+	VMULPD       Y7, Y8, Y8
+	VCVTPD2PSY   Y11, X2
+	VCVTPD2PSY   Y8, X1
 	VINSERTF128  $0x01, X1, Y2, Y2
 	VMOVUPS      32(AX), Y3
 	VMOVDQU      32(SP), Y5
@@ -5073,6 +5111,16 @@ soft_ret:
 	MOVQ  SI, done+96(FP)
 	MOVSD X0, loss+104(FP)
 	RET
+
+DATA abs64<>+0(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+8(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+16(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+24(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+32(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+40(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+48(SB)/8, $0x7fffffffffffffff
+DATA abs64<>+56(SB)/8, $0x7fffffffffffffff
+GLOBL abs64<>(SB), RODATA|NOPTR, $64
 
 DATA ln2hi64<>+0(SB)/8, $0x3fe62e42fee00000
 DATA ln2hi64<>+8(SB)/8, $0x3fe62e42fee00000
@@ -5213,16 +5261,6 @@ DATA exp64c11_0<>+40(SB)/8, $0x4000000000000000
 DATA exp64c11_0<>+48(SB)/8, $0x4000000000000000
 DATA exp64c11_0<>+56(SB)/8, $0x4000000000000000
 GLOBL exp64c11_0<>(SB), RODATA|NOPTR, $64
-
-DATA abs64<>+0(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+8(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+16(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+24(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+32(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+40(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+48(SB)/8, $0x7fffffffffffffff
-DATA abs64<>+56(SB)/8, $0x7fffffffffffffff
-GLOBL abs64<>(SB), RODATA|NOPTR, $64
 
 // func softmaxBackwardSmallAVX2(dx []float32, p []float32, dy []float32, cols int, rows int) int
 // Requires: AVX, AVX2, CMOV, FMA3
@@ -14864,171 +14902,206 @@ soft_sized:
 soft_a:
 	CMPQ          R9, R8
 	JAE           soft_b
-	VPXORD        Z1, Z1, Z1
-	VPXORD        Z2, Z2, Z2
-	VMOVUPS       neginf32<>+0(SB), Z3
-	VMOVUPS       (CX), K1, Z3
-	VEXTRACTF64X4 $0x01, Z3, Y4
-	VMAXPS        Y4, Y3, Y4
-	VEXTRACTF128  $0x01, Y4, X5
-	VMAXPS        X5, X4, X5
-	VPERMILPS     $0x0e, X5, X4
-	VMAXPS        X4, X5, X5
-	VPERMILPS     $0x01, X5, X4
-	VMAXPS        X4, X5, X5
-	VCVTSS2SD     X5, X5, X4
-	VCMPSD        $0x11, inf64<>+0(SB), X4, X5
-	VCMPSD        $0x1e, neginf64<>+0(SB), X4, X8
-	VANDPD        X8, X5, X5
-	VMOVMSKPD     X5, R10
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z1
+	VCVTPS2PD.Z   32(DX), K2, Z2
+	VADDPD        Z2, Z1, Z3
+	VSUBPD        Z1, Z3, Z4
+	VSUBPD        Z4, Z3, Z5
+	VFNMADD132PD  one64<>+0(SB), Z1, Z5
+	VFNMADD132PD  one64<>+0(SB), Z2, Z4
+	VADDPD        Z4, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z3, Y1
+	VEXTRACTF64X4 $0x01, Z5, Y2
+	VADDPD        Y2, Y5, Y2
+	VADDPD        Y3, Y1, Y4
+	VSUBPD        Y1, Y4, Y5
+	VSUBPD        Y5, Y4, Y9
+	VFNMADD132PD  one64<>+0(SB), Y1, Y9
+	VFNMADD132PD  one64<>+0(SB), Y3, Y5
+	VADDPD        Y5, Y9, Y9
+	VFMADD231PD   one64<>+0(SB), Y9, Y2
+	VMOVAPD       Y4, Y1
+	VEXTRACTF128  $0x01, Y1, X3
+	VEXTRACTF128  $0x01, Y2, X4
+	VADDPD        X4, X2, X4
+	VADDPD        X1, X3, X2
+	VSUBPD        X3, X2, X5
+	VSUBPD        X5, X2, X9
+	VFNMADD132PD  one64<>+0(SB), X3, X9
+	VFNMADD132PD  one64<>+0(SB), X1, X5
+	VADDPD        X5, X9, X9
+	VFMADD231PD   one64<>+0(SB), X9, X4
+	VMOVAPD       X2, X3
+	VPERMILPD     $0x01, X3, X1
+	VPERMILPD     $0x01, X4, X2
+	VADDSD        X2, X4, X4
+	VADDPD        X1, X3, X2
+	VSUBPD        X3, X2, X5
+	VSUBPD        X5, X2, X9
+	VFNMADD132PD  one64<>+0(SB), X3, X9
+	VFNMADD132PD  one64<>+0(SB), X1, X5
+	VADDPD        X5, X9, X9
+	VFMADD231PD   one64<>+0(SB), X9, X4
+	VMOVAPD       X2, X3
+	VADDSD        X4, X3, X1
+	VANDPD        abs64<>+0(SB), X3, X2
+	VCMPSD        $0x05, inf64<>+0(SB), X2, X2
+	VBLENDVPD     X2, X3, X1, X1
+	VANDPD        abs64<>+0(SB), X1, X2
+	VCMPSD        $0x11, inf64<>+0(SB), X2, X2
+	VMOVMSKPD     X2, R10
 	TESTL         $0x00000001, R10
 	JZ            soft_b
-	VBROADCASTSD  X4, Z4
+	VMOVSD        X1, 16(SP)(R9*1)
+	VMOVUPS       neginf32<>+0(SB), Z1
+	VMOVUPS       (CX), K1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VMAXPS        Y2, Y1, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VMAXPS        X3, X2, X3
+	VPERMILPS     $0x0e, X3, X2
+	VMAXPS        X2, X3, X3
+	VPERMILPS     $0x01, X3, X2
+	VMAXPS        X2, X3, X3
+	VCVTSS2SD     X3, X3, X2
+	VCMPSD        $0x11, inf64<>+0(SB), X2, X4
+	VCMPSD        $0x1e, neginf64<>+0(SB), X2, X3
+	VANDPD        X3, X4, X4
+	VMOVMSKPD     X4, R10
+	TESTL         $0x00000001, R10
+	JZ            soft_b
+	VBROADCASTSD  X2, Z2
 	VPXORD        Z6, Z6, Z6
 	VPXORD        Z7, Z7, Z7
-	VCVTPS2PD     Y3, Z5
-	VEXTRACTF64X4 $0x01, Z3, Y3
-	VCVTPS2PD     Y3, Z8
-	VSUBPD        Z4, Z5, Z5
-	VMOVUPD       magic64<>+0(SB), Z9
-	VFMADD231PD   log2e64<>+0(SB), Z5, Z9
-	VSUBPD        magic64<>+0(SB), Z9, Z3
-	VMOVAPD       Z5, Z10
-	VFNMADD231PD  ln2hi64<>+0(SB), Z3, Z10
-	VFNMADD231PD  ln2lo64<>+0(SB), Z3, Z10
-	VMULPD        Z10, Z10, Z11
-	VMULPD        Z11, Z11, Z12
-	VMOVUPD       exp64c11_9<>+0(SB), Z3
-	VFMADD213PD   exp64c11_8<>+0(SB), Z10, Z3
-	VMOVUPD       exp64c11_11<>+0(SB), Z13
-	VFMADD213PD   exp64c11_10<>+0(SB), Z10, Z13
-	VFMADD231PD   Z11, Z13, Z3
-	VMOVUPD       exp64c11_5<>+0(SB), Z13
-	VFMADD213PD   exp64c11_4<>+0(SB), Z10, Z13
-	VMOVUPD       exp64c11_7<>+0(SB), Z14
-	VFMADD213PD   exp64c11_6<>+0(SB), Z10, Z14
-	VFMADD231PD   Z11, Z14, Z13
-	VFMADD231PD   Z12, Z3, Z13
-	VMOVUPD       exp64c11_1<>+0(SB), Z3
-	VFMADD213PD   exp64c11_0<>+0(SB), Z10, Z3
-	VMOVUPD       exp64c11_3<>+0(SB), Z14
-	VFMADD213PD   exp64c11_2<>+0(SB), Z10, Z14
-	VFMADD231PD   Z11, Z14, Z3
-	VFMADD231PD   Z12, Z13, Z3
-	VPSLLQ        $0x34, Z9, Z9
-	VMULPD        Z9, Z3, Z3
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z5, K2
-	VMOVAPD.Z     Z3, K2, Z3
-	VCMPPD        $0x00, zero64<>+0(SB), Z5, K2
-	VCMPPD        $0x04, zero64<>+0(SB), Z5, K3
-	VADDPD        one64<>+0(SB), Z6, K2, Z6
-	VADDPD        Z3, Z7, K3, Z7
-	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z5
-	VCVTPS2PD.Z   32(DX), K2, Z9
-	VADDPD        Z5, Z1, Z1
-	VADDPD        Z9, Z1, Z1
-	VSUBPD        Z4, Z8, Z8
-	VMOVUPD       magic64<>+0(SB), Z5
-	VFMADD231PD   log2e64<>+0(SB), Z8, Z5
-	VSUBPD        magic64<>+0(SB), Z5, Z9
-	VMOVAPD       Z8, Z10
-	VFNMADD231PD  ln2hi64<>+0(SB), Z9, Z10
-	VFNMADD231PD  ln2lo64<>+0(SB), Z9, Z10
-	VMULPD        Z10, Z10, Z9
-	VMULPD        Z9, Z9, Z11
+	VCVTPS2PD     Y1, Z3
+	VEXTRACTF64X4 $0x01, Z1, Y1
+	VCVTPS2PD     Y1, Z1
+	VSUBPD        Z2, Z3, Z3
+	VMOVUPD       magic64<>+0(SB), Z4
+	VFMADD231PD   log2e64<>+0(SB), Z3, Z4
+	VSUBPD        magic64<>+0(SB), Z4, Z5
+	VMOVAPD       Z3, Z10
+	VFNMADD231PD  ln2hi64<>+0(SB), Z5, Z10
+	VFNMADD231PD  ln2lo64<>+0(SB), Z5, Z10
+	VMULPD        Z10, Z10, Z5
+	VMULPD        Z5, Z5, Z11
 	VMOVUPD       exp64c11_9<>+0(SB), Z12
 	VFMADD213PD   exp64c11_8<>+0(SB), Z10, Z12
 	VMOVUPD       exp64c11_11<>+0(SB), Z13
 	VFMADD213PD   exp64c11_10<>+0(SB), Z10, Z13
-	VFMADD231PD   Z9, Z13, Z12
+	VFMADD231PD   Z5, Z13, Z12
 	VMOVUPD       exp64c11_5<>+0(SB), Z13
 	VFMADD213PD   exp64c11_4<>+0(SB), Z10, Z13
 	VMOVUPD       exp64c11_7<>+0(SB), Z14
 	VFMADD213PD   exp64c11_6<>+0(SB), Z10, Z14
-	VFMADD231PD   Z9, Z14, Z13
+	VFMADD231PD   Z5, Z14, Z13
 	VFMADD231PD   Z11, Z12, Z13
 	VMOVUPD       exp64c11_1<>+0(SB), Z12
 	VFMADD213PD   exp64c11_0<>+0(SB), Z10, Z12
 	VMOVUPD       exp64c11_3<>+0(SB), Z14
 	VFMADD213PD   exp64c11_2<>+0(SB), Z10, Z14
-	VFMADD231PD   Z9, Z14, Z12
+	VFMADD231PD   Z5, Z14, Z12
 	VFMADD231PD   Z11, Z13, Z12
-	VPSLLQ        $0x34, Z5, Z5
-	VMULPD        Z5, Z12, Z12
-	VCMPPD        $0x05, cutoff64<>+0(SB), Z8, K2
+	VPSLLQ        $0x34, Z4, Z4
+	VMULPD        Z4, Z12, Z12
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z3, K2
 	VMOVAPD.Z     Z12, K2, Z12
-	VCMPPD        $0x00, zero64<>+0(SB), Z8, K2
-	VCMPPD        $0x04, zero64<>+0(SB), Z8, K3
+	VCMPPD        $0x00, zero64<>+0(SB), Z3, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z3, K3
 	VADDPD        one64<>+0(SB), Z6, K2, Z6
 	VADDPD        Z12, Z7, K3, Z7
-	VEXTRACTF64X4 $0x01, Z6, Y8
-	VADDPD        Y8, Y6, Y8
-	VEXTRACTF128  $0x01, Y8, X5
-	VADDPD        X5, X8, X5
-	VPERMILPD     $0x01, X5, X8
-	VADDSD        X8, X5, X5
-	VEXTRACTF64X4 $0x01, Z7, Y8
-	VADDPD        Y8, Y7, Y8
-	VEXTRACTF128  $0x01, Y8, X9
-	VADDPD        X9, X8, X9
-	VPERMILPD     $0x01, X9, X8
-	VADDSD        X8, X9, X9
-	VCMPSD        $0x1d, tail64<>+0(SB), X9, X8
-	VMOVMSKPD     X8, R10
-	TESTL         $0x00000001, R10
-	JZ            soft_b
-	VEXTRACTF64X4 $0x01, Z1, Y8
-	VADDPD        Y8, Y1, Y8
-	VEXTRACTF128  $0x01, Y8, X11
-	VADDPD        X11, X8, X11
-	VPERMILPD     $0x01, X11, X8
-	VADDSD        X8, X11, X11
-	VANDPD        abs64<>+0(SB), X11, X8
-	VCMPSD        $0x11, inf64<>+0(SB), X8, X8
-	VMOVMSKPD     X8, R10
-	TESTL         $0x00000001, R10
-	JZ            soft_b
-	VADDSD        X9, X5, X8
-	VDIVSD        X8, X11, X8
-	VMOVSD        one64<>+0(SB), X10
-	VDIVSD        scale+88(FP), X10, X10
-	VBROADCASTSD  X8, Z8
-	VBROADCASTSD  X10, Z10
-	VMOVSD        X5, (SP)(R9*1)
-	VMOVSD        X9, 8(SP)(R9*1)
-	VMOVSD        X11, 16(SP)(R9*1)
-	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (CX), K1, Z5
-	VCVTPS2PD.Z   32(CX), K2, Z9
-	KSHIFTRW      $0x08, K1, K2
-	VCVTPS2PD.Z   (DX), K1, Z11
-	VCVTPS2PD.Z   32(DX), K2, Z13
-	VSUBPD        Z4, Z5, Z5
-	VMULPD        Z11, Z5, Z5
-	VCMPPD        $0x04, zero64<>+0(SB), Z11, K2
-	VADDPD        Z5, Z2, K2, Z2
-	VMULPD        Z8, Z3, Z3
-	VSUBPD        Z11, Z3, Z3
-	VMULPD        Z10, Z3, Z3
-	VSUBPD        Z4, Z9, Z9
-	VMULPD        Z13, Z9, Z9
-	VCMPPD        $0x04, zero64<>+0(SB), Z13, K2
-	VADDPD        Z9, Z2, K2, Z2
-	VMULPD        Z8, Z12, Z12
-	VSUBPD        Z13, Z12, Z12
-	VMULPD        Z10, Z12, Z12
-	VCVTPD2PS     Z3, Y15
-	VCVTPD2PS     Z12, Y3
-	VINSERTF64X4  $0x01, Y3, Z15, Z15
-	VMOVUPS       Z15, K1, (AX)
-	VEXTRACTF64X4 $0x01, Z2, Y3
-	VADDPD        Y3, Y2, Y3
+	VSUBPD        Z2, Z1, Z1
+	VMOVUPD       magic64<>+0(SB), Z3
+	VFMADD231PD   log2e64<>+0(SB), Z1, Z3
+	VSUBPD        magic64<>+0(SB), Z3, Z4
+	VMOVAPD       Z1, Z5
+	VFNMADD231PD  ln2hi64<>+0(SB), Z4, Z5
+	VFNMADD231PD  ln2lo64<>+0(SB), Z4, Z5
+	VMULPD        Z5, Z5, Z4
+	VMULPD        Z4, Z4, Z10
+	VMOVUPD       exp64c11_9<>+0(SB), Z11
+	VFMADD213PD   exp64c11_8<>+0(SB), Z5, Z11
+	VMOVUPD       exp64c11_11<>+0(SB), Z13
+	VFMADD213PD   exp64c11_10<>+0(SB), Z5, Z13
+	VFMADD231PD   Z4, Z13, Z11
+	VMOVUPD       exp64c11_5<>+0(SB), Z13
+	VFMADD213PD   exp64c11_4<>+0(SB), Z5, Z13
+	VMOVUPD       exp64c11_7<>+0(SB), Z14
+	VFMADD213PD   exp64c11_6<>+0(SB), Z5, Z14
+	VFMADD231PD   Z4, Z14, Z13
+	VFMADD231PD   Z10, Z11, Z13
+	VMOVUPD       exp64c11_1<>+0(SB), Z11
+	VFMADD213PD   exp64c11_0<>+0(SB), Z5, Z11
+	VMOVUPD       exp64c11_3<>+0(SB), Z14
+	VFMADD213PD   exp64c11_2<>+0(SB), Z5, Z14
+	VFMADD231PD   Z4, Z14, Z11
+	VFMADD231PD   Z10, Z13, Z11
+	VPSLLQ        $0x34, Z3, Z3
+	VMULPD        Z3, Z11, Z11
+	VCMPPD        $0x05, cutoff64<>+0(SB), Z1, K2
+	VMOVAPD.Z     Z11, K2, Z11
+	VCMPPD        $0x00, zero64<>+0(SB), Z1, K2
+	VCMPPD        $0x04, zero64<>+0(SB), Z1, K3
+	VADDPD        one64<>+0(SB), Z6, K2, Z6
+	VADDPD        Z11, Z7, K3, Z7
+	VEXTRACTF64X4 $0x01, Z6, Y3
+	VADDPD        Y3, Y6, Y3
+	VEXTRACTF128  $0x01, Y3, X1
+	VADDPD        X1, X3, X1
+	VPERMILPD     $0x01, X1, X3
+	VADDSD        X3, X1, X1
+	VEXTRACTF64X4 $0x01, Z7, Y3
+	VADDPD        Y3, Y7, Y3
 	VEXTRACTF128  $0x01, Y3, X4
 	VADDPD        X4, X3, X4
 	VPERMILPD     $0x01, X4, X3
 	VADDSD        X3, X4, X4
-	VMOVSD        X4, 24(SP)(R9*1)
+	VCMPSD        $0x1d, tail64<>+0(SB), X4, X3
+	VMOVMSKPD     X3, R10
+	TESTL         $0x00000001, R10
+	JZ            soft_b
+	VPXORD        Z8, Z8, Z8
+	VADDSD        X4, X1, X3
+	VMOVSD        16(SP)(R9*1), X5
+	VDIVSD        X3, X5, X3
+	VMOVSD        one64<>+0(SB), X5
+	VDIVSD        scale+88(FP), X5, X5
+	VBROADCASTSD  X3, Z3
+	VBROADCASTSD  X5, Z5
+	VMOVSD        X1, (SP)(R9*1)
+	VMOVSD        X4, 8(SP)(R9*1)
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (CX), K1, Z1
+	VCVTPS2PD.Z   32(CX), K2, Z4
+	KSHIFTRW      $0x08, K1, K2
+	VCVTPS2PD.Z   (DX), K1, Z10
+	VCVTPS2PD.Z   32(DX), K2, Z13
+	VSUBPD        Z2, Z1, Z1
+	VMULPD        Z10, Z1, Z1
+	VCMPPD        $0x04, zero64<>+0(SB), Z10, K2
+	VADDPD        Z1, Z8, K2, Z8
+	VMULPD        Z3, Z12, Z12
+	VSUBPD        Z10, Z12, Z12
+	VMULPD        Z5, Z12, Z12
+	VSUBPD        Z2, Z4, Z4
+	VMULPD        Z13, Z4, Z4
+	VCMPPD        $0x04, zero64<>+0(SB), Z13, K2
+	VADDPD        Z4, Z8, K2, Z8
+	VMULPD        Z3, Z11, Z11
+	VSUBPD        Z13, Z11, Z11
+	VMULPD        Z5, Z11, Z11
+	VCVTPD2PS     Z12, Y9
+	VCVTPD2PS     Z11, Y1
+	VINSERTF64X4  $0x01, Y1, Z9, Z9
+	VMOVUPS       Z9, K1, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y1
+	VADDPD        Y1, Y8, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VADDPD        X2, X1, X2
+	VPERMILPD     $0x01, X2, X1
+	VADDSD        X1, X2, X2
+	VMOVSD        X2, 24(SP)(R9*1)
 	ADDQ          $0x00000020, R9
 	ADDQ          DI, AX
 	ADDQ          DI, CX
@@ -15042,40 +15115,40 @@ soft_b:
 soft_bl:
 	CMPQ        R9, R8
 	JAE         soft_bend
-	VMOVSD      (SP)(R9*1), X3
-	VMOVSD      8(SP)(R9*1), X4
-	VMOVSD      16(SP)(R9*1), X5
-	VMOVSD      24(SP)(R9*1), X8
-	VADDSD      X4, X3, X9
-	VSUBSD      X3, X9, X10
-	VSUBSD      X10, X9, X11
-	VSUBSD      X11, X3, X11
-	VSUBSD      X10, X4, X3
-	VADDSD      X11, X3, X3
-	VPSUBQ      sqrthalf64<>+0(SB), X9, X4
-	VPSRLQ      $0x34, X4, X9
-	VPAND       mant64<>+0(SB), X4, X4
-	VPADDQ      sqrthalf64<>+0(SB), X4, X4
-	VPOR        two52<>+0(SB), X9, X9
-	VSUBSD      two52<>+0(SB), X9, X9
-	VSUBSD      one64<>+0(SB), X4, X10
-	VADDSD      one64<>+0(SB), X4, X4
-	VDIVSD      X4, X10, X4
-	VMULSD      X4, X4, X10
-	VMOVSD      atanh11<>+0(SB), X11
-	VFMADD213SD atanh9<>+0(SB), X10, X11
-	VFMADD213SD atanh7<>+0(SB), X10, X11
-	VFMADD213SD atanh5<>+0(SB), X10, X11
-	VFMADD213SD atanh3<>+0(SB), X10, X11
-	VMULSD      X10, X11, X11
-	VADDSD      X4, X4, X4
-	VFMADD213SD X3, X4, X11
-	VADDSD      X4, X11, X11
-	VMULSD      ln2_64<>+0(SB), X9, X9
-	VADDSD      X9, X11, X11
-	VMULSD      X5, X11, X11
-	VSUBSD      X8, X11, X11
-	VADDSD      X11, X0, X0
+	VMOVSD      (SP)(R9*1), X1
+	VMOVSD      8(SP)(R9*1), X2
+	VMOVSD      16(SP)(R9*1), X3
+	VMOVSD      24(SP)(R9*1), X4
+	VADDSD      X2, X1, X5
+	VSUBSD      X1, X5, X9
+	VSUBSD      X9, X5, X10
+	VSUBSD      X10, X1, X10
+	VSUBSD      X9, X2, X1
+	VADDSD      X10, X1, X1
+	VPSUBQ      sqrthalf64<>+0(SB), X5, X2
+	VPSRLQ      $0x34, X2, X5
+	VPAND       mant64<>+0(SB), X2, X2
+	VPADDQ      sqrthalf64<>+0(SB), X2, X2
+	VPOR        two52<>+0(SB), X5, X5
+	VSUBSD      two52<>+0(SB), X5, X5
+	VSUBSD      one64<>+0(SB), X2, X9
+	VADDSD      one64<>+0(SB), X2, X2
+	VDIVSD      X2, X9, X2
+	VMULSD      X2, X2, X9
+	VMOVSD      atanh11<>+0(SB), X10
+	VFMADD213SD atanh9<>+0(SB), X9, X10
+	VFMADD213SD atanh7<>+0(SB), X9, X10
+	VFMADD213SD atanh5<>+0(SB), X9, X10
+	VFMADD213SD atanh3<>+0(SB), X9, X10
+	VMULSD      X9, X10, X10
+	VADDSD      X2, X2, X2
+	VFMADD213SD X1, X2, X10
+	VADDSD      X2, X10, X10
+	VMULSD      ln2_64<>+0(SB), X5, X5
+	VADDSD      X5, X10, X10
+	VMULSD      X3, X10, X10
+	VSUBSD      X4, X10, X10
+	VADDSD      X10, X0, X0
 	ADDQ        $0x00000020, R9
 	JMP         soft_bl
 

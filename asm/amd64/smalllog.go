@@ -508,8 +508,8 @@ func (a *arch) scalar(m Mem) VecVirtual {
 	return x
 }
 
-// softCrossEntropySmall: per row, with sy = Σ y (the lanes past the row
-// read as 0), the gradient (e·(sy/(ones + rest)) − y)/scale, and the loss
+// softCrossEntropySmall: per row, with sy = Σ y compensated (the lanes
+// past the row read as 0), the gradient (e·(sy/(ones + rest)) − y)/scale, and the loss
 // Σ y·(l − (x − m)) over the y != 0 (a zero target never multiplies a
 // −Inf logit) as l·sy + T, T = Σ y·(m − x): for targets >= 0 both terms
 // are >= 0. rowA does the gradient and keeps ones, rest, sy and T; rowB
@@ -538,29 +538,35 @@ func (a *arch) softCrossEntropySmall() {
 		func(p []GPVirtual, bail string, slot Mem) {
 			g, x, y := p[0], p[1], p[2]
 			ys := func(i int) (lo, hi VecVirtual) { return a.smallWiden(y, ln, i) }
-			syv, tv := a.vec(), a.vec()
-			a.zero(syv)
-			a.zero(tv)
-			r := a.smallStats(x, ln, bail, true, 11, func(i int, d, _ VecVirtual) {
-				if i%2 != 0 {
-					return
-				}
-				lo, hi := ys(i / 2)
-				VADDPD(lo, syv, syv)
-				VADDPD(hi, syv, syv)
-			})
-			sy := a.hsum64(syv)
+			// sy compensated, as the general path's k.sum: targets of both
+			// signs that cancel keep what is left (Σ of −2^100, 2^100 and
+			// 2^40 is 2^40, which plain adds lose in some lane orders).
+			// First, and kept in the slot: AVX2 has no register to spare
+			// for it during the exps.
+			var yv []VecVirtual
+			for i := 0; i < nv; i++ {
+				lo, hi := ys(i)
+				yv = append(yv, lo, hi)
+			}
+			acc, comp := twoSumAll(yv, a.vec)
+			sy := a.hsum64Comp(acc, comp)
 			c, okb := XMM(), GP32()
 			VANDPD(c64("abs64", math.Float64frombits(1<<63-1)), sy, c)
 			VCMPSD(U8(0x11), c64("inf64", math.Inf(1)), c, c) // |sy| < +Inf (ordered)
 			VMOVMSKPD(c, okb)
 			TESTL(U32(1), okb)
 			JZ(LabelRef(bail))
+			VMOVSD(sy, slot.Offset(16))
+			r := a.smallStats(x, ln, bail, true, 11, nil)
+			tv := a.vec()
+			a.zero(tv)
 
 			// a = sy/u, 1/scale; then per vector the loss terms and the
 			// gradient, x and y read again (from L1).
 			av, rs := XMM(), XMM()
 			VADDSD(r.rest, r.ones, av)
+			sy = XMM()
+			VMOVSD(slot.Offset(16), sy)
 			VDIVSD(av, sy, av)
 			VMOVSD(c64("one64", 1), rs)
 			VDIVSD(paramAddr("scale"), rs, rs)
@@ -569,7 +575,6 @@ func (a *arch) softCrossEntropySmall() {
 			VBROADCASTSD(rs, rsv)
 			VMOVSD(r.ones, slot)
 			VMOVSD(r.rest, slot.Offset(8))
-			VMOVSD(sy, slot.Offset(16))
 			var mv Op = r.mv
 			if !a.z { // AVX2: m from the stack frees a register for the loop below
 				VMOVUPD(r.mv, mloc)
