@@ -65,7 +65,10 @@
 // The sum is kept as the count of terms equal to 1 plus the rest, so that
 // log Σ stays accurate when one class dominates (log1p of the rest).
 // exp(x − m) terms below 2^-126 are flushed to 0 on every set alike
-// (Softmax gives exactly 0 there), except in log Σ where the other terms
+// (Softmax gives exactly 0 there, and the soft-target gradient −y/rows,
+// p being 0: with targets summing to more than rows, p·Σy/rows of such
+// an element may exceed 2^-126 and is lost, as float64's is where p is
+// below 2^-1022 and keeps only its subnormal bits), except in log Σ where the other terms
 // sum to below 2^-76: there they are added back, since many of them make
 // LogSoftmax and the loss at the max an output above 2^-126 (the row
 // [0, −88, −88, −88] has LogSumExp 1.8e-38).

@@ -693,3 +693,27 @@ func TestLabelBufs(t *testing.T) {
 		t.Fatalf("%d double claims; %b still taken", bad.Load(), labelTaken.Load())
 	}
 }
+
+// TestSoftGradFlushed pins the documented flush in the soft-target
+// gradient: an element whose p is below 2^-126 gets exactly −y/rows on
+// every set, even where targets summing to more than rows would make
+// p·Σy/rows an output above 2^-126 (here 4·e^-87.5 = 4.0e-38).
+func TestSoftGradFlushed(t *testing.T) {
+	for _, n := range []int{2, 3, 17, 40} {
+		x := make([]float32, n)
+		y := make([]float32, n)
+		for i := range x {
+			x[i] = -87.5
+		}
+		x[0], y[0], y[n-1] = 0, 4, 0.5
+		forEachSet(t, func(t *testing.T, k *kernels[float32]) {
+			g := make([]float32, n)
+			softCrossEntropy(k, g, x, y, n)
+			for i := 1; i < n; i++ {
+				if want := -y[i]; g[i] != want {
+					t.Fatalf("n=%d: g[%d] = %g, want %g (p flushed to 0)", n, i, g[i], want)
+				}
+			}
+		})
+	}
+}
