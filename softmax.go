@@ -212,7 +212,9 @@ func CrossEntropyGrad[F Float, L Label](grad, logits []F, labels []L, cols int) 
 // in grad. A zero target never multiplies a −Inf log-probability (0·log 0 = 0);
 // a nonzero one adds y·(+Inf) to its row's loss. A NaN target makes its row's
 // loss and gradient NaN. Targets need not sum to 1 (the gradient scales p by
-// their sum) and are not checked; where they have mixed signs, the loss is
+// their sum, p as Softmax returns it: 0 below 2^-126, so with targets
+// summing to more than rows such an element's p·Σy/rows is not kept even
+// where it would be a normal float32) and are not checked; where they have mixed signs, the loss is
 // a sum that cancels, within 4 ULP plus 2^-50 of Σ|y·log p| rather than 4 ULP.
 // grad may be logits or targets. It panics if cols <= 0, a length is not a
 // multiple of cols, or the lengths differ.
